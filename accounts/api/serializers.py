@@ -1,0 +1,107 @@
+"""API input shapes. Limits match the HTML forms; the flows decide everything else."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.forms import PASSWORD_MAX
+
+
+class NoControlCharsMixin:
+    def validate(self, attrs):
+        for name, value in attrs.items():
+            if isinstance(value, str) and "password" not in name and any(
+                ord(c) < 32 or ord(c) == 127 for c in value
+            ):
+                raise serializers.ValidationError({name: ["Remove the control characters."]})
+        return super().validate(attrs)
+
+
+def password_field() -> serializers.CharField:
+    return serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False,
+                                 style={"input_type": "password"})
+
+
+def token_field() -> serializers.CharField:
+    return serializers.CharField(max_length=128)
+
+
+class LoginSerializer(NoControlCharsMixin, serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = password_field()
+    remember = serializers.BooleanField(default=False)
+
+
+class SignupSerializer(NoControlCharsMixin, serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = password_field()
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class EmailSerializer(NoControlCharsMixin, serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = token_field()
+
+
+class PasswordSerializer(serializers.Serializer):
+    password = password_field()
+
+
+class NewPasswordSerializer(serializers.Serializer):
+    new_password = password_field()
+
+
+class ResetConfirmSerializer(serializers.Serializer):
+    token = token_field()
+    new_password = password_field()
+
+
+class LoginResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["authenticated", "pending"])
+    stage = serializers.CharField(required=False)
+    url = serializers.CharField(required=False)
+    message = serializers.CharField(required=False)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    email = serializers.EmailField()
+    name = serializers.CharField(allow_blank=True)
+
+
+class AuthRecordSerializer(serializers.Serializer):
+    auth_time = serializers.IntegerField()
+    amr = serializers.ListField(child=serializers.CharField())
+    acr = serializers.CharField()
+
+
+class SessionStateSerializer(serializers.Serializer):
+    authenticated = serializers.BooleanField()
+    user = UserSerializer(allow_null=True)
+    auth = AuthRecordSerializer(allow_null=True)
+    pending_stage = serializers.CharField(allow_null=True)
+
+
+class EmailAddressSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    primary = serializers.BooleanField()
+    verified = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class UserSessionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    device = serializers.CharField()
+    ip = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField()
+    remember = serializers.BooleanField()
+    current = serializers.BooleanField()

@@ -1,0 +1,164 @@
+"""Settings of the accounts app (``AUTHSUITE_ACCOUNTS_*``), each with its default."""
+
+from __future__ import annotations
+
+from authsuite.conf import AppSettings
+
+DEFAULT_RATE_LIMITS = {
+    # group: {scope: rate}; a rate is "<count>/<period>" as django-ratelimit reads it.
+    "login": {"ip": "30/5m", "account": "10/5m"},
+    "magic_link": {"ip": "20/h", "account": "5/15m"},
+    "password_reset": {"ip": "20/h", "account": "5/15m"},
+    "signup": {"ip": "20/h"},
+    "verification_resend": {"ip": "20/h", "account": "3/15m"},
+    "reauthenticate": {"ip": "30/5m", "account": "10/5m"},
+    "token_confirm": {"ip": "60/5m"},
+}
+
+
+class AccountsSettings(AppSettings):
+    prefix = "AUTHSUITE_ACCOUNTS_"
+
+    @property
+    def SIGNUP_OPEN(self) -> bool:
+        """Whether anyone may create an account."""
+        return bool(self._setting("SIGNUP_OPEN", True))
+
+    @property
+    def EMAIL_VERIFICATION(self) -> str:
+        """``"mandatory"`` (no sign-in before verifying), ``"optional"`` or ``"none"``."""
+        return self._setting("EMAIL_VERIFICATION", "mandatory")
+
+    @property
+    def SIGNUP_HONEYPOT_FIELD(self) -> str:
+        """Name of the hidden signup field that only bots fill in ("" turns it off)."""
+        return self._setting("SIGNUP_HONEYPOT_FIELD", "website")
+
+    @property
+    def MAGIC_LINK_ENABLED(self) -> bool:
+        """Whether users may sign in with a link sent by email."""
+        return bool(self._setting("MAGIC_LINK_ENABLED", True))
+
+    @property
+    def MAGIC_LINK_TIMEOUT(self) -> int:
+        """Seconds a magic link stays valid."""
+        return int(self._setting("MAGIC_LINK_TIMEOUT", 600))
+
+    @property
+    def PASSWORD_RESET_TIMEOUT(self) -> int:
+        """Seconds a password-reset link stays valid."""
+        return int(self._setting("PASSWORD_RESET_TIMEOUT", 3600))
+
+    @property
+    def EMAIL_VERIFICATION_TIMEOUT(self) -> int:
+        """Seconds an email-verification link stays valid."""
+        return int(self._setting("EMAIL_VERIFICATION_TIMEOUT", 86400))
+
+    @property
+    def LOGIN_TIMEOUT(self) -> int:
+        """Seconds a sign-in may wait between its first factor and its last stage."""
+        return int(self._setting("LOGIN_TIMEOUT", 900))
+
+    @property
+    def LOGIN_REDIRECT_URL(self) -> str:
+        """Where a completed sign-in goes when no safe ``next`` was given."""
+        return self._setting("LOGIN_REDIRECT_URL", None) or self._django(
+            "LOGIN_REDIRECT_URL", "/"
+        )
+
+    @property
+    def REAUTHENTICATION_TIMEOUT(self) -> int:
+        """Seconds after an authentication during which sensitive actions need no re-entry."""
+        return int(self._setting("REAUTHENTICATION_TIMEOUT", 300))
+
+    @property
+    def SESSION_IDLE_TIMEOUT(self) -> int:
+        """Seconds without a request after which a session ends."""
+        return int(self._setting("SESSION_IDLE_TIMEOUT", 3600))
+
+    @property
+    def SESSION_ABSOLUTE_TIMEOUT(self) -> int:
+        """Seconds after sign-in after which a session ends, however active."""
+        return int(self._setting("SESSION_ABSOLUTE_TIMEOUT", 12 * 3600))
+
+    @property
+    def REMEMBER_IDLE_TIMEOUT(self) -> int:
+        """Idle timeout of a "keep me signed in" session."""
+        return int(self._setting("REMEMBER_IDLE_TIMEOUT", 7 * 86400))
+
+    @property
+    def REMEMBER_ABSOLUTE_TIMEOUT(self) -> int:
+        """Absolute timeout of a "keep me signed in" session."""
+        return int(self._setting("REMEMBER_ABSOLUTE_TIMEOUT", 30 * 86400))
+
+    @property
+    def SESSION_TOUCH_INTERVAL(self) -> int:
+        """Seconds between two writes of a session's "last seen" time."""
+        return int(self._setting("SESSION_TOUCH_INTERVAL", 60))
+
+    @property
+    def RATE_LIMITS(self) -> dict[str, dict[str, str | None]]:
+        """Rate limits per flow and scope, merged over the defaults; None disables one."""
+        configured = self._setting("RATE_LIMITS", {})
+        return {
+            group: {**scopes, **configured.get(group, {})}
+            for group, scopes in DEFAULT_RATE_LIMITS.items()
+        }
+
+    @property
+    def LOCKOUT_THRESHOLD(self) -> int:
+        """Failed sign-ins for one account from one IP before that pair is locked."""
+        return int(self._setting("LOCKOUT_THRESHOLD", 5))
+
+    @property
+    def LOCKOUT_ACCOUNT_THRESHOLD(self) -> int:
+        """Failed sign-ins for one account from all IPs before the account is locked."""
+        return int(self._setting("LOCKOUT_ACCOUNT_THRESHOLD", 20))
+
+    @property
+    def LOCKOUT_BASE(self) -> int:
+        """Seconds of the first lockout; each further lockout doubles it."""
+        return int(self._setting("LOCKOUT_BASE", 60))
+
+    @property
+    def LOCKOUT_MAX(self) -> int:
+        """Longest lockout in seconds, so nobody can lock an account out for good."""
+        return int(self._setting("LOCKOUT_MAX", 900))
+
+    @property
+    def LOCKOUT_RESET_AFTER(self) -> int:
+        """Seconds without a failure after which the failure history is forgotten."""
+        return int(self._setting("LOCKOUT_RESET_AFTER", 86400))
+
+    @property
+    def CLOSE_ACTION(self) -> str:
+        """What closing an account does: ``"delete"`` or ``"deactivate"``."""
+        return self._setting("CLOSE_ACTION", "delete")
+
+    @property
+    def BREACHED_PASSWORD_CHECKER(self) -> str | None:
+        """Dotted path of a breached-password checker class, or None for no check."""
+        return self._setting("BREACHED_PASSWORD_CHECKER", None)
+
+    @property
+    def BREACHED_PASSWORD_FILE(self) -> str | None:
+        """File of SHA-1 hashes (one per line, ``HASH`` or ``HASH:COUNT``) for the local checker."""
+        return self._setting("BREACHED_PASSWORD_FILE", None)
+
+    @property
+    def ARGON2_MEMORY_COST(self) -> int:
+        """Argon2id memory in KiB (OWASP minimum 19456)."""
+        return int(self._setting("ARGON2_MEMORY_COST", 19456))
+
+    @property
+    def ARGON2_TIME_COST(self) -> int:
+        """Argon2id iterations (OWASP minimum 2 at 19 MiB)."""
+        return int(self._setting("ARGON2_TIME_COST", 2))
+
+    @property
+    def ARGON2_PARALLELISM(self) -> int:
+        """Argon2id lanes."""
+        return int(self._setting("ARGON2_PARALLELISM", 1))
+
+
+app_settings = AccountsSettings()

@@ -1,0 +1,26 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    label = "accounts"
+    verbose_name = _("Accounts")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.contrib.auth import get_user_model
+        from django.core.signals import setting_changed
+        from django.db.models.signals import post_save, pre_save
+
+        from accounts import checks, passwords, receivers, stages  # noqa: F401
+        from accounts.pipeline import stages as registry
+
+        registry.register(stages.VerifyEmailStage())
+        registry.register(stages.PasswordChangeRequiredStage())
+        setting_changed.connect(passwords.reset_caches, dispatch_uid="accounts.passwords")
+        user_model = get_user_model()
+        pre_save.connect(receivers.remember_active, sender=user_model,
+                         dispatch_uid="accounts.remember_active")
+        post_save.connect(receivers.end_sessions_when_disabled, sender=user_model,
+                          dispatch_uid="accounts.end_sessions_when_disabled")

@@ -1,0 +1,75 @@
+"""System checks of the accounts app (ids ``authsuite_accounts.*``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core import checks
+
+from accounts.app_settings import app_settings
+
+MIDDLEWARE_SESSION = "accounts.sessions.SessionTrackingMiddleware"
+MIDDLEWARE_AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+MIDDLEWARE_CONTEXT = "authsuite.context.RequestContextMiddleware"
+
+
+@checks.register(checks.Tags.security)
+def check_accounts(app_configs=None, **kwargs):
+    errors = []
+    middleware = list(settings.MIDDLEWARE)
+    if MIDDLEWARE_SESSION not in middleware:
+        errors.append(checks.Error(
+            "SessionTrackingMiddleware is not installed.",
+            hint=f"Add '{MIDDLEWARE_SESSION}' to MIDDLEWARE after AuthenticationMiddleware.",
+            obj="MIDDLEWARE", id="authsuite_accounts.E001",
+        ))
+    elif MIDDLEWARE_AUTH not in middleware or middleware.index(MIDDLEWARE_SESSION) < middleware.index(MIDDLEWARE_AUTH):
+        errors.append(checks.Error(
+            "SessionTrackingMiddleware must come after AuthenticationMiddleware.",
+            hint="Move it below 'django.contrib.auth.middleware.AuthenticationMiddleware'.",
+            obj="MIDDLEWARE", id="authsuite_accounts.E002",
+        ))
+    if MIDDLEWARE_CONTEXT not in middleware:
+        errors.append(checks.Error(
+            "RequestContextMiddleware is not installed.",
+            hint=f"Add '{MIDDLEWARE_CONTEXT}' near the top of MIDDLEWARE.",
+            obj="MIDDLEWARE", id="authsuite_accounts.E003",
+        ))
+    if app_settings.EMAIL_VERIFICATION not in ("mandatory", "optional", "none"):
+        errors.append(checks.Error(
+            f"AUTHSUITE_ACCOUNTS_EMAIL_VERIFICATION is {app_settings.EMAIL_VERIFICATION!r}.",
+            hint="Use 'mandatory', 'optional' or 'none'.",
+            obj="AUTHSUITE_ACCOUNTS_EMAIL_VERIFICATION", id="authsuite_accounts.E004",
+        ))
+    if app_settings.CLOSE_ACTION not in ("delete", "deactivate"):
+        errors.append(checks.Error(
+            f"AUTHSUITE_ACCOUNTS_CLOSE_ACTION is {app_settings.CLOSE_ACTION!r}.",
+            hint="Use 'delete' or 'deactivate'.",
+            obj="AUTHSUITE_ACCOUNTS_CLOSE_ACTION", id="authsuite_accounts.E005",
+        ))
+    backends = list(settings.AUTHENTICATION_BACKENDS)
+    if "accounts.backends.EmailBackend" not in backends:
+        errors.append(checks.Error(
+            "accounts.backends.EmailBackend is not in AUTHENTICATION_BACKENDS.",
+            hint="Add 'accounts.backends.EmailBackend'.",
+            obj="AUTHENTICATION_BACKENDS", id="authsuite_accounts.E006",
+        ))
+    hashers = list(settings.PASSWORD_HASHERS)
+    if hashers and "argon2" not in hashers[0].lower() and not settings.DEBUG:
+        errors.append(checks.Warning(
+            "The first password hasher is not Argon2id.",
+            hint="Put 'accounts.hashers.Argon2idPasswordHasher' first in PASSWORD_HASHERS.",
+            obj="PASSWORD_HASHERS", id="authsuite_accounts.W001",
+        ))
+    if app_settings.ARGON2_MEMORY_COST < 19456 or app_settings.ARGON2_TIME_COST < 2:
+        errors.append(checks.Error(
+            "Argon2id parameters are below OWASP's minimum (19 MiB, t=2).",
+            hint="Raise AUTHSUITE_ACCOUNTS_ARGON2_MEMORY_COST / _TIME_COST.",
+            obj="AUTHSUITE_ACCOUNTS_ARGON2_MEMORY_COST", id="authsuite_accounts.E007",
+        ))
+    if app_settings.LOCKOUT_MAX < app_settings.LOCKOUT_BASE:
+        errors.append(checks.Error(
+            "AUTHSUITE_ACCOUNTS_LOCKOUT_MAX is shorter than AUTHSUITE_ACCOUNTS_LOCKOUT_BASE.",
+            hint="Make the longest lockout at least as long as the first.",
+            obj="AUTHSUITE_ACCOUNTS_LOCKOUT_MAX", id="authsuite_accounts.E008",
+        ))
+    return errors

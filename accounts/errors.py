@@ -1,0 +1,59 @@
+"""Error codes of the accounts flows, shared by the HTML views and the JSON API."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AccountsError(StrEnum):
+    INVALID_CREDENTIALS = "invalid_credentials"
+    ACCOUNT_LOCKED = "account_locked"
+    RATE_LIMITED = "rate_limited"
+    SIGNUP_CLOSED = "signup_closed"
+    MAGIC_LINK_DISABLED = "magic_link_disabled"
+    TOKEN_INVALID = "token_invalid"
+    PASSWORD_INVALID = "password_invalid"
+    PASSWORD_INCORRECT = "password_incorrect"
+    EMAIL_IN_USE = "email_in_use"
+    EMAIL_NOT_FOUND = "email_not_found"
+    EMAIL_PRIMARY = "email_primary"
+    EMAIL_UNVERIFIED = "email_unverified"
+    EMAIL_LIMIT = "email_limit"
+    NO_LOGIN_PENDING = "no_login_pending"
+    SESSION_NOT_FOUND = "session_not_found"
+    REAUTHENTICATION_REQUIRED = "reauthentication_required"
+
+
+STATUS = {
+    AccountsError.INVALID_CREDENTIALS: 400,
+    AccountsError.ACCOUNT_LOCKED: 429,
+    AccountsError.RATE_LIMITED: 429,
+    AccountsError.SIGNUP_CLOSED: 403,
+    AccountsError.MAGIC_LINK_DISABLED: 403,
+    AccountsError.TOKEN_INVALID: 400,
+    AccountsError.NO_LOGIN_PENDING: 409,
+    AccountsError.SESSION_NOT_FOUND: 404,
+    AccountsError.EMAIL_NOT_FOUND: 404,
+    AccountsError.REAUTHENTICATION_REQUIRED: 403,
+}
+
+
+class FlowError(Exception):
+    """A flow refused: ``code`` for clients, ``message`` for people.
+
+    ``field`` names the form field the message belongs to (None: the whole form);
+    ``retry_after`` is set for rate limits and lockouts.
+    """
+
+    def __init__(self, code: AccountsError, message: str, *, field: str | None = None,
+                 retry_after: int | None = None, messages: list[str] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.retry_after = retry_after
+        self.messages = messages or [message]
+
+    @property
+    def status(self) -> int:
+        return STATUS.get(self.code, 400)

@@ -1,0 +1,69 @@
+"""Closing, deactivating and exporting an account."""
+
+from __future__ import annotations
+
+from django.contrib import auth
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import sessions, signals
+from accounts.app_settings import app_settings
+from accounts.models import EmailAddress, UserSession
+from accounts.users import user_email
+
+
+def account_export(*, user) -> dict:
+    """Everything the suite holds about ``user``, minus secrets (password hash, tokens)."""
+    return {
+        "exported_at": timezone.now().isoformat(),
+        "user": {
+            "id": str(user.pk),
+            "email": user_email(user),
+            "name": getattr(user, "name", ""),
+            "date_joined": user.date_joined.isoformat() if getattr(user, "date_joined", None)
+            else None,
+            "last_login": user.last_login.isoformat() if user.last_login else None,
+            "is_active": user.is_active,
+        },
+        "email_addresses": [
+            {
+                "email": a.email, "primary": a.primary, "verified": a.verified,
+                "created_at": a.created_at.isoformat(),
+            }
+            for a in EmailAddress.objects.filter(user=user)
+        ],
+        "sessions": [
+            {
+                "device": s.device, "ip": s.ip, "created_at": s.created_at.isoformat(),
+                "last_seen_at": s.last_seen_at.isoformat(),
+                "ended_at": s.ended_at.isoformat() if s.ended_at else None,
+            }
+            for s in UserSession.objects.filter(user=user)
+        ],
+    }
+
+
+def account_deactivate(user, *, request=None, by=None) -> None:
+    """Disable sign-in for ``user`` and end all their sessions."""
+    with transaction.atomic():
+        type(user)._default_manager.filter(pk=user.pk).update(is_active=False)
+        user.is_active = False
+        sessions.sessions_end(user, request=request, reason="deactivated")
+        signals.account_deactivated.send(sender=type(user), request=request, user=user, by=by)
+
+
+def account_close(request, *, user) -> str:
+    """The user closes their own account (after reauthentication); they are signed out."""
+    action = app_settings.CLOSE_ACTION
+    user_id, email = user.pk, user_email(user)
+    with transaction.atomic():
+        sessions.sessions_end(user, request=request, reason="account_closed")
+        if action == "deactivate":
+            type(user)._default_manager.filter(pk=user.pk).update(is_active=False)
+        else:
+            user.delete()
+        signals.account_closed.send(
+            sender=type(user), request=request, user_id=user_id, email=email, action=action
+        )
+    auth.logout(request)
+    return action

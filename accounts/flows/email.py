@@ -1,0 +1,167 @@
+"""Email addresses: verification, adding, making primary, removing."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import signals, tokens
+from accounts.app_settings import app_settings
+from accounts.errors import AccountsError, FlowError
+from accounts.flows.limits import rate_limit
+from accounts.flows.mail import send_link, send_notice
+from accounts.models import EmailAddress, normalize_email
+from accounts.users import set_user_email, user_email
+
+MAX_ADDRESSES = 5
+INVALID_LINK = "This verification link is invalid, expired or already used."
+
+
+def primary_address(user) -> EmailAddress:
+    """The user's primary address row, created on first use for users made elsewhere."""
+    address = EmailAddress.objects.filter(user=user, primary=True).first()
+    if address is None:
+        address, _ = EmailAddress.objects.get_or_create(
+            email=normalize_email(user_email(user)), defaults={"user": user, "primary": True}
+        )
+    return address
+
+
+def needs_verification(user) -> bool:
+    """Mandatory verification applies to addresses the user registered themselves.
+
+    Accounts created by staff or ``createsuperuser`` have no address row yet and are
+    trusted as created; they get one, unverified, the first time it is needed.
+    """
+    if app_settings.EMAIL_VERIFICATION != "mandatory":
+        return False
+    return EmailAddress.objects.filter(
+        user=user, email=normalize_email(user_email(user)), verified=False
+    ).exists()
+
+
+def verification_send(request, *, user, email: str) -> None:
+    raw = tokens.token_issue(
+        user=user, purpose=tokens.Purpose.VERIFY_EMAIL, email=email,
+        lifetime=app_settings.EMAIL_VERIFICATION_TIMEOUT,
+    )
+    send_link(
+        request, template="verify_email", user=user, email=email,
+        url_name="accounts:email_verify", token=raw,
+    )
+
+
+def verification_resend(request, *, user, email: str | None = None) -> None:
+    """Send a new verification link (rate limited per account and IP)."""
+    email = normalize_email(email or user_email(user))
+    rate_limit(request, "verification_resend", account=str(user.pk))
+    address = EmailAddress.objects.filter(user=user, email=email, verified=False).first()
+    if address is None:
+        return
+    with transaction.atomic():
+        verification_send(request, user=user, email=email)
+
+
+def mark_verified(request, *, user, email: str) -> bool:
+    """Mark ``email`` of ``user`` verified; True if it was not yet."""
+    email = normalize_email(email)
+    updated = EmailAddress.objects.filter(user=user, email=email, verified=False).update(
+        verified=True, verified_at=timezone.now()
+    )
+    if updated:
+        signals.email_verified.send(sender=type(user), request=request, user=user, email=email)
+    return bool(updated)
+
+
+def email_verify_check(request, *, token: str):
+    rate_limit(request, "token_confirm")
+    found = tokens.token_peek(token, purpose=tokens.Purpose.VERIFY_EMAIL)
+    if found is None:
+        raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+    return found
+
+
+def email_verify(request, *, token: str):
+    rate_limit(request, "token_confirm")
+    with transaction.atomic():
+        used = tokens.token_consume(token, purpose=tokens.Purpose.VERIFY_EMAIL)
+        if used is None:
+            raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+        mark_verified(request, user=used.user, email=used.email)
+    return used
+
+
+def email_add(request, *, user, email: str) -> None:
+    """Add an address and send it a verification link.
+
+    An address that belongs to another account gets a notice instead, and the caller sees
+    the same outcome, so this page cannot be used to find out who has an account.
+    """
+    email = normalize_email(email)
+    if EmailAddress.objects.filter(user=user).count() >= MAX_ADDRESSES:
+        raise FlowError(
+            AccountsError.EMAIL_LIMIT,
+            _("You can have at most %(n)d addresses.") % {"n": MAX_ADDRESSES}, field="email",
+        )
+    rate_limit(request, "verification_resend", account=str(user.pk))
+    with transaction.atomic():
+        existing = EmailAddress.objects.filter(email=email).first()
+        if existing is not None:
+            if existing.user_id != user.pk:
+                send_notice(request, template="email_in_use", user=None, email=email)
+            return
+        EmailAddress.objects.create(user=user, email=email)
+        signals.email_added.send(sender=type(user), request=request, user=user, email=email)
+        if app_settings.EMAIL_VERIFICATION != "none":
+            verification_send(request, user=user, email=email)
+        else:
+            mark_verified(request, user=user, email=email)
+
+
+def email_make_primary(request, *, user, address_id: int) -> None:
+    """Make a verified address the login address; the old address is told."""
+    with transaction.atomic():
+        address = EmailAddress.objects.select_for_update().filter(
+            user=user, pk=address_id
+        ).first()
+        if address is None:
+            raise FlowError(AccountsError.EMAIL_NOT_FOUND, _("No such address."))
+        if address.primary:
+            return
+        if not address.verified and app_settings.EMAIL_VERIFICATION != "none":
+            raise FlowError(
+                AccountsError.EMAIL_UNVERIFIED, _("Verify this address before using it to sign in.")
+            )
+        old = primary_address(user)
+        EmailAddress.objects.filter(pk=old.pk).update(primary=False)
+        EmailAddress.objects.filter(pk=address.pk).update(primary=True)
+        set_user_email(user, address.email)
+        user.save(update_fields=[user.get_email_field_name()])
+        send_notice(
+            request, template="email_changed", user=user, email=old.email,
+            old_email=old.email, new_email=address.email,
+        )
+        signals.email_changed.send(
+            sender=type(user), request=request, user=user, old_email=old.email,
+            new_email=address.email,
+        )
+
+
+def email_remove(request, *, user, address_id: int) -> None:
+    with transaction.atomic():
+        address = EmailAddress.objects.filter(user=user, pk=address_id).first()
+        if address is None:
+            raise FlowError(AccountsError.EMAIL_NOT_FOUND, _("No such address."))
+        if address.primary:
+            raise FlowError(
+                AccountsError.EMAIL_PRIMARY,
+                _("You sign in with this address. Make another address primary first."),
+            )
+        address.delete()
+        tokens.OneTimeToken.objects.filter(
+            user=user, email=address.email, used_at__isnull=True
+        ).update(voided_at=timezone.now())
+        signals.email_removed.send(
+            sender=type(user), request=request, user=user, email=address.email
+        )

@@ -1,0 +1,79 @@
+"""Password sign-in, sign-out and reauthentication."""
+
+from __future__ import annotations
+
+from django.contrib import auth
+from django.utils.translation import gettext as _
+
+from accounts import authrecord, lockout, pipeline, sessions, signals
+from accounts.errors import AccountsError, FlowError
+from accounts.flows.limits import humanize, rate_limit
+from accounts.models import normalize_email
+from accounts.users import get_by_email
+from authsuite import context
+
+GENERIC_FAILURE = "The email address or password is incorrect."
+
+
+def password_login(
+    request, *, email: str, password: str, remember: bool = False, next_url: str = ""
+) -> pipeline.LoginResult:
+    """Check an email and password and begin the login pipeline.
+
+    Every failure says the same thing, whether the address exists or not.
+    """
+    identifier = normalize_email(email)
+    rate_limit(request, "login", account=identifier)
+    ip = context.current().ip
+    wait = lockout.retry_after(identifier, ip)
+    if wait:
+        signals.login_failed.send(
+            sender=pipeline.LoginState, request=request, user=None, identifier=identifier,
+            method="password", reason="locked",
+        )
+        raise FlowError(
+            AccountsError.ACCOUNT_LOCKED,
+            _("Too many failed attempts. Try again in %(time)s.") % {"time": humanize(wait)},
+            retry_after=wait,
+        )
+    user = auth.authenticate(request, email=identifier, password=password)
+    if user is None:
+        lockout.failure_record(request, identifier, ip)
+        signals.login_failed.send(
+            sender=pipeline.LoginState, request=request, user=get_by_email(identifier),
+            identifier=identifier, method="password", reason="credentials",
+        )
+        raise FlowError(AccountsError.INVALID_CREDENTIALS, _(GENERIC_FAILURE))
+    lockout.success_record(identifier, ip)
+    return pipeline.login_begin(
+        request, user=user, method="password", amr=["pwd"], remember=remember,
+        next_url=next_url,
+    )
+
+
+def logout(request) -> None:
+    user = request.user
+    if not user.is_authenticated:
+        return
+    sid = sessions.current_session_id(request)
+    if sid is not None:
+        sessions.sessions_end(user, request=request, reason="logout", only=sid)
+    auth.logout(request)
+    signals.logged_out.send(sender=type(user), request=request, user=user)
+
+
+def reauthenticate(request, *, password: str) -> None:
+    """Confirm the signed-in user's password and refresh the authentication record."""
+    user = request.user
+    rate_limit(request, "reauthenticate", account=str(user.pk))
+    if not user.check_password(password):
+        signals.login_failed.send(
+            sender=type(user), request=request, user=user, identifier="",
+            method="reauthenticate", reason="credentials",
+        )
+        raise FlowError(
+            AccountsError.PASSWORD_INCORRECT, _("The password is incorrect."), field="password"
+        )
+    request.session.cycle_key()
+    authrecord.record_refresh(request, ["pwd"])
+    signals.reauthenticated.send(sender=type(user), request=request, user=user, method="password")

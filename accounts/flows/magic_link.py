@@ -1,0 +1,69 @@
+"""Sign-in with a link sent by email (one factor, amr ``email``)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts import pipeline, signals, tokens
+from accounts.app_settings import app_settings
+from accounts.errors import AccountsError, FlowError
+from accounts.flows.email import mark_verified
+from accounts.flows.limits import rate_limit
+from accounts.flows.mail import send_link
+from accounts.models import normalize_email
+from accounts.users import get_by_email, user_email
+
+INVALID_LINK = "This sign-in link is invalid, expired or already used. Request a new one."
+
+
+def _enabled() -> None:
+    if not app_settings.MAGIC_LINK_ENABLED:
+        raise FlowError(AccountsError.MAGIC_LINK_DISABLED, _("Sign-in links are turned off."))
+
+
+def magic_link_request(request, *, email: str) -> None:
+    """Email a sign-in link if the account exists; behave the same either way."""
+    _enabled()
+    identifier = normalize_email(email)
+    rate_limit(request, "magic_link", account=identifier)
+    user = get_by_email(identifier)
+    if user is None or not user.is_active:
+        return
+    with transaction.atomic():
+        raw = tokens.token_issue(
+            user=user, purpose=tokens.Purpose.MAGIC_LINK, email=user_email(user),
+            lifetime=app_settings.MAGIC_LINK_TIMEOUT,
+        )
+        send_link(
+            request, template="magic_link", user=user, email=user_email(user),
+            url_name="accounts:magic_link_confirm", token=raw,
+        )
+        signals.magic_link_requested.send(sender=type(user), request=request, user=user)
+
+
+def magic_link_check(request, *, token: str):
+    """The link is still usable (GET of the confirmation page); consumes nothing."""
+    _enabled()
+    rate_limit(request, "token_confirm")
+    found = tokens.token_peek(token, purpose=tokens.Purpose.MAGIC_LINK)
+    if found is None:
+        raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+    return found
+
+
+def magic_link_login(request, *, token: str, next_url: str = "") -> pipeline.LoginResult:
+    """Consume the link (exactly once, even under concurrent clicks) and begin the pipeline."""
+    _enabled()
+    rate_limit(request, "token_confirm")
+    with transaction.atomic():
+        used = tokens.token_consume(token, purpose=tokens.Purpose.MAGIC_LINK)
+        if used is None:
+            raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+        user = used.user
+        # The link reached this mailbox, so the address is proven.
+        mark_verified(request, user=user, email=used.email)
+        signals.magic_link_used.send(sender=type(user), request=request, user=user)
+    return pipeline.login_begin(
+        request, user=user, method="magic_link", amr=["email"], next_url=next_url
+    )

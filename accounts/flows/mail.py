@@ -1,0 +1,39 @@
+"""The accounts emails, each queued through the outbox in the caller's transaction."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.users import user_email
+from authsuite import context
+from authsuite.outbox import mail_enqueue
+from authsuite.urls_util import absolute_url
+
+
+def _where() -> dict:
+    ctx = context.current()
+    from accounts.sessions import device_name
+
+    return {
+        "when": timezone.now().strftime("%Y-%m-%d %H:%M UTC"),
+        "ip": ctx.ip or "unknown",
+        "device": device_name(ctx.user_agent),
+    }
+
+
+def send_link(request, *, template: str, user, email: str, url_name: str, token: str) -> None:
+    """An email whose link carries a token: the link is sealed in the outbox row."""
+    url = absolute_url(request, reverse(url_name, kwargs={"token": token}))
+    mail_enqueue(
+        template=f"accounts/email/{template}", to=email, user=user,
+        context={"email": email, **_where()}, secrets={"url": url},
+    )
+
+
+def send_notice(request, *, template: str, user, email: str | None = None, **extra) -> None:
+    """An email that carries no secret (password changed, address changed...)."""
+    mail_enqueue(
+        template=f"accounts/email/{template}", to=email or user_email(user), user=user,
+        context={"email": email or user_email(user), **_where(), **extra},
+    )

@@ -1,0 +1,110 @@
+"""Changing and resetting passwords."""
+
+from __future__ import annotations
+
+from django.contrib.auth import update_session_auth_hash
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts import sessions, signals, tokens
+from accounts.app_settings import app_settings
+from accounts.errors import AccountsError, FlowError
+from accounts.flows.email import mark_verified
+from accounts.flows.limits import rate_limit
+from accounts.flows.mail import send_link, send_notice
+from accounts.flows.signup import password_check
+from accounts.models import PasswordChangeRequired, normalize_email
+from accounts.users import get_by_email, user_email
+
+INVALID_LINK = "This password-reset link is invalid, expired or already used. Request a new one."
+
+
+def _set_password(request, user, password: str, *, reason: str, keep_current: bool) -> None:
+    """Store the new password, end the other sessions, void reset links, tell the user."""
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    PasswordChangeRequired.objects.filter(user=user).delete()
+    tokens.tokens_void(user=user, purpose=tokens.Purpose.PASSWORD_RESET)
+    keep = sessions.current_session_id(request) if keep_current else None
+    sessions.sessions_end(user, request=request, reason=reason, keep=keep)
+    if keep_current:
+        update_session_auth_hash(request, user)
+    send_notice(request, template="password_changed", user=user)
+
+
+def password_change(request, *, user, old_password: str | None, new_password: str) -> None:
+    """Change the signed-in user's password; every other session ends.
+
+    ``old_password`` is checked when given (the HTML form asks for it); the API relies on a
+    recent reauthentication instead.
+    """
+    if old_password is not None and not user.check_password(old_password):
+        raise FlowError(
+            AccountsError.PASSWORD_INCORRECT, _("The current password is incorrect."),
+            field="old_password",
+        )
+    password_check(new_password, user)
+    with transaction.atomic():
+        _set_password(request, user, new_password, reason="password_changed", keep_current=True)
+        signals.password_changed.send(sender=type(user), request=request, user=user)
+
+
+def password_reset_request(request, *, email: str) -> None:
+    """Email a reset link if the account exists; behave the same either way."""
+    identifier = normalize_email(email)
+    rate_limit(request, "password_reset", account=identifier)
+    user = get_by_email(identifier)
+    if user is None or not user.is_active:
+        return
+    with transaction.atomic():
+        password_reset_send(request, user=user)
+
+
+def password_reset_send(request, *, user) -> None:
+    """Issue and email a reset link (also used by the staff admin action)."""
+    raw = tokens.token_issue(
+        user=user, purpose=tokens.Purpose.PASSWORD_RESET, email=user_email(user),
+        lifetime=app_settings.PASSWORD_RESET_TIMEOUT,
+    )
+    send_link(
+        request, template="password_reset", user=user, email=user_email(user),
+        url_name="accounts:password_reset_confirm", token=raw,
+    )
+    signals.password_reset_requested.send(sender=type(user), request=request, user=user)
+
+
+def password_reset_check(request, *, token: str):
+    rate_limit(request, "token_confirm")
+    found = tokens.token_peek(token, purpose=tokens.Purpose.PASSWORD_RESET)
+    if found is None:
+        raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+    return found
+
+
+def password_reset_complete(request, *, token: str, new_password: str):
+    """Set a new password with a reset link. Signs nobody in: the user then signs in,
+    and every later stage (MFA included) still applies."""
+    found = password_reset_check(request, token=token)
+    password_check(new_password, found.user)
+    with transaction.atomic():
+        used = tokens.token_consume(token, purpose=tokens.Purpose.PASSWORD_RESET)
+        if used is None:
+            raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+        user = used.user
+        _set_password(request, user, new_password, reason="password_reset", keep_current=False)
+        mark_verified(request, user=user, email=used.email)
+        signals.password_reset_completed.send(sender=type(user), request=request, user=user)
+    return user
+
+
+def password_required_change(request, *, user, new_password: str) -> None:
+    """The "choose a new password" login stage."""
+    if user.check_password(new_password):
+        raise FlowError(
+            AccountsError.PASSWORD_INVALID, _("Choose a password different from the old one."),
+            field="new_password",
+        )
+    password_check(new_password, user)
+    with transaction.atomic():
+        _set_password(request, user, new_password, reason="password_changed", keep_current=False)
+        signals.password_changed.send(sender=type(user), request=request, user=user)

@@ -1,0 +1,84 @@
+"""Creating an account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from accounts import pipeline, signals
+from accounts.app_settings import app_settings
+from accounts.errors import AccountsError, FlowError
+from accounts.flows.email import verification_send
+from accounts.flows.limits import rate_limit
+from accounts.flows.mail import send_notice
+from accounts.models import EmailAddress, normalize_email
+from accounts.users import email_field, get_by_email
+
+
+@dataclass
+class SignupResult:
+    #: True when the person must follow the link in their inbox before signing in.
+    verification_sent: bool
+    login: pipeline.LoginResult | None = None
+
+
+def password_check(password: str, user) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as exc:
+        raise FlowError(
+            AccountsError.PASSWORD_INVALID, exc.messages[0], field="password",
+            messages=exc.messages,
+        ) from None
+
+
+def signup(
+    request, *, email: str, password: str, name: str = "", honeypot: str = "",
+    next_url: str = "",
+) -> SignupResult:
+    """Create an account; sign it in unless email verification is mandatory.
+
+    With mandatory verification the outcome is identical for a new and an existing
+    address (the owner of an existing one is told by email), so signup reveals nothing.
+    """
+    if not app_settings.SIGNUP_OPEN:
+        raise FlowError(AccountsError.SIGNUP_CLOSED, _("Sign-up is closed."))
+    rate_limit(request, "signup")
+    email = normalize_email(email)
+    mandatory = app_settings.EMAIL_VERIFICATION == "mandatory"
+    model = get_user_model()
+    candidate = model(**{email_field(): email})
+    if hasattr(candidate, "name"):
+        candidate.name = name
+    password_check(password, candidate)
+    if honeypot:
+        # A bot filled the hidden field: answer like a success and do nothing.
+        return SignupResult(verification_sent=True)
+    with transaction.atomic():
+        if get_by_email(email) is not None or EmailAddress.objects.filter(email=email).exists():
+            make_password(password)  # same cost as the real path: no timing difference
+            send_notice(request, template="account_exists", user=None, email=email)
+            return SignupResult(verification_sent=True)
+        try:
+            with transaction.atomic():
+                candidate.set_password(password)
+                candidate.save()
+        except IntegrityError:  # the same address registered concurrently
+            return SignupResult(verification_sent=True)
+        user = candidate
+        verified = app_settings.EMAIL_VERIFICATION == "none"
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=verified)
+        if not verified:
+            verification_send(request, user=user, email=email)
+        signals.user_signed_up.send(sender=type(user), request=request, user=user)
+    if mandatory:
+        return SignupResult(verification_sent=True)
+    result = pipeline.login_begin(
+        request, user=user, method="signup", amr=["pwd"], next_url=next_url
+    )
+    return SignupResult(verification_sent=not verified, login=result)

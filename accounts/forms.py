@@ -1,0 +1,92 @@
+"""Forms only validate shape; the flows decide. Field limits stop oversized input early."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.app_settings import app_settings
+
+PASSWORD_MAX = 1024
+
+
+def _email_field(**attrs) -> forms.EmailField:
+    return forms.EmailField(
+        label=_("Email address"), max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", **attrs}),
+    )
+
+
+def _password_field(label, autocomplete: str) -> forms.CharField:
+    return forms.CharField(
+        label=label, max_length=PASSWORD_MAX, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+    )
+
+
+class CleanTextMixin:
+    """Control characters have no place in a name or an address; refuse them."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, value in cleaned.items():
+            if isinstance(value, str) and "password" not in name and any(
+                ord(c) < 32 or ord(c) == 127 for c in value
+            ):
+                self.add_error(name, _("Remove the control characters."))
+        return cleaned
+
+
+class LoginForm(CleanTextMixin, forms.Form):
+    email = _email_field(autofocus=True)
+    email.widget.attrs["autocomplete"] = "username"
+    password = _password_field(_("Password"), "current-password")
+    remember = forms.BooleanField(label=_("Keep me signed in"), required=False)
+
+
+class SignupForm(CleanTextMixin, forms.Form):
+    name = forms.CharField(
+        label=_("Name"), max_length=150, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    email = _email_field()
+    password = _password_field(_("Password"), "new-password")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        honeypot = app_settings.SIGNUP_HONEYPOT_FIELD
+        if honeypot:
+            self.fields[honeypot] = forms.CharField(
+                required=False, max_length=200, label=_("Leave this field empty"),
+                widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+            )
+
+    def honeypot_value(self) -> str:
+        name = app_settings.SIGNUP_HONEYPOT_FIELD
+        return self.cleaned_data.get(name, "") if name else ""
+
+
+class EmailForm(CleanTextMixin, forms.Form):
+    email = _email_field(autofocus=True)
+
+
+class PasswordForm(forms.Form):
+    password = _password_field(_("Password"), "current-password")
+
+
+class NewPasswordForm(forms.Form):
+    new_password = _password_field(_("New password"), "new-password")
+    new_password_confirm = _password_field(_("New password (again)"), "new-password")
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("new_password"), cleaned.get("new_password_confirm")
+        if first and second and first != second:
+            self.add_error("new_password_confirm", _("The two passwords differ."))
+        return cleaned
+
+
+class CloseAccountForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("I understand that closing my account cannot be undone."), required=True
+    )

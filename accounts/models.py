@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def normalize_email(email: str) -> str:
+    """The one normal form of an address: trimmed and lower-cased as a whole.
+
+    Addresses compare case-insensitively everywhere in the suite, so ``Ann@X.org`` and
+    ``ann@x.org`` can never be two accounts.
+    """
+    return (email or "").strip().lower()
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=normalize_email(email), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, email):
+        return self.get(email=normalize_email(email))
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """The suite's user: the email address is the login; no username."""
+
+    email = models.EmailField(_("email address"), max_length=254, unique=True)
+    name = models.CharField(_("name"), max_length=150, blank=True)
+    is_staff = models.BooleanField(_("staff status"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    # Emails are stored in normal form, so lookups can use the unique index directly.
+    EMAIL_IS_NORMALIZED = True
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = normalize_email(self.email)
+
+    def save(self, *args, **kwargs):
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+    def get_full_name(self) -> str:
+        return self.name or self.email
+
+    def get_short_name(self) -> str:
+        return self.name or self.email.split("@")[0]
+
+
+class EmailAddress(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_addresses"
+    )
+    email = models.EmailField(max_length=254, unique=True)
+    verified = models.BooleanField(default=False)
+    primary = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-primary", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(primary=True), name="accounts_one_primary_email"
+            ),
+        ]
+        verbose_name = _("email address")
+        verbose_name_plural = _("email addresses")
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs):
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
+
+class OneTimeToken(models.Model):
+    """A single-use secret sent by email; only its keyed digest is stored."""
+
+    class Purpose(models.TextChoices):
+        MAGIC_LINK = "magic_link", _("Magic link")
+        VERIFY_EMAIL = "verify_email", _("Email verification")
+        PASSWORD_RESET = "password_reset", _("Password reset")
+
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    email = models.EmailField(max_length=254)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "purpose"], name="accounts_token_user_purpose")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} for user {self.user_id}"
+
+
+class UserSession(models.Model):
+    """One signed-in browser or API client session, as its user sees it in the session list.
+
+    The session key itself is never stored here (only a keyed digest): the session store
+    already holds it, and a leaked copy of this table must not let anyone hijack a session.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_sessions"
+    )
+    key_digest = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    device = models.CharField(max_length=200, blank=True, default="")
+    remember = models.BooleanField(default=False)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        indexes = [models.Index(fields=["user", "ended_at"], name="accounts_session_user_active")]
+
+    def __str__(self) -> str:
+        return f"{self.device or 'session'} ({self.user_id})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins for one identifier from one IP, or from all IPs (``ip=""``).
+
+    Keyed by the typed identifier rather than the user, so that unknown addresses lock
+    exactly like known ones and the lockout message reveals nothing.
+    """
+
+    ACCOUNT_WIDE = ""
+
+    identifier = models.CharField(max_length=254)
+    ip = models.CharField(max_length=45, blank=True, default="")
+    failures = models.PositiveIntegerField(default=0)
+    lockouts = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["identifier", "ip"], name="accounts_throttle_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identifier} from {self.ip or 'any IP'}"
+
+
+class PasswordChangeRequired(models.Model):
+    """Staff asked this user to choose a new password at their next sign-in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"password change required for {self.user_id}"

@@ -1,0 +1,157 @@
+"""Password policy after NIST SP 800-63B-4: length, a blocklist, a breach check; no
+composition rules and no rotation.
+
+Add to ``AUTH_PASSWORD_VALIDATORS``::
+
+    {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "accounts.passwords.BlocklistValidator"},
+    {"NAME": "accounts.passwords.BreachedPasswordValidator"},
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from django.contrib.auth.password_validation import CommonPasswordValidator
+from django.core.exceptions import ValidationError
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from accounts.app_settings import app_settings
+from authsuite.app_settings import app_settings as core_settings
+
+
+class LengthValidator:
+    """At least ``min_length`` characters (default 12) and at most ``max_length`` (1024).
+
+    The upper bound only stops absurd inputs from costing a hash; anything a person or a
+    password manager would produce (128 characters and well beyond) is accepted.
+    """
+
+    def __init__(self, min_length: int = 12, max_length: int = 1024):
+        self.min_length = min_length
+        self.max_length = max_length
+
+    def validate(self, password, user=None):
+        if len(password) < self.min_length:
+            raise ValidationError(
+                ngettext(
+                    "Use at least %(min)d character.", "Use at least %(min)d characters.",
+                    self.min_length,
+                ),
+                code="password_too_short", params={"min": self.min_length},
+            )
+        if len(password) > self.max_length:
+            raise ValidationError(
+                _("Use at most %(max)d characters.") % {"max": self.max_length},
+                code="password_too_long",
+            )
+
+    def get_help_text(self):
+        return _("Use at least %(min)d characters. Long passphrases are welcome.") % {
+            "min": self.min_length
+        }
+
+
+_WORD_RE = re.compile(r"[^\W_]{4,}", re.UNICODE)
+
+
+class BlocklistValidator:
+    """Rejects common passwords and passwords built from context words.
+
+    Context words are the site name and the parts of the user's email address and name: a
+    password that is mostly one of them is the first thing an attacker tries.
+    """
+
+    def __init__(self, extra_words: list[str] | None = None):
+        self.common = CommonPasswordValidator()
+        self.extra_words = [w.lower() for w in extra_words or []]
+
+    def _context_words(self, user) -> set[str]:
+        words = {core_settings.SITE_NAME.lower(), *self.extra_words}
+        if user is not None:
+            for attr in ("email", "name", "first_name", "last_name", "username"):
+                value = str(getattr(user, attr, "") or "").lower()
+                words.update(_WORD_RE.findall(value))
+        return {w for w in words if len(w) >= 4}
+
+    def validate(self, password, user=None):
+        lowered = password.lower()
+        if lowered.strip() in self.common.passwords:
+            raise ValidationError(_("This password is too common."), code="password_too_common")
+        for word in self._context_words(user):
+            # Mostly a context word: removing it leaves less than half of the password.
+            if word in lowered and len(lowered.replace(word, "")) < len(lowered) / 2:
+                raise ValidationError(
+                    _("This password is too close to your email, name or the site name."),
+                    code="password_context_word",
+                )
+
+    def get_help_text(self):
+        return _("Avoid common passwords and your own name or email address.")
+
+
+class BreachedPasswordChecker:
+    """Interface: say whether a password is known from a breach corpus."""
+
+    def is_breached(self, password: str) -> bool:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class LocalListChecker(BreachedPasswordChecker):
+    """Checks SHA-1 hashes against a local file in the Have-I-Been-Pwned download format.
+
+    Each line is an upper-case SHA-1 hex digest, optionally followed by ``:count``. The
+    file is read once per process into a set of hashes.
+    """
+
+    def __init__(self, path: str | None = None):
+        self.path = path or app_settings.BREACHED_PASSWORD_FILE
+
+    def is_breached(self, password: str) -> bool:
+        if not self.path:
+            return False
+        digest = hashlib.sha1(password.encode("utf-8"), usedforsecurity=False).hexdigest()
+        return digest.upper() in _load_hashes(self.path)
+
+
+@lru_cache(maxsize=4)
+def _load_hashes(path: str) -> frozenset[str]:
+    lines = Path(path).read_text(encoding="ascii").splitlines()
+    return frozenset(line.split(":", 1)[0].strip().upper() for line in lines if line.strip())
+
+
+@lru_cache(maxsize=1)
+def _checker_class(path: str):
+    return import_string(path)
+
+
+def reset_caches(*, setting, **kwargs):
+    """``setting_changed`` receiver (connected in ``AccountsConfig.ready``)."""
+    if setting.startswith("AUTHSUITE_ACCOUNTS_BREACHED"):
+        _checker_class.cache_clear()
+        _load_hashes.cache_clear()
+
+
+def breached_checker() -> BreachedPasswordChecker | None:
+    path = app_settings.BREACHED_PASSWORD_CHECKER
+    return _checker_class(path)() if path else None
+
+
+class BreachedPasswordValidator:
+    """Rejects passwords the configured breached-password checker knows."""
+
+    def validate(self, password, user=None):
+        checker = breached_checker()
+        if checker is not None and checker.is_breached(password):
+            raise ValidationError(
+                _("This password has appeared in a data breach. Choose another one."),
+                code="password_breached",
+            )
+
+    def get_help_text(self):
+        return _("Passwords known from data breaches are refused.")

@@ -1,0 +1,200 @@
+"""The login pipeline: identify → first factor → stages → complete.
+
+A sign-in is a short state machine kept in the session. A first factor (password, magic
+link, passkey) calls :func:`login_begin`; every installed app may contribute *stages* (MFA,
+email verification, a required password change) through the registry, and the user is
+signed in only when every stage that applies has been passed. Nothing outside this module
+calls ``django.contrib.auth.login``: that is what makes "no path around MFA" true.
+
+Stages register in their app's ``ready()``::
+
+    from accounts.pipeline import Stage, stages
+
+    class SecondFactor(Stage):
+        key = "mfa"
+        order = 100
+        url_name = "mfa:challenge"
+
+        def is_needed(self, request, user, state):
+            return user_has_devices(user)
+
+    stages.register(SecondFactor())
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from django.contrib import auth
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from accounts import authrecord, sessions, signals
+from accounts.app_settings import app_settings
+
+SESSION_KEY = "_authsuite_login"
+BACKEND = "accounts.backends.EmailBackend"
+
+
+@dataclass
+class LoginState:
+    user_id: str
+    method: str
+    amr: list[str]
+    remember: bool = False
+    next_url: str = ""
+    started_at: float = field(default_factory=time.time)
+    done: list[str] = field(default_factory=list)
+
+    def user(self):
+        model = get_user_model()
+        return model._default_manager.filter(pk=self.user_id, is_active=True).first()
+
+
+class Stage:
+    """A step between the first factor and a signed-in session."""
+
+    key: str = ""
+    order: int = 0
+    url_name: str = ""
+    #: Shown to API clients so they know what to do next.
+    description: str = ""
+
+    def is_needed(self, request, user, state: LoginState) -> bool:
+        raise NotImplementedError
+
+    def url(self) -> str:
+        return reverse(self.url_name)
+
+    def on_enter(self, request, user) -> None:
+        """Called when the pipeline selects this stage (send a code, an email...)."""
+
+    def abandons_login(self) -> bool:
+        """True for stages that end the attempt instead of continuing it (verify email)."""
+        return False
+
+
+class StageRegistry:
+    def __init__(self):
+        self._stages: dict[str, Stage] = {}
+
+    def register(self, stage: Stage) -> None:
+        self._stages[stage.key] = stage
+
+    def unregister(self, key: str) -> None:
+        self._stages.pop(key, None)
+
+    def get(self, key: str) -> Stage | None:
+        return self._stages.get(key)
+
+    def __iter__(self):
+        return iter(sorted(self._stages.values(), key=lambda s: (s.order, s.key)))
+
+
+stages = StageRegistry()
+
+
+@dataclass
+class LoginResult:
+    user: object
+    stage: Stage | None = None
+    next_url: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.stage is None
+
+    def as_dict(self) -> dict:
+        if self.stage is None:
+            return {"status": "authenticated"}
+        return {
+            "status": "pending", "stage": self.stage.key, "url": self.stage.url(),
+            "message": self.stage.description,
+        }
+
+
+def state_get(request) -> LoginState | None:
+    """The sign-in in progress in this session, or None (none, or it timed out)."""
+    raw = request.session.get(SESSION_KEY)
+    if not raw:
+        return None
+    state = LoginState(**raw)
+    if time.time() - state.started_at > app_settings.LOGIN_TIMEOUT:
+        state_clear(request)
+        return None
+    return state
+
+
+def state_clear(request) -> None:
+    request.session.pop(SESSION_KEY, None)
+
+
+def _state_save(request, state: LoginState) -> None:
+    request.session[SESSION_KEY] = asdict(state)
+
+
+def _next_stage(request, user, state: LoginState) -> Stage | None:
+    for stage in stages:
+        if stage.key not in state.done and stage.is_needed(request, user, state):
+            return stage
+    return None
+
+
+def login_begin(
+    request, *, user, method: str, amr: list[str], remember: bool = False, next_url: str = ""
+) -> LoginResult:
+    """A first factor succeeded for ``user``: run the stages, or sign in if none applies."""
+    # A new attempt replaces whatever was in progress; the key is rotated so a session
+    # fixed by an attacker before the first factor is worthless after it.
+    state_clear(request)
+    request.session.cycle_key()
+    state = LoginState(
+        user_id=str(user.pk), method=method, amr=list(amr), remember=remember, next_url=next_url
+    )
+    return _advance(request, user, state)
+
+
+def stage_passed(request, key: str, *, amr: list[str] = ()) -> LoginResult | None:
+    """The pending sign-in passed stage ``key``; continue it. None if nothing is pending."""
+    state = state_get(request)
+    if state is None:
+        return None
+    user = state.user()
+    if user is None:
+        state_clear(request)
+        return None
+    state.done.append(key)
+    state.amr = [*state.amr, *amr]
+    request.session.cycle_key()
+    return _advance(request, user, state)
+
+
+def _advance(request, user, state: LoginState) -> LoginResult:
+    stage = _next_stage(request, user, state)
+    if stage is not None:
+        stage.on_enter(request, user)
+        if stage.abandons_login():
+            state_clear(request)
+        else:
+            _state_save(request, state)
+        return LoginResult(user=user, stage=stage, next_url=state.next_url)
+    _complete(request, user, state)
+    return LoginResult(user=user, next_url=state.next_url)
+
+
+def _complete(request, user, state: LoginState) -> None:
+    state_clear(request)
+    # django.contrib.auth.login rotates the session key (or flushes a session that
+    # belonged to someone else) and updates last_login.
+    auth.login(request, user, backend=BACKEND)
+    authrecord.record_set(request, state.amr)
+    if state.remember:
+        request.session.set_expiry(app_settings.REMEMBER_ABSOLUTE_TIMEOUT)
+    else:
+        request.session.set_expiry(0)
+    sessions.session_start(request, user, remember=state.remember)
+    signals.login_succeeded.send(
+        sender=type(user), request=request, user=user, method=state.method,
+        amr=authrecord.record_get(request)["amr"],
+    )

@@ -1,0 +1,145 @@
+"""Tracking of signed-in sessions: what users see at /accounts/sessions/ and can end.
+
+Each authenticated session points (``_authsuite_sid``) at a :class:`UserSession` row. The
+middleware checks that row on every request, so ending a session, from any process and for
+any session backend, takes effect on that session's next request; it also enforces the idle
+and absolute timeouts on the server, whatever the cookie says.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+
+from django.contrib import auth
+from django.utils import timezone
+
+from accounts import signals
+from accounts.app_settings import app_settings
+from accounts.models import UserSession
+from authsuite import context, crypto
+
+SID_KEY = "_authsuite_sid"
+
+
+@lru_cache(maxsize=1024)
+def device_name(user_agent: str) -> str:
+    """A readable name such as "Firefox 128 on Ubuntu" from a User-Agent header."""
+    if not user_agent:
+        return "Unknown device"
+    from ua_parser import parse
+
+    result = parse(user_agent)
+    browser = result.user_agent.family if result.user_agent else "Unknown browser"
+    if result.user_agent and result.user_agent.major:
+        browser = f"{browser} {result.user_agent.major}"
+    system = result.os.family if result.os else ""
+    if result.os and result.os.major and system not in ("Linux", "Ubuntu", "Other"):
+        system = f"{system} {result.os.major}"
+    if not system or system == "Other":
+        return browser if browser != "Other" else "Unknown device"
+    return f"{browser} on {system}"
+
+
+def _digest(session_key: str) -> str:
+    return crypto.token_digest(session_key or "", purpose="session")
+
+
+def session_start(request, user, *, remember: bool) -> UserSession:
+    """Record the session the login pipeline just authenticated (its key already rotated)."""
+    if not request.session.session_key:
+        request.session.save()
+    ctx = context.current()
+    row = UserSession.objects.create(
+        user=user,
+        key_digest=_digest(request.session.session_key),
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        device=device_name(ctx.user_agent),
+        remember=remember,
+    )
+    request.session[SID_KEY] = row.pk
+    return row
+
+
+def timeouts(row: UserSession) -> tuple[int, int]:
+    if row.remember:
+        return app_settings.REMEMBER_IDLE_TIMEOUT, app_settings.REMEMBER_ABSOLUTE_TIMEOUT
+    return app_settings.SESSION_IDLE_TIMEOUT, app_settings.SESSION_ABSOLUTE_TIMEOUT
+
+
+def expiry_reason(row: UserSession, now) -> str | None:
+    idle, absolute = timeouts(row)
+    if now - row.last_seen_at > timedelta(seconds=idle):
+        return "idle_timeout"
+    if now - row.created_at > timedelta(seconds=absolute):
+        return "absolute_timeout"
+    return None
+
+
+def sessions_end(user, *, request=None, reason: str, keep=None, only=None) -> int:
+    """End ``user``'s active sessions, except ``keep`` (a row id); or only row ``only``.
+
+    Returns how many ended. Each ended session sends ``session_ended``.
+    """
+    active = UserSession.objects.filter(user=user, ended_at__isnull=True)
+    if keep is not None:
+        active = active.exclude(pk=keep)
+    if only is not None:
+        active = active.filter(pk=only)
+    ids = list(active.values_list("pk", flat=True))
+    if not ids:
+        return 0
+    UserSession.objects.filter(pk__in=ids, ended_at__isnull=True).update(
+        ended_at=timezone.now(), end_reason=reason
+    )
+    for session_id in ids:
+        signals.session_ended.send(
+            sender=type(user), request=request, user=user, session_id=session_id, reason=reason
+        )
+    return len(ids)
+
+
+def current_session_id(request) -> int | None:
+    return request.session.get(SID_KEY) if hasattr(request, "session") else None
+
+
+class SessionTrackingMiddleware:
+    """Enforce ended sessions and timeouts; keep ``last_seen`` fresh. After AuthenticationMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            self._check(request, user)
+        return self.get_response(request)
+
+    def _check(self, request, user) -> None:
+        now = timezone.now()
+        sid = request.session.get(SID_KEY)
+        row = UserSession.objects.filter(pk=sid, user_id=user.pk).first() if sid else None
+        if row is None:
+            # Signed in by code outside the pipeline (force_login, a third-party view):
+            # adopt the session so it is listed and can be ended.
+            session_start(request, user, remember=False)
+            return
+        if row.ended_at is not None:
+            self._sign_out(request)
+            return
+        reason = expiry_reason(row, now)
+        if reason is not None:
+            UserSession.objects.filter(pk=row.pk).update(ended_at=now, end_reason=reason)
+            signals.session_ended.send(
+                sender=type(user), request=request, user=user, session_id=row.pk, reason=reason
+            )
+            self._sign_out(request)
+            return
+        if now - row.last_seen_at > timedelta(seconds=app_settings.SESSION_TOUCH_INTERVAL):
+            ctx = context.current()
+            UserSession.objects.filter(pk=row.pk).update(last_seen_at=now, ip=ctx.ip)
+
+    @staticmethod
+    def _sign_out(request) -> None:
+        auth.logout(request)

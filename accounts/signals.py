@@ -1,0 +1,50 @@
+"""Signals of the accounts app. Payloads carry ids and context, never secrets.
+
+Every signal is sent with ``sender`` = the user model class (or ``None``'s class for
+events without a user) and these keyword arguments:
+
+- ``user_signed_up``: ``request``, ``user``
+- ``email_added``: ``request``, ``user``, ``email``
+- ``email_verified``: ``request``, ``user``, ``email``
+- ``email_removed``: ``request``, ``user``, ``email``
+- ``email_changed``: ``request``, ``user``, ``old_email``, ``new_email`` (primary address)
+- ``login_succeeded``: ``request``, ``user``, ``method`` (``"password"``, ``"magic_link"``...),
+  ``amr`` (list of RFC 8176 values)
+- ``login_failed``: ``request``, ``user`` (None when unknown), ``identifier`` (the typed email),
+  ``method``, ``reason`` (``"credentials"``, ``"locked"``, ``"inactive"``)
+- ``logged_out``: ``request``, ``user``
+- ``reauthenticated``: ``request``, ``user``, ``method``
+- ``password_changed``: ``request``, ``user``
+- ``password_reset_requested``: ``request``, ``user``
+- ``password_reset_completed``: ``request``, ``user``
+- ``magic_link_requested``: ``request``, ``user``
+- ``magic_link_used``: ``request``, ``user``
+- ``session_ended``: ``request``, ``user``, ``session_id`` (the tracking row id), ``reason``
+- ``account_locked``: ``request``, ``user`` (None when unknown), ``identifier``, ``ip``
+  (None when account-wide), ``until`` (datetime)
+- ``account_unlocked``: ``request``, ``user``, ``by`` (staff user or None)
+- ``account_closed``: ``request``, ``user_id``, ``email``, ``action`` (``"delete"``/``"deactivate"``)
+- ``account_deactivated``: ``request``, ``user``, ``by``
+"""
+
+from django.dispatch import Signal
+
+user_signed_up = Signal()
+email_added = Signal()
+email_verified = Signal()
+email_removed = Signal()
+email_changed = Signal()
+login_succeeded = Signal()
+login_failed = Signal()
+logged_out = Signal()
+reauthenticated = Signal()
+password_changed = Signal()
+password_reset_requested = Signal()
+password_reset_completed = Signal()
+magic_link_requested = Signal()
+magic_link_used = Signal()
+session_ended = Signal()
+account_locked = Signal()
+account_unlocked = Signal()
+account_closed = Signal()
+account_deactivated = Signal()

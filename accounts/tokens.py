@@ -1,0 +1,67 @@
+"""Single-use emailed secrets: magic links, email verification, password reset.
+
+A token is 256 bits from the CSPRNG, sent once and stored only as a keyed digest. Issuing a
+new token voids the user's older ones of the same purpose. Consuming is one conditional
+UPDATE, so of two concurrent uses exactly one wins on every database.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from accounts.models import OneTimeToken
+from authsuite import crypto
+
+Purpose = OneTimeToken.Purpose
+MAX_TOKEN_LENGTH = 128
+
+
+def _now():
+    return timezone.now()
+
+
+def token_issue(*, user, purpose: str, email: str, lifetime: int) -> str:
+    """Create a token and return its raw value (to put in an email, never to store)."""
+    now = _now()
+    OneTimeToken.objects.filter(
+        user=user, purpose=purpose, used_at__isnull=True, voided_at__isnull=True
+    ).update(voided_at=now)
+    raw = crypto.new_token()
+    OneTimeToken.objects.create(
+        user=user, purpose=purpose, email=email,
+        digest=crypto.token_digest(raw, purpose=purpose),
+        created_at=now, expires_at=now + timedelta(seconds=lifetime),
+    )
+    return raw
+
+
+def _usable(raw: str, purpose: str):
+    if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
+        return OneTimeToken.objects.none()
+    return OneTimeToken.objects.filter(
+        digest=crypto.token_digest(raw, purpose=purpose), purpose=purpose,
+        used_at__isnull=True, voided_at__isnull=True, expires_at__gt=_now(),
+        user__is_active=True,
+    )
+
+
+def token_peek(raw: str, *, purpose: str) -> OneTimeToken | None:
+    """The usable token for ``raw`` without consuming it (a GET showing a confirmation)."""
+    return _usable(raw, purpose).select_related("user").first()
+
+
+def token_consume(raw: str, *, purpose: str) -> OneTimeToken | None:
+    """Use the token: returns it if this call, and no other, consumed it; else None."""
+    token = token_peek(raw, purpose=purpose)
+    if token is None:
+        return None
+    won = _usable(raw, purpose).filter(pk=token.pk).update(used_at=_now())
+    return token if won == 1 else None
+
+
+def tokens_void(*, user, purpose: str) -> None:
+    OneTimeToken.objects.filter(
+        user=user, purpose=purpose, used_at__isnull=True, voided_at__isnull=True
+    ).update(voided_at=_now())

@@ -1,0 +1,426 @@
+"""HTML views: each translates a form into a flow call and the flow's outcome into a page.
+
+Every page sets ``Cache-Control: no-store`` (never_cache) and hides passwords from error
+reports (sensitive_post_parameters). Templates are view attributes, so a project can point
+any page at its own template.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.generic import FormView, TemplateView, View
+
+from accounts import authrecord, pipeline, sessions
+from accounts.app_settings import app_settings
+from accounts.decorators import ReauthenticationRequiredMixin
+from accounts.errors import FlowError
+from accounts.flows import account as account_flows
+from accounts.flows import email as email_flows
+from accounts.flows import login as login_flows
+from accounts.flows import magic_link as magic_flows
+from accounts.flows import password as password_flows
+from accounts.flows.signup import signup
+from accounts.forms import (
+    CloseAccountForm,
+    EmailForm,
+    LoginForm,
+    NewPasswordForm,
+    PasswordForm,
+    SignupForm,
+)
+from accounts.models import EmailAddress, UserSession
+from authsuite.urls_util import safe_next
+
+
+class AuthPageMixin:
+    """Shared behaviour of auth pages: no caching, flow errors shown on the form."""
+
+    @method_decorator([never_cache, sensitive_post_parameters()])
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    def next_url(self) -> str:
+        raw = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        return safe_next(self.request, raw, "")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["next"] = self.next_url()
+        return context
+
+    def flow_failed(self, form, error: FlowError):
+        field = error.field if error.field in form.fields else None
+        for message in error.messages:
+            form.add_error(field, message)
+        response = self.render_to_response(self.get_context_data(form=form))
+        if error.retry_after:
+            response.status_code = 429
+            response["Retry-After"] = str(error.retry_after)
+        return response
+
+    def after_login(self, result: pipeline.LoginResult):
+        if result.stage is not None:
+            return redirect(result.stage.url())
+        target = safe_next(self.request, result.next_url, app_settings.LOGIN_REDIRECT_URL)
+        return HttpResponseRedirect(target)
+
+
+class FlowFormView(AuthPageMixin, FormView):
+    def form_valid(self, form):
+        try:
+            return self.run(form)
+        except FlowError as error:
+            return self.flow_failed(form, error)
+
+    def run(self, form):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class LoginView(FlowFormView):
+    template_name = "accounts/login.html"
+    form_class = LoginForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["magic_link_enabled"] = app_settings.MAGIC_LINK_ENABLED
+        context["signup_open"] = app_settings.SIGNUP_OPEN
+        return context
+
+    def run(self, form):
+        result = login_flows.password_login(
+            self.request, email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"], remember=form.cleaned_data["remember"],
+            next_url=self.next_url(),
+        )
+        return self.after_login(result)
+
+
+class LogoutView(AuthPageMixin, TemplateView):
+    """GET asks for confirmation; only POST signs out (no sign-out by a stray image tag)."""
+
+    template_name = "accounts/logout.html"
+
+    def post(self, request, *args, **kwargs):
+        login_flows.logout(request)
+        messages.info(request, _("You have signed out."))
+        return redirect("accounts:login")
+
+
+class SignupView(FlowFormView):
+    template_name = "accounts/signup.html"
+    form_class = SignupForm
+
+    def dispatch(self, request, *args, **kwargs):
+        if not app_settings.SIGNUP_OPEN:
+            self.template_name = "accounts/signup_closed.html"
+            return self.render_to_response({}, status=403)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["honeypot_field"] = app_settings.SIGNUP_HONEYPOT_FIELD
+        return context
+
+    def run(self, form):
+        data = form.cleaned_data
+        result = signup(
+            self.request, email=data["email"], password=data["password"], name=data["name"],
+            honeypot=form.honeypot_value(), next_url=self.next_url(),
+        )
+        if result.login is not None:
+            return self.after_login(result.login)
+        return redirect("accounts:verification_sent")
+
+
+class VerificationSentView(AuthPageMixin, TemplateView):
+    template_name = "accounts/verification_sent.html"
+
+
+class TokenConfirmView(FlowFormView):
+    """GET shows a confirmation page without consuming the token; POST consumes it.
+
+    Mail scanners that prefetch links therefore use up nothing.
+    """
+
+    form_class = PasswordForm  # replaced in subclasses
+    invalid_template_name = "accounts/token_invalid.html"
+
+    def check(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def get(self, request, *args, **kwargs):
+        try:
+            self.token_row = self.check()
+        except FlowError as error:
+            return self.invalid(error)
+        return super().get(request, *args, **kwargs)
+
+    def invalid(self, error: FlowError):
+        response = self.response_class(
+            request=self.request, template=[self.invalid_template_name],
+            context={"error": error}, using=self.template_engine,
+            status=429 if error.retry_after else 400,
+        )
+        if error.retry_after:
+            response["Retry-After"] = str(error.retry_after)
+        return response
+
+    def form_valid(self, form):
+        try:
+            return self.run(form)
+        except FlowError as error:
+            if error.field:
+                return self.flow_failed(form, error)
+            return self.invalid(error)
+
+
+class ConfirmForm(forms.Form):
+    """An empty form: the confirmation button only."""
+
+
+class EmailVerifyView(TokenConfirmView):
+    template_name = "accounts/email_verify.html"
+    form_class = ConfirmForm
+
+    def check(self):
+        return email_flows.email_verify_check(self.request, token=self.kwargs["token"])
+
+    def run(self, form):
+        email_flows.email_verify(self.request, token=self.kwargs["token"])
+        messages.success(self.request, _("Your email address is verified."))
+        if self.request.user.is_authenticated:
+            return redirect("accounts:email")
+        return redirect("accounts:login")
+
+
+class MagicLinkRequestView(FlowFormView):
+    template_name = "accounts/magic_link.html"
+    form_class = EmailForm
+
+    def run(self, form):
+        magic_flows.magic_link_request(self.request, email=form.cleaned_data["email"])
+        return self.render_to_response(
+            self.get_context_data(form=self.get_form_class()(), sent_to=form.cleaned_data["email"])
+        )
+
+
+class MagicLinkConfirmView(TokenConfirmView):
+    template_name = "accounts/magic_link_confirm.html"
+    form_class = ConfirmForm
+
+    def check(self):
+        return magic_flows.magic_link_check(self.request, token=self.kwargs["token"])
+
+    def run(self, form):
+        result = magic_flows.magic_link_login(
+            self.request, token=self.kwargs["token"], next_url=self.next_url()
+        )
+        return self.after_login(result)
+
+
+class PasswordResetView(FlowFormView):
+    template_name = "accounts/password_reset.html"
+    form_class = EmailForm
+
+    def run(self, form):
+        password_flows.password_reset_request(self.request, email=form.cleaned_data["email"])
+        return redirect("accounts:password_reset_done")
+
+
+class PasswordResetDoneView(AuthPageMixin, TemplateView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(TokenConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    form_class = NewPasswordForm
+
+    def check(self):
+        return password_flows.password_reset_check(self.request, token=self.kwargs["token"])
+
+    def run(self, form):
+        password_flows.password_reset_complete(
+            self.request, token=self.kwargs["token"],
+            new_password=form.cleaned_data["new_password"],
+        )
+        messages.success(self.request, _("Your password is changed. Sign in with it now."))
+        return redirect("accounts:login")
+
+
+class PasswordChangeRequiredView(FlowFormView):
+    """Login stage: the pending user must choose a new password."""
+
+    template_name = "accounts/password_change_required.html"
+    form_class = NewPasswordForm
+
+    def dispatch(self, request, *args, **kwargs):
+        self.state = pipeline.state_get(request)
+        if self.state is None or self.state.user() is None:
+            return redirect("accounts:login")
+        return super().dispatch(request, *args, **kwargs)
+
+    def run(self, form):
+        password_flows.password_required_change(
+            self.request, user=self.state.user(), new_password=form.cleaned_data["new_password"]
+        )
+        result = pipeline.stage_passed(self.request, "password_change_required")
+        if result is None:
+            return redirect("accounts:login")
+        return self.after_login(result)
+
+
+class ReauthenticateView(LoginRequiredMixin, FlowFormView):
+    template_name = "accounts/reauthenticate.html"
+    form_class = PasswordForm
+
+    def run(self, form):
+        login_flows.reauthenticate(self.request, password=form.cleaned_data["password"])
+        return HttpResponseRedirect(safe_next(self.request, self.next_url(), reverse("accounts:profile")))
+
+
+class ProfileView(LoginRequiredMixin, AuthPageMixin, TemplateView):
+    template_name = "accounts/profile.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["record"] = authrecord.record_get(self.request)
+        return context
+
+
+class PasswordChangeView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormView):
+    template_name = "accounts/password_change.html"
+    form_class = NewPasswordForm
+
+    def run(self, form):
+        password_flows.password_change(
+            self.request, user=self.request.user, old_password=None,
+            new_password=form.cleaned_data["new_password"],
+        )
+        messages.success(self.request, _("Your password is changed; your other sessions ended."))
+        return redirect("accounts:profile")
+
+
+class EmailView(LoginRequiredMixin, FlowFormView):
+    """List addresses and add one; actions on an address are POSTs with ``action``."""
+
+    template_name = "accounts/email.html"
+    form_class = EmailForm
+    sensitive_actions = {"primary"}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["addresses"] = EmailAddress.objects.filter(user=self.request.user)
+        return context
+
+    def post(self, request, *args, **kwargs):
+        action = request.POST.get("action", "add")
+        if action == "add":
+            return super().post(request, *args, **kwargs)
+        if action in self.sensitive_actions and not authrecord.is_recent(request):
+            from accounts.decorators import _to_reauthenticate
+
+            return _to_reauthenticate(request)
+        try:
+            address_id = int(request.POST.get("address", ""))
+        except ValueError:
+            messages.error(request, _("Choose an address."))
+            return redirect("accounts:email")
+        try:
+            if action == "primary":
+                email_flows.email_make_primary(request, user=request.user, address_id=address_id)
+                messages.success(request, _("Your sign-in address is changed."))
+            elif action == "remove":
+                email_flows.email_remove(request, user=request.user, address_id=address_id)
+                messages.success(request, _("The address is removed."))
+            elif action == "resend":
+                address = EmailAddress.objects.filter(user=request.user, pk=address_id).first()
+                if address is not None:
+                    email_flows.verification_resend(request, user=request.user, email=address.email)
+                messages.success(request, _("We sent a new verification link."))
+            else:
+                messages.error(request, _("Unknown action."))
+        except FlowError as error:
+            messages.error(request, error.message)
+            if error.retry_after:
+                response = redirect("accounts:email")
+                return response
+        return redirect("accounts:email")
+
+    def run(self, form):
+        email_flows.email_add(self.request, user=self.request.user, email=form.cleaned_data["email"])
+        messages.success(
+            self.request,
+            _("We sent a verification link to %(email)s.") % {"email": form.cleaned_data["email"]},
+        )
+        return redirect("accounts:email")
+
+
+class SessionsView(LoginRequiredMixin, AuthPageMixin, TemplateView):
+    template_name = "accounts/sessions.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["sessions"] = UserSession.objects.filter(
+            user=self.request.user, ended_at__isnull=True
+        ).only("id", "device", "ip", "created_at", "last_seen_at", "remember")
+        context["current_id"] = sessions.current_session_id(self.request)
+        return context
+
+    def post(self, request, *args, **kwargs):
+        which = request.POST.get("session", "")
+        current = sessions.current_session_id(request)
+        if which == "others":
+            count = sessions.sessions_end(request.user, request=request, reason="user", keep=current)
+            messages.success(request, _("%(n)d other sessions ended.") % {"n": count})
+        elif which == "all":
+            sessions.sessions_end(request.user, request=request, reason="user")
+            login_flows.logout(request)
+            return redirect("accounts:login")
+        else:
+            try:
+                session_id = int(which)
+            except ValueError:
+                messages.error(request, _("Choose a session."))
+                return redirect("accounts:sessions")
+            ended = sessions.sessions_end(request.user, request=request, reason="user", only=session_id)
+            if ended and session_id == current:
+                login_flows.logout(request)
+                return redirect("accounts:login")
+            if ended:
+                messages.success(request, _("The session ended."))
+            else:
+                messages.error(request, _("No such session."))
+        return redirect("accounts:sessions")
+
+
+class AccountCloseView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormView):
+    template_name = "accounts/close.html"
+    form_class = CloseAccountForm
+
+    def run(self, form):
+        account_flows.account_close(self.request, user=self.request.user)
+        messages.info(self.request, _("Your account is closed."))
+        return redirect("accounts:login")
+
+
+class AccountExportView(LoginRequiredMixin, AuthPageMixin, View):
+    def get(self, request):
+        data = account_flows.account_export(user=request.user)
+        response = HttpResponse(
+            json.dumps(data, indent=2), content_type="application/json; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="account.json"'
+        return response
+
+

@@ -1,0 +1,38 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from authsuite import outbox
+from authsuite.models import OutboxMessage
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    """Delivery status only: staff never see message bodies (they may hold sign-in links)."""
+
+    list_display = ["template", "to", "status", "attempts", "created_at", "sent_at", "last_error"]
+    list_filter = ["status", "template", "created_at"]
+    search_fields = ["to", "template"]
+    fields = ["template", "to", "user", "status", "attempts", "next_attempt_at", "claimed_at",
+              "created_at", "sent_at", "last_error"]
+    readonly_fields = fields
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Retry delivery now"))
+    def retry_now(self, request, queryset):
+        from django.utils import timezone
+
+        ids = list(queryset.filter(status__in=[OutboxMessage.Status.PENDING,
+                                               OutboxMessage.Status.FAILED])
+                   .values_list("pk", flat=True))
+        OutboxMessage.objects.filter(pk__in=ids, status=OutboxMessage.Status.FAILED).update(
+            status=OutboxMessage.Status.PENDING, attempts=0)
+        OutboxMessage.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())
+        for message_id in ids:
+            outbox._queue(message_id)
+        self.message_user(request, _("%(n)d messages queued.") % {"n": len(ids)})

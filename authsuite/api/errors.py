@@ -1,0 +1,130 @@
+"""One error envelope for the whole JSON API.
+
+Every error response is ``{"error": {"code": str, "message": str, "fields": {name: [msg]}}}``
+with a code that clients may rely on. Codes are members of a ``StrEnum`` per app; the core
+codes below cover what DRF and Django raise on their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger("authsuite.api")
+
+
+class CoreError(StrEnum):
+    INVALID = "invalid"
+    MALFORMED = "malformed_request"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    NOT_AUTHENTICATED = "not_authenticated"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    RATE_LIMITED = "rate_limited"
+    TOO_LARGE = "request_too_large"
+    CSRF_FAILED = "csrf_failed"
+    REAUTHENTICATION_REQUIRED = "reauthentication_required"
+
+
+class APIError(exceptions.APIException):
+    """An API error with a stable code; subclass or raise with ``code=``."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The request could not be processed."
+    default_code = CoreError.INVALID
+
+    def __init__(self, detail=None, code=None, *, status_code=None, fields=None, headers=None):
+        super().__init__(detail, code)
+        self.error_code = str(code or self.default_code)
+        self.fields = fields or {}
+        self.headers = headers or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class RateLimited(APIError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "Too many attempts. Try again later."
+    default_code = CoreError.RATE_LIMITED
+
+    def __init__(self, retry_after: int, detail=None):
+        super().__init__(detail, headers={"Retry-After": str(max(int(retry_after), 1))})
+        self.retry_after = max(int(retry_after), 1)
+
+
+_DRF_CODES = {
+    exceptions.ParseError: CoreError.MALFORMED,
+    exceptions.UnsupportedMediaType: CoreError.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.NotAuthenticated: CoreError.NOT_AUTHENTICATED,
+    exceptions.AuthenticationFailed: CoreError.NOT_AUTHENTICATED,
+    exceptions.PermissionDenied: CoreError.PERMISSION_DENIED,
+    exceptions.NotFound: CoreError.NOT_FOUND,
+    exceptions.MethodNotAllowed: CoreError.METHOD_NOT_ALLOWED,
+    exceptions.Throttled: CoreError.RATE_LIMITED,
+}
+
+
+def _flatten(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [m for value in detail.values() for m in _flatten(value)]
+    if isinstance(detail, list):
+        return [m for value in detail for m in _flatten(value)]
+    return [str(detail)]
+
+
+def _field_errors(detail) -> dict[str, list[str]]:
+    if not isinstance(detail, dict):
+        return {}
+    return {str(name): _flatten(value) for name, value in detail.items()}
+
+
+def _first_code(detail) -> str | None:
+    codes = detail.get_codes() if hasattr(detail, "get_codes") else None
+    while isinstance(codes, dict | list):
+        if not codes:
+            return None
+        codes = next(iter(codes.values())) if isinstance(codes, dict) else codes[0]
+    return codes
+
+
+def envelope(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"code": str(code), "message": message, "fields": fields or {}}}
+
+
+def exception_handler(exc, context):
+    """DRF ``EXCEPTION_HANDLER``: every error leaves in the suite's envelope."""
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        exc = APIError("The request body is too large.", CoreError.TOO_LARGE, status_code=413)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, APIError):
+        body = envelope(exc.error_code, str(exc.detail), exc.fields)
+        for name, value in exc.headers.items():
+            response[name] = value
+    elif isinstance(exc, exceptions.ValidationError):
+        fields = _field_errors(exc.detail)
+        non_field = fields.pop("non_field_errors", None)
+        message = non_field[0] if non_field else "Some fields are invalid."
+        code = _first_code(exc) if non_field else CoreError.INVALID
+        body = envelope(code or CoreError.INVALID, message, fields)
+    else:
+        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
+        if code is None:
+            code = CoreError.INVALID
+        if code == CoreError.PERMISSION_DENIED and "CSRF" in str(exc.detail):
+            code = CoreError.CSRF_FAILED
+        body = envelope(code, " ".join(_flatten(exc.detail)))
+    response.data = body
+    return response

@@ -1,0 +1,77 @@
+"""Core settings (``AUTHSUITE_*``): request context, mail outbox, site identity."""
+
+from __future__ import annotations
+
+from authsuite.conf import AppSettings
+
+
+class CoreSettings(AppSettings):
+    prefix = "AUTHSUITE_"
+
+    @property
+    def SITE_NAME(self) -> str:
+        """Name used in emails and page titles, and a context word banned from passwords."""
+        return self._setting("SITE_NAME", "authsuite")
+
+    @property
+    def BASE_URL(self) -> str:
+        """Scheme and host for links in emails (``https://id.example.com``).
+
+        When unset, links use the request's host, which ALLOWED_HOSTS must then pin down:
+        a forged Host header must never be able to send a victim a reset link to elsewhere.
+        """
+        return (self._setting("BASE_URL", "") or "").rstrip("/")
+
+    @property
+    def TRUSTED_PROXY_COUNT(self) -> int:
+        """Number of reverse proxies in front of the app that append to X-Forwarded-For.
+
+        0 (default) means the client IP is REMOTE_ADDR and X-Forwarded-For is ignored, so a
+        client cannot choose the IP that rate limits and the audit log see.
+        """
+        return int(self._setting("TRUSTED_PROXY_COUNT", 0))
+
+    @property
+    def DEFAULT_FROM_EMAIL(self) -> str:
+        """Sender of the suite's emails; Django's DEFAULT_FROM_EMAIL when unset."""
+        return self._setting("DEFAULT_FROM_EMAIL", None) or self._django(
+            "DEFAULT_FROM_EMAIL", "webmaster@localhost"
+        )
+
+    @property
+    def MAIL_MAX_ATTEMPTS(self) -> int:
+        """Delivery attempts before an outbox message is marked failed."""
+        return int(self._setting("MAIL_MAX_ATTEMPTS", 8))
+
+    @property
+    def MAIL_RETRY_BACKOFF(self) -> int:
+        """Seconds before the first retry; doubles at each attempt (capped at one hour)."""
+        return int(self._setting("MAIL_RETRY_BACKOFF", 30))
+
+    @property
+    def MAIL_CLAIM_TIMEOUT(self) -> int:
+        """Seconds a worker owns a message it is sending before another may take it over."""
+        return int(self._setting("MAIL_CLAIM_TIMEOUT", 300))
+
+    @property
+    def MAIL_SWEEP_AFTER(self) -> int:
+        """Age in seconds after which the sweeper re-queues a message still pending."""
+        return int(self._setting("MAIL_SWEEP_AFTER", 60))
+
+    @property
+    def MAIL_KEEP_DAYS(self) -> int:
+        """Days that delivered outbox rows are kept before the sweeper deletes them."""
+        return int(self._setting("MAIL_KEEP_DAYS", 30))
+
+    @property
+    def RATELIMIT_CACHE(self) -> str:
+        """Cache alias holding rate-limit counters (must be shared by all web processes)."""
+        return self._setting("RATELIMIT_CACHE", "default")
+
+    @property
+    def SECRET_BOX_KEY(self) -> str | None:
+        """Key that encrypts secrets waiting in the outbox; derived from SECRET_KEY when unset."""
+        return self._setting("SECRET_BOX_KEY", None)
+
+
+app_settings = CoreSettings()

@@ -1,0 +1,9 @@
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "authsuite.settings")
+
+import authsuite.celery  # noqa: E402,F401 - configures the Celery app tasks are queued on
+
+application = get_asgi_application()

@@ -1,0 +1,94 @@
+"""Who is asking: client IP, user agent and request id for the current request.
+
+One middleware resolves them once; flows, rate limits and the audit log read them through
+:func:`current` so that code outside a view (signals receivers, flows called from a command)
+sees the same values, or an empty context when there is no request.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ipaddress
+import re
+import uuid
+from dataclasses import dataclass
+
+from authsuite.app_settings import app_settings
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_MAX_USER_AGENT = 512
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    ip: str | None = None
+    user_agent: str = ""
+    request_id: str = ""
+
+
+_EMPTY = RequestContext()
+_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
+    "authsuite_request_context", default=_EMPTY
+)
+
+
+def current() -> RequestContext:
+    """The context of the request being served, or an empty one."""
+    return _current.get()
+
+
+def _valid_ip(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def client_ip(request) -> str | None:
+    """REMOTE_ADDR, or the address the trusted proxies saw when TRUSTED_PROXY_COUNT > 0.
+
+    Each trusted proxy appends the address it received the request from, so with N proxies
+    the client is the N-th entry from the right. Entries further left are client-supplied
+    and never trusted.
+    """
+    remote = _valid_ip(request.META.get("REMOTE_ADDR", "") or "")
+    proxies = app_settings.TRUSTED_PROXY_COUNT
+    if proxies <= 0:
+        return remote
+    forwarded = [p for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+    if len(forwarded) < proxies:
+        return remote
+    return _valid_ip(forwarded[-proxies]) or remote
+
+
+def build(request) -> RequestContext:
+    supplied = request.META.get("HTTP_X_REQUEST_ID", "")
+    request_id = supplied if _REQUEST_ID_RE.match(supplied) else uuid.uuid4().hex
+    user_agent = request.META.get("HTTP_USER_AGENT", "")[:_MAX_USER_AGENT]
+    # Control characters never leave this function: they could forge lines in logs.
+    user_agent = "".join(ch for ch in user_agent if ch.isprintable())
+    return RequestContext(ip=client_ip(request), user_agent=user_agent, request_id=request_id)
+
+
+def ratelimit_ip(request) -> str:
+    """``RATELIMIT_IP_META_KEY`` hook so django-ratelimit sees the same client IP."""
+    ctx = getattr(request, "authsuite", None) or build(request)
+    return ctx.ip or "0.0.0.0"
+
+
+class RequestContextMiddleware:
+    """Resolve the request context once and expose it as ``request.authsuite``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        ctx = build(request)
+        request.authsuite = ctx
+        token = _current.set(ctx)
+        try:
+            response = self.get_response(request)
+        finally:
+            _current.reset(token)
+        response["X-Request-ID"] = ctx.request_id
+        return response

@@ -1,0 +1,54 @@
+"""Small cryptographic helpers: random tokens, keyed token hashes, an encrypting box.
+
+High-entropy secrets (256-bit tokens) are stored as a keyed HMAC, never with a password
+hasher: a slow hash adds nothing against brute force of a 256-bit value and would make every
+link click cost a password hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+
+from cryptography.fernet import Fernet, InvalidToken
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from authsuite.app_settings import app_settings
+
+TOKEN_BYTES = 32  # 256 bits from the CSPRNG
+
+
+def new_token(nbytes: int = TOKEN_BYTES) -> str:
+    """A URL-safe random token carrying ``nbytes`` bytes of CSPRNG output."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def token_digest(raw: str, *, purpose: str) -> str:
+    """Keyed SHA-256 of a token; the purpose is part of the key so digests never cross uses."""
+    return salted_hmac(f"authsuite.token.{purpose}", raw, algorithm="sha256").hexdigest()
+
+
+def digests_match(a: str, b: str) -> bool:
+    return constant_time_compare(a, b)
+
+
+def _fernet() -> Fernet:
+    from django.conf import settings
+
+    material = app_settings.SECRET_BOX_KEY or settings.SECRET_KEY
+    key = hashlib.sha256(b"authsuite.secretbox:" + material.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal(plaintext: str) -> str:
+    """Encrypt and authenticate ``plaintext`` for storage."""
+    return _fernet().encrypt(plaintext.encode()).decode()
+
+
+def unseal(sealed: str) -> str | None:
+    """Decrypt a value from :func:`seal`; None when it was tampered with or the key changed."""
+    try:
+        return _fernet().decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class OutboxMessage(models.Model):
+    """An email waiting for, or done with, delivery.
+
+    Written in the same transaction as the state change it reports, so a message exists if
+    and only if the change committed. Secrets the message must carry (a magic-link token)
+    sit encrypted in ``sealed_context`` and are erased once the message is delivered; staff
+    see status, never content.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    template = models.CharField(max_length=100)
+    to = models.EmailField(max_length=254)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    context = models.JSONField(default=dict, blank=True)
+    sealed_context = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="authsuite_outbox_due"),
+            models.Index(fields=["created_at"], name="authsuite_outbox_created"),
+        ]
+        verbose_name = _("outbox message")
+
+    def __str__(self) -> str:
+        return f"{self.template} → {self.to} ({self.status})"

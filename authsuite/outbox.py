@@ -1,0 +1,168 @@
+"""The mail outbox: email is never sent inside a request.
+
+``mail_enqueue`` writes a row in the caller's transaction and queues delivery on commit.
+``mail_deliver`` claims a row atomically, renders and sends it, and records the outcome; it is
+safe to call any number of times for one row (a retried task, the sweeper, a second worker)
+because only the caller that wins the claim sends. ``outbox_sweep`` re-queues rows that a
+lost task or an unreachable broker left behind, so a broker outage delays mail and loses none.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from smtplib import SMTPException
+
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import F, Q
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from authsuite import crypto
+from authsuite.app_settings import app_settings
+from authsuite.models import OutboxMessage
+
+logger = logging.getLogger("authsuite.outbox")
+
+_MAX_BACKOFF = 3600
+
+
+def mail_enqueue(
+    *, template: str, to: str, context: dict | None = None, secrets: dict | None = None,
+    user=None,
+) -> OutboxMessage:
+    """Record an email to send once the surrounding transaction commits.
+
+    ``context`` must be JSON-serialisable and holds no secret; ``secrets`` (tokens, links
+    that sign someone in) is encrypted at rest and erased after delivery.
+    """
+    message = OutboxMessage.objects.create(
+        template=template,
+        to=to,
+        user=user,
+        context=context or {},
+        sealed_context=crypto.seal(json.dumps(secrets)) if secrets else "",
+    )
+    transaction.on_commit(lambda: _queue(message.pk))
+    return message
+
+
+def _queue(message_id: int) -> None:
+    from authsuite.tasks import deliver_mail
+
+    try:
+        deliver_mail.delay(message_id)
+    except Exception:  # noqa: BLE001 - any broker failure: the sweeper delivers it later
+        logger.warning("outbox: could not queue message %s; the sweeper will retry", message_id)
+
+
+def _claim(message_id: int) -> OutboxMessage | None:
+    """Take ownership of a due message in one conditional UPDATE (atomic on every backend)."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=app_settings.MAIL_CLAIM_TIMEOUT)
+    due = Q(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=OutboxMessage.Status.SENDING, claimed_at__lt=stale
+    )
+
+    won = (
+        OutboxMessage.objects.filter(due, pk=message_id)
+        .update(status=OutboxMessage.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    )
+    return OutboxMessage.objects.get(pk=message_id) if won else None
+
+
+def render(message: OutboxMessage) -> EmailMultiAlternatives:
+    context = {"site_name": app_settings.SITE_NAME, **message.context}
+    if message.sealed_context:
+        secrets = crypto.unseal(message.sealed_context)
+        if secrets is None:
+            raise ValueError("sealed context cannot be opened (SECRET_KEY changed?)")
+        context.update(json.loads(secrets))
+    base = f"{message.template}"
+    subject = render_to_string(f"{base}_subject.txt", context).strip()
+    subject = " ".join(subject.splitlines())  # a header cannot carry a newline
+    body = render_to_string(f"{base}_message.txt", context)
+    email = EmailMultiAlternatives(
+        subject=subject, body=body, from_email=app_settings.DEFAULT_FROM_EMAIL, to=[message.to],
+        headers={"X-Authsuite-Message": str(message.pk)},
+    )
+    try:
+        email.attach_alternative(render_to_string(f"{base}_message.html", context), "text/html")
+    except TemplateDoesNotExist:
+        pass
+    return email
+
+
+class DeliveryDeferred(Exception):
+    """Raised by :func:`mail_deliver` when a send failed and a retry is scheduled."""
+
+    def __init__(self, countdown: int):
+        super().__init__(f"retry in {countdown}s")
+        self.countdown = countdown
+
+
+def mail_deliver(message_id: int) -> str:
+    """Send one outbox message if it is due and nobody else is sending it.
+
+    Returns the resulting status, or ``"skipped"`` when the message is not ours to send
+    (already sent, failed for good, or claimed by another worker).
+    """
+    message = _claim(message_id)
+    if message is None:
+        return "skipped"
+    try:
+        email = render(message)
+        email.send(fail_silently=False)
+    except (SMTPException, OSError, ValueError, TemplateDoesNotExist) as exc:
+        return _record_failure(message, exc)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.SENT, sent_at=timezone.now(), sealed_context="",
+        claimed_at=None, last_error="",
+    )
+    return OutboxMessage.Status.SENT
+
+
+def _record_failure(message: OutboxMessage, exc: Exception) -> str:
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    if message.attempts >= app_settings.MAIL_MAX_ATTEMPTS or isinstance(
+        exc, TemplateDoesNotExist
+    ):
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
+            last_error=error,
+        )
+        logger.error("outbox: message %s failed for good: %s", message.pk, error)
+        return OutboxMessage.Status.FAILED
+    countdown = min(app_settings.MAIL_RETRY_BACKOFF * 2 ** (message.attempts - 1), _MAX_BACKOFF)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.PENDING, claimed_at=None, last_error=error,
+        next_attempt_at=timezone.now() + timedelta(seconds=countdown),
+    )
+    logger.warning("outbox: message %s attempt %s failed: %s", message.pk, message.attempts, error)
+    raise DeliveryDeferred(countdown)
+
+
+def outbox_sweep() -> int:
+    """Queue every message a lost task left behind; delete old delivered ones.
+
+    Returns how many messages were queued.
+    """
+    now = timezone.now()
+    pending_since = now - timedelta(seconds=app_settings.MAIL_SWEEP_AFTER)
+    stale = now - timedelta(seconds=app_settings.MAIL_CLAIM_TIMEOUT)
+    due = OutboxMessage.objects.filter(
+        Q(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now,
+          created_at__lte=pending_since)
+        | Q(status=OutboxMessage.Status.SENDING, claimed_at__lt=stale)
+    ).values_list("pk", flat=True)[:1000]
+    ids = list(due)
+    for message_id in ids:
+        _queue(message_id)
+    OutboxMessage.objects.filter(
+        status=OutboxMessage.Status.SENT,
+        sent_at__lt=now - timedelta(days=app_settings.MAIL_KEEP_DAYS),
+    ).delete()
+    return len(ids)

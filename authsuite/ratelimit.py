@@ -1,0 +1,68 @@
+"""Rate limits on top of django-ratelimit's counters.
+
+Counters live in a cache shared by every web process (Redis in production: ``add`` + ``incr``
+are atomic there, so N processes cannot each grant the full quota). Every refusal sends the
+``rate_limited`` signal so it can be audited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django_ratelimit import ALL
+from django_ratelimit.core import get_usage
+
+from authsuite import signals
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    limited: bool
+    retry_after: int = 0
+
+
+def _opaque(value: str) -> str:
+    # Keys may hold an email address; the cache never needs to see it in clear.
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def check(
+    request: HttpRequest, *, group: str, rate: str | None, scope: str, value: str,
+    increment: bool = True,
+) -> Decision:
+    """Count one attempt against ``rate`` for ``value`` and say whether it is over the limit.
+
+    ``scope`` names what ``value`` is (``"ip"``, ``"account"``) for the signal and the key.
+    A ``rate`` of None disables the limit.
+    """
+    if not rate:
+        return Decision(False)
+    usage = get_usage(
+        request, group=f"{group}:{scope}", key=lambda _group, _request: _opaque(value),
+        rate=rate, method=ALL, increment=increment,
+    )
+    if usage is None or not usage["should_limit"]:
+        return Decision(False)
+    retry_after = max(int(usage["time_left"]), 1)
+    signals.rate_limited.send(
+        sender=HttpRequest, request=request, group=group, scope=scope, retry_after=retry_after
+    )
+    return Decision(True, retry_after)
+
+
+def check_all(request: HttpRequest, *, group: str, limits: dict[str, tuple[str | None, str]],
+              increment: bool = True) -> Decision:
+    """Check several scopes at once: ``{"ip": (rate, value), "account": (rate, value)}``.
+
+    Every counter is incremented even when an earlier one is already over, so a client
+    cannot spread attempts by alternating targets.
+    """
+    worst = Decision(False)
+    for scope, (rate, value) in limits.items():
+        decision = check(request, group=group, rate=rate, scope=scope, value=value,
+                         increment=increment)
+        if decision.limited and decision.retry_after > worst.retry_after:
+            worst = decision
+    return worst

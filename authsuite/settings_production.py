@@ -1,0 +1,41 @@
+"""Production profile: everything in settings.py, hardened. Passes ``check --deploy``.
+
+Requires SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL (PostgreSQL), REDIS_URL and EMAIL_URL in the
+environment. TLS is assumed to end at the proxy in front of gunicorn; set
+AUTHSUITE_TRUSTED_PROXY_COUNT to the number of proxies that append to X-Forwarded-For.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("AUTHSUITE_MAILBOX", "false")
+
+from authsuite.settings import *  # noqa: E402,F403
+from authsuite.settings import INSTALLED_APPS  # noqa: E402
+
+DEBUG = False
+SECRET_KEY = os.environ["SECRET_KEY"]
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "authsuite.mailbox"]
+
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+# The __Host- prefix binds a cookie to this exact host over HTTPS with Path=/.
+SESSION_COOKIE_NAME = "__Host-sessionid"
+CSRF_COOKIE_NAME = "__Host-csrftoken"
+CSRF_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)  # noqa: F405
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 63072000))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
+AUTHSUITE_TRUSTED_PROXY_COUNT = int(os.environ.get("AUTHSUITE_TRUSTED_PROXY_COUNT", "1"))
+AUTHSUITE_BASE_URL = os.environ.get("AUTHSUITE_BASE_URL", "")
+
+PASSWORD_HASHERS = [
+    "accounts.hashers.Argon2idPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+SESSION_ENGINE = "django.contrib.sessions.backends.cache" if REDIS_URL else "django.contrib.sessions.backends.db"  # noqa: F405,E501

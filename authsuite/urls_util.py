@@ -1,0 +1,24 @@
+"""Absolute URLs for links that leave the site (emails)."""
+
+from __future__ import annotations
+
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from authsuite.app_settings import app_settings
+
+
+def absolute_url(request, path: str) -> str:
+    if app_settings.BASE_URL:
+        return app_settings.BASE_URL + path
+    if request is None:
+        return "http://localhost" + path
+    return request.build_absolute_uri(path)
+
+
+def safe_next(request, url: str | None, fallback: str) -> str:
+    """``url`` if it stays on an allowed host (and scheme), else ``fallback``."""
+    if url and len(url) <= 2000 and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return fallback

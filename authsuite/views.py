@@ -1,0 +1,57 @@
+"""Core views: the demo home page and JSON-aware error handlers."""
+
+from __future__ import annotations
+
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import requires_csrf_token
+
+from authsuite.api.errors import CoreError, envelope
+
+API_PREFIX = "/api/"
+
+
+def home(request):
+    return render(request, "authsuite/home.html")
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(envelope(CoreError.MALFORMED, "The request is malformed."), status=400)
+    return render(request, "authsuite/error.html", {"title": "Bad request"}, status=400)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(envelope(CoreError.PERMISSION_DENIED, "Permission denied."), status=403)
+    return render(request, "authsuite/error.html", {"title": "Permission denied"}, status=403)
+
+
+def not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(envelope(CoreError.NOT_FOUND, "Not found."), status=404)
+    return render(request, "authsuite/error.html", {"title": "Page not found"}, status=404)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse(envelope("server_error", "Something went wrong."), status=500)
+    return render(request, "authsuite/error.html", {"title": "Server error"}, status=500)
+
+
+@requires_csrf_token
+def csrf_failure(request, reason=""):
+    if _is_api(request):
+        return JsonResponse(
+            envelope(CoreError.CSRF_FAILED, "CSRF verification failed. Reload and try again."),
+            status=403,
+        )
+    return render(
+        request, "authsuite/error.html",
+        {"title": "Form expired", "detail": "Reload the page and submit the form again."},
+        status=403,
+    )
