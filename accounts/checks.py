@@ -22,7 +22,9 @@ def check_accounts(app_configs=None, **kwargs):
             hint=f"Add '{MIDDLEWARE_SESSION}' to MIDDLEWARE after AuthenticationMiddleware.",
             obj="MIDDLEWARE", id="authsuite_accounts.E001",
         ))
-    elif MIDDLEWARE_AUTH not in middleware or middleware.index(MIDDLEWARE_SESSION) < middleware.index(MIDDLEWARE_AUTH):
+    elif MIDDLEWARE_AUTH not in middleware or (
+        middleware.index(MIDDLEWARE_SESSION) < middleware.index(MIDDLEWARE_AUTH)
+    ):
         errors.append(checks.Error(
             "SessionTrackingMiddleware must come after AuthenticationMiddleware.",
             hint="Move it below 'django.contrib.auth.middleware.AuthenticationMiddleware'.",
