@@ -1,0 +1,248 @@
+"""Cost of a whole password sign-in against the cost of the password check inside it.
+
+The Argon2id check is meant to dominate a sign-in: it is the price paid on purpose. Everything
+else on the path (form, rate limits, lockout, pipeline, session rotation, session tracking,
+redirect) should add little on top. The two are measured side by side in one run, in
+alternating order, with the production hasher; the ratio of their medians is the figure:
+
+    ratio = median(full POST /accounts/login/) / median(one check_password)
+
+``python -m bench login [--iterations N] [--quick] [--memory] [--profile]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GOAL = 1.10
+EMAIL = "bench@example.com"
+PASSWORD = "correct horse battery staple"
+DEFAULT_ITERATIONS = 150
+QUICK_ITERATIONS = 5
+WARMUP = 3
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench login", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iterations", type=int, default=None,
+                        help=f"measured pairs (default {DEFAULT_ITERATIONS})")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke run: {QUICK_ITERATIONS} pairs, figures not meaningful")
+    parser.add_argument("--memory", action="store_true",
+                        help="in-memory SQLite instead of a file in a temporary directory")
+    parser.add_argument("--profile", type=int, nargs="?", const=30, default=0, metavar="N",
+                        help="after measuring, profile N sign-ins with cProfile (default 30)")
+    args = parser.parse_args(argv)
+    if args.iterations is None:
+        args.iterations = QUICK_ITERATIONS if args.quick else DEFAULT_ITERATIONS
+    if args.iterations < 1:
+        parser.error("--iterations must be at least 1")
+    return args
+
+
+def setup_django(database: str) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ["AUTHSUITE_BENCH_DB"] = database
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+class Bench:
+    """The user, the stored hash and one sign-in done the way a browser does it."""
+
+    def __init__(self):
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.hashers import get_hasher
+
+        from accounts.models import EmailAddress
+
+        self.hasher = get_hasher("default")
+        user = get_user_model().objects.create_user(EMAIL, PASSWORD)
+        EmailAddress.objects.create(user=user, email=EMAIL, primary=True, verified=True)
+        self.encoded = user.password
+        self.user_id = user.pk
+
+    def verify(self) -> float:
+        from django.contrib.auth.hashers import check_password
+
+        start = time.perf_counter()
+        ok = check_password(PASSWORD, self.encoded)
+        elapsed = time.perf_counter() - start
+        if not ok:
+            raise SystemExit("check_password refused the right password")
+        return elapsed
+
+    def login(self) -> float:
+        client, data = self._fresh_client()
+        start = time.perf_counter()
+        response = client.post("/accounts/login/", data)
+        elapsed = time.perf_counter() - start
+        self._check(client, response)
+        return elapsed
+
+    def _fresh_client(self):
+        from django.core.cache import caches
+        from django.test import Client
+
+        # Each sign-in starts from nothing: no cookies, no rate-limit counters (the cache
+        # holds them), so every request takes the whole path and none is refused.
+        for cache in caches.all():
+            cache.clear()
+        client = Client(enforce_csrf_checks=True)
+        client.get("/accounts/login/")  # the CSRF cookie, as a browser would have it
+        token = client.cookies["csrftoken"].value
+        return client, {"email": EMAIL, "password": PASSWORD, "csrfmiddlewaretoken": token}
+
+    def _check(self, client, response) -> None:
+        from django.contrib.auth import SESSION_KEY
+
+        if response.status_code != 302 or response["Location"] != "/accounts/":
+            raise SystemExit(f"sign-in failed: {response.status_code} {response.get('Location')}")
+        if client.session.get(SESSION_KEY) != str(self.user_id):
+            raise SystemExit("sign-in did not authenticate the session")
+
+    def stored_hash_current(self) -> bool:
+        from django.contrib.auth import get_user_model
+
+        encoded = get_user_model().objects.values_list("password", flat=True).get(pk=self.user_id)
+        return not self.hasher.must_update(encoded)
+
+
+def measure(bench: Bench, iterations: int) -> tuple[list[float], list[float]]:
+    verify_times, login_times = [], []
+    for i in range(WARMUP + iterations):
+        gc.collect()
+        # Alternate which goes first, so drift and cache effects fall on both alike.
+        if i % 2:
+            login, verify = bench.login(), bench.verify()
+        else:
+            verify, login = bench.verify(), bench.login()
+        if i >= WARMUP:
+            verify_times.append(verify)
+            login_times.append(login)
+    return verify_times, login_times
+
+
+def profile(bench: Bench, count: int) -> None:
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    for _ in range(count):
+        client, data = bench._fresh_client()
+        profiler.enable()
+        response = client.post("/accounts/login/", data)
+        profiler.disable()
+        bench._check(client, response)
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative")
+    stats.print_stats(40)
+    print(f"profile of {count} sign-ins (cumulative time):")
+    print(out.getvalue())
+
+
+def count_queries(bench: Bench) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client, data = bench._fresh_client()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/accounts/login/", data)
+    bench._check(client, response)
+    return len(queries)
+
+
+def p90(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=10)[-1]
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="authsuite-bench-") as tmp:
+        database = ":memory:" if args.memory else str(Path(tmp) / "bench.sqlite3")
+        setup_django(database)
+        return run(args, "sqlite-memory" if args.memory else "sqlite-file")
+
+
+def run(args: argparse.Namespace, database: str) -> int:
+    import django
+
+    from accounts.app_settings import app_settings
+
+    bench = Bench()
+    hasher_path = f"{type(bench.hasher).__module__}.{type(bench.hasher).__qualname__}"
+    params = {
+        "memory_cost_kib": app_settings.ARGON2_MEMORY_COST,
+        "time_cost": app_settings.ARGON2_TIME_COST,
+        "parallelism": app_settings.ARGON2_PARALLELISM,
+    }
+    print(f"hasher: {hasher_path} (m={params['memory_cost_kib']} KiB, "
+          f"t={params['time_cost']}, p={params['parallelism']})")
+    print(f"database: {database}; {args.iterations} pairs after {WARMUP} warm-up pairs")
+
+    started = time.perf_counter()
+    verify_times, login_times = measure(bench, args.iterations)
+    wall = time.perf_counter() - started
+    queries = count_queries(bench)
+    rehashed = not bench.stored_hash_current()
+
+    verify_median = statistics.median(verify_times)
+    login_median = statistics.median(login_times)
+    overhead = statistics.median(b - a for a, b in zip(verify_times, login_times, strict=True))
+    ratio = login_median / verify_median
+    print(f"check_password: median {verify_median * 1000:.2f} ms, p90 {p90(verify_times) * 1000:.2f} ms")
+    print(f"full sign-in:   median {login_median * 1000:.2f} ms, p90 {p90(login_times) * 1000:.2f} ms "
+          f"({queries} SQL queries)")
+    print(f"sign-in beyond the hash: median {overhead * 1000:.2f} ms per pair")
+    print(f"ratio sign-in / check_password: {ratio:.3f} (goal <= {GOAL:.2f}) "
+          f"-> {'met' if ratio <= GOAL else 'NOT met'}")
+    print(f"sign-ins per second per core: {1 / login_median:.1f}; measured in {wall:.1f} s")
+    if rehashed:
+        print("warning: the stored hash is out of date, so sign-ins rehash it")
+    if args.profile:
+        profile(bench, args.profile)
+
+    result = {
+        "name": "login",
+        "value": round(ratio, 4),
+        "unit": "ratio",
+        "baseline": round(verify_median, 6),
+        "ratio": round(ratio, 4),
+        "goal": GOAL,
+        "login_median_s": round(login_median, 6),
+        "verify_median_s": round(verify_median, 6),
+        "login_p90_s": round(p90(login_times), 6),
+        "verify_p90_s": round(p90(verify_times), 6),
+        "overhead_median_s": round(overhead, 6),
+        "logins_per_second_per_core": round(1 / login_median, 2),
+        "queries_per_login": queries,
+        "iterations": args.iterations,
+        "quick": args.quick,
+        "hasher": hasher_path,
+        "argon2": params,
+        "database": database,
+        "python": platform.python_version(),
+        "django": django.get_version(),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
