@@ -1,0 +1,103 @@
+"""Small helpers shared by the accounts behaviour tests: API calls, sign-in, mail, time."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from django.contrib.auth.hashers import MD5PasswordHasher
+from django.core import mail
+from django.urls import reverse
+
+from tests.helpers import LINK_RE, outbox_for
+
+API = "/api/auth/v1/"
+AUTH_KEY = "_auth_user_id"
+RECORD_KEY = "_authsuite_auth"
+FIREFOX_UBUNTU = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+CHROME_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+_CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="[^"]*"')
+
+
+def api_post(client, path: str, data=None, **extra):
+    return client.post(API + path, data or {}, content_type="application/json", **extra)
+
+
+def api_get(client, path: str, **extra):
+    return client.get(API + path, **extra)
+
+
+def api_delete(client, path: str, **extra):
+    return client.delete(API + path, **extra)
+
+
+def error_code(response) -> str:
+    return response.json()["error"]["code"]
+
+
+def is_signed_in(client) -> bool:
+    """Ask the server (not the test client's cookie jar) whether this client is signed in."""
+    return api_get(client, "session/").json()["authenticated"]
+
+
+def html_login(client, email: str, password: str, **data):
+    extra = {k: data.pop(k) for k in list(data) if k.isupper()}
+    return client.post(reverse("accounts:login"), {"email": email, "password": password, **data},
+                       **extra)
+
+
+def api_login(client, email: str, password: str, **data):
+    extra = {k: data.pop(k) for k in list(data) if k.isupper()}
+    return api_post(client, "login/", {"email": email, "password": password, **data}, **extra)
+
+
+def signed_in_html(client, email: str, password: str, **extra):
+    response = html_login(client, email, password, **extra)
+    assert response.status_code == 302, response.content[:500]
+    assert AUTH_KEY in client.session
+    return response
+
+
+def signed_in_api(client, email: str, password: str, **extra):
+    response = api_login(client, email, password, **extra)
+    assert response.status_code == 200, response.content
+    assert response.json() == {"status": "authenticated"}
+    return response
+
+
+def links_to(email: str) -> list[str]:
+    return [link for m in outbox_for(email) for link in LINK_RE.findall(m.body)]
+
+
+def mail_subjects(email: str) -> list[str]:
+    return [m.subject for m in outbox_for(email)]
+
+
+def without_csrf(content: bytes) -> str:
+    """A page with its per-response CSRF token blanked, to compare two responses."""
+    return _CSRF_RE.sub('name="csrfmiddlewaretoken" value=""', content.decode())
+
+
+def freeze(time_machine) -> datetime:
+    """Stop the clock at the current real time; tests then move it with ``shift``."""
+    start = datetime.now(tz=UTC).replace(microsecond=0)
+    time_machine.move_to(start, tick=False)
+    return start
+
+
+def clear_mail() -> None:
+    mail.outbox.clear()
+
+
+class CountingHasher(MD5PasswordHasher):
+    """MD5 hasher that counts how often a password is actually hashed."""
+
+    algorithm = "counting_md5"
+    calls = 0
+
+    def encode(self, password, salt):
+        type(self).calls += 1
+        return super().encode(password, salt)
