@@ -9,7 +9,6 @@ and absolute timeouts on the server, whatever the cookie says.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import lru_cache
 
 from django.contrib import auth
 from django.utils import timezone
@@ -18,27 +17,9 @@ from accounts import signals
 from accounts.app_settings import app_settings
 from accounts.models import UserSession
 from authsuite import context, crypto
+from authsuite.useragent import device_name
 
 SID_KEY = "_authsuite_sid"
-
-
-@lru_cache(maxsize=1024)
-def device_name(user_agent: str) -> str:
-    """A readable name such as "Firefox 128 on Ubuntu" from a User-Agent header."""
-    if not user_agent:
-        return "Unknown device"
-    from ua_parser import parse
-
-    result = parse(user_agent)
-    browser = result.user_agent.family if result.user_agent else "Unknown browser"
-    if result.user_agent and result.user_agent.major:
-        browser = f"{browser} {result.user_agent.major}"
-    system = result.os.family if result.os else ""
-    if result.os and result.os.major and system not in ("Linux", "Ubuntu", "Other"):
-        system = f"{system} {result.os.major}"
-    if not system or system == "Other":
-        return browser if browser != "Other" else "Unknown device"
-    return f"{browser} on {system}"
 
 
 def _digest(session_key: str) -> str:

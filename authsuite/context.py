@@ -32,6 +32,14 @@ _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
 )
 
 
+_request: contextvars.ContextVar = contextvars.ContextVar("authsuite_request", default=None)
+
+
+def current_request():
+    """The HttpRequest being served (for receivers of model signals), or None."""
+    return _request.get()
+
+
 def current() -> RequestContext:
     """The context of the request being served, or an empty one."""
     return _current.get()
@@ -86,9 +94,11 @@ class RequestContextMiddleware:
         ctx = build(request)
         request.authsuite = ctx
         token = _current.set(ctx)
+        request_token = _request.set(request)
         try:
             response = self.get_response(request)
         finally:
+            _request.reset(request_token)
             _current.reset(token)
         response["X-Request-ID"] = ctx.request_id
         return response

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "authsuite",
     "accounts",
+    "audit",
 ]
 if env_bool("AUTHSUITE_MAILBOX", DEBUG):
     INSTALLED_APPS.append("authsuite.mailbox")
@@ -198,6 +199,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout"
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "authsuite-sweep-outbox": {"task": "authsuite.sweep_outbox", "schedule": 60.0},
+    "audit-seal": {"task": "audit.seal_events", "schedule": 30.0},
+    "audit-checkpoint": {"task": "audit.checkpoint", "schedule": 600.0},
+    "audit-prune": {"task": "audit.prune", "schedule": 86400.0},
 }
 
 REST_FRAMEWORK = {

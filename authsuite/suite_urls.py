@@ -6,17 +6,26 @@ under ``/api/auth/v1/`` with its OpenAPI schema and locally served docs.
 
 from django.apps import apps
 from django.urls import include, path
+from django.views.decorators.cache import never_cache
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 api_patterns = [
-    path("schema/", SpectacularAPIView.as_view(api_version="1"), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="authsuite_api:schema"), name="docs"),
+    # Like every API response, never cached (Cache-Control: no-store).
+    path("schema/", never_cache(SpectacularAPIView.as_view(api_version="1")), name="schema"),
+    path(
+        "docs/", never_cache(SpectacularSwaggerSplitView.as_view(url_name="authsuite_api:schema")),
+        name="docs",
+    ),
 ]
 if apps.is_installed("accounts"):
     api_patterns.append(path("", include("accounts.api.urls")))
+if apps.is_installed("audit"):
+    api_patterns.append(path("", include("audit.api.urls")))
 
 urlpatterns = [
     path("api/auth/v1/", include((api_patterns, "authsuite_api"))),
 ]
+if apps.is_installed("audit"):
+    urlpatterns.insert(0, path("accounts/security/", include("audit.urls")))
 if apps.is_installed("accounts"):
     urlpatterns.insert(0, path("accounts/", include("accounts.urls")))

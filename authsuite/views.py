@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
 
+from authsuite import signals
 from authsuite.api.errors import CoreError, envelope
 
 API_PREFIX = "/api/"
@@ -19,32 +21,40 @@ def _is_api(request) -> bool:
     return request.path.startswith(API_PREFIX)
 
 
+@never_cache  # error answers are never cached: an API client or proxy would replay them
 def bad_request(request, exception=None):
     if _is_api(request):
         return JsonResponse(envelope(CoreError.MALFORMED, "The request is malformed."), status=400)
     return render(request, "authsuite/error.html", {"title": "Bad request"}, status=400)
 
 
+@never_cache
 def permission_denied(request, exception=None):
+    signals.permission_denied.send(sender=None, request=request, path=request.path[:200])
     if _is_api(request):
         return JsonResponse(envelope(CoreError.PERMISSION_DENIED, "Permission denied."), status=403)
     return render(request, "authsuite/error.html", {"title": "Permission denied"}, status=403)
 
 
+@never_cache
 def not_found(request, exception=None):
     if _is_api(request):
         return JsonResponse(envelope(CoreError.NOT_FOUND, "Not found."), status=404)
     return render(request, "authsuite/error.html", {"title": "Page not found"}, status=404)
 
 
+@never_cache
 def server_error(request):
     if _is_api(request):
         return JsonResponse(envelope("server_error", "Something went wrong."), status=500)
     return render(request, "authsuite/error.html", {"title": "Server error"}, status=500)
 
 
+@never_cache
 @requires_csrf_token
 def csrf_failure(request, reason=""):
+    signals.csrf_failed.send(sender=None, request=request, path=request.path[:200],
+                             reason=str(reason)[:200])
     if _is_api(request):
         return JsonResponse(
             envelope(CoreError.CSRF_FAILED, "CSRF verification failed. Reload and try again."),

@@ -36,6 +36,7 @@ def password_login(
             _("Too many failed attempts. Try again in %(time)s.") % {"time": humanize(wait)},
             retry_after=wait,
         )
+    request._authsuite_flow = True  # this flow records the failure itself
     user = auth.authenticate(request, email=identifier, password=password)
     if user is None:
         lockout.failure_record(request, identifier, ip)

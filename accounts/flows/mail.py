@@ -6,14 +6,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.users import user_email
-from authsuite import context
+from authsuite import context, notices
 from authsuite.outbox import mail_enqueue
 from authsuite.urls_util import absolute_url
 
 
 def _where() -> dict:
     ctx = context.current()
-    from accounts.sessions import device_name
+    from authsuite.useragent import device_name
 
     return {
         "when": timezone.now().strftime("%Y-%m-%d %H:%M UTC"),
@@ -32,7 +32,12 @@ def send_link(request, *, template: str, user, email: str, url_name: str, token:
 
 
 def send_notice(request, *, template: str, user, email: str | None = None, **extra) -> None:
-    """An email that carries no secret (password changed, address changed...)."""
+    """An email that carries no secret (password changed, address changed...).
+
+    Skipped when an installed app's alert rule sends this notice instead.
+    """
+    if notices.is_claimed(f"accounts.{template}"):
+        return
     mail_enqueue(
         template=f"accounts/email/{template}", to=email or user_email(user), user=user,
         context={"email": email or user_email(user), **_where(), **extra},

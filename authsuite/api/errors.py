@@ -93,6 +93,20 @@ def _first_code(detail) -> str | None:
     return codes
 
 
+def _signal_denial(code: str, context: dict, detail: str) -> None:
+    from authsuite import signals
+
+    view_request = context.get("request")
+    request = getattr(view_request, "_request", view_request)
+    if request is None:
+        return
+    path = request.path[:200]
+    if code == CoreError.CSRF_FAILED:
+        signals.csrf_failed.send(sender=None, request=request, path=path, reason=detail[:200])
+    elif code == CoreError.PERMISSION_DENIED:
+        signals.permission_denied.send(sender=None, request=request, path=path)
+
+
 def envelope(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": str(code), "message": message, "fields": fields or {}}}
 
@@ -117,6 +131,8 @@ def exception_handler(exc, context):
         non_field = fields.pop("non_field_errors", None)
         message = non_field[0] if non_field else "Some fields are invalid."
         code = _first_code(exc) if non_field else CoreError.INVALID
+        if code == "null":  # DRF's code for a JSON ``null`` body: a wrong shape like any other
+            code = CoreError.INVALID
         body = envelope(code or CoreError.INVALID, message, fields)
     else:
         code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
@@ -124,6 +140,7 @@ def exception_handler(exc, context):
             code = CoreError.INVALID
         if code == CoreError.PERMISSION_DENIED and "CSRF" in str(exc.detail):
             code = CoreError.CSRF_FAILED
+        _signal_denial(code, context, str(exc.detail))
         body = envelope(code, " ".join(_flatten(exc.detail)))
     response.data = body
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework.views import APIView
 
 from authsuite.api.errors import APIError
+from authsuite.api.parsers import JSONParser
 
 
 class SuiteAPIView(APIView):
@@ -14,6 +15,8 @@ class SuiteAPIView(APIView):
     """
 
     flow_errors: dict[type[Exception], callable] = {}
+    # JSON only, whatever the project's DEFAULT_PARSER_CLASSES: see authsuite.api.parsers.
+    parser_classes = [JSONParser]
 
     def handle_exception(self, exc):
         for exc_type, convert in self.flow_errors.items():

@@ -1,0 +1,159 @@
+"""Security alerts: rules that turn audit events into emails to the user concerned.
+
+A rule names the actions it reacts to; ``applies`` may look at the event further. Mail
+goes through the outbox, so alerts share its delivery guarantees; every alert sent leaves
+an ``audit.alert.sent`` event. Repeats of one rule for one user are throttled. Projects add
+rules by subclassing :class:`AlertRule` and listing them in ``AUTHSUITE_AUDIT_ALERT_RULES``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from functools import lru_cache
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from audit.app_settings import app_settings
+from audit.models import AlertSent, Event
+from authsuite.outbox import mail_enqueue
+from authsuite.useragent import device_name
+
+
+class AlertRule:
+    #: Actions this rule reacts to.
+    actions: tuple[str, ...] = ()
+    #: Critical alerts are always sent; users cannot opt out of them.
+    critical: bool = True
+    #: Notice another app would otherwise send itself ("accounts.password_changed").
+    replaces: str = ""
+    subject: str = ""
+    summary: str = ""
+    advice: str = "If this was not you, reset your password now and review your sessions."
+
+    @property
+    def name(self) -> str:
+        return f"{type(self).__module__}.{type(self).__qualname__}"
+
+    def applies(self, event: Event, user) -> bool:
+        return True
+
+    def recipients(self, event: Event, user) -> list[str]:
+        email = getattr(user, get_user_model().get_email_field_name(), "")
+        return [email] if email else []
+
+    def throttle_key(self, event: Event) -> str:
+        return ""
+
+    def context(self, event: Event) -> dict:
+        return {}
+
+
+class NewDeviceSignIn(AlertRule):
+    actions = ("accounts.login.succeeded",)
+    critical = False
+    subject = "New sign-in to your account"
+    summary = "Your account was signed in to from a device it had not been used on before."
+
+    def applies(self, event, user) -> bool:
+        earlier = Event.objects.filter(
+            actor_id=event.actor_id, action=event.action, pk__lt=event.pk
+        )
+        # The very first sign-in is not news; a sign-in from a known browser is not either.
+        return earlier.exists() and not earlier.filter(user_agent=event.user_agent).exists()
+
+    def throttle_key(self, event) -> str:
+        return event.user_agent[:200]
+
+
+class AccountLocked(AlertRule):
+    actions = ("accounts.account.locked",)
+    subject = "Repeated failed sign-ins to your account"
+    summary = ("Several sign-ins to your account failed in a row, so sign-in was paused "
+               "for a while.")
+    advice = ("If this was not you, someone may be guessing your password: choose a long, "
+              "unique one and turn on two-step verification.")
+
+
+class PasswordChanged(AlertRule):
+    actions = ("accounts.password.changed", "accounts.password.reset_completed")
+    replaces = "accounts.password_changed"
+    subject = "Your password was changed"
+    summary = "The password of your account was changed and your other sessions were ended."
+    advice = "If this was not you, reset your password now and contact us."
+
+
+class EmailChanged(AlertRule):
+    actions = ("accounts.email.changed",)
+    replaces = "accounts.email_changed"
+    subject = "Your sign-in address was changed"
+    summary = "The email address you sign in with was changed."
+    advice = "If this was not you, contact us right away: someone may have access to your account."
+
+    def recipients(self, event, user) -> list[str]:
+        data = json.loads(event.data)
+        return [e for e in (data.get("old_email"), data.get("new_email")) if e]
+
+    def context(self, event) -> dict:
+        data = json.loads(event.data)
+        return {"old_email": data.get("old_email"), "new_email": data.get("new_email")}
+
+
+@lru_cache(maxsize=8)
+def _load(paths: tuple[str, ...]) -> tuple[AlertRule, ...]:
+    return tuple(import_string(path)() for path in paths)
+
+
+def rules() -> tuple[AlertRule, ...]:
+    return _load(tuple(app_settings.ALERT_RULES))
+
+
+def claims(notice: str) -> bool:
+    """Notice claimer for ``authsuite.notices``: our rules send these notices."""
+    return any(rule.replaces == notice for rule in rules())
+
+
+def _user_for(event: Event, user):
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user
+    if not event.actor_id and event.target_type == "user":
+        return get_user_model()._default_manager.filter(pk=event.target_id).first()
+    if event.actor_id:
+        return get_user_model()._default_manager.filter(pk=event.actor_id).first()
+    return None
+
+
+def evaluate(event: Event, *, user=None) -> None:
+    matching = [rule for rule in rules() if event.action in rule.actions]
+    if not matching:
+        return
+    user = _user_for(event, user)
+    if user is None:
+        return
+    for rule in matching:
+        if rule.applies(event, user):
+            _send(rule, event, user)
+
+
+def _send(rule: AlertRule, event: Event, user) -> None:
+    from audit import recorder
+
+    key = rule.throttle_key(event)
+    since = timezone.now() - timedelta(seconds=app_settings.ALERT_THROTTLE)
+    if AlertSent.objects.filter(rule=rule.name, user_id=str(user.pk), key=key,
+                                sent_at__gte=since).exists():
+        return
+    AlertSent.objects.create(rule=rule.name, user_id=str(user.pk), key=key)
+    context = {
+        "title": rule.subject, "summary": rule.summary, "advice": rule.advice,
+        "when": event.occurred_at.strftime("%Y-%m-%d %H:%M UTC"), "ip": event.ip or "unknown",
+        "device": device_name(event.user_agent), "event_id": event.pk, **rule.context(event),
+    }
+    recipients = rule.recipients(event, user)
+    for address in recipients:
+        mail_enqueue(template="audit/email/alert", to=address, user=user, context=context)
+    recorder.write(action="audit.alert.sent", user=user,
+                   target=("audit.event", str(event.pk), event.action),
+                   data={"rule": rule.name, "recipients": len(recipients)})

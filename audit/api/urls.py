@@ -1,0 +1,7 @@
+from django.urls import path
+
+from audit import views
+
+urlpatterns = [
+    path("security/events/", views.SecurityActivityAPIView.as_view(), name="security_events"),
+]

@@ -1,0 +1,32 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditConfig(AppConfig):
+    name = "audit"
+    label = "audit"
+    verbose_name = _("Audit trail")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.apps import apps
+        from django.core.signals import setting_changed
+
+        from audit import alerts, checks, registry  # noqa: F401
+        from audit.events import authsuite as _core_events  # noqa: F401
+        from audit.events import django_auth
+        from authsuite import notices
+
+        if apps.is_installed("accounts"):
+            from audit.events import accounts as _accounts_events  # noqa: F401
+        registry.connect_installed()
+        django_auth.connect()
+        notices.register_claimer(alerts.claims)
+        setting_changed.connect(_reset_rules, dispatch_uid="audit.reset_rules")
+
+
+def _reset_rules(*, setting, **kwargs):
+    if setting == "AUTHSUITE_AUDIT_ALERT_RULES":
+        from audit import alerts
+
+        alerts._load.cache_clear()

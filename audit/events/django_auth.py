@@ -1,0 +1,119 @@
+"""Django's own auth signals and staff changes to users, groups and permissions.
+
+Changes made in the admin are recorded with who made them and the before/after values of
+the changed fields; password hashes are masked. Failed sign-ins through Django's own
+``authenticate`` (a third-party login view) are recorded unless a suite flow already
+records the attempt.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.signals import user_login_failed
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+
+from audit import recorder
+from authsuite import context
+
+MASKED = {"password"}
+SKIPPED = {"last_login"}
+
+
+def _admin_request():
+    request = context.current_request()
+    match = getattr(request, "resolver_match", None) if request is not None else None
+    if match is None or "admin" not in (match.namespaces or []):
+        return None
+    return request
+
+
+def _snapshot(instance) -> dict:
+    values = {}
+    for f in instance._meta.concrete_fields:
+        if f.name in SKIPPED:
+            continue
+        values[f.name] = "********" if f.name in MASKED else _text(f.value_from_object(instance))
+    return values
+
+
+def _text(value):
+    if value is None or isinstance(value, bool | int):
+        return value
+    return str(value)[:200]
+
+
+def _target(instance):
+    return (instance._meta.label_lower, str(instance.pk), str(instance)[:254])
+
+
+def remember_before(sender, instance, **kwargs):
+    if _admin_request() is None or instance.pk is None:
+        return
+    previous = sender._default_manager.filter(pk=instance.pk).first()
+    instance._audit_before = _snapshot(previous) if previous is not None else None
+
+
+def record_save(sender, instance, created, **kwargs):
+    request = _admin_request()
+    if request is None:
+        return
+    after = _snapshot(instance)
+    before = getattr(instance, "_audit_before", None) or {}
+    changes = {
+        name: {"before": before.get(name), "after": value}
+        for name, value in after.items()
+        if created or before.get(name) != value
+    }
+    if not changes:
+        return
+    if "password" in changes:
+        changes["password"] = {"before": "********", "after": "******** (changed)"}
+    verb = "created" if created else "changed"
+    recorder.write(action=f"admin.{sender._meta.model_name}.{verb}", request=request,
+                   user=request.user, target=_target(instance), data={"changes": changes})
+
+
+def record_delete(sender, instance, **kwargs):
+    request = _admin_request()
+    if request is None:
+        return
+    recorder.write(action=f"admin.{sender._meta.model_name}.deleted", request=request,
+                   user=request.user, target=_target(instance))
+
+
+def record_m2m(sender, instance, action, model, pk_set, **kwargs):
+    request = _admin_request()
+    if request is None or action not in ("post_add", "post_remove", "post_clear"):
+        return
+    names = sorted(str(o) for o in model._default_manager.filter(pk__in=pk_set or []))[:50]
+    relation = sender._meta.model_name.replace(f"{instance._meta.model_name}_", "")
+    recorder.write(
+        action=f"admin.{instance._meta.model_name}.{relation}_changed", request=request,
+        user=request.user, target=_target(instance),
+        data={"change": action.replace("post_", ""), "related": names},
+    )
+
+
+def record_login_failed(sender, credentials, request=None, **kwargs):
+    if request is not None and getattr(request, "_authsuite_flow", False):
+        return  # the suite's own flow records this attempt with more context
+    recorder.write(action="auth.login.failed", outcome="failure", request=request,
+                   data={"backend_path": str(getattr(sender, "__name__", sender))[:100]})
+
+
+def connect() -> None:
+    user_model = get_user_model()
+    for model in (user_model, Group, Permission):
+        uid = f"audit:{model._meta.label_lower}"
+        pre_save.connect(remember_before, sender=model, dispatch_uid=f"{uid}:pre")
+        post_save.connect(record_save, sender=model, dispatch_uid=f"{uid}:post")
+        post_delete.connect(record_delete, sender=model, dispatch_uid=f"{uid}:delete")
+    for relation in ("groups", "user_permissions"):
+        field = getattr(user_model, relation, None)
+        if field is not None:  # custom user models may have no PermissionsMixin
+            m2m_changed.connect(record_m2m, sender=field.through,
+                                dispatch_uid=f"audit:user.{relation}")
+    m2m_changed.connect(record_m2m, sender=Group.permissions.through,
+                        dispatch_uid="audit:group.permissions")
+    user_login_failed.connect(record_login_failed, dispatch_uid="audit:user_login_failed")

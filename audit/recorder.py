@@ -1,0 +1,75 @@
+"""Turning a signal (or any call) into an event: who, from where, about what."""
+
+from __future__ import annotations
+
+import logging
+
+from authsuite import context, crypto
+
+logger = logging.getLogger("authsuite.audit")
+
+
+def user_fields(user) -> tuple[str, str]:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "", ""
+    from django.contrib.auth import get_user_model
+
+    email_field = get_user_model().get_email_field_name()
+    return str(user.pk), str(getattr(user, email_field, "") or user.get_username())
+
+
+def session_ref(request) -> str:
+    """A short keyed digest of the session key: lets events of one session be grouped,
+    and can never be turned back into a usable session key."""
+    session = getattr(request, "session", None)
+    key = getattr(session, "session_key", None) if session is not None else None
+    return crypto.token_digest(key, purpose="audit-session")[:16] if key else ""
+
+
+def write(*, action: str, outcome: str = "success", request=None, user=None,
+          actor_id: str = "", actor_repr: str = "", target=("", "", ""), data=None):
+    """Record an event with the current request context; returns the event."""
+    from audit import alerts, chain
+
+    ctx = context.current()
+    if user is not None:
+        actor_id, actor_repr = user_fields(user)
+    elif not actor_id and request is not None:
+        actor_id, actor_repr = user_fields(getattr(request, "user", None))
+    event = chain.record(
+        action=action, outcome=outcome, actor_id=actor_id, actor_repr=actor_repr,
+        target_type=target[0], target_id=target[1], target_repr=target[2],
+        ip=ctx.ip, user_agent=ctx.user_agent, request_id=ctx.request_id,
+        session_ref=session_ref(request) if request is not None else "", data=data or {},
+    )
+    if event is not None:
+        alerts.evaluate(event, user=user)
+    return event
+
+
+def from_signal(declaration, kwargs: dict) -> None:
+    try:
+        data = {name: _plain(kwargs.get(name)) for name in declaration.data if name in kwargs}
+        if declaration.extra is not None:
+            data.update(declaration.extra(kwargs))
+        target = declaration.target(kwargs) if declaration.target else ("", "", "")
+        user = kwargs.get(declaration.actor) if declaration.actor else None
+        write(action=declaration.action, outcome=declaration.outcome,
+              request=kwargs.get("request"), user=user, target=target, data=data)
+    except Exception:
+        # Fail closed: a security change that cannot be recorded must not pass silently,
+        # so the flow's transaction fails with it.
+        logger.exception("audit: could not record %s", declaration.action)
+        raise
+
+
+def _plain(value):
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "pk"):
+        return str(value.pk)
+    return str(value)
