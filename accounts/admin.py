@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
+from django.http import Http404
+from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -22,6 +24,10 @@ from accounts.models import (
     User,
     UserSession,
 )
+
+
+def _no_password_page(request, object_id):
+    raise Http404("Staff cannot set passwords.")
 
 
 class VerifiedFilter(admin.SimpleListFilter):
@@ -93,6 +99,12 @@ class UserAdmin(admin.ModelAdmin):
     actions = ["send_password_reset", "end_all_sessions", "unlock", "deactivate",
                "require_password_change"]
     show_full_result_count = False
+
+    def get_urls(self):
+        # django.contrib.auth's UserAdmin routes "<id>/password/" to a set-password form.
+        # Here that path answers 404 outright, instead of falling through to the catch-all
+        # "<id>/" redirect: staff send a reset link, they never choose a password.
+        return [path("<path:object_id>/password/", _no_password_page), *super().get_urls()]
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -61,6 +61,9 @@ class PendingSeal(models.Model):
     event = models.OneToOneField(Event, on_delete=models.CASCADE, primary_key=True,
                                  related_name="+")
 
+    def __str__(self) -> str:
+        return f"pending {self.event_id}"
+
 
 class EventSeal(models.Model):
     event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="seal")

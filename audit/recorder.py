@@ -51,7 +51,7 @@ def from_signal(declaration, kwargs: dict) -> None:
     try:
         data = {name: _plain(kwargs.get(name)) for name in declaration.data if name in kwargs}
         if declaration.extra is not None:
-            data.update(declaration.extra(kwargs))
+            data.update(declaration.extra(kwargs))  # noqa: S610 - a callable, not QuerySet.extra
         target = declaration.target(kwargs) if declaration.target else ("", "", "")
         user = kwargs.get(declaration.actor) if declaration.actor else None
         write(action=declaration.action, outcome=declaration.outcome,

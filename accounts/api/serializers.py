@@ -7,6 +7,27 @@ from rest_framework import serializers
 from accounts.forms import PASSWORD_MAX
 
 
+class StrictStringMixin:
+    """A JSON number, boolean or object is not text: refuse it rather than convert it.
+
+    DRF's CharField turns ``12345`` into ``"12345"``; a client that sends a password or a
+    token of the wrong type has a bug, and the API says so instead of acting on a guess.
+    """
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StringField(StrictStringMixin, serializers.CharField):
+    pass
+
+
+class EmailField(StrictStringMixin, serializers.EmailField):
+    pass
+
+
 class NoControlCharsMixin:
     def validate(self, attrs):
         for name, value in attrs.items():
@@ -18,28 +39,28 @@ class NoControlCharsMixin:
 
 
 def password_field() -> serializers.CharField:
-    return serializers.CharField(max_length=PASSWORD_MAX, trim_whitespace=False,
-                                 style={"input_type": "password"})
+    return StringField(max_length=PASSWORD_MAX, trim_whitespace=False,
+                       style={"input_type": "password"})
 
 
 def token_field() -> serializers.CharField:
-    return serializers.CharField(max_length=128)
+    return StringField(max_length=128)
 
 
 class LoginSerializer(NoControlCharsMixin, serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = EmailField(max_length=254)
     password = password_field()
     remember = serializers.BooleanField(default=False)
 
 
 class SignupSerializer(NoControlCharsMixin, serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = EmailField(max_length=254)
     password = password_field()
-    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    name = StringField(max_length=150, required=False, allow_blank=True, default="")
 
 
 class EmailSerializer(NoControlCharsMixin, serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = EmailField(max_length=254)
 
 
 class TokenSerializer(serializers.Serializer):
