@@ -1,0 +1,50 @@
+"""``manage.py demo_user``: an account with a verified address to try the site with.
+
+Idempotent: run again, it finds the account, makes sure it is active and verified, and sets
+the password back to the one given, so the demo's documented credentials always work.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.flows.email import mark_verified, primary_address
+from accounts.models import normalize_email
+from accounts.users import email_field, get_by_email
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password-2026"
+
+
+class Command(BaseCommand):
+    help = "Create (or repair) a demo account with a verified email address."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--email", default=DEMO_EMAIL)
+        parser.add_argument("--password", default=DEMO_PASSWORD)
+        parser.add_argument("--name", default="Demo User")
+
+    def handle(self, *args, email: str, password: str, name: str, **options):
+        email = normalize_email(email)
+        if "@" not in email:
+            raise CommandError(f"Not an email address: {email!r}")
+        with transaction.atomic():
+            user = get_by_email(email)
+            created = user is None
+            if created:
+                user = get_user_model()._default_manager.create_user(
+                    **{email_field(): email}, password=password
+                )
+                if hasattr(user, "name"):
+                    user.name = name
+            else:
+                user.set_password(password)
+            user.is_active = True
+            user.save()
+            address = primary_address(user)
+            # Created by the operator, like createsuperuser: the address is trusted as given.
+            mark_verified(None, user=user, email=address.email)
+        verb = "Created" if created else "Updated"
+        self.stdout.write(self.style.SUCCESS(f"{verb} demo account {email} (address verified)."))

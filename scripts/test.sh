@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The project's test command.
+#
+#   bash scripts/test.sh           runs every step the machine has services for
+#   CI=true bash scripts/test.sh   a PostgreSQL or Redis that cannot be reached fails the run
+#
+# Steps, in order: ruff, the migrations check, Django's system checks, the suite on the
+# embedded defaults (SQLite, local-memory cache, eager Celery), the whole suite again on
+# PostgreSQL + Redis together with the services and concurrency tests, then the browser tests.
+# Every step runs even when an earlier one failed; the exit status is non-zero if any failed.
+#
+# Environment:
+#   TEST_DATABASE_URL  PostgreSQL for the second run (postgres://postgres@127.0.0.1:5432/test);
+#                      the tests use a database named by TEST_DB_NAME (test_authsuite) there
+#   TEST_REDIS_URL     Redis for the second run (redis://127.0.0.1:6379/15); the tests flush
+#                      this database, so give it one nothing else uses
+#   PYTEST_ARGS        extra pytest arguments for every run (say "-x" or "-k magic")
+#   STEP_TIMEOUT       seconds one pytest run may take before it is stopped (900)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/_venv.sh
+source scripts/_venv.sh
+venv_ready || { echo "error: could not set up the virtualenv at $VENV" >&2; exit 1; }
+
+PG_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+REDIS_TEST_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
+STEP_TIMEOUT="${STEP_TIMEOUT:-900}"
+read -r -a EXTRA_ARGS <<<"${PYTEST_ARGS:-}"
+STRICT=false
+[ "$(printf %s "${CI:-}" | tr '[:upper:]' '[:lower:]')" = "true" ] && STRICT=true
+
+# The embedded defaults are the baseline: services are only ever named explicitly below.
+unset DATABASE_URL REDIS_URL CELERY_BROKER_URL EMAIL_URL
+
+RESULTS="$(mktemp -d)"
+trap 'rm -rf "$RESULTS"' EXIT
+FAILED=()
+NOTES=()
+
+step() {  # step NAME COMMAND...: run one step, time it, remember a failure
+    local name="$1" start=$SECONDS rc
+    shift
+    echo
+    echo "==> $name"
+    "$@"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        FAILED+=("$name (exit $rc)")
+        echo "--- $name: FAILED (exit $rc) after $((SECONDS - start))s"
+    else
+        echo "--- $name: ok in $((SECONDS - start))s"
+    fi
+}
+
+PYTEST_ENV=()  # VAR=value pairs for the next pytest run
+
+run_pytest() {  # run_pytest RESULT_NAME ALLOW_EMPTY PYTEST_ARGS...
+    local result="$1" allow_empty="$2" rc
+    shift 2
+    env "${PYTEST_ENV[@]}" timeout --signal=INT --kill-after=60 "$STEP_TIMEOUT" \
+        python -m pytest -q -p no:cacheprovider \
+        --junitxml="$RESULTS/$result.xml" "$@" "${EXTRA_ARGS[@]}"
+    rc=$?
+    if [ "$rc" -eq 5 ]; then
+        # pytest's "no tests collected": fine for a marker that has no tests yet.
+        echo "(pytest collected no tests for: $*)"
+        NOTES+=("$result: no tests collected")
+        [ "$allow_empty" = yes ] && return 0
+    elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "(stopped after STEP_TIMEOUT=${STEP_TIMEOUT}s)"
+    fi
+    return "$rc"
+}
+
+services_problems() {  # prints what is unreachable; succeeds only if both services answer
+    python - "$PG_URL" "$REDIS_TEST_URL" <<'PY'
+import sys
+
+import psycopg
+import redis
+
+pg_url, redis_url = sys.argv[1:3]
+problems = []
+try:
+    # The maintenance database always exists; the tests create their own database.
+    psycopg.connect(pg_url, dbname="postgres", connect_timeout=3).close()
+except Exception as exc:  # noqa: BLE001
+    problems.append(f"PostgreSQL at {pg_url}: {str(exc).strip()}")
+try:
+    redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
+except Exception as exc:  # noqa: BLE001
+    problems.append(f"Redis at {redis_url}: {exc}")
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+PY
+}
+
+services_missing() {
+    echo "PostgreSQL or Redis cannot be reached:"
+    printf '  %s\n' "$1"
+    echo "CI=true: the PostgreSQL + Redis run is required there, so this step fails."
+    return 1
+}
+
+step "ruff check" ruff check .
+step "migrations are up to date" python manage.py makemigrations --check --dry-run
+step "system checks" python manage.py check
+
+step "pytest: SQLite + local memory" run_pytest sqlite no \
+    -m "not services and not postgres and not browser"
+
+if problems="$(services_problems)"; then
+    PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL")
+    step "pytest: PostgreSQL + Redis, with services and concurrency tests" \
+        run_pytest postgres no -m "not browser"
+    PYTEST_ENV=()
+elif $STRICT; then
+    step "pytest: PostgreSQL + Redis, with services and concurrency tests" \
+        services_missing "$problems"
+else
+    echo
+    echo "==> pytest: PostgreSQL + Redis -- SKIPPED"
+    printf '  %s\n' "$problems"
+    echo "  Start them (or set TEST_DATABASE_URL / TEST_REDIS_URL) to run the services,"
+    echo "  concurrency and PostgreSQL runs; under CI=true this is a failure."
+    NOTES+=("PostgreSQL + Redis run skipped: services unreachable")
+fi
+
+step "pytest: browser" run_pytest browser yes -m browser
+
+echo
+echo "==> summary"
+for note in "${NOTES[@]}"; do echo "  note: $note"; done
+for failure in "${FAILED[@]}"; do echo "  FAILED: $failure"; done
+python - "$RESULTS" <<'PY'
+import pathlib
+import sys
+import xml.etree.ElementTree as ET
+
+totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.xml")):
+    for suite in ET.parse(path).getroot().iter("testsuite"):
+        for key in totals:
+            totals[key] += int(suite.get(key, 0))
+failed = totals["failures"] + totals["errors"]
+passed = totals["tests"] - failed - totals["skipped"]
+print(f"tests: {passed} passed, {failed} failed, {totals['skipped']} skipped")
+PY
+[ "${#FAILED[@]}" -eq 0 ]
