@@ -141,6 +141,17 @@ def _next_stage(request, user, state: LoginState) -> Stage | None:
     return None
 
 
+def stage_current(request) -> Stage | None:
+    """The stage the pending sign-in waits for; None when nothing is pending.
+
+    A stage's view checks this before acting, so that it only ever runs as the next step of
+    a sign-in and never as a shortcut past an earlier stage (a second factor, say).
+    """
+    state = state_get(request)
+    user = state.user() if state is not None else None
+    return _next_stage(request, user, state) if user is not None else None
+
+
 def login_begin(
     request, *, user, method: str, amr: list[str], remember: bool = False, next_url: str = ""
 ) -> LoginResult:

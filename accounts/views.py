@@ -266,7 +266,9 @@ class PasswordChangeRequiredView(FlowFormView):
 
     def dispatch(self, request, *args, **kwargs):
         self.state = pipeline.state_get(request)
-        if self.state is None or self.state.user() is None:
+        stage = pipeline.stage_current(request)
+        # Only as the sign-in's current step: never while an earlier stage (MFA) still waits.
+        if self.state is None or stage is None or stage.key != "password_change_required":
             return redirect("accounts:login")
         return super().dispatch(request, *args, **kwargs)
 

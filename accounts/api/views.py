@@ -268,7 +268,9 @@ class PasswordRequiredView(AccountsAPIView):
         data = self.valid(request)
         state = pipeline.state_get(request._request)
         user = state.user() if state else None
-        if user is None or pipeline.stages.get("password_change_required") is None:
+        stage = pipeline.stage_current(request._request)
+        # Only as the sign-in's current step: never while an earlier stage (MFA) still waits.
+        if user is None or stage is None or stage.key != "password_change_required":
             raise FlowError(AccountsError.NO_LOGIN_PENDING, "No sign-in is waiting for this step.")
         password_flows.password_required_change(
             request._request, user=user, new_password=data["new_password"]

@@ -73,7 +73,13 @@ def links_to(email: str) -> list[str]:
 
 
 def mail_subjects(email: str) -> list[str]:
-    return [m.subject for m in outbox_for(email)]
+    """Subjects of the mail sent to ``email``, lower-cased (an alert rule may send a notice)."""
+    return [m.subject.lower() for m in outbox_for(email)]
+
+
+def mailed(email: str, phrase: str) -> int:
+    """How many messages to ``email`` have ``phrase`` in their subject (any case)."""
+    return sum(phrase.lower() in subject for subject in mail_subjects(email))
 
 
 def without_csrf(content: bytes) -> str:
