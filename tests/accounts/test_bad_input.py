@@ -1,0 +1,463 @@
+"""Bad input to every JSON endpoint under /api/auth/v1/.
+
+Whatever a client sends, the API answers 4xx in the one envelope with a stable code, never a
+500, and a refused request leaves the database exactly as it was. The endpoints are read
+from the URLconf, so a new endpoint is covered the day it is routed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.test import APIClient
+
+from accounts.models import (
+    EmailAddress,
+    LoginThrottle,
+    OneTimeToken,
+    PasswordChangeRequired,
+    User,
+    UserSession,
+)
+from authsuite.api.views import SuiteAPIView
+from authsuite.models import OutboxMessage
+from tests.conftest import STRONG_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+API = "/api/auth/v1/"
+JSON = "application/json"
+MAX_ERROR_BYTES = 10_000  # an error never echoes a large input back
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+# --- the endpoints, from the URLconf ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    route: str  # "emails/<int:pk>/", relative to API
+    view: type
+
+    def __str__(self) -> str:
+        return self.route
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(m for m in HTTP_METHODS if hasattr(self.view, m))
+
+    @property
+    def serializer(self) -> type | None:
+        return getattr(self.view, "input_serializer", None)
+
+    @property
+    def needs_sign_in(self) -> bool:
+        return any(permission is not AllowAny for permission in self.view.permission_classes)
+
+    def url(self, **kwargs) -> str:
+        def fill(match: re.Match) -> str:
+            return str(kwargs.get(match.group(2), 999_999))
+
+        return API + re.sub(r"<(?:(\w+):)?(\w+)>", fill, self.route)
+
+
+def _walk(patterns, prefix: str = ""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, getattr(pattern.callback, "view_class", None)
+
+
+def api_endpoints() -> list[Endpoint]:
+    found = []
+    for route, view in _walk(get_resolver().url_patterns):
+        if route.startswith(API.lstrip("/")) and view and issubclass(view, SuiteAPIView):
+            found.append(Endpoint(route[len(API) - 1:], view))
+    return found
+
+
+ENDPOINTS = api_endpoints()
+INPUT_ENDPOINTS = [e for e in ENDPOINTS if e.serializer is not None]
+BODYLESS_WRITES = [
+    (e, m) for e in ENDPOINTS if e.serializer is None for m in e.methods if m != "get"
+]
+PUBLIC_INPUT = [e for e in INPUT_ENDPOINTS if not e.needs_sign_in]
+PRIVATE = [e for e in ENDPOINTS if e.needs_sign_in]
+
+
+def test_the_urlconf_lists_the_accounts_endpoints():
+    routes = {e.route for e in ENDPOINTS}
+    assert {"login/", "signup/", "reauthenticate/", "emails/<int:pk>/", "password/reset/confirm/",
+            "sessions/<int:pk>/", "account/close/"} <= routes
+    assert len(INPUT_ENDPOINTS) >= 10
+
+
+# --- fixtures and assertions ----------------------------------------------------------------
+
+
+@pytest.fixture
+def signed_in(user, password):
+    """A session client with a fresh authentication record (sensitive actions allowed)."""
+    client = APIClient()
+    client.force_login(user)
+    response = client.post(API + "reauthenticate/", {"password": password}, format="json")
+    assert response.status_code == 200, response.content
+    return client
+
+
+@pytest.fixture
+def anonymous(db):
+    return APIClient()
+
+
+def client_for(request, endpoint: Endpoint, signed_in: bool) -> APIClient:
+    return request.getfixturevalue("signed_in" if signed_in else "anonymous")
+
+
+def snapshot() -> dict:
+    """Everything a refused request must leave as it was."""
+    return {
+        "users": list(User.objects.order_by("pk").values_list(
+            "pk", "email", "name", "password", "is_active", "last_login")),
+        "addresses": list(EmailAddress.objects.order_by("pk").values_list(
+            "pk", "email", "primary", "verified")),
+        "tokens": list(OneTimeToken.objects.order_by("pk").values_list("pk", "used_at", "voided_at")),
+        "outbox": OutboxMessage.objects.count(),
+        "sessions": Session.objects.count(),
+        "user_sessions": list(UserSession.objects.order_by("pk").values_list("pk", "ended_at")),
+        "throttles": LoginThrottle.objects.count(),
+        "password_change_required": PasswordChangeRequired.objects.count(),
+    }
+
+
+def assert_envelope(response, status: int, code: str | set[str]) -> dict:
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    assert response["Content-Type"].startswith("application/json")
+    assert len(response.content) < MAX_ERROR_BYTES
+    body = response.json()
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert set(error) == {"code", "message", "fields"}
+    codes = {code} if isinstance(code, str) else code
+    assert error["code"] in codes, error
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["fields"], dict)
+    for name, messages in error["fields"].items():
+        assert isinstance(name, str)
+        assert messages and all(isinstance(m, str) for m in messages)
+    return error
+
+
+def send(client, method: str, url: str, body, content_type: str = JSON):
+    return client.generic(method.upper(), url, body, content_type=content_type)
+
+
+# --- whole bodies that are not a JSON object ------------------------------------------------
+
+TEN_MB = 10 * 1024 * 1024
+
+BODIES = [
+    # id, body, content type, status, code
+    ("truncated", '{"email": ', JSON, 400, "malformed_request"),
+    ("single-quotes", "{'email': 'ann@example.com'}", JSON, 400, "malformed_request"),
+    ("trailing-comma", '{"email": "ann@example.com",}', JSON, 400, "malformed_request"),
+    ("nan", '{"email": NaN, "password": Infinity}', JSON, 400, "malformed_request"),
+    ("invalid-utf8", b'{"email": "\xff\xfe\xfd"}', JSON, 400, "malformed_request"),
+    ("deeply-nested", "[" * 50_000 + "]" * 50_000, JSON, 400, "malformed_request"),
+    ("deeply-nested-object", '{"a":' * 30_000 + "1" + "}" * 30_000, JSON, 400, "malformed_request"),
+    ("too-many-digits", '{"email": ' + "9" * 5000 + "}", JSON, 400, "malformed_request"),
+    ("list", "[]", JSON, 400, "invalid"),
+    ("list-of-object", '[{"email": "ann@example.com"}]', JSON, 400, "invalid"),
+    ("string", '"ann@example.com"', JSON, 400, "invalid"),
+    ("null", "null", JSON, 400, "invalid"),
+    ("number", "42", JSON, 400, "invalid"),
+    ("boolean", "true", JSON, 400, "invalid"),
+    ("empty-object", "{}", JSON, 400, "invalid"),
+    ("empty-body", "", JSON, 400, "invalid"),
+    ("form-encoded", "email=ann%40example.com&password=x&token=x",
+     "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+    ("multipart", '--B\r\nContent-Disposition: form-data; name="email"\r\n\r\nann@example.com\r\n--B--\r\n',
+     "multipart/form-data; boundary=B", 415, "unsupported_media_type"),
+    ("text-plain", '{"email": "ann@example.com"}', "text/plain", 415, "unsupported_media_type"),
+    ("ten-megabytes", '{"email": "' + "a" * TEN_MB + '"}', JSON, 413, "request_too_large"),
+]
+
+
+def _body_params(endpoints, signed_in_values):
+    return [
+        pytest.param(endpoint, signed, body, ctype, status, code,
+                     id=f"{endpoint}-{'in' if signed else 'anon'}-{case}")
+        for endpoint in endpoints
+        for signed in signed_in_values(endpoint)
+        for case, body, ctype, status, code in BODIES
+    ]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "signed", "body", "content_type", "status", "code"),
+    _body_params(INPUT_ENDPOINTS, lambda e: (True,) if e.needs_sign_in else (False, True)),
+)
+def test_body_that_is_not_a_json_object(request, endpoint, signed, body, content_type, status, code):
+    client = client_for(request, endpoint, signed)
+    before = snapshot()
+    response = send(client, "post", endpoint.url(), body, content_type)
+    assert_envelope(response, status, code)
+    assert snapshot() == before
+
+
+# --- one bad field at a time ----------------------------------------------------------------
+
+BASE_VALUES = {
+    "email": "nobody@example.com",
+    "password": STRONG_PASSWORD,
+    "new_password": "another quite long passphrase 2024",
+    "token": "A" * 43,
+    "name": "Ann",
+    "remember": False,
+}
+
+# Never a string: refused by every text field.
+NOT_TEXT = [12345, 1.5, True, False, None, [], ["ann@example.com"], {"email": "ann@example.com"}]
+# Refused by any text field, whatever it holds.
+BAD_TEXT = ["\x00", "abc\x00def", "\ud800", "abc\udfffdef", "\ud83d"]
+# Text no email address may hold.
+NOT_AN_EMAIL = [
+    "", " ", "ann", "ann@", "@example.com", "ann@@example.com", "ann example@example.com",
+    "\U0001f469\u200d\U0001f4bb@example.com", "\u202eann@example.com", "a\u0301nn@example.com",
+    "ann@example.com\r\nBcc: eve@example.com", "ann@example.com\x01", "ann@exa\x7fmple.com",
+    "' OR '1'='1' --@example.com", "ann'; DROP TABLE accounts_user;--", "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>@example.com', "../../etc/passwd",
+]
+# Text that reaches a token lookup and matches nothing.
+BOGUS_TOKENS = [
+    "x", "../../../../etc/passwd", "..%2F..%2F", "\u00e9t\u00e9" * 10, "\U0001f4a9" * 20,
+    "' OR 1=1 --", "<script>alert(1)</script>", "\x01\x1b[2J", "\u202e\u0301" * 5,
+    "A" * 128,
+]
+
+
+def _field_cases(serializer_class):
+    fields = serializer_class().fields
+    for name, field in fields.items():
+        if field.required:
+            yield name, "missing", None
+        if isinstance(field, serializers.BooleanField):
+            for value in ["maybe", 2, [], {}, None]:
+                yield name, "bad-boolean", value
+            continue
+        for value in NOT_TEXT + BAD_TEXT:
+            yield name, "bad-value", value
+        if field.max_length:
+            yield name, "overlong", "a" * (field.max_length + 1)
+        if not field.allow_blank:
+            yield name, "blank", ""
+        if isinstance(field, serializers.EmailField):
+            for value in NOT_AN_EMAIL:
+                yield name, "not-an-email", value
+        elif "password" not in name and name != "token":
+            for value in ["\x01", "ann\nann", "ann\x1b[31m", "ann\x7f"]:
+                yield name, "control-character", value
+        if name == "token":
+            for value in BOGUS_TOKENS:
+                yield name, "bogus-token", value
+
+
+def _field_params():
+    params = []
+    for endpoint in INPUT_ENDPOINTS:
+        for index, (name, kind, value) in enumerate(_field_cases(endpoint.serializer)):
+            params.append(pytest.param(endpoint, name, kind, value, id=f"{endpoint}-{name}-{kind}-{index}"))
+    return params
+
+
+@pytest.mark.parametrize(("endpoint", "name", "kind", "value"), _field_params())
+def test_one_bad_field(request, endpoint, name, kind, value):
+    client = client_for(request, endpoint, endpoint.needs_sign_in)
+    body = {f: BASE_VALUES[f] for f in endpoint.serializer().fields}
+    if kind == "missing":
+        del body[name]
+    else:
+        body[name] = value
+    before = snapshot()
+    # json.dumps escapes lone surrogates ("\ud800") the way a careless client sends them.
+    response = send(client, "post", endpoint.url(), json.dumps(body))
+    if kind == "bogus-token":
+        assert_envelope(response, 400, "token_invalid")
+    else:
+        error = assert_envelope(response, 400, "invalid")
+        assert name in error["fields"], error
+    assert snapshot() == before
+
+
+def test_wrong_types_are_not_coerced_to_text(signed_in, user, password):
+    """A number that happens to be a valid password is refused, not converted and set."""
+    before = snapshot()
+    response = signed_in.post(API + "password/change/", {"new_password": 918273645546372819},
+                              format="json")
+    error = assert_envelope(response, 400, "invalid")
+    assert error["fields"] == {"new_password": ["Not a valid string."]}
+    assert snapshot() == before
+    user.refresh_from_db()
+    assert user.check_password(password)
+
+
+# --- endpoints that read no body ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method", "case", "body", "content_type"),
+    [
+        pytest.param(e, m, case, body, ctype, id=f"{e}-{m}-{case}")
+        for e, m in BODYLESS_WRITES
+        for case, body, ctype, *_ in BODIES
+        if case in {"truncated", "invalid-utf8", "deeply-nested", "null", "form-encoded", "ten-megabytes"}
+    ],
+)
+def test_bodyless_endpoint_never_fails_on_a_body(signed_in, endpoint, method, case, body, content_type):
+    response = send(signed_in, method, endpoint.url(), body, content_type)
+    assert response.status_code < 500
+    if response.status_code >= 400:
+        assert_envelope(response, response.status_code, response.json()["error"]["code"])
+
+
+# --- signed-out clients, wrong methods, bogus ids -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method"),
+    [pytest.param(e, m, id=f"{e}-{m}") for e in PRIVATE for m in e.methods],
+)
+@pytest.mark.parametrize("body", ['{"email": ', "null", '{"password": 1}'])
+def test_signed_out_client_is_refused_before_its_body_is_read(anonymous, user, endpoint, method, body):
+    before = snapshot()
+    response = send(anonymous, method, endpoint.url(pk=user.pk), body)
+    assert_envelope(response, 403, "not_authenticated")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method"),
+    [pytest.param(e, m, id=f"{e}-{m}") for e in ENDPOINTS for m in HTTP_METHODS if m not in e.methods],
+)
+def test_wrong_method(signed_in, endpoint, method):
+    before = snapshot()
+    response = send(signed_in, method, endpoint.url(), '{"email": "ann@example.com"}')
+    assert_envelope(response, 405, "method_not_allowed")
+    allowed = {m.strip() for m in response["Allow"].split(",")}
+    assert {m.upper() for m in endpoint.methods} <= allowed
+    assert method.upper() not in allowed
+    assert snapshot() == before
+
+
+BOGUS_IDS = [
+    "abc", "-1", "0", "1.5", "1e3", "0x10", "%2e%2e", "..%2F..%2Fadmin", "..", "%00", "%ED%A0%80",
+    "%FF", "%C3%A9", "99999999999999999999999999999", "9" * 5000, "1" * 300 + "a", "1;DROP",
+    "1%20OR%201=1", "%3Cscript%3E",
+]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method"),
+    [pytest.param(e, m, id=f"{e}-{m}") for e in ENDPOINTS if "<" in e.route for m in e.methods],
+)
+@pytest.mark.parametrize("bogus", BOGUS_IDS)
+def test_bogus_id_in_path(signed_in, endpoint, method, bogus):
+    before = snapshot()
+    url = re.sub(r"<[^>]+>", bogus, API + endpoint.route)
+    response = send(signed_in, method, url, "")
+    assert_envelope(response, 404, {"not_found", "email_not_found", "session_not_found"})
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("path", [
+    "nope/", "login/extra/", "../admin/", "%2e%2e/%2e%2e/admin/", "emails//",
+    "x" * 5000 + "/", "\u00e9t\u00e9/", "%00/", "%ED%A0%80/", "sessions/1/../../login/",
+])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_unknown_api_path(anonymous, path, method):
+    response = send(anonymous, method, API + path, "{}")
+    if response.status_code == 301:  # APPEND_SLASH for a GET: the target is answered below
+        response = send(anonymous, method, response["Location"], "{}")
+    assert_envelope(response, 404, "not_found")
+
+
+# --- hostile but valid text ------------------------------------------------------------------
+
+HOSTILE_NAME = (
+    "<script>alert(1)</script> Robert'); DROP TABLE accounts_user;-- "
+    "\U0001f469\u200d\U0001f4bb \u202eevil\u202c e\u0301 \u05e9\u05dc\u05d5\u05dd"
+)
+
+
+@pytest.mark.parametrize("password_text", [
+    "' OR '1'='1' -- and then some",
+    "<script>alert(document.cookie)</script>",
+    "\U0001f511\U0001f511 emoji passphrase \u05e9\u05dc\u05d5\u05dd",
+])
+def test_hostile_but_valid_text_is_stored_verbatim(anonymous, password_text):
+    response = anonymous.post(API + "signup/", {
+        "email": "robert@example.com", "password": password_text, "name": HOSTILE_NAME,
+    }, format="json")
+    assert response.status_code == 201, response.content
+    user = User.objects.get(email="robert@example.com")
+    assert user.name == HOSTILE_NAME
+    assert user.check_password(password_text)
+    assert User.objects.count() == 1  # and the table is still there
+
+
+def test_sql_metacharacters_sign_nobody_in(anonymous, user):
+    before = snapshot()
+    response = anonymous.post(API + "login/", {
+        "email": user.email, "password": "' OR '1'='1' --",
+    }, format="json")
+    assert_envelope(response, 400, "invalid_credentials")
+    assert anonymous.get(API + "session/").json()["authenticated"] is False
+    after = snapshot()
+    after.pop("throttles")  # a failed sign-in is counted, by design
+    before.pop("throttles")
+    assert after == before
+
+
+# --- CSRF --------------------------------------------------------------------------------------
+
+
+def test_csrf_is_enforced_for_session_authenticated_posts(user, password):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.get(API + "session/").json()["authenticated"] is True
+
+    before = snapshot()
+    response = client.post(API + "logout/", format="json")
+    assert_envelope(response, 403, "csrf_failed")
+    response = client.post(API + "reauthenticate/", {"password": password}, format="json",
+                           HTTP_X_CSRFTOKEN="forged" * 8)
+    assert_envelope(response, 403, "csrf_failed")
+    assert "_authsuite_auth" not in client.session
+    assert snapshot() == before
+    assert client.get(API + "session/").json()["authenticated"] is True
+
+    token = client.get(API + "csrf/").json()["detail"]
+    response = client.post(API + "logout/", format="json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 204
+    assert client.get(API + "session/").json()["authenticated"] is False
+
+
+def test_a_cross_site_form_cannot_sign_in_through_the_api(user, password):
+    """HTML forms can send only form-encoded, multipart or text/plain bodies: all refused."""
+    client = APIClient(enforce_csrf_checks=True)
+    for content_type, body in [
+        ("application/x-www-form-urlencoded", f"email={user.email}&password={password}"),
+        ("text/plain", json.dumps({"email": user.email, "password": password})),
+    ]:
+        response = send(client, "post", API + "login/", body, content_type)
+        assert_envelope(response, 415, "unsupported_media_type")
+    assert client.get(API + "session/").json()["authenticated"] is False
