@@ -72,7 +72,9 @@ class BlocklistValidator:
         self.extra_words = [w.lower() for w in extra_words or []]
 
     def _context_words(self, user) -> set[str]:
-        words = {core_settings.SITE_NAME.lower(), *self.extra_words}
+        site = core_settings.SITE_NAME.lower()
+        # Each word of the site name too: "Fabrikam Identity" must keep out "fabrikam2024".
+        words = {site, *_WORD_RE.findall(site), *self.extra_words}
         if user is not None:
             for attr in ("email", "name", "first_name", "last_name", "username"):
                 value = str(getattr(user, attr, "") or "").lower()

@@ -1,0 +1,274 @@
+"""Changing and resetting a password: other sessions end, the user is told, reset links are
+single use and short-lived, sign nobody in and reveal nothing about unknown addresses."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from accounts.models import EmailAddress, UserSession
+from tests.accounts.support import (
+    AUTH_KEY,
+    api_post,
+    error_code,
+    freeze,
+    html_login,
+    is_signed_in,
+    mailed,
+    signed_in_api,
+    signed_in_html,
+)
+from tests.factories import UserFactory
+from tests.helpers import last_link, outbox_for, token_from
+
+pytestmark = pytest.mark.django_db
+NEW_PASSWORD = "a brand new long passphrase"
+CHANGE = "/accounts/password/change/"
+RESET = "/accounts/password/reset/"
+
+
+def new_password_form(password=NEW_PASSWORD):
+    return {"new_password": password, "new_password_confirm": password}
+
+
+# --- change ---------------------------------------------------------------------------------
+
+def test_html_change_ends_other_sessions_and_tells_the_user(user, password):
+    laptop, phone = Client(), Client()
+    signed_in_html(laptop, user.email, password)
+    signed_in_html(phone, user.email, password)
+
+    response = laptop.post(CHANGE, new_password_form())
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/"
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+    assert is_signed_in(laptop)
+    assert not is_signed_in(phone)
+    assert phone.get("/accounts/")["Location"].startswith("/accounts/login/")
+    assert mailed(user.email, "password was changed") == 1
+    assert UserSession.objects.filter(user=user, ended_at__isnull=True).count() == 1
+    assert UserSession.objects.get(user=user, end_reason="password_changed")
+
+
+def test_api_change_ends_other_sessions_and_tells_the_user(user, password):
+    laptop, phone = Client(), Client()
+    signed_in_api(laptop, user.email, password)
+    signed_in_api(phone, user.email, password)
+
+    response = api_post(laptop, "password/change/", {"new_password": NEW_PASSWORD})
+
+    assert response.status_code == 200
+    assert is_signed_in(laptop)
+    assert not is_signed_in(phone)
+    assert mailed(user.email, "password was changed") == 1
+    assert not html_login(Client(), user.email, password).has_header("Location")
+    assert html_login(Client(), user.email, NEW_PASSWORD)["Location"] == "/accounts/"
+
+
+def test_change_requires_matching_confirmation_and_policy(client, user, password):
+    signed_in_html(client, user.email, password)
+
+    mismatch = client.post(CHANGE, {"new_password": NEW_PASSWORD,
+                                    "new_password_confirm": NEW_PASSWORD + "x"})
+    assert b"The two passwords differ." in mismatch.content
+    weak = client.post(CHANGE, new_password_form("short"))
+    assert b"Use at least 12 characters." in weak.content
+    api_weak = api_post(client, "password/change/", {"new_password": "short"})
+    assert api_weak.status_code == 400
+    assert error_code(api_weak) == "password_invalid"
+
+    user.refresh_from_db()
+    assert user.check_password(password)
+    assert mailed(user.email, "password was changed") == 0
+
+
+def test_change_needs_a_session(client):
+    assert client.get(CHANGE)["Location"].startswith("/accounts/login/")
+    response = api_post(client, "password/change/", {"new_password": NEW_PASSWORD})
+    assert response.status_code == 403
+
+
+# --- reset ----------------------------------------------------------------------------------
+
+def request_reset(client, email):
+    return client.post(RESET, {"email": email})
+
+
+def test_html_reset_link_sets_a_password_without_signing_in(client, user, password):
+    response = request_reset(client, user.email.upper())
+    assert response["Location"] == "/accounts/password/reset/sent/"
+    assert mailed(user.email, "reset your password") == 1
+    link = last_link(user.email)
+
+    page = client.get(link)
+    assert page.status_code == 200
+    assert user.email.encode() in page.content
+
+    done = client.post(link, new_password_form())
+
+    assert done.status_code == 302
+    assert done["Location"] == "/accounts/login/"
+    assert AUTH_KEY not in client.session
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+    assert not user.check_password(password)
+    assert mailed(user.email, "password was changed") == 1
+
+
+def test_api_reset_sets_a_password_without_signing_in(client, user):
+    response = api_post(client, "password/reset/", {"email": user.email})
+    assert response.status_code == 202
+    token = token_from(last_link(user.email))
+
+    done = api_post(client, "password/reset/confirm/", {"token": token,
+                                                        "new_password": NEW_PASSWORD})
+
+    assert done.status_code == 200
+    assert not is_signed_in(client)
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+
+
+def test_reset_link_works_once(client, user):
+    request_reset(client, user.email)
+    link = last_link(user.email)
+    client.post(link, new_password_form())
+
+    assert client.get(link).status_code == 400
+    again = client.post(link, new_password_form("another long passphrase"))
+    assert again.status_code == 400
+    api = api_post(client, "password/reset/confirm/", {"token": token_from(link),
+                                                       "new_password": "another long passphrase"})
+    assert error_code(api) == "token_invalid"
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+
+
+def test_reset_get_consumes_nothing(client, user):
+    request_reset(client, user.email)
+    link = last_link(user.email)
+    client.get(link)
+    client.get(link)
+    assert client.post(link, new_password_form()).status_code == 302
+
+
+def test_reset_with_a_weak_password_keeps_the_link(client, user):
+    request_reset(client, user.email)
+    link = last_link(user.email)
+
+    weak = client.post(link, new_password_form("short"))
+    assert weak.status_code == 200
+    assert b"Use at least 12 characters." in weak.content
+    assert client.post(link, new_password_form()).status_code == 302
+
+
+@pytest.mark.parametrize("via", ["html", "api"])
+def test_reset_link_is_short_lived(client, user, password, time_machine, via):
+    freeze(time_machine)
+    request_reset(client, user.email)
+    link = last_link(user.email)
+
+    time_machine.shift(3601)
+    if via == "html":
+        assert client.get(link).status_code == 400
+        assert client.post(link, new_password_form()).status_code == 400
+    else:
+        response = api_post(client, "password/reset/confirm/",
+                            {"token": token_from(link), "new_password": NEW_PASSWORD})
+        assert error_code(response) == "token_invalid"
+    user.refresh_from_db()
+    assert user.check_password(password)
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_PASSWORD_RESET_TIMEOUT=300)
+def test_reset_timeout_is_configurable(client, user, time_machine):
+    freeze(time_machine)
+    request_reset(client, user.email)
+    link = last_link(user.email)
+    time_machine.shift(299)
+    assert client.get(link).status_code == 200
+    time_machine.shift(2)
+    assert client.get(link).status_code == 400
+
+
+def test_newer_reset_link_voids_the_older(client, user):
+    request_reset(client, user.email)
+    older = last_link(user.email)
+    request_reset(client, user.email)
+    assert client.post(older, new_password_form()).status_code == 400
+    assert client.post(last_link(user.email), new_password_form()).status_code == 302
+
+
+def test_reset_ends_every_session(user, password):
+    laptop, phone, stranger = Client(), Client(), Client()
+    signed_in_html(laptop, user.email, password)
+    signed_in_api(phone, user.email, password)
+
+    request_reset(stranger, user.email)
+    stranger.post(last_link(user.email), new_password_form())
+
+    assert not is_signed_in(laptop)
+    assert not is_signed_in(phone)
+    assert not UserSession.objects.filter(user=user, ended_at__isnull=True).exists()
+    assert set(UserSession.objects.filter(user=user).values_list("end_reason", flat=True)) == {
+        "password_reset"
+    }
+
+
+def test_reset_from_a_signed_in_browser_ends_that_session_too(client, user, password):
+    signed_in_html(client, user.email, password)
+    request_reset(client, user.email)
+    client.post(last_link(user.email), new_password_form())
+    assert not is_signed_in(client)
+
+
+@pytest.mark.parametrize("via", ["html", "api"])
+def test_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(client, user, via):
+    if via == "html":
+        known = request_reset(client, user.email)
+        unknown = request_reset(client, "nobody@example.com")
+        assert known.status_code == unknown.status_code == 302
+        assert known["Location"] == unknown["Location"]
+    else:
+        known = api_post(client, "password/reset/", {"email": user.email})
+        unknown = api_post(client, "password/reset/", {"email": "nobody@example.com"})
+        assert known.status_code == unknown.status_code == 202
+        assert known.json() == unknown.json()
+    assert outbox_for("nobody@example.com") == []
+    assert len(mail.outbox) == 1
+
+
+def test_reset_for_an_inactive_account_sends_nothing(client):
+    inactive = UserFactory(is_active=False)
+    assert request_reset(client, inactive.email)["Location"] == "/accounts/password/reset/sent/"
+    assert mail.outbox == []
+
+
+def test_reset_marks_the_address_verified(client):
+    user = UserFactory(verified_email=False)
+    request_reset(client, user.email)
+    client.post(last_link(user.email), new_password_form())
+
+    address = EmailAddress.objects.get(user=user)
+    assert address.verified is True
+    assert address.verified_at is not None
+
+
+def test_reset_is_rate_limited_per_account(client, user):
+    for _ in range(5):
+        assert api_post(client, "password/reset/", {"email": user.email}).status_code == 202
+    response = api_post(client, "password/reset/", {"email": user.email})
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert len(outbox_for(user.email)) == 5
+    html = request_reset(client, user.email)
+    assert html.status_code == 429
+    assert b"Too many attempts" in html.content
+
+
+def test_reset_page_link_from_login(client):
+    assert reverse("accounts:password_reset").encode() in client.get("/accounts/login/").content
