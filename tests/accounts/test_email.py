@@ -1,0 +1,257 @@
+"""Email addresses: add, verify, make primary, remove, someone else's address, the limit."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+
+from accounts.flows.email import MAX_ADDRESSES
+from accounts.models import EmailAddress, OneTimeToken
+from tests.accounts.support import (
+    api_delete,
+    api_get,
+    api_post,
+    error_code,
+    html_login,
+    mailed,
+    signed_in_api,
+    signed_in_html,
+)
+from tests.factories import UserFactory
+from tests.helpers import last_link, outbox_for, token_from
+
+pytestmark = pytest.mark.django_db
+EMAIL = "/accounts/email/"
+
+
+@pytest.fixture
+def signed_in(client, user, password):
+    signed_in_html(client, user.email, password)
+    return client
+
+
+def add_html(client, email):
+    return client.post(EMAIL, {"action": "add", "email": email}, follow=True)
+
+
+def act_html(client, action, address):
+    return client.post(EMAIL, {"action": action, "address": address.pk}, follow=True)
+
+
+# --- add and verify -------------------------------------------------------------------------
+
+def test_html_add_sends_a_verification_link(signed_in, user):
+    page = add_html(signed_in, "Second@Example.com")
+
+    assert b"We sent a verification link to Second@Example.com." in page.content
+    address = EmailAddress.objects.get(email="second@example.com")
+    assert address.user == user
+    assert (address.verified, address.primary) == (False, False)
+    assert mailed("second@example.com", "verify your email address") == 1
+    assert b"second@example.com" in signed_in.get(EMAIL).content
+
+
+def test_api_add_sends_a_verification_link(client, user, password):
+    signed_in_api(client, user.email, password)
+
+    response = api_post(client, "emails/", {"email": "second@example.com"})
+
+    assert response.status_code == 202
+    listed = api_get(client, "emails/").json()
+    assert [(a["email"], a["primary"], a["verified"]) for a in listed] == [
+        (user.email, True, True), ("second@example.com", False, False),
+    ]
+    assert mailed("second@example.com", "verify your email address") == 1
+
+
+def test_html_verify_link(signed_in):
+    add_html(signed_in, "second@example.com")
+    link = last_link("second@example.com")
+
+    assert signed_in.get(link).status_code == 200
+    response = signed_in.post(link)
+
+    assert response["Location"] == EMAIL
+    assert EmailAddress.objects.get(email="second@example.com").verified is True
+
+
+def test_api_verify_link(client, user, password):
+    signed_in_api(client, user.email, password)
+    api_post(client, "emails/", {"email": "second@example.com"})
+    token = token_from(last_link("second@example.com"))
+
+    assert api_post(client, "email/verify/", {"token": token}).status_code == 200
+    assert EmailAddress.objects.get(email="second@example.com").verified is True
+    assert error_code(api_post(client, "email/verify/", {"token": token})) == "token_invalid"
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_EMAIL_VERIFICATION="none")
+def test_add_without_verification_trusts_the_address(signed_in):
+    add_html(signed_in, "second@example.com")
+    assert EmailAddress.objects.get(email="second@example.com").verified is True
+    assert outbox_for("second@example.com") == []
+
+
+def test_adding_your_own_address_again_changes_nothing(signed_in, user):
+    add_html(signed_in, user.email.upper())
+    assert EmailAddress.objects.filter(user=user).count() == 1
+    assert mail.outbox == []
+
+
+# --- make primary ---------------------------------------------------------------------------
+
+@pytest.fixture
+def second(user):
+    return EmailAddress.objects.create(user=user, email="second@example.com", verified=True)
+
+
+def test_html_make_primary(signed_in, user, second):
+    old = user.email
+    page = act_html(signed_in, "primary", second)
+
+    assert b"Your sign-in address is changed." in page.content
+    user.refresh_from_db()
+    assert user.email == "second@example.com"
+    second.refresh_from_db()
+    assert second.primary is True
+    assert EmailAddress.objects.get(email=old).primary is False
+    assert mailed(old, "sign-in address was changed") == 1
+    # The new address signs in; the old one no longer does.
+    assert html_login(signed_in.__class__(), "second@example.com",
+                      "correct horse battery staple")["Location"] == "/accounts/"
+    assert html_login(signed_in.__class__(), old, "correct horse battery staple").status_code == 200
+
+
+def test_api_make_primary(client, user, password, second):
+    old = user.email
+    signed_in_api(client, user.email, password)
+
+    response = api_post(client, f"emails/{second.pk}/primary/")
+
+    assert response.status_code == 200
+    user.refresh_from_db()
+    assert user.email == "second@example.com"
+    assert mailed(old, "sign-in address was changed") == 1
+    assert api_get(client, "session/").json()["user"]["email"] == "second@example.com"
+
+
+def test_unverified_address_cannot_become_primary(client, signed_in, user):
+    unverified = EmailAddress.objects.create(user=user, email="third@example.com")
+
+    page = act_html(signed_in, "primary", unverified)
+    assert b"Verify this address before using it to sign in." in page.content
+    response = api_post(signed_in, f"emails/{unverified.pk}/primary/")
+    assert response.status_code == 400
+    assert error_code(response) == "email_unverified"
+    user.refresh_from_db()
+    assert user.email != "third@example.com"
+
+
+def test_someone_elses_address_id_is_not_found(signed_in, user):
+    other = UserFactory()
+    theirs = EmailAddress.objects.get(user=other)
+
+    assert error_code(api_post(signed_in, f"emails/{theirs.pk}/primary/")) == "email_not_found"
+    assert error_code(api_delete(signed_in, f"emails/{theirs.pk}/")) == "email_not_found"
+    assert EmailAddress.objects.filter(pk=theirs.pk, user=other).exists()
+
+
+# --- remove ---------------------------------------------------------------------------------
+
+def test_html_remove(signed_in, user, second):
+    page = act_html(signed_in, "remove", second)
+    assert b"The address is removed." in page.content
+    assert not EmailAddress.objects.filter(pk=second.pk).exists()
+
+
+def test_api_remove(client, user, password, second):
+    signed_in_api(client, user.email, password)
+    assert api_delete(client, f"emails/{second.pk}/").status_code == 204
+    assert not EmailAddress.objects.filter(pk=second.pk).exists()
+
+
+def test_removing_an_address_voids_its_pending_link(signed_in, user):
+    add_html(signed_in, "second@example.com")
+    link = last_link("second@example.com")
+    act_html(signed_in, "remove", EmailAddress.objects.get(email="second@example.com"))
+    assert signed_in.post(link).status_code == 400
+    assert OneTimeToken.objects.get(email="second@example.com").voided_at is not None
+
+
+def test_primary_address_cannot_be_removed(signed_in, user):
+    primary = EmailAddress.objects.get(user=user, primary=True)
+
+    page = act_html(signed_in, "remove", primary)
+    assert b"Make another address primary first." in page.content
+    response = api_delete(signed_in, f"emails/{primary.pk}/")
+    assert response.status_code == 400
+    assert error_code(response) == "email_primary"
+    assert EmailAddress.objects.filter(pk=primary.pk).exists()
+
+
+# --- someone else's address -----------------------------------------------------------------
+
+def test_adding_another_accounts_address_reveals_nothing_html(signed_in, user):
+    owner = UserFactory()
+
+    mine = add_html(signed_in, "fresh@example.com")
+    theirs = add_html(signed_in, owner.email)
+
+    expected = "We sent a verification link to {}."
+    assert expected.format("fresh@example.com").encode() in mine.content
+    assert expected.format(owner.email).encode() in theirs.content
+    assert mine.status_code == theirs.status_code == 200
+    assert EmailAddress.objects.get(email=owner.email).user == owner
+    assert mailed(owner.email, "entered on another account") == 1
+    assert [m for m in outbox_for(owner.email) if "http" in m.body] == []
+
+
+def test_adding_another_accounts_address_reveals_nothing_api(client, user, password):
+    owner = UserFactory()
+    signed_in_api(client, user.email, password)
+
+    mine = api_post(client, "emails/", {"email": "fresh@example.com"})
+    theirs = api_post(client, "emails/", {"email": owner.email.upper()})
+
+    assert mine.status_code == theirs.status_code == 202
+    assert mine.json() == theirs.json()
+    assert EmailAddress.objects.get(email=owner.email).user == owner
+    assert mailed(owner.email, "entered on another account") == 1
+
+
+# --- limit ----------------------------------------------------------------------------------
+
+def fill_up(user):
+    for n in range(MAX_ADDRESSES - EmailAddress.objects.filter(user=user).count()):
+        EmailAddress.objects.create(user=user, email=f"extra{n}@example.com")
+
+
+def test_address_limit_html(signed_in, user):
+    fill_up(user)
+    page = add_html(signed_in, "one-too-many@example.com")
+    assert f"You can have at most {MAX_ADDRESSES} addresses.".encode() in page.content
+    assert not EmailAddress.objects.filter(email="one-too-many@example.com").exists()
+    assert mail.outbox == []
+
+
+def test_address_limit_api(client, user, password):
+    signed_in_api(client, user.email, password)
+    fill_up(user)
+    response = api_post(client, "emails/", {"email": "one-too-many@example.com"})
+    assert response.status_code == 400
+    assert error_code(response) == "email_limit"
+    assert EmailAddress.objects.filter(user=user).count() == MAX_ADDRESSES
+
+
+def test_adding_addresses_is_rate_limited(client, user, password):
+    signed_in_api(client, user.email, password)
+    codes = [api_post(client, "emails/", {"email": f"new{n}@example.com"}).status_code
+             for n in range(4)]
+    assert codes == [202, 202, 202, 429]
+    assert not EmailAddress.objects.filter(email="new3@example.com").exists()
+
+
+def test_email_pages_need_a_session(client):
+    assert client.get(EMAIL)["Location"].startswith("/accounts/login/")
+    assert api_get(client, "emails/").status_code == 403
