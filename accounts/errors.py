@@ -46,8 +46,10 @@ class FlowError(Exception):
     """
 
     def __init__(self, code: AccountsError, message: str, *, field: str | None = None,
-                 retry_after: int | None = None, messages: list[str] | None = None):
+                 retry_after: int | None = None, messages: list[str] | None = None,
+                 status: int | None = None):
         super().__init__(message)
+        self._status = status
         self.code = code
         self.message = message
         self.field = field
@@ -56,4 +58,8 @@ class FlowError(Exception):
 
     @property
     def status(self) -> int:
+        if self._status is not None:
+            return self._status
+        if self.retry_after:
+            return 429
         return STATUS.get(self.code, 400)

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 from django.contrib import auth
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.urls import reverse
 
 from accounts import authrecord, sessions, signals
@@ -156,18 +157,21 @@ def login_begin(
     request, *, user, method: str, amr: list[str], remember: bool = False, next_url: str = ""
 ) -> LoginResult:
     """A first factor succeeded for ``user``: run the stages, or sign in if none applies."""
-    # A new attempt replaces whatever was in progress; the key is rotated so a session
-    # fixed by an attacker before the first factor is worthless after it.
+    # A new attempt replaces whatever was in progress. The session key is rotated by
+    # _advance (a stage follows) or _complete (signed in), never twice for one step.
     state_clear(request)
-    request.session.cycle_key()
     state = LoginState(
         user_id=str(user.pk), method=method, amr=list(amr), remember=remember, next_url=next_url
     )
     return _advance(request, user, state)
 
 
-def stage_passed(request, key: str, *, amr: list[str] = ()) -> LoginResult | None:
-    """The pending sign-in passed stage ``key``; continue it. None if nothing is pending."""
+def stage_passed(request, key: str, *, amr: list[str] = (),
+                 also_done: tuple[str, ...] = ()) -> LoginResult | None:
+    """The pending sign-in passed stage ``key``; continue it. None if nothing is pending.
+
+    ``also_done`` names stages this one satisfies too (enrolling a factor proves it).
+    """
     state = state_get(request)
     if state is None:
         return None
@@ -175,15 +179,17 @@ def stage_passed(request, key: str, *, amr: list[str] = ()) -> LoginResult | Non
     if user is None:
         state_clear(request)
         return None
-    state.done.append(key)
+    state.done.extend([key, *also_done])
     state.amr = [*state.amr, *amr]
-    request.session.cycle_key()
     return _advance(request, user, state)
 
 
 def _advance(request, user, state: LoginState) -> LoginResult:
     stage = _next_stage(request, user, state)
     if stage is not None:
+        # Every step rotates the key, so a session fixed by an attacker before the first
+        # factor (or before a stage) is worthless after it.
+        request.session.cycle_key()
         stage.on_enter(request, user)
         if stage.abandons_login():
             state_clear(request)
@@ -196,16 +202,24 @@ def _advance(request, user, state: LoginState) -> LoginResult:
 
 def _complete(request, user, state: LoginState) -> None:
     state_clear(request)
-    # django.contrib.auth.login rotates the session key (or flushes a session that
-    # belonged to someone else) and updates last_login.
-    auth.login(request, user, backend=BACKEND)
-    authrecord.record_set(request, state.amr)
-    if state.remember:
-        request.session.set_expiry(app_settings.REMEMBER_ABSOLUTE_TIMEOUT)
-    else:
-        request.session.set_expiry(0)
-    sessions.session_start(request, user, remember=state.remember)
-    signals.login_succeeded.send(
-        sender=type(user), request=request, user=user, method=state.method,
-        amr=authrecord.record_get(request)["amr"],
-    )
+    if auth.SESSION_KEY in request.session:
+        # auth.login keeps the key of a session already signed in as this user; a sign-in
+        # must rotate it all the same.
+        request.session.cycle_key()
+    # One transaction for the writes of a sign-in (session row, last_login, tracked
+    # session, receivers' records): one commit instead of one per write, and no session
+    # left half recorded if one of them fails.
+    with transaction.atomic():
+        # django.contrib.auth.login rotates the session key (or flushes a session that
+        # belonged to someone else) and updates last_login.
+        auth.login(request, user, backend=BACKEND)
+        authrecord.record_set(request, state.amr)
+        if state.remember:
+            request.session.set_expiry(app_settings.REMEMBER_ABSOLUTE_TIMEOUT)
+        else:
+            request.session.set_expiry(0)
+        sessions.session_start(request, user, remember=state.remember)
+        signals.login_succeeded.send(
+            sender=type(user), request=request, user=user, method=state.method,
+            amr=authrecord.record_get(request)["amr"],
+        )

@@ -101,6 +101,65 @@ class EmailChanged(AlertRule):
         return {"old_email": data.get("old_email"), "new_email": data.get("new_email")}
 
 
+class FactorAdded(AlertRule):
+    actions = ("mfa.totp.added",)
+    replaces = "mfa.totp_added"
+    subject = "A sign-in factor was added"
+    summary = "An authenticator app was added to your account for two-step verification."
+
+
+class FactorRemoved(AlertRule):
+    actions = ("mfa.totp.removed",)
+    replaces = "mfa.totp_removed"
+    subject = "A sign-in factor was removed"
+    summary = "An authenticator app was removed from your account."
+    advice = ("If this was not you, someone may control your account: reset your password "
+              "and set two-step verification up again.")
+
+
+class RecoveryCodeUsed(AlertRule):
+    actions = ("mfa.recovery_code.used",)
+    replaces = "mfa.recovery_code_used"
+    subject = "A recovery code was used"
+    summary = "A recovery code was used to sign in to your account."
+
+    def throttle_key(self, event) -> str:
+        return str(event.pk)  # every use is reported
+
+    def context(self, event) -> dict:
+        remaining = json.loads(event.data).get("remaining")
+        return {"summary": f"{self.summary} {remaining} unused codes remain; create new ones "
+                           f"if you are running low."}
+
+
+class RecoveryCodesGenerated(AlertRule):
+    actions = ("mfa.recovery_codes.generated",)
+    replaces = "mfa.recovery_codes_generated"
+    subject = "New recovery codes were created"
+    summary = "A new set of recovery codes was created; the old codes no longer work."
+
+    def applies(self, event, user) -> bool:
+        # Codes created together with a new authenticator app are covered by that alert.
+        return not Event.objects.filter(actor_id=event.actor_id, action="mfa.totp.added",
+                                        request_id=event.request_id).exists()
+
+
+class SecondFactorLocked(AlertRule):
+    actions = ("mfa.challenge.locked",)
+    subject = "Repeated wrong two-step codes"
+    summary = ("Someone entered your password correctly but then failed the two-step "
+               "verification several times.")
+    advice = "Your password is probably known to someone else: change it now."
+
+
+class MFAReset(AlertRule):
+    actions = ("mfa.reset",)
+    replaces = "mfa.reset"
+    subject = "Two-step verification was reset"
+    summary = ("Staff reset two-step verification on your account. Set it up again the "
+               "next time you sign in.")
+
+
 @lru_cache(maxsize=8)
 def _load(paths: tuple[str, ...]) -> tuple[AlertRule, ...]:
     return tuple(import_string(path)() for path in paths)
@@ -116,12 +175,17 @@ def claims(notice: str) -> bool:
 
 
 def _user_for(event: Event, user):
+    """Who the alert is about: the target user when there is one (a staff action on an
+    account), else the actor."""
+    model = get_user_model()
+    if event.target_type == "user" and event.target_id:
+        if user is not None and str(user.pk) == event.target_id:
+            return user
+        return model._default_manager.filter(pk=event.target_id).first()
     if user is not None and getattr(user, "is_authenticated", False):
         return user
-    if not event.actor_id and event.target_type == "user":
-        return get_user_model()._default_manager.filter(pk=event.target_id).first()
     if event.actor_id:
-        return get_user_model()._default_manager.filter(pk=event.actor_id).first()
+        return model._default_manager.filter(pk=event.actor_id).first()
     return None
 
 

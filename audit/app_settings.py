@@ -9,6 +9,12 @@ DEFAULT_ALERT_RULES = [
     "audit.alerts.AccountLocked",
     "audit.alerts.PasswordChanged",
     "audit.alerts.EmailChanged",
+    "audit.alerts.FactorAdded",
+    "audit.alerts.FactorRemoved",
+    "audit.alerts.RecoveryCodeUsed",
+    "audit.alerts.RecoveryCodesGenerated",
+    "audit.alerts.SecondFactorLocked",
+    "audit.alerts.MFAReset",
 ]
 
 

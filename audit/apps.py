@@ -19,6 +19,8 @@ class AuditConfig(AppConfig):
 
         if apps.is_installed("accounts"):
             from audit.events import accounts as _accounts_events  # noqa: F401
+        if apps.is_installed("mfa"):
+            from audit.events import mfa as _mfa_events  # noqa: F401
         registry.connect_installed()
         django_auth.connect()
         notices.register_claimer(alerts.claims)

@@ -33,22 +33,26 @@ def digests_match(a: str, b: str) -> bool:
     return constant_time_compare(a, b)
 
 
-def _fernet() -> Fernet:
+def _fernet(material: str | None, purpose: str) -> Fernet:
     from django.conf import settings
 
-    material = app_settings.SECRET_BOX_KEY or settings.SECRET_KEY
-    key = hashlib.sha256(b"authsuite.secretbox:" + material.encode()).digest()
+    material = material or app_settings.SECRET_BOX_KEY or settings.SECRET_KEY
+    key = hashlib.sha256(f"authsuite.{purpose}:".encode() + material.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def seal(plaintext: str) -> str:
-    """Encrypt and authenticate ``plaintext`` for storage."""
-    return _fernet().encrypt(plaintext.encode()).decode()
+def seal(plaintext: str, *, key: str | None = None, purpose: str = "secretbox") -> str:
+    """Encrypt and authenticate ``plaintext`` for storage (AES-128-CBC + HMAC, Fernet).
+
+    ``key`` is the app's own key material (falls back to SECRET_BOX_KEY, then SECRET_KEY);
+    ``purpose`` separates the keys derived for different uses.
+    """
+    return _fernet(key, purpose).encrypt(plaintext.encode()).decode()
 
 
-def unseal(sealed: str) -> str | None:
+def unseal(sealed: str, *, key: str | None = None, purpose: str = "secretbox") -> str | None:
     """Decrypt a value from :func:`seal`; None when it was tampered with or the key changed."""
     try:
-        return _fernet().decrypt(sealed.encode()).decode()
+        return _fernet(key, purpose).decrypt(sealed.encode()).decode()
     except (InvalidToken, ValueError):
         return None

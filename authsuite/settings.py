@@ -37,7 +37,7 @@ ALLOWED_HOSTS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "mfa.apps.MFAAdminConfig",  # the Django admin, behind the suite's sign-in and MFA
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "authsuite",
     "accounts",
+    "django_otp",
+    "mfa",
     "audit",
 ]
 if env_bool("AUTHSUITE_MAILBOX", DEBUG):
@@ -229,6 +231,7 @@ RATELIMIT_IP_META_KEY = "authsuite.context.ratelimit_ip"
 RATELIMIT_USE_CACHE = "default"
 
 AUTHSUITE_SITE_NAME = os.environ.get("AUTHSUITE_SITE_NAME", "authsuite demo")
+AUTHSUITE_MFA_REQUIRED = os.environ.get("AUTHSUITE_MFA_REQUIRED", "nobody")
 
 LOGGING = {
     "version": 1,

@@ -34,6 +34,11 @@ CSRF_TRUSTED_ORIGINS = [
 AUTHSUITE_TRUSTED_PROXY_COUNT = int(os.environ.get("AUTHSUITE_TRUSTED_PROXY_COUNT", "1"))
 AUTHSUITE_BASE_URL = os.environ.get("AUTHSUITE_BASE_URL", "")
 
+# Staff must use a second factor, and the admin asks for it in every session.
+AUTHSUITE_MFA_REQUIRED = os.environ.get("AUTHSUITE_MFA_REQUIRED", "staff")
+AUTHSUITE_MFA_ENCRYPTION_KEY = os.environ.get("AUTHSUITE_MFA_ENCRYPTION_KEY", "")
+AUTHSUITE_AUDIT_SIGNING_KEY = os.environ.get("AUTHSUITE_AUDIT_SIGNING_KEY", "")
+
 PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

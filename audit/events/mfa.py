@@ -1,0 +1,24 @@
+"""Audit events of the MFA app."""
+
+from audit.registry import declare
+from mfa import signals as s
+
+
+def _user_target(kwargs):
+    user = kwargs.get("user")
+    return ("user", str(user.pk), str(user)) if user is not None else ("", "", "")
+
+
+M = "mfa"
+declare(M, s.totp_added, "mfa.totp.added", data=("device_id",))
+declare(M, s.totp_removed, "mfa.totp.removed", data=("device_id",))
+declare(M, s.recovery_codes_generated, "mfa.recovery_codes.generated", data=("count",))
+declare(M, s.recovery_code_used, "mfa.recovery_code.used", data=("remaining",))
+declare(M, s.challenge_succeeded, "mfa.challenge.succeeded", data=("method",))
+declare(M, s.challenge_failed, "mfa.challenge.failed", outcome="failure",
+        data=("method", "failures"))
+declare(M, s.challenge_locked, "mfa.challenge.locked", outcome="denied")
+declare(M, s.browser_trusted, "mfa.browser.trusted", data=("trusted_id",))
+declare(M, s.browser_untrusted, "mfa.browser.untrusted", data=("trusted_id",))
+declare(M, s.mfa_reset, "mfa.reset", actor="by", target=_user_target)
+declare(M, s.mfa_disabled, "mfa.disabled")

@@ -1,0 +1,194 @@
+"""JSON API of the MFA flows."""
+
+from __future__ import annotations
+
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+
+from accounts import authrecord, pipeline
+from accounts.api.views import IsRecentlyAuthenticated, _from_flow
+from accounts.errors import FlowError
+from authsuite.api.views import SuiteAPIView
+from mfa import devices, flows, policy, trust
+from mfa.errors import MFAError
+from mfa.models import TrustedBrowser
+
+
+class CodeSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=32)
+
+
+class ChallengeSerializer(CodeSerializer):
+    trust_browser = serializers.BooleanField(default=False)
+
+
+class StatusSerializer(serializers.Serializer):
+    totp = serializers.BooleanField()
+    totp_created_at = serializers.DateTimeField(allow_null=True)
+    totp_last_used_at = serializers.DateTimeField(allow_null=True)
+    recovery_codes_remaining = serializers.IntegerField()
+    required = serializers.BooleanField()
+    grace_ends = serializers.DateTimeField(allow_null=True)
+
+
+class SetupSerializer(serializers.Serializer):
+    otpauth_uri = serializers.CharField()
+    secret = serializers.CharField()
+    qr_svg = serializers.CharField()
+
+
+class CodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(child=serializers.CharField())
+
+
+class TrustedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    device = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+
+
+def _enrolling_user(request):
+    """The user enrolling: a recently authenticated user, or the pending sign-in's user
+    when its next stage is the mandatory enrollment."""
+    if request.user.is_authenticated:
+        return request.user if authrecord.is_recent(request._request) else None
+    state = pipeline.state_get(request._request)
+    user = state.user() if state else None
+    if user is not None and policy.enrollment_due(user):
+        return user
+    return None
+
+
+class CanEnroll(BasePermission):
+    message = "Sign in (or confirm your password) first."
+
+    def has_permission(self, request, view):
+        view.enrolling_user = _enrolling_user(request)
+        return view.enrolling_user is not None
+
+
+@method_decorator(never_cache, name="dispatch")
+class MFAAPIView(SuiteAPIView):
+    flow_errors = {FlowError: _from_flow}
+
+    def data(self, request, serializer_class):
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class StatusView(MFAAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=StatusSerializer, summary="Your second factors")
+    def get(self, request):
+        user = request.user
+        device, recovery = devices.totp_device(user), devices.recovery_set(user)
+        return Response({
+            "totp": device is not None,
+            "totp_created_at": device.created_at if device else None,
+            "totp_last_used_at": device.last_used_at if device else None,
+            "recovery_codes_remaining": recovery.remaining() if recovery else 0,
+            "required": policy.is_required(user),
+            "grace_ends": policy.grace_ends(user),
+        })
+
+
+class TOTPSetupView(MFAAPIView):
+    permission_classes = [CanEnroll]
+
+    @extend_schema(request=None, responses=SetupSerializer,
+                   summary="Start enrolling an authenticator app (returns the key and QR code)")
+    def post(self, request):
+        user = self.enrolling_user
+        setup = flows.totp_setup_pending(user=user) or flows.totp_setup_begin(user=user)
+        return Response({"otpauth_uri": setup.uri, "secret": setup.secret, "qr_svg": setup.svg})
+
+
+class TOTPActivateView(MFAAPIView):
+    permission_classes = [CanEnroll]
+
+    @extend_schema(request=CodeSerializer, responses=CodesSerializer,
+                   summary="Turn the app on with a valid code (returns recovery codes once)")
+    def post(self, request):
+        data = self.data(request, CodeSerializer)
+        user = self.enrolling_user
+        codes = flows.totp_activate(request._request, user=user, code=data["code"])
+        body = {"recovery_codes": codes}
+        if request.user.is_authenticated:
+            request._request.session.cycle_key()
+            authrecord.record_refresh(request._request, ["otp"])
+        else:
+            result = pipeline.stage_passed(request._request, "mfa_enroll", amr=["otp"],
+                                           also_done=("mfa",))
+            body["login"] = result.as_dict() if result else None
+        return Response(body, status=status.HTTP_200_OK)
+
+
+class TOTPDeleteView(MFAAPIView):
+    permission_classes = [IsRecentlyAuthenticated]
+
+    @extend_schema(responses={204: None}, summary="Remove the authenticator app")
+    def delete(self, request):
+        flows.totp_remove(request._request, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChallengeView(MFAAPIView):
+    @extend_schema(request=ChallengeSerializer,
+                   summary="Pass the second-factor stage of a sign-in (or step up)")
+    def post(self, request):
+        data = self.data(request, ChallengeSerializer)
+        django_request = request._request
+        if pipeline.state_get(django_request) is None and request.user.is_authenticated:
+            flows.verify_code(django_request, user=request.user, code=data["code"])
+            django_request.session.cycle_key()
+            return Response(authrecord.record_refresh(django_request, ["otp"]))
+        result = flows.challenge(django_request, code=data["code"])
+        response = Response(result.as_dict())
+        if result.complete and data["trust_browser"]:
+            trust.trust_issue(django_request, response, result.user)
+        return response
+
+
+class RecoveryCodesView(MFAAPIView):
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsRecentlyAuthenticated()]
+        return [IsAuthenticated()]
+
+    @extend_schema(responses=StatusSerializer, summary="How many recovery codes remain")
+    def get(self, request):
+        recovery = devices.recovery_set(request.user)
+        return Response({"remaining": recovery.remaining() if recovery else 0})
+
+    @extend_schema(request=None, responses=CodesSerializer,
+                   summary="Replace the recovery codes (returns the new ones once)")
+    def post(self, request):
+        codes = flows.recovery_regenerate(request._request, user=request.user)
+        return Response({"recovery_codes": codes})
+
+
+class TrustedListView(MFAAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=TrustedSerializer(many=True), summary="Your trusted browsers")
+    def get(self, request):
+        rows = TrustedBrowser.objects.filter(user=request.user).order_by("-created_at")
+        return Response(TrustedSerializer(rows, many=True).data)
+
+
+class TrustedDetailView(MFAAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={204: None}, summary="Stop trusting a browser")
+    def delete(self, request, pk: int):
+        if not trust.trust_revoke(request.user, request=request._request, trusted_id=pk):
+            raise FlowError(MFAError.NOT_ENROLLED, "No such browser.", status=404)
+        return Response(status=status.HTTP_204_NO_CONTENT)

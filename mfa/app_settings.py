@@ -1,0 +1,88 @@
+"""Settings of the MFA app (``AUTHSUITE_MFA_*``)."""
+
+from __future__ import annotations
+
+from authsuite.conf import AppSettings
+
+
+class MFASettings(AppSettings):
+    prefix = "AUTHSUITE_MFA_"
+
+    @property
+    def REQUIRED(self) -> str:
+        """Who must use a second factor: ``"nobody"``, ``"staff"``, ``"everyone"``, or the
+        dotted path of a callable ``(user) -> bool``."""
+        return self._setting("REQUIRED", "nobody")
+
+    @property
+    def GRACE_PERIOD(self) -> int:
+        """Seconds a user who must enroll may still sign in without a factor, counted from
+        the first sign-in at which the requirement applied (0: enroll at once)."""
+        return int(self._setting("GRACE_PERIOD", 0))
+
+    @property
+    def ENCRYPTION_KEY(self) -> str:
+        """Key material encrypting TOTP secrets at rest (falls back to SECRET_KEY)."""
+        return self._setting("ENCRYPTION_KEY", "")
+
+    @property
+    def ISSUER(self) -> str:
+        """Issuer shown in authenticator apps; the site name when empty."""
+        return self._setting("ISSUER", "")
+
+    @property
+    def TOTP_DIGITS(self) -> int:
+        """Digits of a TOTP code."""
+        return int(self._setting("TOTP_DIGITS", 6))
+
+    @property
+    def TOTP_STEP(self) -> int:
+        """Seconds per TOTP time step."""
+        return int(self._setting("TOTP_STEP", 30))
+
+    @property
+    def TOTP_TOLERANCE(self) -> int:
+        """Time steps accepted before and after the current one for clock drift.
+
+        1 (default) accepts the previous, current and next step: a code stays usable at
+        most 90 seconds, and once used it is refused for good (replay protection).
+        """
+        return int(self._setting("TOTP_TOLERANCE", 1))
+
+    @property
+    def RECOVERY_CODES(self) -> int:
+        """How many recovery codes a set holds."""
+        return int(self._setting("RECOVERY_CODES", 10))
+
+    @property
+    def THROTTLE_FACTOR(self) -> int:
+        """Seconds of the first delay after a wrong code; each further failure doubles it."""
+        return int(self._setting("THROTTLE_FACTOR", 1))
+
+    @property
+    def CHALLENGE_MAX_FAILURES(self) -> int:
+        """Wrong codes in one sign-in before the attempt is abandoned and the user alerted."""
+        return int(self._setting("CHALLENGE_MAX_FAILURES", 5))
+
+    @property
+    def TRUST_BROWSER_DAYS(self) -> int:
+        """Days "don't ask again on this browser" lasts (0 turns the option off)."""
+        return int(self._setting("TRUST_BROWSER_DAYS", 30))
+
+    @property
+    def TRUST_COOKIE_NAME(self) -> str:
+        """Name of the trusted-browser cookie."""
+        return self._setting("TRUST_COOKIE_NAME", "authsuite_mfa_trust")
+
+    @property
+    def PROTECT_ADMIN(self) -> bool:
+        """Require a second factor in this session before staff reach the Django admin."""
+        return bool(self._setting("PROTECT_ADMIN", True))
+
+    @property
+    def RATE_LIMITS(self) -> dict[str, str | None]:
+        """Challenge attempts per scope."""
+        return {"ip": "30/5m", "account": "10/5m", **self._setting("RATE_LIMITS", {})}
+
+
+app_settings = MFASettings()

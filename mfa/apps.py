@@ -1,0 +1,33 @@
+from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
+
+
+class MFAConfig(AppConfig):
+    name = "mfa"
+    label = "mfa"
+    verbose_name = _("Two-step verification")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.contrib.auth import get_user_model
+
+        from accounts import signals as account_signals
+        from accounts.pipeline import stages as registry
+        from mfa import checks, receivers, stages  # noqa: F401
+        from mfa.registry import register_factor
+
+        registry.register(stages.SecondFactorStage())
+        registry.register(stages.EnrollStage())
+        register_factor("totp", lambda user: receivers.has_totp(user))
+        # A changed password ends every "don't ask again" promise.
+        for signal in (account_signals.password_changed, account_signals.password_reset_completed):
+            signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")
+        receivers.extend_user_admin(get_user_model())
+
+
+class MFAAdminConfig(admin_apps.AdminConfig):
+    """Use instead of ``django.contrib.admin`` to put the admin behind MFA."""
+
+    default = False
+    default_site = "mfa.admin_site.MFAAdminSite"

@@ -1,0 +1,50 @@
+"""System checks of the MFA app (ids ``authsuite_mfa.*``)."""
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+
+from mfa.app_settings import app_settings
+
+
+@checks.register(checks.Tags.security)
+def check_mfa(app_configs=None, **kwargs):
+    errors = []
+    for needed in ("django_otp", "accounts"):
+        if not apps.is_installed(needed):
+            errors.append(checks.Error(
+                f"'mfa' needs '{needed}' in INSTALLED_APPS.", hint=f"Add '{needed}'.",
+                obj="INSTALLED_APPS", id="authsuite_mfa.E001",
+            ))
+    rule = app_settings.REQUIRED
+    if rule not in ("nobody", "staff", "everyone") and "." not in rule:
+        errors.append(checks.Error(
+            f"AUTHSUITE_MFA_REQUIRED is {rule!r}.",
+            hint="Use 'nobody', 'staff', 'everyone' or the dotted path of a callable.",
+            obj="AUTHSUITE_MFA_REQUIRED", id="authsuite_mfa.E002",
+        ))
+    if app_settings.TOTP_TOLERANCE > 2:
+        errors.append(checks.Warning(
+            "AUTHSUITE_MFA_TOTP_TOLERANCE above 2 keeps codes valid for minutes.",
+            hint="Keep it at 1 (90 seconds at most).", obj="AUTHSUITE_MFA_TOTP_TOLERANCE",
+            id="authsuite_mfa.W001",
+        ))
+    if not settings.DEBUG and not app_settings.ENCRYPTION_KEY:
+        errors.append(checks.Warning(
+            "AUTHSUITE_MFA_ENCRYPTION_KEY is not set: TOTP keys are encrypted with a key "
+            "derived from SECRET_KEY.",
+            hint="Set a separate random key so a SECRET_KEY leak alone does not expose them.",
+            obj="AUTHSUITE_MFA_ENCRYPTION_KEY", id="authsuite_mfa.W002",
+        ))
+    if app_settings.PROTECT_ADMIN and apps.is_installed("django.contrib.admin"):
+        from django.contrib import admin
+
+        from mfa.admin_site import MFAAdminSite
+
+        if not isinstance(admin.site, MFAAdminSite):
+            errors.append(checks.Warning(
+                "The Django admin is not protected by MFA.",
+                hint="Replace 'django.contrib.admin' with 'mfa.apps.MFAAdminConfig' in "
+                     "INSTALLED_APPS.", obj="INSTALLED_APPS", id="authsuite_mfa.W003",
+            ))
+    return errors

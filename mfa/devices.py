@@ -1,0 +1,48 @@
+"""Which factors a user has, and throttled verification common to every device type."""
+
+from __future__ import annotations
+
+from django.db.models import F
+from django.utils import timezone
+
+from mfa.models import RecoveryCodeSet, TOTPDevice
+
+DEVICE_MODELS = (TOTPDevice, RecoveryCodeSet)
+
+
+def totp_device(user) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def recovery_set(user) -> RecoveryCodeSet | None:
+    return RecoveryCodeSet.objects.filter(user=user, confirmed=True).first()
+
+
+def has_mfa(user) -> bool:
+    """A user "has MFA" when a primary second factor is set up (codes alone are a backup)."""
+    from mfa import registry
+
+    return any(provider(user) for provider in registry.factor_providers())
+
+
+def throttled_check(device, token) -> tuple[bool, object]:
+    """Verify ``token`` with django-otp's exponential back-off for this device.
+
+    Returns ``(ok, locked_until)``; ``locked_until`` is set when the device refused to
+    even try because of earlier failures.
+    """
+    allowed, info = device.verify_is_allowed()
+    if not allowed:
+        return False, (info or {}).get("locked_until")
+    model = type(device)
+    if device.verify_token(token):
+        model.objects.filter(pk=device.pk).update(
+            throttling_failure_count=0, throttling_failure_timestamp=None,
+            last_used_at=timezone.now(),
+        )
+        return True, None
+    model.objects.filter(pk=device.pk).update(
+        throttling_failure_count=F("throttling_failure_count") + 1,
+        throttling_failure_timestamp=timezone.now(),
+    )
+    return False, None

@@ -1,0 +1,208 @@
+"""MFA flows: enrollment, removal, recovery codes, the sign-in challenge, staff reset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts import pipeline
+from accounts.errors import FlowError
+from accounts.flows.limits import humanize
+from authsuite import context, notices, ratelimit
+from authsuite.outbox import mail_enqueue
+from authsuite.useragent import device_name
+from mfa import devices, recovery, signals, totp, trust
+from mfa.app_settings import app_settings
+from mfa.errors import MFAError
+from mfa.models import RecoveryCodeSet, TOTPDevice
+
+FAILURES_KEY = "_authsuite_mfa_failures"
+
+
+@dataclass
+class Setup:
+    device: TOTPDevice
+    uri: str
+    secret: str
+    svg: str
+
+
+def _email(user) -> str:
+    return getattr(user, get_user_model().get_email_field_name(), "") or ""
+
+
+def totp_setup_begin(*, user) -> Setup:
+    """Start enrolling an authenticator app: a new unconfirmed device with a fresh key."""
+    if devices.totp_device(user) is not None:
+        raise FlowError(MFAError.ALREADY_ENROLLED,
+                        _("An authenticator app is already set up. Remove it first."))
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        device = TOTPDevice.objects.create(
+            user=user, name="Authenticator app", confirmed=False,
+            sealed_key=totp.seal_key(totp.new_key()),
+        )
+    uri = totp.otpauth_uri(device, _email(user))
+    return Setup(device=device, uri=uri, secret=totp.base32(totp.device_key(device)),
+                 svg=totp.qr_svg(uri))
+
+
+def totp_setup_pending(*, user) -> Setup | None:
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        return None
+    uri = totp.otpauth_uri(device, _email(user))
+    return Setup(device=device, uri=uri, secret=totp.base32(totp.device_key(device)),
+                 svg=totp.qr_svg(uri))
+
+
+def _limit(request, user) -> None:
+    rates = app_settings.RATE_LIMITS
+    decision = ratelimit.check_all(request, group="mfa.challenge", limits={
+        "ip": (rates.get("ip"), context.current().ip or "unknown"),
+        "account": (rates.get("account"), str(user.pk)),
+    })
+    if decision.limited:
+        raise FlowError(MFAError.THROTTLED, _("Too many attempts. Try again in %(t)s.")
+                        % {"t": humanize(decision.retry_after)}, retry_after=decision.retry_after)
+
+
+def totp_activate(request, *, user, code: str) -> list[str]:
+    """Confirm the pending device with a valid code. Returns new recovery codes (shown
+    once) when the user had none."""
+    _limit(request, user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        raise FlowError(MFAError.NO_PENDING_SETUP, _("Start the setup again."))
+    if not totp.verify(device, code):
+        raise FlowError(MFAError.CODE_INVALID, _("That code is not valid. Check the time on "
+                                                 "your phone and try the current code."),
+                        field="code")
+    with transaction.atomic():
+        TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+        codes = [] if devices.recovery_set(user) else recovery.generate(user)
+        trust.trust_revoke(user, request=request)
+        signals.totp_added.send(sender=TOTPDevice, request=request, user=user,
+                                device_id=device.pk)
+        if codes:
+            signals.recovery_codes_generated.send(sender=RecoveryCodeSet, request=request,
+                                                  user=user, count=len(codes))
+        _notice(request, user, "mfa.totp_added", subject=_("An authenticator app was added"),
+                summary=_("An authenticator app was added to your account for two-step "
+                          "verification."))
+    return codes
+
+
+def totp_remove(request, *, user) -> None:
+    with transaction.atomic():
+        device = devices.totp_device(user)
+        if device is None:
+            raise FlowError(MFAError.NOT_ENROLLED, _("No authenticator app is set up."))
+        device.delete()
+        trust.trust_revoke(user, request=request)
+        signals.totp_removed.send(sender=TOTPDevice, request=request, user=user,
+                                  device_id=device.pk)
+        if not devices.has_mfa(user):
+            RecoveryCodeSet.objects.filter(user=user).delete()
+            signals.mfa_disabled.send(sender=TOTPDevice, request=request, user=user)
+        _notice(request, user, "mfa.totp_removed", subject=_("An authenticator app was removed"),
+                summary=_("The authenticator app was removed from your account."))
+
+
+def recovery_regenerate(request, *, user) -> list[str]:
+    if not devices.has_mfa(user):
+        raise FlowError(MFAError.NOT_ENROLLED, _("Set up an authenticator app first."))
+    with transaction.atomic():
+        codes = recovery.generate(user)
+        trust.trust_revoke(user, request=request)
+        signals.recovery_codes_generated.send(sender=RecoveryCodeSet, request=request,
+                                              user=user, count=len(codes))
+        _notice(request, user, "mfa.recovery_codes_generated",
+                subject=_("New recovery codes were created"),
+                summary=_("A new set of recovery codes was created; the old codes no longer "
+                          "work."))
+    return codes
+
+
+def verify_code(request, *, user, code: str) -> str:
+    """Check a TOTP or recovery code for ``user``; returns the method that matched.
+
+    Raises FlowError for a wrong code (or a throttled device).
+    """
+    _limit(request, user)
+    cleaned = "".join(str(code or "").split())
+    method, device = "totp", devices.totp_device(user)
+    if not (cleaned.isdigit() and len(cleaned) == app_settings.TOTP_DIGITS):
+        method, device = "recovery_code", devices.recovery_set(user)
+    if device is None:
+        raise FlowError(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
+    ok, locked_until = devices.throttled_check(device, cleaned)
+    if locked_until is not None:
+        raise FlowError(MFAError.THROTTLED, _("Too many wrong codes. Wait a moment and try "
+                                              "again."), field="code", retry_after=1)
+    if not ok:
+        raise FlowError(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
+    if method == "recovery_code":
+        remaining = device.remaining()
+        signals.recovery_code_used.send(sender=RecoveryCodeSet, request=request, user=user,
+                                        remaining=remaining)
+        _notice(request, user, "mfa.recovery_code_used",
+                subject=_("A recovery code was used"),
+                summary=_("A recovery code was used to sign in. %(n)d codes remain; create "
+                          "new ones if you are running low.") % {"n": remaining})
+    return method
+
+
+def challenge(request, *, code: str) -> pipeline.LoginResult:
+    """The MFA login stage: the pending sign-in's user proves a second factor."""
+    state = pipeline.state_get(request)
+    user = state.user() if state else None
+    if user is None:
+        raise FlowError(MFAError.NO_LOGIN_PENDING, _("Your sign-in expired. Start again."),
+                        status=409)
+    try:
+        method = verify_code(request, user=user, code=code)
+    except FlowError as error:
+        if error.code == MFAError.CODE_INVALID:
+            failures = request.session.get(FAILURES_KEY, 0) + 1
+            request.session[FAILURES_KEY] = failures
+            signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
+                                          method="code", failures=failures)
+            if failures >= app_settings.CHALLENGE_MAX_FAILURES:
+                request.session.pop(FAILURES_KEY, None)
+                pipeline.state_clear(request)
+                signals.challenge_locked.send(sender=TOTPDevice, request=request, user=user)
+                raise FlowError(MFAError.LOCKED, _("Too many wrong codes. Sign in again."),
+                                status=429, retry_after=app_settings.THROTTLE_FACTOR) from None
+        raise
+    request.session.pop(FAILURES_KEY, None)
+    signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
+                                     method=method)
+    return pipeline.stage_passed(request, "mfa", amr=["otp"])
+
+
+def mfa_reset(user, *, request=None, by=None) -> None:
+    """Staff: remove every factor of ``user`` (they enroll again; codes are never shown)."""
+    with transaction.atomic():
+        for model in devices.DEVICE_MODELS:
+            model.objects.filter(user=user).delete()
+        trust.trust_revoke(user, request=request)
+        signals.mfa_reset.send(sender=TOTPDevice, request=request, user=user, by=by)
+        _notice(request, user, "mfa.reset", subject=_("Two-step verification was reset"),
+                summary=_("Staff reset two-step verification on your account. Set it up "
+                          "again the next time you sign in."))
+
+
+def _notice(request, user, notice: str, *, subject: str, summary: str) -> None:
+    """Tell the user about a factor change, unless an alert rule does it."""
+    if notices.is_claimed(notice):
+        return
+    ctx = context.current()
+    mail_enqueue(
+        template="mfa/email/notice", to=_email(user), user=user,
+        context={"subject": str(subject), "summary": str(summary),
+                 "device": device_name(ctx.user_agent), "ip": ctx.ip or "unknown"},
+    )

@@ -1,0 +1,37 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from mfa.app_settings import app_settings
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"), max_length=32, strip=True,
+        widget=forms.TextInput(attrs={
+            "autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
+            "autocapitalize": "off", "spellcheck": "false",
+        }),
+        help_text=_("The 6-digit code from your authenticator app, or a recovery code."),
+    )
+
+
+class ChallengeForm(CodeForm):
+    trust_browser = forms.BooleanField(label=_("Don't ask again on this browser"),
+                                       required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        days = app_settings.TRUST_BROWSER_DAYS
+        if days <= 0:
+            del self.fields["trust_browser"]
+        else:
+            self.fields["trust_browser"].label = _(
+                "Don't ask again on this browser for %(days)d days") % {"days": days}
+
+
+class ActivateForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from the app"), max_length=16, strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
+                                      "pattern": "[0-9 ]*", "autofocus": True}),
+    )

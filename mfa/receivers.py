@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from mfa import trust
+from mfa.models import TOTPDevice
+
+
+def has_totp(user) -> bool:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def untrust_all(sender, user=None, request=None, **kwargs):
+    if user is not None:
+        trust.trust_revoke(user, request=request)
+
+
+@admin.action(description=_("Reset two-step verification"))
+def reset_mfa(modeladmin, request, queryset):
+    from mfa.flows import mfa_reset
+
+    for user in queryset:
+        mfa_reset(user, request=request, by=request.user)
+    modeladmin.message_user(request, _("Two-step verification reset for %(n)d users.")
+                            % {"n": queryset.count()})
+
+
+def extend_user_admin(user_model) -> None:
+    """Offer "Reset two-step verification" on the user admin, whoever registered it."""
+    for site in (admin.site,):
+        user_admin = site._registry.get(user_model)
+        if user_admin is not None and reset_mfa not in (user_admin.actions or []):
+            user_admin.actions = [*(user_admin.actions or []), reset_mfa]

@@ -1,0 +1,58 @@
+"""Recovery codes: 60 bits each from the CSPRNG, stored only as keyed hashes, single use."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from authsuite import crypto
+from mfa.app_settings import app_settings
+from mfa.models import RecoveryCode, RecoveryCodeSet
+
+# Crockford-style base32 without look-alikes: 12 characters x 5 bits = 60 bits per code.
+ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+CODE_CHARS = 12
+BITS_PER_CODE = CODE_CHARS * 5
+
+
+def _format(raw: str) -> str:
+    return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
+
+
+def normalise(code) -> str:
+    text = "".join(str(code or "").split()).replace("-", "").lower()
+    return text.translate(str.maketrans({"o": "0", "i": "1", "l": "1", "u": "v"}))
+
+
+def _digest(code: str) -> str:
+    return crypto.token_digest(normalise(code), purpose="mfa-recovery")
+
+
+def generate(user) -> list[str]:
+    """Replace the user's codes with a fresh set; returns the codes to show once."""
+    codes = ["".join(secrets.choice(ALPHABET) for _ in range(CODE_CHARS))
+             for _ in range(app_settings.RECOVERY_CODES)]
+    with transaction.atomic():
+        RecoveryCodeSet.objects.filter(user=user).delete()
+        device = RecoveryCodeSet.objects.create(user=user, name="Recovery codes")
+        RecoveryCode.objects.bulk_create(
+            RecoveryCode(device=device, digest=_digest(c)) for c in codes
+        )
+    return [_format(c) for c in codes]
+
+
+def consume(device: RecoveryCodeSet, code) -> RecoveryCode | None:
+    """Use one code; of two concurrent uses of the same code exactly one wins."""
+    raw = normalise(code)
+    if len(raw) != CODE_CHARS or not raw.isascii() or any(ch not in ALPHABET for ch in raw):
+        return None
+    found = RecoveryCode.objects.filter(device=device, digest=_digest(raw),
+                                        used_at__isnull=True).first()
+    if found is None:
+        return None
+    won = RecoveryCode.objects.filter(pk=found.pk, used_at__isnull=True).update(
+        used_at=timezone.now()
+    )
+    return found if won else None

@@ -1,0 +1,28 @@
+"""Signals of the MFA app (payloads never carry secrets or codes).
+
+- ``totp_added``: ``request``, ``user``, ``device_id``
+- ``totp_removed``: ``request``, ``user``, ``device_id``
+- ``recovery_codes_generated``: ``request``, ``user``, ``count``
+- ``recovery_code_used``: ``request``, ``user``, ``remaining``
+- ``challenge_succeeded``: ``request``, ``user``, ``method`` (``"totp"``/``"recovery_code"``)
+- ``challenge_failed``: ``request``, ``user``, ``method``, ``failures``
+- ``challenge_locked``: ``request``, ``user``
+- ``browser_trusted``: ``request``, ``user``, ``trusted_id``
+- ``browser_untrusted``: ``request``, ``user``, ``trusted_id`` (None: all of them)
+- ``mfa_reset``: ``request``, ``user``, ``by`` (staff user)
+- ``mfa_disabled``: ``request``, ``user`` (the user removed their last factor)
+"""
+
+from django.dispatch import Signal
+
+totp_added = Signal()
+totp_removed = Signal()
+recovery_codes_generated = Signal()
+recovery_code_used = Signal()
+challenge_succeeded = Signal()
+challenge_failed = Signal()
+challenge_locked = Signal()
+browser_trusted = Signal()
+browser_untrusted = Signal()
+mfa_reset = Signal()
+mfa_disabled = Signal()

@@ -1,0 +1,36 @@
+"""The login stages MFA contributes."""
+
+from __future__ import annotations
+
+from accounts.pipeline import Stage
+from mfa import devices, policy, trust
+
+
+class SecondFactorStage(Stage):
+    """A user with a second factor proves it before any session is authenticated,
+    whatever the first factor was (password, magic link, a password just reset)."""
+
+    key = "mfa"
+    order = 100
+    url_name = "mfa:challenge"
+    description = "Enter a code from your authenticator app or a recovery code."
+
+    def is_needed(self, request, user, state) -> bool:
+        if state.method in self.satisfied_by:
+            return False
+        return devices.has_mfa(user) and trust.trusted(request, user) is None
+
+    #: First factors that already are multi-factor (a passkey with user verification).
+    satisfied_by: set[str] = set()
+
+
+class EnrollStage(Stage):
+    """A user who must have MFA but has none sets it up before getting a session."""
+
+    key = "mfa_enroll"
+    order = 110
+    url_name = "mfa:enroll"
+    description = "Set up two-step verification to finish signing in."
+
+    def is_needed(self, request, user, state) -> bool:
+        return policy.enrollment_due(user)

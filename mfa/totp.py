@@ -1,0 +1,97 @@
+"""TOTP (RFC 6238): keys sealed at rest, codes accepted once, drift bounded by settings."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from urllib.parse import quote, urlencode
+
+from django_otp.oath import hotp
+
+from authsuite import crypto
+from authsuite.app_settings import app_settings as core_settings
+from mfa.app_settings import app_settings
+from mfa.models import TOTPDevice
+
+KEY_BYTES = 20  # 160 bits, the size RFC 4226 recommends for HMAC-SHA1
+
+
+def now() -> float:
+    """Seam for tests: the current Unix time."""
+    return time.time()
+
+
+def new_key() -> bytes:
+    return secrets.token_bytes(KEY_BYTES)
+
+
+def seal_key(key: bytes) -> str:
+    return crypto.seal(key.hex(), key=app_settings.ENCRYPTION_KEY or None, purpose="mfa-totp")
+
+
+def device_key(device: TOTPDevice) -> bytes:
+    opened = crypto.unseal(device.sealed_key, key=app_settings.ENCRYPTION_KEY or None,
+                           purpose="mfa-totp")
+    if opened is None:
+        raise ValueError("the TOTP key cannot be decrypted (encryption key changed?)")
+    return bytes.fromhex(opened)
+
+
+def base32(key: bytes) -> str:
+    return base64.b32encode(key).decode().rstrip("=")
+
+
+def otpauth_uri(device: TOTPDevice, account: str) -> str:
+    issuer = app_settings.ISSUER or core_settings.SITE_NAME
+    label = quote(f"{issuer}:{account}")
+    query = urlencode({
+        "secret": base32(device_key(device)), "issuer": issuer, "algorithm": "SHA1",
+        "digits": app_settings.TOTP_DIGITS, "period": app_settings.TOTP_STEP,
+    })
+    return f"otpauth://totp/{label}?{query}"
+
+
+def qr_svg(uri: str) -> str:
+    """The otpauth URI as an inline SVG QR code, generated locally (segno)."""
+    import segno
+
+    return segno.make(uri, error="m").svg_inline(scale=4, dark="#1b1f24", light="#ffffff")
+
+
+def _normalise(token) -> str | None:
+    text = "".join(str(token or "").split())
+    digits = app_settings.TOTP_DIGITS
+    if len(text) != digits or not text.isascii() or not text.isdigit():
+        return None
+    return text
+
+
+def matching_step(device: TOTPDevice, token) -> int | None:
+    """The time step whose code equals ``token`` within the tolerance, else None."""
+    code = _normalise(token)
+    if code is None:
+        return None
+    key = device_key(device)
+    current = int(now()) // app_settings.TOTP_STEP
+    tolerance = app_settings.TOTP_TOLERANCE
+    for t in range(current - tolerance, current + tolerance + 1):
+        expected = str(hotp(key, t, app_settings.TOTP_DIGITS)).zfill(app_settings.TOTP_DIGITS)
+        if crypto.digests_match(expected, code):
+            return t
+    return None
+
+
+def verify(device: TOTPDevice, token) -> bool:
+    """Accept ``token`` at most once: the step must be newer than the last one used.
+
+    The check-and-set is one conditional UPDATE, so two concurrent requests with the same
+    code cannot both pass.
+    """
+    t = matching_step(device, token)
+    if t is None:
+        return False
+    won = TOTPDevice.objects.filter(pk=device.pk, last_t__lt=t).update(last_t=t)
+    if won:
+        device.last_t = t
+    return bool(won)

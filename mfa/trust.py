@@ -1,0 +1,74 @@
+"""Trusted browsers: "don't ask again on this browser" for a limited time.
+
+The cookie is signed, HttpOnly and carries a row id and a random token whose keyed digest
+is stored. It only counts for the user it was issued to, and every row is deleted when the
+password or any factor changes, so a stolen cookie outlives neither.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core import signing
+from django.utils import timezone
+
+from authsuite import context, crypto
+from authsuite.useragent import device_name
+from mfa import signals
+from mfa.app_settings import app_settings
+from mfa.models import TrustedBrowser
+
+SALT = "authsuite.mfa.trust"
+
+
+def trust_issue(request, response, user) -> TrustedBrowser | None:
+    days = app_settings.TRUST_BROWSER_DAYS
+    if days <= 0:
+        return None
+    token = crypto.new_token()
+    ctx = context.current()
+    row = TrustedBrowser.objects.create(
+        user=user, digest=crypto.token_digest(token, purpose="mfa-trust"),
+        device=device_name(ctx.user_agent), ip=ctx.ip,
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    value = signing.dumps({"id": row.pk, "u": str(user.pk), "t": token}, salt=SALT)
+    response.set_cookie(
+        app_settings.TRUST_COOKIE_NAME, value, max_age=days * 86400, httponly=True,
+        secure=request.is_secure(), samesite="Lax", path="/",
+    )
+    signals.browser_trusted.send(sender=TrustedBrowser, request=request, user=user,
+                                 trusted_id=row.pk)
+    return row
+
+
+def trusted(request, user) -> TrustedBrowser | None:
+    raw = request.COOKIES.get(app_settings.TRUST_COOKIE_NAME)
+    if not raw or app_settings.TRUST_BROWSER_DAYS <= 0:
+        return None
+    try:
+        value = signing.loads(raw, salt=SALT, max_age=app_settings.TRUST_BROWSER_DAYS * 86400)
+    except (signing.BadSignature, ValueError):
+        return None
+    if not isinstance(value, dict) or value.get("u") != str(user.pk):
+        return None
+    row = TrustedBrowser.objects.filter(
+        pk=value.get("id"), user=user, expires_at__gt=timezone.now()
+    ).first()
+    if row is None or not crypto.digests_match(
+        row.digest, crypto.token_digest(str(value.get("t", "")), purpose="mfa-trust")
+    ):
+        return None
+    TrustedBrowser.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+    return row
+
+
+def trust_revoke(user, *, request=None, trusted_id: int | None = None) -> int:
+    rows = TrustedBrowser.objects.filter(user=user)
+    if trusted_id is not None:
+        rows = rows.filter(pk=trusted_id)
+    deleted, _ = rows.delete()
+    if deleted:
+        signals.browser_untrusted.send(sender=TrustedBrowser, request=request, user=user,
+                                       trusted_id=trusted_id)
+    return deleted

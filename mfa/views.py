@@ -1,0 +1,216 @@
+"""MFA pages: factor list, TOTP setup, recovery codes, the sign-in challenge, enrollment."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.generic import TemplateView
+
+from accounts import authrecord, pipeline
+from accounts.decorators import ReauthenticationRequiredMixin
+from accounts.errors import FlowError
+from accounts.views import AuthPageMixin, FlowFormView
+from authsuite.urls_util import safe_next
+from mfa import devices, flows, policy, trust
+from mfa.forms import ActivateForm, ChallengeForm
+from mfa.models import TrustedBrowser
+
+
+def codes_download_href(codes: list[str]) -> str:
+    """A data: URL for the "download" link: the codes never go back to the server."""
+    return "data:text/plain;charset=utf-8," + quote("\n".join(codes) + "\n")
+
+
+class IndexView(LoginRequiredMixin, AuthPageMixin, TemplateView):
+    template_name = "mfa/index.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        context = super().get_context_data(**kwargs)
+        recovery = devices.recovery_set(user)
+        context.update(
+            totp=devices.totp_device(user),
+            recovery=recovery,
+            recovery_remaining=recovery.remaining() if recovery else 0,
+            trusted=TrustedBrowser.objects.filter(user=user).order_by("-created_at"),
+            grace_ends=policy.grace_ends(user),
+            required=policy.is_required(user),
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        action = request.POST.get("action", "")
+        if action == "untrust":
+            raw = request.POST.get("trusted", "")
+            if raw == "all":
+                trust.trust_revoke(request.user, request=request)
+            elif raw.isdigit():
+                trust.trust_revoke(request.user, request=request, trusted_id=int(raw))
+            messages.success(request, _("The browser will ask for a code again."))
+        return redirect("mfa:index")
+
+
+class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormView):
+    """Signed-in enrollment (needs a recent authentication)."""
+
+    template_name = "mfa/totp_setup.html"
+    form_class = ActivateForm
+
+    def user(self):
+        return self.request.user
+
+    def get(self, request, *args, **kwargs):
+        user = self.user()
+        if devices.totp_device(user) is not None:
+            messages.info(request, _("An authenticator app is already set up."))
+            return redirect(self.done_url())
+        try:
+            self.setup = flows.totp_setup_pending(user=user) or flows.totp_setup_begin(user=user)
+        except FlowError as error:
+            messages.error(request, error.message)
+            return redirect(self.done_url())
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        setup = getattr(self, "setup", None) or flows.totp_setup_pending(user=self.user())
+        context["setup"] = setup
+        return context
+
+    def done_url(self) -> str:
+        return reverse("mfa:index")
+
+    def run(self, form):
+        codes = flows.totp_activate(self.request, user=self.user(), code=form.cleaned_data["code"])
+        if self.request.user.is_authenticated:
+            # The user just proved the new factor: this session now has two.
+            self.request.session.cycle_key()
+            authrecord.record_refresh(self.request, ["otp"])
+        return self.activated(codes)
+
+    def activated(self, codes):
+        if codes:
+            return self.response_class(
+                request=self.request, template=["mfa/recovery_codes_new.html"],
+                context={"codes": codes, "download": codes_download_href(codes),
+                         "continue_url": self.done_url()},
+                using=self.template_engine,
+            )
+        messages.success(self.request, _("Your authenticator app is set up."))
+        return redirect(self.done_url())
+
+
+class TOTPRemoveView(LoginRequiredMixin, ReauthenticationRequiredMixin, AuthPageMixin,
+                     TemplateView):
+    template_name = "mfa/totp_remove.html"
+
+    def post(self, request, *args, **kwargs):
+        try:
+            flows.totp_remove(request, user=request.user)
+            messages.success(request, _("The authenticator app was removed."))
+        except FlowError as error:
+            messages.error(request, error.message)
+        return redirect("mfa:index")
+
+
+class RecoveryCodesView(LoginRequiredMixin, ReauthenticationRequiredMixin, AuthPageMixin,
+                        TemplateView):
+    template_name = "mfa/recovery_codes.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        recovery = devices.recovery_set(self.request.user)
+        context["remaining"] = recovery.remaining() if recovery else 0
+        context["has_mfa"] = devices.has_mfa(self.request.user)
+        return context
+
+    def post(self, request, *args, **kwargs):
+        try:
+            codes = flows.recovery_regenerate(request, user=request.user)
+        except FlowError as error:
+            messages.error(request, error.message)
+            return redirect("mfa:index")
+        return self.response_class(
+            request=request, template=["mfa/recovery_codes_new.html"],
+            context={"codes": codes, "download": codes_download_href(codes),
+                     "continue_url": reverse("mfa:index")},
+            using=self.template_engine,
+        )
+
+
+class ChallengeView(FlowFormView):
+    """The second-factor stage of a sign-in, or a step-up for a signed-in user."""
+
+    template_name = "mfa/challenge.html"
+    form_class = ChallengeForm
+
+    def dispatch(self, request, *args, **kwargs):
+        self.state = pipeline.state_get(request)
+        self.step_up = self.state is None and request.user.is_authenticated
+        if self.state is None and not self.step_up:
+            return redirect("accounts:login")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["step_up"] = self.step_up
+        return context
+
+    def run(self, form):
+        code = form.cleaned_data["code"]
+        if self.step_up:
+            flows.verify_code(self.request, user=self.request.user, code=code)
+            self.request.session.cycle_key()
+            authrecord.record_refresh(self.request, ["otp"])
+            return redirect(safe_next(self.request, self.next_url(), reverse("mfa:index")))
+        result = flows.challenge(self.request, code=code)
+        response = self.after_login(result)
+        if result.complete and form.cleaned_data.get("trust_browser"):
+            trust.trust_issue(self.request, response, result.user)
+        return response
+
+    def flow_failed(self, form, error):
+        if error.code == "mfa_locked" or error.code == "no_login_pending":
+            messages.error(self.request, error.message)
+            return redirect("accounts:login")
+        return super().flow_failed(form, error)
+
+
+class EnrollView(TOTPSetupView):
+    """Enrollment stage of a sign-in for users who must have MFA and have none."""
+
+    template_name = "mfa/enroll.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.state = pipeline.state_get(request)
+        self.pending_user = self.state.user() if self.state else None
+        if self.pending_user is None:
+            return redirect("accounts:login")
+        # No reauthentication: the first factor was passed moments ago in this sign-in.
+        return FlowFormView.dispatch(self, request, *args, **kwargs)
+
+    def user(self):
+        return self.pending_user
+
+    def done_url(self) -> str:
+        return reverse("accounts:login")
+
+    def activated(self, codes):
+        result = pipeline.stage_passed(self.request, "mfa_enroll", amr=["otp"],
+                                       also_done=("mfa",))
+        if result is None:
+            return redirect("accounts:login")
+        response = self.after_login(result)
+        if codes:
+            return self.response_class(
+                request=self.request, template=["mfa/recovery_codes_new.html"],
+                context={"codes": codes, "download": codes_download_href(codes),
+                         "continue_url": response["Location"]},
+                using=self.template_engine,
+            )
+        return response
