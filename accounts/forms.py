@@ -29,7 +29,8 @@ class CleanTextMixin:
 
     def clean(self):
         cleaned = super().clean()
-        for name, value in cleaned.items():
+        # A copy: add_error() drops the field from cleaned_data while we iterate.
+        for name, value in list(cleaned.items()):
             if isinstance(value, str) and "password" not in name and any(
                 ord(c) < 32 or ord(c) == 127 for c in value
             ):

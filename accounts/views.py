@@ -46,6 +46,10 @@ from authsuite.urls_util import safe_next
 class AuthPageMixin:
     """Shared behaviour of auth pages: no caching, flow errors shown on the form."""
 
+    # Forms only ever POST. FormView would answer PUT like POST, and so consume a link's
+    # token on a request no page of ours sends; every other method gets a 405.
+    http_method_names = ["get", "head", "options", "post"]
+
     @method_decorator([never_cache, sensitive_post_parameters()])
     def dispatch(self, request, *args, **kwargs):
         return super().dispatch(request, *args, **kwargs)

@@ -12,22 +12,14 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.test import APIClient
 
-from accounts.models import (
-    EmailAddress,
-    LoginThrottle,
-    OneTimeToken,
-    PasswordChangeRequired,
-    User,
-    UserSession,
-)
+from accounts.models import User
 from authsuite.api.views import SuiteAPIView
-from authsuite.models import OutboxMessage
+from tests.accounts.db_state import snapshot
 from tests.conftest import STRONG_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -121,22 +113,6 @@ def anonymous(db):
 
 def client_for(request, endpoint: Endpoint, signed_in: bool) -> APIClient:
     return request.getfixturevalue("signed_in" if signed_in else "anonymous")
-
-
-def snapshot() -> dict:
-    """Everything a refused request must leave as it was."""
-    return {
-        "users": list(User.objects.order_by("pk").values_list(
-            "pk", "email", "name", "password", "is_active", "last_login")),
-        "addresses": list(EmailAddress.objects.order_by("pk").values_list(
-            "pk", "email", "primary", "verified")),
-        "tokens": list(OneTimeToken.objects.order_by("pk").values_list("pk", "used_at", "voided_at")),
-        "outbox": OutboxMessage.objects.count(),
-        "sessions": Session.objects.count(),
-        "user_sessions": list(UserSession.objects.order_by("pk").values_list("pk", "ended_at")),
-        "throttles": LoginThrottle.objects.count(),
-        "password_change_required": PasswordChangeRequired.objects.count(),
-    }
 
 
 def assert_envelope(response, status: int, code: str | set[str]) -> dict:
