@@ -82,6 +82,10 @@ def failure_record(request, identifier: str, ip: str | None) -> None:
 def success_record(identifier: str, ip: str | None) -> None:
     """A correct sign-in clears this IP's history and the account-wide failure count."""
     identifier = normalize_email(identifier)
+    # Most sign-ins follow no failure: one read then spares them three writes (and their
+    # commits) on every successful sign-in.
+    if not LoginThrottle.objects.filter(identifier=identifier).exists():
+        return
     LoginThrottle.objects.filter(identifier=identifier, ip=ip or "").delete()
     LoginThrottle.objects.filter(
         identifier=identifier, ip=LoginThrottle.ACCOUNT_WIDE, locked_until__isnull=True

@@ -6,7 +6,10 @@ from accounts import sessions
 
 
 def remember_active(sender, instance, **kwargs):
-    if instance.pk is None:
+    update_fields = kwargs.get("update_fields")
+    if instance.pk is None or (update_fields is not None and "is_active" not in update_fields):
+        # A new user, or a save that cannot change is_active (last_login at every sign-in):
+        # no query needed to know that no session must end.
         instance._authsuite_was_active = None
         return
     previous = sender._default_manager.filter(pk=instance.pk).values_list(
