@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import auth
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import signals
@@ -56,6 +57,24 @@ def expiry_reason(row: UserSession, now) -> str | None:
     if now - row.created_at > timedelta(seconds=absolute):
         return "absolute_timeout"
     return None
+
+
+def sessions_alive(user, now=None):
+    """``user``'s sessions that can still be used: not ended and within both timeouts.
+
+    A session whose browser never comes back (closed, cookie expired) is never seen by the
+    middleware again, so its row is never ended; it must not be listed as signed in.
+    """
+    now = now or timezone.now()
+
+    def within(remember: bool, idle: int, absolute: int) -> Q:
+        return Q(remember=remember, last_seen_at__gte=now - timedelta(seconds=idle),
+                 created_at__gte=now - timedelta(seconds=absolute))
+
+    return UserSession.objects.filter(user=user, ended_at__isnull=True).filter(
+        within(False, app_settings.SESSION_IDLE_TIMEOUT, app_settings.SESSION_ABSOLUTE_TIMEOUT)
+        | within(True, app_settings.REMEMBER_IDLE_TIMEOUT, app_settings.REMEMBER_ABSOLUTE_TIMEOUT)
+    )
 
 
 def sessions_end(user, *, request=None, reason: str, keep=None, only=None) -> int:

@@ -39,7 +39,7 @@ from accounts.forms import (
     PasswordForm,
     SignupForm,
 )
-from accounts.models import EmailAddress, UserSession
+from accounts.models import EmailAddress
 from authsuite.urls_util import safe_next
 
 
@@ -377,9 +377,9 @@ class SessionsView(LoginRequiredMixin, AuthPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["sessions"] = UserSession.objects.filter(
-            user=self.request.user, ended_at__isnull=True
-        ).only("id", "device", "ip", "created_at", "last_seen_at", "remember")
+        context["sessions"] = sessions.sessions_alive(self.request.user).only(
+            "id", "device", "ip", "created_at", "last_seen_at", "remember"
+        )
         context["current_id"] = sessions.current_session_id(self.request)
         return context
 

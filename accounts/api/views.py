@@ -19,7 +19,7 @@ from accounts.flows import login as login_flows
 from accounts.flows import magic_link as magic_flows
 from accounts.flows import password as password_flows
 from accounts.flows.signup import signup
-from accounts.models import EmailAddress, UserSession
+from accounts.models import EmailAddress
 from authsuite.api.errors import APIError, CoreError
 from authsuite.api.views import SuiteAPIView, api_error
 
@@ -285,7 +285,7 @@ class SessionListView(AccountsAPIView):
     @extend_schema(responses=s.UserSessionSerializer(many=True), summary="Your active sessions")
     def get(self, request):
         current = sessions.current_session_id(request._request)
-        rows = UserSession.objects.filter(user=request.user, ended_at__isnull=True)
+        rows = sessions.sessions_alive(request.user)
         data = [
             {"id": r.pk, "device": r.device, "ip": r.ip, "created_at": r.created_at,
              "last_seen_at": r.last_seen_at, "remember": r.remember, "current": r.pk == current}

@@ -1,0 +1,431 @@
+"""Signed-in sessions: tracked with IP and device, listed and ended by their user, timed out
+on the server, and ended when the account is disabled."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from accounts.flows.account import account_deactivate
+from accounts.models import UserSession
+from tests.accounts.support import (
+    AUTH_KEY,
+    CHROME_WINDOWS,
+    FIREFOX_UBUNTU,
+    api_delete,
+    api_get,
+    api_post,
+    error_code,
+    freeze,
+    is_signed_in,
+    signed_in_api,
+    signed_in_html,
+)
+
+pytestmark = pytest.mark.django_db
+SESSIONS = "/accounts/sessions/"
+
+
+def firefox() -> Client:
+    return Client(HTTP_USER_AGENT=FIREFOX_UBUNTU, REMOTE_ADDR="203.0.113.7")
+
+
+def chrome() -> Client:
+    return Client(HTTP_USER_AGENT=CHROME_WINDOWS, REMOTE_ADDR="198.51.100.20")
+
+
+@pytest.fixture
+def two_browsers(user, password):
+    laptop, desktop = firefox(), chrome()
+    signed_in_html(laptop, user.email, password)
+    signed_in_api(desktop, user.email, password)
+    return laptop, desktop
+
+
+def row_of(client) -> UserSession:
+    return UserSession.objects.get(pk=client.session["_authsuite_sid"])
+
+
+# --- tracking -------------------------------------------------------------------------------
+
+def test_each_sign_in_is_tracked_with_ip_and_device(user, two_browsers):
+    laptop, desktop = two_browsers
+
+    firefox_row, chrome_row = row_of(laptop), row_of(desktop)
+    assert (firefox_row.ip, firefox_row.device) == ("203.0.113.7", "Firefox 128 on Ubuntu")
+    assert firefox_row.user_agent == FIREFOX_UBUNTU
+    assert (chrome_row.ip, chrome_row.device) == ("198.51.100.20", "Chrome 126 on Windows 10")
+    assert firefox_row.user == chrome_row.user == user
+    assert firefox_row.is_active and chrome_row.is_active
+
+
+def test_session_row_never_holds_the_session_key(two_browsers):
+    laptop, _ = two_browsers
+    key = laptop.session.session_key
+    row = row_of(laptop)
+    assert key not in {row.key_digest, row.user_agent, row.device, row.end_reason}
+    assert len(row.key_digest) == 64
+
+
+def test_magic_link_sessions_are_tracked_too(user):
+    phone = firefox()
+    phone.post(reverse("accounts:magic_link"), {"email": user.email})
+    from tests.helpers import last_link
+
+    phone.post(last_link(user.email))
+    assert row_of(phone).device == "Firefox 128 on Ubuntu"
+
+
+# --- listing --------------------------------------------------------------------------------
+
+def test_html_lists_own_sessions_only(user, password, two_browsers):
+    laptop, _ = two_browsers
+    stranger = Client(HTTP_USER_AGENT="curl/8.5.0")
+    from tests.factories import UserFactory
+
+    other = UserFactory()
+    signed_in_html(stranger, other.email, password)
+
+    page = laptop.get(SESSIONS).content.decode()
+
+    assert page.count('class="session"') == 2
+    assert "Firefox 128 on Ubuntu" in page
+    assert "Chrome 126 on Windows 10" in page
+    assert "203.0.113.7" in page and "198.51.100.20" in page
+    assert "curl" not in page
+    assert "This browser" in page
+
+
+def test_api_lists_own_sessions(user, two_browsers):
+    laptop, desktop = two_browsers
+
+    listed = api_get(desktop, "sessions/").json()
+
+    assert {(s["device"], s["ip"], s["current"]) for s in listed} == {
+        ("Firefox 128 on Ubuntu", "203.0.113.7", False),
+        ("Chrome 126 on Windows 10", "198.51.100.20", True),
+    }
+    assert all(set(s) == {"id", "device", "ip", "created_at", "last_seen_at", "remember",
+                          "current"} for s in listed)
+
+
+def test_sessions_need_a_session(client):
+    assert client.get(SESSIONS)["Location"].startswith("/accounts/login/")
+    assert api_get(client, "sessions/").status_code == 403
+
+
+# --- ending ---------------------------------------------------------------------------------
+
+def test_html_end_one_other_session(two_browsers):
+    laptop, desktop = two_browsers
+    target = row_of(desktop)
+
+    response = laptop.post(SESSIONS, {"session": str(target.pk)}, follow=True)
+
+    assert b"The session ended." in response.content
+    assert is_signed_in(laptop)
+    assert not is_signed_in(desktop)
+    target.refresh_from_db()
+    assert (target.is_active, target.end_reason) == (False, "user")
+
+
+def test_html_end_the_current_session_signs_out(two_browsers):
+    laptop, desktop = two_browsers
+    response = laptop.post(SESSIONS, {"session": str(row_of(laptop).pk)})
+    assert response["Location"] == "/accounts/login/"
+    assert not is_signed_in(laptop)
+    assert is_signed_in(desktop)
+
+
+def test_html_end_others(user, password, two_browsers):
+    laptop, desktop = two_browsers
+    third = Client()
+    signed_in_html(third, user.email, password)
+
+    response = laptop.post(SESSIONS, {"session": "others"}, follow=True)
+
+    assert b"2 other sessions ended." in response.content
+    assert is_signed_in(laptop)
+    assert not is_signed_in(desktop)
+    assert not is_signed_in(third)
+
+
+def test_html_end_all(two_browsers):
+    laptop, desktop = two_browsers
+    response = laptop.post(SESSIONS, {"session": "all"})
+    assert response["Location"] == "/accounts/login/"
+    assert not is_signed_in(laptop)
+    assert not is_signed_in(desktop)
+    assert not UserSession.objects.filter(ended_at__isnull=True).exists()
+
+
+def test_api_end_one(two_browsers):
+    laptop, desktop = two_browsers
+    assert api_delete(desktop, f"sessions/{row_of(laptop).pk}/").status_code == 204
+    assert not is_signed_in(laptop)
+    assert is_signed_in(desktop)
+
+
+def test_api_end_the_current_session(two_browsers):
+    laptop, desktop = two_browsers
+    assert api_delete(desktop, f"sessions/{row_of(desktop).pk}/").status_code == 204
+    assert not is_signed_in(desktop)
+    assert is_signed_in(laptop)
+
+
+def test_api_end_others(two_browsers):
+    laptop, desktop = two_browsers
+    response = api_post(desktop, "sessions/end-others/")
+    assert response.json() == {"detail": "1 sessions ended."}
+    assert is_signed_in(desktop)
+    assert not is_signed_in(laptop)
+
+
+def test_api_end_all_is_end_others_then_logout(two_browsers):
+    laptop, desktop = two_browsers
+    api_post(desktop, "sessions/end-others/")
+    assert api_post(desktop, "logout/").status_code == 204
+    assert not is_signed_in(desktop)
+    assert not is_signed_in(laptop)
+    assert not UserSession.objects.filter(ended_at__isnull=True).exists()
+
+
+def test_cannot_end_someone_elses_session(two_browsers, password):
+    laptop, _ = two_browsers
+    from tests.factories import UserFactory
+
+    victim = Client()
+    signed_in_html(victim, UserFactory().email, password)
+    victim_row = row_of(victim)
+
+    response = api_delete(laptop, f"sessions/{victim_row.pk}/")
+    assert response.status_code == 404
+    assert error_code(response) == "session_not_found"
+    laptop.post(SESSIONS, {"session": str(victim_row.pk)})
+    assert is_signed_in(victim)
+
+
+def test_ended_session_is_signed_out_on_its_next_request(two_browsers):
+    laptop, desktop = two_browsers
+    row = row_of(laptop)
+    UserSession.objects.filter(pk=row.pk).update(ended_at=row.created_at, end_reason="staff")
+
+    assert laptop.get("/accounts/")["Location"].startswith("/accounts/login/")
+    assert AUTH_KEY not in laptop.session
+    # Even with the old cookie kept, the server session is gone.
+    assert not is_signed_in(laptop)
+
+
+# --- timeouts -------------------------------------------------------------------------------
+
+@pytest.fixture
+def clock(time_machine):
+    freeze(time_machine)
+    return time_machine
+
+
+def test_idle_timeout(user, password, clock):
+    browser = firefox()
+    signed_in_html(browser, user.email, password)
+
+    clock.shift(3601)
+
+    assert browser.get("/accounts/")["Location"].startswith("/accounts/login/")
+    assert not is_signed_in(browser)
+    assert UserSession.objects.get(user=user).end_reason == "idle_timeout"
+
+
+def test_activity_keeps_an_idle_session_alive(user, password, clock):
+    browser = firefox()
+    signed_in_html(browser, user.email, password)
+    for _ in range(5):
+        clock.shift(50 * 60)
+        assert browser.get("/accounts/").status_code == 200
+    assert UserSession.objects.get(user=user).is_active
+
+
+def test_absolute_timeout_even_when_active(user, password, clock):
+    browser = firefox()
+    signed_in_html(browser, user.email, password)
+    for _ in range(24):  # a request every 30 minutes for 12 hours
+        clock.shift(30 * 60)
+        assert browser.get("/accounts/").status_code == 200
+
+    clock.shift(1)
+
+    assert browser.get("/accounts/")["Location"].startswith("/accounts/login/")
+    assert not is_signed_in(browser)
+    row = UserSession.objects.get(user=user)
+    assert row.end_reason == "absolute_timeout"
+    assert row.ended_at - row.created_at == timedelta(hours=12, seconds=1)
+
+
+def test_remembered_sessions_use_the_longer_timeouts(user, password, clock):
+    browser = firefox()
+    signed_in_html(browser, user.email, password, remember="on")
+    clock.shift(6 * 86400)
+    assert browser.get("/accounts/").status_code == 200
+    clock.shift(6 * 86400)
+    assert browser.get("/accounts/").status_code == 200
+    clock.shift(7 * 86400 + 1)
+    assert not is_signed_in(browser)
+    assert UserSession.objects.get(user=user).end_reason == "idle_timeout"
+
+
+def test_remembered_sessions_end_at_the_remember_absolute_timeout(user, password, clock):
+    browser = chrome()
+    signed_in_api(browser, user.email, password, remember=True)
+    for _ in range(4):
+        clock.shift(6 * 86400)
+        assert is_signed_in(browser)
+    clock.shift(6 * 86400 - 1)
+    assert is_signed_in(browser)
+    clock.shift(2)
+    assert not is_signed_in(browser)
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_REMEMBER_ABSOLUTE_TIMEOUT=3 * 86400)
+def test_remembered_absolute_timeout_is_enforced_by_the_server(user, password, clock):
+    browser = chrome()
+    signed_in_api(browser, user.email, password, remember=True)
+    # Whatever the session store says, the tracking row decides.
+    store = browser.session
+    store.set_expiry(365 * 86400)
+    store.save()
+    for _ in range(2):
+        clock.shift(86400)
+        assert is_signed_in(browser)
+    clock.shift(86401)
+    assert not is_signed_in(browser)
+    assert UserSession.objects.get(user=user).end_reason == "absolute_timeout"
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_SESSION_IDLE_TIMEOUT=600,
+                   AUTHSUITE_ACCOUNTS_SESSION_ABSOLUTE_TIMEOUT=1800)
+def test_timeouts_are_configurable(user, password, clock):
+    idle, busy = firefox(), chrome()
+    signed_in_html(idle, user.email, password)
+    signed_in_api(busy, user.email, password)
+    clock.shift(500)
+    assert is_signed_in(busy)
+    clock.shift(101)  # 601 s
+    assert not is_signed_in(idle)
+    assert is_signed_in(busy)
+    for _ in range(2):  # 1601 s
+        clock.shift(500)
+        assert is_signed_in(busy)
+    clock.shift(200)  # 1801 s
+    assert not is_signed_in(busy)
+    assert UserSession.objects.get(device__startswith="Chrome").end_reason == "absolute_timeout"
+
+
+def test_abandoned_sessions_are_not_listed(user, password, clock):
+    abandoned, active = firefox(), chrome()
+    signed_in_html(abandoned, user.email, password)
+    clock.shift(30 * 60)
+    signed_in_html(active, user.email, password)
+    clock.shift(31 * 60)  # the Firefox session idled out and its browser never came back
+
+    listed = api_get(active, "sessions/").json()
+    page = active.get(SESSIONS).content.decode()
+
+    assert [s["device"] for s in listed] == ["Chrome 126 on Windows 10"]
+    assert "Firefox" not in page
+    assert page.count('class="session"') == 1
+
+
+def test_last_seen_is_refreshed_with_the_current_ip(user, password, clock):
+    browser = firefox()
+    signed_in_html(browser, user.email, password)
+    clock.shift(61)
+    browser.get("/accounts/", REMOTE_ADDR="203.0.113.99")
+    row = UserSession.objects.get(user=user)
+    assert row.ip == "203.0.113.99"
+    assert row.last_seen_at == row.created_at + timedelta(seconds=61)
+
+
+# --- deactivation ---------------------------------------------------------------------------
+
+def admin_change_data(response) -> dict:
+    """The POST data of an admin change form as it is rendered."""
+    data = {}
+    form = response.context["adminform"].form
+    forms = [(form, form.fields)]
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        management = formset.management_form
+        for name in management.fields:
+            data[management.add_prefix(name)] = management[name].value()
+        forms.extend((f, f.fields) for f in formset.forms)
+    for bound_form, fields in forms:
+        for name in fields:
+            value = bound_form[name].value()
+            key = bound_form.add_prefix(name)
+            if value is None or value is False:
+                continue
+            data[key] = "on" if value is True else value
+    return data
+
+
+def test_deactivating_in_the_admin_form_ends_all_sessions(user, staff, two_browsers):
+    laptop, desktop = two_browsers
+    admin = Client()
+    admin.force_login(staff)
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    data = admin_change_data(admin.get(url))
+    del data["is_active"]
+
+    response = admin.post(url, {**data, "_save": "Save"})
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    user.refresh_from_db()
+    assert user.is_active is False
+    assert not is_signed_in(laptop)
+    assert not is_signed_in(desktop)
+    assert set(UserSession.objects.filter(user=user).values_list("end_reason", flat=True)) == {
+        "deactivated"
+    }
+
+
+def test_deactivating_with_the_admin_action_ends_all_sessions(user, staff, two_browsers):
+    laptop, desktop = two_browsers
+    admin = Client()
+    admin.force_login(staff)
+
+    admin.post(reverse("admin:accounts_user_changelist"),
+               {"action": "deactivate", "_selected_action": [user.pk]})
+
+    user.refresh_from_db()
+    assert user.is_active is False
+    assert not is_signed_in(laptop)
+    assert not is_signed_in(desktop)
+
+
+def test_deactivate_flow_ends_all_sessions(user, two_browsers):
+    laptop, desktop = two_browsers
+    account_deactivate(user)
+    assert not UserSession.objects.filter(user=user, ended_at__isnull=True).exists()
+    assert not is_signed_in(laptop)
+    assert not is_signed_in(desktop)
+
+
+def test_saving_an_active_user_ends_nothing(user, staff, two_browsers):
+    laptop, _ = two_browsers
+    user.name = "Renamed"
+    user.save()
+    assert is_signed_in(laptop)
+
+
+def test_staff_end_all_sessions_action(user, staff, two_browsers):
+    laptop, desktop = two_browsers
+    admin = Client()
+    admin.force_login(staff)
+    admin.post(reverse("admin:accounts_user_changelist"),
+               {"action": "end_all_sessions", "_selected_action": [user.pk]})
+    assert not is_signed_in(laptop)
+    assert not is_signed_in(desktop)
+    user.refresh_from_db()
+    assert user.is_active
