@@ -9,3 +9,4 @@ class MFAError(StrEnum):
     ALREADY_ENROLLED = "mfa_already_enrolled"
     NOT_ENROLLED = "mfa_not_enrolled"
     NO_LOGIN_PENDING = "no_login_pending"
+    TRUSTED_BROWSER_NOT_FOUND = "mfa_trusted_browser_not_found"

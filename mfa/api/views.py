@@ -190,5 +190,5 @@ class TrustedDetailView(MFAAPIView):
     @extend_schema(responses={204: None}, summary="Stop trusting a browser")
     def delete(self, request, pk: int):
         if not trust.trust_revoke(request.user, request=request._request, trusted_id=pk):
-            raise FlowError(MFAError.NOT_ENROLLED, "No such browser.", status=404)
+            raise FlowError(MFAError.TRUSTED_BROWSER_NOT_FOUND, "No such browser.", status=404)
         return Response(status=status.HTTP_204_NO_CONTENT)
