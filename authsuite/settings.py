@@ -197,7 +197,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must fail fast when the broker is down: the outbox sweeper delivers later,
 # and a sign-in must never hang on an unreachable broker.
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+# max_retries=0: a publish that finds no connection tries once instead of retrying until the
+# connection timeout (each mail of a request would wait 2 s). Workers reconnect on their own
+# terms (broker_connection_max_retries).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 0,
+}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "authsuite-sweep-outbox": {"task": "authsuite.sweep_outbox", "schedule": 60.0},

@@ -65,8 +65,12 @@ def _clear_caches():
 def _on_commit_now(request, monkeypatch):
     """In tests wrapped in a transaction nothing ever commits, so the outbox's on_commit
     hook would never fire. Run it at once there; tests that use real transactions
-    (transactional_db, live_server) keep Django's real behaviour."""
+    (transactional_db, live_server, django_db(transaction=True)) keep Django's real
+    behaviour."""
     if {"transactional_db", "live_server"} & set(request.fixturenames):
+        return
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and (marker.kwargs.get("transaction") or marker.args[:1] == (True,)):
         return
     monkeypatch.setattr(
         "authsuite.outbox.transaction.on_commit", lambda func, using=None, robust=False: func()

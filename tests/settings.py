@@ -26,7 +26,10 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SILENCED_SYSTEM_CHECKS = ["authsuite_accounts.W001"]
 
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In-memory mail unless EMAIL_URL names an SMTP server: the Celery worker that the services
+# tests spawn delivers to their local SMTP server (scripts/test.sh unsets EMAIL_URL).
+if not os.environ.get("EMAIL_URL"):
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 

@@ -1,0 +1,105 @@
+"""Fixtures of the services tests: mail really leaves through a broker, a worker and SMTP.
+
+Started once per session: a local SMTP server (aiosmtpd), a redis-server of the tests' own as
+the Celery broker (so a test can stop it without touching the shared Redis) and a Celery
+worker process running on the pytest-django test database. Each test gets ``worker``: the
+web side of the test publishes to that broker instead of running tasks eagerly, and at the
+end of the test the worker has finished everything the test queued.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from urllib.parse import quote
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.db import connections
+
+from authsuite.celery import app
+from tests.services.support import (
+    ROOT,
+    CeleryWorker,
+    RedisServer,
+    SMTPSink,
+    free_port,
+    wait_until,
+)
+
+
+def _require(binary: str) -> None:
+    if shutil.which(binary) is None:
+        message = f"needs {binary} on PATH"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def _database_url(db: dict) -> str:
+    """A URL for the worker naming the test database pytest-django created."""
+    user = quote(db.get("USER") or "", safe="")
+    password = quote(db.get("PASSWORD") or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = db.get("HOST") or "localhost"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{credentials}{host}{port}/{quote(db['NAME'], safe='')}"
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    sink = SMTPSink()
+    sink.port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    _require("redis-server")
+    server = RedisServer(tmp_path_factory.mktemp("broker"))
+    server.start()
+    previous = app.conf.broker_url
+    app.conf.broker_url = server.url
+    app.close()  # no pooled connection to another broker survives
+    yield server
+    app.close()
+    app.conf.broker_url = previous
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, broker, smtp_server, tmp_path_factory):
+    """The worker process; set up after the test database exists, stopped before it goes."""
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {
+        **os.environ,
+        "PYTHONPATH": pythonpath,
+        "DJANGO_SETTINGS_MODULE": "tests.services.worker_settings",
+        "DATABASE_URL": _database_url(connections["default"].settings_dict),
+        "CELERY_BROKER_URL": broker.url,
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
+    }
+    worker = CeleryWorker(env, tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def worker(celery_worker, broker, smtp_server, transactional_db):
+    """A running worker, and a web side that queues tasks for it (committed rows only: the
+    worker is another process, so these tests run in real transactions)."""
+    smtp_server.reset()
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    yield celery_worker
+    app.conf.task_always_eager = eager
+    smtp_server.release()
+    if not broker.running:
+        broker.start()
+    # Finish what this test queued before the database is flushed for the next one.
+    wait_until(broker.idle, timeout=30, what="the worker to drain the queue")
+    print(f"worker log (tail):\n{celery_worker.log_tail()}")  # shown when the test failed
