@@ -1,0 +1,383 @@
+"""Staff in the admin: finding users, reading their addresses and sessions, the safe actions.
+
+Staff never read or set a password (they send a reset link), and the outbox admin shows
+delivery status without the content of a message. Query counts of the busiest pages are
+pinned, and the same whatever the number of rows listed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.hashers import is_password_usable
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import (
+    EmailAddress,
+    LoginThrottle,
+    OneTimeToken,
+    PasswordChangeRequired,
+    User,
+    UserSession,
+)
+from authsuite import crypto
+from authsuite.models import OutboxMessage
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/accounts/user/"
+
+
+def change_url(user) -> str:
+    return reverse("admin:accounts_user_change", args=[user.pk])
+
+
+@pytest.fixture
+def admin_client(staff):
+    client = Client()
+    client.force_login(staff)
+    assert client.get("/admin/").status_code == 200
+    return client
+
+
+@pytest.fixture
+def people(staff):
+    now = timezone.now()
+    ann = UserFactory(email="ann@example.com", name="Ann Archer", last_login=now)
+    bob = UserFactory(email="bob@example.com", name="Bob Baker", is_active=False, verified_email=False)
+    carol = UserFactory(email="carol@example.com", name="Carol Cook", is_staff=True)
+    EmailAddress.objects.create(user=carol, email="carol.alt@example.org", verified=True)
+    EmailAddress.objects.create(user=carol, email="carol.other@example.org")
+    dave = UserFactory(email="dave@example.com", name="Dave Dyer")
+    LoginThrottle.objects.create(identifier="dave@example.com", ip="", failures=0, lockouts=1,
+                                 locked_until=now + timedelta(minutes=10))
+    LoginThrottle.objects.create(identifier="dave@example.com", ip="198.51.100.7", failures=3)
+    erin = UserFactory(email="erin@example.com", name="Erin Early", last_login=now - timedelta(days=30))
+    return {"staff": staff, "ann": ann, "bob": bob, "carol": carol, "dave": dave, "erin": erin}
+
+
+def listed(response) -> set[str]:
+    assert response.status_code == 200
+    return {user.email for user in response.context["cl"].result_list}
+
+
+def everyone(people) -> set[str]:
+    return {u.email for u in people.values()}
+
+
+# --- the list: search and filters -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("archer", {"ann@example.com"}),
+    ("ANN@EXAMPLE", {"ann@example.com"}),
+    ("carol.alt", {"carol@example.com"}),  # a secondary address finds its user
+    ("example.org", {"carol@example.com"}),  # two matching addresses, listed once
+    ("nobody-matches-this", set()),
+    ("' OR 1=1 --", set()),
+    ("%", set()),
+])
+def test_search(admin_client, people, query, expected):
+    response = admin_client.get(CHANGELIST, {"q": query})
+    assert listed(response) == expected
+    emails = [u.email for u in response.context["cl"].result_list]
+    assert len(emails) == len(set(emails))
+
+
+def test_the_unfiltered_list_shows_everyone(admin_client, people):
+    assert listed(admin_client.get(CHANGELIST)) == everyone(people)
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"is_active__exact": "0"}, {"bob"}),
+    ({"is_active__exact": "1"}, {"staff", "ann", "carol", "dave", "erin"}),
+    ({"verified": "no"}, {"bob"}),
+    ({"verified": "yes"}, {"staff", "ann", "carol", "dave", "erin"}),
+    ({"is_staff__exact": "1"}, {"staff", "carol"}),
+    ({"is_staff__exact": "0"}, {"ann", "bob", "dave", "erin"}),
+    ({"locked": "yes"}, {"dave"}),
+])
+def test_filters(admin_client, people, params, expected):
+    response = admin_client.get(CHANGELIST, params)
+    assert listed(response) == {people[name].email for name in expected}
+
+
+def filter_choices(admin_client, parameter: str) -> dict[str, str]:
+    """The links a list filter offers: {label: query string}."""
+    cl = admin_client.get(CHANGELIST).context["cl"]
+    for spec in cl.filter_specs:
+        if parameter in getattr(spec, "field_path", getattr(spec, "parameter_name", "")):
+            return {str(c["display"]): c["query_string"] for c in spec.choices(cl)}
+    raise AssertionError(f"no {parameter} filter")
+
+
+@pytest.mark.parametrize(("label", "expected"), [
+    ("Any date", {"staff", "ann", "bob", "carol", "dave", "erin"}),
+    ("Today", {"staff", "ann"}),
+    ("Past 7 days", {"staff", "ann"}),
+    ("No date", {"bob", "carol", "dave"}),
+    ("Has date", {"staff", "ann", "erin"}),
+])
+def test_last_login_filter(admin_client, people, label, expected):
+    query = filter_choices(admin_client, "last_login")[label]
+    assert listed(admin_client.get(CHANGELIST + query)) == {people[n].email for n in expected}
+
+
+def test_every_filter_is_offered(admin_client, people):
+    cl = admin_client.get(CHANGELIST).context["cl"]
+    titles = {str(spec.title) for spec in cl.filter_specs}
+    assert titles == {"active", "email verified", "staff status", "locked", "last login"}
+
+
+def test_a_lock_that_expired_is_not_listed_as_locked(admin_client, people):
+    LoginThrottle.objects.filter(identifier="dave@example.com").update(
+        locked_until=timezone.now() - timedelta(seconds=1))
+    assert listed(admin_client.get(CHANGELIST, {"locked": "yes"})) == set()
+
+
+# --- the detail page ---------------------------------------------------------------------------
+
+
+def test_detail_shows_addresses_and_sessions(admin_client, people):
+    carol = people["carol"]
+    UserSession.objects.create(user=carol, key_digest="a" * 64, device="Firefox 128 on Ubuntu",
+                               ip="203.0.113.5")
+    UserSession.objects.create(user=carol, key_digest="b" * 64, device="Safari 17 on iOS 17",
+                               ip="2001:db8::7", ended_at=timezone.now(), end_reason="logout")
+    response = admin_client.get(change_url(carol))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for text in ("carol@example.com", "carol.alt@example.org", "carol.other@example.org",
+                 "Firefox 128 on Ubuntu", "203.0.113.5", "Safari 17 on iOS 17", "2001:db8::7"):
+        assert text in html, text
+    # Another user's rows are not on this page.
+    UserSession.objects.create(user=people["ann"], key_digest="c" * 64, device="Opera 1 on Plan9")
+    assert "Opera 1 on Plan9" not in admin_client.get(change_url(carol)).content.decode()
+
+
+# --- passwords: never read, never set ----------------------------------------------------------
+
+
+def test_no_password_field_on_the_change_or_add_form(admin_client, people):
+    carol = people["carol"]
+    for url in (change_url(carol), reverse("admin:accounts_user_add")):
+        response = admin_client.get(url)
+        assert response.status_code == 200
+        assert "password" not in response.context["adminform"].form.fields
+        html = response.content.decode()
+        assert 'name="password' not in html
+    assert carol.password not in admin_client.get(change_url(carol)).content.decode()
+
+
+def test_a_password_posted_to_the_change_form_is_ignored(admin_client, people):
+    carol = people["carol"]
+    before = User.objects.get(pk=carol.pk).password
+    response = admin_client.post(change_url(carol), {
+        "email": carol.email, "name": "Carol Cook", "is_active": "on", "is_staff": "on",
+        "date_joined_0": "2024-01-01", "date_joined_1": "00:00:00",
+        "password": "md5$chosen$by-staff", "password1": "chosen by staff 123",
+        "password2": "chosen by staff 123",
+        "email_addresses-TOTAL_FORMS": "0", "email_addresses-INITIAL_FORMS": "0",
+        "auth_sessions-TOTAL_FORMS": "0", "auth_sessions-INITIAL_FORMS": "0",
+        "_save": "Save",
+    })
+    assert response.status_code in (200, 302)
+    assert User.objects.get(pk=carol.pk).password == before
+
+
+def test_a_user_added_by_staff_has_no_usable_password(admin_client):
+    response = admin_client.post(reverse("admin:accounts_user_add"), {
+        "email": "New.Person@Example.com", "name": "New Person", "is_active": "on",
+        "password": "chosen by staff 123", "date_joined_0": "2024-01-01", "date_joined_1": "00:00:00",
+        "email_addresses-TOTAL_FORMS": "0", "email_addresses-INITIAL_FORMS": "0",
+        "auth_sessions-TOTAL_FORMS": "0", "auth_sessions-INITIAL_FORMS": "0",
+        "_save": "Save",
+    })
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    created = User.objects.get(email="new.person@example.com")
+    assert not is_password_usable(created.password)
+    assert not created.check_password("chosen by staff 123")
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_set_password_page_does_not_exist(admin_client, people, method):
+    carol = people["carol"]
+    before = User.objects.get(pk=carol.pk).password
+    url = change_url(carol) + "password/"
+    response = getattr(admin_client, method)(url, {"password1": "chosen by staff 123",
+                                                  "password2": "chosen by staff 123"})
+    assert response.status_code == 404
+    assert User.objects.get(pk=carol.pk).password == before
+
+
+# --- actions -----------------------------------------------------------------------------------
+
+
+def act(client, action: str, *users):
+    return client.post(CHANGELIST, {
+        "action": action, "_selected_action": [u.pk for u in users], "index": "0",
+    })
+
+
+def signed_in_as(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    assert client.get(reverse("accounts:profile")).status_code == 200
+    return client
+
+
+def test_send_password_reset(admin_client, people):
+    ann, bob = people["ann"], people["bob"]
+    response = act(admin_client, "send_password_reset", ann, bob)
+    assert response.status_code == 302
+    # Only the active account gets a link: a deactivated one must not be revived this way.
+    messages = OutboxMessage.objects.filter(template="accounts/email/password_reset")
+    assert [m.to for m in messages] == [ann.email]
+    assert OneTimeToken.objects.filter(user=ann, purpose="password_reset").count() == 1
+    assert not OneTimeToken.objects.filter(user=bob).exists()
+    assert [m.to for m in mail.outbox] == [[ann.email]]
+    assert "/accounts/password/reset/" in mail.outbox[0].body
+    assert User.objects.get(pk=ann.pk).password == ann.password  # nothing else changed
+
+
+def test_end_all_sessions(admin_client, people):
+    ann = people["ann"]
+    ann_browser = signed_in_as(ann)
+    response = act(admin_client, "end_all_sessions", ann)
+    assert response.status_code == 302
+    rows = UserSession.objects.filter(user=ann)
+    assert rows and all(r.ended_at is not None and r.end_reason == "staff" for r in rows)
+    # Their browser is signed out at its next request; the staff member's is not.
+    response = ann_browser.get(reverse("accounts:profile"))
+    assert response.status_code == 302
+    assert admin_client.get(CHANGELIST).status_code == 200
+
+
+def test_unlock(admin_client, people, password):
+    dave = people["dave"]
+    assert Client().post(reverse("accounts:login"),
+                         {"email": dave.email, "password": password}).status_code == 429
+    response = act(admin_client, "unlock", dave)
+    assert response.status_code == 302
+    assert not LoginThrottle.objects.filter(identifier="dave@example.com").exists()
+    response = Client().post(reverse("accounts:login"), {"email": dave.email, "password": password})
+    assert response.status_code == 302
+
+
+def test_deactivate_spares_the_staff_member_acting(admin_client, people, staff):
+    ann = people["ann"]
+    ann_browser = signed_in_as(ann)
+    response = act(admin_client, "deactivate", ann, staff)
+    assert response.status_code == 302
+    assert User.objects.get(pk=ann.pk).is_active is False
+    assert User.objects.get(pk=staff.pk).is_active is True
+    assert not UserSession.objects.filter(user=ann, ended_at__isnull=True).exists()
+    assert ann_browser.get(reverse("accounts:profile")).status_code == 302
+    assert admin_client.get(CHANGELIST).status_code == 200
+
+
+def test_require_password_change(admin_client, people, password):
+    ann = people["ann"]
+    response = act(admin_client, "require_password_change", ann)
+    assert response.status_code == 302
+    assert PasswordChangeRequired.objects.filter(user=ann).exists()
+    response = Client().post(reverse("accounts:login"), {"email": ann.email, "password": password})
+    assert response["Location"] == reverse("accounts:password_change_required")
+
+
+def test_actions_need_staff(people, password):
+    client = signed_in_as(people["ann"])
+    response = act(client, "deactivate", people["erin"])
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/") or "login" in response["Location"]
+    assert User.objects.get(pk=people["erin"].pk).is_active is True
+
+
+# --- the outbox admin --------------------------------------------------------------------------
+
+CONTEXT_MARKER = "context-marker-7d1f"
+SECRET_MARKER = "secret-marker-93ab"
+
+
+@pytest.fixture
+def queued_message(people):
+    return OutboxMessage.objects.create(
+        template="accounts/email/magic_link", to="ann@example.com", user=people["ann"],
+        context={"email": "ann@example.com", "note": CONTEXT_MARKER},
+        sealed_context=crypto.seal(f'{{"url": "https://id.example.com/m/{SECRET_MARKER}/"}}'),
+    )
+
+
+def test_outbox_list_and_detail_show_status_not_content(admin_client, queued_message):
+    listing = admin_client.get(reverse("admin:authsuite_outboxmessage_changelist"))
+    detail = admin_client.get(reverse("admin:authsuite_outboxmessage_change",
+                                      args=[queued_message.pk]))
+    for response in (listing, detail):
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "ann@example.com" in html
+        assert "Pending" in html
+        assert CONTEXT_MARKER not in html
+        assert SECRET_MARKER not in html
+        assert queued_message.sealed_context[:40] not in html
+        assert "sealed_context" not in html
+
+
+def test_outbox_admin_has_no_add_and_no_change(admin_client, queued_message):
+    assert admin_client.get(reverse("admin:authsuite_outboxmessage_add")).status_code == 403
+    url = reverse("admin:authsuite_outboxmessage_change", args=[queued_message.pk])
+    response = admin_client.post(url, {"to": "eve@example.com", "status": "sent",
+                                       "template": "x", "context": "{}"})
+    assert response.status_code == 403
+    queued_message.refresh_from_db()
+    assert (queued_message.to, queued_message.status) == ("ann@example.com", "pending")
+
+
+# --- query counts ------------------------------------------------------------------------------
+
+ADMIN_USER_LIST_QUERIES = 5  # session, staff user, session row, count, the page of users
+SESSIONS_PAGE_QUERIES = 4  # session, user, session row, the list
+
+
+@pytest.mark.parametrize("extra_users", [0, 19])
+def test_admin_user_list_queries(admin_client, django_assert_num_queries, extra_users):
+    UserFactory.create_batch(extra_users)
+    for user in User.objects.all():
+        UserSession.objects.create(user=user, key_digest="d" * 64, device="Firefox 128 on Ubuntu")
+    assert User.objects.count() == extra_users + 1
+    with django_assert_num_queries(ADMIN_USER_LIST_QUERIES):
+        response = admin_client.get(CHANGELIST)
+    assert len(response.context["cl"].result_list) == extra_users + 1
+
+
+@pytest.mark.parametrize("sessions", [1, 10])
+def test_sessions_page_queries(user, django_assert_num_queries, sessions):
+    client = signed_in_as(user)
+    for _ in range(sessions - 1):
+        UserSession.objects.create(user=user, key_digest="e" * 64, device="Firefox 128 on Ubuntu",
+                                   ip="203.0.113.9")
+    with django_assert_num_queries(SESSIONS_PAGE_QUERIES):
+        response = client.get(reverse("accounts:sessions"))
+    assert response.status_code == 200
+    assert len(response.context["sessions"]) == sessions
+
+
+# A password sign-in: throttle and lockout checks, the user, the stages' checks, the session
+# and its tracking row, last_login, and the audit event sealed into the chain (eager here).
+PASSWORD_LOGIN_QUERIES = 32
+
+
+def test_password_login_queries(django_assert_num_queries, password):
+    warm_up, user = UserFactory(), UserFactory()
+    # The very first sign-in also creates rows shared by all later ones (the audit chain head).
+    assert Client().post(reverse("accounts:login"),
+                         {"email": warm_up.email, "password": password}).status_code == 302
+    with django_assert_num_queries(PASSWORD_LOGIN_QUERIES):
+        response = Client().post(reverse("accounts:login"), {"email": user.email, "password": password})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/"
