@@ -117,6 +117,8 @@ class OneTimeToken(models.Model):
         MAGIC_LINK = "magic_link", _("Magic link")
         VERIFY_EMAIL = "verify_email", _("Email verification")
         PASSWORD_RESET = "password_reset", _("Password reset")
+        #: Completes a sign-up whose account stays inactive until then (passkey sign-up).
+        SIGNUP = "signup", _("Sign-up completion")
 
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     user = models.ForeignKey(

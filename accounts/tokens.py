@@ -40,11 +40,13 @@ def token_issue(*, user, purpose: str, email: str, lifetime: int) -> str:
 def _usable(raw: str, purpose: str):
     if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
         return OneTimeToken.objects.none()
-    return OneTimeToken.objects.filter(
+    tokens = OneTimeToken.objects.filter(
         digest=crypto.token_digest(raw, purpose=purpose), purpose=purpose,
         used_at__isnull=True, voided_at__isnull=True, expires_at__gt=_now(),
-        user__is_active=True,
     )
+    if purpose != Purpose.SIGNUP:  # sign-up accounts are inactive until completed
+        tokens = tokens.filter(user__is_active=True)
+    return tokens
 
 
 def token_peek(raw: str, *, purpose: str) -> OneTimeToken | None:
@@ -57,7 +59,12 @@ def token_consume(raw: str, *, purpose: str) -> OneTimeToken | None:
     token = token_peek(raw, purpose=purpose)
     if token is None:
         return None
-    won = _usable(raw, purpose).filter(pk=token.pk).update(used_at=_now())
+    # Filter on the token's own columns only. A join (user__is_active) makes the ORM write
+    # "WHERE id IN (subquery)", which PostgreSQL does not re-check against the row a
+    # concurrent transaction has just consumed, so two requests could both win.
+    won = OneTimeToken.objects.filter(
+        pk=token.pk, used_at__isnull=True, voided_at__isnull=True, expires_at__gt=_now()
+    ).update(used_at=_now())
     return token if won == 1 else None
 
 

@@ -160,6 +160,29 @@ class MFAReset(AlertRule):
                "next time you sign in.")
 
 
+class PasskeyAdded(AlertRule):
+    actions = ("passkeys.added",)
+    replaces = "passkeys.added"
+    subject = "A passkey was added"
+    summary = "A passkey was added to your account."
+
+
+class PasskeyRemoved(AlertRule):
+    actions = ("passkeys.removed",)
+    replaces = "passkeys.removed"
+    subject = "A passkey was removed"
+    summary = "A passkey was removed from your account."
+
+
+class PasskeyCloned(AlertRule):
+    actions = ("passkeys.clone_detected",)
+    subject = "A passkey was disabled"
+    summary = ("One of your passkeys answered with a counter lower than before, which is what "
+               "a copied authenticator does. It was disabled.")
+    advice = ("Sign in another way, remove that passkey, and create a new one. If you did "
+              "not copy it, someone may have.")
+
+
 @lru_cache(maxsize=8)
 def _load(paths: tuple[str, ...]) -> tuple[AlertRule, ...]:
     return tuple(import_string(path)() for path in paths)

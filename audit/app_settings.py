@@ -15,6 +15,9 @@ DEFAULT_ALERT_RULES = [
     "audit.alerts.RecoveryCodesGenerated",
     "audit.alerts.SecondFactorLocked",
     "audit.alerts.MFAReset",
+    "audit.alerts.PasskeyAdded",
+    "audit.alerts.PasskeyRemoved",
+    "audit.alerts.PasskeyCloned",
 ]
 
 

@@ -21,6 +21,8 @@ class AuditConfig(AppConfig):
             from audit.events import accounts as _accounts_events  # noqa: F401
         if apps.is_installed("mfa"):
             from audit.events import mfa as _mfa_events  # noqa: F401
+        if apps.is_installed("passkeys"):
+            from audit.events import passkeys as _passkey_events  # noqa: F401
         registry.connect_installed()
         django_auth.connect()
         notices.register_claimer(alerts.claims)

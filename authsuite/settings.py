@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "accounts",
     "django_otp",
     "mfa",
+    "passkeys",
     "audit",
 ]
 if env_bool("AUTHSUITE_MAILBOX", DEBUG):
@@ -237,6 +238,13 @@ RATELIMIT_USE_CACHE = "default"
 
 AUTHSUITE_SITE_NAME = os.environ.get("AUTHSUITE_SITE_NAME", "authsuite demo")
 AUTHSUITE_MFA_REQUIRED = os.environ.get("AUTHSUITE_MFA_REQUIRED", "nobody")
+# Passkeys are bound to a domain: the demo serves them at http://localhost:8000 (browsers
+# allow WebAuthn over plain HTTP on localhost only, and never on an IP address).
+AUTHSUITE_PASSKEYS_RP_ID = os.environ.get("AUTHSUITE_PASSKEYS_RP_ID", "localhost")
+AUTHSUITE_PASSKEYS_ORIGINS = [
+    o.strip() for o in os.environ.get("AUTHSUITE_PASSKEYS_ORIGINS",
+                                      "http://localhost:8000").split(",") if o.strip()
+]
 
 LOGGING = {
     "version": 1,

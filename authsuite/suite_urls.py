@@ -23,6 +23,8 @@ if apps.is_installed("audit"):
     api_patterns.append(path("", include("audit.api.urls")))
 if apps.is_installed("mfa"):
     api_patterns.append(path("", include("mfa.api.urls")))
+if apps.is_installed("passkeys"):
+    api_patterns.append(path("", include("passkeys.api.urls")))
 
 urlpatterns = [
     path("api/auth/v1/", include((api_patterns, "authsuite_api"))),
@@ -31,5 +33,7 @@ if apps.is_installed("audit"):
     urlpatterns.insert(0, path("accounts/security/", include("audit.urls")))
 if apps.is_installed("mfa"):
     urlpatterns.insert(0, path("mfa/", include("mfa.urls")))
+if apps.is_installed("passkeys"):
+    urlpatterns.insert(0, path("passkeys/", include("passkeys.urls")))
 if apps.is_installed("accounts"):
     urlpatterns.insert(0, path("accounts/", include("accounts.urls")))

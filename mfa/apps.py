@@ -24,6 +24,9 @@ class MFAConfig(AppConfig):
         for signal in (account_signals.password_changed, account_signals.password_reset_completed):
             signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")
         receivers.extend_user_admin(get_user_model())
+        from authsuite import slots
+
+        slots.register("account_links", "mfa/_account_link.html")
 
 
 class MFAAdminConfig(admin_apps.AdminConfig):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from accounts import authrecord
 from accounts.pipeline import Stage
 from mfa import devices, policy, trust
 
@@ -16,12 +17,9 @@ class SecondFactorStage(Stage):
     description = "Enter a code from your authenticator app or a recovery code."
 
     def is_needed(self, request, user, state) -> bool:
-        if state.method in self.satisfied_by:
-            return False
+        if "mfa" in authrecord.combine(state.amr):
+            return False  # the first factor already was multi-factor (a verified passkey)
         return devices.has_mfa(user) and trust.trusted(request, user) is None
-
-    #: First factors that already are multi-factor (a passkey with user verification).
-    satisfied_by: set[str] = set()
 
 
 class EnrollStage(Stage):

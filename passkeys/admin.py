@@ -1,0 +1,43 @@
+"""Staff see a user's passkeys (provider, last use, flags) and can remove one."""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from passkeys import flows
+from passkeys.models import Passkey
+
+
+@admin.register(Passkey)
+class PasskeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "provider", "created_at", "last_used_at", "backup_eligible",
+                    "backup_state", "flagged_at"]
+    list_filter = ["backup_eligible", "backup_state", ("flagged_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__email", "name"]
+    list_select_related = ["user"]
+    fields = ["user", "name", "provider", "aaguid", "attestation_format", "transports",
+              "sign_count", "backup_eligible", "backup_state", "user_verified", "created_at",
+              "last_used_at", "flagged_at"]
+    readonly_fields = fields
+    actions = ["remove_passkeys"]
+
+    @admin.display(description=_("provider"))
+    def provider(self, obj):
+        return flows.provider_name(obj.aaguid) or "—"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # removal goes through the action: audited and the user is told
+
+    @admin.action(description=_("Remove selected passkeys (the users are told)"))
+    def remove_passkeys(self, request, queryset):
+        count = 0
+        for passkey in queryset.select_related("user"):
+            flows.passkey_remove(request, user=passkey.user, passkey_id=passkey.pk,
+                                 by=request.user)
+            count += 1
+        self.message_user(request, _("%(n)d passkeys removed.") % {"n": count})

@@ -1,0 +1,213 @@
+"""JSON API of the passkey ceremonies; the page script uses it too."""
+
+from __future__ import annotations
+
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from accounts.api.views import IsRecentlyAuthenticated, _from_flow
+from accounts.app_settings import app_settings as accounts_settings
+from accounts.errors import FlowError
+from authsuite.api.views import SuiteAPIView
+from authsuite.urls_util import safe_next
+from passkeys import flows
+from passkeys.models import Passkey
+
+
+class CredentialSerializer(serializers.Serializer):
+    credential = serializers.JSONField(help_text="The PublicKeyCredential in its JSON form "
+                                                 "(credential.toJSON()).")
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    next = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RenameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+class PasskeySerializer(serializers.ModelSerializer):
+    provider = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Passkey
+        fields = ["id", "name", "provider", "created_at", "last_used_at", "backup_eligible",
+                  "backup_state", "flagged_at"]
+
+    def get_provider(self, obj) -> str:
+        return flows.provider_name(obj.aaguid)
+
+
+@method_decorator(never_cache, name="dispatch")
+class PasskeyAPIView(SuiteAPIView):
+    flow_errors = {FlowError: _from_flow}
+
+    def data(self, request, serializer_class=CredentialSerializer):
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+def _login_body(request, result) -> dict:
+    body = result.as_dict()
+    if result.complete:
+        body["redirect"] = safe_next(request, result.next_url, accounts_settings.LOGIN_REDIRECT_URL)
+    else:
+        body["redirect"] = result.stage.url()
+    return body
+
+
+class RegisterOptionsView(PasskeyAPIView):
+    permission_classes = [IsRecentlyAuthenticated]
+
+    @extend_schema(request=None, responses={200: dict},
+                   summary="Options for navigator.credentials.create() (JSON form)")
+    def post(self, request):
+        return Response(flows.register_options(request._request, user=request.user))
+
+
+class RegisterView(PasskeyAPIView):
+    permission_classes = [IsRecentlyAuthenticated]
+
+    @extend_schema(request=CredentialSerializer, responses={201: PasskeySerializer},
+                   summary="Register the created credential")
+    def post(self, request):
+        data = self.data(request)
+        passkey = flows.register_verify(request._request, user=request.user,
+                                        credential=data["credential"], name=data["name"])
+        return Response(PasskeySerializer(passkey).data, status=status.HTTP_201_CREATED)
+
+
+class LoginOptionsView(PasskeyAPIView):
+    @extend_schema(request=None, responses={200: dict},
+                   summary="Options for a usernameless navigator.credentials.get()")
+    def post(self, request):
+        return Response(flows.login_options(request._request))
+
+
+class LoginView(PasskeyAPIView):
+    @extend_schema(request=CredentialSerializer, responses={200: dict},
+                   summary="Sign in with a passkey")
+    def post(self, request):
+        data = self.data(request)
+        django_request = request._request
+        result = flows.login_verify(django_request, credential=data["credential"],
+                                    next_url=safe_next(django_request, data["next"], ""))
+        return Response(_login_body(django_request, result))
+
+
+class SecondFactorOptionsView(PasskeyAPIView):
+    @extend_schema(request=None, responses={200: dict},
+                   summary="Options for using a passkey as the second factor of a sign-in")
+    def post(self, request):
+        return Response(flows.second_factor_options(request._request))
+
+
+class SecondFactorView(PasskeyAPIView):
+    @extend_schema(request=CredentialSerializer, responses={200: dict},
+                   summary="Pass the second-factor stage with a passkey")
+    def post(self, request):
+        data = self.data(request)
+        result = flows.second_factor_verify(request._request, credential=data["credential"])
+        return Response(_login_body(request._request, result))
+
+
+class ReauthOptionsView(PasskeyAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: dict},
+                   summary="Options for confirming your identity with a passkey")
+    def post(self, request):
+        return Response(flows.reauth_options(request._request, user=request.user))
+
+
+class ReauthView(PasskeyAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=CredentialSerializer, responses={200: dict},
+                   summary="Confirm your identity with a passkey (sudo mode)")
+    def post(self, request):
+        data = self.data(request)
+        record = flows.reauth_verify(request._request, user=request.user,
+                                     credential=data["credential"])
+        django_request = request._request
+        return Response({**record, "redirect": safe_next(django_request, data["next"], "/")})
+
+
+class PasskeyListView(PasskeyAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=PasskeySerializer(many=True), summary="Your passkeys")
+    def get(self, request):
+        return Response(PasskeySerializer(Passkey.objects.filter(user=request.user),
+                                          many=True).data)
+
+
+class PasskeyDetailView(PasskeyAPIView):
+    def get_permissions(self):
+        if self.request.method == "DELETE":
+            return [IsRecentlyAuthenticated()]
+        return [IsAuthenticated()]
+
+    @extend_schema(request=RenameSerializer, responses=PasskeySerializer,
+                   summary="Rename a passkey")
+    def patch(self, request, pk: int):
+        data = self.data(request, RenameSerializer)
+        passkey = flows.passkey_rename(request._request, user=request.user, passkey_id=pk,
+                                       name=data["name"])
+        return Response(PasskeySerializer(passkey).data)
+
+    @extend_schema(responses={204: None}, summary="Remove a passkey")
+    def delete(self, request, pk: int):
+        flows.passkey_remove(request._request, user=request.user, passkey_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SignupRequestSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+
+
+class SignupTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=128)
+
+
+class SignupCompleteSerializer(CredentialSerializer):
+    token = serializers.CharField(max_length=128)
+
+
+class SignupRequestView(PasskeyAPIView):
+    @extend_schema(request=SignupRequestSerializer, responses={202: dict},
+                   summary="Start a passkey-only sign-up (a link is mailed)")
+    def post(self, request):
+        from passkeys import signup
+
+        data = self.data(request, SignupRequestSerializer)
+        signup.signup_request(request._request, email=data["email"], name=data["name"])
+        return Response({"detail": "Check your inbox for a link to create your passkey."},
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class SignupOptionsView(PasskeyAPIView):
+    @extend_schema(request=SignupTokenSerializer, responses={200: dict},
+                   summary="Creation options for the sign-up link's passkey")
+    def post(self, request):
+        from passkeys import signup
+
+        data = self.data(request, SignupTokenSerializer)
+        return Response(signup.signup_options(request._request, token=data["token"]))
+
+
+class SignupCompleteView(PasskeyAPIView):
+    @extend_schema(request=SignupCompleteSerializer, responses={200: dict},
+                   summary="Create the passkey, activate the account and sign in")
+    def post(self, request):
+        from passkeys import signup
+
+        data = self.data(request, SignupCompleteSerializer)
+        result = signup.signup_complete(request._request, token=data["token"],
+                                        credential=data["credential"], name=data["name"])
+        return Response(_login_body(request._request, result))

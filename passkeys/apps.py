@@ -1,0 +1,32 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PasskeysConfig(AppConfig):
+    name = "passkeys"
+    label = "passkeys"
+    verbose_name = _("Passkeys")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.apps import apps
+
+        from accounts.forms import LoginForm
+        from authsuite import slots
+        from passkeys import checks  # noqa: F401
+        from passkeys.app_settings import app_settings
+
+        slots.register("login_methods", "passkeys/_login_button.html")
+        slots.register("account_links", "passkeys/_account_link.html")
+        slots.register("reauth_methods", "passkeys/_reauth_button.html")
+        slots.register("signup_methods", "passkeys/_signup_link.html",
+                       context=lambda request: {} if app_settings.SIGNUP else None)
+        # Conditional UI: the browser offers passkeys in the email field's autofill.
+        LoginForm.base_fields["email"].widget.attrs["autocomplete"] = "username webauthn"
+        if apps.is_installed("mfa"):
+            from mfa.registry import register_factor
+            from passkeys.models import Passkey
+
+            register_factor("passkey", lambda user: Passkey.objects.filter(
+                user=user, flagged_at__isnull=True).exists())
+            slots.register("mfa_alternatives", "passkeys/_mfa_option.html")

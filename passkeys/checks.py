@@ -1,0 +1,57 @@
+"""System checks of the passkeys app (ids ``authsuite_passkeys.*``)."""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import checks
+
+from passkeys.app_settings import app_settings
+
+
+def _within(host: str, rp_id: str) -> bool:
+    return host == rp_id or host.endswith("." + rp_id)
+
+
+@checks.register(checks.Tags.security)
+def check_passkeys(app_configs=None, **kwargs):
+    errors = []
+    rp_id = app_settings.RP_ID
+    if not rp_id or "://" in rp_id or "/" in rp_id or ":" in rp_id:
+        errors.append(checks.Error(
+            f"AUTHSUITE_PASSKEYS_RP_ID {rp_id!r} is not a domain.",
+            hint="Use the registrable domain only, e.g. 'example.com'.",
+            obj="AUTHSUITE_PASSKEYS_RP_ID", id="authsuite_passkeys.E001",
+        ))
+    for origin in app_settings.ORIGINS:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.path:
+            errors.append(checks.Error(
+                f"Passkey origin {origin!r} is not scheme://host[:port].",
+                hint="Fix AUTHSUITE_PASSKEYS_ORIGINS.", obj="AUTHSUITE_PASSKEYS_ORIGINS",
+                id="authsuite_passkeys.E002",
+            ))
+        elif not _within(parts.hostname, rp_id):
+            errors.append(checks.Error(
+                f"Passkey origin {origin!r} does not match the RP ID {rp_id!r}.",
+                hint="Every origin's host must be the RP ID or a subdomain of it.",
+                obj="AUTHSUITE_PASSKEYS_ORIGINS", id="authsuite_passkeys.E003",
+            ))
+        elif parts.scheme == "http" and parts.hostname != "localhost":
+            errors.append(checks.Error(
+                f"Passkey origin {origin!r} is not HTTPS.",
+                hint="Browsers allow WebAuthn over HTTP only on localhost.",
+                obj="AUTHSUITE_PASSKEYS_ORIGINS", id="authsuite_passkeys.E004",
+            ))
+    if settings.SESSION_ENGINE.endswith("signed_cookies"):
+        errors.append(checks.Error(
+            "Passkey challenges must be stored server-side; signed-cookie sessions are not.",
+            hint="Use a database or cache session engine.", obj="SESSION_ENGINE",
+            id="authsuite_passkeys.E005",
+        ))
+    if app_settings.USER_VERIFICATION not in ("required", "preferred", "discouraged"):
+        errors.append(checks.Error(
+            "AUTHSUITE_PASSKEYS_USER_VERIFICATION must be required, preferred or discouraged.",
+            hint="Use 'required' (default).", obj="AUTHSUITE_PASSKEYS_USER_VERIFICATION",
+            id="authsuite_passkeys.E006",
+        ))
+    return errors

@@ -1,0 +1,264 @@
+"""Passkey flows: register, sign in (passwordless or as a second factor), manage."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import authrecord, pipeline
+from accounts.errors import FlowError
+from authsuite import notices
+from authsuite.outbox import mail_enqueue
+from passkeys import ceremonies, signals
+from passkeys.app_settings import app_settings
+from passkeys.errors import PasskeyError
+from passkeys.models import Passkey, WebAuthnUser
+
+CEREMONY_REGISTER = "register"
+CEREMONY_LOGIN = "login"
+CEREMONY_SECOND_FACTOR = "second_factor"
+CEREMONY_REAUTH = "reauthenticate"
+
+
+@lru_cache(maxsize=1)
+def _aaguids() -> dict[str, str]:
+    return json.loads((Path(__file__).parent / "data" / "aaguids.json").read_text())
+
+
+def provider_name(aaguid: str) -> str:
+    """The authenticator's product name from the bundled AAGUID table, or ""."""
+    return _aaguids().get((aaguid or "").lower(), "")
+
+
+def _email(user) -> str:
+    return getattr(user, get_user_model().get_email_field_name(), "") or ""
+
+
+def user_handle(user) -> str:
+    row, _ = WebAuthnUser.objects.get_or_create(
+        user=user, defaults={"handle": ceremonies.new_handle()}
+    )
+    return row.handle
+
+
+def amr_for(*, backup_eligible: bool, user_verified: bool) -> list[str]:
+    """RFC 8176: a synced passkey is a software-secured key (swk), a device-bound one a
+    hardware-secured key (hwk); user verification adds ``user`` (a second factor kind)."""
+    values = ["swk" if backup_eligible else "hwk"]
+    if user_verified:
+        values.append("user")
+    return values
+
+
+# Registration ---------------------------------------------------------------------
+
+def register_options(request, *, user) -> dict:
+    if Passkey.objects.filter(user=user).count() >= app_settings.MAX_PASSKEYS:
+        raise FlowError(PasskeyError.LIMIT, _("You have the most passkeys allowed."))
+    exclude = list(Passkey.objects.filter(user=user).values_list("credential_id", flat=True))
+    return ceremonies.registration_options(
+        request, user=user, handle=user_handle(user), name=_email(user),
+        display_name=getattr(user, "name", "") or _email(user), exclude=exclude,
+        user_id=str(user.pk),
+    )
+
+
+def register_verify(request, *, user, credential, name: str = "",
+                    ceremony: str = CEREMONY_REGISTER) -> Passkey:
+    stored = ceremonies.take_challenge(request, ceremony)
+    if stored.get("user_id") != str(user.pk):
+        raise ceremonies.invalid()
+    registered = ceremonies.verify_registration(credential, challenge=stored["challenge_bytes"])
+    name = (name or "").strip()[:100] or provider_name(registered.aaguid) or _("Passkey")
+    with transaction.atomic():
+        if Passkey.objects.filter(credential_id=registered.credential_id).exists():
+            raise FlowError(PasskeyError.DUPLICATE, _("This passkey is already registered."))
+        passkey = Passkey.objects.create(
+            user=user, credential_id=registered.credential_id,
+            public_key=registered.public_key, sign_count=registered.sign_count,
+            aaguid=registered.aaguid, name=name, transports=registered.transports,
+            attestation_format=registered.fmt, backup_eligible=registered.backup_eligible,
+            backup_state=registered.backup_state, user_verified=registered.user_verified,
+        )
+        signals.passkey_added.send(sender=Passkey, request=request, user=user,
+                                   passkey_id=passkey.pk, name=passkey.name,
+                                   aaguid=passkey.aaguid)
+        _notice(request, user, "passkeys.added", _("A passkey was added"),
+                _("A passkey named “%(name)s” was added to your account.") % {"name": name})
+    return passkey
+
+
+# Authentication -------------------------------------------------------------------
+
+def login_options(request) -> dict:
+    """Usernameless sign-in: no allowCredentials, the authenticator offers its passkeys."""
+    return ceremonies.authentication_options(request, ceremony=CEREMONY_LOGIN)
+
+
+def second_factor_options(request) -> dict:
+    state = pipeline.state_get(request)
+    user = state.user() if state else None
+    if user is None:
+        raise FlowError("no_login_pending", _("Your sign-in expired. Start again."), status=409)
+    allow = list(Passkey.objects.filter(user=user, flagged_at__isnull=True)
+                 .values_list("credential_id", flat=True))
+    return ceremonies.authentication_options(request, ceremony=CEREMONY_SECOND_FACTOR,
+                                             allow=allow, user_id=str(user.pk))
+
+
+def reauth_options(request, *, user) -> dict:
+    allow = list(Passkey.objects.filter(user=user, flagged_at__isnull=True)
+                 .values_list("credential_id", flat=True))
+    return ceremonies.authentication_options(request, ceremony=CEREMONY_REAUTH, allow=allow,
+                                             user_id=str(user.pk))
+
+
+def _assert(request, credential, *, ceremony: str, expected_user_id: str | None):
+    """Verify an assertion for ``ceremony``; returns (passkey, amr).
+
+    The challenge is taken (deleted) before anything is checked, so a response can be
+    tried once. The passkey row is locked while its counter is compared and updated.
+    """
+    stored = ceremonies.take_challenge(request, ceremony)
+    credential, credential_id = ceremonies.credential_id_of(credential)
+    handle = ceremonies.user_handle_of(credential)
+    with transaction.atomic():
+        passkey = (Passkey.objects.select_for_update().select_related("user")
+                   .filter(credential_id=credential_id).first())
+        if passkey is None or not passkey.user.is_active:
+            _failed(request, None, ceremony, "unknown_credential")
+            raise FlowError(PasskeyError.UNKNOWN_CREDENTIAL,
+                            _("This passkey is not registered here."))
+        user = passkey.user
+        if expected_user_id is not None and str(user.pk) != expected_user_id:
+            _failed(request, None, ceremony, "other_user")
+            raise FlowError(PasskeyError.UNKNOWN_CREDENTIAL,
+                            _("This passkey is not registered here."))
+        if handle is not None and handle != user_handle(user):
+            _failed(request, user, ceremony, "user_handle_mismatch")
+            raise ceremonies.invalid()
+        if expected_user_id is None and handle is None:
+            _failed(request, user, ceremony, "user_handle_missing")
+            raise ceremonies.invalid()
+        if passkey.flagged_at is not None:
+            _failed(request, user, ceremony, "flagged")
+            raise FlowError(PasskeyError.CLONED, _("This passkey was disabled for safety. "
+                                                   "Sign in another way and remove it."))
+        try:
+            asserted = ceremonies.verify_assertion(
+                credential, challenge=stored["challenge_bytes"],
+                public_key=bytes(passkey.public_key), sign_count=passkey.sign_count,
+            )
+        except ceremonies.CounterWentBackwards as exc:
+            received = exc.args[0] if exc.args else 0
+            Passkey.objects.filter(pk=passkey.pk).update(flagged_at=timezone.now())
+            signals.passkey_clone_detected.send(
+                sender=Passkey, request=request, user=user, passkey_id=passkey.pk,
+                stored_count=passkey.sign_count, received_count=received,
+            )
+            raise FlowError(PasskeyError.CLONED, _(
+                "This passkey looks copied (its counter went backwards); it was disabled. "
+                "Sign in another way.")) from None
+        except FlowError:
+            _failed(request, user, ceremony, "verification")
+            raise
+        if passkey.backup_eligible != asserted.backup_eligible:
+            # Backup eligibility is fixed when the credential is created (WebAuthn §6.1.3).
+            _failed(request, user, ceremony, "backup_flags")
+            raise ceremonies.invalid()
+        Passkey.objects.filter(pk=passkey.pk).update(
+            sign_count=asserted.new_sign_count, backup_state=asserted.backup_state,
+            last_used_at=timezone.now(),
+        )
+        signals.passkey_used.send(sender=Passkey, request=request, user=user,
+                                  passkey_id=passkey.pk, ceremony=ceremony)
+    return passkey, amr_for(backup_eligible=asserted.backup_eligible,
+                            user_verified=asserted.user_verified)
+
+
+def _failed(request, user, ceremony: str, reason: str) -> None:
+    signals.passkey_failed.send(sender=Passkey, request=request, user=user, ceremony=ceremony,
+                                reason=reason)
+
+
+def login_verify(request, *, credential, next_url: str = "") -> pipeline.LoginResult:
+    """Passwordless sign-in. With user verification it is multi-factor on its own."""
+    passkey, amr = _assert(request, credential, ceremony=CEREMONY_LOGIN, expected_user_id=None)
+    return pipeline.login_begin(request, user=passkey.user, method="passkey", amr=amr,
+                                next_url=next_url)
+
+
+def second_factor_verify(request, *, credential) -> pipeline.LoginResult:
+    state = pipeline.state_get(request)
+    user = state.user() if state else None
+    if user is None:
+        raise FlowError("no_login_pending", _("Your sign-in expired. Start again."), status=409)
+    _passkey, amr = _assert(request, credential, ceremony=CEREMONY_SECOND_FACTOR,
+                     expected_user_id=str(user.pk))
+    return pipeline.stage_passed(request, "mfa", amr=amr)
+
+
+def reauth_verify(request, *, user, credential) -> dict:
+    _passkey, amr = _assert(request, credential, ceremony=CEREMONY_REAUTH,
+                     expected_user_id=str(user.pk))
+    request.session.cycle_key()
+    return authrecord.record_refresh(request, amr)
+
+
+# Management -----------------------------------------------------------------------
+
+def can_sign_in_without(user, passkey: Passkey) -> bool:
+    """Whether removing ``passkey`` leaves the user a way to sign in."""
+    if user.has_usable_password():
+        return True
+    return Passkey.objects.filter(user=user, flagged_at__isnull=True).exclude(
+        pk=passkey.pk).exists()
+
+
+def passkey_rename(request, *, user, passkey_id: int, name: str) -> Passkey:
+    name = (name or "").strip()[:100]
+    passkey = Passkey.objects.filter(user=user, pk=passkey_id).first()
+    if passkey is None:
+        raise FlowError(PasskeyError.NOT_FOUND, _("No such passkey."), status=404)
+    if not name:
+        raise FlowError("invalid", _("Give the passkey a name."), field="name")
+    Passkey.objects.filter(pk=passkey.pk).update(name=name)
+    passkey.name = name
+    signals.passkey_renamed.send(sender=Passkey, request=request, user=user,
+                                 passkey_id=passkey.pk, name=name)
+    return passkey
+
+
+def passkey_remove(request, *, user, passkey_id: int, by=None) -> None:
+    with transaction.atomic():
+        passkey = Passkey.objects.select_for_update().filter(user=user, pk=passkey_id).first()
+        if passkey is None:
+            raise FlowError(PasskeyError.NOT_FOUND, _("No such passkey."), status=404)
+        if by is None and not can_sign_in_without(user, passkey):
+            raise FlowError(PasskeyError.LAST_CREDENTIAL, _(
+                "This is the only way you can sign in. Add another passkey or set a password "
+                "first."))
+        passkey.delete()
+        signals.passkey_removed.send(sender=Passkey, request=request, user=user,
+                                     passkey_id=passkey_id, name=passkey.name, by=by)
+        _notice(request, user, "passkeys.removed", _("A passkey was removed"),
+                _("The passkey “%(name)s” was removed from your account.") % {"name": passkey.name})
+
+
+def _notice(request, user, notice: str, subject: str, summary: str) -> None:
+    if notices.is_claimed(notice):
+        return
+    from authsuite import context
+    from authsuite.useragent import device_name
+
+    ctx = context.current()
+    mail_enqueue(template="passkeys/email/notice", to=_email(user), user=user, context={
+        "subject": str(subject), "summary": str(summary),
+        "device": device_name(ctx.user_agent), "ip": ctx.ip or "unknown",
+    })

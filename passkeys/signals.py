@@ -1,0 +1,19 @@
+"""Signals of the passkeys app (payloads never carry keys or challenges).
+
+- ``passkey_added``: ``request``, ``user``, ``passkey_id``, ``name``, ``aaguid``
+- ``passkey_removed``: ``request``, ``user``, ``passkey_id``, ``name``, ``by`` (staff or None)
+- ``passkey_renamed``: ``request``, ``user``, ``passkey_id``, ``name``
+- ``passkey_used``: ``request``, ``user``, ``passkey_id``, ``ceremony``
+- ``passkey_failed``: ``request``, ``user`` (None when unknown), ``ceremony``, ``reason``
+- ``passkey_clone_detected``: ``request``, ``user``, ``passkey_id``, ``stored_count``,
+  ``received_count``
+"""
+
+from django.dispatch import Signal
+
+passkey_added = Signal()
+passkey_removed = Signal()
+passkey_renamed = Signal()
+passkey_used = Signal()
+passkey_failed = Signal()
+passkey_clone_detected = Signal()

@@ -1,0 +1,101 @@
+"""Sign-up with a passkey only (``AUTHSUITE_PASSKEYS_SIGNUP``).
+
+The person gives an email address; the account is created inactive with no password, and
+a link is mailed. Opening it proves the address; creating a passkey there activates the
+account and signs it in. Until then nothing can sign in to it.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import pipeline, tokens
+from accounts import signals as account_signals
+from accounts.app_settings import app_settings as accounts_settings
+from accounts.errors import AccountsError, FlowError
+from accounts.flows.limits import rate_limit
+from accounts.flows.mail import send_link, send_notice
+from accounts.models import EmailAddress, normalize_email
+from accounts.users import email_field, get_by_email
+from passkeys import ceremonies, flows
+from passkeys.app_settings import app_settings
+from passkeys.errors import PasskeyError
+
+CEREMONY = "signup"
+INVALID_LINK = "This sign-up link is invalid, expired or already used. Start again."
+
+
+def _enabled() -> None:
+    if not app_settings.SIGNUP or not accounts_settings.SIGNUP_OPEN:
+        raise FlowError(PasskeyError.SIGNUP_DISABLED, _("Sign-up with a passkey is closed."),
+                        status=403)
+
+
+def signup_request(request, *, email: str, name: str = "") -> None:
+    """Same outcome whether or not the address has an account (its owner is told)."""
+    _enabled()
+    email = normalize_email(email)
+    rate_limit(request, "signup")
+    with transaction.atomic():
+        existing = get_by_email(email)
+        if existing is not None or EmailAddress.objects.filter(email=email).exists():
+            if existing is not None and not existing.is_active and not existing.has_usable_password():
+                user = existing  # an unfinished passkey sign-up: send a fresh link
+            else:
+                send_notice(request, template="account_exists", user=None, email=email)
+                return
+        else:
+            model = get_user_model()
+            user = model(**{email_field(): email, "is_active": False})
+            if hasattr(user, "name"):
+                user.name = name[:150]
+            user.set_unusable_password()
+            user.save()
+            EmailAddress.objects.create(user=user, email=email, primary=True)
+        raw = tokens.token_issue(user=user, purpose=tokens.Purpose.SIGNUP, email=email,
+                                 lifetime=accounts_settings.EMAIL_VERIFICATION_TIMEOUT)
+        send_link(request, template="passkey_signup", user=user, email=email,
+                  url_name="passkeys:signup_complete", token=raw)
+
+
+def signup_check(request, *, token: str):
+    _enabled()
+    rate_limit(request, "token_confirm")
+    found = tokens.token_peek(token, purpose=tokens.Purpose.SIGNUP)
+    if found is None:
+        raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+    return found
+
+
+def signup_options(request, *, token: str) -> dict:
+    found = signup_check(request, token=token)
+    user = found.user
+    return ceremonies.registration_options(
+        request, user=user, handle=flows.user_handle(user), name=found.email,
+        display_name=getattr(user, "name", "") or found.email, exclude=[],
+        ceremony=CEREMONY, user_id=str(user.pk),
+    )
+
+
+def signup_complete(request, *, token: str, credential, name: str = "") -> pipeline.LoginResult:
+    found = signup_check(request, token=token)
+    user = found.user
+    with transaction.atomic():
+        passkey = flows.register_verify(request, user=user, credential=credential, name=name,
+                                        ceremony=CEREMONY)
+        used = tokens.token_consume(token, purpose=tokens.Purpose.SIGNUP)
+        if used is None:
+            raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+        type(user)._default_manager.filter(pk=user.pk).update(is_active=True)
+        user.is_active = True
+        EmailAddress.objects.filter(user=user, email=used.email).update(
+            verified=True, verified_at=timezone.now())
+        account_signals.email_verified.send(sender=type(user), request=request, user=user,
+                                            email=used.email)
+        account_signals.user_signed_up.send(sender=type(user), request=request, user=user)
+    amr = flows.amr_for(backup_eligible=passkey.backup_eligible,
+                        user_verified=passkey.user_verified)
+    return pipeline.login_begin(request, user=user, method="passkey", amr=amr)

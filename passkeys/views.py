@@ -1,0 +1,86 @@
+"""The passkeys page: list, add (through the page script), rename, remove."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import Http404
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.generic import TemplateView
+
+from accounts import authrecord
+from accounts.decorators import _to_reauthenticate
+from accounts.errors import FlowError
+from accounts.forms import EmailForm
+from accounts.views import AuthPageMixin, FlowFormView
+from passkeys import flows
+from passkeys.app_settings import app_settings
+from passkeys.models import Passkey
+
+
+class ManageView(LoginRequiredMixin, AuthPageMixin, TemplateView):
+    template_name = "passkeys/manage.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = list(Passkey.objects.filter(user=self.request.user))
+        for row in rows:
+            row.provider = flows.provider_name(row.aaguid)
+        context.update(passkeys=rows, recent=authrecord.is_recent(self.request))
+        return context
+
+    def post(self, request, *args, **kwargs):
+        action = request.POST.get("action", "")
+        raw_id = request.POST.get("passkey", "")
+        if not raw_id.isdigit() or len(raw_id) > 18:
+            messages.error(request, _("Choose a passkey."))
+            return redirect("passkeys:manage")
+        try:
+            if action == "rename":
+                flows.passkey_rename(request, user=request.user, passkey_id=int(raw_id),
+                                     name=request.POST.get("name", "")[:200])
+                messages.success(request, _("The passkey was renamed."))
+            elif action == "remove":
+                if not authrecord.is_recent(request):
+                    return _to_reauthenticate(request)
+                flows.passkey_remove(request, user=request.user, passkey_id=int(raw_id))
+                messages.success(request, _("The passkey was removed."))
+            else:
+                messages.error(request, _("Unknown action."))
+        except FlowError as error:
+            messages.error(request, error.message)
+        return redirect("passkeys:manage")
+
+
+class SignupView(FlowFormView):
+    """Sign-up with a passkey only: the email address first."""
+
+    template_name = "passkeys/signup.html"
+    form_class = EmailForm
+
+    def dispatch(self, request, *args, **kwargs):
+        if not app_settings.SIGNUP:
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+    def run(self, form):
+        from passkeys import signup
+
+        signup.signup_request(self.request, email=form.cleaned_data["email"])
+        return redirect("accounts:verification_sent")
+
+
+class SignupCompleteView(AuthPageMixin, TemplateView):
+    template_name = "passkeys/signup_complete.html"
+
+    def get(self, request, *args, **kwargs):
+        from passkeys import signup
+
+        try:
+            self.token_row = signup.signup_check(request, token=kwargs["token"])
+        except FlowError as error:
+            return self.response_class(request=request, template=["accounts/token_invalid.html"],
+                                       context={"error": error}, using=self.template_engine,
+                                       status=400)
+        return super().get(request, *args, **kwargs)
