@@ -1,0 +1,225 @@
+"""System checks: each id is triggered by the misconfiguration it names, and only by it.
+
+Every message carries a hint and the setting it is about (``obj``). The demo and production
+settings produce none of them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core import checks
+from django.test import override_settings
+
+from accounts.checks import check_accounts
+from authsuite.checks import check_production, check_required_apps
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.W001", "authsuite.W002"]
+ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + ["authsuite_accounts.W001"]
+ALL_IDS = CORE_IDS + ACCOUNTS_IDS
+
+SESSION_TRACKING = "accounts.sessions.SessionTrackingMiddleware"
+AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
+REQUEST_CONTEXT = "authsuite.context.RequestContextMiddleware"
+SMTP = "django.core.mail.backends.smtp.EmailBackend"
+LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
+ARGON2_FIRST = ["accounts.hashers.Argon2idPasswordHasher",
+                "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+
+
+def all_messages() -> list[checks.CheckMessage]:
+    return [*check_required_apps(), *check_production(), *check_accounts()]
+
+
+def found(check_id: str) -> checks.CheckMessage:
+    matching = [m for m in all_messages() if m.id == check_id]
+    assert len(matching) == 1, [m.id for m in all_messages()]
+    message = matching[0]
+    assert message.hint, check_id
+    assert message.obj, check_id
+    assert message.msg, check_id
+    expected_level = checks.WARNING if ".W" in check_id else checks.ERROR
+    assert message.level == expected_level, check_id
+    return message
+
+
+def absent(check_id: str) -> None:
+    assert check_id not in {m.id for m in all_messages()}
+
+
+def middleware_without(*names: str) -> list[str]:
+    return [m for m in settings.MIDDLEWARE if m not in names]
+
+
+def clean_production(**overrides):
+    """Settings under which no check fires, so each test changes one thing only."""
+    values = {
+        "DEBUG": False, "EMAIL_BACKEND": SMTP, "PASSWORD_HASHERS": ARGON2_FIRST,
+        "AUTHSUITE_TRUSTED_PROXY_COUNT": 1,
+        "INSTALLED_APPS": [a for a in settings.INSTALLED_APPS if a != "authsuite.mailbox"],
+    }
+    values.update(overrides)
+    return override_settings(**values)
+
+
+def test_the_clean_baseline_has_none():
+    with clean_production():
+        assert [m.id for m in all_messages() if m.id in ALL_IDS] == []
+
+
+# --- authsuite.* -------------------------------------------------------------------------------
+
+
+def test_e001_required_app_missing():
+    absent("authsuite.E001")
+    with clean_production(INSTALLED_APPS=[a for a in settings.INSTALLED_APPS
+                                          if a not in ("authsuite", "authsuite.mailbox")]):
+        message = found("authsuite.E001")
+    assert "'authsuite'" in message.msg and message.obj == "INSTALLED_APPS"
+
+
+@pytest.mark.parametrize("count", [-1, -5])
+def test_e002_negative_proxy_count(count):
+    with clean_production(AUTHSUITE_TRUSTED_PROXY_COUNT=count):
+        assert found("authsuite.E002").obj == "AUTHSUITE_TRUSTED_PROXY_COUNT"
+    with clean_production(AUTHSUITE_TRUSTED_PROXY_COUNT=0):
+        absent("authsuite.E002")
+
+
+def test_w001_demo_mailbox_in_production():
+    with clean_production(INSTALLED_APPS=[*settings.INSTALLED_APPS]):
+        assert "authsuite.mailbox" in settings.INSTALLED_APPS
+        assert found("authsuite.W001").obj == "INSTALLED_APPS"
+    with clean_production(DEBUG=True, INSTALLED_APPS=[*settings.INSTALLED_APPS]):
+        absent("authsuite.W001")
+
+
+def test_w002_mail_kept_in_memory():
+    with clean_production(EMAIL_BACKEND=LOCMEM):
+        assert found("authsuite.W002").obj == "EMAIL_BACKEND"
+    with clean_production(EMAIL_BACKEND=LOCMEM, DEBUG=True):
+        absent("authsuite.W002")
+
+
+# --- authsuite_accounts.* ----------------------------------------------------------------------
+
+
+def test_accounts_e001_session_tracking_missing():
+    with clean_production(MIDDLEWARE=middleware_without(SESSION_TRACKING)):
+        assert found("authsuite_accounts.E001").obj == "MIDDLEWARE"
+        absent("authsuite_accounts.E002")
+
+
+@pytest.mark.parametrize("order", ["before", "no-auth-middleware"])
+def test_accounts_e002_session_tracking_before_authentication(order):
+    middleware = middleware_without(SESSION_TRACKING)
+    if order == "before":
+        middleware.insert(middleware.index(AUTHENTICATION), SESSION_TRACKING)
+    else:
+        middleware = [m for m in middleware if m != AUTHENTICATION] + [SESSION_TRACKING]
+    with clean_production(MIDDLEWARE=middleware):
+        assert found("authsuite_accounts.E002").obj == "MIDDLEWARE"
+        absent("authsuite_accounts.E001")
+
+
+def test_accounts_e003_request_context_missing():
+    with clean_production(MIDDLEWARE=middleware_without(REQUEST_CONTEXT)):
+        assert found("authsuite_accounts.E003").obj == "MIDDLEWARE"
+
+
+@pytest.mark.parametrize("value", ["sometimes", "", "Mandatory", None])
+def test_accounts_e004_email_verification(value):
+    with clean_production(AUTHSUITE_ACCOUNTS_EMAIL_VERIFICATION=value):
+        assert found("authsuite_accounts.E004").obj == "AUTHSUITE_ACCOUNTS_EMAIL_VERIFICATION"
+    for valid in ("mandatory", "optional", "none"):
+        with clean_production(AUTHSUITE_ACCOUNTS_EMAIL_VERIFICATION=valid):
+            absent("authsuite_accounts.E004")
+
+
+@pytest.mark.parametrize("value", ["shred", "", "Delete"])
+def test_accounts_e005_close_action(value):
+    with clean_production(AUTHSUITE_ACCOUNTS_CLOSE_ACTION=value):
+        assert found("authsuite_accounts.E005").obj == "AUTHSUITE_ACCOUNTS_CLOSE_ACTION"
+    with clean_production(AUTHSUITE_ACCOUNTS_CLOSE_ACTION="deactivate"):
+        absent("authsuite_accounts.E005")
+
+
+def test_accounts_e006_email_backend_missing():
+    with clean_production(AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend"]):
+        assert found("authsuite_accounts.E006").obj == "AUTHENTICATION_BACKENDS"
+
+
+def test_accounts_w001_argon2_not_first():
+    pbkdf2_first = list(reversed(ARGON2_FIRST))
+    with clean_production(PASSWORD_HASHERS=pbkdf2_first):
+        assert found("authsuite_accounts.W001").obj == "PASSWORD_HASHERS"
+    with clean_production(PASSWORD_HASHERS=pbkdf2_first, DEBUG=True):
+        absent("authsuite_accounts.W001")
+
+
+@pytest.mark.parametrize(("memory", "time_cost"), [(19455, 2), (1024, 2), (19456, 1), (65536, 0)])
+def test_accounts_e007_weak_argon2(memory, time_cost):
+    with clean_production(AUTHSUITE_ACCOUNTS_ARGON2_MEMORY_COST=memory,
+                          AUTHSUITE_ACCOUNTS_ARGON2_TIME_COST=time_cost):
+        found("authsuite_accounts.E007")
+    with clean_production(AUTHSUITE_ACCOUNTS_ARGON2_MEMORY_COST=19456,
+                          AUTHSUITE_ACCOUNTS_ARGON2_TIME_COST=2):
+        absent("authsuite_accounts.E007")
+
+
+def test_accounts_e008_lockout_max_below_base():
+    with clean_production(AUTHSUITE_ACCOUNTS_LOCKOUT_BASE=60, AUTHSUITE_ACCOUNTS_LOCKOUT_MAX=59):
+        assert found("authsuite_accounts.E008").obj == "AUTHSUITE_ACCOUNTS_LOCKOUT_MAX"
+    with clean_production(AUTHSUITE_ACCOUNTS_LOCKOUT_BASE=60, AUTHSUITE_ACCOUNTS_LOCKOUT_MAX=60):
+        absent("authsuite_accounts.E008")
+
+
+# --- registered with Django, silent on the shipped settings -----------------------------------
+
+
+def test_the_checks_are_registered():
+    with clean_production(AUTHSUITE_TRUSTED_PROXY_COUNT=-1, AUTHSUITE_ACCOUNTS_CLOSE_ACTION="shred"):
+        ids = {m.id for m in checks.run_checks(include_deployment_checks=True)}
+        assert {"authsuite.E002", "authsuite_accounts.E005"} <= ids
+        # Deployment-only checks stay out of a plain `manage.py check`.
+        assert "authsuite.E002" not in {m.id for m in checks.run_checks()}
+
+
+def test_the_test_settings_produce_none():
+    # The test settings use a fast hasher on purpose and say so in SILENCED_SYSTEM_CHECKS.
+    reported = [m.id for m in checks.run_checks() if m.id in ALL_IDS and not m.is_silenced()]
+    assert reported == []
+
+
+def _check_deploy(tmp_path, **env_overrides) -> str:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH")}
+    env.update({"AUTHSUITE_VAR_DIR": str(tmp_path / "var")}, **env_overrides)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    return result.stdout + result.stderr
+
+
+def test_the_demo_settings_produce_none(tmp_path):
+    output = _check_deploy(tmp_path, DJANGO_SETTINGS_MODULE="authsuite.settings")
+    assert "System check identified" in output, output
+    assert [i for i in ALL_IDS if f"({i})" in output] == [], output
+
+
+def test_the_production_settings_produce_none(tmp_path):
+    output = _check_deploy(
+        tmp_path, DJANGO_SETTINGS_MODULE="authsuite.settings_production",
+        SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="id.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", EMAIL_URL="smtp://smtp.example.com:25",
+    )
+    assert "System check identified" in output, output
+    assert [i for i in ALL_IDS if f"({i})" in output] == [], output
