@@ -44,7 +44,9 @@ def base32(key: bytes) -> str:
 
 def otpauth_uri(device: TOTPDevice, account: str) -> str:
     issuer = app_settings.ISSUER or core_settings.SITE_NAME
-    label = quote(f"{issuer}:{account}")
+    # A literal colon separates issuer and account (each encoded on its own): some apps
+    # split the label on ":" only, and would show "%3A" inside one long name.
+    label = f"{quote(issuer, safe='')}:{quote(account, safe='@')}"
     query = urlencode({
         "secret": base32(device_key(device)), "issuer": issuer, "algorithm": "SHA1",
         "digits": app_settings.TOTP_DIGITS, "period": app_settings.TOTP_STEP,

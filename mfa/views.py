@@ -189,7 +189,10 @@ class EnrollView(TOTPSetupView):
     def dispatch(self, request, *args, **kwargs):
         self.state = pipeline.state_get(request)
         self.pending_user = self.state.user() if self.state else None
-        if self.pending_user is None:
+        stage = pipeline.stage_current(request)
+        # Only as the sign-in's current step: enrolling an app must never stand in for a
+        # second factor the user already has (the challenge stage would be skipped).
+        if self.pending_user is None or stage is None or stage.key != "mfa_enroll":
             return redirect("accounts:login")
         # No reauthentication: the first factor was passed moments ago in this sign-in.
         return FlowFormView.dispatch(self, request, *args, **kwargs)

@@ -53,23 +53,29 @@ class TrustedSerializer(serializers.Serializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
 
 
-def _enrolling_user(request):
-    """The user enrolling: a recently authenticated user, or the pending sign-in's user
-    when its next stage is the mandatory enrollment."""
-    if request.user.is_authenticated:
-        return request.user if authrecord.is_recent(request._request) else None
+def _pending_enrollment(request):
+    """The pending sign-in's user when its current stage is the mandatory enrollment."""
     state = pipeline.state_get(request._request)
     user = state.user() if state else None
-    if user is not None and policy.enrollment_due(user):
+    stage = pipeline.stage_current(request._request) if user is not None else None
+    # Only as the sign-in's current step, never in place of a factor the user has.
+    if stage is not None and stage.key == "mfa_enroll":
         return user
     return None
 
 
 class CanEnroll(BasePermission):
+    """A recently authenticated user, or a sign-in waiting for its mandatory enrollment."""
+
     message = "Sign in (or confirm your password) first."
 
     def has_permission(self, request, view):
-        view.enrolling_user = _enrolling_user(request)
+        if request.user.is_authenticated:
+            if not IsRecentlyAuthenticated().has_permission(request, view):
+                return False
+            view.enrolling_user = request.user
+            return True
+        view.enrolling_user = _pending_enrollment(request)
         return view.enrolling_user is not None
 
 

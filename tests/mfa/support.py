@@ -1,0 +1,113 @@
+"""Helpers of the MFA tests: a TOTP clock, enrolled users, pages and API calls.
+
+Codes are computed with pyotp from the key the suite shows (or the one a test gave it),
+never with the suite's own TOTP code, so the tests check our implementation against an
+independent one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyotp
+from django.urls import reverse
+
+from accounts import authrecord
+from mfa import recovery, totp
+from mfa.models import TOTPDevice
+from tests.helpers import outbox_for
+
+API = "/api/auth/v1/"
+AUTH_KEY = "_auth_user_id"
+RECORD_KEY = "_authsuite_auth"
+LOGIN_KEY = "_authsuite_login"
+START = 1_750_000_020  # a step boundary (divisible by 30)
+SECRET_RE = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
+CODE_RE = re.compile(r"<code>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})</code>")
+
+
+class Clock:
+    """Drives ``mfa.totp.now``: the time the suite checks TOTP codes against."""
+
+    def __init__(self, monkeypatch, start: float = START):
+        self.t = float(start)
+        monkeypatch.setattr(totp, "now", lambda: self.t)
+
+    def step(self, steps: int = 1) -> None:
+        self.t += 30 * steps
+
+    def code(self, secret: str, steps: int = 0) -> str:
+        """The code pyotp computes for ``secret`` ``steps`` time steps from now."""
+        return pyotp.TOTP(secret).at(self.t + 30 * steps)
+
+
+def enroll(user, *, codes: bool = True) -> tuple[str, list[str]]:
+    """Give ``user`` a confirmed authenticator app (and recovery codes) directly."""
+    key = totp.new_key()
+    TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True,
+                              sealed_key=totp.seal_key(key))
+    return totp.base32(key), (recovery.generate(user) if codes else [])
+
+
+def login(client, user, password: str, **extra):
+    return client.post(reverse("accounts:login"), {"email": user.email, "password": password},
+                       **extra)
+
+
+def api_post(client, path: str, data=None, **extra):
+    return client.post(API + path, data if data is not None else {},
+                       content_type="application/json", **extra)
+
+
+def api_get(client, path: str, **extra):
+    return client.get(API + path, **extra)
+
+
+def api_delete(client, path: str, **extra):
+    return client.delete(API + path, **extra)
+
+
+def error_code(response) -> str:
+    return response.json()["error"]["code"]
+
+
+def signed_in(client) -> bool:
+    """Ask the server, not the cookie jar, whether the client's session is authenticated."""
+    return api_get(client, "session/").json()["authenticated"]
+
+
+def record(client) -> dict | None:
+    return client.session.get(RECORD_KEY)
+
+
+def sign_in_fully(client, user, password: str, clock: Clock, secret: str) -> None:
+    """Password, then the code: a signed-in session with ``mfa`` in its amr."""
+    response = login(client, user, password)
+    assert response["Location"] == reverse("mfa:challenge"), response
+    clock.step()
+    response = client.post(reverse("mfa:challenge"), {"code": clock.code(secret)})
+    assert response.status_code == 302, response.content[:400]
+    assert AUTH_KEY in client.session
+
+
+def recent(client) -> None:
+    """Make the session's authentication record old (reauthentication becomes due)."""
+    session = client.session
+    session[RECORD_KEY] = {**session[RECORD_KEY], "auth_time": authrecord.now() - 10 ** 6}
+    session.save()
+
+
+def mail_to(email: str) -> list:
+    return outbox_for(email)
+
+
+def subjects(email: str) -> list[str]:
+    return [m.subject for m in outbox_for(email)]
+
+
+def page_secret(content: bytes) -> str:
+    return SECRET_RE.search(content.decode()).group(1)
+
+
+def page_codes(content: bytes) -> list[str]:
+    return CODE_RE.findall(content.decode())

@@ -1,0 +1,265 @@
+"""The factor pages: enrolling an authenticator app, removing it, regenerating recovery codes
+and the overview at /mfa/ — each change behind reauthentication, each one alerting the user."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+import pyotp
+import pytest
+import segno
+from django.core import mail
+from django.urls import reverse
+
+from mfa import devices, recovery, totp
+from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice, TrustedBrowser
+from tests.mfa.support import (
+    AUTH_KEY,
+    Clock,
+    enroll,
+    login,
+    page_codes,
+    page_secret,
+    record,
+    sign_in_fully,
+    subjects,
+)
+
+pytestmark = pytest.mark.django_db
+
+SETUP = reverse("mfa:totp_setup")
+REMOVE = reverse("mfa:totp_remove")
+CODES = reverse("mfa:recovery_codes")
+INDEX = reverse("mfa:index")
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch)
+
+
+@pytest.fixture
+def signed_in(client, user, password):
+    """A password sign-in moments ago: reauthentication is not due."""
+    response = login(client, user, password)
+    assert response.status_code == 302 and AUTH_KEY in client.session
+    mail.outbox.clear()
+    return client
+
+
+def stale(client) -> None:
+    session = client.session
+    session["_authsuite_auth"] = {**session["_authsuite_auth"], "auth_time": 1}
+    session.save()
+
+
+# --- enrollment -----------------------------------------------------------------------------
+
+
+def test_setup_needs_a_signed_in_user(client):
+    response = client.get(SETUP)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+@pytest.mark.parametrize("url", [SETUP, REMOVE, CODES])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_changes_need_a_recent_authentication(signed_in, user, url, method):
+    enroll(user) if url != SETUP else None
+    stale(signed_in)
+    before = (TOTPDevice.objects.count(), RecoveryCode.objects.count())
+    response = getattr(signed_in, method)(url, {"code": "123456"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:reauthenticate"))
+    assert (TOTPDevice.objects.count(), RecoveryCode.objects.count()) == before
+    assert mail.outbox == []
+
+
+def test_setup_page_shows_a_local_svg_qr_code_and_the_key(signed_in, user):
+    response = signed_in.get(SETUP)
+    assert response.status_code == 200
+    page = response.content.decode()
+    secret = page_secret(response.content)
+    device = TOTPDevice.objects.get(user=user)
+    assert not device.confirmed
+    assert totp.base32(totp.device_key(device)) == secret
+    # The QR code is an inline SVG of the otpauth URI holding the key shown for manual entry;
+    # nothing is fetched from elsewhere (the key never leaves the page).
+    uri = totp.otpauth_uri(device, user.email)
+    assert f"secret={secret}" in uri
+    assert segno.make(uri, error="m").svg_inline(scale=4, dark="#1b1f24", light="#ffffff") in page
+    assert "<svg" in page and "<img" not in page
+    assert "https://" not in page.split("<svg", 1)[1].split("</svg>", 1)[0].replace(
+        "http://www.w3.org", "")
+    assert response["Cache-Control"].startswith("max-age=0") or "no-store" in response["Cache-Control"]
+
+
+def test_reloading_the_setup_page_keeps_the_same_key(signed_in):
+    first = page_secret(signed_in.get(SETUP).content)
+    assert page_secret(signed_in.get(SETUP).content) == first
+    assert TOTPDevice.objects.count() == 1
+
+
+def test_code_field_is_a_one_time_code_input(signed_in):
+    page = signed_in.get(SETUP).content.decode()
+    field = re.search(r"<input[^>]*name=\"code\"[^>]*>", page).group(0)
+    assert 'autocomplete="one-time-code"' in field
+    assert 'inputmode="numeric"' in field
+    assert re.search(r'<label for="id_code">', page)
+
+
+def test_the_device_is_not_active_before_a_valid_code(client, signed_in, user, password, clock):
+    secret = page_secret(signed_in.get(SETUP).content)
+    response = signed_in.post(SETUP, {"code": clock.code(secret, 5)})
+    assert response.status_code == 200
+    assert "That code is not valid." in response.content.decode()
+    assert 'class="error"' in response.content.decode()
+    assert not devices.has_mfa(user)
+    assert mail.outbox == []
+    # A pending device does not make sign-in ask for a code.
+    signed_in.post(reverse("accounts:logout"))
+    response = login(signed_in, user, password)
+    assert response["Location"] == reverse("accounts:profile")
+
+
+def test_a_valid_code_activates_and_shows_recovery_codes_once(signed_in, user, clock):
+    secret = page_secret(signed_in.get(SETUP).content)
+    response = signed_in.post(SETUP, {"code": clock.code(secret)})
+    assert response.status_code == 200
+    codes = page_codes(response.content)
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert devices.has_mfa(user)
+    assert TOTPDevice.objects.get(user=user).confirmed
+    # Downloadable as text, straight from the page (a data: URL, nothing stored).
+    href = re.search(r'href="(data:text/plain[^"]+)" download="recovery-codes.txt"',
+                     response.content.decode()).group(1)
+    assert unquote(href.split(",", 1)[1]).split() == codes
+    # This session proved the new factor.
+    assert record(signed_in)["amr"] == ["mfa", "otp", "pwd"]
+    assert record(signed_in)["acr"] == "urn:authsuite:acr:mfa"
+    # Shown once: the codes are nowhere to be seen afterwards.
+    for url in (INDEX, CODES):
+        page = signed_in.get(url).content.decode()
+        assert not any(code in page for code in codes)
+
+
+def test_enrollment_sends_exactly_one_alert(signed_in, user, clock):
+    secret = page_secret(signed_in.get(SETUP).content)
+    signed_in.post(SETUP, {"code": clock.code(secret)})
+    assert subjects(user.email) == ["authsuite demo: A sign-in factor was added"]
+    body = mail.outbox[0].body
+    assert "authenticator app was added" in body
+    assert secret not in body
+
+
+def test_the_enrollment_code_cannot_be_replayed_at_sign_in(client, signed_in, user, password, clock):
+    secret = page_secret(signed_in.get(SETUP).content)
+    code = clock.code(secret)
+    signed_in.post(SETUP, {"code": code})
+    signed_in.post(reverse("accounts:logout"))
+    login(signed_in, user, password)
+    response = signed_in.post(reverse("mfa:challenge"), {"code": code})
+    assert response.status_code == 200 and AUTH_KEY not in signed_in.session
+
+
+def test_setup_when_already_enrolled_goes_back_to_the_overview(signed_in, user):
+    enroll(user)
+    response = signed_in.get(SETUP)
+    assert response["Location"] == INDEX
+    assert TOTPDevice.objects.filter(user=user).count() == 1
+
+
+def test_activation_without_a_pending_setup(signed_in, user, clock):
+    response = signed_in.post(SETUP, {"code": "123456"})
+    assert response.status_code == 200
+    assert "Start the setup again." in response.content.decode()
+    assert not TOTPDevice.objects.exists()
+
+
+def test_existing_recovery_codes_are_kept_when_an_app_is_added_again(signed_in, user, clock):
+    codes = recovery.generate(user)
+    secret = page_secret(signed_in.get(SETUP).content)
+    response = signed_in.post(SETUP, {"code": clock.code(secret)})
+    assert response.status_code == 302 and response["Location"] == INDEX
+    device = RecoveryCodeSet.objects.get(user=user)
+    assert recovery.consume(device, codes[0]) is not None
+
+
+# --- removal --------------------------------------------------------------------------------
+
+
+def test_removing_the_app(signed_in, user, password, clock):
+    secret, codes = enroll(user)
+    TrustedBrowser.objects.create(user=user, digest="x" * 64, expires_at="2999-01-01T00:00Z")
+    assert signed_in.get(REMOVE).status_code == 200
+    response = signed_in.post(REMOVE)
+    assert response["Location"] == INDEX
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert not RecoveryCodeSet.objects.filter(user=user).exists()  # no factor left: codes go too
+    assert not TrustedBrowser.objects.filter(user=user).exists()
+    assert subjects(user.email) == ["authsuite demo: A sign-in factor was removed"]
+    signed_in.post(reverse("accounts:logout"))
+    assert login(signed_in, user, password)["Location"] == reverse("accounts:profile")
+
+
+def test_removing_when_nothing_is_set_up(signed_in, user):
+    response = signed_in.post(REMOVE, follow=True)
+    assert "No authenticator app is set up." in response.content.decode()
+    assert mail.outbox == []
+
+
+# --- regenerating recovery codes ------------------------------------------------------------
+
+
+def test_regenerating_recovery_codes(client, user, password, clock):
+    secret, old = enroll(user)
+    sign_in_fully(client, user, password, clock, secret)
+    mail.outbox.clear()
+    page = client.get(CODES).content.decode()
+    assert "You have 10 unused codes." in page
+    response = client.post(CODES)
+    new = page_codes(response.content)
+    assert len(new) == 10 and not set(new) & set(old)
+    device = RecoveryCodeSet.objects.get(user=user)
+    assert recovery.consume(device, old[0]) is None
+    assert recovery.consume(device, new[0]) is not None
+    assert subjects(user.email) == ["authsuite demo: New recovery codes were created"]
+
+
+def test_regenerating_without_an_app(signed_in, user):
+    response = signed_in.post(CODES, follow=True)
+    assert "Set up an authenticator app first." in response.content.decode()
+    assert not RecoveryCode.objects.exists()
+    assert mail.outbox == []
+
+
+# --- the overview ---------------------------------------------------------------------------
+
+
+def test_overview_lists_factors_with_added_and_last_used(client, user, password, clock):
+    secret, codes = enroll(user)
+    sign_in_fully(client, user, password, clock, secret)
+    page = client.get(INDEX).content.decode()
+    device = TOTPDevice.objects.get(user=user)
+    assert device.last_used_at is not None
+    assert f"Added {device.created_at:%Y-%m-%d}" in page
+    assert "last used" in page
+    assert "10 unused codes left" in page
+
+
+def test_overview_without_factors(signed_in):
+    page = signed_in.get(INDEX).content.decode()
+    assert "Set up an authenticator app" in page
+    assert "No browser skips the code check." in page
+
+
+def test_overview_needs_a_signed_in_user(client):
+    assert client.get(INDEX)["Location"].startswith(reverse("accounts:login"))
+
+
+def test_pyotp_accepts_the_uri_the_page_encodes(signed_in, user):
+    signed_in.get(SETUP)
+    device = TOTPDevice.objects.get(user=user)
+    parsed = pyotp.parse_uri(totp.otpauth_uri(device, user.email))
+    assert parsed.name == user.email and parsed.issuer == "authsuite demo"
