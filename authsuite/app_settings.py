@@ -64,11 +64,6 @@ class CoreSettings(AppSettings):
         return int(self._setting("MAIL_KEEP_DAYS", 30))
 
     @property
-    def RATELIMIT_CACHE(self) -> str:
-        """Cache alias holding rate-limit counters (must be shared by all web processes)."""
-        return self._setting("RATELIMIT_CACHE", "default")
-
-    @property
     def SECRET_BOX_KEY(self) -> str | None:
         """Key that encrypts secrets waiting in the outbox; derived from SECRET_KEY when unset."""
         return self._setting("SECRET_BOX_KEY", None)

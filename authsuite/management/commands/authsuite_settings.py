@@ -1,0 +1,51 @@
+"""Print every AUTHSUITE_* setting with its default and description (Markdown table)."""
+
+from __future__ import annotations
+
+import inspect
+
+from django.apps import apps
+from django.core.management.base import BaseCommand
+from django.utils.module_loading import import_string
+
+from authsuite.conf import AppSettings
+
+SETTINGS_OBJECTS = {
+    "authsuite": "authsuite.app_settings.app_settings",
+    "accounts": "accounts.app_settings.app_settings",
+    "mfa": "mfa.app_settings.app_settings",
+    "passkeys": "passkeys.app_settings.app_settings",
+    "audit": "audit.app_settings.app_settings",
+}
+
+
+def settings_objects() -> list[tuple[str, AppSettings]]:
+    return [(label, import_string(path)) for label, path in SETTINGS_OBJECTS.items()
+            if apps.is_installed(label)]
+
+
+def rows(obj: AppSettings):
+    """(name, default, description) for each documented property, defaults unoverridden."""
+    for name, prop in vars(type(obj)).items():
+        if not isinstance(prop, property) or not name.isupper():
+            continue
+        doc = " ".join(inspect.getdoc(prop).split()) if prop.__doc__ else ""
+        probe = type(obj)()
+        probe._setting = lambda _name, default: default  # read the built-in default
+        try:
+            default = prop.fget(probe)
+        except Exception:  # noqa: BLE001 - defaults derived from other settings
+            default = "(derived)"
+        yield obj.prefix + name, default, doc
+
+
+class Command(BaseCommand):
+    help = __doc__
+
+    def handle(self, *args, **options):
+        for label, obj in settings_objects():
+            self.stdout.write(f"\n#### {label}\n")
+            self.stdout.write("| Setting | Default | Meaning |\n|---|---|---|")
+            for name, default, doc in rows(obj):
+                shown = repr(default).replace("|", "\\|")
+                self.stdout.write(f"| `{name}` | `{shown}` | {doc.replace('|', '/')} |")
