@@ -27,6 +27,5 @@ CACHES = {
     },
 }
 RATELIMIT_USE_CACHE = "ratelimit"
-AUTHSUITE_RATELIMIT_CACHE = "ratelimit"
 CELERY_BROKER_URL = "memory://"
 CELERY_TASK_ALWAYS_EAGER = False
