@@ -1,0 +1,109 @@
+"""Races on PostgreSQL: one-time links used at the same moment, failed sign-ins counted at once.
+
+Each thread is a browser of its own (its own test client, so its own database connection);
+a barrier releases them together. Real transactions: a race needs commits to race with.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import LoginThrottle, UserSession
+from tests.helpers import last_link
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+BROWSERS = 4
+
+
+def race(count: int, action) -> list:
+    """Run ``action(i)`` in ``count`` threads released together; return their results."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = action(i)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
+    assert not errors, errors
+    return results
+
+
+def test_magic_link_clicked_in_many_browsers_at_once_signs_in_once(user):
+    Client().post(reverse("accounts:magic_link"), {"email": user.email})
+    link = last_link(user.email)
+    clients = [Client() for _ in range(BROWSERS)]
+
+    codes = race(BROWSERS, lambda i: clients[i].post(link).status_code)
+
+    assert sorted(codes) == [302] + [400] * (BROWSERS - 1)
+    winner = clients[codes.index(302)]
+    assert winner.session["_auth_user_id"] == str(user.pk)
+    assert all("_auth_user_id" not in c.session for c in clients if c is not winner)
+    assert UserSession.objects.filter(user=user).count() == 1
+
+
+def test_password_reset_link_used_in_many_browsers_at_once_sets_one_password(user):
+    Client().post(reverse("accounts:password_reset"), {"email": user.email})
+    link = last_link(user.email)
+    passwords = [f"quite new passphrase number {i}" for i in range(BROWSERS)]
+
+    def reset(i: int) -> int:
+        form = {"new_password": passwords[i], "new_password_confirm": passwords[i]}
+        return Client().post(link, form).status_code
+
+    codes = race(BROWSERS, reset)
+
+    assert sorted(codes) == [302] + [400] * (BROWSERS - 1)
+    user.refresh_from_db()
+    assert user.check_password(passwords[codes.index(302)])
+
+
+def _fail_sign_in(user):
+    return lambda i: Client().post(
+        reverse("accounts:login"), {"email": user.email, "password": f"wrong guess {i}"}
+    ).status_code
+
+
+def _throttle(user, ip: str) -> LoginThrottle:
+    return LoginThrottle.objects.get(identifier=user.email, ip=ip)
+
+
+def test_concurrent_failed_sign_ins_are_all_counted(user, settings):
+    attempts = 6
+    settings.AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD = attempts + 1
+
+    race(attempts, _fail_sign_in(user))
+
+    assert _throttle(user, "127.0.0.1").failures == attempts
+    assert _throttle(user, LoginThrottle.ACCOUNT_WIDE).failures == attempts
+
+
+def test_concurrent_failed_sign_ins_reaching_the_threshold_lock_once(user, settings, password):
+    attempts = 6
+    settings.AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD = attempts
+
+    race(attempts, _fail_sign_in(user))
+
+    pair = _throttle(user, "127.0.0.1")
+    assert (pair.failures, pair.lockouts) == (0, 1)
+    assert pair.locked_until is not None
+    response = Client().post(reverse("accounts:login"), {"email": user.email, "password": password})
+    assert "_auth_user_id" not in response.client.session  # locked, even with the password
