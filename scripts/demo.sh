@@ -2,7 +2,7 @@
 # The demo: a local site on the embedded defaults (SQLite in var/, local-memory cache, Celery
 # tasks run in-process, emails shown on the DEBUG-only mailbox page), with a ready account.
 #
-#   bash scripts/demo.sh     then open http://127.0.0.1:8000/
+#   bash scripts/demo.sh     then open http://localhost:8000/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,15 +19,15 @@ python manage.py demo_user --email demo@example.com --password demo-password-202
 
 cat <<'TEXT'
 
-authsuite demo: http://127.0.0.1:8000/
+authsuite demo: http://localhost:8000/  (passkeys need the name localhost, not 127.0.0.1)
 
-  Sign in        http://127.0.0.1:8000/accounts/login/
+  Sign in        http://localhost:8000/accounts/login/
                  demo@example.com / demo-password-2026 (a verified address)
-  Sign up        http://127.0.0.1:8000/accounts/signup/
-  Magic link     http://127.0.0.1:8000/accounts/magic-link/
+  Sign up        http://localhost:8000/accounts/signup/
+  Magic link     http://localhost:8000/accounts/magic-link/
   Mail           every email the site sends (verification, sign-in links, alerts)
-                 appears at http://127.0.0.1:8000/mailbox/
-  API docs       http://127.0.0.1:8000/api/auth/v1/docs/
+                 appears at http://127.0.0.1:8000/mailbox/ (same page on localhost)
+  API docs       http://localhost:8000/api/auth/v1/docs/
 
 Data lives in var/demo.sqlite3; delete it to start over. Ctrl-C stops the server.
 
