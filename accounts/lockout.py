@@ -23,12 +23,32 @@ from accounts.models import LoginThrottle, normalize_email
 from accounts.users import get_by_email
 
 
+def _pair_ip(ip: str | None) -> str:
+    # A request whose IP is unknown still gets a pair of its own: "" is the account-wide row,
+    # and sharing it would let one such client lock the account for every IP.
+    return ip or "unknown"
+
+
+def counts_account_wide(identifier: str, ip: str | None) -> bool:
+    """Whether attempts from ``ip`` still count against ``identifier`` as a whole.
+
+    Only until this IP's own pair first locks (within ``LOCKOUT_RESET_AFTER``). One IP, however
+    patient, so adds at most ``LOCKOUT_THRESHOLD`` failures to the account-wide lock and the
+    per-account rate limit: only several IPs together can stop the account everywhere.
+    """
+    since = timezone.now() - timedelta(seconds=app_settings.LOCKOUT_RESET_AFTER)
+    return not LoginThrottle.objects.filter(
+        identifier=normalize_email(identifier), ip=_pair_ip(ip), lockouts__gt=0,
+        last_failure_at__gte=since,
+    ).exists()
+
+
 def retry_after(identifier: str, ip: str | None) -> int:
     """Seconds until ``identifier`` may try again from ``ip``; 0 when not locked."""
     now = timezone.now()
     until = (
         LoginThrottle.objects.filter(
-            Q(ip=ip or "") | Q(ip=LoginThrottle.ACCOUNT_WIDE),
+            Q(ip=_pair_ip(ip)) | Q(ip=LoginThrottle.ACCOUNT_WIDE),
             identifier=normalize_email(identifier), locked_until__gt=now,
         )
         .order_by("-locked_until")
@@ -66,10 +86,11 @@ def failure_record(request, identifier: str, ip: str | None) -> None:
     if not identifier:
         return
     now = timezone.now()
-    pair = _bump(identifier, ip or "", app_settings.LOCKOUT_THRESHOLD, now)
+    counted = counts_account_wide(identifier, ip)
+    pair = _bump(identifier, _pair_ip(ip), app_settings.LOCKOUT_THRESHOLD, now)
     account = _bump(
         identifier, LoginThrottle.ACCOUNT_WIDE, app_settings.LOCKOUT_ACCOUNT_THRESHOLD, now
-    )
+    ) if counted else None
     for until, scope_ip in ((pair, ip), (account, None)):
         if until is not None:
             user = get_by_email(identifier)
@@ -86,7 +107,7 @@ def success_record(identifier: str, ip: str | None) -> None:
     # commits) on every successful sign-in.
     if not LoginThrottle.objects.filter(identifier=identifier).exists():
         return
-    LoginThrottle.objects.filter(identifier=identifier, ip=ip or "").delete()
+    LoginThrottle.objects.filter(identifier=identifier, ip=_pair_ip(ip)).delete()
     LoginThrottle.objects.filter(
         identifier=identifier, ip=LoginThrottle.ACCOUNT_WIDE, locked_until__isnull=True
     ).delete()

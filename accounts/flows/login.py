@@ -23,8 +23,11 @@ def password_login(
     Every failure says the same thing, whether the address exists or not.
     """
     identifier = normalize_email(email)
-    rate_limit(request, "login", account=identifier)
     ip = context.current().ip
+    # Per account, only attempts from an IP in good standing with this account count: an
+    # attacker's IP, once locked out of it, cannot rate-limit the account for its owner.
+    counted = lockout.counts_account_wide(identifier, ip)
+    rate_limit(request, "login", account=identifier if counted else None)
     wait = lockout.retry_after(identifier, ip)
     if wait:
         signals.login_failed.send(

@@ -13,6 +13,7 @@ from tests.accounts.support import (
     api_get,
     api_post,
     error_code,
+    freeze,
     html_login,
     mailed,
     signed_in_api,
@@ -244,7 +245,8 @@ def test_address_limit_api(client, user, password):
     assert EmailAddress.objects.filter(user=user).count() == MAX_ADDRESSES
 
 
-def test_adding_addresses_is_rate_limited(client, user, password):
+def test_adding_addresses_is_rate_limited(client, user, password, time_machine):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
     signed_in_api(client, user.email, password)
     codes = [api_post(client, "emails/", {"email": f"new{n}@example.com"}).status_code
              for n in range(4)]

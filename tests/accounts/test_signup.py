@@ -193,7 +193,8 @@ def test_a_new_link_voids_the_older_one(client):
 
 # --- resend limit ---------------------------------------------------------------------------
 
-def test_resend_html_is_rate_limited(client):
+def test_resend_html_is_rate_limited(client, time_machine):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
     user = UserFactory(verified_email=False)
     client.force_login(user)
     address = EmailAddress.objects.get(user=user)
@@ -210,7 +211,8 @@ def test_resend_html_is_rate_limited(client):
     assert len(outbox_for(user.email)) == 3
 
 
-def test_resend_api_is_rate_limited_with_retry_after(client):
+def test_resend_api_is_rate_limited_with_retry_after(client, time_machine):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
     user = UserFactory(verified_email=False)
     client.force_login(user)
     address = EmailAddress.objects.get(user=user)
@@ -225,7 +227,8 @@ def test_resend_api_is_rate_limited_with_retry_after(client):
     assert len(outbox_for(user.email)) == 3
 
 
-def test_resend_limit_is_configurable(client):
+def test_resend_limit_is_configurable(client, time_machine):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
     user = UserFactory(verified_email=False)
     client.force_login(user)
     address = EmailAddress.objects.get(user=user)

@@ -1,0 +1,382 @@
+"""Lockout and rate limits on sign-in: per (account, IP) locks that double up to a bound, no
+lockout of a victim by one attacker, no enumeration, staff unlock, per-IP and per-account rate
+limits, and which client IP counts (X-Forwarded-For only behind trusted proxies)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from accounts.models import LoginThrottle, UserSession
+from tests.accounts.support import (
+    api_login,
+    error_code,
+    freeze,
+    html_login,
+    is_signed_in,
+)
+
+pytestmark = pytest.mark.django_db
+WRONG = "not the right password"
+ATTACKER = "203.0.113.66"
+VICTIM = "198.51.100.7"
+NO_RATE_LIMITS = {"login": {"ip": None, "account": None}}
+
+
+def fail(client, email, ip=ATTACKER, via="api"):
+    login = api_login if via == "api" else html_login
+    return login(client, email, WRONG, REMOTE_ADDR=ip)
+
+
+def lock(client, email, ip=ATTACKER, via="api"):
+    for _ in range(5):
+        response = fail(client, email, ip, via)
+        assert response.status_code in (200, 400), response.content
+    return response
+
+
+@pytest.fixture
+def clock(time_machine):
+    freeze(time_machine)
+    return time_machine
+
+
+# --- per (account, IP) ----------------------------------------------------------------------
+
+def test_api_lock_after_threshold_with_retry_after(client, user, password):
+    lock(client, user.email)
+
+    response = api_login(client, user.email, password, REMOTE_ADDR=ATTACKER)
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    assert error_code(response) == "account_locked"
+    assert response.json()["error"]["message"] == (
+        "Too many failed attempts. Try again in 60 seconds."
+    )
+    assert not is_signed_in(client)
+
+
+def test_html_lock_after_threshold_with_retry_after(client, user, password):
+    fourth = None
+    for _ in range(4):
+        fourth = fail(client, user.email, via="html")
+    assert fourth.status_code == 200
+    assert b"The email address or password is incorrect." in fourth.content
+    fail(client, user.email, via="html")
+
+    response = html_login(client, user.email, password, REMOTE_ADDR=ATTACKER)
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    assert b"Too many failed attempts. Try again in 60 seconds." in response.content
+    assert "_auth_user_id" not in client.session
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD=3)
+def test_threshold_is_configurable(client, user, password):
+    for _ in range(3):
+        fail(client, user.email)
+    assert api_login(client, user.email, password, REMOTE_ADDR=ATTACKER).status_code == 429
+
+
+def test_lock_ends_after_its_time(client, user, password, clock):
+    lock(client, user.email)
+    clock.shift(59)
+    assert api_login(client, user.email, password, REMOTE_ADDR=ATTACKER).status_code == 429
+    clock.shift(2)
+    assert api_login(client, user.email, password, REMOTE_ADDR=ATTACKER).status_code == 200
+
+
+def test_retry_after_counts_down(client, user, password, clock):
+    lock(client, user.email)
+    clock.shift(45)
+    response = api_login(client, user.email, password, REMOTE_ADDR=ATTACKER)
+    assert response["Retry-After"] == "15"
+
+
+def test_locked_pair_does_not_stop_the_same_account_from_another_ip(user, password):
+    attacker, victim = Client(), Client()
+    lock(attacker, user.email)
+
+    assert api_login(victim, user.email, password, REMOTE_ADDR=VICTIM).status_code == 200
+    assert is_signed_in(victim)
+    assert html_login(Client(), user.email, password, REMOTE_ADDR=VICTIM).status_code == 302
+
+
+def test_email_case_does_not_dodge_the_lock(client, user, password):
+    for typed in (user.email, user.email.upper(), user.email.title(), f" {user.email} ", user.email):
+        fail(client, typed)
+    assert api_login(client, user.email, password, REMOTE_ADDR=ATTACKER).status_code == 429
+
+
+def test_successful_sign_in_clears_the_failures_of_its_ip(client, user, password):
+    for _ in range(4):
+        fail(client, user.email)
+    assert api_login(client, user.email, password, REMOTE_ADDR=ATTACKER).status_code == 200
+    client.post("/api/auth/v1/logout/")
+    for _ in range(4):
+        assert fail(client, user.email).status_code == 400
+
+
+# --- an attacker from one IP cannot lock the victim out -------------------------------------
+
+def hammer(client, email, clock, attempts: int) -> list[int]:
+    """Guess as fast as the server allows, waiting out each lock and rate limit."""
+    codes = []
+    for _ in range(attempts):
+        response = fail(client, email)
+        codes.append(response.status_code)
+        if response.status_code == 429:
+            clock.shift(int(response["Retry-After"]) + 1)
+    return codes
+
+
+def test_one_attacker_cannot_lock_the_victim_out(user, password, clock):
+    attacker = Client()
+    codes = hammer(attacker, user.email, clock, attempts=60)
+    assert codes.count(429) >= 5  # the attacker was stopped, again and again
+
+    victim = Client()
+    response = api_login(victim, user.email, password, REMOTE_ADDR=VICTIM)
+    assert response.status_code == 200, response.content
+    assert is_signed_in(victim)
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS=NO_RATE_LIMITS)
+@pytest.mark.parametrize("failures", [20, 25, 40])
+def test_a_patient_attacker_never_reaches_the_account_wide_lock(user, password, clock,
+                                                                failures):
+    """More failures from one IP than the account-wide threshold (20), waiting out each lock."""
+    attacker = Client()
+    done = 0
+    while done < failures:
+        response = fail(attacker, user.email)
+        if response.status_code == 429:
+            clock.shift(int(response["Retry-After"]) + 1)
+        else:
+            done += 1
+
+    victim = Client()
+    response = api_login(victim, user.email, password, REMOTE_ADDR=VICTIM)
+    assert response.status_code == 200, response.content
+    assert is_signed_in(victim)
+
+
+def test_one_attacker_cannot_lock_the_victim_out_while_attacking(user, password, clock):
+    attacker = Client()
+    for minute in range(30):
+        for _ in range(12):
+            fail(attacker, user.email)
+        victim = Client()
+        response = html_login(victim, user.email, password, REMOTE_ADDR=VICTIM)
+        assert response.status_code == 302, (minute, response.status_code)
+        clock.shift(60)
+
+
+def test_many_ips_do_lock_the_account_for_everyone(user, password):
+    attackers = [f"203.0.113.{n}" for n in range(1, 5)]
+    with override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS=NO_RATE_LIMITS):
+        for ip in attackers:
+            lock(Client(), user.email, ip)
+        response = api_login(Client(), user.email, password, REMOTE_ADDR=VICTIM)
+    assert response.status_code == 429
+    assert error_code(response) == "account_locked"
+
+
+def test_sign_in_without_a_known_ip_cannot_lock_others_out(user, password):
+    for _ in range(6):
+        api_login(Client(), user.email, WRONG, REMOTE_ADDR="")
+    assert api_login(Client(), user.email, password, REMOTE_ADDR=VICTIM).status_code == 200
+
+
+# --- progressive ----------------------------------------------------------------------------
+
+@override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS=NO_RATE_LIMITS)
+def test_each_lock_doubles_up_to_the_maximum(client, user, password, clock):
+    waits = []
+    for _ in range(7):
+        lock(client, user.email)
+        response = api_login(client, user.email, password, REMOTE_ADDR=ATTACKER)
+        assert response.status_code == 429
+        waits.append(int(response["Retry-After"]))
+        clock.shift(waits[-1] + 1)
+    assert waits == [60, 120, 240, 480, 900, 900, 900]
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS=NO_RATE_LIMITS,
+                   AUTHSUITE_ACCOUNTS_LOCKOUT_BASE=10, AUTHSUITE_ACCOUNTS_LOCKOUT_MAX=50)
+def test_lock_base_and_maximum_are_configurable(client, user, password, clock):
+    waits = []
+    for _ in range(4):
+        lock(client, user.email)
+        waits.append(int(fail(client, user.email)["Retry-After"]))
+        clock.shift(waits[-1] + 1)
+    assert waits == [10, 20, 40, 50]
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS=NO_RATE_LIMITS)
+def test_history_is_forgotten_after_a_quiet_day(client, user, clock):
+    lock(client, user.email)
+    clock.shift(61)
+    lock(client, user.email)
+    assert fail(client, user.email)["Retry-After"] == "120"
+    clock.shift(86400 + 121)
+    lock(client, user.email)
+    assert fail(client, user.email)["Retry-After"] == "60"
+
+
+# --- unknown emails lock the same -----------------------------------------------------------
+
+@pytest.mark.parametrize("via", ["html", "api"])
+def test_unknown_email_locks_exactly_like_a_real_one(user, via, time_machine):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
+    def run(email):
+        client = Client()
+        seen = []
+        for _ in range(7):
+            response = fail(client, email, via=via)
+            body = response.content.decode().replace(email, "EMAIL")
+            if via == "html":
+                body = body.split('<div class="errors"', 1)[-1].split("</div>", 1)[0]
+            seen.append((response.status_code, response.get("Retry-After"), body))
+        return seen
+
+    real, unknown = run(user.email), run("nobody@example.com")
+    assert real == unknown
+    assert [code for code, _, _ in real][-2:] == [429, 429]
+
+
+def test_unknown_email_is_rate_limited_like_a_real_one(user, time_machine):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
+    def codes(email):
+        client = Client()
+        return [fail(client, email, ip=f"192.0.2.{n}").status_code for n in range(12)]
+
+    assert codes(user.email) == codes("nobody@example.com")
+
+
+# --- staff unlock ---------------------------------------------------------------------------
+
+def test_staff_unlock_clears_the_lock(client, user, password, staff):
+    lock(client, user.email)
+    assert api_login(client, user.email, password, REMOTE_ADDR=ATTACKER).status_code == 429
+
+    admin = Client()
+    admin.force_login(staff)
+    response = admin.post(reverse("admin:accounts_user_changelist"),
+                          {"action": "unlock", "_selected_action": [user.pk]}, follow=True)
+    assert b"Unlocked 1 users." in response.content
+
+    assert not LoginThrottle.objects.filter(identifier=user.email).exists()
+    assert api_login(client, user.email, password, REMOTE_ADDR=ATTACKER).status_code == 200
+
+
+def test_locked_filter_in_the_admin(client, user, staff):
+    lock(client, user.email)
+    admin = Client()
+    admin.force_login(staff)
+    page = admin.get(reverse("admin:accounts_user_changelist") + "?locked=yes")
+    assert user.email.encode() in page.content
+    assert staff.email.encode() not in page.content
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+def test_per_ip_rate_limit(client, time_machine):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
+    codes = [
+        api_login(client, f"person{n}@example.com", WRONG, REMOTE_ADDR=ATTACKER).status_code
+        for n in range(31)
+    ]
+    assert codes == [400] * 30 + [429]
+    response = api_login(client, "someone@example.com", WRONG, REMOTE_ADDR=ATTACKER)
+    assert error_code(response) == "rate_limited"
+    assert 0 < int(response["Retry-After"]) <= 300
+    html = html_login(client, "someone@example.com", WRONG, REMOTE_ADDR=ATTACKER)
+    assert html.status_code == 429
+    assert int(html["Retry-After"]) > 0
+    assert b"Too many attempts. Try again in" in html.content
+    # Another IP is not concerned.
+    assert api_login(client, "someone@example.com", WRONG, REMOTE_ADDR=VICTIM).status_code == 400
+
+
+def test_per_account_rate_limit(user, password, time_machine):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
+    codes = [
+        api_login(Client(), user.email, WRONG, REMOTE_ADDR=f"192.0.2.{n}").status_code
+        for n in range(11)
+    ]
+    assert codes == [400] * 10 + [429]
+    response = api_login(Client(), user.email, password, REMOTE_ADDR="192.0.2.200")
+    assert response.status_code == 429
+    assert error_code(response) == "rate_limited"
+    assert 0 < int(response["Retry-After"]) <= 300
+    html = html_login(Client(), user.email, password, REMOTE_ADDR="192.0.2.201")
+    assert html.status_code == 429
+    assert int(html["Retry-After"]) > 0
+
+
+def test_rate_limit_window_passes(user, password, clock):
+    for n in range(10):
+        api_login(Client(), user.email, WRONG, REMOTE_ADDR=f"192.0.2.{n}")
+    assert api_login(Client(), user.email, password, REMOTE_ADDR=VICTIM).status_code == 429
+    clock.shift(301)
+    assert api_login(Client(), user.email, password, REMOTE_ADDR=VICTIM).status_code == 200
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS={"login": {"ip": "3/m"}})
+def test_rate_limits_are_configurable(client, time_machine):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
+    codes = [api_login(client, f"p{n}@example.com", WRONG).status_code for n in range(4)]
+    assert codes == [400, 400, 400, 429]
+
+
+# --- client IP ------------------------------------------------------------------------------
+
+def signed_in_ip(**meta) -> str:
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    client = Client()
+    assert api_login(client, user.email, "correct horse battery staple", **meta).status_code == 200
+    return UserSession.objects.get(user=user).ip
+
+
+def test_x_forwarded_for_is_ignored_by_default(client, user, password):
+    for n in range(5):
+        api_login(client, user.email, WRONG, REMOTE_ADDR=ATTACKER,
+                  HTTP_X_FORWARDED_FOR=f"10.9.8.{n}")
+    response = api_login(client, user.email, password, REMOTE_ADDR=ATTACKER,
+                         HTTP_X_FORWARDED_FOR="10.9.8.200")
+    assert response.status_code == 429
+    assert signed_in_ip(REMOTE_ADDR=VICTIM, HTTP_X_FORWARDED_FOR="1.2.3.4") == VICTIM
+    assert set(LoginThrottle.objects.values_list("ip", flat=True)) == {ATTACKER, ""}
+
+
+@override_settings(AUTHSUITE_TRUSTED_PROXY_COUNT=1)
+def test_one_trusted_proxy(client, user, password):
+    proxy = "10.0.0.1"
+    assert signed_in_ip(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR="203.0.113.5") == "203.0.113.5"
+    # A client-supplied entry on the left is never believed.
+    assert signed_in_ip(REMOTE_ADDR=proxy,
+                        HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5") == "203.0.113.5"
+    # Without the header the proxy itself is all we know.
+    assert signed_in_ip(REMOTE_ADDR=proxy) == proxy
+
+    for n in range(5):
+        api_login(client, user.email, WRONG, REMOTE_ADDR=proxy,
+                  HTTP_X_FORWARDED_FOR=f"10.9.8.{n}, {ATTACKER}")
+    assert api_login(client, user.email, password, REMOTE_ADDR=proxy,
+                     HTTP_X_FORWARDED_FOR=ATTACKER).status_code == 429
+    # Another client behind the same proxy is someone else.
+    assert api_login(Client(), user.email, password, REMOTE_ADDR=proxy,
+                     HTTP_X_FORWARDED_FOR=VICTIM).status_code == 200
+
+
+@override_settings(AUTHSUITE_TRUSTED_PROXY_COUNT=2)
+def test_two_trusted_proxies(client):
+    assert signed_in_ip(REMOTE_ADDR="10.0.0.2",
+                        HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5, 10.0.0.1") == "203.0.113.5"
+    assert signed_in_ip(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="10.0.0.1") == "10.0.0.2"
