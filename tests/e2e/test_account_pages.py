@@ -100,7 +100,10 @@ def test_wrong_password_shows_the_generic_error(page, console, user):
 
 def test_fields_have_labels_and_autocomplete(page, console):
     page.goto("/accounts/login/")
-    assert page.get_by_label("Email address").get_attribute("autocomplete") == "username"
+    # "username", optionally followed by "webauthn" when passkey autofill is offered.
+    email_tokens = page.get_by_label("Email address").get_attribute("autocomplete").split()
+    assert email_tokens[0] == "username"
+    assert set(email_tokens[1:]) <= {"webauthn"}
     assert page.get_by_label("Password").get_attribute("autocomplete") == "current-password"
     assert page.get_by_label("Password").get_attribute("type") == "password"
 
