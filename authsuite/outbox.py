@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
-from smtplib import SMTPException
 
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -116,7 +115,9 @@ def mail_deliver(message_id: int) -> str:
     try:
         email = render(message)
         email.send(fail_silently=False)
-    except (SMTPException, OSError, ValueError, TemplateDoesNotExist) as exc:
+    except Exception as exc:  # noqa: BLE001
+        # Any failure, even a backend's bug: the row must leave "sending" with a backoff and
+        # an attempt count, or the sweeper would take it over and retry it forever.
         return _record_failure(message, exc)
     OutboxMessage.objects.filter(pk=message.pk).update(
         status=OutboxMessage.Status.SENT, sent_at=timezone.now(), sealed_context="",

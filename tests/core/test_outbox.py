@@ -1,0 +1,385 @@
+"""The mail outbox: written in the caller's transaction, delivered once, retried with
+backoff, swept when a task was lost, secrets sealed at rest and erased once delivered."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from pathlib import Path
+from smtplib import SMTPException
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection, transaction
+from django.test import override_settings
+
+from authsuite import outbox
+from authsuite.celery import app as celery_app
+from authsuite.models import OutboxMessage
+from authsuite.tasks import deliver_mail
+
+Status = OutboxMessage.Status
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+GREETING = "outbox_test/greeting"  # subject, text and HTML
+NOTICE = "outbox_test/notice"  # subject and text only
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SECRET_URL = "https://id.example.com/accounts/magic-link/sEcReT-t0ken-value/"
+
+
+@pytest.fixture(autouse=True)
+def test_templates():
+    engine = {**settings.TEMPLATES[0], "DIRS": [TEMPLATES_DIR]}
+    with override_settings(TEMPLATES=[engine], AUTHSUITE_SITE_NAME="Example ID",
+                           AUTHSUITE_DEFAULT_FROM_EMAIL="Example ID <id@example.com>"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """Tasks run in this process right away, whatever broker the environment names."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def frozen(time_machine):
+    time_machine.move_to(START, tick=False)
+    return time_machine
+
+
+def new_message(**fields) -> OutboxMessage:
+    """A row as mail_enqueue writes it, without queueing its delivery."""
+    values = {"template": GREETING, "to": "ann@example.com", "context": {"name": "Ann"}}
+    values.update(fields)
+    return OutboxMessage.objects.create(**values)
+
+
+def row(message: OutboxMessage) -> OutboxMessage:
+    return OutboxMessage.objects.get(pk=message.pk)
+
+
+def raw_row_text(message: OutboxMessage) -> str:
+    """Every column of the row as the database stores it."""
+    table = OutboxMessage._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {table} WHERE id = %s", [message.pk])  # noqa: S608
+        return " ".join(str(value) for value in cursor.fetchone())
+
+
+# --- in the caller's transaction ----------------------------------------------------------------
+
+
+def test_enqueue_writes_in_the_callers_transaction_and_sends_after_commit(transactional_db):
+    with transaction.atomic():
+        message = outbox.mail_enqueue(template=GREETING, to="ann@example.com",
+                                      context={"name": "Ann"}, secrets={"url": SECRET_URL})
+        assert row(message).status == Status.PENDING
+        assert mail.outbox == []  # never sent inside the transaction
+    assert row(message).status == Status.SENT
+    assert [m.to for m in mail.outbox] == [["ann@example.com"]]
+
+
+def test_nothing_is_written_or_sent_when_the_transaction_rolls_back(transactional_db):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        outbox.mail_enqueue(template=GREETING, to="ann@example.com", context={"name": "Ann"})
+        raise RuntimeError("the state change failed")
+    assert OutboxMessage.objects.count() == 0
+    assert mail.outbox == []
+
+
+def test_a_rolled_back_savepoint_takes_its_message_with_it(transactional_db):
+    with transaction.atomic():
+        kept = outbox.mail_enqueue(template=NOTICE, to="kept@example.com", context={"name": "K"})
+        with pytest.raises(RuntimeError), transaction.atomic():
+            outbox.mail_enqueue(template=NOTICE, to="dropped@example.com", context={"name": "D"})
+            raise RuntimeError
+    assert list(OutboxMessage.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert [m.to for m in mail.outbox] == [["kept@example.com"]]
+
+
+# --- rendering and secrets ----------------------------------------------------------------------
+
+
+def test_delivery_renders_subject_text_and_html(db):
+    message = new_message()
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+    [sent] = mail.outbox
+    assert sent.subject == "Hello Ann from Example ID"
+    assert sent.body.startswith("Hi Ann,")
+    assert sent.from_email == "Example ID <id@example.com>"
+    assert sent.to == ["ann@example.com"]
+    assert sent.extra_headers["X-Authsuite-Message"] == str(message.pk)
+    [(html, mimetype)] = sent.alternatives
+    assert mimetype == "text/html"
+    assert html.strip().startswith("<p>Hi Ann,")
+    stored = row(message)
+    assert (stored.status, stored.attempts, stored.last_error) == (Status.SENT, 1, "")
+    assert stored.sent_at is not None and stored.claimed_at is None
+
+
+def test_a_message_without_an_html_template_is_text_only(db):
+    message = new_message(template=NOTICE)
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+    [sent] = mail.outbox
+    assert (sent.subject, sent.body.strip()) == ("Notice for Ann", "Something changed, Ann.")
+    assert sent.alternatives == []
+
+
+def test_html_escapes_context_values(db):
+    message = new_message(context={"name": '<img src=x onerror="alert(1)">'})
+    outbox.mail_deliver(message.pk)
+    [(html, _)] = mail.outbox[0].alternatives
+    assert "<img" not in html and "&lt;img" in html
+
+
+def test_secrets_are_sealed_at_rest_and_erased_after_delivery(transactional_db):
+    with transaction.atomic():
+        message = outbox.mail_enqueue(template=GREETING, to="ann@example.com",
+                                      context={"name": "Ann"}, secrets={"url": SECRET_URL})
+        stored = row(message)
+        assert stored.sealed_context
+        assert "sEcReT-t0ken-value" not in raw_row_text(message)
+        assert "url" not in stored.context
+    stored = row(message)
+    assert stored.status == Status.SENT
+    assert stored.sealed_context == ""
+    assert "sEcReT-t0ken-value" not in raw_row_text(message)
+    sent = mail.outbox[0]
+    assert SECRET_URL in sent.body
+    assert SECRET_URL in sent.alternatives[0][0]
+
+
+def test_a_tampered_seal_never_sends_and_ends_failed(db, settings):
+    settings.AUTHSUITE_MAIL_MAX_ATTEMPTS = 1
+    message = outbox.mail_enqueue(template=GREETING, to="ann@example.com", context={"name": "Ann"},
+                                  secrets={"url": SECRET_URL})
+    # (In these tests on_commit runs at once, so the first message was delivered already.)
+    mail.outbox.clear()
+    message = new_message(sealed_context=row(message).sealed_context[:-8] + "AAAAAAAA")
+    assert outbox.mail_deliver(message.pk) == Status.FAILED
+    assert mail.outbox == []
+    stored = row(message)
+    assert stored.status == Status.FAILED and stored.sealed_context == ""
+
+
+# --- delivered once ------------------------------------------------------------------------------
+
+
+def test_delivering_twice_sends_once(db):
+    message = new_message()
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+    assert outbox.mail_deliver(message.pk) == "skipped"
+    assert deliver_mail.delay(message.pk).get() == "skipped"
+    assert len(mail.outbox) == 1
+    assert row(message).attempts == 1
+
+
+def test_a_message_another_worker_is_sending_is_skipped(db, frozen):
+    message = new_message(status=Status.SENDING, claimed_at=START - timedelta(seconds=10), attempts=1)
+    assert outbox.mail_deliver(message.pk) == "skipped"
+    assert mail.outbox == []
+    assert row(message).attempts == 1
+
+
+def test_a_claim_older_than_the_timeout_is_taken_over(db, frozen, settings):
+    settings.AUTHSUITE_MAIL_CLAIM_TIMEOUT = 300
+    message = new_message(status=Status.SENDING, claimed_at=START - timedelta(seconds=301), attempts=1)
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+    assert len(mail.outbox) == 1
+    assert row(message).attempts == 2
+
+
+def test_unknown_and_finished_messages_are_skipped(db):
+    assert outbox.mail_deliver(987654) == "skipped"
+    for status in (Status.SENT, Status.FAILED):
+        assert outbox.mail_deliver(new_message(status=status).pk) == "skipped"
+    assert mail.outbox == []
+
+
+# --- failures, backoff, giving up ---------------------------------------------------------------
+
+
+class FlakyBackend(BaseEmailBackend):
+    """Raises ``error`` for the first ``failures`` sends, then delivers into ``sent``."""
+
+    failures = 0
+    error: Exception = SMTPException("451 4.3.0 temporary failure")
+    sent: list = []
+
+    def send_messages(self, messages):
+        if FlakyBackend.failures > 0:
+            FlakyBackend.failures -= 1
+            raise FlakyBackend.error
+        FlakyBackend.sent.extend(messages)
+        return len(messages)
+
+
+@pytest.fixture
+def flaky(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.FlakyBackend"
+    settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
+    settings.AUTHSUITE_MAIL_MAX_ATTEMPTS = 4
+    FlakyBackend.failures, FlakyBackend.sent = 0, []
+    FlakyBackend.error = SMTPException("451 4.3.0 temporary failure")
+    return FlakyBackend
+
+
+def test_smtp_failure_backs_off_exponentially_then_delivers(db, flaky, frozen):
+    flaky.failures = 3
+    message = new_message()
+    now = START
+    for attempt, backoff in enumerate([30, 60, 120], start=1):
+        with pytest.raises(outbox.DeliveryDeferred) as deferred:
+            outbox.mail_deliver(message.pk)
+        assert deferred.value.countdown == backoff
+        stored = row(message)
+        assert stored.status == Status.PENDING
+        assert stored.attempts == attempt
+        assert stored.next_attempt_at == now + timedelta(seconds=backoff)
+        assert stored.claimed_at is None
+        assert "SMTPException" in stored.last_error and "451" in stored.last_error
+        # Not due yet: nobody sends it early.
+        frozen.shift(backoff - 1)
+        assert outbox.mail_deliver(message.pk) == "skipped"
+        frozen.shift(1)
+        now += timedelta(seconds=backoff)
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+    assert len(flaky.sent) == 1
+    stored = row(message)
+    assert (stored.status, stored.attempts, stored.last_error) == (Status.SENT, 4, "")
+
+
+def test_smtp_failure_gives_up_after_max_attempts(db, flaky, frozen):
+    flaky.failures = 100
+    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})))
+    for _ in range(3):
+        with pytest.raises(outbox.DeliveryDeferred) as deferred:
+            outbox.mail_deliver(message.pk)
+        frozen.shift(deferred.value.countdown)
+    assert outbox.mail_deliver(message.pk) == Status.FAILED
+    stored = row(message)
+    assert (stored.status, stored.attempts) == (Status.FAILED, 4)
+    assert stored.sealed_context == ""  # the secret does not outlive the message
+    assert "SMTPException" in stored.last_error
+    frozen.shift(86400)
+    assert outbox.mail_deliver(message.pk) == "skipped"
+    assert outbox.outbox_sweep() == 0
+    assert flaky.sent == [] and flaky.failures == 96
+
+
+def test_backoff_is_capped_at_an_hour(db, flaky, frozen, settings):
+    settings.AUTHSUITE_MAIL_MAX_ATTEMPTS = 20
+    flaky.failures = 100
+    message = new_message(attempts=9)  # the tenth attempt: 30 * 2**9 s would be over 4 hours
+    with pytest.raises(outbox.DeliveryDeferred) as deferred:
+        outbox.mail_deliver(message.pk)
+    assert deferred.value.countdown == 3600
+    assert row(message).next_attempt_at == START + timedelta(hours=1)
+
+
+def test_an_unexpected_backend_error_is_retried_like_any_failure(db, flaky, frozen):
+    """A backend bug must not leave the row "sending" for the sweeper to retry forever."""
+    flaky.failures = 100
+    flaky.error = RuntimeError("backend crashed")
+    message = new_message()
+    for _ in range(3):
+        with pytest.raises(outbox.DeliveryDeferred) as deferred:
+            outbox.mail_deliver(message.pk)
+        assert row(message).status == Status.PENDING
+        frozen.shift(deferred.value.countdown)
+    assert outbox.mail_deliver(message.pk) == Status.FAILED
+    assert "RuntimeError" in row(message).last_error
+
+
+def test_the_eager_task_leaves_a_failed_send_pending_for_the_sweeper(db, flaky, frozen):
+    flaky.failures = 1
+    message = new_message()
+    assert deliver_mail.delay(message.pk).get() == Status.PENDING
+    stored = row(message)
+    assert (stored.status, stored.attempts) == (Status.PENDING, 1)
+    frozen.shift(60)  # due since 30 s, and older than AUTHSUITE_MAIL_SWEEP_AFTER
+    assert outbox.outbox_sweep() == 1
+    assert row(message).status == Status.SENT
+    assert len(flaky.sent) == 1
+
+
+def test_a_missing_template_fails_at_once(db):
+    message = new_message(template="outbox_test/no_such_template")
+    assert outbox.mail_deliver(message.pk) == Status.FAILED
+    assert row(message).attempts == 1
+    assert "TemplateDoesNotExist" in row(message).last_error
+
+
+# --- the sweeper ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("keep_days", [30, 7])
+def test_sweep_requeues_what_a_lost_task_left_and_deletes_old_sent_rows(
+    db, frozen, settings, keep_days,
+):
+    settings.AUTHSUITE_MAIL_SWEEP_AFTER = 60
+    settings.AUTHSUITE_MAIL_CLAIM_TIMEOUT = 300
+    settings.AUTHSUITE_MAIL_KEEP_DAYS = keep_days
+
+    def ago(**delta) -> datetime:
+        return START - timedelta(**delta)
+
+    lost = new_message(to="lost@example.com", created_at=ago(minutes=2), next_attempt_at=ago(minutes=2))
+    due_retry = new_message(to="retry@example.com", created_at=ago(hours=1), next_attempt_at=ago(seconds=1),
+                            attempts=2)
+    stale = new_message(to="stale@example.com", status=Status.SENDING, created_at=ago(hours=1),
+                        claimed_at=ago(seconds=301), attempts=1)
+    fresh = new_message(to="fresh@example.com", created_at=ago(seconds=10), next_attempt_at=ago(seconds=10))
+    backing_off = new_message(to="later@example.com", created_at=ago(hours=1),
+                              next_attempt_at=START + timedelta(minutes=5), attempts=3)
+    sending = new_message(to="busy@example.com", status=Status.SENDING, created_at=ago(hours=1),
+                          claimed_at=ago(seconds=10), attempts=1)
+    old_sent = new_message(status=Status.SENT, created_at=ago(days=40), sent_at=ago(days=31))
+    recent_sent = new_message(status=Status.SENT, created_at=ago(days=20), sent_at=ago(days=10))
+    old_failed = new_message(status=Status.FAILED, created_at=ago(days=90), attempts=8)
+
+    assert outbox.outbox_sweep() == 3
+    assert sorted(m.to[0] for m in mail.outbox) == ["lost@example.com", "retry@example.com",
+                                                    "stale@example.com"]
+    for message in (lost, due_retry, stale):
+        assert row(message).status == Status.SENT
+    for message in (fresh, backing_off):
+        assert row(message).status == Status.PENDING
+    assert row(sending).status == Status.SENDING
+    remaining = set(OutboxMessage.objects.values_list("pk", flat=True))
+    assert old_sent.pk not in remaining
+    assert old_failed.pk in remaining
+    assert (recent_sent.pk in remaining) is (keep_days > 10)
+    # Swept once, delivered once: a second sweep finds nothing to do.
+    assert outbox.outbox_sweep() == 0
+    assert len(mail.outbox) == 3
+
+
+# --- header injection ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("separator", ["\n", "\r\n", "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"])
+def test_a_newline_in_a_subject_value_cannot_add_headers(db, separator):
+    name = f"Ann{separator}Bcc: eve@example.com{separator}X-Injected: yes"
+    message = new_message(context={"name": name})
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+    [sent] = mail.outbox
+    assert sent.recipients() == ["ann@example.com"]
+    assert not any(ch in sent.subject for ch in "\r\n\x0b\x0c\x85\u2028\u2029")
+    parsed = message_from_bytes(sent.message().as_bytes())
+    assert parsed["Bcc"] is None and parsed["X-Injected"] is None
+    assert parsed.get_all("To") == ["ann@example.com"]
+    assert "Bcc: eve@example.com" in str(make_header(decode_header(parsed["Subject"])))
+
+
+def test_a_newline_in_the_recipient_sends_nothing(db, settings):
+    settings.AUTHSUITE_MAIL_MAX_ATTEMPTS = 1
+    message = new_message(to="ann@example.com\nBcc: eve@example.com")
+    assert outbox.mail_deliver(message.pk) == Status.FAILED
+    assert mail.outbox == []
