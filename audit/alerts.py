@@ -146,6 +146,7 @@ class RecoveryCodesGenerated(AlertRule):
 
 class SecondFactorLocked(AlertRule):
     actions = ("mfa.challenge.locked",)
+    replaces = "mfa.challenge_locked"
     subject = "Repeated wrong two-step codes"
     summary = ("Someone entered your password correctly but then failed the two-step "
                "verification several times.")

@@ -10,6 +10,7 @@ class MFAConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.apps import apps
         from django.contrib.auth import get_user_model
 
         from accounts import signals as account_signals
@@ -23,6 +24,12 @@ class MFAConfig(AppConfig):
         # A changed password ends every "don't ask again" promise.
         for signal in (account_signals.password_changed, account_signals.password_reset_completed):
             signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")
+        # So does any change of a second factor another app contributes.
+        if apps.is_installed("passkeys"):
+            from passkeys import signals as passkey_signals
+
+            for signal in (passkey_signals.passkey_added, passkey_signals.passkey_removed):
+                signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")
         receivers.extend_user_admin(get_user_model())
         from authsuite import slots
 

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts import pipeline
+from accounts import authrecord, pipeline
 from accounts.errors import FlowError
 from accounts.flows.limits import humanize
 from authsuite import context, notices, ratelimit
@@ -127,6 +127,14 @@ def recovery_regenerate(request, *, user) -> list[str]:
     return codes
 
 
+def code_method(code: str) -> str:
+    """Which factor a code is for, by its shape: ``"totp"`` or ``"recovery_code"``."""
+    cleaned = "".join(str(code or "").split())
+    if cleaned.isascii() and cleaned.isdigit() and len(cleaned) == app_settings.TOTP_DIGITS:
+        return "totp"
+    return "recovery_code"
+
+
 def verify_code(request, *, user, code: str) -> str:
     """Check a TOTP or recovery code for ``user``; returns the method that matched.
 
@@ -134,9 +142,8 @@ def verify_code(request, *, user, code: str) -> str:
     """
     _limit(request, user)
     cleaned = "".join(str(code or "").split())
-    method, device = "totp", devices.totp_device(user)
-    if not (cleaned.isdigit() and len(cleaned) == app_settings.TOTP_DIGITS):
-        method, device = "recovery_code", devices.recovery_set(user)
+    method = code_method(cleaned)
+    device = devices.totp_device(user) if method == "totp" else devices.recovery_set(user)
     if device is None:
         raise FlowError(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
     ok, locked_until = devices.throttled_check(device, cleaned)
@@ -170,11 +177,9 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
             failures = request.session.get(FAILURES_KEY, 0) + 1
             request.session[FAILURES_KEY] = failures
             signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
-                                          method="code", failures=failures)
+                                          method=code_method(code), failures=failures)
             if failures >= app_settings.CHALLENGE_MAX_FAILURES:
-                request.session.pop(FAILURES_KEY, None)
-                pipeline.state_clear(request)
-                signals.challenge_locked.send(sender=TOTPDevice, request=request, user=user)
+                _lock(request, user)
                 raise FlowError(MFAError.LOCKED, _("Too many wrong codes. Sign in again."),
                                 status=429, retry_after=app_settings.THROTTLE_FACTOR) from None
         raise
@@ -182,6 +187,39 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
     signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
                                      method=method)
     return pipeline.stage_passed(request, "mfa", amr=["otp"])
+
+
+def _lock(request, user) -> None:
+    """Abandon the sign-in after too many wrong codes, and tell the user: whoever typed
+    them knew the password."""
+    request.session.pop(FAILURES_KEY, None)
+    pipeline.state_clear(request)
+    with transaction.atomic():
+        signals.challenge_locked.send(sender=TOTPDevice, request=request, user=user)
+        _notice(request, user, "mfa.challenge_locked", subject=_("Repeated wrong two-step codes"),
+                summary=_("Someone got past the first step of signing in to your account "
+                          "(your password or a sign-in link) but then entered several wrong "
+                          "two-step codes. Change your password now."))
+
+
+def step_up(request, *, user, code: str) -> dict:
+    """A signed-in user proves a second factor again (the admin, a sensitive page).
+
+    Returns the refreshed authentication record. Failures are audited like those of a
+    sign-in; the rate limits and the device's back-off bound them.
+    """
+    try:
+        method = verify_code(request, user=user, code=code)
+    except FlowError as error:
+        if error.code == MFAError.CODE_INVALID:
+            signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
+                                          method=code_method(code), failures=None)
+        raise
+    signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
+                                     method=method)
+    # More privilege for this session: a new key, so a copy taken before is worth less.
+    request.session.cycle_key()
+    return authrecord.record_refresh(request, ["otp"])
 
 
 def mfa_reset(user, *, request=None, by=None) -> None:

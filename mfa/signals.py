@@ -5,7 +5,8 @@
 - ``recovery_codes_generated``: ``request``, ``user``, ``count``
 - ``recovery_code_used``: ``request``, ``user``, ``remaining``
 - ``challenge_succeeded``: ``request``, ``user``, ``method`` (``"totp"``/``"recovery_code"``)
-- ``challenge_failed``: ``request``, ``user``, ``method``, ``failures``
+- ``challenge_failed``: ``request``, ``user``, ``method``, ``failures`` (wrong codes in this
+  sign-in; None for a signed-in user's step-up)
 - ``challenge_locked``: ``request``, ``user``
 - ``browser_trusted``: ``request``, ``user``, ``trusted_id``
 - ``browser_untrusted``: ``request``, ``user``, ``trusted_id`` (None: all of them)

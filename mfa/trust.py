@@ -21,6 +21,12 @@ from mfa.models import TrustedBrowser
 SALT = "authsuite.mfa.trust"
 
 
+def _password_tag(user) -> str:
+    """A short keyed digest of the stored password hash: any new password ends the promise,
+    even one set without a signal (a management command, a data migration)."""
+    return crypto.token_digest(user.password or "", purpose="mfa-trust-password")[:16]
+
+
 def trust_issue(request, response, user) -> TrustedBrowser | None:
     days = app_settings.TRUST_BROWSER_DAYS
     if days <= 0:
@@ -32,7 +38,8 @@ def trust_issue(request, response, user) -> TrustedBrowser | None:
         device=device_name(ctx.user_agent), ip=ctx.ip,
         expires_at=timezone.now() + timedelta(days=days),
     )
-    value = signing.dumps({"id": row.pk, "u": str(user.pk), "t": token}, salt=SALT)
+    value = signing.dumps({"id": row.pk, "u": str(user.pk), "t": token,
+                           "p": _password_tag(user)}, salt=SALT)
     response.set_cookie(
         app_settings.TRUST_COOKIE_NAME, value, max_age=days * 86400, httponly=True,
         secure=request.is_secure(), samesite="Lax", path="/",
@@ -51,6 +58,8 @@ def trusted(request, user) -> TrustedBrowser | None:
     except (signing.BadSignature, ValueError):
         return None
     if not isinstance(value, dict) or value.get("u") != str(user.pk):
+        return None
+    if not crypto.digests_match(str(value.get("p", "")), _password_tag(user)):
         return None
     row = TrustedBrowser.objects.filter(
         pk=value.get("id"), user=user, expires_at__gt=timezone.now()

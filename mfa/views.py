@@ -164,9 +164,7 @@ class ChallengeView(FlowFormView):
     def run(self, form):
         code = form.cleaned_data["code"]
         if self.step_up:
-            flows.verify_code(self.request, user=self.request.user, code=code)
-            self.request.session.cycle_key()
-            authrecord.record_refresh(self.request, ["otp"])
+            flows.step_up(self.request, user=self.request.user, code=code)
             return redirect(safe_next(self.request, self.next_url(), reverse("mfa:index")))
         result = flows.challenge(self.request, code=code)
         response = self.after_login(result)

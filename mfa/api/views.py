@@ -153,9 +153,7 @@ class ChallengeView(MFAAPIView):
         data = self.data(request, ChallengeSerializer)
         django_request = request._request
         if pipeline.state_get(django_request) is None and request.user.is_authenticated:
-            flows.verify_code(django_request, user=request.user, code=data["code"])
-            django_request.session.cycle_key()
-            return Response(authrecord.record_refresh(django_request, ["otp"]))
+            return Response(flows.step_up(django_request, user=request.user, code=data["code"]))
         result = flows.challenge(django_request, code=data["code"])
         response = Response(result.as_dict())
         if result.complete and data["trust_browser"]:

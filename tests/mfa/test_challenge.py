@@ -1,0 +1,329 @@
+"""The second-factor stage: codes and recovery codes, the record it leaves, rate limits per
+account and per IP, the device's back-off, audited failures, the lock and its alert, and
+the step-up of a signed-in user."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from audit.models import Event
+from mfa.models import RecoveryCode, TOTPDevice
+from tests.mfa.support import (
+    AUTH_KEY,
+    RECORD_KEY,
+    Clock,
+    api_post,
+    enroll,
+    error_code,
+    login,
+    signed_in,
+    subjects,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHALLENGE = reverse("mfa:challenge")
+WRONG = "000000"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch)
+
+
+@pytest.fixture
+def enrolled(user):
+    return enroll(user)
+
+
+@pytest.fixture
+def pending(client, user, password, enrolled):
+    assert login(client, user, password)["Location"] == CHALLENGE
+    mail.outbox.clear()
+    return client
+
+
+@pytest.fixture
+def wait(time_machine):
+    """Let the device's back-off after a wrong code run out (django-otp reads timezone.now)."""
+    time_machine.move_to(timezone_now(), tick=True)
+
+    def shift(seconds: float = 120) -> None:
+        time_machine.shift(timedelta(seconds=seconds))
+
+    return shift
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def events(action: str) -> list[Event]:
+    return list(Event.objects.filter(action=action).order_by("pk"))
+
+
+def wrong_code(secret: str, clock: Clock) -> str:
+    code = WRONG
+    while code in {clock.code(secret, s) for s in (-1, 0, 1)}:
+        code = str(int(code) + 1).zfill(6)
+    return code
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+def test_the_challenge_page(pending):
+    page = pending.get(CHALLENGE).content.decode()
+    field = re.search(r'<input[^>]*name="code"[^>]*>', page).group(0)
+    assert 'autocomplete="one-time-code"' in field
+    assert 'inputmode="numeric"' in field
+    assert '<label for="id_code">' in page
+    assert "Don&#x27;t ask again on this browser for 30 days" in page
+
+
+def test_the_challenge_page_without_a_pending_sign_in(client):
+    assert client.get(CHALLENGE)["Location"] == reverse("accounts:login")
+
+
+def test_a_wrong_code_shows_a_clear_error(pending, enrolled, clock):
+    response = pending.post(CHALLENGE, {"code": wrong_code(enrolled[0], clock)})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<p class="error" id="id_code-error">That code is not valid.</p>' in page
+    assert AUTH_KEY not in pending.session
+
+
+def test_a_right_code_signs_in_and_goes_on(client, user, password, enrolled, clock):
+    response = client.post(reverse("accounts:login") + "?next=/accounts/sessions/",
+                           {"email": user.email, "password": password})
+    assert response["Location"] == CHALLENGE
+    response = client.post(CHALLENGE, {"code": clock.code(enrolled[0])})
+    assert response["Location"] == "/accounts/sessions/"
+    assert client.session[AUTH_KEY] == str(user.pk)
+    record = client.session[RECORD_KEY]
+    assert record["amr"] == ["mfa", "otp", "pwd"]
+    assert record["acr"] == "urn:authsuite:acr:mfa"
+    device = TOTPDevice.objects.get(user=user)
+    assert device.last_used_at is not None
+    assert [e.data for e in events("mfa.challenge.succeeded")] == ['{"method":"totp"}']
+
+
+def test_the_session_key_changes_when_the_challenge_is_passed(pending, enrolled, clock):
+    before = pending.session.session_key
+    pending.post(CHALLENGE, {"code": clock.code(enrolled[0])})
+    assert pending.session.session_key != before
+
+
+# --- recovery codes at the challenge --------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", ["as-shown", "upper", "no-dashes", "spaces"])
+def test_a_recovery_code_signs_in(pending, user, enrolled, shape):
+    code = enrolled[1][3]
+    typed = {"as-shown": code, "upper": code.upper(), "no-dashes": code.replace("-", ""),
+             "spaces": " " + code.replace("-", " ") + " "}[shape]
+    response = pending.post(CHALLENGE, {"code": typed})
+    assert response.status_code == 302
+    assert pending.session[AUTH_KEY] == str(user.pk)
+    assert pending.session[RECORD_KEY]["amr"] == ["mfa", "otp", "pwd"]
+    assert RecoveryCode.objects.filter(used_at__isnull=False).count() == 1
+
+
+def test_using_a_recovery_code_emails_how_many_remain(pending, user, enrolled):
+    pending.post(CHALLENGE, {"code": enrolled[1][0]})
+    assert subjects(user.email) == ["authsuite demo: A recovery code was used"]
+    assert "9 unused codes remain" in mail.outbox[0].body
+    assert enrolled[1][0] not in mail.outbox[0].body
+    assert [json.loads(e.data) for e in events("mfa.recovery_code.used")] == [{"remaining": 9}]
+
+
+def test_every_recovery_code_use_is_reported(client, user, password, enrolled):
+    for index in (0, 1):
+        login(client, user, password)
+        client.post(CHALLENGE, {"code": enrolled[1][index]})
+        client.post(reverse("accounts:logout"))
+    bodies = [m.body for m in mail.outbox if "recovery code was used" in m.subject]
+    assert len(bodies) == 2
+    assert "9 unused codes remain" in bodies[0] and "8 unused codes remain" in bodies[1]
+
+
+def test_a_recovery_code_works_once(client, user, password, enrolled, wait):
+    login(client, user, password)
+    client.post(CHALLENGE, {"code": enrolled[1][0]})
+    client.post(reverse("accounts:logout"))
+    wait()
+    login(client, user, password)
+    response = client.post(CHALLENGE, {"code": enrolled[1][0]})
+    assert response.status_code == 200 and AUTH_KEY not in client.session
+
+
+def test_another_users_recovery_code_does_not_work(pending, staff):
+    _, codes = enroll(staff)
+    response = pending.post(CHALLENGE, {"code": codes[0]})
+    assert response.status_code == 200 and AUTH_KEY not in pending.session
+    assert not RecoveryCode.objects.filter(used_at__isnull=False).exists()
+
+
+# --- failures, the lock and the device's back-off -------------------------------------------
+
+
+def test_failures_are_audited(pending, user, enrolled, clock, wait):
+    pending.post(CHALLENGE, {"code": wrong_code(enrolled[0], clock)})
+    wait()
+    pending.post(CHALLENGE, {"code": "zzzz-zzzz-zzzz"})
+    failed = events("mfa.challenge.failed")
+    assert [json.loads(e.data) for e in failed] == [
+        {"method": "totp", "failures": 1}, {"method": "recovery_code", "failures": 2},
+    ]
+    assert {e.actor_id for e in failed} == {str(user.pk)}
+    assert {e.outcome for e in failed} == {"failure"}
+    assert mail.outbox == []  # a typo is not worth an email
+
+
+def test_repeated_failures_lock_the_stage_and_alert_the_user(settings, pending, user, enrolled,
+                                                             clock, wait):
+    settings.AUTHSUITE_MFA_CHALLENGE_MAX_FAILURES = 3
+    wrong = wrong_code(enrolled[0], clock)
+    for _ in range(2):
+        assert pending.post(CHALLENGE, {"code": wrong}).status_code == 200
+        wait()
+    response = pending.post(CHALLENGE, {"code": wrong}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("accounts:login")
+    assert "Too many wrong codes. Sign in again." in response.content.decode()
+    assert len(events("mfa.challenge.locked")) == 1
+    assert subjects(user.email) == ["authsuite demo: Repeated wrong two-step codes"]
+    # The attempt is over: even the right code does nothing now.
+    wait()
+    response = pending.post(CHALLENGE, {"code": clock.code(enrolled[0])})
+    assert response["Location"] == reverse("accounts:login")
+    assert not signed_in(pending)
+
+
+def test_the_lock_over_the_api(settings, client, user, password, enrolled, clock, wait):
+    settings.AUTHSUITE_MFA_CHALLENGE_MAX_FAILURES = 2
+    api_post(client, "login/", {"email": user.email, "password": password})
+    wrong = wrong_code(enrolled[0], clock)
+    assert error_code(api_post(client, "mfa/challenge/", {"code": wrong})) == "mfa_code_invalid"
+    wait()
+    response = api_post(client, "mfa/challenge/", {"code": wrong})
+    assert response.status_code == 429 and error_code(response) == "mfa_locked"
+    assert response["Retry-After"]
+    response = api_post(client, "mfa/challenge/", {"code": clock.code(enrolled[0])})
+    assert error_code(response) == "no_login_pending"
+    assert len(mail.outbox) == 1
+
+
+def test_the_device_backs_off_after_a_wrong_code(pending, settings, enrolled, clock, wait):
+    settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 10
+    pending.post(CHALLENGE, {"code": wrong_code(enrolled[0], clock)})
+    response = pending.post(CHALLENGE, {"code": clock.code(enrolled[0])})
+    assert response.status_code == 429
+    assert "Wait a moment" in response.content.decode()
+    assert AUTH_KEY not in pending.session
+    wait(11)
+    response = pending.post(CHALLENGE, {"code": clock.code(enrolled[0])})
+    assert response.status_code == 302 and signed_in(pending)
+    assert TOTPDevice.objects.get().throttling_failure_count == 0
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+def test_attempts_are_rate_limited_per_account(settings, user, password, enrolled, clock):
+    settings.AUTHSUITE_MFA_RATE_LIMITS = {"account": "3/5m", "ip": None}
+    settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 0  # the rate limit alone, not the back-off
+    codes = []
+    for number in range(4):
+        client = Client(REMOTE_ADDR=f"198.51.100.{number + 1}")  # a new address each time
+        login(client, user, password)
+        codes.append(client.post(CHALLENGE, {"code": wrong_code(enrolled[0], clock)}).status_code)
+    assert codes == [200, 200, 200, 429]
+    # Even the right code is refused while the account is over its limit.
+    clock.step()
+    response = client.post(CHALLENGE, {"code": clock.code(enrolled[0])})
+    assert response.status_code == 429 and "Retry-After" in response
+    assert AUTH_KEY not in client.session
+    assert Event.objects.filter(action="authsuite.rate_limited").exists()
+
+
+def test_attempts_are_rate_limited_per_ip(settings, password, clock, wait):
+    from tests.factories import UserFactory
+
+    settings.AUTHSUITE_MFA_RATE_LIMITS = {"ip": "3/5m", "account": None}
+    statuses = []
+    for _ in range(4):
+        other = UserFactory(password=password)
+        enroll(other)
+        client = Client(REMOTE_ADDR="203.0.113.9")
+        login(client, other, password)
+        statuses.append(client.post(CHALLENGE, {"code": WRONG}).status_code)
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_the_api_answers_a_rate_limit_in_the_envelope(settings, client, user, password, enrolled):
+    settings.AUTHSUITE_MFA_RATE_LIMITS = {"account": "1/5m"}
+    api_post(client, "login/", {"email": user.email, "password": password})
+    api_post(client, "mfa/challenge/", {"code": WRONG})
+    response = api_post(client, "mfa/challenge/", {"code": WRONG})
+    assert response.status_code == 429
+    assert error_code(response) == "mfa_throttled" and int(response["Retry-After"]) > 0
+
+
+# --- step-up of a signed-in user ------------------------------------------------------------
+
+
+@pytest.fixture
+def trusted_session(client, user, password, enrolled, clock):
+    """Signed in on a trusted browser: the session's amr has no second factor."""
+    login(client, user, password)
+    response = client.post(CHALLENGE, {"code": clock.code(enrolled[0]), "trust_browser": "on"})
+    assert response.status_code == 302
+    client.post(reverse("accounts:logout"))
+    assert login(client, user, password)["Location"] == reverse("accounts:profile")
+    assert client.session[RECORD_KEY]["amr"] == ["pwd"]
+    mail.outbox.clear()
+    return client
+
+
+def test_step_up_adds_the_second_factor(trusted_session, enrolled, clock):
+    page = trusted_session.get(CHALLENGE).content.decode()
+    assert "Confirm with your second factor" in page
+    before = trusted_session.session.session_key
+    clock.step()
+    response = trusted_session.post(CHALLENGE + "?next=/accounts/sessions/",
+                                    {"code": clock.code(enrolled[0])})
+    assert response["Location"] == "/accounts/sessions/"
+    assert trusted_session.session[RECORD_KEY]["amr"] == ["mfa", "otp", "pwd"]
+    assert trusted_session.session.session_key != before
+
+
+def test_step_up_never_redirects_off_site(trusted_session, enrolled, clock):
+    clock.step()
+    response = trusted_session.post(CHALLENGE + "?next=https://evil.example/",
+                                    {"code": clock.code(enrolled[0])})
+    assert response["Location"] == reverse("mfa:index")
+
+
+def test_step_up_failures_are_audited(trusted_session, enrolled, clock):
+    response = trusted_session.post(CHALLENGE, {"code": wrong_code(enrolled[0], clock)})
+    assert response.status_code == 200
+    assert trusted_session.session[RECORD_KEY]["amr"] == ["pwd"]
+    assert [json.loads(e.data) for e in events("mfa.challenge.failed")] == [
+        {"method": "totp", "failures": None}]
+
+
+def test_step_up_over_the_api(trusted_session, enrolled, clock):
+    clock.step()
+    response = api_post(trusted_session, "mfa/challenge/", {"code": clock.code(enrolled[0])})
+    assert response.status_code == 200
+    assert response.json()["amr"] == ["mfa", "otp", "pwd"]
+    assert response.json()["acr"] == "urn:authsuite:acr:mfa"
