@@ -95,7 +95,7 @@ def failure_record(request, identifier: str, ip: str | None) -> None:
         if until is not None:
             user = get_by_email(identifier)
             signals.account_locked.send(
-                sender=LoginThrottle, request=request, user=user, identifier=identifier,
+                sender=user.__class__, request=request, user=user, identifier=identifier,
                 ip=scope_ip, until=until,
             )
 
@@ -123,7 +123,7 @@ def account_unlock(user, *, request=None, by=None) -> int:
     addresses = {normalize_email(user_email(user))}
     addresses.update(user.email_addresses.values_list("email", flat=True))
     deleted, _ = LoginThrottle.objects.filter(identifier__in=addresses).delete()
-    signals.account_unlocked.send(sender=type(user), request=request, user=user, by=by)
+    signals.account_unlocked.send(sender=user.__class__, request=request, user=user, by=by)
     return deleted
 
 

@@ -220,6 +220,6 @@ def _complete(request, user, state: LoginState) -> None:
             request.session.set_expiry(0)
         sessions.session_start(request, user, remember=state.remember)
         signals.login_succeeded.send(
-            sender=type(user), request=request, user=user, method=state.method,
+            sender=user.__class__, request=request, user=user, method=state.method,
             amr=authrecord.record_get(request)["amr"],
         )

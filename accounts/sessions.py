@@ -95,7 +95,7 @@ def sessions_end(user, *, request=None, reason: str, keep=None, only=None) -> in
     )
     for session_id in ids:
         signals.session_ended.send(
-            sender=type(user), request=request, user=user, session_id=session_id, reason=reason
+            sender=user.__class__, request=request, user=user, session_id=session_id, reason=reason
         )
     return len(ids)
 
@@ -132,7 +132,7 @@ class SessionTrackingMiddleware:
         if reason is not None:
             UserSession.objects.filter(pk=row.pk).update(ended_at=now, end_reason=reason)
             signals.session_ended.send(
-                sender=type(user), request=request, user=user, session_id=row.pk, reason=reason
+                sender=user.__class__, request=request, user=user, session_id=row.pk, reason=reason
             )
             self._sign_out(request)
             return

@@ -46,10 +46,10 @@ def account_export(*, user) -> dict:
 def account_deactivate(user, *, request=None, by=None) -> None:
     """Disable sign-in for ``user`` and end all their sessions."""
     with transaction.atomic():
-        type(user)._default_manager.filter(pk=user.pk).update(is_active=False)
+        user.__class__._default_manager.filter(pk=user.pk).update(is_active=False)
         user.is_active = False
         sessions.sessions_end(user, request=request, reason="deactivated")
-        signals.account_deactivated.send(sender=type(user), request=request, user=user, by=by)
+        signals.account_deactivated.send(sender=user.__class__, request=request, user=user, by=by)
 
 
 def account_close(request, *, user) -> str:
@@ -59,11 +59,11 @@ def account_close(request, *, user) -> str:
     with transaction.atomic():
         sessions.sessions_end(user, request=request, reason="account_closed")
         if action == "deactivate":
-            type(user)._default_manager.filter(pk=user.pk).update(is_active=False)
+            user.__class__._default_manager.filter(pk=user.pk).update(is_active=False)
         else:
             user.delete()
         signals.account_closed.send(
-            sender=type(user), request=request, user_id=user_id, email=email, action=action
+            sender=user.__class__, request=request, user_id=user_id, email=email, action=action
         )
     auth.logout(request)
     return action

@@ -70,7 +70,7 @@ def mark_verified(request, *, user, email: str) -> bool:
         verified=True, verified_at=timezone.now()
     )
     if updated:
-        signals.email_verified.send(sender=type(user), request=request, user=user, email=email)
+        signals.email_verified.send(sender=user.__class__, request=request, user=user, email=email)
     return bool(updated)
 
 
@@ -112,7 +112,7 @@ def email_add(request, *, user, email: str) -> None:
                 send_notice(request, template="email_in_use", user=None, email=email)
             return
         EmailAddress.objects.create(user=user, email=email)
-        signals.email_added.send(sender=type(user), request=request, user=user, email=email)
+        signals.email_added.send(sender=user.__class__, request=request, user=user, email=email)
         if app_settings.EMAIL_VERIFICATION != "none":
             verification_send(request, user=user, email=email)
         else:
@@ -143,7 +143,7 @@ def email_make_primary(request, *, user, address_id: int) -> None:
             old_email=old.email, new_email=address.email,
         )
         signals.email_changed.send(
-            sender=type(user), request=request, user=user, old_email=old.email,
+            sender=user.__class__, request=request, user=user, old_email=old.email,
             new_email=address.email,
         )
 
@@ -163,5 +163,5 @@ def email_remove(request, *, user, address_id: int) -> None:
             user=user, email=address.email, used_at__isnull=True
         ).update(voided_at=timezone.now())
         signals.email_removed.send(
-            sender=type(user), request=request, user=user, email=address.email
+            sender=user.__class__, request=request, user=user, email=address.email
         )

@@ -30,8 +30,9 @@ def password_login(
     rate_limit(request, "login", account=identifier if counted else None)
     wait = lockout.retry_after(identifier, ip)
     if wait:
+        known = get_by_email(identifier)
         signals.login_failed.send(
-            sender=pipeline.LoginState, request=request, user=None, identifier=identifier,
+            sender=known.__class__, request=request, user=known, identifier=identifier,
             method="password", reason="locked",
         )
         raise FlowError(
@@ -43,8 +44,9 @@ def password_login(
     user = auth.authenticate(request, email=identifier, password=password)
     if user is None:
         lockout.failure_record(request, identifier, ip)
+        known = get_by_email(identifier)
         signals.login_failed.send(
-            sender=pipeline.LoginState, request=request, user=get_by_email(identifier),
+            sender=known.__class__, request=request, user=known,
             identifier=identifier, method="password", reason="credentials",
         )
         raise FlowError(AccountsError.INVALID_CREDENTIALS, _(GENERIC_FAILURE))
@@ -63,7 +65,7 @@ def logout(request) -> None:
     if sid is not None:
         sessions.sessions_end(user, request=request, reason="logout", only=sid)
     auth.logout(request)
-    signals.logged_out.send(sender=type(user), request=request, user=user)
+    signals.logged_out.send(sender=user.__class__, request=request, user=user)
 
 
 def reauthenticate(request, *, password: str) -> None:
@@ -72,7 +74,7 @@ def reauthenticate(request, *, password: str) -> None:
     rate_limit(request, "reauthenticate", account=str(user.pk))
     if not user.check_password(password):
         signals.login_failed.send(
-            sender=type(user), request=request, user=user, identifier="",
+            sender=user.__class__, request=request, user=user, identifier="",
             method="reauthenticate", reason="credentials",
         )
         raise FlowError(
@@ -80,4 +82,4 @@ def reauthenticate(request, *, password: str) -> None:
         )
     request.session.cycle_key()
     authrecord.record_refresh(request, ["pwd"])
-    signals.reauthenticated.send(sender=type(user), request=request, user=user, method="password")
+    signals.reauthenticated.send(sender=user.__class__, request=request, user=user, method="password")

@@ -39,7 +39,7 @@ def magic_link_request(request, *, email: str) -> None:
             request, template="magic_link", user=user, email=user_email(user),
             url_name="accounts:magic_link_confirm", token=raw,
         )
-        signals.magic_link_requested.send(sender=type(user), request=request, user=user)
+        signals.magic_link_requested.send(sender=user.__class__, request=request, user=user)
 
 
 def magic_link_check(request, *, token: str):
@@ -63,7 +63,7 @@ def magic_link_login(request, *, token: str, next_url: str = "") -> pipeline.Log
         user = used.user
         # The link reached this mailbox, so the address is proven.
         mark_verified(request, user=user, email=used.email)
-        signals.magic_link_used.send(sender=type(user), request=request, user=user)
+        signals.magic_link_used.send(sender=user.__class__, request=request, user=user)
     return pipeline.login_begin(
         request, user=user, method="magic_link", amr=["email"], next_url=next_url
     )

@@ -46,7 +46,7 @@ def password_change(request, *, user, old_password: str | None, new_password: st
     password_check(new_password, user)
     with transaction.atomic():
         _set_password(request, user, new_password, reason="password_changed", keep_current=True)
-        signals.password_changed.send(sender=type(user), request=request, user=user)
+        signals.password_changed.send(sender=user.__class__, request=request, user=user)
 
 
 def password_reset_request(request, *, email: str) -> None:
@@ -70,7 +70,7 @@ def password_reset_send(request, *, user) -> None:
         request, template="password_reset", user=user, email=user_email(user),
         url_name="accounts:password_reset_confirm", token=raw,
     )
-    signals.password_reset_requested.send(sender=type(user), request=request, user=user)
+    signals.password_reset_requested.send(sender=user.__class__, request=request, user=user)
 
 
 def password_reset_check(request, *, token: str):
@@ -93,7 +93,7 @@ def password_reset_complete(request, *, token: str, new_password: str):
         user = used.user
         _set_password(request, user, new_password, reason="password_reset", keep_current=False)
         mark_verified(request, user=user, email=used.email)
-        signals.password_reset_completed.send(sender=type(user), request=request, user=user)
+        signals.password_reset_completed.send(sender=user.__class__, request=request, user=user)
     return user
 
 
@@ -107,4 +107,4 @@ def password_required_change(request, *, user, new_password: str) -> None:
     password_check(new_password, user)
     with transaction.atomic():
         _set_password(request, user, new_password, reason="password_changed", keep_current=False)
-        signals.password_changed.send(sender=type(user), request=request, user=user)
+        signals.password_changed.send(sender=user.__class__, request=request, user=user)

@@ -75,7 +75,7 @@ def signup(
         EmailAddress.objects.create(user=user, email=email, primary=True, verified=verified)
         if not verified:
             verification_send(request, user=user, email=email)
-        signals.user_signed_up.send(sender=type(user), request=request, user=user)
+        signals.user_signed_up.send(sender=user.__class__, request=request, user=user)
     if mandatory:
         return SignupResult(verification_sent=True)
     result = pipeline.login_begin(
