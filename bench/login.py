@@ -26,7 +26,7 @@ from pathlib import Path
 GOAL = 1.10
 EMAIL = "bench@example.com"
 PASSWORD = "correct horse battery staple"
-DEFAULT_ITERATIONS = 150
+DEFAULT_ITERATIONS = 100
 QUICK_ITERATIONS = 5
 WARMUP = 3
 
