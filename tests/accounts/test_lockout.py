@@ -380,3 +380,28 @@ def test_two_trusted_proxies(client):
     assert signed_in_ip(REMOTE_ADDR="10.0.0.2",
                         HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.5, 10.0.0.1") == "203.0.113.5"
     assert signed_in_ip(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="10.0.0.1") == "10.0.0.2"
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS=NO_RATE_LIMITS,
+                   AUTHSUITE_ACCOUNTS_LOCKOUT_ACCOUNT_THRESHOLD=10)
+def test_account_threshold_is_configurable(user, password):
+    lock(Client(), user.email, "203.0.113.1")
+    assert api_login(Client(), user.email, password, REMOTE_ADDR=VICTIM).status_code == 200
+    Client().post("/api/auth/v1/logout/")
+    for ip in ("203.0.113.2", "203.0.113.3"):
+        lock(Client(), user.email, ip)
+    response = api_login(Client(), user.email, password, REMOTE_ADDR=VICTIM)
+    assert response.status_code == 429
+    assert error_code(response) == "account_locked"
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS=NO_RATE_LIMITS,
+                   AUTHSUITE_ACCOUNTS_LOCKOUT_RESET_AFTER=600)
+def test_reset_after_is_configurable(client, user, clock):
+    lock(client, user.email)
+    clock.shift(61)
+    lock(client, user.email)
+    assert fail(client, user.email)["Retry-After"] == "120"
+    clock.shift(121 + 600)
+    lock(client, user.email)
+    assert fail(client, user.email)["Retry-After"] == "60"

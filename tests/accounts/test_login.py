@@ -7,7 +7,7 @@ import re
 
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from accounts import authrecord
@@ -185,3 +185,10 @@ def test_logout_get_asks_post_signs_out(client, user, password):
     assert is_signed_in(client)
     client.post(reverse("accounts:logout"))
     assert not is_signed_in(client)
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_LOGIN_REDIRECT_URL="/accounts/sessions/")
+def test_login_redirect_url_is_configurable(client, user, password):
+    assert html_login(client, user.email, password)["Location"] == "/accounts/sessions/"
+    other = html_login(Client(), user.email, password, next="/accounts/email/")
+    assert other["Location"] == "/accounts/email/"

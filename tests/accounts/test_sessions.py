@@ -429,3 +429,26 @@ def test_staff_end_all_sessions_action(user, staff, two_browsers):
     assert not is_signed_in(desktop)
     user.refresh_from_db()
     assert user.is_active
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_SESSION_TOUCH_INTERVAL=300)
+def test_touch_interval_is_configurable(user, password, clock):
+    browser = firefox()
+    signed_in_html(browser, user.email, password)
+    created = UserSession.objects.get(user=user).created_at
+
+    clock.shift(200)
+    browser.get("/accounts/")
+    assert UserSession.objects.get(user=user).last_seen_at == created
+    clock.shift(101)
+    browser.get("/accounts/")
+    assert UserSession.objects.get(user=user).last_seen_at == created + timedelta(seconds=301)
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_REMEMBER_IDLE_TIMEOUT=3600)
+def test_remember_idle_timeout_is_configurable(user, password, clock):
+    browser = firefox()
+    signed_in_html(browser, user.email, password, remember="on")
+    clock.shift(3601)
+    assert not is_signed_in(browser)
+    assert UserSession.objects.get(user=user).end_reason == "idle_timeout"
