@@ -5,6 +5,7 @@ from __future__ import annotations
 from authsuite.conf import AppSettings
 
 ES256, EDDSA, RS256 = -7, -8, -257
+ALGORITHM_NAMES = {ES256: "ES256", EDDSA: "EdDSA", RS256: "RS256"}
 
 
 class PasskeySettings(AppSettings):
@@ -60,7 +61,10 @@ class PasskeySettings(AppSettings):
     @property
     def ATTESTATION_FORMATS(self) -> list[str]:
         """Attestation formats required at registration; empty (default) accepts "none"
-        and any self-attestation without checking the authenticator's make."""
+        and any self-attestation without checking the authenticator's make. When set, only
+        these formats with a certificate chain verified up to a root are accepted (roots
+        from ATTESTATION_ROOT_CERTS; apple, android-key and android-safetynet also have
+        py_webauthn's own)."""
         return list(self._setting("ATTESTATION_FORMATS", []))
 
     @property

@@ -20,7 +20,7 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, parse_attestation_object
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
@@ -38,6 +38,10 @@ from passkeys.errors import PasskeyError
 SESSION_KEY = "_authsuite_webauthn"
 CHALLENGE_BYTES = 32
 MAX_RESPONSE_BYTES = 64 * 1024
+MAX_CREDENTIAL_ID_BYTES = 1023
+#: Attestation formats whose certificate chain py_webauthn checks against roots it ships;
+#: the others are only checked against ATTESTATION_ROOT_CERTS (and not at all without).
+BUILTIN_ROOT_FORMATS = frozenset({"apple", "android-key", "android-safetynet"})
 
 
 def now() -> float:
@@ -150,11 +154,15 @@ def _check_client_data(credential: dict) -> None:
         raise invalid() from exc
     if not isinstance(client_data, dict):
         raise invalid()
-    if client_data.get("crossOrigin") is True and not app_settings.ALLOW_CROSS_ORIGIN:
-        raise invalid(_("Passkeys cannot be used from an embedded page here."))
+    cross_origin = client_data.get("crossOrigin", False)
+    if not isinstance(cross_origin, bool):
+        raise invalid()  # py_webauthn would read "false" (a string) as true, "" as false
+    embedded = _("Passkeys cannot be used from an embedded page here.")
+    if cross_origin and not app_settings.ALLOW_CROSS_ORIGIN:
+        raise invalid(embedded)
     top = client_data.get("topOrigin")
-    if top is not None and top not in app_settings.TOP_ORIGINS:
-        raise invalid(_("Passkeys cannot be used from an embedded page here."))
+    if top is not None and (not isinstance(top, str) or top not in app_settings.TOP_ORIGINS):
+        raise invalid(embedded)
 
 
 @dataclass
@@ -186,10 +194,9 @@ def verify_registration(credential, *, challenge: bytes) -> Registered:
         )
     except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise invalid() from exc
-    required = app_settings.ATTESTATION_FORMATS
-    if required and _value(verified.fmt) not in required:
+    if app_settings.ATTESTATION_FORMATS and not _trusted(verified):
         raise invalid(_("This kind of authenticator is not accepted here."))
-    if len(verified.credential_id) > 1023:
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
         raise invalid()
     transports = credential["response"].get("transports") or []
     if not isinstance(transports, list):
@@ -202,6 +209,25 @@ def verify_registration(credential, *, challenge: bytes) -> Registered:
         backup_state=verified.credential_backed_up, user_verified=verified.user_verified,
         transports=[str(t)[:32] for t in transports[:8]],
     )
+
+
+def _trusted(verified) -> bool:
+    """A required format, attested by a certificate chain that was checked against a root.
+
+    py_webauthn accepts self attestation (no certificate: the credential vouches for
+    itself) and skips the chain check when it has no root for the format, so neither says
+    anything about the authenticator's make; both are refused when attestation is required.
+    """
+    fmt = _value(verified.fmt)
+    if fmt not in app_settings.ATTESTATION_FORMATS or fmt == "none":
+        return False
+    if fmt not in BUILTIN_ROOT_FORMATS and not app_settings.ATTESTATION_ROOT_CERTS.get(fmt):
+        return False
+    try:
+        statement = parse_attestation_object(verified.attestation_object).att_stmt
+    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+        raise invalid() from exc
+    return bool(statement.x5c)
 
 
 def credential_id_of(credential) -> tuple[dict, str]:

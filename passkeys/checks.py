@@ -5,7 +5,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import checks
 
-from passkeys.app_settings import app_settings
+from passkeys.app_settings import ALGORITHM_NAMES, app_settings
+from passkeys.ceremonies import BUILTIN_ROOT_FORMATS
 
 
 def _within(host: str, rp_id: str) -> bool:
@@ -53,5 +54,29 @@ def check_passkeys(app_configs=None, **kwargs):
             "AUTHSUITE_PASSKEYS_USER_VERIFICATION must be required, preferred or discouraged.",
             hint="Use 'required' (default).", obj="AUTHSUITE_PASSKEYS_USER_VERIFICATION",
             id="authsuite_passkeys.E006",
+        ))
+    if app_settings.RESIDENT_KEY not in ("required", "preferred", "discouraged"):
+        errors.append(checks.Error(
+            "AUTHSUITE_PASSKEYS_RESIDENT_KEY must be required, preferred or discouraged.",
+            hint="Use 'preferred' (default): usernameless sign-in where the authenticator can.",
+            obj="AUTHSUITE_PASSKEYS_RESIDENT_KEY", id="authsuite_passkeys.E009",
+        ))
+    for fmt in app_settings.ATTESTATION_FORMATS:
+        if fmt == "none" or (fmt not in BUILTIN_ROOT_FORMATS
+                             and not app_settings.ATTESTATION_ROOT_CERTS.get(fmt)):
+            errors.append(checks.Error(
+                f"Attestation format {fmt!r} is required but nothing could ever be trusted "
+                "with it.",
+                hint="Give its root certificates in AUTHSUITE_PASSKEYS_ATTESTATION_ROOT_CERTS "
+                     "(a required 'none' makes no sense), or leave ATTESTATION_FORMATS empty.",
+                obj="AUTHSUITE_PASSKEYS_ATTESTATION_FORMATS", id="authsuite_passkeys.E007",
+            ))
+    unknown = [alg for alg in app_settings.ALGORITHMS if alg not in ALGORITHM_NAMES]
+    if not app_settings.ALGORITHMS or unknown:
+        errors.append(checks.Error(
+            f"AUTHSUITE_PASSKEYS_ALGORITHMS must list COSE algorithms among "
+            f"{sorted(ALGORITHM_NAMES)}; got {app_settings.ALGORITHMS!r}.",
+            hint="Keep the default [-7, -8, -257] (ES256, EdDSA, RS256).",
+            obj="AUTHSUITE_PASSKEYS_ALGORITHMS", id="authsuite_passkeys.E008",
         ))
     return errors

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -76,16 +76,24 @@ def register_verify(request, *, user, credential, name: str = "",
         raise ceremonies.invalid()
     registered = ceremonies.verify_registration(credential, challenge=stored["challenge_bytes"])
     name = (name or "").strip()[:100] or provider_name(registered.aaguid) or _("Passkey")
+    duplicate = FlowError(PasskeyError.DUPLICATE, _("This passkey is already registered."))
     with transaction.atomic():
         if Passkey.objects.filter(credential_id=registered.credential_id).exists():
-            raise FlowError(PasskeyError.DUPLICATE, _("This passkey is already registered."))
-        passkey = Passkey.objects.create(
-            user=user, credential_id=registered.credential_id,
-            public_key=registered.public_key, sign_count=registered.sign_count,
-            aaguid=registered.aaguid, name=name, transports=registered.transports,
-            attestation_format=registered.fmt, backup_eligible=registered.backup_eligible,
-            backup_state=registered.backup_state, user_verified=registered.user_verified,
-        )
+            raise duplicate
+        try:
+            # The unique index decides a race between two registrations of one credential.
+            with transaction.atomic():
+                passkey = Passkey.objects.create(
+                    user=user, credential_id=registered.credential_id,
+                    public_key=registered.public_key, sign_count=registered.sign_count,
+                    aaguid=registered.aaguid, name=name, transports=registered.transports,
+                    attestation_format=registered.fmt,
+                    backup_eligible=registered.backup_eligible,
+                    backup_state=registered.backup_state,
+                    user_verified=registered.user_verified,
+                )
+        except IntegrityError:
+            raise duplicate from None
         signals.passkey_added.send(sender=Passkey, request=request, user=user,
                                    passkey_id=passkey.pk, name=passkey.name,
                                    aaguid=passkey.aaguid)
@@ -123,63 +131,83 @@ def _assert(request, credential, *, ceremony: str, expected_user_id: str | None)
     """Verify an assertion for ``ceremony``; returns (passkey, amr).
 
     The challenge is taken (deleted) before anything is checked, so a response can be
-    tried once. The passkey row is locked while its counter is compared and updated.
+    tried once. The passkey row is locked while its counter is compared and updated, so
+    two assertions racing with one counter value cannot both pass.
     """
     stored = ceremonies.take_challenge(request, ceremony)
     credential, credential_id = ceremonies.credential_id_of(credential)
     handle = ceremonies.user_handle_of(credential)
+    # A refusal is raised only once the block has committed: the audit event of a failure
+    # and the flag on a cloned credential must outlive the refused request.
+    refusal = None
     with transaction.atomic():
-        passkey = (Passkey.objects.select_for_update().select_related("user")
-                   .filter(credential_id=credential_id).first())
-        if passkey is None or not passkey.user.is_active:
-            _failed(request, None, ceremony, "unknown_credential")
-            raise FlowError(PasskeyError.UNKNOWN_CREDENTIAL,
-                            _("This passkey is not registered here."))
-        user = passkey.user
-        if expected_user_id is not None and str(user.pk) != expected_user_id:
-            _failed(request, None, ceremony, "other_user")
-            raise FlowError(PasskeyError.UNKNOWN_CREDENTIAL,
-                            _("This passkey is not registered here."))
-        if handle is not None and handle != user_handle(user):
-            _failed(request, user, ceremony, "user_handle_mismatch")
-            raise ceremonies.invalid()
-        if expected_user_id is None and handle is None:
-            _failed(request, user, ceremony, "user_handle_missing")
-            raise ceremonies.invalid()
-        if passkey.flagged_at is not None:
-            _failed(request, user, ceremony, "flagged")
-            raise FlowError(PasskeyError.CLONED, _("This passkey was disabled for safety. "
-                                                   "Sign in another way and remove it."))
         try:
-            asserted = ceremonies.verify_assertion(
-                credential, challenge=stored["challenge_bytes"],
-                public_key=bytes(passkey.public_key), sign_count=passkey.sign_count,
+            passkey, asserted = _assert_locked(
+                request, credential, credential_id=credential_id, handle=handle,
+                challenge=stored["challenge_bytes"], ceremony=ceremony,
+                expected_user_id=expected_user_id,
             )
-        except ceremonies.CounterWentBackwards as exc:
-            received = exc.args[0] if exc.args else 0
-            Passkey.objects.filter(pk=passkey.pk).update(flagged_at=timezone.now())
-            signals.passkey_clone_detected.send(
-                sender=Passkey, request=request, user=user, passkey_id=passkey.pk,
-                stored_count=passkey.sign_count, received_count=received,
-            )
-            raise FlowError(PasskeyError.CLONED, _(
-                "This passkey looks copied (its counter went backwards); it was disabled. "
-                "Sign in another way.")) from None
-        except FlowError:
-            _failed(request, user, ceremony, "verification")
-            raise
-        if passkey.backup_eligible != asserted.backup_eligible:
-            # Backup eligibility is fixed when the credential is created (WebAuthn §6.1.3).
-            _failed(request, user, ceremony, "backup_flags")
-            raise ceremonies.invalid()
-        Passkey.objects.filter(pk=passkey.pk).update(
-            sign_count=asserted.new_sign_count, backup_state=asserted.backup_state,
-            last_used_at=timezone.now(),
-        )
-        signals.passkey_used.send(sender=Passkey, request=request, user=user,
-                                  passkey_id=passkey.pk, ceremony=ceremony)
+        except FlowError as error:
+            refusal = error
+    if refusal is not None:
+        raise refusal
     return passkey, amr_for(backup_eligible=asserted.backup_eligible,
                             user_verified=asserted.user_verified)
+
+
+def _assert_locked(request, credential: dict, *, credential_id: str, handle: str | None,
+                   challenge: bytes, ceremony: str, expected_user_id: str | None):
+    passkey = (Passkey.objects.select_for_update().select_related("user")
+               .filter(credential_id=credential_id).first())
+    if passkey is None or not passkey.user.is_active:
+        _failed(request, None, ceremony, "unknown_credential")
+        raise FlowError(PasskeyError.UNKNOWN_CREDENTIAL, _("This passkey is not registered here."))
+    user = passkey.user
+    if expected_user_id is not None and str(user.pk) != expected_user_id:
+        # Someone else's passkey offered for this user's sign-in: as if it were unknown.
+        _failed(request, None, ceremony, "other_user")
+        raise FlowError(PasskeyError.UNKNOWN_CREDENTIAL, _("This passkey is not registered here."))
+    if handle is not None and handle != user_handle(user):
+        _failed(request, user, ceremony, "user_handle_mismatch")
+        raise ceremonies.invalid()
+    if expected_user_id is None and handle is None:
+        # Usernameless: the user handle is what names the account; a discoverable
+        # credential always returns it.
+        _failed(request, user, ceremony, "user_handle_missing")
+        raise ceremonies.invalid()
+    if passkey.flagged_at is not None:
+        _failed(request, user, ceremony, "flagged")
+        raise FlowError(PasskeyError.CLONED, _("This passkey was disabled for safety. "
+                                               "Sign in another way and remove it."))
+    try:
+        asserted = ceremonies.verify_assertion(
+            credential, challenge=challenge, public_key=bytes(passkey.public_key),
+            sign_count=passkey.sign_count,
+        )
+    except ceremonies.CounterWentBackwards as exc:
+        received = exc.args[0] if exc.args else 0
+        Passkey.objects.filter(pk=passkey.pk).update(flagged_at=timezone.now())
+        signals.passkey_clone_detected.send(
+            sender=Passkey, request=request, user=user, passkey_id=passkey.pk,
+            stored_count=passkey.sign_count, received_count=received,
+        )
+        raise FlowError(PasskeyError.CLONED, _(
+            "This passkey looks copied (its counter went backwards); it was disabled. "
+            "Sign in another way.")) from None
+    except FlowError:
+        _failed(request, user, ceremony, "verification")
+        raise
+    if passkey.backup_eligible != asserted.backup_eligible:
+        # Backup eligibility is fixed when the credential is created (WebAuthn §6.1.3).
+        _failed(request, user, ceremony, "backup_flags")
+        raise ceremonies.invalid()
+    Passkey.objects.filter(pk=passkey.pk).update(
+        sign_count=asserted.new_sign_count, backup_state=asserted.backup_state,
+        last_used_at=timezone.now(),
+    )
+    signals.passkey_used.send(sender=Passkey, request=request, user=user,
+                              passkey_id=passkey.pk, ceremony=ceremony)
+    return passkey, asserted
 
 
 def _failed(request, user, ceremony: str, reason: str) -> None:

@@ -5,10 +5,12 @@ data (RP ID hash, flags, counter, attested credential data with a COSE key), an
 attestation object ("none" or packed self-attestation), and assertions signed over
 ``authenticatorData || SHA-256(clientDataJSON)``. Everything it returns is in the JSON
 form browsers produce with ``credential.toJSON()``. Knobs let tests break each part.
+:class:`AttestationCA` issues a real attestation certificate for packed full attestation.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -17,10 +19,12 @@ import uuid
 from dataclasses import dataclass, field
 
 import cbor2
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.x509.oid import NameOID
 
-ES256, EDDSA = -7, -8
+ES256, EDDSA, RS256 = -7, -8, -257
 FLAG_UP, FLAG_UV, FLAG_BE, FLAG_BS, FLAG_AT = 0x01, 0x04, 0x08, 0x10, 0x40
 
 
@@ -53,13 +57,72 @@ class Credential:
             numbers = public.public_numbers()
             return cbor2.dumps({1: 2, 3: ES256, -1: 1, -2: numbers.x.to_bytes(32, "big"),
                                 -3: numbers.y.to_bytes(32, "big")})
+        if self.alg == RS256:
+            numbers = public.public_numbers()
+            return cbor2.dumps({1: 3, 3: RS256, -1: numbers.n.to_bytes(256, "big"),
+                                -2: numbers.e.to_bytes(3, "big")})
         raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return cbor2.dumps({1: 1, 3: EDDSA, -1: 6, -2: raw})
 
     def sign(self, data: bytes) -> bytes:
         if self.alg == ES256:
             return self.private_key.sign(data, ec.ECDSA(hashes.SHA256()))
+        if self.alg == RS256:
+            return self.private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
         return self.private_key.sign(data)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test Authenticators"),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Authenticator Attestation"),
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+    ])
+
+
+@dataclass
+class AttestationCA:
+    """A root CA and the attestation certificate it issued to an authenticator model."""
+
+    root_key: object
+    root_cert: x509.Certificate
+    leaf_key: object
+    leaf_cert: x509.Certificate
+
+    @classmethod
+    def create(cls) -> AttestationCA:
+        start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)
+        end = start + datetime.timedelta(days=30)
+        root_key = ec.generate_private_key(ec.SECP256R1())
+        root = (x509.CertificateBuilder().subject_name(_name("Test Root CA"))
+                .issuer_name(_name("Test Root CA")).public_key(root_key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(start)
+                .not_valid_after(end)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(
+                    digital_signature=True, key_cert_sign=True, crl_sign=True,
+                    content_commitment=False, key_encipherment=False, data_encipherment=False,
+                    key_agreement=False, encipher_only=False, decipher_only=False,
+                ), critical=True)
+                .sign(root_key, hashes.SHA256()))
+        leaf_key = ec.generate_private_key(ec.SECP256R1())
+        leaf = (x509.CertificateBuilder().subject_name(_name("Test Authenticator"))
+                .issuer_name(root.subject).public_key(leaf_key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(start)
+                .not_valid_after(end)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .sign(root_key, hashes.SHA256()))
+        return cls(root_key, root, leaf_key, leaf)
+
+    def root_pem(self) -> str:
+        return self.root_cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    def statement(self, data: bytes) -> dict:
+        """A packed attestation statement over ``data`` with the certificate chain."""
+        signature = self.leaf_key.sign(data, ec.ECDSA(hashes.SHA256()))
+        return {"alg": ES256, "sig": signature,
+                "x5c": [self.leaf_cert.public_bytes(serialization.Encoding.DER)]}
 
 
 @dataclass
@@ -69,6 +132,7 @@ class SoftAuthenticator:
     user_presence: bool = True
     backup_eligible: bool = False
     backup_state: bool = False
+    attestation_ca: AttestationCA | None = None
     credentials: dict[bytes, Credential] = field(default_factory=dict)
 
     # -- building blocks ------------------------------------------------------------
@@ -110,11 +174,19 @@ class SoftAuthenticator:
     def create(self, options: dict, *, origin: str, alg: int | None = None,
                attestation: str = "none", rp_id: str | None = None,
                credential_id: bytes | None = None, client_extra: dict | None = None) -> dict:
-        """navigator.credentials.create() for ``options`` (their JSON form)."""
+        """navigator.credentials.create() for ``options`` (their JSON form).
+
+        ``attestation``: "none", "packed" (self attestation) or "packed-full" (signed by
+        ``attestation_ca``'s certificate).
+        """
         algs = [p["alg"] for p in options["pubKeyCredParams"]]
         alg = alg if alg is not None else next(a for a in algs if a in (ES256, EDDSA))
-        private = ec.generate_private_key(ec.SECP256R1()) if alg == ES256 \
-            else ed25519.Ed25519PrivateKey.generate()
+        if alg == ES256:
+            private = ec.generate_private_key(ec.SECP256R1())
+        elif alg == RS256:
+            private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        else:
+            private = ed25519.Ed25519PrivateKey.generate()
         credential = Credential(
             credential_id=credential_id or os.urandom(32), private_key=private, alg=alg,
             rp_id=options["rp"]["id"], user_handle=unb64url(options["user"]["id"]),
@@ -123,7 +195,10 @@ class SoftAuthenticator:
         client_data = self.client_data("webauthn.create", options["challenge"], origin,
                                        **(client_extra or {}))
         auth_data = self.authenticator_data(credential, attested=True, rp_id=rp_id)
-        if attestation == "packed":
+        if attestation == "packed-full":
+            statement = self.attestation_ca.statement(auth_data + hashlib.sha256(client_data).digest())
+            att_obj = {"fmt": "packed", "attStmt": statement, "authData": auth_data}
+        elif attestation == "packed":
             signature = credential.sign(auth_data + hashlib.sha256(client_data).digest())
             att_obj = {"fmt": "packed", "attStmt": {"alg": alg, "sig": signature},
                        "authData": auth_data}
