@@ -7,6 +7,8 @@ second factor (``mfa`` in its amr) before any admin page opens.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
@@ -38,7 +40,7 @@ class MFAAdminSite(admin.AdminSite):
         if user.is_authenticated and user.is_active and user.is_staff:
             if self.needs_second_factor(request):
                 if devices.has_mfa(user):
-                    return redirect(f"{reverse('mfa:challenge')}?next={target}")
+                    return redirect(f"{reverse('mfa:challenge')}?{urlencode({'next': target})}")
                 messages.info(request, _("Set up two-step verification to use the admin."))
                 return redirect("mfa:totp_setup")
             return redirect(target)

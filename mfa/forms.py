@@ -1,11 +1,18 @@
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from mfa.app_settings import app_settings
 
 
+def _no_control_characters(value: str) -> None:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValidationError(_("Remove the control characters."), code="control_characters")
+
+
 class CodeForm(forms.Form):
     code = forms.CharField(
+        validators=[_no_control_characters],
         label=_("Code"), max_length=32, strip=True,
         widget=forms.TextInput(attrs={
             "autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
@@ -32,6 +39,7 @@ class ChallengeForm(CodeForm):
 class ActivateForm(forms.Form):
     code = forms.CharField(
         label=_("Code from the app"), max_length=16, strip=True,
+        validators=[_no_control_characters],
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
                                       "pattern": "[0-9 ]*", "autofocus": True}),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -19,6 +20,8 @@ from authsuite.urls_util import safe_next
 from mfa import devices, flows, policy, trust
 from mfa.forms import ActivateForm, ChallengeForm
 from mfa.models import TrustedBrowser
+
+TRUSTED_ID_RE = re.compile(r"[0-9]{1,18}")
 
 
 def codes_download_href(codes: list[str]) -> str:
@@ -47,11 +50,16 @@ class IndexView(LoginRequiredMixin, AuthPageMixin, TemplateView):
         action = request.POST.get("action", "")
         if action == "untrust":
             raw = request.POST.get("trusted", "")
+            revoked = 0
             if raw == "all":
-                trust.trust_revoke(request.user, request=request)
-            elif raw.isdigit():
-                trust.trust_revoke(request.user, request=request, trusted_id=int(raw))
-            messages.success(request, _("The browser will ask for a code again."))
+                revoked = trust.trust_revoke(request.user, request=request)
+            elif TRUSTED_ID_RE.fullmatch(raw):
+                # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+                revoked = trust.trust_revoke(request.user, request=request, trusted_id=int(raw))
+            if revoked:
+                messages.success(request, _("The browser will ask for a code again."))
+            else:
+                messages.error(request, _("No such browser."))
         return redirect("mfa:index")
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from drf_spectacular.utils import extend_schema
+from django.views.decorators.debug import sensitive_post_parameters
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from accounts import authrecord, pipeline
+from accounts.api.serializers import AuthRecordSerializer, LoginResultSerializer, StringField
 from accounts.api.views import IsRecentlyAuthenticated, _from_flow
 from accounts.errors import FlowError
 from authsuite.api.views import SuiteAPIView
@@ -18,12 +20,35 @@ from mfa.errors import MFAError
 from mfa.models import TrustedBrowser
 
 
+class CodeField(StringField):
+    """A code is text: a JSON number is refused, not converted (a leading zero would be
+    lost), and so is any control character."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=32, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise serializers.ValidationError("Remove the control characters.", code="invalid")
+        return value
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true or false: "maybe", 2 or "yes" are mistakes, not answers."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class CodeSerializer(serializers.Serializer):
-    code = serializers.CharField(max_length=32)
+    code = CodeField()
 
 
 class ChallengeSerializer(CodeSerializer):
-    trust_browser = serializers.BooleanField(default=False)
+    trust_browser = StrictBooleanField(default=False)
 
 
 class StatusSerializer(serializers.Serializer):
@@ -41,8 +66,24 @@ class SetupSerializer(serializers.Serializer):
     qr_svg = serializers.CharField()
 
 
+class RemainingSerializer(serializers.Serializer):
+    remaining = serializers.IntegerField()
+
+
 class CodesSerializer(serializers.Serializer):
     recovery_codes = serializers.ListField(child=serializers.CharField())
+
+
+class ActivatedSerializer(CodesSerializer):
+    login = LoginResultSerializer(required=False, allow_null=True,
+                                  help_text="The sign-in's next step, when enrolling as one.")
+
+
+CHALLENGE_RESULT = PolymorphicProxySerializer(
+    component_name="MFAChallengeResult",
+    serializers=[LoginResultSerializer, AuthRecordSerializer],
+    resource_type_field_name=None,
+)
 
 
 class TrustedSerializer(serializers.Serializer):
@@ -79,8 +120,10 @@ class CanEnroll(BasePermission):
         return view.enrolling_user is not None
 
 
-@method_decorator(never_cache, name="dispatch")
+@method_decorator([never_cache, sensitive_post_parameters()], name="dispatch")
 class MFAAPIView(SuiteAPIView):
+    """Base of the MFA endpoints: flow errors leave in the suite's envelope."""
+
     flow_errors = {FlowError: _from_flow}
 
     def data(self, request, serializer_class):
@@ -90,6 +133,8 @@ class MFAAPIView(SuiteAPIView):
 
 
 class StatusView(MFAAPIView):
+    """The signed-in user's second factors and whether one is required of them."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=StatusSerializer, summary="Your second factors")
@@ -107,6 +152,11 @@ class StatusView(MFAAPIView):
 
 
 class TOTPSetupView(MFAAPIView):
+    """Start enrolling an authenticator app: a new key, as an otpauth URI and an SVG QR code.
+
+    A signed-in user needs a recent authentication; a sign-in waiting for its mandatory
+    enrollment may call it too."""
+
     permission_classes = [CanEnroll]
 
     @extend_schema(request=None, responses=SetupSerializer,
@@ -118,9 +168,11 @@ class TOTPSetupView(MFAAPIView):
 
 
 class TOTPActivateView(MFAAPIView):
+    """Turn the pending authenticator app on with a valid code."""
+
     permission_classes = [CanEnroll]
 
-    @extend_schema(request=CodeSerializer, responses=CodesSerializer,
+    @extend_schema(request=CodeSerializer, responses=ActivatedSerializer,
                    summary="Turn the app on with a valid code (returns recovery codes once)")
     def post(self, request):
         data = self.data(request, CodeSerializer)
@@ -138,6 +190,8 @@ class TOTPActivateView(MFAAPIView):
 
 
 class TOTPDeleteView(MFAAPIView):
+    """Remove the authenticator app (needs a recent authentication)."""
+
     permission_classes = [IsRecentlyAuthenticated]
 
     @extend_schema(responses={204: None}, summary="Remove the authenticator app")
@@ -147,8 +201,12 @@ class TOTPDeleteView(MFAAPIView):
 
 
 class ChallengeView(MFAAPIView):
-    @extend_schema(request=ChallengeSerializer,
-                   summary="Pass the second-factor stage of a sign-in (or step up)")
+    """The second-factor stage of a sign-in, or a step-up for a signed-in user."""
+
+    @extend_schema(request=ChallengeSerializer, responses=CHALLENGE_RESULT,
+                   summary="Pass the second-factor stage of a sign-in (or step up)",
+                   description="During a sign-in: its next step (or `authenticated`). For a "
+                               "signed-in user (step-up): the refreshed authentication record.")
     def post(self, request):
         data = self.data(request, ChallengeSerializer)
         django_request = request._request
@@ -162,12 +220,14 @@ class ChallengeView(MFAAPIView):
 
 
 class RecoveryCodesView(MFAAPIView):
+    """Recovery codes: how many remain, or a new set (needs a recent authentication)."""
+
     def get_permissions(self):
         if self.request.method == "POST":
             return [IsRecentlyAuthenticated()]
         return [IsAuthenticated()]
 
-    @extend_schema(responses=StatusSerializer, summary="How many recovery codes remain")
+    @extend_schema(responses=RemainingSerializer, summary="How many recovery codes remain")
     def get(self, request):
         recovery = devices.recovery_set(request.user)
         return Response({"remaining": recovery.remaining() if recovery else 0})
@@ -180,6 +240,8 @@ class RecoveryCodesView(MFAAPIView):
 
 
 class TrustedListView(MFAAPIView):
+    """Browsers where the user chose "don't ask again"."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=TrustedSerializer(many=True), summary="Your trusted browsers")
@@ -189,6 +251,8 @@ class TrustedListView(MFAAPIView):
 
 
 class TrustedDetailView(MFAAPIView):
+    """Stop trusting one browser."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={204: None}, summary="Stop trusting a browser")

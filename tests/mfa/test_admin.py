@@ -1,0 +1,201 @@
+"""The admin behind MFA, and the staff "Reset two-step verification" action."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import authrecord
+from audit.models import Event
+from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice, TrustedBrowser
+from tests.mfa.support import (
+    AUTH_KEY,
+    Clock,
+    enroll,
+    login,
+    sign_in_fully,
+    subjects,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/accounts/user/"
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch)
+
+
+@pytest.fixture
+def staff_rule(settings):
+    settings.AUTHSUITE_MFA_REQUIRED = "staff"
+
+
+@pytest.fixture
+def admin_client(client, staff, password, clock, staff_rule):
+    """Staff signed in with password and code."""
+    secret, _ = enroll(staff)
+    sign_in_fully(client, staff, password, clock, secret)
+    assert client.get("/admin/").status_code == 200
+    mail.outbox.clear()
+    return client
+
+
+def password_only_session(client, staff, password):
+    """Staff signed in on a trusted browser: the session holds no second factor."""
+    TrustedBrowser.objects.all().delete()
+    client.force_login(staff)
+    session = client.session
+    session["_authsuite_auth"] = {"auth_time": authrecord.now(), "amr": ["pwd"],
+                                  "acr": "urn:authsuite:acr:1fa"}
+    session.save()
+
+
+# --- the admin needs a second factor in the session -----------------------------------------
+
+
+def test_password_only_staff_are_sent_to_step_up(client, staff, password, staff_rule):
+    enroll(staff)
+    password_only_session(client, staff, password)
+    response = client.get("/admin/accounts/user/?q=a&o=1", follow=True)
+    assert response.redirect_chain[-1][0] == (
+        "/mfa/challenge/?next=%2Fadmin%2Faccounts%2Fuser%2F%3Fq%3Da%26o%3D1")
+    assert "Confirm with your second factor" in response.content.decode()
+
+
+def test_step_up_opens_the_admin(client, staff, password, clock, staff_rule):
+    secret, _ = enroll(staff)
+    password_only_session(client, staff, password)
+    clock.step()
+    response = client.post("/mfa/challenge/?next=/admin/", {"code": clock.code(secret)})
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_staff_without_a_factor_are_sent_to_set_one_up(client, staff, password, staff_rule,
+                                                       settings):
+    settings.AUTHSUITE_MFA_GRACE_PERIOD = 86400  # they may sign in, but not use the admin
+    assert login(client, staff, password)["Location"] == reverse("accounts:profile")
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == reverse("mfa:totp_setup")
+    assert "Set up two-step verification to use the admin." in response.content.decode()
+
+
+def test_without_staff_enforcement_the_admin_opens_with_a_password(client, staff, password):
+    assert login(client, staff, password)["Location"] == reverse("accounts:profile")
+    assert client.get("/admin/").status_code == 200
+
+
+def test_protect_admin_off(client, staff, password, staff_rule, settings):
+    settings.AUTHSUITE_MFA_PROTECT_ADMIN = False
+    enroll(staff)
+    password_only_session(client, staff, password)
+    assert client.get("/admin/").status_code == 200
+
+
+def test_non_staff_never_reach_the_admin(client, user, password):
+    login(client, user, password)
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0].startswith(reverse("accounts:login"))
+    assert AUTH_KEY in client.session  # still signed in, just not let in
+
+
+def test_the_admin_login_form_is_never_shown(client, staff, password):
+    response = client.get("/admin/login/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/admin/"
+    response = client.post("/admin/login/?next=/admin/accounts/user/",
+                           {"username": staff.email, "password": password})
+    assert response["Location"] == "/accounts/login/?next=/admin/accounts/user/"
+    assert AUTH_KEY not in client.session
+
+
+# --- staff reset ----------------------------------------------------------------------------
+
+
+def test_the_user_admin_offers_the_reset_action():
+    from django.contrib.auth import get_user_model
+
+    from mfa.receivers import reset_mfa
+
+    assert reset_mfa in admin.site._registry[get_user_model()].actions
+
+
+def test_staff_reset_a_users_mfa(admin_client, staff, user, password):
+    enroll(user)
+    TrustedBrowser.objects.create(user=user, digest="x" * 64,
+                                  expires_at=timezone.now() + timedelta(days=3))
+    response = admin_client.post(CHANGELIST, {
+        "action": "reset_mfa", ACTION_CHECKBOX_NAME: [str(user.pk)],
+    }, follow=True)
+    assert response.status_code == 200
+    assert "Two-step verification reset for 1 users." in response.content.decode()
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert not RecoveryCodeSet.objects.filter(user=user).exists()
+    assert not RecoveryCode.objects.filter(device__user=user).exists()
+    assert not TrustedBrowser.objects.filter(user=user).exists()
+    assert TOTPDevice.objects.filter(user=staff).exists()  # only the selected user
+    event = Event.objects.get(action="mfa.reset")
+    assert event.actor_id == str(staff.pk)
+    assert (event.target_type, event.target_id) == ("user", str(user.pk))
+    # Exactly one email, to the user (not to the staff member who acted).
+    assert subjects(user.email) == ["authsuite demo: Two-step verification was reset"]
+    assert subjects(staff.email) == []
+    assert len(mail.outbox) == 1
+    # The user signs in with the password alone again.
+    admin_client.post(reverse("accounts:logout"))
+    assert login(admin_client, user, password)["Location"] == reverse("accounts:profile")
+
+
+def test_resetting_several_users(admin_client, password):
+    from tests.factories import UserFactory
+
+    users = [UserFactory(password=password) for _ in range(3)]
+    for u in users:
+        enroll(u)
+    admin_client.post(CHANGELIST, {"action": "reset_mfa",
+                                   ACTION_CHECKBOX_NAME: [str(u.pk) for u in users]})
+    assert not TOTPDevice.objects.filter(user__in=users).exists()
+    assert Event.objects.filter(action="mfa.reset").count() == 3
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in users)
+
+
+def test_staff_never_see_secrets_or_codes(admin_client, user):
+    secret, codes = enroll(user)
+    device = TOTPDevice.objects.get(user=user)
+    digests = list(RecoveryCode.objects.values_list("digest", flat=True))
+    pages = [admin_client.get(url).content.decode() for url in (
+        "/admin/", CHANGELIST, f"{CHANGELIST}{user.pk}/change/", f"{CHANGELIST}?q={user.email}",
+    )]
+    for page in pages:
+        assert secret not in page and device.sealed_key not in page
+        assert not any(code in page for code in codes)
+        assert not any(digest in page for digest in digests)
+    for model in (TOTPDevice, RecoveryCodeSet, RecoveryCode, TrustedBrowser):
+        assert model not in admin.site._registry
+
+
+def test_the_reset_is_refused_without_a_second_factor_in_the_session(client, staff, user,
+                                                                    password, staff_rule):
+    enroll(staff)
+    enroll(user)
+    password_only_session(client, staff, password)
+    response = client.post(CHANGELIST, {"action": "reset_mfa",
+                                        ACTION_CHECKBOX_NAME: [str(user.pk)]})
+    assert response.status_code == 302
+    assert TOTPDevice.objects.filter(user=user).exists()
+    assert not Event.objects.filter(action="mfa.reset").exists()
+
+
+def test_reset_signal_payload_has_no_secret(admin_client, user):
+    enroll(user)
+    admin_client.post(CHANGELIST, {"action": "reset_mfa", ACTION_CHECKBOX_NAME: [str(user.pk)]})
+    assert json.loads(Event.objects.get(action="mfa.reset").data) == {}
