@@ -15,6 +15,7 @@ from accounts.errors import FlowError
 from authsuite.api.views import SuiteAPIView
 from authsuite.urls_util import safe_next
 from passkeys import flows
+from passkeys.errors import PasskeyError
 from passkeys.models import Passkey
 
 
@@ -155,6 +156,8 @@ class PasskeyDetailView(PasskeyAPIView):
     @extend_schema(request=RenameSerializer, responses=PasskeySerializer,
                    summary="Rename a passkey")
     def patch(self, request, pk: int):
+        if pk > 2**63 - 1 or not Passkey.objects.filter(user=request.user, pk=pk).exists():
+            raise FlowError(PasskeyError.NOT_FOUND, "No such passkey.", status=404)
         data = self.data(request, RenameSerializer)
         passkey = flows.passkey_rename(request._request, user=request.user, passkey_id=pk,
                                        name=data["name"])
@@ -162,6 +165,8 @@ class PasskeyDetailView(PasskeyAPIView):
 
     @extend_schema(responses={204: None}, summary="Remove a passkey")
     def delete(self, request, pk: int):
+        if pk > 2**63 - 1:
+            raise FlowError(PasskeyError.NOT_FOUND, "No such passkey.", status=404)
         flows.passkey_remove(request._request, user=request.user, passkey_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
