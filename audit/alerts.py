@@ -61,8 +61,11 @@ class NewDeviceSignIn(AlertRule):
         earlier = Event.objects.filter(
             actor_id=event.actor_id, action=event.action, pk__lt=event.pk
         )
-        # The very first sign-in is not news; a sign-in from a known browser is not either.
-        return earlier.exists() and not earlier.filter(user_agent=event.user_agent).exists()
+        # A sign-in from a known browser is not news (one query on the usual path), and
+        # neither is the very first sign-in.
+        if earlier.filter(user_agent=event.user_agent).exists():
+            return False
+        return earlier.exists()
 
     def throttle_key(self, event) -> str:
         return event.user_agent[:200]
@@ -194,7 +197,12 @@ def rules() -> tuple[AlertRule, ...]:
 
 
 def claims(notice: str) -> bool:
-    """Notice claimer for ``authsuite.notices``: our rules send these notices."""
+    """Notice claimer for ``authsuite.notices``: our rules send these notices.
+
+    Nothing is claimed while auditing is off: no event, so no rule would send it.
+    """
+    if not app_settings.ENABLED:
+        return False
     return any(rule.replaces == notice for rule in rules())
 
 
@@ -213,7 +221,12 @@ def _user_for(event: Event, user):
     return None
 
 
+SENT_ACTION = "audit.alert.sent"
+
+
 def evaluate(event: Event, *, user=None) -> None:
+    if event.action == SENT_ACTION:
+        return  # an alert about an alert would never end
     matching = [rule for rule in rules() if event.action in rule.actions]
     if not matching:
         return
@@ -242,6 +255,6 @@ def _send(rule: AlertRule, event: Event, user) -> None:
     recipients = rule.recipients(event, user)
     for address in recipients:
         mail_enqueue(template="audit/email/alert", to=address, user=user, context=context)
-    recorder.write(action="audit.alert.sent", user=user,
+    recorder.write(action=SENT_ACTION, user=user,
                    target=("audit.event", str(event.pk), event.action),
                    data={"rule": rule.name, "recipients": len(recipients)})

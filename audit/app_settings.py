@@ -48,8 +48,16 @@ class AuditSettings(AppSettings):
         return int(self._setting("SEAL_BATCH", 5000))
 
     @property
+    def SEAL_INTERVAL(self) -> float:
+        """Seconds between two sealing runs started by new events: at most one Celery task
+        is queued per interval, or, without a worker (eager Celery), this process chains
+        pending events itself at most once per interval. 0 chains after every commit."""
+        return float(self._setting("SEAL_INTERVAL", 1.0))
+
+    @property
     def SEAL_GRACE(self) -> int:
-        """Seconds an event may wait to be chained before ``audit_verify`` calls it missing."""
+        """Seconds an event may wait to be chained before ``audit_verify`` warns that the
+        sealer seems not to run (events still waiting are MAC-checked, never skipped)."""
         return int(self._setting("SEAL_GRACE", 600))
 
     @property

@@ -1,13 +1,14 @@
-"""Writing events, chaining them, checkpoints, retention and verification."""
+"""Writing events, chaining them, checkpoints and retention (verification: ``verification``)."""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+import threading
+import time
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from audit import canonical
@@ -18,8 +19,9 @@ logger = logging.getLogger("authsuite.audit")
 
 RETENTION_ACTION = "audit.retention.pruned"
 # Set for the retention transaction only; the PostgreSQL trigger refuses any other
-# UPDATE or DELETE on the event and seal tables.
+# UPDATE or DELETE on the event, seal and checkpoint tables.
 RETENTION_GUC = "authsuite.audit_retention"
+PRUNE_BATCH = 5000
 
 
 def _values(event: Event) -> list:
@@ -30,13 +32,17 @@ def record(*, action: str, outcome: str = Event.Outcome.SUCCESS, actor_id: str =
            actor_repr: str = "", target_type: str = "", target_id: str = "",
            target_repr: str = "", ip: str | None = None, user_agent: str = "",
            request_id: str = "", session_ref: str = "", data: dict | None = None) -> Event | None:
-    """Append one event (in the caller's transaction) and schedule its sealing."""
+    """Append one event (in the caller's transaction) and schedule its sealing.
+
+    Recording is an INSERT and nothing else: no lock, so concurrent requests never wait
+    on each other. The event is chained later, by :func:`seal`.
+    """
     if not app_settings.ENABLED:
         return None
     event = Event(
         occurred_at=timezone.now(),
         actor_id=canonical.clean(actor_id, 64), actor_repr=canonical.clean(actor_repr, 254),
-        action=canonical.clean(action, 100), outcome=outcome,
+        action=canonical.clean(action, 100), outcome=canonical.clean(outcome, 10),
         target_type=canonical.clean(target_type, 100), target_id=canonical.clean(target_id, 64),
         target_repr=canonical.clean(target_repr, 254), ip=canonical.clean(ip or "", 45),
         user_agent=canonical.clean(user_agent, 512), request_id=canonical.clean(request_id, 64),
@@ -44,13 +50,40 @@ def record(*, action: str, outcome: str = Event.Outcome.SUCCESS, actor_id: str =
         mac="",
     )
     event.mac = canonical.event_mac(_values(event))
-    with transaction.atomic():
-        event.save(force_insert=True)
-        PendingSeal.objects.create(event=event)
-    transaction.on_commit(_schedule_seal)
-    if app_settings.LOG_EVENTS:
+    using = router.db_for_write(Event)
+    _insert(event, using)
+    transaction.on_commit(_schedule_seal, using=using)
+    if app_settings.LOG_EVENTS and logger.isEnabledFor(logging.INFO):
         logger.info(json.dumps(as_dict(event), sort_keys=True, ensure_ascii=True))
     return event
+
+
+def _insert(event: Event, using: str) -> None:
+    """Insert the event and its place in the sealing queue, both or neither."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        with transaction.atomic(using=using, savepoint=False):
+            event.save(force_insert=True, using=using)
+            PendingSeal.objects.using(using).create(event=event)
+        return
+    # One statement, so one round trip and no savepoint, on the path of every request that
+    # records something. (Model signals are not sent for events: subscribe to the
+    # ``authsuite.audit`` log lines to forward events elsewhere.)
+    fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    sql = (
+        f"WITH e AS (INSERT INTO {qn(Event._meta.db_table)} "  # noqa: S608 - names, no input
+        f"({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(Event._meta.pk.column)}) "
+        f"INSERT INTO {qn(PendingSeal._meta.db_table)} ({qn('event_id')}) "
+        f"SELECT {qn(Event._meta.pk.column)} FROM e RETURNING {qn('event_id')}"
+    )
+    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        event.pk = cursor.fetchone()[0]
+    event._state.adding = False
+    event._state.db = using
 
 
 def as_dict(event: Event) -> dict:
@@ -64,27 +97,57 @@ def as_dict(event: Event) -> dict:
     }
 
 
+_inline_lock = threading.Lock()
+_inline_last = [float("-inf")]
+
+
 def _schedule_seal() -> None:
+    """After a commit that recorded events: get them chained soon, without making every
+    request pay for it."""
     from audit.tasks import seal_events
 
+    interval = app_settings.SEAL_INTERVAL
     try:
         if seal_events.app.conf.task_always_eager:
-            seal()
+            # No worker to hand the job to: chain here, at most once per interval per
+            # process. Events left waiting are chained by the next run, ``audit_verify``
+            # or ``audit_checkpoint``.
+            now = time.monotonic()
+            with _inline_lock:
+                if now - _inline_last[0] < interval:
+                    return
+                _inline_last[0] = now
+            seal_all()
         else:
             from django.core.cache import cache
 
-            # One queued sealing task per second is plenty: each seals a whole batch.
-            if cache.add("authsuite:audit:seal-queued", 1, timeout=1):
-                seal_events.apply_async(countdown=1)
-    except Exception:  # noqa: BLE001 - sealing is retried by the periodic task
-        logger.warning("audit: could not schedule sealing; the periodic task will do it")
+            # One queued sealing task per interval is plenty: each seals a whole batch.
+            if cache.add("authsuite:audit:seal-queued", 1, timeout=max(1, round(interval))):
+                seal_events.apply_async(countdown=interval)
+    except Exception:  # noqa: BLE001 - sealing is retried by the next run or the periodic task
+        logger.warning("audit: could not chain new events now; a later run will")
 
 
-def _head() -> ChainHead:
-    head = ChainHead.objects.filter(pk=1).first()
-    if head is None:
-        head, _ = ChainHead.objects.get_or_create(pk=1, defaults={"hash": canonical.GENESIS})
-    return head
+def _head() -> None:
+    if not ChainHead.objects.filter(pk=1).exists():
+        ChainHead.objects.get_or_create(pk=1, defaults={
+            "hash": canonical.GENESIS, "signature": canonical.sign_head(0, canonical.GENESIS, 0),
+        })
+
+
+def _lock_head(*, wait: bool) -> ChainHead | None:
+    from django.db import connection
+
+    heads = ChainHead.objects.filter(pk=1)
+    if connection.features.has_select_for_update:
+        skip = not wait and connection.features.has_select_for_update_skip_locked
+        heads = heads.select_for_update(skip_locked=skip)
+    return heads.first()
+
+
+def _save_head(head: ChainHead, fields: list[str]) -> None:
+    head.signature = canonical.sign_head(head.seq, head.hash, head.checkpoint_seq)
+    head.save(update_fields=[*fields, "signature"])
 
 
 def seal(limit: int | None = None) -> int:
@@ -95,21 +158,18 @@ def seal(limit: int | None = None) -> int:
     limit = limit or app_settings.SEAL_BATCH
     _head()
     with transaction.atomic():
-        head = (ChainHead.objects.select_for_update(skip_locked=True).filter(pk=1).first()
-                if connection.features.has_select_for_update_skip_locked
-                else ChainHead.objects.filter(pk=1).first())
+        head = _lock_head(wait=False)
         if head is None:
             return 0
-        pending = list(
-            Event.objects.filter(pk__in=PendingSeal.objects.values("event_id"))
-            .order_by("pk").values_list("pk", "mac")[:limit]
-        )
+        pending = list(PendingSeal.objects.order_by("event_id")
+                       .values_list("event_id", "event__mac")[:limit])
         if not pending:
             return 0
+        signer = canonical.Signer()
         seals, seq, prev = [], head.seq, head.hash
         for event_id, mac in pending:
             seq += 1
-            digest = canonical.link_hash(prev, seq, mac)
+            digest = signer.link(prev, seq, mac)
             seals.append(EventSeal(event_id=event_id, seq=seq, prev_hash=prev, hash=digest))
             prev = digest
         EventSeal.objects.bulk_create(seals)
@@ -120,7 +180,7 @@ def seal(limit: int | None = None) -> int:
             _checkpoint_write(seq, prev)
             head.checkpoint_seq = seq
             fields.append("checkpoint_seq")
-        head.save(update_fields=fields)
+        _save_head(head, fields)
     return len(pending)
 
 
@@ -142,19 +202,28 @@ def _checkpoint_write(seq: int, head_hash: str) -> Checkpoint:
 def checkpoint() -> Checkpoint | None:
     """Seal what is pending and sign the head (periodic task and ``audit_checkpoint``)."""
     seal_all()
+    _head()
     with transaction.atomic():
-        head = ChainHead.objects.select_for_update().filter(pk=1).first()
+        head = _lock_head(wait=True)
         if head is None or head.seq == 0:
             return None
         point = _checkpoint_write(head.seq, head.hash)
         head.checkpoint_seq = head.seq
-        head.save(update_fields=["checkpoint_seq"])
+        _save_head(head, ["checkpoint_seq"])
     return point
 
 
 def checkpoint_export(point: Checkpoint) -> dict:
     return {"seq": point.seq, "hash": point.hash, "created_at": point.created_at.isoformat(),
             "signature": point.signature}
+
+
+def _allow_retention_delete() -> None:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, 'on', true)", [RETENTION_GUC])
 
 
 def prune(older_than_days: int | None = None) -> int:
@@ -168,126 +237,34 @@ def prune(older_than_days: int | None = None) -> int:
     if days is None:
         return 0
     seal_all()
+    _head()
     cutoff = timezone.now() - timedelta(days=days)
-    last_old = (EventSeal.objects.filter(event__occurred_at__lt=cutoff)
-                .order_by("-seq").values_list("seq", flat=True).first())
-    if last_old is None:
-        return 0
-    resume = EventSeal.objects.filter(seq=last_old + 1).first()
-    if resume is None:
-        return 0  # never prune the head itself: keep at least one link
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config(%s, 'on', true)", [RETENTION_GUC])
-        event_ids = EventSeal.objects.filter(seq__lte=last_old).values_list("event_id", flat=True)
-        ids = list(event_ids)
-        EventSeal.objects.filter(seq__lte=last_old).delete()
-        deleted, _ = Event.objects.filter(pk__in=ids).delete()
+        _lock_head(wait=True)  # no sealing while the start of the chain moves
+        last_old = (EventSeal.objects.filter(event__occurred_at__lt=cutoff)
+                    .order_by("-seq").values_list("seq", flat=True).first())
+        if last_old is None:
+            return 0
+        resume = EventSeal.objects.filter(seq=last_old + 1).first()
+        if resume is None:
+            return 0  # never prune the head itself: keep at least one link
+        _allow_retention_delete()
+        deleted = 0
+        while ids := list(EventSeal.objects.filter(seq__lte=last_old).order_by("seq")
+                          .values_list("event_id", flat=True)[:PRUNE_BATCH]):
+            EventSeal.objects.filter(event_id__in=ids).delete()
+            Event.objects.filter(pk__in=ids).delete()
+            deleted += len(ids)
         record(action=RETENTION_ACTION, actor_repr="system", data={
             "pruned_up_to_seq": last_old, "resume_seq": resume.seq,
             "resume_prev_hash": resume.prev_hash, "cutoff": cutoff.isoformat(),
-            "events": len(ids),
+            "events": deleted,
         })
-    return len(ids)
+    return deleted
 
 
-@dataclass
-class Report:
-    ok: bool = True
-    checked: int = 0
-    pending: int = 0
-    checkpoints: int = 0
-    first_bad: int | None = None
-    problems: list[str] = field(default_factory=list)
+def verify(**options):
+    """Recompute every MAC and link; see :func:`audit.verification.verify`."""
+    from audit.verification import verify as run
 
-    def fail(self, event_id, problem: str) -> None:
-        if self.ok:
-            self.first_bad = event_id
-        self.ok = False
-        self.problems.append(problem)
-
-
-def verify(*, chunk: int = 20000, stop_after: int = 20) -> Report:
-    """Recompute every MAC and link; check positions, checkpoints and the retention anchor."""
-    report = Report()
-    secret = canonical.key()
-    names = [f"event__{n}" for n in canonical.FIELDS]
-    rows = (EventSeal.objects.order_by("seq")
-            .values_list("seq", "prev_hash", "hash", "event__mac", "event_id", *names))
-    expected_seq, prev = None, None
-    hashes_at: dict[int, str] = {}
-    checkpoint_seqs = set(Checkpoint.objects.values_list("seq", flat=True))
-    for seq, prev_hash, digest, mac, event_id, *values in rows.iterator(chunk_size=chunk):
-        report.checked += 1
-        if expected_seq is None:
-            _check_start(report, seq, prev_hash, event_id)
-        elif seq != expected_seq:
-            report.fail(event_id, f"event {event_id}: chain position {seq}, expected "
-                                  f"{expected_seq} (events missing or inserted)")
-        elif prev_hash != prev:
-            report.fail(event_id, f"event {event_id}: does not follow the previous link "
-                                  f"(reordered or inserted)")
-        if canonical.event_mac(values, secret) != mac:
-            report.fail(event_id, f"event {event_id}: content does not match its MAC (modified)")
-        if canonical.link_hash(prev_hash, seq, mac) != digest:
-            report.fail(event_id, f"event {event_id}: link hash is wrong (modified)")
-        if seq in checkpoint_seqs:
-            hashes_at[seq] = digest
-        expected_seq, prev = seq + 1, digest
-        if len(report.problems) >= stop_after:
-            break
-    _check_checkpoints(report, hashes_at, last_seq=(expected_seq or 1) - 1, secret=secret)
-    _check_unsealed(report)
-    _check_head(report, last_seq=(expected_seq or 1) - 1, last_hash=prev)
-    return report
-
-
-def _check_start(report: Report, seq: int, prev_hash: str, event_id: int) -> None:
-    if seq == 1 and prev_hash == canonical.GENESIS:
-        return
-    anchors = Event.objects.filter(action=RETENTION_ACTION).values_list("data", flat=True)
-    for data in anchors:
-        info = json.loads(data)
-        if info.get("resume_seq") == seq and info.get("resume_prev_hash") == prev_hash:
-            return  # anchors are themselves MACed and chained, checked with the rest
-    report.fail(event_id, f"event {event_id}: the chain starts at position {seq} with no "
-                          f"retention anchor (earlier events deleted)")
-
-
-def _check_checkpoints(report: Report, hashes_at: dict, *, last_seq: int, secret) -> None:
-    for point in Checkpoint.objects.order_by("seq"):
-        report.checkpoints += 1
-        signature = canonical.sign_checkpoint(point.seq, point.hash,
-                                              point.created_at.isoformat(), secret)
-        if signature != point.signature:
-            report.fail(None, f"checkpoint at {point.seq}: bad signature")
-        elif point.seq > last_seq:
-            report.fail(None, f"checkpoint at {point.seq}: the chain ends at {last_seq} "
-                              f"(events deleted from the end)")
-        elif point.seq in hashes_at and hashes_at[point.seq] != point.hash:
-            report.fail(None, f"checkpoint at {point.seq}: the chain hash differs (rewritten)")
-
-
-def _check_unsealed(report: Report) -> None:
-    grace = timezone.now() - timedelta(seconds=app_settings.SEAL_GRACE)
-    unsealed = Event.objects.filter(seal__isnull=True)
-    report.pending = unsealed.filter(occurred_at__gte=grace).count()
-    stale = unsealed.filter(occurred_at__lt=grace).order_by("pk").first()
-    if stale is not None:
-        report.fail(stale.pk, f"event {stale.pk}: not in the chain (inserted outside the suite?)")
-    secret = canonical.key()
-    for values in unsealed.values_list("pk", "mac", *canonical.FIELDS)[:1000]:
-        event_id, mac, *fields = values
-        if canonical.event_mac(fields, secret) != mac:
-            report.fail(event_id, f"event {event_id}: content does not match its MAC "
-                                  f"(modified or forged)")
-
-
-def _check_head(report: Report, *, last_seq: int, last_hash: str | None) -> None:
-    head = ChainHead.objects.filter(pk=1).first()
-    if head is None or head.seq == 0:
-        return
-    if head.seq != last_seq or (last_hash and head.hash != last_hash):
-        report.fail(None, f"the chain ends at {last_seq} but its head says {head.seq} "
-                          f"(events deleted from the end)")
+    return run(**options)

@@ -3,10 +3,10 @@
 An event is written in the transaction of the change it records (a rolled-back change
 leaves no event) by a plain INSERT, with a MAC keyed by the audit key: a request never
 waits on a lock. A sealer then chains events in the order it sees them commit: each
-:class:`EventSeal` stores the event's position and SHA-256 over the previous seal's hash
-and the event's MAC. Tampering shows up in ``audit_verify``: a changed event fails its MAC,
-a deleted, inserted or reordered one breaks the chain, and truncation contradicts a
-signed checkpoint.
+:class:`EventSeal` stores the event's position and an HMAC over the previous seal's hash,
+the position and the event's MAC. Tampering shows up in ``audit_verify``: a changed event
+fails its MAC, a deleted, inserted or reordered one breaks the chain, and truncation
+contradicts the signed head or a signed checkpoint.
 """
 
 from __future__ import annotations
@@ -84,6 +84,9 @@ class ChainHead(models.Model):
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
     checkpoint_seq = models.BigIntegerField(default=0)
+    #: Keyed over (seq, hash, checkpoint_seq): cutting events off the end of the chain and
+    #: moving the head back to match needs the audit key.
+    signature = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"head {self.seq}"

@@ -27,11 +27,13 @@ $$ LANGUAGE plpgsql;
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(CREATE)
+    # No parameters: the function body's '%' placeholders are PL/pgSQL's, not the driver's.
+    schema_editor.execute(CREATE, params=None)
     for table in TABLES:
         schema_editor.execute(
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION audit_append_only()"
+            f"FOR EACH ROW EXECUTE FUNCTION audit_append_only()",
+            params=None,
         )
 
 
@@ -39,8 +41,9 @@ def backwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     for table in TABLES:
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-    schema_editor.execute("DROP FUNCTION IF EXISTS audit_append_only()")
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+                              params=None)
+    schema_editor.execute("DROP FUNCTION IF EXISTS audit_append_only()", params=None)
 
 
 class Migration(migrations.Migration):
