@@ -11,3 +11,4 @@ class PasskeyError(StrEnum):
     LIMIT = "passkey_limit"
     DUPLICATE = "passkey_duplicate"
     SIGNUP_DISABLED = "passkey_signup_disabled"
+    NOT_SECOND_FACTOR = "passkey_not_second_factor"  # would not make the sign-in multi-factor

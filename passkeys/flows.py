@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import authrecord, pipeline
-from accounts.errors import FlowError
+from accounts.errors import AccountsError, FlowError
 from authsuite import notices
 from authsuite.outbox import mail_enqueue
 from passkeys import ceremonies, signals
@@ -109,11 +109,22 @@ def login_options(request) -> dict:
     return ceremonies.authentication_options(request, ceremony=CEREMONY_LOGIN)
 
 
-def second_factor_options(request) -> dict:
+def _second_factor_state(request) -> tuple[pipeline.LoginState, object]:
+    """The pending sign-in and its user, when its current step is the second factor.
+
+    Like every stage, this one acts only as the sign-in's next step, never as a shortcut
+    past another stage."""
     state = pipeline.state_get(request)
     user = state.user() if state else None
-    if user is None:
-        raise FlowError("no_login_pending", _("Your sign-in expired. Start again."), status=409)
+    stage = pipeline.stage_current(request) if user is not None else None
+    if stage is None or stage.key != "mfa":
+        raise FlowError(AccountsError.NO_LOGIN_PENDING, _("Your sign-in expired. Start again."),
+                        status=409)
+    return state, user
+
+
+def second_factor_options(request) -> dict:
+    _state, user = _second_factor_state(request)
     allow = list(Passkey.objects.filter(user=user, flagged_at__isnull=True)
                  .values_list("credential_id", flat=True))
     return ceremonies.authentication_options(request, ceremony=CEREMONY_SECOND_FACTOR,
@@ -223,12 +234,15 @@ def login_verify(request, *, credential, next_url: str = "") -> pipeline.LoginRe
 
 
 def second_factor_verify(request, *, credential) -> pipeline.LoginResult:
-    state = pipeline.state_get(request)
-    user = state.user() if state else None
-    if user is None:
-        raise FlowError("no_login_pending", _("Your sign-in expired. Start again."), status=409)
+    state, user = _second_factor_state(request)
     _passkey, amr = _assert(request, credential, ceremony=CEREMONY_SECOND_FACTOR,
-                     expected_user_id=str(user.pk))
+                            expected_user_id=str(user.pk))
+    if "mfa" not in authrecord.combine([*state.amr, *amr]):
+        # A passkey without user verification after a passkey sign-in: the same kind of
+        # factor twice is still one factor.
+        raise FlowError(PasskeyError.NOT_SECOND_FACTOR, _(
+            "This passkey is the same kind of factor as the one you signed in with. "
+            "Use your authenticator app or a recovery code."))
     return pipeline.stage_passed(request, "mfa", amr=amr)
 
 

@@ -1,5 +1,6 @@
 from django import template
 from django.template.loader import get_template
+from django.utils.safestring import mark_safe
 
 from authsuite import slots
 
@@ -19,4 +20,6 @@ def authsuite_slot(context, name: str):
                 continue
             values.update(added)
         parts.append(get_template(template_name).render(values, request))
-    return "".join(parts)
+    # Each part is a rendered template, escaped by its own autoescaping; simple_tag would
+    # escape the markup itself a second time.
+    return mark_safe("".join(parts))  # noqa: S308

@@ -1,0 +1,213 @@
+"""A passkey as the second factor of a password sign-in, and for reauthentication."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts import authrecord
+from passkeys.models import Passkey
+from tests.factories import UserFactory
+from tests.mfa.support import enroll
+from tests.passkeys.authenticator import SoftAuthenticator
+from tests.passkeys.support import (
+    AUTH_KEY,
+    ORIGIN,
+    RECORD_KEY,
+    add_passkey,
+    auth_record,
+    code,
+    failure_reasons,
+    password_client,
+    post,
+    signed_in,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def authenticator():
+    return SoftAuthenticator()
+
+
+@pytest.fixture
+def passkey(user, password, authenticator):
+    return add_passkey(password_client(user, password), authenticator)
+
+
+def password_step(client, user, password):
+    response = post(client, "login/", {"email": user.email, "password": password})
+    assert response.json()["status"] == "pending", response.json()
+    assert response.json()["stage"] == "mfa"
+    return response
+
+
+def second_factor(client, authenticator, **get_kwargs):
+    options = post(client, "passkeys/second-factor/options/")
+    assert options.status_code == 200, options.content
+    assertion = authenticator.get(options.json(), origin=ORIGIN, **get_kwargs)
+    return post(client, "passkeys/second-factor/", {"credential": assertion})
+
+
+def test_a_password_user_with_a_passkey_gets_the_mfa_stage_and_passes_it(
+        user, password, authenticator, passkey):
+    browser = Client()
+    password_step(browser, user, password)
+    assert not signed_in(browser)
+
+    options = post(browser, "passkeys/second-factor/options/").json()
+    assert [c["id"] for c in options["allowCredentials"]] == [passkey.credential_id]
+    assert options["userVerification"] == "required"
+    assertion = authenticator.get(options, origin=ORIGIN, user_handle=None)
+    response = post(browser, "passkeys/second-factor/", {"credential": assertion})
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "authenticated"
+    assert browser.session[AUTH_KEY] == str(user.pk)
+    record = auth_record(browser)
+    assert record["amr"] == ["hwk", "mfa", "pwd", "user"]
+    assert record["acr"] == "urn:authsuite:acr:phr"
+    passkey.refresh_from_db()
+    assert passkey.sign_count == 1
+
+
+def test_the_challenge_page_offers_the_passkey(user, password, passkey):
+    browser = Client()
+    response = browser.post(reverse("accounts:login"), {"email": user.email,
+                                                        "password": password})
+    assert response["Location"] == reverse("mfa:challenge")
+    page = browser.get(reverse("mfa:challenge")).content.decode()
+    assert 'data-passkey="second-factor"' in page
+    assert "Use a passkey" in page
+
+
+def test_a_user_with_totp_and_a_passkey_may_use_either(user, password, authenticator, passkey):
+    enroll(user)
+    browser = Client()
+    password_step(browser, user, password)
+    assert second_factor(browser, authenticator).json()["status"] == "authenticated"
+
+
+def test_another_users_passkey_is_refused(user, password, passkey):
+    other = UserFactory(password=password)
+    thief = SoftAuthenticator()
+    other_passkey = add_passkey(password_client(other, password), thief)
+    browser = Client()
+    password_step(browser, user, password)
+    options = post(browser, "passkeys/second-factor/options/").json()
+    assertion = thief.get(options, origin=ORIGIN)  # signs with its own (other's) passkey
+    response = post(browser, "passkeys/second-factor/", {"credential": assertion})
+    assert response.status_code == 400
+    assert code(response) == "passkey_unknown_credential"
+    assert not signed_in(browser)
+    assert AUTH_KEY not in browser.session
+    other_passkey.refresh_from_db()
+    assert other_passkey.sign_count == 0 and other_passkey.last_used_at is None
+    assert "other_user" in failure_reasons()
+
+
+def test_a_bad_assertion_leaves_the_stage_pending(user, password, authenticator, passkey):
+    browser = Client()
+    password_step(browser, user, password)
+    response = second_factor(browser, authenticator, tamper_signature=True)
+    assert code(response) == "passkey_invalid"
+    assert not signed_in(browser)
+    passkey.refresh_from_db()
+    assert passkey.sign_count == 0
+    # The sign-in is still waiting for its second factor, which a good answer passes.
+    assert second_factor(browser, authenticator).json()["status"] == "authenticated"
+
+
+def test_no_pending_sign_in(db, authenticator):
+    response = post(Client(), "passkeys/second-factor/options/")
+    assert response.status_code == 409
+    assert code(response) == "no_login_pending"
+
+
+def test_only_as_the_current_step(user, password, passkey, authenticator, settings):
+    """A sign-in waiting on another stage cannot pass the second factor out of turn."""
+    browser = Client()
+    password_step(browser, user, password)
+    assert second_factor(browser, authenticator).json()["status"] == "authenticated"
+    response = post(browser, "passkeys/second-factor/options/")
+    assert response.status_code == 409
+
+
+def test_a_passkey_without_uv_after_a_passkey_is_not_a_second_factor(user, password, settings):
+    settings.AUTHSUITE_PASSKEYS_USER_VERIFICATION = "preferred"
+    authenticator = SoftAuthenticator(user_verification=False)
+    add_passkey(password_client(user, password), authenticator)
+    browser = Client()
+    first = post(browser, "passkeys/login/options/").json()
+    response = post(browser, "passkeys/login/",
+                    {"credential": authenticator.get(first, origin=ORIGIN)})
+    assert response.json()["stage"] == "mfa"
+    response = second_factor(browser, authenticator)
+    assert response.status_code == 400
+    assert code(response) == "passkey_not_second_factor"
+    assert not signed_in(browser)
+
+
+def test_a_passkey_without_uv_after_a_password_is_a_second_factor(user, password, settings):
+    settings.AUTHSUITE_PASSKEYS_USER_VERIFICATION = "preferred"
+    authenticator = SoftAuthenticator(user_verification=False)
+    add_passkey(password_client(user, password), authenticator)
+    browser = Client()
+    password_step(browser, user, password)
+    assert second_factor(browser, authenticator).json()["status"] == "authenticated"
+    assert auth_record(browser)["amr"] == ["hwk", "mfa", "pwd"]
+
+
+def test_a_flagged_passkey_is_no_longer_a_factor(user, password, passkey):
+    from django.utils import timezone
+
+    Passkey.objects.filter(pk=passkey.pk).update(flagged_at=timezone.now())
+    response = post(Client(), "login/", {"email": user.email, "password": password})
+    assert response.json()["status"] == "authenticated"
+
+
+# Reauthentication ------------------------------------------------------------------------------
+
+def test_reauthenticate_with_a_passkey(user, password, authenticator, passkey, monkeypatch):
+    browser = Client()
+    password_step(browser, user, password)
+    second_factor(browser, authenticator)
+    old = authrecord.now()
+    monkeypatch.setattr(authrecord, "now", lambda: old + 10 ** 5)
+    assert code(post(browser, "passkeys/register/options/")) == "reauthentication_required"
+    options = post(browser, "passkeys/reauthenticate/options/").json()
+    assert [c["id"] for c in options["allowCredentials"]] == [passkey.credential_id]
+    key = browser.session.session_key
+    assertion = authenticator.get(options, origin=ORIGIN)
+    response = post(browser, "passkeys/reauthenticate/", {"credential": assertion,
+                                                          "next": "/passkeys/"})
+    assert response.status_code == 200, response.json()
+    assert response.json()["redirect"] == "/passkeys/"
+    assert browser.session[RECORD_KEY]["auth_time"] == old + 10 ** 5
+    assert browser.session.session_key != key
+    assert post(browser, "passkeys/register/options/").status_code == 200
+
+
+def test_reauthenticate_refuses_another_users_passkey(user, password, authenticator, passkey):
+    other = UserFactory(password=password)
+    signed = password_client(other, password)
+    record = signed.session[RECORD_KEY]
+    options = post(signed, "passkeys/reauthenticate/options/").json()
+    assert options["allowCredentials"] == []
+    # The user's passkey answers the other account's reauthentication.
+    response = post(signed, "passkeys/reauthenticate/",
+                    {"credential": authenticator.get(options, origin=ORIGIN)})
+    assert code(response) == "passkey_unknown_credential"
+    assert signed.session[RECORD_KEY] == record
+    passkey.refresh_from_db()
+    assert passkey.sign_count == 0
+
+
+def test_the_reauthenticate_page_offers_the_passkey(user, password, passkey, authenticator):
+    browser = Client()
+    password_step(browser, user, password)
+    second_factor(browser, authenticator)
+    page = browser.get(reverse("accounts:reauthenticate")).content.decode()
+    assert 'data-passkey="reauth"' in page
