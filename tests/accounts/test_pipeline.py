@@ -41,7 +41,7 @@ class HoldStage(pipeline.Stage):
 
 
 @pytest.fixture
-def test_stage():
+def hold_stage():
     stage = HoldStage()
     pipeline.stages.register(stage)
     yield stage
@@ -63,7 +63,7 @@ def start_anonymous_session(client) -> str:
 
 @pytest.mark.urls("tests.accounts.stage_urls")
 def test_html_session_is_not_authenticated_until_the_stage_is_passed(client, user, password,
-                                                                     test_stage):
+                                                                     hold_stage):
     response = html_login(client, user.email, password, next="/accounts/email/")
 
     assert response.status_code == 302
@@ -84,7 +84,7 @@ def test_html_session_is_not_authenticated_until_the_stage_is_passed(client, use
 
 
 @pytest.mark.urls("tests.accounts.stage_urls")
-def test_api_reports_the_pending_stage(client, user, password, test_stage):
+def test_api_reports_the_pending_stage(client, user, password, hold_stage):
     response = api_login(client, user.email, password)
 
     assert response.json() == {
@@ -101,7 +101,7 @@ def test_api_reports_the_pending_stage(client, user, password, test_stage):
 
 
 @pytest.mark.urls("tests.accounts.stage_urls")
-def test_magic_link_goes_through_the_stages_too(client, user, test_stage):
+def test_magic_link_goes_through_the_stages_too(client, user, hold_stage):
     client.post(reverse("accounts:magic_link"), {"email": user.email})
     from tests.helpers import last_link
 
@@ -111,7 +111,7 @@ def test_magic_link_goes_through_the_stages_too(client, user, test_stage):
 
 
 @pytest.mark.urls("tests.accounts.stage_urls")
-def test_passing_a_stage_without_a_pending_login_does_nothing(client, test_stage):
+def test_passing_a_stage_without_a_pending_login_does_nothing(client, hold_stage):
     response = client.get("/test-stage/")
     assert response.status_code == 409
     assert not is_signed_in(client)
@@ -149,7 +149,7 @@ def test_session_key_rotates_at_api_login(client, user, password):
 
 @pytest.mark.urls("tests.accounts.stage_urls")
 def test_session_key_rotates_after_first_factor_and_at_stage_passed(client, user, password,
-                                                                    test_stage):
+                                                                    hold_stage):
     planted = start_anonymous_session(client)
 
     html_login(client, user.email, password)
@@ -248,7 +248,7 @@ def test_required_password_page_needs_a_pending_login(client, user):
 
 @pytest.mark.urls("tests.accounts.stage_urls")
 def test_required_password_page_cannot_be_used_while_another_stage_is_pending(
-    client, user, password, test_stage
+    client, user, password, hold_stage
 ):
     """A first factor alone must not be enough to set a new password (say, while MFA waits)."""
     html_login(client, user.email, password)
@@ -266,7 +266,7 @@ def test_required_password_page_cannot_be_used_while_another_stage_is_pending(
 # --- pending login timeout ------------------------------------------------------------------
 
 @pytest.mark.urls("tests.accounts.stage_urls")
-def test_pending_login_times_out(client, user, password, test_stage, time_machine):
+def test_pending_login_times_out(client, user, password, hold_stage, time_machine):
     freeze(time_machine)
     html_login(client, user.email, password)
 
@@ -278,7 +278,7 @@ def test_pending_login_times_out(client, user, password, test_stage, time_machin
 
 
 @pytest.mark.urls("tests.accounts.stage_urls")
-def test_pending_login_survives_until_the_timeout(client, user, password, test_stage,
+def test_pending_login_survives_until_the_timeout(client, user, password, hold_stage,
                                                    time_machine):
     freeze(time_machine)
     api_login(client, user.email, password)
