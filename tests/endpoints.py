@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.permissions import AllowAny
@@ -33,7 +34,13 @@ class Endpoint:
 
     @property
     def needs_sign_in(self) -> bool:
-        return any(permission is not AllowAny for permission in self.view.permission_classes)
+        return any(self.needs_sign_in_for(method) for method in self.methods)
+
+    def needs_sign_in_for(self, method: str) -> bool:
+        """Whether ``method`` needs a signed-in user (views may choose per method)."""
+        view = self.view()
+        view.request = SimpleNamespace(method=method.upper())
+        return any(not isinstance(p, AllowAny) for p in view.get_permissions())
 
     def url(self, **kwargs) -> str:
         """The URL with each path parameter filled from ``kwargs`` (999999 when not given)."""
