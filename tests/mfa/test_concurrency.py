@@ -1,0 +1,132 @@
+"""Races on PostgreSQL: one TOTP code or one recovery code sent by several requests at the
+same moment is accepted exactly once.
+
+Each thread has its own test client (so its own database connection) and a barrier
+releases them together. Real transactions: a race needs commits to race with.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connections
+from django.test import Client
+from django.urls import reverse
+
+from mfa import recovery, totp
+from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
+from tests.mfa.support import AUTH_KEY, Clock, api_post, enroll, login, page_codes
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+REQUESTS = 4
+CHALLENGE = reverse("mfa:challenge")
+
+
+def race(count: int, action) -> list:
+    """Run ``action(i)`` in ``count`` threads released together; return their results."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = action(i)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
+    assert not errors, errors
+    return results
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch)
+
+
+@pytest.fixture
+def pending(user, password):
+    """Browsers that all passed the password and wait at the challenge."""
+    secret, codes = enroll(user)
+    clients = [Client() for _ in range(REQUESTS)]
+    for client in clients:
+        assert login(client, user, password)["Location"] == CHALLENGE
+    return secret, codes, clients
+
+
+def test_one_totp_code_verified_at_once_passes_once(user, clock):
+    secret, _ = enroll(user, codes=False)
+    code = clock.code(secret)
+    device_id = TOTPDevice.objects.get(user=user).pk
+    results = race(REQUESTS, lambda i: totp.verify(TOTPDevice.objects.get(pk=device_id), code))
+    assert sorted(results) == [False] * (REQUESTS - 1) + [True]
+    assert TOTPDevice.objects.get(pk=device_id).last_t == int(clock.t) // 30
+
+
+def test_one_totp_code_at_several_challenges_signs_in_once(pending, clock, settings):
+    settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 0  # the losers' failures must not matter here
+    secret, _, clients = pending
+    code = clock.code(secret)
+    statuses = race(REQUESTS, lambda i: clients[i].post(CHALLENGE, {"code": code}).status_code)
+    assert sorted(statuses) == [200] * (REQUESTS - 1) + [302]
+    assert sum(AUTH_KEY in c.session for c in clients) == 1
+
+
+def test_one_totp_code_over_the_api_signs_in_once(user, password, clock, settings):
+    settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 0
+    secret, _ = enroll(user)
+    clients = [Client() for _ in range(REQUESTS)]
+    for client in clients:
+        api_post(client, "login/", {"email": user.email, "password": password})
+    code = clock.code(secret)
+    bodies = race(REQUESTS, lambda i: api_post(clients[i], "mfa/challenge/", {"code": code}).json())
+    assert sum(b == {"status": "authenticated"} for b in bodies) == 1
+    assert sum("error" in b for b in bodies) == REQUESTS - 1
+
+
+def test_one_recovery_code_consumed_at_once_works_once(user):
+    _, codes = enroll(user)
+    device_id = RecoveryCodeSet.objects.get(user=user).pk
+    results = race(REQUESTS, lambda i: recovery.consume(
+        RecoveryCodeSet.objects.get(pk=device_id), codes[0]) is not None)
+    assert sorted(results) == [False] * (REQUESTS - 1) + [True]
+    assert RecoveryCode.objects.filter(used_at__isnull=False).count() == 1
+
+
+def test_one_recovery_code_at_several_challenges_signs_in_once(pending, settings):
+    settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 0
+    _, codes, clients = pending
+    statuses = race(REQUESTS, lambda i: clients[i].post(CHALLENGE, {"code": codes[0]}).status_code)
+    assert sorted(statuses) == [200] * (REQUESTS - 1) + [302]
+    assert sum(AUTH_KEY in c.session for c in clients) == 1
+    assert RecoveryCode.objects.filter(used_at__isnull=False).count() == 1
+
+
+def test_one_activation_code_activates_once(user, password, clock):
+    """Two tabs turning the same pending app on with the same code: one recovery-code set."""
+    clients = [Client() for _ in range(REQUESTS)]
+    for client in clients:
+        login(client, user, password)
+    secret = None
+    for client in clients:
+        page = client.get(reverse("mfa:totp_setup")).content.decode()
+        secret = secret or page.split('id="totp-secret">', 1)[1].split("<", 1)[0]
+    assert TOTPDevice.objects.filter(user=user).count() == 1
+    code = clock.code(secret)
+    pages = race(REQUESTS, lambda i: clients[i].post(reverse("mfa:totp_setup"),
+                                                     {"code": code}).content)
+    assert sum(len(page_codes(page)) == 10 for page in pages) == 1
+    assert sum(b"That code is not valid." in page for page in pages) == REQUESTS - 1
+    assert RecoveryCodeSet.objects.filter(user=user).count() == 1
+    assert RecoveryCode.objects.count() == 10
+    assert TOTPDevice.objects.get(user=user).confirmed
