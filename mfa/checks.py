@@ -3,6 +3,7 @@
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 
 from mfa.app_settings import app_settings
 
@@ -17,12 +18,25 @@ def check_mfa(app_configs=None, **kwargs):
                 obj="INSTALLED_APPS", id="authsuite_mfa.E001",
             ))
     rule = app_settings.REQUIRED
-    if rule not in ("nobody", "staff", "everyone") and "." not in rule:
+    if not isinstance(rule, str) or (rule not in ("nobody", "staff", "everyone")
+                                     and "." not in rule):
         errors.append(checks.Error(
             f"AUTHSUITE_MFA_REQUIRED is {rule!r}.",
             hint="Use 'nobody', 'staff', 'everyone' or the dotted path of a callable.",
             obj="AUTHSUITE_MFA_REQUIRED", id="authsuite_mfa.E002",
         ))
+    elif rule not in ("nobody", "staff", "everyone"):
+        # Found now rather than at the first sign-in, where it would fail every one of them.
+        try:
+            target = import_string(rule)
+        except ImportError:
+            target = None
+        if not callable(target):
+            errors.append(checks.Error(
+                f"AUTHSUITE_MFA_REQUIRED names {rule!r}, which is not an importable callable.",
+                hint="Give the dotted path of a function (user) -> bool.",
+                obj="AUTHSUITE_MFA_REQUIRED", id="authsuite_mfa.E003",
+            ))
     if app_settings.TOTP_TOLERANCE > 2:
         errors.append(checks.Warning(
             "AUTHSUITE_MFA_TOTP_TOLERANCE above 2 keeps codes valid for minutes.",

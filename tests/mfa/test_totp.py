@@ -238,3 +238,12 @@ def test_the_encryption_key_setting_is_used(settings, user):
     settings.AUTHSUITE_MFA_ENCRYPTION_KEY = ""
     with pytest.raises(ValueError):
         totp.device_key(TOTPDevice(sealed_key=sealed))
+
+
+def test_the_issuer_setting(settings, user):
+    settings.AUTHSUITE_MFA_ISSUER = "Example: Corp"
+    device = TOTPDevice.objects.create(user=user, name="x", sealed_key=totp.seal_key(RFC_KEY))
+    uri = totp.otpauth_uri(device, user.email)
+    assert uri.startswith(f"otpauth://totp/Example%3A%20Corp:{user.email}?")
+    parsed = pyotp.parse_uri(uri)
+    assert parsed.issuer == "Example: Corp" and parsed.name == user.email
