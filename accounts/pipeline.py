@@ -47,6 +47,8 @@ class LoginState:
     next_url: str = ""
     started_at: float = field(default_factory=time.time)
     done: list[str] = field(default_factory=list)
+    #: The stage this sign-in was sent to, the only one that may be passed next.
+    waiting: str = ""
 
     def user(self):
         model = get_user_model()
@@ -168,7 +170,8 @@ def login_begin(
 
 def stage_passed(request, key: str, *, amr: list[str] = (),
                  also_done: tuple[str, ...] = ()) -> LoginResult | None:
-    """The pending sign-in passed stage ``key``; continue it. None if nothing is pending.
+    """The pending sign-in passed stage ``key``; continue it. None if nothing is pending
+    or ``key`` is not the stage it waits for.
 
     ``also_done`` names stages this one satisfies too (enrolling a factor proves it).
     """
@@ -178,6 +181,10 @@ def stage_passed(request, key: str, *, amr: list[str] = (),
     user = state.user()
     if user is None:
         state_clear(request)
+        return None
+    if state.waiting not in (key, *also_done):
+        # Only the stage the sign-in waits for can be passed: never one further on, which
+        # would skip the stages before it.
         return None
     state.done.extend([key, *also_done])
     state.amr = [*state.amr, *amr]
@@ -194,6 +201,7 @@ def _advance(request, user, state: LoginState) -> LoginResult:
         if stage.abandons_login():
             state_clear(request)
         else:
+            state.waiting = stage.key
             _state_save(request, state)
         return LoginResult(user=user, stage=stage, next_url=state.next_url)
     _complete(request, user, state)
