@@ -46,7 +46,7 @@ def test_signup_verify_login_sessions_logout(page, console, password):
 
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/accounts/")
     assert f"Signed in as {email}" in page.locator("main").inner_text()
 
@@ -63,7 +63,7 @@ def test_signup_verify_login_sessions_logout(page, console, password):
 
     page.goto("/accounts/sessions/")
     page.wait_for_url("**/accounts/login/?next=/accounts/sessions/")
-    assert page.locator("header.site").get_by_role("link", name="Sign in").is_visible()
+    assert page.locator("header.site").get_by_role("link", name="Sign in", exact=True).is_visible()
     assert console.csp_violations() == []
 
 
@@ -78,7 +78,7 @@ def test_magic_link_sign_in(page, console, user):
     assert f"Sign in as {user.email}" in page.locator("main").inner_text()
     assert page.locator("header.site").get_by_role("button", name="Sign out").count() == 0
 
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/accounts/")
     assert f"Signed in as {user.email}" in page.locator("main").inner_text()
     assert "email" in page.locator("main .hint").inner_text()  # amr of a magic link
@@ -90,7 +90,7 @@ def test_wrong_password_shows_the_generic_error(page, console, user):
     for email in (user.email, "nobody@example.com"):
         page.get_by_label("Email address").fill(email)
         page.get_by_label("Password").fill("not the password at all")
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         page.wait_for_load_state()
         # The same words whether the account exists or not.
         assert page.get_by_role("alert").inner_text().strip() == GENERIC_FAILURE
@@ -145,7 +145,7 @@ def test_keyboard_only_sign_in(page, console, user, password):
 def test_login_page_screenshot(page, console, tmp_path_factory):
     """A picture of the sign-in page for a human to look at; it must render styled."""
     page.goto("/accounts/login/")
-    button = page.get_by_role("button", name="Sign in")
+    button = page.get_by_role("button", name="Sign in", exact=True)
     # The stylesheet loaded (it is the only source of the accent background).
     assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 92, 173)"
     path = tmp_path_factory.getbasetemp() / "login.png"
