@@ -131,6 +131,11 @@ class AccountsSettings(AppSettings):
         return int(self._setting("LOCKOUT_RESET_AFTER", 86400))
 
     @property
+    def MAX_EMAIL_ADDRESSES(self) -> int:
+        """Email addresses one account may hold."""
+        return int(self._setting("MAX_EMAIL_ADDRESSES", 5))
+
+    @property
     def CLOSE_ACTION(self) -> str:
         """What closing an account does: ``"delete"`` or ``"deactivate"``."""
         return self._setting("CLOSE_ACTION", "delete")

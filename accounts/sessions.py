@@ -77,6 +77,33 @@ def sessions_alive(user, now=None):
     )
 
 
+def sessions_expire(now=None) -> int:
+    """Mark sessions past their idle or absolute timeout as ended (periodic task).
+
+    Their browsers may never come back to be signed out by the middleware; this keeps the
+    session list, the data export and the audit trail truthful.
+    """
+    now = now or timezone.now()
+    ended = 0
+    for remember, (idle, absolute) in (
+        (False, (app_settings.SESSION_IDLE_TIMEOUT, app_settings.SESSION_ABSOLUTE_TIMEOUT)),
+        (True, (app_settings.REMEMBER_IDLE_TIMEOUT, app_settings.REMEMBER_ABSOLUTE_TIMEOUT)),
+    ):
+        base = UserSession.objects.filter(ended_at__isnull=True, remember=remember)
+        for reason, expired in (
+            ("idle_timeout", base.filter(last_seen_at__lt=now - timedelta(seconds=idle))),
+            ("absolute_timeout", base.filter(created_at__lt=now - timedelta(seconds=absolute))),
+        ):
+            for row in expired.select_related("user")[:5000]:
+                if UserSession.objects.filter(pk=row.pk, ended_at__isnull=True).update(
+                    ended_at=now, end_reason=reason
+                ):
+                    ended += 1
+                    signals.session_ended.send(sender=row.user.__class__, request=None,
+                                               user=row.user, session_id=row.pk, reason=reason)
+    return ended
+
+
 def sessions_end(user, *, request=None, reason: str, keep=None, only=None) -> int:
     """End ``user``'s active sessions, except ``keep`` (a row id); or only row ``only``.
 

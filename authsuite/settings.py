@@ -207,6 +207,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "authsuite-sweep-outbox": {"task": "authsuite.sweep_outbox", "schedule": 60.0},
+    "accounts-expire-sessions": {"task": "accounts.expire_sessions", "schedule": 300.0},
     "audit-seal": {"task": "audit.seal_events", "schedule": 30.0},
     "audit-checkpoint": {"task": "audit.checkpoint", "schedule": 600.0},
     "audit-prune": {"task": "audit.prune", "schedule": 86400.0},

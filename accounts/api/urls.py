@@ -24,6 +24,7 @@ urlpatterns = [
     path("sessions/", views.SessionListView.as_view(), name="sessions"),
     path("sessions/<int:pk>/", views.SessionDetailView.as_view(), name="session_detail"),
     path("sessions/end-others/", views.SessionEndOthersView.as_view(), name="sessions_end_others"),
+    path("sessions/end-all/", views.SessionEndAllView.as_view(), name="sessions_end_all"),
     path("account/export/", views.AccountExportView.as_view(), name="account_export"),
     path("account/close/", views.AccountCloseView.as_view(), name="account_close"),
 ]

@@ -319,6 +319,17 @@ class SessionEndOthersView(AccountsAPIView):
         return _detail(f"{count} sessions ended.", status.HTTP_200_OK)
 
 
+class SessionEndAllView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None},
+                   summary="End every session, this one included (sign out everywhere)")
+    def post(self, request):
+        sessions.sessions_end(request.user, request=request._request, reason="user")
+        login_flows.logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class AccountExportView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
 

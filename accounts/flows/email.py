@@ -14,7 +14,6 @@ from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
 from accounts.users import set_user_email, user_email
 
-MAX_ADDRESSES = 5
 INVALID_LINK = "This verification link is invalid, expired or already used."
 
 
@@ -99,10 +98,11 @@ def email_add(request, *, user, email: str) -> None:
     the same outcome, so this page cannot be used to find out who has an account.
     """
     email = normalize_email(email)
-    if EmailAddress.objects.filter(user=user).count() >= MAX_ADDRESSES:
+    limit = app_settings.MAX_EMAIL_ADDRESSES
+    if EmailAddress.objects.filter(user=user).count() >= limit:
         raise FlowError(
             AccountsError.EMAIL_LIMIT,
-            _("You can have at most %(n)d addresses.") % {"n": MAX_ADDRESSES}, field="email",
+            _("You can have at most %(n)d addresses.") % {"n": limit}, field="email",
         )
     rate_limit(request, "verification_resend", account=str(user.pk))
     with transaction.atomic():
