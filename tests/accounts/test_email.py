@@ -7,7 +7,6 @@ from django.core import mail
 from django.test import override_settings
 
 from accounts.app_settings import app_settings
-
 from accounts.models import EmailAddress, OneTimeToken
 from tests.accounts.support import (
     api_delete,
