@@ -118,20 +118,26 @@ BODIES = [
 ]
 
 
-def _body_params(endpoints, signed_in_values):
-    return [
-        pytest.param(endpoint, signed, body, ctype, status, code,
-                     id=f"{endpoint}-{'in' if signed else 'anon'}-{case}")
-        for endpoint in endpoints
-        for signed in signed_in_values(endpoint)
-        for case, body, ctype, status, code in BODIES
-    ]
+# Public endpoints get every body signed out, and these again signed in.
+SIGNED_IN_TOO = {"truncated", "deeply-nested", "null", "form-encoded", "ten-megabytes"}
 
 
-@pytest.mark.parametrize(
-    ("endpoint", "signed", "body", "content_type", "status", "code"),
-    _body_params(INPUT_ENDPOINTS, lambda e: (True,) if e.needs_sign_in else (False, True)),
-)
+def _body_params():
+    params = []
+    for endpoint in INPUT_ENDPOINTS:
+        for case, body, ctype, status, code in BODIES:
+            modes = [True] if endpoint.needs_sign_in else [False]
+            if not endpoint.needs_sign_in and case in SIGNED_IN_TOO:
+                modes.append(True)
+            params += [
+                pytest.param(endpoint, signed, body, ctype, status, code,
+                             id=f"{endpoint}-{'in' if signed else 'anon'}-{case}")
+                for signed in modes
+            ]
+    return params
+
+
+@pytest.mark.parametrize(("endpoint", "signed", "body", "content_type", "status", "code"), _body_params())
 def test_body_that_is_not_a_json_object(request, endpoint, signed, body, content_type, status, code):
     client = client_for(request, endpoint, signed)
     before = snapshot()
@@ -245,7 +251,7 @@ def test_wrong_types_are_not_coerced_to_text(signed_in, user, password):
         pytest.param(e, m, case, body, ctype, id=f"{e}-{m}-{case}")
         for e, m in BODYLESS_WRITES
         for case, body, ctype, *_ in BODIES
-        if case in {"truncated", "invalid-utf8", "deeply-nested", "null", "form-encoded", "ten-megabytes"}
+        if case in SIGNED_IN_TOO
     ],
 )
 def test_bodyless_endpoint_never_fails_on_a_body(signed_in, endpoint, method, case, body, content_type):
@@ -262,7 +268,7 @@ def test_bodyless_endpoint_never_fails_on_a_body(signed_in, endpoint, method, ca
     ("endpoint", "method"),
     [pytest.param(e, m, id=f"{e}-{m}") for e, m in PRIVATE],
 )
-@pytest.mark.parametrize("body", ['{"email": ', "null", '{"password": 1}'])
+@pytest.mark.parametrize("body", ['{"email": ', '{"password": 1}'])
 def test_signed_out_client_is_refused_before_its_body_is_read(anonymous, user, endpoint, method, body):
     before = snapshot()
     response = send(anonymous, method, endpoint.url(pk=user.pk), body)
@@ -285,9 +291,8 @@ def test_wrong_method(signed_in, endpoint, method):
 
 
 BOGUS_IDS = [
-    "abc", "-1", "0", "1.5", "1e3", "0x10", "%2e%2e", "..%2F..%2Fadmin", "..", "%00", "%ED%A0%80",
-    "%FF", "%C3%A9", "99999999999999999999999999999", "9" * 5000, "1" * 300 + "a", "1;DROP",
-    "1%20OR%201=1", "%3Cscript%3E",
+    "abc", "-1", "0", "1.5", "%2e%2e", "..%2F..%2Fadmin", "%00", "%ED%A0%80", "%C3%A9",
+    "99999999999999999999999999999", "9" * 5000, "1%20OR%201=1", "%3Cscript%3E",
 ]
 
 
