@@ -35,6 +35,9 @@ _CONTROL = {i: f"\\u{i:04x}" for i in [*range(32), *range(127, 160), 0x2028, 0x2
 def clean(value, limit: int) -> str:
     """Text safe to store: control characters escaped, bounded length."""
     text = "" if value is None else str(value)
+    if not text.isascii():
+        # A lone surrogate cannot be encoded (or stored by PostgreSQL): escape it too.
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text.translate(_CONTROL)[:limit]
 
 

@@ -101,6 +101,12 @@ _inline_lock = threading.Lock()
 _inline_last = [float("-inf")]
 
 
+def _without_worker() -> bool:
+    from audit.tasks import seal_events
+
+    return bool(seal_events.app.conf.task_always_eager)
+
+
 def _schedule_seal() -> None:
     """After a commit that recorded events: get them chained soon, without making every
     request pay for it."""
@@ -108,7 +114,7 @@ def _schedule_seal() -> None:
 
     interval = app_settings.SEAL_INTERVAL
     try:
-        if seal_events.app.conf.task_always_eager:
+        if _without_worker():
             # No worker to hand the job to: chain here, at most once per interval per
             # process. Events left waiting are chained by the next run, ``audit_verify``
             # or ``audit_checkpoint``.
@@ -207,6 +213,11 @@ def checkpoint() -> Checkpoint | None:
         head = _lock_head(wait=True)
         if head is None or head.seq == 0:
             return None
+        if head.checkpoint_seq == head.seq:
+            # Nothing new since the last one: a second checkpoint would only repeat it.
+            latest = Checkpoint.objects.filter(seq=head.seq).order_by("-pk").first()
+            if latest is not None:
+                return latest
         point = _checkpoint_write(head.seq, head.hash)
         head.checkpoint_seq = head.seq
         _save_head(head, ["checkpoint_seq"])

@@ -48,6 +48,8 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["actor_id", "-id"], name="audit_event_actor_recent"),
             models.Index(fields=["action", "-id"], name="audit_event_action_recent"),
+            models.Index(fields=["target_type", "target_id", "-id"],
+                         name="audit_event_target_recent"),
         ]
         verbose_name = _("audit event")
 

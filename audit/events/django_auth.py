@@ -1,16 +1,16 @@
 """Django's own auth signals and staff changes to users, groups and permissions.
 
 Changes made in the admin are recorded with who made them and the before/after values of
-the changed fields; password hashes are masked. Failed sign-ins through Django's own
-``authenticate`` (a third-party login view) are recorded unless a suite flow already
-records the attempt.
+the changed fields; password hashes are masked. Sign-ins, sign-outs and failed sign-ins
+through Django's own ``login``/``logout``/``authenticate`` (a third-party login view) are
+recorded unless a suite flow already records them.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 from audit import recorder
@@ -95,6 +95,29 @@ def record_m2m(sender, instance, action, model, pk_set, **kwargs):
     )
 
 
+# Namespaces of the suite's own views: their flows record sign-ins and sign-outs with more
+# context (method, amr), so Django's signals sent from there are not recorded twice.
+SUITE_NAMESPACES = {"accounts", "mfa", "passkeys", "oidc", "rbac", "audit", "authsuite_api"}
+
+
+def _outside_suite(request) -> bool:
+    match = getattr(request, "resolver_match", None) if request is not None else None
+    return match is None or not (set(match.namespaces or []) & SUITE_NAMESPACES)
+
+
+def record_logged_in(sender, request, user, **kwargs):
+    """A sign-in by code outside the suite (a third-party login view, ``client.login``)."""
+    if _outside_suite(request):
+        recorder.write(action="auth.login.succeeded", request=request, user=user,
+                       data={"via": "django.contrib.auth"})
+
+
+def record_logged_out(sender, request, user, **kwargs):
+    if user is not None and _outside_suite(request):
+        recorder.write(action="auth.logout", request=request, user=user,
+                       data={"via": "django.contrib.auth"})
+
+
 def record_login_failed(sender, credentials, request=None, **kwargs):
     if request is not None and getattr(request, "_authsuite_flow", False):
         return  # the suite's own flow records this attempt with more context
@@ -117,3 +140,5 @@ def connect() -> None:
     m2m_changed.connect(record_m2m, sender=Group.permissions.through,
                         dispatch_uid="audit:group.permissions")
     user_login_failed.connect(record_login_failed, dispatch_uid="audit:user_login_failed")
+    user_logged_in.connect(record_logged_in, dispatch_uid="audit:user_logged_in")
+    user_logged_out.connect(record_logged_out, dispatch_uid="audit:user_logged_out")
