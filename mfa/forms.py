@@ -18,8 +18,28 @@ class CodeForm(forms.Form):
             "autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
             "autocapitalize": "off", "spellcheck": "false",
         }),
-        help_text=_("The 6-digit code from your authenticator app, or a recovery code."),
+        help_text=_("The 6-digit code your authenticator app shows."),
     )
+
+
+class RecoveryCodeForm(forms.Form):
+    """A recovery code is letters and digits: a text keyboard, no numeric keypad."""
+
+    kind = forms.CharField(widget=forms.HiddenInput, initial="recovery")
+    code = forms.CharField(
+        label=_("Recovery code"), max_length=32, strip=True,
+        validators=[_no_control_characters],
+        widget=forms.TextInput(attrs={
+            "autocomplete": "off", "inputmode": "text", "autocapitalize": "off",
+            "spellcheck": "false",
+        }),
+        help_text=_("One of the codes you saved, like 4k2m-9x7q-h3vd. Each works once."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", None)
+        kwargs.setdefault("auto_id", "id_recovery_%s")
+        super().__init__(*args, **kwargs)
 
 
 class ChallengeForm(CodeForm):

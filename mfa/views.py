@@ -18,7 +18,7 @@ from accounts.errors import FlowError
 from accounts.views import AuthPageMixin, FlowFormView
 from authsuite.urls_util import safe_next
 from mfa import devices, flows, policy, trust
-from mfa.forms import ActivateForm, ChallengeForm
+from mfa.forms import ActivateForm, ChallengeForm, RecoveryCodeForm
 from mfa.models import TrustedBrowser
 
 TRUSTED_ID_RE = re.compile(r"[0-9]{1,18}")
@@ -164,7 +164,17 @@ class ChallengeView(FlowFormView):
             return redirect("accounts:login")
         return super().dispatch(request, *args, **kwargs)
 
+    def get_form_class(self):
+        if self.request.method == "POST" and self.request.POST.get("kind") == "recovery":
+            return RecoveryCodeForm
+        return ChallengeForm
+
     def get_context_data(self, **kwargs):
+        form = kwargs.get("form") or self.get_form()
+        if isinstance(form, RecoveryCodeForm):
+            kwargs.update(form=ChallengeForm(), recovery_form=form)
+        else:
+            kwargs.update(form=form, recovery_form=RecoveryCodeForm())
         context = super().get_context_data(**kwargs)
         context["step_up"] = self.step_up
         return context

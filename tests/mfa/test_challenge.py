@@ -327,3 +327,28 @@ def test_step_up_over_the_api(trusted_session, enrolled, clock):
     assert response.status_code == 200
     assert response.json()["amr"] == ["mfa", "otp", "pwd"]
     assert response.json()["acr"] == "urn:authsuite:acr:mfa"
+
+
+# --- the recovery-code form on the page -----------------------------------------------------
+
+
+def test_the_page_has_a_text_field_for_recovery_codes(pending):
+    page = pending.get(CHALLENGE).content.decode()
+    field = re.search(r'<input[^>]*id="id_recovery_code"[^>]*>', page).group(0)
+    assert 'inputmode="text"' in field and 'name="code"' in field
+    assert '<label for="id_recovery_code">Recovery code</label>' in page
+    assert '<input type="hidden" name="kind" value="recovery"' in page
+    assert "<details class=\"recovery\">" in page  # closed until used
+
+
+def test_a_recovery_code_through_its_own_form(pending, user, enrolled):
+    response = pending.post(CHALLENGE, {"kind": "recovery", "code": enrolled[1][0]})
+    assert response.status_code == 302 and pending.session[AUTH_KEY] == str(user.pk)
+
+
+def test_a_wrong_recovery_code_shows_its_error_on_its_form(pending):
+    response = pending.post(CHALLENGE, {"kind": "recovery", "code": "zzzz-zzzz-zzzz"})
+    page = response.content.decode()
+    assert '<details class="recovery" open>' in page
+    assert '<p class="error" id="id_recovery_code-error">That code is not valid.</p>' in page
+    assert 'id="id_code-error"' not in page

@@ -248,6 +248,14 @@ def test_overview_lists_factors_with_added_and_last_used(client, user, password,
     assert "10 unused codes left" in page
 
 
+def test_overview_shows_when_a_recovery_code_was_last_used(client, user, password):
+    _, codes = enroll(user)
+    login(client, user, password)
+    client.post(reverse("mfa:challenge"), {"code": codes[0]})
+    page = client.get(INDEX).content.decode()
+    assert re.search(r"9 unused codes left \(created [0-9-]+, last used 0.minutes ago\)", page)
+
+
 def test_overview_without_factors(signed_in):
     page = signed_in.get(INDEX).content.decode()
     assert "Set up an authenticator app" in page
