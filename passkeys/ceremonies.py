@@ -39,6 +39,7 @@ SESSION_KEY = "_authsuite_webauthn"
 CHALLENGE_BYTES = 32
 MAX_RESPONSE_BYTES = 64 * 1024
 MAX_CREDENTIAL_ID_BYTES = 1023
+KNOWN_TRANSPORTS = ("ble", "hybrid", "internal", "nfc", "smart-card", "usb")
 #: Attestation formats whose certificate chain py_webauthn checks against roots it ships;
 #: the others are only checked against ATTESTATION_ROOT_CERTS (and not at all without).
 BUILTIN_ROOT_FORMATS = frozenset({"apple", "android-key", "android-safetynet"})
@@ -198,16 +199,18 @@ def verify_registration(credential, *, challenge: bytes) -> Registered:
         raise invalid(_("This kind of authenticator is not accepted here."))
     if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
         raise invalid()
-    transports = credential["response"].get("transports") or []
+    transports = credential["response"].get("transports")
     if not isinstance(transports, list):
         transports = []
+    # Only the transports WebAuthn defines, once each: the list is shown back to the browser.
+    transports = [t for t in KNOWN_TRANSPORTS if t in {x for x in transports if isinstance(x, str)}]
     return Registered(
         credential_id=b64url(verified.credential_id),
         public_key=verified.credential_public_key, sign_count=verified.sign_count,
         aaguid=str(verified.aaguid), fmt=_value(verified.fmt),
         backup_eligible=_value(verified.credential_device_type) == "multi_device",
         backup_state=verified.credential_backed_up, user_verified=verified.user_verified,
-        transports=[str(t)[:32] for t in transports[:8]],
+        transports=transports,
     )
 
 
