@@ -367,9 +367,9 @@ def test_sessions_page_queries(user, django_assert_num_queries, sessions):
     assert len(response.context["sessions"]) == sessions
 
 
-# A password sign-in: throttle and lockout checks, the user, the stages' checks, the session
-# and its tracking row, last_login, and the audit event sealed into the chain (eager here).
-PASSWORD_LOGIN_QUERIES = 32
+# A password sign-in: throttle and lockout checks, the user, each stage's "is it needed?",
+# the new session and its tracking row, last_login, the audit event and its pending seal.
+PASSWORD_LOGIN_QUERIES = 23
 
 
 def test_password_login_queries(django_assert_num_queries, password):
