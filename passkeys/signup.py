@@ -23,6 +23,7 @@ from accounts.users import email_field, get_by_email
 from passkeys import ceremonies, flows
 from passkeys.app_settings import app_settings
 from passkeys.errors import PasskeyError
+from passkeys.models import Passkey
 
 CEREMONY = "signup"
 INVALID_LINK = "This sign-up link is invalid, expired or already used. Start again."
@@ -42,7 +43,7 @@ def signup_request(request, *, email: str, name: str = "") -> None:
     with transaction.atomic():
         existing = get_by_email(email)
         if existing is not None or EmailAddress.objects.filter(email=email).exists():
-            if existing is not None and not existing.is_active and not existing.has_usable_password():
+            if existing is not None and _unfinished(existing):
                 user = existing  # an unfinished passkey sign-up: send a fresh link
             else:
                 send_notice(request, template="account_exists", user=None, email=email)
@@ -61,11 +62,20 @@ def signup_request(request, *, email: str, name: str = "") -> None:
                   url_name="passkeys:signup_complete", token=raw)
 
 
+def _unfinished(user) -> bool:
+    """An account this sign-up created and nobody ever signed in to.
+
+    A disabled account is inactive and may have no password too; activating it here would
+    undo what staff (or its owner, closing it) did."""
+    return (not user.is_active and not user.has_usable_password() and user.last_login is None
+            and not Passkey.objects.filter(user=user).exists())
+
+
 def signup_check(request, *, token: str):
     _enabled()
     rate_limit(request, "token_confirm")
     found = tokens.token_peek(token, purpose=tokens.Purpose.SIGNUP)
-    if found is None:
+    if found is None or not _unfinished(found.user):
         raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
     return found
 

@@ -1,0 +1,221 @@
+"""Sign-up with a passkey only (AUTHSUITE_PASSKEYS_SIGNUP): the address first, then the
+mailed link, where the passkey is created, the account activated and signed in."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.test import Client, override_settings
+
+from accounts.models import EmailAddress
+from passkeys.models import Passkey
+from tests.helpers import last_link, outbox_for, token_from
+from tests.passkeys.authenticator import SoftAuthenticator
+from tests.passkeys.support import (
+    AUTH_KEY,
+    ORIGIN,
+    auth_record,
+    code,
+    login,
+    post,
+    signed_in,
+)
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = "newcomer@example.com"
+enabled = override_settings(AUTHSUITE_PASSKEYS_SIGNUP=True)
+
+
+def request_link(browser, email: str = EMAIL) -> str:
+    response = browser.post("/passkeys/signup/", {"email": email})
+    assert response.status_code == 302, response.content[:500]
+    assert response["Location"] == "/accounts/signup/verify/"
+    return last_link(email)
+
+
+def create_passkey(browser, token: str, authenticator: SoftAuthenticator, **create):
+    options = post(browser, "passkeys/signup/options/", {"token": token})
+    assert options.status_code == 200, options.content
+    credential = authenticator.create(options.json(), origin=create.pop("origin", ORIGIN), **create)
+    return post(browser, "passkeys/signup/complete/", {"token": token, "credential": credential})
+
+
+@enabled
+def test_passkey_only_signup_end_to_end():
+    browser = Client()
+    page = browser.get("/passkeys/signup/")
+    assert page.status_code == 200
+    assert 'autocomplete="email"' in page.content.decode() or 'name="email"' in page.content.decode()
+
+    link = request_link(browser)
+    user = get_user_model().objects.get(email=EMAIL)
+    assert not user.is_active and not user.has_usable_password()
+    assert not EmailAddress.objects.get(email=EMAIL).verified
+    assert link.startswith("/passkeys/signup/")
+
+    page = browser.get(link)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert EMAIL in html and 'data-passkey="signup"' in html
+    assert not EmailAddress.objects.get(email=EMAIL).verified  # opening the link uses nothing
+
+    authenticator = SoftAuthenticator()
+    token = token_from(link)
+    options = post(browser, "passkeys/signup/options/", {"token": token}).json()
+    assert options["user"]["name"] == EMAIL
+    assert options["authenticatorSelection"]["userVerification"] == "required"
+    credential = authenticator.create(options, origin=ORIGIN)
+    response = post(browser, "passkeys/signup/complete/", {"token": token, "credential": credential})
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "authenticated"
+    user.refresh_from_db()
+    assert user.is_active and not user.has_usable_password()
+    assert EmailAddress.objects.get(email=EMAIL).verified
+    assert Passkey.objects.filter(user=user).count() == 1
+    assert browser.session[AUTH_KEY] == str(user.pk)
+    assert auth_record(browser)["acr"] == "urn:authsuite:acr:phr"
+
+    # The link is used up; the passkey signs in from now on.
+    assert browser.get(link).status_code == 400
+    post(browser, "logout/")
+    fresh = Client()
+    assert login(fresh, authenticator).json()["status"] == "authenticated"
+    # It is the only way in, so it cannot be removed.
+    passkey = Passkey.objects.get(user=user)
+    response = fresh.delete(f"/api/auth/v1/passkeys/{passkey.pk}/")
+    assert code(response) == "passkey_last_credential"
+
+
+@enabled
+def test_before_completion_nothing_signs_in(db):
+    request_link(Client())
+    response = post(Client(), "login/", {"email": EMAIL, "password": ""})
+    assert response.status_code == 400
+    assert not signed_in(Client())
+
+
+@enabled
+def test_a_failed_creation_leaves_the_link_usable():
+    browser = Client()
+    token = token_from(request_link(browser))
+    response = create_passkey(browser, token, SoftAuthenticator(), origin="https://evil.example")
+    assert code(response) == "passkey_invalid"
+    user = get_user_model().objects.get(email=EMAIL)
+    assert not user.is_active and not Passkey.objects.exists()
+    assert not signed_in(browser)
+    assert create_passkey(browser, token, SoftAuthenticator()).json()["status"] == "authenticated"
+
+
+@enabled
+def test_a_used_link_cannot_create_a_second_account_passkey():
+    browser = Client()
+    token = token_from(request_link(browser))
+    assert create_passkey(browser, token, SoftAuthenticator()).status_code == 200
+    response = post(Client(), "passkeys/signup/options/", {"token": token})
+    assert code(response) == "token_invalid"
+    assert Passkey.objects.count() == 1
+
+
+@enabled
+def test_a_challenge_from_another_link_is_refused(db):
+    first, second = Client(), Client()
+    token_a = token_from(request_link(first, "a@example.com"))
+    token_b = token_from(request_link(second, "b@example.com"))
+    options = post(first, "passkeys/signup/options/", {"token": token_a}).json()
+    credential = SoftAuthenticator().create(options, origin=ORIGIN)
+    # The challenge was issued for account a; presenting it with b's link fails.
+    response = post(first, "passkeys/signup/complete/", {"token": token_b, "credential": credential})
+    assert code(response) == "passkey_invalid"
+    assert not Passkey.objects.exists()
+    assert not get_user_model().objects.filter(is_active=True).exists()
+
+
+@enabled
+def test_an_existing_address_gets_a_notice_not_an_account(user):
+    mail.outbox.clear()
+    browser = Client()
+    response = browser.post("/passkeys/signup/", {"email": user.email})
+    assert response["Location"] == "/accounts/signup/verify/"
+    assert get_user_model().objects.filter(email=user.email).count() == 1
+    messages = outbox_for(user.email)
+    assert len(messages) == 1 and "/passkeys/signup/" not in messages[0].body
+
+
+@enabled
+def test_an_unfinished_signup_gets_a_fresh_link():
+    first = request_link(Client())
+    second = request_link(Client())
+    assert first != second
+    assert get_user_model().objects.filter(email=EMAIL).count() == 1
+
+
+@enabled
+def test_through_the_api():
+    browser = Client()
+    response = post(browser, "passkeys/signup/", {"email": EMAIL, "name": "New Comer"})
+    assert response.status_code == 202
+    token = token_from(last_link(EMAIL))
+    assert create_passkey(browser, token, SoftAuthenticator()).json()["status"] == "authenticated"
+    assert get_user_model().objects.get(email=EMAIL).name == "New Comer"
+
+
+@enabled
+def test_bad_tokens(db):
+    for token in ("", "x", "x" * 128, "x" * 129):
+        response = post(Client(), "passkeys/signup/options/", {"token": token})
+        assert response.status_code == 400
+        assert code(response) in {"token_invalid", "invalid"}
+
+
+@enabled
+def test_the_signup_page_links_to_it(client):
+    assert "/passkeys/signup/" in client.get("/accounts/signup/").content.decode()
+
+
+def test_disabled_by_default(client):
+    assert client.get("/passkeys/signup/").status_code == 404
+    assert "/passkeys/signup/" not in client.get("/accounts/signup/").content.decode()
+    response = post(client, "passkeys/signup/", {"email": EMAIL})
+    assert response.status_code == 403
+    assert code(response) == "passkey_signup_disabled"
+    assert not get_user_model().objects.filter(email=EMAIL).exists()
+
+
+@override_settings(AUTHSUITE_PASSKEYS_SIGNUP=True, AUTHSUITE_ACCOUNTS_SIGNUP_OPEN=False)
+def test_closed_when_signup_is_closed(client):
+    response = post(client, "passkeys/signup/", {"email": EMAIL})
+    assert code(response) == "passkey_signup_disabled"
+
+
+@enabled
+def test_a_disabled_account_cannot_be_reactivated_by_signing_up_again():
+    browser = Client()
+    token = token_from(request_link(browser))
+    assert create_passkey(browser, token, SoftAuthenticator()).status_code == 200
+    user = get_user_model().objects.get(email=EMAIL)
+    type(user).objects.filter(pk=user.pk).update(is_active=False)  # staff disabled it
+    mail.outbox.clear()
+
+    other = Client()
+    request_link_response = other.post("/passkeys/signup/", {"email": EMAIL})
+    assert request_link_response.status_code == 302
+    assert "/passkeys/signup/" not in "".join(m.body for m in outbox_for(EMAIL))
+    user.refresh_from_db()
+    assert not user.is_active
+
+
+@enabled
+def test_a_link_issued_before_the_account_was_disabled_is_dead():
+    browser = Client()
+    old_token = token_from(request_link(browser))
+    token = token_from(request_link(browser))
+    assert create_passkey(browser, token, SoftAuthenticator()).status_code == 200
+    user = get_user_model().objects.get(email=EMAIL)
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    response = post(Client(), "passkeys/signup/options/", {"token": old_token})
+    assert code(response) == "token_invalid"
+    user.refresh_from_db()
+    assert not user.is_active and Passkey.objects.filter(user=user).count() == 1
