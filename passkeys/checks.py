@@ -2,6 +2,7 @@
 
 from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
@@ -16,11 +17,19 @@ def _within(host: str, rp_id: str) -> bool:
 @checks.register(checks.Tags.security)
 def check_passkeys(app_configs=None, **kwargs):
     errors = []
+    for needed in ("authsuite", "accounts"):
+        if not apps.is_installed(needed):
+            errors.append(checks.Error(
+                f"'passkeys' needs '{needed}' in INSTALLED_APPS.",
+                hint=f"Add '{needed}' to INSTALLED_APPS.", obj="INSTALLED_APPS",
+                id="authsuite_passkeys.E010",
+            ))
     rp_id = app_settings.RP_ID
-    if not rp_id or "://" in rp_id or "/" in rp_id or ":" in rp_id:
+    if (not rp_id or "://" in rp_id or "/" in rp_id or ":" in rp_id
+            or rp_id != rp_id.strip().lower()):
         errors.append(checks.Error(
             f"AUTHSUITE_PASSKEYS_RP_ID {rp_id!r} is not a domain.",
-            hint="Use the registrable domain only, e.g. 'example.com'.",
+            hint="Use the registrable domain only, in lower case, e.g. 'example.com'.",
             obj="AUTHSUITE_PASSKEYS_RP_ID", id="authsuite_passkeys.E001",
         ))
     for origin in app_settings.ORIGINS:
