@@ -11,10 +11,10 @@ makes unknown addresses lock exactly like real ones.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts import signals
@@ -29,33 +29,49 @@ def _pair_ip(ip: str | None) -> str:
     return ip or "unknown"
 
 
-def counts_account_wide(identifier: str, ip: str | None) -> bool:
-    """Whether attempts from ``ip`` still count against ``identifier`` as a whole.
+@dataclass(frozen=True)
+class Standing:
+    """What the lockout rows say about one identifier from one IP, read in one query."""
 
-    Only until this IP's own pair first locks (within ``LOCKOUT_RESET_AFTER``). One IP, however
-    patient, so adds at most ``LOCKOUT_THRESHOLD`` failures to the account-wide lock and the
-    per-account rate limit: only several IPs together can stop the account everywhere.
-    """
-    since = timezone.now() - timedelta(seconds=app_settings.LOCKOUT_RESET_AFTER)
-    return not LoginThrottle.objects.filter(
-        identifier=normalize_email(identifier), ip=_pair_ip(ip), lockouts__gt=0,
-        last_failure_at__gte=since,
-    ).exists()
+    retry_after: int
+    counts_account_wide: bool
+    has_history: bool
+
+
+def standing(identifier: str, ip: str | None) -> Standing:
+    now = timezone.now()
+    since = now - timedelta(seconds=app_settings.LOCKOUT_RESET_AFTER)
+    pair_ip = _pair_ip(ip)
+    rows = list(
+        LoginThrottle.objects.filter(
+            identifier=normalize_email(identifier),
+            ip__in=[pair_ip, LoginThrottle.ACCOUNT_WIDE],
+        ).values_list("ip", "locked_until", "lockouts", "last_failure_at")
+    )
+    until = max((u for _ip, u, _l, _f in rows if u is not None and u > now), default=None)
+    # Only until this IP's own pair first locks (within LOCKOUT_RESET_AFTER) do its attempts
+    # count against the identifier as a whole. One IP, however patient, so adds at most
+    # LOCKOUT_THRESHOLD failures to the account-wide lock and the per-account rate limit:
+    # only several IPs together can stop the account everywhere.
+    pair_locked_before = any(
+        row_ip == pair_ip and lockouts > 0 and last >= since
+        for row_ip, _u, lockouts, last in rows
+    )
+    return Standing(
+        retry_after=math.ceil((until - now).total_seconds()) if until else 0,
+        counts_account_wide=not pair_locked_before,
+        has_history=bool(rows),
+    )
+
+
+def counts_account_wide(identifier: str, ip: str | None) -> bool:
+    """Whether attempts from ``ip`` still count against ``identifier`` as a whole."""
+    return standing(identifier, ip).counts_account_wide
 
 
 def retry_after(identifier: str, ip: str | None) -> int:
     """Seconds until ``identifier`` may try again from ``ip``; 0 when not locked."""
-    now = timezone.now()
-    until = (
-        LoginThrottle.objects.filter(
-            Q(ip=_pair_ip(ip)) | Q(ip=LoginThrottle.ACCOUNT_WIDE),
-            identifier=normalize_email(identifier), locked_until__gt=now,
-        )
-        .order_by("-locked_until")
-        .values_list("locked_until", flat=True)
-        .first()
-    )
-    return math.ceil((until - now).total_seconds()) if until else 0
+    return standing(identifier, ip).retry_after
 
 
 def _bump(identifier: str, ip: str, threshold: int, now: datetime) -> datetime | None:
@@ -100,12 +116,14 @@ def failure_record(request, identifier: str, ip: str | None) -> None:
             )
 
 
-def success_record(identifier: str, ip: str | None) -> None:
-    """A correct sign-in clears this IP's history and the account-wide failure count."""
+def success_record(identifier: str, ip: str | None, *, has_history: bool = True) -> None:
+    """A correct sign-in clears this IP's history and the account-wide failure count.
+
+    Most sign-ins follow no failure: callers that already read the rows (``standing``)
+    pass ``has_history=False`` and spare every such sign-in three writes.
+    """
     identifier = normalize_email(identifier)
-    # Most sign-ins follow no failure: one read then spares them three writes (and their
-    # commits) on every successful sign-in.
-    if not LoginThrottle.objects.filter(identifier=identifier).exists():
+    if not has_history:
         return
     LoginThrottle.objects.filter(identifier=identifier, ip=_pair_ip(ip)).delete()
     LoginThrottle.objects.filter(

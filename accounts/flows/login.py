@@ -26,9 +26,9 @@ def password_login(
     ip = context.current().ip
     # Per account, only attempts from an IP in good standing with this account count: an
     # attacker's IP, once locked out of it, cannot rate-limit the account for its owner.
-    counted = lockout.counts_account_wide(identifier, ip)
-    rate_limit(request, "login", account=identifier if counted else None)
-    wait = lockout.retry_after(identifier, ip)
+    standing = lockout.standing(identifier, ip)
+    rate_limit(request, "login", account=identifier if standing.counts_account_wide else None)
+    wait = standing.retry_after
     if wait:
         known = get_by_email(identifier)
         signals.login_failed.send(
@@ -50,7 +50,7 @@ def password_login(
             identifier=identifier, method="password", reason="credentials",
         )
         raise FlowError(AccountsError.INVALID_CREDENTIALS, _(GENERIC_FAILURE))
-    lockout.success_record(identifier, ip)
+    lockout.success_record(identifier, ip, has_history=standing.has_history)
     return pipeline.login_begin(
         request, user=user, method="password", amr=["pwd"], remember=remember,
         next_url=next_url,
