@@ -367,9 +367,9 @@ def test_sessions_page_queries(user, django_assert_num_queries, sessions):
     assert len(response.context["sessions"]) == sessions
 
 
-# A password sign-in: throttle and lockout checks, the user, each stage's "is it needed?",
+# A password sign-in: the lockout standing, the user, each stage's "is it needed?",
 # the new session and its tracking row, last_login, the audit event and its pending seal.
-PASSWORD_LOGIN_QUERIES = 23
+PASSWORD_LOGIN_QUERIES = 21
 
 
 def test_password_login_queries(django_assert_num_queries, password):
