@@ -81,6 +81,14 @@ class AuditSettings(AppSettings):
         return bool(self._setting("LOG_EVENTS", True))
 
     @property
+    def REDACT_LOGGERS(self) -> list[str]:
+        """Loggers given ``audit.redaction.RedactSecrets`` at startup: Django's own lines
+        about refused requests would otherwise hold the token of a sign-in or reset link."""
+        return list(self._setting("REDACT_LOGGERS", [
+            "django.request", "django.server", "django.security.csrf", "django.template",
+        ]))
+
+    @property
     def SECURITY_PAGE_SIZE(self) -> int:
         """Events shown on a user's security-activity page."""
         return int(self._setting("SECURITY_PAGE_SIZE", 50))

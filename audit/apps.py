@@ -26,6 +26,10 @@ class AuditConfig(AppConfig):
         registry.connect_installed()
         django_auth.connect()
         notices.register_claimer(alerts.claims)
+        from audit import redaction
+        from audit.app_settings import app_settings
+
+        redaction.install(app_settings.REDACT_LOGGERS)
         setting_changed.connect(_reset_rules, dispatch_uid="audit.reset_rules")
 
 

@@ -5,20 +5,9 @@ The path of a refused request is recorded as its URL pattern when it resolved (t
 that looks like a token blanked: a refused link still holds a live token.
 """
 
-import re
-
+from audit.redaction import safe_path
 from audit.registry import declare
 from authsuite import signals as s
-
-_TOKENISH = re.compile(r"^[A-Za-z0-9_\-.~%=]{16,}$")
-
-
-def safe_path(request, path: str = "") -> str:
-    match = getattr(request, "resolver_match", None) if request is not None else None
-    if match is not None and getattr(match, "route", ""):
-        return "/" + match.route.lstrip("^")
-    raw = path or (getattr(request, "path", "") if request is not None else "")
-    return "/".join("…" if _TOKENISH.match(part) else part for part in raw.split("/"))[:200]
 
 
 def _path(kwargs) -> dict:

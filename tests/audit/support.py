@@ -4,6 +4,7 @@ the outcome of ``audit_verify``."""
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 
 import pytest
 from django.core.management import call_command
@@ -68,3 +69,56 @@ def data(event: Event) -> dict:
 def all_text(event: Event) -> str:
     """Every stored column of an event, as one string to search."""
     return "\x00".join(str(getattr(event, f.attname)) for f in Event._meta.concrete_fields)
+
+
+class _FormFields(HTMLParser):
+    """The fields of one form of a page, as a browser would submit them unchanged."""
+
+    def __init__(self, form_id: str):
+        super().__init__()
+        self.form_id, self.inside, self.fields = form_id, False, []
+        self._select = self._textarea = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("id") == self.form_id
+        if not self.inside or not attrs.get("name") and tag != "option":
+            return
+        if tag == "input":
+            kind = attrs.get("type", "text")
+            if kind in ("submit", "button", "image", "file", "reset"):
+                return
+            if kind in ("checkbox", "radio") and "checked" not in attrs:
+                return
+            self.fields.append((attrs["name"], attrs.get("value", "on")))
+        elif tag == "select":
+            self._select = attrs["name"]
+        elif tag == "option" and self._select and "selected" in attrs:
+            self.fields.append((self._select, attrs.get("value", "")))
+        elif tag == "textarea":
+            self._textarea = attrs["name"]
+            self.fields.append((attrs["name"], ""))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, text):
+        if self._textarea:
+            name, value = self.fields[-1]
+            self.fields[-1] = (name, value + text)
+
+
+def form_data(html: str, form_id: str) -> dict[str, list[str]]:
+    parser = _FormFields(form_id)
+    parser.feed(html)
+    assert parser.fields, f"no form {form_id!r} on the page"
+    data: dict[str, list[str]] = {}
+    for name, value in parser.fields:
+        data.setdefault(name, []).append(value)
+    return data
