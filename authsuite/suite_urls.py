@@ -6,14 +6,19 @@ under ``/api/auth/v1/`` with its OpenAPI schema and locally served docs.
 
 from django.apps import apps
 from django.urls import include, path
+from csp.decorators import csp_update
 from django.views.decorators.cache import never_cache
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 api_patterns = [
     # Like every API response, never cached (Cache-Control: no-store).
     path("schema/", never_cache(SpectacularAPIView.as_view(api_version="1")), name="schema"),
+    # Swagger UI styles itself with inline <style> and style attributes; that page alone
+    # allows inline styles. Scripts stay 'self' only (the split view serves its JS as a file).
     path(
-        "docs/", never_cache(SpectacularSwaggerSplitView.as_view(url_name="authsuite_api:schema")),
+        "docs/",
+        never_cache(csp_update({"style-src": ["'self'", "'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="authsuite_api:schema"))),
         name="docs",
     ),
 ]
