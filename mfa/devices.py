@@ -35,11 +35,8 @@ def throttled_check(device, token) -> tuple[bool, object]:
     if not allowed:
         return False, (info or {}).get("locked_until")
     model = type(device)
-    if device.verify_token(token):
-        model.objects.filter(pk=device.pk).update(
-            throttling_failure_count=0, throttling_failure_timestamp=None,
-            last_used_at=timezone.now(),
-        )
+    if device.verify_and_record(token, throttling_failure_count=0,
+                                throttling_failure_timestamp=None, last_used_at=timezone.now()):
         return True, None
     model.objects.filter(pk=device.pk).update(
         throttling_failure_count=F("throttling_failure_count") + 1,

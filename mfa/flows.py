@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -135,10 +137,14 @@ def code_method(code: str) -> str:
     return "recovery_code"
 
 
-def verify_code(request, *, user, code: str) -> str:
-    """Check a TOTP or recovery code for ``user``; returns the method that matched.
+@contextmanager
+def code_checked(request, *, user, code: str) -> Iterator[str]:
+    """Check a TOTP or recovery code for ``user``; the body runs once it is accepted, with
+    the method that matched (``"totp"``/``"recovery_code"``).
 
-    Raises FlowError for a wrong code (or a throttled device).
+    The code's use and whatever the body does with it (audit events, a rotated session, a
+    completed sign-in) commit together, in one transaction. A wrong code (or a throttled
+    device) raises FlowError, after its failure is recorded.
     """
     _limit(request, user)
     cleaned = "".join(str(code or "").split())
@@ -146,21 +152,33 @@ def verify_code(request, *, user, code: str) -> str:
     device = devices.totp_device(user) if method == "totp" else devices.recovery_set(user)
     if device is None:
         raise FlowError(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
-    ok, locked_until = devices.throttled_check(device, cleaned)
+    with transaction.atomic():
+        ok, locked_until = devices.throttled_check(device, cleaned)
+        if ok:
+            if method == "recovery_code":
+                remaining = device.remaining()
+                signals.recovery_code_used.send(sender=RecoveryCodeSet, request=request,
+                                                user=user, remaining=remaining)
+                _notice(request, user, "mfa.recovery_code_used",
+                        subject=_("A recovery code was used"),
+                        summary=_("A recovery code was used to sign in. %(n)d codes remain; "
+                                  "create new ones if you are running low.") % {"n": remaining})
+            yield method
+            return
+    # Out of the transaction: the failure just recorded must stay recorded.
     if locked_until is not None:
         raise FlowError(MFAError.THROTTLED, _("Too many wrong codes. Wait a moment and try "
                                               "again."), field="code", retry_after=1)
-    if not ok:
-        raise FlowError(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
-    if method == "recovery_code":
-        remaining = device.remaining()
-        signals.recovery_code_used.send(sender=RecoveryCodeSet, request=request, user=user,
-                                        remaining=remaining)
-        _notice(request, user, "mfa.recovery_code_used",
-                subject=_("A recovery code was used"),
-                summary=_("A recovery code was used to sign in. %(n)d codes remain; create "
-                          "new ones if you are running low.") % {"n": remaining})
-    return method
+    raise FlowError(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
+
+
+def verify_code(request, *, user, code: str) -> str:
+    """Check a TOTP or recovery code for ``user``; returns the method that matched.
+
+    Raises FlowError for a wrong code (or a throttled device).
+    """
+    with code_checked(request, user=user, code=code) as method:
+        return method
 
 
 def challenge(request, *, code: str) -> pipeline.LoginResult:
@@ -171,7 +189,11 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
         raise FlowError(MFAError.NO_LOGIN_PENDING, _("Your sign-in expired. Start again."),
                         status=409)
     try:
-        method = verify_code(request, user=user, code=code)
+        with code_checked(request, user=user, code=code) as method:
+            request.session.pop(FAILURES_KEY, None)
+            signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
+                                             method=method)
+            return pipeline.stage_passed(request, "mfa", amr=["otp"])
     except FlowError as error:
         if error.code == MFAError.CODE_INVALID:
             failures = request.session.get(FAILURES_KEY, 0) + 1
@@ -183,10 +205,6 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
                 raise FlowError(MFAError.LOCKED, _("Too many wrong codes. Sign in again."),
                                 status=429, retry_after=app_settings.THROTTLE_FACTOR) from None
         raise
-    request.session.pop(FAILURES_KEY, None)
-    signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
-                                     method=method)
-    return pipeline.stage_passed(request, "mfa", amr=["otp"])
 
 
 def _lock(request, user) -> None:
@@ -209,17 +227,18 @@ def step_up(request, *, user, code: str) -> dict:
     sign-in; the rate limits and the device's back-off bound them.
     """
     try:
-        method = verify_code(request, user=user, code=code)
+        with code_checked(request, user=user, code=code) as method:
+            signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
+                                             method=method)
+            # More privilege for this session: a new key, so a copy taken before is worth
+            # less.
+            request.session.cycle_key()
+            return authrecord.record_refresh(request, ["otp"])
     except FlowError as error:
         if error.code == MFAError.CODE_INVALID:
             signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
                                           method=code_method(code), failures=None)
         raise
-    signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
-                                     method=method)
-    # More privilege for this session: a new key, so a copy taken before is worth less.
-    request.session.cycle_key()
-    return authrecord.record_refresh(request, ["otp"])
 
 
 def mfa_reset(user, *, request=None, by=None) -> None:

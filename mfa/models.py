@@ -30,9 +30,13 @@ class TOTPDevice(TimestampMixin, ThrottlingMixin, Device):
         return app_settings.THROTTLE_FACTOR
 
     def verify_token(self, token):
+        return self.verify_and_record(token)
+
+    def verify_and_record(self, token, **record) -> bool:
+        """Verify ``token`` and, when it is accepted, set ``record`` in the same UPDATE."""
         from mfa import totp
 
-        return totp.verify(self, token)
+        return totp.verify(self, token, **record)
 
 
 class RecoveryCodeSet(TimestampMixin, ThrottlingMixin, Device):
@@ -45,9 +49,17 @@ class RecoveryCodeSet(TimestampMixin, ThrottlingMixin, Device):
         return app_settings.THROTTLE_FACTOR
 
     def verify_token(self, token):
+        return self.verify_and_record(token)
+
+    def verify_and_record(self, token, **record) -> bool:
+        """Use up ``token`` and, when it was unused, set ``record`` on this set."""
         from mfa import recovery
 
-        return recovery.consume(self, token) is not None
+        if recovery.consume(self, token) is None:
+            return False
+        if record:
+            type(self).objects.filter(pk=self.pk).update(**record)
+        return True
 
     def remaining(self) -> int:
         return self.codes.filter(used_at__isnull=True).count()

@@ -84,16 +84,19 @@ def matching_step(device: TOTPDevice, token) -> int | None:
     return None
 
 
-def verify(device: TOTPDevice, token) -> bool:
+def verify(device: TOTPDevice, token, **record) -> bool:
     """Accept ``token`` at most once: the step must be newer than the last one used.
 
     The check-and-set is one conditional UPDATE, so two concurrent requests with the same
-    code cannot both pass.
+    code cannot both pass. ``record`` names more columns that UPDATE sets on success
+    (``last_used_at``...), so accepting a code costs one statement.
     """
     t = matching_step(device, token)
     if t is None:
         return False
-    won = TOTPDevice.objects.filter(pk=device.pk, last_t__lt=t).update(last_t=t)
+    won = TOTPDevice.objects.filter(pk=device.pk, last_t__lt=t).update(last_t=t, **record)
     if won:
         device.last_t = t
+        for name, value in record.items():
+            setattr(device, name, value)
     return bool(won)
