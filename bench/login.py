@@ -154,7 +154,8 @@ def profile(bench: Bench, count: int) -> None:
         profiler.disable()
         bench._check(client, response)
     out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative")
+    stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(
+        os.environ.get("BENCH_PROFILE_SORT", "cumulative"))
     stats.print_stats(40)
     print(f"profile of {count} sign-ins (cumulative time):")
     print(out.getvalue())
