@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts import authrecord
+from authsuite.urls_util import safe_next
 from mfa import devices, policy
 from mfa.app_settings import app_settings
 
@@ -35,7 +36,9 @@ class MFAAdminSite(admin.AdminSite):
         return super().has_permission(request) and not self.needs_second_factor(request)
 
     def login(self, request, extra_context=None):
-        target = request.GET.get("next") or reverse("admin:index", current_app=self.name)
+        # Only a target on this site: the admin login must not be an open redirect.
+        target = safe_next(request, request.GET.get("next"),
+                           reverse("admin:index", current_app=self.name))
         user = request.user
         if user.is_authenticated and user.is_active and user.is_staff:
             if self.needs_second_factor(request):

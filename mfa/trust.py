@@ -33,6 +33,8 @@ def trust_issue(request, response, user) -> TrustedBrowser | None:
         return None
     token = crypto.new_token()
     ctx = context.current()
+    # Promises that ran out are of no use to anyone: drop them rather than keep a list.
+    TrustedBrowser.objects.filter(user=user, expires_at__lte=timezone.now()).delete()
     row = TrustedBrowser.objects.create(
         user=user, digest=crypto.token_digest(token, purpose="mfa-trust"),
         device=device_name(ctx.user_agent), ip=ctx.ip,
@@ -70,6 +72,12 @@ def trusted(request, user) -> TrustedBrowser | None:
         return None
     TrustedBrowser.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
     return row
+
+
+def trusted_list(user):
+    """The user's browsers still trusted, newest first."""
+    return TrustedBrowser.objects.filter(user=user, expires_at__gt=timezone.now()).order_by(
+        "-created_at")
 
 
 def trust_revoke(user, *, request=None, trusted_id: int | None = None) -> int:

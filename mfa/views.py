@@ -19,7 +19,6 @@ from accounts.views import AuthPageMixin, FlowFormView
 from authsuite.urls_util import safe_next
 from mfa import devices, flows, policy, trust
 from mfa.forms import ActivateForm, ChallengeForm, RecoveryCodeForm
-from mfa.models import TrustedBrowser
 
 TRUSTED_ID_RE = re.compile(r"[0-9]{1,18}")
 
@@ -40,7 +39,7 @@ class IndexView(LoginRequiredMixin, AuthPageMixin, TemplateView):
             totp=devices.totp_device(user),
             recovery=recovery,
             recovery_remaining=recovery.remaining() if recovery else 0,
-            trusted=TrustedBrowser.objects.filter(user=user).order_by("-created_at"),
+            trusted=trust.trusted_list(user),
             grace_ends=policy.grace_ends(user),
             required=policy.is_required(user),
         )

@@ -17,7 +17,6 @@ from accounts.errors import FlowError
 from authsuite.api.views import SuiteAPIView
 from mfa import devices, flows, policy, trust
 from mfa.errors import MFAError
-from mfa.models import TrustedBrowser
 
 
 class CodeField(StringField):
@@ -246,7 +245,7 @@ class TrustedListView(MFAAPIView):
 
     @extend_schema(responses=TrustedSerializer(many=True), summary="Your trusted browsers")
     def get(self, request):
-        rows = TrustedBrowser.objects.filter(user=request.user).order_by("-created_at")
+        rows = trust.trusted_list(request.user)
         return Response(TrustedSerializer(rows, many=True).data)
 
 

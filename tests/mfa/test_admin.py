@@ -199,3 +199,15 @@ def test_reset_signal_payload_has_no_secret(admin_client, user):
     enroll(user)
     admin_client.post(CHANGELIST, {"action": "reset_mfa", ACTION_CHECKBOX_NAME: [str(user.pk)]})
     assert json.loads(Event.objects.get(action="mfa.reset").data) == {}
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/admin/",
+                                    "javascript:alert(1)"])
+def test_the_admin_login_is_not_an_open_redirect(admin_client, target):
+    response = admin_client.get("/admin/login/", {"next": target})
+    assert response["Location"] == "/admin/"
+
+
+def test_the_admin_login_keeps_a_local_target(admin_client):
+    response = admin_client.get("/admin/login/", {"next": "/admin/accounts/user/"})
+    assert response["Location"] == "/admin/accounts/user/"

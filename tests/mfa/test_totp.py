@@ -247,3 +247,32 @@ def test_the_issuer_setting(settings, user):
     assert uri.startswith(f"otpauth://totp/Example%3A%20Corp:{user.email}?")
     parsed = pyotp.parse_uri(uri)
     assert parsed.issuer == "Example: Corp" and parsed.name == user.email
+
+
+# --- django-otp's Device contract -----------------------------------------------------------
+
+
+def test_django_otp_finds_and_verifies_our_devices(monkeypatch, user):
+    import django_otp
+
+    clock = Clock(monkeypatch)
+    secret, codes = enroll(user)
+    found = {type(d).__name__ for d in django_otp.devices_for_user(user)}
+    assert found == {"TOTPDevice", "RecoveryCodeSet"}
+    assert django_otp.user_has_device(user)
+    device = django_otp.match_token(user, clock.code(secret))
+    assert isinstance(device, TOTPDevice)
+    assert django_otp.match_token(user, clock.code(secret)) is None  # replay
+    recovered = django_otp.match_token(user, codes[0])
+    assert type(recovered).__name__ == "RecoveryCodeSet"
+    assert django_otp.match_token(user, codes[0]) is None
+    assert device.persistent_id.startswith("mfa.totpdevice/")
+
+
+def test_unconfirmed_devices_do_not_count(user):
+    import django_otp
+
+    TOTPDevice.objects.create(user=user, name="pending", confirmed=False,
+                              sealed_key=totp.seal_key(RFC_KEY))
+    assert not django_otp.user_has_device(user)
+    assert django_otp.user_has_device(user, confirmed=False)

@@ -304,3 +304,17 @@ def test_trusting_is_audited(trusted_client, user):
     event = Event.objects.get(action="mfa.browser.trusted")
     assert json.loads(event.data) == {"trusted_id": row.pk}
     assert event.actor_id == str(user.pk)
+
+
+def test_expired_promises_are_not_listed_and_are_dropped(trusted_client, user, password, clock,
+                                                         secret):
+    old = TrustedBrowser.objects.create(user=user, digest="e" * 64, device="Old browser",
+                                        expires_at=timezone.now() - timedelta(seconds=1))
+    page = trusted_client.get(reverse("mfa:index")).content.decode()
+    assert "Old browser" not in page
+    listed = api_get(trusted_client, "mfa/trusted-browsers/").json()
+    assert old.pk not in [r["id"] for r in listed] and len(listed) == 1
+    # The next "don't ask again" clears it away.
+    other = Client()
+    trust_this_browser(other, user, password, clock, secret)
+    assert not TrustedBrowser.objects.filter(pk=old.pk).exists()
