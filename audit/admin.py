@@ -59,9 +59,12 @@ class KeysetChangeList(ChangeList):
 
 def _instant(value: str, *, end: bool):
     """``2026-01-31`` (the whole day) or an ISO date-time; None when it is neither."""
-    moment = parse_datetime(value) if "T" in value or " " in value else None
+    try:
+        moment = parse_datetime(value) if "T" in value or " " in value else None
+        day = None if moment is not None else parse_date(value)
+    except ValueError:  # well formed, but no such day or time ("2026-13-45")
+        return None
     if moment is None:
-        day = parse_date(value)
         if day is None:
             return None
         moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
