@@ -1,0 +1,144 @@
+"""A user's own security activity: /accounts/security/ and GET /api/auth/v1/security/events/."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts import lockout
+from audit import chain
+from audit.models import Event
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "/accounts/security/"
+API = "/api/auth/v1/security/events/"
+FIREFOX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def sign_in(client, user, password, **extra):
+    response = client.post(reverse("accounts:login"), {"email": user.email, "password": password},
+                           **extra)
+    assert response.status_code == 302
+    return response
+
+
+@pytest.fixture
+def two_people(client, user, password):
+    """The user signed in on ``client``; Bob has his own history."""
+    bob = UserFactory(password=password)
+    other = Client()
+    sign_in(other, bob, password, REMOTE_ADDR="203.0.113.99")
+    other.post(reverse("accounts:login"), {"email": bob.email, "password": "wrong " * 3})
+    client.post(reverse("accounts:login"), {"email": user.email, "password": "wrong " * 3})
+    sign_in(client, user, password, HTTP_USER_AGENT=FIREFOX, REMOTE_ADDR="198.51.100.4")
+    return user, bob
+
+
+def test_the_page_lists_only_your_own_activity(client, two_people):
+    user, bob = two_people
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    events = response.context["events"]
+    assert [e["action"] for e in events][:2] == ["accounts.login.succeeded",
+                                                 "accounts.login.failed"]
+    mine = set(Event.objects.filter(actor_id=str(user.pk)).values_list("pk", flat=True))
+    assert {e["id"] for e in events} == mine
+    page = response.content.decode()
+    assert "Signed in" in page and "Failed sign-in" in page
+    assert "Firefox 128 on Ubuntu" in page and "198.51.100.4" in page
+    assert "203.0.113.99" not in page  # Bob's sign-in
+
+
+def test_the_api_lists_only_your_own_activity(client, two_people):
+    user, bob = two_people
+    response = client.get(API)
+    assert response.status_code == 200
+    rows = response.json()
+    assert rows[0] == {
+        "id": rows[0]["id"], "occurred_at": rows[0]["occurred_at"],
+        "action": "accounts.login.succeeded", "label": "Signed in", "outcome": "success",
+        "ip": "198.51.100.4", "device": "Firefox 128 on Ubuntu", "method": "password",
+    }
+    assert rows[1]["outcome"] == "failure"
+    bobs = set(Event.objects.filter(actor_id=str(bob.pk)).values_list("pk", flat=True))
+    assert bobs and not bobs & {r["id"] for r in rows}
+    assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), reverse=True)
+
+
+def test_what_staff_did_to_your_account_is_shown_but_not_their_other_work(client, user, password,
+                                                                           staff):
+    sign_in(client, user, password)
+    lockout.account_unlock(user, by=staff)
+    chain.record(action="admin.user.changed", actor_id=str(staff.pk), target_type="user",
+                 target_id=str(user.pk), data={"changes": {"is_staff": {}}})
+    rows = client.get(API).json()
+    assert rows[0]["action"] == "accounts.account.unlocked"
+    assert rows[0]["label"] == "Sign-in unlocked by staff"
+    assert "admin.user.changed" not in {r["action"] for r in rows}
+    bystander = Client()
+    bystander.force_login(UserFactory())
+    assert "accounts.account.unlocked" not in {r["action"] for r in bystander.get(API).json()}
+
+
+def test_nobody_signed_in_sees_nothing(client, two_people):
+    anonymous = Client()
+    response = anonymous.get(PAGE)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+    response = anonymous.get(API)
+    assert response.status_code in (401, 403)
+    assert "error" in response.json()
+
+
+def test_activity_is_never_cached(client, two_people):
+    for url in (PAGE, API):
+        assert "no-store" in client.get(url)["Cache-Control"]
+
+
+@override_settings(AUTHSUITE_AUDIT_SECURITY_PAGE_SIZE=5)
+def test_pages_go_back_by_key(client, user, password):
+    sign_in(client, user, password)
+    for i in range(11):
+        chain.record(action="accounts.reauthenticated", actor_id=str(user.pk), data={"i": i})
+    mine = list(Event.objects.filter(actor_id=str(user.pk)).order_by("-pk")
+                .values_list("pk", flat=True))
+    seen, before = [], None
+    while True:
+        rows = client.get(API, {"before": before} if before else {}).json()
+        seen += [r["id"] for r in rows]
+        if len(rows) < 5:
+            break
+        before = rows[-1]["id"]
+    assert seen == mine
+    page = client.get(PAGE)
+    assert f"?before={mine[4]}" in page.content.decode()
+    assert [e["id"] for e in client.get(PAGE, {"before": mine[4]}).context["events"]] == mine[5:10]
+
+
+@pytest.mark.parametrize("before", ["²", "9" * 30, "-5", "x", "1.5"])
+def test_odd_keys_give_the_newest_page(client, two_people, before):
+    newest = client.get(API).json()
+    response = client.get(API, {"before": before})
+    assert response.status_code == 200
+    assert response.json() == newest
+    assert client.get(PAGE, {"before": before}).status_code == 200
+
+
+def test_a_page_costs_the_same_for_a_short_or_long_history(client, user, password):
+    sign_in(client, user, password)
+    client.get(PAGE)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(PAGE).status_code == 200
+        return len(captured)
+
+    short = queries()
+    for i in range(120):
+        chain.record(action="accounts.reauthenticated", actor_id=str(user.pk), data={"i": i})
+    assert queries() == short
