@@ -7,11 +7,13 @@ topOrigin; backup flags; the signature counter; credential ownership.
 from __future__ import annotations
 
 import binascii
+import hashlib
 import json
 import secrets
 import time
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.utils.translation import gettext as _
 from webauthn import (
     generate_authentication_options,
@@ -88,11 +90,22 @@ def _store(request, ceremony: str, challenge: bytes, **extra) -> None:
 
 def take_challenge(request, ceremony: str) -> dict:
     """Remove the stored challenge (single use, before any verification) and return it if
-    it belongs to ``ceremony`` and has not expired."""
+    it belongs to ``ceremony`` and has not expired.
+
+    Requests of one session running at the same moment each load the session before any
+    of them saves it, so the session alone cannot make a challenge single use; an atomic
+    ``cache.add`` of its digest decides which one request takes it.
+    """
     stored = request.session.pop(SESSION_KEY, None)
-    if not stored or stored.get("ceremony") != ceremony or stored.get("expires", 0) < now():
-        raise FlowError(PasskeyError.CHALLENGE_MISSING,
-                        _("This passkey request expired. Try again."))
+    missing = FlowError(PasskeyError.CHALLENGE_MISSING, _("This passkey request expired. Try again."))
+    if not isinstance(stored, dict) or stored.get("ceremony") != ceremony:
+        raise missing
+    remaining = stored.get("expires", 0) - now()
+    if remaining < 0:
+        raise missing
+    used_key = "authsuite:webauthn:used:" + hashlib.sha256(stored["challenge"].encode()).hexdigest()
+    if not cache.add(used_key, True, timeout=int(remaining) + 1):
+        raise missing
     stored["challenge_bytes"] = unb64url(stored["challenge"])
     return stored
 

@@ -207,6 +207,21 @@ def test_reused_challenge(browser, authenticator, passkey):
             "passkey_challenge_missing", used=1)
 
 
+def test_a_challenge_put_back_into_the_session_stays_used(browser, authenticator, passkey):
+    """What two requests of one session running at once would see: both loaded the
+    challenge before either saved the session."""
+    options = login_options(browser)
+    stored = browser.session[CHALLENGE_KEY]
+    bad = authenticator.get(options, origin="https://evil.example")
+    assert code(post(browser, "passkeys/login/", {"credential": bad})) == "passkey_invalid"
+    session = browser.session
+    session[CHALLENGE_KEY] = stored
+    session.save()
+    good = authenticator.get(options, origin=ORIGIN)
+    refused(browser, post(browser, "passkeys/login/", {"credential": good}), passkey,
+            "passkey_challenge_missing")
+
+
 def test_expired_challenge(browser, authenticator, passkey, monkeypatch):
     start = 1_800_000_000.0
     monkeypatch.setattr(ceremonies, "now", lambda: start)

@@ -1,0 +1,109 @@
+"""Races on PostgreSQL: assertions of one passkey verified at the same moment.
+
+Each thread is a browser of its own (its own client, so its own database connection); a
+barrier releases them together. Real transactions: a race needs commits to race with.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from audit.models import Event
+from tests.accounts.test_concurrency import race
+from tests.passkeys.authenticator import SoftAuthenticator
+from tests.passkeys.support import ORIGIN, add_passkey, login_options, password_client, post
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+BROWSERS = 4
+
+
+@pytest.fixture
+def authenticator():
+    return SoftAuthenticator()
+
+
+@pytest.fixture
+def passkey(user, password, authenticator):
+    return add_passkey(password_client(user, password), authenticator)
+
+
+def prepared(authenticator, count: int, steps: list[int]):
+    """``count`` browsers, each holding an assertion signed in advance with its counter."""
+    browsers = [Client() for _ in range(count)]
+    assertions = []
+    for browser, step in zip(browsers, steps, strict=True):
+        options = login_options(browser)
+        credential = next(iter(authenticator.credentials.values()))
+        start = credential.sign_count
+        assertions.append(authenticator.get(options, origin=ORIGIN, counter_step=step))
+        credential.sign_count = start  # every assertion counts up from the same value
+    return browsers, assertions
+
+
+def test_assertions_with_the_same_counter_at_once_pass_once(authenticator, passkey):
+    browsers, assertions = prepared(authenticator, BROWSERS, [1] * BROWSERS)
+
+    results = race(BROWSERS, lambda i: post(browsers[i], "passkeys/login/",
+                                            {"credential": assertions[i]}))
+
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200] + [400] * (BROWSERS - 1), [r.content for r in results]
+    codes = [r.json()["error"]["code"] for r in results if r.status_code == 400]
+    assert codes == ["passkey_cloned"] * (BROWSERS - 1)
+    passkey.refresh_from_db()
+    assert passkey.sign_count == 1  # written once, by the one that passed
+    assert passkey.flagged_at is not None  # the same counter twice is what a clone does
+    # The first refused one flags the passkey; those after it find it flagged already.
+    events = Event.objects.filter(action="passkeys.clone_detected")
+    flagged = Event.objects.filter(action="passkeys.failed", data__contains='"flagged"')
+    assert events.count() >= 1 and events.count() + flagged.count() == BROWSERS - 1
+    assert {json.loads(e.data)["stored_count"] for e in events} == {1}
+    assert Event.objects.filter(action="passkeys.used").count() == 1
+
+
+def test_increasing_counters_at_once_leave_the_highest_or_flag(authenticator, passkey):
+    """Counters 1..4 verified in whatever order the race gives: each one that passes saw a
+    lower stored counter, and the stored counter is the highest that passed."""
+    browsers, assertions = prepared(authenticator, BROWSERS, [1, 2, 3, 4])
+
+    results = race(BROWSERS, lambda i: post(browsers[i], "passkeys/login/",
+                                            {"credential": assertions[i]}))
+
+    passed = [i + 1 for i, r in enumerate(results) if r.status_code == 200]
+    refused = [r.json()["error"]["code"] for r in results if r.status_code != 200]
+    assert passed and set(refused) <= {"passkey_cloned"}
+    passkey.refresh_from_db()
+    assert passkey.sign_count == max(passed)
+    assert Event.objects.filter(action="passkeys.used").count() == len(passed)
+    assert (passkey.flagged_at is not None) == bool(refused)
+
+
+def test_one_assertion_sent_from_many_browsers_at_once(authenticator, passkey):
+    """The same response sent in parallel with one session (a double submit, or a thief
+    holding the cookie): the challenge is taken once."""
+    browser = Client()
+    options = login_options(browser)
+    assertion = authenticator.get(options, origin=ORIGIN)
+    cookie = browser.cookies
+    clients = []
+    for _ in range(BROWSERS):
+        client = Client()
+        client.cookies = cookie
+        clients.append(client)
+
+    results = race(BROWSERS, lambda i: post(clients[i], "passkeys/login/",
+                                            {"credential": assertion}))
+
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200] + [400] * (BROWSERS - 1), [r.content for r in results]
+    codes = {r.json()["error"]["code"] for r in results if r.status_code == 400}
+    # A loser that finishes after the winner rotated the session key cannot save the
+    # session it loaded (Django's SessionInterrupted, a 400) instead of being told so.
+    assert codes <= {"passkey_challenge_missing", "malformed_request"}
+    passkey.refresh_from_db()
+    assert passkey.sign_count == 1
+    assert passkey.flagged_at is None  # the challenge stopped the copies before the counter
