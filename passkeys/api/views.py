@@ -62,6 +62,9 @@ def _login_body(request, result) -> dict:
 
 
 class RegisterOptionsView(PasskeyAPIView):
+    """Start adding a passkey: creation options for the signed-in user (a recent
+    authentication is required); existing passkeys are excluded."""
+
     permission_classes = [IsRecentlyAuthenticated]
 
     @extend_schema(request=None, responses={200: dict},
@@ -71,6 +74,9 @@ class RegisterOptionsView(PasskeyAPIView):
 
 
 class RegisterView(PasskeyAPIView):
+    """Verify the created credential and store the passkey. Errors: passkey_invalid,
+    passkey_challenge_missing, passkey_duplicate."""
+
     permission_classes = [IsRecentlyAuthenticated]
 
     @extend_schema(request=CredentialSerializer, responses={201: PasskeySerializer},
@@ -83,6 +89,9 @@ class RegisterView(PasskeyAPIView):
 
 
 class LoginOptionsView(PasskeyAPIView):
+    """Start a usernameless sign-in (also used for autofill): request options without
+    allowCredentials."""
+
     @extend_schema(request=None, responses={200: dict},
                    summary="Options for a usernameless navigator.credentials.get()")
     def post(self, request):
@@ -90,6 +99,10 @@ class LoginOptionsView(PasskeyAPIView):
 
 
 class LoginView(PasskeyAPIView):
+    """Verify the assertion and sign in; with user verification the sign-in is multi-factor
+    and phishing-resistant. Errors: passkey_invalid, passkey_challenge_missing,
+    passkey_unknown_credential, passkey_cloned."""
+
     @extend_schema(request=CredentialSerializer, responses={200: dict},
                    summary="Sign in with a passkey")
     def post(self, request):
@@ -101,6 +114,9 @@ class LoginView(PasskeyAPIView):
 
 
 class SecondFactorOptionsView(PasskeyAPIView):
+    """Request options for the pending sign-in's second-factor stage (the user's passkeys
+    are allowed)."""
+
     @extend_schema(request=None, responses={200: dict},
                    summary="Options for using a passkey as the second factor of a sign-in")
     def post(self, request):
@@ -108,6 +124,8 @@ class SecondFactorOptionsView(PasskeyAPIView):
 
 
 class SecondFactorView(PasskeyAPIView):
+    """Pass the pending sign-in's second-factor stage with a passkey."""
+
     @extend_schema(request=CredentialSerializer, responses={200: dict},
                    summary="Pass the second-factor stage with a passkey")
     def post(self, request):
@@ -117,6 +135,8 @@ class SecondFactorView(PasskeyAPIView):
 
 
 class ReauthOptionsView(PasskeyAPIView):
+    """Request options to confirm the signed-in user's identity with one of their passkeys."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=None, responses={200: dict},
@@ -126,6 +146,8 @@ class ReauthOptionsView(PasskeyAPIView):
 
 
 class ReauthView(PasskeyAPIView):
+    """Confirm your identity with a passkey: refreshes the authentication time (sudo mode)."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=CredentialSerializer, responses={200: dict},
@@ -139,6 +161,8 @@ class ReauthView(PasskeyAPIView):
 
 
 class PasskeyListView(PasskeyAPIView):
+    """Your passkeys: name, provider, dates, synced or device-bound, flagged."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=PasskeySerializer(many=True), summary="Your passkeys")
@@ -148,6 +172,9 @@ class PasskeyListView(PasskeyAPIView):
 
 
 class PasskeyDetailView(PasskeyAPIView):
+    """Rename a passkey, or remove it (recent authentication required; the last way to sign
+    in cannot be removed: passkey_last_credential)."""
+
     def get_permissions(self):
         if self.request.method == "DELETE":
             return [IsRecentlyAuthenticated()]
@@ -185,6 +212,9 @@ class SignupCompleteSerializer(CredentialSerializer):
 
 
 class SignupRequestView(PasskeyAPIView):
+    """Passkey-only sign-up, step one: the address; a link is mailed (same answer whether or
+    not the address has an account)."""
+
     @extend_schema(request=SignupRequestSerializer, responses={202: dict},
                    summary="Start a passkey-only sign-up (a link is mailed)")
     def post(self, request):
@@ -197,6 +227,8 @@ class SignupRequestView(PasskeyAPIView):
 
 
 class SignupOptionsView(PasskeyAPIView):
+    """Passkey-only sign-up, step two: creation options for the token from the mailed link."""
+
     @extend_schema(request=SignupTokenSerializer, responses={200: dict},
                    summary="Creation options for the sign-up link's passkey")
     def post(self, request):
@@ -207,6 +239,9 @@ class SignupOptionsView(PasskeyAPIView):
 
 
 class SignupCompleteView(PasskeyAPIView):
+    """Passkey-only sign-up, step three: store the passkey, verify the address, activate the
+    account and sign in."""
+
     @extend_schema(request=SignupCompleteSerializer, responses={200: dict},
                    summary="Create the passkey, activate the account and sign in")
     def post(self, request):
