@@ -46,6 +46,14 @@ def _database_url(db: dict) -> str:
     return f"postgres://{credentials}{host}{port}/{quote(db['NAME'], safe='')}"
 
 
+def _use_broker(url: str) -> None:
+    app.conf.broker_url = url
+    # Celery keeps its connection and producer pools for the life of the process, bound to
+    # the broker they were made for (an eager test may have made them): start new ones.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture(scope="session")
 def smtp_server():
     sink = SMTPSink()
@@ -62,11 +70,9 @@ def broker(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("broker"))
     server.start()
     previous = app.conf.broker_url
-    app.conf.broker_url = server.url
-    app.close()  # no pooled connection to another broker survives
+    _use_broker(server.url)
     yield server
-    app.close()
-    app.conf.broker_url = previous
+    _use_broker(previous)
     server.stop()
 
 

@@ -208,7 +208,11 @@ class CeleryWorker:
                 command, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
             )
-        wait_until(self.ping, timeout=60, interval=0.2, what="the Celery worker to answer a ping")
+        try:
+            wait_until(self.ping, timeout=60, interval=0.2, what="the Celery worker to answer")
+        except AssertionError as exc:
+            self.stop()
+            raise AssertionError(f"{exc}; worker log:\n{self.log_tail()}") from None
 
     def ping(self) -> bool:
         """The worker answers a remote-control ping through the broker."""
