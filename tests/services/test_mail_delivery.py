@@ -109,7 +109,9 @@ def test_smtp_refusal_is_retried_after_a_backoff(client, user, staff, worker, sm
     admin.force_login(staff)
     page = admin.get(reverse("admin:authsuite_outboxmessage_changelist"))
     assert page.status_code == 200
-    assert "Sent" in page.content.decode()
+    html = page.content.decode()
+    assert '<td class="field-status">Sent</td>' in html
+    assert '<td class="field-attempts">2</td>' in html
 
 
 def test_mail_fails_for_good_after_max_attempts_and_staff_can_retry_it(
