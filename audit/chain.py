@@ -58,6 +58,27 @@ def record(*, action: str, outcome: str = Event.Outcome.SUCCESS, actor_id: str =
     return event
 
 
+_INSERT_SQL: dict[str, str] = {}
+
+
+def _insert_sql(connection) -> str:
+    sql = _INSERT_SQL.get(connection.alias)
+    if sql is None:
+        qn = connection.ops.quote_name
+        pk = qn(Event._meta.pk.column)
+        sql = _INSERT_SQL[connection.alias] = (
+            f"WITH e AS (INSERT INTO {qn(Event._meta.db_table)} "  # noqa: S608 - names, no input
+            f"({', '.join(qn(f.column) for f in _FIELDS)}) "
+            f"VALUES ({', '.join(['%s'] * len(_FIELDS))}) RETURNING {pk}) "
+            f"INSERT INTO {qn(PendingSeal._meta.db_table)} ({qn('event_id')}) "
+            f"SELECT {pk} FROM e RETURNING {qn('event_id')}"
+        )
+    return sql
+
+
+_FIELDS = [f for f in Event._meta.concrete_fields if not f.primary_key]
+
+
 def _insert(event: Event, using: str) -> None:
     """Insert the event and its place in the sealing queue, both or neither."""
     connection = connections[using]
@@ -69,18 +90,9 @@ def _insert(event: Event, using: str) -> None:
     # One statement, so one round trip and no savepoint, on the path of every request that
     # records something. (Model signals are not sent for events: subscribe to the
     # ``authsuite.audit`` log lines to forward events elsewhere.)
-    fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
-    qn = connection.ops.quote_name
-    sql = (
-        f"WITH e AS (INSERT INTO {qn(Event._meta.db_table)} "  # noqa: S608 - names, no input
-        f"({', '.join(qn(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(Event._meta.pk.column)}) "
-        f"INSERT INTO {qn(PendingSeal._meta.db_table)} ({qn('event_id')}) "
-        f"SELECT {qn(Event._meta.pk.column)} FROM e RETURNING {qn('event_id')}"
-    )
-    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_insert_sql(connection), params)
         event.pk = cursor.fetchone()[0]
     event._state.adding = False
     event._state.db = using
@@ -113,21 +125,21 @@ def _schedule_seal() -> None:
     from audit.tasks import seal_events
 
     interval = app_settings.SEAL_INTERVAL
+    # At most one run per interval from this process: each run takes a whole batch.
+    now = time.monotonic()
+    with _inline_lock:
+        if now - _inline_last[0] < interval:
+            return
+        _inline_last[0] = now
     try:
         if _without_worker():
-            # No worker to hand the job to: chain here, at most once per interval per
-            # process. Events left waiting are chained by the next run, ``audit_verify``
-            # or ``audit_checkpoint``.
-            now = time.monotonic()
-            with _inline_lock:
-                if now - _inline_last[0] < interval:
-                    return
-                _inline_last[0] = now
+            # No worker to hand the job to: chain here. Events left waiting are chained by
+            # the next run, ``audit_verify`` or ``audit_checkpoint``.
             seal_all()
         else:
             from django.core.cache import cache
 
-            # One queued sealing task per interval is plenty: each seals a whole batch.
+            # And one queued task per interval across processes.
             if cache.add("authsuite:audit:seal-queued", 1, timeout=max(1, round(interval))):
                 seal_events.apply_async(countdown=interval)
     except Exception:  # noqa: BLE001 - sealing is retried by the next run or the periodic task

@@ -27,9 +27,10 @@ class Event(models.Model):
     #: Chosen before the insert so the MAC can cover an identity of the event.
     uid = models.UUIDField(default=uuid.uuid4, editable=False)
     occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    #: Lookups by actor and by action use the composite indexes below (their prefix).
+    actor_id = models.CharField(max_length=64, blank=True, default="")
     actor_repr = models.CharField(max_length=254, blank=True, default="")
-    action = models.CharField(max_length=100, db_index=True)
+    action = models.CharField(max_length=100)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.SUCCESS)
     target_type = models.CharField(max_length=100, blank=True, default="")
     target_id = models.CharField(max_length=64, blank=True, default="")

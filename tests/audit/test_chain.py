@@ -200,8 +200,11 @@ class TestSealingAfterCommit:
         monkeypatch.setattr(chain, "_without_worker", lambda: False)
         monkeypatch.setattr(seal_events, "apply_async", lambda **kw: queued.append(kw))
         write(1, seal=False)
+        monkeypatch.setattr(chain, "_inline_last", [float("-inf")])
         chain._schedule_seal()
-        chain._schedule_seal()
+        chain._schedule_seal()  # this process: within the interval
+        monkeypatch.setattr(chain, "_inline_last", [float("-inf")])
+        chain._schedule_seal()  # as if from another process: the shared cache says queued
         assert queued == [{"countdown": 1.0}]
         assert EventSeal.objects.count() == 0  # the request itself chains nothing
 
@@ -213,5 +216,6 @@ class TestSealingAfterCommit:
 
         monkeypatch.setattr(chain, "_without_worker", lambda: False)
         monkeypatch.setattr(seal_events, "apply_async", refuse)
+        monkeypatch.setattr(chain, "_inline_last", [float("-inf")])
         chain._schedule_seal()
         assert "could not chain new events now" in caplog.text
