@@ -18,6 +18,13 @@ def clock(monkeypatch):
     return Clock(monkeypatch)
 
 
+def own(queries) -> list[str]:
+    """The request's queries, without the audit log's (whose sealing may run inline in
+    tests, depending on the database) and without savepoints (tests run in a transaction)."""
+    return [q["sql"] for q in queries.captured_queries
+            if "audit_" not in q["sql"] and "SAVEPOINT" not in q["sql"]]
+
+
 def test_a_step_up_reads_the_device_once_and_writes_it_once(client, user, password, clock):
     secret, _ = enroll(user)
     sign_in_fully(client, user, password, clock, secret)
@@ -25,10 +32,10 @@ def test_a_step_up_reads_the_device_once_and_writes_it_once(client, user, passwo
     with CaptureQueriesContext(connection) as queries:
         response = client.post(reverse("mfa:challenge"), {"code": clock.code(secret)})
     assert response.status_code == 302
-    sql = [q["sql"] for q in queries.captured_queries]
+    sql = own(queries)
     assert sum(s.startswith("SELECT") and "mfa_totpdevice" in s for s in sql) == 1
     assert sum(s.startswith("UPDATE") and "mfa_totpdevice" in s for s in sql) == 1
-    assert len(sql) <= 22, "\n".join(sql)
+    assert len(sql) <= 11, "\n".join(sql)
 
 
 def test_a_sign_in_challenge_stays_within_its_budget(client, user, password, clock):
@@ -37,9 +44,9 @@ def test_a_sign_in_challenge_stays_within_its_budget(client, user, password, clo
     with CaptureQueriesContext(connection) as queries:
         response = client.post(reverse("mfa:challenge"), {"code": clock.code(secret)})
     assert response.status_code == 302
-    sql = [q["sql"] for q in queries.captured_queries]
+    sql = own(queries)
     assert sum(s.startswith("UPDATE") and "mfa_totpdevice" in s for s in sql) == 1
-    assert len(sql) <= 32, "\n".join(sql)
+    assert len(sql) <= 15, "\n".join(sql)
 
 
 def test_an_accepted_code_and_its_consequences_commit_together(transactional_db, client, user,
