@@ -72,7 +72,7 @@ def activity_for(user, limit: int, before: int | None = None) -> list[dict]:
         {
             "id": e.pk, "occurred_at": e.occurred_at, "action": e.action,
             "label": LABELS.get(e.action, e.action), "outcome": e.outcome,
-            "ip": e.ip or None, "device": device_name(e.user_agent),
+            "ip": e.ip or None, "device": device_name(e.user_agent) if e.user_agent else "—",
             "method": json.loads(e.data or "{}").get("method"),
         }
         for e in events[:limit]

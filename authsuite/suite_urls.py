@@ -4,9 +4,9 @@ Pages of each installed suite app under their prefix (``/accounts/``...), the JS
 under ``/api/auth/v1/`` with its OpenAPI schema and locally served docs.
 """
 
+from csp.decorators import csp_update
 from django.apps import apps
 from django.urls import include, path
-from csp.decorators import csp_update
 from django.views.decorators.cache import never_cache
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
