@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -138,12 +139,15 @@ def reauth_options(request, *, user) -> dict:
                                              user_id=str(user.pk))
 
 
-def _assert(request, credential, *, ceremony: str, expected_user_id: str | None):
-    """Verify an assertion for ``ceremony``; returns (passkey, amr).
+def _assert(request, credential, *, ceremony: str, expected_user_id: str | None,
+            then: Callable[[Passkey, list[str]], object]):
+    """Verify an assertion for ``ceremony``, then return ``then(passkey, amr)``.
 
     The challenge is taken (deleted) before anything is checked, so a response can be
     tried once. The passkey row is locked while its counter is compared and updated, so
-    two assertions racing with one counter value cannot both pass.
+    two assertions racing with one counter value cannot both pass. ``then`` (signing in,
+    passing a stage) runs in the same transaction as the counter update: both happen or
+    neither does.
     """
     stored = ceremonies.take_challenge(request, ceremony)
     credential, credential_id = ceremonies.credential_id_of(credential)
@@ -160,10 +164,10 @@ def _assert(request, credential, *, ceremony: str, expected_user_id: str | None)
             )
         except FlowError as error:
             refusal = error
-    if refusal is not None:
-        raise refusal
-    return passkey, amr_for(backup_eligible=asserted.backup_eligible,
-                            user_verified=asserted.user_verified)
+        else:
+            return then(passkey, amr_for(backup_eligible=asserted.backup_eligible,
+                                         user_verified=asserted.user_verified))
+    raise refusal
 
 
 def _assert_locked(request, credential: dict, *, credential_id: str, handle: str | None,
@@ -228,29 +232,34 @@ def _failed(request, user, ceremony: str, reason: str) -> None:
 
 def login_verify(request, *, credential, next_url: str = "") -> pipeline.LoginResult:
     """Passwordless sign-in. With user verification it is multi-factor on its own."""
-    passkey, amr = _assert(request, credential, ceremony=CEREMONY_LOGIN, expected_user_id=None)
-    return pipeline.login_begin(request, user=passkey.user, method="passkey", amr=amr,
-                                next_url=next_url)
+    return _assert(request, credential, ceremony=CEREMONY_LOGIN, expected_user_id=None,
+                   then=lambda passkey, amr: pipeline.login_begin(
+                       request, user=passkey.user, method="passkey", amr=amr, next_url=next_url))
 
 
 def second_factor_verify(request, *, credential) -> pipeline.LoginResult:
     state, user = _second_factor_state(request)
-    _passkey, amr = _assert(request, credential, ceremony=CEREMONY_SECOND_FACTOR,
-                            expected_user_id=str(user.pk))
-    if "mfa" not in authrecord.combine([*state.amr, *amr]):
-        # A passkey without user verification after a passkey sign-in: the same kind of
-        # factor twice is still one factor.
-        raise FlowError(PasskeyError.NOT_SECOND_FACTOR, _(
-            "This passkey is the same kind of factor as the one you signed in with. "
-            "Use your authenticator app or a recovery code."))
-    return pipeline.stage_passed(request, "mfa", amr=amr)
+
+    def passed(_passkey, amr):
+        if "mfa" not in authrecord.combine([*state.amr, *amr]):
+            # A passkey without user verification after a passkey sign-in: the same kind
+            # of factor twice is still one factor (and this use is not recorded).
+            raise FlowError(PasskeyError.NOT_SECOND_FACTOR, _(
+                "This passkey is the same kind of factor as the one you signed in with. "
+                "Use your authenticator app or a recovery code."))
+        return pipeline.stage_passed(request, "mfa", amr=amr)
+
+    return _assert(request, credential, ceremony=CEREMONY_SECOND_FACTOR,
+                   expected_user_id=str(user.pk), then=passed)
 
 
 def reauth_verify(request, *, user, credential) -> dict:
-    _passkey, amr = _assert(request, credential, ceremony=CEREMONY_REAUTH,
-                     expected_user_id=str(user.pk))
-    request.session.cycle_key()
-    return authrecord.record_refresh(request, amr)
+    def refreshed(_passkey, amr):
+        request.session.cycle_key()
+        return authrecord.record_refresh(request, amr)
+
+    return _assert(request, credential, ceremony=CEREMONY_REAUTH,
+                   expected_user_id=str(user.pk), then=refreshed)
 
 
 # Management -----------------------------------------------------------------------

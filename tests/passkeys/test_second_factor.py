@@ -148,6 +148,7 @@ def test_a_passkey_without_uv_after_a_passkey_is_not_a_second_factor(user, passw
     assert response.status_code == 400
     assert code(response) == "passkey_not_second_factor"
     assert not signed_in(browser)
+    assert Passkey.objects.get(user=user).sign_count == 1  # the refused use left no trace
 
 
 def test_a_passkey_without_uv_after_a_password_is_a_second_factor(user, password, settings):
