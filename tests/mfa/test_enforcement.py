@@ -210,3 +210,12 @@ def test_users_in_their_grace_period_may_enroll_from_the_overview(grace, client,
     client.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)})
     assert policy.grace_ends(user) is None
     assert TOTPDevice.objects.get(user=user).confirmed
+
+
+def test_a_new_account_must_enroll_before_its_first_session(everyone, client, password):
+    response = client.post(reverse("accounts:signup"), {
+        "name": "Ann", "email": "ann@example.com", "password": password})
+    assert response.status_code == 302
+    assert response["Location"] in (ENROLL, reverse("accounts:verification_sent"))
+    assert not signed_in(client)
+    assert AUTH_KEY not in client.session
