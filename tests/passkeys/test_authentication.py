@@ -10,6 +10,7 @@ from django.core import mail
 from django.test import Client
 
 from audit.models import Event
+from authsuite.models import OutboxMessage
 from passkeys import ceremonies
 from passkeys.models import Passkey
 from tests.passkeys.authenticator import EDDSA, ES256, SoftAuthenticator, b64url, unb64url
@@ -155,6 +156,16 @@ def test_without_uv_a_passkey_is_one_factor(user, password, settings):
     assert response.json()["status"] == "pending"
     assert response.json()["stage"] == "mfa"
     assert not signed_in(browser)
+
+
+def test_rp_id_and_origins_come_from_settings_never_the_host(browser, authenticator, passkey,
+                                                           settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    host = {"HTTP_HOST": "evil.example"}
+    options = post(browser, "passkeys/login/options/", **host).json()
+    assert options["rpId"] == "localhost"
+    assertion = authenticator.get(options, origin="http://evil.example", rp_id="evil.example")
+    refused(browser, post(browser, "passkeys/login/", {"credential": assertion}, **host), passkey)
 
 
 # The login page ---------------------------------------------------------------------------
@@ -407,6 +418,9 @@ def test_counter_not_increasing_flags_the_passkey(user, browser, authenticator, 
     alert = [m for m in mail.outbox if user.email in m.to]
     assert [m.subject for m in alert] == [alert[0].subject]
     assert "A passkey was disabled" in alert[0].subject
+    # Through the suite's outbox, committed with the flag (delivered, as Celery is eager).
+    row = OutboxMessage.objects.filter(to=user.email, template="audit/email/alert").latest("pk")
+    assert row.status == OutboxMessage.Status.SENT
     # The flagged passkey no longer signs in, even with a good counter.
     again = Client()
     assert code(login(again, authenticator, counter_step=10)) == "passkey_cloned"
