@@ -6,6 +6,12 @@ from authsuite.conf import AppSettings
 
 ES256, EDDSA, RS256 = -7, -8, -257
 ALGORITHM_NAMES = {ES256: "ES256", EDDSA: "EdDSA", RS256: "RS256"}
+DEFAULT_RATE_LIMITS = {
+    # Usernameless sign-ins started per client IP: each one writes a session, and each
+    # verification (which needs a fresh start) may write an audit event. Every view of the
+    # login page starts one (its autofill request), hence more than for password attempts.
+    "login": {"ip": "120/5m"},
+}
 
 
 class PasskeySettings(AppSettings):
@@ -76,6 +82,14 @@ class PasskeySettings(AppSettings):
     def SIGNUP(self) -> bool:
         """Offer sign-up with a passkey only (after email verification)."""
         return bool(self._setting("SIGNUP", False))
+
+    @property
+    def RATE_LIMITS(self) -> dict[str, dict[str, str | None]]:
+        """Rate limits of passkey ceremonies per scope, merged over the defaults
+        (``{"login": {"ip": "120/5m"}}``); None disables one."""
+        configured = self._setting("RATE_LIMITS", {})
+        return {group: {**scopes, **configured.get(group, {})}
+                for group, scopes in DEFAULT_RATE_LIMITS.items()}
 
     @property
     def MAX_PASSKEYS(self) -> int:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts import authrecord, pipeline
 from accounts.errors import AccountsError, FlowError
-from authsuite import notices
+from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
 from passkeys import ceremonies, signals
 from passkeys.app_settings import app_settings
@@ -107,7 +107,20 @@ def register_verify(request, *, user, credential, name: str = "",
 
 def login_options(request) -> dict:
     """Usernameless sign-in: no allowCredentials, the authenticator offers its passkeys."""
+    _rate_limit(request, "login")
     return ceremonies.authentication_options(request, ceremony=CEREMONY_LOGIN)
+
+
+def _rate_limit(request, group: str) -> None:
+    rates = app_settings.RATE_LIMITS.get(group, {})
+    decision = ratelimit.check_all(request, group=f"passkeys.{group}", limits={
+        "ip": (rates.get("ip"), context.current().ip or "unknown"),
+    })
+    if decision.limited:
+        raise FlowError(AccountsError.RATE_LIMITED,
+                        _("Too many attempts. Try again in %(n)d seconds.") % {
+                            "n": decision.retry_after},
+                        retry_after=decision.retry_after)
 
 
 def _second_factor_state(request) -> tuple[pipeline.LoginState, object]:
@@ -305,7 +318,6 @@ def passkey_remove(request, *, user, passkey_id: int, by=None) -> None:
 def _notice(request, user, notice: str, subject: str, summary: str) -> None:
     if notices.is_claimed(notice):
         return
-    from authsuite import context
     from authsuite.useragent import device_name
 
     ctx = context.current()

@@ -168,6 +168,19 @@ def test_rp_id_and_origins_come_from_settings_never_the_host(browser, authentica
     refused(browser, post(browser, "passkeys/login/", {"credential": assertion}, **host), passkey)
 
 
+def test_sign_in_starts_are_rate_limited_per_ip(browser, authenticator, passkey, settings):
+    settings.AUTHSUITE_PASSKEYS_RATE_LIMITS = {"login": {"ip": "3/5m"}}
+    for _ in range(3):
+        login_options(browser)
+    response = post(browser, "passkeys/login/options/")
+    assert response.status_code == 429
+    assert code(response) == "rate_limited"
+    assert int(response["Retry-After"]) > 0
+    assert Event.objects.filter(action__contains="rate_limit").exists()
+    # Another address is not affected.
+    assert post(Client(), "passkeys/login/options/", REMOTE_ADDR="192.0.2.7").status_code == 200
+
+
 # The login page ---------------------------------------------------------------------------
 
 def test_login_page_offers_the_passkey_button_and_autofill(client):
