@@ -55,6 +55,18 @@ def test_options_prefer_a_resident_key_require_uv_and_offer_three_algorithms(cli
     assert options["user"]["name"] == user.email
 
 
+def test_rp_name_and_resident_key_follow_the_settings(client, settings):
+    from authsuite.app_settings import app_settings as core_settings
+
+    assert register_options(client)["rp"]["name"] == core_settings.SITE_NAME
+    settings.AUTHSUITE_PASSKEYS_RP_NAME = "Example Bank"
+    settings.AUTHSUITE_PASSKEYS_RESIDENT_KEY = "required"
+    options = register_options(client)
+    assert options["rp"]["name"] == "Example Bank"
+    assert options["authenticatorSelection"]["residentKey"] == "required"
+    assert options["authenticatorSelection"]["requireResidentKey"] is True
+
+
 def test_challenges_come_from_the_csprng_fresh_each_time(client):
     challenges = {register_options(client)["challenge"] for _ in range(5)}
     assert len(challenges) == 5
