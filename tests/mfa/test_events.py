@@ -173,3 +173,23 @@ def test_a_change_that_fails_to_commit_sends_nothing(transactional_db, client, u
     assert mail.outbox == []
     assert set(RecoveryCode.objects.values_list("digest", flat=True)) == old
     assert TOTPDevice.objects.filter(user=user).exists()
+
+
+def test_with_the_audit_trail_off_the_mfa_app_mails_each_change_itself(settings, client, user,
+                                                                       password, staff, clock):
+    """No event, so no alert rule: the notices must not stay claimed by rules that never run."""
+    settings.AUTHSUITE_AUDIT_ENABLED = False
+    login(client, user, password)
+    secret = page_secret(client.get(reverse("mfa:totp_setup")).content)
+    sent = []
+    for change in (
+        lambda: client.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)}),
+        lambda: client.post(reverse("mfa:recovery_codes")),
+        lambda: client.post(reverse("mfa:totp_remove")),
+        lambda: flows.mfa_reset(user, by=staff),
+    ):
+        mail.outbox.clear()
+        change()
+        sent.append([m.subject for m in mail.outbox])
+    assert [len(subjects) for subjects in sent] == [1, 1, 1, 1], sent
+    assert not Event.objects.filter(action__startswith="mfa.").exists()
