@@ -12,7 +12,6 @@ import re
 import pyotp
 from django.urls import reverse
 
-from accounts import authrecord
 from mfa import recovery, totp
 from mfa.models import TOTPDevice
 from tests.helpers import outbox_for
@@ -20,7 +19,6 @@ from tests.helpers import outbox_for
 API = "/api/auth/v1/"
 AUTH_KEY = "_auth_user_id"
 RECORD_KEY = "_authsuite_auth"
-LOGIN_KEY = "_authsuite_login"
 START = 1_750_000_020  # a step boundary (divisible by 30)
 SECRET_RE = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
 CODE_RE = re.compile(r"<code>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})</code>")
@@ -88,17 +86,6 @@ def sign_in_fully(client, user, password: str, clock: Clock, secret: str) -> Non
     response = client.post(reverse("mfa:challenge"), {"code": clock.code(secret)})
     assert response.status_code == 302, response.content[:400]
     assert AUTH_KEY in client.session
-
-
-def recent(client) -> None:
-    """Make the session's authentication record old (reauthentication becomes due)."""
-    session = client.session
-    session[RECORD_KEY] = {**session[RECORD_KEY], "auth_time": authrecord.now() - 10 ** 6}
-    session.save()
-
-
-def mail_to(email: str) -> list:
-    return outbox_for(email)
 
 
 def subjects(email: str) -> list[str]:
