@@ -185,7 +185,8 @@ def _assert(request, credential, *, ceremony: str, expected_user_id: str | None,
 
 def _assert_locked(request, credential: dict, *, credential_id: str, handle: str | None,
                    challenge: bytes, ceremony: str, expected_user_id: str | None):
-    passkey = (Passkey.objects.select_for_update().select_related("user")
+    # Only the passkey row is locked: FOR UPDATE over the join would lock the user's row too.
+    passkey = (Passkey.objects.select_for_update(of=("self",)).select_related("user")
                .filter(credential_id=credential_id).first())
     if passkey is None or not passkey.user.is_active:
         _failed(request, None, ceremony, "unknown_credential")

@@ -107,3 +107,19 @@ def test_one_assertion_sent_from_many_browsers_at_once(authenticator, passkey):
     passkey.refresh_from_db()
     assert passkey.sign_count == 1
     assert passkey.flagged_at is None  # the challenge stopped the copies before the counter
+
+
+def test_only_the_passkey_row_is_locked(authenticator, passkey):
+    """FOR UPDATE over the join with the user would also lock the account's row, holding
+    up anything else that touches it (another sign-in's last_login) during the ceremony."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    browser = Client()
+    options = login_options(browser)
+    with CaptureQueriesContext(connection) as queries:
+        response = post(browser, "passkeys/login/",
+                        {"credential": authenticator.get(options, origin=ORIGIN)})
+    assert response.status_code == 200
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert locks and all('FOR UPDATE OF "passkeys_passkey"' in sql for sql in locks), locks
