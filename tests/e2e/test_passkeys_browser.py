@@ -208,3 +208,25 @@ def test_a_refused_passkey_shows_the_servers_message(page, console, user, passwo
     status.filter(has_text="not registered here").wait_for()
     assert session_state(page)["authenticated"] is False
     assert len(authenticator.credentials()) == 1
+
+
+def test_passkey_as_the_second_factor_of_a_password_sign_in(page, console, user, password):
+    page.add_init_script(NO_AUTOFILL)
+    VirtualAuthenticator(page)
+    sign_in_with_password(page, user, password)
+    add_passkey(page, "Virtual key")
+    sign_out(page)
+
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_url("**/mfa/challenge/")
+    assert session_state(page)["pending_stage"] == "mfa"
+    page.get_by_role("button", name="Use a passkey").click()
+    page.wait_for_url("**/accounts/")
+
+    state = session_state(page)
+    assert state["authenticated"] is True
+    assert state["auth"]["amr"] == ["hwk", "mfa", "pwd", "user"]
+    assert state["auth"]["acr"] == "urn:authsuite:acr:phr"
+    assert console.csp_violations() == []
