@@ -45,12 +45,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+try:  # looked up once here: the child runs as little as possible between fork and exec
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux
+    _prctl = None
+
+
 def _die_with_parent() -> None:
     """Run in the child before exec: end it if the test process dies without a teardown."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    if _prctl is not None:
+        _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _stop(process: subprocess.Popen, timeout: float = 15.0) -> None:
