@@ -58,17 +58,32 @@ class NewDeviceSignIn(AlertRule):
     summary = "Your account was signed in to from a device it had not been used on before."
 
     def applies(self, event, user) -> bool:
-        earlier = Event.objects.filter(
-            actor_id=event.actor_id, action=event.action, pk__lt=event.pk
-        )
-        # A sign-in from a known browser is not news (one query on the usual path), and
-        # neither is the very first sign-in.
-        if earlier.filter(user_agent=event.user_agent).exists():
-            return False
-        return earlier.exists()
+        # A sign-in from a known browser is not news, and neither is the very first one.
+        known, signed_in_before = _earlier_sign_ins(event)
+        return signed_in_before and not known
 
     def throttle_key(self, event) -> str:
         return event.user_agent[:200]
+
+
+def _earlier_sign_ins(event: Event) -> tuple[bool, bool]:
+    """(an earlier sign-in from this user agent, any earlier sign-in) in one round trip.
+
+    This runs inside every sign-in, so it is one plain statement on the (actor, id) index
+    rather than two ORM queries: building them would cost more than running them.
+    """
+    from django.db import connections, router
+
+    connection = connections[router.db_for_read(Event)]
+    qn = connection.ops.quote_name
+    earlier = (f"SELECT 1 FROM {qn(Event._meta.db_table)} WHERE {qn('actor_id')} = %s "  # noqa: S608 - names, no input
+               f"AND {qn('action')} = %s AND {qn('id')} < %s")
+    sql = (f"SELECT EXISTS({earlier} AND {qn('user_agent')} = %s), EXISTS({earlier})")
+    params = [event.actor_id, event.action, event.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, event.user_agent, *params])
+        known, before = cursor.fetchone()
+    return bool(known), bool(before)
 
 
 class AccountLocked(AlertRule):

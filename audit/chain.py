@@ -90,7 +90,9 @@ def _insert(event: Event, using: str) -> None:
     # One statement, so one round trip and no savepoint, on the path of every request that
     # records something. (Model signals are not sent for events: subscribe to the
     # ``authsuite.audit`` log lines to forward events elsewhere.)
-    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _FIELDS]
+    # Text, a UUID and an aware datetime: psycopg adapts them as they are (what
+    # get_db_prep_save returns for them on PostgreSQL), at a fraction of the cost.
+    params = [getattr(event, f.attname) for f in _FIELDS]
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(connection), params)
         event.pk = cursor.fetchone()[0]
