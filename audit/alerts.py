@@ -9,6 +9,8 @@ rules by subclassing :class:`AlertRule` and listing them in ``AUTHSUITE_AUDIT_AL
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from datetime import timedelta
 from functools import lru_cache
 
@@ -59,11 +61,48 @@ class NewDeviceSignIn(AlertRule):
 
     def applies(self, event, user) -> bool:
         # A sign-in from a known browser is not news, and neither is the very first one.
+        key = (event.actor_id, event.actor_repr, event.user_agent)
+        if _known_devices.seen(key):
+            return False
         known, signed_in_before = _earlier_sign_ins(event)
+        if known:
+            _known_devices.add(key)
         return signed_in_before and not known
 
     def throttle_key(self, event) -> str:
         return event.user_agent[:200]
+
+
+class _KnownDevices:
+    """Browsers a user has signed in with before, remembered by this process.
+
+    Once the trail shows a user agent for a user, it stays known (only retention, a year
+    on, could make it new again), so remembering it spares most sign-ins their lookup.
+    Only facts read from the committed trail are remembered, never this sign-in's own.
+    """
+
+    def __init__(self, size: int = 10_000):
+        self._size, self._keys, self._lock = size, OrderedDict(), threading.Lock()
+
+    def seen(self, key) -> bool:
+        with self._lock:
+            if key in self._keys:
+                self._keys.move_to_end(key)
+                return True
+            return False
+
+    def add(self, key) -> None:
+        with self._lock:
+            self._keys[key] = True
+            if len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+
+_known_devices = _KnownDevices()
 
 
 def _earlier_sign_ins(event: Event) -> tuple[bool, bool]:

@@ -1,6 +1,6 @@
 import pytest
 
-from audit import chain
+from audit import alerts, chain
 
 
 @pytest.fixture(autouse=True)
@@ -8,3 +8,11 @@ def _no_inline_sealing(monkeypatch):
     """Tests chain events when they mean to (``chain.seal_all``): a commit hook that seals
     at most once a second would make what is chained depend on the clock."""
     monkeypatch.setattr(chain, "_inline_last", [float("inf")])
+
+
+@pytest.fixture(autouse=True)
+def _forget_known_devices():
+    """Each test starts with a trail of its own: nothing remembered from another one."""
+    alerts._known_devices.clear()
+    yield
+    alerts._known_devices.clear()

@@ -83,6 +83,22 @@ def test_a_sign_in_from_a_new_device_is_reported(client, user, password):
     assert len(mail.outbox) == 1  # now a known device
 
 
+def test_a_known_device_costs_no_lookup_after_the_first_confirmation(user, password):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def lookups(agent) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            sign_in(Client(), user, password, HTTP_USER_AGENT=agent)
+        return sum("SELECT EXISTS" in q["sql"] for q in captured)
+
+    assert lookups(FIREFOX) == 1  # first sign-in: unknown, nothing remembered
+    assert lookups(FIREFOX) == 1  # the trail now shows Firefox: remembered
+    assert lookups(FIREFOX) == 0
+    assert lookups(CHROME) == 1
+    assert len(alerts_to(user.email, "New sign-in")) == 1  # Chrome is still news
+
+
 def test_alerts_go_through_the_outbox(client, user, password):
     sign_in(client, user, password, HTTP_USER_AGENT=FIREFOX)
     sign_in(Client(), user, password, HTTP_USER_AGENT=CHROME)
