@@ -86,7 +86,7 @@ try:
     # The maintenance database always exists; the tests create their own database.
     psycopg.connect(pg_url, dbname="postgres", connect_timeout=3).close()
 except Exception as exc:  # noqa: BLE001
-    problems.append(f"PostgreSQL at {pg_url}: {str(exc).strip()}")
+    problems.append(f"PostgreSQL at {pg_url}: {' '.join(str(exc).split())}")
 try:
     redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
 except Exception as exc:  # noqa: BLE001
