@@ -328,3 +328,48 @@ def test_a_change_that_cannot_be_recorded_does_not_happen(client, user, password
             "new_password": password + "!", "new_password_confirm": password + "!"})
     user.refresh_from_db()
     assert user.check_password(password)
+
+
+SUITE_APPS = ("authsuite", "accounts", "mfa", "passkeys", "oidc", "rbac")
+
+
+def test_every_installed_suite_app_is_listened_to(user, staff):
+    from django.apps import apps
+
+    installed = {a for a in SUITE_APPS if apps.is_installed(a)}
+    declared = {d.app_label for d in registry.declarations()}
+    assert installed <= declared, installed - declared
+    for declaration in registry.declarations():
+        if declaration.app_label not in installed:
+            continue
+        assert declaration.connected, declaration.action
+        uids = [lookup[0] for lookup, *_ in declaration.signal.receivers]
+        assert f"audit:{declaration.action}" in uids, declaration.action
+
+
+def test_every_declared_signal_becomes_its_event(user, staff):
+    """Each declaration's receiver, with the keyword arguments its signal documents."""
+    from django.apps import apps
+
+    kwargs = {
+        "request": None, "user": user, "by": staff, "user_id": user.pk, "email": user.email,
+        "old_email": user.email, "new_email": "new@example.com", "identifier": user.email,
+        "method": "password", "amr": ["pwd"], "reason": "credentials", "ip": "192.0.2.1",
+        "until": timezone.now(), "session_id": 7, "action": "delete", "group": "g",
+        "scope": "ip", "retry_after": 5, "path": "/x/", "device_id": 3, "count": 10,
+        "remaining": 9, "failures": 2, "trusted_id": 4, "passkey_id": 5, "name": "Key",
+        "aaguid": "0" * 32, "ceremony": "authentication", "stored_count": 3,
+        "received_count": 2,
+    }
+    checked = 0
+    for declaration in registry.declarations():
+        if not apps.is_installed(declaration.app_label):
+            continue
+        before = Event.objects.filter(action=declaration.action).count()
+        declaration.receiver(sender=None, **kwargs)
+        event = Event.objects.filter(action=declaration.action).order_by("pk").last()
+        assert Event.objects.filter(action=declaration.action).count() == before + 1
+        assert event.outcome == declaration.outcome, declaration.action
+        assert set(data(event)) >= set(declaration.data), declaration.action
+        checked += 1
+    assert checked >= 30
