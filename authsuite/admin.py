@@ -12,8 +12,8 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     list_display = ["template", "to", "status", "attempts", "created_at", "sent_at", "last_error"]
     list_filter = ["status", "template", "created_at"]
     search_fields = ["to", "template"]
-    fields = ["template", "to", "user", "status", "attempts", "next_attempt_at", "claimed_at",
-              "created_at", "sent_at", "last_error"]
+    fields = ["template", "to", "user", "status", "attempts", "secret_erased", "next_attempt_at",
+              "claimed_at", "created_at", "sent_at", "last_error"]
     readonly_fields = fields
     actions = ["retry_now"]
 
@@ -27,12 +27,19 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def retry_now(self, request, queryset):
         from django.utils import timezone
 
-        ids = list(queryset.filter(status__in=[OutboxMessage.Status.PENDING,
-                                               OutboxMessage.Status.FAILED])
-                   .values_list("pk", flat=True))
+        retryable = queryset.filter(status__in=[OutboxMessage.Status.PENDING,
+                                                OutboxMessage.Status.FAILED])
+        lost = retryable.filter(secret_erased=True).count()
+        ids = list(retryable.filter(secret_erased=False).values_list("pk", flat=True))
         OutboxMessage.objects.filter(pk__in=ids, status=OutboxMessage.Status.FAILED).update(
             status=OutboxMessage.Status.PENDING, attempts=0)
         OutboxMessage.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())
         for message_id in ids:
             outbox._queue(message_id)
         self.message_user(request, _("%(n)d messages queued.") % {"n": len(ids)})
+        if lost:
+            # A sign-in or reset link that failed for good has expired anyway and its secret
+            # is gone: the user asks for a new one.
+            self.message_user(request, _(
+                "%(n)d messages carried a link that is no longer kept and were not sent again; "
+                "the user can request a new one.") % {"n": lost}, level="warning")

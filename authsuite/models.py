@@ -29,6 +29,9 @@ class OutboxMessage(models.Model):
     )
     context = models.JSONField(default=dict, blank=True)
     sealed_context = models.TextField(blank=True, default="")
+    #: The message carried a secret that was erased when it failed for good: sending it
+    #: again would deliver a mail without its link, so staff cannot retry it.
+    secret_erased = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)

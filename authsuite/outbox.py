@@ -133,7 +133,7 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> str:
     ):
         OutboxMessage.objects.filter(pk=message.pk).update(
             status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
-            last_error=error,
+            last_error=error, secret_erased=bool(message.sealed_context),
         )
         logger.error("outbox: message %s failed for good: %s", message.pk, error)
         return OutboxMessage.Status.FAILED

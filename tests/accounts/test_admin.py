@@ -369,7 +369,7 @@ def test_sessions_page_queries(user, django_assert_num_queries, sessions):
 
 # A password sign-in: the lockout standing, the user, each stage's "is it needed?",
 # the new session and its tracking row, last_login, the audit event and its pending seal.
-PASSWORD_LOGIN_QUERIES = 21
+PASSWORD_LOGIN_QUERIES = 20
 
 
 def test_password_login_queries(django_assert_num_queries, password):

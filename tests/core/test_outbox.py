@@ -383,3 +383,29 @@ def test_a_newline_in_the_recipient_sends_nothing(db, settings):
     message = new_message(to="ann@example.com\nBcc: eve@example.com")
     assert outbox.mail_deliver(message.pk) == Status.FAILED
     assert mail.outbox == []
+
+
+def test_a_failed_link_mail_is_not_sent_again_without_its_link(db, rf, staff):
+    from django.contrib.admin.sites import site
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from authsuite.admin import OutboxMessageAdmin
+    from authsuite.models import OutboxMessage
+    from authsuite.outbox import _record_failure, mail_enqueue
+
+    message = mail_enqueue(template="accounts/email/magic_link", to="a@example.com",
+                           secrets={"url": "https://example.com/secret"})
+    message.attempts = 99
+    _record_failure(message, OSError("refused"))
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
+    assert message.secret_erased and message.sealed_context == ""
+
+    request = rf.post("/")
+    request.user = staff
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    OutboxMessageAdmin(OutboxMessage, site).retry_now(
+        request, OutboxMessage.objects.filter(pk=message.pk))
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.FAILED
