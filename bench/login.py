@@ -19,9 +19,9 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from bench import common
 
 GOAL = 1.10
 EMAIL = "bench@example.com"
@@ -32,34 +32,10 @@ WARMUP = 3
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench login", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=None,
-                        help=f"measured pairs (default {DEFAULT_ITERATIONS})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run: {QUICK_ITERATIONS} pairs, figures not meaningful")
-    parser.add_argument("--memory", action="store_true",
-                        help="in-memory SQLite instead of a file in a temporary directory")
+    parser = common.parser_for("login", __doc__, default=DEFAULT_ITERATIONS, quick=QUICK_ITERATIONS)
     parser.add_argument("--profile", type=int, nargs="?", const=30, default=0, metavar="N",
                         help="after measuring, profile N sign-ins with cProfile (default 30)")
-    args = parser.parse_args(argv)
-    if args.iterations is None:
-        args.iterations = QUICK_ITERATIONS if args.quick else DEFAULT_ITERATIONS
-    if args.iterations < 1:
-        parser.error("--iterations must be at least 1")
-    return args
-
-
-def setup_django(database: str) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    os.environ["AUTHSUITE_BENCH_DB"] = database
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    import authsuite.celery  # noqa: F401 - tasks are queued on the project's app, as in wsgi.py
-
-    call_command("migrate", verbosity=0, interactive=False)
+    return common.parse(parser, argv)
 
 
 class Bench:
@@ -172,18 +148,8 @@ def count_queries(bench: Bench) -> int:
     return len(queries)
 
 
-def p90(values: list[float]) -> float:
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=10)[-1]
-
-
 def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="authsuite-bench-") as tmp:
-        database = ":memory:" if args.memory else str(Path(tmp) / "bench.sqlite3")
-        setup_django(database)
-        return run(args, "sqlite-memory" if args.memory else "sqlite-file")
+    return common.on_sqlite(parse_args(argv), run)
 
 
 def run(args: argparse.Namespace, database: str) -> int:
@@ -219,8 +185,9 @@ def run(args: argparse.Namespace, database: str) -> int:
     verify_cpu_median = statistics.median(verify_cpu)
     login_cpu_median = statistics.median(login_cpu)
     cpu_ratio = login_cpu_median / verify_cpu_median if verify_cpu_median else 0.0
-    print(f"check_password: median {verify_median * 1000:.2f} ms, p90 {p90(verify_times) * 1000:.2f} ms")
-    print(f"full sign-in:   median {login_median * 1000:.2f} ms, p90 {p90(login_times) * 1000:.2f} ms "
+    print(f"check_password: median {verify_median * 1000:.2f} ms, "
+          f"p90 {common.p90(verify_times) * 1000:.2f} ms")
+    print(f"full sign-in:   median {login_median * 1000:.2f} ms, p90 {common.p90(login_times) * 1000:.2f} ms "
           f"({queries} SQL queries)")
     print(f"sign-in beyond the hash: median {overhead * 1000:.2f} ms per pair")
     print(f"ratio sign-in / check_password: {ratio:.3f} (goal <= {GOAL:.2f}) "
@@ -245,8 +212,8 @@ def run(args: argparse.Namespace, database: str) -> int:
         "goal": GOAL,
         "login_median_s": round(login_median, 6),
         "verify_median_s": round(verify_median, 6),
-        "login_p90_s": round(p90(login_times), 6),
-        "verify_p90_s": round(p90(verify_times), 6),
+        "login_p90_s": round(common.p90(login_times), 6),
+        "verify_p90_s": round(common.p90(verify_times), 6),
         "overhead_median_s": round(overhead, 6),
         "login_cpu_median_s": round(login_cpu_median, 6),
         "verify_cpu_median_s": round(verify_cpu_median, 6),

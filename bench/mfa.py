@@ -29,10 +29,9 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from bench import common
 
 GOAL = 1.5
 EMAIL = "bench@example.com"
@@ -46,14 +45,7 @@ BENCH_DB = "authsuite_bench_mfa"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench mfa", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=None,
-                        help=f"measured pairs (default {DEFAULT_ITERATIONS})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run: {QUICK_ITERATIONS} pairs, figures not meaningful")
-    parser.add_argument("--memory", action="store_true",
-                        help="in-memory SQLite instead of a file in a temporary directory")
+    parser = common.parser_for("mfa", __doc__, default=DEFAULT_ITERATIONS, quick=QUICK_ITERATIONS)
     parser.add_argument("--postgres", action="store_true",
                         help=f"PostgreSQL: a database {BENCH_DB!r}, created afresh and dropped, "
                              "on the server of DATABASE_URL")
@@ -61,44 +53,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="print the SQL of one step-up and one sign-in challenge")
     parser.add_argument("--profile", type=int, nargs="?", const=50, default=0, metavar="N",
                         help="after measuring, profile N step-ups with cProfile (default 50)")
-    args = parser.parse_args(argv)
-    if args.iterations is None:
-        args.iterations = QUICK_ITERATIONS if args.quick else DEFAULT_ITERATIONS
-    if args.iterations < 1:
-        parser.error("--iterations must be at least 1")
-    return args
-
-
-def setup_django(database: str, postgres_url: str = "") -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-    os.environ["AUTHSUITE_BENCH_DB"] = database
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-
-    if postgres_url:
-        import dj_database_url
-
-        # Before setup: no connection has been opened yet.
-        settings.DATABASES["default"] = dj_database_url.parse(postgres_url)
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
-
-
-def postgres_urls(url: str) -> tuple[str, str]:
-    """The URL of the benchmark's own database and of the server's maintenance database."""
-    parts = urlsplit(url)
-    return (urlunsplit(parts._replace(path=f"/{BENCH_DB}")),
-            urlunsplit(parts._replace(path="/postgres")))
-
-
-def postgres_database(maintenance_url: str, *, create: bool) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        if create:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    return common.parse(parser, argv)
 
 
 class Clock:
@@ -288,12 +243,6 @@ def profile(bench: Bench, count: int) -> None:
     print(out.getvalue())
 
 
-def p90(values: list[float]) -> float:
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=10)[-1]
-
-
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.postgres:
@@ -301,20 +250,17 @@ def main(argv: list[str]) -> int:
         if not url.startswith(("postgres://", "postgresql://")):
             print("--postgres needs DATABASE_URL=postgres://...", file=sys.stderr)
             return 2
-        bench_url, maintenance_url = postgres_urls(url)
-        postgres_database(maintenance_url, create=True)
+        bench_url, maintenance_url = common.postgres_urls(url, BENCH_DB)
+        common.postgres_database(maintenance_url, BENCH_DB, create=True)
         try:
-            setup_django(":memory:", bench_url)
+            common.setup_django(postgres_url=bench_url)
             return run(args, "postgresql")
         finally:
             from django.db import connections
 
             connections.close_all()
-            postgres_database(maintenance_url, create=False)
-    with tempfile.TemporaryDirectory(prefix="authsuite-bench-") as tmp:
-        database = ":memory:" if args.memory else str(Path(tmp) / "bench.sqlite3")
-        setup_django(database)
-        return run(args, "sqlite-memory" if args.memory else "sqlite-file")
+            common.postgres_database(maintenance_url, BENCH_DB, create=False)
+    return common.on_sqlite(args, run)
 
 
 def run(args: argparse.Namespace, database: str) -> int:
@@ -333,11 +279,11 @@ def run(args: argparse.Namespace, database: str) -> int:
     ratio = step_up / page
     stage_ratio = stage / page
     print(f"GET /accounts/ (signed in):      median {page * 1000:.2f} ms, "
-          f"p90 {p90(times['page']) * 1000:.2f} ms ({page_queries} SQL queries)")
+          f"p90 {common.p90(times['page']) * 1000:.2f} ms ({page_queries} SQL queries)")
     print(f"step-up POST /mfa/challenge/:    median {step_up * 1000:.2f} ms, "
-          f"p90 {p90(times['step_up']) * 1000:.2f} ms ({step_up_queries} SQL queries)")
+          f"p90 {common.p90(times['step_up']) * 1000:.2f} ms ({step_up_queries} SQL queries)")
     print(f"sign-in POST /mfa/challenge/:    median {stage * 1000:.2f} ms, "
-          f"p90 {p90(times['stage']) * 1000:.2f} ms ({stage_queries} SQL queries)")
+          f"p90 {common.p90(times['stage']) * 1000:.2f} ms ({stage_queries} SQL queries)")
     print(f"ratio step-up / page: {ratio:.3f} (goal <= {GOAL:.2f}) "
           f"-> {'met' if ratio <= GOAL else 'NOT met'}")
     print(f"ratio sign-in challenge / page: {stage_ratio:.3f}")
@@ -356,9 +302,9 @@ def run(args: argparse.Namespace, database: str) -> int:
         "queries_per_login_challenge": stage_queries,
         "queries_per_page": page_queries,
         "challenge_median_s": round(step_up, 6),
-        "challenge_p90_s": round(p90(times["step_up"]), 6),
+        "challenge_p90_s": round(common.p90(times["step_up"]), 6),
         "page_median_s": round(page, 6),
-        "page_p90_s": round(p90(times["page"]), 6),
+        "page_p90_s": round(common.p90(times["page"]), 6),
         "login_challenge_median_s": round(stage, 6),
         "login_challenge_ratio": round(stage_ratio, 4),
         "iterations": args.iterations,

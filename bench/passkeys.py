@@ -22,11 +22,9 @@ import json
 import platform
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from bench.login import p90, setup_django
+from bench import common
 
 GOAL = 1.0
 PASSWORD_EMAIL = "password-bench@example.com"
@@ -40,22 +38,11 @@ WARMUP = 3
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench passkeys", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=None,
-                        help=f"measured pairs (default {DEFAULT_ITERATIONS})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run: {QUICK_ITERATIONS} pairs, figures not meaningful")
-    parser.add_argument("--memory", action="store_true",
-                        help="in-memory SQLite instead of a file in a temporary directory")
+    parser = common.parser_for("passkeys", __doc__, default=DEFAULT_ITERATIONS,
+                               quick=QUICK_ITERATIONS)
     parser.add_argument("--alg", choices=["es256", "eddsa"], default="es256",
                         help="the passkey's algorithm (default es256)")
-    args = parser.parse_args(argv)
-    if args.iterations is None:
-        args.iterations = QUICK_ITERATIONS if args.quick else DEFAULT_ITERATIONS
-    if args.iterations < 1:
-        parser.error("--iterations must be at least 1")
-    return args
+    return common.parse(parser, argv)
 
 
 def _timed(call):
@@ -222,11 +209,7 @@ def measure(password: PasswordBench, passkey: PasskeyBench, iterations: int) -> 
 
 
 def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="authsuite-bench-") as tmp:
-        database = ":memory:" if args.memory else str(Path(tmp) / "bench.sqlite3")
-        setup_django(database)
-        return run(args, "sqlite-memory" if args.memory else "sqlite-file")
+    return common.on_sqlite(parse_args(argv), run)
 
 
 def run(args: argparse.Namespace, database: str) -> int:
@@ -259,9 +242,9 @@ def run(args: argparse.Namespace, database: str) -> int:
     passkey_median = statistics.median(passkey_times)
     ratio = passkey_median / password_median
     print(f"password sign-in:        median {password_median * 1000:.2f} ms, "
-          f"p90 {p90(password_times) * 1000:.2f} ms ({password_queries} SQL queries)")
+          f"p90 {common.p90(password_times) * 1000:.2f} ms ({password_queries} SQL queries)")
     print(f"passkey options+verify:  median {passkey_median * 1000:.2f} ms, "
-          f"p90 {p90(passkey_times) * 1000:.2f} ms ({passkey_queries} SQL queries)")
+          f"p90 {common.p90(passkey_times) * 1000:.2f} ms ({passkey_queries} SQL queries)")
     print(f"  options: median {statistics.median(options_times) * 1000:.2f} ms; "
           f"verify: median {statistics.median(verify_times) * 1000:.2f} ms")
     print(f"CPU time ratio passkey / password: {cpu_ratio:.3f}")
@@ -280,8 +263,8 @@ def run(args: argparse.Namespace, database: str) -> int:
         "options_median_s": round(statistics.median(options_times), 6),
         "verify_median_s": round(statistics.median(verify_times), 6),
         "cpu_ratio": round(cpu_ratio, 4),
-        "passkey_p90_s": round(p90(passkey_times), 6),
-        "password_p90_s": round(p90(password_times), 6),
+        "passkey_p90_s": round(common.p90(passkey_times), 6),
+        "password_p90_s": round(common.p90(password_times), 6),
         "queries_per_ceremony": passkey_queries,
         "queries_per_password_login": password_queries,
         "passkey_sign_ins_per_second_per_core": round(1 / passkey_median, 2),
