@@ -27,7 +27,8 @@ import statistics
 import sys
 import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
+
+from bench.common import postgres_database, postgres_urls
 
 LOGIN_GOAL = 1.05
 WRITES_GOAL = 2000.0
@@ -66,30 +67,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def bench_database_url(url: str, name: str = BENCH_DB) -> tuple[str, str]:
-    """The URL of the bench database and of the server's maintenance database."""
-    parts = urlsplit(url)
-    bench = urlunsplit(parts._replace(path=f"/{name}"))
-    maintenance = urlunsplit(parts._replace(path="/postgres"))
-    return bench, maintenance
-
-
-def recreate_database(maintenance_url: str, name: str = BENCH_DB) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_database(maintenance_url: str, name: str = BENCH_DB) -> None:
-    import psycopg
-
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def setup_django(database_url: str) -> None:
+    """The test settings (the fast hasher, on both sides of the comparison) on PostgreSQL."""
     os.environ["DATABASE_URL"] = database_url
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     # Local memory cache and eager Celery, whatever the shell has: the same on both sides.
@@ -262,8 +241,8 @@ def main(argv: list[str]) -> int:
               f"(a database named {BENCH_DB} is created on that server and dropped)",
               file=sys.stderr)
         return 2
-    bench_url, maintenance_url = bench_database_url(url, args.database)
-    recreate_database(maintenance_url, args.database)
+    bench_url, maintenance_url = postgres_urls(url, args.database)
+    postgres_database(maintenance_url, args.database, create=True)
     try:
         setup_django(bench_url)
         return run(args)
@@ -272,7 +251,7 @@ def main(argv: list[str]) -> int:
 
         connections.close_all()
         if not args.keep_db:
-            drop_database(maintenance_url, args.database)
+            postgres_database(maintenance_url, args.database, create=False)
 
 
 def run(args: argparse.Namespace) -> int:
