@@ -23,6 +23,8 @@ RETENTION_ACTION = "audit.retention.pruned"
 # UPDATE or DELETE on the event, seal and checkpoint tables.
 RETENTION_GUC = "authsuite.audit_retention"
 PRUNE_BATCH = 5000
+_FIELDS = [f for f in Event._meta.concrete_fields if not f.primary_key]
+_ATTNAMES = [f.attname for f in Event._meta.concrete_fields]
 
 
 def record(*, action: str, outcome: str = Event.Outcome.SUCCESS, actor_id: str = "",
@@ -74,10 +76,6 @@ def _insert_sql(connection) -> str:
             f"SELECT {pk} FROM e RETURNING {qn('event_id')}"
         )
     return sql
-
-
-_FIELDS = [f for f in Event._meta.concrete_fields if not f.primary_key]
-_ATTNAMES = [f.attname for f in Event._meta.concrete_fields]
 
 
 def _insert(event: Event, using: str) -> None:

@@ -95,11 +95,15 @@ def _verify(connection, *, chunk: int, stop_after: int, exported: list[dict]) ->
     report = Report()
     signer = canonical.Signer()
     points = list(Checkpoint.objects.order_by("seq"))
-    wanted = {p.seq for p in points} | {int(p.get("seq", 0)) for p in exported}
+    wanted = {p.seq for p in points} | _exported_seqs(exported)
+    # Only an authentic anchor may explain where the chain starts: a forged one (no key, no
+    # valid MAC) is ignored here and named among the problems.
     anchors = set()
-    for data in Event.objects.filter(action=RETENTION_ACTION).values_list("data", flat=True):
-        info = json.loads(data)
-        anchors.add((info.get("resume_seq"), info.get("resume_prev_hash")))
+    for mac, *values in Event.objects.filter(action=RETENTION_ACTION).values_list(
+            "mac", *canonical.FIELDS):
+        if signer.event(canonical.message(values)) == mac:
+            info = json.loads(values[-1])
+            anchors.add((info.get("resume_seq"), info.get("resume_prev_hash")))
 
     chain = _Chain()
     rows = (_rows_postgresql(connection, chunk) if connection.vendor == "postgresql"
@@ -110,6 +114,16 @@ def _verify(connection, *, chunk: int, stop_after: int, exported: list[dict]) ->
     _check_unsealed(report, signer)
     _check_head(report, chain, points, signer)
     return report
+
+
+def _exported_seqs(exported: list) -> set[int]:
+    seqs = set()
+    for point in exported:
+        try:
+            seqs.add(int(point["seq"]))
+        except (KeyError, TypeError, ValueError):
+            continue  # reported by _check_exported
+    return seqs
 
 
 def _walk(report: Report, chain: _Chain, rows, signer, wanted: set, anchors: set,
@@ -276,7 +290,7 @@ def _check_exported(report: Report, chain: _Chain, exported: list[dict], signer)
             seq, digest = int(point["seq"]), str(point["hash"])
             signature = canonical.sign_checkpoint(seq, digest, str(point["created_at"]))
             valid = signature == str(point["signature"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             seq, valid = point.get("seq") if isinstance(point, dict) else None, False
         if not valid:
             report.fail(None, f"exported checkpoint at {seq}: bad signature (not ours)")

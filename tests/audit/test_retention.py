@@ -114,3 +114,28 @@ def test_events_waiting_to_be_chained_are_chained_before_pruning(time_machine):
     assert chain.prune() == 2
     chain.seal_all()
     assert chain.verify().ok
+
+
+def test_a_forged_anchor_does_not_explain_a_deleted_prefix(history):
+    """An intruder deletes the oldest events and inserts an anchor of their own."""
+    import uuid
+
+    from django.db import connection
+
+    old, recent = history
+    for event in old:
+        raw("DELETE FROM audit_eventseal WHERE event_id = %s", [event.pk])
+        raw("DELETE FROM audit_event WHERE id = %s", [event.pk])
+    first = EventSeal.objects.get(event=recent[0])
+    values = {"uid": uuid.uuid4(), "occurred_at": timezone.now(), "action": chain.RETENTION_ACTION,
+              "data": f'{{"resume_prev_hash":"{first.prev_hash}","resume_seq":{first.seq}}}',
+              "mac": "0" * 64, "actor_repr": "system"}
+    fields = [Event._meta.get_field(name) for name in values]
+    raw(f"INSERT INTO audit_event ({', '.join(f.column for f in fields)}, actor_id, outcome, "
+        f"target_type, target_id, target_repr, ip, user_agent, request_id, session_ref) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}, '', 'success', '', '', '', '', '', '', '')",
+        [f.get_db_prep_save(values[f.name], connection) for f in fields])
+    report = chain.verify()
+    assert not report.ok
+    assert report.first_bad == recent[0].pk
+    assert any("with no retention anchor" in p for p in report.problems)

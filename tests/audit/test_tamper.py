@@ -299,3 +299,13 @@ def test_another_key_fails_every_event():
     events = write(3)
     with override_settings(AUTHSUITE_AUDIT_SIGNING_KEY="k" * 48):
         assert_fails_at(events[0].pk, problem="does not match its MAC")
+
+
+def test_malformed_exported_checkpoints_are_refused_not_fatal(tmp_path):
+    write(2)
+    report = chain.verify(exported=[42, {"seq": "x"}, {"hash": "y"}])
+    assert not report.ok
+    assert sum("bad signature" in p for p in report.problems) == 3
+    path = tmp_path / "broken.jsonl"
+    path.write_text("not json\n")
+    assert "cannot read checkpoints" in command_fails("--checkpoints", str(path))
