@@ -49,8 +49,10 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["actor_id", "-id"], name="audit_event_actor_recent"),
             models.Index(fields=["action", "-id"], name="audit_event_action_recent"),
-            models.Index(fields=["target_type", "target_id", "-id"],
-                         name="audit_event_target_recent"),
+            # Only events done to an account are looked up by target (its owner's page):
+            # the others need not pay for this index on every insert.
+            models.Index(fields=["target_id", "-id"], name="audit_event_user_target_recent",
+                         condition=models.Q(target_type="user")),
         ]
         verbose_name = _("audit event")
 
