@@ -8,7 +8,7 @@ import sys
 
 import bench
 
-NOT_BENCHMARKS = {"settings"}
+NOT_BENCHMARKS = {"settings", "common"}
 
 
 def available() -> list[str]:
