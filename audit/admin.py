@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -62,14 +62,17 @@ def _instant(value: str, *, end: bool):
     try:
         moment = parse_datetime(value) if "T" in value or " " in value else None
         day = None if moment is not None else parse_date(value)
-    except ValueError:  # well formed, but no such day or time ("2026-13-45")
+        if moment is None:
+            if day is None:
+                return None
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment, timezone.get_current_timezone())
+        # The database compares in UTC: an instant that has no UTC date (the day after
+        # 9999-12-31, 0001-01-01 east of UTC) would fail there as a server error.
+        moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # no such day or time ("2026-13-45"), or out of range
         return None
-    if moment is None:
-        if day is None:
-            return None
-        moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.get_current_timezone())
     return moment
 
 
