@@ -185,7 +185,9 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
     """The MFA login stage: the pending sign-in's user proves a second factor."""
     state = pipeline.state_get(request)
     user = state.user() if state else None
-    if user is None:
+    # Only when the sign-in waits for this stage: a code checked for a sign-in waiting for
+    # another step would be used up for nothing (and no stage could be passed with it).
+    if user is None or state.waiting != "mfa":
         raise FlowError(MFAError.NO_LOGIN_PENDING, _("Your sign-in expired. Start again."),
                         status=409)
     try:
