@@ -152,7 +152,12 @@ def stage_current(request) -> Stage | None:
     """
     state = state_get(request)
     user = state.user() if state is not None else None
-    return _next_stage(request, user, state) if user is not None else None
+    if user is None:
+        return None
+    # The stage recorded when the sign-in was sent to it, the only one stage_passed
+    # accepts: recomputing it here would depend on this request (a trusted-browser cookie
+    # added or dropped half-way) and let a view act on another stage than the pipeline.
+    return stages.get(state.waiting)
 
 
 def login_begin(
