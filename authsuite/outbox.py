@@ -119,6 +119,7 @@ def mail_deliver(message_id: int) -> str:
         # Any failure, even a backend's bug: the row must leave "sending" with a backoff and
         # an attempt count, or the sweeper would take it over and retry it forever.
         return _record_failure(message, exc)
+    # Recorded whether or not the claim is still ours: the mail did go out.
     OutboxMessage.objects.filter(pk=message.pk).update(
         status=OutboxMessage.Status.SENT, sent_at=timezone.now(), sealed_context="",
         claimed_at=None, last_error="",
@@ -126,22 +127,33 @@ def mail_deliver(message_id: int) -> str:
     return OutboxMessage.Status.SENT
 
 
+def _ours(message: OutboxMessage):
+    """The row while this worker still holds its claim. A send that outlived
+    MAIL_CLAIM_TIMEOUT may have been taken over and delivered by another worker: its late
+    failure must not reopen (and send again) or fail a message that went out."""
+    return OutboxMessage.objects.filter(
+        pk=message.pk, status=OutboxMessage.Status.SENDING, claimed_at=message.claimed_at
+    )
+
+
 def _record_failure(message: OutboxMessage, exc: Exception) -> str:
     error = f"{type(exc).__name__}: {exc}"[:500]
     if message.attempts >= app_settings.MAIL_MAX_ATTEMPTS or isinstance(
         exc, TemplateDoesNotExist
     ):
-        OutboxMessage.objects.filter(pk=message.pk).update(
+        if not _ours(message).update(
             status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
             last_error=error, secret_erased=bool(message.sealed_context),
-        )
+        ):
+            return "skipped"
         logger.error("outbox: message %s failed for good: %s", message.pk, error)
         return OutboxMessage.Status.FAILED
     countdown = min(app_settings.MAIL_RETRY_BACKOFF * 2 ** (message.attempts - 1), _MAX_BACKOFF)
-    OutboxMessage.objects.filter(pk=message.pk).update(
+    if not _ours(message).update(
         status=OutboxMessage.Status.PENDING, claimed_at=None, last_error=error,
         next_attempt_at=timezone.now() + timedelta(seconds=countdown),
-    )
+    ):
+        return "skipped"
     logger.warning("outbox: message %s attempt %s failed: %s", message.pk, message.attempts, error)
     raise DeliveryDeferred(countdown)
 

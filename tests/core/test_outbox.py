@@ -395,7 +395,11 @@ def test_a_failed_link_mail_is_not_sent_again_without_its_link(db, rf, staff):
 
     message = mail_enqueue(template="accounts/email/magic_link", to="a@example.com",
                            secrets={"url": "https://example.com/secret"})
-    message.attempts = 99
+    # A worker holds the claim on its last attempt, and the send fails.
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        status=OutboxMessage.Status.SENDING, claimed_at=message.created_at, attempts=99,
+        sealed_context=message.sealed_context)
+    message.refresh_from_db()
     _record_failure(message, OSError("refused"))
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.FAILED
