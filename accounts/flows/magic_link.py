@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts import pipeline, signals, tokens
+from accounts import pipeline, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified
@@ -62,7 +62,13 @@ def magic_link_login(request, *, token: str, next_url: str = "") -> pipeline.Log
             raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
         user = used.user
         # The link reached this mailbox, so the address is proven.
-        mark_verified(request, user=user, email=used.email)
+        if mark_verified(request, user=user, email=used.email) and user.has_usable_password():
+            # Pre-hijacking: someone may have signed up with this address and a password of
+            # their choosing, waiting for the owner to verify it. The owner proves the mailbox
+            # now; a password nobody proved is dropped (they can set one by reset).
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+            sessions.sessions_end(user, request=request, reason="address_verified")
         signals.magic_link_used.send(sender=user.__class__, request=request, user=user)
     return pipeline.login_begin(
         request, user=user, method="magic_link", amr=["email"], next_url=next_url
