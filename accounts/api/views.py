@@ -84,8 +84,8 @@ class SessionStateView(AccountsAPIView):
             "pending_stage": None,
         }
         if pending is not None and not user.is_authenticated:
-            pending_user = pending.user()
-            stage = pipeline._next_stage(request._request, pending_user, pending) if pending_user else None
+            # The stage the sign-in waits for: the only one the pipeline will accept.
+            stage = pipeline.stage_current(request._request)
             data["pending_stage"] = stage.key if stage else None
         return Response(data)
 
