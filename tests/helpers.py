@@ -1,11 +1,13 @@
-"""Helpers to read what the suite mailed."""
+"""Helpers shared by the tests: reading what the suite mailed, racing threads."""
 
 from __future__ import annotations
 
 import re
+import threading
 from urllib.parse import urlsplit
 
 from django.core import mail
+from django.db import connections
 
 LINK_RE = re.compile(r"https?://[^\s<>\"']+")
 
@@ -25,3 +27,28 @@ def last_link(email: str) -> str:
 
 def token_from(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def race(count: int, action) -> list:
+    """Run ``action(i)`` in ``count`` threads released together; return their results."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = action(i)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
+    assert not errors, errors
+    return results

@@ -6,44 +6,16 @@ a barrier releases them together. Real transactions: a race needs commits to rac
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import LoginThrottle, UserSession
-from tests.helpers import last_link
+from tests.helpers import last_link, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 BROWSERS = 4
-
-
-def race(count: int, action) -> list:
-    """Run ``action(i)`` in ``count`` threads released together; return their results."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = action(i)
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
-        finally:
-            connections.close_all()  # this thread's own connection
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
-    assert not errors, errors
-    return results
 
 
 def test_magic_link_clicked_in_many_browsers_at_once_signs_in_once(user):

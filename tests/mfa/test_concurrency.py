@@ -7,46 +7,19 @@ releases them together. Real transactions: a race needs commits to race with.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
 from mfa import recovery, totp
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
+from tests.helpers import race
 from tests.mfa.support import AUTH_KEY, Clock, api_post, enroll, login, page_codes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 REQUESTS = 4
 CHALLENGE = reverse("mfa:challenge")
-
-
-def race(count: int, action) -> list:
-    """Run ``action(i)`` in ``count`` threads released together; return their results."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = action(i)
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
-    assert not errors, errors
-    return results
 
 
 @pytest.fixture
