@@ -34,16 +34,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def authenticator():
-    return SoftAuthenticator()
-
-
-@pytest.fixture
-def passkey(user, password, authenticator):
-    return add_passkey(password_client(user, password), authenticator)
-
-
-@pytest.fixture
 def browser(passkey):
     """A browser that has not signed in."""
     return Client()

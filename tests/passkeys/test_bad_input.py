@@ -46,16 +46,6 @@ def envelope(response) -> str:
     return body["error"]["code"]
 
 
-@pytest.fixture
-def authenticator():
-    return SoftAuthenticator()
-
-
-@pytest.fixture
-def passkey(user, password, authenticator):
-    return add_passkey(password_client(user, password), authenticator)
-
-
 def unchanged(passkey):
     before = (passkey.sign_count, passkey.last_used_at, passkey.flagged_at)
     passkey.refresh_from_db()

@@ -13,22 +13,11 @@ from django.test import Client
 
 from audit.models import Event
 from tests.accounts.test_concurrency import race
-from tests.passkeys.authenticator import SoftAuthenticator
-from tests.passkeys.support import ORIGIN, add_passkey, login_options, password_client, post
+from tests.passkeys.support import ORIGIN, login_options, post
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 BROWSERS = 4
-
-
-@pytest.fixture
-def authenticator():
-    return SoftAuthenticator()
-
-
-@pytest.fixture
-def passkey(user, password, authenticator):
-    return add_passkey(password_client(user, password), authenticator)
 
 
 def prepared(authenticator, count: int, steps: list[int]):

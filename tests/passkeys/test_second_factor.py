@@ -27,16 +27,6 @@ from tests.passkeys.support import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def authenticator():
-    return SoftAuthenticator()
-
-
-@pytest.fixture
-def passkey(user, password, authenticator):
-    return add_passkey(password_client(user, password), authenticator)
-
-
 def password_step(client, user, password):
     response = post(client, "login/", {"email": user.email, "password": password})
     assert response.json()["status"] == "pending", response.json()
