@@ -69,11 +69,6 @@ def counts_account_wide(identifier: str, ip: str | None) -> bool:
     return standing(identifier, ip).counts_account_wide
 
 
-def retry_after(identifier: str, ip: str | None) -> int:
-    """Seconds until ``identifier`` may try again from ``ip``; 0 when not locked."""
-    return standing(identifier, ip).retry_after
-
-
 def _bump(identifier: str, ip: str, threshold: int, now: datetime) -> datetime | None:
     """Count one failure on a row; return the new lock end if this failure locked it."""
     with transaction.atomic():
@@ -143,8 +138,3 @@ def account_unlock(user, *, request=None, by=None) -> int:
     deleted, _ = LoginThrottle.objects.filter(identifier__in=addresses).delete()
     signals.account_unlocked.send(sender=user.__class__, request=request, user=user, by=by)
     return deleted
-
-
-def locked_identifiers(now=None):
-    now = now or timezone.now()
-    return LoginThrottle.objects.filter(locked_until__gt=now).values("identifier")
