@@ -62,6 +62,20 @@ def record_set(request, amr) -> dict:
     return record
 
 
+def record_step_up(request, amr) -> dict:
+    """A signed-in session gained a factor (proven again, or just added): a new session key,
+    so a copy of the cookie taken before is worth less, and a refreshed record.
+
+    The session is written at once, in the caller's transaction when there is one.
+    """
+    from accounts.sessions import session_write
+
+    request.session.cycle_key()
+    record = record_refresh(request, amr)
+    session_write(request)
+    return record
+
+
 def record_get(request) -> dict | None:
     if not getattr(request, "session", None):
         return None

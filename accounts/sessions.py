@@ -44,6 +44,16 @@ def session_start(request, user, *, remember: bool) -> UserSession:
     return row
 
 
+def session_write(request) -> None:
+    """Write the session now, in the caller's transaction, when its store does not write
+    again what it has written (``accounts.session_store``): the row then commits with the
+    flow's other writes, and the middleware's save after it costs nothing. Other stores
+    are left to the middleware, which would otherwise write the same data twice.
+    """
+    if getattr(request.session, "writes_once", False):
+        request.session.save()
+
+
 def timeouts(row: UserSession) -> tuple[int, int]:
     if row.remember:
         return app_settings.REMEMBER_IDLE_TIMEOUT, app_settings.REMEMBER_ABSOLUTE_TIMEOUT

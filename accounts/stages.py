@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+from django.db.models import Exists, OuterRef
+
+from accounts.app_settings import app_settings
 from accounts.errors import FlowError
 from accounts.flows.email import needs_verification, verification_resend
-from accounts.models import PasswordChangeRequired
+from accounts.models import EmailAddress, PasswordChangeRequired
 from accounts.pipeline import Stage
+
+
+@cache
+def _facts() -> dict:
+    user = OuterRef("pk")
+    return {
+        # Any address waiting for verification; whether it is the one the user signs in
+        # with is checked only then (rarely).
+        "accounts_unverified": Exists(EmailAddress.objects.filter(user=user, verified=False)),
+        "accounts_password_change": Exists(PasswordChangeRequired.objects.filter(user=user)),
+    }
 
 
 class VerifyEmailStage(Stage):
@@ -16,8 +32,13 @@ class VerifyEmailStage(Stage):
     url_name = "accounts:verification_sent"
     description = "Verify your email address: we sent you a link."
 
-    def is_needed(self, request, user, state) -> bool:
-        return needs_verification(user)
+    def facts(self, request, user, state) -> dict:
+        if app_settings.EMAIL_VERIFICATION != "mandatory":
+            return {}
+        return {"accounts_unverified": _facts()["accounts_unverified"]}
+
+    def is_needed(self, request, user, state, facts) -> bool:
+        return bool(facts.get("accounts_unverified")) and needs_verification(user)
 
     def on_enter(self, request, user) -> None:
         try:
@@ -37,5 +58,8 @@ class PasswordChangeRequiredStage(Stage):
     url_name = "accounts:password_change_required"
     description = "Choose a new password to finish signing in."
 
-    def is_needed(self, request, user, state) -> bool:
-        return PasswordChangeRequired.objects.filter(user=user).exists()
+    def facts(self, request, user, state) -> dict:
+        return {"accounts_password_change": _facts()["accounts_password_change"]}
+
+    def is_needed(self, request, user, state, facts) -> bool:
+        return bool(facts["accounts_password_change"])

@@ -43,4 +43,4 @@ PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
-SESSION_ENGINE = "django.contrib.sessions.backends.cache" if REDIS_URL else "django.contrib.sessions.backends.db"  # noqa: F405,E501
+SESSION_ENGINE = "django.contrib.sessions.backends.cache" if REDIS_URL else "accounts.session_store"  # noqa: F405,E501

@@ -11,6 +11,7 @@
 import os
 
 from authsuite.settings import PASSWORD_HASHERS as PRODUCTION_PASSWORD_HASHERS
+from authsuite.settings import SQLITE_INIT_COMMAND
 from tests.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = list(PRODUCTION_PASSWORD_HASHERS)
@@ -18,6 +19,8 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("AUTHSUITE_BENCH_DB", ":memory:"),
+        # As the demo configures SQLite: write-ahead logging, IMMEDIATE transactions.
+        "OPTIONS": {"init_command": SQLITE_INIT_COMMAND, "transaction_mode": "IMMEDIATE"},
     }
 }
 CACHES = {

@@ -20,7 +20,7 @@ class MFAConfig(AppConfig):
 
         registry.register(stages.SecondFactorStage())
         registry.register(stages.EnrollStage())
-        register_factor("totp", lambda user: receivers.has_totp(user))
+        register_factor("totp", receivers.totp_devices)
         # A changed password ends every "don't ask again" promise.
         for signal in (account_signals.password_changed, account_signals.password_reset_completed):
             signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")

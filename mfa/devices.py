@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.pipeline import user_facts
+from mfa import registry
 from mfa.models import RecoveryCodeSet, TOTPDevice
 
 DEVICE_MODELS = (TOTPDevice, RecoveryCodeSet)
@@ -20,9 +22,7 @@ def recovery_set(user) -> RecoveryCodeSet | None:
 
 def has_mfa(user) -> bool:
     """A user "has MFA" when a primary second factor is set up (codes alone are a backup)."""
-    from mfa import registry
-
-    return any(provider(user) for provider in registry.factor_providers())
+    return registry.has_factor(user_facts(user, registry.factor_facts()))
 
 
 def throttled_check(device, token) -> tuple[bool, object]:

@@ -232,10 +232,7 @@ def step_up(request, *, user, code: str) -> dict:
         with code_checked(request, user=user, code=code) as method:
             signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
                                              method=method)
-            # More privilege for this session: a new key, so a copy taken before is worth
-            # less.
-            request.session.cycle_key()
-            return authrecord.record_refresh(request, ["otp"])
+            return authrecord.record_step_up(request, ["otp"])
     except FlowError as error:
         if error.code == MFAError.CODE_INVALID:
             signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,

@@ -28,11 +28,18 @@ def is_required(user) -> bool:
     return bool(_callable(rule)(user))
 
 
-def enrollment_due(user) -> bool:
-    """True when the user must have MFA, has none, and any grace period has run out."""
-    from mfa.devices import has_mfa
+def enrollment_due(user, *, has_mfa: bool | None = None) -> bool:
+    """True when the user must have MFA, has none, and any grace period has run out.
 
-    if not is_required(user) or has_mfa(user):
+    ``has_mfa``: whether the user has a factor, when the caller already knows.
+    """
+    from mfa import devices
+
+    if not is_required(user):
+        return False
+    if has_mfa is None:
+        has_mfa = devices.has_mfa(user)
+    if has_mfa:
         return False
     grace = app_settings.GRACE_PERIOD
     if grace <= 0:

@@ -7,8 +7,8 @@ from mfa import trust
 from mfa.models import TOTPDevice
 
 
-def has_totp(user) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+def totp_devices(user):
+    return TOTPDevice.objects.filter(user=user, confirmed=True)
 
 
 def untrust_all(sender, user=None, request=None, **kwargs):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accounts import authrecord
 from accounts.pipeline import Stage
-from mfa import devices, policy, trust
+from mfa import policy, registry, trust
 
 
 class SecondFactorStage(Stage):
@@ -16,10 +16,15 @@ class SecondFactorStage(Stage):
     url_name = "mfa:challenge"
     description = "Enter a code from your authenticator app or a recovery code."
 
-    def is_needed(self, request, user, state) -> bool:
+    def facts(self, request, user, state) -> dict:
         if "mfa" in authrecord.combine(state.amr):
-            return False  # the first factor already was multi-factor (a verified passkey)
-        return devices.has_mfa(user) and trust.trusted(request, user) is None
+            return {}  # the first factor already was multi-factor (a verified passkey)
+        return registry.factor_facts()
+
+    def is_needed(self, request, user, state, facts) -> bool:
+        if "mfa" in authrecord.combine(state.amr):
+            return False
+        return registry.has_factor(facts) and trust.trusted(request, user) is None
 
 
 class EnrollStage(Stage):
@@ -30,5 +35,8 @@ class EnrollStage(Stage):
     url_name = "mfa:enroll"
     description = "Set up two-step verification to finish signing in."
 
-    def is_needed(self, request, user, state) -> bool:
-        return policy.enrollment_due(user)
+    def facts(self, request, user, state) -> dict:
+        return registry.factor_facts() if policy.is_required(user) else {}
+
+    def is_needed(self, request, user, state, facts) -> bool:
+        return policy.enrollment_due(user, has_mfa=registry.has_factor(facts))

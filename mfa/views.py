@@ -96,8 +96,7 @@ class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormV
         codes = flows.totp_activate(self.request, user=self.user(), code=form.cleaned_data["code"])
         if self.request.user.is_authenticated:
             # The user just proved the new factor: this session now has two.
-            self.request.session.cycle_key()
-            authrecord.record_refresh(self.request, ["otp"])
+            authrecord.record_step_up(self.request, ["otp"])
         return self.activated(codes)
 
     def activated(self, codes):

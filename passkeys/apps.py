@@ -28,5 +28,5 @@ class PasskeysConfig(AppConfig):
             from passkeys.models import Passkey
 
             register_factor("passkey", lambda user: Passkey.objects.filter(
-                user=user, flagged_at__isnull=True).exists())
+                user=user, flagged_at__isnull=True))
             slots.register("mfa_alternatives", "passkeys/_mfa_option.html")

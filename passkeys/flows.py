@@ -269,8 +269,7 @@ def second_factor_verify(request, *, credential) -> pipeline.LoginResult:
 
 def reauth_verify(request, *, user, credential) -> dict:
     def refreshed(_passkey, amr):
-        request.session.cycle_key()
-        return authrecord.record_refresh(request, amr)
+        return authrecord.record_step_up(request, amr)
 
     return _assert(request, credential, ceremony=CEREMONY_REAUTH,
                    expected_user_id=str(user.pk), then=refreshed)

@@ -80,6 +80,5 @@ def reauthenticate(request, *, password: str) -> None:
         raise FlowError(
             AccountsError.PASSWORD_INCORRECT, _("The password is incorrect."), field="password"
         )
-    request.session.cycle_key()
-    authrecord.record_refresh(request, ["pwd"])
+    authrecord.record_step_up(request, ["pwd"])
     signals.reauthenticated.send(sender=user.__class__, request=request, user=user, method="password")

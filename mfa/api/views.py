@@ -179,8 +179,7 @@ class TOTPActivateView(MFAAPIView):
         codes = flows.totp_activate(request._request, user=user, code=data["code"])
         body = {"recovery_codes": codes}
         if request.user.is_authenticated:
-            request._request.session.cycle_key()
-            authrecord.record_refresh(request._request, ["otp"])
+            authrecord.record_step_up(request._request, ["otp"])
         else:
             result = pipeline.stage_passed(request._request, "mfa_enroll", amr=["otp"],
                                            also_done=("mfa",))

@@ -36,7 +36,7 @@ class HoldStage(pipeline.Stage):
     url_name = "test_stage"
     description = "Pass the test stage."
 
-    def is_needed(self, request, user, state) -> bool:
+    def is_needed(self, request, user, state, facts) -> bool:
         return True
 
 

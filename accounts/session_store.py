@@ -1,0 +1,124 @@
+"""Database sessions that cost one statement per request that changes them.
+
+``SESSION_ENGINE = "accounts.session_store"``. The rows, the table and the cookie are
+Django's own (``django.contrib.sessions``), so switching to or from this engine signs nobody
+out. What differs is how often it writes. Django's database store, on a sign-in or any
+other key rotation, looks the new key up, inserts a row under it, reads and deletes the old
+row, then updates the new one with the final data: five statements and two transactions.
+This store:
+
+- rotates a key in memory, and moves the row to the new key when the session is saved: one
+  ``UPDATE ... SET session_key = <new>`` (an INSERT when there was no row to move);
+- does not look a new key up before using it: 32 characters drawn from 36 are 165 random
+  bits, and the primary key refuses the impossible duplicate, which is then retried;
+- skips a save that would write what this request has already written, so a flow can save
+  inside its own transaction (:func:`accounts.sessions.session_write`) and the
+  middleware's save after it costs nothing.
+"""
+
+from __future__ import annotations
+
+from django.contrib.sessions.backends import db
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
+from django.db import DatabaseError, IntegrityError, router, transaction
+from django.utils.crypto import get_random_string
+
+KEY_LENGTH = 32
+# A duplicate key takes 2**165 draws to expect; a few retries only guard against a broken
+# random source looping forever.
+MAX_KEY_ATTEMPTS = 5
+
+
+class SessionStore(db.SessionStore):
+    #: Tells flows that a save inside their transaction is not repeated by the middleware.
+    writes_once = True
+
+    def __init__(self, session_key=None):
+        super().__init__(session_key)
+        # The key this session's row is stored under, once read or written.
+        self._stored_key = None
+        # The stored key a rotation will move the row away from at the next save.
+        self._rotated_from = None
+        # (key, serialized data) as last written by this store, to skip a repeated save.
+        self._written = None
+
+    def _new_key(self) -> str:
+        return get_random_string(KEY_LENGTH, VALID_KEY_CHARS)
+
+    def load(self):
+        row = self._get_session_from_db()
+        if row is None:
+            return {}
+        self._stored_key = row.session_key
+        return self.decode(row.session_data)
+
+    def cycle_key(self):
+        data = self._session  # loads the row, or forgets a key that has none
+        if self._rotated_from is None:
+            self._rotated_from = self._stored_key
+        self._stored_key = None
+        self._session_key = self._new_key()
+        self._session_cache = data
+        self.modified = True
+
+    def create(self):
+        for _attempt in range(MAX_KEY_ATTEMPTS):
+            self._session_key = self._new_key()
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise CreateError(f"no unused session key after {MAX_KEY_ATTEMPTS} attempts")
+
+    def save(self, must_create=False):
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        serialized = self.serializer().dumps(data)
+        if not must_create and (self.session_key, serialized) == self._written:
+            return
+        using = router.db_for_write(self.model)
+        rows = self.model._default_manager.db_manager(using)
+        values = {"session_data": self.encode(data), "expire_date": self.get_expiry_date()}
+        for _attempt in range(MAX_KEY_ATTEMPTS):
+            try:
+                with transaction.atomic(using=using):
+                    self._write(rows, values, must_create=must_create)
+            except IntegrityError:
+                if must_create:
+                    raise CreateError from None
+                # The new key is taken (rotation, or a first write): draw another.
+                self._session_key = self._new_key()
+                continue
+            except DatabaseError as exc:
+                if not must_create:
+                    raise UpdateError from exc
+                raise
+            self._stored_key, self._rotated_from = self.session_key, None
+            self._written = (self.session_key, serialized)
+            return
+        raise UpdateError(f"no unused session key after {MAX_KEY_ATTEMPTS} attempts")
+
+    def _write(self, rows, values: dict, *, must_create: bool) -> None:
+        key = self.session_key
+        if self._rotated_from is not None:
+            if rows.filter(session_key=self._rotated_from).update(session_key=key, **values):
+                return
+            # Nothing to move (its row expired or was ended meanwhile): start a row of its
+            # own, as Django's store does.
+            rows.create(session_key=key, **values)
+        elif must_create or self._stored_key != key:
+            rows.create(session_key=key, **values)
+        elif not rows.filter(session_key=key).update(**values):
+            raise UpdateError  # the row was deleted meanwhile (signed out elsewhere)
+
+    def delete(self, session_key=None):
+        if session_key is None:
+            keys = {self.session_key, self._rotated_from} - {None}
+            self._stored_key = self._rotated_from = self._written = None
+        else:
+            keys = {session_key}
+        if keys:
+            self.model._default_manager.filter(session_key__in=keys).delete()
