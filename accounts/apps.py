@@ -9,7 +9,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.contrib.auth import get_user_model
+        from django.contrib.auth import get_user_model, user_logged_in
         from django.core.signals import setting_changed
         from django.db.models.signals import post_save, pre_save
 
@@ -24,3 +24,8 @@ class AccountsConfig(AppConfig):
                          dispatch_uid="accounts.remember_active")
         post_save.connect(receivers.end_sessions_when_disabled, sender=user_model,
                           dispatch_uid="accounts.end_sessions_when_disabled")
+        # Django's last_login receiver saves the user (two model signals, a compiled
+        # UPDATE) at every sign-in; ours writes the one column. Same dispatch_uid: whichever
+        # app is ready first, only ours stays connected.
+        user_logged_in.disconnect(dispatch_uid="update_last_login")
+        user_logged_in.connect(receivers.last_login_update, dispatch_uid="update_last_login")

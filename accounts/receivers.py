@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from django.db import router
+from django.utils import timezone
+
 from accounts import sessions
+from authsuite import db
 
 
 def remember_active(sender, instance, **kwargs):
@@ -22,3 +26,12 @@ def end_sessions_when_disabled(sender, instance, created, **kwargs):
     """However a user is disabled (admin form, shell, flow), their sessions end."""
     if not created and getattr(instance, "_authsuite_was_active", None) and not instance.is_active:
         sessions.sessions_end(instance, reason="deactivated")
+
+
+def last_login_update(sender, user, **kwargs):
+    """``last_login`` at each sign-in, as Django's ``update_last_login`` sets it, in one
+    statement and without the user's save signals (nothing else on the user changes)."""
+    model = user._meta.model
+    user.last_login = timezone.now()
+    db.update(model, using=router.db_for_write(model, instance=user), where={"pk": user.pk},
+              values={"last_login": user.last_login})

@@ -18,10 +18,13 @@ This store:
 
 from __future__ import annotations
 
-from django.contrib.sessions.backends import db
+import secrets
+
+from django.contrib.sessions.backends import db as sessions_db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
-from django.db import DatabaseError, IntegrityError, router, transaction
-from django.utils.crypto import get_random_string
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
+
+from authsuite import db
 
 KEY_LENGTH = 32
 # A duplicate key takes 2**165 draws to expect; a few retries only guard against a broken
@@ -29,7 +32,21 @@ KEY_LENGTH = 32
 MAX_KEY_ATTEMPTS = 5
 
 
-class SessionStore(db.SessionStore):
+def new_session_key() -> str:
+    """32 characters drawn uniformly from Django's 36 session-key characters.
+
+    As ``get_random_string(32, VALID_KEY_CHARS)``, with one call to the CSPRNG instead of
+    one per character: bytes of 252 or more are dropped, so ``b % 36`` has no bias.
+    """
+    chars = VALID_KEY_CHARS
+    limit = 256 - 256 % len(chars)
+    key = ""
+    while len(key) < KEY_LENGTH:
+        key += "".join(chars[b % len(chars)] for b in secrets.token_bytes(48) if b < limit)
+    return key[:KEY_LENGTH]
+
+
+class SessionStore(sessions_db.SessionStore):
     #: Tells flows that a save inside their transaction is not repeated by the middleware.
     writes_once = True
 
@@ -43,7 +60,7 @@ class SessionStore(db.SessionStore):
         self._written = None
 
     def _new_key(self) -> str:
-        return get_random_string(KEY_LENGTH, VALID_KEY_CHARS)
+        return new_session_key()
 
     def load(self):
         row = self._get_session_from_db()
@@ -84,11 +101,20 @@ class SessionStore(db.SessionStore):
         values = {"session_data": self.encode(data), "expire_date": self.get_expiry_date()}
         for _attempt in range(MAX_KEY_ATTEMPTS):
             try:
-                with transaction.atomic(using=using):
-                    self._write(rows, values, must_create=must_create)
+                if must_create:
+                    # As Django's store: a savepoint, so a duplicate key does not spoil the
+                    # caller's transaction and create() can draw another.
+                    with transaction.atomic(using=using):
+                        rows.create(session_key=self.session_key, **values)
+                else:
+                    # One statement (two when a rotation finds no row to move): no savepoint,
+                    # which would cost two more.
+                    self._write(rows, values)
             except IntegrityError:
                 if must_create:
                     raise CreateError from None
+                if connections[using].in_atomic_block:
+                    raise  # the caller's transaction is spoilt: nothing to retry in
                 # The new key is taken (rotation, or a first write): draw another.
                 self._session_key = self._new_key()
                 continue
@@ -101,17 +127,18 @@ class SessionStore(db.SessionStore):
             return
         raise UpdateError(f"no unused session key after {MAX_KEY_ATTEMPTS} attempts")
 
-    def _write(self, rows, values: dict, *, must_create: bool) -> None:
-        key = self.session_key
+    def _write(self, rows, values: dict) -> None:
+        key, using = self.session_key, rows.db
         if self._rotated_from is not None:
-            if rows.filter(session_key=self._rotated_from).update(session_key=key, **values):
+            if db.update(self.model, using=using, where={"session_key": self._rotated_from},
+                         values={"session_key": key, **values}):
                 return
             # Nothing to move (its row expired or was ended meanwhile): start a row of its
             # own, as Django's store does.
             rows.create(session_key=key, **values)
-        elif must_create or self._stored_key != key:
+        elif self._stored_key != key:
             rows.create(session_key=key, **values)
-        elif not rows.filter(session_key=key).update(**values):
+        elif not db.update(self.model, using=using, where={"session_key": key}, values=values):
             raise UpdateError  # the row was deleted meanwhile (signed out elsewhere)
 
     def delete(self, session_key=None):

@@ -49,7 +49,7 @@ def setup_django(database: str = ":memory:", postgres_url: str = "") -> None:
         import dj_database_url
 
         # Before setup: no connection has been opened yet.
-        settings.DATABASES["default"] = dj_database_url.parse(postgres_url)
+        settings.DATABASES["default"] = dj_database_url.parse(postgres_url, conn_max_age=None)
     django.setup()
     import authsuite.celery  # noqa: F401 - tasks are queued on the project's app, as in wsgi.py
 
@@ -85,3 +85,104 @@ def p90(values: list[float]) -> float:
     if len(values) < 2:
         return values[0]
     return statistics.quantiles(values, n=10)[-1]
+
+
+class Response:
+    def __init__(self, status: str, headers: list[tuple[str, str]], content: bytes):
+        self.status_code = int(status.split(" ", 1)[0])
+        self.headers = headers
+        self.content = content
+
+    def __getitem__(self, name: str) -> str:
+        return self.get(name)
+
+    def get(self, name: str, default=None):
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return default
+
+
+class Browser:
+    """A browser talking straight to the project's WSGI application.
+
+    The request is handed over as a WSGI server hands it over (an environ with a urlencoded
+    form body, as browsers post it), so what is timed is the application's work, not a test
+    client's: ``elapsed`` and ``elapsed_cpu`` cover the application call and reading the
+    response body, nothing else. Cookies are kept between requests.
+    """
+
+    _app = None
+
+    def __init__(self, *, user_agent: str = "", remote_addr: str = "127.0.0.1"):
+        from django.core.handlers.wsgi import WSGIHandler
+
+        if Browser._app is None:
+            Browser._app = WSGIHandler()
+        self.user_agent, self.remote_addr = user_agent, remote_addr
+        self.cookies: dict[str, str] = {}
+        self.elapsed = self.elapsed_cpu = 0.0
+
+    def get(self, path: str) -> Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, data: dict) -> Response:
+        return self.request("POST", path, data)
+
+    def request(self, method: str, path: str, data: dict | None = None) -> Response:
+        import io
+        import sys
+        import time
+        from urllib.parse import urlencode
+
+        body = urlencode(data or {}).encode()
+        path, _, query = path.partition("?")
+        environ = {
+            "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+            "SERVER_NAME": "testserver", "SERVER_PORT": "80", "HTTP_HOST": "testserver",
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": self.remote_addr,
+            "HTTP_USER_AGENT": self.user_agent,
+            "HTTP_COOKIE": "; ".join(f"{k}={v}" for k, v in self.cookies.items()),
+            "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": sys.stderr, "wsgi.multithread": False, "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        if method == "POST":
+            environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+            environ["CONTENT_LENGTH"] = str(len(body))
+        started: list = []
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        result = self._app(environ, lambda status, headers, *exc: started.extend((status, headers)))
+        try:
+            content = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        self.elapsed = time.perf_counter() - start
+        self.elapsed_cpu = time.thread_time() - start_cpu
+        response = Response(started[0], started[1], content)
+        self._keep_cookies(response)
+        return response
+
+    def _keep_cookies(self, response: Response) -> None:
+        from http.cookies import SimpleCookie
+
+        for key, value in response.headers:
+            if key.lower() != "set-cookie":
+                continue
+            jar = SimpleCookie()
+            jar.load(value)
+            for name, morsel in jar.items():
+                if morsel["max-age"] == "0" or morsel["expires"].startswith("Thu, 01 Jan 1970"):
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+
+    def session(self):
+        """The server-side session this browser's cookie points at (empty without one)."""
+        from importlib import import_module
+
+        from django.conf import settings
+
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        return store(self.cookies.get(settings.SESSION_COOKIE_NAME))

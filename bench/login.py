@@ -7,6 +7,10 @@ alternating order, with the production hasher; the ratio of their medians is the
 
     ratio = median(full POST /accounts/login/) / median(one check_password)
 
+The sign-in is handed to the WSGI application as a server would hand it over (a urlencoded
+form, as browsers post it; persistent database connections), and timed from the call to
+the last byte of the response (see ``bench.common.Browser``).
+
 ``python -m bench login [--iterations N] [--quick] [--memory] [--profile]``
 """
 
@@ -26,6 +30,7 @@ from bench import common
 GOAL = 1.10
 EMAIL = "bench@example.com"
 PASSWORD = "correct horse battery staple"
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 DEFAULT_ITERATIONS = 100
 QUICK_ITERATIONS = 5
 WARMUP = 3
@@ -66,33 +71,30 @@ class Bench:
 
     def login(self) -> tuple[float, float]:
         """Wall and CPU seconds of one POST /accounts/login/."""
-        client, data = self._fresh_client()
-        start, start_cpu = time.perf_counter(), time.thread_time()
-        response = client.post("/accounts/login/", data)
-        elapsed = time.perf_counter() - start, time.thread_time() - start_cpu
-        self._check(client, response)
-        return elapsed
+        browser, data = self.fresh_browser()
+        response = browser.post("/accounts/login/", data)
+        self.check(browser, response)
+        return browser.elapsed, browser.elapsed_cpu
 
-    def _fresh_client(self):
+    def fresh_browser(self):
         from django.conf import settings
         from django.core.cache import caches
-        from django.test import Client
 
         # Each sign-in starts from nothing: no cookies, no rate-limit counters, so every
         # request takes the whole path and none is refused. The application's own cache
         # keeps its contents, as it would in production.
         caches[settings.RATELIMIT_USE_CACHE].clear()
-        client = Client(enforce_csrf_checks=True)
-        client.get("/accounts/login/")  # the CSRF cookie, as a browser would have it
-        token = client.cookies["csrftoken"].value
-        return client, {"email": EMAIL, "password": PASSWORD, "csrfmiddlewaretoken": token}
+        browser = common.Browser(user_agent=USER_AGENT)
+        browser.get("/accounts/login/")  # the CSRF cookie, as a browser would have it
+        token = browser.cookies["csrftoken"]
+        return browser, {"email": EMAIL, "password": PASSWORD, "csrfmiddlewaretoken": token}
 
-    def _check(self, client, response) -> None:
+    def check(self, browser, response) -> None:
         from django.contrib.auth import SESSION_KEY
 
         if response.status_code != 302 or response["Location"] != "/accounts/":
             raise SystemExit(f"sign-in failed: {response.status_code} {response.get('Location')}")
-        if client.session.get(SESSION_KEY) != str(self.user_id):
+        if browser.session().get(SESSION_KEY) != str(self.user_id):
             raise SystemExit("sign-in did not authenticate the session")
 
     def stored_hash_current(self) -> bool:
@@ -124,27 +126,28 @@ def profile(bench: Bench, count: int) -> None:
 
     profiler = cProfile.Profile()
     for _ in range(count):
-        client, data = bench._fresh_client()
+        browser, data = bench.fresh_browser()
         profiler.enable()
-        response = client.post("/accounts/login/", data)
+        response = browser.post("/accounts/login/", data)
         profiler.disable()
-        bench._check(client, response)
+        bench.check(browser, response)
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(
         os.environ.get("BENCH_PROFILE_SORT", "cumulative"))
-    stats.print_stats(40)
+    stats.print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "40")))
     print(f"profile of {count} sign-ins (cumulative time):")
     print(out.getvalue())
 
 
 def count_queries(bench: Bench) -> int:
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
-    client, data = bench._fresh_client()
+    browser, data = bench.fresh_browser()
+    reset_queries()  # the request resets the log as it starts: count from an empty one
     with CaptureQueriesContext(connection) as queries:
-        response = client.post("/accounts/login/", data)
-    bench._check(client, response)
+        response = browser.post("/accounts/login/", data)
+    bench.check(browser, response)
     return len(queries)
 
 

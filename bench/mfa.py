@@ -9,6 +9,9 @@ in one run, in alternating order; the figure is the ratio of their medians:
 
     ratio = median(POST /mfa/challenge/ as a step-up) / median(GET /accounts/)
 
+Requests are handed to the WSGI application as a server would hand them over, and timed from
+the call to the last byte of the response (see ``bench.common.Browser``).
+
 The second-factor stage of a sign-in (password first, untimed; then the timed POST of the
 code, which completes the sign-in) is measured too and reported beside it, with the SQL
 queries of each request.
@@ -105,14 +108,12 @@ class Bench:
         caches["ratelimit"].clear()
 
     def _browser(self):
-        from django.test import Client
-
-        client = Client(enforce_csrf_checks=True, HTTP_USER_AGENT=USER_AGENT)
+        client = common.Browser(user_agent=USER_AGENT)
         client.get("/accounts/login/")  # the CSRF cookie, as a browser would have it
         return client
 
     def _csrf(self, client) -> str:
-        return client.cookies["csrftoken"].value
+        return client.cookies["csrftoken"]
 
     def _password(self, client) -> None:
         self._reset_limits()
@@ -136,21 +137,20 @@ class Bench:
         if response.status_code != 302 or response["Location"] != target:
             raise SystemExit(f"challenge failed: {response.status_code} "
                              f"{response.get('Location')} {response.content[:300]!r}")
-        if client.session.get(SESSION_KEY) != str(self.user_id):
+        session = client.session()
+        if session.get(SESSION_KEY) != str(self.user_id):
             raise SystemExit("the challenge did not leave an authenticated session")
-        if "mfa" not in client.session["_authsuite_auth"]["amr"]:
+        if "mfa" not in session["_authsuite_auth"]["amr"]:
             raise SystemExit("the session's amr has no mfa after the challenge")
 
     # --- the measured requests ---------------------------------------------------------------
 
     def page(self) -> float:
         self._reset_limits()
-        start = time.perf_counter()
         response = self.client.get("/accounts/")
-        elapsed = time.perf_counter() - start
         if response.status_code != 200:
             raise SystemExit(f"the signed-in page answered {response.status_code}")
-        return elapsed
+        return self.client.elapsed
 
     def step_up_data(self) -> dict:
         self._reset_limits()
@@ -159,11 +159,9 @@ class Bench:
 
     def step_up(self) -> float:
         data = self.step_up_data()
-        start = time.perf_counter()
         response = self.client.post("/mfa/challenge/", data)
-        elapsed = time.perf_counter() - start
         self._check_signed_in(self.client, response, STEP_UP_TARGET)
-        return elapsed
+        return self.client.elapsed
 
     def stage_ready(self):
         """A browser whose sign-in waits at the second factor (the password is not timed)."""
@@ -175,11 +173,9 @@ class Bench:
 
     def stage(self) -> float:
         client, data = self.stage_ready()
-        start = time.perf_counter()
         response = client.post("/mfa/challenge/", data)
-        elapsed = time.perf_counter() - start
         self._check_signed_in(client, response, "/accounts/")
-        return elapsed
+        return client.elapsed
 
 
 def measure(bench: Bench, iterations: int) -> dict[str, list[float]]:
@@ -199,7 +195,7 @@ def measure(bench: Bench, iterations: int) -> dict[str, list[float]]:
 
 
 def capture(bench: Bench, show: bool) -> tuple[int, int, int]:
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
     counts = []
@@ -211,6 +207,7 @@ def capture(bench: Bench, show: bool) -> tuple[int, int, int]:
             client = bench.client
         elif name.startswith("sign-in"):
             client, data = bench.stage_ready()
+        reset_queries()  # the request resets the log as it starts: count from an empty one
         with CaptureQueriesContext(connection) as queries:
             response = run() if run else client.post("/mfa/challenge/", data)
         if response.status_code not in (200, 302):
@@ -237,7 +234,7 @@ def profile(bench: Bench, count: int) -> None:
         bench._check_signed_in(bench.client, response, STEP_UP_TARGET)
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out).strip_dirs()
-    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("cumulative").print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "40")))
     stats.sort_stats("tottime").print_stats(25)
     print(f"profile of {count} step-ups (cumulative time):")
     print(out.getvalue())

@@ -4,6 +4,7 @@
 - SQLite in the file named by ``AUTHSUITE_BENCH_DB`` (a benchmark sets it), or in memory.
 - Celery with a broker (in-process memory transport) instead of eager tasks: a web process
   queues background work and a worker does it; eager tasks would bill the request for it.
+- Persistent database connections, as production web processes keep them.
 - Rate-limit counters in their own cache, so a benchmark can reset them between iterations
   without emptying the cache the application uses for everything else.
 """
@@ -21,6 +22,9 @@ DATABASES = {
         "NAME": os.environ.get("AUTHSUITE_BENCH_DB", ":memory:"),
         # As the demo configures SQLite: write-ahead logging, IMMEDIATE transactions.
         "OPTIONS": {"init_command": SQLITE_INIT_COMMAND, "transaction_mode": "IMMEDIATE"},
+        # Persistent connections, as a production web process keeps them: requests are
+        # handed to the WSGI application, which would otherwise reconnect for each one.
+        "CONN_MAX_AGE": None,
     }
 }
 CACHES = {

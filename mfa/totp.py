@@ -7,9 +7,10 @@ import secrets
 import time
 from urllib.parse import quote, urlencode
 
+from django.db import router
 from django_otp.oath import hotp
 
-from authsuite import crypto
+from authsuite import crypto, db
 from authsuite.app_settings import app_settings as core_settings
 from mfa.app_settings import app_settings
 from mfa.models import TOTPDevice
@@ -94,7 +95,8 @@ def verify(device: TOTPDevice, token, **record) -> bool:
     t = matching_step(device, token)
     if t is None:
         return False
-    won = TOTPDevice.objects.filter(pk=device.pk, last_t__lt=t).update(last_t=t, **record)
+    won = db.update(TOTPDevice, using=router.db_for_write(TOTPDevice),
+                    where={"pk": device.pk, "last_t__lt": t}, values={"last_t": t, **record})
     if won:
         device.last_t = t
         for name, value in record.items():

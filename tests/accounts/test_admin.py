@@ -369,11 +369,11 @@ def test_sessions_page_queries(user, django_assert_num_queries, sessions):
 
 # A password sign-in: the lockout standing, the user, the facts every stage decides on (one
 # query), then in one transaction last_login, the session tracking row, the audit event and
-# its pending seal, the new-device lookup and the session row (written once, in a savepoint).
+# its pending seal, the new-device lookup and the session row (written once).
 # SQLite counts one statement more: Django opens its transactions there with an explicit
 # BEGIN, and writes the event and its pending seal in two statements where PostgreSQL
 # takes one; its driver begins transactions implicitly.
-PASSWORD_LOGIN_QUERIES = {"sqlite": 13, "postgresql": 12}
+PASSWORD_LOGIN_QUERIES = {"sqlite": 11, "postgresql": 10}
 
 
 def test_password_login_queries(django_assert_num_queries, password):
