@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import db as sessions_db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.db import DatabaseError, IntegrityError, connections, router, transaction
@@ -58,6 +59,9 @@ class SessionStore(sessions_db.SessionStore):
         self._rotated_from = None
         # (key, serialized data) as last written by this store, to skip a repeated save.
         self._written = None
+        # (stored key, rotated from) before a write made inside a transaction that has not
+        # committed yet: if it never does, the row is still where they say.
+        self._uncommitted = None
 
     def _new_key(self) -> str:
         return new_session_key()
@@ -92,12 +96,16 @@ class SessionStore(sessions_db.SessionStore):
     def save(self, must_create=False):
         if self.session_key is None:
             return self.create()
+        using = router.db_for_write(self.model)
+        if self._uncommitted is not None and not connections[using].in_atomic_block:
+            # Written in a transaction that was rolled back (its on_commit never ran): the
+            # row is where it was before that write, which must be made again.
+            (self._stored_key, self._rotated_from), self._uncommitted = self._uncommitted, None
+            self._written = None
         data = self._get_session(no_load=must_create)
         serialized = self.serializer().dumps(data)
         if not must_create and (self.session_key, serialized) == self._written:
             return
-        using = router.db_for_write(self.model)
-        rows = self.model._default_manager.db_manager(using)
         values = {"session_data": self.encode(data), "expire_date": self.get_expiry_date()}
         for _attempt in range(MAX_KEY_ATTEMPTS):
             try:
@@ -105,11 +113,11 @@ class SessionStore(sessions_db.SessionStore):
                     # As Django's store: a savepoint, so a duplicate key does not spoil the
                     # caller's transaction and create() can draw another.
                     with transaction.atomic(using=using):
-                        rows.create(session_key=self.session_key, **values)
+                        self._insert(using, values)
                 else:
                     # One statement (two when a rotation finds no row to move): no savepoint,
                     # which would cost two more.
-                    self._write(rows, values)
+                    self._write(using, values)
             except IntegrityError:
                 if must_create:
                     raise CreateError from None
@@ -122,30 +130,58 @@ class SessionStore(sessions_db.SessionStore):
                 if not must_create:
                     raise UpdateError from exc
                 raise
+            if connections[using].in_atomic_block and self._uncommitted is None:
+                self._uncommitted = (self._stored_key, self._rotated_from)
+                transaction.on_commit(self._committed, using=using)
             self._stored_key, self._rotated_from = self.session_key, None
             self._written = (self.session_key, serialized)
             return
         raise UpdateError(f"no unused session key after {MAX_KEY_ATTEMPTS} attempts")
 
-    def _write(self, rows, values: dict) -> None:
-        key, using = self.session_key, rows.db
+    def _write(self, using: str, values: dict) -> None:
+        key = self.session_key
         if self._rotated_from is not None:
             if db.update(self.model, using=using, where={"session_key": self._rotated_from},
                          values={"session_key": key, **values}):
                 return
             # Nothing to move (its row expired or was ended meanwhile): start a row of its
             # own, as Django's store does.
-            rows.create(session_key=key, **values)
+            self._insert(using, values)
         elif self._stored_key != key:
-            rows.create(session_key=key, **values)
+            self._insert(using, values)
         elif not db.update(self.model, using=using, where={"session_key": key}, values=values):
             raise UpdateError  # the row was deleted meanwhile (signed out elsewhere)
+
+    def _committed(self) -> None:
+        self._uncommitted = None
+
+    def _insert(self, using: str, values: dict) -> None:
+        db.insert(self.model, using=using, values={"session_key": self.session_key, **values})
 
     def delete(self, session_key=None):
         if session_key is None:
             keys = {self.session_key, self._rotated_from} - {None}
-            self._stored_key = self._rotated_from = self._written = None
+            self._stored_key = self._rotated_from = self._written = self._uncommitted = None
         else:
             keys = {session_key}
         if keys:
             self.model._default_manager.filter(session_key__in=keys).delete()
+
+    # The async API (``request.auser()``, ``await session.aset(...)``) runs the same code,
+    # so that what this store knows about its row stays true whichever API wrote it.
+
+    async def aload(self):
+        return await sync_to_async(self.load)()
+
+    async def acycle_key(self):
+        await sync_to_async(self.cycle_key)()
+
+    async def acreate(self):
+        await sync_to_async(self.create)()
+
+    async def asave(self, must_create=False):
+        await sync_to_async(self.save)(must_create)
+
+    async def adelete(self, session_key=None):
+        await sync_to_async(self.delete)(session_key)
+

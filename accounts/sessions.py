@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import auth
+from django.db import router
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts import signals
 from accounts.app_settings import app_settings
 from accounts.models import UserSession
-from authsuite import context, crypto
+from authsuite import context, crypto, db
 from authsuite.useragent import device_name
 
 SID_KEY = "_authsuite_sid"
@@ -32,16 +33,17 @@ def session_start(request, user, *, remember: bool) -> UserSession:
     if not request.session.session_key:
         request.session.save()
     ctx = context.current()
-    row = UserSession.objects.create(
-        user=user,
-        key_digest=_digest(request.session.session_key),
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        device=device_name(ctx.user_agent),
-        remember=remember,
-    )
-    request.session[SID_KEY] = row.pk
-    return row
+    now = timezone.now()
+    values = {
+        "user_id": user.pk, "key_digest": _digest(request.session.session_key),
+        "created_at": now, "last_seen_at": now, "ip": ctx.ip, "user_agent": ctx.user_agent,
+        "device": device_name(ctx.user_agent), "remember": remember, "ended_at": None,
+        "end_reason": "",
+    }
+    # Compiled once (authsuite.db): every sign-in inserts one.
+    pk = db.insert(UserSession, using=router.db_for_write(UserSession), values=values)
+    request.session[SID_KEY] = pk
+    return UserSession(pk=pk, **values)
 
 
 def session_write(request) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import router
 
 from accounts.models import normalize_email
+from authsuite import db
 
 
 def email_field() -> str:
@@ -18,8 +20,12 @@ def get_by_email(email: str):
     normalized = normalize_email(email)
     if not normalized:
         return None
-    lookup = field if getattr(model, "EMAIL_IS_NORMALIZED", False) else f"{field}__iexact"
-    return model._default_manager.filter(**{lookup: normalized}).first()
+    if getattr(model, "EMAIL_IS_NORMALIZED", False):
+        # The suite's own user model (no default filter on its manager): an exact match,
+        # compiled once, as this runs for every sign-in attempt.
+        return db.get(model, using=router.db_for_read(model), where={field: normalized},
+                      order_by="pk")
+    return model._default_manager.filter(**{f"{field}__iexact": normalized}).first()
 
 
 def user_email(user) -> str:

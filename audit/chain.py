@@ -15,6 +15,7 @@ from django.utils import timezone
 from audit import canonical
 from audit.app_settings import app_settings
 from audit.models import ChainHead, Checkpoint, Event, EventSeal, PendingSeal
+from authsuite import db
 
 logger = logging.getLogger("authsuite.audit")
 
@@ -83,8 +84,11 @@ def _insert(event: Event, using: str) -> None:
     connection = connections[using]
     if connection.vendor != "postgresql":
         with transaction.atomic(using=using, savepoint=False):
-            event.save(force_insert=True, using=using)
-            PendingSeal.objects.using(using).create(event=event)
+            event.pk = db.insert(Event, using=using, values={
+                f.attname: getattr(event, f.attname) for f in _FIELDS})
+            db.insert(PendingSeal, using=using, values={"event_id": event.pk})
+        event._state.adding = False
+        event._state.db = using
         return
     # One statement, so one round trip and no savepoint, on the path of every request that
     # records something. (Model signals are not sent for events: subscribe to the

@@ -2,54 +2,143 @@
 
 Building and compiling a queryset costs far more than running the statement it becomes:
 about a tenth of a millisecond for ``Model.objects.filter(pk=...).update(...)`` against a
-few hundredths for the statement itself. The few writes every sign-in, step-up and key
-rotation makes go through :func:`update`, whose SQL is built from the model's metadata once
-per (model, columns, database) and whose values are prepared by the model's own fields, as
-the ORM would prepare them.
+few hundredths for the statement itself. The few statements every sign-in, step-up and key
+rotation runs go through these functions, whose SQL is built from the model's metadata once
+per (model, columns, database), whose parameters are prepared by the model's own fields and
+whose results go through the database's converters, exactly as the ORM would do both. They
+send no model signals, like ``QuerySet.update`` and ``bulk_create``.
+
+``where`` maps field names to values (``=``); ``name__lt`` means "less than", ``name__in``
+takes a list. ``"pk"`` names the primary key.
 """
 
 from __future__ import annotations
 
 from django.db import connections
+from django.db.models.expressions import Col
 
 _SQL: dict[tuple, str] = {}
-
-
-def _update_sql(model, set_names: tuple[str, ...], where_names: tuple[str, ...],
-                where_ops: tuple[str, ...], alias: str) -> str:
-    key = (model._meta.label, set_names, where_names, where_ops, alias)
-    sql = _SQL.get(key)
-    if sql is None:
-        qn = connections[alias].ops.quote_name
-        column = lambda name: qn(_field(model, name).column)  # noqa: E731
-        assignments = ", ".join(f"{column(name)} = %s" for name in set_names)
-        conditions = " AND ".join(
-            f"{column(name)} {op} %s" for name, op in zip(where_names, where_ops, strict=True))
-        sql = _SQL[key] = (f"UPDATE {qn(model._meta.db_table)} "  # noqa: S608 - names, no input
-                           f"SET {assignments} WHERE {conditions}")
-    return sql
+_OPERATORS = {"": "=", "lt": "<"}
 
 
 def _field(model, name: str):
     return model._meta.pk if name == "pk" else model._meta.get_field(name)
 
 
-def update(model, *, using: str, where: dict, values: dict) -> int:
-    """``UPDATE <model> SET values WHERE where``; returns the number of rows changed.
-
-    ``where`` maps field names, or ``name__lt`` for "less than", to values. No signals are
-    sent, as with ``QuerySet.update``.
-    """
-    connection = connections[using]
-    where_names, where_ops, params = [], [], []
-    for name, value in values.items():
-        params.append(_field(model, name).get_db_prep_save(value, connection))
+def _where(model, where: dict, connection) -> tuple[tuple, str, list]:
+    """(shape, SQL condition, parameters) of ``where``."""
+    qn = connection.ops.quote_name
+    shape, conditions, params = [], [], []
     for lookup, value in where.items():
         name, _, op = lookup.partition("__")
-        where_names.append(name)
-        where_ops.append({"": "=", "lt": "<"}[op])
-        params.append(_field(model, name).get_db_prep_value(value, connection))
-    sql = _update_sql(model, tuple(values), tuple(where_names), tuple(where_ops), using)
+        field = _field(model, name)
+        if op == "in":
+            values = list(value)
+            shape.append((name, "in", len(values)))
+            conditions.append(f"{qn(field.column)} IN ({', '.join(['%s'] * len(values))})")
+            params.extend(field.get_db_prep_value(v, connection) for v in values)
+        else:
+            shape.append((name, op))
+            conditions.append(f"{qn(field.column)} {_OPERATORS[op]} %s")
+            params.append(field.get_db_prep_value(value, connection))
+    return tuple(shape), " AND ".join(conditions), params
+
+
+def _cached(key: tuple, build) -> str:
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = _SQL[key] = build()
+    return sql
+
+
+def update(model, *, using: str, where: dict, values: dict) -> int:
+    """``UPDATE <model> SET values WHERE where``; returns the number of rows changed."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    params = [_field(model, name).get_db_prep_save(value, connection)
+              for name, value in values.items()]
+    shape, condition, where_params = _where(model, where, connection)
+    sql = _cached(("update", model._meta.label, tuple(values), shape, using), lambda: (
+        f"UPDATE {qn(model._meta.db_table)} SET "  # noqa: S608 - names, no input
+        + ", ".join(f"{qn(_field(model, name).column)} = %s" for name in values)
+        + f" WHERE {condition}"))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + where_params)
+        return cursor.rowcount
+
+
+def insert(model, *, using: str, values: dict):
+    """``INSERT`` one row of ``values``; returns its primary key."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    pk = model._meta.pk
+    params = [_field(model, name).get_db_prep_save(value, connection)
+              for name, value in values.items()]
+    returning = connection.features.can_return_columns_from_insert
+    sql = _cached(("insert", model._meta.label, tuple(values), using), lambda: (
+        f"INSERT INTO {qn(model._meta.db_table)} "  # noqa: S608 - names, no input
+        f"({', '.join(qn(_field(model, name).column) for name in values)}) "
+        f"VALUES ({', '.join(['%s'] * len(values))})"
+        + (f" RETURNING {qn(pk.column)}" if returning else "")))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        if returning:
+            return cursor.fetchone()[0]
+        if pk.attname in values:
+            return values[pk.attname]
+        return connection.ops.last_insert_id(cursor, model._meta.db_table, pk.column)
+
+
+def select(model, fields: list[str], *, using: str, where: dict, order_by: str = "",
+           limit: int | None = None) -> list[tuple]:
+    """``SELECT fields FROM <model> WHERE where [ORDER BY] [LIMIT]``: rows of Python values."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    table = model._meta.db_table
+    columns = [_field(model, name) for name in fields]
+    shape, condition, params = _where(model, where, connection)
+    order_field = _field(model, order_by.lstrip("-")) if order_by else None
+
+    def build() -> str:
+        sql = (f"SELECT {', '.join(f'{qn(table)}.{qn(f.column)}' for f in columns)} "  # noqa: S608
+               f"FROM {qn(table)} WHERE {condition}")
+        if order_field is not None:
+            sql += f" ORDER BY {qn(order_field.column)}{' DESC' if order_by[0] == '-' else ''}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return sql
+
+    sql = _cached(("select", model._meta.label, tuple(fields), shape, order_by, limit, using),
+                  build)
+    converters = _converters(model, columns, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not converters:
+        return rows
+    converted = []
+    for row in rows:
+        row = list(row)
+        for index, functions, expression in converters:
+            for convert in functions:
+                row[index] = convert(row[index], expression, connection)
+        converted.append(tuple(row))
+    return converted
+
+
+def _converters(model, fields, connection) -> list:
+    found = []
+    for index, field in enumerate(fields):
+        expression = Col(model._meta.db_table, field)
+        functions = connection.ops.get_db_converters(expression) + field.get_db_converters(
+            connection)
+        if functions:
+            found.append((index, functions, expression))
+    return found
+
+
+def get(model, *, using: str, where: dict, order_by: str = ""):
+    """The first instance matching ``where`` (all concrete fields loaded), or None."""
+    fields = [f.attname for f in model._meta.concrete_fields]
+    rows = select(model, fields, using=using, where=where, order_by=order_by, limit=1)
+    return model.from_db(using, fields, rows[0]) if rows else None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.db import router
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.pipeline import user_facts
+from authsuite import db
 from mfa import registry
 from mfa.models import RecoveryCodeSet, TOTPDevice
 
@@ -13,7 +15,9 @@ DEVICE_MODELS = (TOTPDevice, RecoveryCodeSet)
 
 
 def totp_device(user) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    # Compiled once (authsuite.db): every challenge reads it.
+    return db.get(TOTPDevice, using=router.db_for_read(TOTPDevice),
+                  where={"user_id": user.pk, "confirmed": True}, order_by="pk")
 
 
 def recovery_set(user) -> RecoveryCodeSet | None:

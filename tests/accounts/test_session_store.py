@@ -10,11 +10,12 @@ from datetime import timedelta
 from importlib import import_module
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.sessions.backends import db as django_db_store
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.models import Session
-from django.db import connection
+from django.db import connection, transaction
 from django.http import HttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -229,6 +230,59 @@ def test_flush_after_a_pending_rotation_deletes_the_original_row():
 
     assert session.session_key is None
     assert list(Session.objects.values_list("session_key", flat=True)) == [other]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_in_a_transaction_that_commits_is_not_repeated():
+    session = loaded(stored_session(a=1))
+    with transaction.atomic():
+        session.cycle_key()
+        session["b"] = 2
+        session.save()
+
+    with CaptureQueriesContext(connection) as captured:
+        session.save()  # the middleware, after the flow's transaction
+
+    assert statements(captured) == []
+    assert row_data(session.session_key) == {"a": 1, "b": 2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_in_a_transaction_rolled_back_is_made_again():
+    old = stored_session(a=1)
+    session = loaded(old)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        session.cycle_key()
+        session["b"] = 2
+        session.save()
+        raise RuntimeError("a later write of the flow failed")
+
+    session.save()  # the middleware: the row must reach the new key after all
+
+    assert list(Session.objects.values_list("session_key", flat=True)) == [session.session_key]
+    assert session.session_key != old
+    assert row_data(session.session_key) == {"a": 1, "b": 2}
+
+
+def test_the_async_api_keeps_track_of_the_row():
+    key = stored_session(a=1)
+    session = SessionStore(key)
+    async_to_sync(session.aset)("b", 2)  # loads the row through the async API
+
+    session.save()
+
+    assert list(Session.objects.values_list("session_key", flat=True)) == [key]
+    assert row_data(key) == {"a": 1, "b": 2}
+
+
+def test_an_async_rotation_moves_the_row():
+    old = stored_session(a=1)
+    session = SessionStore(old)
+    async_to_sync(session.acycle_key)()
+    async_to_sync(session.asave)()
+
+    assert list(Session.objects.values_list("session_key", flat=True)) == [session.session_key]
+    assert session.session_key != old
 
 
 # --- keys -----------------------------------------------------------------------------------
