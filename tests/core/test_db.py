@@ -1,15 +1,18 @@
-"""``authsuite.db.update``: compiled UPDATE statements, values prepared as the ORM prepares
-them, built once per shape, no model signals."""
+"""``authsuite.db``: compiled UPDATE, INSERT and SELECT statements, values prepared and
+read back as the ORM prepares and reads them, built once per shape, no model signals."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from django.db import connection
-from django.db.models.signals import post_save, pre_save
+from django.contrib.sessions.models import Session
+from django.db import IntegrityError, connection, transaction
+from django.db.models.signals import post_init, post_save, pre_init, pre_save
 
-from accounts.models import UserSession
+from accounts.models import LoginThrottle, UserSession
+from audit.models import Event, PendingSeal
 from authsuite import db
 
 pytestmark = pytest.mark.django_db
@@ -132,3 +135,356 @@ def test_sends_no_model_signals(rows):
     finally:
         pre_save.disconnect(receiver, sender=UserSession)
         post_save.disconnect(receiver, sender=UserSession)
+
+
+# ``insert``, ``select`` and ``get``: the rows they write read back through the ORM as given,
+# the rows they read are what the ORM reads.
+
+EUROPE = timezone(timedelta(hours=2))
+
+
+def session_values(user, **overrides) -> dict:
+    values = {
+        "user_id": user.pk, "key_digest": "d" * 64,
+        "created_at": START, "last_seen_at": START.astimezone(EUROPE),
+        "ip": "2001:db8::1", "user_agent": "Mözilla/5.0 (日本語; ☃)", "device": "Firefox",
+        "remember": True, "ended_at": None, "end_reason": "",
+    }
+    values.update(overrides)
+    return values
+
+
+def columns(instance) -> dict:
+    """Every concrete field's value, by attname (``Model.__eq__`` only compares pks)."""
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def test_insert_returns_the_pk_and_the_row_reads_back_as_given(user):
+    values = session_values(user)
+    pk = db.insert(UserSession, using="default", values=values)
+
+    assert isinstance(pk, int)
+    row = UserSession.objects.get(pk=pk)
+    assert columns(row) == {"id": pk, **values}
+    assert row.created_at.tzinfo is not None and row.last_seen_at.tzinfo is not None
+    assert row.remember is True and row.ended_at is None
+
+    other = db.insert(UserSession, using="default", values=session_values(
+        user, key_digest="e" * 64, remember=False, ip=None, ended_at=START, end_reason="x"))
+    assert other != pk
+    row = UserSession.objects.get(pk=other)
+    assert (row.remember, row.ip, row.ended_at, row.end_reason) == (False, None, START, "x")
+    assert UserSession.objects.count() == 2
+
+
+def test_insert_with_the_keys_in_another_order(user, sql_cache):
+    values = session_values(user)
+    first = db.insert(UserSession, using="default", values=values)
+    second = db.insert(UserSession, using="default", values=dict(reversed(values.items())))
+
+    assert len(sql_cache) == 2  # one statement per column order, each with its own params
+    assert columns(UserSession.objects.get(pk=first)) == {"id": first, **values}
+    assert columns(UserSession.objects.get(pk=second)) == {"id": second, **values}
+
+
+def test_insert_with_a_char_primary_key_returns_that_key():
+    key = "k" * 32
+    returned = db.insert(Session, using="default", values={
+        "session_key": key, "session_data": "données ✓", "expire_date": START})
+
+    assert returned == key
+    session = Session.objects.get(pk=key)
+    assert (session.session_data, session.expire_date) == ("données ✓", START)
+
+
+def test_insert_with_a_foreign_key_as_primary_key():
+    event = db.insert(Event, using="default", values=event_values())
+    assert db.insert(PendingSeal, using="default", values={"event_id": event}) == event
+    assert list(PendingSeal.objects.values_list("event_id", flat=True)) == [event]
+
+
+@pytest.mark.parametrize("given_key", [False, True], ids=["auto-pk", "char-pk"])
+def test_insert_without_returning_clause(user, monkeypatch, sql_cache, given_key):
+    """Backends that cannot return columns from an INSERT: the pk given, or the last one."""
+    if not given_key and connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL always has RETURNING: its backend has no last_insert_id")
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+    if given_key:
+        model, values = Session, {"session_key": "n" * 32, "session_data": "",
+                                  "expire_date": START}
+        expected = "n" * 32
+    else:
+        model, values = UserSession, session_values(user)
+        expected = None
+
+    pk = db.insert(model, using="default", values=values)
+
+    (sql,) = sql_cache.values()
+    assert "RETURNING" not in sql.upper()
+    assert pk == (expected or UserSession.objects.get().pk)
+    assert model.objects.filter(pk=pk).exists()
+
+
+def test_insert_of_a_duplicate_key_raises_integrity_error(user):
+    values = {"session_key": "d" * 32, "session_data": "", "expire_date": START}
+    db.insert(Session, using="default", values=values)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        db.insert(Session, using="default", values={**values, "session_data": "second"})
+    assert Session.objects.get().session_data == ""
+
+    throttle = {"identifier": "a@example.com", "ip": "", "failures": 1, "lockouts": 0,
+                "locked_until": None, "last_failure_at": START}
+    pk = db.insert(LoginThrottle, using="default", values=throttle)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        db.insert(LoginThrottle, using="default", values=throttle)  # unique (identifier, ip)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        db.insert(LoginThrottle, using="default", values={**throttle, "id": pk, "ip": "1.2.3.4"})
+    assert list(LoginThrottle.objects.values_list("pk", flat=True)) == [pk]
+
+
+def test_insert_sends_no_model_signals(user):
+    sent = []
+
+    def receiver(sender, **kwargs):
+        sent.append(sender)
+
+    signals = (pre_init, post_init, pre_save, post_save)
+    for signal in signals:
+        signal.connect(receiver, sender=UserSession, weak=False)
+    try:
+        db.insert(UserSession, using="default", values=session_values(user))
+        assert sent == []
+        UserSession.objects.create(user=user, key_digest="x")  # the receivers do hear the ORM
+        assert sent == [UserSession, UserSession, UserSession, UserSession]
+    finally:
+        for signal in signals:
+            signal.disconnect(receiver, sender=UserSession)
+
+
+def event_values(**overrides) -> dict:
+    values = {"uid": uuid.UUID(int=7), "occurred_at": START, "actor_id": "42",
+              "actor_repr": "Zoë 🙂", "action": "login", "outcome": "success",
+              "target_type": "user", "target_id": "42", "target_repr": "Zoë 🙂",
+              "ip": "10.0.0.1", "user_agent": "Mözilla/5.0", "request_id": "r" * 32,
+              "session_ref": "s" * 16, "data": '{"note":"\\u00e9"}', "mac": "m" * 64}
+    values.update(overrides)
+    return values
+
+
+def test_insert_and_select_uuids_and_text():
+    values = event_values()
+    pk = db.insert(Event, using="default", values=values)
+
+    event = Event.objects.get(pk=pk)
+    assert {name: getattr(event, name) for name in values} == values
+    (row,) = db.select(Event, ["uid", "actor_repr", "data", "occurred_at"], using="default",
+                       where={"uid": values["uid"]})
+    assert row == (values["uid"], "Zoë 🙂", '{"note":"\\u00e9"}', START)
+    assert isinstance(row[0], uuid.UUID)
+
+
+# select
+
+
+def select(fields, **kwargs) -> list[tuple]:
+    return db.select(UserSession, fields, using="default", **kwargs)
+
+
+def orm(fields, order_by, **filters) -> list[tuple]:
+    return list(UserSession.objects.filter(**filters).order_by(order_by).values_list(*fields))
+
+
+FIELDS = ["remember", "last_seen_at", "key_digest", "ended_at", "user_id", "id"]
+
+
+def test_select_returns_tuples_of_python_values_in_field_order(rows):
+    first, second, _third = rows
+    UserSession.objects.filter(pk=second.pk).update(remember=True, ended_at=START, ip="10.0.0.1")
+
+    result = select(FIELDS, where={"user_id": first.user_id}, order_by="last_seen_at")
+
+    assert result == orm(FIELDS, "last_seen_at", user_id=first.user_id)
+    assert [type(row) for row in result] == [tuple] * 3
+    assert [row[0] for row in result] == [False, True, False]
+    assert all(type(row[0]) is bool for row in result)
+    for row, hours in zip(result, (1, 2, 3), strict=True):
+        seen = row[1]
+        assert isinstance(seen, datetime) and seen.tzinfo is not None  # not a string
+        assert seen == START + timedelta(hours=hours)
+    assert [row[3] for row in result] == [None, START, None]
+    assert isinstance(result[1][3], datetime) and result[1][3].tzinfo is not None
+    assert [row[2] for row in result] == [row.key_digest for row in rows]
+    assert select(["ip", "device"], where={"pk": second.pk}) == [("10.0.0.1", "")]
+
+
+def test_select_filters(rows):
+    first, second, third = rows
+    user_id = first.user_id
+    assert select(["id"], where={"key_digest": second.key_digest}) == [(second.pk,)]
+    assert select(["id"], where={"last_seen_at__lt": third.last_seen_at}, order_by="id") == [
+        (first.pk,), (second.pk,)]
+    below_second = {"user_id": user_id, "last_seen_at__lt": second.last_seen_at}
+    assert select(["id"], where=below_second) == [(first.pk,)]
+    assert select(["id"], where={"last_seen_at__lt": second.last_seen_at,
+                                 "user": user_id}) == [(first.pk,)]
+    assert select(["id"], where={"pk__lt": second.pk}) == [(first.pk,)]
+    assert select(["id"], where={"user_id": user_id + 1000}) == []
+    assert select(["id"], where={"key_digest": "nobody", "user_id": user_id}) == []
+
+
+def test_select_in_lists_of_different_lengths(rows, sql_cache):
+    first, second, third = rows
+    digests = [second.key_digest, third.key_digest]
+    assert select(["id"], where={"key_digest__in": digests}, order_by="id") == [
+        (second.pk,), (third.pk,)]
+    assert len(sql_cache) == 1
+    assert select(["id"], where={"key_digest__in": [first.key_digest]}, order_by="id") == [
+        (first.pk,)]
+    assert len(sql_cache) == 2
+    three = [row.key_digest for row in rows]
+    assert select(["id"], where={"key_digest__in": three}, order_by="id") == [
+        (row.pk,) for row in rows]
+    assert len(sql_cache) == 3
+    # A list of a length seen before reuses its statement with the new values.
+    assert select(["id"], where={"key_digest__in": [first.key_digest, "nobody"]},
+                  order_by="id") == [(first.pk,)]
+    assert select(["id"], where={"key_digest__in": ["no", "body"]}, order_by="id") == []
+    assert select(["id"], where={"pk__in": [third.pk]}, order_by="id") == [(third.pk,)]
+    assert len(sql_cache) == 4
+    assert [sql.count("%s") for sql in sql_cache.values()] == [2, 1, 3, 1]
+
+
+def test_select_order_by_and_limit(rows):
+    first, second, third = rows
+    where = {"user_id": first.user_id}
+    assert select(["id"], where=where, order_by="last_seen_at") == [
+        (first.pk,), (second.pk,), (third.pk,)]
+    assert select(["id"], where=where, order_by="-last_seen_at") == [
+        (third.pk,), (second.pk,), (first.pk,)]
+    assert select(["id"], where=where, order_by="-pk") == [(third.pk,), (second.pk,), (first.pk,)]
+    assert select(["id"], where=where, order_by="-last_seen_at", limit=2) == [
+        (third.pk,), (second.pk,)]
+    assert select(["id"], where=where, order_by="last_seen_at", limit=1) == [(first.pk,)]
+    assert select(["id"], where=where, order_by="last_seen_at", limit=0) == []
+    assert len(select(["id"], where=where, limit=2)) == 2
+    assert select(["id"], where={"user_id": -1}, order_by="-id", limit=1) == []
+
+
+def test_select_throttles_as_the_lockout_reads_them(sql_cache):
+    until = START + timedelta(minutes=15)
+    LoginThrottle.objects.create(identifier="a@example.com", ip="", failures=3, lockouts=1,
+                                 locked_until=until, last_failure_at=START)
+    LoginThrottle.objects.create(identifier="a@example.com", ip="10.0.0.1", failures=5,
+                                 last_failure_at=START)
+    LoginThrottle.objects.create(identifier="b@example.com", ip="", last_failure_at=START)
+    fields = ["ip", "locked_until", "lockouts", "last_failure_at"]
+
+    rows = db.select(LoginThrottle, fields, using="default", order_by="ip",
+                     where={"identifier": "a@example.com", "ip__in": ["10.0.0.1", ""]})
+
+    assert rows == [("", until, 1, START), ("10.0.0.1", None, 0, START)]
+    assert rows == list(LoginThrottle.objects.filter(identifier="a@example.com")
+                        .order_by("ip").values_list(*fields))
+
+
+# get
+
+
+def get(**kwargs):
+    return db.get(UserSession, using="default", **kwargs)
+
+
+@pytest.mark.parametrize("order_by", ["last_seen_at", "-last_seen_at", "pk", "-id"])
+def test_get_returns_the_instance_the_orm_returns(rows, order_by):
+    first, second, _third = rows
+    UserSession.objects.filter(pk=second.pk).update(
+        remember=True, ended_at=START, ip="10.0.0.1", user_agent="Zoë ☃")
+    where = {"user_id": first.user_id}
+
+    ours = get(where=where, order_by=order_by)
+
+    theirs = UserSession.objects.filter(**where).order_by(order_by).first()
+    assert type(ours) is UserSession
+    assert columns(ours) == columns(theirs)
+    assert ours._state.db == "default"
+    assert ours._state.adding is False
+    assert ours.user == first.user  # the foreign key resolves
+
+
+def test_get_field_by_field(rows):
+    first, second, _third = rows
+    UserSession.objects.filter(pk=second.pk).update(
+        remember=True, ended_at=START, ip="10.0.0.1", user_agent="Zoë ☃")
+
+    ours = get(where={"pk": second.pk})
+
+    assert columns(ours) == columns(UserSession.objects.get(pk=second.pk))
+    assert (ours.remember, ours.ended_at, ours.ip, ours.user_agent) == (
+        True, START, "10.0.0.1", "Zoë ☃")
+    assert ours.last_seen_at == START + timedelta(hours=2)
+    assert ours.get_deferred_fields() == set()
+
+
+def test_get_with_filters(rows):
+    first, second, third = rows
+    where = {"user_id": first.user_id, "last_seen_at__lt": third.last_seen_at}
+    assert get(where=where, order_by="-last_seen_at").pk == second.pk
+    assert get(where={"key_digest__in": [first.key_digest, third.key_digest]},
+               order_by="-id").pk == third.pk
+    assert get(where={"user": first.user_id, "key_digest": first.key_digest}).pk == first.pk
+
+
+def test_get_returns_none_when_nothing_matches(rows):
+    first, *_ = rows
+    assert get(where={"user_id": first.user_id, "key_digest": "nobody"}) is None
+    assert get(where={"last_seen_at__lt": START}, order_by="-last_seen_at") is None
+    assert get(where={"pk__in": [-1, -2]}) is None
+
+
+def test_get_with_a_char_primary_key():
+    Session.objects.create(session_key="s" * 32, session_data="données", expire_date=START)
+    session = db.get(Session, using="default", where={"pk": "s" * 32})
+    assert type(session) is Session
+    assert columns(session) == {"session_key": "s" * 32, "session_data": "données",
+                                "expire_date": START}
+    assert (session._state.db, session._state.adding) == ("default", False)
+    assert db.get(Session, using="default", where={"session_key": "t" * 32}) is None
+
+
+# The statement cache
+
+
+def test_reads_and_inserts_build_their_sql_once_per_shape(rows, user, sql_cache):
+    first, second, third = rows
+    select(["id"], where={"pk": first.pk})
+    select(["id"], where={"pk": second.pk})
+    assert len(sql_cache) == 1
+    (sql,) = sql_cache.values()
+    assert sql.startswith("SELECT ")
+
+    select(["id", "remember"], where={"pk": first.pk})  # other fields
+    assert len(sql_cache) == 2
+    select(["id"], where={"pk__lt": first.pk})  # other operator
+    assert len(sql_cache) == 3
+    select(["id"], where={"pk": first.pk}, order_by="id")  # ordered
+    select(["id"], where={"pk": first.pk}, order_by="-id")
+    assert len(sql_cache) == 5
+    select(["id"], where={"pk": first.pk}, order_by="-id", limit=1)  # limited
+    select(["id"], where={"pk": first.pk}, order_by="-id", limit=2)
+    assert len(sql_cache) == 7
+
+    assert get(where={"pk": first.pk}).pk == first.pk
+    assert get(where={"pk": third.pk}).pk == third.pk
+    assert len(sql_cache) == 8
+    get(where={"pk": first.pk}, order_by="pk")
+    assert len(sql_cache) == 9
+
+    db.insert(UserSession, using="default", values=session_values(user))
+    db.insert(UserSession, using="default", values=session_values(user, key_digest="z"))
+    assert len(sql_cache) == 10
+    fewer = session_values(user, key_digest="y")
+    del fewer["ip"], fewer["ended_at"]  # other columns
+    db.insert(UserSession, using="default", values=fewer)
+    assert len(sql_cache) == 11
+    assert len(set(sql_cache.values())) == 11
+    assert UserSession.objects.filter(key_digest__in=["z", "y"]).count() == 2
