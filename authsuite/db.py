@@ -8,8 +8,10 @@ per (model, columns, database), whose parameters are prepared by the model's own
 whose results go through the database's converters, exactly as the ORM would do both. They
 send no model signals, like ``QuerySet.update`` and ``bulk_create``.
 
-``where`` maps field names to values (``=``); ``name__lt`` means "less than", ``name__in``
-takes a list. ``"pk"`` names the primary key.
+``where`` maps field names to values (``=``, or ``IS NULL`` for None); ``name__lt`` means
+"less than", ``name__in`` takes a list (an empty one matches nothing). ``"pk"`` names the
+primary key; a model instance stands for its primary key. An empty ``where`` is refused:
+these are targeted statements, never whole-table ones.
 """
 
 from __future__ import annotations
@@ -25,22 +27,34 @@ def _field(model, name: str):
     return model._meta.pk if name == "pk" else model._meta.get_field(name)
 
 
+def _value(value):
+    return value.pk if hasattr(value, "_meta") else value
+
+
 def _where(model, where: dict, connection) -> tuple[tuple, str, list]:
     """(shape, SQL condition, parameters) of ``where``."""
+    if not where:
+        raise ValueError("a condition is required")
     qn = connection.ops.quote_name
     shape, conditions, params = [], [], []
     for lookup, value in where.items():
         name, _, op = lookup.partition("__")
         field = _field(model, name)
         if op == "in":
-            values = list(value)
+            values = [_value(v) for v in value]
             shape.append((name, "in", len(values)))
+            if not values:
+                conditions.append("1 = 0")
+                continue
             conditions.append(f"{qn(field.column)} IN ({', '.join(['%s'] * len(values))})")
             params.extend(field.get_db_prep_value(v, connection) for v in values)
+        elif value is None and op == "":
+            shape.append((name, "null"))
+            conditions.append(f"{qn(field.column)} IS NULL")
         else:
             shape.append((name, op))
             conditions.append(f"{qn(field.column)} {_OPERATORS[op]} %s")
-            params.append(field.get_db_prep_value(value, connection))
+            params.append(field.get_db_prep_value(_value(value), connection))
     return tuple(shape), " AND ".join(conditions), params
 
 
@@ -55,7 +69,7 @@ def update(model, *, using: str, where: dict, values: dict) -> int:
     """``UPDATE <model> SET values WHERE where``; returns the number of rows changed."""
     connection = connections[using]
     qn = connection.ops.quote_name
-    params = [_field(model, name).get_db_prep_save(value, connection)
+    params = [_field(model, name).get_db_prep_save(_value(value), connection)
               for name, value in values.items()]
     shape, condition, where_params = _where(model, where, connection)
     sql = _cached(("update", model._meta.label, tuple(values), shape, using), lambda: (
@@ -72,7 +86,7 @@ def insert(model, *, using: str, values: dict):
     connection = connections[using]
     qn = connection.ops.quote_name
     pk = model._meta.pk
-    params = [_field(model, name).get_db_prep_save(value, connection)
+    params = [_field(model, name).get_db_prep_save(_value(value), connection)
               for name, value in values.items()]
     returning = connection.features.can_return_columns_from_insert
     sql = _cached(("insert", model._meta.label, tuple(values), using), lambda: (
@@ -84,8 +98,9 @@ def insert(model, *, using: str, values: dict):
         cursor.execute(sql, params)
         if returning:
             return cursor.fetchone()[0]
-        if pk.attname in values:
-            return values[pk.attname]
+        for name in ("pk", pk.name, pk.attname):
+            if name in values:
+                return _value(values[name])
         return connection.ops.last_insert_id(cursor, model._meta.db_table, pk.column)
 
 
@@ -137,8 +152,9 @@ def _converters(model, fields, connection) -> list:
     return found
 
 
-def get(model, *, using: str, where: dict, order_by: str = ""):
-    """The first instance matching ``where`` (all concrete fields loaded), or None."""
+def get(model, *, using: str, where: dict, order_by: str = "pk"):
+    """The first instance matching ``where`` in ``order_by`` order (all concrete fields
+    loaded), or None. The model's default ordering is not applied."""
     fields = [f.attname for f in model._meta.concrete_fields]
     rows = select(model, fields, using=using, where=where, order_by=order_by, limit=1)
     return model.from_db(using, fields, rows[0]) if rows else None

@@ -476,7 +476,9 @@ def test_reads_and_inserts_build_their_sql_once_per_shape(rows, user, sql_cache)
     assert get(where={"pk": first.pk}).pk == first.pk
     assert get(where={"pk": third.pk}).pk == third.pk
     assert len(sql_cache) == 8
-    get(where={"pk": first.pk}, order_by="pk")
+    get(where={"pk": first.pk}, order_by="pk")  # the default ordering: the same statement
+    assert len(sql_cache) == 8
+    get(where={"pk": first.pk}, order_by="-pk")
     assert len(sql_cache) == 9
 
     db.insert(UserSession, using="default", values=session_values(user))
@@ -488,3 +490,43 @@ def test_reads_and_inserts_build_their_sql_once_per_shape(rows, user, sql_cache)
     assert len(sql_cache) == 11
     assert len(set(sql_cache.values())) == 11
     assert UserSession.objects.filter(key_digest__in=["z", "y"]).count() == 2
+
+
+# --- edge cases of the conditions -------------------------------------------------------------
+
+def test_an_empty_in_list_matches_nothing(rows):
+    assert db.select(UserSession, ["id"], using="default", where={"pk__in": []}) == []
+    assert update(where={"pk__in": []}, values={"end_reason": "x"}) == 0
+    assert set(reasons().values()) == {""}
+
+
+def test_none_matches_null_as_the_orm_does(rows):
+    first, second, _third = rows
+    UserSession.objects.filter(pk=first.pk).update(ended_at=START)
+    open_ids = {pk for (pk,) in db.select(UserSession, ["id"], using="default",
+                                           where={"ended_at": None})}
+    assert open_ids == set(UserSession.objects.filter(ended_at=None).values_list("pk", flat=True))
+    assert first.pk not in open_ids and second.pk in open_ids
+    assert update(where={"user": first.user_id, "ended_at": None},
+                  values={"end_reason": "all"}) == 2
+
+
+def test_a_model_instance_stands_for_its_primary_key(rows, user):
+    assert len(db.select(UserSession, ["id"], using="default", where={"user": user})) == 3
+    found = db.get(UserSession, using="default", where={"user": user, "pk": rows[1]})
+    assert found.pk == rows[1].pk
+    pk = db.insert(UserSession, using="default", values={
+        "user": user, "key_digest": "f" * 64, "created_at": START, "last_seen_at": START,
+        "ip": None, "user_agent": "", "device": "", "remember": False, "ended_at": None,
+        "end_reason": ""})
+    assert UserSession.objects.get(pk=pk).user_id == user.pk
+
+
+def test_an_empty_condition_is_refused(rows):
+    with pytest.raises(ValueError):
+        update(where={}, values={"end_reason": "everyone"})
+    assert set(reasons().values()) == {""}
+
+
+def test_get_orders_by_primary_key_unless_told(rows, user):
+    assert db.get(UserSession, using="default", where={"user_id": user.pk}).pk == rows[0].pk
