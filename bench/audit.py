@@ -1,6 +1,7 @@
 """What the audit trail costs, on PostgreSQL, measured side by side in one run.
 
-1. A password sign-in (POST /accounts/login/ through Django's test client) with auditing on
+1. A password sign-in (POST /accounts/login/ handed to the WSGI application, see
+   ``bench.common.Browser``) with auditing on
    against the same sign-in with ``AUTHSUITE_AUDIT_ENABLED=False``, in alternating order; the
    figure is the ratio of their medians (goal <= 1.05). Both sides use the same hasher: the
    fast test hasher by default, which makes the audit trail's share look as large as it can;
@@ -29,6 +30,7 @@ import sys
 import threading
 import time
 
+from bench import common
 from bench.common import postgres_database, postgres_urls
 
 LOGIN_GOAL = 1.05
@@ -87,6 +89,9 @@ def setup_django(database_url: str, production_hasher: bool = False) -> None:
         from authsuite.settings import PASSWORD_HASHERS
 
         settings.PASSWORD_HASHERS = list(PASSWORD_HASHERS)
+    # Persistent connections, as production web processes keep them: each request is handed
+    # to the WSGI application, which would otherwise reconnect for every one.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = None
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
 
@@ -105,22 +110,20 @@ class Login:
 
     def once(self, *, audited: bool) -> float:
         from django.core.cache import caches
-        from django.test import Client, override_settings
+        from django.test import override_settings
 
         # Every sign-in starts from nothing: no cookies, no rate-limit counters.
         for cache in caches.all():
             cache.clear()
-        client = Client(enforce_csrf_checks=True, HTTP_USER_AGENT=USER_AGENT)
-        client.get("/accounts/login/")
+        browser = common.Browser(user_agent=USER_AGENT)
+        browser.get("/accounts/login/")
         data = {"email": EMAIL, "password": PASSWORD,
-                "csrfmiddlewaretoken": client.cookies["csrftoken"].value}
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"]}
         with override_settings(AUTHSUITE_AUDIT_ENABLED=audited):
-            start = time.perf_counter()
-            response = client.post("/accounts/login/", data)
-            elapsed = time.perf_counter() - start
+            response = browser.post("/accounts/login/", data)
         if response.status_code != 302:
             raise SystemExit(f"sign-in failed: {response.status_code}")
-        return elapsed
+        return browser.elapsed
 
 
 def measure_login(iterations: int) -> dict:
