@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import smtplib
 from datetime import timedelta
 
 from django.core.mail import EmailMultiAlternatives
@@ -136,11 +137,27 @@ def _ours(message: OutboxMessage):
     )
 
 
+def permanent(exc: Exception) -> bool:
+    """Whether retrying cannot help: the message itself was refused for good.
+
+    SMTP 5xx replies are permanent (RFC 5321, 4.2.1) when they are about this message:
+    every recipient refused (no such mailbox), or the content refused at DATA (too large,
+    rejected as spam). A 5xx to authentication or to the sender address is about the
+    server's configuration, which its operators fix: those messages keep their retries.
+    """
+    if isinstance(exc, TemplateDoesNotExist):
+        return True
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _reply in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPDataError):
+        return 500 <= exc.smtp_code < 600
+    return False
+
+
 def _record_failure(message: OutboxMessage, exc: Exception) -> str:
     error = f"{type(exc).__name__}: {exc}"[:500]
-    if message.attempts >= app_settings.MAIL_MAX_ATTEMPTS or isinstance(
-        exc, TemplateDoesNotExist
-    ):
+    if message.attempts >= app_settings.MAIL_MAX_ATTEMPTS or permanent(exc):
         if not _ours(message).update(
             status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
             last_error=error, secret_erased=bool(message.sealed_context),

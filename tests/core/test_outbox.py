@@ -4,6 +4,7 @@ backoff, swept when a task was lost, secrets sealed at rest and erased once deli
 from __future__ import annotations
 
 import json
+import smtplib
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
@@ -307,6 +308,38 @@ def test_the_eager_task_leaves_a_failed_send_pending_for_the_sweeper(db, flaky, 
     assert outbox.outbox_sweep() == 1
     assert row(message).status == Status.SENT
     assert len(flaky.sent) == 1
+
+
+@pytest.mark.parametrize("error", [
+    smtplib.SMTPRecipientsRefused({"nobody@example.com": (550, b"5.1.1 no such mailbox")}),
+    smtplib.SMTPRecipientsRefused({"a@example.com": (550, b"no"), "b@example.com": (553, b"no")}),
+    smtplib.SMTPDataError(552, b"5.3.4 message too big"),
+    smtplib.SMTPDataError(554, b"5.7.1 rejected as spam"),
+], ids=["recipient-550", "all-recipients-5xx", "data-552", "data-554"])
+def test_a_message_refused_for_good_fails_at_once(db, flaky, error):
+    flaky.failures, flaky.error = 100, error
+    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})))
+    assert outbox.mail_deliver(message.pk) == Status.FAILED
+    stored = row(message)
+    assert (stored.status, stored.attempts, stored.sealed_context) == (Status.FAILED, 1, "")
+    assert type(error).__name__ in stored.last_error
+
+
+@pytest.mark.parametrize("error", [
+    smtplib.SMTPRecipientsRefused({"nobody@example.com": (450, b"4.2.1 mailbox busy")}),
+    smtplib.SMTPRecipientsRefused({"a@example.com": (550, b"no"), "b@example.com": (451, b"later")}),
+    smtplib.SMTPDataError(451, b"4.3.0 try again"),
+    smtplib.SMTPAuthenticationError(535, b"5.7.8 bad credentials"),
+    smtplib.SMTPSenderRefused(550, b"5.7.1 sender not allowed", "site@example.com"),
+    smtplib.SMTPServerDisconnected("connection lost"),
+], ids=["recipient-450", "one-recipient-4xx", "data-451", "auth-535", "sender-550",
+        "disconnected"])
+def test_temporary_and_configuration_failures_keep_their_retries(db, flaky, error):
+    flaky.failures, flaky.error = 100, error
+    message = new_message()
+    with pytest.raises(outbox.DeliveryDeferred):
+        outbox.mail_deliver(message.pk)
+    assert (row(message).status, row(message).attempts) == (Status.PENDING, 1)
 
 
 def test_a_missing_template_fails_at_once(db):

@@ -141,6 +141,19 @@ def test_mail_fails_for_good_after_max_attempts_and_staff_can_retry_it(
     assert row.attempts == 1
 
 
+def test_a_message_the_smtp_server_refuses_for_good_is_not_retried(client, user, worker,
+                                                                   smtp_server):
+    smtp_server.refuse_next("554 5.7.1 Message rejected as spam",
+                            times=worker_settings.AUTHSUITE_MAIL_MAX_ATTEMPTS)
+    client.post(reverse("accounts:magic_link"), {"email": user.email})
+
+    row = wait_until(_message_in(Status.FAILED), what="the message to fail at once")
+    assert row.attempts == 1
+    assert "554" in row.last_error and "SMTPDataError" in row.last_error
+    assert row.sealed_context == ""  # its sign-in link is gone with it
+    assert [attempt.reply for attempt in smtp_server.attempts] == ["554"]
+
+
 def test_signup_verification_mail_through_the_worker(client, worker, smtp_server, password):
     response = client.post(
         reverse("accounts:signup"), {"email": "Nia@Example.com", "password": password}
