@@ -242,6 +242,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/auth/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "authsuite.api.schema.error_responses",
+    ],
 }
 
 RATELIMIT_IP_META_KEY = "authsuite.context.ratelimit_ip"

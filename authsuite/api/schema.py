@@ -1,0 +1,90 @@
+"""The OpenAPI schema's error responses: the one envelope, and the codes clients may rely on.
+
+A drf-spectacular postprocessing hook (``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``) adds
+an ``Error`` component, whose ``code`` lists every stable code of the installed apps (each
+app declares them as a ``StrEnum`` in its ``errors`` module, the core's in
+``authsuite.api.errors``), and the error responses any operation can give: a view documents
+only its success.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from importlib import import_module
+
+from django.apps import apps
+
+from authsuite.api.errors import CoreError
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_METHODS = {"get", "post", "put", "patch", "delete"}
+_WITH_BODY = {"post", "put", "patch"}
+# (status, description, methods it applies to)
+_RESPONSES = [
+    ("400", "Invalid or malformed input (`invalid`, `malformed_request`, or a flow's own "
+            "code); `fields` names the fields at fault.", _WITH_BODY),
+    ("403", "Not signed in, not allowed, CSRF check failed, or a recent reauthentication "
+            "is required (`not_authenticated`, `permission_denied`, `csrf_failed`, "
+            "`reauthentication_required`).", _METHODS),
+    ("413", "The request body is too large (`request_too_large`).", _WITH_BODY),
+    ("415", "The body is not JSON (`unsupported_media_type`).", _WITH_BODY),
+    ("429", "Too many attempts (`rate_limited`, or a flow's lockout code); retry after the "
+            "`Retry-After` header's seconds.", _METHODS),
+]
+
+
+def error_codes() -> list[str]:
+    """Every error code of the core and of the installed apps, sorted."""
+    codes = {str(code) for code in CoreError}
+    for config in apps.get_app_configs():
+        try:
+            module = import_module(f"{config.name}.errors")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.errors":
+                raise
+            continue
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, StrEnum) and value is not StrEnum:
+                codes.update(str(code) for code in value)
+    return sorted(codes)
+
+
+def error_schema() -> dict:
+    return {
+        "type": "object",
+        "description": "Every error response of the API.",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "enum": error_codes(),
+                         "description": "Stable: clients may branch on it."},
+                "message": {"type": "string", "description": "For people; may change."},
+                "fields": {"type": "object", "description": "Field name to its messages.",
+                           "additionalProperties": {"type": "array",
+                                                    "items": {"type": "string"}}},
+            },
+        }},
+    }
+
+
+def error_responses(result, generator, request, public):
+    """Postprocessing hook: the Error component and each operation's error responses."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = error_schema()
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method not in _METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description, methods in _RESPONSES:
+                if method not in methods or status in responses:
+                    continue
+                response = {"description": description,
+                            "content": {"application/json": {"schema": ERROR_REF}}}
+                if status == "429":
+                    response["headers"] = {"Retry-After": {
+                        "schema": {"type": "integer"},
+                        "description": "Seconds to wait before trying again."}}
+                responses[status] = response
+    return result
