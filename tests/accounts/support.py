@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core import mail
 from django.urls import reverse
@@ -36,6 +37,18 @@ def api_delete(client, path: str, **extra):
 
 def error_code(response) -> str:
     return response.json()["error"]["code"]
+
+
+def cookie_session_key(client) -> str:
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def plant_session(client) -> str:
+    """An anonymous session someone else made, its key fixed in the victim's browser."""
+    session = client.session
+    session["planted"] = "by someone else"
+    session.save()
+    return session.session_key
 
 
 def is_signed_in(client) -> bool:

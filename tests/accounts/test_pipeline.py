@@ -17,11 +17,13 @@ from tests.accounts.support import (
     api_get,
     api_login,
     api_post,
+    cookie_session_key,
     error_code,
     freeze,
     html_login,
     is_signed_in,
     mailed,
+    plant_session,
 )
 
 pytestmark = pytest.mark.django_db
@@ -46,17 +48,6 @@ def hold_stage():
     pipeline.stages.register(stage)
     yield stage
     pipeline.stages.unregister(stage.key)
-
-
-def session_key(client) -> str:
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-def start_anonymous_session(client) -> str:
-    session = client.session
-    session["planted"] = "by someone else"
-    session.save()
-    return session.session_key
 
 
 # --- custom stage ---------------------------------------------------------------------------
@@ -129,11 +120,11 @@ def test_unregistered_stage_no_longer_applies(client, user, password):
 # --- session key rotation -------------------------------------------------------------------
 
 def test_session_key_rotates_at_login(client, user, password):
-    planted = start_anonymous_session(client)
+    planted = plant_session(client)
 
     html_login(client, user.email, password)
 
-    assert session_key(client) != planted
+    assert cookie_session_key(client) != planted
     assert not Session.objects.filter(session_key=planted).exists()
     # Whoever knew the planted key holds nothing.
     attacker = Client()
@@ -142,22 +133,22 @@ def test_session_key_rotates_at_login(client, user, password):
 
 
 def test_session_key_rotates_at_api_login(client, user, password):
-    planted = start_anonymous_session(client)
+    planted = plant_session(client)
     api_login(client, user.email, password)
-    assert session_key(client) != planted
+    assert cookie_session_key(client) != planted
 
 
 @pytest.mark.urls("tests.accounts.stage_urls")
 def test_session_key_rotates_after_first_factor_and_at_stage_passed(client, user, password,
                                                                     hold_stage):
-    planted = start_anonymous_session(client)
+    planted = plant_session(client)
 
     html_login(client, user.email, password)
-    pending = session_key(client)
+    pending = cookie_session_key(client)
     assert pending != planted
 
     client.get("/test-stage/")
-    signed_in = session_key(client)
+    signed_in = cookie_session_key(client)
     assert signed_in != pending
     assert not Session.objects.filter(session_key=pending).exists()
     attacker = Client()

@@ -24,7 +24,14 @@ from django.utils import timezone
 
 from accounts import session_store
 from accounts.session_store import KEY_LENGTH, SessionStore, new_session_key
-from tests.accounts.support import AUTH_KEY, RECORD_KEY, is_signed_in, signed_in_html
+from tests.accounts.support import (
+    AUTH_KEY,
+    RECORD_KEY,
+    cookie_session_key,
+    is_signed_in,
+    plant_session,
+    signed_in_html,
+)
 from tests.mfa.support import Clock, enroll, sign_in_fully
 
 pytestmark = pytest.mark.django_db
@@ -57,18 +64,6 @@ def row_data(key: str) -> dict:
 
 def statements(captured) -> list[str]:
     return [query["sql"].split()[0].upper() for query in captured.captured_queries]
-
-
-def cookie_key(client) -> str:
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-def plant_session(client) -> str:
-    """An anonymous session someone else made, its key fixed in the victim's browser."""
-    session = client.session
-    session["planted"] = "by someone else"
-    session.save()
-    return session.session_key
 
 
 # --- key rotation ---------------------------------------------------------------------------
@@ -394,7 +389,7 @@ def test_password_sign_in_leaves_the_planted_key_dead(engine, client, user, pass
 
     signed_in_html(client, user.email, password)
 
-    key = cookie_key(client)
+    key = cookie_session_key(client)
     assert key != planted
     assert not alive(engine, planted)
     assert engine.SessionStore(key)[AUTH_KEY] == str(user.pk)
@@ -411,7 +406,7 @@ def test_sign_in_with_a_code_rotates_at_each_step(engine, client, user, password
 
     sign_in_fully(client, user, password, clock, secret)
 
-    key = cookie_key(client)
+    key = cookie_session_key(client)
     assert not alive(engine, planted)
     assert client.session[RECORD_KEY]["amr"] == ["mfa", "otp", "pwd"]
     assert_only_session(engine, key)
@@ -421,14 +416,14 @@ def test_sign_in_with_a_code_rotates_at_each_step(engine, client, user, password
 def test_a_step_up_rotates_the_key_of_a_signed_in_session(engine, client, user, password,
                                                           clock):
     signed_in_html(client, user.email, password)
-    before = cookie_key(client)
+    before = cookie_session_key(client)
     secret, _codes = enroll(user)  # set up after this session signed in with a password
     clock.step()
 
     response = client.post(reverse("mfa:challenge"), {"code": clock.code(secret)})
 
     assert response.status_code == 302, response.content[:400]
-    key = cookie_key(client)
+    key = cookie_session_key(client)
     assert key != before
     assert not alive(engine, before)
     assert client.session[RECORD_KEY]["amr"] == ["mfa", "otp", "pwd"]
