@@ -35,7 +35,7 @@ def test_a_step_up_reads_the_device_once_and_writes_it_once(client, user, passwo
     sql = own(queries)
     assert sum(s.startswith("SELECT") and "mfa_totpdevice" in s for s in sql) == 1
     assert sum(s.startswith("UPDATE") and "mfa_totpdevice" in s for s in sql) == 1
-    assert len(sql) <= 11, "\n".join(sql)
+    assert len(sql) <= 6, "\n".join(sql)
 
 
 def test_a_sign_in_challenge_stays_within_its_budget(client, user, password, clock):
@@ -46,7 +46,7 @@ def test_a_sign_in_challenge_stays_within_its_budget(client, user, password, clo
     assert response.status_code == 302
     sql = own(queries)
     assert sum(s.startswith("UPDATE") and "mfa_totpdevice" in s for s in sql) == 1
-    assert len(sql) <= 15, "\n".join(sql)
+    assert len(sql) <= 9, "\n".join(sql)
 
 
 def test_an_accepted_code_and_its_consequences_commit_together(transactional_db, client, user,
