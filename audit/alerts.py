@@ -15,11 +15,12 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from audit.app_settings import app_settings
-from audit.models import AlertSent, Event
+from audit.models import AlertOptOut, AlertSent, Event
 from authsuite.outbox import mail_enqueue
 from authsuite.useragent import device_name
 
@@ -276,6 +277,7 @@ def _user_for(event: Event, user):
 
 
 SENT_ACTION = "audit.alert.sent"
+PREFERENCE_ACTION = "audit.alert.preference_changed"
 
 
 def evaluate(event: Event, *, user=None) -> None:
@@ -288,8 +290,53 @@ def evaluate(event: Event, *, user=None) -> None:
     if user is None:
         return
     for rule in matching:
-        if rule.applies(event, user):
+        # applies() first: it is what spares most events any query (a known device).
+        if rule.applies(event, user) and (rule.critical or not opted_out(user, rule)):
             _send(rule, event, user)
+
+
+# Preferences ---------------------------------------------------------------------------
+
+def optional_rules() -> list[AlertRule]:
+    """The rules a user may turn off; critical ones are always sent."""
+    return [rule for rule in rules() if not rule.critical]
+
+
+def opted_out(user, rule: AlertRule) -> bool:
+    return AlertOptOut.objects.filter(user_id=str(user.pk), rule=rule.name).exists()
+
+
+def preferences(user) -> list[dict]:
+    """Every configured rule, with whether it is sent to ``user``."""
+    off = set(AlertOptOut.objects.filter(user_id=str(user.pk)).values_list("rule", flat=True))
+    return [{"rule": rule.name, "subject": rule.subject, "critical": rule.critical,
+             "enabled": rule.critical or rule.name not in off} for rule in rules()]
+
+
+def preference_set(request, *, user, rule_name: str, enabled: bool) -> None:
+    """Turn one optional rule on or off for ``user`` (audited).
+
+    Raises LookupError for a rule that is not configured, PermissionError for a critical
+    one: those cannot be turned off.
+    """
+    from audit import recorder
+
+    rule = next((r for r in rules() if r.name == rule_name), None)
+    if rule is None:
+        raise LookupError(rule_name)
+    if rule.critical:
+        if enabled:
+            return
+        raise PermissionError(rule_name)
+    with transaction.atomic():
+        if enabled:
+            changed = AlertOptOut.objects.filter(user_id=str(user.pk), rule=rule.name).delete()[0]
+        else:
+            _row, changed = AlertOptOut.objects.get_or_create(user_id=str(user.pk),
+                                                              rule=rule.name)
+        if changed:
+            recorder.write(action=PREFERENCE_ACTION, request=request, user=user,
+                           data={"rule": rule.name, "enabled": enabled})
 
 
 def _send(rule: AlertRule, event: Event, user) -> None:

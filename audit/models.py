@@ -126,3 +126,19 @@ class AlertSent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} → {self.user_id}"
+
+
+class AlertOptOut(models.Model):
+    """A user turned off one optional (non-critical) alert rule."""
+
+    user_id = models.CharField(max_length=64)
+    rule = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user_id", "rule"],
+                                               name="audit_alert_optout_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ✗ {self.rule}"
+

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 from drf_spectacular.utils import extend_schema
@@ -13,10 +17,14 @@ from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.api.views import IsRecentlyAuthenticated
+from accounts.decorators import ReauthenticationRequiredMixin
+from audit import alerts
 from audit.app_settings import app_settings
+from audit.errors import AuditError
 from audit.models import Event
 from audit.paging import keyset
-from authsuite.api.views import SuiteAPIView
+from authsuite.api.views import SuiteAPIView, api_error
 from authsuite.useragent import device_name
 
 LABELS = {
@@ -38,6 +46,7 @@ LABELS = {
     "accounts.reauthenticated": "Identity confirmed",
     "accounts.signup": "Account created",
     "audit.alert.sent": "Security alert sent",
+    "audit.alert.preference_changed": "Security alert setting changed",
     "auth.login.succeeded": "Signed in",
     "auth.login.failed": "Failed sign-in",
     "auth.logout": "Signed out",
@@ -89,7 +98,31 @@ class SecurityActivityView(LoginRequiredMixin, TemplateView):
         context["events"] = activity_for(self.request.user, limit,
                                          keyset(self.request.GET.get("before")))
         context["older"] = context["events"][-1]["id"] if len(context["events"]) == limit else None
+        context["alerts"] = alerts.preferences(self.request.user)
         return context
+
+
+@method_decorator(never_cache, name="dispatch")
+class AlertPreferencesView(ReauthenticationRequiredMixin, View):
+    """Turn optional alerts on or off (a recent authentication first: someone who took over
+    a session must not be able to silence the alerts about it)."""
+
+    def get(self, request):
+        return redirect("audit:security")
+
+    def post(self, request):
+        wanted = set(request.POST.getlist("enabled"))
+        changed = False
+        for rule in alerts.optional_rules():
+            enabled = rule.name in wanted
+            if enabled == (not alerts.opted_out(request.user, rule)):
+                continue
+            alerts.preference_set(request, user=request.user, rule_name=rule.name,
+                                  enabled=enabled)
+            changed = True
+        if changed:
+            messages.success(request, _("Your alert settings are saved."))
+        return redirect("audit:security")
 
 
 class ActivitySerializer(serializers.Serializer):
@@ -101,6 +134,54 @@ class ActivitySerializer(serializers.Serializer):
     ip = serializers.CharField(allow_null=True)
     device = serializers.CharField()
     method = serializers.CharField(allow_null=True)
+
+
+class AlertPreferenceSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    subject = serializers.CharField(read_only=True)
+    critical = serializers.BooleanField(read_only=True)
+    enabled = serializers.BooleanField()
+
+
+class AlertChangeSerializer(serializers.Serializer):
+    rule = serializers.CharField(max_length=200)
+    enabled = serializers.BooleanField()
+
+
+@method_decorator(never_cache, name="dispatch")
+class AlertPreferencesAPIView(SuiteAPIView):
+    """Which security alerts the user receives; optional ones can be turned off."""
+
+    def get_permissions(self):
+        if self.request.method == "GET":
+            return [IsAuthenticated()]
+        return [IsAuthenticated(), IsRecentlyAuthenticated()]
+
+    @extend_schema(responses=AlertPreferenceSerializer(many=True),
+                   summary="Your security alerts and whether each is sent")
+    def get(self, request):
+        return Response(AlertPreferenceSerializer(alerts.preferences(request.user),
+                                                  many=True).data)
+
+    @extend_schema(request=AlertChangeSerializer, responses=AlertPreferenceSerializer(many=True),
+                   summary="Turn an optional alert on or off (recent authentication required)",
+                   description="Errors: `alert_unknown` (no such rule), `alert_required` "
+                               "(a critical alert cannot be turned off).")
+    def post(self, request):
+        serializer = AlertChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            alerts.preference_set(request._request, user=request.user, rule_name=data["rule"],
+                                  enabled=data["enabled"])
+        except LookupError:
+            raise api_error(AuditError.ALERT_UNKNOWN, "There is no such alert.",
+                            field="rule") from None
+        except PermissionError:
+            raise api_error(AuditError.ALERT_REQUIRED, "This alert is always sent: it is "
+                            "about a change to how you sign in.", field="rule") from None
+        return Response(AlertPreferenceSerializer(alerts.preferences(request.user),
+                                                  many=True).data)
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -1,0 +1,139 @@
+"""Optional security alerts can be turned off (after a recent authentication); critical ones
+cannot; each change is audited; the page, the API and bad input."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from accounts import authrecord
+from audit.alerts import NewDeviceSignIn, PasswordChanged
+from audit.models import AlertOptOut, Event
+from tests.accounts.support import api_get, api_post, error_code
+from tests.audit.support import data
+from tests.audit.test_alerts import CHROME, FIREFOX, alerts_to, sign_in
+
+pytestmark = pytest.mark.django_db
+
+NEW_DEVICE = NewDeviceSignIn().name
+PASSWORD_CHANGED = PasswordChanged().name
+API = "security/alerts/"
+
+
+@pytest.fixture
+def recent(client, user, password):
+    """A browser signed in just now (its authentication is recent)."""
+    sign_in(client, user, password, HTTP_USER_AGENT=FIREFOX)
+    return client
+
+
+@pytest.fixture
+def stale(recent, monkeypatch):
+    """The same browser, its authentication older than the reauthentication timeout."""
+    monkeypatch.setattr(authrecord, "now", lambda: 2**40)
+    return recent
+
+
+def preference_events() -> list[dict]:
+    return [data(e) for e in Event.objects.filter(action="audit.alert.preference_changed")
+            .order_by("pk")]
+
+
+def test_a_user_who_turned_new_device_alerts_off_gets_none(recent, user, password):
+    response = recent.post(reverse("audit:alert_preferences"), {})  # every box unticked
+    assert response.status_code == 302
+    assert AlertOptOut.objects.filter(user_id=str(user.pk), rule=NEW_DEVICE).exists()
+    assert preference_events() == [{"rule": NEW_DEVICE, "enabled": False}]
+
+    sign_in(Client(), user, password, HTTP_USER_AGENT=CHROME)
+    assert alerts_to(user.email, "New sign-in") == []
+
+    recent.post(reverse("audit:alert_preferences"), {"enabled": [NEW_DEVICE]})
+    assert not AlertOptOut.objects.exists()
+    assert preference_events()[-1] == {"rule": NEW_DEVICE, "enabled": True}
+    sign_in(Client(), user, password,
+            HTTP_USER_AGENT=CHROME.replace("Chrome/126", "Chrome/127"))
+    assert len(alerts_to(user.email, "New sign-in")) == 1
+
+
+def test_saving_unchanged_settings_records_nothing(recent):
+    recent.post(reverse("audit:alert_preferences"), {"enabled": [NEW_DEVICE]})
+    assert preference_events() == []
+
+
+def test_critical_alerts_cannot_be_turned_off(recent, user, password):
+    recent.post(reverse("audit:alert_preferences"), {})
+    assert not AlertOptOut.objects.filter(rule=PASSWORD_CHANGED).exists()
+    response = api_post(recent, API, {"rule": PASSWORD_CHANGED, "enabled": False})
+    assert response.status_code == 400
+    assert error_code(response) == "alert_required"
+    assert not AlertOptOut.objects.filter(rule=PASSWORD_CHANGED).exists()
+
+
+def test_the_page_lists_every_alert_and_marks_the_critical_ones(recent):
+    html = recent.get(reverse("audit:security")).content.decode()
+    assert "Email alerts" in html
+    assert f'value="{NEW_DEVICE}" checked>' in html
+    assert f'value="{PASSWORD_CHANGED}" checked disabled>' in html
+
+
+def test_changing_alerts_needs_a_recent_authentication(stale, user):
+    response = stale.post(reverse("audit:alert_preferences"), {})
+    assert response.status_code == 302
+    assert reverse("accounts:reauthenticate") in response["Location"]
+    response = api_post(stale, API, {"rule": NEW_DEVICE, "enabled": False})
+    assert response.status_code == 403
+    assert error_code(response) == "reauthentication_required"
+    assert not AlertOptOut.objects.exists()
+    assert api_get(stale, API).status_code == 200  # reading them does not
+
+
+def test_anonymous_users_get_nothing(client):
+    assert client.post(reverse("audit:alert_preferences"), {}).status_code == 302
+    assert api_get(client, API).status_code == 403
+    assert api_post(client, API, {"rule": NEW_DEVICE, "enabled": False}).status_code == 403
+    assert not AlertOptOut.objects.exists()
+
+
+def test_the_api_lists_and_changes_alerts(recent, user):
+    listed = {a["rule"]: a for a in api_get(recent, API).json()}
+    assert listed[NEW_DEVICE] == {"rule": NEW_DEVICE, "subject": "New sign-in to your account",
+                                  "critical": False, "enabled": True}
+    assert listed[PASSWORD_CHANGED]["critical"] is True
+
+    response = api_post(recent, API, {"rule": NEW_DEVICE, "enabled": False})
+    assert response.status_code == 200
+    assert {a["rule"]: a["enabled"] for a in response.json()}[NEW_DEVICE] is False
+    assert AlertOptOut.objects.filter(user_id=str(user.pk), rule=NEW_DEVICE).count() == 1
+    api_post(recent, API, {"rule": NEW_DEVICE, "enabled": False})  # again: no second row
+    assert AlertOptOut.objects.count() == 1
+    assert len(preference_events()) == 1
+
+
+@pytest.mark.parametrize("body, code", [
+    ({"rule": "audit.alerts.NoSuchRule", "enabled": False}, "alert_unknown"),
+    ({"rule": "ü" * 50 + "<script>'; --", "enabled": False}, "alert_unknown"),
+    ({"rule": NEW_DEVICE + "\x00", "enabled": False}, "invalid"),
+    ({"rule": "x" * 201, "enabled": False}, "invalid"),
+    ({"rule": NEW_DEVICE}, "invalid"),
+    ({"enabled": False}, "invalid"),
+    ({"rule": NEW_DEVICE, "enabled": "maybe"}, "invalid"),
+    ({"rule": ["a list"], "enabled": False}, "invalid"),
+    ([], "invalid"),
+])
+def test_bad_input_is_refused_with_a_code(recent, body, code):
+    response = api_post(recent, API, body)
+    assert response.status_code == 400, response.content
+    assert error_code(response) == code
+    assert not AlertOptOut.objects.exists()
+
+
+def test_malformed_and_oversized_bodies_are_refused(recent):
+    url = "/api/auth/v1/" + API
+    malformed = recent.post(url, data="{not json", content_type="application/json")
+    assert (malformed.status_code, error_code(malformed)) == (400, "malformed_request")
+    huge = recent.post(url, data='{"rule": "' + "x" * 11_000_000 + '", "enabled": false}',
+                       content_type="application/json")
+    assert huge.status_code in (400, 413)
+    assert not AlertOptOut.objects.exists()
