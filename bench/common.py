@@ -93,6 +93,11 @@ class Response:
         self.headers = headers
         self.content = content
 
+    def json(self):
+        import json
+
+        return json.loads(self.content)
+
     def __getitem__(self, name: str) -> str:
         return self.get(name)
 
@@ -129,13 +134,20 @@ class Browser:
     def post(self, path: str, data: dict) -> Response:
         return self.request("POST", path, data)
 
-    def request(self, method: str, path: str, data: dict | None = None) -> Response:
+    def post_json(self, path: str, data=None) -> Response:
+        return self.request("POST", path, data, json_body=True)
+
+    def request(self, method: str, path: str, data=None, *, json_body: bool = False) -> Response:
         import io
+        import json
         import sys
         import time
         from urllib.parse import urlencode
 
-        body = urlencode(data or {}).encode()
+        if json_body:
+            body = json.dumps(data).encode() if data is not None else b""
+        else:
+            body = urlencode(data or {}).encode()
         path, _, query = path.partition("?")
         environ = {
             "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
@@ -148,7 +160,8 @@ class Browser:
             "wsgi.run_once": False,
         }
         if method == "POST":
-            environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+            environ["CONTENT_TYPE"] = ("application/json" if json_body
+                                       else "application/x-www-form-urlencoded")
             environ["CONTENT_LENGTH"] = str(len(body))
         started: list = []
         start, start_cpu = time.perf_counter(), time.thread_time()

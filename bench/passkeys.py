@@ -9,7 +9,9 @@ its authenticator do that work, not the server). The figure is the ratio of the 
 
     ratio = median(passkey options + verify) / median(POST /accounts/login/)
 
-Below 1.0 a passkey sign-in is cheaper for the server than a password sign-in.
+Below 1.0 a passkey sign-in is cheaper for the server than a password sign-in. Requests are
+handed to the WSGI application as a server would hand them over and timed from the call to
+the last byte of the response (see ``bench.common.Browser``).
 
 ``python -m bench passkeys [--iterations N] [--quick] [--memory] [--alg es256|eddsa]``
 """
@@ -45,11 +47,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return common.parse(parser, argv)
 
 
-def _timed(call):
-    """Run ``call``; return its result with the wall and CPU seconds it took."""
-    start, start_cpu = time.perf_counter(), time.thread_time()
-    result = call()
-    return result, time.perf_counter() - start, time.thread_time() - start_cpu
+def _timed(browser, call):
+    """Run ``call`` (one request of ``browser``); return its response with the wall and CPU
+    seconds the application took (see ``bench.common.Browser``)."""
+    response = call()
+    return response, browser.elapsed, browser.elapsed_cpu
 
 
 class PasswordBench:
@@ -69,20 +71,19 @@ class PasswordBench:
     def login(self) -> tuple[float, float]:
         """Wall and CPU seconds of one sign-in from a fresh browser."""
         client, data = self._fresh_client()
-        response, wall, cpu = _timed(lambda: client.post("/accounts/login/", data))
+        response, wall, cpu = _timed(client, lambda: client.post("/accounts/login/", data))
         self._check(client, response)
         return wall, cpu
 
     def _fresh_client(self):
         from django.conf import settings
         from django.core.cache import caches
-        from django.test import Client
 
         # No cookies and no rate-limit counters: every sign-in takes the whole path.
         caches[settings.RATELIMIT_USE_CACHE].clear()
-        client = Client(enforce_csrf_checks=True)
+        client = common.Browser()
         client.get("/accounts/login/")  # the CSRF cookie, as a browser would have it
-        token = client.cookies["csrftoken"].value
+        token = client.cookies["csrftoken"]
         return client, {"email": PASSWORD_EMAIL, "password": PASSWORD,
                         "csrfmiddlewaretoken": token}
 
@@ -91,14 +92,15 @@ class PasswordBench:
 
         if response.status_code != 302 or response["Location"] != "/accounts/":
             raise SystemExit(f"sign-in failed: {response.status_code} {response.get('Location')}")
-        if client.session.get(SESSION_KEY) != str(self.user_id):
+        if client.session().get(SESSION_KEY) != str(self.user_id):
             raise SystemExit("sign-in did not authenticate the session")
 
     def count_queries(self) -> int:
-        from django.db import connection
+        from django.db import connection, reset_queries
         from django.test.utils import CaptureQueriesContext
 
         client, data = self._fresh_client()
+        reset_queries()  # the request resets the log as it starts: count from an empty one
         with CaptureQueriesContext(connection) as queries:
             response = client.post("/accounts/login/", data)
         self._check(client, response)
@@ -147,16 +149,15 @@ class PasskeyBench:
         verification, and CPU seconds of both."""
         from django.conf import settings
         from django.core.cache import caches
-        from django.test import Client
 
         caches[settings.RATELIMIT_USE_CACHE].clear()  # as for the password sign-ins
-        client = Client()
+        client = common.Browser()
         response, options_wall, options_cpu = _timed(
-            lambda: client.post(API + "login/options/", content_type="application/json"))
+            client, lambda: client.post_json(API + "login/options/"))
         assertion = self.authenticator.get(self._ok(response), origin=ORIGIN)  # not timed
         body = {"credential": assertion}
         response, verify_wall, verify_cpu = _timed(
-            lambda: client.post(API + "login/", body, content_type="application/json"))
+            client, lambda: client.post_json(API + "login/", body))
         self._check(client, response)
         return options_wall, verify_wall, options_cpu + verify_cpu
 
@@ -166,25 +167,25 @@ class PasskeyBench:
         result = self._ok(response)
         if result.get("status") != "authenticated":
             raise SystemExit(f"passkey sign-in did not complete: {result}")
-        if client.session.get(SESSION_KEY) != str(self.user_id):
+        if client.session().get(SESSION_KEY) != str(self.user_id):
             raise SystemExit("passkey sign-in did not authenticate the session")
 
     def count_queries(self) -> int:
         from django.conf import settings
         from django.core.cache import caches
-        from django.db import connection
-        from django.test import Client
+        from django.db import connection, reset_queries
         from django.test.utils import CaptureQueriesContext
 
         caches[settings.RATELIMIT_USE_CACHE].clear()
-        client = Client()
+        client = common.Browser()
+        reset_queries()  # each request resets the log as it starts: count from an empty one
         with CaptureQueriesContext(connection) as first:
-            response = client.post(API + "login/options/", content_type="application/json")
+            response = client.post_json(API + "login/options/")
         queries = len(first)
         assertion = self.authenticator.get(self._ok(response), origin=ORIGIN)
+        reset_queries()
         with CaptureQueriesContext(connection) as second:
-            response = client.post(API + "login/", {"credential": assertion},
-                                   content_type="application/json")
+            response = client.post_json(API + "login/", {"credential": assertion})
         self._check(client, response)
         return queries + len(second)
 
