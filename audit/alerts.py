@@ -15,7 +15,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -343,11 +343,22 @@ def _send(rule: AlertRule, event: Event, user) -> None:
     from audit import recorder
 
     key = rule.throttle_key(event)
-    since = timezone.now() - timedelta(seconds=app_settings.ALERT_THROTTLE)
+    now = timezone.now()
+    throttle = app_settings.ALERT_THROTTLE
+    since = now - timedelta(seconds=throttle)
     if AlertSent.objects.filter(rule=rule.name, user_id=str(user.pk), key=key,
                                 sent_at__gte=since).exists():
         return
-    AlertSent.objects.create(rule=rule.name, user_id=str(user.pk), key=key)
+    try:
+        # The check above cannot see a concurrent event's uncommitted row; the unique
+        # (rule, user, key, window) can: of two racing alerts, one inserts, one waits for it
+        # and is refused.
+        with transaction.atomic():
+            AlertSent.objects.create(rule=rule.name, user_id=str(user.pk), key=key, sent_at=now,
+                                     window=int(now.timestamp()) // throttle
+                                     if throttle > 0 else None)
+    except IntegrityError:
+        return
     context = {
         "title": rule.subject, "summary": rule.summary, "advice": rule.advice,
         "when": event.occurred_at.strftime("%Y-%m-%d %H:%M UTC"), "ip": event.ip or "unknown",

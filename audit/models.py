@@ -119,10 +119,16 @@ class AlertSent(models.Model):
     user_id = models.CharField(max_length=64)
     key = models.CharField(max_length=200, blank=True, default="")
     sent_at = models.DateTimeField(default=timezone.now)
+    #: sent_at in whole throttle periods: two events racing to alert within one period
+    #: cannot both insert their row, so only one of them mails. None when nothing is
+    #: throttled (NULLs never collide).
+    window = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["rule", "user_id", "key", "-sent_at"],
                                 name="audit_alert_recent")]
+        constraints = [models.UniqueConstraint(fields=["rule", "user_id", "key", "window"],
+                                               name="audit_alert_once_per_window")]
 
     def __str__(self) -> str:
         return f"{self.rule} → {self.user_id}"

@@ -244,3 +244,34 @@ def test_an_alert_names_when_in_utc(client, user, password):
     [message] = outbox_for(user.email)
     assert re.search(r"When: +\d{4}-\d\d-\d\d \d\d:\d\d UTC", message.body)
     assert re.search(r"IP: +127\.0\.0\.1", message.body)
+
+
+def test_existing_alert_rows_get_their_windows_and_racing_pairs_are_separated(user):
+    """The migration that adds the once-per-window constraint: rows sent in one window by the
+    race it closes are kept, each in a window of its own."""
+    from importlib import import_module
+
+    from django.apps import apps
+    from django.db import connection
+
+    from audit.app_settings import app_settings
+    from audit.models import AlertSent
+
+    fill_windows = import_module("audit.migrations.0008_alert_once_per_window").fill_windows
+    at = timezone.now().replace(microsecond=0)
+    throttle = app_settings.ALERT_THROTTLE
+    rows = [AlertSent.objects.create(rule="r", user_id=str(user.pk), key="", sent_at=sent_at,
+                                     window=-i - 1000)
+            for i, sent_at in enumerate([at, at, at + timedelta(seconds=throttle)])]
+
+    class Editor:
+        pass
+
+    editor = Editor()
+    editor.connection = connection
+    fill_windows(apps, editor)
+
+    first, raced, later = (AlertSent.objects.get(pk=row.pk).window for row in rows)
+    assert first == int(at.timestamp()) // throttle
+    assert raced == -rows[1].pk  # the pair the race left in one window: apart now
+    assert later == first + 1

@@ -120,3 +120,26 @@ def test_concurrent_sign_ins_are_all_recorded_in_one_chain(password):
     assert logins.count() == WRITERS * 3
     assert {e.actor_id for e in logins} == {str(u.pk) for u in users}
     _assert_one_valid_chain(Event.objects.count())
+
+
+def test_two_events_racing_to_alert_send_one_mail():
+    """The throttle's "sent lately?" check cannot see a concurrent uncommitted alert: the
+    unique (rule, user, key, window) row makes the second one stand down."""
+    from audit import alerts
+    from authsuite.models import OutboxMessage
+    from tests.helpers import race
+
+    user = UserFactory()
+    events = [chain.record(action="accounts.password.changed", actor_id=str(user.pk),
+                           actor_repr=user.email) for _ in range(2)]
+    rule = alerts.PasswordChanged()
+    start = threading.Barrier(2)
+
+    def alert(i: int) -> None:
+        with transaction.atomic():
+            start.wait(timeout=10)  # both past the "sent lately?" check before either commits
+            alerts._send(rule, events[i], user)
+
+    race(2, alert)
+    assert alerts.AlertSent.objects.filter(rule=rule.name, user_id=str(user.pk)).count() == 1
+    assert OutboxMessage.objects.filter(template="audit/email/alert", to=user.email).count() == 1
