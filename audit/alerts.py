@@ -313,6 +313,13 @@ def preferences(user) -> list[dict]:
              "enabled": rule.critical or rule.name not in off} for rule in rules()]
 
 
+def forget_user(sender, instance, **kwargs) -> None:
+    """post_delete of the user model: a deleted account's alert settings and throttle rows go
+    with it (its events stay: the trail keeps what happened)."""
+    AlertOptOut.objects.filter(user_id=str(instance.pk)).delete()
+    AlertSent.objects.filter(user_id=str(instance.pk)).delete()
+
+
 def preference_set(request, *, user, rule_name: str, enabled: bool) -> None:
     """Turn one optional rule on or off for ``user`` (audited).
 

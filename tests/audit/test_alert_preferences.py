@@ -137,3 +137,22 @@ def test_malformed_and_oversized_bodies_are_refused(recent):
                        content_type="application/json")
     assert huge.status_code in (400, 413)
     assert not AlertOptOut.objects.exists()
+
+
+def test_a_deleted_account_takes_its_alert_rows_with_it(recent, user):
+    from audit.models import AlertSent
+    from tests.factories import UserFactory
+
+    other = UserFactory()
+    for person in (user, other):
+        AlertOptOut.objects.create(user_id=str(person.pk), rule=NEW_DEVICE)
+        AlertSent.objects.create(user_id=str(person.pk), rule=PASSWORD_CHANGED)
+    user_id = str(user.pk)
+    events = Event.objects.filter(actor_id=user_id).count()
+    assert events  # the sign-in that made ``recent``
+
+    user.delete()
+
+    assert set(AlertOptOut.objects.values_list("user_id", flat=True)) == {str(other.pk)}
+    assert set(AlertSent.objects.values_list("user_id", flat=True)) == {str(other.pk)}
+    assert Event.objects.filter(actor_id=user_id).count() == events  # the trail stays
