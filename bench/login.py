@@ -46,15 +46,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 class Bench:
     """The user, the stored hash and one sign-in done the way a browser does it."""
 
-    def __init__(self):
+    def __init__(self, email: str = EMAIL):
         from django.contrib.auth import get_user_model
         from django.contrib.auth.hashers import get_hasher
 
         from accounts.models import EmailAddress
 
+        self.email = email
         self.hasher = get_hasher("default")
-        user = get_user_model().objects.create_user(EMAIL, PASSWORD)
-        EmailAddress.objects.create(user=user, email=EMAIL, primary=True, verified=True)
+        user = get_user_model().objects.create_user(email, PASSWORD)
+        EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
         self.encoded = user.password
         self.user_id = user.pk
 
@@ -87,7 +88,7 @@ class Bench:
         browser = common.Browser(user_agent=USER_AGENT)
         browser.get("/accounts/login/")  # the CSRF cookie, as a browser would have it
         token = browser.cookies["csrftoken"]
-        return browser, {"email": EMAIL, "password": PASSWORD, "csrfmiddlewaretoken": token}
+        return browser, {"email": self.email, "password": PASSWORD, "csrfmiddlewaretoken": token}
 
     def check(self, browser, response) -> None:
         from django.contrib.auth import SESSION_KEY

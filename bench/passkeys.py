@@ -26,7 +26,7 @@ import statistics
 import sys
 import time
 
-from bench import common
+from bench import common, login
 
 GOAL = 1.0
 PASSWORD_EMAIL = "password-bench@example.com"
@@ -52,59 +52,6 @@ def _timed(browser, call):
     seconds the application took (see ``bench.common.Browser``)."""
     response = call()
     return response, browser.elapsed, browser.elapsed_cpu
-
-
-class PasswordBench:
-    """A password user and one POST /accounts/login/ done the way a browser does it."""
-
-    def __init__(self):
-        from django.contrib.auth import get_user_model
-        from django.contrib.auth.hashers import get_hasher
-
-        from accounts.models import EmailAddress
-
-        self.hasher = get_hasher("default")
-        user = get_user_model().objects.create_user(PASSWORD_EMAIL, PASSWORD)
-        EmailAddress.objects.create(user=user, email=PASSWORD_EMAIL, primary=True, verified=True)
-        self.user_id = user.pk
-
-    def login(self) -> tuple[float, float]:
-        """Wall and CPU seconds of one sign-in from a fresh browser."""
-        client, data = self._fresh_client()
-        response, wall, cpu = _timed(client, lambda: client.post("/accounts/login/", data))
-        self._check(client, response)
-        return wall, cpu
-
-    def _fresh_client(self):
-        from django.conf import settings
-        from django.core.cache import caches
-
-        # No cookies and no rate-limit counters: every sign-in takes the whole path.
-        caches[settings.RATELIMIT_USE_CACHE].clear()
-        client = common.Browser()
-        client.get("/accounts/login/")  # the CSRF cookie, as a browser would have it
-        token = client.cookies["csrftoken"]
-        return client, {"email": PASSWORD_EMAIL, "password": PASSWORD,
-                        "csrfmiddlewaretoken": token}
-
-    def _check(self, client, response) -> None:
-        from django.contrib.auth import SESSION_KEY
-
-        if response.status_code != 302 or response["Location"] != "/accounts/":
-            raise SystemExit(f"sign-in failed: {response.status_code} {response.get('Location')}")
-        if client.session().get(SESSION_KEY) != str(self.user_id):
-            raise SystemExit("sign-in did not authenticate the session")
-
-    def count_queries(self) -> int:
-        from django.db import connection, reset_queries
-        from django.test.utils import CaptureQueriesContext
-
-        client, data = self._fresh_client()
-        reset_queries()  # the request resets the log as it starts: count from an empty one
-        with CaptureQueriesContext(connection) as queries:
-            response = client.post("/accounts/login/", data)
-        self._check(client, response)
-        return len(queries)
 
 
 class PasskeyBench:
@@ -151,7 +98,7 @@ class PasskeyBench:
         from django.core.cache import caches
 
         caches[settings.RATELIMIT_USE_CACHE].clear()  # as for the password sign-ins
-        client = common.Browser()
+        client = common.Browser(user_agent=login.USER_AGENT)
         response, options_wall, options_cpu = _timed(
             client, lambda: client.post_json(API + "login/options/"))
         assertion = self.authenticator.get(self._ok(response), origin=ORIGIN)  # not timed
@@ -177,7 +124,7 @@ class PasskeyBench:
         from django.test.utils import CaptureQueriesContext
 
         caches[settings.RATELIMIT_USE_CACHE].clear()
-        client = common.Browser()
+        client = common.Browser(user_agent=login.USER_AGENT)
         reset_queries()  # each request resets the log as it starts: count from an empty one
         with CaptureQueriesContext(connection) as first:
             response = client.post_json(API + "login/options/")
@@ -190,7 +137,7 @@ class PasskeyBench:
         return queries + len(second)
 
 
-def measure(password: PasswordBench, passkey: PasskeyBench, iterations: int) -> dict:
+def measure(password: login.Bench, passkey: PasskeyBench, iterations: int) -> dict:
     times = {"password": [], "password_cpu": [], "options": [], "verify": [], "passkey_cpu": []}
     for i in range(WARMUP + iterations):
         gc.collect()
@@ -218,7 +165,7 @@ def run(args: argparse.Namespace, database: str) -> int:
 
     from accounts.app_settings import app_settings
 
-    password = PasswordBench()
+    password = login.Bench(email=PASSWORD_EMAIL)
     passkey = PasskeyBench(args.alg)
     hasher_path = f"{type(password.hasher).__module__}.{type(password.hasher).__qualname__}"
     params = {
@@ -236,7 +183,7 @@ def run(args: argparse.Namespace, database: str) -> int:
     password_times, options_times, verify_times = times["password"], times["options"], times["verify"]
     passkey_times = [a + b for a, b in zip(options_times, verify_times, strict=True)]
     passkey_queries = passkey.count_queries()
-    password_queries = password.count_queries()
+    password_queries = login.count_queries(password)
     cpu_ratio = statistics.median(times["passkey_cpu"]) / statistics.median(times["password_cpu"])
 
     password_median = statistics.median(password_times)
