@@ -28,8 +28,8 @@ from django.db import DatabaseError, IntegrityError, connections, router, transa
 from authsuite import db
 
 KEY_LENGTH = 32
-# A duplicate key takes 2**165 draws to expect; a few retries only guard against a broken
-# random source looping forever.
+# A new key equals one of N stored keys with a chance of N / 2**165; the few retries only
+# guard against a broken random source looping forever.
 MAX_KEY_ATTEMPTS = 5
 
 
