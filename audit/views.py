@@ -112,10 +112,11 @@ class AlertPreferencesView(ReauthenticationRequiredMixin, View):
 
     def post(self, request):
         wanted = set(request.POST.getlist("enabled"))
+        current = {p["rule"]: p["enabled"] for p in alerts.preferences(request.user)}
         changed = False
         for rule in alerts.optional_rules():
             enabled = rule.name in wanted
-            if enabled == (not alerts.opted_out(request.user, rule)):
+            if enabled == current[rule.name]:
                 continue
             alerts.preference_set(request, user=request.user, rule_name=rule.name,
                                   enabled=enabled)

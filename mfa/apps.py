@@ -15,12 +15,12 @@ class MFAConfig(AppConfig):
 
         from accounts import signals as account_signals
         from accounts.pipeline import stages as registry
-        from mfa import checks, receivers, stages  # noqa: F401
+        from mfa import checks, devices, receivers, stages  # noqa: F401
         from mfa.registry import register_factor
 
         registry.register(stages.SecondFactorStage())
         registry.register(stages.EnrollStage())
-        register_factor("totp", receivers.totp_devices)
+        register_factor("totp", devices.totp_devices)
         # A changed password ends every "don't ask again" promise.
         for signal in (account_signals.password_changed, account_signals.password_reset_completed):
             signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")

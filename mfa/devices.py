@@ -14,6 +14,12 @@ from mfa.models import RecoveryCodeSet, TOTPDevice
 DEVICE_MODELS = (TOTPDevice, RecoveryCodeSet)
 
 
+def totp_devices(user):
+    """The user's usable authenticator apps (``user`` may be ``OuterRef("pk")``): the factor
+    provider MFA registers for itself."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True)
+
+
 def totp_device(user) -> TOTPDevice | None:
     # Compiled once (authsuite.db): every challenge reads it.
     return db.get(TOTPDevice, using=router.db_for_read(TOTPDevice),

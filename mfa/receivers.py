@@ -4,11 +4,6 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from mfa import trust
-from mfa.models import TOTPDevice
-
-
-def totp_devices(user):
-    return TOTPDevice.objects.filter(user=user, confirmed=True)
 
 
 def untrust_all(sender, user=None, request=None, **kwargs):
