@@ -28,8 +28,9 @@ def _digest(session_key: str) -> str:
     return crypto.token_digest(session_key or "", purpose="session")
 
 
-def session_start(request, user, *, remember: bool) -> UserSession:
-    """Record the session the login pipeline just authenticated (its key already rotated)."""
+def session_start(request, user, *, remember: bool) -> int:
+    """Record the session the login pipeline just authenticated (its key already rotated);
+    returns the new row's id."""
     if not request.session.session_key:
         request.session.save()
     ctx = context.current()
@@ -43,7 +44,7 @@ def session_start(request, user, *, remember: bool) -> UserSession:
     # Compiled once (authsuite.db): every sign-in inserts one.
     pk = db.insert(UserSession, using=router.db_for_write(UserSession), values=values)
     request.session[SID_KEY] = pk
-    return UserSession(pk=pk, **values)
+    return pk
 
 
 def session_write(request) -> None:

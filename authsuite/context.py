@@ -74,7 +74,8 @@ def build(request) -> RequestContext:
     request_id = supplied if _REQUEST_ID_RE.match(supplied) else uuid.uuid4().hex
     user_agent = request.META.get("HTTP_USER_AGENT", "")[:_MAX_USER_AGENT]
     # Control characters never leave this function: they could forge lines in logs.
-    user_agent = "".join(ch for ch in user_agent if ch.isprintable())
+    if not user_agent.isprintable():
+        user_agent = "".join(ch for ch in user_agent if ch.isprintable())
     return RequestContext(ip=client_ip(request), user_agent=user_agent, request_id=request_id)
 
 

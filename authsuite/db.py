@@ -20,6 +20,7 @@ from django.db import connections
 from django.db.models.expressions import Col
 
 _SQL: dict[tuple, str] = {}
+_CONVERTERS: dict[tuple, list] = {}
 _OPERATORS = {"": "=", "lt": "<"}
 
 
@@ -125,7 +126,9 @@ def select(model, fields: list[str], *, using: str, where: dict, order_by: str =
 
     sql = _cached(("select", model._meta.label, tuple(fields), shape, order_by, limit, using),
                   build)
-    converters = _converters(model, columns, connection)
+    converters = _CONVERTERS.get(key := (model._meta.label, tuple(fields), using))
+    if converters is None:
+        converters = _CONVERTERS[key] = _converters(model, columns, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
