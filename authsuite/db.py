@@ -16,12 +16,25 @@ these are targeted statements, never whole-table ones.
 
 from __future__ import annotations
 
-from django.db import connections
+from django.db import connections, models
 from django.db.models.expressions import Col
 
 _SQL: dict[tuple, str] = {}
 _CONVERTERS: dict[tuple, list] = {}
 _OPERATORS = {"": "=", "lt": "<"}
+
+# Field classes (exactly these, not subclasses, which may prepare values their own way)
+# whose preparation returns a value of this type, or None, as it is: the ORM's call chain
+# for them (get_db_prep_save, get_prep_value, to_python) is skipped for such values.
+_AS_IS = {
+    models.CharField: str, models.TextField: str, models.EmailField: str,
+    models.SlugField: str, models.BooleanField: bool,
+    **dict.fromkeys((models.AutoField, models.BigAutoField, models.SmallAutoField,
+                     models.IntegerField, models.BigIntegerField, models.SmallIntegerField,
+                     models.PositiveIntegerField, models.PositiveBigIntegerField,
+                     models.PositiveSmallIntegerField), int),
+}
+_AS_IS_TYPE: dict = {}
 
 
 def _field(model, name: str):
@@ -30,6 +43,28 @@ def _field(model, name: str):
 
 def _value(value):
     return value.pk if hasattr(value, "_meta") else value
+
+
+def _as_is_type(field):
+    """The Python type whose values ``field`` stores as they are, or None."""
+    try:
+        return _AS_IS_TYPE[field]
+    except KeyError:
+        target = field.target_field if type(field) is models.ForeignKey else field
+        found = _AS_IS_TYPE[field] = _AS_IS.get(type(target))
+        return found
+
+
+def _prepare(field, value, connection, *, save: bool):
+    """``value`` as ``field`` sends it to the database (``get_db_prep_save`` for written
+    values, ``get_db_prep_value`` for compared ones)."""
+    value = _value(value)
+    kind = _as_is_type(field)
+    if kind is not None and (value is None or type(value) is kind):
+        return value
+    if save:
+        return field.get_db_prep_save(value, connection)
+    return field.get_db_prep_value(value, connection)
 
 
 def _where(model, where: dict, connection) -> tuple[tuple, str, list]:
@@ -42,20 +77,20 @@ def _where(model, where: dict, connection) -> tuple[tuple, str, list]:
         name, _, op = lookup.partition("__")
         field = _field(model, name)
         if op == "in":
-            values = [_value(v) for v in value]
+            values = list(value)
             shape.append((name, "in", len(values)))
             if not values:
                 conditions.append("1 = 0")
                 continue
             conditions.append(f"{qn(field.column)} IN ({', '.join(['%s'] * len(values))})")
-            params.extend(field.get_db_prep_value(v, connection) for v in values)
+            params.extend(_prepare(field, v, connection, save=False) for v in values)
         elif value is None and op == "":
             shape.append((name, "null"))
             conditions.append(f"{qn(field.column)} IS NULL")
         else:
             shape.append((name, op))
             conditions.append(f"{qn(field.column)} {_OPERATORS[op]} %s")
-            params.append(field.get_db_prep_value(_value(value), connection))
+            params.append(_prepare(field, value, connection, save=False))
     return tuple(shape), " AND ".join(conditions), params
 
 
@@ -70,7 +105,7 @@ def update(model, *, using: str, where: dict, values: dict) -> int:
     """``UPDATE <model> SET values WHERE where``; returns the number of rows changed."""
     connection = connections[using]
     qn = connection.ops.quote_name
-    params = [_field(model, name).get_db_prep_save(_value(value), connection)
+    params = [_prepare(_field(model, name), value, connection, save=True)
               for name, value in values.items()]
     shape, condition, where_params = _where(model, where, connection)
     sql = _cached(("update", model._meta.label, tuple(values), shape, using), lambda: (
@@ -87,7 +122,7 @@ def insert(model, *, using: str, values: dict):
     connection = connections[using]
     qn = connection.ops.quote_name
     pk = model._meta.pk
-    params = [_field(model, name).get_db_prep_save(_value(value), connection)
+    params = [_prepare(_field(model, name), value, connection, save=True)
               for name, value in values.items()]
     returning = connection.features.can_return_columns_from_insert
     sql = _cached(("insert", model._meta.label, tuple(values), using), lambda: (

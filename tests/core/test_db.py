@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import post_init, post_save, pre_init, pre_save
@@ -536,3 +537,27 @@ def test_an_empty_condition_is_refused(rows):
 
 def test_get_orders_by_primary_key_unless_told(rows, user):
     assert db.get(UserSession, using="default", where={"user_id": user.pk}).pk == rows[0].pk
+
+
+@pytest.mark.parametrize("model", [UserSession, LoginThrottle, Event, PendingSeal, Session])
+def test_values_are_prepared_as_the_fields_prepare_them(model, user):
+    from django.utils.safestring import mark_safe
+
+    samples = ["text", "", "ünïcødé ✓", mark_safe("<b>safe</b>"), 7, 0, -3, True, False, None,
+               2**40, START, uuid.uuid4(), "2001:0db8:0000:0000:0000:0000:0000:0001", "10.0.0.1"]
+    for field in model._meta.concrete_fields:
+        for value in samples:
+            for save in (True, False):
+                try:
+                    expected = (field.get_db_prep_save(value, connection) if save
+                                else field.get_db_prep_value(value, connection))
+                except (TypeError, ValueError, AttributeError, ValidationError):
+                    continue  # a value the field refuses: the ORM path, taken too, refuses it
+                got = db._prepare(field, value, connection, save=save)
+                assert got == expected and type(got) is type(expected), (field, value, save)
+
+
+def test_bools_for_integers_take_the_fields_own_way():
+    pk = UserSession._meta.pk
+    assert db._prepare(pk, True, connection, save=False) == 1
+    assert type(db._prepare(pk, True, connection, save=False)) is int
