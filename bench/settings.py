@@ -7,6 +7,8 @@
 - Persistent database connections, as production web processes keep them.
 - Rate-limit counters in their own cache, so a benchmark can reset them between iterations
   without emptying the cache the application uses for everything else.
+- The application's URLs plus one empty form view (``bench.urls``), the floor ``bench login``
+  reports beside the sign-in.
 """
 
 import os
@@ -27,6 +29,7 @@ DATABASES = {
         "CONN_MAX_AGE": None,
     }
 }
+ROOT_URLCONF = "bench.urls"
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "bench"},
     "ratelimit": {
