@@ -24,7 +24,7 @@ from django.views.generic import FormView, TemplateView, View
 from accounts import authrecord, pipeline, sessions
 from accounts.app_settings import app_settings
 from accounts.decorators import ReauthenticationRequiredMixin
-from accounts.errors import FlowError
+from accounts.errors import AccountsError, FlowError
 from accounts.flows import account as account_flows
 from accounts.flows import email as email_flows
 from accounts.flows import login as login_flows
@@ -40,6 +40,7 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.models import EmailAddress
+from authsuite import crypto
 from authsuite.urls_util import safe_next
 
 
@@ -151,23 +152,67 @@ class VerificationSentView(AuthPageMixin, TemplateView):
     template_name = "accounts/verification_sent.html"
 
 
+#: Stands in a link's URL for the token once the session holds it (never a valid token).
+TOKEN_IN_SESSION = "confirm"
+SESSION_SEAL = "link-in-session"
+
+
 class TokenConfirmView(FlowFormView):
     """GET shows a confirmation page without consuming the token; POST consumes it.
 
-    Mail scanners that prefetch links therefore use up nothing.
+    Mail scanners that prefetch links therefore use up nothing. The token leaves the URL at
+    the first GET: it is kept in the session and the browser is sent on to the same page
+    with ``confirm`` in its place, so the page, its form, the address bar, the history and
+    every ``Referer`` carry no token, and access logs see it once.
     """
 
     form_class = PasswordForm  # replaced in subclasses
     invalid_template_name = "accounts/token_invalid.html"
+    #: Which link this is, naming its place in the session.
+    link = ""
 
     def check(self):  # pragma: no cover - interface
         raise NotImplementedError
 
+    @property
+    def session_key(self) -> str:
+        return f"_authsuite_link_{self.link}"
+
+    @property
+    def token(self) -> str:
+        """The link's token: from the session once it has left the URL."""
+        if self.kwargs["token"] == TOKEN_IN_SESSION:
+            sealed = self.request.session.get(self.session_key)
+            return (crypto.unseal(sealed, purpose=SESSION_SEAL) if sealed else None) or ""
+        return self.kwargs["token"]
+
+    def without_token(self):
+        """The page to show when the URL stands for a token this session does not hold."""
+        if self.kwargs["token"] == TOKEN_IN_SESSION and not self.token:
+            # Opened in another browser than the link's, with cookies off, or used up.
+            return self.invalid(FlowError(AccountsError.TOKEN_INVALID, _(
+                "This browser holds no link to confirm. Open the link from your email "
+                "again (cookies must be allowed for this site).")))
+        return None
+
+    def post(self, request, *args, **kwargs):
+        return self.without_token() or super().post(request, *args, **kwargs)
+
     def get(self, request, *args, **kwargs):
+        if (missing := self.without_token()) is not None:
+            return missing
         try:
             self.token_row = self.check()
         except FlowError as error:
             return self.invalid(error)
+        if self.kwargs["token"] != TOKEN_IN_SESSION:
+            # Sealed: the token is stored nowhere in the clear, the session table included.
+            request.session[self.session_key] = crypto.seal(self.kwargs["token"],
+                                                            purpose=SESSION_SEAL)
+            target = reverse(request.resolver_match.view_name,
+                             kwargs={"token": TOKEN_IN_SESSION})
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponseRedirect(f"{target}?{query}" if query else target)
         return super().get(request, *args, **kwargs)
 
     def invalid(self, error: FlowError):
@@ -182,11 +227,13 @@ class TokenConfirmView(FlowFormView):
 
     def form_valid(self, form):
         try:
-            return self.run(form)
+            response = self.run(form)
         except FlowError as error:
             if error.field:
                 return self.flow_failed(form, error)
             return self.invalid(error)
+        self.request.session.pop(self.session_key, None)
+        return response
 
 
 class ConfirmForm(forms.Form):
@@ -197,11 +244,13 @@ class EmailVerifyView(TokenConfirmView):
     template_name = "accounts/email_verify.html"
     form_class = ConfirmForm
 
+    link = "verify_email"
+
     def check(self):
-        return email_flows.email_verify_check(self.request, token=self.kwargs["token"])
+        return email_flows.email_verify_check(self.request, token=self.token)
 
     def run(self, form):
-        email_flows.email_verify(self.request, token=self.kwargs["token"])
+        email_flows.email_verify(self.request, token=self.token)
         messages.success(self.request, _("Your email address is verified."))
         if self.request.user.is_authenticated:
             return redirect("accounts:email")
@@ -223,12 +272,14 @@ class MagicLinkConfirmView(TokenConfirmView):
     template_name = "accounts/magic_link_confirm.html"
     form_class = ConfirmForm
 
+    link = "magic_link"
+
     def check(self):
-        return magic_flows.magic_link_check(self.request, token=self.kwargs["token"])
+        return magic_flows.magic_link_check(self.request, token=self.token)
 
     def run(self, form):
         result = magic_flows.magic_link_login(
-            self.request, token=self.kwargs["token"], next_url=self.next_url()
+            self.request, token=self.token, next_url=self.next_url()
         )
         return self.after_login(result)
 
@@ -250,12 +301,14 @@ class PasswordResetConfirmView(TokenConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     form_class = NewPasswordForm
 
+    link = "password_reset"
+
     def check(self):
-        return password_flows.password_reset_check(self.request, token=self.kwargs["token"])
+        return password_flows.password_reset_check(self.request, token=self.token)
 
     def run(self, form):
         password_flows.password_reset_complete(
-            self.request, token=self.kwargs["token"],
+            self.request, token=self.token,
             new_password=form.cleaned_data["new_password"],
         )
         messages.success(self.request, _("Your password is changed. Sign in with it now."))

@@ -25,6 +25,16 @@ def last_link(email: str) -> str:
     return urlsplit(links[0]).path
 
 
+def open_link(client, link: str):
+    """Open an emailed link as a browser does: the first GET moves the token into the
+    session and redirects to the confirmation page. Returns (that page, its URL)."""
+    response = client.get(link)
+    assert response.status_code == 302, response.status_code
+    url = response["Location"]
+    assert token_from(link) not in url
+    return client.get(url), url
+
+
 def token_from(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 

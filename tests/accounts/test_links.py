@@ -1,0 +1,231 @@
+"""Emailed links: the token leaves the URL at the first GET.
+
+The first GET checks the token (consuming nothing), keeps it sealed in the session and
+redirects to the same page with ``confirm`` in its place. The confirmation page, its form,
+the address bar and every Referer then carry no token, and the session table holds it only
+encrypted.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import EmailAddress, OneTimeToken
+from tests.factories import UserFactory
+from tests.helpers import last_link, open_link, token_from
+
+pytestmark = pytest.mark.django_db
+
+AUTH_KEY = "_auth_user_id"
+NEW_PASSWORD = "a brand new passphrase 2026"
+
+
+def magic_link(client, user):
+    client.post(reverse("accounts:magic_link"), {"email": user.email})
+    return last_link(user.email)
+
+
+def password_reset(client, user):
+    client.post(reverse("accounts:password_reset"), {"email": user.email})
+    return last_link(user.email)
+
+
+def verify_email(client, user):
+    client.post(reverse("accounts:signup"), {"email": "new@example.com",
+                                              "password": "signing up in 2026 today",
+                                              "name": "New"})
+    return last_link("new@example.com")
+
+
+KINDS = {
+    "magic_link": (magic_link, {}, "/accounts/magic-link/confirm/"),
+    "password_reset": (password_reset, {"new_password": NEW_PASSWORD,
+                                        "new_password_confirm": NEW_PASSWORD},
+                       "/accounts/password/reset/confirm/"),
+    "verify_email": (verify_email, {}, "/accounts/email/verify/confirm/"),
+}
+
+
+@pytest.fixture(params=list(KINDS))
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def account(db):
+    return UserFactory()
+
+
+def used(link: str) -> bool:
+    from accounts import tokens
+
+    token = token_from(link)
+    return all(tokens.token_peek(token, purpose=purpose) is None for purpose in tokens.Purpose)
+
+
+def every_stored_value() -> str:
+    parts = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - names from introspection
+            parts.extend(repr(row) for row in cursor.fetchall())
+    parts.extend(repr(s.get_decoded()) for s in Session.objects.all())
+    return "\n".join(parts)
+
+
+def test_the_first_get_moves_the_token_into_the_session_and_redirects(client, account, kind):
+    make, _, confirm = KINDS[kind]
+    link = make(client, account)
+
+    response = client.get(link)
+
+    assert response.status_code == 302
+    assert response["Location"] == confirm
+    assert f"_authsuite_link_{kind}" in client.session
+    assert "no-store" in response["Cache-Control"]
+    assert not used(link)
+
+
+def test_the_confirmation_page_carries_no_token(client, account, kind):
+    make, _, confirm = KINDS[kind]
+    link = make(client, account)
+    token = token_from(link)
+
+    page, url = open_link(client, link)
+
+    assert page.status_code == 200
+    assert url == confirm
+    assert token.encode() not in page.content
+    assert b'method="post"' in page.content
+    assert "no-store" in page["Cache-Control"]
+
+
+def test_the_session_holds_the_token_only_sealed(client, account, kind):
+    make, _, _ = KINDS[kind]
+    link = make(client, account)
+    open_link(client, link)
+
+    stored = client.session[f"_authsuite_link_{kind}"]
+    assert stored and token_from(link) not in stored
+    assert token_from(link) not in every_stored_value()
+
+
+def test_posting_the_confirmation_uses_the_link_once_and_forgets_it(client, account, kind):
+    make, form, confirm = KINDS[kind]
+    link = make(client, account)
+    open_link(client, link)
+
+    response = client.post(confirm, form)
+
+    assert response.status_code == 302
+    assert used(link)
+    assert f"_authsuite_link_{kind}" not in client.session
+    again = client.get(confirm)
+    assert again.status_code == 400
+    assert b"holds no link to confirm" in again.content
+
+
+def test_another_browser_cannot_confirm_what_this_one_opened(client, account, kind):
+    make, form, confirm = KINDS[kind]
+    link = make(client, account)
+    open_link(client, link)
+    other = Client()
+
+    page = other.get(confirm)
+    posted = other.post(confirm, form)
+
+    assert page.status_code == posted.status_code == 400
+    assert b"holds no link to confirm" in posted.content
+    assert "no-store" in posted["Cache-Control"]
+    assert not used(link)
+    assert AUTH_KEY not in other.session
+
+
+def test_the_link_still_works_in_a_browser_of_its_own(client, account, kind):
+    """Opened on a phone, say: that browser's session holds it, and it is confirmed there."""
+    make, form, confirm = KINDS[kind]
+    link = make(client, account)
+    phone = Client()
+
+    page, url = open_link(phone, link)
+    assert page.status_code == 200
+    assert phone.post(url, form).status_code == 302
+    assert used(link)
+
+
+def test_posting_to_the_link_itself_still_works(client, account, kind):
+    """A confirmation page rendered before this change posts to the link's own URL."""
+    make, form, _ = KINDS[kind]
+    link = make(client, account)
+
+    assert client.post(link, form).status_code == 302
+    assert used(link)
+
+
+def test_an_invalid_token_is_refused_at_once_and_not_kept(client, kind):
+    path = KINDS[kind][2].replace("confirm", "A" * 43)
+
+    response = client.get(path)
+
+    assert response.status_code == 400
+    assert f"_authsuite_link_{kind}" not in client.session
+
+
+def test_a_tampered_session_value_counts_as_no_link(client, account, kind):
+    make, form, confirm = KINDS[kind]
+    link = make(client, account)
+    open_link(client, link)
+    session = client.session
+    session[f"_authsuite_link_{kind}"] = "not-a-sealed-value"
+    session.save()
+
+    assert client.get(confirm).status_code == 400
+    assert client.post(confirm, form).status_code == 400
+    assert not used(link)
+
+
+def test_the_query_string_follows_the_redirect(client, account):
+    link = magic_link(client, account)
+
+    response = client.get(f"{link}?next=/accounts/sessions/")
+    assert response["Location"] == "/accounts/magic-link/confirm/?next=/accounts/sessions/"
+    page = client.get(response["Location"])
+    assert b'name="next" value="/accounts/sessions/"' in page.content
+    signed_in = client.post(response["Location"], {"next": "/accounts/sessions/"})
+    assert signed_in["Location"] == "/accounts/sessions/"
+
+
+def test_a_newer_link_replaces_the_one_kept(client, account):
+    first = magic_link(client, account)
+    open_link(client, first)
+    second = magic_link(client, account)
+    open_link(client, second)
+
+    assert client.post("/accounts/magic-link/confirm/").status_code == 302
+    assert client.session[AUTH_KEY] == str(account.pk)
+    assert used(second)
+
+
+def test_a_weak_password_keeps_the_link_for_another_try(client, account):
+    link = password_reset(client, account)
+    open_link(client, link)
+    confirm = "/accounts/password/reset/confirm/"
+
+    weak = client.post(confirm, {"new_password": "short", "new_password_confirm": "short"})
+    assert weak.status_code == 200
+    assert token_from(link).encode() not in weak.content
+    assert not used(link)
+    assert client.post(confirm, KINDS["password_reset"][1]).status_code == 302
+    assert used(link)
+
+
+def test_verifying_an_address_marks_it(client, account):
+    link = verify_email(client, account)
+    _, confirm = open_link(client, link)
+    client.post(confirm)
+    assert EmailAddress.objects.get(email="new@example.com").verified is True
+    assert OneTimeToken.objects.filter(used_at__isnull=False).count() == 1
