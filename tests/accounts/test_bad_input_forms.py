@@ -81,8 +81,13 @@ def open_page(user, password):
                    "magic_token": tokens.Purpose.MAGIC_LINK,
                    "verify_token": tokens.Purpose.VERIFY_EMAIL}.get(how)
         if purpose:
-            kwargs["token"] = tokens.token_issue(user=user, purpose=purpose, email=user.email,
-                                                 lifetime=600)
+            token = tokens.token_issue(user=user, purpose=purpose, email=user.email,
+                                       lifetime=600)
+            # As a browser opens the link: the token moves into the session, and the form
+            # is posted to the confirm URL that stands for it.
+            opened = client.get(reverse(f"accounts:{name}", kwargs={"token": token}))
+            assert opened.status_code == 302
+            return client, opened["Location"]
         return client, reverse(f"accounts:{name}", kwargs=kwargs)
 
     return open_
