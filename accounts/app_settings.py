@@ -6,9 +6,12 @@ from authsuite.conf import AppSettings
 
 DEFAULT_RATE_LIMITS = {
     # group: {scope: rate}; a rate is "<count>/<period>" as django-ratelimit reads it.
+    # "account_ip" limits one IP's requests for one account; while a pair is over it, its
+    # requests stop counting against the account, so one IP cannot use up the account's
+    # allowance and keep its owner from getting mail.
     "login": {"ip": "30/5m", "account": "10/5m"},
-    "magic_link": {"ip": "20/h", "account": "5/15m"},
-    "password_reset": {"ip": "20/h", "account": "5/15m"},
+    "magic_link": {"ip": "20/h", "account_ip": "3/15m", "account": "10/15m"},
+    "password_reset": {"ip": "20/h", "account_ip": "3/15m", "account": "10/15m"},
     "signup": {"ip": "20/h"},
     "verification_resend": {"ip": "20/h", "account": "3/15m"},
     "reauthenticate": {"ip": "30/5m", "account": "10/5m"},

@@ -9,12 +9,27 @@ from authsuite import context, ratelimit
 
 
 def rate_limit(request, group: str, *, account: str | None = None) -> None:
-    """Count an attempt of ``group`` per IP (and per account) and refuse it when over."""
+    """Count an attempt of ``group`` per IP (and per account) and refuse it when over.
+
+    With an ``account_ip`` rate, an attempt counts against the account as a whole only
+    while its (account, IP) pair is within that rate: one IP, however persistent, adds at
+    most that many to the account's count, and only several IPs together can use it up.
+    Every other counter is incremented even when one is already over, so a client cannot
+    spread attempts by alternating targets.
+    """
     rates = app_settings.RATE_LIMITS.get(group, {})
-    limits = {"ip": (rates.get("ip"), context.current().ip or "unknown")}
+    ip = context.current().ip or "unknown"
+    name = f"accounts.{group}"
+    decisions = [ratelimit.check(request, group=name, rate=rates.get("ip"), scope="ip", value=ip)]
     if account is not None:
-        limits["account"] = (rates.get("account"), normalize_email(account))
-    decision = ratelimit.check_all(request, group=f"accounts.{group}", limits=limits)
+        identifier = normalize_email(account)
+        pair = ratelimit.check(request, group=name, rate=rates.get("account_ip"),
+                               scope="account_ip", value=f"{identifier} {ip}")
+        decisions.append(pair)
+        if not pair.limited:
+            decisions.append(ratelimit.check(request, group=name, rate=rates.get("account"),
+                                             scope="account", value=identifier))
+    decision = max(decisions, key=lambda d: (d.limited, d.retry_after))
     if decision.limited:
         raise FlowError(
             AccountsError.RATE_LIMITED,
