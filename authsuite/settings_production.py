@@ -43,7 +43,7 @@ PASSWORD_HASHERS = [
     "accounts.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
-SESSION_ENGINE = "django.contrib.sessions.backends.cache" if REDIS_URL else "accounts.session_store"  # noqa: F405,E501
+SESSION_ENGINE = "accounts.session_cache" if REDIS_URL else "accounts.session_store"  # noqa: F405
 # Connections stay open between requests (a new one costs more than a sign-in's statements);
 # a health check before reuse replaces one the database closed.
 DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "60"))  # noqa: F405

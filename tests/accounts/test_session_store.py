@@ -38,6 +38,7 @@ pytestmark = pytest.mark.django_db
 
 ENGINES = [
     "accounts.session_store",
+    "accounts.session_cache",
     "django.contrib.sessions.backends.db",
     "django.contrib.sessions.backends.cache",
 ]
@@ -381,7 +382,7 @@ def assert_only_session(engine, key: str) -> None:
     """``key`` is the browser's one session: the table's only row for the database engines."""
     assert alive(engine, key)
     rows = list(Session.objects.values_list("session_key", flat=True))
-    assert rows == ([] if engine.__name__.endswith(".cache") else [key])
+    assert rows == ([] if engine.__name__.endswith((".cache", ".session_cache")) else [key])
 
 
 def test_password_sign_in_leaves_the_planted_key_dead(engine, client, user, password):

@@ -1,0 +1,141 @@
+"""Cache sessions (Redis in production) that rotate keys without extra round trips.
+
+``SESSION_ENGINE = "accounts.session_cache"``. Entries, keys and the cookie are those of
+Django's cache engine (``django.contrib.sessions.backends.cache``), so switching to or from
+it signs nobody out. Django's cache store asks the cache a lot: a key rotation checks that
+the new key is free, adds it and deletes the old one, and every save of a changed session
+reads the entry first (so that a session ended meanwhile is not brought back) and then
+writes it: five round trips for a sign-in. This store:
+
+- rotates a key in memory and writes once, at the save: ``add`` under the new key (which
+  refuses a key already taken, so none is looked up first), then the old key is deleted;
+- updates a session it has read with one conditional write (``SET ... XX`` on django-redis:
+  only if the entry still exists), keeping "a session ended elsewhere stays ended" without
+  the read before it; other caches keep Django's read-then-write;
+- skips a save that would write what this request has already written.
+
+Writes go to the cache when the session middleware saves, after the view's transaction has
+committed, as with Django's store: a cache has no rollback.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.contrib.sessions.backends import cache as sessions_cache
+from django.contrib.sessions.backends.base import CreateError, UpdateError
+
+from accounts.session_store import MAX_KEY_ATTEMPTS, new_session_key
+
+
+def _updates_conditionally(cache) -> bool:
+    """Whether ``cache.set`` takes ``xx`` (django-redis): write only if the key exists."""
+    try:
+        from django_redis.cache import RedisCache
+    except ImportError:  # pragma: no cover - django-redis is a dependency of the suite
+        return False
+    return isinstance(cache, RedisCache)
+
+
+class SessionStore(sessions_cache.SessionStore):
+    def __init__(self, session_key=None):
+        super().__init__(session_key)
+        # The key this session's data is stored under, once read or written.
+        self._stored_key = None
+        # The stored key a rotation will delete at the next save.
+        self._rotated_from = None
+        # (key, serialized data) as last written by this store, to skip a repeated save.
+        self._written = None
+        self._conditional = _updates_conditionally(self._cache)
+
+    def _new_key(self) -> str:
+        return new_session_key()
+
+    def load(self):
+        data = super().load()  # forgets the key when the cache has nothing under it
+        if self.session_key is not None:
+            self._stored_key = self.session_key
+        return data
+
+    def cycle_key(self):
+        data = self._session  # loads the entry, or forgets a key that has none
+        if self._rotated_from is None:
+            self._rotated_from = self._stored_key
+        self._stored_key = None
+        self._session_key = self._new_key()
+        self._session_cache = data
+        self.modified = True
+
+    def create(self):
+        for _attempt in range(MAX_KEY_ATTEMPTS):
+            self._session_key = self._new_key()
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise CreateError(f"no unused session key after {MAX_KEY_ATTEMPTS} attempts")
+
+    def save(self, must_create=False):
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        serialized = self.serializer().dumps(data)
+        if not must_create and (self.session_key, serialized) == self._written:
+            return
+        timeout = self.get_expiry_age()
+        if must_create or self._stored_key != self.session_key:
+            self._add(data, timeout, must_create=must_create)
+        elif not self._update(data, timeout):
+            raise UpdateError  # ended meanwhile (signed out elsewhere)
+        self._stored_key, self._written = self.session_key, (self.session_key, serialized)
+
+    def _add(self, data, timeout: int, *, must_create: bool) -> None:
+        """Store ``data`` under a key nobody holds (drawing another if it is taken), then
+        delete the key a rotation left behind."""
+        for _attempt in range(MAX_KEY_ATTEMPTS):
+            if self._cache.add(self.cache_key, data, timeout):
+                break
+            if must_create:
+                raise CreateError
+            self._session_key = self._new_key()
+        else:
+            raise UpdateError(f"no unused session key after {MAX_KEY_ATTEMPTS} attempts")
+        if self._rotated_from is not None:
+            self._cache.delete(self.cache_key_prefix + self._rotated_from)
+            self._rotated_from = None
+
+    def _update(self, data, timeout: int) -> bool:
+        if self._conditional:
+            return bool(self._cache.set(self.cache_key, data, timeout, xx=True))
+        if self._cache.get(self.cache_key) is None:
+            return False
+        self._cache.set(self.cache_key, data, timeout)
+        return True
+
+    def delete(self, session_key=None):
+        if session_key is None:
+            keys = {self.session_key, self._rotated_from} - {None}
+            self._stored_key = self._rotated_from = self._written = None
+        else:
+            keys = {session_key}
+        for key in keys:
+            self._cache.delete(self.cache_key_prefix + key)
+
+    # The async API runs the same code, so that what this store knows about its entry
+    # stays true whichever API wrote it.
+
+    async def aload(self):
+        return await sync_to_async(self.load)()
+
+    async def acycle_key(self):
+        await sync_to_async(self.cycle_key)()
+
+    async def acreate(self):
+        await sync_to_async(self.create)()
+
+    async def asave(self, must_create=False):
+        await sync_to_async(self.save)(must_create)
+
+    async def adelete(self, session_key=None):
+        await sync_to_async(self.delete)(session_key)
