@@ -265,7 +265,7 @@ PRODUCTION_NAMES = [
     "CSRF_COOKIE_SAMESITE", "SECURE_SSL_REDIRECT", "SECURE_PROXY_SSL_HEADER", "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SECURE_CONTENT_TYPE_NOSNIFF",
     "SECURE_REFERRER_POLICY", "X_FRAME_OPTIONS", "CONTENT_SECURITY_POLICY",
-    "AUTHSUITE_TRUSTED_PROXY_COUNT", "INSTALLED_APPS", "CSRF_TRUSTED_ORIGINS",
+    "AUTHSUITE_TRUSTED_PROXY_COUNT", "INSTALLED_APPS", "CSRF_TRUSTED_ORIGINS", "SESSION_ENGINE",
 ]
 
 
@@ -294,6 +294,18 @@ def test_production_profile_values(production):
     assert production["SESSION_COOKIE_SECURE"] is production["CSRF_COOKIE_SECURE"] is True
     assert production["SECURE_HSTS_SECONDS"] >= 31536000
     assert production["SECURE_SSL_REDIRECT"] is True
+    assert production["SESSION_ENGINE"] == "accounts.session_store"  # no REDIS_URL here
+
+
+def test_production_keeps_sessions_in_redis_when_it_has_one(tmp_path):
+    env = {**production_env(tmp_path), "REDIS_URL": "redis://redis.internal:6379/0"}
+    code = "import authsuite.settings_production as s; print(s.SESSION_ENGINE, s.CACHES)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    engine, _, caches = result.stdout.strip().partition(" ")
+    assert engine == "accounts.session_cache"
+    assert "django_redis" in caches
 
 
 @pytest.fixture
