@@ -20,11 +20,10 @@ committed, as with Django's store: a cache has no rollback.
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import cache as sessions_cache
 from django.contrib.sessions.backends.base import CreateError, UpdateError
 
-from accounts.session_store import MAX_KEY_ATTEMPTS, new_session_key
+from accounts.session_store import MAX_KEY_ATTEMPTS, RotatesInMemory
 
 
 def _updates_conditionally(cache) -> bool:
@@ -36,45 +35,16 @@ def _updates_conditionally(cache) -> bool:
     return isinstance(cache, RedisCache)
 
 
-class SessionStore(sessions_cache.SessionStore):
+class SessionStore(RotatesInMemory, sessions_cache.SessionStore):
     def __init__(self, session_key=None):
         super().__init__(session_key)
-        # The key this session's data is stored under, once read or written.
-        self._stored_key = None
-        # The stored key a rotation will delete at the next save.
-        self._rotated_from = None
-        # (key, serialized data) as last written by this store, to skip a repeated save.
-        self._written = None
         self._conditional = _updates_conditionally(self._cache)
-
-    def _new_key(self) -> str:
-        return new_session_key()
 
     def load(self):
         data = super().load()  # forgets the key when the cache has nothing under it
         if self.session_key is not None:
             self._stored_key = self.session_key
         return data
-
-    def cycle_key(self):
-        data = self._session  # loads the entry, or forgets a key that has none
-        if self._rotated_from is None:
-            self._rotated_from = self._stored_key
-        self._stored_key = None
-        self._session_key = self._new_key()
-        self._session_cache = data
-        self.modified = True
-
-    def create(self):
-        for _attempt in range(MAX_KEY_ATTEMPTS):
-            self._session_key = self._new_key()
-            try:
-                self.save(must_create=True)
-            except CreateError:
-                continue
-            self.modified = True
-            return
-        raise CreateError(f"no unused session key after {MAX_KEY_ATTEMPTS} attempts")
 
     def save(self, must_create=False):
         if self.session_key is None:
@@ -121,21 +91,3 @@ class SessionStore(sessions_cache.SessionStore):
             keys = {session_key}
         for key in keys:
             self._cache.delete(self.cache_key_prefix + key)
-
-    # The async API runs the same code, so that what this store knows about its entry
-    # stays true whichever API wrote it.
-
-    async def aload(self):
-        return await sync_to_async(self.load)()
-
-    async def acycle_key(self):
-        await sync_to_async(self.cycle_key)()
-
-    async def acreate(self):
-        await sync_to_async(self.create)()
-
-    async def asave(self, must_create=False):
-        await sync_to_async(self.save)(must_create)
-
-    async def adelete(self, session_key=None):
-        await sync_to_async(self.delete)(session_key)

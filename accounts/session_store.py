@@ -47,34 +47,30 @@ def new_session_key() -> str:
     return key[:KEY_LENGTH]
 
 
-class SessionStore(sessions_db.SessionStore):
-    #: Tells flows that a save inside their transaction is not repeated by the middleware.
-    writes_once = True
+class RotatesInMemory:
+    """What this store and ``accounts.session_cache`` share, on top of a Django store.
+
+    A key rotation happens in memory and is written by the next save, which moves the data
+    away from ``_rotated_from``; a new key is not looked up but written with a statement
+    that refuses a taken one; ``_written`` lets a save skip what this request already
+    wrote. The async API runs the same code, so that what the store knows about its data
+    stays true whichever API wrote it.
+    """
 
     def __init__(self, session_key=None):
         super().__init__(session_key)
-        # The key this session's row is stored under, once read or written.
+        # The key this session's data is stored under, once read or written.
         self._stored_key = None
-        # The stored key a rotation will move the row away from at the next save.
+        # The stored key a rotation will move the data away from at the next save.
         self._rotated_from = None
         # (key, serialized data) as last written by this store, to skip a repeated save.
         self._written = None
-        # (stored key, rotated from) before a write made inside a transaction that has not
-        # committed yet: if it never does, the row is still where they say.
-        self._uncommitted = None
 
     def _new_key(self) -> str:
         return new_session_key()
 
-    def load(self):
-        row = self._get_session_from_db()
-        if row is None:
-            return {}
-        self._stored_key = row.session_key
-        return self.decode(row.session_data)
-
     def cycle_key(self):
-        data = self._session  # loads the row, or forgets a key that has none
+        data = self._session  # loads the data, or forgets a key that has none
         if self._rotated_from is None:
             self._rotated_from = self._stored_key
         self._stored_key = None
@@ -92,6 +88,39 @@ class SessionStore(sessions_db.SessionStore):
             self.modified = True
             return
         raise CreateError(f"no unused session key after {MAX_KEY_ATTEMPTS} attempts")
+
+    async def aload(self):
+        return await sync_to_async(self.load)()
+
+    async def acycle_key(self):
+        await sync_to_async(self.cycle_key)()
+
+    async def acreate(self):
+        await sync_to_async(self.create)()
+
+    async def asave(self, must_create=False):
+        await sync_to_async(self.save)(must_create)
+
+    async def adelete(self, session_key=None):
+        await sync_to_async(self.delete)(session_key)
+
+
+class SessionStore(RotatesInMemory, sessions_db.SessionStore):
+    #: Tells flows that a save inside their transaction is not repeated by the middleware.
+    writes_once = True
+
+    def __init__(self, session_key=None):
+        super().__init__(session_key)
+        # (stored key, rotated from) before a write made inside a transaction that has not
+        # committed yet: if it never does, the row is still where they say.
+        self._uncommitted = None
+
+    def load(self):
+        row = self._get_session_from_db()
+        if row is None:
+            return {}
+        self._stored_key = row.session_key
+        return self.decode(row.session_data)
 
     def save(self, must_create=False):
         if self.session_key is None:
@@ -166,22 +195,3 @@ class SessionStore(sessions_db.SessionStore):
             keys = {session_key}
         if keys:
             self.model._default_manager.filter(session_key__in=keys).delete()
-
-    # The async API (``request.auser()``, ``await session.aset(...)``) runs the same code,
-    # so that what this store knows about its row stays true whichever API wrote it.
-
-    async def aload(self):
-        return await sync_to_async(self.load)()
-
-    async def acycle_key(self):
-        await sync_to_async(self.cycle_key)()
-
-    async def acreate(self):
-        await sync_to_async(self.create)()
-
-    async def asave(self, must_create=False):
-        await sync_to_async(self.save)(must_create)
-
-    async def adelete(self, session_key=None):
-        await sync_to_async(self.delete)(session_key)
-

@@ -107,6 +107,21 @@ def freeze(time_machine) -> datetime:
     return start
 
 
+def stored_session_in(store_class, **data) -> str:
+    """The key of a session holding ``data``, written by a ``store_class`` of its own."""
+    session = store_class()
+    session.update(data)
+    session.save()
+    return session.session_key
+
+
+def loaded_session_from(store_class, key: str):
+    """The session under ``key`` as the next request sees it: a fresh store, data read."""
+    session = store_class(key)
+    session.keys()  # reads the data, as a request's first use of its session does
+    return session
+
+
 def clear_mail() -> None:
     mail.outbox.clear()
 

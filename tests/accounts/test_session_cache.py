@@ -10,6 +10,8 @@ tests exercise ``SET ... XX`` there and Django's read-then-write on the local-me
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.sessions.backends import cache as django_cache_store
@@ -18,6 +20,7 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 from accounts import session_cache
 from accounts.session_cache import SessionStore
 from accounts.session_store import KEY_LENGTH
+from tests.accounts.support import loaded_session_from, stored_session_in
 
 pytestmark = pytest.mark.django_db
 
@@ -43,17 +46,8 @@ def recorded(store: SessionStore) -> Recorder:
     return store._cache
 
 
-def stored(**data) -> str:
-    session = SessionStore()
-    session.update(data)
-    session.save()
-    return session.session_key
-
-
-def loaded(key: str) -> SessionStore:
-    session = SessionStore(key)
-    session.keys()  # reads the entry, as a request's first use of its session does
-    return session
+stored = partial(stored_session_in, SessionStore)
+loaded = partial(loaded_session_from, SessionStore)
 
 
 @pytest.fixture(autouse=True)

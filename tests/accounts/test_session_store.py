@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from functools import partial
 from importlib import import_module
 
 import pytest
@@ -29,8 +30,10 @@ from tests.accounts.support import (
     RECORD_KEY,
     cookie_session_key,
     is_signed_in,
+    loaded_session_from,
     plant_session,
     signed_in_html,
+    stored_session_in,
 )
 from tests.mfa.support import Clock, enroll, sign_in_fully
 
@@ -44,19 +47,8 @@ ENGINES = [
 ]
 
 
-def stored_session(**data) -> str:
-    """The key of a session row holding ``data``, written by a store of its own."""
-    session = SessionStore()
-    session.update(data)
-    session.save()
-    return session.session_key
-
-
-def loaded(key: str) -> SessionStore:
-    """The session under ``key`` as the next request sees it: a fresh store, data read."""
-    session = SessionStore(key)
-    session.keys()  # reads the row, as a request's first use of its session does
-    return session
+stored_session = partial(stored_session_in, SessionStore)
+loaded = partial(loaded_session_from, SessionStore)
 
 
 def row_data(key: str) -> dict:
