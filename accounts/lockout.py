@@ -21,13 +21,14 @@ from accounts import signals
 from accounts.app_settings import app_settings
 from accounts.models import LoginThrottle, normalize_email
 from accounts.users import get_by_email
-from authsuite import db
+from authsuite import context, db
 
 
 def _pair_ip(ip: str | None) -> str:
-    # A request whose IP is unknown still gets a pair of its own: "" is the account-wide row,
-    # and sharing it would let one such client lock the account for every IP.
-    return ip or "unknown"
+    # An IPv6 client counts by its /64 (context.limit_key). A request whose IP is unknown
+    # still gets a pair of its own: "" is the account-wide row, and sharing it would let one
+    # such client lock the account for every IP.
+    return context.limit_key(ip)
 
 
 @dataclass(frozen=True)

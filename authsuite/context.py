@@ -12,6 +12,7 @@ import ipaddress
 import re
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 from authsuite.app_settings import app_settings
 
@@ -79,10 +80,24 @@ def build(request) -> RequestContext:
     return RequestContext(ip=client_ip(request), user_agent=user_agent, request_id=request_id)
 
 
+@lru_cache(maxsize=4096)
+def limit_key(ip: str | None) -> str:
+    """What rate limits and lockouts count a client by: an IPv4 address as it is, an IPv6
+    address by its /64 network ("2001:db8:1:2::/64"), the block one subscriber is usually
+    given, so that its 2**64 addresses count as the one client they are; "unknown" when
+    there is no address."""
+    if not ip:
+        return "unknown"
+    address = ipaddress.ip_address(ip)
+    if address.version == 6 and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return ip
+
+
 def ratelimit_ip(request) -> str:
-    """``RATELIMIT_IP_META_KEY`` hook so django-ratelimit sees the same client IP."""
+    """``RATELIMIT_IP_META_KEY`` hook so django-ratelimit counts clients as the suite does."""
     ctx = getattr(request, "authsuite", None) or build(request)
-    return ctx.ip or "0.0.0.0"
+    return limit_key(ctx.ip)
 
 
 class RequestContextMiddleware:

@@ -64,7 +64,7 @@ def totp_setup_pending(*, user) -> Setup | None:
 def _limit(request, user) -> None:
     rates = app_settings.RATE_LIMITS
     decision = ratelimit.check_all(request, group="mfa.challenge", limits={
-        "ip": (rates.get("ip"), context.current().ip or "unknown"),
+        "ip": (rates.get("ip"), context.limit_key(context.current().ip)),
         "account": (rates.get("account"), str(user.pk)),
     })
     if decision.limited:

@@ -114,7 +114,7 @@ def login_options(request) -> dict:
 def _rate_limit(request, group: str) -> None:
     rates = app_settings.RATE_LIMITS.get(group, {})
     decision = ratelimit.check_all(request, group=f"passkeys.{group}", limits={
-        "ip": (rates.get("ip"), context.current().ip or "unknown"),
+        "ip": (rates.get("ip"), context.limit_key(context.current().ip)),
     })
     if decision.limited:
         raise FlowError(AccountsError.RATE_LIMITED,

@@ -9,24 +9,26 @@ from authsuite import context, ratelimit
 
 
 def rate_limit(request, group: str, *, account: str | None = None) -> None:
-    """Count an attempt of ``group`` per IP (and per account) and refuse it when over.
+    """Count an attempt of ``group`` per client IP (an IPv6 client by its /64, see
+    ``context.limit_key``), and per account, and refuse it when over.
 
     With an ``account_ip`` rate, an attempt counts against the account as a whole only
-    while its (account, IP) pair is within that rate: one IP, however persistent, adds at
-    most that many to the account's count, and only several IPs together can use it up.
-    Every other counter is incremented even when one is already over, so a client cannot
-    spread attempts by alternating targets.
+    while the client is within its own limits (its IP's and its (account, IP) pair's): one
+    client, however persistent, adds at most that many to the account's count, and only
+    several together can use it up. The IP's and the pair's counters are incremented even
+    when one is already over, so a client cannot spread attempts by alternating targets.
     """
     rates = app_settings.RATE_LIMITS.get(group, {})
-    ip = context.current().ip or "unknown"
+    ip = context.limit_key(context.current().ip)
     name = f"accounts.{group}"
     decisions = [ratelimit.check(request, group=name, rate=rates.get("ip"), scope="ip", value=ip)]
     if account is not None:
         identifier = normalize_email(account)
-        pair = ratelimit.check(request, group=name, rate=rates.get("account_ip"),
-                               scope="account_ip", value=f"{identifier} {ip}")
-        decisions.append(pair)
-        if not pair.limited:
+        pair_rate = rates.get("account_ip")
+        if pair_rate:
+            decisions.append(ratelimit.check(request, group=name, rate=pair_rate,
+                                             scope="account_ip", value=f"{identifier} {ip}"))
+        if not (pair_rate and any(d.limited for d in decisions)):
             decisions.append(ratelimit.check(request, group=name, rate=rates.get("account"),
                                              scope="account", value=identifier))
     decision = max(decisions, key=lambda d: (d.limited, d.retry_after))

@@ -105,6 +105,16 @@ def test_locked_pair_does_not_stop_the_same_account_from_another_ip(user, passwo
     assert html_login(Client(), user.email, password, REMOTE_ADDR=VICTIM).status_code == 302
 
 
+def test_addresses_of_one_ipv6_64_are_one_client_for_the_lock(client, user, password):
+    for n in range(1, 6):
+        fail(client, user.email, ip=f"2001:db8:7:7::{n:x}")
+
+    locked = api_login(client, user.email, password, REMOTE_ADDR="2001:db8:7:7::99")
+    assert locked.status_code == 429
+    other = api_login(Client(), user.email, password, REMOTE_ADDR="2001:db8:7:8::1")
+    assert other.status_code == 200  # another /64 is another client
+
+
 def test_email_case_does_not_dodge_the_lock(client, user, password):
     for typed in (user.email, user.email.upper(), user.email.title(), f" {user.email} ", user.email):
         fail(client, typed)

@@ -86,3 +86,22 @@ def test_the_refusal_says_when_to_try_again(client, user, flow):
     assert response.status_code == 429
     assert error_code(response) == "rate_limited"
     assert 0 < int(response["Retry-After"]) <= 15 * 60
+
+
+def test_addresses_of_one_ipv6_64_count_as_one_client(client, user, flow):
+    codes = [ask(client, flow, user.email, f"2001:db8:1:2::{n:x}") for n in range(1, 6)]
+
+    assert codes == [202, 202, 202, 429, 429]
+    assert ask(client, flow, user.email, "2001:db8:1:3::1") == 202  # another /64
+
+
+def test_requests_refused_for_their_ip_do_not_use_the_owners_allowance(client, user, flow):
+    attacker = "203.0.113.66"
+    for n in range(20):  # the IP's hourly limit, spent on other addresses
+        ask(client, flow, f"someone{n}@example.com", attacker)
+    for _ in range(5):
+        assert ask(client, flow, user.email, attacker) == 429
+
+    owner_codes = [ask(client, flow, user.email, f"198.51.100.{n}") for n in range(1, 5)
+                   for _ in range(3)]
+    assert owner_codes == [202] * 10 + [429] * 2  # the whole allowance of ten
