@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView, View
 
-from accounts import authrecord, pipeline, sessions
+from accounts import authrecord, links, pipeline, sessions
 from accounts.app_settings import app_settings
 from accounts.decorators import ReauthenticationRequiredMixin
 from accounts.errors import AccountsError, FlowError
@@ -40,7 +40,6 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.models import EmailAddress
-from authsuite import crypto
 from authsuite.urls_util import safe_next
 
 
@@ -154,16 +153,17 @@ class VerificationSentView(AuthPageMixin, TemplateView):
 
 #: Stands in a link's URL for the token once the session holds it (never a valid token).
 TOKEN_IN_SESSION = "confirm"
-SESSION_SEAL = "link-in-session"
 
 
 class TokenConfirmView(FlowFormView):
     """GET shows a confirmation page without consuming the token; POST consumes it.
 
     Mail scanners that prefetch links therefore use up nothing. The token leaves the URL at
-    the first GET: it is kept in the session and the browser is sent on to the same page
-    with ``confirm`` in its place, so the page, its form, the address bar, the history and
-    every ``Referer`` carry no token, and access logs see it once.
+    the first GET: it is kept in the session (``accounts.links``) and the browser is sent on
+    to the same page with ``confirm`` in its place, so the page, its form, the address bar,
+    the history and every ``Referer`` carry no token, and access logs see it once. The page
+    carries a reference to its token, and the POST acts only if the session still holds
+    that token.
     """
 
     form_class = PasswordForm  # replaced in subclasses
@@ -175,15 +175,10 @@ class TokenConfirmView(FlowFormView):
         raise NotImplementedError
 
     @property
-    def session_key(self) -> str:
-        return f"_authsuite_link_{self.link}"
-
-    @property
     def token(self) -> str:
         """The link's token: from the session once it has left the URL."""
         if self.kwargs["token"] == TOKEN_IN_SESSION:
-            sealed = self.request.session.get(self.session_key)
-            return (crypto.unseal(sealed, purpose=SESSION_SEAL) if sealed else None) or ""
+            return links.kept(self.request, self.link)
         return self.kwargs["token"]
 
     def without_token(self):
@@ -196,7 +191,21 @@ class TokenConfirmView(FlowFormView):
         return None
 
     def post(self, request, *args, **kwargs):
-        return self.without_token() or super().post(request, *args, **kwargs)
+        if (missing := self.without_token()) is not None:
+            return missing
+        if (self.kwargs["token"] == TOKEN_IN_SESSION
+                and request.POST.get("link", "") != links.reference(self.token)):
+            # Another link was opened in this browser after this page was shown (by a
+            # site sending it there, say): confirm neither; the person opens theirs again.
+            return self.invalid(FlowError(AccountsError.TOKEN_INVALID, _(
+                "Another link was opened in this browser since this page was shown. Open "
+                "the link from your email again.")))
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["link_reference"] = links.reference(self.token)
+        return context
 
     def get(self, request, *args, **kwargs):
         if (missing := self.without_token()) is not None:
@@ -206,12 +215,10 @@ class TokenConfirmView(FlowFormView):
         except FlowError as error:
             return self.invalid(error)
         if self.kwargs["token"] != TOKEN_IN_SESSION:
-            # Sealed: the token is stored nowhere in the clear, the session table included.
-            request.session[self.session_key] = crypto.seal(self.kwargs["token"],
-                                                            purpose=SESSION_SEAL)
+            links.keep(request, self.link, self.kwargs["token"])
             target = reverse(request.resolver_match.view_name,
                              kwargs={"token": TOKEN_IN_SESSION})
-            query = request.META.get("QUERY_STRING", "")
+            query = request.GET.urlencode(safe="/")
             return HttpResponseRedirect(f"{target}?{query}" if query else target)
         return super().get(request, *args, **kwargs)
 
@@ -232,7 +239,7 @@ class TokenConfirmView(FlowFormView):
             if error.field:
                 return self.flow_failed(form, error)
             return self.invalid(error)
-        self.request.session.pop(self.session_key, None)
+        links.forget(self.request, self.link)
         return response
 
 

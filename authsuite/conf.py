@@ -5,11 +5,13 @@ is read from ``django.conf.settings`` when it is used, so ``override_settings`` 
 and nothing is frozen at import time. This module is the only place in the suite that reads
 project settings by name.
 
-A value, once read, is remembered until the settings change: Django announces a change
-(``setting_changed``, which ``override_settings`` sends), or the settings object is swapped
-(``override_settings`` and pytest-django's ``settings`` fixture, deletions included). A
-request reads a few dozen settings, and asking ``django.conf.settings`` for one a project
-leaves unset costs an ``AttributeError`` every time.
+Django keeps a setting it has read (and forgets it when the setting is assigned or deleted),
+but not the absence of one: asking ``django.conf.settings`` for a setting the project leaves
+unset raises and catches an ``AttributeError`` every time, and a request asks for a few
+dozen. So an absence, once seen, is remembered for the settings object it was seen on,
+until Django announces a change (``setting_changed``, which ``override_settings`` sends),
+the settings object is swapped (``override_settings``, pytest-django's ``settings``
+fixture) or the setting is assigned on it.
 """
 
 from __future__ import annotations
@@ -20,14 +22,14 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 _MISSING = object()
-_values: dict[str, Any] = {}
-#: The settings object the remembered values were read from.
+#: Settings seen to be unset, and the settings object they were unset on.
+_unset: set[str] = set()
 _source: list = [None]
 
 
 def _forget(**kwargs) -> None:
-    """``setting_changed`` receiver: read every setting afresh from now on."""
-    _values.clear()
+    """``setting_changed`` receiver: look every setting up afresh from now on."""
+    _unset.clear()
 
 
 setting_changed.connect(_forget, dispatch_uid="authsuite.conf")
@@ -40,14 +42,17 @@ class AppSettings:
 
     def _setting(self, name: str, default: Any) -> Any:
         key = self.prefix + name
-        if settings._wrapped is not _source[0]:
-            _values.clear()
-            _source[0] = settings._wrapped
-        try:
-            value = _values[key]
-        except KeyError:
-            value = _values[key] = getattr(settings, key, _MISSING)
-        return default if value is _MISSING else value
+        holder = settings._wrapped
+        if holder is not _source[0]:
+            _unset.clear()
+            _source[0] = holder
+        if key in _unset and key not in holder.__dict__:
+            return default
+        value = getattr(settings, key, _MISSING)
+        if value is _MISSING:
+            _unset.add(key)
+            return default
+        return value
 
     def _django(self, name: str, default: Any = None) -> Any:
         """A plain Django setting (``DEBUG``, ``DEFAULT_FROM_EMAIL``...)."""

@@ -20,19 +20,16 @@ from django.db import connections, models
 from django.db.models.expressions import Col
 
 _SQL: dict[tuple, str] = {}
-_CONVERTERS: dict[tuple, list] = {}
 _OPERATORS = {"": "=", "lt": "<"}
 
 # Field classes (exactly these, not subclasses, which may prepare values their own way)
 # whose preparation returns a value of this type, or None, as it is: the ORM's call chain
-# for them (get_db_prep_save, get_prep_value, to_python) is skipped for such values.
+# for them (get_db_prep_save, get_prep_value, to_python) is skipped for such values. Not
+# the other integer fields: on PostgreSQL they wrap the value in the driver's sized type.
 _AS_IS = {
     models.CharField: str, models.TextField: str, models.EmailField: str,
     models.SlugField: str, models.BooleanField: bool,
-    **dict.fromkeys((models.AutoField, models.BigAutoField, models.SmallAutoField,
-                     models.IntegerField, models.BigIntegerField, models.SmallIntegerField,
-                     models.PositiveIntegerField, models.PositiveBigIntegerField,
-                     models.PositiveSmallIntegerField), int),
+    **dict.fromkeys((models.AutoField, models.BigAutoField, models.SmallAutoField), int),
 }
 _AS_IS_TYPE: dict = {}
 
@@ -161,9 +158,12 @@ def select(model, fields: list[str], *, using: str, where: dict, order_by: str =
 
     sql = _cached(("select", model._meta.label, tuple(fields), shape, order_by, limit, using),
                   build)
-    converters = _CONVERTERS.get(key := (model._meta.label, tuple(fields), using))
+    # Converters are bound to the connection's operations (one connection per thread): they
+    # are kept on the connection, and go with it.
+    known = connection.__dict__.setdefault("_authsuite_converters", {})
+    converters = known.get(key := (model._meta.label, tuple(fields)))
     if converters is None:
-        converters = _CONVERTERS[key] = _converters(model, columns, connection)
+        converters = known[key] = _converters(model, columns, connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -4,6 +4,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from authsuite.urls import handler400, handler403, handler404, handler500  # noqa: F401 - as the site
 from authsuite.urls import urlpatterns as application_urlpatterns
 
 

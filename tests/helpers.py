@@ -35,6 +35,16 @@ def open_link(client, link: str):
     return client.get(url), url
 
 
+LINK_REFERENCE_RE = re.compile(rb'name="link" value="([^"]*)"')
+
+
+def link_form(page, **data) -> dict:
+    """What the confirmation page's form posts: the reference to its link, and ``data``."""
+    found = LINK_REFERENCE_RE.search(page.content)
+    assert found, "the confirmation page has no link reference"
+    return {"link": found.group(1).decode(), **data}
+
+
 def token_from(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 

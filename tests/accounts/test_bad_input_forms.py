@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from django import forms
 from django.test import Client
+from django.test.client import MULTIPART_CONTENT
 from django.urls import URLPattern, reverse
 from django.utils.html import escape
 from django.views.generic.edit import FormView
@@ -24,6 +25,7 @@ from accounts.forms import CleanTextMixin
 from accounts.models import PasswordChangeRequired, UserSession
 from tests.accounts.db_state import snapshot
 from tests.conftest import STRONG_PASSWORD
+from tests.helpers import link_form, open_link
 
 pytestmark = pytest.mark.django_db
 
@@ -58,6 +60,20 @@ def test_every_form_page_is_covered():
     assert set(FORM_PAGES) == set(SETUP)
 
 
+class LinkPageClient(Client):
+    """A browser on an emailed link's confirmation page: what it posts carries the page's
+    reference to its link, as the page's form does."""
+
+    link_reference = ""
+
+    def post(self, path, data=None, content_type=MULTIPART_CONTENT, *args, **kwargs):
+        if isinstance(data, dict):
+            data = {"link": self.link_reference, **data}
+        elif isinstance(data, str) and content_type == FORM_URLENCODED:
+            data = f"link={self.link_reference}&{data}"
+        return super().post(path, data, content_type, *args, **kwargs)
+
+
 @pytest.fixture
 def open_page(user, password):
     """``open_page(name)`` -> (client, url) of that page, set up as a real visitor reaches it."""
@@ -84,10 +100,11 @@ def open_page(user, password):
             token = tokens.token_issue(user=user, purpose=purpose, email=user.email,
                                        lifetime=600)
             # As a browser opens the link: the token moves into the session, and the form
-            # is posted to the confirm URL that stands for it.
-            opened = client.get(reverse(f"accounts:{name}", kwargs={"token": token}))
-            assert opened.status_code == 302
-            return client, opened["Location"]
+            # is posted to the confirm URL that stands for it, with the page's reference.
+            client = LinkPageClient()
+            page, url = open_link(client, reverse(f"accounts:{name}", kwargs={"token": token}))
+            client.link_reference = link_form(page)["link"]
+            return client, url
         return client, reverse(f"accounts:{name}", kwargs=kwargs)
 
     return open_
@@ -210,8 +227,13 @@ def test_json_body_is_an_empty_form(open_page, page):
     client, url = open_page(page)
     before = snapshot()
     response = client.post(url, json.dumps(base_values(page)), content_type="application/json")
-    required = [n for n, f in form_fields(page).items() if f.required]
-    assert_shows_field_error(response, required[0])
+    if isinstance(client, LinkPageClient):
+        # Not even the page's reference to its link arrives: refused before the form.
+        assert response.status_code == 400
+        assert b"Another link was opened in this browser" in response.content
+    else:
+        required = [n for n, f in form_fields(page).items() if f.required]
+        assert_shows_field_error(response, required[0])
     assert snapshot() == before
 
 

@@ -20,7 +20,7 @@ from tests.accounts.support import (
     signed_in_html,
 )
 from tests.factories import UserFactory
-from tests.helpers import last_link, open_link, outbox_for, token_from
+from tests.helpers import last_link, link_form, open_link, outbox_for, token_from
 
 MAX_ADDRESSES = app_settings.MAX_EMAIL_ADDRESSES  # the default, in force in these tests
 pytestmark = pytest.mark.django_db
@@ -73,7 +73,7 @@ def test_html_verify_link(signed_in):
 
     page, confirm = open_link(signed_in, link)
     assert page.status_code == 200
-    response = signed_in.post(confirm)
+    response = signed_in.post(confirm, link_form(page))
 
     assert response["Location"] == EMAIL
     assert EmailAddress.objects.get(email="second@example.com").verified is True

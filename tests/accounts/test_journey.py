@@ -7,7 +7,7 @@ from django.core import mail
 from django.urls import reverse
 
 from accounts.models import EmailAddress, UserSession
-from tests.helpers import last_link, open_link
+from tests.helpers import last_link, link_form, open_link
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_signup_verify_login_sessions_logout(client, password):
     assert page.status_code == 200  # the GET consumes nothing
     address.refresh_from_db()
     assert not address.verified
-    assert client.post(confirm).status_code == 302
+    assert client.post(confirm, link_form(page)).status_code == 302
     address.refresh_from_db()
     assert address.verified
 
@@ -57,7 +57,7 @@ def test_magic_link_sign_in(client, user):
     page, confirm = open_link(client, link)
     assert page.status_code == 200
     assert "_auth_user_id" not in client.session
-    response = client.post(confirm)
+    response = client.post(confirm, link_form(page))
     assert response.status_code == 302
     assert client.session["_authsuite_auth"]["amr"] == ["email"]
     # Single use.

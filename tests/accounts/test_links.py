@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from accounts.models import EmailAddress, OneTimeToken
 from tests.factories import UserFactory
-from tests.helpers import last_link, open_link, token_from
+from tests.helpers import last_link, link_form, open_link, token_from
 
 pytestmark = pytest.mark.django_db
 
@@ -117,9 +117,9 @@ def test_the_session_holds_the_token_only_sealed(client, account, kind):
 def test_posting_the_confirmation_uses_the_link_once_and_forgets_it(client, account, kind):
     make, form, confirm = KINDS[kind]
     link = make(client, account)
-    open_link(client, link)
+    page, _ = open_link(client, link)
 
-    response = client.post(confirm, form)
+    response = client.post(confirm, link_form(page, **form))
 
     assert response.status_code == 302
     assert used(link)
@@ -132,13 +132,13 @@ def test_posting_the_confirmation_uses_the_link_once_and_forgets_it(client, acco
 def test_another_browser_cannot_confirm_what_this_one_opened(client, account, kind):
     make, form, confirm = KINDS[kind]
     link = make(client, account)
-    open_link(client, link)
+    page, _ = open_link(client, link)
     other = Client()
 
-    page = other.get(confirm)
-    posted = other.post(confirm, form)
+    shown = other.get(confirm)
+    posted = other.post(confirm, link_form(page, **form))
 
-    assert page.status_code == posted.status_code == 400
+    assert shown.status_code == posted.status_code == 400
     assert b"holds no link to confirm" in posted.content
     assert "no-store" in posted["Cache-Control"]
     assert not used(link)
@@ -153,7 +153,7 @@ def test_the_link_still_works_in_a_browser_of_its_own(client, account, kind):
 
     page, url = open_link(phone, link)
     assert page.status_code == 200
-    assert phone.post(url, form).status_code == 302
+    assert phone.post(url, link_form(page, **form)).status_code == 302
     assert used(link)
 
 
@@ -178,13 +178,13 @@ def test_an_invalid_token_is_refused_at_once_and_not_kept(client, kind):
 def test_a_tampered_session_value_counts_as_no_link(client, account, kind):
     make, form, confirm = KINDS[kind]
     link = make(client, account)
-    open_link(client, link)
+    page, _ = open_link(client, link)
     session = client.session
     session[f"_authsuite_link_{kind}"] = "not-a-sealed-value"
     session.save()
 
     assert client.get(confirm).status_code == 400
-    assert client.post(confirm, form).status_code == 400
+    assert client.post(confirm, link_form(page, **form)).status_code == 400
     assert not used(link)
 
 
@@ -195,7 +195,7 @@ def test_the_query_string_follows_the_redirect(client, account):
     assert response["Location"] == "/accounts/magic-link/confirm/?next=/accounts/sessions/"
     page = client.get(response["Location"])
     assert b'name="next" value="/accounts/sessions/"' in page.content
-    signed_in = client.post(response["Location"], {"next": "/accounts/sessions/"})
+    signed_in = client.post(response["Location"], link_form(page, next="/accounts/sessions/"))
     assert signed_in["Location"] == "/accounts/sessions/"
 
 
@@ -203,29 +203,94 @@ def test_a_newer_link_replaces_the_one_kept(client, account):
     first = magic_link(client, account)
     open_link(client, first)
     second = magic_link(client, account)
-    open_link(client, second)
+    page, confirm = open_link(client, second)
 
-    assert client.post("/accounts/magic-link/confirm/").status_code == 302
+    assert client.post(confirm, link_form(page)).status_code == 302
     assert client.session[AUTH_KEY] == str(account.pk)
     assert used(second)
 
 
-def test_a_weak_password_keeps_the_link_for_another_try(client, account):
+def test_a_link_swapped_in_after_the_page_was_shown_is_not_confirmed(client, account):
+    """A site sends the browser to its own link (a top-level navigation carries the Lax
+    session cookie) while the person looks at theirs: the click confirms neither."""
+    victim_page, confirm = open_link(client, magic_link(client, account))
+    assert account.email.encode() in victim_page.content
+    intruder = UserFactory()
+    intruders_link = magic_link(Client(), intruder)
+    client.get(intruders_link)  # now kept in the person's session
+
+    response = client.post(confirm, link_form(victim_page))
+
+    assert response.status_code == 400
+    assert b"Another link was opened in this browser" in response.content
+    assert AUTH_KEY not in client.session
+    assert not used(intruders_link)
+
+
+def test_a_post_without_the_reference_is_refused(client, account, kind):
+    make, form, confirm = KINDS[kind]
+    link = make(client, account)
+    open_link(client, link)
+
+    for reference in ({}, {"link": ""}, {"link": "x" * 32}, {"link": "é" * 5000}):
+        response = client.post(confirm, {**form, **reference})
+        assert response.status_code == 400
+    assert not used(link)
+
+
+def test_signing_in_drops_links_kept_before(client, account, password):
+    """Someone left a reset link open; the next person to sign in here cannot finish it."""
     link = password_reset(client, account)
     open_link(client, link)
-    confirm = "/accounts/password/reset/confirm/"
+    other = UserFactory(password=password)
 
-    weak = client.post(confirm, {"new_password": "short", "new_password_confirm": "short"})
+    client.post(reverse("accounts:login"), {"email": other.email, "password": password})
+
+    assert client.session[AUTH_KEY] == str(other.pk)
+    assert client.get("/accounts/password/reset/confirm/").status_code == 400
+    assert not used(link)
+
+
+def test_a_weak_password_keeps_the_link_for_another_try(client, account):
+    link = password_reset(client, account)
+    page, confirm = open_link(client, link)
+
+    weak = client.post(confirm, link_form(page, new_password="short",
+                                          new_password_confirm="short"))
     assert weak.status_code == 200
     assert token_from(link).encode() not in weak.content
     assert not used(link)
-    assert client.post(confirm, KINDS["password_reset"][1]).status_code == 302
+    assert client.post(confirm, link_form(weak, **KINDS["password_reset"][1])).status_code == 302
     assert used(link)
 
 
 def test_verifying_an_address_marks_it(client, account):
     link = verify_email(client, account)
-    _, confirm = open_link(client, link)
-    client.post(confirm)
+    page, confirm = open_link(client, link)
+    client.post(confirm, link_form(page))
     assert EmailAddress.objects.get(email="new@example.com").verified is True
     assert OneTimeToken.objects.filter(used_at__isnull=False).count() == 1
+
+
+def test_a_non_ascii_query_string_arrives_intact(client, account):
+    link = magic_link(client, account)
+
+    response = client.get(f"{link}?next=/accounts/sessions/%3Fq%3Dcaf%C3%A9")
+    page = client.get(response["Location"])
+
+    assert page.status_code == 200
+    assert 'name="next" value="/accounts/sessions/?q=café"'.encode() in page.content
+
+
+@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example",
+                                    "\\\\evil.example", "/%2F%2Fevil.example", "%2F%2Fevil.example"])
+def test_a_next_kept_through_the_redirect_cannot_leave_the_site(client, account, target):
+    link = magic_link(client, account)
+
+    opened = client.get(f"{link}?next={target}")
+    page = client.get(opened["Location"])
+    done = client.post(opened["Location"], link_form(page))
+
+    assert done.status_code == 302
+    assert done["Location"].startswith("/") and not done["Location"].startswith("//")
+    assert "evil" not in done["Location"]

@@ -26,7 +26,7 @@ from tests.accounts.support import (
     without_csrf,
 )
 from tests.factories import UserFactory
-from tests.helpers import last_link, open_link, outbox_for, token_from
+from tests.helpers import last_link, link_form, open_link, outbox_for, token_from
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +98,7 @@ def test_link_is_valid_at_9_59(client, user, time_machine, via):
     if via == "html":
         page, confirm = open_link(client, link)
         assert page.status_code == 200
-        assert client.post(confirm).status_code == 302
+        assert client.post(confirm, link_form(page)).status_code == 302
     else:
         response = api_post(client, "magic-link/confirm/", {"token": token_from(link)})
         assert response.json() == {"status": "authenticated"}
@@ -189,7 +189,7 @@ def test_get_shows_a_confirmation_page_and_consumes_nothing(client, user):
     assert AUTH_KEY not in client.session
     assert OneTimeToken.objects.get(user=user).used_at is None
 
-    assert client.post(confirm).status_code == 302
+    assert client.post(confirm, link_form(page)).status_code == 302
     assert client.session[AUTH_KEY] == str(user.pk)
     assert OneTimeToken.objects.get(user=user).used_at is not None
 

@@ -21,7 +21,7 @@ from tests.accounts.support import (
     signed_in_html,
 )
 from tests.factories import UserFactory
-from tests.helpers import last_link, open_link, outbox_for, token_from
+from tests.helpers import last_link, link_form, open_link, outbox_for, token_from
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "a brand new long passphrase"
@@ -108,7 +108,7 @@ def test_html_reset_link_sets_a_password_without_signing_in(client, user, passwo
     assert page.status_code == 200
     assert user.email.encode() in page.content
 
-    done = client.post(confirm, new_password_form())
+    done = client.post(confirm, link_form(page, **new_password_form()))
 
     assert done.status_code == 302
     assert done["Location"] == "/accounts/login/"

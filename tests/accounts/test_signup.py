@@ -24,7 +24,7 @@ from tests.accounts.support import (
     mail_subjects,
 )
 from tests.factories import UserFactory
-from tests.helpers import last_link, open_link, outbox_for, token_from
+from tests.helpers import last_link, link_form, open_link, outbox_for, token_from
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -126,7 +126,7 @@ def test_verification_link_html_get_consumes_nothing_post_verifies_once(client):
     assert b"ann@example.com" in page.content
     assert EmailAddress.objects.get(email="ann@example.com").verified is False
 
-    assert client.post(confirm).status_code == 302
+    assert client.post(confirm, link_form(page)).status_code == 302
     address = EmailAddress.objects.get(email="ann@example.com")
     assert address.verified is True
     assert address.verified_at is not None

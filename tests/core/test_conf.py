@@ -1,4 +1,5 @@
-"""Settings objects: values are remembered, and forgotten when Django's settings change."""
+"""Settings objects: an unset setting is remembered as unset until the settings change;
+every way of changing settings a project or its tests use is seen at once."""
 
 from django.conf import settings
 from django.test import override_settings
@@ -7,10 +8,10 @@ from accounts.app_settings import app_settings
 from authsuite import conf
 
 
-def test_a_value_read_once_is_remembered():
+def test_an_unset_setting_is_remembered_as_unset():
     conf._forget()
     assert app_settings.LOCKOUT_THRESHOLD == 5
-    assert conf._values["AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD"] is conf._MISSING
+    assert "AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD" in conf._unset
 
 
 def test_override_settings_is_seen_at_once_and_undone_after():
@@ -36,4 +37,23 @@ def test_a_setting_deleted_under_override_settings_falls_back_to_the_default():
             del settings.AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD
             assert app_settings.LOCKOUT_THRESHOLD == 5
         assert app_settings.LOCKOUT_THRESHOLD == 16
+    assert app_settings.LOCKOUT_THRESHOLD == 5
+
+
+def test_a_setting_read_then_deleted_inside_override_settings_is_seen_deleted():
+    with override_settings(AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD=16), override_settings():
+        assert app_settings.LOCKOUT_THRESHOLD == 16
+        del settings.AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD
+        assert app_settings.LOCKOUT_THRESHOLD == 5
+
+
+def test_a_setting_assigned_directly_after_being_seen_unset_is_seen():
+    with override_settings():
+        assert app_settings.LOCKOUT_THRESHOLD == 5
+        settings.AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD = 9
+        assert app_settings.LOCKOUT_THRESHOLD == 9
+        settings.AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD = 11
+        assert app_settings.LOCKOUT_THRESHOLD == 11
+        del settings.AUTHSUITE_ACCOUNTS_LOCKOUT_THRESHOLD
+        assert app_settings.LOCKOUT_THRESHOLD == 5
     assert app_settings.LOCKOUT_THRESHOLD == 5

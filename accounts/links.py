@@ -1,0 +1,43 @@
+"""Tokens of emailed links, kept in the session from the link's GET to the confirmation.
+
+The first GET of a link moves its token out of the URL and into the session, sealed
+(Fernet, key derived from SECRET_KEY): the session table never holds it in the clear. The
+confirmation page carries a reference to the token it was shown for (a keyed digest, of no
+use without the token), and the POST is refused unless the token kept then is still that
+one. Otherwise a site could send the browser to a link of its own between the page and the
+click (a top-level navigation carries the Lax session cookie) and have the person confirm
+the other link: sign in to the other site's account, for one.
+"""
+
+from __future__ import annotations
+
+from authsuite import crypto
+
+_PREFIX = "_authsuite_link_"
+_SEAL = "link-in-session"
+
+
+def keep(request, kind: str, token: str) -> None:
+    """Keep ``token`` as this browser's ``kind`` link (replacing an earlier one)."""
+    request.session[_PREFIX + kind] = crypto.seal(token, purpose=_SEAL)
+
+
+def kept(request, kind: str) -> str:
+    """The ``kind`` link's token this browser holds, or ""."""
+    sealed = request.session.get(_PREFIX + kind)
+    return (crypto.unseal(sealed, purpose=_SEAL) if sealed else None) or ""
+
+
+def reference(token: str) -> str:
+    """What a confirmation page says about the token it was shown for."""
+    return crypto.token_digest(token, purpose="link-reference")[:32]
+
+
+def forget(request, kind: str) -> None:
+    request.session.pop(_PREFIX + kind, None)
+
+
+def forget_all(request) -> None:
+    """Drop every kept link: someone signed in, and links kept before are not theirs."""
+    for key in [key for key in request.session.keys() if key.startswith(_PREFIX)]:  # noqa: SIM118 - sessions do not iterate
+        del request.session[key]
