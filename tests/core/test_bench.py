@@ -11,7 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
     "name", "value", "unit", "baseline", "ratio", "goal", "login_median_s", "verify_median_s",
-    "logins_per_second_per_core", "empty_post_after_hash_s", "empty_post_s",
+    "logins_per_second_per_core", "empty_post_after_hash_s", "empty_post_after_pause_s",
+    "empty_post_s",
 }
 
 
@@ -41,6 +42,7 @@ def test_login_benchmark_prints_its_json_last():
     # The floor: an empty form POST through the same middleware, measured, not assumed.
     assert 0 < result["empty_post_after_hash_s"] < result["login_median_s"]
     assert 0 < result["empty_post_s"] < result["login_median_s"]
+    assert 0 < result["empty_post_after_pause_s"] < result["login_median_s"]
     assert any(line.startswith("empty form POST") for line in lines[:-1])
 
 
