@@ -13,7 +13,7 @@ class AccountsConfig(AppConfig):
         from django.core.signals import setting_changed
         from django.db.models.signals import post_save, pre_save
 
-        from accounts import checks, passwords, receivers, stages  # noqa: F401
+        from accounts import checks, links, passwords, receivers, stages  # noqa: F401
         from accounts.pipeline import stages as registry
 
         registry.register(stages.VerifyEmailStage())
@@ -29,3 +29,4 @@ class AccountsConfig(AppConfig):
         # app is ready first, only ours stays connected.
         user_logged_in.disconnect(dispatch_uid="update_last_login")
         user_logged_in.connect(receivers.last_login_update, dispatch_uid="update_last_login")
+        user_logged_in.connect(links.forget_at_sign_in, dispatch_uid="accounts.forget_links")

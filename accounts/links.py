@@ -38,6 +38,13 @@ def forget(request, kind: str) -> None:
 
 
 def forget_all(request) -> None:
-    """Drop every kept link: someone signed in, and links kept before are not theirs."""
+    """Drop every kept link."""
     for key in [key for key in request.session.keys() if key.startswith(_PREFIX)]:  # noqa: SIM118 - sessions do not iterate
         del request.session[key]
+
+
+def forget_at_sign_in(sender, request=None, **kwargs) -> None:
+    """``user_logged_in`` receiver: links kept before a sign-in are not the new user's to
+    use (someone else's half-finished reset, say), whichever way they signed in."""
+    if request is not None and hasattr(request, "session"):
+        forget_all(request)

@@ -40,7 +40,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
 from django.urls import reverse
 
-from accounts import authrecord, links, sessions, signals
+from accounts import authrecord, sessions, signals
 from accounts.app_settings import app_settings
 
 SESSION_KEY = "_authsuite_login"
@@ -280,7 +280,6 @@ def _advance(request, user, state: LoginState) -> LoginResult:
 
 def _complete(request, user, state: LoginState) -> None:
     state_clear(request)
-    links.forget_all(request)  # emailed links opened before are not the new user's to use
     if auth.SESSION_KEY in request.session:
         # auth.login keeps the key of a session already signed in as this user; a sign-in
         # must rotate it all the same.

@@ -11,7 +11,9 @@ writes it: five round trips for a sign-in. This store:
   refuses a key already taken, so none is looked up first), then the old key is deleted;
 - updates a session it has read with one conditional write (``SET ... XX`` on django-redis:
   only if the entry still exists), keeping "a session ended elsewhere stays ended" without
-  the read before it; other caches keep Django's read-then-write;
+  the read before it; other caches keep Django's read-then-write. A rotation whose old
+  entry was ended meanwhile starts the new key all the same, as Django's store does (a
+  signed-in session is then ended by the session-tracking row, which the ending marked);
 - skips a save that would write what this request has already written.
 
 Writes go to the cache when the session middleware saves, after the view's transaction has
@@ -50,15 +52,22 @@ class SessionStore(RotatesInMemory, sessions_cache.SessionStore):
         if self.session_key is None:
             return self.create()
         data = self._get_session(no_load=must_create)
-        serialized = self.serializer().dumps(data)
-        if not must_create and (self.session_key, serialized) == self._written:
+        try:
+            serialized = self.serializer().dumps(data)
+        except (TypeError, ValueError):
+            # The cache pickles what the session serializer cannot encode (a datetime, a
+            # set), as Django's cache store allows: such data is always written.
+            serialized = None
+        if (not must_create and serialized is not None
+                and (self.session_key, serialized) == self._written):
             return
         timeout = self.get_expiry_age()
         if must_create or self._stored_key != self.session_key:
             self._add(data, timeout, must_create=must_create)
         elif not self._update(data, timeout):
             raise UpdateError  # ended meanwhile (signed out elsewhere)
-        self._stored_key, self._written = self.session_key, (self.session_key, serialized)
+        self._stored_key = self.session_key
+        self._written = (self.session_key, serialized) if serialized is not None else None
 
     def _add(self, data, timeout: int, *, must_create: bool) -> None:
         """Store ``data`` under a key nobody holds (drawing another if it is taken), then

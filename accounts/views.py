@@ -40,6 +40,7 @@ from accounts.forms import (
     SignupForm,
 )
 from accounts.models import EmailAddress
+from authsuite import crypto
 from authsuite.urls_util import safe_next
 
 
@@ -193,8 +194,8 @@ class TokenConfirmView(FlowFormView):
     def post(self, request, *args, **kwargs):
         if (missing := self.without_token()) is not None:
             return missing
-        if (self.kwargs["token"] == TOKEN_IN_SESSION
-                and request.POST.get("link", "") != links.reference(self.token)):
+        if self.kwargs["token"] == TOKEN_IN_SESSION and not crypto.digests_match(
+                request.POST.get("link", ""), links.reference(self.token)):
             # Another link was opened in this browser after this page was shown (by a
             # site sending it there, say): confirm neither; the person opens theirs again.
             return self.invalid(FlowError(AccountsError.TOKEN_INVALID, _(
@@ -239,7 +240,8 @@ class TokenConfirmView(FlowFormView):
             if error.field:
                 return self.flow_failed(form, error)
             return self.invalid(error)
-        links.forget(self.request, self.link)
+        if self.kwargs["token"] == TOKEN_IN_SESSION:
+            links.forget(self.request, self.link)
         return response
 
 

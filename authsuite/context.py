@@ -80,24 +80,40 @@ def build(request) -> RequestContext:
     return RequestContext(ip=client_ip(request), user_agent=user_agent, request_id=request_id)
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
 @lru_cache(maxsize=4096)
 def limit_key(ip: str | None) -> str:
-    """What rate limits and lockouts count a client by: an IPv4 address as it is, an IPv6
-    address by its /64 network ("2001:db8:1:2::/64"), the block one subscriber is usually
-    given, so that its 2**64 addresses count as the one client they are; "unknown" when
-    there is no address."""
+    """What rate limits and lockouts count a client by.
+
+    An IPv4 address as it is; an IPv6 address by its /64 network ("2001:db8:1:2::/64"), the
+    block one subscriber is usually given, so that its 2**64 addresses count as the one
+    client they are; an IPv6 address that carries an IPv4 client (IPv4-mapped, NAT64, 6to4,
+    Teredo, IPv4-compatible) by that IPv4 address, so that the clients behind one gateway
+    are not one client; "unknown" when there is no address.
+    """
     if not ip:
         return "unknown"
     address = ipaddress.ip_address(ip)
-    if address.version == 6 and address.ipv4_mapped is None:
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return ip
+    if address.version == 4:
+        return str(address)
+    if address.is_loopback or address.is_unspecified:
+        return str(address)
+    embedded = address.ipv4_mapped or address.sixtofour or (
+        address.teredo[1] if address.teredo else None)
+    if embedded is None and (any(address in net for net in _NAT64) or int(address) < 2**32):
+        embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if embedded is not None:
+        return str(embedded)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 def ratelimit_ip(request) -> str:
-    """``RATELIMIT_IP_META_KEY`` hook so django-ratelimit counts clients as the suite does."""
+    """``RATELIMIT_IP_META_KEY`` hook so django-ratelimit sees the same client IP (it groups
+    IPv6 addresses by network itself, ``RATELIMIT_IPV6_MASK``)."""
     ctx = getattr(request, "authsuite", None) or build(request)
-    return limit_key(ctx.ip)
+    return ctx.ip or "0.0.0.0"
 
 
 class RequestContextMiddleware:

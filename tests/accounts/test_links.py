@@ -294,3 +294,25 @@ def test_a_next_kept_through_the_redirect_cannot_leave_the_site(client, account,
     assert done.status_code == 302
     assert done["Location"].startswith("/") and not done["Location"].startswith("//")
     assert "evil" not in done["Location"]
+
+
+def test_a_sign_in_outside_the_pipeline_drops_kept_links_too(client, account):
+    link = password_reset(client, account)
+    open_link(client, link)
+
+    client.force_login(UserFactory())  # as a third-party sign-in view would
+
+    assert client.get("/accounts/password/reset/confirm/").status_code == 400
+
+
+def test_posting_another_link_directly_keeps_the_one_kept(client, account):
+    """A confirmation page open in another tab still works after an older page posted to
+    its own link's URL."""
+    kept_link = password_reset(client, account)
+    page, confirm = open_link(client, kept_link)
+    other_link = password_reset(Client(), UserFactory())
+
+    assert client.post(other_link, KINDS["password_reset"][1]).status_code == 302
+
+    assert client.post(confirm, link_form(page, **KINDS["password_reset"][1])).status_code == 302
+    assert used(kept_link)

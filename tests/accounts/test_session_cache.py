@@ -201,3 +201,18 @@ def test_an_unknown_key_from_a_cookie_gets_a_new_key():
 
     assert session.session_key != "stale" + "x" * 27
     assert dict(loaded(session.session_key).items()) == {"a": 1}
+
+
+def test_data_the_session_serializer_cannot_encode_is_kept_as_djangos_cache_store_keeps_it():
+    import datetime
+
+    when = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    session = SessionStore()
+    session["when"] = when
+    session.save()
+    session["when"] = when + datetime.timedelta(days=1)
+    session.save()
+
+    assert loaded(session.session_key)["when"] == when + datetime.timedelta(days=1)
+    assert django_cache_store.SessionStore(session.session_key)["when"] == (
+        when + datetime.timedelta(days=1))
