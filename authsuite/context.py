@@ -95,7 +95,10 @@ def limit_key(ip: str | None) -> str:
     """
     if not ip:
         return "unknown"
-    address = ipaddress.ip_address(ip)
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip  # not an address (a caller's own placeholder): counted as given
     if address.version == 4:
         return str(address)
     if address.is_loopback or address.is_unspecified:

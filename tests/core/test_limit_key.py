@@ -21,6 +21,7 @@ from authsuite.context import limit_key
     ("::", "::"),
     ("", "unknown"),
     (None, "unknown"),
+    ("unknown", "unknown"),  # not an address: as given
 ])
 def test_keys(ip, key):
     assert limit_key(ip) == key
