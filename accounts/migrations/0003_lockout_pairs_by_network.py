@@ -16,10 +16,7 @@ def forwards(apps, schema_editor):
 
     throttle = apps.get_model("accounts", "LoginThrottle")
     for row in throttle.objects.exclude(ip="").filter(ip__contains=":").order_by("pk"):
-        try:
-            key = limit_key(row.ip)
-        except ValueError:
-            continue  # not an address ("unknown"): left as it is
+        key = limit_key(row.ip)  # "unknown" and other non-addresses stay as they are
         if key == row.ip:
             continue
         kept = throttle.objects.filter(identifier=row.identifier, ip=key).first()
