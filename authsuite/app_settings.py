@@ -32,6 +32,18 @@ class CoreSettings(AppSettings):
         return int(self._setting("TRUSTED_PROXY_COUNT", 0))
 
     @property
+    def IPV6_CLIENT_PREFIX(self) -> int:
+        """Prefix length by which rate limits and lockouts count an IPv6 client.
+
+        64 (default): the block one subscriber is usually given. Use 56 or 48 where
+        providers hand out larger blocks, so one subscriber is still one client.
+        """
+        value = int(self._setting("IPV6_CLIENT_PREFIX", 64))
+        if not 32 <= value <= 128:
+            raise ValueError("AUTHSUITE_IPV6_CLIENT_PREFIX must be between 32 and 128")
+        return value
+
+    @property
     def DEFAULT_FROM_EMAIL(self) -> str:
         """Sender of the suite's emails; Django's DEFAULT_FROM_EMAIL when unset."""
         return self._setting("DEFAULT_FROM_EMAIL", None) or self._django(

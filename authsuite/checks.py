@@ -29,6 +29,16 @@ def check_required_apps(app_configs=None, **kwargs):
     return errors
 
 
+@checks.register()
+def check_settings(app_configs=None, **kwargs):
+    try:
+        app_settings.IPV6_CLIENT_PREFIX  # noqa: B018 - read to validate
+    except (TypeError, ValueError) as error:
+        return [checks.Error(str(error), hint="Use a prefix length from 32 to 128 (64 is usual).",
+                             obj="AUTHSUITE_IPV6_CLIENT_PREFIX", id="authsuite.E003")]
+    return []
+
+
 @checks.register(checks.Tags.security, deploy=True)
 def check_production(app_configs=None, **kwargs):
     errors = []

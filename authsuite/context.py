@@ -83,16 +83,20 @@ def build(request) -> RequestContext:
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
-@lru_cache(maxsize=4096)
 def limit_key(ip: str | None) -> str:
     """What rate limits and lockouts count a client by.
 
-    An IPv4 address as it is; an IPv6 address by its /64 network ("2001:db8:1:2::/64"), the
-    block one subscriber is usually given, so that its 2**64 addresses count as the one
-    client they are; an IPv6 address that carries an IPv4 client (IPv4-mapped, NAT64, 6to4,
-    Teredo, IPv4-compatible) by that IPv4 address, so that the clients behind one gateway
-    are not one client; "unknown" when there is no address.
+    An IPv4 address as it is; an IPv6 address by its network (``IPV6_CLIENT_PREFIX``, a /64
+    by default: "2001:db8:1:2::/64"), the block one subscriber is usually given, so that its
+    addresses count as the one client they are; an IPv6 address that carries an IPv4 client
+    (IPv4-mapped, NAT64, 6to4, Teredo, IPv4-compatible) by that IPv4 address, so that the
+    clients behind one gateway are not one client; "unknown" when there is no address.
     """
+    return _limit_key(ip, app_settings.IPV6_CLIENT_PREFIX)
+
+
+@lru_cache(maxsize=4096)
+def _limit_key(ip: str | None, prefix: int) -> str:
     if not ip:
         return "unknown"
     try:
@@ -109,7 +113,7 @@ def limit_key(ip: str | None) -> str:
         embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if embedded is not None:
         return str(embedded)
-    return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
 def ratelimit_ip(request) -> str:

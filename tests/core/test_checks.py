@@ -18,11 +18,12 @@ from django.core import checks
 from django.test import override_settings
 
 from accounts.checks import check_accounts
-from authsuite.checks import check_production, check_required_apps
+from authsuite.checks import check_production, check_required_apps, check_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.W001", "authsuite.W002"]
+CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.W001",
+            "authsuite.W002"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + ["authsuite_accounts.W001"]
 ALL_IDS = CORE_IDS + ACCOUNTS_IDS
 
@@ -36,7 +37,7 @@ ARGON2_FIRST = ["accounts.hashers.Argon2idPasswordHasher",
 
 
 def all_messages() -> list[checks.CheckMessage]:
-    return [*check_required_apps(), *check_production(), *check_accounts()]
+    return [*check_required_apps(), *check_settings(), *check_production(), *check_accounts()]
 
 
 def found(check_id: str) -> checks.CheckMessage:
@@ -92,6 +93,14 @@ def test_e002_negative_proxy_count(count):
         assert found("authsuite.E002").obj == "AUTHSUITE_TRUSTED_PROXY_COUNT"
     with clean_production(AUTHSUITE_TRUSTED_PROXY_COUNT=0):
         absent("authsuite.E002")
+
+
+@pytest.mark.parametrize("prefix", [0, 31, 129, "sixty-four"])
+def test_e003_ipv6_prefix_out_of_range(prefix):
+    with clean_production(AUTHSUITE_IPV6_CLIENT_PREFIX=prefix):
+        assert found("authsuite.E003").obj == "AUTHSUITE_IPV6_CLIENT_PREFIX"
+    with clean_production(AUTHSUITE_IPV6_CLIENT_PREFIX=56):
+        absent("authsuite.E003")
 
 
 def test_w001_demo_mailbox_in_production():

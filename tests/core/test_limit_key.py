@@ -1,6 +1,7 @@
 """``context.limit_key``: what rate limits and lockouts count a client by."""
 
 import pytest
+from django.test import override_settings
 
 from authsuite.context import limit_key
 
@@ -42,3 +43,18 @@ def test_django_ratelimit_keys_by_the_hook_for_every_kind_of_client():
     for remote in ("2001:db8:1:2::9", "203.0.113.7", "", "::ffff:203.0.113.7"):
         request = RequestFactory().get("/", REMOTE_ADDR=remote)
         assert is_ratelimited(request, group="hook", key="ip", rate="5/m", increment=True) is False
+
+
+@pytest.mark.parametrize(("prefix", "key"), [
+    (56, "2001:db8:1:200::/56"), (48, "2001:db8:1::/48"), (128, "2001:db8:1:2ff::9/128"),
+])
+def test_the_ipv6_prefix_is_a_setting(prefix, key):
+    with override_settings(AUTHSUITE_IPV6_CLIENT_PREFIX=prefix):
+        assert limit_key("2001:db8:1:2ff::9") == key
+    assert limit_key("2001:db8:1:2ff::9") == "2001:db8:1:2ff::/64"
+
+
+@pytest.mark.parametrize("prefix", [0, 31, 129])
+def test_a_prefix_out_of_range_is_refused(prefix):
+    with override_settings(AUTHSUITE_IPV6_CLIENT_PREFIX=prefix), pytest.raises(ValueError):
+        limit_key("2001:db8::1")
