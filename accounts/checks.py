@@ -75,3 +75,30 @@ def check_accounts(app_configs=None, **kwargs):
             obj="AUTHSUITE_ACCOUNTS_LOCKOUT_MAX", id="authsuite_accounts.E008",
         ))
     return errors
+
+
+@checks.register(checks.Tags.templates)
+def check_link_templates(app_configs=None, **kwargs):
+    """A project's own confirmation template for an emailed link must post the link's
+    reference (``accounts.links``), or every confirmation is refused."""
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+
+    from accounts import views
+
+    warnings = []
+    for view in (views.EmailVerifyView, views.MagicLinkConfirmView, views.PasswordResetConfirmView):
+        try:
+            template = get_template(view.template_name)
+        except TemplateDoesNotExist:
+            continue  # Django's own template checks report a missing template
+        source = getattr(getattr(template, "template", None), "source", None)
+        if source is not None and "link_reference" not in source:
+            warnings.append(checks.Warning(
+                f"The template {view.template_name} does not post the link's reference, so "
+                "every confirmation of that kind of link will be refused.",
+                hint='Add <input type="hidden" name="link" value="{{ link_reference }}"> '
+                     "inside its form.",
+                obj=view.template_name, id="authsuite_accounts.W002",
+            ))
+    return warnings

@@ -17,14 +17,15 @@ from django.conf import settings
 from django.core import checks
 from django.test import override_settings
 
-from accounts.checks import check_accounts
+from accounts.checks import check_accounts, check_link_templates
 from authsuite.checks import check_production, check_required_apps, check_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.W001",
             "authsuite.W002"]
-ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + ["authsuite_accounts.W001"]
+ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
+    "authsuite_accounts.W001", "authsuite_accounts.W002"]
 ALL_IDS = CORE_IDS + ACCOUNTS_IDS
 
 SESSION_TRACKING = "accounts.sessions.SessionTrackingMiddleware"
@@ -37,7 +38,8 @@ ARGON2_FIRST = ["accounts.hashers.Argon2idPasswordHasher",
 
 
 def all_messages() -> list[checks.CheckMessage]:
-    return [*check_required_apps(), *check_settings(), *check_production(), *check_accounts()]
+    return [*check_required_apps(), *check_settings(), *check_production(), *check_accounts(),
+            *check_link_templates()]
 
 
 def found(check_id: str) -> checks.CheckMessage:
@@ -232,3 +234,14 @@ def test_the_production_settings_produce_none(tmp_path):
     )
     assert "System check identified" in output, output
     assert [i for i in ALL_IDS if f"({i})" in output] == [], output
+
+
+def test_accounts_w002_a_confirmation_template_without_the_link_reference(tmp_path):
+    (tmp_path / "accounts").mkdir()
+    (tmp_path / "accounts" / "magic_link_confirm.html").write_text(
+        '<form method="post">{% csrf_token %}<button>Sign in</button></form>')
+    engines = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
+    with clean_production(TEMPLATES=engines):
+        assert found("authsuite_accounts.W002").obj == "accounts/magic_link_confirm.html"
+    with clean_production():
+        absent("authsuite_accounts.W002")
