@@ -27,14 +27,15 @@ from django.contrib.sessions.backends.base import CreateError, UpdateError
 
 from accounts.session_store import MAX_KEY_ATTEMPTS, RotatesInMemory
 
+try:
+    from django_redis.cache import RedisCache
+except ImportError:  # pragma: no cover - django-redis is a dependency of the suite
+    RedisCache = None
+
 
 def _updates_conditionally(cache) -> bool:
     """Whether ``cache.set`` takes ``xx`` (django-redis): write only if the key exists."""
-    try:
-        from django_redis.cache import RedisCache
-    except ImportError:  # pragma: no cover - django-redis is a dependency of the suite
-        return False
-    return isinstance(cache, RedisCache)
+    return RedisCache is not None and isinstance(cache, RedisCache)
 
 
 class SessionStore(RotatesInMemory, sessions_cache.SessionStore):

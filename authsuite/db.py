@@ -48,8 +48,8 @@ def _as_is_type(field):
         return _AS_IS_TYPE[field]
     except KeyError:
         target = field.target_field if type(field) is models.ForeignKey else field
-        found = _AS_IS_TYPE[field] = _AS_IS.get(type(target))
-        return found
+        _AS_IS_TYPE[field] = _AS_IS.get(type(target))
+        return _AS_IS_TYPE[field]
 
 
 def _prepare(field, value, connection, *, save: bool):
