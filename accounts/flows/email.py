@@ -12,7 +12,7 @@ from accounts.errors import AccountsError, FlowError
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
-from accounts.users import set_user_email, user_email
+from accounts.users import get_by_email, set_user_email, user_email
 
 INVALID_LINK = "This verification link is invalid, expired or already used."
 
@@ -107,8 +107,12 @@ def email_add(request, *, user, email: str) -> None:
     rate_limit(request, "verification_resend", account=str(user.pk))
     with transaction.atomic():
         existing = EmailAddress.objects.filter(email=email).first()
-        if existing is not None:
-            if existing.user_id != user.pk:
+        # Accounts made by staff, createsuperuser or before the suite was installed have no
+        # address row until one is needed: their login address is taken all the same.
+        holder = existing.user_id if existing is not None else getattr(
+            get_by_email(email), "pk", None)
+        if holder is not None:
+            if holder != user.pk:
                 send_notice(request, template="email_in_use", user=None, email=email)
             return
         EmailAddress.objects.create(user=user, email=email)

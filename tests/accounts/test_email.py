@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import override_settings
 
@@ -221,6 +222,32 @@ def test_adding_another_accounts_address_reveals_nothing_api(client, user, passw
     assert mine.json() == theirs.json()
     assert EmailAddress.objects.get(email=owner.email).user == owner
     assert mailed(owner.email, "entered on another account") == 1
+
+
+def test_the_login_address_of_an_account_without_address_rows_is_taken(client, user, password):
+    # Made by staff or createsuperuser: no address row until one is needed.
+    owner = get_user_model().objects.create_user("staff-made@example.com", "a long password 1")
+    assert not EmailAddress.objects.filter(user=owner).exists()
+    signed_in_api(client, user.email, password)
+
+    response = api_post(client, "emails/", {"email": "Staff-Made@example.com"})
+
+    assert response.status_code == 202
+    assert not EmailAddress.objects.filter(email="staff-made@example.com").exists()
+    assert mailed("staff-made@example.com", "entered on another account") == 1
+    assert [m for m in outbox_for("staff-made@example.com") if "http" in m.body] == []
+
+
+def test_adding_your_own_login_address_without_a_row_changes_nothing(client, password):
+    owner = get_user_model().objects.create_user("own@example.com", password)
+    signed_in_api(client, owner.email, password)
+    mail.outbox.clear()
+
+    response = api_post(client, "emails/", {"email": "own@example.com"})
+
+    assert response.status_code == 202
+    assert EmailAddress.objects.filter(email="own@example.com").count() <= 1
+    assert mail.outbox == []
 
 
 # --- limit ----------------------------------------------------------------------------------
