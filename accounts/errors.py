@@ -14,6 +14,7 @@ class AccountsError(StrEnum):
     TOKEN_INVALID = "token_invalid"
     PASSWORD_INVALID = "password_invalid"
     PASSWORD_INCORRECT = "password_incorrect"
+    PASSWORD_REQUIRED = "password_required"
     EMAIL_IN_USE = "email_in_use"
     EMAIL_NOT_FOUND = "email_not_found"
     EMAIL_PRIMARY = "email_primary"

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import FormView, TemplateView, View
 
-from accounts import authrecord, links, pipeline, sessions
+from accounts import authrecord, links, pipeline, sessions, tokens
 from accounts.app_settings import app_settings
 from accounts.decorators import ReauthenticationRequiredMixin
 from accounts.errors import AccountsError, FlowError
@@ -32,6 +32,7 @@ from accounts.flows import magic_link as magic_flows
 from accounts.flows import password as password_flows
 from accounts.flows.signup import signup
 from accounts.forms import (
+    PASSWORD_MAX,
     CloseAccountForm,
     EmailForm,
     LoginForm,
@@ -249,17 +250,36 @@ class ConfirmForm(forms.Form):
     """An empty form: the confirmation button only."""
 
 
+class VerifyForm(forms.Form):
+    """The confirmation button, and the account's password when the browser is not signed
+    in as the account (``email_flows.verification_needs_password``)."""
+
+    password = forms.CharField(
+        label=_("Password"), required=False, max_length=PASSWORD_MAX, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
 class EmailVerifyView(TokenConfirmView):
     template_name = "accounts/email_verify.html"
-    form_class = ConfirmForm
+    form_class = VerifyForm
 
     link = "verify_email"
 
     def check(self):
         return email_flows.email_verify_check(self.request, token=self.token)
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if getattr(self, "token_row", None) is None:  # a POST shown again with its errors
+            self.token_row = tokens.token_peek(self.token, purpose=tokens.Purpose.VERIFY_EMAIL)
+        context["needs_password"] = self.token_row is not None and (
+            email_flows.verification_needs_password(self.request, self.token_row.user))
+        return context
+
     def run(self, form):
-        email_flows.email_verify(self.request, token=self.token)
+        email_flows.email_verify(self.request, token=self.token,
+                                 password=form.cleaned_data["password"])
         messages.success(self.request, _("Your email address is verified."))
         if self.request.user.is_authenticated:
             return redirect("accounts:email")

@@ -67,6 +67,12 @@ class TokenSerializer(serializers.Serializer):
     token = token_field()
 
 
+class EmailVerifySerializer(TokenSerializer):
+    #: The account's password: needed unless the caller is signed in as the account.
+    password = StringField(max_length=PASSWORD_MAX, trim_whitespace=False, required=False,
+                           allow_blank=True, style={"input_type": "password"})
+
+
 class PasswordSerializer(serializers.Serializer):
     password = password_field()
 

@@ -163,13 +163,15 @@ class MagicLinkConfirmView(AccountsAPIView):
 
 
 class EmailVerifyView(AccountsAPIView):
-    input_serializer = s.TokenSerializer
+    input_serializer = s.EmailVerifySerializer
 
-    @extend_schema(request=s.TokenSerializer, responses=s.DetailSerializer,
-                   summary="Verify an email address with the token from its link")
+    @extend_schema(request=s.EmailVerifySerializer, responses=s.DetailSerializer,
+                   summary="Verify an email address with the token from its link (and the "
+                           "account's password, unless signed in as the account)")
     def post(self, request):
         data = self.valid(request)
-        email_flows.email_verify(request._request, token=data["token"])
+        email_flows.email_verify(request._request, token=data["token"],
+                                 password=data.get("password", ""))
         return _detail("The address is verified.", status.HTTP_200_OK)
 
 

@@ -15,6 +15,7 @@ from accounts.models import EmailAddress, normalize_email
 from accounts.users import get_by_email, set_user_email, user_email
 
 INVALID_LINK = "This verification link is invalid, expired or already used."
+PASSWORD_NEEDED = "Enter the password of the account to confirm this address."
 
 
 def primary_address(user) -> EmailAddress:
@@ -81,8 +82,39 @@ def email_verify_check(request, *, token: str):
     return found
 
 
-def email_verify(request, *, token: str):
+def verification_needs_password(request, user) -> bool:
+    """Whether confirming a link for ``user`` needs their password as well.
+
+    A link proves the mailbox, not who chose the account's password: someone may have
+    signed up with another person's address, waiting for its owner to confirm it and hand
+    them a verified account (pre-hijacking). So unless this browser is signed in as the
+    account, the person confirming proves the password too. An account with no usable
+    password has nothing to hijack with.
+    """
+    signed_in = getattr(request, "user", None)
+    if signed_in is not None and signed_in.is_authenticated and signed_in.pk == user.pk:
+        return False
+    return user.has_usable_password()
+
+
+def email_verify(request, *, token: str, password: str = ""):
     rate_limit(request, "token_confirm")
+    found = tokens.token_peek(token, purpose=tokens.Purpose.VERIFY_EMAIL)
+    if found is None:
+        raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+    if verification_needs_password(request, found.user):
+        if not password:
+            raise FlowError(AccountsError.PASSWORD_REQUIRED, _(PASSWORD_NEEDED), field="password")
+        from accounts.flows.login import password_check
+
+        try:
+            checked = password_check(request, email=user_email(found.user), password=password)
+        except FlowError as error:
+            if error.code == AccountsError.INVALID_CREDENTIALS:
+                error.field = "password"  # shown on the field; the link stays usable
+            raise
+        if checked.pk != found.user.pk:  # the login address changed hands meanwhile
+            raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
     with transaction.atomic():
         used = tokens.token_consume(token, purpose=tokens.Purpose.VERIFY_EMAIL)
         if used is None:

@@ -9,7 +9,7 @@ from accounts import authrecord, lockout, pipeline, sessions, signals
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.limits import humanize, rate_limit
 from accounts.models import normalize_email
-from accounts.users import get_by_email
+from accounts.users import get_by_email, user_email
 from authsuite import context
 
 GENERIC_FAILURE = "The email address or password is incorrect."
@@ -22,6 +22,16 @@ def password_login(
 
     Every failure says the same thing, whether the address exists or not.
     """
+    user = password_check(request, email=email, password=password)
+    return pipeline.login_begin(
+        request, user=user, method="password", amr=["pwd"], remember=remember,
+        next_url=next_url,
+    )
+
+
+def password_check(request, *, email: str, password: str):
+    """The user whose login address and password these are, checked under every protection
+    of a sign-in (lockout, rate limits, failure records); FlowError otherwise."""
     identifier = normalize_email(email)
     ip = context.current().ip
     # Per account, only attempts from an IP in good standing with this account count: an
@@ -51,10 +61,7 @@ def password_login(
         )
         raise FlowError(AccountsError.INVALID_CREDENTIALS, _(GENERIC_FAILURE))
     lockout.success_record(identifier, ip, has_history=standing.has_history)
-    return pipeline.login_begin(
-        request, user=user, method="password", amr=["pwd"], remember=remember,
-        next_url=next_url,
-    )
+    return user
 
 
 def logout(request) -> None:
@@ -71,8 +78,21 @@ def logout(request) -> None:
 def reauthenticate(request, *, password: str) -> None:
     """Confirm the signed-in user's password and refresh the authentication record."""
     user = request.user
+    # A stolen session cookie must not become a way around the lockout: failed
+    # reauthentications count against the account's address like failed sign-ins.
+    identifier = normalize_email(user_email(user))
+    ip = context.current().ip
+    standing = lockout.standing(identifier, ip)
     rate_limit(request, "reauthenticate", account=str(user.pk))
+    if standing.retry_after:
+        raise FlowError(
+            AccountsError.ACCOUNT_LOCKED,
+            _("Too many failed attempts. Try again in %(time)s.")
+            % {"time": humanize(standing.retry_after)},
+            retry_after=standing.retry_after,
+        )
     if not user.check_password(password):
+        lockout.failure_record(request, identifier, ip)
         signals.login_failed.send(
             sender=user.__class__, request=request, user=user, identifier="",
             method="reauthenticate", reason="credentials",
@@ -80,5 +100,6 @@ def reauthenticate(request, *, password: str) -> None:
         raise FlowError(
             AccountsError.PASSWORD_INCORRECT, _("The password is incorrect."), field="password"
         )
+    lockout.success_record(identifier, ip, has_history=standing.has_history)
     authrecord.record_step_up(request, ["pwd"])
     signals.reauthenticated.send(sender=user.__class__, request=request, user=user, method="password")

@@ -35,8 +35,9 @@ def _set_password(request, user, password: str, *, reason: str, keep_current: bo
 def password_change(request, *, user, old_password: str | None, new_password: str) -> None:
     """Change the signed-in user's password; every other session ends.
 
-    ``old_password`` is checked when given (the HTML form asks for it); the API relies on a
-    recent reauthentication instead.
+    ``old_password`` is checked when given. The suite's page and API do not ask for it: both
+    require a recent reauthentication (``REAUTHENTICATION_TIMEOUT``) instead, which a
+    passkey or a magic-link sign-in can also satisfy.
     """
     if old_password is not None and not user.check_password(old_password):
         raise FlowError(

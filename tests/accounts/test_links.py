@@ -34,10 +34,12 @@ def password_reset(client, user):
     return last_link(user.email)
 
 
+SIGNUP_PASSWORD = "signing up in 2026 today"
+
+
 def verify_email(client, user):
     client.post(reverse("accounts:signup"), {"email": "new@example.com",
-                                              "password": "signing up in 2026 today",
-                                              "name": "New"})
+                                              "password": SIGNUP_PASSWORD, "name": "New"})
     return last_link("new@example.com")
 
 
@@ -46,7 +48,9 @@ KINDS = {
     "password_reset": (password_reset, {"new_password": NEW_PASSWORD,
                                         "new_password_confirm": NEW_PASSWORD},
                        "/accounts/password/reset/confirm/"),
-    "verify_email": (verify_email, {}, "/accounts/email/verify/confirm/"),
+    # Not signed in as the account: the person confirming proves its password too.
+    "verify_email": (verify_email, {"password": SIGNUP_PASSWORD},
+                     "/accounts/email/verify/confirm/"),
 }
 
 
@@ -267,7 +271,7 @@ def test_a_weak_password_keeps_the_link_for_another_try(client, account):
 def test_verifying_an_address_marks_it(client, account):
     link = verify_email(client, account)
     page, confirm = open_link(client, link)
-    client.post(confirm, link_form(page))
+    client.post(confirm, link_form(page, password=SIGNUP_PASSWORD))
     assert EmailAddress.objects.get(email="new@example.com").verified is True
     assert OneTimeToken.objects.filter(used_at__isnull=False).count() == 1
 

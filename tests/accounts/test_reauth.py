@@ -6,9 +6,9 @@ from urllib.parse import quote
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import override_settings
+from django.test import Client, override_settings
 
-from accounts.models import EmailAddress
+from accounts.models import EmailAddress, LoginThrottle
 from tests.accounts.support import (
     AUTH_KEY,
     RECORD_KEY,
@@ -121,14 +121,43 @@ def test_wrong_reauthentication_password_is_an_error(stale, password):
 
 
 def test_reauthentication_is_rate_limited_html(stale, password):
-    for _ in range(10):
-        assert stale.post(REAUTH, {"password": "not my password at all"}).status_code == 200
-    response = stale.post(REAUTH, {"password": password})
+    # Five from each of two networks (each pair's lockout threshold), then a third.
+    for address in ("203.0.113.1", "198.51.100.1"):
+        for _ in range(5):
+            response = stale.post(REAUTH, {"password": "not my password at all"},
+                                  REMOTE_ADDR=address)
+            assert response.status_code == 200
+    response = stale.post(REAUTH, {"password": password}, REMOTE_ADDR="192.0.2.1")
 
     assert response.status_code == 429
     assert 0 < int(response["Retry-After"]) <= 300
     assert b"Too many attempts" in response.content
     assert stale.get("/accounts/close/").status_code == 302
+
+
+def test_failed_reauthentications_meet_the_sign_in_lockout(stale, user, password):
+    """A stolen session cookie is no way around the lockout: the guesses count against the
+    account's address from that network, as failed sign-ins do."""
+    for _ in range(5):
+        assert stale.post(REAUTH, {"password": "not my password at all"}).status_code == 200
+
+    refused = stale.post(REAUTH, {"password": password})
+    signing_in = Client().post("/accounts/login/", {"email": user.email, "password": password})
+
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert b"Too many failed attempts" in refused.content
+    assert stale.get("/accounts/close/").status_code == 302  # still not reauthenticated
+    assert signing_in.status_code == 429  # the same (address, network) pair is locked
+    assert LoginThrottle.objects.filter(identifier=user.email).exists()
+
+
+def test_a_reauthentication_clears_earlier_failures(stale, user, password):
+    for _ in range(4):
+        stale.post(REAUTH, {"password": "not my password at all"})
+
+    assert stale.post(REAUTH, {"password": password}).status_code == 302
+    assert not LoginThrottle.objects.filter(identifier=user.email, ip="127.0.0.1").exists()
 
 
 def test_reauthentication_needs_a_session(client):

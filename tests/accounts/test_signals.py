@@ -109,7 +109,7 @@ def html_journey(staff, session_keys: set[str]) -> None:
     admin.force_login(staff)
 
     browser.post("/accounts/signup/", {"email": EMAIL, "password": FIRST})
-    browser.post(last_link(EMAIL))  # email_verified
+    browser.post(last_link(EMAIL), {"password": FIRST})  # email_verified
     for _ in range(6):  # login_failed (credentials, then locked), account_locked
         attacker.post("/accounts/login/", {"email": EMAIL, "password": WRONG})
     attacker.post("/accounts/login/", {"email": "nobody@example.com", "password": WRONG})
@@ -157,7 +157,7 @@ def api_journey(session_keys: set[str]) -> None:
     attacker = Client(REMOTE_ADDR="203.0.113.66")
 
     api_post(app, "signup/", {"email": EMAIL, "password": FIRST})
-    api_post(app, "email/verify/", {"token": token_from(last_link(EMAIL))})
+    api_post(app, "email/verify/", {"token": token_from(last_link(EMAIL)), "password": FIRST})
     for _ in range(6):
         api_post(attacker, "login/", {"email": EMAIL, "password": WRONG})
     api_post(attacker, "login/", {"email": "nobody@example.com", "password": WRONG})

@@ -76,7 +76,7 @@ def test_mandatory_verification_blocks_password_login_until_verified(client):
     assert response.json()["stage"] == "verify_email"
     assert not is_signed_in(client)
 
-    client.post(last_link("ann@example.com"))
+    client.post(last_link("ann@example.com"), {"password": PASSWORD})
     assert html_login(client, "ann@example.com", PASSWORD)["Location"] == "/accounts/"
     assert client.session[AUTH_KEY]
 
@@ -126,7 +126,7 @@ def test_verification_link_html_get_consumes_nothing_post_verifies_once(client):
     assert b"ann@example.com" in page.content
     assert EmailAddress.objects.get(email="ann@example.com").verified is False
 
-    assert client.post(confirm, link_form(page)).status_code == 302
+    assert client.post(confirm, link_form(page, password=PASSWORD)).status_code == 302
     address = EmailAddress.objects.get(email="ann@example.com")
     assert address.verified is True
     assert address.verified_at is not None
@@ -141,11 +141,11 @@ def test_verification_link_api_single_use(client):
     api_signup(client, "ann@example.com")
     token = token_from(last_link("ann@example.com"))
 
-    first = api_post(client, "email/verify/", {"token": token})
+    first = api_post(client, "email/verify/", {"token": token, "password": PASSWORD})
     assert first.status_code == 200
     assert EmailAddress.objects.get(email="ann@example.com").verified is True
 
-    second = api_post(client, "email/verify/", {"token": token})
+    second = api_post(client, "email/verify/", {"token": token, "password": PASSWORD})
     assert second.status_code == 400
     assert error_code(second) == "token_invalid"
 
@@ -186,8 +186,8 @@ def test_a_new_link_voids_the_older_one(client):
     second = last_link("ann@example.com")
 
     assert first != second
-    assert client.post(first).status_code == 400
-    assert client.post(second).status_code == 302
+    assert client.post(first, {"password": PASSWORD}).status_code == 400
+    assert client.post(second, {"password": PASSWORD}).status_code == 302
     assert EmailAddress.objects.get(email="ann@example.com").verified is True
 
 

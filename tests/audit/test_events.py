@@ -130,7 +130,7 @@ def test_the_account_flows_are_recorded(client, password):
     client.post(reverse("accounts:signup"), {"email": "ann@example.com", "password": password,
                                              "name": "Ann"})
     ann = User.objects.get(email="ann@example.com")
-    client.post(last_link("ann@example.com"))
+    client.post(last_link("ann@example.com"), {"password": password})
     sign_in(client, ann, password)
     client.post(reverse("accounts:email"), {"email": "ann.new@example.com"})
     client.post(last_link("ann.new@example.com"))

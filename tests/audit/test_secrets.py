@@ -93,7 +93,7 @@ def test_no_secret_reaches_an_event_a_log_line_or_an_alert(caplog):
     # Sign up and verify the address.
     assert flows.post(reverse("accounts:signup"), {"email": email, "password": first,
                                                    "name": "Ann"}).status_code == 302
-    flows.post(flows.link(email, "verification token"))
+    flows.post(flows.link(email, "verification token"), {"password": first})
     ann = User.objects.get(email=email)
 
     # Failed sign-ins (a password typed into the address field too), a lockout, sign-in.

@@ -40,6 +40,8 @@ def test_signup_verify_login_sessions_logout(page, console, password):
     page.wait_for_url(re.compile(r"/accounts/email/verify/confirm/$"))
     assert email in page.locator("main").inner_text()
     assert not EmailAddress.objects.get(email=email).verified  # opening the link uses nothing
+    # Not signed in: the password shows that whoever confirms also chose the account.
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Verify address").click()
     page.wait_for_url("**/accounts/login/")
     assert "Your email address is verified." in page.locator(".messages").inner_text()

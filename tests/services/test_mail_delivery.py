@@ -168,7 +168,7 @@ def test_signup_verification_mail_through_the_worker(client, worker, smtp_server
     path = mail.link_path()
     page, confirm = open_link(client, path)
     assert page.status_code == 200
-    assert client.post(confirm, link_form(page)).status_code == 302
+    assert client.post(confirm, link_form(page, password=password)).status_code == 302
     assert EmailAddress.objects.get(email="nia@example.com").verified
 
     response = client.post(
