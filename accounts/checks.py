@@ -101,4 +101,13 @@ def check_link_templates(app_configs=None, **kwargs):
                      "inside its form.",
                 obj=view.template_name, id="authsuite_accounts.W002",
             ))
+        if view is views.EmailVerifyView and source is not None and not any(
+                marker in source for marker in ("authsuite/form.html", "{{ form", "password")):
+            warnings.append(checks.Warning(
+                f"The template {view.template_name} does not render its form's fields, so a "
+                "browser not signed in as the account cannot give the password it needs.",
+                hint='Add {% if needs_password %}{% include "authsuite/form.html" %}{% endif %} '
+                     "inside its form.",
+                obj=view.template_name, id="authsuite_accounts.W003",
+            ))
     return warnings

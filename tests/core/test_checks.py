@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.W001",
             "authsuite.W002"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
-    "authsuite_accounts.W001", "authsuite_accounts.W002"]
+    "authsuite_accounts.W001", "authsuite_accounts.W002", "authsuite_accounts.W003"]
 ALL_IDS = CORE_IDS + ACCOUNTS_IDS
 
 SESSION_TRACKING = "accounts.sessions.SessionTrackingMiddleware"
@@ -234,6 +234,19 @@ def test_the_production_settings_produce_none(tmp_path):
     )
     assert "System check identified" in output, output
     assert [i for i in ALL_IDS if f"({i})" in output] == [], output
+
+
+def test_accounts_w003_a_verification_template_without_its_fields(tmp_path):
+    (tmp_path / "accounts").mkdir()
+    (tmp_path / "accounts" / "email_verify.html").write_text(
+        '<form method="post">{% csrf_token %}<input type="hidden" name="link" '
+        'value="{{ link_reference }}"><button>Verify</button></form>')
+    engines = [{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]
+    with clean_production(TEMPLATES=engines):
+        assert found("authsuite_accounts.W003").obj == "accounts/email_verify.html"
+        absent("authsuite_accounts.W002")
+    with clean_production():
+        absent("authsuite_accounts.W003")
 
 
 def test_accounts_w002_a_confirmation_template_without_the_link_reference(tmp_path):
