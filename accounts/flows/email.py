@@ -10,6 +10,7 @@ from accounts import signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.limits import rate_limit
+from accounts.flows.login import password_check
 from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
 from accounts.users import get_by_email, set_user_email, user_email
@@ -105,8 +106,6 @@ def email_verify(request, *, token: str, password: str = ""):
     if verification_needs_password(request, found.user):
         if not password:
             raise FlowError(AccountsError.PASSWORD_REQUIRED, _(PASSWORD_NEEDED), field="password")
-        from accounts.flows.login import password_check
-
         try:
             checked = password_check(request, email=user_email(found.user), password=password)
         except FlowError as error:

@@ -45,11 +45,7 @@ def password_check(request, *, email: str, password: str):
             sender=known.__class__, request=request, user=known, identifier=identifier,
             method="password", reason="locked",
         )
-        raise FlowError(
-            AccountsError.ACCOUNT_LOCKED,
-            _("Too many failed attempts. Try again in %(time)s.") % {"time": humanize(wait)},
-            retry_after=wait,
-        )
+        raise locked(wait)
     request._authsuite_flow = True  # this flow records the failure itself
     user = auth.authenticate(request, email=identifier, password=password)
     if user is None:
@@ -62,6 +58,15 @@ def password_check(request, *, email: str, password: str):
         raise FlowError(AccountsError.INVALID_CREDENTIALS, _(GENERIC_FAILURE))
     lockout.success_record(identifier, ip, has_history=standing.has_history)
     return user
+
+
+def locked(wait: int) -> FlowError:
+    """The refusal of a password check while the lockout holds, ``wait`` seconds more."""
+    return FlowError(
+        AccountsError.ACCOUNT_LOCKED,
+        _("Too many failed attempts. Try again in %(time)s.") % {"time": humanize(wait)},
+        retry_after=wait,
+    )
 
 
 def logout(request) -> None:
@@ -85,12 +90,7 @@ def reauthenticate(request, *, password: str) -> None:
     standing = lockout.standing(identifier, ip)
     rate_limit(request, "reauthenticate", account=str(user.pk))
     if standing.retry_after:
-        raise FlowError(
-            AccountsError.ACCOUNT_LOCKED,
-            _("Too many failed attempts. Try again in %(time)s.")
-            % {"time": humanize(standing.retry_after)},
-            retry_after=standing.retry_after,
-        )
+        raise locked(standing.retry_after)
     if not user.check_password(password):
         lockout.failure_record(request, identifier, ip)
         signals.login_failed.send(
