@@ -6,7 +6,11 @@ admin's set-password page is not routed; they send a reset link instead.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User as AuthUser
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Lower
 from django.http import Http404
@@ -23,7 +27,9 @@ from accounts.models import (
     PasswordChangeRequired,
     User,
     UserSession,
+    normalize_email,
 )
+from accounts.users import email_field, get_by_email
 
 
 def _no_password_page(request, object_id):
@@ -58,7 +64,7 @@ class LockedFilter(admin.SimpleListFilter):
             locked = LoginThrottle.objects.filter(
                 identifier=OuterRef("email_lower"), locked_until__gt=timezone.now()
             )
-            return queryset.annotate(email_lower=Lower("email")).filter(Exists(locked))
+            return queryset.annotate(email_lower=Lower(email_field())).filter(Exists(locked))
         return queryset
 
 
@@ -81,23 +87,52 @@ class UserSessionInline(admin.TabularInline):
         return False
 
 
-@admin.register(User)
-class UserAdmin(admin.ModelAdmin):
-    list_display = ["email", "name", "is_active", "is_staff", "last_login", "date_joined"]
-    list_filter = ["is_active", VerifiedFilter, "is_staff", LockedFilter, "last_login"]
-    search_fields = ["email", "name", "email_addresses__email"]
-    ordering = ["-date_joined"]
-    readonly_fields = ["last_login", "date_joined"]
-    fieldsets = [
-        (None, {"fields": ["email", "name"]}),
-        (_("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser", "groups",
-                                        "user_permissions"]}),
-        (_("Dates"), {"fields": ["last_login", "date_joined"]}),
-    ]
-    filter_horizontal = ["groups", "user_permissions"]
-    inlines = [EmailAddressInline, UserSessionInline]
-    actions = ["send_password_reset", "end_all_sessions", "unlock", "deactivate",
-               "require_password_change"]
+@admin.action(description=_("Send a password-reset link"))
+def send_password_reset(modeladmin, request, queryset):
+    count = 0
+    for user in queryset.filter(is_active=True):
+        password_reset_send(request, user=user)
+        count += 1
+    modeladmin.message_user(request, _("Reset links sent to %(n)d users.") % {"n": count})
+
+
+@admin.action(description=_("End all sessions"))
+def end_all_sessions(modeladmin, request, queryset):
+    count = sum(sessions.sessions_end(u, request=request, reason="staff") for u in queryset)
+    modeladmin.message_user(request, _("%(n)d sessions ended.") % {"n": count})
+
+
+@admin.action(description=_("Unlock (forget failed sign-ins)"))
+def unlock(modeladmin, request, queryset):
+    for user in queryset:
+        lockout.account_unlock(user, request=request, by=request.user)
+    modeladmin.message_user(request, _("Unlocked %(n)d users.") % {"n": queryset.count()})
+
+
+@admin.action(description=_("Deactivate (and end their sessions)"))
+def deactivate(modeladmin, request, queryset):
+    for user in queryset.exclude(pk=request.user.pk):
+        account_deactivate(user, request=request, by=request.user)
+    modeladmin.message_user(request, _("Users deactivated."), messages.SUCCESS)
+
+
+@admin.action(description=_("Require a new password at next sign-in"))
+def require_password_change(modeladmin, request, queryset):
+    for user in queryset:
+        PasswordChangeRequired.objects.get_or_create(user=user)
+    modeladmin.message_user(request, _("They will choose a new password at their next sign-in."))
+
+
+USER_ACTIONS = [send_password_reset, end_all_sessions, unlock, deactivate,
+                require_password_change]
+USER_INLINES = [EmailAddressInline, UserSessionInline]
+
+
+class SuiteUserAdminMixin:
+    """What the suite adds to a user admin: addresses, sessions, its actions, no passwords."""
+
+    inlines = USER_INLINES
+    actions = USER_ACTIONS
     show_full_result_count = False
 
     def get_urls(self):
@@ -112,36 +147,82 @@ class UserAdmin(admin.ModelAdmin):
             obj.set_unusable_password()
         super().save_model(request, obj, form, change)
 
-    @admin.action(description=_("Send a password-reset link"))
-    def send_password_reset(self, request, queryset):
-        count = 0
-        for user in queryset.filter(is_active=True):
-            password_reset_send(request, user=user)
-            count += 1
-        self.message_user(request, _("Reset links sent to %(n)d users.") % {"n": count})
 
-    @admin.action(description=_("End all sessions"))
-    def end_all_sessions(self, request, queryset):
-        count = sum(sessions.sessions_end(u, request=request, reason="staff") for u in queryset)
-        self.message_user(request, _("%(n)d sessions ended.") % {"n": count})
+class UserAdmin(SuiteUserAdminMixin, admin.ModelAdmin):
+    """The admin of the suite's own user model."""
 
-    @admin.action(description=_("Unlock (forget failed sign-ins)"))
-    def unlock(self, request, queryset):
-        for user in queryset:
-            lockout.account_unlock(user, request=request, by=request.user)
-        self.message_user(request, _("Unlocked %(n)d users.") % {"n": queryset.count()})
+    list_display = ["email", "name", "is_active", "is_staff", "last_login", "date_joined"]
+    list_filter = ["is_active", VerifiedFilter, "is_staff", LockedFilter, "last_login"]
+    search_fields = ["email", "name", "email_addresses__email"]
+    ordering = ["-date_joined"]
+    readonly_fields = ["last_login", "date_joined"]
+    fieldsets = [
+        (None, {"fields": ["email", "name"]}),
+        (_("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser", "groups",
+                                        "user_permissions"]}),
+        (_("Dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+    filter_horizontal = ["groups", "user_permissions"]
 
-    @admin.action(description=_("Deactivate (and end their sessions)"))
-    def deactivate(self, request, queryset):
-        for user in queryset.exclude(pk=request.user.pk):
-            account_deactivate(user, request=request, by=request.user)
-        self.message_user(request, _("Users deactivated."), messages.SUCCESS)
 
-    @admin.action(description=_("Require a new password at next sign-in"))
-    def require_password_change(self, request, queryset):
-        for user in queryset:
-            PasswordChangeRequired.objects.get_or_create(user=user)
-        self.message_user(request, _("They will choose a new password at their next sign-in."))
+class AuthUserAddForm(forms.ModelForm):
+    """Adding a ``django.contrib.auth`` user: a username and an address, never a password."""
+
+    class Meta:
+        model = AuthUser
+        fields = ["username", "email"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].required = True
+
+    def clean_email(self):
+        email = normalize_email(self.cleaned_data["email"])
+        if get_by_email(email) is not None or EmailAddress.objects.filter(email=email).exists():
+            raise forms.ValidationError(_("An account already uses this address."))
+        return email
+
+
+class AuthUserAdmin(SuiteUserAdminMixin, auth_admin.UserAdmin):
+    """``django.contrib.auth``'s UserAdmin, for projects on its User, without password pages."""
+
+    add_form = AuthUserAddForm
+    add_fieldsets = [(None, {"fields": ["username", "email"]})]
+    fieldsets = [
+        (None, {"fields": ["username"]}),
+        (_("Personal info"), {"fields": ["first_name", "last_name", "email"]}),
+        *auth_admin.UserAdmin.fieldsets[2:],
+    ]
+    list_filter = ["is_active", VerifiedFilter, "is_staff", LockedFilter, "last_login"]
+    search_fields = [*auth_admin.UserAdmin.search_fields, "email_addresses__email"]
+    readonly_fields = ["last_login", "date_joined"]
+    # UserChangeForm's read-only password field links to the set-password page, which is
+    # not routed here: a plain form of the fieldsets' fields instead.
+    form = forms.ModelForm
+
+
+def adopt_user_admin(site=None) -> None:
+    """Give the project's user model the suite's user admin, whichever model it is.
+
+    The suite's own User gets ``UserAdmin``; ``django.contrib.auth``'s User gets
+    ``AuthUserAdmin`` in place of Django's; a project's own admin for its own model keeps
+    its pages and gains the addresses, sessions and actions. Safe to call more than once.
+    """
+    site = site or admin.site
+    model = get_user_model()
+    registered = site._registry.get(model)
+    if model is User:
+        if registered is None:
+            site.register(User, UserAdmin)
+        return
+    if type(registered) is auth_admin.UserAdmin and model is AuthUser:
+        site.unregister(model)
+        site.register(model, AuthUserAdmin)
+    elif registered is not None and not isinstance(registered, SuiteUserAdminMixin):
+        registered.inlines = [*registered.inlines,
+                              *(i for i in USER_INLINES if i not in registered.inlines)]
+        registered.actions = [*(registered.actions or []),
+                              *(a for a in USER_ACTIONS if a not in (registered.actions or []))]
 
 
 @admin.register(LoginThrottle)
@@ -155,3 +236,6 @@ class LoginThrottleAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+adopt_user_admin()

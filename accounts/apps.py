@@ -9,6 +9,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.apps import apps
         from django.contrib.auth import get_user_model, user_logged_in
         from django.core.signals import setting_changed
         from django.db.models.signals import post_save, pre_save
@@ -30,3 +31,9 @@ class AccountsConfig(AppConfig):
         user_logged_in.disconnect(dispatch_uid="update_last_login")
         user_logged_in.connect(receivers.last_login_update, dispatch_uid="update_last_login")
         user_logged_in.connect(links.forget_at_sign_in, dispatch_uid="accounts.forget_links")
+        if apps.is_installed("django.contrib.admin"):
+            # A project's own admin for its own user model, registered after ours was
+            # imported, gains the addresses, sessions and actions too.
+            from accounts.admin import adopt_user_admin
+
+            adopt_user_admin()

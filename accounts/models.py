@@ -63,6 +63,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        # Like django.contrib.auth's User: this model exists only while it is the project's
+        # AUTH_USER_MODEL. A project on any other user model gets no accounts_user table.
+        swappable = "AUTH_USER_MODEL"
 
     def __str__(self) -> str:
         return self.email

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import secrets
+
 from django.contrib.auth import get_user_model
 from django.db import router
 
@@ -32,5 +35,45 @@ def user_email(user) -> str:
     return getattr(user, email_field(), "") or ""
 
 
+def user_name(user) -> str:
+    """The name the user gave, or their full name on a model without a ``name`` field."""
+    if hasattr(user, "name"):
+        return user.name or ""
+    full_name = getattr(user, "get_full_name", None)
+    return (full_name() if callable(full_name) else "") or ""
+
+
 def set_user_email(user, email: str) -> None:
     setattr(user, email_field(), email)
+
+
+def new_user(email: str, *, name: str = "", **fields):
+    """An unsaved user of the project's model whose login address is ``email``.
+
+    A model whose ``USERNAME_FIELD`` is not its email field (``django.contrib.auth``'s User,
+    say) still gets a username: the address itself where the field can hold it and no one
+    has it yet, otherwise one derived from it. Users never type it: they sign in by email.
+    """
+    model = get_user_model()
+    user = model(**{email_field(): normalize_email(email)}, **fields)
+    if name and hasattr(user, "name"):
+        user.name = name
+    if email_field() != model.USERNAME_FIELD:
+        setattr(user, model.USERNAME_FIELD, _free_username(model, normalize_email(email)))
+    return user
+
+
+_NOT_IN_USERNAMES = re.compile(r"[^\w.@+-]")
+
+
+def _free_username(model, email: str) -> str:
+    """A username for ``email`` that passes Django's username validators and is not taken."""
+    field = model._meta.get_field(model.USERNAME_FIELD)
+    limit = field.max_length or 150
+    base = _NOT_IN_USERNAMES.sub("_", email)[:limit] or "user"
+    manager = model._default_manager
+    candidate = base
+    while manager.filter(**{f"{model.USERNAME_FIELD}__iexact": candidate}).exists():
+        suffix = "-" + secrets.token_hex(4)
+        candidate = base[: limit - len(suffix)] + suffix
+    return candidate

@@ -7,7 +7,6 @@ account and signs it in. Until then nothing can sign in to it.
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +18,7 @@ from accounts.errors import AccountsError, FlowError
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
-from accounts.users import email_field, get_by_email
+from accounts.users import get_by_email, new_user
 from passkeys import ceremonies, flows
 from passkeys.app_settings import app_settings
 from passkeys.errors import PasskeyError
@@ -49,10 +48,7 @@ def signup_request(request, *, email: str, name: str = "") -> None:
                 send_notice(request, template="account_exists", user=None, email=email)
                 return
         else:
-            model = get_user_model()
-            user = model(**{email_field(): email, "is_active": False})
-            if hasattr(user, "name"):
-                user.name = name[:150]
+            user = new_user(email, name=name[:150], is_active=False)
             user.set_unusable_password()
             user.save()
             EmailAddress.objects.create(user=user, email=email, primary=True)

@@ -5,7 +5,8 @@
 #   CI=true bash scripts/test.sh   a PostgreSQL or Redis that cannot be reached fails the run
 #
 # Steps, in order: ruff, the migrations check, Django's system checks, the suite on the
-# embedded defaults (SQLite, local-memory cache, eager Celery), the whole suite again on
+# embedded defaults (SQLite, local-memory cache, eager Celery), the same on Django's own
+# User model (django.contrib.auth) instead of the suite's, the whole suite again on
 # PostgreSQL + Redis together with the services and concurrency tests, then the browser tests.
 # Every step runs even when an earlier one failed; the exit status is non-zero if any failed.
 #
@@ -109,6 +110,12 @@ step "system checks" python manage.py check
 
 step "pytest: SQLite + local memory" run_pytest sqlite no \
     -m "not services and not postgres and not browser"
+
+# The same suite again for a project on django.contrib.auth's User (username login field,
+# optional email), less the tests about the suite's own model, plus tests/auth_user.
+step "pytest: on django.contrib.auth's User" run_pytest auth_user no \
+    --ds=tests.settings_auth_user \
+    -m "not services and not postgres and not browser and not own_user_model"
 
 if problems="$(services_problems)"; then
     PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL")

@@ -18,6 +18,10 @@ import authsuite.celery  # noqa: F401 - the Celery app configured from the test 
 from tests.factories import UserFactory
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+# The tests of a project on django.contrib.auth's User run only under its settings
+# (tests.settings_auth_user): collected there, not skipped here.
+collect_ignore = [] if settings.AUTH_USER_MODEL == "auth.User" else ["auth_user"]
 STRONG_PASSWORD = "correct horse battery staple"
 
 

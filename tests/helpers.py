@@ -6,8 +6,10 @@ import re
 import threading
 from urllib.parse import urlsplit
 
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import connections
+from django.urls import reverse
 
 LINK_RE = re.compile(r"https?://[^\s<>\"']+")
 
@@ -72,3 +74,9 @@ def race(count: int, action) -> list:
     assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
     assert not errors, errors
     return results
+
+
+def user_admin_url(view: str, *args) -> str:
+    """The admin URL of the project's user model: ``changelist``, ``add``, ``change``..."""
+    opts = get_user_model()._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=args)

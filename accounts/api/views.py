@@ -20,6 +20,7 @@ from accounts.flows import magic_link as magic_flows
 from accounts.flows import password as password_flows
 from accounts.flows.signup import signup
 from accounts.models import EmailAddress
+from accounts.users import user_email, user_name
 from authsuite.api.errors import APIError, CoreError
 from authsuite.api.views import SuiteAPIView, api_error
 
@@ -78,8 +79,8 @@ class SessionStateView(AccountsAPIView):
         pending = pipeline.state_get(request._request)
         data = {
             "authenticated": user.is_authenticated,
-            "user": {"id": str(user.pk), "email": user.get_username(),
-                     "name": getattr(user, "name", "")} if user.is_authenticated else None,
+            "user": {"id": str(user.pk), "email": user_email(user), "name": user_name(user)}
+            if user.is_authenticated else None,
             "auth": authrecord.record_get(request._request) if user.is_authenticated else None,
             "pending_stage": None,
         }

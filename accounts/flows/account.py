@@ -9,17 +9,17 @@ from django.utils import timezone
 from accounts import sessions, signals
 from accounts.app_settings import app_settings
 from accounts.models import EmailAddress, UserSession
-from accounts.users import user_email
+from accounts.users import email_field, user_email, user_name
 
 
 def account_export(*, user) -> dict:
     """Everything the suite holds about ``user``, minus secrets (password hash, tokens)."""
-    return {
+    export = {
         "exported_at": timezone.now().isoformat(),
         "user": {
             "id": str(user.pk),
             "email": user_email(user),
-            "name": getattr(user, "name", ""),
+            "name": user_name(user),
             "date_joined": user.date_joined.isoformat() if getattr(user, "date_joined", None)
             else None,
             "last_login": user.last_login.isoformat() if user.last_login else None,
@@ -41,6 +41,9 @@ def account_export(*, user) -> dict:
             for s in UserSession.objects.filter(user=user)
         ],
     }
+    if email_field() != user.USERNAME_FIELD:
+        export["user"]["username"] = user.get_username()
+    return export
 
 
 def account_deactivate(user, *, request=None, by=None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -17,7 +17,7 @@ from accounts.flows.email import verification_send
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_notice
 from accounts.models import EmailAddress, normalize_email
-from accounts.users import email_field, get_by_email
+from accounts.users import get_by_email, new_user
 
 
 @dataclass
@@ -51,10 +51,7 @@ def signup(
     rate_limit(request, "signup")
     email = normalize_email(email)
     mandatory = app_settings.EMAIL_VERIFICATION == "mandatory"
-    model = get_user_model()
-    candidate = model(**{email_field(): email})
-    if hasattr(candidate, "name"):
-        candidate.name = name
+    candidate = new_user(email, name=name)
     password_check(password, candidate)
     if honeypot:
         # A bot filled the hidden field: answer like a success and do nothing.

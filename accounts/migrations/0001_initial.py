@@ -34,6 +34,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'user',
                 'verbose_name_plural': 'users',
+                'swappable': 'AUTH_USER_MODEL',
             },
             managers=[
                 ('objects', accounts.models.UserManager()),

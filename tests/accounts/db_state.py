@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 
 from accounts.models import (
@@ -9,17 +10,18 @@ from accounts.models import (
     LoginThrottle,
     OneTimeToken,
     PasswordChangeRequired,
-    User,
     UserSession,
 )
 from authsuite.models import OutboxMessage
+
+User = get_user_model()
 
 
 def snapshot() -> dict:
     """Row counts, plus the columns a flow would change, of every table the flows write."""
     return {
         "users": list(User.objects.order_by("pk").values_list(
-            "pk", "email", "name", "password", "is_active", "last_login")),
+            *(field.attname for field in User._meta.concrete_fields))),
         "addresses": list(EmailAddress.objects.order_by("pk").values_list(
             "pk", "email", "primary", "verified")),
         "tokens": list(OneTimeToken.objects.order_by("pk").values_list("pk", "used_at", "voided_at")),

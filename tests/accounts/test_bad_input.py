@@ -11,13 +11,15 @@ import json
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
-from accounts.models import User
 from tests.accounts.db_state import snapshot
 from tests.conftest import STRONG_PASSWORD
 from tests.endpoints import API, HTTP_METHODS, Endpoint, api_endpoints
+
+User = get_user_model()
 
 pytestmark = pytest.mark.django_db
 
@@ -330,6 +332,7 @@ HOSTILE_NAME = (
 )
 
 
+@pytest.mark.own_user_model
 @pytest.mark.parametrize("password_text", [
     "' OR '1'='1' -- and then some",
     "<script>alert(document.cookie)</script>",

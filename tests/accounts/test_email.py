@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import override_settings
 
@@ -20,7 +19,7 @@ from tests.accounts.support import (
     signed_in_api,
     signed_in_html,
 )
-from tests.factories import UserFactory
+from tests.factories import UserFactory, user_without_address
 from tests.helpers import last_link, link_form, open_link, outbox_for, token_from
 
 MAX_ADDRESSES = app_settings.MAX_EMAIL_ADDRESSES  # the default, in force in these tests
@@ -226,7 +225,7 @@ def test_adding_another_accounts_address_reveals_nothing_api(client, user, passw
 
 def test_the_login_address_of_an_account_without_address_rows_is_taken(client, user, password):
     # Made by staff or createsuperuser: no address row until one is needed.
-    owner = get_user_model().objects.create_user("staff-made@example.com", "a long password 1")
+    owner = user_without_address("staff-made@example.com", "a long password 1")
     assert not EmailAddress.objects.filter(user=owner).exists()
     signed_in_api(client, user.email, password)
 
@@ -239,7 +238,7 @@ def test_the_login_address_of_an_account_without_address_rows_is_taken(client, u
 
 
 def test_adding_your_own_login_address_without_a_row_changes_nothing(client, password):
-    owner = get_user_model().objects.create_user("own@example.com", password)
+    owner = user_without_address("own@example.com", password)
     signed_in_api(client, owner.email, password)
     mail.outbox.clear()
 

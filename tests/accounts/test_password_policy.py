@@ -115,6 +115,7 @@ def test_context_words_are_checked_at_signup(client):
     assert "too close to your email" in response.json()["error"]["message"]
 
 
+@pytest.mark.own_user_model
 def test_name_is_a_context_word():
     user = User(email="x@example.com", name="Bartholomew")
     assert errors_for("bartholomew!!!", user) == ["password_context_word"]

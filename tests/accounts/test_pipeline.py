@@ -25,6 +25,7 @@ from tests.accounts.support import (
     mailed,
     plant_session,
 )
+from tests.helpers import user_admin_url
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "a brand new long passphrase"
@@ -174,7 +175,7 @@ def test_authentication_record_is_stored_and_exposed(client, user, password, tim
 def require_new_password(staff, user) -> None:
     admin = Client()
     admin.force_login(staff)
-    response = admin.post(reverse("admin:accounts_user_changelist"), {
+    response = admin.post(user_admin_url("changelist"), {
         "action": "require_password_change", "_selected_action": [user.pk],
     })
     assert response.status_code == 302

@@ -9,7 +9,6 @@ lockout and rate limits as a sign-in.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -23,7 +22,7 @@ from tests.accounts.support import (
     signed_in_api,
     signed_in_html,
 )
-from tests.factories import UserFactory
+from tests.factories import UserFactory, user_without_address
 from tests.helpers import last_link, link_form, open_link, token_from
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +140,7 @@ def test_signed_in_as_another_account_the_password_is_asked(client, password):
 
 
 def test_an_account_without_a_password_has_nothing_to_hijack_with(client):
-    user = get_user_model().objects.create_user("nopass@example.com")
+    user = user_without_address("nopass@example.com")
     EmailAddress.objects.create(user=user, email="nopass@example.com", primary=True)
     verification_send(Client().get("/").wsgi_request, user=user, email="nopass@example.com")
     page, confirm = open_link(client, last_link("nopass@example.com"))

@@ -24,6 +24,7 @@ from tests.accounts.support import (
     signed_in_api,
     signed_in_html,
 )
+from tests.helpers import user_admin_url
 
 pytestmark = pytest.mark.django_db
 SESSIONS = "/accounts/sessions/"
@@ -374,7 +375,7 @@ def test_deactivating_in_the_admin_form_ends_all_sessions(user, staff, two_brows
     laptop, desktop = two_browsers
     admin = Client()
     admin.force_login(staff)
-    url = reverse("admin:accounts_user_change", args=[user.pk])
+    url = user_admin_url("change", user.pk)
     data = admin_change_data(admin.get(url))
     del data["is_active"]
 
@@ -395,7 +396,7 @@ def test_deactivating_with_the_admin_action_ends_all_sessions(user, staff, two_b
     admin = Client()
     admin.force_login(staff)
 
-    admin.post(reverse("admin:accounts_user_changelist"),
+    admin.post(user_admin_url("changelist"),
                {"action": "deactivate", "_selected_action": [user.pk]})
 
     user.refresh_from_db()
@@ -423,7 +424,7 @@ def test_staff_end_all_sessions_action(user, staff, two_browsers):
     laptop, desktop = two_browsers
     admin = Client()
     admin.force_login(staff)
-    admin.post(reverse("admin:accounts_user_changelist"),
+    admin.post(user_admin_url("changelist"),
                {"action": "end_all_sessions", "_selected_action": [user.pk]})
     assert not is_signed_in(laptop)
     assert not is_signed_in(desktop)

@@ -12,14 +12,13 @@ from django.db.models import Model
 from django.dispatch import Signal
 from django.http import HttpRequest
 from django.test import Client
-from django.urls import reverse
 
 from accounts import signals
 from accounts.flows.account import account_deactivate
 from accounts.models import EmailAddress, UserSession
 from tests.accounts.support import API, api_delete, api_post
 from tests.factories import UserFactory
-from tests.helpers import LINK_RE, last_link, token_from
+from tests.helpers import LINK_RE, last_link, token_from, user_admin_url
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -114,7 +113,7 @@ def html_journey(staff, session_keys: set[str]) -> None:
         attacker.post("/accounts/login/", {"email": EMAIL, "password": WRONG})
     attacker.post("/accounts/login/", {"email": "nobody@example.com", "password": WRONG})
     user = User.objects.get(email=EMAIL)
-    admin.post(reverse("admin:accounts_user_changelist"),
+    admin.post(user_admin_url("changelist"),
                {"action": "unlock", "_selected_action": [user.pk]})
     browser.post("/accounts/login/", {"email": EMAIL, "password": FIRST})
     other_browser.post("/accounts/login/", {"email": EMAIL, "password": FIRST})
@@ -147,7 +146,7 @@ def html_journey(staff, session_keys: set[str]) -> None:
     browser.post("/accounts/close/", {"confirm": "on"})
 
     bystander = UserFactory()
-    admin.post(reverse("admin:accounts_user_changelist"),
+    admin.post(user_admin_url("changelist"),
                {"action": "deactivate", "_selected_action": [bystander.pk]})
 
 

@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.dispatch import Signal
 from django.test import Client, override_settings
@@ -20,13 +20,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import signals as account_signals
-from accounts.models import EmailAddress, User
+from accounts.models import EmailAddress
 from audit import chain, registry
 from audit.models import Event
 from authsuite import crypto
 from tests.audit.support import all_text, data, form_data
 from tests.factories import UserFactory
-from tests.helpers import last_link
+from tests.helpers import last_link, user_admin_url
+
+User = get_user_model()
 
 pytestmark = pytest.mark.django_db
 
@@ -205,14 +207,15 @@ def admin_client(staff):
 
 
 def _user_form(admin_client, user) -> dict:
-    url = reverse("admin:accounts_user_change", args=[user.pk])
+    url = user_admin_url("change", user.pk)
     return form_data(admin_client.get(url).content.decode(), "user_form")
 
 
+@pytest.mark.own_user_model
 def test_staff_changes_to_a_user_are_recorded_with_before_and_after(admin_client, staff, user):
     form = _user_form(admin_client, user)
     form.update({"name": ["Renamed"], "is_staff": ["on"]})
-    url = reverse("admin:accounts_user_change", args=[user.pk])
+    url = user_admin_url("change", user.pk)
     response = admin_client.post(url, form)
     assert response.status_code == 302, response.content[:2000]
     event = one("admin.user.changed")
@@ -225,10 +228,10 @@ def test_staff_changes_to_a_user_are_recorded_with_before_and_after(admin_client
 
 
 def test_a_user_created_by_staff_is_recorded_with_the_password_masked(admin_client):
-    form = form_data(admin_client.get(reverse("admin:accounts_user_add")).content.decode(),
+    form = form_data(admin_client.get(user_admin_url("add")).content.decode(),
                      "user_form")
     form.update({"email": ["new@example.com"], "name": ["New Person"]})
-    response = admin_client.post(reverse("admin:accounts_user_add"), form)
+    response = admin_client.post(user_admin_url("add"), form)
     assert response.status_code == 302, response.content[:2000]
     created = User.objects.get(email="new@example.com")
     event = one("admin.user.created")
@@ -251,7 +254,7 @@ def test_groups_and_permissions_changed_by_staff_are_recorded(admin_client, user
     assert data(granted) == {"change": "add", "related": [str(permission)]}
     form = _user_form(admin_client, user)
     form["groups"] = [str(group.pk)]
-    response = admin_client.post(reverse("admin:accounts_user_change", args=[user.pk]), form)
+    response = admin_client.post(user_admin_url("change", user.pk), form)
     assert response.status_code == 302
     joined = one("admin.user.groups_changed")
     assert (joined.target_id, data(joined)) == (str(user.pk), {"change": "add",

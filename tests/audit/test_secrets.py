@@ -12,16 +12,19 @@ import logging
 import secrets
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from accounts.models import EmailAddress, User
+from accounts.models import EmailAddress
 from audit import chain
 from audit.models import Event
 from authsuite.models import OutboxMessage
 from tests.audit.support import all_text
 from tests.helpers import last_link, token_from
+
+User = get_user_model()
 
 pytestmark = pytest.mark.django_db
 

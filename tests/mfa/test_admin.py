@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.contrib import admin
@@ -15,6 +16,7 @@ from django.utils import timezone
 from accounts import authrecord
 from audit.models import Event
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice, TrustedBrowser
+from tests.helpers import user_admin_url
 from tests.mfa.support import (
     AUTH_KEY,
     Clock,
@@ -26,7 +28,7 @@ from tests.mfa.support import (
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = "/admin/accounts/user/"
+CHANGELIST = user_admin_url("changelist")
 
 
 @pytest.fixture
@@ -65,9 +67,9 @@ def password_only_session(client, staff, password):
 def test_password_only_staff_are_sent_to_step_up(client, staff, password, staff_rule):
     enroll(staff)
     password_only_session(client, staff, password)
-    response = client.get("/admin/accounts/user/?q=a&o=1", follow=True)
+    response = client.get(f"{CHANGELIST}?q=a&o=1", follow=True)
     assert response.redirect_chain[-1][0] == (
-        "/mfa/challenge/?next=%2Fadmin%2Faccounts%2Fuser%2F%3Fq%3Da%26o%3D1")
+        "/mfa/challenge/?next=" + quote(f"{CHANGELIST}?q=a&o=1", safe=""))
     assert "Confirm with your second factor" in response.content.decode()
 
 
@@ -112,9 +114,9 @@ def test_the_admin_login_form_is_never_shown(client, staff, password):
     response = client.get("/admin/login/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/admin/"
-    response = client.post("/admin/login/?next=/admin/accounts/user/",
+    response = client.post(f"/admin/login/?next={CHANGELIST}",
                            {"username": staff.email, "password": password})
-    assert response["Location"] == "/accounts/login/?next=/admin/accounts/user/"
+    assert response["Location"] == f"/accounts/login/?next={CHANGELIST}"
     assert AUTH_KEY not in client.session
 
 
@@ -209,5 +211,5 @@ def test_the_admin_login_is_not_an_open_redirect(admin_client, target):
 
 
 def test_the_admin_login_keeps_a_local_target(admin_client):
-    response = admin_client.get("/admin/login/", {"next": "/admin/accounts/user/"})
-    assert response["Location"] == "/admin/accounts/user/"
+    response = admin_client.get("/admin/login/", {"next": CHANGELIST})
+    assert response["Location"] == CHANGELIST

@@ -16,7 +16,7 @@ from django.urls import reverse
 from accounts import authrecord
 from accounts.models import PasswordChangeRequired
 from mfa.models import TOTPDevice
-from tests.helpers import last_link, token_from
+from tests.helpers import last_link, token_from, user_admin_url
 from tests.mfa.support import (
     AUTH_KEY,
     RECORD_KEY,
@@ -53,7 +53,7 @@ def assert_nothing_authenticated(client) -> None:
     assert not signed_in(client)
     for url in (reverse("accounts:profile"), reverse("accounts:sessions"), reverse("mfa:index"),
                 reverse("mfa:totp_setup"), reverse("mfa:recovery_codes"), "/admin/",
-                "/admin/login/", "/admin/accounts/user/"):
+                "/admin/login/", user_admin_url("changelist")):
         response = client.get(url, follow=True)
         assert response.redirect_chain, url
         assert response.redirect_chain[-1][0].startswith(reverse("accounts:login")), url

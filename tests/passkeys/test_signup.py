@@ -152,6 +152,7 @@ def test_an_unfinished_signup_gets_a_fresh_link():
     assert get_user_model().objects.filter(email=EMAIL).count() == 1
 
 
+@pytest.mark.own_user_model
 @enabled
 def test_through_the_api():
     browser = Client()

@@ -6,13 +6,12 @@ the password back to the one given, so the demo's documented credentials always 
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.flows.email import mark_verified, primary_address
 from accounts.models import normalize_email
-from accounts.users import email_field, get_by_email
+from accounts.users import get_by_email, new_user
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password-2026"
@@ -34,13 +33,8 @@ class Command(BaseCommand):
             user = get_by_email(email)
             created = user is None
             if created:
-                user = get_user_model()._default_manager.create_user(
-                    **{email_field(): email}, password=password
-                )
-                if hasattr(user, "name"):
-                    user.name = name
-            else:
-                user.set_password(password)
+                user = new_user(email, name=name)
+            user.set_password(password)
             user.is_active = True
             user.save()
             address = primary_address(user)
