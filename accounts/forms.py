@@ -87,6 +87,22 @@ class NewPasswordForm(forms.Form):
         return cleaned
 
 
+class PasswordChangeForm(NewPasswordForm):
+    """The current password (for an account that has one), then the new one twice."""
+
+    current_password = forms.CharField(
+        label=_("Current password"), required=False, max_length=PASSWORD_MAX, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    field_order = ["current_password", "new_password", "new_password_confirm"]
+
+    def __init__(self, *args, has_password: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not has_password:
+            # Its first password: the recent authentication is the proof.
+            del self.fields["current_password"]
+
+
 class CloseAccountForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("I understand that closing my account cannot be undone."), required=True

@@ -37,6 +37,7 @@ from accounts.forms import (
     EmailForm,
     LoginForm,
     NewPasswordForm,
+    PasswordChangeForm,
     PasswordForm,
     SignupForm,
 )
@@ -388,11 +389,16 @@ class ProfileView(LoginRequiredMixin, AuthPageMixin, TemplateView):
 
 class PasswordChangeView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormView):
     template_name = "accounts/password_change.html"
-    form_class = NewPasswordForm
+    form_class = PasswordChangeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(),
+                "has_password": self.request.user.has_usable_password()}
 
     def run(self, form):
         password_flows.password_change(
-            self.request, user=self.request.user, old_password=None,
+            self.request, user=self.request.user,
+            current_password=form.cleaned_data.get("current_password", ""),
             new_password=form.cleaned_data["new_password"],
         )
         messages.success(self.request, _("Your password is changed; your other sessions ended."))

@@ -81,6 +81,13 @@ class NewPasswordSerializer(serializers.Serializer):
     new_password = password_field()
 
 
+class PasswordChangeSerializer(NewPasswordSerializer):
+    #: Needed when the account has a password (``password_required`` without it).
+    current_password = StringField(max_length=PASSWORD_MAX, trim_whitespace=False,
+                                   required=False, allow_blank=True,
+                                   style={"input_type": "password"})
+
+
 class ResetConfirmSerializer(serializers.Serializer):
     token = token_field()
     new_password = password_field()

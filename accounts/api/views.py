@@ -227,14 +227,16 @@ class EmailResendView(AccountsAPIView):
 
 class PasswordChangeView(AccountsAPIView):
     permission_classes = [IsRecentlyAuthenticated]
-    input_serializer = s.NewPasswordSerializer
+    input_serializer = s.PasswordChangeSerializer
 
-    @extend_schema(request=s.NewPasswordSerializer, responses=s.DetailSerializer,
+    @extend_schema(request=s.PasswordChangeSerializer, responses=s.DetailSerializer,
                    summary="Change the password (ends every other session)")
     def post(self, request):
         data = self.valid(request)
-        password_flows.password_change(request._request, user=request.user, old_password=None,
-                                       new_password=data["new_password"])
+        password_flows.password_change(
+            request._request, user=request.user,
+            current_password=data.get("current_password", ""), new_password=data["new_password"],
+        )
         return _detail("The password is changed.", status.HTTP_200_OK)
 
 

@@ -83,8 +83,19 @@ def logout(request) -> None:
 def reauthenticate(request, *, password: str) -> None:
     """Confirm the signed-in user's password and refresh the authentication record."""
     user = request.user
-    # A stolen session cookie must not become a way around the lockout: failed
-    # reauthentications count against the account's address like failed sign-ins.
+    confirm_password(request, user=user, password=password, method="reauthenticate")
+    authrecord.record_step_up(request, ["pwd"])
+    signals.reauthenticated.send(sender=user.__class__, request=request, user=user, method="password")
+
+
+def confirm_password(request, *, user, password: str, method: str,
+                     field: str = "password") -> None:
+    """Check the signed-in ``user``'s current password; FlowError on ``field`` otherwise.
+
+    A stolen session cookie must not become a way around the lockout: failed checks count
+    against the account's address like failed sign-ins, and share the reauthentication
+    rate limit.
+    """
     identifier = normalize_email(user_email(user))
     ip = context.current().ip
     standing = lockout.standing(identifier, ip)
@@ -95,11 +106,9 @@ def reauthenticate(request, *, password: str) -> None:
         lockout.failure_record(request, identifier, ip)
         signals.login_failed.send(
             sender=user.__class__, request=request, user=user, identifier="",
-            method="reauthenticate", reason="credentials",
+            method=method, reason="credentials",
         )
         raise FlowError(
-            AccountsError.PASSWORD_INCORRECT, _("The password is incorrect."), field="password"
+            AccountsError.PASSWORD_INCORRECT, _("The password is incorrect."), field=field
         )
     lockout.success_record(identifier, ip, has_history=standing.has_history)
-    authrecord.record_step_up(request, ["pwd"])
-    signals.reauthenticated.send(sender=user.__class__, request=request, user=user, method="password")

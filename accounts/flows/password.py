@@ -11,6 +11,7 @@ from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified
 from accounts.flows.limits import rate_limit
+from accounts.flows.login import confirm_password
 from accounts.flows.mail import send_link, send_notice
 from accounts.flows.signup import password_check
 from accounts.models import PasswordChangeRequired, normalize_email
@@ -32,18 +33,22 @@ def _set_password(request, user, password: str, *, reason: str, keep_current: bo
     send_notice(request, template="password_changed", user=user)
 
 
-def password_change(request, *, user, old_password: str | None, new_password: str) -> None:
+def password_change(request, *, user, current_password: str, new_password: str) -> None:
     """Change the signed-in user's password; every other session ends.
 
-    ``old_password`` is checked when given. The suite's page and API do not ask for it: both
-    require a recent reauthentication (``REAUTHENTICATION_TIMEOUT``) instead, which a
-    passkey or a magic-link sign-in can also satisfy.
+    An account with a password must give it (ASVS 6.2.3), checked like a reauthentication
+    (lockout, rate limit); the pages and API also require a recent authentication. An
+    account without one (passkeys, magic links) sets its first password on the recent
+    authentication alone.
     """
-    if old_password is not None and not user.check_password(old_password):
-        raise FlowError(
-            AccountsError.PASSWORD_INCORRECT, _("The current password is incorrect."),
-            field="old_password",
-        )
+    if user.has_usable_password():
+        if not current_password:
+            raise FlowError(
+                AccountsError.PASSWORD_REQUIRED, _("Enter your current password."),
+                field="current_password",
+            )
+        confirm_password(request, user=user, password=current_password,
+                         method="password_change", field="current_password")
     password_check(new_password, user)
     with transaction.atomic():
         _set_password(request, user, new_password, reason="password_changed", keep_current=True)

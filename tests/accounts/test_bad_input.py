@@ -154,6 +154,7 @@ BASE_VALUES = {
     "email": "nobody@example.com",
     "password": STRONG_PASSWORD,
     "new_password": "another quite long passphrase 2024",
+    "current_password": STRONG_PASSWORD,
     "token": "A" * 43,
     "name": "Ann",
     "remember": False,

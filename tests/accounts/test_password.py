@@ -33,6 +33,10 @@ def new_password_form(password=NEW_PASSWORD):
     return {"new_password": password, "new_password_confirm": password}
 
 
+def change_form(current, password=NEW_PASSWORD):
+    return {"current_password": current, **new_password_form(password)}
+
+
 # --- change ---------------------------------------------------------------------------------
 
 def test_html_change_ends_other_sessions_and_tells_the_user(user, password):
@@ -40,7 +44,7 @@ def test_html_change_ends_other_sessions_and_tells_the_user(user, password):
     signed_in_html(laptop, user.email, password)
     signed_in_html(phone, user.email, password)
 
-    response = laptop.post(CHANGE, new_password_form())
+    response = laptop.post(CHANGE, change_form(password))
 
     assert response.status_code == 302
     assert response["Location"] == "/accounts/"
@@ -59,7 +63,8 @@ def test_api_change_ends_other_sessions_and_tells_the_user(user, password):
     signed_in_api(laptop, user.email, password)
     signed_in_api(phone, user.email, password)
 
-    response = api_post(laptop, "password/change/", {"new_password": NEW_PASSWORD})
+    response = api_post(laptop, "password/change/",
+                        {"current_password": password, "new_password": NEW_PASSWORD})
 
     assert response.status_code == 200
     assert is_signed_in(laptop)
@@ -72,18 +77,107 @@ def test_api_change_ends_other_sessions_and_tells_the_user(user, password):
 def test_change_requires_matching_confirmation_and_policy(client, user, password):
     signed_in_html(client, user.email, password)
 
-    mismatch = client.post(CHANGE, {"new_password": NEW_PASSWORD,
+    mismatch = client.post(CHANGE, {"current_password": password, "new_password": NEW_PASSWORD,
                                     "new_password_confirm": NEW_PASSWORD + "x"})
     assert b"The two passwords differ." in mismatch.content
-    weak = client.post(CHANGE, new_password_form("short"))
+    weak = client.post(CHANGE, change_form(password, "short"))
     assert b"Use at least 12 characters." in weak.content
-    api_weak = api_post(client, "password/change/", {"new_password": "short"})
+    api_weak = api_post(client, "password/change/",
+                        {"current_password": password, "new_password": "short"})
     assert api_weak.status_code == 400
     assert error_code(api_weak) == "password_invalid"
 
     user.refresh_from_db()
     assert user.check_password(password)
     assert mailed(user.email, "password was changed") == 0
+
+
+def test_html_change_asks_for_the_current_password_first(client, user, password):
+    signed_in_html(client, user.email, password)
+    page = client.get(CHANGE).content.decode()
+    assert page.index('name="current_password"') < page.index('name="new_password"')
+    assert 'autocomplete="current-password"' in page
+
+    missing = client.post(CHANGE, new_password_form())
+    wrong = client.post(CHANGE, change_form("not my password at all"))
+
+    assert missing.status_code == wrong.status_code == 200
+    assert missing.context["form"].errors == {"current_password": ["Enter your current password."]}
+    assert wrong.context["form"].errors == {"current_password": ["The password is incorrect."]}
+    user.refresh_from_db()
+    assert user.check_password(password)
+    assert mailed(user.email, "password was changed") == 0
+
+
+def test_api_change_needs_the_current_password(client, user, password):
+    signed_in_api(client, user.email, password)
+
+    missing = api_post(client, "password/change/", {"new_password": NEW_PASSWORD})
+    blank = api_post(client, "password/change/",
+                     {"current_password": "", "new_password": NEW_PASSWORD})
+    wrong = api_post(client, "password/change/",
+                     {"current_password": NEW_PASSWORD, "new_password": NEW_PASSWORD})
+
+    for response in (missing, blank):
+        assert response.status_code == 400
+        assert error_code(response) == "password_required"
+        assert list(response.json()["error"]["fields"]) == ["current_password"]
+    assert wrong.status_code == 400
+    assert error_code(wrong) == "password_incorrect"
+    assert list(wrong.json()["error"]["fields"]) == ["current_password"]
+    user.refresh_from_db()
+    assert user.check_password(password)
+
+
+def test_wrong_current_passwords_count_towards_the_lockout(client, user, password):
+    """A stolen session cookie is no way to guess the password: each wrong current password
+    counts as a failed sign-in of the account from that network."""
+    signed_in_api(client, user.email, password)
+    for _ in range(5):
+        response = api_post(client, "password/change/",
+                            {"current_password": "not my password at all",
+                             "new_password": NEW_PASSWORD})
+        assert error_code(response) == "password_incorrect"
+
+    locked = api_post(client, "password/change/",
+                      {"current_password": password, "new_password": NEW_PASSWORD})
+    signing_in = html_login(Client(), user.email, password)
+
+    assert locked.status_code == 429
+    assert error_code(locked) == "account_locked"
+    assert int(locked["Retry-After"]) > 0
+    assert signing_in.status_code == 429
+    user.refresh_from_db()
+    assert user.check_password(password)
+
+
+def signed_in_by_link(client, user) -> None:
+    client.post(reverse("accounts:magic_link"), {"email": user.email})
+    page, confirm = open_link(client, last_link(user.email))
+    assert client.post(confirm, link_form(page)).status_code == 302
+
+
+def test_an_account_without_a_password_sets_its_first_one(client):
+    user = UserFactory(password=None)
+    signed_in_by_link(client, user)
+    page = client.get(CHANGE)
+    assert b'name="current_password"' not in page.content
+    assert b'name="new_password"' in page.content
+
+    response = client.post(CHANGE, new_password_form())
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+
+
+def test_api_an_account_without_a_password_sets_its_first_one(client):
+    user = UserFactory(password=None)
+    signed_in_by_link(client, user)
+    response = api_post(client, "password/change/", {"new_password": NEW_PASSWORD})
+    assert response.status_code == 200
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
 
 
 def test_change_needs_a_session(client):

@@ -176,7 +176,8 @@ def test_breached_passwords_are_refused(client, breach_check):
 
 def test_breached_password_is_refused_on_change(client, user, password, breach_check):
     html_login(client, user.email, password)
-    response = api_post(client, "password/change/", {"new_password": "quiet orange kettle"})
+    response = api_post(client, "password/change/", {"current_password": password,
+                                                     "new_password": "quiet orange kettle"})
     assert error_code(response) == "password_invalid"
     user.refresh_from_db()
     assert user.check_password(password)

@@ -185,9 +185,10 @@ def stale_api(client, user, password, time_machine):
     return client
 
 
-def test_api_sensitive_actions_need_reauthentication(stale_api, user, second_address):
+def test_api_sensitive_actions_need_reauthentication(stale_api, user, password,
+                                                     second_address):
     calls = [
-        ("password/change/", {"new_password": NEW_PASSWORD}),
+        ("password/change/", {"current_password": password, "new_password": NEW_PASSWORD}),
         ("account/close/", {}),
         (f"emails/{second_address.pk}/primary/", {}),
     ]
@@ -208,7 +209,8 @@ def test_api_reauthentication_unlocks_sensitive_actions(stale_api, user, passwor
     assert response.json()["amr"] == ["pwd"]
 
     assert api_post(stale_api, f"emails/{second_address.pk}/primary/").status_code == 200
-    assert api_post(stale_api, "password/change/", {"new_password": NEW_PASSWORD}).status_code == 200
+    assert api_post(stale_api, "password/change/", {
+        "current_password": password, "new_password": NEW_PASSWORD}).status_code == 200
     user.refresh_from_db()
     assert user.email == "second@example.com"
     assert user.check_password(NEW_PASSWORD)

@@ -127,7 +127,8 @@ def html_journey(staff, session_keys: set[str]) -> None:
     old = EmailAddress.objects.get(email=EMAIL)
     browser.post("/accounts/email/", {"action": "remove", "address": old.pk})
     browser.post("/accounts/password/change/",
-                 {"new_password": CHANGED, "new_password_confirm": CHANGED})
+                 {"current_password": FIRST, "new_password": CHANGED,
+                  "new_password_confirm": CHANGED})
     session_keys.add(browser.session.session_key)
     browser.post("/accounts/password/reset/", {"email": "second.tester@example.com"})
     browser.post(last_link("second.tester@example.com"),
@@ -174,7 +175,7 @@ def api_journey(session_keys: set[str]) -> None:
     api_post(app, f"emails/{second.pk}/primary/")
     old = EmailAddress.objects.get(email=EMAIL)
     api_delete(app, f"emails/{old.pk}/")
-    api_post(app, "password/change/", {"new_password": CHANGED})
+    api_post(app, "password/change/", {"current_password": FIRST, "new_password": CHANGED})
     session_keys.add(app.session.session_key)
     api_post(app, "password/reset/", {"email": "second.tester@example.com"})
     api_post(app, "password/reset/confirm/", {

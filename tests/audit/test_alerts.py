@@ -58,7 +58,8 @@ def sent_events(rule: str = "") -> list[Event]:
 
 def change_password(client, password: str, new: str):
     response = client.post(reverse("accounts:password_change"),
-                           {"new_password": new, "new_password_confirm": new})
+                           {"current_password": password, "new_password": new,
+                            "new_password_confirm": new})
     assert response.status_code == 302, response.content[:500]
 
 

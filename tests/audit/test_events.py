@@ -141,7 +141,8 @@ def test_the_account_flows_are_recorded(client, password):
     old = EmailAddress.objects.get(email="ann@example.com")
     client.post(reverse("accounts:email"), {"action": "remove", "address": old.pk})
     client.post(reverse("accounts:reauthenticate"), {"password": password})
-    client.post(reverse("accounts:password_change"), {"new_password": password + "!",
+    client.post(reverse("accounts:password_change"), {"current_password": password,
+                                                      "new_password": password + "!",
                                                       "new_password_confirm": password + "!"})
     client.post(reverse("accounts:logout"))
     client.post(reverse("accounts:password_reset"), {"email": "ann.new@example.com"})
@@ -328,7 +329,8 @@ def test_a_change_that_cannot_be_recorded_does_not_happen(client, user, password
     monkeypatch.setattr(chain, "record", broken)
     with pytest.raises(RuntimeError):
         client.post(reverse("accounts:password_change"), {
-            "new_password": password + "!", "new_password_confirm": password + "!"})
+            "current_password": password, "new_password": password + "!",
+            "new_password_confirm": password + "!"})
     user.refresh_from_db()
     assert user.check_password(password)
 

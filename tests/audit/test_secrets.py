@@ -117,7 +117,8 @@ def test_no_secret_reaches_an_event_a_log_line_or_an_alert(caplog):
     # Reauthenticate, change the password, add and switch addresses, end sessions.
     flows.post(reverse("accounts:reauthenticate"), {"password": typed})
     flows.post(reverse("accounts:reauthenticate"), {"password": first})
-    flows.post(reverse("accounts:password_change"), {"new_password": second,
+    flows.post(reverse("accounts:password_change"), {"current_password": first,
+                                                     "new_password": second,
                                                      "new_password_confirm": second})
     flows.post(reverse("accounts:email"), {"email": "ann.two@example.com"})
     flows.post(flows.link("ann.two@example.com", "verification token"))

@@ -178,7 +178,8 @@ def test_the_cookie_name_is_a_setting(settings, client, user, password, clock, s
 
 def test_a_password_change_ends_it(trusted_client, user, password):
     trusted_client.post(reverse("accounts:password_change"),
-                        {"new_password": NEW_PASSWORD, "new_password_confirm": NEW_PASSWORD})
+                        {"current_password": password, "new_password": NEW_PASSWORD,
+                         "new_password_confirm": NEW_PASSWORD})
     assert not TrustedBrowser.objects.filter(user=user).exists()
     assert asks_for_a_code(trusted_client, user, NEW_PASSWORD)
 

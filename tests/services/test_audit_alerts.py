@@ -29,7 +29,8 @@ def sign_in(client, user, password, **extra):
 def test_a_password_change_reaches_the_user_once(client, user, password, worker, smtp_server):
     sign_in(client, user, password)
     response = client.post(reverse("accounts:password_change"), {
-        "new_password": password + "!", "new_password_confirm": password + "!"})
+        "current_password": password, "new_password": password + "!",
+        "new_password_confirm": password + "!"})
     assert response.status_code == 302
 
     [mail] = smtp_server.wait_for(1)
