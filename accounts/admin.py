@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User as AuthUser
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.http import Http404
 from django.urls import path
@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import lockout, sessions
+from accounts.app_settings import app_settings
 from accounts.flows.account import account_deactivate
 from accounts.flows.password import password_reset_send
 from accounts.models import (
@@ -62,7 +63,10 @@ class LockedFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() == "yes":
             locked = LoginThrottle.objects.filter(
-                identifier=OuterRef("email_lower"), locked_until__gt=timezone.now()
+                Q(locked_until__gt=timezone.now())
+                | Q(ip=LoginThrottle.ACCOUNT_WIDE,
+                    consecutive_failures__gte=app_settings.LOCKOUT_CONSECUTIVE_LIMIT),
+                identifier=OuterRef("email_lower"),
             )
             return queryset.annotate(email_lower=Lower(email_field())).filter(Exists(locked))
         return queryset
@@ -227,7 +231,8 @@ def adopt_user_admin(site=None) -> None:
 
 @admin.register(LoginThrottle)
 class LoginThrottleAdmin(admin.ModelAdmin):
-    list_display = ["identifier", "ip", "failures", "lockouts", "locked_until", "last_failure_at"]
+    list_display = ["identifier", "ip", "failures", "lockouts", "locked_until", "last_failure_at",
+                    "consecutive_failures"]
     search_fields = ["identifier", "ip"]
     readonly_fields = list_display
 

@@ -119,6 +119,13 @@ class AccountsSettings(AppSettings):
         return int(self._setting("LOCKOUT_ACCOUNT_THRESHOLD", 20))
 
     @property
+    def LOCKOUT_CONSECUTIVE_LIMIT(self) -> int:
+        """Failed password checks in a row, from anywhere, after which the account's password
+        is refused until a sign-in by other means, a reset or staff unlock (NIST SP
+        800-63B-4: at most 100)."""
+        return int(self._setting("LOCKOUT_CONSECUTIVE_LIMIT", 100))
+
+    @property
     def LOCKOUT_BASE(self) -> int:
         """Seconds of the first lockout; each further lockout doubles it."""
         return int(self._setting("LOCKOUT_BASE", 60))

@@ -15,6 +15,7 @@ class AccountsConfig(AppConfig):
         from django.db.models.signals import post_save, pre_save
 
         from accounts import checks, links, passwords, receivers, stages  # noqa: F401
+        from accounts import signals as account_signals
         from accounts.pipeline import stages as registry
 
         registry.register(stages.VerifyEmailStage())
@@ -31,6 +32,8 @@ class AccountsConfig(AppConfig):
         user_logged_in.disconnect(dispatch_uid="update_last_login")
         user_logged_in.connect(receivers.last_login_update, dispatch_uid="update_last_login")
         user_logged_in.connect(links.forget_at_sign_in, dispatch_uid="accounts.forget_links")
+        account_signals.login_succeeded.connect(receivers.recovered_at_sign_in,
+                                                dispatch_uid="accounts.recovered_at_sign_in")
         if apps.is_installed("django.contrib.admin"):
             # A project's own admin for its own user model, registered after ours was
             # imported, gains the addresses, sessions and actions too.

@@ -74,6 +74,12 @@ def check_accounts(app_configs=None, **kwargs):
             hint="Make the longest lockout at least as long as the first.",
             obj="AUTHSUITE_ACCOUNTS_LOCKOUT_MAX", id="authsuite_accounts.E008",
         ))
+    if not 1 <= app_settings.LOCKOUT_CONSECUTIVE_LIMIT <= 100:
+        errors.append(checks.Error(
+            "AUTHSUITE_ACCOUNTS_LOCKOUT_CONSECUTIVE_LIMIT must be between 1 and 100.",
+            hint="NIST SP 800-63B-4 allows at most 100 consecutive failed attempts.",
+            obj="AUTHSUITE_ACCOUNTS_LOCKOUT_CONSECUTIVE_LIMIT", id="authsuite_accounts.E009",
+        ))
     return errors
 
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 class AccountsError(StrEnum):
     INVALID_CREDENTIALS = "invalid_credentials"
     ACCOUNT_LOCKED = "account_locked"
+    PASSWORD_BLOCKED = "password_blocked"
     RATE_LIMITED = "rate_limited"
     SIGNUP_CLOSED = "signup_closed"
     MAGIC_LINK_DISABLED = "magic_link_disabled"
@@ -28,6 +29,7 @@ class AccountsError(StrEnum):
 STATUS = {
     AccountsError.INVALID_CREDENTIALS: 400,
     AccountsError.ACCOUNT_LOCKED: 429,
+    AccountsError.PASSWORD_BLOCKED: 403,
     AccountsError.RATE_LIMITED: 429,
     AccountsError.SIGNUP_CLOSED: 403,
     AccountsError.MAGIC_LINK_DISABLED: 403,

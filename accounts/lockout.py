@@ -6,6 +6,12 @@ after ``LOCKOUT_THRESHOLD`` failures; the identifier as a whole only after
 victim, who still signs in from anywhere else. Each lockout doubles the previous one up to
 ``LOCKOUT_MAX``, so no lock outlives that bound. Rows are keyed by the typed identifier, which
 makes unknown addresses lock exactly like real ones.
+
+Apart from those locks, which time undoes, the account-wide row counts every failure in a
+row from any IP. At ``LOCKOUT_CONSECUTIVE_LIMIT`` (100, NIST SP 800-63B-4 §3.2.2) the
+password is refused until the account signs in another way (an emailed link, a passkey),
+resets its password or staff unlock it: however many IPs guess, however slowly, no more
+than that many guesses in a row are ever checked.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ class Standing:
     retry_after: int
     counts_account_wide: bool
     has_history: bool
+    #: The consecutive-failure limit is reached: only another way in, a reset or staff
+    #: unlock lets the password be checked again.
+    password_blocked: bool = False
 
 
 def standing(identifier: str, ip: str | None) -> Standing:
@@ -46,24 +55,30 @@ def standing(identifier: str, ip: str | None) -> Standing:
     pair_ip = _pair_ip(ip)
     # Compiled once: this runs before every password check (authsuite.db).
     rows = db.select(
-        LoginThrottle, ["ip", "locked_until", "lockouts", "last_failure_at"],
+        LoginThrottle, ["ip", "locked_until", "lockouts", "last_failure_at",
+                        "consecutive_failures"],
         using=router.db_for_read(LoginThrottle),
         where={"identifier": normalize_email(identifier),
                "ip__in": [pair_ip, LoginThrottle.ACCOUNT_WIDE]},
     )
-    until = max((u for _ip, u, _l, _f in rows if u is not None and u > now), default=None)
+    until = max((u for _ip, u, _l, _f, _c in rows if u is not None and u > now), default=None)
     # Only until this IP's own pair first locks (within LOCKOUT_RESET_AFTER) do its attempts
     # count against the identifier as a whole. One IP, however patient, so adds at most
     # LOCKOUT_THRESHOLD failures to the account-wide lock and the per-account rate limit:
     # only several IPs together can stop the account everywhere.
     pair_locked_before = any(
         row_ip == pair_ip and lockouts > 0 and last >= since
-        for row_ip, _u, lockouts, last in rows
+        for row_ip, _u, lockouts, last, _c in rows
     )
     return Standing(
         retry_after=math.ceil((until - now).total_seconds()) if until else 0,
         counts_account_wide=not pair_locked_before,
         has_history=bool(rows),
+        password_blocked=any(
+            row_ip == LoginThrottle.ACCOUNT_WIDE
+            and consecutive >= app_settings.LOCKOUT_CONSECUTIVE_LIMIT
+            for row_ip, _u, _l, _f, consecutive in rows
+        ),
     )
 
 
@@ -72,12 +87,27 @@ def counts_account_wide(identifier: str, ip: str | None) -> bool:
     return standing(identifier, ip).counts_account_wide
 
 
-def _bump(identifier: str, ip: str, threshold: int, now: datetime) -> datetime | None:
-    """Count one failure on a row; return the new lock end if this failure locked it."""
+@dataclass(frozen=True)
+class Bump:
+    locked_until: datetime | None = None  # this failure locked the row until then
+    blocked: bool = False  # this failure reached the consecutive-failure limit
+
+
+def _bump(identifier: str, ip: str, threshold: int, now: datetime, *,
+          counts: bool = True) -> Bump:
+    """Count one failure on a row. On the account-wide row, a failure that does not count
+    towards its lock (``counts=False``) still counts towards the consecutive limit."""
     with transaction.atomic():
         # get_or_create survives a concurrent insert; the row lock then serialises updates.
         LoginThrottle.objects.get_or_create(identifier=identifier, ip=ip)
         row = LoginThrottle.objects.select_for_update().get(identifier=identifier, ip=ip)
+        blocked = False
+        if ip == LoginThrottle.ACCOUNT_WIDE:
+            row.consecutive_failures += 1
+            blocked = row.consecutive_failures == app_settings.LOCKOUT_CONSECUTIVE_LIMIT
+        if not counts:
+            row.save(update_fields=["consecutive_failures"])
+            return Bump(blocked=blocked)
         if now - row.last_failure_at > timedelta(seconds=app_settings.LOCKOUT_RESET_AFTER):
             row.failures = 0
             row.lockouts = 0
@@ -92,7 +122,7 @@ def _bump(identifier: str, ip: str, threshold: int, now: datetime) -> datetime |
             )
             locked_until = row.locked_until = now + timedelta(seconds=seconds)
         row.save()
-    return locked_until
+    return Bump(locked_until=locked_until, blocked=blocked)
 
 
 def failure_record(request, identifier: str, ip: str | None) -> None:
@@ -102,16 +132,18 @@ def failure_record(request, identifier: str, ip: str | None) -> None:
     now = timezone.now()
     counted = counts_account_wide(identifier, ip)
     pair = _bump(identifier, _pair_ip(ip), app_settings.LOCKOUT_THRESHOLD, now)
-    account = _bump(
-        identifier, LoginThrottle.ACCOUNT_WIDE, app_settings.LOCKOUT_ACCOUNT_THRESHOLD, now
-    ) if counted else None
-    for until, scope_ip in ((pair, ip), (account, None)):
-        if until is not None:
-            user = get_by_email(identifier)
-            signals.account_locked.send(
-                sender=user.__class__, request=request, user=user, identifier=identifier,
-                ip=scope_ip, until=until,
-            )
+    account = _bump(identifier, LoginThrottle.ACCOUNT_WIDE,
+                    app_settings.LOCKOUT_ACCOUNT_THRESHOLD, now, counts=counted)
+    locks = [(scope, until) for scope, until in ((ip, pair.locked_until),
+                                                 (None, account.locked_until)) if until]
+    if account.blocked:
+        locks.append((None, None))  # no end: until another way in, a reset or staff unlock
+    for scope_ip, until in locks:
+        user = get_by_email(identifier)
+        signals.account_locked.send(
+            sender=user.__class__, request=request, user=user, identifier=identifier,
+            ip=scope_ip, until=until,
+        )
 
 
 def success_record(identifier: str, ip: str | None, *, has_history: bool = True) -> None:
@@ -128,8 +160,19 @@ def success_record(identifier: str, ip: str | None, *, has_history: bool = True)
         identifier=identifier, ip=LoginThrottle.ACCOUNT_WIDE, locked_until__isnull=True
     ).delete()
     LoginThrottle.objects.filter(identifier=identifier, ip=LoginThrottle.ACCOUNT_WIDE).update(
-        failures=0
+        failures=0, consecutive_failures=0
     )
+
+
+def recovered(user) -> None:
+    """``user`` proved who they are another way (an emailed link, a passkey, a reset): the
+    failures in a row end, and the password is checked again (temporary locks stay)."""
+    from accounts.users import user_email
+
+    LoginThrottle.objects.filter(
+        identifier=normalize_email(user_email(user)), ip=LoginThrottle.ACCOUNT_WIDE,
+        consecutive_failures__gt=0,
+    ).update(consecutive_failures=0)
 
 
 def account_unlock(user, *, request=None, by=None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import router
 from django.utils import timezone
 
-from accounts import sessions
+from accounts import lockout, sessions
 from authsuite import db
 
 
@@ -20,6 +20,13 @@ def remember_active(sender, instance, **kwargs):
         "is_active", flat=True
     ).first()
     instance._authsuite_was_active = previous
+
+
+def recovered_at_sign_in(sender, user, method, **kwargs):
+    """A sign-in by anything but the password (an emailed link, a passkey) ends the failed
+    password checks in a row; a password sign-in has done so already."""
+    if method != "password":
+        lockout.recovered(user)
 
 
 def end_sessions_when_disabled(sender, instance, created, **kwargs):

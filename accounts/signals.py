@@ -11,7 +11,8 @@ events without a user) and these keyword arguments:
 - ``login_succeeded``: ``request``, ``user``, ``method`` (``"password"``, ``"magic_link"``...),
   ``amr`` (list of RFC 8176 values)
 - ``login_failed``: ``request``, ``user`` (None when unknown), ``identifier`` (the typed email),
-  ``method``, ``reason`` (``"credentials"``, ``"locked"``, ``"inactive"``)
+  ``method``, ``reason`` (``"credentials"``, ``"locked"``, ``"blocked"``: the consecutive-failure
+  limit, ``"inactive"``)
 - ``logged_out``: ``request``, ``user``
 - ``reauthenticated``: ``request``, ``user``, ``method``
 - ``password_changed``: ``request``, ``user``
@@ -21,7 +22,8 @@ events without a user) and these keyword arguments:
 - ``magic_link_used``: ``request``, ``user``
 - ``session_ended``: ``request``, ``user``, ``session_id`` (the tracking row id), ``reason``
 - ``account_locked``: ``request``, ``user`` (None when unknown), ``identifier``, ``ip``
-  (None when account-wide), ``until`` (datetime)
+  (None when account-wide), ``until`` (datetime; None when the consecutive-failure limit is
+  reached: the password stays refused until another sign-in, a reset or staff unlock)
 - ``account_unlocked``: ``request``, ``user``, ``by`` (staff user or None)
 - ``account_closed``: ``request``, ``user_id``, ``email``, ``action`` (``"delete"``/``"deactivate"``)
 - ``account_deactivated``: ``request``, ``user``, ``by``

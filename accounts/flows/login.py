@@ -39,13 +39,13 @@ def password_check(request, *, email: str, password: str):
     standing = lockout.standing(identifier, ip)
     rate_limit(request, "login", account=identifier if standing.counts_account_wide else None)
     wait = standing.retry_after
-    if wait:
+    if wait or standing.password_blocked:
         known = get_by_email(identifier)
         signals.login_failed.send(
             sender=known.__class__, request=request, user=known, identifier=identifier,
-            method="password", reason="locked",
+            method="password", reason="blocked" if standing.password_blocked else "locked",
         )
-        raise locked(wait)
+        raise blocked() if standing.password_blocked else locked(wait)
     request._authsuite_flow = True  # this flow records the failure itself
     user = auth.authenticate(request, email=identifier, password=password)
     if user is None:
@@ -66,6 +66,15 @@ def locked(wait: int) -> FlowError:
         AccountsError.ACCOUNT_LOCKED,
         _("Too many failed attempts. Try again in %(time)s.") % {"time": humanize(wait)},
         retry_after=wait,
+    )
+
+
+def blocked() -> FlowError:
+    """The refusal of a password check once the consecutive-failure limit is reached."""
+    return FlowError(
+        AccountsError.PASSWORD_BLOCKED,
+        _("Too many failed attempts in a row: the password of this account is paused. "
+          "Sign in with an emailed link or a passkey, or reset the password."),
     )
 
 
@@ -100,6 +109,8 @@ def confirm_password(request, *, user, password: str, method: str,
     ip = context.current().ip
     standing = lockout.standing(identifier, ip)
     rate_limit(request, "reauthenticate", account=str(user.pk))
+    if standing.password_blocked:
+        raise blocked()
     if standing.retry_after:
         raise locked(standing.retry_after)
     if not user.check_password(password):

@@ -6,7 +6,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts import sessions, signals, tokens
+from accounts import lockout, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified
@@ -98,6 +98,7 @@ def password_reset_complete(request, *, token: str, new_password: str):
             raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
         user = used.user
         _set_password(request, user, new_password, reason="password_reset", keep_current=False)
+        lockout.recovered(user)  # the new password is checked, whatever the guesses before
         mark_verified(request, user=user, email=used.email)
         signals.password_reset_completed.send(sender=user.__class__, request=request, user=user)
     return user

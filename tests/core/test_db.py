@@ -240,7 +240,7 @@ def test_insert_of_a_duplicate_key_raises_integrity_error(user):
     assert Session.objects.get().session_data == ""
 
     throttle = {"identifier": "a@example.com", "ip": "", "failures": 1, "lockouts": 0,
-                "locked_until": None, "last_failure_at": START}
+                "locked_until": None, "last_failure_at": START, "consecutive_failures": 0}
     pk = db.insert(LoginThrottle, using="default", values=throttle)
     with pytest.raises(IntegrityError), transaction.atomic():
         db.insert(LoginThrottle, using="default", values=throttle)  # unique (identifier, ip)
