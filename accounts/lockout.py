@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts import signals
 from accounts.app_settings import app_settings
+from accounts.flows.limits import rate_limit_reset
 from accounts.models import LoginThrottle, normalize_email
 from accounts.users import get_by_email
 from authsuite import context, db
@@ -182,5 +183,9 @@ def account_unlock(user, *, request=None, by=None) -> int:
     addresses = {normalize_email(user_email(user))}
     addresses.update(user.email_addresses.values_list("email", flat=True))
     deleted, _ = LoginThrottle.objects.filter(identifier__in=addresses).delete()
+    # And the per-account rate limits, else the owner may still be refused for a while.
+    for address in addresses:
+        rate_limit_reset("login", account=address)
+    rate_limit_reset("reauthenticate", account=str(user.pk))
     signals.account_unlocked.send(sender=user.__class__, request=request, user=user, by=by)
     return deleted

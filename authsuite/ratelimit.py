@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import caches
 from django.http import HttpRequest
 from django_ratelimit import ALL
-from django_ratelimit.core import get_usage
+from django_ratelimit.core import _get_window, _make_cache_key, _split_rate, get_usage
 
 from authsuite import signals
 
@@ -50,6 +52,19 @@ def check(
         sender=HttpRequest, request=request, group=group, scope=scope, retry_after=retry_after
     )
     return Decision(True, retry_after)
+
+
+def reset(*, group: str, rate: str | None, scope: str, value: str) -> None:
+    """Forget the current window's count of ``value`` (staff unlocking an account).
+
+    The key is django-ratelimit's own for the same arguments ``check`` passes it.
+    """
+    if not rate:
+        return
+    _count, period = _split_rate(rate)
+    key = _opaque(value)
+    cache_key = _make_cache_key(f"{group}:{scope}", _get_window(key, period), rate, key, ALL)
+    caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].delete(cache_key)
 
 
 def check_all(request: HttpRequest, *, group: str, limits: dict[str, tuple[str | None, str]],

@@ -40,6 +40,13 @@ def rate_limit(request, group: str, *, account: str | None = None) -> None:
         )
 
 
+def rate_limit_reset(group: str, *, account: str) -> None:
+    """Forget the per-account count of ``group`` for ``account`` (not its IPs' or pairs')."""
+    rates = app_settings.RATE_LIMITS.get(group, {})
+    ratelimit.reset(group=f"accounts.{group}", rate=rates.get("account"), scope="account",
+                    value=normalize_email(account))
+
+
 def humanize(seconds: int) -> str:
     if seconds < 90:
         return _("%(n)d seconds") % {"n": seconds}

@@ -15,6 +15,7 @@ from tests.accounts.support import (
     html_login,
     is_signed_in,
 )
+from tests.factories import UserFactory
 from tests.helpers import user_admin_url
 
 pytestmark = pytest.mark.django_db
@@ -281,6 +282,27 @@ def test_staff_unlock_clears_the_lock(client, user, password, staff):
 
     assert not LoginThrottle.objects.filter(identifier=user.email).exists()
     assert api_login(client, user.email, password, REMOTE_ADDR=ATTACKER).status_code == 200
+
+
+def test_staff_unlock_also_ends_the_per_account_rate_limit(user, password, staff,
+                                                            time_machine):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
+    for n in range(10):
+        api_login(Client(), user.email, WRONG, REMOTE_ADDR=f"192.0.2.{n}")
+    other = UserFactory(email="other@example.com")
+    for n in range(10):
+        api_login(Client(), other.email, WRONG, REMOTE_ADDR=f"192.0.2.{n + 20}")
+    assert api_login(Client(), user.email, password, REMOTE_ADDR=VICTIM).status_code == 429
+
+    admin = Client()
+    admin.force_login(staff)
+    admin.post(user_admin_url("changelist"), {"action": "unlock", "_selected_action": [user.pk]})
+
+    assert api_login(Client(), user.email, password, REMOTE_ADDR=VICTIM).status_code == 200
+    # Only that account's counter: the other account is still limited.
+    response = api_login(Client(), other.email, "correct horse battery staple",
+                         REMOTE_ADDR=VICTIM)
+    assert error_code(response) == "rate_limited"
 
 
 def test_locked_filter_in_the_admin(client, user, staff):
