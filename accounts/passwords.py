@@ -58,6 +58,7 @@ class LengthValidator:
 
 
 _WORD_RE = re.compile(r"[^\W_]{4,}", re.UNICODE)
+_NOT_WORD_RE = re.compile(r"[\W_]+", re.UNICODE)
 
 
 class BlocklistValidator:
@@ -72,26 +73,32 @@ class BlocklistValidator:
         self.extra_words = [w.lower() for w in extra_words or []]
 
     def _context_words(self, user) -> set[str]:
-        site = core_settings.SITE_NAME.lower()
-        # Each word of the site name too: "Fabrikam Identity" must keep out "fabrikam2024".
-        words = {site, *_WORD_RE.findall(site), *self.extra_words}
+        values = [core_settings.SITE_NAME, *self.extra_words]
         if user is not None:
-            for attr in ("email", "name", "first_name", "last_name", "username"):
-                value = str(getattr(user, attr, "") or "").lower()
-                words.update(_WORD_RE.findall(value))
+            values += [getattr(user, attr, "") for attr in
+                       ("email", "name", "first_name", "last_name", "username")]
+        words = set()
+        for value in values:
+            value = str(value or "").lower().strip()
+            # The whole value ("ann.archer@example.com"), each word of it ("archer"), its
+            # words run together ("fabrikamidentity"), and an address's local part.
+            words.update((value, _NOT_WORD_RE.sub("", value), value.split("@", 1)[0]))
+            words.update(_WORD_RE.findall(value))
         return {w for w in words if len(w) >= 4}
 
     def validate(self, password, user=None):
         lowered = password.lower()
         if lowered.strip() in self.common.passwords:
             raise ValidationError(_("This password is too common."), code="password_too_common")
-        for word in self._context_words(user):
-            # Mostly a context word: removing it leaves less than half of the password.
-            if word in lowered and len(lowered.replace(word, "")) < len(lowered) / 2:
-                raise ValidationError(
-                    _("This password is too close to your email, name or the site name."),
-                    code="password_context_word",
-                )
+        # Mostly context words: removing all of them (longest first) leaves less than half.
+        rest = lowered
+        for word in sorted(self._context_words(user), key=len, reverse=True):
+            rest = rest.replace(word, "")
+        if len(rest) < len(lowered) / 2:
+            raise ValidationError(
+                _("This password is too close to your email, name or the site name."),
+                code="password_context_word",
+            )
 
     def get_help_text(self):
         return _("Avoid common passwords and your own name or email address.")

@@ -133,6 +133,24 @@ def test_each_word_of_a_site_name_is_refused():
     assert errors_for("identity2024!") == ["password_context_word"]
 
 
+@override_settings(AUTHSUITE_SITE_NAME="Fabrikam Identity")
+def test_a_site_name_of_several_words_is_refused_whole():
+    """Each word alone is less than half of these; together they are nearly all."""
+    assert errors_for("FabrikamIdentity2024") == ["password_context_word"]
+    assert errors_for("fabrikam-identity-22") == ["password_context_word"]
+    assert errors_for("identity@fabrikam.io") == ["password_context_word"]
+    assert errors_for("my fabrikam identity is a quiet orange kettle") == []
+
+
+def test_the_whole_email_address_is_refused():
+    user = User(email="ann.archer@example.com")
+    assert errors_for("ann.archer@example.com", user) == ["password_context_word"]
+    assert errors_for("Ann.Archer@Example.com!", user) == ["password_context_word"]
+    assert errors_for("annarcherexamplecom", user) == ["password_context_word"]
+    assert errors_for("ann.archer2024!!", user) == ["password_context_word"]  # the local part
+    assert errors_for("ann archer wrote this quiet passphrase", user) == []
+
+
 @override_settings(AUTHSUITE_SITE_NAME="authsuite demo")
 def test_demo_site_name_is_refused():
     assert errors_for("authsuite2024") == ["password_context_word"]
