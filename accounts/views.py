@@ -447,7 +447,11 @@ class EmailView(LoginRequiredMixin, FlowFormView):
         except FlowError as error:
             messages.error(request, error.message)
             if error.retry_after:
-                response = redirect("accounts:email")
+                # The page itself, with the message: a 429 says so to the browser, a redirect
+                # would not.
+                response = self.render_to_response(self.get_context_data(form=self.form_class()))
+                response.status_code = 429
+                response["Retry-After"] = str(error.retry_after)
                 return response
         return redirect("accounts:email")
 

@@ -205,9 +205,11 @@ def test_resend_html_is_rate_limited(client, time_machine):
         assert b"We sent a new verification link." in response.content
     assert len(outbox_for(user.email)) == 3
 
-    response = client.post(reverse("accounts:email"), {"action": "resend", "address": address.pk},
-                           follow=True)
+    response = client.post(reverse("accounts:email"), {"action": "resend", "address": address.pk})
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 15 * 60
     assert b"Too many attempts" in response.content
+    assert address.email.encode() in response.content  # the page, with its addresses
     assert len(outbox_for(user.email)) == 3
 
 
