@@ -137,7 +137,8 @@ def account_unlock(user, *, request=None, by=None) -> int:
     from accounts.users import user_email
 
     addresses = {normalize_email(user_email(user))}
-    addresses.update(user.email_addresses.values_list("email", flat=True))
+    # Only addresses the account holds: an unverified row may be someone else's address.
+    addresses.update(user.email_addresses.filter(verified=True).values_list("email", flat=True))
     deleted, _ = LoginThrottle.objects.filter(identifier__in=addresses).delete()
     signals.account_unlocked.send(sender=user.__class__, request=request, user=user, by=by)
     return deleted

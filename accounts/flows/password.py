@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from accounts import sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import mark_verified
+from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_link, send_notice
 from accounts.flows.signup import password_check
@@ -93,7 +93,7 @@ def password_reset_complete(request, *, token: str, new_password: str):
             raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
         user = used.user
         _set_password(request, user, new_password, reason="password_reset", keep_current=False)
-        mark_verified(request, user=user, email=used.email)
+        mark_verified_if_free(request, user=user, email=used.email)
         signals.password_reset_completed.send(sender=user.__class__, request=request, user=user)
     return user
 
