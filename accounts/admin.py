@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import lockout, sessions
 from accounts.app_settings import app_settings
 from accounts.flows.account import account_deactivate
+from accounts.flows.email import IN_USE, address_held, claims_release, held_elsewhere
 from accounts.flows.password import password_reset_send
 from accounts.models import (
     EmailAddress,
@@ -30,7 +31,7 @@ from accounts.models import (
     UserSession,
     normalize_email,
 )
-from accounts.users import email_field, get_by_email
+from accounts.users import email_field
 
 
 def _no_password_page(request, object_id):
@@ -72,8 +73,41 @@ class LockedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class EmailAddressForm(forms.ModelForm):
+    """An address row in the user admin. Ticking "verified" verifies the address like its
+    link would: refused for an address another account holds, and on save the other
+    accounts' unverified rows of it are removed and their links voided."""
+
+    verifying = False
+
+    class Meta:
+        model = EmailAddress
+        fields = ["email", "primary", "verified"]
+
+    def clean(self):
+        cleaned = super().clean()
+        self.verifying = bool(cleaned.get("verified")) and (
+            self.instance.pk is None or not {"email", "verified"}.isdisjoint(self.changed_data))
+        email = cleaned.get("email")
+        if self.verifying and email and held_elsewhere(email, user=self._user()):
+            raise forms.ValidationError(_(IN_USE), code="email_in_use")
+        return cleaned
+
+    def _user(self):
+        return self.instance.user if self.instance.user_id is not None else None
+
+    def save(self, commit=True):
+        if self.verifying:
+            self.instance.verified_at = timezone.now()
+        address = super().save(commit=commit)
+        if commit and self.verifying:
+            claims_release(user=address.user, email=address.email)
+        return address
+
+
 class EmailAddressInline(admin.TabularInline):
     model = EmailAddress
+    form = EmailAddressForm
     extra = 0
     fields = ["email", "primary", "verified", "created_at", "verified_at"]
     readonly_fields = ["created_at", "verified_at"]
@@ -182,7 +216,7 @@ class AuthUserAddForm(forms.ModelForm):
 
     def clean_email(self):
         email = normalize_email(self.cleaned_data["email"])
-        if get_by_email(email) is not None or EmailAddress.objects.filter(email=email).exists():
+        if address_held(email):
             raise forms.ValidationError(_("An account already uses this address."))
         return email
 

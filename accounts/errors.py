@@ -37,6 +37,7 @@ STATUS = {
     AccountsError.NO_LOGIN_PENDING: 409,
     AccountsError.SESSION_NOT_FOUND: 404,
     AccountsError.EMAIL_NOT_FOUND: 404,
+    AccountsError.EMAIL_IN_USE: 409,
     AccountsError.REAUTHENTICATION_REQUIRED: 403,
 }
 

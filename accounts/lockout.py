@@ -181,7 +181,8 @@ def account_unlock(user, *, request=None, by=None) -> int:
     from accounts.users import user_email
 
     addresses = {normalize_email(user_email(user))}
-    addresses.update(user.email_addresses.values_list("email", flat=True))
+    # Only addresses the account holds: an unverified row may be someone else's address.
+    addresses.update(user.email_addresses.filter(verified=True).values_list("email", flat=True))
     deleted, _ = LoginThrottle.objects.filter(identifier__in=addresses).delete()
     # And the per-account rate limits, else the owner may still be refused for a while.
     for address in addresses:

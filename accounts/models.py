@@ -86,10 +86,18 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 class EmailAddress(models.Model):
+    """An address of an account.
+
+    An address may sit unverified on several accounts (anyone can type any address), but
+    only one account holds it verified: verifying it removes the other accounts' unverified
+    rows (``accounts.flows.email.mark_verified``). So typing someone's address reserves
+    nothing and tells nothing.
+    """
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_addresses"
     )
-    email = models.EmailField(max_length=254, unique=True)
+    email = models.EmailField(max_length=254)
     verified = models.BooleanField(default=False)
     primary = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
@@ -101,7 +109,13 @@ class EmailAddress(models.Model):
             models.UniqueConstraint(
                 fields=["user"], condition=Q(primary=True), name="accounts_one_primary_email"
             ),
+            models.UniqueConstraint(
+                fields=["email"], condition=Q(verified=True), name="accounts_one_verified_email",
+                violation_error_message=_("Another account has verified this address."),
+            ),
+            models.UniqueConstraint(fields=["user", "email"], name="accounts_email_once_per_user"),
         ]
+        indexes = [models.Index(fields=["email"], name="accounts_email_lookup")]
         verbose_name = _("email address")
         verbose_name_plural = _("email addresses")
 
@@ -135,7 +149,11 @@ class OneTimeToken(models.Model):
     voided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "purpose"], name="accounts_token_user_purpose")]
+        indexes = [
+            models.Index(fields=["user", "purpose"], name="accounts_token_user_purpose"),
+            # Verifying an address voids the other accounts' links to it.
+            models.Index(fields=["email", "purpose"], name="accounts_token_email_purpose"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.purpose} for user {self.user_id}"

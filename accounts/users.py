@@ -31,6 +31,20 @@ def get_by_email(email: str):
     return model._default_manager.filter(**{f"{field}__iexact": normalized}).first()
 
 
+def login_address_taken(email: str, *, user=None) -> bool:
+    """Whether ``email`` is the login address of an account other than ``user``."""
+    model = get_user_model()
+    field = email_field()
+    normalized = normalize_email(email)
+    if not normalized:
+        return False
+    lookup = field if getattr(model, "EMAIL_IS_NORMALIZED", False) else f"{field}__iexact"
+    users = model._default_manager.filter(**{lookup: normalized})
+    if user is not None and user.pk is not None:
+        users = users.exclude(pk=user.pk)
+    return users.exists()
+
+
 def user_email(user) -> str:
     return getattr(user, email_field(), "") or ""
 

@@ -8,13 +8,13 @@ account and signs it in. Until then nothing can sign in to it.
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import pipeline, tokens
 from accounts import signals as account_signals
 from accounts.app_settings import app_settings as accounts_settings
 from accounts.errors import AccountsError, FlowError
+from accounts.flows.email import address_held, claims_lock, mark_verified
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
@@ -35,13 +35,16 @@ def _enabled() -> None:
 
 
 def signup_request(request, *, email: str, name: str = "") -> None:
-    """Same outcome whether or not the address has an account (its owner is told)."""
+    """Same outcome whether or not the address has an account (its owner is told).
+
+    An address another account has only typed in (unverified) is free to sign up with."""
     _enabled()
     email = normalize_email(email)
     rate_limit(request, "signup")
     with transaction.atomic():
+        claims_lock(email)  # as in accounts.flows.signup.signup
         existing = get_by_email(email)
-        if existing is not None or EmailAddress.objects.filter(email=email).exists():
+        if existing is not None or address_held(email):
             if existing is not None and _unfinished(existing):
                 user = existing  # an unfinished passkey sign-up: send a fresh link
             else:
@@ -97,10 +100,10 @@ def signup_complete(request, *, token: str, credential, name: str = "") -> pipel
             raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
         type(user)._default_manager.filter(pk=user.pk).update(is_active=True)
         user.is_active = True
-        EmailAddress.objects.filter(user=user, email=used.email).update(
-            verified=True, verified_at=timezone.now())
-        account_signals.email_verified.send(sender=type(user), request=request, user=user,
-                                            email=used.email)
+        # Refused (email_in_use, all of this rolled back) only if another account verified
+        # the address in the moment since the sign-up began; other accounts' unverified
+        # rows of it go.
+        mark_verified(request, user=user, email=used.email)
         account_signals.user_signed_up.send(sender=type(user), request=request, user=user)
     amr = flows.amr_for(backup_eligible=passkey.backup_eligible,
                         user_verified=passkey.user_verified)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -13,10 +14,15 @@ from accounts.flows.limits import rate_limit
 from accounts.flows.login import password_check
 from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
-from accounts.users import get_by_email, set_user_email, user_email
+from accounts.users import get_by_email, login_address_taken, set_user_email, user_email
 
 INVALID_LINK = "This verification link is invalid, expired or already used."
 PASSWORD_NEEDED = "Enter the password of the account to confirm this address."
+IN_USE = "Another account already uses this address."
+
+# An account holds the addresses it has verified and its primary address (its login address,
+# perhaps still waiting for verification). Its other unverified rows are claims only.
+HOLDS = Q(verified=True) | Q(primary=True)
 
 
 def primary_address(user) -> EmailAddress:
@@ -24,9 +30,60 @@ def primary_address(user) -> EmailAddress:
     address = EmailAddress.objects.filter(user=user, primary=True).first()
     if address is None:
         address, _ = EmailAddress.objects.get_or_create(
-            email=normalize_email(user_email(user)), defaults={"user": user, "primary": True}
+            user=user, email=normalize_email(user_email(user)), defaults={"primary": True}
         )
     return address
+
+
+def address_held(email: str) -> bool:
+    """Whether some account holds ``email``: as its login address, its primary address or
+    a verified one.
+
+    Another account's unverified row is only a claim: anyone can type any address, so a
+    claim must neither keep the address's owner from signing up with it nor tell the person
+    who typed it whether it has an account.
+    """
+    email = normalize_email(email)
+    return get_by_email(email) is not None or EmailAddress.objects.filter(HOLDS, email=email).exists()
+
+
+def held_elsewhere(email: str, *, user) -> bool:
+    """Whether an account other than ``user`` (None or unsaved: any account) holds ``email``."""
+    if user is None or user.pk is None:
+        return address_held(email)
+    email = normalize_email(email)
+    return login_address_taken(email, user=user) or EmailAddress.objects.filter(
+        HOLDS, email=email).exclude(user=user).exists()
+
+
+def claims_lock(email: str) -> None:
+    """Lock every account's row of ``email`` until the transaction ends.
+
+    Whatever verifies an address takes this first, before it consumes a link: two
+    verifications of one address then run one after the other and the second finds its
+    link voided, instead of each holding a lock the other waits for (a deadlock).
+    """
+    list(EmailAddress.objects.select_for_update().filter(email=normalize_email(email))
+         .order_by("pk").values_list("pk", flat=True))
+
+
+def claims_release(*, user, email: str) -> int:
+    """``user`` holds ``email`` verified now: the other accounts' unverified rows of it go,
+    and so do their pending links to it. Returns how many rows went.
+
+    A primary row is never removed here (``mark_verified`` refuses an address that another
+    account signs in with). No signal for the other accounts: their security activity would
+    show this request's IP and device, which are the verifying person's.
+    """
+    email = normalize_email(email)
+    removed, _ = EmailAddress.objects.filter(
+        email=email, verified=False, primary=False).exclude(user=user).delete()
+    # Filtered on the token's own columns (no join): see tokens.token_consume.
+    tokens.OneTimeToken.objects.filter(
+        purpose=tokens.Purpose.VERIFY_EMAIL, email=email, used_at__isnull=True,
+        voided_at__isnull=True,
+    ).exclude(user=user).update(voided_at=timezone.now())
+    return removed
 
 
 def needs_verification(user) -> bool:
@@ -61,18 +118,52 @@ def verification_resend(request, *, user, email: str | None = None) -> None:
     if address is None:
         return
     with transaction.atomic():
+        if held_elsewhere(email, user=user):
+            # A claim on an address another account has since taken: its owner gets the
+            # notice email_add sends, not a link that could only be refused.
+            send_notice(request, template="email_in_use", user=None, email=email)
+            return
         verification_send(request, user=user, email=email)
 
 
 def mark_verified(request, *, user, email: str) -> bool:
-    """Mark ``email`` of ``user`` verified; True if it was not yet."""
+    """Mark ``email`` of ``user`` verified; True if it was not yet.
+
+    Only one account holds an address verified: the other accounts' unverified rows of it
+    are removed and their links voided, in the same transaction. An address another
+    account has verified, or signs in with, is refused with ``email_in_use`` and nothing is
+    written (also when another request verified it a moment ago).
+    """
     email = normalize_email(email)
-    updated = EmailAddress.objects.filter(user=user, email=email, verified=False).update(
-        verified=True, verified_at=timezone.now()
-    )
-    if updated:
-        signals.email_verified.send(sender=user.__class__, request=request, user=user, email=email)
+    in_use = FlowError(AccountsError.EMAIL_IN_USE, _(IN_USE))
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                claims_lock(email)
+                updated = EmailAddress.objects.filter(
+                    user=user, email=email, verified=False
+                ).update(verified=True, verified_at=timezone.now())
+                if updated and held_elsewhere(email, user=user):
+                    raise in_use  # rolls the update back
+        except IntegrityError:  # accounts_one_verified_email: verified elsewhere meanwhile
+            raise in_use from None
+        if updated:
+            claims_release(user=user, email=email)
+            signals.email_verified.send(
+                sender=user.__class__, request=request, user=user, email=email
+            )
     return bool(updated)
+
+
+def mark_verified_if_free(request, *, user, email: str) -> bool:
+    """``mark_verified`` where verifying is a side effect of another flow (a magic link, a
+    password reset): an address held elsewhere stays unverified and the flow goes on."""
+    try:
+        return mark_verified(request, user=user, email=email)
+    except FlowError as error:
+        if error.code != AccountsError.EMAIL_IN_USE:
+            raise
+        return False
 
 
 def email_verify_check(request, *, token: str):
@@ -115,9 +206,12 @@ def email_verify(request, *, token: str, password: str = ""):
         if checked.pk != found.user.pk:  # the login address changed hands meanwhile
             raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
     with transaction.atomic():
+        claims_lock(found.email)  # before the link is consumed: see claims_lock
         used = tokens.token_consume(token, purpose=tokens.Purpose.VERIFY_EMAIL)
         if used is None:
             raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+        # Refused (email_in_use) when another account holds the address: the whole
+        # transaction rolls back, the link included. Whoever sees that has the mailbox.
         mark_verified(request, user=used.user, email=used.email)
     return used
 
@@ -125,8 +219,10 @@ def email_verify(request, *, token: str, password: str = ""):
 def email_add(request, *, user, email: str) -> None:
     """Add an address and send it a verification link.
 
-    An address that belongs to another account gets a notice instead, and the caller sees
-    the same outcome, so this page cannot be used to find out who has an account.
+    An address another account holds (its login address, or verified on it) gets a notice
+    instead, and the caller sees the same outcome, so this page cannot be used to find out
+    who has an account. Another account's unverified row of the address does not stand in
+    the way: whichever account verifies it first keeps it.
     """
     email = normalize_email(email)
     limit = app_settings.MAX_EMAIL_ADDRESSES
@@ -137,16 +233,19 @@ def email_add(request, *, user, email: str) -> None:
         )
     rate_limit(request, "verification_resend", account=str(user.pk))
     with transaction.atomic():
-        existing = EmailAddress.objects.filter(email=email).first()
+        if email == normalize_email(user_email(user)) or EmailAddress.objects.filter(
+                user=user, email=email).exists():
+            return  # already this account's
         # Accounts made by staff, createsuperuser or before the suite was installed have no
-        # address row until one is needed: their login address is taken all the same.
-        holder = existing.user_id if existing is not None else getattr(
-            get_by_email(email), "pk", None)
-        if holder is not None:
-            if holder != user.pk:
-                send_notice(request, template="email_in_use", user=None, email=email)
+        # address row until one is needed: their login address is held all the same.
+        if address_held(email):
+            send_notice(request, template="email_in_use", user=None, email=email)
             return
-        EmailAddress.objects.create(user=user, email=email)
+        try:
+            with transaction.atomic():
+                EmailAddress.objects.create(user=user, email=email)
+        except IntegrityError:  # the same address added by this account concurrently
+            return
         signals.email_added.send(sender=user.__class__, request=request, user=user, email=email)
         if app_settings.EMAIL_VERIFICATION != "none":
             verification_send(request, user=user, email=email)
@@ -164,10 +263,13 @@ def email_make_primary(request, *, user, address_id: int) -> None:
             raise FlowError(AccountsError.EMAIL_NOT_FOUND, _("No such address."))
         if address.primary:
             return
-        if not address.verified and app_settings.EMAIL_VERIFICATION != "none":
-            raise FlowError(
-                AccountsError.EMAIL_UNVERIFIED, _("Verify this address before using it to sign in.")
-            )
+        if not address.verified:
+            if app_settings.EMAIL_VERIFICATION != "none":
+                raise FlowError(AccountsError.EMAIL_UNVERIFIED,
+                                _("Verify this address before using it to sign in."))
+            # Trusted as typed (a row from before verification was turned off), as email_add
+            # does: refused if another account holds it, and it stops being a mere claim.
+            mark_verified(request, user=user, email=address.email)
         old = primary_address(user)
         EmailAddress.objects.filter(pk=old.pk).update(primary=False)
         EmailAddress.objects.filter(pk=address.pk).update(primary=True)

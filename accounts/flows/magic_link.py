@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from accounts import pipeline, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import mark_verified
+from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_link
 from accounts.models import normalize_email
@@ -62,7 +62,8 @@ def magic_link_login(request, *, token: str, next_url: str = "") -> pipeline.Log
             raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
         user = used.user
         # The link reached this mailbox, so the address is proven.
-        if mark_verified(request, user=user, email=used.email) and user.has_usable_password():
+        if (mark_verified_if_free(request, user=user, email=used.email)
+                and user.has_usable_password()):
             # Pre-hijacking: someone may have signed up with this address and a password of
             # their choosing, waiting for the owner to verify it. The owner proves the mailbox
             # now; a password nobody proved is dropped (they can set one by reset).

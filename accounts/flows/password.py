@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from accounts import lockout, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import mark_verified
+from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
 from accounts.flows.login import confirm_password
 from accounts.flows.mail import send_link, send_notice
@@ -99,7 +99,7 @@ def password_reset_complete(request, *, token: str, new_password: str):
         user = used.user
         _set_password(request, user, new_password, reason="password_reset", keep_current=False)
         lockout.recovered(user)  # the new password is checked, whatever the guesses before
-        mark_verified(request, user=user, email=used.email)
+        mark_verified_if_free(request, user=user, email=used.email)
         signals.password_reset_completed.send(sender=user.__class__, request=request, user=user)
     return user
 

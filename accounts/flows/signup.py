@@ -13,11 +13,16 @@ from django.utils.translation import gettext as _
 from accounts import pipeline, signals
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import verification_send
+from accounts.flows.email import (
+    address_held,
+    claims_lock,
+    claims_release,
+    verification_send,
+)
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_notice
 from accounts.models import EmailAddress, normalize_email
-from accounts.users import get_by_email, new_user
+from accounts.users import new_user
 
 
 @dataclass
@@ -45,6 +50,7 @@ def signup(
 
     With mandatory verification the outcome is identical for a new and an existing
     address (the owner of an existing one is told by email), so signup reveals nothing.
+    An address another account has only typed in (unverified) is free to sign up with.
     """
     if not app_settings.SIGNUP_OPEN:
         raise FlowError(AccountsError.SIGNUP_CLOSED, _("Sign-up is closed."))
@@ -57,20 +63,27 @@ def signup(
         # A bot filled the hidden field: answer like a success and do nothing.
         return SignupResult(verification_sent=True)
     with transaction.atomic():
-        if get_by_email(email) is not None or EmailAddress.objects.filter(email=email).exists():
+        # Waits for a verification of this address in flight, so that it is either held
+        # below or refused to the verifying account (which sees this account's address).
+        claims_lock(email)
+        if address_held(email):
             make_password(password)  # same cost as the real path: no timing difference
             send_notice(request, template="account_exists", user=None, email=email)
             return SignupResult(verification_sent=True)
+        verified = app_settings.EMAIL_VERIFICATION == "none"
         try:
             with transaction.atomic():
                 candidate.set_password(password)
                 candidate.save()
-        except IntegrityError:  # the same address registered concurrently
+                EmailAddress.objects.create(
+                    user=candidate, email=email, primary=True, verified=verified
+                )
+        except IntegrityError:  # the same address registered (or verified) concurrently
             return SignupResult(verification_sent=True)
         user = candidate
-        verified = app_settings.EMAIL_VERIFICATION == "none"
-        EmailAddress.objects.create(user=user, email=email, primary=True, verified=verified)
-        if not verified:
+        if verified:
+            claims_release(user=user, email=email)
+        else:
             verification_send(request, user=user, email=email)
         signals.user_signed_up.send(sender=user.__class__, request=request, user=user)
     if mandatory:

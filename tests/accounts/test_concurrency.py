@@ -1,4 +1,5 @@
-"""Races on PostgreSQL: one-time links used at the same moment, failed sign-ins counted at once.
+"""Races on PostgreSQL: one-time links used at the same moment, failed sign-ins counted at once,
+one address verified by several accounts at once.
 
 Each thread is a browser of its own (its own test client, so its own database connection);
 a barrier releases them together. Real transactions: a race needs commits to race with.
@@ -7,11 +8,14 @@ a barrier releases them together. Real transactions: a race needs commits to rac
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import LoginThrottle, UserSession
-from tests.helpers import last_link, race
+from accounts.models import EmailAddress, LoginThrottle, OneTimeToken, UserSession
+from tests.accounts.support import api_post, signed_in_api
+from tests.factories import UserFactory
+from tests.helpers import last_link, race, token_from
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -79,3 +83,51 @@ def test_concurrent_failed_sign_ins_reaching_the_threshold_lock_once(user, setti
     assert pair.locked_until is not None
     response = Client().post(reverse("accounts:login"), {"email": user.email, "password": password})
     assert "_auth_user_id" not in response.client.session  # locked, even with the password
+
+
+def test_accounts_verifying_one_address_at_once_leave_it_verified_on_exactly_one(db):
+    address = "contested@example.com"
+    users = [UserFactory(email=f"claimant{i}@example.com") for i in range(BROWSERS)]
+    clients, links = [], []
+    for user in users:
+        client = Client()
+        signed_in_api(client, user.email, "correct horse battery staple")
+        assert api_post(client, "emails/", {"email": address}).status_code == 202
+        clients.append(client)
+        links.append(token_from(last_link(address)))
+
+    codes = race(BROWSERS, lambda i: api_post(clients[i], "email/verify/",
+                                              {"token": links[i]}).status_code)
+
+    assert codes.count(200) == 1, codes
+    assert sorted(codes)[1:] == [400] * (BROWSERS - 1)  # the losers' links were voided
+    winner = users[codes.index(200)]
+    assert list(EmailAddress.objects.filter(email=address).values_list("user", "verified")) == [
+        (winner.pk, True)]
+    assert OneTimeToken.objects.filter(email=address, voided_at__isnull=False).count() == (
+        BROWSERS - 1)
+
+
+def test_signing_up_while_a_claim_is_verified_never_leaves_both(db):
+    address = "contested@example.com"
+    claimant = UserFactory(email="claimant@example.com")
+    client = Client()
+    signed_in_api(client, claimant.email, "correct horse battery staple")
+    api_post(client, "emails/", {"email": address})
+    token = token_from(last_link(address))
+    owner = Client()
+
+    def act(i: int) -> int:
+        if i == 0:
+            return api_post(client, "email/verify/", {"token": token}).status_code
+        return api_post(owner, "signup/", {"email": address,
+                                           "password": "the owner's long passphrase"}).status_code
+
+    verified, signed_up = race(2, act)
+
+    assert signed_up == 201  # the same answer either way
+    owner_account = get_user_model().objects.filter(email=address).exists()
+    claim_verified = EmailAddress.objects.filter(user=claimant, email=address,
+                                                 verified=True).exists()
+    assert owner_account != claim_verified  # one of them holds the address, never both
+    assert verified == (409 if owner_account else 200)

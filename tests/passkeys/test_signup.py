@@ -8,8 +8,10 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client, override_settings
 
-from accounts.models import EmailAddress
+from accounts import tokens
+from accounts.models import EmailAddress, OneTimeToken
 from passkeys.models import Passkey
+from tests.factories import UserFactory
 from tests.helpers import last_link, outbox_for, token_from
 from tests.passkeys.authenticator import SoftAuthenticator
 from tests.passkeys.support import (
@@ -142,6 +144,23 @@ def test_an_existing_address_gets_a_notice_not_an_account(user):
     assert get_user_model().objects.filter(email=user.email).count() == 1
     messages = outbox_for(user.email)
     assert len(messages) == 1 and "/passkeys/signup/" not in messages[0].body
+
+
+@enabled
+def test_an_address_another_account_only_claims_can_sign_up_and_the_claim_goes(db):
+    claimant = UserFactory()
+    EmailAddress.objects.create(user=claimant, email=EMAIL)  # typed in, never verified
+    tokens.token_issue(user=claimant, purpose=tokens.Purpose.VERIFY_EMAIL, email=EMAIL,
+                       lifetime=3600)
+    browser = Client()
+
+    token = token_from(request_link(browser))
+    assert create_passkey(browser, token, SoftAuthenticator()).json()["status"] == "authenticated"
+
+    user = get_user_model().objects.get(email=EMAIL)
+    assert list(EmailAddress.objects.filter(email=EMAIL).values_list("user", "verified")) == [
+        (user.pk, True)]
+    assert OneTimeToken.objects.get(user=claimant).voided_at is not None
 
 
 @enabled

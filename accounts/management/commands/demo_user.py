@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from accounts.errors import FlowError
 from accounts.flows.email import mark_verified, primary_address
 from accounts.models import normalize_email
 from accounts.users import get_by_email, new_user
@@ -39,6 +40,9 @@ class Command(BaseCommand):
             user.save()
             address = primary_address(user)
             # Created by the operator, like createsuperuser: the address is trusted as given.
-            mark_verified(None, user=user, email=address.email)
+            try:
+                mark_verified(None, user=user, email=address.email)
+            except FlowError as error:  # another account has verified it: nothing is kept
+                raise CommandError(f"{email}: {error.message}") from None
         verb = "Created" if created else "Updated"
         self.stdout.write(self.style.SUCCESS(f"{verb} demo account {email} (address verified)."))

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_lockout_pairs_by_network'),
+        ('accounts', '0004_email_unique_when_verified'),
     ]
 
     operations = [
