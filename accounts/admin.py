@@ -21,7 +21,13 @@ from django.utils.translation import gettext_lazy as _
 from accounts import lockout, sessions
 from accounts.app_settings import app_settings
 from accounts.flows.account import account_deactivate
-from accounts.flows.email import IN_USE, address_held, claims_release, held_elsewhere
+from accounts.flows.email import (
+    IN_USE,
+    address_held,
+    claims_release,
+    email_set_by_staff,
+    held_elsewhere,
+)
 from accounts.flows.password import password_reset_send
 from accounts.models import (
     EmailAddress,
@@ -179,11 +185,32 @@ class SuiteUserAdminMixin:
         # "<id>/" redirect: staff send a reset link, they never choose a password.
         return [path("<path:object_id>/password/", _no_password_page), *super().get_urls()]
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        field = email_field()
+        if field not in form.base_fields:
+            return form
+
+        class AddressCheckedForm(form):
+            """The login address staff type is normalised and may not be another account's."""
+
+            def clean(self):
+                cleaned = super().clean()
+                if cleaned.get(field):
+                    cleaned[field] = normalize_email(cleaned[field])
+                    if held_elsewhere(cleaned[field], user=obj):
+                        self.add_error(field, _(IN_USE))
+                return cleaned
+
+        return AddressCheckedForm
+
     def save_model(self, request, obj, form, change):
         if not change:
             # Staff create accounts without a password: the user sets one by reset link.
             obj.set_unusable_password()
         super().save_model(request, obj, form, change)
+        if change and email_field() in form.changed_data:
+            email_set_by_staff(request, user=obj, old_email=form.initial.get(email_field(), ""))
 
 
 class UserAdmin(SuiteUserAdminMixin, admin.ModelAdmin):

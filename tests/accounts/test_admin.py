@@ -24,8 +24,10 @@ from accounts.models import (
     PasswordChangeRequired,
     UserSession,
 )
+from audit.models import Event
 from authsuite import crypto
 from authsuite.models import OutboxMessage
+from tests.audit.support import form_data
 from tests.factories import UserFactory
 from tests.helpers import user_admin_url
 
@@ -391,3 +393,60 @@ def test_password_login_queries(django_assert_num_queries, password):
         response = Client().post(reverse("accounts:login"), {"email": user.email, "password": password})
     assert response.status_code == 302
     assert response["Location"] == "/accounts/"
+
+
+# --- staff change a login address -----------------------------------------------------------
+
+def change_form(admin_client, user) -> dict:
+    return form_data(admin_client.get(change_url(user)).content.decode(), "user_form")
+
+
+def test_staff_changing_the_login_address_moves_the_rows_and_tells_the_old_one(admin_client):
+    ann = UserFactory(email="ann@example.com")
+    mail.outbox.clear()
+    form = change_form(admin_client, ann)
+    form["email"] = ["  Ann.New@Example.COM "]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ann.refresh_from_db()
+    assert ann.email == "ann.new@example.com"
+    rows = {a.email: (a.primary, a.verified) for a in EmailAddress.objects.filter(user=ann)}
+    assert rows == {"ann.new@example.com": (True, True), "ann@example.com": (False, True)}
+    [notice] = [m for m in mail.outbox if m.to == ["ann@example.com"]]
+    assert "ann.new@example.com" in notice.body
+    assert Event.objects.filter(action="accounts.email.changed").exists()
+
+
+@pytest.mark.parametrize("taken", ["login", "verified"])
+def test_staff_cannot_give_an_account_another_accounts_address(admin_client, taken):
+    ann = UserFactory(email="ann@example.com")
+    bob = UserFactory(email="bob@example.com")
+    address = "bob@example.com"
+    if taken == "verified":
+        address = "bob.work@example.com"
+        EmailAddress.objects.create(user=bob, email=address, verified=True)
+    form = change_form(admin_client, ann)
+    form["email"] = [address.upper()]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 200
+    assert "Another account already uses this address." in (
+        response.context["adminform"].form.errors["email"])
+    ann.refresh_from_db()
+    assert ann.email == "ann@example.com"
+    assert EmailAddress.objects.get(email=address).user == bob
+
+
+def test_an_unverified_claim_does_not_stop_staff_and_is_released(admin_client):
+    ann = UserFactory(email="ann@example.com")
+    mallory = UserFactory(email="mallory@example.com")
+    EmailAddress.objects.create(user=mallory, email="ann.new@example.com")
+    form = change_form(admin_client, ann)
+    form["email"] = ["ann.new@example.com"]
+
+    assert admin_client.post(change_url(ann), form).status_code == 302
+    assert list(EmailAddress.objects.filter(email="ann.new@example.com")
+                .values_list("user", "verified")) == [(ann.pk, True)]
