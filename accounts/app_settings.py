@@ -33,6 +33,13 @@ class AccountsSettings(AppSettings):
         return self._setting("EMAIL_VERIFICATION", "mandatory")
 
     @property
+    def FRONTEND_URLS(self) -> dict[str, str]:
+        """Emailed links that open a project's own front end instead of the suite's pages,
+        by email (``magic_link``, ``verify_email``, ``password_reset``, ``passkey_signup``):
+        absolute URLs holding ``{token}``, which the front end posts to the JSON API."""
+        return dict(self._setting("FRONTEND_URLS", {}) or {})
+
+    @property
     def SIGNUP_HONEYPOT_FIELD(self) -> str:
         """Name of the hidden signup field that only bots fill in ("" turns it off)."""
         return self._setting("SIGNUP_HONEYPOT_FIELD", "website")

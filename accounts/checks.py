@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core import checks
 
@@ -74,12 +76,40 @@ def check_accounts(app_configs=None, **kwargs):
             hint="Make the longest lockout at least as long as the first.",
             obj="AUTHSUITE_ACCOUNTS_LOCKOUT_MAX", id="authsuite_accounts.E008",
         ))
+    errors.extend(_frontend_url_errors())
     if not 1 <= app_settings.LOCKOUT_CONSECUTIVE_LIMIT <= 100:
         errors.append(checks.Error(
             "AUTHSUITE_ACCOUNTS_LOCKOUT_CONSECUTIVE_LIMIT must be between 1 and 100.",
             hint="NIST SP 800-63B-4 allows at most 100 consecutive failed attempts.",
             obj="AUTHSUITE_ACCOUNTS_LOCKOUT_CONSECUTIVE_LIMIT", id="authsuite_accounts.E009",
         ))
+    return errors
+
+
+LINK_EMAILS = ("magic_link", "verify_email", "password_reset", "passkey_signup")
+
+
+def _frontend_url_errors() -> list:
+    """Each front-end link: a known email, an absolute URL (https unless DEBUG), one
+    ``{token}`` in its path, so a token never ends up in a query string or a fragment."""
+    errors = []
+    for name, url in app_settings.FRONTEND_URLS.items():
+        parts = urlsplit(str(url).replace("{token}", "TOKEN"))
+        problem = None
+        if name not in LINK_EMAILS:
+            problem = f"{name!r} is not an emailed link (one of {', '.join(LINK_EMAILS)})"
+        elif str(url).count("{token}") != 1 or "TOKEN" not in parts.path:
+            problem = f"the URL for {name!r} must hold {{token}} once, in its path"
+        elif parts.scheme not in ("https", "http") or not parts.netloc:
+            problem = f"the URL for {name!r} must be absolute"
+        elif parts.scheme == "http" and not settings.DEBUG:
+            problem = f"the URL for {name!r} must use https"
+        if problem:
+            errors.append(checks.Error(
+                f"AUTHSUITE_ACCOUNTS_FRONTEND_URLS: {problem}.",
+                hint="For example {'magic_link': 'https://app.example.com/sign-in/{token}'}.",
+                obj="AUTHSUITE_ACCOUNTS_FRONTEND_URLS", id="authsuite_accounts.E010",
+            ))
     return errors
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.app_settings import app_settings
 from accounts.users import user_email
 from authsuite import context, notices
 from authsuite.outbox import mail_enqueue
@@ -23,8 +24,16 @@ def _where() -> dict:
 
 
 def send_link(request, *, template: str, user, email: str, url_name: str, token: str) -> None:
-    """An email whose link carries a token: the link is sealed in the outbox row."""
-    url = absolute_url(request, reverse(url_name, kwargs={"token": token}))
+    """An email whose link carries a token: the link is sealed in the outbox row.
+
+    The link opens the suite's page ``url_name``, or the project's front end where
+    ``FRONTEND_URLS`` names one for this email.
+    """
+    frontend = app_settings.FRONTEND_URLS.get(template)
+    if frontend:
+        url = frontend.replace("{token}", token)
+    else:
+        url = absolute_url(request, reverse(url_name, kwargs={"token": token}))
     mail_enqueue(
         template=f"accounts/email/{template}", to=email, user=user,
         context={"email": email, **_where()}, secrets={"url": url},
