@@ -131,38 +131,49 @@ class UserSessionInline(admin.TabularInline):
         return False
 
 
-@admin.action(description=_("Send a password-reset link"))
+def _within_reach(request, queryset):
+    """The selected users this staff member may act on: only superusers act on superusers.
+
+    Django lets anyone with the change permission edit a superuser; these actions lock
+    people out, so staff below a superuser cannot turn them on one.
+    """
+    return queryset if request.user.is_superuser else queryset.filter(is_superuser=False)
+
+
+@admin.action(description=_("Send a password-reset link"), permissions=["change"])
 def send_password_reset(modeladmin, request, queryset):
     count = 0
-    for user in queryset.filter(is_active=True):
+    for user in _within_reach(request, queryset).filter(is_active=True):
         password_reset_send(request, user=user)
         count += 1
     modeladmin.message_user(request, _("Reset links sent to %(n)d users.") % {"n": count})
 
 
-@admin.action(description=_("End all sessions"))
+@admin.action(description=_("End all sessions"), permissions=["change"])
 def end_all_sessions(modeladmin, request, queryset):
-    count = sum(sessions.sessions_end(u, request=request, reason="staff") for u in queryset)
+    count = sum(sessions.sessions_end(u, request=request, reason="staff")
+                for u in _within_reach(request, queryset))
     modeladmin.message_user(request, _("%(n)d sessions ended.") % {"n": count})
 
 
-@admin.action(description=_("Unlock (forget failed sign-ins)"))
+@admin.action(description=_("Unlock (forget failed sign-ins)"), permissions=["change"])
 def unlock(modeladmin, request, queryset):
-    for user in queryset:
+    users = list(queryset)  # unlocking locks nobody out: any selected user
+    for user in users:
         lockout.account_unlock(user, request=request, by=request.user)
-    modeladmin.message_user(request, _("Unlocked %(n)d users.") % {"n": queryset.count()})
+    modeladmin.message_user(request, _("Unlocked %(n)d users.") % {"n": len(users)})
 
 
-@admin.action(description=_("Deactivate (and end their sessions)"))
+@admin.action(description=_("Deactivate (and end their sessions)"), permissions=["change"])
 def deactivate(modeladmin, request, queryset):
-    for user in queryset.exclude(pk=request.user.pk):
+    for user in _within_reach(request, queryset).exclude(pk=request.user.pk):
         account_deactivate(user, request=request, by=request.user)
     modeladmin.message_user(request, _("Users deactivated."), messages.SUCCESS)
 
 
-@admin.action(description=_("Require a new password at next sign-in"))
+@admin.action(description=_("Require a new password at next sign-in"), permissions=["change"])
 def require_password_change(modeladmin, request, queryset):
-    for user in queryset:
+    for user in _within_reach(request, queryset):
         PasswordChangeRequired.objects.get_or_create(user=user)
     modeladmin.message_user(request, _("They will choose a new password at their next sign-in."))
 
@@ -200,6 +211,11 @@ class SuiteUserAdminMixin:
                     cleaned[field] = normalize_email(cleaned[field])
                     if held_elsewhere(cleaned[field], user=obj):
                         self.add_error(field, _(IN_USE))
+                elif field not in self.errors:
+                    # An optional field on some models (django.contrib.auth's): an account
+                    # without one could never sign in, and would share "" with others.
+                    self.add_error(field, _("People sign in with their email address: "
+                                            "enter one."))
                 return cleaned
 
         return AddressCheckedForm

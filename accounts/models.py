@@ -114,6 +114,13 @@ class EmailAddress(models.Model):
                 violation_error_message=_("Another account has verified this address."),
             ),
             models.UniqueConstraint(fields=["user", "email"], name="accounts_email_once_per_user"),
+            # One account signs in with an address, verified or not yet: on a user model
+            # whose email is not unique (django.contrib.auth's), two sign-ups of one address
+            # at once must not both succeed.
+            models.UniqueConstraint(
+                fields=["email"], condition=Q(primary=True), name="accounts_one_primary_owner",
+                violation_error_message=_("Another account signs in with this address."),
+            ),
         ]
         indexes = [models.Index(fields=["email"], name="accounts_email_lookup")]
         verbose_name = _("email address")

@@ -72,6 +72,9 @@ def new_user(email: str, *, name: str = "", **fields):
     user = model(**{email_field(): normalize_email(email)}, **fields)
     if name and hasattr(user, "name"):
         user.name = name
+    elif name and hasattr(user, "first_name") and not user.first_name:
+        # django.contrib.auth's User: the whole name as typed, never split into parts.
+        user.first_name = name[: model._meta.get_field("first_name").max_length]
     if email_field() != model.USERNAME_FIELD:
         setattr(user, model.USERNAME_FIELD, _free_username(model, normalize_email(email)))
     return user

@@ -11,14 +11,16 @@ def untrust_all(sender, user=None, request=None, **kwargs):
         trust.trust_revoke(user, request=request)
 
 
-@admin.action(description=_("Reset two-step verification"))
+@admin.action(description=_("Reset two-step verification"), permissions=["change"])
 def reset_mfa(modeladmin, request, queryset):
     from mfa.flows import mfa_reset
 
-    for user in queryset:
+    # Only superusers lower a superuser's protection.
+    users = list(queryset if request.user.is_superuser else queryset.filter(is_superuser=False))
+    for user in users:
         mfa_reset(user, request=request, by=request.user)
     modeladmin.message_user(request, _("Two-step verification reset for %(n)d users.")
-                            % {"n": queryset.count()})
+                            % {"n": len(users)})
 
 
 def extend_user_admin(user_model) -> None:

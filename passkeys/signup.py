@@ -7,7 +7,7 @@ account and signs it in. Until then nothing can sign in to it.
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from accounts import pipeline, tokens
@@ -53,8 +53,12 @@ def signup_request(request, *, email: str, name: str = "") -> None:
         else:
             user = new_user(email, name=name[:150], is_active=False)
             user.set_unusable_password()
-            user.save()
-            EmailAddress.objects.create(user=user, email=email, primary=True)
+            try:
+                with transaction.atomic():
+                    user.save()
+                    EmailAddress.objects.create(user=user, email=email, primary=True)
+            except IntegrityError:  # the same address signed up concurrently: its link goes
+                return
         raw = tokens.token_issue(user=user, purpose=tokens.Purpose.SIGNUP, email=email,
                                  lifetime=accounts_settings.EMAIL_VERIFICATION_TIMEOUT)
         send_link(request, template="passkey_signup", user=user, email=email,

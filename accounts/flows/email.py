@@ -219,10 +219,11 @@ def email_verify(request, *, token: str, password: str = ""):
 def email_add(request, *, user, email: str) -> None:
     """Add an address and send it a verification link.
 
-    An address another account holds (its login address, or verified on it) gets a notice
-    instead, and the caller sees the same outcome, so this page cannot be used to find out
-    who has an account. Another account's unverified row of the address does not stand in
-    the way: whichever account verifies it first keeps it.
+    An address another account holds (its login address, or verified on it) is added as an
+    unverified claim all the same, but its owner gets a notice instead of a link: the caller
+    sees the same outcome and the same list, so this page cannot be used to find out who has
+    an account. Another account's unverified row of the address does not stand in the way
+    either: whichever account verifies it first keeps it.
     """
     email = normalize_email(email)
     limit = app_settings.MAX_EMAIL_ADDRESSES
@@ -238,16 +239,18 @@ def email_add(request, *, user, email: str) -> None:
             return  # already this account's
         # Accounts made by staff, createsuperuser or before the suite was installed have no
         # address row until one is needed: their login address is held all the same.
-        if address_held(email):
-            send_notice(request, template="email_in_use", user=None, email=email)
-            return
+        held = address_held(email)
         try:
             with transaction.atomic():
                 EmailAddress.objects.create(user=user, email=email)
         except IntegrityError:  # the same address added by this account concurrently
             return
         signals.email_added.send(sender=user.__class__, request=request, user=user, email=email)
-        if app_settings.EMAIL_VERIFICATION != "none":
+        if held:
+            # The claim is listed like any other, so the list tells nothing either; no link
+            # goes out, the address's owner is told, and verifying it would be refused.
+            send_notice(request, template="email_in_use", user=None, email=email)
+        elif app_settings.EMAIL_VERIFICATION != "none":
             verification_send(request, user=user, email=email)
         else:
             mark_verified(request, user=user, email=email)

@@ -13,6 +13,9 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
+        # A project's own user model (in its own app) must exist before the tables that
+        # point at it; for accounts.User itself this names this app and is ignored.
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [

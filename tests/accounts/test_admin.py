@@ -450,3 +450,43 @@ def test_an_unverified_claim_does_not_stop_staff_and_is_released(admin_client):
     assert admin_client.post(change_url(ann), form).status_code == 302
     assert list(EmailAddress.objects.filter(email="ann.new@example.com")
                 .values_list("user", "verified")) == [(ann.pk, True)]
+
+
+# --- who may use the actions ----------------------------------------------------------------
+
+def staff_with(*codenames):
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    member = UserFactory(is_staff=True)
+    member.user_permissions.set(Permission.objects.filter(
+        content_type=ContentType.objects.get_for_model(User), codename__in=codenames))
+    client = Client()
+    client.force_login(member)
+    return member, client
+
+
+def test_view_only_staff_are_offered_no_action_and_cannot_post_one(staff):
+    _member, client = staff_with("view_user")
+    page = client.get(CHANGELIST)
+    assert page.status_code == 200
+    assert page.context["action_form"] is None  # no action at all on offer
+
+    for action in ("deactivate", "end_all_sessions", "require_password_change", "reset_mfa"):
+        act(client, action, staff)
+    staff.refresh_from_db()
+    assert staff.is_active
+    assert not PasswordChangeRequired.objects.filter(user=staff).exists()
+
+
+def test_only_superusers_turn_the_actions_on_a_superuser(staff):
+    _member, client = staff_with("view_user", "change_user")
+    plain = UserFactory()
+
+    act(client, "deactivate", staff, plain)
+    act(client, "require_password_change", staff, plain)
+
+    staff.refresh_from_db()
+    plain.refresh_from_db()
+    assert staff.is_active and not plain.is_active
+    assert list(PasswordChangeRequired.objects.values_list("user", flat=True)) == [plain.pk]

@@ -205,7 +205,10 @@ def test_adding_another_accounts_address_reveals_nothing_html(signed_in, user):
     assert expected.format("fresh@example.com").encode() in mine.content
     assert expected.format(owner.email).encode() in theirs.content
     assert mine.status_code == theirs.status_code == 200
-    assert EmailAddress.objects.get(email=owner.email).user == owner
+    # A claim like any other in the adder's list; the owner keeps the address and is told.
+    assert sorted(EmailAddress.objects.filter(email=owner.email).values_list(
+        "user", "primary", "verified")) == sorted([(owner.pk, True, True), (user.pk, False, False)])
+    assert owner.email.encode() in theirs.content
     assert mailed(owner.email, "entered on another account") == 1
     assert [m for m in outbox_for(owner.email) if "http" in m.body] == []
 
@@ -219,7 +222,9 @@ def test_adding_another_accounts_address_reveals_nothing_api(client, user, passw
 
     assert mine.status_code == theirs.status_code == 202
     assert mine.json() == theirs.json()
-    assert EmailAddress.objects.get(email=owner.email).user == owner
+    assert EmailAddress.objects.get(email=owner.email, primary=True).user == owner
+    listed = {a["email"]: a["verified"] for a in api_get(client, "emails/").json()}
+    assert listed["fresh@example.com"] is listed[owner.email] is False
     assert mailed(owner.email, "entered on another account") == 1
 
 
@@ -232,7 +237,8 @@ def test_the_login_address_of_an_account_without_address_rows_is_taken(client, u
     response = api_post(client, "emails/", {"email": "Staff-Made@example.com"})
 
     assert response.status_code == 202
-    assert not EmailAddress.objects.filter(email="staff-made@example.com").exists()
+    assert list(EmailAddress.objects.filter(email="staff-made@example.com").values_list(
+        "user", "verified")) == [(user.pk, False)]  # a claim, never verifiable
     assert mailed("staff-made@example.com", "entered on another account") == 1
     assert [m for m in outbox_for("staff-made@example.com") if "http" in m.body] == []
 

@@ -233,9 +233,12 @@ def test_another_accounts_primary_row_is_never_removed_or_outranked(adder):
     assert refused.value.code == AccountsError.EMAIL_IN_USE
     assert rows() == sorted([(adder.pk, False, False), (holder.pk, False, True)])
     assert OneTimeToken.objects.get(user=adder).voided_at is None
-    # Adding it elsewhere gets the notice, not a row.
-    assert api_post(api_client(UserFactory()), "emails/", {"email": ADDRESS}).status_code == 202
-    assert len(rows()) == 2
+    # Adding it elsewhere is one more claim, with no link: the holder gets a notice.
+    third = UserFactory()
+    assert api_post(api_client(third), "emails/", {"email": ADDRESS}).status_code == 202
+    assert rows() == sorted([(adder.pk, False, False), (holder.pk, False, True),
+                             (third.pk, False, False)])
+    assert OneTimeToken.objects.filter(user=third).count() == 0
 
 
 def test_verifying_an_address_the_account_signs_in_with_removes_the_claims(adder):
@@ -259,10 +262,16 @@ def test_adding_answers_the_same_for_a_free_a_claimed_and_a_taken_address(user, 
 
     assert [a.status_code for a in answers] == [202, 202, 202]
     assert answers[0].json() == answers[1].json() == answers[2].json()
-    # What happened behind the answer: a claim for the first two, a notice for the third.
+    # Behind the answer, a claim for all three, listed alike; a link for the first two, a
+    # notice for the holder of the third.
     assert rows("free@example.com") == [(user.pk, False, False)]
     assert rows("claimed@example.com") == sorted([(adder.pk, False, False), (user.pk, False, False)])
-    assert rows("taken@example.com") == [(holder.pk, True, True)]
+    assert rows("taken@example.com") == sorted([(holder.pk, True, True), (user.pk, False, False)])
+    listed = api_get(client, "emails/").json()
+    mine = [a for a in listed if a["email"] != user.email]
+    assert len(mine) == 3
+    assert len({tuple(sorted((k, v) for k, v in a.items() if k not in ("id", "email", "created_at")))
+                for a in mine}) == 1  # the three look the same
     assert mailed("claimed@example.com", VERIFY_SUBJECT) == 2
     assert mailed("taken@example.com", "entered on another account") == 1
     assert [m for m in outbox_for("taken@example.com") if "http" in m.body] == []

@@ -191,3 +191,45 @@ def test_a_projects_own_user_admin_gains_addresses_sessions_and_actions():
     assert site._registry[AuthUser] is registered  # the project's admin stays
     assert registered.inlines == USER_INLINES
     assert registered.actions == ["project_action", *USER_ACTIONS]
+
+
+def test_staff_cannot_clear_a_login_address(admin_client):
+    from tests.audit.support import form_data
+
+    user = UserFactory(email="ann@example.com")
+    form = form_data(admin_client.get(user_admin_url("change", user.pk)).content.decode(),
+                     "user_form")
+    form["email"] = [""]
+
+    response = admin_client.post(user_admin_url("change", user.pk), form)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] == [
+        "People sign in with their email address: enter one."]
+    user.refresh_from_db()
+    assert user.email == "ann@example.com"
+    assert not EmailAddress.objects.filter(email="").exists()
+
+
+def test_the_name_typed_at_sign_up_is_kept():
+    user = sign_up("named@example.com", name="Ann Marie Archer")
+    assert user.first_name == "Ann Marie Archer"
+
+
+def test_two_sign_ups_of_one_address_at_once_make_one_account(monkeypatch):
+    """auth_user.email is not unique. When the username is taken (the address moved to
+    another account) each sign-up gets its own random one, so only the address rows can
+    stop the second: the one-primary-owner constraint does, as if both had checked the
+    address before either committed."""
+    from accounts.flows import signup as signup_flow
+
+    AuthUser.objects.create_user("new@example.com", "moved@example.com", STRONG_PASSWORD)
+    first = Client().post(reverse("accounts:signup"),
+                          {"email": "new@example.com", "password": STRONG_PASSWORD})
+    monkeypatch.setattr(signup_flow, "address_held", lambda email: False)  # checked too early
+    second = Client().post(reverse("accounts:signup"),
+                           {"email": "new@example.com", "password": STRONG_PASSWORD})
+
+    assert first.status_code == second.status_code == 302
+    assert AuthUser.objects.filter(email="new@example.com").count() == 1
+    assert EmailAddress.objects.filter(email="new@example.com", primary=True).count() == 1
