@@ -31,6 +31,15 @@ from accounts.users import get_by_email
 from authsuite import context, db
 
 
+def user_identifier(user) -> str:
+    """The identifier a signed-in ``user``'s password checks count under: their login
+    address, or their primary key when they have none (django.contrib.auth's User allows
+    it): no address must not mean no lockout."""
+    from accounts.users import user_email
+
+    return normalize_email(user_email(user)) or f"user:{user.pk}"
+
+
 def _pair_ip(ip: str | None) -> str:
     # An IPv6 client counts by its /64 (context.limit_key). A request whose IP is unknown
     # still gets a pair of its own: "" is the account-wide row, and sharing it would let one
@@ -168,19 +177,15 @@ def success_record(identifier: str, ip: str | None, *, has_history: bool = True)
 def recovered(user) -> None:
     """``user`` proved who they are another way (an emailed link, a passkey, a reset): the
     failures in a row end, and the password is checked again (temporary locks stay)."""
-    from accounts.users import user_email
-
     LoginThrottle.objects.filter(
-        identifier=normalize_email(user_email(user)), ip=LoginThrottle.ACCOUNT_WIDE,
+        identifier=user_identifier(user), ip=LoginThrottle.ACCOUNT_WIDE,
         consecutive_failures__gt=0,
     ).update(consecutive_failures=0)
 
 
 def account_unlock(user, *, request=None, by=None) -> int:
     """Staff: forget every failure and lock for ``user``'s addresses."""
-    from accounts.users import user_email
-
-    addresses = {normalize_email(user_email(user))}
+    addresses = {user_identifier(user)}
     # Only addresses the account holds: an unverified row may be someone else's address.
     addresses.update(user.email_addresses.filter(verified=True).values_list("email", flat=True))
     deleted, _ = LoginThrottle.objects.filter(identifier__in=addresses).delete()

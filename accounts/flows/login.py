@@ -9,7 +9,7 @@ from accounts import authrecord, lockout, pipeline, sessions, signals
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.limits import humanize, rate_limit
 from accounts.models import normalize_email
-from accounts.users import get_by_email, user_email
+from accounts.users import get_by_email
 from authsuite import context
 
 GENERIC_FAILURE = "The email address or password is incorrect."
@@ -105,7 +105,7 @@ def confirm_password(request, *, user, password: str, method: str,
     against the account's address like failed sign-ins, and share the reauthentication
     rate limit.
     """
-    identifier = normalize_email(user_email(user))
+    identifier = lockout.user_identifier(user)
     ip = context.current().ip
     standing = lockout.standing(identifier, ip)
     rate_limit(request, "reauthenticate", account=str(user.pk))

@@ -233,3 +233,19 @@ def test_two_sign_ups_of_one_address_at_once_make_one_account(monkeypatch):
     assert first.status_code == second.status_code == 302
     assert AuthUser.objects.filter(email="new@example.com").count() == 1
     assert EmailAddress.objects.filter(email="new@example.com", primary=True).count() == 1
+
+
+def test_an_account_without_an_address_still_meets_the_lockout(client):
+    """A session of a user with no email (auth.User allows it) cannot guess the password
+    through reauthentication without limit."""
+    from accounts.models import LoginThrottle
+
+    user = AuthUser.objects.create_user("no-address", "", STRONG_PASSWORD)
+    client.force_login(user)
+    for _ in range(5):
+        response = api_post(client, "reauthenticate/", {"password": "not my password at all"})
+        assert response.status_code == 400
+    locked = api_post(client, "reauthenticate/", {"password": STRONG_PASSWORD})
+
+    assert locked.status_code == 429
+    assert LoginThrottle.objects.filter(identifier=f"user:{user.pk}").exists()
