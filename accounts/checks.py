@@ -86,7 +86,7 @@ def check_accounts(app_configs=None, **kwargs):
     return errors
 
 
-LINK_EMAILS = ("magic_link", "verify_email", "password_reset", "passkey_signup")
+LINK_EMAILS = ("magic_link", "verify_email", "password_reset", "passkey_signup", "reauthenticate")
 
 
 def _frontend_url_errors() -> list:

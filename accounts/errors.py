@@ -24,6 +24,7 @@ class AccountsError(StrEnum):
     NO_LOGIN_PENDING = "no_login_pending"
     SESSION_NOT_FOUND = "session_not_found"
     REAUTHENTICATION_REQUIRED = "reauthentication_required"
+    USE_PASSWORD = "use_password"
 
 
 STATUS = {
@@ -39,6 +40,7 @@ STATUS = {
     AccountsError.EMAIL_NOT_FOUND: 404,
     AccountsError.EMAIL_IN_USE: 409,
     AccountsError.REAUTHENTICATION_REQUIRED: 403,
+    AccountsError.USE_PASSWORD: 409,
 }
 
 

@@ -143,6 +143,8 @@ class OneTimeToken(models.Model):
         PASSWORD_RESET = "password_reset", _("Password reset")
         #: Completes a sign-up whose account stays inactive until then (passkey sign-up).
         SIGNUP = "signup", _("Sign-up completion")
+        #: Confirms it is the signed-in user, in the browser that asked (no password).
+        REAUTHENTICATE = "reauthenticate", _("Reauthentication")
 
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     user = models.ForeignKey(

@@ -11,6 +11,8 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("reauthenticate/", views.ReauthenticateView.as_view(), name="reauthenticate"),
+    path("reauthenticate/<str:token>/", views.ReauthenticateConfirmView.as_view(),
+         name="reauthenticate_confirm"),
     path("magic-link/", views.MagicLinkRequestView.as_view(), name="magic_link"),
     path("magic-link/<str:token>/", views.MagicLinkConfirmView.as_view(), name="magic_link_confirm"),
     path("email/", views.EmailView.as_view(), name="email"),

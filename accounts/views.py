@@ -369,13 +369,55 @@ class PasswordChangeRequiredView(FlowFormView):
         return self.after_login(result)
 
 
+REAUTH_NEXT_KEY = "_authsuite_reauth_next"
+
+
 class ReauthenticateView(LoginRequiredMixin, FlowFormView):
+    """The password, or for an account without one, a link emailed to this browser."""
+
     template_name = "accounts/reauthenticate.html"
-    form_class = PasswordForm
+    form_class = PasswordForm  # ConfirmForm for an account without a password
+
+    def has_password(self) -> bool:
+        return self.request.user.has_usable_password()
+
+    def get_form_class(self):
+        return PasswordForm if self.has_password() else ConfirmForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["has_password"] = self.has_password()
+        context["links_enabled"] = app_settings.MAGIC_LINK_ENABLED
+        return context
 
     def run(self, form):
+        if not self.has_password():
+            email = magic_flows.reauthentication_link_request(self.request)
+            self.request.session[REAUTH_NEXT_KEY] = self.next_url()
+            messages.success(self.request, _(
+                "We sent a link to %(email)s. Open it in this browser to continue.")
+                % {"email": email})
+            return redirect("accounts:reauthenticate")
         login_flows.reauthenticate(self.request, password=form.cleaned_data["password"])
         return HttpResponseRedirect(safe_next(self.request, self.next_url(), reverse("accounts:profile")))
+
+
+class ReauthenticateConfirmView(TokenConfirmView):
+    """The emailed reauthentication link: usable only where it was asked for, signed in."""
+
+    template_name = "accounts/reauthenticate_confirm.html"
+    form_class = ConfirmForm
+
+    link = "reauthenticate"
+
+    def check(self):
+        return magic_flows.reauthentication_link_check(self.request, token=self.token)
+
+    def run(self, form):
+        magic_flows.reauthenticate_by_link(self.request, token=self.token)
+        links.forget(self.request, self.link)
+        target = self.request.session.pop(REAUTH_NEXT_KEY, "")
+        return HttpResponseRedirect(safe_next(self.request, target, reverse("accounts:profile")))
 
 
 class ProfileView(LoginRequiredMixin, AuthPageMixin, TemplateView):

@@ -142,6 +142,28 @@ class ReauthenticateView(AccountsAPIView):
         return Response(authrecord.record_get(request._request))
 
 
+class ReauthenticateLinkView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={202: s.DetailSerializer},
+                   summary="Email a link that confirms it is you, for an account without a "
+                           "password (use_password otherwise); it works in this session only")
+    def post(self, request):
+        magic_flows.reauthentication_link_request(request._request)
+        return _detail("A link to confirm it is you is on its way.")
+
+
+class ReauthenticateLinkConfirmView(AccountsAPIView):
+    permission_classes = [IsAuthenticated]
+    input_serializer = s.TokenSerializer
+
+    @extend_schema(request=s.TokenSerializer, responses=s.AuthRecordSerializer,
+                   summary="Confirm it is you with the token from that link")
+    def post(self, request):
+        data = self.valid(request)
+        return Response(magic_flows.reauthenticate_by_link(request._request, token=data["token"]))
+
+
 class MagicLinkRequestView(AccountsAPIView):
     input_serializer = s.EmailSerializer
 

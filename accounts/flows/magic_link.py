@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts import pipeline, sessions, signals, tokens
+from accounts import authrecord, links, lockout, pipeline, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified_if_free
@@ -13,8 +13,13 @@ from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_link
 from accounts.models import normalize_email
 from accounts.users import get_by_email, user_email
+from authsuite import crypto
 
 INVALID_LINK = "This sign-in link is invalid, expired or already used. Request a new one."
+REAUTH_INVALID_LINK = ("This link is invalid, expired or already used, or was asked for in "
+                       "another browser or account. Ask for a new one where you are signed in.")
+#: The reference (``links.reference``) of the reauthentication link this session asked for.
+REAUTH_SESSION_KEY = "_authsuite_reauth_link"
 
 
 def _enabled() -> None:
@@ -74,3 +79,56 @@ def magic_link_login(request, *, token: str, next_url: str = "") -> pipeline.Log
     return pipeline.login_begin(
         request, user=user, method="magic_link", amr=["email"], next_url=next_url
     )
+
+
+# --- reauthentication by link ---------------------------------------------------------------
+
+def reauthentication_link_request(request) -> str:
+    """Email the signed-in user a link that confirms it is them, for an account without a
+    password (magic links, passkeys): it works once, briefly, and only in this browser,
+    signed in as this account. Returns the address it went to.
+    """
+    _enabled()
+    user = request.user
+    email = user_email(user)
+    if user.has_usable_password() or not email:
+        raise FlowError(AccountsError.USE_PASSWORD,
+                        _("Confirm it is you with your password."))
+    rate_limit(request, "magic_link", account=lockout.user_identifier(user))
+    with transaction.atomic():
+        raw = tokens.token_issue(
+            user=user, purpose=tokens.Purpose.REAUTHENTICATE, email=email,
+            lifetime=app_settings.MAGIC_LINK_TIMEOUT,
+        )
+        send_link(request, template="reauthenticate", user=user, email=email,
+                  url_name="accounts:reauthenticate_confirm", token=raw)
+        # Kept as a reference only: the session never holds a usable token.
+        request.session[REAUTH_SESSION_KEY] = links.reference(raw)
+    return email
+
+
+def reauthentication_link_check(request, *, token: str):
+    """The link is usable here: by the browser that asked for it, still signed in as its
+    account. Consumes nothing (GET of the confirmation page)."""
+    _enabled()
+    rate_limit(request, "token_confirm")
+    found = tokens.token_peek(token, purpose=tokens.Purpose.REAUTHENTICATE)
+    asked_here = request.session.get(REAUTH_SESSION_KEY, "")
+    if (found is None or not request.user.is_authenticated or found.user_id != request.user.pk
+            or not crypto.digests_match(asked_here, links.reference(token))):
+        raise FlowError(AccountsError.TOKEN_INVALID, _(REAUTH_INVALID_LINK))
+    return found
+
+
+def reauthenticate_by_link(request, *, token: str) -> dict:
+    """Consume the link and refresh the authentication record (a step up, amr ``email``)."""
+    reauthentication_link_check(request, token=token)
+    user = request.user
+    with transaction.atomic():
+        if tokens.token_consume(token, purpose=tokens.Purpose.REAUTHENTICATE) is None:
+            raise FlowError(AccountsError.TOKEN_INVALID, _(REAUTH_INVALID_LINK))
+        request.session.pop(REAUTH_SESSION_KEY, None)
+        record = authrecord.record_step_up(request, ["email"])
+        signals.reauthenticated.send(sender=user.__class__, request=request, user=user,
+                                     method="email")
+    return record

@@ -18,9 +18,10 @@ from django.urls import URLPattern, reverse
 from django.utils.html import escape
 from django.views.generic.edit import FormView
 
-from accounts import tokens
+from accounts import links, tokens
 from accounts import urls as accounts_urls
 from accounts.app_settings import app_settings
+from accounts.flows.magic_link import REAUTH_SESSION_KEY
 from accounts.forms import CleanTextMixin
 from accounts.models import PasswordChangeRequired, UserSession
 from tests.accounts.db_state import snapshot
@@ -46,6 +47,7 @@ SETUP = {
     "password_reset_confirm": "reset_token",
     "magic_link_confirm": "magic_token",
     "email_verify": "verify_token",
+    "reauthenticate_confirm": "reauth_token",
 }
 
 PAGES = {
@@ -93,6 +95,18 @@ def open_page(user, password):
             response = client.post(reverse("accounts:login"),
                                    {"email": user.email, "password": password})
             assert response["Location"] == reverse("accounts:password_change_required")
+        if how == "reauth_token":
+            # Asked for in this browser, signed in as its account, as the flow requires.
+            client = LinkPageClient()
+            client.force_login(user)
+            token = tokens.token_issue(user=user, purpose=tokens.Purpose.REAUTHENTICATE,
+                                       email=user.email, lifetime=600)
+            session = client.session
+            session[REAUTH_SESSION_KEY] = links.reference(token)
+            session.save()
+            page, url = open_link(client, reverse(f"accounts:{name}", kwargs={"token": token}))
+            client.link_reference = link_form(page)["link"]
+            return client, url
         purpose = {"reset_token": tokens.Purpose.PASSWORD_RESET,
                    "magic_token": tokens.Purpose.MAGIC_LINK,
                    "verify_token": tokens.Purpose.VERIFY_EMAIL}.get(how)
