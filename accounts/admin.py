@@ -183,6 +183,9 @@ USER_ACTIONS = [send_password_reset, end_all_sessions, unlock, deactivate,
 USER_INLINES = [EmailAddressInline, UserSessionInline]
 
 
+PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
+
+
 class SuiteUserAdminMixin:
     """What the suite adds to a user admin: addresses, sessions, its actions, no passwords."""
 
@@ -196,6 +199,26 @@ class SuiteUserAdminMixin:
         # "<id>/" redirect: staff send a reset link, they never choose a password.
         return [path("<path:object_id>/password/", _no_password_page), *super().get_urls()]
 
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # Only superusers hand out privileges: staff who may change users could
+            # otherwise make themselves superusers.
+            fields += [f for f in PRIVILEGE_FIELDS if f not in fields]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        # A superuser's account (its address, its flags) is for superusers to change: any
+        # other staff member could take it over by giving it their own address.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         field = email_field()
@@ -207,6 +230,8 @@ class SuiteUserAdminMixin:
 
             def clean(self):
                 cleaned = super().clean()
+                if field not in self.changed_data:
+                    return cleaned  # an account as it was (a legacy one without an address)
                 if cleaned.get(field):
                     cleaned[field] = normalize_email(cleaned[field])
                     if held_elsewhere(cleaned[field], user=obj):
@@ -225,8 +250,14 @@ class SuiteUserAdminMixin:
             # Staff create accounts without a password: the user sets one by reset link.
             obj.set_unusable_password()
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # After the address inline is saved: the rows the login address moves to are read
+        # afresh, whatever staff edited in the inline on the same page.
         if change and email_field() in form.changed_data:
-            email_set_by_staff(request, user=obj, old_email=form.initial.get(email_field(), ""))
+            email_set_by_staff(request, user=form.instance,
+                               old_email=form.initial.get(email_field(), ""))
 
 
 class UserAdmin(SuiteUserAdminMixin, admin.ModelAdmin):

@@ -90,18 +90,20 @@ LINK_EMAILS = ("magic_link", "verify_email", "password_reset", "passkey_signup",
 
 
 def _frontend_url_errors() -> list:
-    """Each front-end link: a known email, an absolute URL (https unless DEBUG), one
-    ``{token}`` in its path, so a token never ends up in a query string or a fragment."""
+    """Each front-end link: a known email, an absolute URL (https unless DEBUG) with no user
+    information, and one ``{token}``, in its path: never in the host (DNS would see it), a
+    query string or a fragment."""
     errors = []
     for name, url in app_settings.FRONTEND_URLS.items():
-        parts = urlsplit(str(url).replace("{token}", "TOKEN"))
+        url = str(url)
+        parts = urlsplit(url)
         problem = None
         if name not in LINK_EMAILS:
             problem = f"{name!r} is not an emailed link (one of {', '.join(LINK_EMAILS)})"
-        elif str(url).count("{token}") != 1 or "TOKEN" not in parts.path:
+        elif url.count("{token}") != 1 or parts.path.count("{token}") != 1:
             problem = f"the URL for {name!r} must hold {{token}} once, in its path"
-        elif parts.scheme not in ("https", "http") or not parts.netloc:
-            problem = f"the URL for {name!r} must be absolute"
+        elif parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+            problem = f"the URL for {name!r} must be absolute, with a host and no user"
         elif parts.scheme == "http" and not settings.DEBUG:
             problem = f"the URL for {name!r} must use https"
         if problem:

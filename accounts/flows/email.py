@@ -278,6 +278,7 @@ def email_make_primary(request, *, user, address_id: int) -> None:
         EmailAddress.objects.filter(pk=address.pk).update(primary=True)
         set_user_email(user, address.email)
         user.save(update_fields=[user.get_email_field_name()])
+        links_to_old_address_void(user, old.email)
         send_notice(
             request, template="email_changed", user=user, email=old.email,
             old_email=old.email, new_email=address.email,
@@ -288,10 +289,19 @@ def email_make_primary(request, *, user, address_id: int) -> None:
         )
 
 
+def links_to_old_address_void(user, email: str) -> int:
+    """The sign-in address moved off ``email``: links already mailed there (sign-in, reset,
+    reauthentication, verification) stop working. That mailbox may be the lost one."""
+    return tokens.OneTimeToken.objects.filter(
+        user=user, email=normalize_email(email), used_at__isnull=True, voided_at__isnull=True,
+    ).update(voided_at=timezone.now())
+
+
 def email_set_by_staff(request, *, user, old_email: str) -> None:
     """Staff changed ``user``'s login address in the admin: the address rows follow (the new
-    one primary and verified, trusted as staff typed it; the old one kept as another
-    address) and the old address is told, as when the user changes it."""
+    one primary and verified, trusted as staff typed it; the old one's row, if it had one,
+    kept as another address), links mailed to the old address stop working, and the old
+    address is told, as when the user changes it."""
     new = normalize_email(user_email(user))
     old_email = normalize_email(old_email)
     with transaction.atomic():
@@ -303,6 +313,7 @@ def email_set_by_staff(request, *, user, old_email: str) -> None:
             EmailAddress.objects.filter(pk=address.pk).update(primary=True)
         mark_verified(request, user=user, email=new)
         if old_email and old_email != new:
+            links_to_old_address_void(user, old_email)
             send_notice(request, template="email_changed", user=user, email=old_email,
                         old_email=old_email, new_email=new)
             signals.email_changed.send(sender=user.__class__, request=request, user=user,

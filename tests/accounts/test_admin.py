@@ -490,3 +490,23 @@ def test_only_superusers_turn_the_actions_on_a_superuser(staff):
     plain.refresh_from_db()
     assert staff.is_active and not plain.is_active
     assert list(PasswordChangeRequired.objects.values_list("user", flat=True)) == [plain.pk]
+
+
+def test_staff_below_superuser_cannot_change_a_superuser_or_raise_themselves(staff):
+    member, client = staff_with("view_user", "change_user", "delete_user")
+    form = form_data(client.get(change_url(member)).content.decode(), "user_form")
+    assert "is_superuser" not in form and "groups" not in form  # shown, not editable
+    form["is_superuser"] = ["on"]
+    assert client.post(change_url(member), form).status_code == 302
+    member.refresh_from_db()
+    assert not member.is_superuser
+
+    page = client.get(change_url(staff))  # a superuser: view only
+    assert page.status_code == 200
+    assert 'name="email"' not in page.content.decode()
+    taken = client.post(change_url(staff), {"email": "attacker@example.com"})
+    assert taken.status_code == 403
+    staff.refresh_from_db()
+    assert staff.email != "attacker@example.com"
+    assert client.post(user_admin_url("delete", staff.pk), {"post": "yes"}).status_code == 403
+    assert User.objects.filter(pk=staff.pk).exists()

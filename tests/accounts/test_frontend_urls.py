@@ -113,6 +113,11 @@ def test_emails_without_an_entry_keep_the_suites_pages():
     ({"magic_link": "javascript:alert(1)//{token}"}, False),
     ({"magic_link": "http://app.example.com/{token}"}, False),  # http in production
     ({"login": "https://app.example.com/{token}"}, False),  # not an emailed link
+    ({"magic_link": "https://app.example.com/TOKEN?t={token}"}, False),
+    ({"magic_link": "https://app.example.com/TOKEN#{token}"}, False),
+    ({"magic_link": "https://{token}.evil.example/TOKEN"}, False),  # the host: DNS sees it
+    ({"magic_link": "https://app.example.com@evil.example/{token}"}, False),  # goes to evil
+    ({"magic_link": "https:///{token}"}, False),  # no host
 ])
 def test_a_wrong_front_end_url_is_a_configuration_error(urls, debug):
     with override_settings(AUTHSUITE_ACCOUNTS_FRONTEND_URLS=urls, DEBUG=debug):
