@@ -88,9 +88,16 @@ def _free_username(model, email: str) -> str:
     field = model._meta.get_field(model.USERNAME_FIELD)
     limit = field.max_length or 150
     base = _NOT_IN_USERNAMES.sub("_", email)[:limit] or "user"
-    manager = model._default_manager
-    candidate = base
-    while manager.filter(**{f"{model.USERNAME_FIELD}__iexact": candidate}).exists():
+
+    def suffixed() -> str:
         suffix = "-" + secrets.token_hex(4)
-        candidate = base[: limit - len(suffix)] + suffix
+        return base[: limit - len(suffix)] + suffix
+
+    # The address itself where it fits as it is: two sign-ups racing for it are racing for
+    # one address, which the address rows settle. A name changed to fit ("o'brien" ->
+    # "o_brien") could be another address's too, so it always gets a random tail.
+    candidate = base if base == email else suffixed()
+    manager = model._default_manager
+    while manager.filter(**{f"{model.USERNAME_FIELD}__iexact": candidate}).exists():
+        candidate = suffixed()
     return candidate

@@ -11,7 +11,7 @@ from accounts import signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.limits import rate_limit
-from accounts.flows.login import password_check
+from accounts.flows.login import confirm_password, password_check
 from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
 from accounts.users import get_by_email, login_address_taken, set_user_email, user_email
@@ -197,14 +197,21 @@ def email_verify(request, *, token: str, password: str = ""):
     if verification_needs_password(request, found.user):
         if not password:
             raise FlowError(AccountsError.PASSWORD_REQUIRED, _(PASSWORD_NEEDED), field="password")
-        try:
-            checked = password_check(request, email=user_email(found.user), password=password)
-        except FlowError as error:
-            if error.code == AccountsError.INVALID_CREDENTIALS:
-                error.field = "password"  # shown on the field; the link stays usable
-            raise
-        if checked.pk != found.user.pk:  # the login address changed hands meanwhile
-            raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+        if not user_email(found.user):
+            # No login address to check it under (possible on django.contrib.auth's User):
+            # the account's own password, counted as a reauthentication would be.
+            confirm_password(request, user=found.user, password=password,
+                             method="email_verify")
+        else:
+            try:
+                checked = password_check(request, email=user_email(found.user),
+                                         password=password)
+            except FlowError as error:
+                if error.code == AccountsError.INVALID_CREDENTIALS:
+                    error.field = "password"  # shown on the field; the link stays usable
+                raise
+            if checked.pk != found.user.pk:  # the login address changed hands meanwhile
+                raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
     with transaction.atomic():
         claims_lock(found.email)  # before the link is consumed: see claims_lock
         used = tokens.token_consume(token, purpose=tokens.Purpose.VERIFY_EMAIL)

@@ -249,3 +249,27 @@ def test_an_account_without_an_address_still_meets_the_lockout(client):
 
     assert locked.status_code == 429
     assert LoginThrottle.objects.filter(identifier=f"user:{user.pk}").exists()
+
+
+def test_an_account_without_a_login_address_confirms_an_added_one_with_its_password():
+    user = AuthUser.objects.create_user("no-address", "", STRONG_PASSWORD)
+    signed_in = Client()
+    signed_in.force_login(user)
+    assert api_post(signed_in, "emails/", {"email": "found@example.com"}).status_code == 202
+    token = last_link("found@example.com").rstrip("/").rsplit("/", 1)[-1]
+
+    wrong = api_post(Client(), "email/verify/", {"token": token, "password": "not it at all"})
+    right = api_post(Client(), "email/verify/", {"token": token, "password": STRONG_PASSWORD})
+
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["code"] == "password_incorrect"
+    assert right.status_code == 200, right.content
+    assert EmailAddress.objects.get(email="found@example.com").verified
+
+
+def test_addresses_that_become_one_username_never_share_it():
+    """"a'b@x.org" and "a_b@x.org" both become "a_b@x.org" under Django's username rules:
+    the changed one always gets a random tail, so two sign-ups cannot race for one name."""
+    changed, exact = new_user("a'b@example.org"), new_user("a_b@example.org")
+    assert exact.username == "a_b@example.org"
+    assert changed.username.startswith("a_b@example.org-") and len(changed.username) == 24
