@@ -37,7 +37,7 @@ from accounts.models import (
     UserSession,
     normalize_email,
 )
-from accounts.users import email_field
+from accounts.users import email_field, within_reach
 
 
 def _no_password_page(request, object_id):
@@ -131,19 +131,10 @@ class UserSessionInline(admin.TabularInline):
         return False
 
 
-def _within_reach(request, queryset):
-    """The selected users this staff member may act on: only superusers act on superusers.
-
-    Django lets anyone with the change permission edit a superuser; these actions lock
-    people out, so staff below a superuser cannot turn them on one.
-    """
-    return queryset if request.user.is_superuser else queryset.filter(is_superuser=False)
-
-
 @admin.action(description=_("Send a password-reset link"), permissions=["change"])
 def send_password_reset(modeladmin, request, queryset):
     count = 0
-    for user in _within_reach(request, queryset).filter(is_active=True):
+    for user in within_reach(request.user, queryset).filter(is_active=True):
         password_reset_send(request, user=user)
         count += 1
     modeladmin.message_user(request, _("Reset links sent to %(n)d users.") % {"n": count})
@@ -152,7 +143,7 @@ def send_password_reset(modeladmin, request, queryset):
 @admin.action(description=_("End all sessions"), permissions=["change"])
 def end_all_sessions(modeladmin, request, queryset):
     count = sum(sessions.sessions_end(u, request=request, reason="staff")
-                for u in _within_reach(request, queryset))
+                for u in within_reach(request.user, queryset))
     modeladmin.message_user(request, _("%(n)d sessions ended.") % {"n": count})
 
 
@@ -166,14 +157,14 @@ def unlock(modeladmin, request, queryset):
 
 @admin.action(description=_("Deactivate (and end their sessions)"), permissions=["change"])
 def deactivate(modeladmin, request, queryset):
-    for user in _within_reach(request, queryset).exclude(pk=request.user.pk):
+    for user in within_reach(request.user, queryset).exclude(pk=request.user.pk):
         account_deactivate(user, request=request, by=request.user)
     modeladmin.message_user(request, _("Users deactivated."), messages.SUCCESS)
 
 
 @admin.action(description=_("Require a new password at next sign-in"), permissions=["change"])
 def require_password_change(modeladmin, request, queryset):
-    for user in _within_reach(request, queryset):
+    for user in within_reach(request.user, queryset):
         PasswordChangeRequired.objects.get_or_create(user=user)
     modeladmin.message_user(request, _("They will choose a new password at their next sign-in."))
 

@@ -27,7 +27,7 @@ from accounts import signals
 from accounts.app_settings import app_settings
 from accounts.flows.limits import rate_limit_reset
 from accounts.models import LoginThrottle, normalize_email
-from accounts.users import get_by_email
+from accounts.users import get_by_email, user_email
 from authsuite import context, db
 
 
@@ -35,8 +35,6 @@ def user_identifier(user) -> str:
     """The identifier a signed-in ``user``'s password checks count under: their login
     address, or their primary key when they have none (django.contrib.auth's User allows
     it): no address must not mean no lockout."""
-    from accounts.users import user_email
-
     return normalize_email(user_email(user)) or f"user:{user.pk}"
 
 

@@ -49,6 +49,13 @@ def user_email(user) -> str:
     return getattr(user, email_field(), "") or ""
 
 
+def within_reach(acting_user, queryset):
+    """The users of ``queryset`` that ``acting_user`` (a staff member) may lock out, reset
+    or deactivate: only superusers act on superusers. Django lets anyone with the change
+    permission edit a superuser; these actions lock people out or lower their protection."""
+    return queryset if acting_user.is_superuser else queryset.filter(is_superuser=False)
+
+
 def user_name(user) -> str:
     """The name the user gave, or their full name on a model without a ``name`` field."""
     if hasattr(user, "name"):

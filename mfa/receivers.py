@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.users import within_reach
 from mfa import trust
 
 
@@ -15,8 +16,7 @@ def untrust_all(sender, user=None, request=None, **kwargs):
 def reset_mfa(modeladmin, request, queryset):
     from mfa.flows import mfa_reset
 
-    # Only superusers lower a superuser's protection.
-    users = list(queryset if request.user.is_superuser else queryset.filter(is_superuser=False))
+    users = list(within_reach(request.user, queryset))  # superusers: superusers only
     for user in users:
         mfa_reset(user, request=request, by=request.user)
     modeladmin.message_user(request, _("Two-step verification reset for %(n)d users.")
