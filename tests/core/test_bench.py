@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
     "name", "value", "unit", "baseline", "ratio", "goal", "login_median_s", "verify_median_s",
     "logins_per_second_per_core", "empty_post_after_hash_s", "empty_post_after_pause_s",
-    "empty_post_s", "login_without_hash_s",
+    "empty_post_s", "login_without_hash_s", "bare_django_ratio", "bare_django_overhead_s",
+    "bare_django_queries",
 }
 
 
@@ -47,6 +48,10 @@ def test_login_benchmark_prints_its_json_last():
     # The sign-in's own work, with a hash that costs next to nothing in the hash's place.
     assert 0 < result["login_without_hash_s"] < result["login_median_s"]
     assert any(line.startswith("the same sign-in without its hash") for line in lines[:-1])
+    # The reference: Django's authenticate() and login() alone, the same hash inside.
+    assert 0 < result["bare_django_ratio"]
+    assert result["bare_django_queries"] < result["queries_per_login"]
+    assert any(line.startswith("reference, Django's own sign-in bare") for line in lines[:-1])
 
 
 def test_unknown_benchmark_is_refused():
