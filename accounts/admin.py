@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User as AuthUser
+from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Lower
 from django.http import Http404
@@ -20,10 +21,12 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import lockout, sessions
 from accounts.app_settings import app_settings
+from accounts.errors import AccountsError, FlowError
 from accounts.flows.account import account_deactivate
 from accounts.flows.email import (
     IN_USE,
     address_held,
+    claims_lock,
     claims_release,
     email_set_by_staff,
     held_elsewhere,
@@ -225,6 +228,9 @@ class SuiteUserAdminMixin:
                     return cleaned  # an account as it was (a legacy one without an address)
                 if cleaned.get(field):
                     cleaned[field] = normalize_email(cleaned[field])
+                    # The admin saves in this transaction: until it ends, no other
+                    # account can verify this address (verifying takes the same lock).
+                    claims_lock(cleaned[field])
                     if held_elsewhere(cleaned[field], user=obj):
                         self.add_error(field, _(IN_USE))
                 elif field not in self.errors:
@@ -235,6 +241,17 @@ class SuiteUserAdminMixin:
                 return cleaned
 
         return AddressCheckedForm
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (IntegrityError, FlowError) as error:
+            if isinstance(error, FlowError) and error.code != AccountsError.EMAIL_IN_USE:
+                raise
+            # Another account took the address between the form's check and the save (it
+            # signed up with it, say): the admin's transaction rolled everything back. Once
+            # more, and the form now finds the address taken and says so.
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         if not change:

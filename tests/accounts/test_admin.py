@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import is_password_usable
 from django.core import mail
+from django.forms.models import BaseModelForm
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -438,6 +439,56 @@ def test_staff_cannot_give_an_account_another_accounts_address(admin_client, tak
     ann.refresh_from_db()
     assert ann.email == "ann@example.com"
     assert EmailAddress.objects.get(email=address).user == bob
+
+
+@pytest.mark.parametrize("taken", ["login", "verified"])
+def test_an_address_taken_while_staff_save_is_a_form_error(admin_client, monkeypatch, taken):
+    # Another account takes the address after the form checked it and before the save (it
+    # signs up with it, or verifies it): the check's answer is stale. Simulated by making
+    # the first check answer as it would have a moment earlier.
+    from accounts import admin as accounts_admin
+
+    ann = UserFactory(email="ann@example.com")
+    bob = UserFactory(email="bob@example.com")
+    address = "bob@example.com"
+    if taken == "verified":
+        address = "bob.work@example.com"
+        EmailAddress.objects.create(user=bob, email=address, verified=True)
+    checks = []
+    real_check = accounts_admin.held_elsewhere
+
+    def check_answered_before_the_other_account(email, *, user):
+        checks.append(email)
+        return False if len(checks) == 1 else real_check(email, user=user)
+
+    monkeypatch.setattr(accounts_admin, "held_elsewhere", check_answered_before_the_other_account)
+    # Django's own uniqueness check of the form (a unique email column) went stale alike.
+    real_unique = BaseModelForm.validate_unique
+    monkeypatch.setattr(BaseModelForm, "validate_unique",
+                        lambda form: None if len(checks) == 1 else real_unique(form))
+    form = change_form(admin_client, ann)
+    form["email"] = [address]
+    mail.outbox.clear()
+    events_before = Event.objects.count()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] in (
+        ["Another account already uses this address."],
+        # The suite's own model: Django's check of its unique column speaks first.
+        ["User with this Email address already exists.", "Another account already uses this address."],
+    )
+    assert checks == [address, address]
+    # The first attempt left nothing behind.
+    ann.refresh_from_db()
+    assert ann.email == "ann@example.com"
+    assert list(EmailAddress.objects.filter(user=ann).values_list("email", flat=True)) == [
+        "ann@example.com"]
+    assert EmailAddress.objects.get(email=address).user == bob
+    assert mail.outbox == []
+    assert not Event.objects.filter(action="accounts.email.changed").exists()
+    assert Event.objects.count() == events_before
 
 
 def test_an_unverified_claim_does_not_stop_staff_and_is_released(admin_client):

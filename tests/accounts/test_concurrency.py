@@ -1,5 +1,6 @@
 """Races on PostgreSQL: one-time links used at the same moment, failed sign-ins counted at once,
-one address verified by several accounts at once.
+one address verified by several accounts at once, or by one account while staff give it to
+another.
 
 Each thread is a browser of its own (its own test client, so its own database connection);
 a barrier releases them together. Real transactions: a race needs commits to race with.
@@ -15,7 +16,7 @@ from django.urls import reverse
 from accounts.models import EmailAddress, LoginThrottle, OneTimeToken, UserSession
 from tests.accounts.support import api_post, signed_in_api
 from tests.factories import UserFactory
-from tests.helpers import last_link, race, token_from
+from tests.helpers import last_link, race, token_from, user_admin_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -131,3 +132,51 @@ def test_signing_up_while_a_claim_is_verified_never_leaves_both(db):
                                                  verified=True).exists()
     assert owner_account != claim_verified  # one of them holds the address, never both
     assert verified == (409 if owner_account else 200)
+
+
+
+def test_staff_giving_an_address_hold_it_until_saved_against_a_verification(staff, monkeypatch):
+    # Once the admin form has found the address free, a verification by the account that
+    # claims it waits for the save, then finds its link void: never a 500 from a save that
+    # lost the address between its check and its write.
+    import threading
+    import time
+
+    from accounts import admin as accounts_admin
+    from tests.accounts.test_admin import change_form
+
+    address = "contested@example.com"
+    ann = UserFactory(email="ann@example.com")
+    claimant = UserFactory(email="claimant@example.com")
+    client = Client()
+    signed_in_api(client, claimant.email, "correct horse battery staple")
+    api_post(client, "emails/", {"email": address})
+    token = token_from(last_link(address))
+    admin = Client()
+    admin.force_login(staff)
+    form = change_form(admin, ann)
+    form["email"] = [address]
+    checked = threading.Event()
+    real_check = accounts_admin.held_elsewhere
+
+    def check_then_linger(email, *, user):
+        held = real_check(email, user=user)
+        checked.set()
+        time.sleep(0.3)  # room for the verification to run, were the address not held
+        return held
+
+    monkeypatch.setattr(accounts_admin, "held_elsewhere", check_then_linger)
+
+    def act(i: int):
+        if i == 0:
+            assert checked.wait(timeout=10)
+            return api_post(client, "email/verify/", {"token": token}).status_code
+        return admin.post(user_admin_url("change", ann.pk), form).status_code
+
+    verified, saved = race(2, act)
+
+    assert (verified, saved) == (400, 302)
+    ann.refresh_from_db()
+    assert ann.email == address
+    assert list(EmailAddress.objects.filter(email=address).values_list("user", "verified")) == [
+        (ann.pk, True)]
