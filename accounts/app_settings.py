@@ -50,6 +50,12 @@ class AccountsSettings(AppSettings):
         return bool(self._setting("MAGIC_LINK_ENABLED", True))
 
     @property
+    def EMAIL_UNKNOWN_ACCOUNTS(self) -> bool:
+        """Whether a sign-in link or password reset asked for an address no account has
+        mails that address a notice saying so (as a known address gets its link)."""
+        return bool(self._setting("EMAIL_UNKNOWN_ACCOUNTS", True))
+
+    @property
     def MAGIC_LINK_TIMEOUT(self) -> int:
         """Seconds a magic link stays valid."""
         return int(self._setting("MAGIC_LINK_TIMEOUT", 600))

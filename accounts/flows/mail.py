@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -51,3 +52,17 @@ def send_notice(request, *, template: str, user, email: str | None = None, **ext
         template=f"accounts/email/{template}", to=email or user_email(user), user=user,
         context={"email": email or user_email(user), **_where(), **extra},
     )
+
+
+def unknown_account_notice(request, *, email: str, asked: str) -> None:
+    """Someone asked for ``asked`` (a sign-in link, a reset link) for ``email``, which no
+    account has: that address is told, as a known one gets its link. Whoever typed the
+    address learns nothing either way, and the request does the same work either way (a
+    message queued), so its timing tells little more. ``EMAIL_UNKNOWN_ACCOUNTS=False``
+    turns it off."""
+    if not app_settings.EMAIL_UNKNOWN_ACCOUNTS:
+        return
+    signup_url = absolute_url(request, reverse("accounts:signup")) if app_settings.SIGNUP_OPEN else ""
+    with transaction.atomic():
+        send_notice(request, template="unknown_account", user=None, email=email, asked=asked,
+                    signup_url=signup_url)

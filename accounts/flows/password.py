@@ -12,7 +12,7 @@ from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
 from accounts.flows.login import confirm_password
-from accounts.flows.mail import send_link, send_notice
+from accounts.flows.mail import send_link, send_notice, unknown_account_notice
 from accounts.flows.signup import password_check
 from accounts.models import PasswordChangeRequired, normalize_email
 from accounts.users import get_by_email, user_email
@@ -60,7 +60,10 @@ def password_reset_request(request, *, email: str) -> None:
     identifier = normalize_email(email)
     rate_limit(request, "password_reset", account=identifier)
     user = get_by_email(identifier)
-    if user is None or not user.is_active:
+    if user is None:
+        unknown_account_notice(request, email=identifier, asked=_("a password reset link"))
+        return
+    if not user.is_active:
         return
     with transaction.atomic():
         password_reset_send(request, user=user)

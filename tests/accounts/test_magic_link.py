@@ -4,6 +4,7 @@ enumeration, and the authentication record they produce."""
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -27,6 +28,8 @@ from tests.accounts.support import (
 )
 from tests.factories import UserFactory
 from tests.helpers import last_link, link_form, open_link, outbox_for, token_from
+
+LINK_TOKEN_RE = re.compile(r"/(magic-link|password/reset)/[A-Za-z0-9_-]{20,}")
 
 pytestmark = pytest.mark.django_db
 
@@ -229,17 +232,34 @@ def test_html_response_is_identical_whether_or_not_the_account_exists(client, us
     normalized = without_csrf(existing.content).replace(user.email, "EMAIL")
     assert normalized == without_csrf(unknown.content).replace("nobody@example.com", "EMAIL")
     assert len(outbox_for(user.email)) == 1
-    assert outbox_for("nobody@example.com") == []
+    # The unknown address is told so, and gets nothing to sign in with.
+    [notice] = outbox_for("nobody@example.com")
+    assert "no account" in notice.subject
+    assert "sign-in link" in notice.body
+    assert not LINK_TOKEN_RE.search(notice.body)
+    assert OneTimeToken.objects.count() == 1
 
 
 def test_api_response_is_identical_whether_or_not_the_account_exists(client, user):
     existing = api_post(client, "magic-link/", {"email": user.email})
     unknown = api_post(client, "magic-link/", {"email": "nobody@example.com"})
-    inactive = api_post(client, "magic-link/", {"email": UserFactory(is_active=False).email})
+    inactive_user = UserFactory(is_active=False)
+    inactive = api_post(client, "magic-link/", {"email": inactive_user.email})
 
     assert existing.status_code == unknown.status_code == inactive.status_code == 202
     assert existing.json() == unknown.json() == inactive.json()
-    assert len(mail.outbox) == 1
+    assert [m.to for m in mail.outbox] == [[user.email], ["nobody@example.com"]]
+    assert outbox_for(inactive_user.email) == []  # a closed account is not told it is none
+
+
+def test_unknown_addresses_are_not_mailed_when_turned_off(client, user, settings):
+    settings.AUTHSUITE_ACCOUNTS_EMAIL_UNKNOWN_ACCOUNTS = False
+
+    assert api_post(client, "magic-link/", {"email": "nobody@example.com"}).status_code == 202
+    assert client.post(reverse("accounts:magic_link"),
+                       {"email": "nobody@example.com"}).status_code == 200
+    assert mail.outbox == []
+    assert not OutboxMessage.objects.exists()
 
 
 def test_unknown_addresses_are_rate_limited_like_real_ones(client, user, time_machine):

@@ -321,7 +321,7 @@ def test_reset_from_a_signed_in_browser_ends_that_session_too(client, user, pass
 
 
 @pytest.mark.parametrize("via", ["html", "api"])
-def test_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(client, user, via):
+def test_reset_for_an_unknown_address_looks_the_same_and_sends_no_link(client, user, via):
     if via == "html":
         known = request_reset(client, user.email)
         unknown = request_reset(client, "nobody@example.com")
@@ -332,8 +332,23 @@ def test_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(client, u
         unknown = api_post(client, "password/reset/", {"email": "nobody@example.com"})
         assert known.status_code == unknown.status_code == 202
         assert known.json() == unknown.json()
-    assert outbox_for("nobody@example.com") == []
-    assert len(mail.outbox) == 1
+    [notice] = outbox_for("nobody@example.com")
+    assert "no account" in notice.subject
+    assert "password reset link" in notice.body
+    assert "/password/reset/" not in notice.body  # nothing to reset with
+    assert "/accounts/signup/" in notice.body
+    [html] = [body for body, kind in notice.alternatives if kind == "text/html"]
+    assert "/accounts/signup/" in html
+    assert len(mail.outbox) == 2
+
+
+def test_the_unknown_address_notice_offers_no_sign_up_when_it_is_closed(client, settings):
+    settings.AUTHSUITE_ACCOUNTS_SIGNUP_OPEN = False
+
+    request_reset(client, "nobody@example.com")
+
+    [notice] = outbox_for("nobody@example.com")
+    assert "signup" not in notice.body
 
 
 def test_reset_for_an_inactive_account_sends_nothing(client):
