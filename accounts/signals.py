@@ -21,6 +21,8 @@ events without a user) and these keyword arguments:
 - ``password_reset_completed``: ``request``, ``user``
 - ``magic_link_requested``: ``request``, ``user``
 - ``magic_link_used``: ``request``, ``user``
+- ``unknown_address_asked``: ``request``, ``identifier`` (the typed email), ``purpose``
+  (``"magic_link"``, ``"password_reset"``): a link was asked for an address no account has
 - ``session_ended``: ``request``, ``user``, ``session_id`` (the tracking row id), ``reason``
 - ``account_locked``: ``request``, ``user`` (None when unknown), ``identifier``, ``ip``
   (None when account-wide), ``until`` (datetime; None when the consecutive-failure limit is
@@ -46,6 +48,7 @@ password_reset_requested = Signal()
 password_reset_completed = Signal()
 magic_link_requested = Signal()
 magic_link_used = Signal()
+unknown_address_asked = Signal()
 session_ended = Signal()
 account_locked = Signal()
 account_unlocked = Signal()

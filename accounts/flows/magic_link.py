@@ -10,7 +10,7 @@ from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
-from accounts.flows.mail import send_link, unknown_account_notice
+from accounts.flows.mail import send_link, unknown_address_asked
 from accounts.models import normalize_email
 from accounts.users import get_by_email, user_email
 from authsuite import crypto
@@ -34,7 +34,7 @@ def magic_link_request(request, *, email: str) -> None:
     rate_limit(request, "magic_link", account=identifier)
     user = get_by_email(identifier)
     if user is None:
-        unknown_account_notice(request, email=identifier, asked=_("a sign-in link"))
+        unknown_address_asked(request, email=identifier, purpose="magic_link")
         return
     if not user.is_active:
         return

@@ -12,7 +12,7 @@ from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
 from accounts.flows.login import confirm_password
-from accounts.flows.mail import send_link, send_notice, unknown_account_notice
+from accounts.flows.mail import send_link, send_notice, unknown_address_asked
 from accounts.flows.signup import password_check
 from accounts.models import PasswordChangeRequired, normalize_email
 from accounts.users import get_by_email, user_email
@@ -61,7 +61,7 @@ def password_reset_request(request, *, email: str) -> None:
     rate_limit(request, "password_reset", account=identifier)
     user = get_by_email(identifier)
     if user is None:
-        unknown_account_notice(request, email=identifier, asked=_("a password reset link"))
+        unknown_address_asked(request, email=identifier, purpose="password_reset")
         return
     if not user.is_active:
         return

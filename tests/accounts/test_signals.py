@@ -112,6 +112,8 @@ def html_journey(staff, session_keys: set[str]) -> None:
     for _ in range(6):  # login_failed (credentials, then locked), account_locked
         attacker.post("/accounts/login/", {"email": EMAIL, "password": WRONG})
     attacker.post("/accounts/login/", {"email": "nobody@example.com", "password": WRONG})
+    attacker.post("/accounts/magic-link/", {"email": "nobody@example.com"})
+    attacker.post("/accounts/password/reset/", {"email": "nobody@example.com"})
     user = User.objects.get(email=EMAIL)
     admin.post(user_admin_url("changelist"),
                {"action": "unlock", "_selected_action": [user.pk]})
@@ -182,6 +184,8 @@ def api_journey(session_keys: set[str]) -> None:
         "token": token_from(last_link("second.tester@example.com")), "new_password": RESET,
     })
     phone = Client()
+    api_post(phone, "magic-link/", {"email": "nobody@example.com"})
+    api_post(phone, "password/reset/", {"email": "nobody@example.com"})
     api_post(phone, "magic-link/", {"email": "second.tester@example.com"})
     api_post(phone, "magic-link/confirm/",
              {"token": token_from(last_link("second.tester@example.com"))})
@@ -223,7 +227,8 @@ def test_kwargs_are_exactly_the_documented_ones(journey):
 def test_sender_is_the_user_model(journey):
     for name, sender, kwargs in journey.calls:
         user = kwargs.get("user", "no user kwarg")
-        expected = type(None) if user is None else User
+        # An address no account has: no user at all, so None's class.
+        expected = type(None) if user is None or name == "unknown_address_asked" else User
         assert sender is expected, (name, sender)
 
 
@@ -246,6 +251,9 @@ def test_payload_values(journey):
     }
     unknown = [k for k in failed if k["identifier"] == "nobody@example.com"]
     assert unknown and all(k["user"] is None for k in unknown)
+    asked = journey.of("unknown_address_asked")
+    assert sorted((k["identifier"], k["purpose"]) for k in asked) == [
+        ("nobody@example.com", "magic_link"), ("nobody@example.com", "password_reset")]
     locked = [k for k in failed if k["reason"] == "locked"]
     assert locked and all(k["user"] is not None and k["identifier"] == EMAIL for k in locked)
 
