@@ -139,6 +139,18 @@ class AccountsSettings(AppSettings):
         return int(self._setting("LOCKOUT_CONSECUTIVE_LIMIT", 100))
 
     @property
+    def LOCKOUT_DEVICE_COOKIE_DAYS(self) -> int:
+        """Days a browser stays known to the lockout after a sign-in in it (0: off). A
+        known browser's password checks count on their own, so the owner still signs in
+        from it while others' guesses lock the account or reach the consecutive limit."""
+        return int(self._setting("LOCKOUT_DEVICE_COOKIE_DAYS", 365))
+
+    @property
+    def LOCKOUT_DEVICE_COOKIE_NAME(self) -> str:
+        """Name of the cookie that makes a browser known to the lockout."""
+        return str(self._setting("LOCKOUT_DEVICE_COOKIE_NAME", "authsuite_device"))
+
+    @property
     def LOCKOUT_BASE(self) -> int:
         """Seconds of the first lockout; each further lockout doubles it."""
         return int(self._setting("LOCKOUT_BASE", 60))

@@ -19,10 +19,11 @@ ACR_MULTI_FACTOR = "urn:authsuite:acr:mfa"
 ACR_PHISHING_RESISTANT = "urn:authsuite:acr:phr"
 
 # Each amr value's factor kind: "mfa" is earned by two distinct kinds.
-# A mailbox is its own kind: a magic link plus an authenticator app are two independent
-# factors, while a magic link alone is one.
+# A password and an emailed link are one kind: whoever holds the mailbox can reset the
+# password through it, so the two together prove no more than the mailbox does. A magic
+# link plus an authenticator app are two independent factors; a magic link alone is one.
 FACTOR_KIND = {
-    "pwd": "know", "otp": "have", "email": "mailbox", "hwk": "have", "swk": "have",
+    "pwd": "mailbox", "otp": "have", "email": "mailbox", "hwk": "have", "swk": "have",
     "sms": "have", "user": "are", "pin": "know", "fpt": "are", "face": "are",
 }
 PHISHING_RESISTANT = {"hwk", "swk"}

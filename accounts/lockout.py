@@ -12,14 +12,25 @@ row from any IP. At ``LOCKOUT_CONSECUTIVE_LIMIT`` (100, NIST SP 800-63B-4 §3.2.
 password is refused until the account signs in another way (an emailed link, a passkey),
 resets its password or staff unlock it: however many IPs guess, however slowly, no more
 than that many guesses in a row are ever checked.
+
+A browser an account has signed in with is known to the lockout for that account (a signed
+device cookie, as OWASP's "device cookies" describe): its password checks count on a row
+of their own instead of its IP's, and while that row has never locked, neither the
+account-wide lock nor the consecutive limit applies to it. Others' guesses, from however
+many IPs, so never keep the owner from signing in where they usually do; a stolen device
+cookie still gets only ``LOCKOUT_THRESHOLD`` guesses before it is treated like any other
+browser.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core import signing
 from django.db import router, transaction
 from django.utils import timezone
 
@@ -28,7 +39,13 @@ from accounts.app_settings import app_settings
 from accounts.flows.limits import rate_limit_reset
 from accounts.models import LoginThrottle, normalize_email
 from accounts.users import get_by_email, user_email
-from authsuite import context, db
+from authsuite import context, crypto, db
+
+DEVICE_SALT = "authsuite.accounts.lockout.device"
+#: Throttle rows of a known browser: ``ip`` is this prefix and the browser's id.
+DEVICE_PREFIX = "device:"
+_DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+_DEVICE_COOKIE = "_authsuite_device_cookie"  # request attribute: the cookie to set
 
 
 def user_identifier(user) -> str:
@@ -45,6 +62,57 @@ def _pair_ip(ip: str | None) -> str:
     return context.limit_key(ip)
 
 
+def _pair(ip: str | None, device: str) -> str:
+    """The row an attempt counts on besides the account-wide one: its browser's, if known
+    to the account, else its IP's."""
+    return f"{DEVICE_PREFIX}{device}" if device else _pair_ip(ip)
+
+
+def _holder(identifier: str) -> str:
+    # The cookie names the account by a keyed digest: it must not show the address.
+    return crypto.token_digest(normalize_email(identifier), purpose="lockout-device")[:32]
+
+
+def device_of(request, identifier: str) -> str:
+    """The id of this browser if ``identifier``'s account signed in with it (its device
+    cookie, signed, unexpired and issued to that account); "" otherwise."""
+    days = app_settings.LOCKOUT_DEVICE_COOKIE_DAYS
+    raw = request.COOKIES.get(app_settings.LOCKOUT_DEVICE_COOKIE_NAME) if request else None
+    if not raw or days <= 0:
+        return ""
+    try:
+        value = signing.loads(raw, salt=DEVICE_SALT, max_age=days * 86400)
+    except (signing.BadSignature, ValueError):
+        return ""
+    if not isinstance(value, dict) or not isinstance(value.get("d"), str):
+        return ""
+    if not crypto.digests_match(str(value.get("a", "")), _holder(identifier)):
+        return ""
+    return value["d"] if _DEVICE_ID.fullmatch(value["d"]) else ""
+
+
+def device_remember(request, user) -> None:
+    """A sign-in of ``user`` completed in this browser: it is (or stays) known to the
+    lockout for that account. ``SessionTrackingMiddleware`` sets the cookie."""
+    if request is None or app_settings.LOCKOUT_DEVICE_COOKIE_DAYS <= 0:
+        return
+    identifier = user_identifier(user)
+    device = device_of(request, identifier) or secrets.token_urlsafe(16)
+    setattr(request, _DEVICE_COOKIE,
+            signing.dumps({"a": _holder(identifier), "d": device}, salt=DEVICE_SALT))
+
+
+def device_cookie_set(request, response) -> None:
+    """Set the device cookie ``device_remember`` chose for this request, if any."""
+    value = getattr(request, _DEVICE_COOKIE, None)
+    if value:
+        response.set_cookie(
+            app_settings.LOCKOUT_DEVICE_COOKIE_NAME, value,
+            max_age=app_settings.LOCKOUT_DEVICE_COOKIE_DAYS * 86400, httponly=True,
+            secure=request.is_secure(), samesite="Lax", path="/",
+        )
+
+
 @dataclass(frozen=True)
 class Standing:
     """What the lockout rows say about one identifier from one IP, read in one query."""
@@ -57,10 +125,12 @@ class Standing:
     password_blocked: bool = False
 
 
-def standing(identifier: str, ip: str | None) -> Standing:
+def standing(identifier: str, ip: str | None, device: str = "") -> Standing:
+    """The lockout rows of ``identifier`` as they apply to an attempt from ``ip``, or from
+    the known browser ``device`` (see :func:`device_of`)."""
     now = timezone.now()
     since = now - timedelta(seconds=app_settings.LOCKOUT_RESET_AFTER)
-    pair_ip = _pair_ip(ip)
+    pair_ip = _pair(ip, device)
     # Compiled once: this runs before every password check (authsuite.db).
     rows = db.select(
         LoginThrottle, ["ip", "locked_until", "lockouts", "last_failure_at",
@@ -69,7 +139,13 @@ def standing(identifier: str, ip: str | None) -> Standing:
         where={"identifier": normalize_email(identifier),
                "ip__in": [pair_ip, LoginThrottle.ACCOUNT_WIDE]},
     )
-    until = max((u for _ip, u, _l, _f, _c in rows if u is not None and u > now), default=None)
+    # A known browser whose own row never locked is spared the account's locks: the
+    # owner's usual browser, whatever others guess.
+    spared = bool(device) and not any(
+        row_ip == pair_ip and lockouts > 0 for row_ip, _u, lockouts, _f, _c in rows)
+    until = max((u for row_ip, u, _l, _f, _c in rows
+                 if u is not None and u > now and not (spared and row_ip != pair_ip)),
+                default=None)
     # Only until this IP's own pair first locks (within LOCKOUT_RESET_AFTER) do its attempts
     # count against the identifier as a whole. One IP, however patient, so adds at most
     # LOCKOUT_THRESHOLD failures to the account-wide lock and the per-account rate limit:
@@ -82,7 +158,7 @@ def standing(identifier: str, ip: str | None) -> Standing:
         retry_after=math.ceil((until - now).total_seconds()) if until else 0,
         counts_account_wide=not pair_locked_before,
         has_history=bool(rows),
-        password_blocked=any(
+        password_blocked=not spared and any(
             row_ip == LoginThrottle.ACCOUNT_WIDE
             and consecutive >= app_settings.LOCKOUT_CONSECUTIVE_LIMIT
             for row_ip, _u, _l, _f, consecutive in rows
@@ -90,9 +166,10 @@ def standing(identifier: str, ip: str | None) -> Standing:
     )
 
 
-def counts_account_wide(identifier: str, ip: str | None) -> bool:
-    """Whether attempts from ``ip`` still count against ``identifier`` as a whole."""
-    return standing(identifier, ip).counts_account_wide
+def counts_account_wide(identifier: str, ip: str | None, device: str = "") -> bool:
+    """Whether attempts from ``ip`` (or the known browser ``device``) still count against
+    ``identifier`` as a whole."""
+    return standing(identifier, ip, device).counts_account_wide
 
 
 @dataclass(frozen=True)
@@ -133,13 +210,13 @@ def _bump(identifier: str, ip: str, threshold: int, now: datetime, *,
     return Bump(locked_until=locked_until, blocked=blocked)
 
 
-def failure_record(request, identifier: str, ip: str | None) -> None:
+def failure_record(request, identifier: str, ip: str | None, device: str = "") -> None:
     identifier = normalize_email(identifier)
     if not identifier:
         return
     now = timezone.now()
-    counted = counts_account_wide(identifier, ip)
-    pair = _bump(identifier, _pair_ip(ip), app_settings.LOCKOUT_THRESHOLD, now)
+    counted = counts_account_wide(identifier, ip, device)
+    pair = _bump(identifier, _pair(ip, device), app_settings.LOCKOUT_THRESHOLD, now)
     account = _bump(identifier, LoginThrottle.ACCOUNT_WIDE,
                     app_settings.LOCKOUT_ACCOUNT_THRESHOLD, now, counts=counted)
     locks = [(scope, until) for scope, until in ((ip, pair.locked_until),
@@ -154,8 +231,10 @@ def failure_record(request, identifier: str, ip: str | None) -> None:
         )
 
 
-def success_record(identifier: str, ip: str | None, *, has_history: bool = True) -> None:
-    """A correct sign-in clears this IP's history and the account-wide failure count.
+def success_record(identifier: str, ip: str | None, *, has_history: bool = True,
+                   device: str = "") -> None:
+    """A correct sign-in clears this IP's (or known browser's) history and the
+    account-wide failure count.
 
     Most sign-ins follow no failure: callers that already read the rows (``standing``)
     pass ``has_history=False`` and spare every such sign-in three writes.
@@ -163,7 +242,7 @@ def success_record(identifier: str, ip: str | None, *, has_history: bool = True)
     identifier = normalize_email(identifier)
     if not has_history:
         return
-    LoginThrottle.objects.filter(identifier=identifier, ip=_pair_ip(ip)).delete()
+    LoginThrottle.objects.filter(identifier=identifier, ip=_pair(ip, device)).delete()
     LoginThrottle.objects.filter(
         identifier=identifier, ip=LoginThrottle.ACCOUNT_WIDE, locked_until__isnull=True
     ).delete()

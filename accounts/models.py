@@ -225,6 +225,8 @@ class LoginThrottle(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.ip.startswith("device:"):
+            return f"{self.identifier} from a browser it signed in with"
         return f"{self.identifier} from {self.ip or 'any IP'}"
 
 

@@ -40,7 +40,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
 from django.urls import reverse
 
-from accounts import authrecord, sessions, signals
+from accounts import authrecord, lockout, sessions, signals
 from accounts.app_settings import app_settings
 
 SESSION_KEY = "_authsuite_login"
@@ -297,6 +297,7 @@ def _complete(request, user, state: LoginState) -> None:
         else:
             request.session.set_expiry(0)
         sessions.session_start(request, user, remember=state.remember)
+        lockout.device_remember(request, user)
         signals.login_succeeded.send(
             sender=user.__class__, request=request, user=user, method=state.method,
             amr=authrecord.record_get(request)["amr"],

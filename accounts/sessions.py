@@ -15,7 +15,7 @@ from django.db import router
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import signals
+from accounts import lockout, signals
 from accounts.app_settings import app_settings
 from accounts.models import UserSession
 from authsuite import context, crypto, db
@@ -154,7 +154,9 @@ class SessionTrackingMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             self._check(request, user)
-        return self.get_response(request)
+        response = self.get_response(request)
+        lockout.device_cookie_set(request, response)
+        return response
 
     def _check(self, request, user) -> None:
         now = timezone.now()

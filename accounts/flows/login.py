@@ -34,10 +34,14 @@ def password_check(request, *, email: str, password: str):
     of a sign-in (lockout, rate limits, failure records); FlowError otherwise."""
     identifier = normalize_email(email)
     ip = context.current().ip
+    device = lockout.device_of(request, identifier)
     # Per account, only attempts from an IP in good standing with this account count: an
     # attacker's IP, once locked out of it, cannot rate-limit the account for its owner.
-    standing = lockout.standing(identifier, ip)
-    rate_limit(request, "login", account=identifier if standing.counts_account_wide else None)
+    # A browser the account signed in with has its own limit, apart from everyone else's.
+    standing = lockout.standing(identifier, ip, device)
+    rate_limit(request, "login", account=(
+        f"{identifier} {lockout.DEVICE_PREFIX}{device}" if device
+        else identifier if standing.counts_account_wide else None))
     wait = standing.retry_after
     if wait or standing.password_blocked:
         known = get_by_email(identifier)
@@ -49,14 +53,14 @@ def password_check(request, *, email: str, password: str):
     request._authsuite_flow = True  # this flow records the failure itself
     user = auth.authenticate(request, email=identifier, password=password)
     if user is None:
-        lockout.failure_record(request, identifier, ip)
+        lockout.failure_record(request, identifier, ip, device)
         known = get_by_email(identifier)
         signals.login_failed.send(
             sender=known.__class__, request=request, user=known,
             identifier=identifier, method="password", reason="credentials",
         )
         raise FlowError(AccountsError.INVALID_CREDENTIALS, _(GENERIC_FAILURE))
-    lockout.success_record(identifier, ip, has_history=standing.has_history)
+    lockout.success_record(identifier, ip, has_history=standing.has_history, device=device)
     return user
 
 
@@ -107,14 +111,15 @@ def confirm_password(request, *, user, password: str, method: str,
     """
     identifier = lockout.user_identifier(user)
     ip = context.current().ip
-    standing = lockout.standing(identifier, ip)
+    device = lockout.device_of(request, identifier)
+    standing = lockout.standing(identifier, ip, device)
     rate_limit(request, "reauthenticate", account=str(user.pk))
     if standing.password_blocked:
         raise blocked()
     if standing.retry_after:
         raise locked(standing.retry_after)
     if not user.check_password(password):
-        lockout.failure_record(request, identifier, ip)
+        lockout.failure_record(request, identifier, ip, device)
         signals.login_failed.send(
             sender=user.__class__, request=request, user=user, identifier="",
             method=method, reason="credentials",
@@ -122,4 +127,4 @@ def confirm_password(request, *, user, password: str, method: str,
         raise FlowError(
             AccountsError.PASSWORD_INCORRECT, _("The password is incorrect."), field=field
         )
-    lockout.success_record(identifier, ip, has_history=standing.has_history)
+    lockout.success_record(identifier, ip, has_history=standing.has_history, device=device)

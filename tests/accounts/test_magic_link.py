@@ -291,6 +291,32 @@ def test_api_amr_is_email(client, user):
     assert auth["acr"] == authrecord.ACR_SINGLE_FACTOR
 
 
+@pytest.mark.parametrize(("amr", "mfa"), [
+    (["email", "pwd"], False),  # the password can be reset through that mailbox
+    (["pwd", "email", "pwd"], False),
+    (["email", "otp"], True),
+    (["pwd", "otp"], True),
+    (["pwd", "hwk"], True),
+    (["email"], False),
+])
+def test_what_counts_as_two_factors(amr, mfa):
+    assert ("mfa" in authrecord.combine(amr)) is mfa
+
+
+def test_a_password_after_a_magic_link_is_no_second_factor(client, staff, settings, password):
+    # A staff member who must use MFA, has no authenticator yet (grace period), signs in
+    # with a link and then types the password: still one factor, so no MFA-only admin.
+    settings.AUTHSUITE_MFA_REQUIRED = "staff"
+    settings.AUTHSUITE_MFA_GRACE_PERIOD = 7 * 86400
+    client.post(link_for(client, staff))
+    assert client.post(reverse("accounts:reauthenticate"), {"password": password}).status_code == 302
+
+    record = client.session[RECORD_KEY]
+    assert sorted(record["amr"]) == ["email", "pwd"]
+    assert record["acr"] == authrecord.ACR_SINGLE_FACTOR
+    assert client.get("/admin/").status_code == 302
+
+
 @override_settings(AUTHSUITE_ACCOUNTS_MAGIC_LINK_ENABLED=False)
 def test_magic_links_can_be_turned_off(client, user):
     response = api_post(client, "magic-link/", {"email": user.email})

@@ -131,7 +131,7 @@ def test_api_change_needs_the_current_password(client, user, password):
 
 def test_wrong_current_passwords_count_towards_the_lockout(client, user, password):
     """A stolen session cookie is no way to guess the password: each wrong current password
-    counts as a failed sign-in of the account from that network."""
+    counts as a failed sign-in of the account from that browser."""
     signed_in_api(client, user.email, password)
     for _ in range(5):
         response = api_post(client, "password/change/",
@@ -141,12 +141,14 @@ def test_wrong_current_passwords_count_towards_the_lockout(client, user, passwor
 
     locked = api_post(client, "password/change/",
                       {"current_password": password, "new_password": NEW_PASSWORD})
-    signing_in = html_login(Client(), user.email, password)
+    signing_in = html_login(client, user.email, password)
+    elsewhere = html_login(Client(), user.email, password)  # another browser, same network
 
     assert locked.status_code == 429
     assert error_code(locked) == "account_locked"
     assert int(locked["Retry-After"]) > 0
     assert signing_in.status_code == 429
+    assert elsewhere.status_code == 302  # the guesses were that browser's own
     user.refresh_from_db()
     assert user.check_password(password)
 
