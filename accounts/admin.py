@@ -40,7 +40,7 @@ from accounts.models import (
     UserSession,
     normalize_email,
 )
-from accounts.users import email_field, within_reach
+from accounts.users import email_field, stores_is_active, within_reach
 
 
 def _no_password_page(request, object_id):
@@ -160,6 +160,10 @@ def unlock(modeladmin, request, queryset):
 
 @admin.action(description=_("Deactivate (and end their sessions)"), permissions=["change"])
 def deactivate(modeladmin, request, queryset):
+    if not stores_is_active(modeladmin.model):
+        modeladmin.message_user(request, _("This user model cannot keep users inactive: it "
+                                           "has no is_active field."), messages.ERROR)
+        return
     for user in within_reach(request.user, queryset).exclude(pk=request.user.pk):
         account_deactivate(user, request=request, by=request.user)
     modeladmin.message_user(request, _("Users deactivated."), messages.SUCCESS)
@@ -186,6 +190,12 @@ class SuiteUserAdminMixin:
     inlines = USER_INLINES
     actions = USER_ACTIONS
     show_full_result_count = False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not stores_is_active(self.model):
+            actions.pop("deactivate", None)  # nowhere to keep it (AbstractBaseUser alone)
+        return actions
 
     def get_urls(self):
         # django.contrib.auth's UserAdmin routes "<id>/password/" to a set-password form.

@@ -6,8 +6,18 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from accounts.app_settings import app_settings
+
+
+def _stores_is_active() -> bool:
+    from accounts.users import stores_is_active
+
+    try:
+        return stores_is_active()
+    except ImproperlyConfigured:  # a broken AUTH_USER_MODEL: Django's own check says so
+        return True
 
 MIDDLEWARE_SESSION = "accounts.sessions.SessionTrackingMiddleware"
 MIDDLEWARE_AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -82,6 +92,14 @@ def check_accounts(app_configs=None, **kwargs):
             "AUTHSUITE_ACCOUNTS_LOCKOUT_CONSECUTIVE_LIMIT must be between 1 and 100.",
             hint="NIST SP 800-63B-4 allows at most 100 consecutive failed attempts.",
             obj="AUTHSUITE_ACCOUNTS_LOCKOUT_CONSECUTIVE_LIMIT", id="authsuite_accounts.E009",
+        ))
+    if app_settings.CLOSE_ACTION == "deactivate" and not _stores_is_active():
+        errors.append(checks.Error(
+            "AUTHSUITE_ACCOUNTS_CLOSE_ACTION is 'deactivate', but the user model has no "
+            "is_active field to keep that in.",
+            hint="Add an is_active BooleanField to the user model, or close accounts by "
+                 "deleting them (CLOSE_ACTION='delete').",
+            obj="AUTHSUITE_ACCOUNTS_CLOSE_ACTION", id="authsuite_accounts.E011",
         ))
     return errors
 

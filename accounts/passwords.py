@@ -59,10 +59,35 @@ class LengthValidator:
 
 _WORD_RE = re.compile(r"[^\W_]{4,}", re.UNICODE)
 _NOT_WORD_RE = re.compile(r"[\W_]+", re.UNICODE)
+# What people put around a common word to pass a length rule: digits, symbols, spaces.
+_AFFIXES_RE = re.compile(r"[\W\d_]*(.*?)[\W\d_]*", re.UNICODE | re.DOTALL)
+_REPEATED_RE = re.compile(r"(.+?)\1+", re.DOTALL)
+# Keyboard rows (US layout), and the letter rows walked one after another.
+_KEYBOARD = ("`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./",
+             "qwertyuiopasdfghjklzxcvbnm")
+
+
+def _core(value: str) -> str:
+    return _AFFIXES_RE.fullmatch(value).group(1)
+
+
+def _step(a: str, b: str) -> int:
+    if a.isdigit() and b.isdigit():  # 9 then 0 goes on the sequence: "890123"
+        return {1: 1, 9: -1}.get((int(b) - int(a)) % 10, 0)
+    return ord(b) - ord(a)
+
+
+def _sequence(value: str) -> bool:
+    """A run up or down the alphabet or the digits, or along a keyboard row, all the way."""
+    steps = {_step(a, b) for a, b in zip(value, value[1:], strict=False)}
+    if steps in ({1}, {-1}):
+        return True
+    return any(value in row or value in row[::-1] for row in _KEYBOARD)
 
 
 class BlocklistValidator:
-    """Rejects common passwords and passwords built from context words.
+    """Rejects common passwords (also dressed up with digits and symbols, repeated, or a
+    sequence: see :meth:`guessable`) and passwords built from context words.
 
     Context words are the site name and the parts of the user's email address and name: a
     password that is mostly one of them is the first thing an attacker tries.
@@ -86,11 +111,26 @@ class BlocklistValidator:
             words.update(_WORD_RE.findall(value))
         return {w for w in words if len(w) >= 4}
 
+    def guessable(self, lowered: str) -> bool:
+        """A common password as it is, with digits or symbols around it ("Password123!"),
+        repeated ("passwordpassword"), a short unit repeated ("aaaaaaaaaaaa", "abcabcabc")
+        or a sequence ("123456789012", "qwertyuiop[]"): what guessers try first."""
+        candidates = {lowered.strip(), _core(lowered)}
+        repeated = _REPEATED_RE.fullmatch(lowered)
+        if repeated:
+            unit = repeated.group(1)
+            if len(unit) <= 4:
+                return True
+            candidates.update((unit, _core(unit)))
+        candidates = {c for c in candidates if len(c) >= 4}
+        return bool(candidates & self.common.passwords) or (
+            len(lowered) > 1 and _sequence(lowered))
+
     def validate(self, password, user=None):
         lowered = password.lower()
-        if lowered.strip() in self.common.passwords:
-            raise ValidationError(_("This password is too common."), code="password_too_common")
         # Mostly context words: removing all of them (longest first) leaves less than half.
+        # Checked first: where both apply, the reason that names the person's own words
+        # tells them more.
         rest = lowered
         for word in sorted(self._context_words(user), key=len, reverse=True):
             rest = rest.replace(word, "")
@@ -99,6 +139,8 @@ class BlocklistValidator:
                 _("This password is too close to your email, name or the site name."),
                 code="password_context_word",
             )
+        if self.guessable(lowered):
+            raise ValidationError(_("This password is too common."), code="password_too_common")
 
     def get_help_text(self):
         return _("Avoid common passwords and your own name or email address.")

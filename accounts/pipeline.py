@@ -42,6 +42,7 @@ from django.urls import reverse
 
 from accounts import authrecord, lockout, sessions, signals
 from accounts.app_settings import app_settings
+from accounts.users import active_only
 
 SESSION_KEY = "_authsuite_login"
 BACKEND = "accounts.backends.EmailBackend"
@@ -61,7 +62,7 @@ class LoginState:
 
     def user(self):
         model = get_user_model()
-        return model._default_manager.filter(pk=self.user_id, is_active=True).first()
+        return model._default_manager.filter(pk=self.user_id, **active_only()).first()
 
 
 class Stage:

@@ -6,12 +6,14 @@ from django.db import router
 from django.utils import timezone
 
 from accounts import lockout, sessions
+from accounts.users import stores_is_active
 from authsuite import db
 
 
 def remember_active(sender, instance, **kwargs):
     update_fields = kwargs.get("update_fields")
-    if instance.pk is None or (update_fields is not None and "is_active" not in update_fields):
+    if (instance.pk is None or (update_fields is not None and "is_active" not in update_fields)
+            or not stores_is_active(sender)):
         # A new user, or a save that cannot change is_active (last_login at every sign-in):
         # no query needed to know that no session must end.
         instance._authsuite_was_active = None

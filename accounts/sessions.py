@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts import lockout, signals
 from accounts.app_settings import app_settings
 from accounts.models import UserSession
+from accounts.users import stores_is_active
 from authsuite import context, crypto, db
 from authsuite.useragent import device_name
 
@@ -91,7 +92,8 @@ def sessions_alive(user, now=None):
 
 
 def sessions_expire(now=None) -> int:
-    """Mark sessions past their idle or absolute timeout as ended (periodic task).
+    """Mark sessions past their idle or absolute timeout, and those of disabled users, as
+    ended (periodic task).
 
     Their browsers may never come back to be signed out by the middleware; this keeps the
     session list, the data export and the audit trail truthful.
@@ -107,13 +109,24 @@ def sessions_expire(now=None) -> int:
             ("idle_timeout", base.filter(last_seen_at__lt=now - timedelta(seconds=idle))),
             ("absolute_timeout", base.filter(created_at__lt=now - timedelta(seconds=absolute))),
         ):
-            for row in expired.select_related("user")[:5000]:
-                if UserSession.objects.filter(pk=row.pk, ended_at__isnull=True).update(
-                    ended_at=now, end_reason=reason
-                ):
-                    ended += 1
-                    signals.session_ended.send(sender=row.user.__class__, request=None,
-                                               user=row.user, session_id=row.pk, reason=reason)
+            ended += _end_rows(expired, reason, now)
+    if stores_is_active():
+        # Users disabled without their save signals (a bulk update()): their sessions end
+        # here even if their browsers never come back, so enabling them again revives none.
+        disabled = UserSession.objects.filter(ended_at__isnull=True, user__is_active=False)
+        ended += _end_rows(disabled, "deactivated", now)
+    return ended
+
+
+def _end_rows(rows, reason: str, now) -> int:
+    ended = 0
+    for row in rows.select_related("user")[:5000]:
+        if UserSession.objects.filter(pk=row.pk, ended_at__isnull=True).update(
+            ended_at=now, end_reason=reason
+        ):
+            ended += 1
+            signals.session_ended.send(sender=row.user.__class__, request=None,
+                                       user=row.user, session_id=row.pk, reason=reason)
     return ended
 
 
@@ -152,8 +165,11 @@ class SessionTrackingMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            self._check(request, user)
+        if user is not None:
+            if user.is_authenticated:
+                self._check(request, user)
+            elif auth.SESSION_KEY in request.session:
+                self._refused(request)
         response = self.get_response(request)
         lockout.device_cookie_set(request, response)
         return response
@@ -181,6 +197,21 @@ class SessionTrackingMiddleware:
         if now - row.last_seen_at > timedelta(seconds=app_settings.SESSION_TOUCH_INTERVAL):
             ctx = context.current()
             UserSession.objects.filter(pk=row.pk).update(last_seen_at=now, ip=ctx.ip)
+
+    @staticmethod
+    def _refused(request) -> None:
+        """The session is signed in as someone the backend now refuses: disabled (perhaps
+        by a bulk ``update()``, which sends no signal) or deleted. It ends here, and stays
+        ended should the account be enabled again."""
+        sid = request.session.get(SID_KEY)
+        row = (UserSession.objects.filter(pk=sid, ended_at__isnull=True)
+               .select_related("user").first() if sid else None)
+        if row is not None and UserSession.objects.filter(
+                pk=row.pk, ended_at__isnull=True).update(ended_at=timezone.now(),
+                                                          end_reason="deactivated"):
+            signals.session_ended.send(sender=row.user.__class__, request=request,
+                                       user=row.user, session_id=row.pk, reason="deactivated")
+        request.session.flush()
 
     @staticmethod
     def _sign_out(request) -> None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from accounts.models import OneTimeToken
+from accounts.users import stores_is_active
 from authsuite import crypto
 
 Purpose = OneTimeToken.Purpose
@@ -44,7 +45,7 @@ def _usable(raw: str, purpose: str):
         digest=crypto.token_digest(raw, purpose=purpose), purpose=purpose,
         used_at__isnull=True, voided_at__isnull=True, expires_at__gt=_now(),
     )
-    if purpose != Purpose.SIGNUP:  # sign-up accounts are inactive until completed
+    if purpose != Purpose.SIGNUP and stores_is_active():  # sign-ups: inactive until done
         tokens = tokens.filter(user__is_active=True)
     return tokens
 

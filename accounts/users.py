@@ -6,6 +6,7 @@ import re
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 from django.db import router
 
 from accounts.models import normalize_email
@@ -14,6 +15,23 @@ from authsuite import db
 
 def email_field() -> str:
     return get_user_model().get_email_field_name()
+
+
+def stores_is_active(model=None) -> bool:
+    """Whether the user model keeps ``is_active`` in a column. ``AbstractBaseUser`` alone
+    only has the constant ``is_active = True``: then every account is active, and none can
+    be disabled (deactivation, passkey-only sign-up and ``CLOSE_ACTION="deactivate"`` need
+    the column; system check ``authsuite_accounts.E011``)."""
+    model = model or get_user_model()
+    try:
+        return model._meta.get_field("is_active").concrete
+    except FieldDoesNotExist:
+        return False
+
+
+def active_only() -> dict:
+    """Filter arguments that keep only active users, on any user model."""
+    return {"is_active": True} if stores_is_active() else {}
 
 
 def get_by_email(email: str):

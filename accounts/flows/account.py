@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import auth
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import sessions, signals
 from accounts.app_settings import app_settings
 from accounts.models import EmailAddress, UserSession
-from accounts.users import email_field, user_email, user_name
+from accounts.users import email_field, stores_is_active, user_email, user_name
 
 
 def account_export(*, user) -> dict:
@@ -48,6 +49,9 @@ def account_export(*, user) -> dict:
 
 def account_deactivate(user, *, request=None, by=None) -> None:
     """Disable sign-in for ``user`` and end all their sessions."""
+    if not stores_is_active():
+        raise ImproperlyConfigured("The user model has no is_active field: accounts cannot "
+                                   "be deactivated (authsuite_accounts.E011).")
     with transaction.atomic():
         user.__class__._default_manager.filter(pk=user.pk).update(is_active=False)
         user.is_active = False

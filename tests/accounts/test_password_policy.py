@@ -101,6 +101,24 @@ def test_common_passwords_are_refused(client, common):
     assert response.json()["error"]["fields"]["password"] == ["This password is too common."]
 
 
+@pytest.mark.parametrize("guessable", [
+    "Password123!", "!!!monkey2024", "iloveyou1234",  # a common one, dressed up
+    "passwordpassword", "aaaaaaaaaaaa", "abcabcabcabc", "ab12ab12ab12",  # repeated
+    "123456789012", "9012345678901", "abcdefghijkl", "zyxwvutsrqpo", "qwertyuiop[]",  # runs
+    "ÉÉÉÉÉÉÉÉÉÉÉÉ",
+])
+def test_common_passwords_in_disguise_are_refused(guessable):
+    assert errors_for(guessable) == ["password_too_common"]
+
+
+@pytest.mark.parametrize("fine", [
+    "correct horse battery staple", "x7#kP9!qL2@m", "monkeys are fine 42 times",
+    "passwordisnotmypassword", "Tr0ub4dor&3 horse", "ångström ñandú 42",
+])
+def test_passwords_that_merely_contain_a_common_word_are_accepted(fine):
+    assert errors_for(fine) == []
+
+
 def test_email_local_part_is_refused():
     user = User(email="marguerite.dupont@example.com")
     assert errors_for("marguerite2024!", user) == ["password_context_word"]

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client, override_settings
+from django.test import override_settings
 
 from accounts.models import EmailAddress, LoginThrottle
 from tests.accounts.support import (

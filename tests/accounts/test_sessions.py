@@ -9,6 +9,7 @@ import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
 
+from accounts import sessions
 from accounts.flows.account import account_deactivate
 from accounts.models import UserSession
 from tests.accounts.support import (
@@ -411,6 +412,35 @@ def test_deactivate_flow_ends_all_sessions(user, two_browsers):
     assert not UserSession.objects.filter(user=user, ended_at__isnull=True).exists()
     assert not is_signed_in(laptop)
     assert not is_signed_in(desktop)
+
+
+def test_a_user_disabled_by_a_bulk_update_is_signed_out_for_good(user, two_browsers):
+    # QuerySet.update() sends no signal. The backend refuses the user meanwhile; the first
+    # request of each browser ends its session, so enabling the user revives none.
+    laptop, desktop = two_browsers
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+
+    assert laptop.get("/accounts/").status_code == 302
+    assert list(UserSession.objects.filter(user=user, ended_at__isnull=False)
+                .values_list("end_reason", flat=True)) == ["deactivated"]
+    type(user).objects.filter(pk=user.pk).update(is_active=True)
+
+    assert not is_signed_in(laptop)
+    assert is_signed_in(desktop)  # it made no request while the user was disabled...
+
+
+def test_the_periodic_sweep_ends_sessions_of_users_disabled_by_a_bulk_update(user, two_browsers):
+    laptop, desktop = two_browsers
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+
+    assert sessions.sessions_expire() == 2
+    type(user).objects.filter(pk=user.pk).update(is_active=True)
+
+    # ...unless the sweep ran: then none comes back.
+    assert not is_signed_in(laptop)
+    assert not is_signed_in(desktop)
+    assert set(UserSession.objects.filter(user=user).values_list("end_reason", flat=True)) == {
+        "deactivated"}
 
 
 def test_saving_an_active_user_ends_nothing(user, staff, two_browsers):
