@@ -34,6 +34,9 @@ class MFAConfig(AppConfig):
         from authsuite import slots
 
         slots.register("account_links", "mfa/_account_link.html")
+        from accounts import exports
+
+        exports.register("mfa", devices.export_section)
 
 
 class MFAAdminConfig(admin_apps.AdminConfig):

@@ -6,10 +6,11 @@ from django.db import router
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.exports import when
 from accounts.pipeline import user_facts
 from authsuite import db
 from mfa import registry
-from mfa.models import RecoveryCodeSet, TOTPDevice
+from mfa.models import RecoveryCodeSet, TOTPDevice, TrustedBrowser
 
 DEVICE_MODELS = (TOTPDevice, RecoveryCodeSet)
 
@@ -53,3 +54,24 @@ def throttled_check(device, token) -> tuple[bool, object]:
         throttling_failure_timestamp=timezone.now(),
     )
     return False, None
+
+
+def export_section(user) -> dict:
+    """The account export's ``mfa`` section: factors and trusted browsers, never a key,
+    a code or a digest."""
+    codes = RecoveryCodeSet.objects.filter(user=user).first()
+    return {
+        "authenticator_apps": [
+            {"name": d.name, "confirmed": d.confirmed, "created_at": when(d.created_at),
+             "last_used_at": when(d.last_used_at)}
+            for d in TOTPDevice.objects.filter(user=user).order_by("pk")
+        ],
+        "recovery_codes": None if codes is None else {
+            "remaining": codes.remaining(), "created_at": when(codes.created_at),
+            "last_used_at": when(codes.last_used_at)},
+        "trusted_browsers": [
+            {"device": t.device, "ip": t.ip, "created_at": when(t.created_at),
+             "expires_at": when(t.expires_at), "last_used_at": when(t.last_used_at)}
+            for t in TrustedBrowser.objects.filter(user=user).order_by("pk")
+        ],
+    }

@@ -11,11 +11,13 @@ class PasskeysConfig(AppConfig):
     def ready(self):
         from django.apps import apps
 
+        from accounts import exports
         from accounts.forms import LoginForm
         from authsuite import slots
-        from passkeys import checks  # noqa: F401
+        from passkeys import checks, flows  # noqa: F401
         from passkeys.app_settings import app_settings
 
+        exports.register("passkeys", flows.export_section)
         slots.register("login_methods", "passkeys/_login_button.html")
         slots.register("account_links", "passkeys/_account_link.html")
         slots.register("reauth_methods", "passkeys/_reauth_button.html")

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts import authrecord, pipeline
 from accounts.errors import AccountsError, FlowError
+from accounts.exports import when
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
 from passkeys import ceremonies, signals
@@ -325,3 +326,15 @@ def _notice(request, user, notice: str, subject: str, summary: str) -> None:
         "subject": str(subject), "summary": str(summary),
         "device": device_name(ctx.user_agent), "ip": ctx.ip or "unknown",
     })
+
+
+def export_section(user) -> list[dict]:
+    """The account export's ``passkeys`` section: what each passkey is and when it was
+    used, never its credential id or public key."""
+    return [
+        {"name": p.name, "aaguid": p.aaguid, "transports": p.transports,
+         "synced": p.backup_state, "user_verified": p.user_verified,
+         "created_at": when(p.created_at), "last_used_at": when(p.last_used_at),
+         "flagged_at": when(p.flagged_at)}
+        for p in Passkey.objects.filter(user=user).order_by("pk")
+    ]

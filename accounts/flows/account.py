@@ -7,14 +7,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import sessions, signals
+from accounts import exports, sessions, signals
 from accounts.app_settings import app_settings
 from accounts.models import EmailAddress, UserSession
 from accounts.users import email_field, stores_is_active, user_email, user_name
 
 
 def account_export(*, user) -> dict:
-    """Everything the suite holds about ``user``, minus secrets (password hash, tokens)."""
+    """Everything the suite holds about ``user``, minus secrets (password hash, tokens):
+    the account, its addresses and sessions, and each installed app's section
+    (:mod:`accounts.exports`)."""
     export = {
         "exported_at": timezone.now().isoformat(),
         "user": {
@@ -44,6 +46,8 @@ def account_export(*, user) -> dict:
     }
     if email_field() != user.USERNAME_FIELD:
         export["user"]["username"] = user.get_username()
+    for name, provider in exports.sections().items():
+        export[name] = provider(user)
     return export
 
 

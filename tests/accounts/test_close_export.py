@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from accounts.models import EmailAddress, OneTimeToken, UserSession
 from tests.accounts.support import (
@@ -176,7 +178,7 @@ def test_api_export_matches(client, busy_user, password):
 
     assert response.status_code == 200
     data = response.json()
-    assert set(data) == {"exported_at", "user", "email_addresses", "sessions"}
+    assert set(data) == {"exported_at", "user", "email_addresses", "sessions", "mfa", "passkeys"}
     # A user model that signs in by username also exports the username.
     by_username = {"username"} if User.get_email_field_name() != User.USERNAME_FIELD else set()
     assert set(data["user"]) == {"id", "email", "name", "date_joined", "last_login", "is_active",
@@ -187,6 +189,35 @@ def test_api_export_matches(client, busy_user, password):
     for secret in [*secrets_of(busy_user), client.session.session_key]:
         assert secret not in text
     assert "neighbour@example.com" not in text
+
+
+def test_export_holds_each_apps_section_without_secrets(client, user, password):
+    import base64
+
+    from mfa.models import RecoveryCode, TrustedBrowser
+    from tests.mfa.support import enroll
+    from tests.passkeys.support import add_passkey, password_client
+
+    passkey = add_passkey(password_client(user, password))
+    _secret, codes = enroll(user)
+    TrustedBrowser.objects.create(user=user, digest="f" * 64, device="Firefox 128 on Ubuntu",
+                                  ip="203.0.113.5",
+                                  expires_at=timezone.now() + timedelta(days=30))
+    client.force_login(user)  # a second factor is set up now: the sign-in itself is tested apart
+
+    response = api_get(client, "account/export/")
+
+    data = response.json()
+    assert [d["name"] for d in data["mfa"]["authenticator_apps"]] == ["Authenticator app"]
+    assert data["mfa"]["recovery_codes"]["remaining"] == len(codes)
+    assert [t["device"] for t in data["mfa"]["trusted_browsers"]] == ["Firefox 128 on Ubuntu"]
+    assert [p["name"] for p in data["passkeys"]] == [passkey.name]
+    text = response.content.decode()
+    secrets = [*codes, *RecoveryCode.objects.values_list("digest", flat=True), "f" * 64,
+               passkey.credential_id, base64.b64encode(bytes(passkey.public_key)).decode(),
+               *user.totpdevice_set.values_list("sealed_key", flat=True)]
+    for secret in secrets:
+        assert secret not in text
 
 
 def test_export_needs_a_session(client):
