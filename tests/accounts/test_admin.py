@@ -420,14 +420,19 @@ def test_staff_changing_the_login_address_moves_the_rows_and_tells_the_old_one(a
     assert Event.objects.filter(action="accounts.email.changed").exists()
 
 
-@pytest.mark.parametrize("taken", ["login", "verified"])
-def test_staff_cannot_give_an_account_another_accounts_address(admin_client, taken):
+def ann_and_bobs_address(taken: str):
+    """Ann, Bob, and an address Bob holds: his login address, or another he verified."""
     ann = UserFactory(email="ann@example.com")
     bob = UserFactory(email="bob@example.com")
-    address = "bob@example.com"
-    if taken == "verified":
-        address = "bob.work@example.com"
-        EmailAddress.objects.create(user=bob, email=address, verified=True)
+    if taken == "login":
+        return ann, bob, "bob@example.com"
+    address = EmailAddress.objects.create(user=bob, email="bob.work@example.com", verified=True)
+    return ann, bob, address.email
+
+
+@pytest.mark.parametrize("taken", ["login", "verified"])
+def test_staff_cannot_give_an_account_another_accounts_address(admin_client, taken):
+    ann, bob, address = ann_and_bobs_address(taken)
     form = change_form(admin_client, ann)
     form["email"] = [address.upper()]
 
@@ -448,12 +453,7 @@ def test_an_address_taken_while_staff_save_is_a_form_error(admin_client, monkeyp
     # the first check answer as it would have a moment earlier.
     from accounts import admin as accounts_admin
 
-    ann = UserFactory(email="ann@example.com")
-    bob = UserFactory(email="bob@example.com")
-    address = "bob@example.com"
-    if taken == "verified":
-        address = "bob.work@example.com"
-        EmailAddress.objects.create(user=bob, email=address, verified=True)
+    ann, bob, address = ann_and_bobs_address(taken)
     checks = []
     real_check = accounts_admin.held_elsewhere
 
