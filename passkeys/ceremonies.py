@@ -148,7 +148,7 @@ def _parse(credential) -> dict:
             raise invalid()
         try:
             credential = json.loads(credential)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise invalid() from exc
     if not isinstance(credential, dict) or not isinstance(credential.get("response"), dict):
         raise invalid()
@@ -164,7 +164,7 @@ def _check_client_data(credential: dict) -> None:
         raise invalid()
     try:
         client_data = json.loads(unb64url(raw))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise invalid() from exc
     if not isinstance(client_data, dict):
         raise invalid()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404
@@ -18,6 +20,8 @@ from passkeys import flows
 from passkeys.app_settings import app_settings
 from passkeys.models import Passkey
 
+PASSKEY_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits: str.isdigit() also takes "²"
+
 
 class ManageView(LoginRequiredMixin, AuthPageMixin, TemplateView):
     template_name = "passkeys/manage.html"
@@ -33,7 +37,7 @@ class ManageView(LoginRequiredMixin, AuthPageMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         action = request.POST.get("action", "")
         raw_id = request.POST.get("passkey", "")
-        if not raw_id.isdigit() or len(raw_id) > 18:
+        if not PASSKEY_ID.fullmatch(raw_id):
             messages.error(request, _("Choose a passkey."))
             return redirect("passkeys:manage")
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.views import APIView
 
 from authsuite.api.errors import APIError
@@ -18,12 +20,30 @@ class SuiteAPIView(APIView):
     # JSON only, whatever the project's DEFAULT_PARSER_CLASSES: see authsuite.api.parsers.
     parser_classes = [JSONParser]
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method in SAFE_METHODS:
+            return
+        if not request.user.is_authenticated:
+            # DRF checks CSRF for signed-in sessions only. Anonymous requests change state
+            # too (a sign-in, a pending ceremony, a stage): none is taken cross-site.
+            SessionAuthentication().enforce_csrf(request)
+        if _has_body(request):
+            # Parsed whether or not the view reads it: JSON only (415), well formed (400),
+            # within the size limit (413), for every endpoint alike.
+            request.data  # noqa: B018 - parsing is the point
+
     def handle_exception(self, exc):
         for exc_type, convert in self.flow_errors.items():
             if isinstance(exc, exc_type):
                 exc = convert(exc)
                 break
         return super().handle_exception(exc)
+
+
+def _has_body(request) -> bool:
+    meta = request._request.META
+    return bool(meta.get("HTTP_TRANSFER_ENCODING")) or meta.get("CONTENT_LENGTH", "") not in ("", "0")
 
 
 def api_error(code: str, message: str, *, status: int = 400, field: str | None = None,

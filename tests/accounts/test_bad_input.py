@@ -85,8 +85,8 @@ def error_code(response) -> str:
     return response.json()["error"]["code"]
 
 
-def send(client, method: str, url: str, body, content_type: str = JSON):
-    return client.generic(method.upper(), url, body, content_type=content_type)
+def send(client, method: str, url: str, body, content_type: str = JSON, **extra):
+    return client.generic(method.upper(), url, body, content_type=content_type, **extra)
 
 
 # --- whole bodies that are not a JSON object ------------------------------------------------
@@ -388,12 +388,20 @@ def test_csrf_is_enforced_for_session_authenticated_posts(user, password):
 
 
 def test_a_cross_site_form_cannot_sign_in_through_the_api(user, password):
-    """HTML forms can send only form-encoded, multipart or text/plain bodies: all refused."""
+    """A cross-site form has no CSRF token, and can send only form-encoded, multipart or
+    text/plain bodies: refused for either reason, signed in or not."""
     client = APIClient(enforce_csrf_checks=True)
-    for content_type, body in [
+    bodies = [
         ("application/x-www-form-urlencoded", f"email={user.email}&password={password}"),
         ("text/plain", json.dumps({"email": user.email, "password": password})),
-    ]:
+        ("text/plain", ""),
+    ]
+    for content_type, body in bodies:
         response = send(client, "post", API + "login/", body, content_type)
+        assert_envelope(response, 403, "csrf_failed")
+    token = client.get(API + "csrf/").json()["detail"]
+    for content_type, body in bodies[:2]:
+        response = send(client, "post", API + "login/", body, content_type,
+                        HTTP_X_CSRFTOKEN=token)
         assert_envelope(response, 415, "unsupported_media_type")
     assert client.get(API + "session/").json()["authenticated"] is False

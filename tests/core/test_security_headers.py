@@ -201,6 +201,14 @@ def test_api_schema_docs_and_not_found(client, url, status):
     assert_secure_headers(response)
 
 
+@pytest.mark.parametrize("method", ["options", "post", "put", "patch", "delete"])
+@pytest.mark.parametrize("url", [API + "schema/", API + "docs/", API + "docs/?script="])
+def test_api_schema_and_docs_answer_only_reads(client, url, method):
+    response = getattr(client, method)(url)
+    assert response.status_code == 405
+    assert_secure_headers(response)
+
+
 def test_api_docs_load_their_assets_locally(client):
     static_url = "/" + settings.STATIC_URL.lstrip("/")
     response = client.get(reverse("authsuite_api:docs"))

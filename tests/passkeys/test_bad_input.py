@@ -355,11 +355,50 @@ def test_get_on_verify_endpoints_is_refused(client):
 
 
 def test_csrf_is_enforced_for_a_signed_in_session(user, password):
-    """Anonymous ceremonies need no token: the API parses JSON only, which no cross-site
-    form can send (see the 415 cases above)."""
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(user)
     for path in ("passkeys/register/options/", "passkeys/reauthenticate/options/"):
         response = post(browser, path)
         assert response.status_code == 403
         assert envelope(response) == "csrf_failed"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_csrf_is_enforced_for_anonymous_ceremonies_too(content_type):
+    # The options endpoints read no body: a cross-site form posting text/plain (or nothing)
+    # would otherwise start a ceremony in the visitor's session.
+    browser = Client(enforce_csrf_checks=True)
+    for path in ("passkeys/login/options/", "passkeys/signup/options/"):
+        response = browser.generic("POST", API + path, b"", content_type=content_type)
+        assert envelope(response) == "csrf_failed"
+    token = browser.get(API + "csrf/").json()["detail"]
+    response = browser.generic("POST", API + "passkeys/login/options/", b"x",
+                               content_type="text/plain", HTTP_X_CSRFTOKEN=token)
+    assert envelope(response) == "unsupported_media_type"  # a body is parsed, read or not
+    response = browser.post(API + "passkeys/login/options/", content_type="application/json",
+                            HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("nesting", ["[" * 1100 + "]" * 1100, '{"a":' * 3000 + "1" + "}" * 3000])
+def test_credentials_nested_too_deep(client, authenticator, passkey, nesting):
+    login_options(client)
+    response = post(client, "passkeys/login/", {"credential": nesting})
+    assert envelope(response) == "passkey_invalid"
+    options = login_options(client)
+    assertion = authenticator.get(options, origin=ORIGIN)
+    assertion["response"]["clientDataJSON"] = b64url(nesting.encode())
+    assert envelope(post(client, "passkeys/login/", {"credential": assertion})) == "passkey_invalid"
+    unchanged(passkey)
+
+
+def test_manage_page_refuses_ids_that_are_not_ascii_digits(user, password, passkey):
+    browser = Client()
+    browser.force_login(user)
+    for raw in ("²", "١", "1" * 19, "-1", " 1"):
+        for action in ("rename", "remove"):
+            response = browser.post("/passkeys/", {"action": action, "passkey": raw,
+                                                   "name": "x"})
+            assert response.status_code == 302, (raw, action)
+    passkey.refresh_from_db()
+    assert passkey.name == "Passkey"
