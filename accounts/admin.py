@@ -41,6 +41,7 @@ from accounts.models import (
     normalize_email,
 )
 from accounts.users import email_field, stores_is_active, within_reach
+from authsuite.admin_input import SafeInputMixin
 
 
 def _no_password_page(request, object_id):
@@ -184,7 +185,7 @@ USER_INLINES = [EmailAddressInline, UserSessionInline]
 PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
 
 
-class SuiteUserAdminMixin:
+class SuiteUserAdminMixin(SafeInputMixin):
     """What the suite adds to a user admin: addresses, sessions, its actions, no passwords."""
 
     inlines = USER_INLINES
@@ -356,7 +357,7 @@ def adopt_user_admin(site=None) -> None:
 
 
 @admin.register(LoginThrottle)
-class LoginThrottleAdmin(admin.ModelAdmin):
+class LoginThrottleAdmin(SafeInputMixin, admin.ModelAdmin):
     list_display = ["identifier", "ip", "failures", "lockouts", "locked_until", "last_failure_at",
                     "consecutive_failures"]
     search_fields = ["identifier", "ip"]

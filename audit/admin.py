@@ -13,10 +13,10 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, StreamingHttpResponse
-from django.urls import path
+from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from audit import chain
 from audit.models import Checkpoint, Event
 from audit.paging import keyset
+from authsuite.admin_input import SafeInputMixin
 
 PAGE = 100
 CSV_COLUMNS = ["id", "occurred_at", "action", "outcome", "actor_id", "actor", "target_type",
@@ -167,7 +168,7 @@ class ActorFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(SafeInputMixin, admin.ModelAdmin):
     list_display = ["occurred_at", "action", "outcome", "actor_repr", "target_repr", "ip"]
     list_filter = ["outcome", DateRangeFilter, ActorFilter, ActionFilter]
     search_fields = ["=actor_id", "actor_repr", "=action", "=ip", "target_repr", "=request_id"]
@@ -207,7 +208,14 @@ class EventAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if fmt not in ("csv", "jsonl"):
             raise Http404
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            # As the list itself answers filters it cannot apply.
+            changelist_url = reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist",
+                current_app=self.admin_site.name)
+            return HttpResponseRedirect(f"{changelist_url}?{ERROR_FLAG}=1")
         queryset = changelist.get_queryset(request)
         return self.export_csv(request, queryset) if fmt == "csv" else self.export_jsonl(
             request, queryset)
@@ -251,7 +259,7 @@ def csv_cell(value) -> str:
 
 
 @admin.register(Checkpoint)
-class CheckpointAdmin(admin.ModelAdmin):
+class CheckpointAdmin(SafeInputMixin, admin.ModelAdmin):
     list_display = ["seq", "hash", "created_at", "signature"]
     readonly_fields = list_display
 

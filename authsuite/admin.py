@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from authsuite import outbox
+from authsuite.admin_input import SafeInputMixin
 from authsuite.models import OutboxMessage
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
     """Delivery status only: staff never see message bodies (they may hold sign-in links)."""
 
     list_display = ["template", "to", "status", "attempts", "created_at", "sent_at", "last_error"]

@@ -3,12 +3,13 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from authsuite.admin_input import SafeInputMixin
 from passkeys import flows
 from passkeys.models import Passkey
 
 
 @admin.register(Passkey)
-class PasskeyAdmin(admin.ModelAdmin):
+class PasskeyAdmin(SafeInputMixin, admin.ModelAdmin):
     list_display = ["name", "user", "provider", "created_at", "last_used_at", "backup_eligible",
                     "backup_state", "flagged_at"]
     list_filter = ["backup_eligible", "backup_state", ("flagged_at", admin.EmptyFieldListFilter)]
