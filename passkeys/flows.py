@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -77,7 +78,7 @@ def register_verify(request, *, user, credential, name: str = "",
     if stored.get("user_id") != str(user.pk):
         raise ceremonies.invalid()
     registered = ceremonies.verify_registration(credential, challenge=stored["challenge_bytes"])
-    name = (name or "").strip()[:100] or provider_name(registered.aaguid) or _("Passkey")
+    name = passkey_name(name) or provider_name(registered.aaguid) or _("Passkey")
     duplicate = FlowError(PasskeyError.DUPLICATE, _("This passkey is already registered."))
     with transaction.atomic():
         if Passkey.objects.filter(credential_id=registered.credential_id).exists():
@@ -286,8 +287,18 @@ def can_sign_in_without(user, passkey: Passkey) -> bool:
         pk=passkey.pk).exists()
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def passkey_name(name: str) -> str:
+    """A passkey's name as it is kept and shown: without control characters or the bidi
+    controls that make text read otherwise than it is, trimmed, 100 characters at most."""
+    return "".join(c for c in (name or "") if unicodedata.category(c) != "Cc"
+                   and c not in BIDI_CONTROLS).strip()[:100]
+
+
 def passkey_rename(request, *, user, passkey_id: int, name: str) -> Passkey:
-    name = (name or "").strip()[:100]
+    name = passkey_name(name)
     passkey = Passkey.objects.filter(user=user, pk=passkey_id).first()
     if passkey is None:
         raise FlowError(PasskeyError.NOT_FOUND, _("No such passkey."), status=404)

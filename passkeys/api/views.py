@@ -9,6 +9,12 @@ from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.api.serializers import (
+    EmailField,
+    NoControlCharsMixin,
+    StringField,
+    token_field,
+)
 from accounts.api.views import IsRecentlyAuthenticated, _from_flow
 from accounts.app_settings import app_settings as accounts_settings
 from accounts.errors import FlowError
@@ -19,15 +25,17 @@ from passkeys.errors import PasskeyError
 from passkeys.models import Passkey
 
 
-class CredentialSerializer(serializers.Serializer):
+# Text fields as strict as the accounts API's: a number is no name, and names and
+# addresses hold no control characters.
+class CredentialSerializer(NoControlCharsMixin, serializers.Serializer):
     credential = serializers.JSONField(help_text="The PublicKeyCredential in its JSON form "
                                                  "(credential.toJSON()).")
-    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    next = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    name = StringField(max_length=100, required=False, allow_blank=True, default="")
+    next = StringField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class RenameSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+class RenameSerializer(NoControlCharsMixin, serializers.Serializer):
+    name = StringField(max_length=100)
 
 
 class PasskeySerializer(serializers.ModelSerializer):
@@ -198,17 +206,17 @@ class PasskeyDetailView(PasskeyAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SignupRequestSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+class SignupRequestSerializer(NoControlCharsMixin, serializers.Serializer):
+    email = EmailField(max_length=254)
+    name = StringField(max_length=150, required=False, allow_blank=True, default="")
 
 
 class SignupTokenSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=128)
+    token = token_field()
 
 
 class SignupCompleteSerializer(CredentialSerializer):
-    token = serializers.CharField(max_length=128)
+    token = token_field()
 
 
 class SignupRequestView(PasskeyAPIView):

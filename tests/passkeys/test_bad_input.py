@@ -9,6 +9,7 @@ import random
 
 import cbor2
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from passkeys.models import Passkey
@@ -402,3 +403,39 @@ def test_manage_page_refuses_ids_that_are_not_ascii_digits(user, password, passk
             assert response.status_code == 302, (raw, action)
     passkey.refresh_from_db()
     assert passkey.name == "Passkey"
+
+
+@pytest.mark.parametrize("body", [
+    {"name": 12345}, {"name": ["x"]}, {"name": "\x1b[31mred\x07"}, {"name": "a\r\nX-Injected: 1"},
+])
+def test_rename_refuses_names_that_are_not_plain_text(user, password, body):
+    signed = password_client(user, password)
+    passkey = add_passkey(signed)
+    response = signed.patch(f"{API}passkeys/{passkey.pk}/", body,
+                            content_type="application/json")
+    assert response.status_code == 400
+    envelope(response)
+    passkey.refresh_from_db()
+    assert passkey.name == "Passkey"
+
+
+def test_names_typed_on_the_page_lose_their_control_characters(user, password):
+    signed = password_client(user, password)
+    passkey = add_passkey(signed)
+    signed.post("/passkeys/", {"action": "rename", "passkey": str(passkey.pk),
+                               "name": "\x01Work\u202e key\x07 "})
+    passkey.refresh_from_db()
+    assert passkey.name == "Work key"
+
+
+@pytest.mark.parametrize("body", [
+    {"email": "new@example.com", "name": 12345},
+    {"email": "new@example.com", "name": "\x1b[31mred"},
+    {"email": 7, "name": "Ann"},
+])
+def test_passkey_signup_refuses_fields_that_are_not_plain_text(client, settings, body):
+    settings.AUTHSUITE_PASSKEYS_SIGNUP = True
+    response = post(client, "passkeys/signup/", body)
+    assert response.status_code == 400
+    envelope(response)
+    assert not get_user_model().objects.filter(email="new@example.com").exists()
