@@ -9,19 +9,18 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts.app_settings import app_settings
-
-
-def _stores_is_active() -> bool:
-    from accounts.users import stores_is_active
-
-    try:
-        return stores_is_active()
-    except ImproperlyConfigured:  # a broken AUTH_USER_MODEL: Django's own check says so
-        return True
+from accounts.users import stores_is_active
 
 MIDDLEWARE_SESSION = "accounts.sessions.SessionTrackingMiddleware"
 MIDDLEWARE_AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 MIDDLEWARE_CONTEXT = "authsuite.context.RequestContextMiddleware"
+
+
+def _stores_is_active() -> bool:
+    try:
+        return stores_is_active()
+    except ImproperlyConfigured:  # a broken AUTH_USER_MODEL: Django's own check says so
+        return True
 
 
 @checks.register(checks.Tags.security)

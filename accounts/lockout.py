@@ -62,33 +62,43 @@ def _pair_ip(ip: str | None) -> str:
     return context.limit_key(ip)
 
 
-def _pair(ip: str | None, device: str) -> str:
+@dataclass(frozen=True)
+class KnownBrowser:
+    """A browser the account signed in with (its device cookie): ``id`` names its throttle
+    row, ``user_id`` the account the cookie was issued to."""
+
+    id: str
+    user_id: str
+
+
+def _pair(ip: str | None, device: KnownBrowser | None) -> str:
     """The row an attempt counts on besides the account-wide one: its browser's, if known
     to the account, else its IP's."""
-    return f"{DEVICE_PREFIX}{device}" if device else _pair_ip(ip)
+    return f"{DEVICE_PREFIX}{device.id}" if device else _pair_ip(ip)
 
 
 def _holder(identifier: str) -> str:
-    # The cookie names the account by a keyed digest: it must not show the address.
+    # The cookie names the address by a keyed digest: it must not show it.
     return crypto.token_digest(normalize_email(identifier), purpose="lockout-device")[:32]
 
 
-def device_of(request, identifier: str) -> str:
-    """The id of this browser if ``identifier``'s account signed in with it (its device
-    cookie, signed, unexpired and issued to that account); "" otherwise."""
+def device_of(request, identifier: str) -> KnownBrowser | None:
+    """This browser, if it signed in to the account of ``identifier`` (its device cookie,
+    signed, unexpired and issued for that address); None otherwise. That the account is
+    still the one the cookie was issued to is checked when it matters (:func:`standing`)."""
     days = app_settings.LOCKOUT_DEVICE_COOKIE_DAYS
     raw = request.COOKIES.get(app_settings.LOCKOUT_DEVICE_COOKIE_NAME) if request else None
     if not raw or days <= 0:
-        return ""
+        return None
     try:
         value = signing.loads(raw, salt=DEVICE_SALT, max_age=days * 86400)
     except (signing.BadSignature, ValueError):
-        return ""
-    if not isinstance(value, dict) or not isinstance(value.get("d"), str):
-        return ""
-    if not crypto.digests_match(str(value.get("a", "")), _holder(identifier)):
-        return ""
-    return value["d"] if _DEVICE_ID.fullmatch(value["d"]) else ""
+        return None
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in "adu"):
+        return None
+    if not crypto.digests_match(value["a"], _holder(identifier)):
+        return None
+    return KnownBrowser(value["d"], value["u"]) if _DEVICE_ID.fullmatch(value["d"]) else None
 
 
 def device_remember(request, user) -> None:
@@ -97,9 +107,10 @@ def device_remember(request, user) -> None:
     if request is None or app_settings.LOCKOUT_DEVICE_COOKIE_DAYS <= 0:
         return
     identifier = user_identifier(user)
-    device = device_of(request, identifier) or secrets.token_urlsafe(16)
-    setattr(request, _DEVICE_COOKIE,
-            signing.dumps({"a": _holder(identifier), "d": device}, salt=DEVICE_SALT))
+    known = device_of(request, identifier)
+    device = known.id if known and known.user_id == str(user.pk) else secrets.token_urlsafe(16)
+    setattr(request, _DEVICE_COOKIE, signing.dumps(
+        {"a": _holder(identifier), "u": str(user.pk), "d": device}, salt=DEVICE_SALT))
 
 
 def device_cookie_set(request, response) -> None:
@@ -125,7 +136,7 @@ class Standing:
     password_blocked: bool = False
 
 
-def standing(identifier: str, ip: str | None, device: str = "") -> Standing:
+def standing(identifier: str, ip: str | None, device: KnownBrowser | None = None) -> Standing:
     """The lockout rows of ``identifier`` as they apply to an attempt from ``ip``, or from
     the known browser ``device`` (see :func:`device_of`)."""
     now = timezone.now()
@@ -143,6 +154,14 @@ def standing(identifier: str, ip: str | None, device: str = "") -> Standing:
     # owner's usual browser, whatever others guess.
     spared = bool(device) and not any(
         row_ip == pair_ip and lockouts > 0 for row_ip, _u, lockouts, _f, _c in rows)
+    if spared and any(row_ip == LoginThrottle.ACCOUNT_WIDE and (
+            (u is not None and u > now) or c >= app_settings.LOCKOUT_CONSECUTIVE_LIMIT)
+            for row_ip, u, _l, _f, c in rows):
+        # Sparing matters now: only for the account the cookie was issued to (an address
+        # can pass to another account, closed and signed up again, say).
+        owner = get_by_email(identifier)
+        if owner is None or str(owner.pk) != device.user_id:
+            return standing(identifier, ip)
     until = max((u for row_ip, u, _l, _f, _c in rows
                  if u is not None and u > now and not (spared and row_ip != pair_ip)),
                 default=None)
@@ -166,7 +185,8 @@ def standing(identifier: str, ip: str | None, device: str = "") -> Standing:
     )
 
 
-def counts_account_wide(identifier: str, ip: str | None, device: str = "") -> bool:
+def counts_account_wide(identifier: str, ip: str | None,
+                        device: KnownBrowser | None = None) -> bool:
     """Whether attempts from ``ip`` (or the known browser ``device``) still count against
     ``identifier`` as a whole."""
     return standing(identifier, ip, device).counts_account_wide
@@ -193,7 +213,11 @@ def _bump(identifier: str, ip: str, threshold: int, now: datetime, *,
         if not counts:
             row.save(update_fields=["consecutive_failures"])
             return Bump(blocked=blocked)
-        if now - row.last_failure_at > timedelta(seconds=app_settings.LOCKOUT_RESET_AFTER):
+        # A known browser's row forgets nothing with time, only with a success: once it
+        # has locked it is spared no more, so a stolen device cookie gets LOCKOUT_THRESHOLD
+        # guesses in all, not that many every LOCKOUT_RESET_AFTER.
+        if not ip.startswith(DEVICE_PREFIX) and (
+                now - row.last_failure_at > timedelta(seconds=app_settings.LOCKOUT_RESET_AFTER)):
             row.failures = 0
             row.lockouts = 0
         row.failures += 1
@@ -210,7 +234,8 @@ def _bump(identifier: str, ip: str, threshold: int, now: datetime, *,
     return Bump(locked_until=locked_until, blocked=blocked)
 
 
-def failure_record(request, identifier: str, ip: str | None, device: str = "") -> None:
+def failure_record(request, identifier: str, ip: str | None,
+                   device: KnownBrowser | None = None) -> None:
     identifier = normalize_email(identifier)
     if not identifier:
         return
@@ -232,7 +257,7 @@ def failure_record(request, identifier: str, ip: str | None, device: str = "") -
 
 
 def success_record(identifier: str, ip: str | None, *, has_history: bool = True,
-                   device: str = "") -> None:
+                   device: KnownBrowser | None = None) -> None:
     """A correct sign-in clears this IP's (or known browser's) history and the
     account-wide failure count.
 

@@ -67,12 +67,15 @@ _KEYBOARD = ("`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./",
              "qwertyuiopasdfghjklzxcvbnm")
 
 
+_DIGITS = frozenset("0123456789")  # ASCII only: str.isdigit() also takes "²", which int() refuses
+
+
 def _core(value: str) -> str:
     return _AFFIXES_RE.fullmatch(value).group(1)
 
 
 def _step(a: str, b: str) -> int:
-    if a.isdigit() and b.isdigit():  # 9 then 0 goes on the sequence: "890123"
+    if a in _DIGITS and b in _DIGITS:  # 9 then 0 goes on the sequence: "890123"
         return {1: 1, 9: -1}.get((int(b) - int(a)) % 10, 0)
     return ord(b) - ord(a)
 

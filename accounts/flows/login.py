@@ -40,7 +40,7 @@ def password_check(request, *, email: str, password: str):
     # A browser the account signed in with has its own limit, apart from everyone else's.
     standing = lockout.standing(identifier, ip, device)
     rate_limit(request, "login", account=(
-        f"{identifier} {lockout.DEVICE_PREFIX}{device}" if device
+        f"{identifier} {lockout.DEVICE_PREFIX}{device.id}" if device
         else identifier if standing.counts_account_wide else None))
     wait = standing.retry_after
     if wait or standing.password_blocked:

@@ -56,7 +56,6 @@ def send_notice(request, *, template: str, user, email: str | None = None, **ext
     )
 
 
-
 #: What was asked for, by purpose, as the notice to an unknown address words it.
 ASKED = {"magic_link": _("a sign-in link"), "password_reset": _("a password reset link")}
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from accounts import lockout, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import mark_verified_if_free
+from accounts.flows.email import address_held, mark_verified_if_free
 from accounts.flows.limits import rate_limit
 from accounts.flows.login import confirm_password
 from accounts.flows.mail import send_link, send_notice, unknown_address_asked
@@ -61,7 +61,8 @@ def password_reset_request(request, *, email: str) -> None:
     rate_limit(request, "password_reset", account=identifier)
     user = get_by_email(identifier)
     if user is None:
-        unknown_address_asked(request, email=identifier, purpose="password_reset")
+        if not address_held(identifier):  # another address of an account is no unknown one
+            unknown_address_asked(request, email=identifier, purpose="password_reset")
         return
     if not user.is_active:
         return

@@ -134,7 +134,6 @@ def test_signing_up_while_a_claim_is_verified_never_leaves_both(db):
     assert verified == (409 if owner_account else 200)
 
 
-
 def test_staff_giving_an_address_hold_it_until_saved_against_a_verification(staff, monkeypatch):
     # Once the admin form has found the address free, a verification by the account that
     # claims it waits for the save, then finds its link void: never a 500 from a save that

@@ -243,6 +243,7 @@ def test_history_is_forgotten_after_a_quiet_day(client, user, clock):
 @pytest.mark.parametrize("via", ["html", "api"])
 def test_unknown_email_locks_exactly_like_a_real_one(user, via, time_machine):
     freeze(time_machine)  # rate-limit windows must not roll over mid-test
+
     def run(email):
         client = Client()
         seen = []
@@ -261,6 +262,7 @@ def test_unknown_email_locks_exactly_like_a_real_one(user, via, time_machine):
 
 def test_unknown_email_is_rate_limited_like_a_real_one(user, time_machine):
     freeze(time_machine)  # rate-limit windows must not roll over mid-test
+
     def codes(email):
         client = Client()
         return [fail(client, email, ip=f"192.0.2.{n}").status_code for n in range(12)]

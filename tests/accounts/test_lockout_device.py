@@ -53,7 +53,8 @@ def known(user, password):
 
 def guess_from_many_ips(email: str, count: int, clock=None) -> None:
     """``count`` wrong passwords checked, each from a new IP; with ``clock``, waiting out
-    the account's locks (without, the account-wide lock stops them)."""
+    the account's locks (without, the account-wide lock stops them). Stops early where the
+    consecutive limit is reached."""
     checked, n = 0, 0
     while checked < count:
         response = api_login(Client(), email, WRONG, REMOTE_ADDR=f"10.0.{n}.1")
@@ -61,6 +62,8 @@ def guess_from_many_ips(email: str, count: int, clock=None) -> None:
         if response.status_code == 429 and clock is not None:
             clock.shift(int(response["Retry-After"]) + 1)
             continue
+        if error_code(response) == "password_blocked":
+            return
         assert error_code(response) == "invalid_credentials", response.content
         checked += 1
 
@@ -93,7 +96,8 @@ def test_a_sign_in_leaves_a_device_cookie_that_names_no_one(user, password):
 def test_the_same_browser_keeps_its_id_across_sign_ins(user, password, known):
     first = lockout.device_of(_request(known), user.email)
     assert api_login(known, user.email, password).status_code == 200
-    assert lockout.device_of(_request(known), user.email) == first != ""
+    assert lockout.device_of(_request(known), user.email) == first
+    assert first.user_id == str(user.pk)
 
 
 def test_one_patient_ip_reaching_the_limit_leaves_the_owners_browser_alone(
@@ -144,6 +148,40 @@ def test_the_known_browsers_own_lock_holds_before_the_limit(user, password, know
     assert error_code(api_login(known, user.email, password)) == "account_locked"
     # Other browsers are not held by the known browser's lock.
     assert api_login(Client(), user.email, password, REMOTE_ADDR="192.0.2.9").status_code == 200
+
+
+def test_a_stolen_cookie_gets_its_guesses_once_not_once_a_day(user, password, known, clock):
+    # Its row forgets nothing with time: two guesses a day would otherwise go on for ever,
+    # past the consecutive limit that holds for everyone else.
+    for _day in range(3):
+        for _ in range(2):  # one less than LOCKOUT_THRESHOLD
+            api_login(known, user.email, WRONG)
+        clock.shift(timedelta(hours=25))
+    row = LoginThrottle.objects.get(identifier=user.email, ip__startswith=lockout.DEVICE_PREFIX)
+    assert row.lockouts >= 1  # it locked, and nothing but a success makes it spared again
+    guess_from_many_ips(user.email, 10, clock)
+
+    assert error_code(api_login(known, user.email, password)) == "password_blocked"
+
+
+def test_a_cookie_spares_only_the_account_it_was_issued_to(user, password, known, clock):
+    # The address passes to another account (closed, then signed up again): the old
+    # browser's cookie names the address, but not this account.
+    address = user.email
+    user.delete()
+    newcomer = UserFactory(email=address, password=password)
+    guess_from_many_ips(newcomer.email, 10, clock)
+
+    assert error_code(api_login(known, address, password)) == "password_blocked"
+
+
+def test_the_cookie_name_is_a_setting(user, password, settings):
+    settings.AUTHSUITE_ACCOUNTS_LOCKOUT_DEVICE_COOKIE_NAME = "__Host-known"
+    browser = Client(REMOTE_ADDR=OWNER_IP)
+    response = api_login(browser, user.email, password)
+    assert "__Host-known" in response.cookies
+    assert COOKIE not in response.cookies
+    assert lockout.device_of(_request(browser), user.email) is not None
 
 
 def test_a_cookie_of_another_account_is_no_help(user, password, clock):

@@ -252,6 +252,15 @@ def test_api_response_is_identical_whether_or_not_the_account_exists(client, use
     assert outbox_for(inactive_user.email) == []  # a closed account is not told it is none
 
 
+@pytest.mark.parametrize("path", ["magic-link/", "password/reset/"])
+def test_another_address_of_an_account_is_not_told_no_account_uses_it(client, user, path):
+    # Only login addresses get links; a second address an account holds is no unknown one.
+    EmailAddress.objects.create(user=user, email="ann.work@example.com", verified=True)
+
+    assert api_post(client, path, {"email": "ann.work@example.com"}).status_code == 202
+    assert outbox_for("ann.work@example.com") == []
+
+
 def test_unknown_addresses_are_not_mailed_when_turned_off(client, user, settings):
     settings.AUTHSUITE_ACCOUNTS_EMAIL_UNKNOWN_ACCOUNTS = False
 
