@@ -30,6 +30,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core import signing
 from django.db import router, transaction
 from django.utils import timezone
@@ -120,7 +121,8 @@ def device_cookie_set(request, response) -> None:
         response.set_cookie(
             app_settings.LOCKOUT_DEVICE_COOKIE_NAME, value,
             max_age=app_settings.LOCKOUT_DEVICE_COOKIE_DAYS * 86400, httponly=True,
-            secure=request.is_secure(), samesite="Lax", path="/",
+            secure=request.is_secure() or settings.SESSION_COOKIE_SECURE, samesite="Lax",
+            path="/",
         )
 
 

@@ -22,6 +22,7 @@ CSRF_COOKIE_SECURE = True
 # The __Host- prefix binds a cookie to this exact host over HTTPS with Path=/.
 SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
+AUTHSUITE_ACCOUNTS_LOCKOUT_DEVICE_COOKIE_NAME = "__Host-authsuite_device"
 CSRF_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)  # noqa: F405
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

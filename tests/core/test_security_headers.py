@@ -274,6 +274,7 @@ PRODUCTION_NAMES = [
     "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SECURE_CONTENT_TYPE_NOSNIFF",
     "SECURE_REFERRER_POLICY", "X_FRAME_OPTIONS", "CONTENT_SECURITY_POLICY",
     "AUTHSUITE_TRUSTED_PROXY_COUNT", "INSTALLED_APPS", "CSRF_TRUSTED_ORIGINS", "SESSION_ENGINE",
+    "AUTHSUITE_ACCOUNTS_LOCKOUT_DEVICE_COOKIE_NAME",
 ]
 
 
@@ -339,7 +340,8 @@ def test_production_cookies_are_secure_host_cookies(in_production, user, passwor
     response = client.post(reverse("accounts:login"), {"email": user.email, "password": password})
     assert response.status_code == 302
     assert "sessionid" not in response.cookies and "csrftoken" not in response.cookies
-    for name in ("__Host-sessionid", "__Host-csrftoken"):
+    assert "authsuite_device" not in response.cookies
+    for name in ("__Host-sessionid", "__Host-csrftoken", "__Host-authsuite_device"):
         cookie = response.cookies[name]
         # The __Host- prefix: browsers accept it only Secure, with Path=/ and no Domain.
         assert cookie["secure"] is True, name
