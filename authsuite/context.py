@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.utils.http import parse_header_parameters
+
 from authsuite.app_settings import app_settings
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -123,6 +125,15 @@ def ratelimit_ip(request) -> str:
     return ctx.ip or "0.0.0.0"
 
 
+def _undecodable_form(request) -> bool:
+    """A form body declared in a charset other than UTF-8: Django refuses to read it, with
+    BadRequest, wherever something first reads ``request.POST`` (its DEBUG error page
+    included, which then fails on it in turn). Answered here, before anything reads it."""
+    content_type, params = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
+    return (content_type == "application/x-www-form-urlencoded"
+            and params.get("charset", "utf-8").lower() != "utf-8")
+
+
 class RequestContextMiddleware:
     """Resolve the request context once and expose it as ``request.authsuite``."""
 
@@ -135,7 +146,12 @@ class RequestContextMiddleware:
         token = _current.set(ctx)
         request_token = _request.set(request)
         try:
-            response = self.get_response(request)
+            if _undecodable_form(request):
+                from authsuite.views import bad_request
+
+                response = bad_request(request)
+            else:
+                response = self.get_response(request)
         finally:
             _request.reset(request_token)
             _current.reset(token)

@@ -367,3 +367,21 @@ def test_csrf_is_enforced_for_signed_in_forms(user):
         assert response.status_code == 403, name
     assert snapshot() == before
     assert client.get(reverse("accounts:sessions")).status_code == 200
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("charset", ["utf-7", "latin-1", "no-such-charset"])
+@pytest.mark.parametrize("path", ["/accounts/login/", "/accounts/signup/",
+                                  "/api/auth/v1/login/"])
+def test_a_form_body_in_another_charset_is_a_400(settings, user, path, charset, debug):
+    # Django reads urlencoded bodies as UTF-8 only; its DEBUG error page used to fail on
+    # such a body in turn (a 500 in the demo).
+    settings.DEBUG = debug
+    before = snapshot()
+    response = Client(raise_request_exception=False).generic(
+        "POST", path, f"email={user.email}&password={STRONG_PASSWORD}".encode(),
+        content_type=f"application/x-www-form-urlencoded; charset={charset}")
+    assert response.status_code == 400
+    if path.startswith("/api/"):
+        assert response.json()["error"]["code"] == "malformed_request"
+    assert snapshot() == before
