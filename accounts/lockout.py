@@ -91,10 +91,7 @@ def device_of(request, identifier: str) -> KnownBrowser | None:
     raw = request.COOKIES.get(app_settings.LOCKOUT_DEVICE_COOKIE_NAME) if request else None
     if not raw or days <= 0:
         return None
-    try:
-        value = signing.loads(raw, salt=DEVICE_SALT, max_age=days * 86400)
-    except (signing.BadSignature, ValueError):
-        return None
+    value = crypto.signed_value(raw, salt=DEVICE_SALT, max_age=days * 86400)
     if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in "adu"):
         return None
     if not crypto.digests_match(value["a"], _holder(identifier)):

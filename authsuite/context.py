@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
+from django.conf import settings
 from django.utils.http import parse_header_parameters
 
 from authsuite.app_settings import app_settings
@@ -125,11 +126,20 @@ def ratelimit_ip(request) -> str:
     return ctx.ip or "0.0.0.0"
 
 
-def _undecodable_form(request) -> bool:
-    """A form body declared in a charset other than UTF-8: Django refuses to read it, with
-    BadRequest, wherever something first reads ``request.POST`` (its DEBUG error page
-    included, which then fails on it in turn). Answered here, before anything reads it."""
-    content_type, params = parse_header_parameters(request.META.get("CONTENT_TYPE", ""))
+def _unreadable(request) -> bool:
+    """A request Django cannot read, answered with a 400 here, before anything tries: a
+    form body in a charset other than UTF-8, a Content-Length that is not a number, more
+    query fields than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``. Django raises on them wherever
+    they are first read (a ValueError from the CSRF check for the length: a 500), and with
+    DEBUG on its error page reads them again and fails in turn."""
+    meta = request.META
+    length = meta.get("CONTENT_LENGTH", "")
+    if length and not (length.isascii() and length.isdigit()):
+        return True
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    if limit is not None and meta.get("QUERY_STRING", "").count("&") >= limit:
+        return True
+    content_type, params = parse_header_parameters(meta.get("CONTENT_TYPE", ""))
     return (content_type == "application/x-www-form-urlencoded"
             and params.get("charset", "utf-8").lower() != "utf-8")
 
@@ -146,7 +156,7 @@ class RequestContextMiddleware:
         token = _current.set(ctx)
         request_token = _request.set(request)
         try:
-            if _undecodable_form(request):
+            if _unreadable(request):
                 from authsuite.views import bad_request
 
                 response = bad_request(request)

@@ -12,6 +12,7 @@ import hashlib
 import secrets
 
 from cryptography.fernet import Fernet, InvalidToken
+from django.core import signing
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from authsuite.app_settings import app_settings
@@ -55,4 +56,17 @@ def unseal(sealed: str, *, key: str | None = None, purpose: str = "secretbox") -
     try:
         return _fernet(key, purpose).decrypt(sealed.encode()).decode()
     except (InvalidToken, ValueError):
+        return None
+
+
+def signed_value(raw: str, *, salt: str, max_age: int):
+    """What ``django.core.signing.dumps`` signed into ``raw`` (a cookie, say), or None:
+    forged, expired or malformed alike. A compressed value is refused before it is
+    unpacked (the suite never compresses one, and unpacking has no size bound), and so is
+    one whose JSON nests too deep."""
+    if not raw or raw.startswith("."):
+        return None
+    try:
+        return signing.loads(raw, salt=salt, max_age=max_age)
+    except (signing.BadSignature, ValueError, RecursionError):
         return None

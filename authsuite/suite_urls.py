@@ -9,22 +9,24 @@ from django.apps import apps
 from django.urls import include, path
 from django.views.decorators.cache import never_cache
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import AllowAny
 
-# Read-only: anything but GET and HEAD is a 405 (an OPTIONS would ask the docs page's HTML
-# renderer for a template it does not have).
-READ_ONLY = ["get", "head"]
+# Public, read-only documents: anything but GET and HEAD is a 405 (an OPTIONS would ask the
+# docs page's HTML renderer for a template it does not have), and no session is consulted
+# (rendering a 405 page for a signed-in session without a CSRF token would check it then).
+READ_ONLY = {"http_method_names": ["get", "head"], "authentication_classes": [],
+             "permission_classes": [AllowAny]}
 
 api_patterns = [
     # Like every API response, never cached (Cache-Control: no-store).
-    path("schema/", never_cache(SpectacularAPIView.as_view(
-        api_version="1", http_method_names=READ_ONLY)), name="schema"),
+    path("schema/", never_cache(SpectacularAPIView.as_view(api_version="1", **READ_ONLY)),
+         name="schema"),
     # Swagger UI styles itself with inline <style> and style attributes; that page alone
     # allows inline styles. Scripts stay 'self' only (the split view serves its JS as a file).
     path(
         "docs/",
         never_cache(csp_update({"style-src": ["'self'", "'unsafe-inline'"]})(
-            SpectacularSwaggerSplitView.as_view(url_name="authsuite_api:schema",
-                                                http_method_names=READ_ONLY))),
+            SpectacularSwaggerSplitView.as_view(url_name="authsuite_api:schema", **READ_ONLY))),
         name="docs",
     ),
 ]

@@ -55,11 +55,10 @@ def trusted(request, user) -> TrustedBrowser | None:
     raw = request.COOKIES.get(app_settings.TRUST_COOKIE_NAME)
     if not raw or app_settings.TRUST_BROWSER_DAYS <= 0:
         return None
-    try:
-        value = signing.loads(raw, salt=SALT, max_age=app_settings.TRUST_BROWSER_DAYS * 86400)
-    except (signing.BadSignature, ValueError):
-        return None
+    value = crypto.signed_value(raw, salt=SALT, max_age=app_settings.TRUST_BROWSER_DAYS * 86400)
     if not isinstance(value, dict) or value.get("u") != str(user.pk):
+        return None
+    if not isinstance(value.get("id"), int) or isinstance(value["id"], bool):
         return None
     if not crypto.digests_match(str(value.get("p", "")), _password_tag(user)):
         return None

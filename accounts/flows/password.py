@@ -50,7 +50,18 @@ def password_change(request, *, user, current_password: str, new_password: str) 
         confirm_password(request, user=user, password=current_password,
                          method="password_change", field="current_password")
     password_check(new_password, user)
+    checked = user.password
     with transaction.atomic():
+        # The stored password under a row lock: one change of a double submit wins; the
+        # other finds the password it checked replaced, and changes nothing.
+        stored = (user.__class__._default_manager.select_for_update().filter(pk=user.pk)
+                  .values_list("password", flat=True).first())
+        if stored != checked:
+            raise FlowError(
+                AccountsError.PASSWORD_INCORRECT,
+                _("Your password was changed a moment ago. Sign in again if needed."),
+                field="current_password",
+            )
         _set_password(request, user, new_password, reason="password_changed", keep_current=True)
         signals.password_changed.send(sender=user.__class__, request=request, user=user)
 

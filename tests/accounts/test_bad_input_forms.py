@@ -385,3 +385,24 @@ def test_a_form_body_in_another_charset_is_a_400(settings, user, path, charset, 
     if path.startswith("/api/"):
         assert response.json()["error"]["code"] == "malformed_request"
     assert snapshot() == before
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", ["/accounts/login/", "/api/auth/v1/login/"])
+@pytest.mark.parametrize("length", ["abc", "1e3", "-5", "١٢"])
+def test_a_content_length_that_is_no_number_is_a_400(settings, user, path, length, debug):
+    settings.DEBUG = debug
+    response = Client(raise_request_exception=False).generic(
+        "POST", path, f"email={user.email}&password=x".encode(),
+        content_type="application/x-www-form-urlencoded", CONTENT_LENGTH=length)
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", ["/accounts/login/", "/accounts/magic-link/",
+                                  "/api/auth/v1/session/"])
+def test_more_query_fields_than_allowed_is_a_400(settings, path, debug):
+    settings.DEBUG = debug
+    query = "&".join(f"next=/a{n}/" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    response = Client(raise_request_exception=False).get(f"{path}?{query}")
+    assert response.status_code == 400

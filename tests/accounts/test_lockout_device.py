@@ -240,3 +240,30 @@ def _request(client):
     request = RequestFactory().get("/")
     request.COOKIES = {name: morsel.value for name, morsel in client.cookies.items()}
     return request
+
+
+def _signed(payload: bytes, salt: str, *, compressed: bool = False) -> str:
+    """A value signed with the site's key, as only someone holding SECRET_KEY could make."""
+    import zlib
+
+    data = zlib.compress(payload) if compressed else payload
+    encoded = signing.b64_encode(data).decode()
+    return signing.TimestampSigner(salt=salt).sign(("." if compressed else "") + encoded)
+
+
+@pytest.mark.parametrize("salt", [lockout.DEVICE_SALT, "authsuite.mfa.trust"])
+@pytest.mark.parametrize("payload", [
+    ("deep", b"[" * 5000 + b"]" * 5000),
+    ("compressed", b'{"a": "' + b"A" * 1_000_000 + b'"}'),
+    ("not zlib", b"not zlib at all"),
+    ("odd id", b'{"id": [1, 2], "u": "1", "p": "x", "a": "x", "d": "x"}'),
+], ids=lambda p: p[0] if isinstance(p, tuple) else p)
+def test_a_validly_signed_cookie_with_a_bad_payload_is_ignored(user, password, salt, payload):
+    # The demo's embedded SECRET_KEY is public: a visitor could sign anything with it.
+    name, data = payload
+    value = (signing.TimestampSigner(salt=salt).sign("." + signing.b64_encode(data).decode())
+             if name == "not zlib" else _signed(data, salt, compressed=name == "compressed"))
+    browser = Client(raise_request_exception=False)
+    browser.cookies["authsuite_device"] = value
+    browser.cookies["authsuite_mfa_trust"] = value
+    assert api_login(browser, user.email, password).status_code == 200

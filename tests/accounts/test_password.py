@@ -129,6 +129,29 @@ def test_api_change_needs_the_current_password(client, user, password):
     assert user.check_password(password)
 
 
+def test_of_two_changes_at_once_only_one_is_made(client, user, password, monkeypatch):
+    # A double submit: the other request changes the password after this one checked the
+    # current one and before it writes. Simulated by changing it at that very moment.
+    from accounts.flows import password as password_flows
+
+    signed_in_api(client, user.email, password)
+    real_check = password_flows.password_check
+
+    def the_other_request_wins(new_password, account):
+        real_check(new_password, account)
+        other = type(user).objects.get(pk=user.pk)
+        other.set_password("the other tab's passphrase")
+        other.save(update_fields=["password"])
+
+    monkeypatch.setattr(password_flows, "password_check", the_other_request_wins)
+    response = api_post(client, "password/change/",
+                        {"current_password": password, "new_password": NEW_PASSWORD})
+
+    assert error_code(response) == "password_incorrect"
+    user.refresh_from_db()
+    assert user.check_password("the other tab's passphrase")
+
+
 def test_wrong_current_passwords_count_towards_the_lockout(client, user, password):
     """A stolen session cookie is no way to guess the password: each wrong current password
     counts as a failed sign-in of the account from that browser."""

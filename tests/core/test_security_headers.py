@@ -203,10 +203,15 @@ def test_api_schema_docs_and_not_found(client, url, status):
 
 @pytest.mark.parametrize("method", ["options", "post", "put", "patch", "delete"])
 @pytest.mark.parametrize("url", [API + "schema/", API + "docs/", API + "docs/?script="])
-def test_api_schema_and_docs_answer_only_reads(client, url, method):
-    response = getattr(client, method)(url)
-    assert response.status_code == 405
-    assert_secure_headers(response)
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_api_schema_and_docs_answer_only_reads(user, url, method, signed_in):
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    if signed_in:
+        client.force_login(user)  # and no CSRF token: the session is not even consulted
+    for accept in ("text/html", "application/json"):
+        response = getattr(client, method)(url, HTTP_ACCEPT=accept)
+        assert response.status_code in (405, 406), (accept, response.status_code)
+        assert_secure_headers(response)
 
 
 def test_api_docs_load_their_assets_locally(client):

@@ -319,3 +319,15 @@ def test_expired_promises_are_not_listed_and_are_dropped(trusted_client, user, p
     other = Client()
     trust_this_browser(other, user, password, clock, secret)
     assert not TrustedBrowser.objects.filter(pk=old.pk).exists()
+
+
+@pytest.mark.parametrize("trusted_id", [[1, 2], {"a": 1}, "abc", "9" * 30, True, None, 1.5])
+def test_a_validly_signed_trust_cookie_with_an_odd_id_is_no_promise(user, trusted_id):
+    # Signing needs SECRET_KEY, which the demo embeds: its payload is input like any other.
+    from django.test import RequestFactory
+
+    value = signing.dumps({"id": trusted_id, "u": str(user.pk), "t": "x",
+                           "p": trust._password_tag(user)}, salt=trust.SALT)
+    request = RequestFactory().get("/")
+    request.COOKIES = {"authsuite_mfa_trust": value}
+    assert trust.trusted(request, user) is None
