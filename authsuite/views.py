@@ -6,6 +6,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
+from django.views.decorators.http import require_safe
 
 from authsuite import signals
 from authsuite.api.errors import CoreError, envelope
@@ -13,6 +14,7 @@ from authsuite.api.errors import CoreError, envelope
 API_PREFIX = "/api/"
 
 
+@require_safe
 def home(request):
     return render(request, "authsuite/home.html")
 

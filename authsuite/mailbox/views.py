@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
 
 from authsuite.mailbox.models import Message
 
@@ -11,6 +12,7 @@ def _debug_only():
         raise Http404
 
 
+@require_safe
 def inbox(request):
     _debug_only()
     to = request.GET.get("to", "")[:254]
@@ -20,6 +22,7 @@ def inbox(request):
     return render(request, "authsuite_mailbox/inbox.html", {"mail": messages[:100], "to": to})
 
 
+@require_safe
 def detail(request, pk: int):
     _debug_only()
     message = get_object_or_404(Message, pk=pk)
