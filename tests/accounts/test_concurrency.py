@@ -109,13 +109,19 @@ def test_accounts_verifying_one_address_at_once_leave_it_verified_on_exactly_one
         BROWSERS - 1)
 
 
-def test_signing_up_while_a_claim_is_verified_never_leaves_both(db):
-    address = "contested@example.com"
+def claimant_of(address: str):
+    """An account that claims ``address`` (added, unverified), its signed-in client and the
+    token of the link mailed to the address."""
     claimant = UserFactory(email="claimant@example.com")
     client = Client()
     signed_in_api(client, claimant.email, "correct horse battery staple")
     api_post(client, "emails/", {"email": address})
-    token = token_from(last_link(address))
+    return claimant, client, token_from(last_link(address))
+
+
+def test_signing_up_while_a_claim_is_verified_never_leaves_both(db):
+    address = "contested@example.com"
+    claimant, client, token = claimant_of(address)
     owner = Client()
 
     def act(i: int) -> int:
@@ -146,11 +152,7 @@ def test_staff_giving_an_address_hold_it_until_saved_against_a_verification(staf
 
     address = "contested@example.com"
     ann = UserFactory(email="ann@example.com")
-    claimant = UserFactory(email="claimant@example.com")
-    client = Client()
-    signed_in_api(client, claimant.email, "correct horse battery staple")
-    api_post(client, "emails/", {"email": address})
-    token = token_from(last_link(address))
+    _claimant, client, token = claimant_of(address)
     admin = Client()
     admin.force_login(staff)
     form = change_form(admin, ann)
