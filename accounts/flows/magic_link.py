@@ -8,9 +8,9 @@ from django.utils.translation import gettext as _
 from accounts import authrecord, links, lockout, pipeline, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import address_held, mark_verified_if_free
+from accounts.flows.email import mark_verified_if_free, unknown_address_asked
 from accounts.flows.limits import rate_limit
-from accounts.flows.mail import send_link, unknown_address_asked
+from accounts.flows.mail import send_link
 from accounts.models import normalize_email
 from accounts.users import get_by_email, user_email
 from authsuite import crypto
@@ -34,8 +34,7 @@ def magic_link_request(request, *, email: str) -> None:
     rate_limit(request, "magic_link", account=identifier)
     user = get_by_email(identifier)
     if user is None:
-        if not address_held(identifier):  # another address of an account is no unknown one
-            unknown_address_asked(request, email=identifier, purpose="magic_link")
+        unknown_address_asked(request, email=identifier, purpose="magic_link")
         return
     if not user.is_active:
         return

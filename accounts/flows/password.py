@@ -9,10 +9,10 @@ from django.utils.translation import gettext as _
 from accounts import lockout, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import address_held, mark_verified_if_free
+from accounts.flows.email import mark_verified_if_free, unknown_address_asked
 from accounts.flows.limits import rate_limit
 from accounts.flows.login import confirm_password
-from accounts.flows.mail import send_link, send_notice, unknown_address_asked
+from accounts.flows.mail import send_link, send_notice
 from accounts.flows.signup import password_check
 from accounts.models import PasswordChangeRequired, normalize_email
 from accounts.users import get_by_email, user_email
@@ -72,8 +72,7 @@ def password_reset_request(request, *, email: str) -> None:
     rate_limit(request, "password_reset", account=identifier)
     user = get_by_email(identifier)
     if user is None:
-        if not address_held(identifier):  # another address of an account is no unknown one
-            unknown_address_asked(request, email=identifier, purpose="password_reset")
+        unknown_address_asked(request, email=identifier, purpose="password_reset")
         return
     if not user.is_active:
         return
