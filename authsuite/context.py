@@ -19,6 +19,7 @@ from django.utils.http import parse_header_parameters
 
 from authsuite.app_settings import app_settings
 
+UNREADABLE_URLCONF = "authsuite.unreadable"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _MAX_USER_AGENT = 512
 
@@ -126,12 +127,13 @@ def ratelimit_ip(request) -> str:
     return ctx.ip or "0.0.0.0"
 
 
-def _unreadable(request) -> bool:
-    """A request Django cannot read, answered with a 400 here, before anything tries: a
-    form body in a charset other than UTF-8, a Content-Length that is not a number, more
-    query fields than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``. Django raises on them wherever
-    they are first read (a ValueError from the CSRF check for the length: a 500), and with
-    DEBUG on its error page reads them again and fails in turn."""
+def unreadable(request) -> bool:
+    """A request Django cannot read: a form body in a charset other than UTF-8, a
+    Content-Length that is not a number, more query fields than
+    ``DATA_UPLOAD_MAX_NUMBER_FIELDS``. Django raises on them wherever they are first read
+    (a ValueError from the CSRF check for the length: a 500), and with DEBUG on its error
+    page reads them again and fails in turn. The middleware sends them to a 400 before
+    anything tries (``authsuite.unreadable``)."""
     meta = request.META
     length = meta.get("CONTENT_LENGTH", "")
     if length and not (length.isascii() and length.isdigit()):
@@ -155,13 +157,12 @@ class RequestContextMiddleware:
         request.authsuite = ctx
         token = _current.set(ctx)
         request_token = _request.set(request)
+        if unreadable(request):
+            # Whatever the path, the one view that reads nothing answers it, through the
+            # rest of the middleware like any request.
+            request.urlconf = UNREADABLE_URLCONF
         try:
-            if _unreadable(request):
-                from authsuite.views import bad_request
-
-                response = bad_request(request)
-            else:
-                response = self.get_response(request)
+            response = self.get_response(request)
         finally:
             _request.reset(request_token)
             _current.reset(token)

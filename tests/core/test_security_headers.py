@@ -201,6 +201,43 @@ def test_api_schema_docs_and_not_found(client, url, status):
     assert_secure_headers(response)
 
 
+def _unreadable_requests(settings):
+    """One request of each kind Django cannot read (``authsuite.context.unreadable``)."""
+    body = b"email=someone%40example.com&password=x"
+    form = "application/x-www-form-urlencoded"
+    many = "&".join(f"next=/a{n}/" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    return {
+        "charset": lambda client, path: client.generic(
+            "POST", path, body, content_type=f"{form}; charset=utf-7"),
+        "length": lambda client, path: client.generic(
+            "POST", path, body, content_type=form, CONTENT_LENGTH="1e3"),
+        "query": lambda client, path: client.get(f"{path}?{many}"),
+    }
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("kind", ["charset", "length", "query"])
+@pytest.mark.parametrize("path", ["/accounts/login/", API + "login/", "/no/such/page/"])
+def test_a_request_django_cannot_read_is_a_400_with_every_header(settings, user, path, kind,
+                                                                  debug):
+    # The 400 comes from the whole middleware stack, not from before it: it carries the CSP,
+    # X-Frame-Options and the rest like any answer. Signed in, so the session and tracking
+    # middleware run too; no CSRF token, and no CSRF refusal either: nothing reads the body.
+    settings.DEBUG = debug
+    client = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    client.force_login(user)
+    response = _unreadable_requests(settings)[kind](client, path)
+    assert response.status_code == 400
+    assert_secure_headers(response)
+    assert response.get("X-Request-ID")
+    if path.startswith(API):
+        assert response.json()["error"]["code"] == "malformed_request"
+    else:
+        assert reverse("accounts:sessions").encode() in response.content  # links of the site
+    # The next request is routed by the site's URLconf again.
+    assert client.get(reverse("accounts:sessions")).status_code == 200
+
+
 @pytest.mark.parametrize("method", ["options", "post", "put", "patch", "delete"])
 @pytest.mark.parametrize("url", [API + "schema/", API + "docs/", API + "docs/?script="])
 @pytest.mark.parametrize("signed_in", [False, True])
