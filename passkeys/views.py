@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 from accounts import authrecord
+from accounts.app_settings import app_settings as accounts_settings
 from accounts.decorators import _to_reauthenticate
 from accounts.errors import FlowError
 from accounts.forms import EmailForm
@@ -57,16 +58,21 @@ class ManageView(LoginRequiredMixin, AuthPageMixin, TemplateView):
         return redirect("passkeys:manage")
 
 
-class SignupView(FlowFormView):
+class SignupOpenMixin:
+    """The pages of passkey-only sign-up exist only while it is on
+    (``AUTHSUITE_PASSKEYS_SIGNUP``) and sign-up is open (``SIGNUP_OPEN``)."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not (app_settings.SIGNUP and accounts_settings.SIGNUP_OPEN):
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+
+class SignupView(SignupOpenMixin, FlowFormView):
     """Sign-up with a passkey only: the email address first."""
 
     template_name = "passkeys/signup.html"
     form_class = EmailForm
-
-    def dispatch(self, request, *args, **kwargs):
-        if not app_settings.SIGNUP:
-            raise Http404
-        return super().dispatch(request, *args, **kwargs)
 
     def run(self, form):
         from passkeys import signup
@@ -75,7 +81,7 @@ class SignupView(FlowFormView):
         return redirect("accounts:verification_sent")
 
 
-class SignupCompleteView(AuthPageMixin, TemplateView):
+class SignupCompleteView(SignupOpenMixin, AuthPageMixin, TemplateView):
     template_name = "passkeys/signup_complete.html"
 
     def get(self, request, *args, **kwargs):

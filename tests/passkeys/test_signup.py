@@ -208,6 +208,24 @@ def test_disabled_by_default(client):
 def test_closed_when_signup_is_closed(client):
     response = post(client, "passkeys/signup/", {"email": EMAIL})
     assert code(response) == "passkey_signup_disabled"
+    assert client.get("/passkeys/signup/").status_code == 404
+
+
+@enabled
+def test_a_link_of_a_sign_up_closed_since_leads_nowhere():
+    # The page of a link is a page of sign-up: closed, it is not there (as the form page),
+    # and the link's ceremony is refused; opened again, the link still works.
+    browser = Client()
+    token = token_from(request_link(browser))
+    with override_settings(AUTHSUITE_ACCOUNTS_SIGNUP_OPEN=False):
+        assert browser.get(f"/passkeys/signup/{token}/").status_code == 404
+        options = post(browser, "passkeys/signup/options/", {"token": token})
+        assert options.status_code == 403
+        assert code(options) == "passkey_signup_disabled"
+    with override_settings(AUTHSUITE_PASSKEYS_SIGNUP=False):
+        assert browser.get(f"/passkeys/signup/{token}/").status_code == 404
+    assert browser.get(f"/passkeys/signup/{token}/").status_code == 200
+    assert browser.get("/passkeys/signup/not-a-token/").status_code == 400
 
 
 @enabled
