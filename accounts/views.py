@@ -15,7 +15,6 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -53,9 +52,11 @@ class AuthPageMixin:
     # token on a request no page of ours sends; every other method gets a 405.
     http_method_names = ["get", "head", "options", "post"]
 
-    @method_decorator([never_cache, sensitive_post_parameters()])
-    def dispatch(self, request, *args, **kwargs):
-        return super().dispatch(request, *args, **kwargs)
+    @classmethod
+    def as_view(cls, **initkwargs):
+        # Decorated once, here: method_decorator on dispatch would wrap the bound method
+        # in both decorators again on every request.
+        return never_cache(sensitive_post_parameters()(super().as_view(**initkwargs)))
 
     def next_url(self) -> str:
         raw = self.request.POST.get("next") or self.request.GET.get("next") or ""
