@@ -2,8 +2,8 @@
 
 Every path leads to the bad-request view, so the request still passes through the whole
 middleware stack, which adds its security headers (CSP, X-Frame-Options, nosniff, ...) to
-the 400 as to any answer, while nothing on the way reads the body or the query: the view
-is exempt from the CSRF check, which would.
+the 400 as to any answer. Nothing on the way reads the body or the query: the view is
+exempt from the CSRF check, the one step that would read the body.
 """
 
 from django.urls import re_path, set_urlconf
