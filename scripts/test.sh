@@ -5,15 +5,16 @@
 #   CI=true bash scripts/test.sh   a PostgreSQL or Redis that cannot be reached fails the run
 #
 # Steps, in order: ruff, the migrations check, Django's system checks, the suite on the
-# embedded defaults (SQLite, local-memory cache, eager Celery), the same on Django's own
-# User model (django.contrib.auth) instead of the suite's, the whole suite again on
-# PostgreSQL + Redis together with the services and concurrency tests, then the browser tests.
+# embedded defaults (SQLite, local-memory cache, eager Celery) and, at the same time, the
+# same on Django's own User model (django.contrib.auth) instead of the suite's, the whole
+# suite again on PostgreSQL + Redis together with the services and concurrency tests, then
+# the browser tests.
 # Every step runs even when an earlier one failed; the exit status is non-zero if any failed.
 #
 # Environment:
-#   TEST_DATABASE_URL  PostgreSQL for the second run (postgres://postgres@127.0.0.1:5432/test);
+#   TEST_DATABASE_URL  PostgreSQL for the PostgreSQL run (postgres://postgres@127.0.0.1:5432/test);
 #                      the tests use a database named by TEST_DB_NAME (test_authsuite) there
-#   TEST_REDIS_URL     Redis for the second run (redis://127.0.0.1:6379/15); the tests flush
+#   TEST_REDIS_URL     Redis for the PostgreSQL run (redis://127.0.0.1:6379/15); the tests flush
 #                      this database, so give it one nothing else uses
 #   PYTEST_ARGS        extra pytest arguments for every run (say "-x" or "-k magic")
 #   STEP_TIMEOUT       seconds one pytest run may take before it is stopped (900)
@@ -51,6 +52,37 @@ step() {  # step NAME COMMAND...: run one step, time it, remember a failure
         echo "--- $name: FAILED (exit $rc) after $((SECONDS - start))s"
     else
         echo "--- $name: ok in $((SECONDS - start))s"
+    fi
+}
+
+declare -A STARTED=()  # step id -> "pid name" of a step running in the background
+
+step_start() {  # step_start ID NAME COMMAND...: start a step in the background, its output kept
+    local id="$1" name="$2"
+    shift 2
+    (
+        start=$SECONDS
+        "$@" >"$RESULTS/$id.log" 2>&1
+        echo "$? $((SECONDS - start))" >"$RESULTS/$id.status"
+    ) &
+    STARTED[$id]="$! $name"
+    echo
+    echo "==> $name: started"
+}
+
+step_finish() {  # step_finish ID: wait for a step started by step_start, show its output
+    local id="$1" pid name rc seconds
+    read -r pid name <<<"${STARTED[$id]}"
+    wait "$pid"
+    echo
+    echo "==> $name"
+    cat "$RESULTS/$id.log"
+    read -r rc seconds <"$RESULTS/$id.status" || { rc=1; seconds="?"; }
+    if [ "$rc" -ne 0 ]; then
+        FAILED+=("$name (exit $rc)")
+        echo "--- $name: FAILED (exit $rc) after ${seconds}s"
+    else
+        echo "--- $name: ok in ${seconds}s"
     fi
 }
 
@@ -108,14 +140,18 @@ step "ruff check" ruff check .
 step "migrations are up to date" python manage.py makemigrations --check --dry-run
 step "system checks" python manage.py check
 
-step "pytest: SQLite + local memory" run_pytest sqlite no \
+# The two runs on the embedded defaults share nothing (each has its own in-memory
+# databases, cache and temporary directory), so they run side by side, one per core.
+# The second is the same suite for a project on django.contrib.auth's User (username login
+# field, optional email), less the tests about the suite's own model, plus tests/auth_user.
+step_start sqlite "pytest: SQLite + local memory" run_pytest sqlite no \
+    --basetemp="$RESULTS/tmp-sqlite" \
     -m "not services and not postgres and not browser"
-
-# The same suite again for a project on django.contrib.auth's User (username login field,
-# optional email), less the tests about the suite's own model, plus tests/auth_user.
-step "pytest: on django.contrib.auth's User" run_pytest auth_user no \
-    --ds=tests.settings_auth_user \
+step_start auth_user "pytest: on django.contrib.auth's User" run_pytest auth_user no \
+    --basetemp="$RESULTS/tmp-auth-user" --ds=tests.settings_auth_user \
     -m "not services and not postgres and not browser and not own_user_model"
+step_finish sqlite
+step_finish auth_user
 
 if problems="$(services_problems)"; then
     PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL")
