@@ -39,6 +39,7 @@ from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 
 from accounts import authrecord, lockout, sessions, signals
 from accounts.app_settings import app_settings
@@ -59,10 +60,22 @@ class LoginState:
     done: list[str] = field(default_factory=list)
     #: The stage this sign-in was sent to, the only one that may be passed next.
     waiting: str = ""
+    #: The account's password as it was when the first factor succeeded (its session auth
+    #: hash): a password changed or reset meanwhile voids the sign-in, as it ends sessions.
+    credential: str = ""
 
     def user(self):
+        """The account signing in, or None: gone, disabled or its password changed since."""
         model = get_user_model()
-        return model._default_manager.filter(pk=self.user_id, **active_only()).first()
+        user = model._default_manager.filter(pk=self.user_id, **active_only()).first()
+        if user is None or not constant_time_compare(self.credential, _credential(user)):
+            return None
+        return user
+
+
+def _credential(user) -> str:
+    session_auth_hash = getattr(user, "get_session_auth_hash", None)
+    return session_auth_hash() if session_auth_hash is not None else ""
 
 
 class Stage:
@@ -152,6 +165,15 @@ def state_get(request) -> LoginState | None:
 
 def state_clear(request) -> None:
     request.session.pop(SESSION_KEY, None)
+
+
+def state_password_set(request, user) -> None:
+    """A stage of the sign-in set the account's password itself (the required change):
+    the sign-in goes on with the new one."""
+    state = state_get(request)
+    if state is not None and state.user_id == str(user.pk):
+        state.credential = _credential(user)
+        _state_save(request, state)
 
 
 def _state_save(request, state: LoginState) -> None:
@@ -273,6 +295,7 @@ def _advance(request, user, state: LoginState) -> LoginResult:
             state_clear(request)
         else:
             state.waiting = stage.key
+            state.credential = _credential(user)
             _state_save(request, state)
         return LoginResult(user=user, stage=stage, next_url=state.next_url)
     _complete(request, user, state)

@@ -6,7 +6,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts import lockout, sessions, signals, tokens
+from accounts import lockout, pipeline, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified_if_free, unknown_address_asked
@@ -128,4 +128,5 @@ def password_required_change(request, *, user, new_password: str) -> None:
     password_check(new_password, user)
     with transaction.atomic():
         _set_password(request, user, new_password, reason="password_changed", keep_current=False)
+        pipeline.state_password_set(request, user)
         signals.password_changed.send(sender=user.__class__, request=request, user=user)
