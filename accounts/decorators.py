@@ -12,7 +12,8 @@ from django.urls import reverse
 from accounts import authrecord
 
 
-def _to_reauthenticate(request):
+def reauthentication_redirect(request):
+    """To /accounts/reauthenticate/, and back to this page after."""
     query = urlencode({"next": request.get_full_path()})
     return redirect(f"{reverse('accounts:reauthenticate')}?{query}")
 
@@ -25,7 +26,7 @@ def reauthentication_required(view=None, *, max_age: int | None = None):
         @wraps(func)
         def wrapper(request, *args, **kwargs):
             if not authrecord.is_recent(request, max_age):
-                return _to_reauthenticate(request)
+                return reauthentication_redirect(request)
             return func(request, *args, **kwargs)
 
         return wrapper
@@ -44,5 +45,5 @@ class ReauthenticationRequiredMixin:
 
             return redirect_to_login(request.get_full_path())
         if not authrecord.is_recent(request, self.reauthentication_max_age):
-            return _to_reauthenticate(request)
+            return reauthentication_redirect(request)
         return super().dispatch(request, *args, **kwargs)

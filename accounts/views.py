@@ -22,7 +22,7 @@ from django.views.generic import FormView, TemplateView, View
 
 from accounts import authrecord, links, pipeline, sessions, tokens
 from accounts.app_settings import app_settings
-from accounts.decorators import ReauthenticationRequiredMixin
+from accounts.decorators import ReauthenticationRequiredMixin, reauthentication_redirect
 from accounts.errors import AccountsError, FlowError
 from accounts.flows import account as account_flows
 from accounts.flows import email as email_flows
@@ -465,9 +465,7 @@ class EmailView(LoginRequiredMixin, FlowFormView):
         if action == "add":
             return super().post(request, *args, **kwargs)
         if action in self.sensitive_actions and not authrecord.is_recent(request):
-            from accounts.decorators import _to_reauthenticate
-
-            return _to_reauthenticate(request)
+            return reauthentication_redirect(request)
         try:
             address_id = int(request.POST.get("address", ""))
         except ValueError:
@@ -521,6 +519,18 @@ class SessionsView(LoginRequiredMixin, AuthPageMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         which = request.POST.get("session", "")
         current = sessions.current_session_id(request)
+        session_id = None
+        if which not in ("others", "all"):
+            try:
+                session_id = int(which)
+            except ValueError:
+                messages.error(request, _("Choose a session."))
+                return redirect("accounts:sessions")
+        if (session_id is None or session_id != current) and not authrecord.is_recent(request):
+            # Ending another session, or every one, takes a recent authentication (ASVS
+            # 7.5.2): a stolen session cannot sign its owner out everywhere. Ending this
+            # one is signing out.
+            return reauthentication_redirect(request)
         if which == "others":
             count = sessions.sessions_end(request.user, request=request, reason="user", keep=current)
             messages.success(request, _("%(n)d other sessions ended.") % {"n": count})
@@ -529,11 +539,6 @@ class SessionsView(LoginRequiredMixin, AuthPageMixin, TemplateView):
             login_flows.logout(request)
             return redirect("accounts:login")
         else:
-            try:
-                session_id = int(which)
-            except ValueError:
-                messages.error(request, _("Choose a session."))
-                return redirect("accounts:sessions")
             ended = sessions.sessions_end(request.user, request=request, reason="user", only=session_id)
             if ended and session_id == current:
                 login_flows.logout(request)

@@ -13,7 +13,7 @@ from django.views.generic import TemplateView
 
 from accounts import authrecord
 from accounts.app_settings import app_settings as accounts_settings
-from accounts.decorators import _to_reauthenticate
+from accounts.decorators import reauthentication_redirect
 from accounts.errors import FlowError
 from accounts.forms import EmailForm
 from accounts.views import AuthPageMixin, FlowFormView
@@ -48,7 +48,7 @@ class ManageView(LoginRequiredMixin, AuthPageMixin, TemplateView):
                 messages.success(request, _("The passkey was renamed."))
             elif action == "remove":
                 if not authrecord.is_recent(request):
-                    return _to_reauthenticate(request)
+                    return reauthentication_redirect(request)
                 flows.passkey_remove(request, user=request.user, passkey_id=int(raw_id))
                 messages.success(request, _("The passkey was removed."))
             else:

@@ -324,9 +324,13 @@ class SessionListView(AccountsAPIView):
 class SessionDetailView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={204: None}, summary="End one of your sessions")
+    @extend_schema(responses={204: None}, summary="End one of your sessions",
+                   description="Ending a session other than this one needs a recent "
+                               "authentication (`reauthentication_required`).")
     def delete(self, request, pk: int):
         user = request.user
+        if pk != sessions.current_session_id(request._request):
+            IsRecentlyAuthenticated().has_permission(request, self)
         if not sessions.sessions_end(user, request=request._request, reason="user", only=pk):
             raise FlowError(AccountsError.SESSION_NOT_FOUND, "No such session.")
         if pk == sessions.current_session_id(request._request):
@@ -335,7 +339,7 @@ class SessionDetailView(AccountsAPIView):
 
 
 class SessionEndOthersView(AccountsAPIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsRecentlyAuthenticated]
 
     @extend_schema(request=None, responses=s.DetailSerializer, summary="End all other sessions")
     def post(self, request):
@@ -347,7 +351,7 @@ class SessionEndOthersView(AccountsAPIView):
 
 
 class SessionEndAllView(AccountsAPIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsRecentlyAuthenticated]
 
     @extend_schema(request=None, responses={204: None},
                    summary="End every session, this one included (sign out everywhere)")

@@ -76,8 +76,7 @@ def test_the_required_change_itself_finishes_the_sign_in(client, user, password)
 
 
 @override_settings(AUTHSUITE_MFA_REQUIRED="everyone")
-def test_a_reset_ends_a_sign_in_waiting_for_mfa_enrolment(user, password, monkeypatch):
-    clock = Clock(monkeypatch)
+def test_a_reset_ends_a_sign_in_waiting_for_mfa_enrolment(user, password):
     other = Client()
     response = api_post(other, "login/", {"email": user.email, "password": password})
     assert response.json()["stage"] == "mfa_enroll"

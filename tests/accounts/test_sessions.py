@@ -483,3 +483,66 @@ def test_remember_idle_timeout_is_configurable(user, password, clock):
     clock.shift(3601)
     assert not is_signed_in(browser)
     assert UserSession.objects.get(user=user).end_reason == "idle_timeout"
+
+
+# --- ending another session takes a recent authentication (ASVS 7.5.2) ---------------------
+
+@pytest.fixture
+def stale_browsers(user, password, time_machine):
+    """Two sessions of one account, both signed in more than five minutes ago."""
+    freeze(time_machine)
+    laptop, desktop = firefox(), chrome()
+    signed_in_html(laptop, user.email, password)
+    signed_in_api(desktop, user.email, password)
+    time_machine.shift(301)
+    return laptop, desktop
+
+
+@pytest.mark.parametrize("which", ["others", "all", "desktop"])
+def test_html_stale_session_reauthenticates_before_ending_another(stale_browsers, which):
+    laptop, desktop = stale_browsers
+    choice = str(row_of(desktop).pk) if which == "desktop" else which
+    response = laptop.post(SESSIONS, {"session": choice})
+    assert response["Location"] == "/accounts/reauthenticate/?next=%2Faccounts%2Fsessions%2F"
+    assert is_signed_in(laptop)
+    assert is_signed_in(desktop)
+    assert UserSession.objects.filter(ended_at__isnull=True).count() == 2
+
+
+def test_html_stale_session_ends_itself_without_reauthenticating(stale_browsers):
+    laptop, desktop = stale_browsers
+    response = laptop.post(SESSIONS, {"session": str(row_of(laptop).pk)})
+    assert response["Location"] == "/accounts/login/"
+    assert not is_signed_in(laptop)
+    assert is_signed_in(desktop)
+
+
+def test_html_after_reauthenticating_another_session_can_be_ended(stale_browsers, password):
+    laptop, desktop = stale_browsers
+    response = laptop.post("/accounts/reauthenticate/?next=%2Faccounts%2Fsessions%2F",
+                           {"password": password})
+    assert response["Location"] == SESSIONS
+    response = laptop.post(SESSIONS, {"session": "others"}, follow=True)
+    assert b"1 other sessions ended." in response.content
+    assert not is_signed_in(desktop)
+
+
+@pytest.mark.parametrize("call", ["end-others", "end-all", "delete-other"])
+def test_api_stale_session_reauthenticates_before_ending_another(stale_browsers, call):
+    laptop, desktop = stale_browsers
+    if call == "delete-other":
+        response = api_delete(desktop, f"sessions/{row_of(laptop).pk}/")
+    else:
+        response = api_post(desktop, f"sessions/{call}/")
+    assert response.status_code == 403
+    assert error_code(response) == "reauthentication_required"
+    assert is_signed_in(laptop)
+    assert is_signed_in(desktop)
+    assert UserSession.objects.filter(ended_at__isnull=True).count() == 2
+
+
+def test_api_stale_session_ends_itself_without_reauthenticating(stale_browsers):
+    laptop, desktop = stale_browsers
+    assert api_delete(desktop, f"sessions/{row_of(desktop).pk}/").status_code == 204
+    assert not is_signed_in(desktop)
+    assert is_signed_in(laptop)
