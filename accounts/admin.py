@@ -32,13 +32,13 @@ from accounts.flows.email import (
     held_elsewhere,
 )
 from accounts.flows.password import password_reset_send
+from accounts.forms import normal_address
 from accounts.models import (
     EmailAddress,
     LoginThrottle,
     PasswordChangeRequired,
     User,
     UserSession,
-    normalize_email,
 )
 from accounts.users import email_field, stores_is_active, within_reach
 from authsuite.admin_input import SafeInputMixin
@@ -238,7 +238,11 @@ class SuiteUserAdminMixin(SafeInputMixin):
                 if field not in self.changed_data:
                     return cleaned  # an account as it was (a legacy one without an address)
                 if cleaned.get(field):
-                    cleaned[field] = normalize_email(cleaned[field])
+                    try:
+                        cleaned[field] = normal_address(cleaned[field])
+                    except forms.ValidationError as error:
+                        self.add_error(field, error)
+                        return cleaned
                     # The admin saves in this transaction: until it ends, no other
                     # account can verify this address (verifying takes the same lock).
                     claims_lock(cleaned[field])
@@ -308,7 +312,7 @@ class AuthUserAddForm(forms.ModelForm):
         self.fields["email"].required = True
 
     def clean_email(self):
-        email = normalize_email(self.cleaned_data["email"])
+        email = normal_address(self.cleaned_data["email"])
         if address_held(email):
             raise forms.ValidationError(_("An account already uses this address."))
         return email

@@ -6,12 +6,27 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.app_settings import app_settings
+from accounts.models import normalize_email
 
 PASSWORD_MAX = 1024
 
 
+class AddressField(forms.EmailField):
+    """An email address, validated in the normal form the suite stores and compares
+    (:func:`accounts.models.normalize_email`): a form that folds into something too long
+    or malformed is refused here, not by the database."""
+
+    def to_python(self, value):
+        return normalize_email(super().to_python(value))
+
+
+def normal_address(value: str) -> str:
+    """``value`` in its normal form, or a ValidationError if that is no address."""
+    return AddressField(max_length=254).clean(value)
+
+
 def _email_field(**attrs) -> forms.EmailField:
-    return forms.EmailField(
+    return AddressField(
         label=_("Email address"), max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", **attrs}),
     )

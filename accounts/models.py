@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import unicodedata
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -10,12 +12,27 @@ from django.utils.translation import gettext_lazy as _
 
 
 def normalize_email(email: str) -> str:
-    """The one normal form of an address: trimmed and lower-cased as a whole.
+    """The one normal form of an address: trimmed, lower-cased as a whole, in Unicode's
+    compatibility form (NFKC), with an internationalized domain spelled one way.
 
-    Addresses compare case-insensitively everywhere in the suite, so ``Ann@X.org`` and
-    ``ann@x.org`` can never be two accounts.
+    Addresses compare in this form everywhere in the suite, so ``Ann@X.org``, ``ann@x.org``,
+    ``ann@ｘ.org`` (full-width letters) and ``ann@xn--...`` against its Unicode spelling,
+    which all reach one mailbox, can never be two accounts nor two rate-limit counters.
     """
-    return (email or "").strip().lower()
+    email = (email or "").strip()
+    if email.isascii() and "xn--" not in email.lower():
+        return email.lower()  # nearly every address: nothing else to fold
+    email = unicodedata.normalize("NFKC", email).lower()
+    local, at, domain = email.rpartition("@")
+    if not at:
+        return email
+    try:
+        # The spelling IDNA gives it back, as mail to it is sent (Django encodes the
+        # domain the same way): case and width folded, punycode labels decoded.
+        domain = domain.encode("idna").decode("idna")
+    except UnicodeError:
+        pass  # not a valid domain: the address is refused wherever it is validated
+    return f"{local}@{domain}"
 
 
 class UserManager(BaseUserManager):

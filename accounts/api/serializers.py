@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.forms import PASSWORD_MAX
+from accounts.models import normalize_email
 
 
 class StrictStringMixin:
@@ -25,7 +26,10 @@ class StringField(StrictStringMixin, serializers.CharField):
 
 
 class EmailField(StrictStringMixin, serializers.EmailField):
-    pass
+    """An address, validated in the normal form the suite stores and compares."""
+
+    def to_internal_value(self, data):
+        return normalize_email(super().to_internal_value(data))
 
 
 class NoControlCharsMixin:

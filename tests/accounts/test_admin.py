@@ -420,6 +420,24 @@ def test_staff_changing_the_login_address_moves_the_rows_and_tells_the_old_one(a
     assert Event.objects.filter(action="accounts.email.changed").exists()
 
 
+@pytest.mark.parametrize(("typed", "error"), [
+    (f"bob@{chr(0xFF45)}xample.com", "Another account already uses this address."),
+    ("ann@" + "\ufdfa" * 14 + ".com", "Enter a valid email address."),
+])
+def test_staff_type_an_address_in_its_normal_form(admin_client, typed, error):
+    ann = UserFactory(email="ann@example.com")
+    UserFactory(email="bob@example.com")
+    form = change_form(admin_client, ann)
+    form["email"] = [typed]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 200
+    assert error in response.context["adminform"].form.errors["email"]
+    ann.refresh_from_db()
+    assert ann.email == "ann@example.com"
+
+
 def ann_and_bobs_address(taken: str):
     """Ann, Bob, and an address Bob holds: his login address, or another he verified."""
     ann = UserFactory(email="ann@example.com")

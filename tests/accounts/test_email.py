@@ -46,7 +46,8 @@ def act_html(client, action, address):
 def test_html_add_sends_a_verification_link(signed_in, user):
     page = add_html(signed_in, "Second@Example.com")
 
-    assert b"We sent a verification link to Second@Example.com." in page.content
+    # The address as it is stored and mail goes to.
+    assert b"We sent a verification link to second@example.com." in page.content
     address = EmailAddress.objects.get(email="second@example.com")
     assert address.user == user
     assert (address.verified, address.primary) == (False, False)

@@ -1,0 +1,94 @@
+"""One mailbox, one address: the spellings of an address that reach the same mailbox
+(case, Unicode compatibility forms such as full-width letters, an internationalized domain
+in punycode or in Unicode) are one account, one lockout and one rate-limit counter."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.core.mail.message import sanitize_address
+from django.test import Client
+
+from accounts.models import EmailAddress, normalize_email
+from tests.accounts.support import api_post, error_code, is_signed_in
+
+pytestmark = pytest.mark.django_db
+
+FULLWIDTH_E = "\uff45"  # ｅ
+
+
+@pytest.mark.parametrize(("typed", "normal"), [
+    ("Ann@X.org", "ann@x.org"),
+    ("  ann@example.com\t", "ann@example.com"),
+    (f"ann@{FULLWIDTH_E}xample.com", "ann@example.com"),
+    ("\uff41\uff4e\uff4e\uff20example.com", "ann@example.com"),  # ａｎｎ＠
+    ("ann@example\uff0ecom", "ann@example.com"),  # full-width full stop
+    ("ann@xn--bcher-kva.de", "ann@bücher.de"),
+    ("ann@BÜCHER.de", "ann@bücher.de"),
+    ("ann@bu\u0308cher.de", "ann@bücher.de"),  # a combining diaeresis
+    ("", ""),
+    (None, ""),
+])
+def test_normal_form(typed, normal):
+    assert normalize_email(typed) == normal
+
+
+def test_the_normal_form_is_where_mail_goes():
+    for typed in (f"ann@{FULLWIDTH_E}xample.com", "ann@xn--bcher-kva.de", "ann@BÜCHER.de"):
+        assert sanitize_address(normalize_email(typed), "utf-8") == sanitize_address(typed, "utf-8")
+
+
+def test_a_full_width_spelling_signs_up_no_second_account(user):
+    variant = user.email.replace("example", f"{FULLWIDTH_E}xample")
+    response = api_post(Client(), "signup/", {"email": variant,
+                                              "password": "another long passphrase here"})
+    # Mandatory verification answers as for any address, and creates nothing.
+    assert response.status_code == 201
+    assert get_user_model().objects.filter(email__iexact=user.email).count() == 1
+    assert get_user_model().objects.count() == 1
+    assert not EmailAddress.objects.exclude(user=user).exists()
+
+
+def test_a_full_width_spelling_signs_in_to_the_same_account(user, password):
+    client = Client()
+    variant = user.email.replace("example", f"{FULLWIDTH_E}xample").upper()
+    response = api_post(client, "login/", {"email": variant, "password": password})
+    assert response.status_code == 200, response.content
+    assert is_signed_in(client)
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_spellings_share_the_per_address_mail_limit(user):
+    local = user.email.split("@")[0]
+    for i in range(11):
+        response = api_post(Client(REMOTE_ADDR=f"10.0.{i}.1"), "magic-link/", {"email": user.email})
+    assert response.status_code == 429
+    mail.outbox.clear()
+    variants = [
+        f"{local}@" + "example"[:j] + chr(ord("example"[j]) + 0xFEE0) + "example"[j + 1:] + ".com"
+        for j in range(7)
+    ]
+    for i, variant in enumerate(variants):
+        response = api_post(Client(REMOTE_ADDR=f"10.1.{i}.1"), "magic-link/", {"email": variant})
+        assert response.status_code == 429
+    assert mail.outbox == []
+
+
+# An address whose normal form is no address: U+FDFA folds into 18 characters and a space.
+SWOLLEN = "ann@" + "\ufdfa" * 14 + ".com"
+
+
+def test_an_address_that_folds_into_no_address_is_refused_by_the_api():
+    response = api_post(Client(), "signup/", {"email": SWOLLEN, "password": "a long passphrase 2026"})
+    assert response.status_code == 400
+    assert error_code(response) == "invalid"
+    assert "email" in response.json()["error"]["fields"]
+    assert not get_user_model().objects.exists()
+
+
+def test_an_address_that_folds_into_no_address_is_refused_by_the_page():
+    response = Client().post("/accounts/signup/", {"email": SWOLLEN, "password": "a long passphrase 2026"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"]
+    assert not get_user_model().objects.exists()
