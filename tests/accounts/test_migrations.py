@@ -46,3 +46,46 @@ def test_one_primary_owner_is_chosen_before_the_constraint():
         assert OneTimeToken.objects.get(user=first).voided_at is not None
     finally:
         MigrationExecutor(connection).migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_addresses_are_rewritten_in_their_normal_form_unless_it_is_taken():
+    before = ("accounts", "0007_reauthenticate_token_purpose")
+    after = ("accounts", "0008_addresses_in_normal_form")
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate([before])
+    apps = executor.loader.project_state([before]).apps
+    User = apps.get_model(settings.AUTH_USER_MODEL)
+    EmailAddress = apps.get_model("accounts", "EmailAddress")
+    fullwidth = "ann@\uff45xample.com"
+    try:
+        def user(email, n):
+            return User.objects.create(
+                email=email, **({"username": f"u{n}"} if hasattr(User, "username") else {}))
+
+        ann = user(fullwidth, 1)
+        bob = user("bob@xn--bcher-kva.de", 2)
+        clash = user("carl@example.com", 3)
+        twin = user("carl@\uff45xample.com", 4)  # its normal form is carl's: left as it is
+        now = timezone.now()
+        for owner in (ann, bob, clash, twin):
+            EmailAddress.objects.create(user=owner, email=owner.email, primary=True,
+                                        verified=True, created_at=now)
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+
+        apps = executor.loader.project_state([after]).apps
+        User = apps.get_model(settings.AUTH_USER_MODEL)
+        EmailAddress = apps.get_model("accounts", "EmailAddress")
+        normal = {ann.pk: "ann@example.com", bob.pk: "bob@bücher.de",
+                  clash.pk: "carl@example.com", twin.pk: "carl@\uff45xample.com"}
+        assert dict(EmailAddress.objects.values_list("user_id", "email")) == normal
+        # The suite's own user table is rewritten; another app's (django.contrib.auth's)
+        # is the project's to change.
+        own = settings.AUTH_USER_MODEL == "accounts.User"
+        assert dict(User.objects.values_list("pk", "email")) == (
+            normal if own else {u.pk: u.email for u in (ann, bob, clash, twin)})
+    finally:
+        MigrationExecutor(connection).migrate(latest)

@@ -1,0 +1,40 @@
+"""Addresses stored before the normal form folded Unicode compatibility forms and
+internationalized domains (``accounts.models.normalize_email``) are rewritten in it, so they
+are found again by what people type. A row whose normal form another row already holds
+keeps its spelling: two accounts are never merged by a migration."""
+
+from django.conf import settings
+from django.db import migrations
+
+from accounts.models import normalize_email  # a pure function of the text
+
+
+def _rewrite(model, field: str) -> None:
+    """Rewrite ``field`` of every row whose value is not in the normal form, unless another
+    row holds the normal form already."""
+    candidates = [
+        (pk, value) for pk, value in model._base_manager.values_list("pk", field)
+        if value and not (value.isascii() and "xn--" not in value.lower())
+    ]
+    for pk, value in candidates:
+        normal = normalize_email(value)
+        if normal == value:
+            continue
+        if not model._base_manager.filter(**{field: normal}).exclude(pk=pk).exists():
+            model._base_manager.filter(pk=pk).update(**{field: normal})
+
+
+def forwards(apps, schema_editor):
+    if settings.AUTH_USER_MODEL == "accounts.User":
+        _rewrite(apps.get_model("accounts", "User"), "email")
+    _rewrite(apps.get_model("accounts", "EmailAddress"), "email")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0007_reauthenticate_token_purpose"),
+    ]
+
+    operations = [
+        migrations.RunPython(forwards, migrations.RunPython.noop),
+    ]
