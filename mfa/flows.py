@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from accounts import authrecord, pipeline
 from accounts.errors import FlowError
+from accounts.flows.email import address_proven_required
 from accounts.flows.limits import humanize
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
@@ -41,6 +42,7 @@ def totp_setup_begin(*, user) -> Setup:
     if devices.totp_device(user) is not None:
         raise FlowError(MFAError.ALREADY_ENROLLED,
                         _("An authenticator app is already set up. Remove it first."))
+    address_proven_required(user, adding=_("an authenticator app"))
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice.objects.create(
@@ -79,6 +81,7 @@ def totp_activate(request, *, user, code: str) -> list[str]:
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
         raise FlowError(MFAError.NO_PENDING_SETUP, _("Start the setup again."))
+    address_proven_required(user, adding=_("an authenticator app"))
     if not totp.verify(device, code):
         raise FlowError(MFAError.CODE_INVALID, _("That code is not valid. Check the time on "
                                                  "your phone and try the current code."),

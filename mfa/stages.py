@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from accounts import authrecord
+from accounts.errors import FlowError
+from accounts.flows.email import address_unproven, verification_resend
 from accounts.pipeline import Stage
 from mfa import policy, registry, trust
 
@@ -40,3 +42,12 @@ class EnrollStage(Stage):
 
     def is_needed(self, request, user, state, facts) -> bool:
         return policy.enrollment_due(user, has_mfa=registry.has_factor(facts))
+
+    def on_enter(self, request, user) -> None:
+        # No factor is added to an account whose address is unproven (pre-hijacking): the
+        # enrolment page says so, and a fresh link lets the owner prove it and go on.
+        if address_unproven(user):
+            try:
+                verification_resend(request, user=user)
+            except FlowError:
+                pass  # rate limited: the earlier link is still in their inbox

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from accounts import authrecord, pipeline
 from accounts.errors import AccountsError, FlowError
 from accounts.exports import when
+from accounts.flows.email import address_proven_required
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
 from passkeys import ceremonies, signals
@@ -64,6 +65,7 @@ def amr_for(*, backup_eligible: bool, user_verified: bool) -> list[str]:
 def register_options(request, *, user) -> dict:
     if Passkey.objects.filter(user=user).count() >= app_settings.MAX_PASSKEYS:
         raise FlowError(PasskeyError.LIMIT, _("You have the most passkeys allowed."))
+    address_proven_required(user, adding=_("a passkey"))
     exclude = list(Passkey.objects.filter(user=user).values_list("credential_id", flat=True))
     return ceremonies.registration_options(
         request, user=user, handle=user_handle(user), name=_email(user),
@@ -77,6 +79,8 @@ def register_verify(request, *, user, credential, name: str = "",
     stored = ceremonies.take_challenge(request, ceremony)
     if stored.get("user_id") != str(user.pk):
         raise ceremonies.invalid()
+    if ceremony == CEREMONY_REGISTER:
+        address_proven_required(user, adding=_("a passkey"))
     registered = ceremonies.verify_registration(credential, challenge=stored["challenge_bytes"])
     name = passkey_name(name) or provider_name(registered.aaguid) or _("Passkey")
     duplicate = FlowError(PasskeyError.DUPLICATE, _("This passkey is already registered."))

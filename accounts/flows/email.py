@@ -129,6 +129,36 @@ def needs_verification(user) -> bool:
     ).exists()
 
 
+def address_unproven(user) -> bool:
+    """Whether the account's login address still waits for verification (never where
+    verification is off: the project trusts addresses as typed)."""
+    if app_settings.EMAIL_VERIFICATION == "off":
+        return False
+    email = normalize_email(user_email(user))
+    return bool(email) and EmailAddress.objects.filter(
+        user=user, email=email, verified=False).exists()
+
+
+def address_proven_required(user, *, adding: str) -> None:
+    """Refuse to attach ``adding`` (a passkey, an authenticator app) to an account whose
+    login address still waits for verification.
+
+    Whoever signs up with an address is not yet known to own it. Were they to attach a
+    way in before its owner proves the mailbox, that way in would outlive the proof (the
+    password nobody proved is dropped then, a factor would not be): a hijacking prepared in
+    advance.
+    """
+    if address_unproven(user):
+        email = normalize_email(user_email(user))
+        raise FlowError(
+            AccountsError.EMAIL_UNVERIFIED,
+            _("Verify your email address before adding %(what)s: open the link we sent to "
+              "%(email)s.")
+            % {"what": adding, "email": email},
+            status=403,
+        )
+
+
 def verification_send(request, *, user, email: str) -> None:
     raw = tokens.token_issue(
         user=user, purpose=tokens.Purpose.VERIFY_EMAIL, email=email,
