@@ -83,8 +83,11 @@ def blocked() -> FlowError:
 
 
 def logout(request) -> None:
+    """Sign out; in a session not signed in, abandon the sign-in in progress, so that the
+    next person at this browser cannot finish it."""
     user = request.user
     if not user.is_authenticated:
+        pipeline.state_clear(request)
         return
     sid = sessions.current_session_id(request)
     if sid is not None:

@@ -49,7 +49,7 @@ def password_change(request, *, user, current_password: str, new_password: str) 
             )
         confirm_password(request, user=user, password=current_password,
                          method="password_change", field="current_password")
-    password_check(new_password, user)
+    password_check(new_password, user, field="new_password")
     checked = user.password
     with transaction.atomic():
         # The stored password under a row lock: one change of a double submit wins; the
@@ -105,7 +105,7 @@ def password_reset_complete(request, *, token: str, new_password: str):
     """Set a new password with a reset link. Signs nobody in: the user then signs in,
     and every later stage (MFA included) still applies."""
     found = password_reset_check(request, token=token)
-    password_check(new_password, found.user)
+    password_check(new_password, found.user, field="new_password")
     with transaction.atomic():
         used = tokens.token_consume(token, purpose=tokens.Purpose.PASSWORD_RESET)
         if used is None:
@@ -125,7 +125,7 @@ def password_required_change(request, *, user, new_password: str) -> None:
             AccountsError.PASSWORD_INVALID, _("Choose a password different from the old one."),
             field="new_password",
         )
-    password_check(new_password, user)
+    password_check(new_password, user, field="new_password")
     with transaction.atomic():
         _set_password(request, user, new_password, reason="password_changed", keep_current=False)
         pipeline.state_password_set(request, user)

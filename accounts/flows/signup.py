@@ -32,12 +32,12 @@ class SignupResult:
     login: pipeline.LoginResult | None = None
 
 
-def password_check(password: str, user) -> None:
+def password_check(password: str, user, *, field: str = "password") -> None:
     try:
         password_validation.validate_password(password, user)
     except ValidationError as exc:
         raise FlowError(
-            AccountsError.PASSWORD_INVALID, exc.messages[0], field="password",
+            AccountsError.PASSWORD_INVALID, exc.messages[0], field=field,
             messages=exc.messages,
         ) from None
 

@@ -119,3 +119,36 @@ def test_a_sign_in_in_progress_from_before_this_check_starts_again(client, user,
     session.save()
     response = client.get(reverse("accounts:password_change_required"))
     assert response["Location"] == reverse("accounts:login")
+
+
+@pytest.mark.parametrize("via", ["api", "page"])
+def test_signing_out_abandons_a_sign_in_in_progress(user, password, via):
+    PasswordChangeRequired.objects.create(user=user)
+    client = Client()
+    response = api_post(client, "login/", {"email": user.email, "password": password})
+    assert response.json()["stage"] == "password_change_required"
+    if via == "api":
+        assert api_post(client, "logout/").status_code == 204
+    else:
+        client.post(reverse("accounts:logout"))
+    assert client.get("/api/auth/v1/session/").json()["pending_stage"] is None
+    # The next person at this browser cannot finish it.
+    response = api_post(client, "password/required/",
+                        {"new_password": OTHER_NEW, "new_password_confirm": OTHER_NEW})
+    assert response.status_code == 409 and error_code(response) == "no_login_pending"
+    assert not signed_in(client)
+
+
+@pytest.mark.parametrize("path", ["password/change/", "password/required/"])
+def test_a_weak_new_password_is_reported_on_new_password(user, password, path):
+    client = Client()
+    if path == "password/change/":
+        api_post(client, "login/", {"email": user.email, "password": password})
+        data = {"current_password": password, "new_password": "abc"}
+    else:
+        PasswordChangeRequired.objects.create(user=user)
+        api_post(client, "login/", {"email": user.email, "password": password})
+        data = {"new_password": "abc", "new_password_confirm": "abc"}
+    response = api_post(client, path, data)
+    assert response.status_code == 400 and error_code(response) == "password_invalid"
+    assert list(response.json()["error"]["fields"]) == ["new_password"]
