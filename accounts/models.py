@@ -20,8 +20,9 @@ def normalize_email(email: str) -> str:
     which all reach one mailbox, can never be two accounts nor two rate-limit counters.
     """
     email = (email or "").strip()
-    if email.isascii() and "xn--" not in email.lower():
-        return email.lower()  # nearly every address: nothing else to fold
+    lowered = email.lower()
+    if email.isascii() and "xn--" not in lowered:
+        return lowered  # nearly every address: nothing else to fold
     email = unicodedata.normalize("NFKC", email).lower()
     local, at, domain = email.rpartition("@")
     if not at:

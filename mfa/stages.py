@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accounts import authrecord
 from accounts.errors import FlowError
-from accounts.flows.email import address_unproven, verification_resend
+from accounts.flows.email import unproven_address, verification_resend
 from accounts.pipeline import Stage
 from mfa import policy, registry, trust
 
@@ -46,7 +46,7 @@ class EnrollStage(Stage):
     def on_enter(self, request, user) -> None:
         # No factor is added to an account whose address is unproven (pre-hijacking): the
         # enrolment page says so, and a fresh link lets the owner prove it and go on.
-        if address_unproven(user):
+        if unproven_address(user):
             try:
                 verification_resend(request, user=user)
             except FlowError:

@@ -129,14 +129,15 @@ def needs_verification(user) -> bool:
     ).exists()
 
 
-def address_unproven(user) -> bool:
-    """Whether the account's login address still waits for verification (never where
-    verification is off: the project trusts addresses as typed)."""
+def unproven_address(user) -> str:
+    """The account's login address while it waits for verification, else "" (always
+    where verification is off: the project trusts addresses as typed)."""
     if app_settings.EMAIL_VERIFICATION == "off":
-        return False
+        return ""
     email = normalize_email(user_email(user))
-    return bool(email) and EmailAddress.objects.filter(
-        user=user, email=email, verified=False).exists()
+    if email and EmailAddress.objects.filter(user=user, email=email, verified=False).exists():
+        return email
+    return ""
 
 
 def address_proven_required(user, *, adding: str) -> None:
@@ -148,8 +149,8 @@ def address_proven_required(user, *, adding: str) -> None:
     password nobody proved is dropped then, a factor would not be): a hijacking prepared in
     advance.
     """
-    if address_unproven(user):
-        email = normalize_email(user_email(user))
+    email = unproven_address(user)
+    if email:
         raise FlowError(
             AccountsError.EMAIL_UNVERIFIED,
             _("Verify your email address before adding %(what)s: open the link we sent to "

@@ -12,14 +12,11 @@ from accounts.models import normalize_email  # a pure function of the text
 def _rewrite(model, field: str) -> None:
     """Rewrite ``field`` of every row whose value is not in the normal form, unless another
     row holds the normal form already."""
-    candidates = [
-        (pk, value) for pk, value in model._base_manager.values_list("pk", field)
-        if value and not (value.isascii() and "xn--" not in value.lower())
+    rewrites = [
+        (pk, normal) for pk, value in model._base_manager.values_list("pk", field).iterator()
+        if value and (normal := normalize_email(value)) != value
     ]
-    for pk, value in candidates:
-        normal = normalize_email(value)
-        if normal == value:
-            continue
+    for pk, normal in rewrites:
         if not model._base_manager.filter(**{field: normal}).exclude(pk=pk).exists():
             model._base_manager.filter(pk=pk).update(**{field: normal})
 

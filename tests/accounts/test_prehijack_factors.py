@@ -123,3 +123,20 @@ def test_required_enrolment_sends_a_link_and_goes_on_once_it_is_followed(monkeyp
     secret = api_post(client, "mfa/totp/setup/").json()["secret"]
     response = api_post(client, "mfa/totp/activate/", {"code": pyotp.TOTP(secret).at(clock.t)})
     assert response.json()["login"] == {"status": "authenticated"}
+
+
+@optional
+def test_no_authenticator_app_from_a_setup_begun_before_the_check(monkeypatch):
+    # A setup begun while the check let it through (say, before it existed): activating it
+    # refuses too, and the pending device stays unconfirmed.
+    from mfa import flows
+
+    clock = Clock(monkeypatch)
+    attacker = attacker_signed_up()
+    real = flows.address_proven_required
+    monkeypatch.setattr(flows, "address_proven_required", lambda user, adding: None)
+    secret = api_post(attacker, "mfa/totp/setup/").json()["secret"]
+    monkeypatch.setattr(flows, "address_proven_required", real)
+    response = api_post(attacker, "mfa/totp/activate/", {"code": pyotp.TOTP(secret).at(clock.t)})
+    assert response.status_code == 403 and error_code(response) == "email_unverified"
+    assert not TOTPDevice.objects.filter(confirmed=True).exists()

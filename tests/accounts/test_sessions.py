@@ -134,8 +134,10 @@ def test_html_end_one_other_session(two_browsers):
     assert (target.is_active, target.end_reason) == (False, "user")
 
 
-def test_html_end_the_current_session_signs_out(two_browsers):
-    laptop, desktop = two_browsers
+@pytest.mark.parametrize("signed_in", ["two_browsers", "stale_browsers"])
+def test_html_end_the_current_session_signs_out(request, signed_in):
+    # Ending this session is signing out: no recent authentication needed.
+    laptop, desktop = request.getfixturevalue(signed_in)
     response = laptop.post(SESSIONS, {"session": str(row_of(laptop).pk)})
     assert response["Location"] == "/accounts/login/"
     assert not is_signed_in(laptop)
@@ -171,8 +173,9 @@ def test_api_end_one(two_browsers):
     assert is_signed_in(desktop)
 
 
-def test_api_end_the_current_session(two_browsers):
-    laptop, desktop = two_browsers
+@pytest.mark.parametrize("signed_in", ["two_browsers", "stale_browsers"])
+def test_api_end_the_current_session(request, signed_in):
+    laptop, desktop = request.getfixturevalue(signed_in)
     assert api_delete(desktop, f"sessions/{row_of(desktop).pk}/").status_code == 204
     assert not is_signed_in(desktop)
     assert is_signed_in(laptop)
@@ -509,14 +512,6 @@ def test_html_stale_session_reauthenticates_before_ending_another(stale_browsers
     assert UserSession.objects.filter(ended_at__isnull=True).count() == 2
 
 
-def test_html_stale_session_ends_itself_without_reauthenticating(stale_browsers):
-    laptop, desktop = stale_browsers
-    response = laptop.post(SESSIONS, {"session": str(row_of(laptop).pk)})
-    assert response["Location"] == "/accounts/login/"
-    assert not is_signed_in(laptop)
-    assert is_signed_in(desktop)
-
-
 def test_html_after_reauthenticating_another_session_can_be_ended(stale_browsers, password):
     laptop, desktop = stale_browsers
     response = laptop.post("/accounts/reauthenticate/?next=%2Faccounts%2Fsessions%2F",
@@ -539,10 +534,3 @@ def test_api_stale_session_reauthenticates_before_ending_another(stale_browsers,
     assert is_signed_in(laptop)
     assert is_signed_in(desktop)
     assert UserSession.objects.filter(ended_at__isnull=True).count() == 2
-
-
-def test_api_stale_session_ends_itself_without_reauthenticating(stale_browsers):
-    laptop, desktop = stale_browsers
-    assert api_delete(desktop, f"sessions/{row_of(desktop).pk}/").status_code == 204
-    assert not is_signed_in(desktop)
-    assert is_signed_in(laptop)
