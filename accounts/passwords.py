@@ -3,7 +3,7 @@ composition rules and no rotation.
 
 Add to ``AUTH_PASSWORD_VALIDATORS``::
 
-    {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 15}},
     {"NAME": "accounts.passwords.BlocklistValidator"},
     {"NAME": "accounts.passwords.BreachedPasswordValidator"},
 """
@@ -26,13 +26,16 @@ from authsuite.app_settings import app_settings as core_settings
 
 
 class LengthValidator:
-    """At least ``min_length`` characters (default 12) and at most ``max_length`` (1024).
+    """At least ``min_length`` characters (default 15) and at most ``max_length`` (1024).
+
+    15 is NIST SP 800-63B-4's minimum for a password that may be the only factor; where a
+    second factor is required of everyone, 8 is the floor.
 
     The upper bound only stops absurd inputs from costing a hash; anything a person or a
     password manager would produce (128 characters and well beyond) is accepted.
     """
 
-    def __init__(self, min_length: int = 12, max_length: int = 1024):
+    def __init__(self, min_length: int = 15, max_length: int = 1024):
         self.min_length = min_length
         self.max_length = max_length
 

@@ -17,6 +17,7 @@ from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.api.serializers import StrictBooleanField, StringField
 from accounts.api.views import IsRecentlyAuthenticated
 from accounts.decorators import ReauthenticationRequiredMixin
 from audit import alerts
@@ -145,8 +146,8 @@ class AlertPreferenceSerializer(serializers.Serializer):
 
 
 class AlertChangeSerializer(serializers.Serializer):
-    rule = serializers.CharField(max_length=200)
-    enabled = serializers.BooleanField()
+    rule = StringField(max_length=200)
+    enabled = StrictBooleanField()
 
 
 @method_decorator(never_cache, name="dispatch")

@@ -131,7 +131,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 15}},
     {"NAME": "accounts.passwords.BlocklistValidator"},
     {"NAME": "accounts.passwords.BreachedPasswordValidator"},
 ]

@@ -42,6 +42,16 @@ class NoControlCharsMixin:
         return super().validate(attrs)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """Only JSON true or false: "maybe", 0 or "no" are mistakes, not answers (DRF's own field
+    reads "no" and 0 as false, and "yes" and 1 as true)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 def password_field() -> serializers.CharField:
     return StringField(max_length=PASSWORD_MAX, trim_whitespace=False,
                        style={"input_type": "password"})
@@ -54,7 +64,7 @@ def token_field() -> serializers.CharField:
 class LoginSerializer(NoControlCharsMixin, serializers.Serializer):
     email = EmailField(max_length=254)
     password = password_field()
-    remember = serializers.BooleanField(default=False)
+    remember = StrictBooleanField(default=False)
 
 
 class SignupSerializer(NoControlCharsMixin, serializers.Serializer):

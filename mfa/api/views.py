@@ -11,7 +11,12 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from accounts import authrecord, pipeline
-from accounts.api.serializers import AuthRecordSerializer, LoginResultSerializer, StringField
+from accounts.api.serializers import (
+    AuthRecordSerializer,
+    LoginResultSerializer,
+    StrictBooleanField,
+    StringField,
+)
 from accounts.api.views import IsRecentlyAuthenticated, _from_flow
 from accounts.errors import FlowError
 from authsuite.api.views import SuiteAPIView
@@ -31,15 +36,6 @@ class CodeField(StringField):
         if any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise serializers.ValidationError("Remove the control characters.", code="invalid")
         return value
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """Only JSON true or false: "maybe", 2 or "yes" are mistakes, not answers."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid", input=data)
-        return data
 
 
 class CodeSerializer(serializers.Serializer):

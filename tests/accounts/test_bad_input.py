@@ -186,7 +186,8 @@ def _field_cases(serializer_class):
         if field.required:
             yield name, "missing", None
         if isinstance(field, serializers.BooleanField):
-            for value in ["maybe", 2, [], {}, None]:
+            # Only JSON true and false: DRF's own field reads "no", 0 and "yes" as booleans.
+            for value in ["maybe", 2, [], {}, None, "no", "yes", 0, 1, "true", "false"]:
                 yield name, "bad-boolean", value
             continue
         for value in NOT_TEXT + BAD_TEXT:

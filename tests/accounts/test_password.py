@@ -81,7 +81,7 @@ def test_change_requires_matching_confirmation_and_policy(client, user, password
                                     "new_password_confirm": NEW_PASSWORD + "x"})
     assert b"The two passwords differ." in mismatch.content
     weak = client.post(CHANGE, change_form(password, "short"))
-    assert b"Use at least 12 characters." in weak.content
+    assert b"Use at least 15 characters." in weak.content
     api_weak = api_post(client, "password/change/",
                         {"current_password": password, "new_password": "short"})
     assert api_weak.status_code == 400
@@ -281,7 +281,7 @@ def test_reset_with_a_weak_password_keeps_the_link(client, user):
 
     weak = client.post(link, new_password_form("short"))
     assert weak.status_code == 200
-    assert b"Use at least 12 characters." in weak.content
+    assert b"Use at least 15 characters." in weak.content
     assert client.post(link, new_password_form()).status_code == 302
 
 

@@ -24,10 +24,18 @@ REAL_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
 ]
 VALIDATORS = [
-    {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 15}},
     {"NAME": "accounts.passwords.BlocklistValidator"},
     {"NAME": "accounts.passwords.BreachedPasswordValidator"},
 ]
+
+
+@pytest.fixture
+def eight_characters_allowed(settings):
+    """The floor a project that requires a second factor of everyone may configure: the
+    blocklist and the context words must stand on their own there."""
+    settings.AUTH_PASSWORD_VALIDATORS = [{**VALIDATORS[0], "OPTIONS": {"min_length": 8}},
+                                         *VALIDATORS[1:]]
 
 
 def errors_for(password: str, user=None) -> list[str]:
@@ -48,20 +56,30 @@ def html_signup(client, email, password):
 
 # --- length ---------------------------------------------------------------------------------
 
-def test_eleven_characters_are_refused_twelve_accepted():
-    assert errors_for("kx8#vq2!mz7") == ["password_too_short"]
-    assert errors_for("kx8#vq2!mz7p") == []
+def test_fourteen_characters_are_refused_fifteen_accepted():
+    # NIST SP 800-63B-4 3.1.1.2: 15 at least for a password that may be the only factor.
+    assert errors_for("kx8#vq2!mz7pw4r") == []
+    assert errors_for("kx8#vq2!mz7pw4") == ["password_too_short"]
+    assert errors_for("kx8#vq2!mz7pw4ſ") == []  # 15 characters, not 15 bytes
+    assert errors_for("ÅÅ🔑") == ["password_too_short"]
+
+
+def test_the_validator_defaults_to_fifteen():
+    from accounts.passwords import LengthValidator
+
+    assert LengthValidator().min_length == 15
+    assert "at least 15 characters" in LengthValidator().get_help_text()
 
 
 @pytest.mark.parametrize("via", ["html", "api"])
 def test_short_password_is_refused_at_signup(client, via):
     if via == "html":
-        page = html_signup(client, "ann@example.com", "kx8#vq2!mz7")
-        assert b"Use at least 12 characters." in page.content
+        page = html_signup(client, "ann@example.com", "kx8#vq2!mz7pw4")
+        assert b"Use at least 15 characters." in page.content
     else:
-        response = api_signup(client, "ann@example.com", "kx8#vq2!mz7")
+        response = api_signup(client, "ann@example.com", "kx8#vq2!mz7pw4")
         assert error_code(response) == "password_invalid"
-        assert response.json()["error"]["fields"]["password"] == ["Use at least 12 characters."]
+        assert response.json()["error"]["fields"]["password"] == ["Use at least 15 characters."]
     assert not User.objects.exists()
 
 
@@ -94,6 +112,7 @@ def test_absurdly_long_password_is_refused_without_a_500(client):
 
 # --- blocklist and context words ------------------------------------------------------------
 
+@pytest.mark.usefixtures("eight_characters_allowed")
 @pytest.mark.parametrize("common", ["password1234", "123456789abc", "1q2w3e4r5t6y", "PASSWORD1234"])
 def test_common_passwords_are_refused(client, common):
     assert errors_for(common) == ["password_too_common"]
@@ -101,6 +120,15 @@ def test_common_passwords_are_refused(client, common):
     assert response.json()["error"]["fields"]["password"] == ["This password is too common."]
 
 
+@pytest.mark.parametrize("guessable", [
+    "Password123456!!", "passwordpassword", "aaaaaaaaaaaaaaa", "123456789012345",
+    "qwertyuiopasdfg", "abcdefghijklmnop", "!!!iloveyou2024!!",
+])
+def test_guessable_passwords_of_the_default_length_are_refused(guessable):
+    assert errors_for(guessable) == ["password_too_common"]
+
+
+@pytest.mark.usefixtures("eight_characters_allowed")
 @pytest.mark.parametrize("guessable", [
     "Password123!", "!!!monkey2024", "iloveyou1234",  # a common one, dressed up
     "passwordpassword", "aaaaaaaaaaaa", "abcabcabcabc", "ab12ab12ab12",  # repeated
@@ -111,6 +139,7 @@ def test_common_passwords_in_disguise_are_refused(guessable):
     assert errors_for(guessable) == ["password_too_common"]
 
 
+@pytest.mark.usefixtures("eight_characters_allowed")
 @pytest.mark.parametrize("fine", [
     "correct horse battery staple", "x7#kP9!qL2@m", "monkeys are fine 42 times",
     "passwordisnotmypassword", "Tr0ub4dor&3 horse", "ångström ñandú 42",
@@ -120,6 +149,7 @@ def test_passwords_that_merely_contain_a_common_word_are_accepted(fine):
     assert errors_for(fine) == []
 
 
+@pytest.mark.usefixtures("eight_characters_allowed")
 def test_email_local_part_is_refused():
     user = User(email="marguerite.dupont@example.com")
     assert errors_for("marguerite2024!", user) == ["password_context_word"]
@@ -128,12 +158,14 @@ def test_email_local_part_is_refused():
     assert errors_for("marguerite likes long walks at dawn", user) == []
 
 
+@pytest.mark.usefixtures("eight_characters_allowed")
 def test_context_words_are_checked_at_signup(client):
     response = api_signup(client, "marguerite.dupont@example.com", "marguerite2024!")
     assert error_code(response) == "password_invalid"
     assert "too close to your email" in response.json()["error"]["message"]
 
 
+@pytest.mark.usefixtures("eight_characters_allowed")
 @pytest.mark.own_user_model
 def test_name_is_a_context_word():
     user = User(email="x@example.com", name="Bartholomew")
@@ -141,18 +173,21 @@ def test_name_is_a_context_word():
 
 
 @override_settings(AUTHSUITE_SITE_NAME="Fabrikam")
+@pytest.mark.usefixtures("eight_characters_allowed")
 def test_site_name_is_refused():
     assert errors_for("fabrikam2024!") == ["password_context_word"]
     assert errors_for("FABRIKAM-FABRIKAM") == ["password_context_word"]
 
 
 @override_settings(AUTHSUITE_SITE_NAME="Fabrikam Identity")
+@pytest.mark.usefixtures("eight_characters_allowed")
 def test_each_word_of_a_site_name_is_refused():
     assert errors_for("fabrikam2024!") == ["password_context_word"]
     assert errors_for("identity2024!") == ["password_context_word"]
 
 
 @override_settings(AUTHSUITE_SITE_NAME="Fabrikam Identity")
+@pytest.mark.usefixtures("eight_characters_allowed")
 def test_a_site_name_of_several_words_is_refused_whole():
     """Each word alone is less than half of these; together they are nearly all."""
     assert errors_for("FabrikamIdentity2024") == ["password_context_word"]
@@ -161,6 +196,7 @@ def test_a_site_name_of_several_words_is_refused_whole():
     assert errors_for("my fabrikam identity is a quiet orange kettle") == []
 
 
+@pytest.mark.usefixtures("eight_characters_allowed")
 def test_the_whole_email_address_is_refused():
     user = User(email="ann.archer@example.com")
     assert errors_for("ann.archer@example.com", user) == ["password_context_word"]
@@ -171,6 +207,7 @@ def test_the_whole_email_address_is_refused():
 
 
 @override_settings(AUTHSUITE_SITE_NAME="authsuite demo")
+@pytest.mark.usefixtures("eight_characters_allowed")
 def test_demo_site_name_is_refused():
     assert errors_for("authsuite2024") == ["password_context_word"]
     assert errors_for("authsuite demo 1") == ["password_context_word"]

@@ -195,7 +195,7 @@ def test_required_password_change_html(client, user, password, staff):
     assert b"different from the old one" in same.content
     weak = client.post(reverse("accounts:password_change_required"),
                        {"new_password": "short", "new_password_confirm": "short"})
-    assert b"Use at least 12 characters." in weak.content
+    assert b"Use at least 15 characters." in weak.content
     assert AUTH_KEY not in client.session
 
     done = client.post(reverse("accounts:password_change_required"),

@@ -353,7 +353,7 @@ def test_no_account_is_created_twice(client):
 def test_signup_rejects_a_weak_password_with_a_field_error(client):
     page = html_signup(client, "ann@example.com", password="short")
     assert page.status_code == 200
-    assert b"Use at least 12 characters." in page.content
+    assert b"Use at least 15 characters." in page.content
 
     response = api_signup(client, "ann@example.com", password="short")
     assert response.status_code == 400

@@ -119,7 +119,14 @@ def test_the_api_lists_and_changes_alerts(recent, user):
     ({"rule": NEW_DEVICE}, "invalid"),
     ({"enabled": False}, "invalid"),
     ({"rule": NEW_DEVICE, "enabled": "maybe"}, "invalid"),
+    # Only JSON false turns an alert off: "no", 0 and "false" are a client's mistake.
+    ({"rule": NEW_DEVICE, "enabled": "no"}, "invalid"),
+    ({"rule": NEW_DEVICE, "enabled": 0}, "invalid"),
+    ({"rule": NEW_DEVICE, "enabled": "false"}, "invalid"),
+    ({"rule": NEW_DEVICE, "enabled": None}, "invalid"),
     ({"rule": ["a list"], "enabled": False}, "invalid"),
+    ({"rule": 123, "enabled": False}, "invalid"),
+    ({"rule": True, "enabled": False}, "invalid"),
     ([], "invalid"),
 ])
 def test_bad_input_is_refused_with_a_code(recent, body, code):
