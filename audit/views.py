@@ -17,7 +17,7 @@ from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from accounts.api.serializers import StrictBooleanField, StringField
+from accounts.api.serializers import StrictBooleanField, StrictIntegerField, StringField
 from accounts.api.views import IsRecentlyAuthenticated
 from accounts.decorators import ReauthenticationRequiredMixin
 from audit import alerts
@@ -25,6 +25,7 @@ from audit.app_settings import app_settings
 from audit.errors import AuditError
 from audit.models import Event
 from audit.paging import keyset
+from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView, api_error
 from authsuite.useragent import device_name
 
@@ -186,13 +187,22 @@ class AlertPreferencesAPIView(SuiteAPIView):
                                                   many=True).data)
 
 
+class ActivityQuerySerializer(serializers.Serializer):
+    before = StrictIntegerField(required=False, min_value=1, max_value=2**63 - 1,
+                                help_text="The next page: events older than this id.")
+
+
 @method_decorator(never_cache, name="dispatch")
 class SecurityActivityAPIView(SuiteAPIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses=ActivitySerializer(many=True),
+    @extend_schema(parameters=[ActivityQuerySerializer],
+                   responses={200: ActivitySerializer(many=True),
+                              400: error("`before` is not an event id (`invalid`).")},
                    summary="Your recent security activity (newest first; ?before=<id> pages)")
     def get(self, request):
+        query = ActivityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         rows = activity_for(request.user, app_settings.SECURITY_PAGE_SIZE,
-                            keyset(request.query_params.get("before")))
+                            query.validated_data.get("before"))
         return Response(ActivitySerializer(rows, many=True).data)

@@ -11,22 +11,33 @@ from django.views.decorators.cache import never_cache
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
-# Public, read-only documents: anything but GET and HEAD is a 405 (an OPTIONS would ask the
-# docs page's HTML renderer for a template it does not have), and no session is consulted
+from authsuite.api.views import JSONErrorsMixin
+
+
+class SchemaView(JSONErrorsMixin, SpectacularAPIView):
+    pass
+
+
+class DocsView(JSONErrorsMixin, SpectacularSwaggerSplitView):
+    pass
+
+
+# Public, read-only documents: anything but GET and HEAD is a 405, and no session is consulted
 # (rendering a 405 page for a signed-in session without a CSRF token would check it then).
+# Their errors (404, 405, 406) come in the API's JSON envelope.
 READ_ONLY = {"http_method_names": ["get", "head"], "authentication_classes": [],
              "permission_classes": [AllowAny]}
 
 api_patterns = [
     # Like every API response, never cached (Cache-Control: no-store).
-    path("schema/", never_cache(SpectacularAPIView.as_view(api_version="1", **READ_ONLY)),
+    path("schema/", never_cache(SchemaView.as_view(api_version="1", **READ_ONLY)),
          name="schema"),
     # Swagger UI styles itself with inline <style> and style attributes; that page alone
     # allows inline styles. Scripts stay 'self' only (the split view serves its JS as a file).
     path(
         "docs/",
         never_cache(csp_update({"style-src": ["'self'", "'unsafe-inline'"]})(
-            SpectacularSwaggerSplitView.as_view(url_name="authsuite_api:schema", **READ_ONLY))),
+            DocsView.as_view(url_name="authsuite_api:schema", **READ_ONLY))),
         name="docs",
     ),
 ]

@@ -52,6 +52,17 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """ASCII digits, or a JSON integer: DRF's own field also takes "²", " 7 " and 7.0."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not (data.isascii() and data.isdigit() and len(data) <= 19):
+            self.fail("invalid")
+        if not isinstance(data, str | int) or isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def password_field() -> serializers.CharField:
     return StringField(max_length=PASSWORD_MAX, trim_whitespace=False,
                        style={"input_type": "password"})

@@ -22,6 +22,7 @@ from accounts.flows.signup import signup
 from accounts.models import EmailAddress
 from accounts.users import user_email, user_name
 from authsuite.api.errors import APIError, CoreError
+from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView, api_error
 
 from . import serializers as s
@@ -145,9 +146,10 @@ class ReauthenticateView(AccountsAPIView):
 class ReauthenticateLinkView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={202: s.DetailSerializer},
+    @extend_schema(request=None, responses={202: s.DetailSerializer, 409: error(
+                       "The account has a password: confirm with it (`use_password`).")},
                    summary="Email a link that confirms it is you, for an account without a "
-                           "password (use_password otherwise); it works in this session only")
+                           "password; it works in this session only")
     def post(self, request):
         magic_flows.reauthentication_link_request(request._request)
         return _detail("A link to confirm it is you is on its way.")
@@ -188,7 +190,9 @@ class MagicLinkConfirmView(AccountsAPIView):
 class EmailVerifyView(AccountsAPIView):
     input_serializer = s.EmailVerifySerializer
 
-    @extend_schema(request=s.EmailVerifySerializer, responses=s.DetailSerializer,
+    @extend_schema(request=s.EmailVerifySerializer,
+                   responses={200: s.DetailSerializer, 409: error(
+                       "Another account holds this address (`email_in_use`).")},
                    summary="Verify an email address with the token from its link (and the "
                            "account's password, unless signed in as the account)")
     def post(self, request):
@@ -218,7 +222,8 @@ class EmailListView(AccountsAPIView):
 class EmailDetailView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={204: None}, summary="Remove an address")
+    @extend_schema(responses={204: None, 404: error("No such address (`email_not_found`).")},
+                   summary="Remove an address")
     def delete(self, request, pk: int):
         email_flows.email_remove(request._request, user=request.user, address_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -227,7 +232,10 @@ class EmailDetailView(AccountsAPIView):
 class EmailPrimaryView(AccountsAPIView):
     permission_classes = [IsRecentlyAuthenticated]
 
-    @extend_schema(request=None, responses=s.DetailSerializer,
+    @extend_schema(request=None,
+                   responses={200: s.DetailSerializer,
+                              404: error("No such address (`email_not_found`)."),
+                              409: error("Another account holds this address (`email_in_use`).")},
                    summary="Make a verified address the sign-in address")
     def post(self, request, pk: int):
         email_flows.email_make_primary(request._request, user=request.user, address_id=pk)
@@ -237,7 +245,8 @@ class EmailPrimaryView(AccountsAPIView):
 class EmailResendView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={202: s.DetailSerializer},
+    @extend_schema(request=None, responses={202: s.DetailSerializer,
+                                            404: error("No such address (`email_not_found`).")},
                    summary="Send a new verification link to an unverified address")
     def post(self, request, pk: int):
         address = EmailAddress.objects.filter(user=request.user, pk=pk).first()
@@ -289,7 +298,9 @@ class PasswordResetConfirmView(AccountsAPIView):
 class PasswordRequiredView(AccountsAPIView):
     input_serializer = s.NewPasswordSerializer
 
-    @extend_schema(request=s.NewPasswordSerializer, responses=s.LoginResultSerializer,
+    @extend_schema(request=s.NewPasswordSerializer,
+                   responses={200: s.LoginResultSerializer, 409: error(
+                       "No sign-in is waiting for this step (`no_login_pending`).")},
                    summary="Login stage: choose the new password staff asked for")
     def post(self, request):
         data = self.valid(request)
@@ -324,7 +335,8 @@ class SessionListView(AccountsAPIView):
 class SessionDetailView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={204: None}, summary="End one of your sessions",
+    @extend_schema(responses={204: None, 404: error("No such session (`session_not_found`).")},
+                   summary="End one of your sessions",
                    description="Ending a session other than this one needs a recent "
                                "authentication (`reauthentication_required`).")
     def delete(self, request, pk: int):

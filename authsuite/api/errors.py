@@ -26,6 +26,7 @@ class CoreError(StrEnum):
     PERMISSION_DENIED = "permission_denied"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
     RATE_LIMITED = "rate_limited"
     TOO_LARGE = "request_too_large"
     CSRF_FAILED = "csrf_failed"
@@ -66,6 +67,7 @@ _DRF_CODES = {
     exceptions.PermissionDenied: CoreError.PERMISSION_DENIED,
     exceptions.NotFound: CoreError.NOT_FOUND,
     exceptions.MethodNotAllowed: CoreError.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: CoreError.NOT_ACCEPTABLE,
     exceptions.Throttled: CoreError.RATE_LIMITED,
 }
 

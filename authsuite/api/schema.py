@@ -13,12 +13,14 @@ from enum import StrEnum
 from importlib import import_module
 
 from django.apps import apps
+from drf_spectacular.utils import OpenApiResponse
 
 from authsuite.api.errors import CoreError
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _METHODS = {"get", "post", "put", "patch", "delete"}
-_WITH_BODY = {"post", "put", "patch"}
+# A body is parsed on every method but GET and HEAD, whether or not the view reads it.
+_WITH_BODY = {"post", "put", "patch", "delete"}
 # (status, description, methods it applies to)
 _RESPONSES = [
     ("400", "Invalid or malformed input (`invalid`, `malformed_request`, or a flow's own "
@@ -26,11 +28,21 @@ _RESPONSES = [
     ("403", "Not signed in, not allowed, CSRF check failed, or a recent reauthentication "
             "is required (`not_authenticated`, `permission_denied`, `csrf_failed`, "
             "`reauthentication_required`).", _METHODS),
+    ("406", "The `Accept` header admits no JSON (`not_acceptable`).", _METHODS),
     ("413", "The request body is too large (`request_too_large`).", _WITH_BODY),
     ("415", "The body is not JSON (`unsupported_media_type`).", _WITH_BODY),
     ("429", "Too many attempts (`rate_limited`, or a flow's lockout code); retry after the "
             "`Retry-After` header's seconds.", _METHODS),
 ]
+
+
+def error(description: str) -> OpenApiResponse:
+    """An operation's own error answer, for ``extend_schema(responses=...)``: say which
+    codes it carries; the body is the Error envelope (``error_responses`` adds it).
+
+    ``{404: error("No such address (`email_not_found`).")}``
+    """
+    return OpenApiResponse(description=description)
 
 
 def error_codes() -> list[str]:
@@ -77,6 +89,9 @@ def error_responses(result, generator, request, public):
             if method not in _METHODS:
                 continue
             responses = operation.setdefault("responses", {})
+            for status, response in responses.items():
+                if status[0] in "45" and "content" not in response:  # the view's own: error()
+                    response["content"] = {"application/json": {"schema": ERROR_REF}}
             for status, description, methods in _RESPONSES:
                 if method not in methods or status in responses:
                     continue

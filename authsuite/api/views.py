@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS
+from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from authsuite.api.errors import APIError
@@ -39,6 +40,20 @@ class SuiteAPIView(APIView):
                 exc = convert(exc)
                 break
         return super().handle_exception(exc)
+
+
+class JSONErrorsMixin:
+    """Errors in the API's JSON envelope, whatever the view renders when it succeeds.
+
+    For the schema (YAML or JSON) and the docs page (HTML): a 404, 405 or 406 there is still
+    an answer of the API, and a client that asked for the page cannot be given the page.
+    """
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def _has_body(request) -> bool:

@@ -19,6 +19,7 @@ from accounts.api.serializers import (
 )
 from accounts.api.views import IsRecentlyAuthenticated, _from_flow
 from accounts.errors import FlowError
+from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView
 from mfa import devices, flows, policy, trust
 from mfa.errors import MFAError
@@ -197,7 +198,8 @@ class TOTPDeleteView(MFAAPIView):
 class ChallengeView(MFAAPIView):
     """The second-factor stage of a sign-in, or a step-up for a signed-in user."""
 
-    @extend_schema(request=ChallengeSerializer, responses=CHALLENGE_RESULT,
+    @extend_schema(request=ChallengeSerializer, responses={200: CHALLENGE_RESULT, 409: error(
+                       "No sign-in is waiting for a second factor (`no_login_pending`).")},
                    summary="Pass the second-factor stage of a sign-in (or step up)",
                    description="During a sign-in: its next step (or `authenticated`). For a "
                                "signed-in user (step-up): the refreshed authentication record.")
@@ -249,7 +251,9 @@ class TrustedDetailView(MFAAPIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={204: None}, summary="Stop trusting a browser")
+    @extend_schema(responses={204: None, 404: error(
+                       "No such browser (`mfa_trusted_browser_not_found`).")},
+                   summary="Stop trusting a browser")
     def delete(self, request, pk: int):
         if not trust.trust_revoke(request.user, request=request._request, trusted_id=pk):
             raise FlowError(MFAError.TRUSTED_BROWSER_NOT_FOUND, "No such browser.", status=404)

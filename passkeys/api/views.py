@@ -18,11 +18,15 @@ from accounts.api.serializers import (
 from accounts.api.views import IsRecentlyAuthenticated, _from_flow
 from accounts.app_settings import app_settings as accounts_settings
 from accounts.errors import FlowError
+from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView
 from authsuite.urls_util import safe_next
 from passkeys import flows
 from passkeys.errors import PasskeyError
 from passkeys.models import Passkey
+
+NO_SECOND_FACTOR_PENDING = error("No sign-in is waiting for a second factor (`no_login_pending`).")
+NO_SUCH_PASSKEY = error("No such passkey (`passkey_not_found`).")
 
 
 # Text fields as strict as the accounts API's: a number is no name, and names and
@@ -125,7 +129,7 @@ class SecondFactorOptionsView(PasskeyAPIView):
     """Request options for the pending sign-in's second-factor stage (the user's passkeys
     are allowed)."""
 
-    @extend_schema(request=None, responses={200: dict},
+    @extend_schema(request=None, responses={200: dict, 409: NO_SECOND_FACTOR_PENDING},
                    summary="Options for using a passkey as the second factor of a sign-in")
     def post(self, request):
         return Response(flows.second_factor_options(request._request))
@@ -134,7 +138,7 @@ class SecondFactorOptionsView(PasskeyAPIView):
 class SecondFactorView(PasskeyAPIView):
     """Pass the pending sign-in's second-factor stage with a passkey."""
 
-    @extend_schema(request=CredentialSerializer, responses={200: dict},
+    @extend_schema(request=CredentialSerializer, responses={200: dict, 409: NO_SECOND_FACTOR_PENDING},
                    summary="Pass the second-factor stage with a passkey")
     def post(self, request):
         data = self.data(request)
@@ -188,7 +192,7 @@ class PasskeyDetailView(PasskeyAPIView):
             return [IsRecentlyAuthenticated()]
         return [IsAuthenticated()]
 
-    @extend_schema(request=RenameSerializer, responses=PasskeySerializer,
+    @extend_schema(request=RenameSerializer, responses={200: PasskeySerializer, 404: NO_SUCH_PASSKEY},
                    summary="Rename a passkey")
     def patch(self, request, pk: int):
         if pk > 2**63 - 1 or not Passkey.objects.filter(user=request.user, pk=pk).exists():
@@ -198,7 +202,7 @@ class PasskeyDetailView(PasskeyAPIView):
                                        name=data["name"])
         return Response(PasskeySerializer(passkey).data)
 
-    @extend_schema(responses={204: None}, summary="Remove a passkey")
+    @extend_schema(responses={204: None, 404: NO_SUCH_PASSKEY}, summary="Remove a passkey")
     def delete(self, request, pk: int):
         if pk > 2**63 - 1:
             raise FlowError(PasskeyError.NOT_FOUND, "No such passkey.", status=404)

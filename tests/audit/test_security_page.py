@@ -120,13 +120,18 @@ def test_pages_go_back_by_key(client, user, password):
     assert [e["id"] for e in client.get(PAGE, {"before": mine[4]}).context["events"]] == mine[5:10]
 
 
-@pytest.mark.parametrize("before", ["²", "9" * 30, "-5", "x", "1.5"])
-def test_odd_keys_give_the_newest_page(client, two_people, before):
-    newest = client.get(API).json()
+@pytest.mark.parametrize("before", ["²", "9" * 30, "-5", "0", "x", "1.5", " 7", "7\x00", "٣"])
+def test_odd_keys_are_refused_by_the_api_and_give_the_page_its_newest(client, two_people,
+                                                                      before):
     response = client.get(API, {"before": before})
-    assert response.status_code == 200
-    assert response.json() == newest
-    assert client.get(PAGE, {"before": before}).status_code == 200
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert list(response.json()["error"]["fields"]) == ["before"]
+    # A person who edits the address bar gets the newest page, as with no key at all.
+    newest = client.get(PAGE).context["events"]
+    page = client.get(PAGE, {"before": before})
+    assert page.status_code == 200
+    assert list(page.context["events"]) == list(newest)
 
 
 def test_a_page_costs_the_same_for_a_short_or_long_history(client, user, password):

@@ -38,8 +38,7 @@ def test_every_operation_documents_its_error_responses(schema):
     assert len(operations) > 40
     for path, method, operation in operations:
         responses = operation["responses"]
-        expected = {"403", "429"} | ({"400", "413", "415"} if method in {"post", "put", "patch"}
-                                     else set())
+        expected = {"403", "406", "429"} | ({"400", "413", "415"} if method != "get" else set())
         assert expected <= set(responses), (path, method)
         for status in expected:
             content = responses[status]["content"]["application/json"]["schema"]
@@ -57,3 +56,49 @@ def test_an_error_the_api_returns_matches_the_documented_envelope(client, schema
     assert body["error"]["code"] in schema["components"]["schemas"]["Error"]["properties"][
         "error"]["properties"]["code"]["enum"]
     assert set(body["error"]) <= {"code", "message", "fields"}
+
+
+# (path, method, status, code): what an operation answers on its own, besides the common ones.
+OWN_ERRORS = [
+    ("/api/auth/v1/emails/{id}/", "delete", "404", "email_not_found"),
+    ("/api/auth/v1/emails/{id}/primary/", "post", "404", "email_not_found"),
+    ("/api/auth/v1/emails/{id}/primary/", "post", "409", "email_in_use"),
+    ("/api/auth/v1/emails/{id}/resend/", "post", "404", "email_not_found"),
+    ("/api/auth/v1/email/verify/", "post", "409", "email_in_use"),
+    ("/api/auth/v1/sessions/{id}/", "delete", "404", "session_not_found"),
+    ("/api/auth/v1/password/required/", "post", "409", "no_login_pending"),
+    ("/api/auth/v1/reauthenticate/link/", "post", "409", "use_password"),
+    ("/api/auth/v1/mfa/challenge/", "post", "409", "no_login_pending"),
+    ("/api/auth/v1/mfa/trusted-browsers/{id}/", "delete", "404", "mfa_trusted_browser_not_found"),
+    ("/api/auth/v1/passkeys/{id}/", "patch", "404", "passkey_not_found"),
+    ("/api/auth/v1/passkeys/{id}/", "delete", "404", "passkey_not_found"),
+    ("/api/auth/v1/passkeys/second-factor/options/", "post", "409", "no_login_pending"),
+    ("/api/auth/v1/passkeys/second-factor/", "post", "409", "no_login_pending"),
+]
+
+
+@pytest.mark.parametrize("path, method, status, code", OWN_ERRORS)
+def test_operations_document_their_own_errors_in_the_envelope(schema, path, method, status, code):
+    response = schema["paths"][path][method]["responses"][status]
+    assert f"`{code}`" in response["description"]
+    assert response["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"}
+
+
+def test_every_operation_on_one_object_documents_its_404(schema):
+    on_one = [(path, method) for path, methods in schema["paths"].items() if "{" in path
+              for method in methods if method in {"get", "post", "put", "patch", "delete"}]
+    assert len(on_one) >= 6
+    for path, method in on_one:
+        assert "404" in schema["paths"][path][method]["responses"], (path, method)
+
+
+@pytest.mark.parametrize("body, content_type, status, code", [
+    ("{not json", "application/json", 400, "malformed_request"),
+    ("a=1", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+])
+def test_a_delete_with_a_bad_body_is_refused_as_documented(client, user, body, content_type,
+                                                            status, code):
+    client.force_login(user)
+    response = client.delete("/api/auth/v1/sessions/1/", data=body, content_type=content_type)
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)

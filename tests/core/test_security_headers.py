@@ -245,10 +245,45 @@ def test_api_schema_and_docs_answer_only_reads(user, url, method, signed_in):
     client = Client(enforce_csrf_checks=True, raise_request_exception=False)
     if signed_in:
         client.force_login(user)  # and no CSRF token: the session is not even consulted
-    for accept in ("text/html", "application/json"):
+    for accept in ("text/html", "application/json", "*/*", "image/png"):
         response = getattr(client, method)(url, HTTP_ACCEPT=accept)
         assert response.status_code in (405, 406), (accept, response.status_code)
         assert_secure_headers(response)
+        # In the API's envelope, whatever the document itself is (YAML, JSON or HTML).
+        assert response["Content-Type"] == "application/json"
+        code = response.json()["error"]["code"]
+        assert code == {405: "method_not_allowed", 406: "not_acceptable"}[response.status_code]
+
+
+@pytest.mark.parametrize("url, accept, status, code", [
+    (API + "schema/", "text/html", 406, "not_acceptable"),
+    (API + "schema/", "image/png", 406, "not_acceptable"),
+    (API + "schema/?format=xml", "*/*", 404, "not_found"),
+    (API + "docs/", "application/json", 406, "not_acceptable"),
+    (API + "docs/?format=json", "*/*", 404, "not_found"),
+    (API + "session/", "text/html", 406, "not_acceptable"),
+    (API + "session/", "image/png", 406, "not_acceptable"),
+])
+def test_api_documents_refuse_what_they_cannot_give_in_the_envelope(client, url, accept, status,
+                                                                    code):
+    response = client.get(url, HTTP_ACCEPT=accept)
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == code
+    assert_secure_headers(response)
+
+
+@pytest.mark.parametrize("url, accept, content_type", [
+    (API + "schema/", "*/*", "application/vnd.oai.openapi"),
+    (API + "schema/", "application/json", "application/json"),
+    (API + "schema/?format=json", "*/*", "application/vnd.oai.openapi+json"),
+    (API + "docs/", "text/html", "text/html"),
+    (API + "docs/", "*/*", "text/html"),
+])
+def test_api_documents_are_still_served(client, url, accept, content_type):
+    response = client.get(url, HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"].split(";")[0] == content_type
 
 
 def test_api_docs_load_their_assets_locally(client):
