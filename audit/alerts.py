@@ -215,8 +215,9 @@ class MFAReset(AlertRule):
     actions = ("mfa.reset",)
     replaces = "mfa.reset"
     subject = "Two-step verification was reset"
-    summary = ("Staff reset two-step verification on your account. Set it up again the "
-               "next time you sign in.")
+    summary = ("Staff reset two-step verification on your account: every second factor "
+               "(authenticator app, recovery codes, passkeys) was removed. Set it up again "
+               "the next time you sign in.")
 
 
 class PasskeyAdded(AlertRule):

@@ -30,6 +30,8 @@ class MFAConfig(AppConfig):
 
             for signal in (passkey_signals.passkey_added, passkey_signals.passkey_removed):
                 signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")
+            passkey_signals.passkey_removed.connect(receivers.factor_removed,
+                                                    dispatch_uid="mfa.factor_removed.passkey")
         receivers.extend_user_admin(get_user_model())
         from authsuite import slots
 

@@ -17,7 +17,7 @@ from accounts.flows.limits import humanize
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
 from authsuite.useragent import device_name
-from mfa import devices, recovery, signals, totp, trust
+from mfa import devices, recovery, registry, signals, totp, trust
 from mfa.app_settings import app_settings
 from mfa.errors import MFAError
 from mfa.models import RecoveryCodeSet, TOTPDevice
@@ -110,11 +110,19 @@ def totp_remove(request, *, user) -> None:
         trust.trust_revoke(user, request=request)
         signals.totp_removed.send(sender=TOTPDevice, request=request, user=user,
                                   device_id=device.pk)
-        if not devices.has_mfa(user):
-            RecoveryCodeSet.objects.filter(user=user).delete()
-            signals.mfa_disabled.send(sender=TOTPDevice, request=request, user=user)
+        factor_removed(user, request=request, sender=TOTPDevice)
         _notice(request, user, "mfa.totp_removed", subject=_("An authenticator app was removed"),
                 summary=_("The authenticator app was removed from your account."))
+
+
+def factor_removed(user, *, request=None, sender=None) -> None:
+    """After a second factor of any kind is removed: with none left, two-step verification
+    is off, and the recovery codes go too. They back a factor up; left behind, they would
+    pass the challenge of the next factor added, which would be given none of its own."""
+    if devices.has_mfa(user):
+        return
+    RecoveryCodeSet.objects.filter(user=user).delete()
+    signals.mfa_disabled.send(sender=sender or TOTPDevice, request=request, user=user)
 
 
 def recovery_regenerate(request, *, user) -> list[str]:
@@ -244,15 +252,20 @@ def step_up(request, *, user, code: str) -> dict:
 
 
 def mfa_reset(user, *, request=None, by=None) -> None:
-    """Staff: remove every factor of ``user`` (they enroll again; codes are never shown)."""
+    """Staff: remove every factor of ``user``, the ones other apps contribute (passkeys)
+    included: one left behind may be the intruder's. They enroll again; codes are never
+    shown."""
     with transaction.atomic():
         for model in devices.DEVICE_MODELS:
             model.objects.filter(user=user).delete()
+        for remove in registry.removers():
+            remove(user, request=request, by=by)
         trust.trust_revoke(user, request=request)
         signals.mfa_reset.send(sender=TOTPDevice, request=request, user=user, by=by)
         _notice(request, user, "mfa.reset", subject=_("Two-step verification was reset"),
-                summary=_("Staff reset two-step verification on your account. Set it up "
-                          "again the next time you sign in."))
+                summary=_("Staff reset two-step verification on your account: every second "
+                          "factor (authenticator app, recovery codes, passkeys) was removed. "
+                          "Set it up again the next time you sign in."))
 
 
 def _notice(request, user, notice: str, *, subject: str, summary: str) -> None:

@@ -12,6 +12,14 @@ def untrust_all(sender, user=None, request=None, **kwargs):
         trust.trust_revoke(user, request=request)
 
 
+def factor_removed(sender, user=None, request=None, **kwargs):
+    """A factor another app contributes (a passkey) was removed."""
+    from mfa.flows import factor_removed
+
+    if user is not None:
+        factor_removed(user, request=request, sender=sender)
+
+
 @admin.action(description=_("Reset two-step verification"), permissions=["change"])
 def reset_mfa(modeladmin, request, queryset):
     from mfa.flows import mfa_reset

@@ -4,7 +4,9 @@ A *factor provider* is a callable ``(user) -> QuerySet`` of a user's rows of tha
 that can be used (confirmed, not disabled), where ``user`` is a user or
 ``OuterRef("pk")``. A user with any such row "has MFA", and the MFA stage applies at
 sign-in. Querysets rather than answers, so that every factor is asked about in the one
-query of the login stages (see :meth:`accounts.pipeline.Stage.facts`).
+query of the login stages (see :meth:`accounts.pipeline.Stage.facts`). A factor's
+*remover*, ``(user, *, request, by) -> None``, takes every row of it from a user, as staff
+resetting two-step verification do.
 """
 
 from __future__ import annotations
@@ -16,17 +18,25 @@ from django.db.models import Exists, OuterRef
 FACT_PREFIX = "mfa_factor_"
 
 _providers: dict[str, Callable] = {}
+_removers: dict[str, Callable] = {}
 _facts: dict[str, Exists] = {}
 
 
-def register_factor(name: str, provider: Callable) -> None:
+def register_factor(name: str, provider: Callable, *, remove: Callable | None = None) -> None:
     _providers[name] = provider
+    if remove is not None:
+        _removers[name] = remove
     _facts.clear()
 
 
 def unregister_factor(name: str) -> None:
     _providers.pop(name, None)
+    _removers.pop(name, None)
     _facts.clear()
+
+
+def removers() -> list[Callable]:
+    return list(_removers.values())
 
 
 def factor_facts() -> dict[str, Exists]:

@@ -30,5 +30,5 @@ class PasskeysConfig(AppConfig):
             from passkeys.models import Passkey
 
             register_factor("passkey", lambda user: Passkey.objects.filter(
-                user=user, flagged_at__isnull=True))
+                user=user, flagged_at__isnull=True), remove=flows.passkeys_remove_all)
             slots.register("mfa_alternatives", "passkeys/_mfa_option.html")

@@ -42,6 +42,10 @@ CHALLENGE_BYTES = 32
 MAX_RESPONSE_BYTES = 64 * 1024
 MAX_CREDENTIAL_ID_BYTES = 1023
 KNOWN_TRANSPORTS = ("ble", "hybrid", "internal", "nfc", "smart-card", "usb")
+# What py_webauthn and its CBOR and COSE parsing raise on a malformed response: a public key
+# that is a CBOR array, not a map, is an IndexError deep inside it.
+MALFORMED = (WebAuthnException, ValueError, LookupError, TypeError, AttributeError,
+             OverflowError, RecursionError)
 #: Attestation formats whose certificate chain py_webauthn checks against roots it ships;
 #: the others are only checked against ATTESTATION_ROOT_CERTS (and not at all without).
 BUILTIN_ROOT_FORMATS = frozenset({"apple", "android-key", "android-safetynet"})
@@ -206,7 +210,7 @@ def verify_registration(credential, *, challenge: bytes) -> Registered:
                 for fmt, pems in app_settings.ATTESTATION_ROOT_CERTS.items()
             } or None,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except MALFORMED as exc:
         raise invalid() from exc
     if app_settings.ATTESTATION_FORMATS and not _trusted(verified):
         raise invalid(_("This kind of authenticator is not accepted here."))
@@ -241,7 +245,7 @@ def _trusted(verified) -> bool:
         return False
     try:
         statement = parse_attestation_object(verified.attestation_object).att_stmt
-    except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
+    except MALFORMED as exc:
         raise invalid() from exc
     return bool(statement.x5c)
 
@@ -287,7 +291,7 @@ def verify_assertion(credential: dict, *, challenge: bytes, public_key: bytes,
             credential_public_key=public_key, credential_current_sign_count=0,
             require_user_verification=uv_required(),
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except MALFORMED as exc:
         raise invalid() from exc
     received = verified.new_sign_count
     if (received > 0 or sign_count > 0) and received <= sign_count:

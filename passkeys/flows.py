@@ -331,6 +331,17 @@ def passkey_remove(request, *, user, passkey_id: int, by=None) -> None:
                 _("The passkey “%(name)s” was removed from your account.") % {"name": passkey.name})
 
 
+def passkeys_remove_all(user, *, request=None, by=None) -> None:
+    """Staff resetting two-step verification: every passkey of ``user`` goes, flagged ones
+    too, each recorded (``passkey_removed``); the reset's own notice tells the user."""
+    with transaction.atomic():
+        for passkey in Passkey.objects.select_for_update().filter(user=user).order_by("pk"):
+            passkey_id = passkey.pk
+            passkey.delete()
+            signals.passkey_removed.send(sender=Passkey, request=request, user=user,
+                                         passkey_id=passkey_id, name=passkey.name, by=by)
+
+
 def _notice(request, user, notice: str, subject: str, summary: str) -> None:
     if notices.is_claimed(notice):
         return

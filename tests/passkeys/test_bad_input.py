@@ -271,7 +271,11 @@ def test_attestation_bytes_that_are_not_cbor(user, password, raw):
     assert not Passkey.objects.exists()
 
 
-def test_a_cose_key_that_is_garbage(user, password):
+@pytest.mark.parametrize("key", [
+    {1: 2, 3: -7, -1: 1},
+    [1, 2, 3], [], "a key", 7, None, {1: [2], 3: {}}, {1: 2, 3: -7, -1: 1, -2: [], -3: {}},
+])
+def test_a_cose_key_that_is_garbage(user, password, key):
     signed = password_client(user, password)
     options = register_options(signed)
     authenticator = SoftAuthenticator()
@@ -279,7 +283,7 @@ def test_a_cose_key_that_is_garbage(user, password):
     att = _attestation(credential)
     # Replace the COSE key (after rpIdHash, flags, counter, AAGUID, length, id) with junk.
     id_length = int.from_bytes(att["authData"][53:55], "big")
-    att["authData"] = att["authData"][: 55 + id_length] + cbor2.dumps({1: 2, 3: -7, -1: 1})
+    att["authData"] = att["authData"][: 55 + id_length] + cbor2.dumps(key)
     broken = _with_attestation(credential, att)
     assert envelope(post(signed, "passkeys/register/", {"credential": broken})) == "passkey_invalid"
     assert not Passkey.objects.exists()

@@ -1,0 +1,110 @@
+"""Passkeys among the second factors: removing the last one turns two-step verification off
+(recovery codes included), and staff resetting it take passkeys too."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.test import Client
+
+from mfa import flows as mfa_flows
+from mfa.models import RecoveryCodeSet
+from passkeys.models import Passkey
+from tests.helpers import outbox_for, user_admin_url
+from tests.mfa.support import Clock, api_post, enroll
+from tests.passkeys.authenticator import SoftAuthenticator
+from tests.passkeys.support import actions, add_passkey, code, login, password_client
+
+pytestmark = pytest.mark.django_db
+
+
+def recovery_codes(client) -> list[str]:
+    response = api_post(client, "mfa/recovery-codes/")
+    assert response.status_code == 200, response.content
+    return response.json()["recovery_codes"]
+
+
+def password_then_code(user, password, one_time_code):
+    browser = Client()
+    assert api_post(browser, "login/", {"email": user.email, "password": password}
+                    ).json()["stage"] == "mfa"
+    return api_post(browser, "mfa/challenge/", {"code": one_time_code})
+
+
+def test_removing_the_last_passkey_voids_the_recovery_codes(user, password, monkeypatch):
+    clock = Clock(monkeypatch)
+    client = password_client(user, password)
+    passkey = add_passkey(client)
+    old = recovery_codes(client)
+
+    assert client.delete(f"/api/auth/v1/passkeys/{passkey.pk}/").status_code == 204
+
+    assert not RecoveryCodeSet.objects.filter(user=user).exists()
+    assert actions(action="mfa.disabled", actor_id=str(user.pk)) == ["mfa.disabled"]
+    assert api_post(Client(), "login/", {"email": user.email, "password": password}
+                    ).json()["status"] == "authenticated"
+    # The next factor comes with codes of its own; the old ones pass nothing.
+    secret = api_post(client, "mfa/totp/setup/").json()["secret"]
+    fresh = api_post(client, "mfa/totp/activate/", {"code": clock.code(secret)}
+                     ).json()["recovery_codes"]
+    assert len(fresh) == 10 and not set(fresh) & set(old)
+    passed = password_then_code(user, password, fresh[0])
+    assert passed.json().get("status") == "authenticated", passed.json()
+    assert code(password_then_code(user, password, old[0])) == "mfa_code_invalid"
+
+
+def test_removing_a_passkey_while_another_factor_remains_keeps_the_codes(user, password):
+    client = password_client(user, password)
+    first, second = add_passkey(client), add_passkey(client)
+    codes = recovery_codes(client)
+
+    assert client.delete(f"/api/auth/v1/passkeys/{first.pk}/").status_code == 204
+
+    assert Passkey.objects.filter(pk=second.pk).exists()
+    assert actions(action="mfa.disabled") == []
+    assert password_then_code(user, password, codes[0]).json()["status"] == "authenticated"
+
+
+def test_removing_the_authenticator_app_while_a_passkey_remains_keeps_the_codes(user,
+                                                                                password):
+    client = password_client(user, password)
+    add_passkey(client)
+    enroll(user, codes=False)
+    codes = recovery_codes(client)
+
+    assert client.delete("/api/auth/v1/mfa/totp/").status_code == 204
+
+    assert password_then_code(user, password, codes[0]).json()["status"] == "authenticated"
+
+
+def test_a_staff_reset_removes_passkeys_too(admin_client, user, password):
+    intruder, client = SoftAuthenticator(), password_client(user, password)
+    add_passkey(client, intruder)
+    add_passkey(client)
+    enroll(user)
+    mail_before = len(outbox_for(user.email))
+
+    response = admin_client.post(user_admin_url("changelist"),
+                                 {"action": "reset_mfa", ACTION_CHECKBOX_NAME: [str(user.pk)]})
+
+    assert response.status_code == 302
+    assert not Passkey.objects.filter(user=user).exists()
+    assert code(login(Client(), intruder)) == "passkey_unknown_credential"
+    # Each passkey removal is recorded, by the staff member; one notice tells the user.
+    removed = actions(action="passkeys.removed", target_id=str(user.pk))
+    assert len(removed) == 2
+    mail = outbox_for(user.email)[mail_before:]
+    assert [m.subject.endswith("Two-step verification was reset") for m in mail
+            if "reset" in m.subject.lower()] == [True]
+    assert "passkeys" in next(m for m in mail if "reset" in m.subject.lower()).body
+    assert api_post(Client(), "login/", {"email": user.email, "password": password}
+                    ).json()["status"] == "authenticated"
+
+
+def test_a_staff_reset_removes_a_flagged_passkey_as_well(user, staff, password):
+    passkey = add_passkey(password_client(user, password))
+    Passkey.objects.filter(pk=passkey.pk).update(flagged_at="2026-01-01T00:00:00Z")
+
+    mfa_flows.mfa_reset(user, by=staff)
+
+    assert not Passkey.objects.filter(user=user).exists()
