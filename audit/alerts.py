@@ -2,7 +2,8 @@
 
 A rule names the actions it reacts to; ``applies`` may look at the event further. Mail
 goes through the outbox, so alerts share its delivery guarantees; every alert sent leaves
-an ``audit.alert.sent`` event. Repeats of one rule for one user are throttled. Projects add
+an ``audit.alert.sent`` event. Repeats of one rule for one user are throttled, but for
+changes to how the account signs in (:class:`CredentialChange`): each of those is reported. Projects add
 rules by subclassing :class:`AlertRule` and listing them in ``AUTHSUITE_AUDIT_ALERT_RULES``.
 """
 
@@ -52,6 +53,15 @@ class AlertRule:
 
     def context(self, event: Event) -> dict:
         return {}
+
+
+class CredentialChange(AlertRule):
+    """A change to how the account signs in (password, address, a factor): every one is
+    reported, never throttled. A second passkey added a minute after the first may be an
+    intruder's (NIST SP 800-63B-4 4.1, ASVS 5.0 6.3.7)."""
+
+    def throttle_key(self, event) -> str:
+        return str(event.pk)
 
 
 class NewDeviceSignIn(AlertRule):
@@ -135,7 +145,7 @@ class AccountLocked(AlertRule):
               "unique one and turn on two-step verification.")
 
 
-class PasswordChanged(AlertRule):
+class PasswordChanged(CredentialChange):
     actions = ("accounts.password.changed", "accounts.password.reset_completed")
     replaces = "accounts.password_changed"
     subject = "Your password was changed"
@@ -143,7 +153,7 @@ class PasswordChanged(AlertRule):
     advice = "If this was not you, reset your password now and contact us."
 
 
-class EmailChanged(AlertRule):
+class EmailChanged(CredentialChange):
     actions = ("accounts.email.changed",)
     replaces = "accounts.email_changed"
     subject = "Your sign-in address was changed"
@@ -159,14 +169,14 @@ class EmailChanged(AlertRule):
         return {"old_email": data.get("old_email"), "new_email": data.get("new_email")}
 
 
-class FactorAdded(AlertRule):
+class FactorAdded(CredentialChange):
     actions = ("mfa.totp.added",)
     replaces = "mfa.totp_added"
     subject = "A sign-in factor was added"
     summary = "An authenticator app was added to your account for two-step verification."
 
 
-class FactorRemoved(AlertRule):
+class FactorRemoved(CredentialChange):
     actions = ("mfa.totp.removed",)
     replaces = "mfa.totp_removed"
     subject = "A sign-in factor was removed"
@@ -175,14 +185,11 @@ class FactorRemoved(AlertRule):
               "and set two-step verification up again.")
 
 
-class RecoveryCodeUsed(AlertRule):
+class RecoveryCodeUsed(CredentialChange):  # every use is reported
     actions = ("mfa.recovery_code.used",)
     replaces = "mfa.recovery_code_used"
     subject = "A recovery code was used"
     summary = "A recovery code was used to sign in to your account."
-
-    def throttle_key(self, event) -> str:
-        return str(event.pk)  # every use is reported
 
     def context(self, event) -> dict:
         remaining = json.loads(event.data).get("remaining")
@@ -190,7 +197,7 @@ class RecoveryCodeUsed(AlertRule):
                            f"if you are running low."}
 
 
-class RecoveryCodesGenerated(AlertRule):
+class RecoveryCodesGenerated(CredentialChange):
     actions = ("mfa.recovery_codes.generated",)
     replaces = "mfa.recovery_codes_generated"
     subject = "New recovery codes were created"
@@ -211,7 +218,7 @@ class SecondFactorLocked(AlertRule):
     advice = "Your password is probably known to someone else: change it now."
 
 
-class MFAReset(AlertRule):
+class MFAReset(CredentialChange):
     actions = ("mfa.reset",)
     replaces = "mfa.reset"
     subject = "Two-step verification was reset"
@@ -220,14 +227,14 @@ class MFAReset(AlertRule):
                "the next time you sign in.")
 
 
-class PasskeyAdded(AlertRule):
+class PasskeyAdded(CredentialChange):
     actions = ("passkeys.added",)
     replaces = "passkeys.added"
     subject = "A passkey was added"
     summary = "A passkey was added to your account."
 
 
-class PasskeyRemoved(AlertRule):
+class PasskeyRemoved(CredentialChange):
     actions = ("passkeys.removed",)
     replaces = "passkeys.removed"
     subject = "A passkey was removed"

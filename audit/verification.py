@@ -10,6 +10,9 @@ What each kind of tampering looks like here:
   back too, a checkpoint (or an exported one, kept outside the database) is past the end;
 - an event inserted outside the suite and never chained: it has no seal and no place in
   the sealing queue, and its MAC does not match;
+- a copy of an authentic event inserted (its MAC is genuine, and queued for sealing it is
+  chained like any other): it shares its ``uid`` with the original, which no two events
+  written by the suite do;
 - a checkpoint edited or removed: its signature fails, or the signed head names a
   checkpoint that is gone.
 
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connections, router, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, Min, OuterRef
 from django.utils import timezone
 
 from audit import canonical
@@ -112,6 +115,7 @@ def _verify(connection, *, chunk: int, stop_after: int, exported: list[dict]) ->
     _check_checkpoints(report, chain, points, signer)
     _check_exported(report, chain, exported, signer)
     _check_unsealed(report, signer)
+    _check_copies(report, stop_after)
     _check_head(report, chain, points, signer)
     return report
 
@@ -321,6 +325,17 @@ def _check_unsealed(report: Report, signer) -> None:
         if signer.event(canonical.message(values)) != mac:
             report.fail(event_id, f"event {event_id}: content does not match its MAC "
                                   f"(modified or forged)")
+
+
+def _check_copies(report: Report, stop_after: int) -> None:
+    """Events sharing a ``uid``: every one after the first is a copy (a replay)."""
+    copies = (Event.objects.values("uid").annotate(first=Min("pk"), n=Count("pk"))
+              .filter(n__gt=1).order_by("first").values_list("uid", "first"))
+    for uid, first in copies[:stop_after]:
+        later = Event.objects.filter(uid=uid).exclude(pk=first).order_by("pk")
+        for event_id in later.values_list("pk", flat=True):
+            report.fail(event_id, f"event {event_id}: a copy of event {first} (the same uid; "
+                                  f"inserted)")
 
 
 def _check_head(report: Report, chain: _Chain, points: list, signer) -> None:

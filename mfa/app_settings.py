@@ -61,7 +61,9 @@ class MFASettings(AppSettings):
 
     @property
     def CHALLENGE_MAX_FAILURES(self) -> int:
-        """Wrong codes in one sign-in before the attempt is abandoned and the user alerted."""
+        """Wrong codes in one sign-in, or in a row on the account's authenticator app or
+        recovery codes across sign-ins, before the attempt is abandoned and the user
+        alerted."""
         return int(self._setting("CHALLENGE_MAX_FAILURES", 5))
 
     @property

@@ -155,7 +155,8 @@ def code_checked(request, *, user, code: str) -> Iterator[str]:
 
     The code's use and whatever the body does with it (audit events, a rotated session, a
     completed sign-in) commit together, in one transaction. A wrong code (or a throttled
-    device) raises FlowError, after its failure is recorded.
+    device) raises FlowError, after its failure is recorded; a wrong code's error carries
+    ``failures``, the device's wrong codes in a row, whatever sign-ins they came in.
     """
     _limit(request, user)
     cleaned = "".join(str(code or "").split())
@@ -180,7 +181,9 @@ def code_checked(request, *, user, code: str) -> Iterator[str]:
     if locked_until is not None:
         raise FlowError(MFAError.THROTTLED, _("Too many wrong codes. Wait a moment and try "
                                               "again."), field="code", retry_after=1)
-    raise FlowError(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
+    wrong = FlowError(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
+    wrong.failures = device.throttling_failure_count + 1
+    raise wrong
 
 
 def verify_code(request, *, user, code: str) -> str:
@@ -213,7 +216,11 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
             request.session[FAILURES_KEY] = failures
             signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
                                           method=code_method(code), failures=failures)
-            if failures >= app_settings.CHALLENGE_MAX_FAILURES:
+            # In one sign-in, or across sign-ins started afresh for each guess: every
+            # CHALLENGE_MAX_FAILURES wrong codes in a row on the account's device.
+            in_a_row = getattr(error, "failures", 0)
+            limit = app_settings.CHALLENGE_MAX_FAILURES
+            if failures >= limit or (in_a_row and in_a_row % limit == 0):
                 _lock(request, user)
                 raise FlowError(MFAError.LOCKED, _("Too many wrong codes. Sign in again."),
                                 status=429, retry_after=app_settings.THROTTLE_FACTOR) from None

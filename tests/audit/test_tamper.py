@@ -173,6 +173,33 @@ def test_a_forged_event_put_in_the_sealing_queue_fails_once_chained():
     assert_fails_at(forged, problem="does not match its MAC")
 
 
+def _copy(event: Event) -> int:
+    """INSERT a copy of an authentic event, MAC and all, as an intruder replaying it would."""
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in Event._meta.concrete_fields
+                        if not f.primary_key)
+    raw(f"INSERT INTO audit_event ({columns}) SELECT {columns} FROM audit_event WHERE id = %s",
+        [event.pk])
+    return Event.objects.order_by("-pk").values_list("pk", flat=True).first()
+
+
+@pytest.mark.parametrize("queued", [True, False])
+def test_a_replayed_copy_of_an_authentic_event_is_named(queued):
+    events = write(3)
+    reset = chain.record(action="mfa.reset", actor_repr="staff@example.com",
+                         target_type="user", target_id="42")
+    chain.seal_all()
+    copy = _copy(reset)
+    if queued:  # chained like any other event: its MAC and its link are genuine
+        raw("INSERT INTO audit_pendingseal (event_id) VALUES (%s)", [copy])
+        chain.seal_all()
+        assert EventSeal.objects.filter(event_id=copy).exists()
+    report = chain.verify()
+    assert not report.ok
+    assert any(f"event {copy}: a copy of event {reset.pk}" in p for p in report.problems)
+    assert not any(f"event {e.pk}:" in p for e in events for p in report.problems)
+    assert f"first bad event: {copy}" in command_fails("--no-seal")
+
+
 def test_a_forged_event_spliced_into_the_chain_is_named():
     events = write(5)
     forged = _forge(occurred_at=events[2].occurred_at)

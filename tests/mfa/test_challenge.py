@@ -208,6 +208,31 @@ def test_repeated_failures_lock_the_stage_and_alert_the_user(settings, pending, 
     assert not signed_in(pending)
 
 
+def test_wrong_codes_in_a_row_alert_across_sign_ins_started_afresh(settings, user, password,
+                                                                    enrolled, clock, wait):
+    """Whoever knows the password may start a new sign-in for each guess: the account's
+    device counts them all."""
+    settings.AUTHSUITE_MFA_CHALLENGE_MAX_FAILURES = 3
+    wrong = wrong_code(enrolled[0], clock)
+    for guess in range(1, 7):
+        browser = Client()
+        login(browser, user, password)
+        response = browser.post(CHALLENGE, {"code": wrong})
+        if guess % 3:
+            assert response.status_code == 200  # one wrong code in this sign-in
+        else:
+            assert response["Location"] == reverse("accounts:login")  # abandoned
+        wait()
+    assert len(events("mfa.challenge.failed")) == 6
+    assert len(events("mfa.challenge.locked")) == 2
+    assert subjects(user.email) == ["authsuite demo: Repeated wrong two-step codes"]  # throttled
+    # A right code ends the run: the count starts again.
+    browser = Client()
+    login(browser, user, password)
+    assert browser.post(CHALLENGE, {"code": clock.code(enrolled[0])}).status_code == 302
+    assert TOTPDevice.objects.get().throttling_failure_count == 0
+
+
 def test_the_lock_over_the_api(settings, client, user, password, enrolled, clock, wait):
     settings.AUTHSUITE_MFA_CHALLENGE_MAX_FAILURES = 2
     api_post(client, "login/", {"email": user.email, "password": password})

@@ -108,3 +108,13 @@ def test_a_staff_reset_removes_a_flagged_passkey_as_well(user, staff, password):
     mfa_flows.mfa_reset(user, by=staff)
 
     assert not Passkey.objects.filter(user=user).exists()
+
+
+def test_each_passkey_added_is_mailed_however_soon_after_another(user, password):
+    owner = password_client(user, password)
+    add_passkey(owner)
+    thief = Client()
+    thief.cookies = owner.cookies  # a copy of the session cookie, minutes later
+    add_passkey(thief)
+    added = [m for m in outbox_for(user.email) if "passkey was added" in m.subject.lower()]
+    assert len(added) == 2
