@@ -6,7 +6,8 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.app_settings import app_settings
-from accounts.models import normalize_email
+from accounts.models import normalize_email, validate_mail_domain
+from authsuite.text import has_control_characters
 
 PASSWORD_MAX = 1024
 
@@ -14,7 +15,9 @@ PASSWORD_MAX = 1024
 class AddressField(forms.EmailField):
     """An email address, validated in the normal form the suite stores and compares
     (:func:`accounts.models.normalize_email`): a form that folds into something too long
-    or malformed is refused here, not by the database."""
+    or malformed is refused here, not by the database, and so is one mail cannot reach."""
+
+    default_validators = [*forms.EmailField.default_validators, validate_mail_domain]
 
     def to_python(self, value):
         return normalize_email(super().to_python(value))
@@ -46,8 +49,8 @@ class CleanTextMixin:
         cleaned = super().clean()
         # A copy: add_error() drops the field from cleaned_data while we iterate.
         for name, value in list(cleaned.items()):
-            if isinstance(value, str) and "password" not in name and any(
-                ord(c) < 32 or ord(c) == 127 for c in value
+            if isinstance(value, str) and "password" not in name and has_control_characters(
+                value
             ):
                 self.add_error(name, _("Remove the control characters."))
         return cleaned

@@ -5,6 +5,7 @@ import unicodedata
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -34,6 +35,20 @@ def normalize_email(email: str) -> str:
     except UnicodeError:
         pass  # not a valid domain: the address is refused wherever it is validated
     return f"{local}@{domain}"
+
+
+def validate_mail_domain(email: str) -> None:
+    """Refuse an address whose domain has no spelling mail can use (IDNA): Django encodes
+    it so when it sends, and no message to it could ever leave. Django's own validator
+    lets such domains through (a lone surrogate decoded as U+FFFD, a label too long once
+    encoded)."""
+    domain = email.rpartition("@")[2]
+    if domain.isascii():
+        return
+    try:
+        domain.encode("idna")
+    except UnicodeError:
+        raise ValidationError(_("Enter a valid email address."), code="invalid") from None
 
 
 class UserManager(BaseUserManager):

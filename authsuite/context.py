@@ -128,7 +128,7 @@ def ratelimit_ip(request) -> str:
 
 
 def unreadable(request) -> bool:
-    """A request Django cannot read: a form body in a charset other than UTF-8, a
+    """A request Django cannot read: a Content-Type naming a charset other than UTF-8, a
     Content-Length that is not a number, more query fields than
     ``DATA_UPLOAD_MAX_NUMBER_FIELDS``. Django raises on them wherever they are first read
     (a ValueError from the CSRF check for the length: a 500), and with DEBUG on its error
@@ -141,9 +141,11 @@ def unreadable(request) -> bool:
     limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
     if limit is not None and meta.get("QUERY_STRING", "").count("&") >= limit:
         return True
-    content_type, params = parse_header_parameters(meta.get("CONTENT_TYPE", ""))
-    return (content_type == "application/x-www-form-urlencoded"
-            and params.get("charset", "utf-8").lower() != "utf-8")
+    # Django decodes the query string, and a form body, in the charset the Content-Type
+    # names, whatever the method and type: UTF-7 turns "+2AA-" in a query into a lone
+    # surrogate that no later encode survives.
+    _content_type, params = parse_header_parameters(meta.get("CONTENT_TYPE", ""))
+    return params.get("charset", "utf-8").lower() not in ("utf-8", "utf8")
 
 
 class RequestContextMiddleware:

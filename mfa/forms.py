@@ -2,11 +2,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from authsuite.text import has_control_characters
 from mfa.app_settings import app_settings
 
 
 def _no_control_characters(value: str) -> None:
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if has_control_characters(value):
         raise ValidationError(_("Remove the control characters."), code="control_characters")
 
 

@@ -19,6 +19,7 @@ from accounts.exports import when
 from accounts.flows.email import address_proven_required
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
+from authsuite.text import BIDI_CONTROLS, has_visible_character
 from passkeys import ceremonies, signals
 from passkeys.app_settings import app_settings
 from passkeys.errors import PasskeyError
@@ -291,14 +292,13 @@ def can_sign_in_without(user, passkey: Passkey) -> bool:
         pk=passkey.pk).exists()
 
 
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def passkey_name(name: str) -> str:
     """A passkey's name as it is kept and shown: without control characters or the bidi
-    controls that make text read otherwise than it is, trimmed, 100 characters at most."""
-    return "".join(c for c in (name or "") if unicodedata.category(c) != "Cc"
+    controls that make text read otherwise than it is, trimmed, 100 characters at most;
+    empty when nothing in it would show (zero-width characters alone)."""
+    name = "".join(c for c in (name or "") if unicodedata.category(c) != "Cc"
                    and c not in BIDI_CONTROLS).strip()[:100]
+    return name if has_visible_character(name) else ""
 
 
 def passkey_rename(request, *, user, passkey_id: int, name: str) -> Passkey:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.forms import PASSWORD_MAX
-from accounts.models import normalize_email
+from accounts.models import normalize_email, validate_mail_domain
+from authsuite.text import has_control_characters
 
 
 class StrictStringMixin:
@@ -28,6 +29,10 @@ class StringField(StrictStringMixin, serializers.CharField):
 class EmailField(StrictStringMixin, serializers.EmailField):
     """An address, validated in the normal form the suite stores and compares."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(validate_mail_domain)
+
     def to_internal_value(self, data):
         return normalize_email(super().to_internal_value(data))
 
@@ -35,8 +40,8 @@ class EmailField(StrictStringMixin, serializers.EmailField):
 class NoControlCharsMixin:
     def validate(self, attrs):
         for name, value in attrs.items():
-            if isinstance(value, str) and "password" not in name and any(
-                ord(c) < 32 or ord(c) == 127 for c in value
+            if isinstance(value, str) and "password" not in name and has_control_characters(
+                value
             ):
                 raise serializers.ValidationError({name: ["Remove the control characters."]})
         return super().validate(attrs)

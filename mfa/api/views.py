@@ -21,6 +21,7 @@ from accounts.api.views import IsRecentlyAuthenticated, _from_flow
 from accounts.errors import FlowError
 from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView
+from authsuite.text import has_control_characters
 from mfa import devices, flows, policy, trust
 from mfa.errors import MFAError
 
@@ -34,7 +35,7 @@ class CodeField(StringField):
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        if has_control_characters(value):
             raise serializers.ValidationError("Remove the control characters.", code="invalid")
         return value
 

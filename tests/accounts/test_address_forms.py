@@ -92,3 +92,49 @@ def test_an_address_that_folds_into_no_address_is_refused_by_the_page():
     assert response.status_code == 200
     assert response.context["form"].errors["email"]
     assert not get_user_model().objects.exists()
+
+
+UNSENDABLE = [
+    "ann@\ufffd\ufffd\ufffd.com",  # what a lone surrogate (%ED%A0%80) in a form decodes to
+    "ann@\ue000.com",  # a private-use character
+    "ann@" + "\u00e9" * 60 + ".com",  # a label too long once encoded for mail
+]
+
+
+@pytest.mark.parametrize("address", UNSENDABLE)
+def test_an_address_mail_could_never_reach_is_refused(address):
+    page = Client().post("/accounts/signup/", {"email": address,
+                                               "password": "correct horse battery staple"})
+    assert page.status_code == 200
+    assert "Enter a valid email address." in page.content.decode()
+    response = api_post(Client(), "signup/", {"email": address,
+                                              "password": "correct horse battery staple"})
+    assert (response.status_code, error_code(response)) == (400, "invalid")
+    assert not get_user_model().objects.exists()
+    assert mail.outbox == []
+
+
+def test_a_lone_surrogate_in_the_form_body_is_a_field_error():
+    body = b"email=ann%40%ED%A0%80.com&password=correct+horse+battery+staple"
+    page = Client().generic("POST", "/accounts/signup/", body,
+                            content_type="application/x-www-form-urlencoded")
+    assert page.status_code == 200
+    assert "Enter a valid email address." in page.content.decode()
+    assert not get_user_model().objects.exists()
+
+
+@pytest.mark.parametrize("address", UNSENDABLE)
+def test_such_an_address_cannot_be_added_either(user, password, address):
+    client = Client()
+    client.force_login(user)
+    page = client.post("/accounts/email/", {"action": "add", "email": address})
+    assert "Enter a valid email address." in page.content.decode()
+    assert not EmailAddress.objects.filter(user=user).exclude(email=user.email).exists()
+    assert mail.outbox == []
+
+
+def test_an_internationalized_domain_mail_can_reach_is_still_welcome():
+    response = api_post(Client(), "signup/", {"email": "ann@bücher.example",
+                                              "password": "correct horse battery staple"})
+    assert response.status_code == 201
+    assert get_user_model().objects.filter(email="ann@bücher.example").exists()

@@ -12,6 +12,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from rest_framework import serializers
 from rest_framework.test import APIClient
 
@@ -330,7 +331,7 @@ def test_unknown_api_path(anonymous, path, method):
 
 HOSTILE_NAME = (
     "<script>alert(1)</script> Robert'); DROP TABLE accounts_user;-- "
-    "\U0001f469\u200d\U0001f4bb \u202eevil\u202c e\u0301 \u05e9\u05dc\u05d5\u05dd"
+    "\U0001f469\u200d\U0001f4bb e\u0301 \u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627"
 )
 
 
@@ -349,6 +350,24 @@ def test_hostile_but_valid_text_is_stored_verbatim(anonymous, password_text):
     assert user.name == HOSTILE_NAME
     assert user.check_password(password_text)
     assert User.objects.count() == 1  # and the table is still there
+
+
+@pytest.mark.parametrize("name", [
+    "Ann\u009b31m",  # a C1 control: CSI, as a terminal reads it
+    "\u202eAnn", "Ann\u2066x\u2069",  # bidi override and isolate: shown otherwise than kept
+    "An\x85n",  # NEL inside (at either end it is trimmed as a space)
+])
+def test_c1_and_bidi_controls_in_a_name_are_refused(anonymous, name):
+    response = anonymous.post(API + "signup/", {
+        "email": "robert@example.com", "password": "correct horse battery staple", "name": name,
+    }, format="json")
+    assert assert_envelope(response, 400, "invalid")["fields"]["name"] == [
+        "Remove the control characters."]
+    assert not User.objects.exists()
+    page = Client().post("/accounts/signup/", {
+        "email": "robert@example.com", "password": "correct horse battery staple", "name": name})
+    assert "Remove the control characters." in page.content.decode()
+    assert not User.objects.exists()
 
 
 def test_sql_metacharacters_sign_nobody_in(anonymous, user):

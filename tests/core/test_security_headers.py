@@ -212,11 +212,18 @@ def _unreadable_requests(settings):
         "length": lambda client, path: client.generic(
             "POST", path, body, content_type=form, CONTENT_LENGTH="1e3"),
         "query": lambda client, path: client.get(f"{path}?{many}"),
+        # A query decoded as UTF-7: "+2AA-" is a lone surrogate.
+        "charset-query": lambda client, path: client.get(
+            f"{path}?next=/%2B2AA-", CONTENT_TYPE="text/plain; charset=utf-7"),
+        "charset-multipart": lambda client, path: client.generic(
+            "POST", f"{path}?next=/%2B2AA-", b"--x--\r\n",
+            content_type="multipart/form-data; boundary=x; charset=utf-7"),
     }
 
 
 @pytest.mark.parametrize("debug", [False, True])
-@pytest.mark.parametrize("kind", ["charset", "length", "query"])
+@pytest.mark.parametrize("kind", ["charset", "length", "query", "charset-query",
+                                  "charset-multipart"])
 @pytest.mark.parametrize("path", ["/accounts/login/", API + "login/", "/no/such/page/"])
 def test_a_request_django_cannot_read_is_a_400_with_every_header(settings, user, path, kind,
                                                                   debug):
@@ -528,3 +535,22 @@ def test_a_forged_forwarded_for_is_ignored_without_a_trusted_proxy(client, user,
                            REMOTE_ADDR="198.51.100.7", HTTP_X_FORWARDED_FOR="203.0.113.50")
     assert response.status_code == 302
     assert UserSession.objects.get(user=user).ip == "198.51.100.7"
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/accounts/signup/", "/accounts/magic-link/",
+                                  "/accounts/password/reset/"])
+def test_a_query_in_another_charset_is_refused_before_anything_is_written(client, user, password,
+                                                                          path):
+    from accounts.models import UserSession
+    from audit.models import Event
+
+    events = Event.objects.count()
+    body = f"email={user.email}&password={password}".replace("@", "%40").encode()
+    response = client.generic("POST", f"{path}?next=/%2B2AA-", body,
+                              content_type="application/x-www-form-urlencoded; charset=UTF-7")
+    assert response.status_code == 400
+    assert not UserSession.objects.exists()
+    assert Event.objects.count() == events
+    for charset in ("utf-8", "UTF-8", "utf8"):
+        ok = client.get(f"{path}?next=/a/", CONTENT_TYPE=f"text/plain; charset={charset}")
+        assert ok.status_code == 200

@@ -110,13 +110,14 @@ CODE_VALUES = [
     ("object", {"code": "123456"}), ("blank", ""), ("overlong", "1" * 33),
     ("huge", "1" * 100_000), ("nul", "123\x00456"), ("control", "123\x01456"),
     ("escape", "\x1b[2J123456"), ("newline", "123\n456"), ("del", "123456\x7f"),
+    ("c1-control", "123\x9b456"), ("rtl-override", "\u202e123456"),
     ("lone-surrogate", "\ud800"), ("surrogate-inside", "12\udfff3456"),
 ]
 # Valid text that is no code: a wrong code, refused by the flow (an audited failure).
 WRONG_TEXT = [
     ("arabic-digits", "\u0661\u0662\u0663\u0664\u0665\u0666"),
     ("fullwidth", "\uff11\uff12\uff13\uff14\uff15\uff16"), ("emoji", "\U0001f4a9" * 6),
-    ("rtl", "\u202e123456"), ("sql", "' OR 1=1 --"), ("html", "<script>x</script>"),
+    ("rtl", "\u05d0123456"), ("sql", "' OR 1=1 --"), ("html", "<script>x</script>"),
     ("combining", "1\u03012\u03013\u0301"),
 ]
 TRUST_VALUES = [("string", "yes"), ("number", 2), ("one", 1), ("list", []), ("object", {}),

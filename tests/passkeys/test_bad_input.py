@@ -332,6 +332,22 @@ def test_detail_with_odd_ids(user, password, pk):
         assert envelope(response) in {"passkey_not_found", "not_found"}
 
 
+@pytest.mark.parametrize("name", ["\u200b", "\ufeff", "\u2060", "\u00ad", "\u180e",
+                                  "\U000e0020", " \u200b\u200d "])
+def test_a_name_that_shows_nothing_is_refused(user, password, name):
+    signed = password_client(user, password)
+    passkey = add_passkey(signed)
+    response = signed.patch(f"{API}passkeys/{passkey.pk}/", {"name": name},
+                            content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["name"] == ["Give the passkey a name."]
+    page = signed.post("/passkeys/", {"action": "rename", "passkey": passkey.pk, "name": name},
+                       follow=True)
+    assert "Give the passkey a name." in [str(m) for m in page.context["messages"]]
+    passkey.refresh_from_db()
+    assert passkey.name == "Passkey"
+
+
 def test_rename_with_bad_bodies(user, password):
     signed = password_client(user, password)
     passkey = add_passkey(signed)
