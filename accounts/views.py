@@ -479,10 +479,13 @@ class EmailView(LoginRequiredMixin, FlowFormView):
                 email_flows.email_remove(request, user=request.user, address_id=address_id)
                 messages.success(request, _("The address is removed."))
             elif action == "resend":
-                address = EmailAddress.objects.filter(user=request.user, pk=address_id).first()
-                if address is not None:
+                address = EmailAddress.objects.filter(user=request.user, pk=address_id,
+                                                      verified=False).first()
+                if address is None:
+                    messages.error(request, _("No such unverified address."))
+                else:
                     email_flows.verification_resend(request, user=request.user, email=address.email)
-                messages.success(request, _("We sent a new verification link."))
+                    messages.success(request, _("We sent a new verification link."))
             else:
                 messages.error(request, _("Unknown action."))
         except FlowError as error:

@@ -24,7 +24,10 @@ class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description=_("Retry delivery now"))
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description=_("Retry delivery now"), permissions=["retry"])
     def retry_now(self, request, queryset):
         from django.utils import timezone
 

@@ -41,6 +41,9 @@ class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
         return super()._check_values(value)
 
 
+SEARCH_MAX = 254  # characters: the longest address, and more than any name or id
+
+
 class SafeInputMixin:
     """For a ModelAdmin: a bad selection is a message, bad list filters the admin's own
     "invalid lookup" page, and bad many-to-many ids a form error."""
@@ -68,6 +71,13 @@ class SafeInputMixin:
         except (ValueError, OverflowError, DataError) as error:
             raise IncorrectLookupParameters(error) from error
         return changelist
+
+    def get_search_results(self, request, queryset, search_term):
+        # Nobody searches for a page of text; SQLite refuses a LIKE pattern that long
+        # ("LIKE or GLOB pattern too complex") only once the list is rendered.
+        if len(search_term) > SEARCH_MAX:
+            raise IncorrectLookupParameters("The search is too long.")
+        return super().get_search_results(request, queryset, search_term)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         kwargs.setdefault("form_class", BoundedModelMultipleChoiceField)

@@ -34,9 +34,15 @@ class PasskeyAdmin(SafeInputMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # removal goes through the action: audited and the user is told
 
-    @admin.action(description=_("Remove selected passkeys (the users are told)"))
+    def has_remove_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+
+    @admin.action(description=_("Remove selected passkeys (the users are told)"),
+                  permissions=["remove"])
     def remove_passkeys(self, request, queryset):
         count = 0
+        if not request.user.is_superuser:  # only superusers act on superusers' factors
+            queryset = queryset.filter(user__is_superuser=False)
         for passkey in queryset.select_related("user"):
             flows.passkey_remove(request, user=passkey.user, passkey_id=passkey.pk,
                                  by=request.user)

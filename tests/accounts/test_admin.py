@@ -579,3 +579,11 @@ def test_staff_below_superuser_cannot_change_a_superuser_or_raise_themselves(sta
     assert staff.email != "attacker@example.com"
     assert client.post(user_admin_url("delete", staff.pk), {"post": "yes"}).status_code == 403
     assert User.objects.filter(pk=staff.pk).exists()
+
+
+@pytest.mark.parametrize("url", ["/admin/accounts/user/", "/admin/audit/event/",
+                                 "/admin/authsuite/outboxmessage/"])
+def test_a_search_too_long_is_the_admins_invalid_lookup(admin_client, user, url):
+    response = admin_client.get(url, {"q": "a" * 60_000})
+    assert response.status_code == 302 and "e=1" in response["Location"]
+    assert admin_client.get(url, {"q": "a" * 254}).status_code == 200

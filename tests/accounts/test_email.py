@@ -292,3 +292,16 @@ def test_adding_addresses_is_rate_limited(client, user, password, time_machine):
 def test_email_pages_need_a_session(client):
     assert client.get(EMAIL)["Location"].startswith("/accounts/login/")
     assert api_get(client, "emails/").status_code == 403
+
+
+def test_resending_to_no_unverified_address_says_so(signed_in, user):
+    other = UserFactory()
+    theirs = EmailAddress.objects.create(user=other, email="theirs@example.com")
+    mine = EmailAddress.objects.get(user=user, primary=True)  # verified already
+    mail.outbox.clear()
+    for address in (999_999, theirs.pk, mine.pk):
+        page = signed_in.post("/accounts/email/", {"action": "resend", "address": address},
+                              follow=True)
+        shown = [str(m) for m in page.context["messages"]]
+        assert shown == ["No such unverified address."], (address, shown)
+    assert mail.outbox == []

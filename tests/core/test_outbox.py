@@ -446,3 +446,26 @@ def test_a_failed_link_mail_is_not_sent_again_without_its_link(db, rf, staff):
         request, OutboxMessage.objects.filter(pk=message.pk))
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.FAILED
+
+
+def test_staff_who_may_only_view_the_outbox_cannot_retry(db):
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    message = OutboxMessage.objects.create(template="accounts/email/verify", to="a@example.com",
+                                           status=OutboxMessage.Status.FAILED, attempts=5)
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_outboxmessage"))
+    browser = Client()
+    browser.force_login(viewer)
+    url = "/admin/authsuite/outboxmessage/"
+    assert browser.get(url).status_code == 200
+    browser.post(url, {"action": "retry_now", "_selected_action": [message.pk]})
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == (OutboxMessage.Status.FAILED, 5)
+    viewer.user_permissions.add(Permission.objects.get(codename="change_outboxmessage"))
+    browser.post(url, {"action": "retry_now", "_selected_action": [message.pk]})
+    message.refresh_from_db()
+    assert message.attempts < 5  # queued again (and tried at once: Celery is eager here)

@@ -337,3 +337,31 @@ def test_passkey_only_user_signs_in_with_it(client, user):
     response = post(browser, "passkeys/login/",
                     {"credential": authenticator.get(options, origin=ORIGIN)})
     assert response.json()["status"] == "authenticated"
+
+
+def _staff_with(*codenames):
+    from django.contrib.auth.models import Permission
+
+    member = UserFactory(is_staff=True)
+    member.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    browser = Client()
+    browser.force_login(member)
+    return browser
+
+
+def test_staff_who_may_only_view_passkeys_cannot_remove_them(client, user):
+    passkey = add_passkey(client)
+    viewer = _staff_with("view_passkey")
+    assert viewer.get("/admin/passkeys/passkey/").status_code == 200
+    viewer.post("/admin/passkeys/passkey/", {"action": "remove_passkeys",
+                                             "_selected_action": [passkey.pk]})
+    assert Passkey.objects.filter(pk=passkey.pk).exists()
+
+
+def test_only_superusers_remove_a_superusers_passkey(password):
+    chief = UserFactory(password=password, is_staff=True, is_superuser=True)
+    passkey = add_passkey(password_client(chief, password))
+    remover = _staff_with("view_passkey", "delete_passkey")
+    remover.post("/admin/passkeys/passkey/", {"action": "remove_passkeys",
+                                              "_selected_action": [passkey.pk]})
+    assert Passkey.objects.filter(pk=passkey.pk).exists()
