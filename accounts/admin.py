@@ -130,6 +130,12 @@ class UserSessionInline(admin.TabularInline):
     fields = ["device", "ip", "created_at", "last_seen_at", "remember", "ended_at", "end_reason"]
     readonly_fields = fields
     ordering = ["-last_seen_at"]
+    verbose_name_plural = _("open sessions")
+
+    def get_queryset(self, request):
+        # Open sessions only: ended ones are in the audit trail. Every row listed is posted
+        # back with the form, and a long history would pass DATA_UPLOAD_MAX_NUMBER_FIELDS.
+        return super().get_queryset(request).filter(ended_at__isnull=True)
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -581,9 +581,25 @@ def test_staff_below_superuser_cannot_change_a_superuser_or_raise_themselves(sta
     assert User.objects.filter(pk=staff.pk).exists()
 
 
-@pytest.mark.parametrize("url", ["/admin/accounts/user/", "/admin/audit/event/",
-                                 "/admin/authsuite/outboxmessage/"])
+@pytest.mark.parametrize("url", [None, "/admin/audit/event/", "/admin/authsuite/outboxmessage/"])
 def test_a_search_too_long_is_the_admins_invalid_lookup(admin_client, user, url):
+    url = url or user_admin_url("changelist")
     response = admin_client.get(url, {"q": "a" * 60_000})
     assert response.status_code == 302 and "e=1" in response["Location"]
     assert admin_client.get(url, {"q": "a" * 254}).status_code == 200
+
+
+def test_a_user_with_a_long_session_history_can_still_be_saved(admin_client, user):
+    from django.utils import timezone
+
+    from accounts.models import UserSession
+
+    UserSession.objects.bulk_create([
+        UserSession(user=user, key_digest=f"{i:064x}", ended_at=timezone.now())
+        for i in range(150)])
+    page = admin_client.get(user_admin_url("change", user.pk))
+    assert page.status_code == 200
+    assert page.context["inline_admin_formsets"]
+    sessions = next(f for f in page.context["inline_admin_formsets"]
+                    if f.formset.model is UserSession)
+    assert len(sessions.formset.forms) == 0  # open sessions only
