@@ -130,9 +130,10 @@ def test_two_events_racing_to_alert_send_one_mail():
     from tests.helpers import race
 
     user = UserFactory()
-    events = [chain.record(action="accounts.password.changed", actor_id=str(user.pk),
+    # A throttled rule: changes to how the account signs in (CredentialChange) mail each one.
+    events = [chain.record(action="accounts.account.locked", actor_id=str(user.pk),
                            actor_repr=user.email) for _ in range(2)]
-    rule = alerts.PasswordChanged()
+    rule = alerts.AccountLocked()
     start = threading.Barrier(2)
 
     def alert(i: int) -> None:
