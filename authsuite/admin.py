@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.utils.translation import gettext_lazy as _
 
 from authsuite import outbox
@@ -25,7 +26,8 @@ class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
         return False
 
     def has_retry_permission(self, request) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+        # Django's own change permission; has_change_permission is off (rows are read-only).
+        return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('change', self.opts)}")
 
     @admin.action(description=_("Retry delivery now"), permissions=["retry"])
     def retry_now(self, request, queryset):

@@ -1,6 +1,7 @@
 """Staff see a user's passkeys (provider, last use, flags) and can remove one."""
 
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.utils.translation import gettext_lazy as _
 
 from authsuite.admin_input import SafeInputMixin
@@ -35,7 +36,8 @@ class PasskeyAdmin(SafeInputMixin, admin.ModelAdmin):
         return False  # removal goes through the action: audited and the user is told
 
     def has_remove_permission(self, request) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+        # Django's own delete permission; has_delete_permission is off (removal is this action).
+        return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('delete', self.opts)}")
 
     @admin.action(description=_("Remove selected passkeys (the users are told)"),
                   permissions=["remove"])
