@@ -17,6 +17,7 @@ from django.db.models.functions import Lower
 from django.http import Http404
 from django.urls import path
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts import lockout, sessions
@@ -27,20 +28,23 @@ from accounts.flows.email import (
     IN_USE,
     address_held,
     claims_lock,
-    claims_release,
+    email_add_by_staff,
+    email_remove,
     email_set_by_staff,
     held_elsewhere,
+    mark_verified,
 )
 from accounts.flows.password import password_reset_send
-from accounts.forms import normal_address
+from accounts.forms import AddressField, normal_address
 from accounts.models import (
     EmailAddress,
     LoginThrottle,
     PasswordChangeRequired,
     User,
     UserSession,
+    normalize_email,
 )
-from accounts.users import email_field, stores_is_active, within_reach
+from accounts.users import email_field, stores_is_active, user_email, within_reach
 from authsuite.admin_input import SafeInputMixin
 
 
@@ -84,60 +88,131 @@ class LockedFilter(admin.SimpleListFilter):
 
 
 class EmailAddressForm(forms.ModelForm):
-    """An address row in the user admin. Ticking "verified" verifies the address like its
-    link would: refused for an address another account holds, and on save the other
-    accounts' unverified rows of it are removed and their links voided."""
+    """An address row in the user admin.
 
-    verifying = False
+    A saved row's address never changes (links were mailed to it, events name it), and a
+    verified one stays verified: staff add the new address as a row of its own, or change
+    the login address at the top of the page, which moves the primary row. A new row's
+    address is taken in its normal form. Ticking "verified" verifies the address as its link
+    would, refused for an address another account holds."""
 
     class Meta:
         model = EmailAddress
-        fields = ["email", "primary", "verified"]
+        fields = ["email", "verified"]
+        field_classes = {"email": AddressField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["email"].disabled = True
+            self.fields["verified"].disabled = self.instance.verified
+
+    @property
+    def verifying(self) -> bool:
+        return bool(self.cleaned_data.get("verified")) and (
+            self.instance.pk is None or "verified" in self.changed_data)
 
     def clean(self):
         cleaned = super().clean()
-        self.verifying = bool(cleaned.get("verified")) and (
-            self.instance.pk is None or not {"email", "verified"}.isdisjoint(self.changed_data))
         email = cleaned.get("email")
-        if self.verifying and email and held_elsewhere(email, user=self._user()):
+        user = self.instance.user if self.instance.user_id is not None else None
+        if self.verifying and email and held_elsewhere(email, user=user):
             raise forms.ValidationError(_(IN_USE), code="email_in_use")
         return cleaned
 
-    def _user(self):
-        return self.instance.user if self.instance.user_id is not None else None
 
-    def save(self, commit=True):
-        if self.verifying:
-            self.instance.verified_at = timezone.now()
-        address = super().save(commit=commit)
-        if commit and self.verifying:
-            claims_release(user=address.user, email=address.email)
-        return address
+class EmailAddressFormSet(forms.BaseInlineFormSet):
+    """The addresses of one account, changed through the same flows as the user's own page:
+    each addition, verification and removal is recorded (staff as the actor) and alerted,
+    and an address removed has its pending links voided. The login address's row stays:
+    staff change the address instead."""
+
+    request = None  # set per request by ``EmailAddressInline.get_formset``
+
+    def clean(self):
+        super().clean()
+        login_address = normalize_email(user_email(self.instance))
+        for form in self.extra_forms:
+            if form.has_changed() and form.cleaned_data.get("email") == login_address:
+                form.add_error("email", forms.ValidationError(
+                    _("This is the address the account signs in with."), code="email_login"))
+        if any(form.instance.primary for form in self.deleted_forms):
+            raise forms.ValidationError(
+                _("The account signs in with its primary address: change the email address "
+                  "above instead of removing it."), code="email_primary")
+
+    def save_new(self, form, commit=True):
+        return email_add_by_staff(self.request, user=self.instance,
+                                  email=form.cleaned_data["email"],
+                                  verified=form.cleaned_data.get("verified", False))
+
+    def save_existing(self, form, obj, commit=True):
+        if form.verifying:
+            mark_verified(self.request, user=self.instance, email=obj.email, by=self.request.user)
+            obj.refresh_from_db()
+        return obj
+
+    def delete_existing(self, obj, commit=True):
+        email_remove(self.request, user=self.instance, address_id=obj.pk, by=self.request.user)
 
 
 class EmailAddressInline(admin.TabularInline):
     model = EmailAddress
     form = EmailAddressForm
+    formset = EmailAddressFormSet
     extra = 0
     fields = ["email", "primary", "verified", "created_at", "verified_at"]
-    readonly_fields = ["created_at", "verified_at"]
+    readonly_fields = ["primary", "created_at", "verified_at"]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"request": request})
+
+    def has_add_permission(self, request, obj=None):
+        # On the add page the account has no rows yet: its login address becomes its
+        # primary address, and others are added once it exists.
+        return obj is not None and super().has_add_permission(request, obj)
+
+
+class OpenSessionsFormSet(forms.BaseInlineFormSet):
+    """No rows: the account's open sessions are listed for reading (``open_sessions``)."""
+
+    shown = 50
+
+    @cached_property
+    def open_sessions(self) -> dict:
+        """The latest ``shown`` open sessions, and how many there are in all."""
+        if self.instance.pk is None:
+            return {"rows": [], "total": 0}
+        found = UserSession.objects.filter(user=self.instance, ended_at__isnull=True).order_by(
+            "-last_seen_at", "-pk")
+        rows = list(found[:self.shown + 1])
+        total = len(rows) if len(rows) <= self.shown else found.count()
+        return {"rows": rows[:self.shown], "total": total}
 
 
 class UserSessionInline(admin.TabularInline):
+    """The account's open sessions, the latest first (ended ones are in the audit trail).
+
+    A list to read, not rows of the form: nothing of it is posted back with the page, so an
+    account with any number of sessions can still be saved. Staff end them with the "End
+    all sessions" action."""
+
     model = UserSession
+    formset = OpenSessionsFormSet
+    template = "admin/accounts/open_sessions.html"
     extra = 0
+    max_num = 0
     can_delete = False
-    fields = ["device", "ip", "created_at", "last_seen_at", "remember", "ended_at", "end_reason"]
-    readonly_fields = fields
-    ordering = ["-last_seen_at"]
     verbose_name_plural = _("open sessions")
 
     def get_queryset(self, request):
-        # Open sessions only: ended ones are in the audit trail. Every row listed is posted
-        # back with the form, and a long history would pass DATA_UPLOAD_MAX_NUMBER_FIELDS.
-        return super().get_queryset(request).filter(ended_at__isnull=True)
+        return super().get_queryset(request).none()
 
     def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

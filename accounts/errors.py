@@ -20,6 +20,7 @@ class AccountsError(StrEnum):
     EMAIL_NOT_FOUND = "email_not_found"
     EMAIL_PRIMARY = "email_primary"
     EMAIL_UNVERIFIED = "email_unverified"
+    EMAIL_ALREADY_VERIFIED = "email_already_verified"
     EMAIL_LIMIT = "email_limit"
     NO_LOGIN_PENDING = "no_login_pending"
     SESSION_NOT_FOUND = "session_not_found"
@@ -39,6 +40,7 @@ STATUS = {
     AccountsError.SESSION_NOT_FOUND: 404,
     AccountsError.EMAIL_NOT_FOUND: 404,
     AccountsError.EMAIL_IN_USE: 409,
+    AccountsError.EMAIL_ALREADY_VERIFIED: 409,
     AccountsError.REAUTHENTICATION_REQUIRED: 403,
     AccountsError.USE_PASSWORD: 409,
 }

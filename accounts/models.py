@@ -38,17 +38,22 @@ def normalize_email(email: str) -> str:
 
 
 def validate_mail_domain(email: str) -> None:
-    """Refuse an address whose domain has no spelling mail can use (IDNA): Django encodes
-    it so when it sends, and no message to it could ever leave. Django's own validator
-    lets such domains through (a lone surrogate decoded as U+FFFD, a label too long once
-    encoded)."""
+    """Refuse an address mail from a public service cannot reach: one whose domain is a
+    single label (``localhost``, an intranet name: RFC 7085) or an address literal
+    (``[127.0.0.1]``), which Django's own validator accepts and which would have the outbox
+    deliver to the server's own network; or one whose domain has no spelling mail can use
+    (IDNA), which Django's validator lets through too (a lone surrogate decoded as U+FFFD,
+    a label too long once encoded) and no message to which could ever leave."""
     domain = email.rpartition("@")[2]
+    invalid = ValidationError(_("Enter a valid email address."), code="invalid")
+    if domain.startswith("[") or "." not in domain.strip("."):
+        raise invalid
     if domain.isascii():
         return
     try:
         domain.encode("idna")
     except UnicodeError:
-        raise ValidationError(_("Enter a valid email address."), code="invalid") from None
+        raise invalid from None
 
 
 class UserManager(BaseUserManager):

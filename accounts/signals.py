@@ -4,10 +4,13 @@ Every signal is sent with ``sender`` = the user model class (or ``None``'s class
 events without a user) and these keyword arguments:
 
 - ``user_signed_up``: ``request``, ``user``
-- ``email_added``: ``request``, ``user``, ``email``
-- ``email_verified``: ``request``, ``user``, ``email``
-- ``email_removed``: ``request``, ``user``, ``email``
-- ``email_changed``: ``request``, ``user``, ``old_email``, ``new_email`` (primary address)
+- ``email_added``: ``request``, ``user``, ``email``, ``by``
+- ``email_verified``: ``request``, ``user``, ``email``, ``by``
+- ``email_removed``: ``request``, ``user``, ``email``, ``by``
+- ``email_changed``: ``request``, ``user``, ``old_email``, ``new_email`` (primary address),
+  ``by``
+
+``by`` is the staff member who did it in the admin, and None (or absent) when the user did.
 - ``login_succeeded``: ``request``, ``user``, ``method`` (``"password"``, ``"magic_link"``...),
   ``amr`` (list of RFC 8176 values)
 - ``login_failed``: ``request``, ``user`` (None when unknown), ``identifier`` (the typed email),

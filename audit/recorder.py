@@ -52,8 +52,16 @@ def from_signal(declaration, kwargs: dict) -> None:
         data = {name: _plain(kwargs.get(name)) for name in declaration.data if name in kwargs}
         if declaration.extra is not None:
             data.update(declaration.extra(kwargs))  # noqa: S610 - a callable, not QuerySet.extra
-        target = declaration.target(kwargs) if declaration.target else ("", "", "")
-        user = kwargs.get(declaration.actor) if declaration.actor else None
+        # A signal that says who did it (``by``: staff, on someone's account) has them as
+        # the actor and the account as the target, whose owner the alerts then go to.
+        by = kwargs.get("by")
+        if declaration.target:
+            target = declaration.target(kwargs)
+        elif by is not None and kwargs.get("user") is not None:
+            target = ("user", *user_fields(kwargs["user"]))
+        else:
+            target = ("", "", "")
+        user = by if by is not None else kwargs.get(declaration.actor) if declaration.actor else None
         write(action=declaration.action, outcome=declaration.outcome,
               request=kwargs.get("request"), user=user, target=target, data=data)
     except Exception:

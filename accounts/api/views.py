@@ -245,13 +245,17 @@ class EmailPrimaryView(AccountsAPIView):
 class EmailResendView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses={202: s.DetailSerializer,
-                                            404: error("No such address (`email_not_found`).")},
-                   summary="Send a new verification link to an unverified address")
+    @extend_schema(request=None, responses={
+        202: s.DetailSerializer, 404: error("No such address (`email_not_found`)."),
+        409: error("The address is verified already (`email_already_verified`).")},
+        summary="Send a new verification link to an unverified address")
     def post(self, request, pk: int):
         address = EmailAddress.objects.filter(user=request.user, pk=pk).first()
         if address is None:
             raise FlowError(AccountsError.EMAIL_NOT_FOUND, "No such address.")
+        if address.verified:
+            raise FlowError(AccountsError.EMAIL_ALREADY_VERIFIED,
+                            "This address is verified already.")
         email_flows.verification_resend(request._request, user=request.user, email=address.email)
         return _detail("A new verification link is on its way.")
 

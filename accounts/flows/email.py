@@ -187,7 +187,7 @@ def verification_resend(request, *, user, email: str | None = None) -> None:
         verification_send(request, user=user, email=email)
 
 
-def mark_verified(request, *, user, email: str) -> bool:
+def mark_verified(request, *, user, email: str, by=None) -> bool:
     """Mark ``email`` of ``user`` verified; True if it was not yet.
 
     Only one account holds an address verified: the other accounts' unverified rows of it
@@ -211,7 +211,7 @@ def mark_verified(request, *, user, email: str) -> bool:
         if updated:
             claims_release(user=user, email=email)
             signals.email_verified.send(
-                sender=user.__class__, request=request, user=user, email=email
+                sender=user.__class__, request=request, user=user, email=email, by=by
             )
     return bool(updated)
 
@@ -313,7 +313,8 @@ def email_add(request, *, user, email: str) -> None:
                 EmailAddress.objects.create(user=user, email=email)
         except IntegrityError:  # the same address added by this account concurrently
             return
-        signals.email_added.send(sender=user.__class__, request=request, user=user, email=email)
+        signals.email_added.send(sender=user.__class__, request=request, user=user, email=email,
+                                 by=None)
         if held:
             # The claim is listed like any other, so the list tells nothing either; no link
             # goes out, the address's owner is told, and verifying it would be refused.
@@ -353,7 +354,7 @@ def email_make_primary(request, *, user, address_id: int) -> None:
         )
         signals.email_changed.send(
             sender=user.__class__, request=request, user=user, old_email=old.email,
-            new_email=address.email,
+            new_email=address.email, by=None,
         )
 
 
@@ -379,16 +380,33 @@ def email_set_by_staff(request, *, user, old_email: str) -> None:
             user=user, email=new, defaults={"primary": True})
         if not address.primary:
             EmailAddress.objects.filter(pk=address.pk).update(primary=True)
-        mark_verified(request, user=user, email=new)
+        mark_verified(request, user=user, email=new, by=request.user)
         if old_email and old_email != new:
             links_to_old_address_void(user, old_email)
             send_notice(request, template="email_changed", user=user, email=old_email,
                         old_email=old_email, new_email=new)
             signals.email_changed.send(sender=user.__class__, request=request, user=user,
-                                       old_email=old_email, new_email=new)
+                                       old_email=old_email, new_email=new, by=request.user)
 
 
-def email_remove(request, *, user, address_id: int) -> None:
+def email_add_by_staff(request, *, user, email: str, verified: bool) -> EmailAddress:
+    """Staff add ``email`` to ``user``'s addresses in the admin, verified if they say so
+    (refused with ``email_in_use`` if another account holds it). No link is mailed: the
+    user can ask for one from their addresses page."""
+    email = normalize_email(email)
+    with transaction.atomic():
+        address = EmailAddress.objects.create(user=user, email=email)
+        signals.email_added.send(sender=user.__class__, request=request, user=user, email=email,
+                                 by=request.user)
+        if verified:
+            mark_verified(request, user=user, email=email, by=request.user)
+            address.refresh_from_db()
+    return address
+
+
+def email_remove(request, *, user, address_id: int, by=None) -> None:
+    """Remove an address of ``user`` (not the one they sign in with); links mailed to it
+    stop working. ``by``: the staff member doing it, if it is not the user."""
     with transaction.atomic():
         address = EmailAddress.objects.filter(user=user, pk=address_id).first()
         if address is None:
@@ -403,5 +421,5 @@ def email_remove(request, *, user, address_id: int) -> None:
             user=user, email=address.email, used_at__isnull=True
         ).update(voided_at=timezone.now())
         signals.email_removed.send(
-            sender=user.__class__, request=request, user=user, email=address.email
+            sender=user.__class__, request=request, user=user, email=address.email, by=by
         )

@@ -98,6 +98,11 @@ UNSENDABLE = [
     "ann@\ufffd\ufffd\ufffd.com",  # what a lone surrogate (%ED%A0%80) in a form decodes to
     "ann@\ue000.com",  # a private-use character
     "ann@" + "\u00e9" * 60 + ".com",  # a label too long once encoded for mail
+    # Mail to these would be delivered to the server's own network, not to a person.
+    "ann@localhost",
+    "ann@intranet.",
+    "ann@[127.0.0.1]",
+    "ann@[IPv6:::1]",
 ]
 
 

@@ -7,6 +7,7 @@ pinned, and the same whatever the number of rows listed.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -591,17 +592,240 @@ def test_a_search_too_long_is_the_admins_invalid_lookup(admin_client, user, url)
     assert admin_client.get(url, {"q": "a" * 254}).status_code == 200
 
 
-def test_a_user_with_a_long_session_history_can_still_be_saved(admin_client, user):
-    from django.utils import timezone
+def test_a_user_with_many_sessions_can_still_be_saved(admin_client, user):
+    from django.conf import settings
 
-    from accounts.models import UserSession
-
+    now = timezone.now()
+    many = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
     UserSession.objects.bulk_create([
-        UserSession(user=user, key_digest=f"{i:064x}", ended_at=timezone.now())
-        for i in range(150)])
-    page = admin_client.get(user_admin_url("change", user.pk))
-    assert page.status_code == 200
-    assert page.context["inline_admin_formsets"]
-    sessions = next(f for f in page.context["inline_admin_formsets"]
-                    if f.formset.model is UserSession)
-    assert len(sessions.formset.forms) == 0  # open sessions only
+        UserSession(user=user, key_digest=f"{i:064x}", device=f"Browser {i}",
+                    last_seen_at=now - timedelta(seconds=i)) for i in range(many)])
+    UserSession.objects.bulk_create([
+        UserSession(user=user, key_digest=f"{many + i:064x}", ended_at=now) for i in range(10)])
+
+    page = admin_client.get(change_url(user))
+
+    html = page.content.decode()
+    assert f"The latest 50 of {many} open sessions." in html
+    assert "Browser 0<" in html and "Browser 49<" in html and "Browser 50<" not in html
+    form = form_data(html, "user_form")
+    assert not any(name.startswith("auth_sessions-0") for name in form)  # nothing posted back
+    form["is_staff"] = ["on"]
+    assert admin_client.post(change_url(user), form).status_code == 302
+    user.refresh_from_db()
+    assert user.is_staff
+    assert UserSession.objects.filter(user=user, ended_at__isnull=True).count() == many
+
+
+def test_the_user_page_reads_the_sessions_in_one_query(admin_client, user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(sessions: int) -> int:
+        UserSession.objects.bulk_create([
+            UserSession(user=user, key_digest=crypto.new_token()) for _ in range(sessions)])
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(change_url(user)).status_code == 200
+        return len(captured)
+
+    assert queries_for(1) == queries_for(20)
+
+
+# --- the address rows ------------------------------------------------------------------------
+
+def with_new_rows(form: dict, *rows: dict) -> dict:
+    """``form`` with ``rows`` added to the address inline, as its "Add another" would."""
+    form = dict(form)
+    start = int(form["email_addresses-TOTAL_FORMS"][0])
+    for i, row in enumerate(rows, start):
+        form.update({f"email_addresses-{i}-{name}": [value] for name, value in row.items()})
+    form["email_addresses-TOTAL_FORMS"] = [str(start + len(rows))]
+    return form
+
+
+def inline_errors(response) -> list[str]:
+    assert response.status_code == 200
+    formset = next(f.formset for f in response.context["inline_admin_formsets"]
+                   if f.formset.model is EmailAddress)
+    return [*formset.non_form_errors(),
+            *(message for errors in formset.errors for field in errors.values()
+              for message in field)]
+
+
+def addresses(user) -> dict[str, tuple[bool, bool]]:
+    return {a.email: (a.primary, a.verified) for a in EmailAddress.objects.filter(user=user)}
+
+
+@pytest.fixture
+def ann():
+    ann = UserFactory(email="ann@example.com")
+    EmailAddress.objects.create(user=ann, email="ann.work@example.com")
+    return ann
+
+
+def staff_member(client):
+    return User.objects.get(pk=client.session["_auth_user_id"])
+
+
+def test_staff_add_an_address_in_its_normal_form(admin_client, ann):
+    form = with_new_rows(change_form(admin_client, ann), {"email": "  Ann.Home@Example.ORG "})
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    assert addresses(ann) == {"ann@example.com": (True, True),
+                              "ann.work@example.com": (False, False),
+                              "ann.home@example.org": (False, False)}
+    [added] = Event.objects.filter(action="accounts.email.added")
+    assert (added.actor_id, added.target_id) == (str(staff_member(admin_client).pk), str(ann.pk))
+
+
+def test_staff_verify_an_address_as_its_link_would(admin_client, ann):
+    mallory = UserFactory(email="mallory@example.com")
+    EmailAddress.objects.create(user=mallory, email="ann.home@example.org")  # a claim only
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, 'ann.work@example.com')}-verified"] = ["on"]
+    form = with_new_rows(form, {"email": "ann.home@example.org", "verified": "on"})
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    assert addresses(ann) == {"ann@example.com": (True, True),
+                              "ann.work@example.com": (False, True),
+                              "ann.home@example.org": (False, True)}
+    assert not EmailAddress.objects.filter(user=mallory, email="ann.home@example.org").exists()
+    verified = Event.objects.filter(action="accounts.email.verified")
+    assert sorted(json.loads(e.data)["email"] for e in verified) == [
+        "ann.home@example.org", "ann.work@example.com"]
+    assert {(e.actor_id, e.target_id) for e in verified} == {
+        (str(staff_member(admin_client).pk), str(ann.pk))}
+    # A verified row stays verified: unticking it is not offered.
+    page = admin_client.get(change_url(ann))
+    rows = next(f.formset for f in page.context["inline_admin_formsets"]
+                if f.formset.model is EmailAddress)
+    assert all(row.fields["verified"].disabled for row in rows.initial_forms)
+
+
+def test_staff_cannot_verify_an_address_another_account_holds(admin_client, ann):
+    bob = UserFactory(email="bob@example.com")
+    form = with_new_rows(change_form(admin_client, ann),
+                         {"email": "BOB@example.com", "verified": "on"})
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert "Another account already uses this address." in inline_errors(response)
+    assert set(addresses(ann)) == {"ann@example.com", "ann.work@example.com"}
+    assert EmailAddress.objects.get(email="bob@example.com").user == bob
+
+
+@pytest.mark.parametrize(("rows", "error"), [
+    # Rows of one address in another spelling: the rows of the page (the login address's
+    # among them) are compared as saved, in their normal form.
+    ([{"email": "ANN.WORK@EXAMPLE.COM"}], "Please correct the duplicate data for email."),
+    ([{"email": "Ann@Example.com"}], "Please correct the duplicate data for email."),
+    ([{"email": "ann.home@example.org"}, {"email": "ANN.HOME@example.org"}],
+     "Please correct the duplicate data for email."),
+    ([{"email": "not an address"}], "Enter a valid email address."),
+    ([{"email": "ann@" + "x" * 250 + ".com"}], "Ensure this value has at most 254 characters"),
+    ([{"email": "ann\u202e@example.com"}], "Enter a valid email address."),
+])
+def test_an_address_row_that_cannot_be_is_a_form_error(admin_client, ann, rows, error):
+    before = addresses(ann)
+    form = with_new_rows(change_form(admin_client, ann), *rows)
+    form["is_staff"] = ["on"]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert any(message.startswith(error) for message in inline_errors(response)), (
+        inline_errors(response))
+    assert addresses(ann) == before
+    ann.refresh_from_db()
+    assert not ann.is_staff  # the whole page is saved, or nothing of it
+
+
+def test_a_saved_rows_address_and_which_row_is_primary_are_not_edited_in_rows(admin_client, ann):
+    page = admin_client.get(change_url(ann))
+    form = form_data(page.content.decode(), "user_form")
+    assert "email_addresses-0-primary" not in form  # shown, not a field
+    rows = next(f.formset for f in page.context["inline_admin_formsets"]
+                if f.formset.model is EmailAddress)
+    assert all(row.fields["email"].disabled for row in rows.initial_forms)
+    # Posted anyway: a second primary row, a primary row with another address.
+    form["email_addresses-0-email"] = ["mallory@example.com"]
+    form["email_addresses-1-email"] = ["ann@example.com"]
+    form["email_addresses-1-primary"] = ["on"]
+    form = with_new_rows(form, {"email": "ann.home@example.org", "primary": "on"})
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    assert addresses(ann) == {"ann@example.com": (True, True),
+                              "ann.work@example.com": (False, False),
+                              "ann.home@example.org": (False, False)}
+    ann.refresh_from_db()
+    assert ann.email == "ann@example.com"
+
+
+def row_index(form: dict, email: str) -> int:
+    address = EmailAddress.objects.get(email=email)
+    return next(int(name.split("-")[1]) for name, value in form.items()
+                if name.endswith("-id") and value == [str(address.pk)])
+
+
+def test_an_account_without_rows_gets_no_second_row_of_its_login_address(admin_client):
+    # Accounts made by staff or before the suite was installed have no rows yet: the
+    # login address's row is made primary when first needed.
+    ann = UserFactory(email="ann@example.com", verified_email=False)
+    EmailAddress.objects.filter(user=ann).delete()
+    form = with_new_rows(change_form(admin_client, ann), {"email": "ANN@example.com"})
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert inline_errors(response) == ["This is the address the account signs in with."]
+    assert addresses(ann) == {}
+
+
+def test_the_login_address_row_cannot_be_removed(admin_client, ann):
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, 'ann@example.com')}-DELETE"] = ["on"]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert "change the email address above instead of removing it" in " ".join(
+        inline_errors(response))
+    assert "ann@example.com" in addresses(ann)
+
+
+def test_removing_an_address_voids_its_links_and_is_recorded(admin_client, ann):
+    from accounts import tokens
+
+    raw = tokens.token_issue(user=ann, purpose=OneTimeToken.Purpose.VERIFY_EMAIL,
+                             email="ann.work@example.com", lifetime=3600)
+    pending = tokens.token_peek(raw, purpose=OneTimeToken.Purpose.VERIFY_EMAIL)
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, 'ann.work@example.com')}-DELETE"] = ["on"]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    assert addresses(ann) == {"ann@example.com": (True, True)}
+    pending.refresh_from_db()
+    assert pending.voided_at is not None
+    [removed] = Event.objects.filter(action="accounts.email.removed")
+    assert (removed.actor_id, removed.target_type, removed.target_id) == (
+        str(staff_member(admin_client).pk), "user", str(ann.pk))
+    assert json.loads(removed.data) == {"email": "ann.work@example.com"}
+
+
+def test_the_add_page_takes_no_address_rows(admin_client):
+    page = admin_client.get(user_admin_url("add"))
+    form = form_data(page.content.decode(), "user_form")
+    form.update({"email": ["new.person@example.com"], "name": ["New Person"],
+                 "date_joined_0": ["2024-01-01"], "date_joined_1": ["00:00:00"]})
+    form = with_new_rows(form, {"email": "other@example.com", "verified": "on"})
+
+    response = admin_client.post(user_admin_url("add"), form)
+
+    assert response.status_code == 302
+    assert not EmailAddress.objects.filter(email="other@example.com").exists()

@@ -229,6 +229,18 @@ def test_resend_api_is_rate_limited_with_retry_after(client, time_machine):
     assert len(outbox_for(user.email)) == 3
 
 
+def test_resend_api_refuses_a_verified_address(client):
+    user = UserFactory(verified_email=True)
+    client.force_login(user)
+    address = EmailAddress.objects.get(user=user)
+
+    response = api_post(client, f"emails/{address.pk}/resend/")
+
+    assert response.status_code == 409
+    assert error_code(response) == "email_already_verified"
+    assert outbox_for(user.email) == []
+
+
 def test_resend_limit_is_configurable(client, time_machine):
     freeze(time_machine)  # rate-limit windows must not roll over mid-test
     user = UserFactory(verified_email=False)

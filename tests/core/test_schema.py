@@ -64,6 +64,7 @@ OWN_ERRORS = [
     ("/api/auth/v1/emails/{id}/primary/", "post", "404", "email_not_found"),
     ("/api/auth/v1/emails/{id}/primary/", "post", "409", "email_in_use"),
     ("/api/auth/v1/emails/{id}/resend/", "post", "404", "email_not_found"),
+    ("/api/auth/v1/emails/{id}/resend/", "post", "409", "email_already_verified"),
     ("/api/auth/v1/email/verify/", "post", "409", "email_in_use"),
     ("/api/auth/v1/sessions/{id}/", "delete", "404", "session_not_found"),
     ("/api/auth/v1/password/required/", "post", "409", "no_login_pending"),
