@@ -1,5 +1,9 @@
 from enum import StrEnum
 
+from django.utils.translation import gettext as _
+
+from accounts.errors import FlowError
+
 
 class MFAError(StrEnum):
     CODE_INVALID = "mfa_code_invalid"
@@ -10,3 +14,12 @@ class MFAError(StrEnum):
     NOT_ENROLLED = "mfa_not_enrolled"
     NO_LOGIN_PENDING = "no_login_pending"
     TRUSTED_BROWSER_NOT_FOUND = "mfa_trusted_browser_not_found"
+
+
+class WrongCode(FlowError):
+    """A second-factor code that is not valid. ``failures``: the device's wrong codes in a
+    row, this one included, whatever sign-ins they came in (0 without a device)."""
+
+    def __init__(self, failures: int = 0):
+        super().__init__(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
+        self.failures = failures

@@ -19,7 +19,7 @@ from authsuite.outbox import mail_enqueue
 from authsuite.useragent import device_name
 from mfa import devices, recovery, registry, signals, totp, trust
 from mfa.app_settings import app_settings
-from mfa.errors import MFAError
+from mfa.errors import MFAError, WrongCode
 from mfa.models import RecoveryCodeSet, TOTPDevice
 
 FAILURES_KEY = "_authsuite_mfa_failures"
@@ -154,16 +154,15 @@ def code_checked(request, *, user, code: str) -> Iterator[str]:
     the method that matched (``"totp"``/``"recovery_code"``).
 
     The code's use and whatever the body does with it (audit events, a rotated session, a
-    completed sign-in) commit together, in one transaction. A wrong code (or a throttled
-    device) raises FlowError, after its failure is recorded; a wrong code's error carries
-    ``failures``, the device's wrong codes in a row, whatever sign-ins they came in.
+    completed sign-in) commit together, in one transaction. A wrong code raises
+    ``WrongCode`` (a throttled device FlowError), after its failure is recorded.
     """
     _limit(request, user)
     cleaned = "".join(str(code or "").split())
     method = code_method(cleaned)
     device = devices.totp_device(user) if method == "totp" else devices.recovery_set(user)
     if device is None:
-        raise FlowError(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
+        raise WrongCode()
     with transaction.atomic():
         ok, locked_until = devices.throttled_check(device, cleaned)
         if ok:
@@ -181,9 +180,7 @@ def code_checked(request, *, user, code: str) -> Iterator[str]:
     if locked_until is not None:
         raise FlowError(MFAError.THROTTLED, _("Too many wrong codes. Wait a moment and try "
                                               "again."), field="code", retry_after=1)
-    wrong = FlowError(MFAError.CODE_INVALID, _("That code is not valid."), field="code")
-    wrong.failures = device.throttling_failure_count + 1
-    raise wrong
+    raise WrongCode(failures=device.throttling_failure_count + 1)
 
 
 def verify_code(request, *, user, code: str) -> str:
@@ -210,20 +207,18 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
             signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
                                              method=method)
             return pipeline.stage_passed(request, "mfa", amr=["otp"])
-    except FlowError as error:
-        if error.code == MFAError.CODE_INVALID:
-            failures = request.session.get(FAILURES_KEY, 0) + 1
-            request.session[FAILURES_KEY] = failures
-            signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
-                                          method=code_method(code), failures=failures)
-            # In one sign-in, or across sign-ins started afresh for each guess: every
-            # CHALLENGE_MAX_FAILURES wrong codes in a row on the account's device.
-            in_a_row = getattr(error, "failures", 0)
-            limit = app_settings.CHALLENGE_MAX_FAILURES
-            if failures >= limit or (in_a_row and in_a_row % limit == 0):
-                _lock(request, user)
-                raise FlowError(MFAError.LOCKED, _("Too many wrong codes. Sign in again."),
-                                status=429, retry_after=app_settings.THROTTLE_FACTOR) from None
+    except WrongCode as error:
+        failures = request.session.get(FAILURES_KEY, 0) + 1
+        request.session[FAILURES_KEY] = failures
+        signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
+                                      method=code_method(code), failures=failures)
+        # In one sign-in, or across sign-ins started afresh for each guess: every
+        # CHALLENGE_MAX_FAILURES wrong codes in a row on the account's device.
+        limit = app_settings.CHALLENGE_MAX_FAILURES
+        if failures >= limit or (error.failures and error.failures % limit == 0):
+            _lock(request, user)
+            raise FlowError(MFAError.LOCKED, _("Too many wrong codes. Sign in again."),
+                            status=429, retry_after=app_settings.THROTTLE_FACTOR) from None
         raise
 
 
@@ -251,10 +246,9 @@ def step_up(request, *, user, code: str) -> dict:
             signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
                                              method=method)
             return authrecord.record_step_up(request, ["otp"])
-    except FlowError as error:
-        if error.code == MFAError.CODE_INVALID:
-            signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
-                                          method=code_method(code), failures=None)
+    except WrongCode:
+        signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
+                                      method=code_method(code), failures=None)
         raise
 
 
