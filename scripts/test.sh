@@ -157,6 +157,11 @@ if problems="$(services_problems)"; then
     PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL")
     step "pytest: PostgreSQL + Redis, with services and concurrency tests" \
         run_pytest postgres no -m "not browser"
+    # What PostgreSQL decides for a project on django.contrib.auth's User: its concurrency
+    # tests, and the index its login-address lookup needs.
+    step "pytest: PostgreSQL on django.contrib.auth's User" \
+        run_pytest postgres_auth_user no --ds=tests.settings_auth_user \
+        -m "postgres and not own_user_model"
     PYTEST_ENV=()
 elif $STRICT; then
     step "pytest: PostgreSQL + Redis, with services and concurrency tests" \
