@@ -35,7 +35,7 @@ from accounts.flows.email import (
     mark_verified,
 )
 from accounts.flows.password import password_reset_send
-from accounts.forms import AddressField, normal_address
+from accounts.forms import NewAddressField, normal_address
 from accounts.models import (
     EmailAddress,
     LoginThrottle,
@@ -99,12 +99,15 @@ class EmailAddressForm(forms.ModelForm):
     class Meta:
         model = EmailAddress
         fields = ["email", "verified"]
-        field_classes = {"email": AddressField}
+        field_classes = {"email": NewAddressField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None:
-            self.fields["email"].disabled = True
+            # Shown as saved: not validated again (a row from before a stricter check
+            # must not make the account's page impossible to save).
+            self.fields["email"] = forms.CharField(label=self.fields["email"].label,
+                                                   disabled=True, required=False)
             self.fields["verified"].disabled = self.instance.verified
 
     @property
@@ -132,10 +135,17 @@ class EmailAddressFormSet(forms.BaseInlineFormSet):
     def clean(self):
         super().clean()
         login_address = normalize_email(user_email(self.instance))
+        saved = set(EmailAddress.objects.filter(user=self.instance).values_list(
+            "email", flat=True)) if self.instance.pk is not None else set()
         for form in self.extra_forms:
-            if form.has_changed() and form.cleaned_data.get("email") == login_address:
+            if not form.has_changed():
+                continue
+            if form.cleaned_data.get("email") == login_address:
                 form.add_error("email", forms.ValidationError(
                     _("This is the address the account signs in with."), code="email_login"))
+            elif form.cleaned_data.get("email") in saved:
+                form.add_error("email", forms.ValidationError(
+                    _("The account has this address already."), code="email_exists"))
         if any(form.instance.primary for form in self.deleted_forms):
             raise forms.ValidationError(
                 _("The account signs in with its primary address: change the email address "
@@ -153,7 +163,12 @@ class EmailAddressFormSet(forms.BaseInlineFormSet):
         return obj
 
     def delete_existing(self, obj, commit=True):
-        email_remove(self.request, user=self.instance, address_id=obj.pk, by=self.request.user)
+        try:
+            email_remove(self.request, user=self.instance, address_id=obj.pk,
+                         by=self.request.user)
+        except FlowError as error:
+            if error.code != AccountsError.EMAIL_NOT_FOUND:
+                raise  # email_primary: made primary meanwhile
 
 
 class EmailAddressInline(admin.TabularInline):
@@ -342,11 +357,13 @@ class SuiteUserAdminMixin(SafeInputMixin):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except (IntegrityError, FlowError) as error:
-            if isinstance(error, FlowError) and error.code != AccountsError.EMAIL_IN_USE:
+            if isinstance(error, FlowError) and error.code not in (AccountsError.EMAIL_IN_USE,
+                                                                   AccountsError.EMAIL_PRIMARY):
                 raise
             # Another account took the address between the form's check and the save (it
-            # signed up with it, say): the admin's transaction rolled everything back. Once
-            # more, and the form now finds the address taken and says so.
+            # signed up with it, say), or the user changed their addresses meanwhile (added
+            # the one staff add, made primary the one staff remove): the admin's transaction
+            # rolled everything back. Once more, and the form now says what stands in the way.
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.app_settings import app_settings
-from accounts.models import normalize_email, validate_mail_domain
+from accounts.models import normalize_email, validate_mail_domain, validate_public_domain
 from authsuite.text import has_control_characters
 
 PASSWORD_MAX = 1024
@@ -23,13 +23,21 @@ class AddressField(forms.EmailField):
         return normalize_email(super().to_python(value))
 
 
+class NewAddressField(AddressField):
+    """An address being registered (signing up, adding one): also on a domain mail from a
+    public service can reach (:func:`accounts.models.validate_public_domain`)."""
+
+    default_validators = [*AddressField.default_validators, validate_public_domain]
+
+
 def normal_address(value: str) -> str:
-    """``value`` in its normal form, or a ValidationError if that is no address."""
-    return AddressField(max_length=254).clean(value)
+    """``value``, an address being registered, in its normal form, or a ValidationError if
+    that is no address."""
+    return NewAddressField(max_length=254).clean(value)
 
 
-def _email_field(**attrs) -> forms.EmailField:
-    return AddressField(
+def _email_field(*, new: bool = False, **attrs) -> forms.EmailField:
+    return (NewAddressField if new else AddressField)(
         label=_("Email address"), max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", **attrs}),
     )
@@ -68,7 +76,7 @@ class SignupForm(CleanTextMixin, forms.Form):
         label=_("Name"), max_length=150, required=False,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
-    email = _email_field()
+    email = _email_field(new=True)
     password = _password_field(_("Password"), "new-password")
 
     def __init__(self, *args, **kwargs):
@@ -86,7 +94,15 @@ class SignupForm(CleanTextMixin, forms.Form):
 
 
 class EmailForm(CleanTextMixin, forms.Form):
+    """An address to look up (a sign-in link, a password reset)."""
+
     email = _email_field(autofocus=True)
+
+
+class NewEmailForm(CleanTextMixin, forms.Form):
+    """An address to register (adding one, a passkey sign-up)."""
+
+    email = _email_field(new=True, autofocus=True)
 
 
 class PasswordForm(forms.Form):

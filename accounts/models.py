@@ -38,22 +38,29 @@ def normalize_email(email: str) -> str:
 
 
 def validate_mail_domain(email: str) -> None:
-    """Refuse an address mail from a public service cannot reach: one whose domain is a
-    single label (``localhost``, an intranet name: RFC 7085) or an address literal
-    (``[127.0.0.1]``), which Django's own validator accepts and which would have the outbox
-    deliver to the server's own network; or one whose domain has no spelling mail can use
-    (IDNA), which Django's validator lets through too (a lone surrogate decoded as U+FFFD,
-    a label too long once encoded) and no message to which could ever leave."""
+    """Refuse an address whose domain has no spelling mail can use (IDNA): Django encodes
+    it so when it sends, and no message to it could ever leave. Django's own validator
+    lets such domains through (a lone surrogate decoded as U+FFFD, a label too long once
+    encoded)."""
     domain = email.rpartition("@")[2]
-    invalid = ValidationError(_("Enter a valid email address."), code="invalid")
-    if domain.startswith("[") or "." not in domain.strip("."):
-        raise invalid
     if domain.isascii():
         return
     try:
         domain.encode("idna")
     except UnicodeError:
-        raise invalid from None
+        raise ValidationError(_("Enter a valid email address."), code="invalid") from None
+
+
+def validate_public_domain(email: str) -> None:
+    """Refuse, for a new address, a domain mail from a public service cannot reach: a single
+    label (``localhost``, an intranet name: RFC 7085) or an address literal
+    (``[127.0.0.1]``), both of which Django's validator accepts, and mail to which would go
+    to the server's own network. Only where an address is registered (sign-up, adding one,
+    staff typing one): accounts that have such an address already (``createsuperuser``
+    accepts one) still sign in and reset their password with it."""
+    domain = email.rpartition("@")[2]
+    if domain.startswith("[") or "." not in domain.strip("."):
+        raise ValidationError(_("Enter a valid email address."), code="invalid")
 
 
 class UserManager(BaseUserManager):

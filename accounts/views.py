@@ -35,6 +35,7 @@ from accounts.forms import (
     CloseAccountForm,
     EmailForm,
     LoginForm,
+    NewEmailForm,
     NewPasswordForm,
     PasswordChangeForm,
     PasswordForm,
@@ -452,7 +453,7 @@ class EmailView(LoginRequiredMixin, FlowFormView):
     """List addresses and add one; actions on an address are POSTs with ``action``."""
 
     template_name = "accounts/email.html"
-    form_class = EmailForm
+    form_class = NewEmailForm
     sensitive_actions = {"primary"}
 
     def get_context_data(self, **kwargs):

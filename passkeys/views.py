@@ -15,7 +15,7 @@ from accounts import authrecord
 from accounts.app_settings import app_settings as accounts_settings
 from accounts.decorators import reauthentication_redirect
 from accounts.errors import FlowError
-from accounts.forms import EmailForm
+from accounts.forms import NewEmailForm
 from accounts.views import AuthPageMixin, FlowFormView
 from passkeys import flows
 from passkeys.app_settings import app_settings
@@ -72,7 +72,7 @@ class SignupView(SignupOpenMixin, FlowFormView):
     """Sign-up with a passkey only: the email address first."""
 
     template_name = "passkeys/signup.html"
-    form_class = EmailForm
+    form_class = NewEmailForm
 
     def run(self, form):
         from passkeys import signup

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.forms import PASSWORD_MAX
-from accounts.models import normalize_email, validate_mail_domain
+from accounts.models import normalize_email, validate_mail_domain, validate_public_domain
 from authsuite.text import has_control_characters
 
 
@@ -27,11 +27,14 @@ class StringField(StrictStringMixin, serializers.CharField):
 
 
 class EmailField(StrictStringMixin, serializers.EmailField):
-    """An address, validated in the normal form the suite stores and compares."""
+    """An address, validated in the normal form the suite stores and compares; ``new``: one
+    being registered, also on a domain mail can reach (``validate_public_domain``)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, new: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.validators.append(validate_mail_domain)
+        if new:
+            self.validators.append(validate_public_domain)
 
     def to_internal_value(self, data):
         return normalize_email(super().to_internal_value(data))
@@ -84,13 +87,17 @@ class LoginSerializer(NoControlCharsMixin, serializers.Serializer):
 
 
 class SignupSerializer(NoControlCharsMixin, serializers.Serializer):
-    email = EmailField(max_length=254)
+    email = EmailField(new=True, max_length=254)
     password = password_field()
     name = StringField(max_length=150, required=False, allow_blank=True, default="")
 
 
 class EmailSerializer(NoControlCharsMixin, serializers.Serializer):
     email = EmailField(max_length=254)
+
+
+class NewEmailSerializer(NoControlCharsMixin, serializers.Serializer):
+    email = EmailField(new=True, max_length=254)
 
 
 class TokenSerializer(serializers.Serializer):

@@ -204,14 +204,14 @@ class EmailVerifyView(AccountsAPIView):
 
 class EmailListView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
-    input_serializer = s.EmailSerializer
+    input_serializer = s.NewEmailSerializer
 
     @extend_schema(responses=s.EmailAddressSerializer(many=True), summary="List your addresses")
     def get(self, request):
         rows = EmailAddress.objects.filter(user=request.user)
         return Response(s.EmailAddressSerializer(rows, many=True).data)
 
-    @extend_schema(request=s.EmailSerializer, responses={202: s.DetailSerializer},
+    @extend_schema(request=s.NewEmailSerializer, responses={202: s.DetailSerializer},
                    summary="Add an address (a verification link is sent)")
     def post(self, request):
         data = self.valid(request)

@@ -211,7 +211,7 @@ class PasskeyDetailView(PasskeyAPIView):
 
 
 class SignupRequestSerializer(NoControlCharsMixin, serializers.Serializer):
-    email = EmailField(max_length=254)
+    email = EmailField(new=True, max_length=254)
     name = StringField(max_length=150, required=False, allow_blank=True, default="")
 
 

@@ -12,6 +12,7 @@ from django.test import Client
 
 from accounts.models import EmailAddress, normalize_email
 from tests.accounts.support import api_post, error_code, is_signed_in
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -99,10 +100,7 @@ UNSENDABLE = [
     "ann@\ue000.com",  # a private-use character
     "ann@" + "\u00e9" * 60 + ".com",  # a label too long once encoded for mail
     # Mail to these would be delivered to the server's own network, not to a person.
-    "ann@localhost",
-    "ann@intranet.",
-    "ann@[127.0.0.1]",
-    "ann@[IPv6:::1]",
+    *(PRIVATE := ["ann@localhost", "ann@intranet.", "ann@[127.0.0.1]", "ann@[IPv6:::1]"]),
 ]
 
 
@@ -134,6 +132,8 @@ def test_such_an_address_cannot_be_added_either(user, password, address):
     client.force_login(user)
     page = client.post("/accounts/email/", {"action": "add", "email": address})
     assert "Enter a valid email address." in page.content.decode()
+    response = api_post(client, "emails/", {"email": address})
+    assert (response.status_code, error_code(response)) == (400, "invalid")
     assert not EmailAddress.objects.filter(user=user).exclude(email=user.email).exists()
     assert mail.outbox == []
 
@@ -143,3 +143,33 @@ def test_an_internationalized_domain_mail_can_reach_is_still_welcome():
                                               "password": "correct horse battery staple"})
     assert response.status_code == 201
     assert get_user_model().objects.filter(email="ann@bücher.example").exists()
+
+
+@pytest.mark.parametrize("address", PRIVATE)
+def test_such_an_address_cannot_start_a_passkey_sign_up(settings, address):
+    settings.AUTHSUITE_PASSKEYS_SIGNUP = True
+    page = Client().post("/passkeys/signup/", {"email": address})
+    assert "Enter a valid email address." in page.content.decode()
+    response = api_post(Client(), "passkeys/signup/", {"email": address})
+    assert (response.status_code, error_code(response)) == (400, "invalid")
+    assert not get_user_model().objects.exists()
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("address", ["ops@localhost", "ops@[127.0.0.1]"])
+def test_an_account_that_has_such_an_address_already_still_signs_in_and_resets(address):
+    # createsuperuser accepts one: its account is not shut out.
+    user = UserFactory(email=address)
+    user.set_password("correct horse battery staple")
+    user.save()
+    client = Client()
+    signed_in = client.post("/accounts/login/", {"email": address,
+                                                 "password": "correct horse battery staple"})
+    assert signed_in.status_code == 302
+    assert api_post(Client(), "login/", {"email": address,
+                                         "password": "correct horse battery staple"}
+                    ).status_code == 200
+    mail.outbox.clear()
+    assert Client().post("/accounts/password/reset/", {"email": address}).status_code == 302
+    assert api_post(Client(), "magic-link/", {"email": address}).status_code == 202
+    assert [m.to for m in mail.outbox] == [[address], [address]]

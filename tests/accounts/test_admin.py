@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.errors import AccountsError, FlowError
 from accounts.models import (
     EmailAddress,
     LoginThrottle,
@@ -829,3 +830,91 @@ def test_the_add_page_takes_no_address_rows(admin_client):
 
     assert response.status_code == 302
     assert not EmailAddress.objects.filter(email="other@example.com").exists()
+
+
+# --- address rows: what was saved before, and what changes meanwhile --------------------------
+
+def test_a_row_saved_before_a_stricter_check_does_not_stop_the_page(admin_client):
+    # An address createsuperuser accepts (a single-label domain), and a row whose old
+    # spelling migration 0008 kept because another row holds the normal form.
+    ops = UserFactory(email="ops@localhost")
+    EmailAddress.objects.create(user=ops, email="ops.work@example.com")
+    legacy = EmailAddress.objects.create(user=ops, email="tmp@example.net")
+    EmailAddress.objects.filter(pk=legacy.pk).update(email="Ops.Work@example.com")
+    form = change_form(admin_client, ops)
+    form["email"] = ["ops@example.com"]
+
+    response = admin_client.post(change_url(ops), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    ops.refresh_from_db()
+    assert ops.email == "ops@example.com"
+    assert "Ops.Work@example.com" in addresses(ops)
+
+
+def test_a_new_row_the_account_has_already_though_not_listed_is_a_form_error(ann):
+    # Staff who may add addresses but not see them: the saved rows are not on their page.
+    from django.contrib.auth.models import Permission
+
+    member, client = staff_with("view_user", "change_user")
+    member.user_permissions.add(Permission.objects.get(
+        content_type__app_label="accounts", codename="add_emailaddress"))
+    form = with_new_rows(change_form(client, ann), {"email": "Ann.Work@example.com"})
+
+    response = client.post(change_url(ann), form)
+
+    assert inline_errors(response) == ["The account has this address already."]
+    assert EmailAddress.objects.filter(user=ann).count() == 2
+
+
+def test_a_row_the_user_adds_while_staff_add_it_too_is_a_form_error(admin_client, ann):
+    form = with_new_rows(change_form(admin_client, ann), {"email": "ann.home@example.org"})
+    EmailAddress.objects.create(user=ann, email="ann.home@example.org")  # the user, meanwhile
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert "The account has this address already." in inline_errors(response)
+
+
+def test_a_row_the_user_removes_while_staff_remove_it_too(admin_client, ann, monkeypatch):
+    from accounts import admin as accounts_admin
+
+    work = EmailAddress.objects.get(email="ann.work@example.com")
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, work.email)}-DELETE"] = ["on"]
+    checked = accounts_admin.EmailAddressFormSet.clean
+
+    def checked_then_the_user_removes_it(formset):
+        checked(formset)
+        EmailAddress.objects.filter(pk=work.pk).delete()
+
+    monkeypatch.setattr(accounts_admin.EmailAddressFormSet, "clean",
+                        checked_then_the_user_removes_it)
+
+    assert admin_client.post(change_url(ann), form).status_code == 302
+    assert addresses(ann) == {"ann@example.com": (True, True)}
+
+
+def test_a_row_the_user_makes_primary_while_staff_remove_it_is_tried_again(admin_client, ann,
+                                                                          monkeypatch):
+    # The removal finds the row primary (the user made it so after the form's check): the
+    # page is tried once more, from the rolled-back state, instead of failing.
+    from accounts import admin as accounts_admin
+
+    work = EmailAddress.objects.get(email="ann.work@example.com")
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, work.email)}-DELETE"] = ["on"]
+    removals = []
+    remove = accounts_admin.email_remove
+
+    def found_primary_the_first_time(request, **kwargs):
+        removals.append(kwargs["address_id"])
+        if len(removals) == 1:
+            raise FlowError(AccountsError.EMAIL_PRIMARY, "made primary meanwhile")
+        return remove(request, **kwargs)
+
+    monkeypatch.setattr(accounts_admin, "email_remove", found_primary_the_first_time)
+
+    assert admin_client.post(change_url(ann), form).status_code == 302
+    assert removals == [work.pk, work.pk]
+    assert addresses(ann) == {"ann@example.com": (True, True)}
