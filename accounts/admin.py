@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.auth.models import User as AuthUser
 from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, Q
@@ -35,7 +36,7 @@ from accounts.flows.email import (
     mark_verified,
 )
 from accounts.flows.password import password_reset_send
-from accounts.forms import NewAddressField, normal_address
+from accounts.forms import AddressField, NewAddressField, normal_address
 from accounts.models import (
     EmailAddress,
     LoginThrottle,
@@ -44,7 +45,7 @@ from accounts.models import (
     UserSession,
     normalize_email,
 )
-from accounts.users import email_field, stores_is_active, user_email, within_reach
+from accounts.users import email_field, in_reach, stores_is_active, user_email, within_reach
 from authsuite.admin_input import SafeInputMixin
 
 
@@ -134,6 +135,10 @@ class EmailAddressFormSet(forms.BaseInlineFormSet):
 
     def clean(self):
         super().clean()
+        ids = [form.instance.pk for form in self.initial_forms]
+        if len(ids) != len(set(ids)):
+            raise forms.ValidationError(_("A row is listed twice. Reload the page."),
+                                        code="row_twice")
         login_address = normalize_email(user_email(self.instance))
         saved = set(EmailAddress.objects.filter(user=self.instance).values_list(
             "email", flat=True)) if self.instance.pk is not None else set()
@@ -233,11 +238,20 @@ class UserSessionInline(admin.TabularInline):
 
 @admin.action(description=_("Send a password-reset link"), permissions=["change"])
 def send_password_reset(modeladmin, request, queryset):
-    count = 0
+    count, no_address = 0, []
     for user in within_reach(request.user, queryset).filter(is_active=True):
+        try:
+            AddressField().clean(user_email(user))
+        except forms.ValidationError:
+            no_address.append(str(user))  # an account made elsewhere, with no address
+            continue
         password_reset_send(request, user=user)
         count += 1
     modeladmin.message_user(request, _("Reset links sent to %(n)d users.") % {"n": count})
+    if no_address:
+        modeladmin.message_user(request, _("No link for these users, who have no email address "
+                                           "a link could go to: %(users)s.")
+                                % {"users": ", ".join(no_address)}, messages.WARNING)
 
 
 @admin.action(description=_("End all sessions"), permissions=["change"])
@@ -309,14 +323,15 @@ class SuiteUserAdminMixin(SafeInputMixin):
         return fields
 
     def has_change_permission(self, request, obj=None):
-        # A superuser's account (its address, its flags) is for superusers to change: any
-        # other staff member could take it over by giving it their own address.
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+        # Another staff member's account (its address, its flags) is for superusers to
+        # change: staff could otherwise take it over by giving it their own address, and
+        # with it whatever that account may do (``accounts.users.within_reach``).
+        if obj is not None and not in_reach(request.user, obj):
             return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+        if obj is not None and not in_reach(request.user, obj):
             return False
         return super().has_delete_permission(request, obj)
 
@@ -458,6 +473,26 @@ def adopt_user_admin(site=None) -> None:
                               *(a for a in USER_ACTIONS if a not in (registered.actions or []))]
 
 
+class SuiteGroupAdmin(SafeInputMixin, auth_admin.GroupAdmin):
+    """Django's group admin, answering bad input with a message; a group's permissions are
+    for superusers to hand out, as a user's are (staff could otherwise give a group they
+    belong to whatever they lack)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser and "permissions" not in fields:
+            fields.append("permissions")
+        return fields
+
+
+def adopt_group_admin(site=None) -> None:
+    """Put ``SuiteGroupAdmin`` in place of Django's own group admin, if that is registered."""
+    site = site or admin.site
+    if type(site._registry.get(Group)) is auth_admin.GroupAdmin:
+        site.unregister(Group)
+        site.register(Group, SuiteGroupAdmin)
+
+
 @admin.register(LoginThrottle)
 class LoginThrottleAdmin(SafeInputMixin, admin.ModelAdmin):
     list_display = ["identifier", "ip", "failures", "lockouts", "locked_until", "last_failure_at",
@@ -473,3 +508,4 @@ class LoginThrottleAdmin(SafeInputMixin, admin.ModelAdmin):
 
 
 adopt_user_admin()
+adopt_group_admin()

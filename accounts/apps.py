@@ -37,6 +37,7 @@ class AccountsConfig(AppConfig):
         if apps.is_installed("django.contrib.admin"):
             # A project's own admin for its own user model, registered after ours was
             # imported, gains the addresses, sessions and actions too.
-            from accounts.admin import adopt_user_admin
+            from accounts.admin import adopt_group_admin, adopt_user_admin
 
             adopt_user_admin()
+            adopt_group_admin()

@@ -8,6 +8,7 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import router
+from django.db.models import Q
 
 from accounts.models import normalize_email
 from authsuite import db
@@ -68,10 +69,20 @@ def user_email(user) -> str:
 
 
 def within_reach(acting_user, queryset):
-    """The users of ``queryset`` that ``acting_user`` (a staff member) may lock out, reset
-    or deactivate: only superusers act on superusers. Django lets anyone with the change
-    permission edit a superuser; these actions lock people out or lower their protection."""
-    return queryset if acting_user.is_superuser else queryset.filter(is_superuser=False)
+    """The users of ``queryset`` that ``acting_user`` (a staff member) may change, lock out,
+    reset or deactivate: a superuser anyone; other staff the people who are not staff, and
+    themselves. Django lets anyone with the change permission edit any account, and an
+    account's address is the way into it (a reset link goes there): staff who could change
+    another staff member's address could take over whatever that account may do."""
+    if acting_user.is_superuser:
+        return queryset
+    return queryset.filter(Q(is_superuser=False, is_staff=False) | Q(pk=acting_user.pk))
+
+
+def in_reach(acting_user, user) -> bool:
+    """``within_reach`` for one user."""
+    return acting_user.is_superuser or user.pk == acting_user.pk or not (
+        getattr(user, "is_superuser", False) or getattr(user, "is_staff", False))
 
 
 def user_name(user) -> str:

@@ -76,6 +76,9 @@ class SafeInputMixin:
         # Nobody searches for a page of text; SQLite refuses a LIKE pattern that long
         # ("LIKE or GLOB pattern too complex") only once the list is rendered.
         if len(search_term) > SEARCH_MAX:
+            match = getattr(request, "resolver_match", None)
+            if match is not None and match.url_name == "autocomplete":
+                return queryset.none(), False  # a select box's search: nothing found
             raise IncorrectLookupParameters("The search is too long.")
         return super().get_search_results(request, queryset, search_term)
 

@@ -48,3 +48,14 @@ class MFAAdminSite(admin.AdminSite):
                 return redirect("mfa:totp_setup")
             return redirect(target)
         return redirect_to_login(target, login_url=reverse("accounts:login"))
+
+    def logout(self, request, extra_context=None):
+        # The suite's sign-out: it ends the tracked session and records it.
+        from accounts.views import LogoutView
+
+        return LogoutView.as_view()(request)
+
+    def password_change(self, request, extra_context=None):
+        # The suite's password change: recent authentication, the policy, the rate limits,
+        # the other sessions ended, the user told and the change recorded.
+        return redirect("accounts:password_change")

@@ -1,9 +1,11 @@
 """Staff see a user's passkeys (provider, last use, flags) and can remove one."""
 
 from django.contrib import admin
-from django.contrib.auth import get_permission_codename
+from django.contrib.auth import get_permission_codename, get_user_model
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 
+from accounts.users import within_reach
 from authsuite.admin_input import SafeInputMixin
 from passkeys import flows
 from passkeys.models import Passkey
@@ -33,7 +35,13 @@ class PasskeyAdmin(SafeInputMixin, admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False  # removal goes through the action: audited and the user is told
+        # Removal goes through the action: audited and the user is told. Only the
+        # deletion of a whole account, which takes its passkeys along, asks about one
+        # passkey (``obj``); the passkey's own delete page is refused below.
+        return obj is not None and self.has_remove_permission(request)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        raise PermissionDenied
 
     def has_remove_permission(self, request) -> bool:
         # Django's own delete permission; has_delete_permission is off (removal is this action).
@@ -43,8 +51,9 @@ class PasskeyAdmin(SafeInputMixin, admin.ModelAdmin):
                   permissions=["remove"])
     def remove_passkeys(self, request, queryset):
         count = 0
-        if not request.user.is_superuser:  # only superusers act on superusers' factors
-            queryset = queryset.filter(user__is_superuser=False)
+        # Only superusers act on other staff members' factors.
+        queryset = queryset.filter(
+            user__in=within_reach(request.user, get_user_model()._default_manager.all()))
         for passkey in queryset.select_related("user"):
             flows.passkey_remove(request, user=passkey.user, passkey_id=passkey.pk,
                                  by=request.user)

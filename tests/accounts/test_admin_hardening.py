@@ -1,0 +1,220 @@
+"""The admin's edges: what a hand-made request, a partial permission or another of Django's
+own admin pages could otherwise do (a 500, a takeover, a flow bypassed)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+from django.urls import reverse
+
+from accounts import tokens
+from accounts.models import EmailAddress, OneTimeToken, UserSession
+from authsuite.models import OutboxMessage
+from passkeys.models import Passkey
+from tests.audit.support import form_data
+from tests.conftest import STRONG_PASSWORD
+from tests.factories import UserFactory, user_without_address
+from tests.helpers import user_admin_url
+
+User = get_user_model()
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def su(staff):
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def change_form(client, user):
+    return form_data(client.get(user_admin_url("change", user.pk)).content.decode(), "user_form")
+
+
+def row_index(form, address):
+    return next(k.split("-")[1] for k, v in form.items()
+                if k.endswith("-id") and v == [str(address.pk)])
+
+
+def member_with(*codenames):
+    member = UserFactory(is_staff=True)
+    member.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(member)
+    return member, client
+
+
+@pytest.mark.parametrize("source", [("accounts", "emailaddress", "user"),
+                                    ("passkeys", "passkey", "user"),
+                                    ("authsuite", "outboxmessage", "user")])
+def test_a_select_boxs_search_too_long_finds_nothing(su, source):
+    app, model, field = source
+    response = su.get("/admin/autocomplete/", {"app_label": app, "model_name": model,
+                                               "field_name": field, "term": "a" * 255})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize("second", ["DELETE", "verified"])
+def test_one_address_row_posted_twice_is_a_form_error(su, second):
+    ann = UserFactory(email="ann@example.com")
+    work = EmailAddress.objects.create(user=ann, email="ann.work@example.com")
+    form = change_form(su, ann)
+    n = int(form["email_addresses-TOTAL_FORMS"][0])
+    form[f"email_addresses-{row_index(form, work)}-DELETE"] = ["on"]
+    form.update({f"email_addresses-{n}-id": [str(work.pk)], f"email_addresses-{n}-{second}": ["on"],
+                 "email_addresses-TOTAL_FORMS": [str(n + 1)],
+                 "email_addresses-INITIAL_FORMS": [str(n + 1)]})
+
+    response = su.post(user_admin_url("change", ann.pk), form)
+
+    assert response.status_code == 200
+    assert "A row is listed twice. Reload the page." in response.content.decode()
+    assert EmailAddress.objects.filter(pk=work.pk, verified=False).exists()
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+def test_the_group_admin_answers_bad_input_with_a_message(su):
+    Group.objects.create(name="g")
+    for selection in (["abc"], ["9" * 30]):
+        response = su.post("/admin/auth/group/", {"action": "delete_selected", "index": "0",
+                                                  "_selected_action": selection})
+        assert response.status_code in (200, 302)
+    added = su.post("/admin/auth/group/add/", {"name": "h", "permissions": ["9" * 30]})
+    assert added.status_code == 200 and added.context["adminform"].form.errors["permissions"]
+    searched = su.get("/admin/auth/group/", {"q": "a" * 60_000})
+    assert searched.status_code == 302 and "e=1" in searched["Location"]
+    assert list(Group.objects.values_list("name", flat=True)) == ["g"]
+
+
+def test_only_superusers_give_a_group_permissions():
+    member, client = member_with("view_group", "change_group")
+    helpdesk = Group.objects.create(name="helpdesk")
+    member.groups.add(helpdesk)
+
+    client.post(f"/admin/auth/group/{helpdesk.pk}/change/",
+                {"name": "helpdesk desk", "permissions": [str(p.pk) for p in Permission.objects.all()]})
+
+    helpdesk.refresh_from_db()
+    assert helpdesk.name == "helpdesk desk"  # the rest of the group is theirs to change
+    assert not helpdesk.permissions.exists()
+    assert not User.objects.get(pk=member.pk).has_perm(f"{User._meta.app_label}.delete_user")
+
+
+def test_superusers_still_give_a_group_permissions(su):
+    helpdesk = Group.objects.create(name="helpdesk")
+    view = Permission.objects.get(codename="view_user")
+    assert su.post(f"/admin/auth/group/{helpdesk.pk}/change/",
+                   {"name": "helpdesk", "permissions": [str(view.pk)]}).status_code == 302
+    assert list(helpdesk.permissions.all()) == [view]
+
+
+# --- other staff's accounts -------------------------------------------------------------------
+
+def test_staff_cannot_take_over_another_staff_members_account():
+    boss = UserFactory(email="boss@example.com", is_staff=True)
+    admins = Group.objects.create(name="admins")
+    admins.permissions.set(Permission.objects.all())
+    boss.groups.add(admins)
+    _member, client = member_with("view_user", "change_user", "delete_user")
+
+    page = client.get(user_admin_url("change", boss.pk))
+    assert page.status_code == 200 and 'name="email"' not in page.content.decode()  # view only
+    form = form_data(page.content.decode(), "user_form")
+    form["email"] = ["attacker@example.net"]
+    assert client.post(user_admin_url("change", boss.pk), form).status_code == 403
+    for action in ("send_password_reset", "deactivate", "end_all_sessions",
+                   "require_password_change", "reset_mfa"):
+        client.post(user_admin_url("changelist"), {"action": action, "index": "0",
+                                                   "_selected_action": [boss.pk]})
+    assert client.post(user_admin_url("delete", boss.pk), {"post": "yes"}).status_code == 403
+
+    boss.refresh_from_db()
+    assert boss.email == "boss@example.com" and boss.is_active
+    assert not OutboxMessage.objects.filter(to__in=["attacker@example.net", "boss@example.com"]
+                                            ).exists()
+
+
+def test_staff_still_change_their_own_account_and_people_who_are_not_staff():
+    member, client = member_with("view_user", "change_user")
+    plain = UserFactory(email="plain@example.com")
+    for user, new in ((member, "me.new@example.com"), (plain, "plain.new@example.com")):
+        form = change_form(client, user)
+        form["email"] = [new]
+        assert client.post(user_admin_url("change", user.pk), form).status_code == 302
+        user.refresh_from_db()
+        assert user.email == new
+
+
+def test_staff_remove_the_passkeys_of_people_who_are_not_staff_only():
+    _member, client = member_with("view_passkey", "delete_passkey")
+    other_staff = UserFactory(is_staff=True)
+    plain = UserFactory()
+    kept = Passkey.objects.create(user=other_staff, credential_id="a", public_key=b"x", name="k")
+    removed = Passkey.objects.create(user=plain, credential_id="b", public_key=b"x", name="k")
+
+    client.post("/admin/passkeys/passkey/", {"action": "remove_passkeys", "index": "0",
+                                             "_selected_action": [kept.pk, removed.pk]})
+
+    assert list(Passkey.objects.all()) == [kept]
+
+
+# --- Django's own admin pages that would go around the suite's flows --------------------------
+
+def test_the_admins_password_change_is_the_suites(staff):
+    client = Client()
+    client.post(reverse("accounts:login"), {"email": staff.email, "password": STRONG_PASSWORD})
+    raw = tokens.token_issue(user=staff, purpose=OneTimeToken.Purpose.PASSWORD_RESET,
+                             email=staff.email, lifetime=3600)
+
+    response = client.post("/admin/password_change/", {
+        "old_password": STRONG_PASSWORD, "new_password1": "a brand new passphrase 42",
+        "new_password2": "a brand new passphrase 42"})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:password_change")
+    staff.refresh_from_db()
+    assert staff.check_password(STRONG_PASSWORD)
+    assert tokens.token_peek(raw, purpose=OneTimeToken.Purpose.PASSWORD_RESET) is not None
+
+
+def test_the_admins_sign_out_is_the_suites(staff):
+    client = Client()
+    client.post(reverse("accounts:login"), {"email": staff.email, "password": STRONG_PASSWORD})
+    assert UserSession.objects.filter(user=staff, ended_at__isnull=True).count() == 1
+
+    response = client.post("/admin/logout/")
+
+    assert response.status_code == 302 and response["Location"] == reverse("accounts:login")
+    assert not UserSession.objects.filter(user=staff, ended_at__isnull=True).exists()
+    assert client.get("/admin/").status_code == 302
+
+
+# --- actions and deletion ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("stored", ["", "not-an-address"])
+def test_no_reset_link_for_an_account_without_an_address(su, stored):
+    odd = user_without_address("odd@example.com", "pw")
+    User.objects.filter(pk=odd.pk).update(**{User.get_email_field_name(): stored})
+
+    response = su.post(user_admin_url("changelist"), {
+        "action": "send_password_reset", "index": "0", "_selected_action": [odd.pk]}, follow=True)
+
+    assert "No link for these users, who have no email address" in response.content.decode()
+    assert not OutboxMessage.objects.exists()
+    assert not OneTimeToken.objects.filter(user=odd).exists()
+
+
+def test_a_superuser_deletes_a_user_with_a_passkey(su):
+    user = UserFactory()
+    passkey = Passkey.objects.create(user=user, credential_id="c", public_key=b"x", name="k")
+    assert su.get(f"/admin/passkeys/passkey/{passkey.pk}/delete/").status_code == 403
+
+    response = su.post(user_admin_url("delete", user.pk), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not Passkey.objects.exists()
