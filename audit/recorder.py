@@ -61,7 +61,12 @@ def from_signal(declaration, kwargs: dict) -> None:
             target = ("user", *user_fields(kwargs["user"]))
         else:
             target = ("", "", "")
-        user = by if by is not None else kwargs.get(declaration.actor) if declaration.actor else None
+        if by is not None:
+            user = by
+        elif declaration.actor:
+            user = kwargs.get(declaration.actor)
+        else:
+            user = None
         write(action=declaration.action, outcome=declaration.outcome,
               request=kwargs.get("request"), user=user, target=target, data=data)
     except Exception:

@@ -618,7 +618,7 @@ def test_a_user_with_many_sessions_can_still_be_saved(admin_client, user):
     assert UserSession.objects.filter(user=user, ended_at__isnull=True).count() == many
 
 
-def test_the_user_page_reads_the_sessions_in_one_query(admin_client, user):
+def test_the_user_page_reads_any_number_of_sessions_in_as_many_queries(admin_client, user):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
