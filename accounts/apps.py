@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.utils.translation import gettext_lazy as _
 
 
@@ -41,3 +42,11 @@ class AccountsConfig(AppConfig):
 
             adopt_user_admin()
             adopt_group_admin()
+
+
+class SuiteAdminConfig(admin_apps.AdminConfig):
+    """Use instead of ``django.contrib.admin``: staff sign in, sign out and change their
+    password through the suite (``mfa.apps.MFAAdminConfig`` adds a second factor)."""
+
+    default = False
+    default_site = "accounts.admin_site.SuiteAdminSite"

@@ -100,7 +100,30 @@ def check_accounts(app_configs=None, **kwargs):
                  "deleting them (CLOSE_ACTION='delete').",
             obj="AUTHSUITE_ACCOUNTS_CLOSE_ACTION", id="authsuite_accounts.E011",
         ))
+    if _admin_signs_in_itself():
+        errors.append(checks.Warning(
+            "The Django admin signs staff in with its own form, which none of the suite's "
+            "rate limits, lockout or login stages guard; its sign-out and password change "
+            "are Django's too.",
+            hint="Replace 'django.contrib.admin' with 'accounts.apps.SuiteAdminConfig' (or "
+                 "'mfa.apps.MFAAdminConfig', which also asks for a second factor) in "
+                 "INSTALLED_APPS, or base your own admin site on "
+                 "accounts.admin_site.SuiteAdminSite.",
+            obj="INSTALLED_APPS", id="authsuite_accounts.W004",
+        ))
     return errors
+
+
+def _admin_signs_in_itself() -> bool:
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return False
+    from django.contrib import admin
+
+    from accounts.admin_site import SuiteAdminSite
+
+    return not isinstance(admin.site, SuiteAdminSite)
 
 
 LINK_EMAILS = ("magic_link", "verify_email", "password_reset", "passkey_signup", "reauthenticate")

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.W001",
             "authsuite.W002"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
-    "authsuite_accounts.W001", "authsuite_accounts.W002", "authsuite_accounts.W003"]
+    "authsuite_accounts.W001", "authsuite_accounts.W002", "authsuite_accounts.W003",
+    "authsuite_accounts.W004"]
 ALL_IDS = CORE_IDS + ACCOUNTS_IDS
 
 SESSION_TRACKING = "accounts.sessions.SessionTrackingMiddleware"
@@ -247,6 +248,27 @@ def test_accounts_w003_a_verification_template_without_its_fields(tmp_path):
         absent("authsuite_accounts.W002")
     with clean_production():
         absent("authsuite_accounts.W003")
+
+
+@pytest.mark.parametrize("site", ["AdminSite", "SuiteAdminSite", "MFAAdminSite"])
+def test_accounts_w004_an_admin_with_its_own_sign_in(monkeypatch, site):
+    from django.contrib import admin
+
+    from accounts.admin_site import SuiteAdminSite
+    from mfa.admin_site import MFAAdminSite
+
+    sites = {"AdminSite": admin.AdminSite, "SuiteAdminSite": SuiteAdminSite,
+             "MFAAdminSite": MFAAdminSite}
+    monkeypatch.setattr(admin, "site", sites[site]())
+    with clean_production():
+        if site == "AdminSite":
+            assert "lockout" in found("authsuite_accounts.W004").msg
+        else:
+            absent("authsuite_accounts.W004")
+    with clean_production(INSTALLED_APPS=[a for a in settings.INSTALLED_APPS
+                                          if a not in ("mfa.apps.MFAAdminConfig",
+                                                       "authsuite.mailbox")]):
+        absent("authsuite_accounts.W004")
 
 
 def test_accounts_w002_a_confirmation_template_without_the_link_reference(tmp_path):

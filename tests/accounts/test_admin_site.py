@@ -1,0 +1,82 @@
+"""``SuiteAdminSite`` (``accounts.apps.SuiteAdminConfig``): a project without the MFA app still
+signs its staff in, out and through a password change on the suite's own pages, so the
+admin's login form is no way around the rate limits, the lockout or the login stages."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import SESSION_KEY
+from django.test import Client
+from django.urls import path, reverse
+
+from accounts.admin_site import SuiteAdminSite
+from accounts.models import UserSession
+from authsuite.urls import urlpatterns as project_urls
+from tests.conftest import STRONG_PASSWORD
+from tests.factories import UserFactory
+
+site = SuiteAdminSite(name="plain_admin")
+urlpatterns = [path("plain-admin/", site.urls), *project_urls]
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    response = client.post(reverse("accounts:login"),
+                           {"email": user.email, "password": STRONG_PASSWORD})
+    assert response.status_code == 302, response.content
+    return client
+
+
+def test_the_admin_sends_a_visitor_to_the_suites_sign_in():
+    client = Client()
+
+    response = client.get("/plain-admin/", follow=True)
+
+    assert response.redirect_chain[-1][0] == "/accounts/login/?next=/plain-admin/"
+
+
+def test_the_admins_login_form_signs_nobody_in(staff):
+    client = Client()
+
+    for password in (STRONG_PASSWORD, "a wrong guess"):
+        response = client.post("/plain-admin/login/?next=/plain-admin/",
+                               {"username": staff.email, "password": password})
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/login/?next=/plain-admin/"
+
+    assert SESSION_KEY not in client.session
+
+
+def test_the_admins_login_page_takes_signed_in_staff_where_they_were_going(staff):
+    client = signed_in(staff)
+
+    assert client.get("/plain-admin/").status_code == 200
+    response = client.get("/plain-admin/login/?next=/plain-admin/accounts/")
+    assert response["Location"] == "/plain-admin/accounts/"
+    response = client.get("/plain-admin/login/?next=https://evil.example/")
+    assert response["Location"] == "/plain-admin/"
+
+
+def test_someone_who_is_not_staff_is_asked_to_sign_in_as_someone_who_is():
+    client = signed_in(UserFactory(password=STRONG_PASSWORD))
+
+    response = client.get("/plain-admin/login/?next=/plain-admin/")
+
+    assert response["Location"] == "/accounts/login/?next=/plain-admin/"
+
+
+def test_the_admins_sign_out_and_password_change_are_the_suites(staff):
+    client = signed_in(staff)
+
+    response = client.post("/plain-admin/password_change/", {
+        "old_password": STRONG_PASSWORD, "new_password1": "a brand new passphrase 42",
+        "new_password2": "a brand new passphrase 42"})
+    assert response["Location"] == reverse("accounts:password_change")
+    staff.refresh_from_db()
+    assert staff.check_password(STRONG_PASSWORD)
+
+    response = client.post("/plain-admin/logout/")
+    assert response["Location"] == reverse("accounts:login")
+    assert not UserSession.objects.filter(user=staff, ended_at__isnull=True).exists()
