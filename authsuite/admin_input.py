@@ -14,8 +14,10 @@ from django.contrib import messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
-from django.db import DataError
+from django.db import DataError, models
 from django.utils.translation import gettext as _
+
+from authsuite.text import refuse_control_characters
 
 
 def valid_key(field, value) -> bool:
@@ -46,7 +48,8 @@ SEARCH_MAX = 254  # characters: the longest address, and more than any name or i
 
 class SafeInputMixin:
     """For a ModelAdmin: a bad selection is a message, bad list filters the admin's own
-    "invalid lookup" page, and bad many-to-many ids a form error."""
+    "invalid lookup" page, and bad many-to-many ids or control characters in a line of
+    text a form error."""
 
     def response_action(self, request, queryset):
         pk = self.model._meta.pk
@@ -81,6 +84,14 @@ class SafeInputMixin:
                 return queryset.none(), False  # a select box's search: nothing found
             raise IncorrectLookupParameters("The search is too long.")
         return super().get_search_results(request, queryset, search_term)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # A name, a username, a label: one line of text as people read it, never with
+        # control characters (a bidi override makes it read otherwise than it is stored).
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(db_field, models.CharField) and isinstance(formfield, forms.CharField):
+            formfield.validators.append(refuse_control_characters)
+        return formfield
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         kwargs.setdefault("form_class", BoundedModelMultipleChoiceField)

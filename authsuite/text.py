@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
 # The bidi overrides and isolates: they make text read otherwise than it is stored.
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -14,6 +17,12 @@ def has_control_characters(value: str) -> bool:
     if value.isascii():
         return any(ord(c) < 32 or ord(c) == 127 for c in value)
     return any(unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS for c in value)
+
+
+def refuse_control_characters(value: str) -> None:
+    """A form field's validator: text with control characters in it is a field error."""
+    if has_control_characters(value):
+        raise ValidationError(_("Remove the control characters."), code="control_characters")
 
 
 def has_visible_character(value: str) -> bool:

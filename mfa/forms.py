@@ -1,19 +1,13 @@
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from authsuite.text import has_control_characters
+from authsuite.text import refuse_control_characters
 from mfa.app_settings import app_settings
-
-
-def _no_control_characters(value: str) -> None:
-    if has_control_characters(value):
-        raise ValidationError(_("Remove the control characters."), code="control_characters")
 
 
 class CodeForm(forms.Form):
     code = forms.CharField(
-        validators=[_no_control_characters],
+        validators=[refuse_control_characters],
         label=_("Code"), max_length=32, strip=True,
         widget=forms.TextInput(attrs={
             "autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
@@ -29,7 +23,7 @@ class RecoveryCodeForm(forms.Form):
     kind = forms.CharField(widget=forms.HiddenInput, initial="recovery")
     code = forms.CharField(
         label=_("Recovery code"), max_length=32, strip=True,
-        validators=[_no_control_characters],
+        validators=[refuse_control_characters],
         widget=forms.TextInput(attrs={
             "autocomplete": "off", "inputmode": "text", "autocapitalize": "off",
             "spellcheck": "false",
@@ -60,7 +54,7 @@ class ChallengeForm(CodeForm):
 class ActivateForm(forms.Form):
     code = forms.CharField(
         label=_("Code from the app"), max_length=16, strip=True,
-        validators=[_no_control_characters],
+        validators=[refuse_control_characters],
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
                                       "pattern": "[0-9 ]*", "autofocus": True}),
     )

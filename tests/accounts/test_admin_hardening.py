@@ -75,6 +75,29 @@ def test_one_address_row_posted_twice_is_a_form_error(su, second):
     assert EmailAddress.objects.filter(pk=work.pk, verified=False).exists()
 
 
+@pytest.mark.parametrize("typed", ["Ann\u202eetileS", "Ann\x1b[31m", "Ann\tLee", "Ann\x85Lee"])
+def test_a_name_with_control_characters_is_a_form_error(su, typed):
+    ann = UserFactory(email="ann@example.com")
+    form = change_form(su, ann)
+    field = "name" if "name" in form else "first_name"
+    before = form[field]
+    form[field] = [typed]
+
+    response = su.post(user_admin_url("change", ann.pk), form)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field] == ["Remove the control characters."]
+    assert [getattr(User.objects.get(pk=ann.pk), field)] == before
+
+
+def test_a_group_name_with_control_characters_is_a_form_error(su):
+    response = su.post("/admin/auth/group/add/", {"name": "help\u2067desk"})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["name"] == ["Remove the control characters."]
+    assert not Group.objects.exists()
+
+
 # --- groups -----------------------------------------------------------------------------------
 
 def test_the_group_admin_answers_bad_input_with_a_message(su):
