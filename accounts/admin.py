@@ -6,8 +6,11 @@ admin's set-password page is not routed; they send a reset link instead.
 
 from __future__ import annotations
 
+import hashlib
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -295,6 +298,44 @@ USER_INLINES = [EmailAddressInline, UserSessionInline]
 PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
 
 
+AS_SHOWN = "account_as_shown"
+
+
+class AsShownFormMixin(forms.Form):
+    """Staff save the account as the page showed it to them, or nothing.
+
+    The admin writes every field of its form, changed or not. Had the user changed their
+    login address, or closed their account, while the page was open, saving a new name
+    would put the old address or the active flag back. The page carries a digest of what it
+    showed; if the account no longer matches it, the form asks for a reload instead.
+    """
+
+    account_as_shown = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields[AS_SHOWN].initial = self.as_shown()
+
+    def as_shown(self) -> str:
+        shown = []
+        for name, field in self.fields.items():
+            if name == AS_SHOWN or field.disabled:
+                continue
+            value = field.prepare_value(self.get_initial_for_field(field, name))
+            if isinstance(value, list | tuple | set):
+                value = sorted(str(item) for item in value)
+            shown.append((name, str(value)))
+        return hashlib.sha256(repr(shown).encode()).hexdigest()
+
+    def clean(self):
+        posted = self.data.get(self.add_prefix(AS_SHOWN))
+        if posted and posted != self.fields[AS_SHOWN].initial:
+            raise forms.ValidationError(
+                _("This account changed while the page was open. Reload the page to see it "
+                  "as it is now, then make your change again."), code="stale")
+        return super().clean()
+
+
 class SuiteUserAdminMixin(SafeInputMixin):
     """What the suite adds to a user admin: addresses, sessions, its actions, no passwords."""
 
@@ -335,8 +376,20 @@ class SuiteUserAdminMixin(SafeInputMixin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or not fieldsets or not self.has_change_permission(request, obj):
+            return fieldsets  # nothing will be saved: nothing to compare
+        (name, options), *rest = fieldsets
+        return [(name, {**options, "fields": [*options["fields"], AS_SHOWN]}), *rest]
+
     def get_form(self, request, obj=None, **kwargs):
+        fields = kwargs.get("fields") or flatten_fieldsets(self.get_fieldsets(request, obj))
+        shown = AS_SHOWN in fields
+        kwargs["fields"] = [f for f in fields if f != AS_SHOWN]  # the form's own, not the model's
         form = super().get_form(request, obj, **kwargs)
+        if shown:
+            form = type(form.__name__, (AsShownFormMixin, form), {})
         field = email_field()
         if field not in form.base_fields:
             return form

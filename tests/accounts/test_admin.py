@@ -918,3 +918,59 @@ def test_a_row_the_user_makes_primary_while_staff_remove_it_is_tried_again(admin
     assert admin_client.post(change_url(ann), form).status_code == 302
     assert removals == [work.pk, work.pk]
     assert addresses(ann) == {"ann@example.com": (True, True)}
+
+
+# --- the account as the page showed it ---------------------------------------------------------
+
+def name_field(form) -> str:
+    return "name" if "name" in form else "first_name"
+
+
+def test_a_page_opened_before_the_user_changed_their_login_address_saves_nothing(
+        admin_client, ann):
+    from accounts.flows.email import email_make_primary
+
+    form = change_form(admin_client, ann)
+    name = getattr(ann, name_field(form))
+    form[name_field(form)] = ["Ann Archer"]
+    work = EmailAddress.objects.get(email="ann.work@example.com")
+    EmailAddress.objects.filter(pk=work.pk).update(verified=True)
+    email_make_primary(None, user=ann, address_id=work.pk)  # the user, meanwhile
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "This account changed while the page was open. Reload the page to see it as it is "
+        "now, then make your change again."]
+    ann.refresh_from_db()
+    assert ann.email == "ann.work@example.com"
+    assert getattr(ann, name_field(form)) == name
+    assert addresses(ann) == {"ann@example.com": (False, True),
+                              "ann.work@example.com": (True, True)}
+    again = change_form(admin_client, ann)  # reloaded: the change goes through
+    again[name_field(again)] = ["Ann Archer"]
+    assert admin_client.post(change_url(ann), again).status_code == 302
+    ann.refresh_from_db()
+    assert (ann.email, getattr(ann, name_field(again))) == ("ann.work@example.com", "Ann Archer")
+
+
+def test_a_page_opened_before_the_account_was_closed_does_not_open_it_again(admin_client, ann):
+    from accounts.flows.account import account_deactivate
+
+    form = change_form(admin_client, ann)
+    form[name_field(form)] = ["Ann Archer"]
+    account_deactivate(ann)  # the user closes the account, meanwhile
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 200
+    assert not User.objects.get(pk=ann.pk).is_active
+
+
+def test_what_the_page_shows_is_not_a_row_of_it(admin_client, ann):
+    page = admin_client.get(change_url(ann)).content.decode()
+    assert 'type="hidden" name="account_as_shown"' in page
+    assert 'class="form-row hidden field-account_as_shown"' in page  # the admin hides the row
+    _member, viewer = staff_with("view_user")
+    assert "account_as_shown" not in viewer.get(change_url(ann)).content.decode()
