@@ -24,6 +24,7 @@ class MFAConfig(AppConfig):
         # A changed password ends every "don't ask again" promise.
         for signal in (account_signals.password_changed, account_signals.password_reset_completed):
             signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")
+            signal.connect(receivers.setups_void, dispatch_uid=f"mfa.setups_void.{id(signal)}")
         # So does any change of a second factor another app contributes.
         if apps.is_installed("passkeys"):
             from passkeys import signals as passkey_signals

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import authrecord, pipeline
@@ -37,30 +40,59 @@ def _email(user) -> str:
     return getattr(user, get_user_model().get_email_field_name(), "") or ""
 
 
-def totp_setup_begin(*, user) -> Setup:
-    """Start enrolling an authenticator app: a new unconfirmed device with a fresh key."""
+SETUP_KEY = "_authsuite_mfa_setup"
+SETUP_LIFETIME = timedelta(minutes=15)
+
+
+def totp_setup_begin(request, *, user) -> Setup:
+    """Start enrolling an authenticator app: a new unconfirmed device with a fresh key, for
+    this session only. A setup begun in another session (by whoever had the password for a
+    while, say) is never handed to this one to scan."""
     if devices.totp_device(user) is not None:
         raise FlowError(MFAError.ALREADY_ENROLLED,
                         _("An authenticator app is already set up. Remove it first."))
     address_proven_required(user, adding=_("an authenticator app"))
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        TOTPDevice.objects.filter(
+            Q(pk=request.session.get(SETUP_KEY)) | Q(created_at__lte=_oldest_fresh()),
+            user=user, confirmed=False,
+        ).delete()
         device = TOTPDevice.objects.create(
             user=user, name="Authenticator app", confirmed=False,
             sealed_key=totp.seal_key(totp.new_key()),
         )
-    uri = totp.otpauth_uri(device, _email(user))
-    return Setup(device=device, uri=uri, secret=totp.base32(totp.device_key(device)),
-                 svg=totp.qr_svg(uri))
+    request.session[SETUP_KEY] = device.pk
+    return _setup(device, user)
 
 
-def totp_setup_pending(*, user) -> Setup | None:
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
+def totp_setup_pending(request, *, user) -> Setup | None:
+    """The setup this session began, while it is fresh."""
+    device = _pending_device(request, user)
+    return None if device is None else _setup(device, user)
+
+
+def _pending_device(request, user) -> TOTPDevice | None:
+    device_id = request.session.get(SETUP_KEY)
+    if not isinstance(device_id, int):
         return None
+    return TOTPDevice.objects.filter(
+        user=user, pk=device_id, confirmed=False, created_at__gt=_oldest_fresh(),
+    ).first()
+
+
+def _oldest_fresh():
+    return timezone.now() - SETUP_LIFETIME
+
+
+def _setup(device: TOTPDevice, user) -> Setup:
     uri = totp.otpauth_uri(device, _email(user))
     return Setup(device=device, uri=uri, secret=totp.base32(totp.device_key(device)),
                  svg=totp.qr_svg(uri))
+
+
+def setups_void(user) -> int:
+    """End every authenticator-app setup of ``user`` not yet confirmed."""
+    return TOTPDevice.objects.filter(user=user, confirmed=False).delete()[0]
 
 
 def _limit(request, user) -> None:
@@ -78,7 +110,7 @@ def totp_activate(request, *, user, code: str) -> list[str]:
     """Confirm the pending device with a valid code. Returns new recovery codes (shown
     once) when the user had none."""
     _limit(request, user)
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    device = _pending_device(request, user)
     if device is None:
         raise FlowError(MFAError.NO_PENDING_SETUP, _("Start the setup again."))
     address_proven_required(user, adding=_("an authenticator app"))
@@ -88,6 +120,8 @@ def totp_activate(request, *, user, code: str) -> list[str]:
                         field="code")
     with transaction.atomic():
         TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+        setups_void(user)  # the ones other sessions began: one app is set up now
+        request.session.pop(SETUP_KEY, None)
         codes = [] if devices.recovery_set(user) else recovery.generate(user)
         trust.trust_revoke(user, request=request)
         signals.totp_added.send(sender=TOTPDevice, request=request, user=user,

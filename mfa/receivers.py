@@ -12,6 +12,15 @@ def untrust_all(sender, user=None, request=None, **kwargs):
         trust.trust_revoke(user, request=request)
 
 
+def setups_void(sender, user=None, **kwargs):
+    """A changed password ends any authenticator-app setup not yet confirmed: one may have
+    been begun by whoever knew the old password."""
+    from mfa.flows import setups_void
+
+    if user is not None:
+        setups_void(user)
+
+
 def factor_removed(sender, user=None, request=None, **kwargs):
     """A factor another app contributes (a passkey) was removed."""
     from mfa.flows import factor_removed

@@ -77,7 +77,8 @@ class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormV
             messages.info(request, _("An authenticator app is already set up."))
             return redirect(self.done_url())
         try:
-            self.setup = flows.totp_setup_pending(user=user) or flows.totp_setup_begin(user=user)
+            self.setup = (flows.totp_setup_pending(request, user=user)
+                          or flows.totp_setup_begin(request, user=user))
         except FlowError as error:
             messages.error(request, error.message)
             return redirect(self.done_url())
@@ -85,7 +86,8 @@ class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormV
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        setup = getattr(self, "setup", None) or flows.totp_setup_pending(user=self.user())
+        setup = getattr(self, "setup", None) or flows.totp_setup_pending(self.request,
+                                                                         user=self.user())
         context["setup"] = setup
         return context
 

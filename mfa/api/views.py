@@ -160,7 +160,8 @@ class TOTPSetupView(MFAAPIView):
                    summary="Start enrolling an authenticator app (returns the key and QR code)")
     def post(self, request):
         user = self.enrolling_user
-        setup = flows.totp_setup_pending(user=user) or flows.totp_setup_begin(user=user)
+        setup = (flows.totp_setup_pending(request._request, user=user)
+                 or flows.totp_setup_begin(request._request, user=user))
         return Response({"otpauth_uri": setup.uri, "secret": setup.secret, "qr_svg": setup.svg})
 
 

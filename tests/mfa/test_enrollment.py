@@ -101,6 +101,64 @@ def test_reloading_the_setup_page_keeps_the_same_key(signed_in):
     assert TOTPDevice.objects.count() == 1
 
 
+# A setup is the session's own: whoever else once had the password, and began one elsewhere,
+# never gets a key the owner scans.
+
+def second_session(user, password):
+    from django.test import Client
+
+    other = Client()
+    assert login(other, user, password).status_code == 302
+    return other
+
+
+def test_a_key_being_set_up_is_shown_only_to_the_session_that_began_it(signed_in, user,
+                                                                        password, clock):
+    other = second_session(user, password)
+    planted = page_secret(other.get(SETUP).content)
+
+    secret = page_secret(signed_in.get(SETUP).content)
+    assert secret != planted
+    assert signed_in.post(SETUP, {"code": clock.code(secret)}).status_code == 200
+
+    assert TOTPDevice.objects.filter(user=user).count() == 1  # the other setup ended
+    assert totp.base32(totp.device_key(devices.totp_device(user))) == secret
+    response = other.post(SETUP, {"code": clock.code(planted)})
+    assert "Start the setup again." in response.content.decode()
+    assert TOTPDevice.objects.filter(user=user).count() == 1
+
+
+def test_a_setup_begun_before_a_password_change_ends_with_it(signed_in, user, password):
+    other = second_session(user, password)
+    other.get(SETUP)
+
+    changed = signed_in.post(reverse("accounts:password_change"), {
+        "current_password": password, "new_password": "a brand new passphrase 2026",
+        "new_password_confirm": "a brand new passphrase 2026"})
+
+    assert changed.status_code == 302
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+def test_a_setup_left_unfinished_expires(signed_in, user, clock, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mfa import flows
+
+    secret = page_secret(signed_in.get(SETUP).content)
+    later = timezone.now() + flows.SETUP_LIFETIME + timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+
+    response = signed_in.post(SETUP, {"code": clock.code(secret)})
+
+    assert "Start the setup again." in response.content.decode()
+    assert not devices.has_mfa(user)
+    fresh = page_secret(signed_in.get(SETUP).content)
+    assert fresh != secret and TOTPDevice.objects.filter(user=user).count() == 1
+
+
 def test_code_field_is_a_one_time_code_input(signed_in):
     page = signed_in.get(SETUP).content.decode()
     field = re.search(r"<input[^>]*name=\"code\"[^>]*>", page).group(0)
