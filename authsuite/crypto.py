@@ -51,12 +51,37 @@ def seal(plaintext: str, *, key: str | None = None, purpose: str = "secretbox") 
     return _fernet(key, purpose).encrypt(plaintext.encode()).decode()
 
 
-def unseal(sealed: str, *, key: str | None = None, purpose: str = "secretbox") -> str | None:
-    """Decrypt a value from :func:`seal`; None when it was tampered with or the key changed."""
+def unseal(sealed: str, *, key: str | None = None, purpose: str = "secretbox",
+           fallbacks: list[str] | None = None) -> str | None:
+    """Decrypt a value from :func:`seal`; None when it was tampered with or no key opens it.
+
+    ``fallbacks`` is the key material used before ``key`` (while keys rotate); when the key
+    is Django's own SECRET_KEY, its ``SECRET_KEY_FALLBACKS`` are tried too."""
+    for box in _boxes(key, purpose, fallbacks):
+        try:
+            return box.decrypt(sealed.encode()).decode()
+        except (InvalidToken, ValueError):
+            continue
+    return None
+
+
+def sealed_with_current(sealed: str, *, key: str | None = None,
+                        purpose: str = "secretbox") -> bool:
+    """Whether ``sealed`` opens with the current key (not only with a fallback)."""
     try:
-        return _fernet(key, purpose).decrypt(sealed.encode()).decode()
+        _fernet(key, purpose).decrypt(sealed.encode())
     except (InvalidToken, ValueError):
-        return None
+        return False
+    return True
+
+
+def _boxes(key: str | None, purpose: str, fallbacks: list[str] | None) -> list[Fernet]:
+    from django.conf import settings
+
+    if fallbacks is None:
+        uses_secret_key = not key and not app_settings.SECRET_BOX_KEY
+        fallbacks = list(settings.SECRET_KEY_FALLBACKS) if uses_secret_key else []
+    return [_fernet(key, purpose), *(_fernet(old, purpose) for old in fallbacks if old)]
 
 
 def signed_value(raw: str, *, salt: str, max_age: int):

@@ -26,6 +26,13 @@ class MFASettings(AppSettings):
         return self._setting("ENCRYPTION_KEY", "")
 
     @property
+    def ENCRYPTION_KEY_FALLBACKS(self) -> list[str]:
+        """Earlier ENCRYPTION_KEY values (or the SECRET_KEY used before one was set): keys
+        sealed with them still open, and are sealed again with the current key when next
+        used. Without ENCRYPTION_KEY, Django's SECRET_KEY_FALLBACKS play this part."""
+        return list(self._setting("ENCRYPTION_KEY_FALLBACKS", []))
+
+    @property
     def ISSUER(self) -> str:
         """Issuer shown in authenticator apps; the site name when empty."""
         return self._setting("ISSUER", "")

@@ -68,7 +68,12 @@ def totp_setup_begin(request, *, user) -> Setup:
 def totp_setup_pending(request, *, user) -> Setup | None:
     """The setup this session began, while it is fresh."""
     device = _pending_device(request, user)
-    return None if device is None else _setup(device, user)
+    if device is None:
+        return None
+    try:
+        return _setup(device, user)
+    except totp.KeyUnreadable:
+        return None  # sealed before the encryption key changed: begin afresh
 
 
 def _pending_device(request, user) -> TOTPDevice | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 import time
 from urllib.parse import quote, urlencode
@@ -15,6 +16,9 @@ from authsuite.app_settings import app_settings as core_settings
 from mfa.app_settings import app_settings
 from mfa.models import TOTPDevice
 
+logger = logging.getLogger(__name__)
+
+PURPOSE = "mfa-totp"
 KEY_BYTES = 20  # 160 bits, the size RFC 4226 recommends for HMAC-SHA1
 
 
@@ -27,15 +31,27 @@ def new_key() -> bytes:
     return secrets.token_bytes(KEY_BYTES)
 
 
+class KeyUnreadable(ValueError):
+    """No configured key opens a device's sealed TOTP key."""
+
+
 def seal_key(key: bytes) -> str:
-    return crypto.seal(key.hex(), key=app_settings.ENCRYPTION_KEY or None, purpose="mfa-totp")
+    return crypto.seal(key.hex(), key=app_settings.ENCRYPTION_KEY or None, purpose=PURPOSE)
 
 
 def device_key(device: TOTPDevice) -> bytes:
-    opened = crypto.unseal(device.sealed_key, key=app_settings.ENCRYPTION_KEY or None,
-                           purpose="mfa-totp")
+    """The device's key. One sealed with a key now among the fallbacks is sealed again with
+    the current one, so the fallback can be dropped once every device has been used."""
+    current = app_settings.ENCRYPTION_KEY or None
+    fallbacks = app_settings.ENCRYPTION_KEY_FALLBACKS if current else None
+    opened = crypto.unseal(device.sealed_key, key=current, purpose=PURPOSE, fallbacks=fallbacks)
     if opened is None:
-        raise ValueError("the TOTP key cannot be decrypted (encryption key changed?)")
+        logger.error("The TOTP key of device %s cannot be decrypted: the encryption key "
+                     "changed without the old one in the fallbacks.", device.pk)
+        raise KeyUnreadable(device.pk)
+    if not crypto.sealed_with_current(device.sealed_key, key=current, purpose=PURPOSE):
+        device.sealed_key = crypto.seal(opened, key=current, purpose=PURPOSE)
+        TOTPDevice.objects.filter(pk=device.pk).update(sealed_key=device.sealed_key)
     return bytes.fromhex(opened)
 
 
@@ -75,7 +91,10 @@ def matching_step(device: TOTPDevice, token) -> int | None:
     code = _normalise(token)
     if code is None:
         return None
-    key = device_key(device)
+    try:
+        key = device_key(device)
+    except KeyUnreadable:
+        return None  # no code can match: recovery codes, or staff, get the user in
     current = int(now()) // app_settings.TOTP_STEP
     tolerance = app_settings.TOTP_TOLERANCE
     for t in range(current - tolerance, current + tolerance + 1):
