@@ -77,10 +77,17 @@ class AccountsSettings(AppSettings):
 
     @property
     def LOGIN_REDIRECT_URL(self) -> str:
-        """Where a completed sign-in goes when no safe ``next`` was given."""
-        return self._setting("LOGIN_REDIRECT_URL", None) or self._django(
-            "LOGIN_REDIRECT_URL", "/"
-        )
+        """Where a completed sign-in goes when no safe ``next`` was given: Django's
+        LOGIN_REDIRECT_URL when the project sets one other than Django's default
+        (``/accounts/profile/``, a page the suite does not have), else the suite's account
+        page (``accounts:profile``). A URL name is resolved."""
+        from django.conf import global_settings
+        from django.shortcuts import resolve_url
+
+        target = self._setting("LOGIN_REDIRECT_URL", None) or self._django("LOGIN_REDIRECT_URL")
+        if not target or target == global_settings.LOGIN_REDIRECT_URL:
+            target = "accounts:profile"
+        return resolve_url(target)
 
     @property
     def REAUTHENTICATION_TIMEOUT(self) -> int:

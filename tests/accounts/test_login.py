@@ -192,3 +192,17 @@ def test_login_redirect_url_is_configurable(client, user, password):
     assert html_login(client, user.email, password)["Location"] == "/accounts/sessions/"
     other = html_login(Client(), user.email, password, next="/accounts/email/")
     assert other["Location"] == "/accounts/email/"
+
+
+def test_without_a_redirect_setting_a_sign_in_goes_to_the_account_page(client, user, password,
+                                                                       settings):
+    from django.conf import global_settings
+
+    settings.LOGIN_REDIRECT_URL = global_settings.LOGIN_REDIRECT_URL  # /accounts/profile/
+    assert html_login(client, user.email, password)["Location"] == reverse("accounts:profile")
+
+
+def test_djangos_login_redirect_url_is_followed_and_a_url_name_resolved(client, user, password,
+                                                                        settings):
+    settings.LOGIN_REDIRECT_URL = "accounts:sessions"
+    assert html_login(client, user.email, password)["Location"] == reverse("accounts:sessions")
