@@ -34,9 +34,11 @@ class AccountsSettings(AppSettings):
 
     @property
     def FRONTEND_URLS(self) -> dict[str, str]:
-        """Emailed links that open a project's own front end instead of the suite's pages,
-        by email (``magic_link``, ``verify_email``, ``password_reset``, ``passkey_signup``):
-        absolute URLs holding ``{token}``, which the front end posts to the JSON API."""
+        """Emailed links that open your own front end instead of the suite's pages, by email
+        (``magic_link``, ``verify_email``, ``password_reset``, ``passkey_signup``,
+        ``reauthenticate``): absolute URLs, https unless DEBUG, holding ``{token}`` once in
+        their path, which the front end posts to the JSON API (see "Your own front end";
+        ``authsuite_accounts.E010`` otherwise)."""
         return dict(self._setting("FRONTEND_URLS", {}) or {})
 
     @property
@@ -52,7 +54,8 @@ class AccountsSettings(AppSettings):
     @property
     def EMAIL_UNKNOWN_ACCOUNTS(self) -> bool:
         """Whether a sign-in link or password reset asked for an address no account has
-        mails that address a notice saying so (as a known address gets its link)."""
+        mails that address a notice saying so, as a known address gets its link (template
+        ``accounts/email/unknown_account``, with a sign-up link while sign-up is open)."""
         return bool(self._setting("EMAIL_UNKNOWN_ACCOUNTS", True))
 
     @property
@@ -121,7 +124,9 @@ class AccountsSettings(AppSettings):
 
     @property
     def RATE_LIMITS(self) -> dict[str, dict[str, str | None]]:
-        """Rate limits per flow and scope, merged over the defaults; None disables one."""
+        """Rate limits per flow and scope, merged over the defaults; None disables one.
+        Scopes: ``ip``, ``account`` and ``account_ip`` (one IP's requests for one account;
+        while a pair is over it, its requests stop counting for the account)."""
         configured = self._setting("RATE_LIMITS", {})
         return {
             group: {**scopes, **configured.get(group, {})}
@@ -140,9 +145,10 @@ class AccountsSettings(AppSettings):
 
     @property
     def LOCKOUT_CONSECUTIVE_LIMIT(self) -> int:
-        """Failed password checks in a row, from anywhere, after which the account's password
-        is refused until a sign-in by other means, a reset or staff unlock (NIST SP
-        800-63B-4: at most 100)."""
+        """Failed password checks in a row on one account, from any IP and at any pace, after
+        which its password is refused until it signs in another way (emailed link, passkey),
+        resets the password or staff unlock it (1 to 100: NIST SP 800-63B-4;
+        ``authsuite_accounts.E009`` otherwise)."""
         return int(self._setting("LOCKOUT_CONSECUTIVE_LIMIT", 100))
 
     @property
@@ -154,7 +160,9 @@ class AccountsSettings(AppSettings):
 
     @property
     def LOCKOUT_DEVICE_COOKIE_NAME(self) -> str:
-        """Name of the cookie that makes a browser known to the lockout."""
+        """Name of the cookie that makes a browser known to the lockout
+        (``__Host-authsuite_device`` in the production profile; Secure whenever the request
+        is HTTPS or ``SESSION_COOKIE_SECURE`` is on)."""
         return str(self._setting("LOCKOUT_DEVICE_COOKIE_NAME", "authsuite_device"))
 
     @property
@@ -179,7 +187,8 @@ class AccountsSettings(AppSettings):
 
     @property
     def CLOSE_ACTION(self) -> str:
-        """What closing an account does: ``"delete"`` or ``"deactivate"``."""
+        """What closing an account does: ``"delete"`` or ``"deactivate"`` (needs an
+        ``is_active`` column on the user model: ``authsuite_accounts.E011``)."""
         return self._setting("CLOSE_ACTION", "delete")
 
     @property

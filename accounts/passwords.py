@@ -29,7 +29,8 @@ class LengthValidator:
     """At least ``min_length`` characters (default 15) and at most ``max_length`` (1024).
 
     15 is NIST SP 800-63B-4's minimum for a password that may be the only factor; where a
-    second factor is required of everyone, 8 is the floor.
+    second factor is required of everyone, its floor is 8. Any ``min_length`` is accepted:
+    staying at or above that floor is the project's choice, not checked here.
 
     The upper bound only stops absurd inputs from costing a hash; anything a person or a
     password manager would produce (128 characters and well beyond) is accepted.

@@ -29,7 +29,8 @@ from authsuite.useragent import device_name
 class AlertRule:
     #: Actions this rule reacts to.
     actions: tuple[str, ...] = ()
-    #: Critical alerts are always sent; users cannot opt out of them.
+    #: Critical alerts are always sent; users cannot opt out of them. A rule is critical
+    #: unless it sets ``critical = False``.
     critical: bool = True
     #: Notice another app would otherwise send itself ("accounts.password_changed").
     replaces: str = ""

@@ -72,7 +72,8 @@ class AuditSettings(AppSettings):
 
     @property
     def ALERT_THROTTLE(self) -> int:
-        """Seconds during which a repeated alert of one rule for one user is not mailed again."""
+        """Seconds during which a repeated alert of one rule for one user is not mailed again
+        (changes to how the account signs in are mailed every time)."""
         return int(self._setting("ALERT_THROTTLE", 900))
 
     @property

@@ -182,7 +182,8 @@ class AlertPreferencesAPIView(SuiteAPIView):
                             field="rule") from None
         except PermissionError:
             raise api_error(AuditError.ALERT_REQUIRED, "This alert is always sent: it is "
-                            "about a change to how you sign in.", field="rule") from None
+                            "about your account's security and cannot be turned off.",
+                            field="rule") from None
         return Response(AlertPreferenceSerializer(alerts.preferences(request.user),
                                                   many=True).data)
 

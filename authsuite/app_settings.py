@@ -27,16 +27,17 @@ class CoreSettings(AppSettings):
         """Number of reverse proxies in front of the app that append to X-Forwarded-For.
 
         0 (default) means the client IP is REMOTE_ADDR and X-Forwarded-For is ignored, so a
-        client cannot choose the IP that rate limits and the audit log see.
+        client cannot choose the IP that rate limits and the audit log see. The production
+        profile (``authsuite.settings_production``) sets 1 when the environment does not say:
+        a deployment there without a proxy must set 0, or every client chooses its own IP.
         """
         return int(self._setting("TRUSTED_PROXY_COUNT", 0))
 
     @property
     def IPV6_CLIENT_PREFIX(self) -> int:
-        """Prefix length by which rate limits and lockouts count an IPv6 client.
-
-        64 (default): the block one subscriber is usually given. Use 56 or 48 where
-        providers hand out larger blocks, so one subscriber is still one client.
+        """Prefix length by which rate limits and lockouts count an IPv6 client: 64, the block
+        one subscriber is usually given; 56 or 48 where providers hand out larger blocks.
+        From 32 to 128 (system check ``authsuite.E003``).
         """
         value = int(self._setting("IPV6_CLIENT_PREFIX", 64))
         if not 32 <= value <= 128:
@@ -45,7 +46,8 @@ class CoreSettings(AppSettings):
 
     @property
     def DEFAULT_FROM_EMAIL(self) -> str:
-        """Sender of the suite's emails; Django's DEFAULT_FROM_EMAIL when unset."""
+        """Sender of the suite's emails; when unset, Django's DEFAULT_FROM_EMAIL
+        (``webmaster@localhost`` unless the project sets it)."""
         return self._setting("DEFAULT_FROM_EMAIL", None) or self._django(
             "DEFAULT_FROM_EMAIL", "webmaster@localhost"
         )

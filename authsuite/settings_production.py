@@ -2,7 +2,9 @@
 
 Requires SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL (PostgreSQL), REDIS_URL and EMAIL_URL in the
 environment. TLS is assumed to end at the proxy in front of gunicorn; set
-AUTHSUITE_TRUSTED_PROXY_COUNT to the number of proxies that append to X-Forwarded-For.
+AUTHSUITE_TRUSTED_PROXY_COUNT to the number of proxies that append to X-Forwarded-For (1 when
+unset: one reverse proxy; 0 without one, or each client chooses the IP that rate limits,
+lockout and the audit log see).
 """
 
 import os

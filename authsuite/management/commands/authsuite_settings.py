@@ -1,4 +1,8 @@
-"""Print every AUTHSUITE_* setting with its default and description (Markdown table)."""
+"""Print every AUTHSUITE_* setting with its default and description (Markdown table).
+
+A default that is a Django setting's value (``DEFAULT_FROM_EMAIL``...) is printed as that
+setting's name, not as the value it has in the project running the command.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,30 @@ SETTINGS_OBJECTS = {
 }
 
 
+class DjangoDefault:
+    """Stands for a Django setting a default falls back to; shown by name."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"Django's `{self.name}`"
+
+
+class Derived:
+    """Stands for a default worked out from other settings; its meaning says how."""
+
+    def __str__(self) -> str:
+        return "see meaning"
+
+
+def shown_default(default) -> str:
+    """The default as the settings reference prints it."""
+    if isinstance(default, DjangoDefault | Derived):
+        return str(default)
+    return "`" + repr(default).replace("|", "\\|") + "`"
+
+
 def settings_objects() -> list[tuple[str, AppSettings]]:
     return [(label, import_string(path)) for label, path in SETTINGS_OBJECTS.items()
             if apps.is_installed(label)]
@@ -32,10 +60,13 @@ def rows(obj: AppSettings):
         doc = " ".join(inspect.getdoc(prop).split()) if prop.__doc__ else ""
         probe = type(obj)()
         probe._setting = lambda _name, default: default  # read the built-in default
+        # A fallback to a Django setting is named, not read: this project's value is not
+        # the default elsewhere.
+        probe._django = lambda name, default=None: DjangoDefault(name)
         try:
             default = prop.fget(probe)
         except Exception:  # noqa: BLE001 - defaults derived from other settings
-            default = "(derived)"
+            default = Derived()
         yield obj.prefix + name, default, doc
 
 
@@ -47,5 +78,4 @@ class Command(BaseCommand):
             self.stdout.write(f"\n#### {label}\n")
             self.stdout.write("| Setting | Default | Meaning |\n|---|---|---|")
             for name, default, doc in rows(obj):
-                shown = repr(default).replace("|", "\\|")
-                self.stdout.write(f"| `{name}` | `{shown}` | {doc.replace('|', '/')} |")
+                self.stdout.write(f"| `{name}` | {shown_default(default)} | {doc.replace('|', '/')} |")
