@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from drf_spectacular.openapi import AutoSchema
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.permissions import SAFE_METHODS
+from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from authsuite.api.errors import APIError
+from authsuite.api.errors import APIError, exception_handler
 from authsuite.api.parsers import JSONParser
 
 
@@ -15,11 +16,23 @@ class SuiteAPIView(APIView):
     """Translates an app's flow errors into the API envelope.
 
     Apps register their flow exception type with a converter in ``flow_errors``.
+
+    The API behaves the same whatever the project's ``REST_FRAMEWORK`` says: JSON in and
+    out, errors in the envelope, the session cookie as the only credential (a project's
+    Basic or token authentication would be a way around the sign-in's rate limits and
+    lockout), open unless a view says otherwise.
     """
 
     flow_errors: dict[type[Exception], callable] = {}
     # JSON only, whatever the project's DEFAULT_PARSER_CLASSES: see authsuite.api.parsers.
     parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [AllowAny]
+    schema = AutoSchema()
+
+    def get_exception_handler(self):
+        return exception_handler
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -48,6 +61,9 @@ class JSONErrorsMixin:
     For the schema (YAML or JSON) and the docs page (HTML): a 404, 405 or 406 there is still
     an answer of the API, and a client that asked for the page cannot be given the page.
     """
+
+    def get_exception_handler(self):
+        return exception_handler
 
     def finalize_response(self, request, response, *args, **kwargs):
         if response.status_code >= 400:

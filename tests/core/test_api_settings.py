@@ -1,0 +1,73 @@
+"""The API is the same whatever the project's REST_FRAMEWORK says: JSON only, errors in the
+envelope, the session cookie as the only credential, anonymous flows open."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.test import Client, override_settings
+
+from tests.conftest import STRONG_PASSWORD
+
+API = "/api/auth/v1/"
+
+PROJECT_REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.BasicAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.BrowsableAPIRenderer",
+                                 "rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.FormParser"],
+}
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("project_rest_framework")]
+
+
+@pytest.fixture
+def project_rest_framework():
+    with override_settings(REST_FRAMEWORK=PROJECT_REST_FRAMEWORK):
+        yield
+
+
+def test_an_html_answer_is_not_acceptable(client):
+    response = client.get(API + "session/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 406
+    assert response.json()["error"]["code"] == "not_acceptable"
+
+
+def test_anonymous_flows_stay_open_and_answer_json(client, user):
+    response = client.post(API + "login/", {"email": user.email, "password": STRONG_PASSWORD},
+                           content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "authenticated"
+
+
+def test_errors_come_in_the_envelope(client):
+    response = client.get(API + "sessions/")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_basic_authentication_is_no_way_in(user):
+    credentials = base64.b64encode(f"{user.email}:{STRONG_PASSWORD}".encode()).decode()
+
+    response = Client().get(API + "sessions/", HTTP_AUTHORIZATION=f"Basic {credentials}")
+
+    assert response.status_code == 403
+
+
+def test_a_form_body_is_still_refused(client):
+    response = client.post(API + "login/", {"email": "a@example.com", "password": "x"})
+
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_the_schema_still_answers_its_errors_in_the_envelope(client):
+    response = client.post(API + "schema/")
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
