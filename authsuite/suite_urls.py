@@ -6,12 +6,13 @@ under ``/api/auth/v1/`` with its OpenAPI schema and locally served docs.
 
 from csp.decorators import csp_update
 from django.apps import apps
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.decorators.cache import never_cache
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
 
 from authsuite.api.views import JSONErrorsMixin
+from authsuite.views import api_not_found
 
 
 class SchemaView(JSONErrorsMixin, SpectacularAPIView):
@@ -49,6 +50,9 @@ if apps.is_installed("mfa"):
     api_patterns.append(path("", include("mfa.api.urls")))
 if apps.is_installed("passkeys"):
     api_patterns.append(path("", include("passkeys.api.urls")))
+# Last: any other path under the API, a slash short of an endpoint or unknown, answers 404 in
+# the envelope (and Django's APPEND_SLASH no longer redirects or refuses a POST there).
+api_patterns.append(re_path(r"^(?P<path>.*)$", api_not_found))
 
 urlpatterns = [
     path("api/auth/v1/", include((api_patterns, "authsuite_api"))),

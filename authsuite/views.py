@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import requires_csrf_token
+from django.views.decorators.csrf import csrf_exempt, requires_csrf_token
 from django.views.decorators.http import require_safe
 
 from authsuite import signals
@@ -43,6 +44,27 @@ def not_found(request, exception=None):
     if _is_api(request):
         return JsonResponse(envelope(CoreError.NOT_FOUND, "Not found."), status=404)
     return render(request, "authsuite/error.html", {"title": "Page not found"}, status=404)
+
+
+@never_cache
+@csrf_exempt  # it changes nothing, and its answer is the same either way
+def api_not_found(request, path: str = ""):
+    """Every path under the API that no endpoint has, whatever the method, DEBUG or the
+    project's own 404 page: the envelope. A path one slash short of an endpoint says so
+    (Django would otherwise redirect a GET, losing nothing, and refuse a POST with a
+    RuntimeError in DEBUG or a redirect a client follows with a GET)."""
+    message = "Not found."
+    if not request.path.endswith("/") and _is_endpoint(request, request.path_info + "/"):
+        message = "Not found. API paths end with a slash."
+    return JsonResponse(envelope(CoreError.NOT_FOUND, message), status=404)
+
+
+def _is_endpoint(request, path: str) -> bool:
+    try:
+        match = resolve(path, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return match.func is not api_not_found
 
 
 @never_cache

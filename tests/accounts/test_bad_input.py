@@ -327,6 +327,26 @@ def test_unknown_api_path(anonymous, path, method):
     assert_envelope(response, 404, "not_found")
 
 
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+@pytest.mark.parametrize("path", ["login", "emails/1", "sessions/end-others"])
+def test_an_api_path_a_slash_short_says_so(anonymous, settings, debug, method, path):
+    settings.DEBUG = debug
+
+    response = send(anonymous, method, API + path, '{"email": "ann@example.com"}')
+
+    error = assert_envelope(response, 404, "not_found")
+    assert error["message"] == "Not found. API paths end with a slash."
+
+
+def test_an_unknown_api_path_is_in_the_envelope_whatever_the_projects_404(anonymous, settings):
+    settings.DEBUG = True  # Django's own 404 page, not the demo's handler404
+
+    for path in ("nope/", "nope", "login/extra"):
+        error = assert_envelope(send(anonymous, "post", API + path, "{}"), 404, "not_found")
+        assert error["message"] == "Not found."
+
+
 # --- hostile but valid text ------------------------------------------------------------------
 
 HOSTILE_NAME = (
