@@ -227,6 +227,11 @@ def _lock(request, user) -> None:
     them knew the password."""
     request.session.pop(FAILURES_KEY, None)
     pipeline.state_clear(request)
+    _wrong_codes_alert(request, user)
+
+
+def _wrong_codes_alert(request, user) -> None:
+    """Tell the user that several wrong codes in a row were entered for their account."""
     with transaction.atomic():
         signals.challenge_locked.send(sender=TOTPDevice, request=request, user=user)
         _notice(request, user, "mfa.challenge_locked", subject=_("Repeated wrong two-step codes"),
@@ -239,16 +244,22 @@ def step_up(request, *, user, code: str) -> dict:
     """A signed-in user proves a second factor again (the admin, a sensitive page).
 
     Returns the refreshed authentication record. Failures are audited like those of a
-    sign-in; the rate limits and the device's back-off bound them.
+    sign-in and alert the user the same way; the rate limits and the device's back-off
+    bound them.
     """
     try:
         with code_checked(request, user=user, code=code) as method:
             signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
                                              method=method)
             return authrecord.record_step_up(request, ["otp"])
-    except WrongCode:
+    except WrongCode as error:
         signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
                                       method=code_method(code), failures=None)
+        # Whoever holds a signed-in session may guess here as well as at a sign-in, on the
+        # same device: every CHALLENGE_MAX_FAILURES wrong codes in a row, the user is told.
+        # There is no sign-in to abandon; the device's back-off still slows the guesses.
+        if error.failures and error.failures % app_settings.CHALLENGE_MAX_FAILURES == 0:
+            _wrong_codes_alert(request, user)
         raise
 
 
