@@ -14,6 +14,7 @@ from accounts import authrecord, pipeline
 from accounts.errors import FlowError
 from accounts.flows.email import address_proven_required
 from accounts.flows.limits import humanize
+from accounts.users import lock_user_row
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
 from authsuite.useragent import device_name
@@ -37,13 +38,20 @@ def _email(user) -> str:
     return getattr(user, get_user_model().get_email_field_name(), "") or ""
 
 
+def _already_enrolled() -> FlowError:
+    return FlowError(MFAError.ALREADY_ENROLLED,
+                     _("An authenticator app is already set up. Remove it first."))
+
+
 def totp_setup_begin(*, user) -> Setup:
     """Start enrolling an authenticator app: a new unconfirmed device with a fresh key."""
     if devices.totp_device(user) is not None:
-        raise FlowError(MFAError.ALREADY_ENROLLED,
-                        _("An authenticator app is already set up. Remove it first."))
+        raise _already_enrolled()
     address_proven_required(user, adding=_("an authenticator app"))
     with transaction.atomic():
+        # Setups begun at once take turns: each replaces the one before, so a user never
+        # has two pending apps that could both be turned on.
+        lock_user_row(user)
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice.objects.create(
             user=user, name="Authenticator app", confirmed=False,
@@ -87,7 +95,14 @@ def totp_activate(request, *, user, code: str) -> list[str]:
                                                  "your phone and try the current code."),
                         field="code")
     with transaction.atomic():
-        TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+        # Under the user's row lock, an app turned on a moment ago by another request is
+        # seen: a second app would stay a working factor after "the" app is removed.
+        lock_user_row(user)
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            raise _already_enrolled()
+        # Still pending: a setup begun since replaced it.
+        if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True):
+            raise FlowError(MFAError.NO_PENDING_SETUP, _("Start the setup again."))
         codes = [] if devices.recovery_set(user) else recovery.generate(user)
         trust.trust_revoke(user, request=request)
         signals.totp_added.send(sender=TOTPDevice, request=request, user=user,

@@ -1,5 +1,5 @@
 """Races on PostgreSQL: one TOTP code or one recovery code sent by several requests at the
-same moment is accepted exactly once.
+same moment is accepted exactly once; setups begun at once turn on one authenticator app.
 
 Each thread has its own test client (so its own database connection) and a barrier
 releases them together. Real transactions: a race needs commits to race with.
@@ -14,12 +14,13 @@ from django.urls import reverse
 from mfa import recovery, totp
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
 from tests.helpers import race
-from tests.mfa.support import AUTH_KEY, Clock, api_post, enroll, login, page_codes
+from tests.mfa.support import AUTH_KEY, Clock, api_post, enroll, login, page_codes, page_secret
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 REQUESTS = 4
 CHALLENGE = reverse("mfa:challenge")
+SETUP = reverse("mfa:totp_setup")
 
 
 @pytest.fixture
@@ -102,4 +103,17 @@ def test_one_activation_code_activates_once(user, password, clock):
     assert sum(b"That code is not valid." in page for page in pages) == REQUESTS - 1
     assert RecoveryCodeSet.objects.filter(user=user).count() == 1
     assert RecoveryCode.objects.count() == 10
+    assert TOTPDevice.objects.get(user=user).confirmed
+
+
+def test_setups_begun_at_once_turn_on_one_authenticator_app(user, password, clock):
+    """Tabs opening the setup page at the same moment: each setup replaces the one before, so
+    one app is pending, and only one can be turned on."""
+    clients = [Client() for _ in range(REQUESTS)]
+    for client in clients:
+        login(client, user, password)
+    pages = race(REQUESTS, lambda i: clients[i].get(SETUP).content)
+    assert TOTPDevice.objects.filter(user=user).count() == 1
+    for client, page in zip(clients, pages, strict=True):
+        client.post(SETUP, {"code": clock.code(page_secret(page))})
     assert TOTPDevice.objects.get(user=user).confirmed

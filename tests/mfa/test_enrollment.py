@@ -10,6 +10,7 @@ import pyotp
 import pytest
 import segno
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from mfa import devices, recovery, totp
@@ -175,6 +176,24 @@ def test_activation_without_a_pending_setup(signed_in, user, clock):
     assert response.status_code == 200
     assert "Start the setup again." in response.content.decode()
     assert not TOTPDevice.objects.exists()
+
+
+def test_a_second_pending_app_is_refused_once_one_is_on(signed_in, user, password, clock):
+    """Setups begun at the same moment in two tabs may each leave a pending app. Once one is
+    on, the other is refused: a second app would stay a working factor after "the" app is
+    removed."""
+    other_tab = Client()
+    login(other_tab, user, password)
+    first = page_secret(signed_in.get(SETUP).content)
+    # The other tab's setup, begun before this one could replace it.
+    key = totp.new_key()
+    TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False,
+                              sealed_key=totp.seal_key(key))
+    assert signed_in.post(SETUP, {"code": clock.code(first)}).status_code == 200
+    response = other_tab.post(SETUP, {"code": clock.code(totp.base32(key))})
+    assert "An authenticator app is already set up." in response.content.decode()
+    assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
+    assert subjects(user.email) == ["authsuite demo: A sign-in factor was added"]
 
 
 def test_existing_recovery_codes_are_kept_when_an_app_is_added_again(signed_in, user, clock):
