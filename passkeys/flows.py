@@ -17,6 +17,7 @@ from accounts import authrecord, pipeline
 from accounts.errors import AccountsError, FlowError
 from accounts.exports import when
 from accounts.flows.email import address_proven_required
+from accounts.users import lock_user_row
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
 from authsuite.text import BIDI_CONTROLS, has_visible_character
@@ -63,9 +64,13 @@ def amr_for(*, backup_eligible: bool, user_verified: bool) -> list[str]:
 
 # Registration ---------------------------------------------------------------------
 
+def _limit_reached() -> FlowError:
+    return FlowError(PasskeyError.LIMIT, _("You have the most passkeys allowed."))
+
+
 def register_options(request, *, user) -> dict:
     if Passkey.objects.filter(user=user).count() >= app_settings.MAX_PASSKEYS:
-        raise FlowError(PasskeyError.LIMIT, _("You have the most passkeys allowed."))
+        raise _limit_reached()
     address_proven_required(user, adding=_("a passkey"))
     exclude = list(Passkey.objects.filter(user=user).values_list("credential_id", flat=True))
     return ceremonies.registration_options(
@@ -86,6 +91,12 @@ def register_verify(request, *, user, credential, name: str = "",
     name = passkey_name(name) or provider_name(registered.aaguid) or _("Passkey")
     duplicate = FlowError(PasskeyError.DUPLICATE, _("This passkey is already registered."))
     with transaction.atomic():
+        # Options are asked for in one session and verified later, maybe beside others
+        # asked for in other sessions: the limit is checked again here, under the user's
+        # row lock, so registrations finishing at once take turns and count each other.
+        lock_user_row(user)
+        if Passkey.objects.filter(user=user).count() >= app_settings.MAX_PASSKEYS:
+            raise _limit_reached()
         if Passkey.objects.filter(credential_id=registered.credential_id).exists():
             raise duplicate
         try:
