@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import authrecord, pipeline
+from accounts import signals as account_signals
 from accounts.errors import AccountsError, FlowError
 from accounts.exports import when
 from accounts.flows.email import address_proven_required
@@ -287,7 +288,12 @@ def second_factor_verify(request, *, credential) -> pipeline.LoginResult:
 
 def reauth_verify(request, *, user, credential) -> dict:
     def refreshed(_passkey, amr):
-        return authrecord.record_step_up(request, amr)
+        record = authrecord.record_step_up(request, amr)
+        # Reported like a password or an emailed link: whatever listens for "the user
+        # confirmed it is them" (the audit log, alert rules) hears of every way to do it.
+        account_signals.reauthenticated.send(sender=user.__class__, request=request,
+                                             user=user, method="passkey")
+        return record
 
     return _assert(request, credential, ceremony=CEREMONY_REAUTH,
                    expected_user_id=str(user.pk), then=refreshed)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from accounts import authrecord
+from audit.models import Event
 from passkeys.models import Passkey
 from tests.factories import UserFactory
 from tests.mfa.support import enroll
@@ -179,6 +182,10 @@ def test_reauthenticate_with_a_passkey(user, password, authenticator, passkey, m
     assert browser.session[RECORD_KEY]["auth_time"] == old + 10 ** 5
     assert browser.session.session_key != key
     assert post(browser, "passkeys/register/options/").status_code == 200
+    # Recorded like a reauthentication with the password.
+    event = Event.objects.get(action="accounts.reauthenticated")
+    assert event.actor_id == str(user.pk)
+    assert json.loads(event.data) == {"method": "passkey"}
 
 
 def test_reauthenticate_refuses_another_users_passkey(user, password, authenticator, passkey):
