@@ -7,9 +7,11 @@ import json
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import authrecord
 from audit.models import Event
+from mfa.models import TOTPDevice
 from passkeys.models import Passkey
 from tests.factories import UserFactory
 from tests.mfa.support import enroll
@@ -22,6 +24,7 @@ from tests.passkeys.support import (
     auth_record,
     code,
     failure_reasons,
+    login,
     password_client,
     post,
     signed_in,
@@ -154,12 +157,35 @@ def test_a_passkey_without_uv_after_a_password_is_a_second_factor(user, password
     assert auth_record(browser)["amr"] == ["hwk", "mfa", "pwd"]
 
 
-def test_a_flagged_passkey_is_no_longer_a_factor(user, password, passkey):
-    from django.utils import timezone
+def test_a_passkey_flagged_as_cloned_still_asks_for_a_second_factor(user, password,
+                                                                     authenticator, passkey):
+    """A counter going backwards disables the passkey, never two-step verification: with
+    the account's only second factor flagged, the password alone is still not enough."""
+    assert login(Client(), authenticator, counter_step=5).status_code == 200
+    assert code(login(Client(), authenticator, counter_step=0)) == "passkey_cloned"
 
+    browser = Client()
+    password_step(browser, user, password)
+    assert not signed_in(browser)
+    # The flagged passkey is neither offered nor accepted at the stage.
+    options = post(browser, "passkeys/second-factor/options/").json()
+    assert options["allowCredentials"] == []
+    response = post(browser, "passkeys/second-factor/",
+                    {"credential": authenticator.get(options, origin=ORIGIN, counter_step=10)})
+    assert code(response) == "passkey_cloned"
+    assert not signed_in(browser)
+
+
+def test_a_flagged_passkey_leaves_no_enrollment_open_when_mfa_is_required(settings, user,
+                                                                          password, passkey):
+    """Were a flagged passkey no factor, an account that must use MFA would be sent to
+    enroll, and whoever has the password would bind an authenticator app of their own."""
+    settings.AUTHSUITE_MFA_REQUIRED = "everyone"
     Passkey.objects.filter(pk=passkey.pk).update(flagged_at=timezone.now())
-    response = post(Client(), "login/", {"email": user.email, "password": password})
-    assert response.json()["status"] == "authenticated"
+    browser = Client()
+    password_step(browser, user, password)
+    assert post(browser, "mfa/totp/setup/").status_code == 403
+    assert not TOTPDevice.objects.filter(user=user).exists()
 
 
 # Reauthentication ------------------------------------------------------------------------------
