@@ -17,8 +17,8 @@ events without a user) and these keyword arguments:
   ``method``, ``reason`` (``"credentials"``, ``"locked"``, ``"blocked"``: the consecutive-failure
   limit, ``"inactive"``)
 - ``logged_out``: ``request``, ``user``
-- ``reauthenticated``: ``request``, ``user``, ``method`` (``"password"``, or ``"email"`` for an
-  emailed link; the passkeys app reports a passkey reauthentication as passkey_used)
+- ``reauthenticated``: ``request``, ``user``, ``method`` (``"password"``, ``"email"`` for an
+  emailed link, or ``"passkey"`` from the passkeys app)
 - ``password_changed``: ``request``, ``user``
 - ``password_reset_requested``: ``request``, ``user``
 - ``password_reset_completed``: ``request``, ``user``

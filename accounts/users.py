@@ -85,6 +85,15 @@ def in_reach(acting_user, user) -> bool:
         getattr(user, "is_superuser", False) or getattr(user, "is_staff", False))
 
 
+def lock_user_row(user) -> None:
+    """Lock ``user``'s row until the current transaction ends (SELECT ... FOR UPDATE; nothing
+    on a database without row locks, such as SQLite). A flow that checks what the user has
+    before adding to it (a second factor, one more passkey) takes it first, so that two
+    requests at once take turns and the second sees what the first added."""
+    (get_user_model()._default_manager.select_for_update().filter(pk=user.pk)
+     .values_list("pk", flat=True).first())
+
+
 def user_name(user) -> str:
     """The name the user gave, or their full name on a model without a ``name`` field."""
     if hasattr(user, "name"):

@@ -69,8 +69,9 @@ class MFASettings(AppSettings):
     @property
     def CHALLENGE_MAX_FAILURES(self) -> int:
         """Wrong codes in one sign-in, or in a row on the account's authenticator app or
-        recovery codes across sign-ins, before the attempt is abandoned and the user
-        alerted."""
+        recovery codes across sign-ins and step-ups, before the attempt is abandoned and the
+        user alerted (a step-up is alerted about and not abandoned: the session stays signed
+        in)."""
         return int(self._setting("CHALLENGE_MAX_FAILURES", 5))
 
     @property

@@ -29,7 +29,9 @@ class MFAConfig(AppConfig):
         if apps.is_installed("passkeys"):
             from passkeys import signals as passkey_signals
 
-            for signal in (passkey_signals.passkey_added, passkey_signals.passkey_removed):
+            # A passkey that looks copied, too: a browser trusted since may be the copy's.
+            for signal in (passkey_signals.passkey_added, passkey_signals.passkey_removed,
+                           passkey_signals.passkey_clone_detected):
                 signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")
             passkey_signals.passkey_removed.connect(receivers.factor_removed,
                                                     dispatch_uid="mfa.factor_removed.passkey")

@@ -17,6 +17,7 @@ from accounts import authrecord, pipeline
 from accounts.errors import FlowError
 from accounts.flows.email import address_proven_required
 from accounts.flows.limits import humanize
+from accounts.users import lock_user_row
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
 from authsuite.useragent import device_name
@@ -40,6 +41,11 @@ def _email(user) -> str:
     return getattr(user, get_user_model().get_email_field_name(), "") or ""
 
 
+def _already_enrolled() -> FlowError:
+    return FlowError(MFAError.ALREADY_ENROLLED,
+                     _("An authenticator app is already set up. Remove it first."))
+
+
 SETUP_KEY = "_authsuite_mfa_setup"
 SETUP_LIFETIME = timedelta(minutes=15)
 
@@ -49,10 +55,11 @@ def totp_setup_begin(request, *, user) -> Setup:
     this session only. A setup begun in another session (by whoever had the password for a
     while, say) is never handed to this one to scan."""
     if devices.totp_device(user) is not None:
-        raise FlowError(MFAError.ALREADY_ENROLLED,
-                        _("An authenticator app is already set up. Remove it first."))
+        raise _already_enrolled()
     address_proven_required(user, adding=_("an authenticator app"))
     with transaction.atomic():
+        # Setups begun at once in one session take turns: each replaces the one before.
+        lock_user_row(user)
         TOTPDevice.objects.filter(
             Q(pk=request.session.get(SETUP_KEY)) | Q(created_at__lte=_oldest_fresh()),
             user=user, confirmed=False,
@@ -124,7 +131,14 @@ def totp_activate(request, *, user, code: str) -> list[str]:
                                                  "your phone and try the current code."),
                         field="code")
     with transaction.atomic():
-        TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+        # Under the user's row lock, an app turned on a moment ago by another request is
+        # seen: a second app would stay a working factor after "the" app is removed.
+        lock_user_row(user)
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            raise _already_enrolled()
+        # Still pending: a setup begun since in this session replaced it.
+        if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True):
+            raise FlowError(MFAError.NO_PENDING_SETUP, _("Start the setup again."))
         setups_void(user)  # the ones other sessions began: one app is set up now
         request.session.pop(SETUP_KEY, None)
         codes = [] if devices.recovery_set(user) else recovery.generate(user)
@@ -266,6 +280,11 @@ def _lock(request, user) -> None:
     them knew the password."""
     request.session.pop(FAILURES_KEY, None)
     pipeline.state_clear(request)
+    _wrong_codes_alert(request, user)
+
+
+def _wrong_codes_alert(request, user) -> None:
+    """Tell the user that several wrong codes in a row were entered for their account."""
     with transaction.atomic():
         signals.challenge_locked.send(sender=TOTPDevice, request=request, user=user)
         _notice(request, user, "mfa.challenge_locked", subject=_("Repeated wrong two-step codes"),
@@ -278,16 +297,22 @@ def step_up(request, *, user, code: str) -> dict:
     """A signed-in user proves a second factor again (the admin, a sensitive page).
 
     Returns the refreshed authentication record. Failures are audited like those of a
-    sign-in; the rate limits and the device's back-off bound them.
+    sign-in and alert the user the same way; the rate limits and the device's back-off
+    bound them.
     """
     try:
         with code_checked(request, user=user, code=code) as method:
             signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
                                              method=method)
             return authrecord.record_step_up(request, ["otp"])
-    except WrongCode:
+    except WrongCode as error:
         signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
                                       method=code_method(code), failures=None)
+        # Whoever holds a signed-in session may guess here as well as at a sign-in, on the
+        # same device: every CHALLENGE_MAX_FAILURES wrong codes in a row, the user is told.
+        # There is no sign-in to abandon; the device's back-off still slows the guesses.
+        if error.failures and error.failures % app_settings.CHALLENGE_MAX_FAILURES == 0:
+            _wrong_codes_alert(request, user)
         raise
 
 

@@ -1,12 +1,13 @@
 """Second factors other apps contribute (passkeys register one).
 
 A *factor provider* is a callable ``(user) -> QuerySet`` of a user's rows of that factor
-that can be used (confirmed, not disabled), where ``user`` is a user or
-``OuterRef("pk")``. A user with any such row "has MFA", and the MFA stage applies at
-sign-in. Querysets rather than answers, so that every factor is asked about in the one
-query of the login stages (see :meth:`accounts.pipeline.Stage.facts`). A factor's
-*remover*, ``(user, *, request, by) -> None``, takes every row of it from a user, as staff
-resetting two-step verification do.
+that make the account one with a second factor, where ``user`` is a user or
+``OuterRef("pk")``: confirmed rows, and rows disabled for safety (a passkey flagged as a
+clone), since disabling a factor must never let the password alone sign in. A user with
+any such row "has MFA", and the MFA stage applies at sign-in. Querysets rather than
+answers, so that every factor is asked about in the one query of the login stages (see
+:meth:`accounts.pipeline.Stage.facts`). A factor's *remover*, ``(user, *, request, by) ->
+None``, takes every row of it from a user, as staff resetting two-step verification do.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@
 - ``challenge_succeeded``: ``request``, ``user``, ``method`` (``"totp"``/``"recovery_code"``)
 - ``challenge_failed``: ``request``, ``user``, ``method``, ``failures`` (wrong codes in this
   sign-in; None for a signed-in user's step-up)
-- ``challenge_locked``: ``request``, ``user``
+- ``challenge_locked``: ``request``, ``user`` (too many wrong codes: a sign-in abandoned, or
+  every ``CHALLENGE_MAX_FAILURES`` in a row on the account's device, at a sign-in or a step-up)
 - ``browser_trusted``: ``request``, ``user``, ``trusted_id``
 - ``browser_untrusted``: ``request``, ``user``, ``trusted_id`` (None: all of them)
 - ``mfa_reset``: ``request``, ``user``, ``by`` (staff user)

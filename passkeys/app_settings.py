@@ -93,7 +93,9 @@ class PasskeySettings(AppSettings):
 
     @property
     def MAX_PASSKEYS(self) -> int:
-        """Passkeys one user may register."""
+        """Passkeys one user may register: checked when registration options are asked
+        for, and again when the passkey is stored, so options asked for in several sessions
+        cannot register past it (``passkey_limit``)."""
         return int(self._setting("MAX_PASSKEYS", 20))
 
 

@@ -29,6 +29,10 @@ class PasskeysConfig(AppConfig):
             from mfa.registry import register_factor
             from passkeys.models import Passkey
 
-            register_factor("passkey", lambda user: Passkey.objects.filter(
-                user=user, flagged_at__isnull=True), remove=flows.passkeys_remove_all)
+            # Flagged passkeys (suspected clones) count too: disabling one must never turn
+            # the second factor off, or whoever holds the password would sign in with it
+            # alone. The stage offers the flagged passkey no more; the account's other
+            # factors (recovery codes, an app, other passkeys) still pass it.
+            register_factor("passkey", lambda user: Passkey.objects.filter(user=user),
+                            remove=flows.passkeys_remove_all)
             slots.register("mfa_alternatives", "passkeys/_mfa_option.html")

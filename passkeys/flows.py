@@ -14,9 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import authrecord, pipeline
+from accounts import signals as account_signals
 from accounts.errors import AccountsError, FlowError
 from accounts.exports import when
 from accounts.flows.email import address_proven_required
+from accounts.users import lock_user_row
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
 from authsuite.text import BIDI_CONTROLS, has_visible_character
@@ -63,9 +65,13 @@ def amr_for(*, backup_eligible: bool, user_verified: bool) -> list[str]:
 
 # Registration ---------------------------------------------------------------------
 
+def _limit_reached() -> FlowError:
+    return FlowError(PasskeyError.LIMIT, _("You have the most passkeys allowed."))
+
+
 def register_options(request, *, user) -> dict:
     if Passkey.objects.filter(user=user).count() >= app_settings.MAX_PASSKEYS:
-        raise FlowError(PasskeyError.LIMIT, _("You have the most passkeys allowed."))
+        raise _limit_reached()
     address_proven_required(user, adding=_("a passkey"))
     exclude = list(Passkey.objects.filter(user=user).values_list("credential_id", flat=True))
     return ceremonies.registration_options(
@@ -86,6 +92,12 @@ def register_verify(request, *, user, credential, name: str = "",
     name = passkey_name(name) or provider_name(registered.aaguid) or _("Passkey")
     duplicate = FlowError(PasskeyError.DUPLICATE, _("This passkey is already registered."))
     with transaction.atomic():
+        # Options are asked for in one session and verified later, maybe beside others
+        # asked for in other sessions: the limit is checked again here, under the user's
+        # row lock, so registrations finishing at once take turns and count each other.
+        lock_user_row(user)
+        if Passkey.objects.filter(user=user).count() >= app_settings.MAX_PASSKEYS:
+            raise _limit_reached()
         if Passkey.objects.filter(credential_id=registered.credential_id).exists():
             raise duplicate
         try:
@@ -276,7 +288,12 @@ def second_factor_verify(request, *, credential) -> pipeline.LoginResult:
 
 def reauth_verify(request, *, user, credential) -> dict:
     def refreshed(_passkey, amr):
-        return authrecord.record_step_up(request, amr)
+        record = authrecord.record_step_up(request, amr)
+        # Reported like a password or an emailed link: whatever listens for "the user
+        # confirmed it is them" (the audit log, alert rules) hears of every way to do it.
+        account_signals.reauthenticated.send(sender=user.__class__, request=request,
+                                             user=user, method="passkey")
+        return record
 
     return _assert(request, credential, ceremony=CEREMONY_REAUTH,
                    expected_user_id=str(user.pk), then=refreshed)

@@ -346,6 +346,25 @@ def test_step_up_failures_are_audited(trusted_session, enrolled, clock):
         {"method": "totp", "failures": None}]
 
 
+def test_wrong_step_up_codes_in_a_row_alert_the_user(settings, trusted_session, user, enrolled,
+                                                     clock, wait):
+    """A stolen session may guess at the step-up instead of a sign-in: the account's device
+    counts those wrong codes too, and the user is told as after a sign-in's."""
+    settings.AUTHSUITE_MFA_CHALLENGE_MAX_FAILURES = 3
+    wrong = wrong_code(enrolled[0], clock)
+    for _ in range(6):
+        assert trusted_session.post(CHALLENGE, {"code": wrong}).status_code == 200
+        wait()
+    assert len(events("mfa.challenge.failed")) == 6
+    assert len(events("mfa.challenge.locked")) == 2
+    assert subjects(user.email) == ["authsuite demo: Repeated wrong two-step codes"]  # throttled
+    # Nothing to abandon: the session is still signed in, and the right code steps it up.
+    assert signed_in(trusted_session)
+    clock.step()
+    assert trusted_session.post(CHALLENGE, {"code": clock.code(enrolled[0])}).status_code == 302
+    assert trusted_session.session[RECORD_KEY]["amr"] == ["mfa", "otp", "pwd"]
+
+
 def test_step_up_over_the_api(trusted_session, enrolled, clock):
     clock.step()
     response = api_post(trusted_session, "mfa/challenge/", {"code": clock.code(enrolled[0])})

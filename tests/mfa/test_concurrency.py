@@ -1,5 +1,5 @@
 """Races on PostgreSQL: one TOTP code or one recovery code sent by several requests at the
-same moment is accepted exactly once.
+same moment is accepted exactly once; setups begun at once turn on one authenticator app.
 
 Each thread has its own test client (so its own database connection) and a barrier
 releases them together. Real transactions: a race needs commits to race with.
@@ -14,12 +14,13 @@ from django.urls import reverse
 from mfa import recovery, totp
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
 from tests.helpers import race
-from tests.mfa.support import AUTH_KEY, Clock, api_post, enroll, login, page_codes
+from tests.mfa.support import AUTH_KEY, Clock, api_post, enroll, login, page_codes, page_secret
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 REQUESTS = 4
 CHALLENGE = reverse("mfa:challenge")
+SETUP = reverse("mfa:totp_setup")
 
 
 @pytest.fixture
@@ -86,20 +87,35 @@ def test_one_recovery_code_at_several_challenges_signs_in_once(pending, settings
 
 
 def test_one_activation_code_activates_once(user, password, clock):
-    """Two tabs turning the same pending app on with the same code: one recovery-code set."""
-    clients = [Client() for _ in range(REQUESTS)]
-    for client in clients:
-        login(client, user, password)
-    secret = None
-    for client in clients:
-        page = client.get(reverse("mfa:totp_setup")).content.decode()
-        secret = secret or page.split('id="totp-secret">', 1)[1].split("<", 1)[0]
+    """Tabs of one session turning its pending app on with the same code: one recovery-code
+    set."""
+    first = Client()
+    login(first, user, password)
+    page = first.get(SETUP).content.decode()
+    secret = page.split('id="totp-secret">', 1)[1].split("<", 1)[0]
+    clients = [first]
+    for _ in range(REQUESTS - 1):  # the same session cookie, as tabs of one browser share
+        tab = Client()
+        tab.cookies = first.cookies
+        clients.append(tab)
     assert TOTPDevice.objects.filter(user=user).count() == 1
     code = clock.code(secret)
-    pages = race(REQUESTS, lambda i: clients[i].post(reverse("mfa:totp_setup"),
-                                                     {"code": code}).content)
+    pages = race(REQUESTS, lambda i: clients[i].post(SETUP, {"code": code}).content)
     assert sum(len(page_codes(page)) == 10 for page in pages) == 1
     assert sum(b"That code is not valid." in page for page in pages) == REQUESTS - 1
     assert RecoveryCodeSet.objects.filter(user=user).count() == 1
     assert RecoveryCode.objects.count() == 10
+    assert TOTPDevice.objects.get(user=user).confirmed
+
+
+def test_setups_begun_at_once_turn_on_one_authenticator_app(user, password, clock):
+    """Sessions opening the setup page at the same moment each get a key of their own; turned
+    on at the same moment too, one app is on and the other setups are gone."""
+    clients = [Client() for _ in range(REQUESTS)]
+    for client in clients:
+        login(client, user, password)
+    pages = race(REQUESTS, lambda i: clients[i].get(SETUP).content)
+    secrets = [page_secret(page) for page in pages]
+    assert len(set(secrets)) == REQUESTS
+    race(REQUESTS, lambda i: clients[i].post(SETUP, {"code": clock.code(secrets[i])}))
     assert TOTPDevice.objects.get(user=user).confirmed

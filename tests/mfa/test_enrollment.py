@@ -10,6 +10,7 @@ import pyotp
 import pytest
 import segno
 from django.core import mail
+from django.test import Client
 from django.urls import reverse
 
 from mfa import devices, recovery, totp
@@ -233,6 +234,25 @@ def test_activation_without_a_pending_setup(signed_in, user, clock):
     assert response.status_code == 200
     assert "Start the setup again." in response.content.decode()
     assert not TOTPDevice.objects.exists()
+
+
+def test_a_second_pending_app_is_refused_once_one_is_on(signed_in, user, password, clock,
+                                                        monkeypatch):
+    """Setups begun at the same moment in two sessions may each leave a pending app, the
+    other's begun just after this one ended the rest. Once one is on, the other is refused:
+    a second app would stay a working factor after "the" app is removed."""
+    from mfa import flows
+
+    other_tab = Client()
+    login(other_tab, user, password)
+    first = page_secret(signed_in.get(SETUP).content)
+    second = page_secret(other_tab.get(SETUP).content)
+    monkeypatch.setattr(flows, "setups_void", lambda user: 0)  # the other setup came later
+    assert signed_in.post(SETUP, {"code": clock.code(first)}).status_code == 200
+    response = other_tab.post(SETUP, {"code": clock.code(second)})
+    assert "An authenticator app is already set up." in response.content.decode()
+    assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
+    assert subjects(user.email) == ["authsuite demo: A sign-in factor was added"]
 
 
 def test_existing_recovery_codes_are_kept_when_an_app_is_added_again(signed_in, user, clock):

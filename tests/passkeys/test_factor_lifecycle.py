@@ -1,5 +1,6 @@
 """Passkeys among the second factors: removing the last one turns two-step verification off
-(recovery codes included), and staff resetting it take passkeys too."""
+(recovery codes included), a passkey flagged as cloned never does, and staff resetting it
+take passkeys too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.test import Client
 
 from mfa import flows as mfa_flows
-from mfa.models import RecoveryCodeSet
+from mfa.models import RecoveryCodeSet, TrustedBrowser
 from passkeys.models import Passkey
 from tests.helpers import outbox_for, user_admin_url
 from tests.mfa.support import Clock, api_post, enroll
@@ -75,6 +76,56 @@ def test_removing_the_authenticator_app_while_a_passkey_remains_keeps_the_codes(
     assert client.delete("/api/auth/v1/mfa/totp/").status_code == 204
 
     assert password_then_code(user, password, codes[0]).json()["status"] == "authenticated"
+
+
+def clone_detected(authenticator) -> None:
+    """A copy of ``authenticator`` answers with a counter that did not increase."""
+    assert login(Client(), authenticator, counter_step=5).status_code == 200
+    assert code(login(Client(), authenticator, counter_step=0)) == "passkey_cloned"
+
+
+def test_after_a_clone_the_owner_signs_in_with_a_recovery_code_and_removes_it(user,
+                                                                               password):
+    """A flagged passkey keeps two-step verification on; its owner passes the stage with a
+    recovery code, and removing the flagged passkey then is like removing any last one."""
+    authenticator, client = SoftAuthenticator(), password_client(user, password)
+    passkey = add_passkey(client, authenticator)
+    codes = recovery_codes(client)
+    clone_detected(authenticator)
+
+    owner = Client()
+    assert api_post(owner, "login/", {"email": user.email, "password": password}
+                    ).json()["stage"] == "mfa"
+    assert api_post(owner, "mfa/challenge/", {"code": codes[0]}
+                    ).json()["status"] == "authenticated"
+    assert actions(action="mfa.disabled") == []
+
+    assert owner.delete(f"/api/auth/v1/passkeys/{passkey.pk}/").status_code == 204
+
+    assert actions(action="mfa.disabled", actor_id=str(user.pk)) == ["mfa.disabled"]
+    assert not RecoveryCodeSet.objects.filter(user=user).exists()
+    assert api_post(Client(), "login/", {"email": user.email, "password": password}
+                    ).json()["status"] == "authenticated"
+
+
+def test_a_clone_ends_every_trusted_browser(user, password):
+    """A browser trusted since the passkey was copied may be the copy's: every browser
+    asks for the second factor again."""
+    authenticator, client = SoftAuthenticator(), password_client(user, password)
+    add_passkey(client, authenticator)
+    codes = recovery_codes(client)
+    trusted = Client()
+    api_post(trusted, "login/", {"email": user.email, "password": password})
+    assert api_post(trusted, "mfa/challenge/", {"code": codes[0], "trust_browser": True}
+                    ).json()["status"] == "authenticated"
+    assert TrustedBrowser.objects.filter(user=user).exists()
+
+    clone_detected(authenticator)
+
+    assert not TrustedBrowser.objects.filter(user=user).exists()
+    api_post(trusted, "logout/")
+    assert api_post(trusted, "login/", {"email": user.email, "password": password}
+                    ).json()["stage"] == "mfa"
 
 
 def test_a_staff_reset_removes_passkeys_too(admin_client, user, password):

@@ -297,6 +297,21 @@ def test_the_limit_on_passkeys(client, user, settings):
     assert code(response) == "passkey_limit"
 
 
+def test_the_limit_holds_for_options_asked_for_before_it_was_reached(user, password, settings):
+    """Options asked for in two sessions (or two tabs' worth of them) before either
+    registers: the second registration is refused, and nothing of it is kept."""
+    settings.AUTHSUITE_PASSKEYS_MAX_PASSKEYS = 1
+    first, second = password_client(user, password), password_client(user, password)
+    options = [register_options(first), register_options(second)]
+    credentials = [SoftAuthenticator().create(o, origin=ORIGIN) for o in options]
+    assert post(first, "passkeys/register/", {"credential": credentials[0]}).status_code == 201
+    response = post(second, "passkeys/register/", {"credential": credentials[1]})
+    assert response.status_code == 400
+    assert code(response) == "passkey_limit"
+    assert Passkey.objects.filter(user=user).count() == 1
+    assert actions(action__startswith="passkeys.added") == ["passkeys.added"]
+
+
 # Challenges ----------------------------------------------------------------------------------
 
 def test_challenge_is_single_use(client, user):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import authrecord
+from audit.models import Event
+from mfa.models import TOTPDevice
 from passkeys.models import Passkey
 from tests.factories import UserFactory
 from tests.mfa.support import enroll
@@ -19,6 +24,7 @@ from tests.passkeys.support import (
     auth_record,
     code,
     failure_reasons,
+    login,
     password_client,
     post,
     signed_in,
@@ -151,12 +157,35 @@ def test_a_passkey_without_uv_after_a_password_is_a_second_factor(user, password
     assert auth_record(browser)["amr"] == ["hwk", "mfa", "pwd"]
 
 
-def test_a_flagged_passkey_is_no_longer_a_factor(user, password, passkey):
-    from django.utils import timezone
+def test_a_passkey_flagged_as_cloned_still_asks_for_a_second_factor(user, password,
+                                                                     authenticator, passkey):
+    """A counter going backwards disables the passkey, never two-step verification: with
+    the account's only second factor flagged, the password alone is still not enough."""
+    assert login(Client(), authenticator, counter_step=5).status_code == 200
+    assert code(login(Client(), authenticator, counter_step=0)) == "passkey_cloned"
 
+    browser = Client()
+    password_step(browser, user, password)
+    assert not signed_in(browser)
+    # The flagged passkey is neither offered nor accepted at the stage.
+    options = post(browser, "passkeys/second-factor/options/").json()
+    assert options["allowCredentials"] == []
+    response = post(browser, "passkeys/second-factor/",
+                    {"credential": authenticator.get(options, origin=ORIGIN, counter_step=10)})
+    assert code(response) == "passkey_cloned"
+    assert not signed_in(browser)
+
+
+def test_a_flagged_passkey_leaves_no_enrollment_open_when_mfa_is_required(settings, user,
+                                                                          password, passkey):
+    """Were a flagged passkey no factor, an account that must use MFA would be sent to
+    enroll, and whoever has the password would bind an authenticator app of their own."""
+    settings.AUTHSUITE_MFA_REQUIRED = "everyone"
     Passkey.objects.filter(pk=passkey.pk).update(flagged_at=timezone.now())
-    response = post(Client(), "login/", {"email": user.email, "password": password})
-    assert response.json()["status"] == "authenticated"
+    browser = Client()
+    password_step(browser, user, password)
+    assert post(browser, "mfa/totp/setup/").status_code == 403
+    assert not TOTPDevice.objects.filter(user=user).exists()
 
 
 # Reauthentication ------------------------------------------------------------------------------
@@ -179,6 +208,10 @@ def test_reauthenticate_with_a_passkey(user, password, authenticator, passkey, m
     assert browser.session[RECORD_KEY]["auth_time"] == old + 10 ** 5
     assert browser.session.session_key != key
     assert post(browser, "passkeys/register/options/").status_code == 200
+    # Recorded like a reauthentication with the password.
+    event = Event.objects.get(action="accounts.reauthenticated")
+    assert event.actor_id == str(user.pk)
+    assert json.loads(event.data) == {"method": "passkey"}
 
 
 def test_reauthenticate_refuses_another_users_passkey(user, password, authenticator, passkey):
