@@ -1,4 +1,9 @@
-"""Recovery codes: 60 bits each from the CSPRNG, stored only as keyed hashes, single use."""
+"""Recovery codes: 120 bits each from the CSPRNG, stored only as keyed hashes, single use.
+
+NIST SP 800-63B-4 (look-up secrets) and ASVS 5.0 allow a fast keyed hash only for secrets of
+112 bits or more; shorter ones would need a salted password hash, slow to check against
+every code of a set.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,12 @@ from authsuite import crypto
 from mfa.app_settings import app_settings
 from mfa.models import RecoveryCode, RecoveryCodeSet
 
-# Crockford-style base32 without look-alikes: 12 characters x 5 bits = 60 bits per code.
+# Crockford-style base32 without look-alikes: 24 characters x 5 bits = 120 bits per code.
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-CODE_CHARS = 12
+CODE_CHARS = 24
 BITS_PER_CODE = CODE_CHARS * 5
+# Sets made before codes were this long hold 12-character codes: they work until replaced.
+EARLIER_CODE_CHARS = 12
 
 
 def _format(raw: str) -> str:
@@ -46,7 +53,8 @@ def generate(user) -> list[str]:
 def consume(device: RecoveryCodeSet, code) -> RecoveryCode | None:
     """Use one code; of two concurrent uses of the same code exactly one wins."""
     raw = normalise(code)
-    if len(raw) != CODE_CHARS or not raw.isascii() or any(ch not in ALPHABET for ch in raw):
+    if (len(raw) not in (CODE_CHARS, EARLIER_CODE_CHARS) or not raw.isascii()
+            or any(ch not in ALPHABET for ch in raw)):
         return None
     found = RecoveryCode.objects.filter(device=device, digest=_digest(raw),
                                         used_at__isnull=True).first()

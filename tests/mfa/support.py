@@ -21,7 +21,7 @@ AUTH_KEY = "_auth_user_id"
 RECORD_KEY = "_authsuite_auth"
 START = 1_750_000_020  # a step boundary (divisible by 30)
 SECRET_RE = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
-CODE_RE = re.compile(r"<code>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})</code>")
+CODE_RE = re.compile(r"<code>([0-9a-z]{4}(?:-[0-9a-z]{4}){5})</code>")
 
 
 class Clock:

@@ -1,5 +1,5 @@
-"""Recovery codes: 60 bits each from the CSPRNG, shown once, stored only as keyed hashes,
-single use."""
+"""Recovery codes: 120 bits each from the CSPRNG (at least the 112 bits that a keyed hash may
+store), shown once, stored only as keyed hashes, single use."""
 
 from __future__ import annotations
 
@@ -16,17 +16,26 @@ from tests.mfa.support import enroll
 
 pytestmark = pytest.mark.django_db
 
-FORMAT = re.compile(r"^[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}$")
+FORMAT = re.compile(r"^[0-9a-z]{4}(-[0-9a-z]{4}){5}$")
 
 
-def test_a_set_is_ten_codes_of_sixty_bits(user):
+def test_a_set_is_ten_codes_of_120_bits(user):
     codes = recovery.generate(user)
     assert len(codes) == 10 and len(set(codes)) == 10
     assert all(FORMAT.match(code) for code in codes)
     assert len(recovery.ALPHABET) == len(set(recovery.ALPHABET)) == 32
     bits = recovery.CODE_CHARS * math.log2(len(recovery.ALPHABET))
-    assert bits == recovery.BITS_PER_CODE == 60
-    assert bits >= 50
+    assert bits == recovery.BITS_PER_CODE == 120
+    assert bits >= 112  # SP 800-63B-4: a look-up secret stored with a keyed hash
+
+
+def test_a_code_of_a_set_made_before_codes_were_longer_still_works(user):
+    earlier = "abcd" * 3
+    device = RecoveryCodeSet.objects.create(user=user, name="Recovery codes")
+    RecoveryCode.objects.create(device=device, digest=recovery._digest(earlier))
+
+    assert recovery.consume(device, "abcd-abcd-abcd") is not None
+    assert recovery.consume(device, "abcd-abcd-abcd") is None
 
 
 def test_the_alphabet_has_no_look_alikes():

@@ -16,7 +16,7 @@ def _enroll(client, user, password):
     page = client.get(reverse("mfa:totp_setup")).content.decode()
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
     response = client.post(reverse("mfa:totp_setup"), {"code": pyotp.TOTP(secret).now()})
-    codes = re.findall(r"<code>([0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4})</code>",
+    codes = re.findall(r"<code>([0-9a-z]{4}(?:-[0-9a-z]{4}){5})</code>",
                        response.content.decode())
     assert len(codes) == 10
     return secret, codes
