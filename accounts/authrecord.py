@@ -56,9 +56,13 @@ def acr_for(amr) -> str:
     return ACR_SINGLE_FACTOR
 
 
-def record_set(request, amr) -> dict:
-    amr = combine(amr)
-    record = {"auth_time": now(), "amr": amr, "acr": acr_for(amr)}
+def record_set(request, amr, *, earlier: dict | None = None) -> dict:
+    """A new record: the factors ``amr`` proven now, besides those of ``earlier`` (a record
+    being refreshed), which keep the times they were proven at."""
+    at = now()
+    proven = {**_proven(earlier or {}), **dict.fromkeys((v for v in amr if v != "mfa"), at)}
+    amr = combine([*(earlier or {}).get("amr", []), *amr])
+    record = {"auth_time": at, "amr": amr, "acr": acr_for(amr), "proven": proven}
     request.session[SESSION_KEY] = record
     return record
 
@@ -77,6 +81,12 @@ def record_step_up(request, amr) -> dict:
     return record
 
 
+def record_public(request) -> dict | None:
+    """The record as the API shows it: ``auth_time``, ``amr`` and ``acr``."""
+    record = record_get(request)
+    return None if record is None else {k: record[k] for k in ("auth_time", "amr", "acr")}
+
+
 def record_get(request) -> dict | None:
     if not getattr(request, "session", None):
         return None
@@ -85,13 +95,45 @@ def record_get(request) -> dict | None:
 
 def record_refresh(request, amr) -> dict:
     """Reauthentication: a new auth_time; amr gains the factors just used."""
-    previous = record_get(request) or {}
-    return record_set(request, [*previous.get("amr", []), *amr])
+    return record_set(request, amr, earlier=record_get(request) or {})
+
+
+def _proven(record: dict) -> dict:
+    """When each factor was last proven (a record from before this was kept: all of them at
+    its auth_time)."""
+    if "proven" in record:
+        return dict(record["proven"])
+    return dict.fromkeys((v for v in record.get("amr", []) if v != "mfa"),
+                         int(record.get("auth_time", 0)))
 
 
 def is_recent(request, max_age: int | None = None) -> bool:
+    """Whether the session authenticated recently enough for a sensitive action: within
+    ``max_age`` seconds (the reauthentication timeout), and, for a session that has proven
+    two factors, with two factors again (ASVS 5.0 7.5.1: a full reauthentication), or a
+    second factor would be worth nothing to whoever holds the cookie and the password."""
     record = record_get(request)
-    if not record:
+    if not record or not _fresh(record.get("auth_time", 0), max_age):
         return False
+    return not _second_factor_stale(record, max_age)
+
+
+def second_factor_due(request, max_age: int | None = None) -> bool:
+    """Whether one factor was proven recently, and the session, having proven two once,
+    must prove the other again before a sensitive action."""
+    record = record_get(request)
+    if not record or not _fresh(record.get("auth_time", 0), max_age):
+        return False
+    return _second_factor_stale(record, max_age)
+
+
+def _second_factor_stale(record: dict, max_age: int | None) -> bool:
+    if "mfa" not in record.get("amr", []):
+        return False
+    recent = [value for value, at in _proven(record).items() if _fresh(at, max_age)]
+    return "mfa" not in combine(recent)
+
+
+def _fresh(at, max_age: int | None) -> bool:
     max_age = app_settings.REAUTHENTICATION_TIMEOUT if max_age is None else max_age
-    return now() - int(record.get("auth_time", 0)) <= max_age
+    return now() - int(at) <= max_age

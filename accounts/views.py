@@ -390,6 +390,9 @@ class ReauthenticateView(LoginRequiredMixin, FlowFormView):
         context = super().get_context_data(**kwargs)
         context["has_password"] = self.has_password()
         context["links_enabled"] = app_settings.MAGIC_LINK_ENABLED
+        # The password (or link) was just confirmed; a session that proved two factors
+        # proves the second again (the page's slots offer the ways: a code, a passkey).
+        context["second_factor_due"] = authrecord.second_factor_due(self.request)
         return context
 
     def run(self, form):

@@ -39,6 +39,7 @@ class MFAConfig(AppConfig):
         from authsuite import slots
 
         slots.register("account_links", "mfa/_account_link.html")
+        slots.register("reauth_methods", "mfa/_reauth_code.html", receivers.reauth_code_link)
         from accounts import exports
 
         exports.register("mfa", devices.export_section)

@@ -21,6 +21,21 @@ def setups_void(sender, user=None, **kwargs):
         setups_void(user)
 
 
+def reauth_code_link(request) -> dict | None:
+    """On the reauthentication page, when the second factor is what is due: the way to it
+    with a code, for an account that has an app or recovery codes."""
+    from django.urls import reverse
+
+    from accounts import authrecord
+    from mfa import devices
+
+    user = request.user
+    if not authrecord.second_factor_due(request) or not (
+            devices.totp_device(user) or devices.recovery_set(user)):
+        return None
+    return {"challenge_url": reverse("mfa:challenge")}
+
+
 def factor_removed(sender, user=None, request=None, **kwargs):
     """A factor another app contributes (a passkey) was removed."""
     from mfa.flows import factor_removed

@@ -39,12 +39,16 @@ class IsRecentlyAuthenticated(BasePermission):
     """Sensitive actions: the session must have authenticated within the reauth timeout."""
 
     message = "Confirm your password first (POST /api/auth/v1/reauthenticate/)."
+    second_factor_message = ("Confirm your second factor too (POST /api/auth/v1/mfa/challenge/ "
+                             "with a code, or reauthenticate with a passkey).")
 
     def has_permission(self, request, view):
         if not request.user.is_authenticated:
             return False
         if not authrecord.is_recent(request._request):
-            raise APIError(self.message, CoreError.REAUTHENTICATION_REQUIRED, status_code=403)
+            message = (self.second_factor_message
+                       if authrecord.second_factor_due(request._request) else self.message)
+            raise APIError(message, CoreError.REAUTHENTICATION_REQUIRED, status_code=403)
         return True
 
 
@@ -82,7 +86,7 @@ class SessionStateView(AccountsAPIView):
             "authenticated": user.is_authenticated,
             "user": {"id": str(user.pk), "email": user_email(user), "name": user_name(user)}
             if user.is_authenticated else None,
-            "auth": authrecord.record_get(request._request) if user.is_authenticated else None,
+            "auth": authrecord.record_public(request._request) if user.is_authenticated else None,
             "pending_stage": None,
         }
         if pending is not None and not user.is_authenticated:
@@ -140,7 +144,7 @@ class ReauthenticateView(AccountsAPIView):
     def post(self, request):
         data = self.valid(request)
         login_flows.reauthenticate(request._request, password=data["password"])
-        return Response(authrecord.record_get(request._request))
+        return Response(authrecord.record_public(request._request))
 
 
 class ReauthenticateLinkView(AccountsAPIView):

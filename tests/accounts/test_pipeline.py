@@ -163,9 +163,9 @@ def test_authentication_record_is_stored_and_exposed(client, user, password, tim
     start = freeze(time_machine)
     html_login(client, user.email, password)
 
-    record = client.session[RECORD_KEY]
-    assert record == {"auth_time": int(start.timestamp()), "amr": ["pwd"],
-                      "acr": authrecord.ACR_SINGLE_FACTOR}
+    at = int(start.timestamp())
+    record = {"auth_time": at, "amr": ["pwd"], "acr": authrecord.ACR_SINGLE_FACTOR}
+    assert client.session[RECORD_KEY] == {**record, "proven": {"pwd": at}}
     assert api_get(client, "session/").json()["auth"] == record
     assert b"pwd" in client.get(reverse("accounts:profile")).content
 

@@ -1,0 +1,126 @@
+"""A session that proved two factors proves two again before a sensitive action (ASVS 5.0
+7.5.1): a stolen cookie plus a phished password must not remove the factor meant to stop
+them. A session that proved one factor reauthenticates with one."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from accounts import authrecord
+from mfa import devices
+from mfa.models import TOTPDevice
+from tests.mfa.support import (
+    Clock,
+    api_delete,
+    api_post,
+    enroll,
+    error_code,
+    sign_in_fully,
+)
+
+pytestmark = pytest.mark.django_db
+
+REMOVE = reverse("mfa:totp_remove")
+REAUTH = reverse("accounts:reauthenticate")
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return Clock(monkeypatch)
+
+
+@pytest.fixture
+def later(monkeypatch):
+    """Moves the authentication record's clock past the reauthentication timeout."""
+    start = authrecord.now()
+    shift = [0]
+    monkeypatch.setattr(authrecord, "now", lambda: start + shift[0])
+
+    def move(seconds: int = 301) -> None:
+        shift[0] += seconds
+
+    return move
+
+
+@pytest.fixture
+def two_factor_session(client, user, password, clock):
+    secret, codes = enroll(user)
+    sign_in_fully(client, user, password, clock, secret)
+    mail.outbox.clear()
+    return client, secret, codes
+
+
+def test_a_password_alone_does_not_remove_the_app(two_factor_session, password, later):
+    client, _secret, _codes = two_factor_session
+    later()
+
+    assert api_post(client, "reauthenticate/", {"password": password}).status_code == 200
+    response = api_delete(client, "mfa/totp/")
+
+    assert response.status_code == 403
+    assert error_code(response) == "reauthentication_required"
+    assert "second factor" in response.json()["error"]["message"]
+    assert TOTPDevice.objects.filter(confirmed=True).exists()
+
+
+def test_the_password_and_a_code_do(two_factor_session, user, password, clock, later):
+    client, secret, _codes = two_factor_session
+    later()
+
+    api_post(client, "reauthenticate/", {"password": password})
+    clock.step()
+    assert api_post(client, "mfa/challenge/", {"code": clock.code(secret)}).status_code == 200
+
+    assert api_delete(client, "mfa/totp/").status_code == 204
+    assert not devices.has_mfa(user)
+
+
+def test_a_code_proven_long_before_the_password_is_not_recent(two_factor_session, password,
+                                                              clock, later):
+    client, secret, _codes = two_factor_session
+    later(200)
+    clock.step()
+    api_post(client, "mfa/challenge/", {"code": clock.code(secret)})  # at 200 s
+    later(200)  # the code is 200 s old, the sign-in's password 400 s
+
+    api_post(client, "reauthenticate/", {"password": password})
+    later(200)  # now the code is 400 s old: only the password is recent
+
+    assert api_post(client, "mfa/recovery-codes/").status_code == 403
+
+
+def test_a_session_that_proved_one_factor_reauthenticates_with_one(client, user, password,
+                                                                   later):
+    assert api_post(client, "login/", {"email": user.email,
+                                       "password": password}).status_code == 200
+    later()
+    api_post(client, "reauthenticate/", {"password": password})
+
+    assert api_post(client, "mfa/totp/setup/").status_code == 200
+
+
+def test_the_page_asks_for_the_password_then_for_the_second_factor(two_factor_session, user,
+                                                                   password, clock, later):
+    client, secret, _codes = two_factor_session
+    later()
+
+    response = client.get(REMOVE)
+    assert response["Location"] == f"{REAUTH}?next={REMOVE.replace('/', '%2F')}"
+    response = client.post(REAUTH, {"password": password, "next": REMOVE})
+    assert response["Location"] == REMOVE
+    response = client.get(REMOVE)
+    assert response["Location"].startswith(REAUTH)
+    page = client.get(response["Location"]).content.decode()
+    assert "confirm your second step too" in page
+    assert 'name="password"' not in page
+    challenge = f'{reverse("mfa:challenge")}?next={REMOVE}'
+    assert f'href="{challenge}"' in page
+
+    clock.step()
+    response = client.post(challenge, {"code": clock.code(secret)})
+    assert response["Location"] == REMOVE
+    assert client.get(REMOVE).status_code == 200
+    assert client.post(REMOVE).status_code == 302
+    assert not devices.has_mfa(user)
