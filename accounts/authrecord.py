@@ -115,7 +115,7 @@ def is_recent(request, max_age: int | None = None) -> bool:
     record = record_get(request)
     if not record or not _fresh(record.get("auth_time", 0), max_age):
         return False
-    return not _second_factor_stale(record, max_age)
+    return not _second_factor_stale(request, record, max_age)
 
 
 def second_factor_due(request, max_age: int | None = None) -> bool:
@@ -124,11 +124,25 @@ def second_factor_due(request, max_age: int | None = None) -> bool:
     record = record_get(request)
     if not record or not _fresh(record.get("auth_time", 0), max_age):
         return False
-    return _second_factor_stale(record, max_age)
+    return _second_factor_stale(request, record, max_age)
 
 
-def _second_factor_stale(record: dict, max_age: int | None) -> bool:
+# Who can tell whether an account has a second factor now: the MFA app registers one.
+_second_factor_checks: list = []
+
+
+def second_factor_check_register(check) -> None:
+    """``check(user) -> bool``: whether the account has a second factor to prove again.
+    One removed since the sign-in is not asked for."""
+    if check not in _second_factor_checks:
+        _second_factor_checks.append(check)
+
+
+def _second_factor_stale(request, record: dict, max_age: int | None) -> bool:
     if "mfa" not in record.get("amr", []):
+        return False
+    user = getattr(request, "user", None)
+    if not any(check(user) for check in _second_factor_checks):
         return False
     recent = [value for value, at in _proven(record).items() if _fresh(at, max_age)]
     return "mfa" not in combine(recent)

@@ -21,6 +21,9 @@ class MFAConfig(AppConfig):
         registry.register(stages.SecondFactorStage())
         registry.register(stages.EnrollStage())
         register_factor("totp", devices.totp_devices)
+        from accounts import authrecord
+
+        authrecord.second_factor_check_register(devices.has_mfa)
         # A changed password ends every "don't ask again" promise.
         for signal in (account_signals.password_changed, account_signals.password_reset_completed):
             signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")

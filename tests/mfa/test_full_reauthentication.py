@@ -124,3 +124,14 @@ def test_the_page_asks_for_the_password_then_for_the_second_factor(two_factor_se
     assert client.get(REMOVE).status_code == 200
     assert client.post(REMOVE).status_code == 302
     assert not devices.has_mfa(user)
+
+
+def test_a_factor_removed_since_the_sign_in_is_not_asked_for(two_factor_session, user,
+                                                             password, later):
+    client, _secret, _codes = two_factor_session
+    assert api_delete(client, "mfa/totp/").status_code == 204  # within the first 300 s
+    later()
+
+    api_post(client, "reauthenticate/", {"password": password})
+
+    assert api_post(client, "mfa/totp/setup/").status_code == 200
