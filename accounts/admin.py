@@ -296,6 +296,7 @@ USER_INLINES = [EmailAddressInline, UserSessionInline]
 
 
 PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
+PASSWORD_FIELDS = {"password", "password1", "password2", "usable_password"}
 
 
 AS_SHOWN = "account_as_shown"
@@ -377,13 +378,24 @@ class SuiteUserAdminMixin(SafeInputMixin):
         return super().has_delete_permission(request, obj)
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
+        # No password on any page of it: not the hash's summary (with its link to the
+        # set-password page, not routed here), not a password to type on the add page.
+        fieldsets = [(name, {**options, "fields": kept})
+                     for name, options in super().get_fieldsets(request, obj)
+                     if (kept := [f for f in options["fields"] if f not in PASSWORD_FIELDS])]
         if obj is None or not fieldsets or not self.has_change_permission(request, obj):
             return fieldsets  # nothing will be saved: nothing to compare
         (name, options), *rest = fieldsets
         return [(name, {**options, "fields": [*options["fields"], AS_SHOWN]}), *rest]
 
     def get_form(self, request, obj=None, **kwargs):
+        base = getattr(self, "add_form", self.form) if obj is None else self.form
+        if PASSWORD_FIELDS & set(getattr(base, "declared_fields", ())):
+            # A project's form with a password in it (Django's UserCreationForm asks staff
+            # for one, UserChangeForm shows the hash and links to the set-password page): a
+            # form of the other fields instead. An account added gets an unusable password
+            # (save_model); the user sets one by reset link.
+            kwargs.setdefault("form", forms.ModelForm)
         fields = kwargs.get("fields") or flatten_fieldsets(self.get_fieldsets(request, obj))
         shown = AS_SHOWN in fields
         kwargs["fields"] = [f for f in fields if f != AS_SHOWN]  # the form's own, not the model's
@@ -520,10 +532,24 @@ def adopt_user_admin(site=None) -> None:
         site.unregister(model)
         site.register(model, AuthUserAdmin)
     elif registered is not None and not isinstance(registered, SuiteUserAdminMixin):
-        registered.inlines = [*registered.inlines,
-                              *(i for i in USER_INLINES if i not in registered.inlines)]
-        registered.actions = [*(registered.actions or []),
-                              *(a for a in USER_ACTIONS if a not in (registered.actions or []))]
+        site.unregister(model)
+        site.register(model, adopted(type(registered)))
+
+
+def adopted(project_admin: type) -> type:
+    """The project's own user admin with the suite's in front of it: its pages, fields and
+    actions, and the suite's rules (no password pages or fields, privileges and other staff
+    accounts for superusers, the login address checked and changed through the flows, a
+    stale page asked to reload) with the address and session inlines and the actions."""
+    inlines = list(project_admin.inlines)
+    actions = list(project_admin.actions or [])
+    return type(project_admin.__name__, (SuiteUserAdminMixin, project_admin), {
+        "__module__": project_admin.__module__,
+        "__doc__": project_admin.__doc__,
+        "inlines": [*inlines, *(i for i in USER_INLINES if i not in inlines)],
+        "actions": [*actions, *(a for a in USER_ACTIONS if a not in actions)],
+        "show_full_result_count": project_admin.show_full_result_count,
+    })
 
 
 class SuiteGroupAdmin(SafeInputMixin, auth_admin.GroupAdmin):

@@ -91,7 +91,8 @@ class _FormFields(HTMLParser):
                 return
             if kind in ("checkbox", "radio") and "checked" not in attrs:
                 return
-            self.fields.append((attrs["name"], attrs.get("value", "on")))
+            default = "on" if kind in ("checkbox", "radio") else ""  # as browsers send them
+            self.fields.append((attrs["name"], attrs.get("value", default)))
         elif tag == "select":
             self._select = attrs["name"]
         elif tag == "option" and self._select and "selected" in attrs:

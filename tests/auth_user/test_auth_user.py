@@ -18,7 +18,13 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from accounts.admin import USER_ACTIONS, USER_INLINES, AuthUserAdmin, adopt_user_admin
+from accounts.admin import (
+    USER_ACTIONS,
+    USER_INLINES,
+    AuthUserAdmin,
+    SuiteUserAdminMixin,
+    adopt_user_admin,
+)
 from accounts.models import EmailAddress
 from accounts.users import new_user
 from tests.accounts.support import api_get, api_post, html_login, is_signed_in, signed_in_api
@@ -183,14 +189,15 @@ def test_a_projects_own_user_admin_gains_addresses_sessions_and_actions():
 
     site = admin.AdminSite(name="project")
     site.register(AuthUser, ProjectUserAdmin)
-    registered = site._registry[AuthUser]
 
     adopt_user_admin(site)
     adopt_user_admin(site)  # a second call adds nothing twice
 
-    assert site._registry[AuthUser] is registered  # the project's admin stays
-    assert registered.inlines == USER_INLINES
-    assert registered.actions == ["project_action", *USER_ACTIONS]
+    adopted = site._registry[AuthUser]
+    assert isinstance(adopted, ProjectUserAdmin)  # the project's admin stays, in front of it
+    assert isinstance(adopted, SuiteUserAdminMixin)  # the suite's rules
+    assert adopted.inlines == USER_INLINES
+    assert adopted.actions == ["project_action", *USER_ACTIONS]
 
 
 def test_staff_cannot_clear_a_login_address(admin_client):

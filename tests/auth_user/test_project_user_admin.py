@@ -1,0 +1,101 @@
+"""A project's own user admin (here Django's UserAdmin, as projects subclass it) keeps its
+pages and gains the suite's rules: no password pages or fields, other staff accounts for
+superusers, the login address through the flows."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.hashers import is_password_usable
+from django.contrib.auth.models import Permission
+from django.contrib.auth.models import User as AuthUser
+from django.test import Client
+from django.urls import path
+
+from accounts.admin import adopt_user_admin
+from accounts.models import EmailAddress
+from authsuite.urls import urlpatterns as project_urls
+from tests.audit.support import form_data
+from tests.factories import UserFactory
+
+
+class ProjectUserAdmin(auth_admin.UserAdmin):
+    list_display = ["username", "email", "is_staff"]
+
+
+site = admin.AdminSite(name="project_admin")
+site.register(AuthUser, ProjectUserAdmin)
+adopt_user_admin(site)
+urlpatterns = [path("project-admin/", site.urls), *project_urls]
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+
+BASE = "/project-admin/auth/user/"
+
+
+@pytest.fixture
+def su(staff):
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_the_projects_list_stays(su):
+    ann = UserFactory(email="ann@example.com")
+    response = su.get(BASE)
+    assert response.status_code == 200
+    assert list(response.context["cl"].list_display)[1:] == ["username", "email", "is_staff"]
+    assert ann.username in response.content.decode()
+
+
+def test_no_set_password_page_and_no_password_on_the_change_page(su):
+    ann = UserFactory(email="ann@example.com")
+
+    assert su.get(f"{BASE}{ann.pk}/password/").status_code == 404
+    page = su.get(f"{BASE}{ann.pk}/change/")
+    assert page.status_code == 200
+    assert "password" not in page.context["adminform"].form.fields
+    assert b"/password/" not in page.content
+
+
+def test_staff_add_an_account_without_a_password(su):
+    page = su.get(f"{BASE}add/")
+    assert not {"password1", "password2", "usable_password"} & set(
+        page.context["adminform"].form.fields)
+    form = form_data(page.content.decode(), "user_form")
+    form["username"] = ["newcomer"]
+
+    response = su.post(f"{BASE}add/", form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert not is_password_usable(AuthUser.objects.get(username="newcomer").password)
+
+
+def test_staff_cannot_change_another_staff_members_address():
+    member = UserFactory(is_staff=True)
+    member.user_permissions.add(*Permission.objects.filter(
+        codename__in=["view_user", "change_user"]))
+    colleague = UserFactory(email="colleague@example.com", is_staff=True)
+    client = Client()
+    client.force_login(member)
+    page = client.get(f"{BASE}{colleague.pk}/change/")
+    form = form_data(page.content.decode(), "user_form")
+    form["email"] = ["mine@example.com"]
+
+    client.post(f"{BASE}{colleague.pk}/change/", form)
+
+    assert AuthUser.objects.get(pk=colleague.pk).email == "colleague@example.com"
+
+
+def test_the_login_address_is_changed_through_the_flows(su):
+    ann = UserFactory(email="ann@example.com")
+    form = form_data(su.get(f"{BASE}{ann.pk}/change/").content.decode(), "user_form")
+    form["email"] = ["  Ann.New@Example.COM "]
+
+    response = su.post(f"{BASE}{ann.pk}/change/", form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ann.refresh_from_db()
+    assert ann.email == "ann.new@example.com"
+    assert EmailAddress.objects.get(user=ann, primary=True).email == "ann.new@example.com"
