@@ -396,6 +396,10 @@ class SuiteUserAdminMixin(SafeInputMixin):
             # form of the other fields instead. An account added gets an unusable password
             # (save_model); the user sets one by reset link.
             kwargs.setdefault("form", forms.ModelForm)
+        if "fields" in kwargs and kwargs["fields"] is None:
+            # get_fields() asking for every field, to make fieldsets of an admin that
+            # declares none: the fieldsets are what get_fieldsets() then makes of them.
+            return super().get_form(request, obj, **kwargs)
         fields = kwargs.get("fields") or flatten_fieldsets(self.get_fieldsets(request, obj))
         shown = AS_SHOWN in fields
         kwargs["fields"] = [f for f in fields if f != AS_SHOWN]  # the form's own, not the model's

@@ -119,12 +119,15 @@ def is_recent(request, max_age: int | None = None) -> bool:
 
 
 def second_factor_due(request, max_age: int | None = None) -> bool:
-    """Whether one factor was proven recently, and the session, having proven two once,
-    must prove the other again before a sensitive action."""
+    """Whether the password (or an emailed link) was proven recently, and the session,
+    having proven two factors once, must prove its second again before a sensitive action.
+    (A recent code with a stale password: it is the password that is due.)"""
     record = record_get(request)
     if not record or not _fresh(record.get("auth_time", 0), max_age):
         return False
-    return _second_factor_stale(request, record, max_age)
+    recent_first = any(FACTOR_KIND.get(value) == "mailbox" and _fresh(at, max_age)
+                       for value, at in _proven(record).items())
+    return recent_first and _second_factor_stale(request, record, max_age)
 
 
 # Who can tell whether an account has a second factor now: the MFA app registers one.

@@ -107,8 +107,8 @@ def check_accounts(app_configs=None, **kwargs):
             "are Django's too.",
             hint="Replace 'django.contrib.admin' with 'accounts.apps.SuiteAdminConfig' (or "
                  "'mfa.apps.MFAAdminConfig', which also asks for a second factor) in "
-                 "INSTALLED_APPS, or base your own admin site on "
-                 "accounts.admin_site.SuiteAdminSite.",
+                 "INSTALLED_APPS; an AdminConfig of your own names a site based on "
+                 "accounts.admin_site.SuiteAdminSite as its default_site.",
             obj="INSTALLED_APPS", id="authsuite_accounts.W004",
         ))
     return errors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
@@ -48,6 +49,7 @@ def not_found(request, exception=None):
 
 @never_cache
 @csrf_exempt  # it changes nothing, and its answer is the same either way
+@login_not_required  # the same answer signed in or not, under LoginRequiredMiddleware too
 def api_not_found(request, path: str = ""):
     """Every path under the API that no endpoint has, whatever the method, DEBUG or the
     project's own 404 page: the envelope. A path one slash short of an endpoint says so

@@ -22,14 +22,16 @@ class MFASettings(AppSettings):
 
     @property
     def ENCRYPTION_KEY(self) -> str:
-        """Key material encrypting TOTP secrets at rest (falls back to SECRET_KEY)."""
+        """Key material encrypting TOTP secrets at rest (falls back to SECRET_BOX_KEY, then
+        SECRET_KEY)."""
         return self._setting("ENCRYPTION_KEY", "")
 
     @property
     def ENCRYPTION_KEY_FALLBACKS(self) -> list[str]:
-        """Earlier ENCRYPTION_KEY values (or the SECRET_KEY used before one was set): keys
-        sealed with them still open, and are sealed again with the current key when next
-        used. Without ENCRYPTION_KEY, Django's SECRET_KEY_FALLBACKS play this part."""
+        """Earlier keys TOTP secrets were sealed with (an earlier ENCRYPTION_KEY, or the
+        SECRET_BOX_KEY or SECRET_KEY used before one was set): keys sealed with them still
+        open, and are sealed again with the current key when next used. While it is empty
+        and SECRET_KEY seals them, Django's SECRET_KEY_FALLBACKS play this part."""
         return list(self._setting("ENCRYPTION_KEY_FALLBACKS", []))
 
     @property

@@ -43,7 +43,7 @@ def device_key(device: TOTPDevice) -> bytes:
     """The device's key. One sealed with a key now among the fallbacks is sealed again with
     the current one, so the fallback can be dropped once every device has been used."""
     current = app_settings.ENCRYPTION_KEY or None
-    fallbacks = app_settings.ENCRYPTION_KEY_FALLBACKS if current else None
+    fallbacks = app_settings.ENCRYPTION_KEY_FALLBACKS or None
     opened = crypto.unseal(device.sealed_key, key=current, purpose=PURPOSE, fallbacks=fallbacks)
     if opened is None:
         logger.error("The TOTP key of device %s cannot be decrypted: the encryption key "

@@ -209,7 +209,8 @@ class ChallengeView(MFAAPIView):
         data = self.data(request, ChallengeSerializer)
         django_request = request._request
         if pipeline.state_get(django_request) is None and request.user.is_authenticated:
-            return Response(flows.step_up(django_request, user=request.user, code=data["code"]))
+            flows.step_up(django_request, user=request.user, code=data["code"])
+            return Response(authrecord.record_public(django_request))
         result = flows.challenge(django_request, code=data["code"])
         response = Response(result.as_dict())
         if result.complete and data["trust_browser"]:

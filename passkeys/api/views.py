@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from accounts import authrecord
 from accounts.api.serializers import (
     EmailField,
     NoControlCharsMixin,
@@ -166,10 +167,10 @@ class ReauthView(PasskeyAPIView):
                    summary="Confirm your identity with a passkey (sudo mode)")
     def post(self, request):
         data = self.data(request)
-        record = flows.reauth_verify(request._request, user=request.user,
-                                     credential=data["credential"])
         django_request = request._request
-        return Response({**record, "redirect": safe_next(django_request, data["next"], "/")})
+        flows.reauth_verify(django_request, user=request.user, credential=data["credential"])
+        return Response({**authrecord.record_public(django_request),
+                         "redirect": safe_next(django_request, data["next"], "/")})
 
 
 class PasskeyListView(PasskeyAPIView):

@@ -99,3 +99,21 @@ def test_the_login_address_is_changed_through_the_flows(su):
     ann.refresh_from_db()
     assert ann.email == "ann.new@example.com"
     assert EmailAddress.objects.get(user=ann, primary=True).email == "ann.new@example.com"
+
+
+def test_a_plain_model_admin_is_adopted_too(staff):
+    plain = admin.AdminSite(name="plain_project_admin")
+    plain.register(AuthUser, admin.ModelAdmin)
+    adopt_user_admin(plain)
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = staff
+    user_admin = plain._registry[AuthUser]
+    ann = UserFactory(email="ann@example.com")
+
+    form = user_admin.get_form(request, ann)
+
+    assert "password" not in form.base_fields and "email" in form.base_fields
+    assert not any("password" in options["fields"]
+                   for _name, options in user_admin.get_fieldsets(request, ann))

@@ -135,3 +135,29 @@ def test_a_factor_removed_since_the_sign_in_is_not_asked_for(two_factor_session,
     api_post(client, "reauthenticate/", {"password": password})
 
     assert api_post(client, "mfa/totp/setup/").status_code == 200
+
+
+def test_a_recent_code_with_a_stale_password_asks_for_the_password(two_factor_session,
+                                                                   password, clock, later):
+    client, secret, _codes = two_factor_session
+    later(200)
+    clock.step()
+    assert api_post(client, "mfa/challenge/", {"code": clock.code(secret)}).status_code == 200
+    later(200)  # the password is 400 s old, the code 200 s
+
+    page = client.get(f"{REAUTH}?next={REMOVE}").content.decode()
+    assert 'name="password"' in page and "second step" not in page
+    response = api_delete(client, "mfa/totp/")
+    assert response.status_code == 403 and "password" in response.json()["error"]["message"]
+    api_post(client, "reauthenticate/", {"password": password})
+    assert api_delete(client, "mfa/totp/").status_code == 204
+
+
+def test_the_api_shows_the_record_without_when_each_factor_was_proven(two_factor_session,
+                                                                      clock):
+    client, secret, _codes = two_factor_session
+    clock.step()
+
+    body = api_post(client, "mfa/challenge/", {"code": clock.code(secret)}).json()
+
+    assert set(body) == {"auth_time", "amr", "acr"}

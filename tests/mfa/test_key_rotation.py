@@ -115,3 +115,26 @@ def test_a_setup_begun_before_the_key_changed_begins_again(client, user, passwor
     assert response.status_code == 200
     assert page_secret(response.content) != first
     assert TOTPDevice.objects.filter(user=user).count() == 1
+
+
+def test_keys_sealed_with_the_secret_box_key_open_once_an_encryption_key_is_set(
+        client, user, password, clock, settings):
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY = ""
+    settings.AUTHSUITE_SECRET_BOX_KEY = OLD
+    secret, _codes = enroll(user)
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY = NEW
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS = [OLD]
+
+    assert challenged(client, user, password, clock, secret).status_code == 302
+    assert sealed_with(devices.totp_device(user), NEW)
+
+
+def test_the_fallbacks_apply_while_the_secret_box_key_seals(client, user, password, clock,
+                                                            settings):
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY = ""
+    settings.AUTHSUITE_SECRET_BOX_KEY = OLD
+    secret, _codes = enroll(user)
+    settings.AUTHSUITE_SECRET_BOX_KEY = NEW
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS = [OLD]
+
+    assert challenged(client, user, password, clock, secret).status_code == 302
