@@ -299,6 +299,19 @@ PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
 PASSWORD_FIELDS = {"password", "password1", "password2", "usable_password"}
 
 
+def _without_passwords(fields) -> list:
+    """A fieldset's fields less any password field, on a line of its own or beside others."""
+    kept = []
+    for field in fields:
+        if isinstance(field, list | tuple):
+            line = tuple(f for f in field if f not in PASSWORD_FIELDS)
+            if line:
+                kept.append(line)
+        elif field not in PASSWORD_FIELDS:
+            kept.append(field)
+    return kept
+
+
 AS_SHOWN = "account_as_shown"
 
 
@@ -382,7 +395,7 @@ class SuiteUserAdminMixin(SafeInputMixin):
         # set-password page, not routed here), not a password to type on the add page.
         fieldsets = [(name, {**options, "fields": kept})
                      for name, options in super().get_fieldsets(request, obj)
-                     if (kept := [f for f in options["fields"] if f not in PASSWORD_FIELDS])]
+                     if (kept := _without_passwords(options["fields"]))]
         if obj is None or not fieldsets or not self.has_change_permission(request, obj):
             return fieldsets  # nothing will be saved: nothing to compare
         (name, options), *rest = fieldsets

@@ -117,3 +117,22 @@ def test_a_plain_model_admin_is_adopted_too(staff):
     assert "password" not in form.base_fields and "email" in form.base_fields
     assert not any("password" in options["fields"]
                    for _name, options in user_admin.get_fieldsets(request, ann))
+
+
+def test_fields_on_one_line_lose_the_password_too(staff):
+    class LinedAdmin(admin.ModelAdmin):
+        fieldsets = [(None, {"fields": [["username", "password"], ("first_name", "last_name"),
+                                        "email"]})]
+
+    lined = admin.AdminSite(name="lined_project_admin")
+    lined.register(AuthUser, LinedAdmin)
+    adopt_user_admin(lined)
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/")
+    request.user = staff
+    ann = UserFactory(email="ann@example.com")
+
+    [(_name, options)] = lined._registry[AuthUser].get_fieldsets(request, ann)
+
+    assert options["fields"][:3] == [("username",), ("first_name", "last_name"), "email"]
