@@ -19,7 +19,6 @@ from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice, TrustedBrowser
 from tests.helpers import user_admin_url
 from tests.mfa.support import (
     AUTH_KEY,
-    Clock,
     enroll,
     login,
     sign_in_fully,
@@ -29,11 +28,6 @@ from tests.mfa.support import (
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = user_admin_url("changelist")
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from django.test import Client
 
 from mfa.models import RecoveryCodeSet, TOTPDevice
 from tests.mfa.support import (
-    Clock,
     api_delete,
     api_get,
     api_post,
@@ -32,11 +31,6 @@ MFA_PATHS = {
     "/api/auth/v1/mfa/trusted-browsers/": {"get"},
     "/api/auth/v1/mfa/trusted-browsers/{id}/": {"delete"},
 }
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

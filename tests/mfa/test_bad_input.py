@@ -18,7 +18,7 @@ from mfa.models import (
     TOTPDevice,
     TrustedBrowser,
 )
-from tests.mfa.support import API, Clock, enroll, login, signed_in
+from tests.mfa.support import API, enroll, login, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -52,11 +52,6 @@ def assert_envelope(response, status: int, code: str | set[str], field: str | No
     assert body["error"]["message"]
     if field:
         assert field in body["error"]["fields"], body
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

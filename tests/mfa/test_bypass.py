@@ -20,7 +20,6 @@ from tests.helpers import last_link, token_from, user_admin_url
 from tests.mfa.support import (
     AUTH_KEY,
     RECORD_KEY,
-    Clock,
     api_get,
     api_post,
     enroll,
@@ -33,11 +32,6 @@ pytestmark = pytest.mark.django_db
 
 CHALLENGE = reverse("mfa:challenge")
 NEW_PASSWORD = "a completely new passphrase 42"
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

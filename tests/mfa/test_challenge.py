@@ -34,11 +34,6 @@ WRONG = "000000"
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
-
-
-@pytest.fixture
 def enrolled(user):
     return enroll(user)
 

@@ -14,18 +14,13 @@ from django.urls import reverse
 from mfa import recovery, totp
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
 from tests.helpers import race
-from tests.mfa.support import AUTH_KEY, Clock, api_post, enroll, login, page_codes, page_secret
+from tests.mfa.support import AUTH_KEY, api_post, enroll, login, page_codes, page_secret
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 REQUESTS = 4
 CHALLENGE = reverse("mfa:challenge")
 SETUP = reverse("mfa:totp_setup")
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

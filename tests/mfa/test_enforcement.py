@@ -16,7 +16,6 @@ from tests.helpers import last_link
 from tests.mfa.support import (
     AUTH_KEY,
     RECORD_KEY,
-    Clock,
     api_get,
     api_post,
     enroll,
@@ -35,11 +34,6 @@ ENROLL = reverse("mfa:enroll")
 def corporate(user) -> bool:
     """A project's own rule (AUTHSUITE_MFA_REQUIRED = "tests.mfa.test_enforcement.corporate")."""
     return user.email.endswith("@corp.example")
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

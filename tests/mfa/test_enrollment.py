@@ -17,7 +17,6 @@ from mfa import devices, recovery, totp
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice, TrustedBrowser
 from tests.mfa.support import (
     AUTH_KEY,
-    Clock,
     enroll,
     login,
     page_codes,
@@ -33,11 +32,6 @@ SETUP = reverse("mfa:totp_setup")
 REMOVE = reverse("mfa:totp_remove")
 CODES = reverse("mfa:recovery_codes")
 INDEX = reverse("mfa:index")
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

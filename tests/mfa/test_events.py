@@ -14,7 +14,6 @@ from authsuite.models import OutboxMessage
 from mfa import flows
 from mfa.models import RecoveryCode, TOTPDevice
 from tests.mfa.support import (
-    Clock,
     enroll,
     login,
     page_codes,
@@ -25,11 +24,6 @@ from tests.mfa.support import (
 pytestmark = pytest.mark.django_db
 
 CHALLENGE = reverse("mfa:challenge")
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture(params=["audit-rules", "mfa-notices"])

@@ -12,7 +12,6 @@ from accounts import authrecord
 from mfa import devices
 from mfa.models import TOTPDevice
 from tests.mfa.support import (
-    Clock,
     api_delete,
     api_post,
     enroll,
@@ -24,11 +23,6 @@ pytestmark = pytest.mark.django_db
 
 REMOVE = reverse("mfa:totp_remove")
 REAUTH = reverse("accounts:reauthenticate")
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture

@@ -12,17 +12,12 @@ from django.urls import reverse
 from authsuite import crypto
 from mfa import devices, totp
 from mfa.models import TOTPDevice
-from tests.mfa.support import AUTH_KEY, Clock, api_post, enroll, login, page_secret
+from tests.mfa.support import AUTH_KEY, api_post, enroll, login, page_secret
 
 pytestmark = pytest.mark.django_db
 
 OLD, NEW = "o" * 50, "n" * 50
 CHALLENGE = reverse("mfa:challenge")
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 def challenged(client, user, password, clock, secret):

@@ -8,14 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from mfa.models import TOTPDevice
-from tests.mfa.support import Clock, enroll, login, sign_in_fully
+from tests.mfa.support import enroll, login, sign_in_fully
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 def own(queries) -> list[str]:

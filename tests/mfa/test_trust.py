@@ -20,7 +20,6 @@ from tests.helpers import last_link
 from tests.mfa.support import (
     AUTH_KEY,
     RECORD_KEY,
-    Clock,
     api_delete,
     api_get,
     api_post,
@@ -36,11 +35,6 @@ pytestmark = pytest.mark.django_db
 CHALLENGE = reverse("mfa:challenge")
 COOKIE = "authsuite_mfa_trust"
 NEW_PASSWORD = "a completely new passphrase 42"
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return Clock(monkeypatch)
 
 
 @pytest.fixture
