@@ -57,22 +57,25 @@ def unseal(sealed: str, *, key: str | None = None, purpose: str = "secretbox",
 
     ``fallbacks`` is the key material used before ``key`` (while keys rotate); when the key
     is Django's own SECRET_KEY, its ``SECRET_KEY_FALLBACKS`` are tried too."""
-    for box in _boxes(key, purpose, fallbacks):
+    return unseal_rotating(sealed, key=key, purpose=purpose, fallbacks=fallbacks)[0]
+
+
+def unseal_rotating(sealed: str, *, key: str | None = None, purpose: str = "secretbox",
+                    fallbacks: list[str] | None = None) -> tuple[str | None, bool]:
+    """:func:`unseal`, and whether the current key opened it (False: a fallback did, and
+    the value is due to be sealed again)."""
+    for index, box in enumerate(_boxes(key, purpose, fallbacks)):
         try:
-            return box.decrypt(sealed.encode()).decode()
+            return box.decrypt(sealed.encode()).decode(), index == 0
         except (InvalidToken, ValueError):
             continue
-    return None
+    return None, False
 
 
 def sealed_with_current(sealed: str, *, key: str | None = None,
                         purpose: str = "secretbox") -> bool:
     """Whether ``sealed`` opens with the current key (not only with a fallback)."""
-    try:
-        _fernet(key, purpose).decrypt(sealed.encode())
-    except (InvalidToken, ValueError):
-        return False
-    return True
+    return unseal_rotating(sealed, key=key, purpose=purpose, fallbacks=[])[1]
 
 
 def _boxes(key: str | None, purpose: str, fallbacks: list[str] | None) -> list[Fernet]:

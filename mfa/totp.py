@@ -44,12 +44,13 @@ def device_key(device: TOTPDevice) -> bytes:
     the current one, so the fallback can be dropped once every device has been used."""
     current = app_settings.ENCRYPTION_KEY or None
     fallbacks = app_settings.ENCRYPTION_KEY_FALLBACKS or None
-    opened = crypto.unseal(device.sealed_key, key=current, purpose=PURPOSE, fallbacks=fallbacks)
+    opened, current_opened = crypto.unseal_rotating(device.sealed_key, key=current,
+                                                    purpose=PURPOSE, fallbacks=fallbacks)
     if opened is None:
         logger.error("The TOTP key of device %s cannot be decrypted: the encryption key "
                      "changed without the old one in the fallbacks.", device.pk)
         raise KeyUnreadable(device.pk)
-    if not crypto.sealed_with_current(device.sealed_key, key=current, purpose=PURPOSE):
+    if not current_opened:
         device.sealed_key = crypto.seal(opened, key=current, purpose=PURPOSE)
         TOTPDevice.objects.filter(pk=device.pk).update(sealed_key=device.sealed_key)
     return bytes.fromhex(opened)
