@@ -6,6 +6,7 @@ admin's set-password page is not routed; they send a reset link instead.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 
 from django import forms
@@ -312,6 +313,43 @@ def _without_passwords(fields) -> list:
     return kept
 
 
+@functools.cache
+def without_password_fields(form: type[forms.BaseForm]) -> type[forms.BaseForm]:
+    """``form`` less its password fields, keeping the rest of it: its other fields, widgets,
+    ``clean_*`` methods and ``save()``.
+
+    The fields go once the form's own ``__init__`` has run, which may set them up (Django's
+    ``AdminUserCreationForm`` does). Django's password forms (``SetPasswordMixin``:
+    ``UserCreationForm`` and the forms built on it) then have no password to validate, and
+    give the account an unusable password where they would have set the one typed. A
+    ``clean()`` or ``save()`` of the project's own that reads a password should use
+    ``cleaned_data.get()``: none is posted.
+    """
+    removed = PASSWORD_FIELDS & set(form.declared_fields)
+
+    def __init__(self, *args, **kwargs):
+        form.__init__(self, *args, **kwargs)
+        for name in removed:
+            self.fields.pop(name, None)
+
+    def no_password_to_validate(self, *args, **kwargs):
+        return None
+
+    def set_password_and_save(self, user, *args, commit=True, **kwargs):
+        user.set_unusable_password()
+        if commit:
+            user.save()
+        return user
+
+    return type(form.__name__, (form,), {
+        "__module__": form.__module__,
+        "__init__": __init__,
+        "validate_passwords": no_password_to_validate,
+        "validate_password_for_user": no_password_to_validate,
+        "set_password_and_save": set_password_and_save,
+    })
+
+
 AS_SHOWN = "account_as_shown"
 
 
@@ -405,10 +443,10 @@ class SuiteUserAdminMixin(SafeInputMixin):
         base = getattr(self, "add_form", self.form) if obj is None else self.form
         if PASSWORD_FIELDS & set(getattr(base, "declared_fields", ())):
             # A project's form with a password in it (Django's UserCreationForm asks staff
-            # for one, UserChangeForm shows the hash and links to the set-password page): a
-            # form of the other fields instead. An account added gets an unusable password
-            # (save_model); the user sets one by reset link.
-            kwargs.setdefault("form", forms.ModelForm)
+            # for one, UserChangeForm shows the hash and links to the set-password page):
+            # the same form less its password fields. An account added gets an unusable
+            # password; the user sets one by reset link.
+            kwargs.setdefault("form", without_password_fields(base))
         if "fields" in kwargs and kwargs["fields"] is None:
             # get_fields() asking for every field, to make fieldsets of an admin that
             # declares none: the fieldsets are what get_fieldsets() then makes of them.

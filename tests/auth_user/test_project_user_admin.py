@@ -5,6 +5,7 @@ superusers, the login address through the flows."""
 from __future__ import annotations
 
 import pytest
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.hashers import is_password_usable
@@ -136,3 +137,64 @@ def test_fields_on_one_line_lose_the_password_too(staff):
     [(_name, options)] = lined._registry[AuthUser].get_fieldsets(request, ann)
 
     assert options["fields"][:3] == [("username",), ("first_name", "last_name"), "email"]
+
+
+class VettedCreationForm(auth_admin.AdminUserCreationForm):
+    """A project's add form: Django's, with rules of its own for the username."""
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if username.startswith("admin"):
+            raise forms.ValidationError("Usernames may not start with admin.")
+        return username
+
+
+class VettedChangeForm(auth_admin.UserChangeForm):
+    first_name = forms.CharField(max_length=30, required=False,
+                                 widget=forms.TextInput(attrs={"class": "vetted"}))
+
+
+class VettedUserAdmin(auth_admin.UserAdmin):
+    add_form = VettedCreationForm
+    form = VettedChangeForm
+
+
+vetted = admin.AdminSite(name="vetted_project_admin")
+vetted.register(AuthUser, VettedUserAdmin)
+adopt_user_admin(vetted)
+urlpatterns.insert(0, path("vetted-admin/", vetted.urls))
+VETTED = "/vetted-admin/auth/user/"
+
+
+def test_a_projects_forms_keep_their_own_rules_without_the_password(su):
+    page = su.get(f"{VETTED}add/")
+    form = page.context["adminform"].form
+    assert isinstance(form, VettedCreationForm)
+    assert not {"password1", "password2", "usable_password"} & set(form.fields)
+    data = form_data(page.content.decode(), "user_form")
+    data["username"] = ["administrator"]
+
+    refused = su.post(f"{VETTED}add/", data)
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["username"] == [
+        "Usernames may not start with admin."]
+    assert not AuthUser.objects.filter(username="administrator").exists()
+
+    data["username"] = ["newcomer"]
+    response = su.post(f"{VETTED}add/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert not is_password_usable(AuthUser.objects.get(username="newcomer").password)
+
+
+def test_a_projects_change_form_keeps_its_widgets_without_the_hash(su):
+    ann = UserFactory(email="ann@example.com")
+
+    page = su.get(f"{VETTED}{ann.pk}/change/")
+
+    form = page.context["adminform"].form
+    assert isinstance(form, VettedChangeForm)
+    assert "password" not in form.fields
+    assert form.fields["first_name"].widget.attrs["class"] == "vetted"
+    assert b"/password/" not in page.content
