@@ -20,7 +20,7 @@ class MFAConfig(AppConfig):
 
         registry.register(stages.SecondFactorStage())
         registry.register(stages.EnrollStage())
-        register_factor("totp", devices.totp_devices)
+        register_factor("totp", devices.totp_devices, describe=devices.describe_totp)
         from accounts import authrecord
 
         authrecord.second_factor_check_register(devices.has_mfa)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import router
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from accounts.exports import when
 from accounts.pipeline import user_facts
@@ -19,6 +20,10 @@ def totp_devices(user):
     """The user's usable authenticator apps (``user`` may be ``OuterRef("pk")``): the factor
     provider MFA registers for itself."""
     return TOTPDevice.objects.filter(user=user, confirmed=True)
+
+
+def describe_totp(count: int) -> str:
+    return ngettext("an authenticator app", "%(n)d authenticator apps", count) % {"n": count}
 
 
 def totp_device(user) -> TOTPDevice | None:

@@ -34,5 +34,5 @@ class PasskeysConfig(AppConfig):
             # alone. The stage offers the flagged passkey no more; the account's other
             # factors (recovery codes, an app, other passkeys) still pass it.
             register_factor("passkey", lambda user: Passkey.objects.filter(user=user),
-                            remove=flows.passkeys_remove_all)
+                            remove=flows.passkeys_remove_all, describe=flows.describe)
             slots.register("mfa_alternatives", "passkeys/_mfa_option.html")

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts import authrecord, pipeline
 from accounts import signals as account_signals
@@ -348,15 +349,25 @@ def passkey_remove(request, *, user, passkey_id: int, by=None) -> None:
                 _("The passkey “%(name)s” was removed from your account.") % {"name": passkey.name})
 
 
-def passkeys_remove_all(user, *, request=None, by=None) -> None:
+def passkeys_remove_all(user, *, request=None, by=None) -> int:
     """Staff resetting two-step verification: every passkey of ``user`` goes, flagged ones
-    too, each recorded (``passkey_removed``); the reset's own notice tells the user."""
+    too, each recorded (``passkey_removed`` with ``reset``); the reset's own message tells
+    the user, once for all of them. Returns how many were removed."""
+    count = 0
     with transaction.atomic():
         for passkey in Passkey.objects.select_for_update().filter(user=user).order_by("pk"):
             passkey_id = passkey.pk
             passkey.delete()
             signals.passkey_removed.send(sender=Passkey, request=request, user=user,
-                                         passkey_id=passkey_id, name=passkey.name, by=by)
+                                         passkey_id=passkey_id, name=passkey.name, by=by,
+                                         reset=True)
+            count += 1
+    return count
+
+
+def describe(count: int) -> str:
+    """``count`` passkeys, as a staff reset's message names them."""
+    return ngettext("%(n)d passkey", "%(n)d passkeys", count) % {"n": count}
 
 
 def _notice(request, user, notice: str, subject: str, summary: str) -> None:

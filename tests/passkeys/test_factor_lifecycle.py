@@ -4,12 +4,18 @@ take passkeys too."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core import mail
 from django.test import Client
 
+from audit.models import Event
+from authsuite.models import OutboxMessage
 from mfa import flows as mfa_flows
 from mfa.models import RecoveryCodeSet, TrustedBrowser
+from passkeys import flows as passkey_flows
 from passkeys.models import Passkey
 from tests.helpers import outbox_for, user_admin_url
 from tests.mfa.support import Clock, api_post, enroll
@@ -150,6 +156,64 @@ def test_a_staff_reset_removes_passkeys_too(admin_client, user, password):
     assert "passkeys" in next(m for m in mail if "reset" in m.subject.lower()).body
     assert api_post(Client(), "login/", {"email": user.email, "password": password}
                     ).json()["status"] == "authenticated"
+
+
+@pytest.fixture
+def every_kind_of_factor(user, password):
+    """Two passkeys, an authenticator app and ten unused recovery codes."""
+    client = password_client(user, password)
+    add_passkey(client)
+    add_passkey(client)
+    enroll(user)
+    OutboxMessage.objects.all().delete()
+    mail.outbox.clear()
+    return user
+
+
+@pytest.mark.parametrize("audit_on", [True, False], ids=["alert", "notice"])
+def test_a_staff_reset_is_one_message_saying_what_was_removed(every_kind_of_factor, staff,
+                                                              settings, audit_on):
+    """One message for the reset, not one more per passkey; the trail keeps every removal."""
+    settings.AUTHSUITE_AUDIT_ENABLED = audit_on
+    user = every_kind_of_factor
+
+    mfa_flows.mfa_reset(user, by=staff)
+
+    queued = OutboxMessage.objects.filter(to=user.email)
+    assert queued.count() == 1
+    assert len(outbox_for(user.email)) == 1
+    message = outbox_for(user.email)[0]
+    assert message.subject.endswith("Two-step verification was reset")
+    body = " ".join(message.body.split())
+    assert "removed every second factor it had: 2 passkeys, an authenticator app and 10 " \
+           "unused recovery codes." in body
+    if audit_on:
+        assert len(actions(action="passkeys.removed", target_id=str(user.pk))) == 2
+        reset = Event.objects.get(action="mfa.reset")
+        assert json.loads(reset.data) == {"removed": {"totp": 1, "passkey": 2,
+                                                      "recovery_codes": 10}}
+
+
+def test_a_staff_reset_names_only_what_the_account_had(user, staff, password):
+    add_passkey(password_client(user, password))
+    mail.outbox.clear()
+
+    mfa_flows.mfa_reset(user, by=staff)
+
+    body = " ".join(outbox_for(user.email)[0].body.split())
+    assert "1 passkey" in body
+    assert "authenticator app" not in body and "recovery code" not in body
+
+
+def test_a_passkey_removed_by_staff_on_its_own_is_still_told(user, staff, password):
+    """Outside a reset, each passkey staff remove is its own message, as it always was."""
+    passkey = add_passkey(password_client(user, password))
+    mail.outbox.clear()
+
+    passkey_flows.passkey_remove(None, user=user, passkey_id=passkey.pk, by=staff)
+
+    assert [m.subject for m in outbox_for(user.email)] == [
+        "authsuite demo: A passkey was removed"]
 
 
 def test_a_staff_reset_removes_a_flagged_passkey_as_well(user, staff, password):
