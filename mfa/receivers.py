@@ -27,10 +27,11 @@ def reauth_code_link(request) -> dict | None:
     from django.urls import reverse
 
     from accounts import authrecord
+    from accounts.decorators import requested_max_age
     from mfa import devices
 
     user = request.user
-    if not authrecord.second_factor_due(request) or not (
+    if not authrecord.second_factor_due(request, requested_max_age(request)) or not (
             devices.totp_device(user) or devices.recovery_set(user)):
         return None
     return {"challenge_url": reverse("mfa:challenge")}
