@@ -401,6 +401,11 @@ class ReauthenticateView(LoginRequiredMixin, FlowFormView):
         # The password (or link) was just confirmed; a session that proved two factors
         # proves the second again (the page's slots offer the ways: a code, a passkey).
         context["second_factor_due"] = authrecord.second_factor_due(self.request, max_age)
+        # ... unless the account has none it can prove (only a passkey flagged as cloned):
+        # the page says so and who can help, instead of offering what will be refused.
+        context["second_factor_unavailable"] = (
+            context["second_factor_due"]
+            and authrecord.second_factor_unavailable(self.request, max_age))
         return context
 
     def run(self, form):

@@ -41,6 +41,15 @@ def has_mfa(user) -> bool:
     return registry.has_factor(user_facts(user, registry.factor_facts()))
 
 
+def can_prove(user) -> bool:
+    """Whether the user has a second factor they can prove now: an app, an unused recovery
+    code, or a registered factor's usable row (a passkey not flagged as cloned)."""
+    if totp_device(user) is not None:
+        return True
+    codes = recovery_set(user)
+    return (codes is not None and codes.remaining() > 0) or registry.has_usable_factor(user)
+
+
 def throttled_check(device, token) -> tuple[bool, object]:
     """Verify ``token`` with django-otp's exponential back-off for this device.
 

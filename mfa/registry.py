@@ -9,7 +9,8 @@ answers, so that every factor is asked about in the one query of the login stage
 :meth:`accounts.pipeline.Stage.facts`). A factor's *remover*, ``(user, *, request, by) ->
 int``, takes every row of it from a user, as staff resetting two-step verification do, and
 says how many it took; ``describe(count) -> str`` names that many rows in the reset's
-message to the user ("2 passkeys").
+message to the user ("2 passkeys"). ``usable(user) -> QuerySet`` gives the rows that can be
+proven now, when not all can (a passkey flagged as cloned cannot); by default, every row.
 """
 
 from __future__ import annotations
@@ -23,16 +24,19 @@ FACT_PREFIX = "mfa_factor_"
 _providers: dict[str, Callable] = {}
 _removers: dict[str, Callable] = {}
 _describers: dict[str, Callable] = {}
+_usable: dict[str, Callable] = {}
 _facts: dict[str, Exists] = {}
 
 
 def register_factor(name: str, provider: Callable, *, remove: Callable | None = None,
-                    describe: Callable | None = None) -> None:
+                    describe: Callable | None = None, usable: Callable | None = None) -> None:
     _providers[name] = provider
     if remove is not None:
         _removers[name] = remove
     if describe is not None:
         _describers[name] = describe
+    if usable is not None:
+        _usable[name] = usable
     _facts.clear()
 
 
@@ -40,7 +44,13 @@ def unregister_factor(name: str) -> None:
     _providers.pop(name, None)
     _removers.pop(name, None)
     _describers.pop(name, None)
+    _usable.pop(name, None)
     _facts.clear()
+
+
+def has_usable_factor(user) -> bool:
+    """Whether ``user`` has a row of a registered factor that can be proven now."""
+    return any(_usable.get(name, rows)(user).exists() for name, rows in _providers.items())
 
 
 def removers() -> dict[str, Callable]:

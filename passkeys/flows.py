@@ -165,9 +165,22 @@ def second_factor_options(request) -> dict:
                                              allow=allow, user_id=str(user.pk))
 
 
+def usable_passkeys(user):
+    """The passkeys of ``user`` that may still be used: not flagged as cloned."""
+    return Passkey.objects.filter(user=user, flagged_at__isnull=True)
+
+
+def reauth_button(request) -> dict | None:
+    """The reauthentication page's passkey button, for an account with a passkey it may
+    use (a flagged one is refused: the button would only lead to that refusal)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not usable_passkeys(user).exists():
+        return None
+    return {}
+
+
 def reauth_options(request, *, user) -> dict:
-    allow = list(Passkey.objects.filter(user=user, flagged_at__isnull=True)
-                 .values_list("credential_id", flat=True))
+    allow = list(usable_passkeys(user).values_list("credential_id", flat=True))
     return ceremonies.authentication_options(request, ceremony=CEREMONY_REAUTH, allow=allow,
                                              user_id=str(user.pk))
 

@@ -10,7 +10,9 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core import mail
 from django.test import Client
+from django.urls import reverse
 
+from accounts import authrecord
 from audit.models import Event
 from authsuite.models import OutboxMessage
 from mfa import flows as mfa_flows
@@ -20,7 +22,14 @@ from passkeys.models import Passkey
 from tests.helpers import outbox_for, user_admin_url
 from tests.mfa.support import Clock, api_post, enroll
 from tests.passkeys.authenticator import SoftAuthenticator
-from tests.passkeys.support import actions, add_passkey, code, login, password_client
+from tests.passkeys.support import (
+    ORIGIN,
+    actions,
+    add_passkey,
+    code,
+    login,
+    password_client,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -112,6 +121,100 @@ def test_after_a_clone_the_owner_signs_in_with_a_recovery_code_and_removes_it(us
     assert not RecoveryCodeSet.objects.filter(user=user).exists()
     assert api_post(Client(), "login/", {"email": user.email, "password": password}
                     ).json()["status"] == "authenticated"
+
+
+@pytest.fixture
+def flagged_only(user, password, monkeypatch):
+    """A session signed in with the password and the account's only passkey, which was
+    flagged as cloned since; the reauthentication timeout has passed. Returns (session,
+    authenticator, passkey)."""
+    authenticator = SoftAuthenticator()
+    passkey = add_passkey(password_client(user, password), authenticator)
+    browser = Client()
+    assert api_post(browser, "login/", {"email": user.email, "password": password}
+                    ).json()["stage"] == "mfa"
+    options = api_post(browser, "passkeys/second-factor/options/").json()
+    assertion = authenticator.get(options, origin=ORIGIN)
+    assert api_post(browser, "passkeys/second-factor/", {"credential": assertion}
+                    ).json()["status"] == "authenticated"
+    clone_detected(authenticator)
+    start = authrecord.now()
+    monkeypatch.setattr(authrecord, "now", lambda: start + 301)
+    return browser, authenticator, passkey
+
+
+def test_with_only_a_flagged_passkey_the_page_says_to_ask_staff(flagged_only, password):
+    """No password form again and again, no passkey that will be refused: what is wrong and
+    who can help."""
+    browser, _authenticator, _passkey = flagged_only
+    setup = reverse("mfa:totp_setup")
+    page_url = browser.get(setup)["Location"]
+    assert browser.post(page_url, {"password": password, "next": setup})["Location"] == setup
+
+    assert browser.get(setup)["Location"] == page_url  # still refused
+    page = browser.get(page_url).content.decode()
+
+    assert "Ask the site's staff to reset two-step verification" in " ".join(page.split())
+    assert 'name="password"' not in page
+    assert 'data-passkey="reauth"' not in page
+    assert reverse("mfa:challenge") not in page
+    assert "confirm your second step too" not in page
+
+
+def test_with_only_a_flagged_passkey_the_api_says_to_ask_staff(flagged_only, password):
+    browser, authenticator, passkey = flagged_only
+    assert code(browser.delete(f"/api/auth/v1/passkeys/{passkey.pk}/")
+                ) == "reauthentication_required"  # the password first, as for anyone
+    assert api_post(browser, "reauthenticate/", {"password": password}).status_code == 200
+
+    response = browser.delete(f"/api/auth/v1/passkeys/{passkey.pk}/")
+
+    assert response.status_code == 403
+    assert code(response) == "second_factor_unavailable"
+    assert "reset two-step verification" in response.json()["error"]["message"]
+    # The flagged passkey still confirms nothing, and the action stays refused.
+    options = api_post(browser, "passkeys/reauthenticate/options/").json()
+    assert options["allowCredentials"] == []
+    response = api_post(browser, "passkeys/reauthenticate/",
+                        {"credential": authenticator.get(options, origin=ORIGIN)})
+    assert code(response) == "passkey_cloned"
+    assert code(browser.delete(f"/api/auth/v1/passkeys/{passkey.pk}/")
+                ) == "second_factor_unavailable"
+    assert Passkey.objects.filter(pk=passkey.pk).exists()
+
+
+def test_with_every_recovery_code_used_the_page_says_to_ask_staff(flagged_only, user,
+                                                                  password):
+    from django.utils import timezone
+
+    from mfa import recovery
+    from mfa.models import RecoveryCode
+
+    browser, _authenticator, _passkey = flagged_only
+    recovery.generate(user)
+    RecoveryCode.objects.update(used_at=timezone.now())
+    api_post(browser, "reauthenticate/", {"password": password})
+
+    page = browser.get(reverse("accounts:reauthenticate")).content.decode()
+
+    assert "reset two-step verification" in page
+    assert reverse("mfa:challenge") not in page
+
+
+def test_with_a_recovery_code_left_the_page_offers_it(flagged_only, user, password):
+    from mfa import recovery
+
+    browser, _authenticator, passkey = flagged_only
+    [first, *_rest] = recovery.generate(user)
+    api_post(browser, "reauthenticate/", {"password": password})
+
+    page = browser.get(reverse("accounts:reauthenticate")).content.decode()
+    assert "confirm your second step too" in page
+    assert "reset two-step verification" not in page
+    assert f'href="{reverse("mfa:challenge")}"' in page
+
+    assert api_post(browser, "mfa/challenge/", {"code": first}).status_code == 200
+    assert browser.delete(f"/api/auth/v1/passkeys/{passkey.pk}/").status_code == 204
 
 
 def test_a_clone_ends_every_trusted_browser(user, password):
