@@ -141,6 +141,30 @@ def second_factor_check_register(check) -> None:
         _second_factor_checks.append(check)
 
 
+# Who can tell whether an account can prove a second factor now: the MFA app registers one.
+_second_factor_usable_checks: list = []
+
+
+def second_factor_usable_register(check) -> None:
+    """``check(user) -> bool``: whether the account has a second factor it can prove now.
+    A factor disabled for safety (a passkey flagged as cloned) still counts for
+    :func:`second_factor_check_register`, so that the password alone never passes where it
+    stood, but not here."""
+    if check not in _second_factor_usable_checks:
+        _second_factor_usable_checks.append(check)
+
+
+def second_factor_unavailable(request, max_age: int | None = None) -> bool:
+    """Whether the second factor is due (:func:`second_factor_due`) and the account has
+    none it can prove: its only one disabled for safety, no recovery code left. Such a
+    session stays refused until staff reset two-step verification; this only lets the page
+    and the API say so, instead of asking for a factor that cannot be given."""
+    if not _second_factor_usable_checks or not second_factor_due(request, max_age):
+        return False
+    user = getattr(request, "user", None)
+    return not any(check(user) for check in _second_factor_usable_checks)
+
+
 def _second_factor_stale(request, record: dict, max_age: int | None) -> bool:
     if "mfa" not in record.get("amr", []):
         return False

@@ -22,7 +22,11 @@ from django.views.generic import FormView, TemplateView, View
 
 from accounts import authrecord, links, pipeline, sessions, tokens
 from accounts.app_settings import app_settings
-from accounts.decorators import ReauthenticationRequiredMixin, reauthentication_redirect
+from accounts.decorators import (
+    ReauthenticationRequiredMixin,
+    reauthentication_redirect,
+    requested_max_age,
+)
 from accounts.errors import AccountsError, FlowError
 from accounts.flows import account as account_flows
 from accounts.flows import email as email_flows
@@ -390,9 +394,18 @@ class ReauthenticateView(LoginRequiredMixin, FlowFormView):
         context = super().get_context_data(**kwargs)
         context["has_password"] = self.has_password()
         context["links_enabled"] = app_settings.MAGIC_LINK_ENABLED
+        # Judged by the age the view that sent the user here demands, when it is shorter
+        # than the default: by the default, that view would send them back for a factor
+        # this page did not ask for.
+        context["max_age"] = max_age = requested_max_age(self.request)
         # The password (or link) was just confirmed; a session that proved two factors
         # proves the second again (the page's slots offer the ways: a code, a passkey).
-        context["second_factor_due"] = authrecord.second_factor_due(self.request)
+        context["second_factor_due"] = authrecord.second_factor_due(self.request, max_age)
+        # ... unless the account has none it can prove (only a passkey flagged as cloned):
+        # the page says so and who can help, instead of offering what will be refused.
+        context["second_factor_unavailable"] = (
+            context["second_factor_due"]
+            and authrecord.second_factor_unavailable(self.request, max_age))
         return context
 
     def run(self, form):

@@ -220,12 +220,42 @@ class SecondFactorLocked(AlertRule):
 
 
 class MFAReset(CredentialChange):
+    """One message for the whole reset, naming what it removed: the passkeys it took are
+    events of their own, but not messages (see :class:`PasskeyRemoved`)."""
+
     actions = ("mfa.reset",)
     replaces = "mfa.reset"
     subject = "Two-step verification was reset"
     summary = ("Staff reset two-step verification on your account: every second factor "
                "(authenticator app, recovery codes, passkeys) was removed. Set it up again "
                "the next time you sign in.")
+    #: How the message names the factors of the event's ``removed`` (singular, plural).
+    factors = {
+        "passkey": ("1 passkey", "{n} passkeys"),
+        "totp": ("an authenticator app", "{n} authenticator apps"),
+        "recovery_codes": ("1 unused recovery code", "{n} unused recovery codes"),
+    }
+
+    def context(self, event) -> dict:
+        removed = json.loads(event.data).get("removed")
+        if removed is None:
+            return {}  # an event from before resets said what they removed
+        # The trail keeps the keys sorted: the suite's factors in their own order first.
+        order = [*self.factors, *sorted(set(removed) - set(self.factors))]
+        parts = [self._named(name, removed[name]) for name in order if name in removed]
+        if not parts:
+            return {"summary": "Staff reset two-step verification on your account; it had "
+                               "no second factor to remove."}
+        listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+        return {"summary": f"Staff reset two-step verification on your account and removed "
+                           f"every second factor it had: {listed}. Set it up again the next "
+                           f"time you sign in."}
+
+    def _named(self, name: str, count: int) -> str:
+        if name not in self.factors:
+            return f"{count} × {name}"  # a project's own factor
+        one, many = self.factors[name]
+        return one if count == 1 else many.format(n=count)
 
 
 class PasskeyAdded(CredentialChange):
@@ -240,6 +270,10 @@ class PasskeyRemoved(CredentialChange):
     replaces = "passkeys.removed"
     subject = "A passkey was removed"
     summary = "A passkey was removed from your account."
+
+    def applies(self, event, user) -> bool:
+        # Part of a staff reset: the reset's one message names every passkey it removed.
+        return not json.loads(event.data).get("reset")
 
 
 class PasskeyCloned(AlertRule):

@@ -20,10 +20,11 @@ class MFAConfig(AppConfig):
 
         registry.register(stages.SecondFactorStage())
         registry.register(stages.EnrollStage())
-        register_factor("totp", devices.totp_devices)
+        register_factor("totp", devices.totp_devices, describe=devices.describe_totp)
         from accounts import authrecord
 
         authrecord.second_factor_check_register(devices.has_mfa)
+        authrecord.second_factor_usable_register(devices.can_prove)
         # A changed password ends every "don't ask again" promise.
         for signal in (account_signals.password_changed, account_signals.password_reset_completed):
             signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")

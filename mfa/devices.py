@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import router
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from accounts.exports import when
 from accounts.pipeline import user_facts
@@ -21,6 +22,10 @@ def totp_devices(user):
     return TOTPDevice.objects.filter(user=user, confirmed=True)
 
 
+def describe_totp(count: int) -> str:
+    return ngettext("an authenticator app", "%(n)d authenticator apps", count) % {"n": count}
+
+
 def totp_device(user) -> TOTPDevice | None:
     # Compiled once (authsuite.db): every challenge reads it.
     return db.get(TOTPDevice, using=router.db_for_read(TOTPDevice),
@@ -34,6 +39,15 @@ def recovery_set(user) -> RecoveryCodeSet | None:
 def has_mfa(user) -> bool:
     """A user "has MFA" when a primary second factor is set up (codes alone are a backup)."""
     return registry.has_factor(user_facts(user, registry.factor_facts()))
+
+
+def can_prove(user) -> bool:
+    """Whether the user has a second factor they can prove now: an app, an unused recovery
+    code, or a registered factor's usable row (a passkey not flagged as cloned)."""
+    if totp_device(user) is not None:
+        return True
+    codes = recovery_set(user)
+    return (codes is not None and codes.remaining() > 0) or registry.has_usable_factor(user)
 
 
 def throttled_check(device, token) -> tuple[bool, object]:

@@ -11,7 +11,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts import authrecord, pipeline
 from accounts.errors import FlowError
@@ -24,7 +26,7 @@ from authsuite.useragent import device_name
 from mfa import devices, recovery, registry, signals, totp, trust
 from mfa.app_settings import app_settings
 from mfa.errors import MFAError, WrongCode
-from mfa.models import RecoveryCodeSet, TOTPDevice
+from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
 
 FAILURES_KEY = "_authsuite_mfa_failures"
 
@@ -316,21 +318,50 @@ def step_up(request, *, user, code: str) -> dict:
         raise
 
 
-def mfa_reset(user, *, request=None, by=None) -> None:
+def mfa_reset(user, *, request=None, by=None) -> dict[str, int]:
     """Staff: remove every factor of ``user``, the ones other apps contribute (passkeys)
     included: one left behind may be the intruder's. They enroll again; codes are never
-    shown."""
+    shown.
+
+    Returns what was removed, ``{factor name: count}`` (``"totp"``, ``"recovery_codes"``:
+    unused codes, and each registered factor), the kinds the user had only. The user is told
+    once, with that list: each passkey removed stays an event of its own, but not a message
+    of its own (``passkey_removed`` says ``reset``).
+    """
     with transaction.atomic():
+        app_count = devices.totp_devices(user).count()
+        unused = RecoveryCode.objects.filter(device__user=user, device__confirmed=True,
+                                             used_at__isnull=True).count()
         for model in devices.DEVICE_MODELS:
             model.objects.filter(user=user).delete()
-        for remove in registry.removers():
-            remove(user, request=request, by=by)
+        removed = {name: remove(user, request=request, by=by) or 0
+                   for name, remove in registry.removers().items()}
+        removed.update(totp=app_count, recovery_codes=unused)
+        removed = {name: count for name, count in removed.items() if count}
         trust.trust_revoke(user, request=request)
-        signals.mfa_reset.send(sender=TOTPDevice, request=request, user=user, by=by)
+        signals.mfa_reset.send(sender=TOTPDevice, request=request, user=user, by=by,
+                               removed=removed)
         _notice(request, user, "mfa.reset", subject=_("Two-step verification was reset"),
-                summary=_("Staff reset two-step verification on your account: every second "
-                          "factor (authenticator app, recovery codes, passkeys) was removed. "
-                          "Set it up again the next time you sign in."))
+                summary=reset_summary(removed))
+    return removed
+
+
+def reset_summary(removed: dict[str, int]) -> str:
+    """What the user is told of a staff reset that removed ``removed``."""
+    parts = [_describe(name, count) for name, count in removed.items()]
+    if not parts:
+        return _("Staff reset two-step verification on your account; it had no second "
+                 "factor to remove.")
+    return _("Staff reset two-step verification on your account and removed every second "
+             "factor it had: %(removed)s. Set it up again the next time you sign in.") % {
+        "removed": get_text_list(parts, _("and"))}
+
+
+def _describe(name: str, count: int) -> str:
+    if name == "recovery_codes":  # a backup, not a registered factor
+        return ngettext("%(n)d unused recovery code", "%(n)d unused recovery codes",
+                        count) % {"n": count}
+    return registry.describe(name, count)
 
 
 def _notice(request, user, notice: str, *, subject: str, summary: str) -> None:

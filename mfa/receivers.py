@@ -27,12 +27,15 @@ def reauth_code_link(request) -> dict | None:
     from django.urls import reverse
 
     from accounts import authrecord
+    from accounts.decorators import requested_max_age
     from mfa import devices
 
     user = request.user
-    if not authrecord.second_factor_due(request) or not (
-            devices.totp_device(user) or devices.recovery_set(user)):
+    if not authrecord.second_factor_due(request, requested_max_age(request)):
         return None
+    codes = devices.recovery_set(user)
+    if devices.totp_device(user) is None and (codes is None or not codes.remaining()):
+        return None  # a set with every code used proves nothing
     return {"challenge_url": reverse("mfa:challenge")}
 
 

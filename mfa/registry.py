@@ -7,7 +7,10 @@ clone), since disabling a factor must never let the password alone sign in. A us
 any such row "has MFA", and the MFA stage applies at sign-in. Querysets rather than
 answers, so that every factor is asked about in the one query of the login stages (see
 :meth:`accounts.pipeline.Stage.facts`). A factor's *remover*, ``(user, *, request, by) ->
-None``, takes every row of it from a user, as staff resetting two-step verification do.
+int``, takes every row of it from a user, as staff resetting two-step verification do, and
+says how many it took; ``describe(count) -> str`` names that many rows in the reset's
+message to the user ("2 passkeys"). ``usable(user) -> QuerySet`` gives the rows that can be
+proven now, when not all can (a passkey flagged as cloned cannot); by default, every row.
 """
 
 from __future__ import annotations
@@ -20,24 +23,45 @@ FACT_PREFIX = "mfa_factor_"
 
 _providers: dict[str, Callable] = {}
 _removers: dict[str, Callable] = {}
+_describers: dict[str, Callable] = {}
+_usable: dict[str, Callable] = {}
 _facts: dict[str, Exists] = {}
 
 
-def register_factor(name: str, provider: Callable, *, remove: Callable | None = None) -> None:
+def register_factor(name: str, provider: Callable, *, remove: Callable | None = None,
+                    describe: Callable | None = None, usable: Callable | None = None) -> None:
     _providers[name] = provider
     if remove is not None:
         _removers[name] = remove
+    if describe is not None:
+        _describers[name] = describe
+    if usable is not None:
+        _usable[name] = usable
     _facts.clear()
 
 
 def unregister_factor(name: str) -> None:
     _providers.pop(name, None)
     _removers.pop(name, None)
+    _describers.pop(name, None)
+    _usable.pop(name, None)
     _facts.clear()
 
 
-def removers() -> list[Callable]:
-    return list(_removers.values())
+def has_usable_factor(user) -> bool:
+    """Whether ``user`` has a row of a registered factor that can be proven now."""
+    return any(_usable.get(name, rows)(user).exists() for name, rows in _providers.items())
+
+
+def removers() -> dict[str, Callable]:
+    """Each factor's remover, by the factor's name."""
+    return dict(_removers)
+
+
+def describe(name: str, count: int) -> str:
+    """``count`` rows of factor ``name``, as the user is told of them."""
+    describer = _describers.get(name)
+    return describer(count) if describer is not None else f"{count} × {name}"
 
 
 def factor_facts() -> dict[str, Exists]:

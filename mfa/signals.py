@@ -11,7 +11,8 @@
   every ``CHALLENGE_MAX_FAILURES`` in a row on the account's device, at a sign-in or a step-up)
 - ``browser_trusted``: ``request``, ``user``, ``trusted_id``
 - ``browser_untrusted``: ``request``, ``user``, ``trusted_id`` (None: all of them)
-- ``mfa_reset``: ``request``, ``user``, ``by`` (staff user)
+- ``mfa_reset``: ``request``, ``user``, ``by`` (staff user), ``removed`` (``{factor name:
+  count}`` of what the account had: ``"totp"``, ``"recovery_codes"`` unused, ``"passkey"``...)
 - ``mfa_disabled``: ``request``, ``user`` (the user removed their last factor)
 """
 

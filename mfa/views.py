@@ -96,12 +96,11 @@ class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormV
 
     def run(self, form):
         codes = flows.totp_activate(self.request, user=self.user(), code=form.cleaned_data["code"])
-        if self.request.user.is_authenticated:
-            # The user just proved the new factor: this session now has two.
-            authrecord.record_step_up(self.request, ["otp"])
         return self.activated(codes)
 
     def activated(self, codes):
+        # The signed-in user just proved the new factor: this session now has two.
+        authrecord.record_step_up(self.request, ["otp"])
         if codes:
             return self.response_class(
                 request=self.request, template=["mfa/recovery_codes_new.html"],
@@ -220,6 +219,10 @@ class EnrollView(TOTPSetupView):
         return reverse("accounts:login")
 
     def activated(self, codes):
+        # The code proved the pending account's new app. The session may be signed in as
+        # another account (a sign-in begun in a browser already signed in): that account
+        # proved nothing, so its record stays as it was; the pipeline records the factor
+        # for the account it signs in.
         result = pipeline.stage_passed(self.request, "mfa_enroll", amr=["otp"],
                                        also_done=("mfa",))
         if result is None:

@@ -20,7 +20,8 @@ class PasskeysConfig(AppConfig):
         exports.register("passkeys", flows.export_section)
         slots.register("login_methods", "passkeys/_login_button.html")
         slots.register("account_links", "passkeys/_account_link.html")
-        slots.register("reauth_methods", "passkeys/_reauth_button.html")
+        slots.register("reauth_methods", "passkeys/_reauth_button.html",
+                       context=flows.reauth_button)
         slots.register("signup_methods", "passkeys/_signup_link.html",
                        context=lambda request: {} if app_settings.SIGNUP else None)
         # Conditional UI: the browser offers passkeys in the email field's autofill.
@@ -34,5 +35,6 @@ class PasskeysConfig(AppConfig):
             # alone. The stage offers the flagged passkey no more; the account's other
             # factors (recovery codes, an app, other passkeys) still pass it.
             register_factor("passkey", lambda user: Passkey.objects.filter(user=user),
-                            remove=flows.passkeys_remove_all)
+                            remove=flows.passkeys_remove_all, describe=flows.describe,
+                            usable=flows.usable_passkeys)
             slots.register("mfa_alternatives", "passkeys/_mfa_option.html")

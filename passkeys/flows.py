@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts import authrecord, pipeline
 from accounts import signals as account_signals
@@ -164,9 +165,22 @@ def second_factor_options(request) -> dict:
                                              allow=allow, user_id=str(user.pk))
 
 
+def usable_passkeys(user):
+    """The passkeys of ``user`` that may still be used: not flagged as cloned."""
+    return Passkey.objects.filter(user=user, flagged_at__isnull=True)
+
+
+def reauth_button(request) -> dict | None:
+    """The reauthentication page's passkey button, for an account with a passkey it may
+    use (a flagged one is refused: the button would only lead to that refusal)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not usable_passkeys(user).exists():
+        return None
+    return {}
+
+
 def reauth_options(request, *, user) -> dict:
-    allow = list(Passkey.objects.filter(user=user, flagged_at__isnull=True)
-                 .values_list("credential_id", flat=True))
+    allow = list(usable_passkeys(user).values_list("credential_id", flat=True))
     return ceremonies.authentication_options(request, ceremony=CEREMONY_REAUTH, allow=allow,
                                              user_id=str(user.pk))
 
@@ -348,15 +362,25 @@ def passkey_remove(request, *, user, passkey_id: int, by=None) -> None:
                 _("The passkey “%(name)s” was removed from your account.") % {"name": passkey.name})
 
 
-def passkeys_remove_all(user, *, request=None, by=None) -> None:
+def passkeys_remove_all(user, *, request=None, by=None) -> int:
     """Staff resetting two-step verification: every passkey of ``user`` goes, flagged ones
-    too, each recorded (``passkey_removed``); the reset's own notice tells the user."""
+    too, each recorded (``passkey_removed`` with ``reset``); the reset's own message tells
+    the user, once for all of them. Returns how many were removed."""
+    count = 0
     with transaction.atomic():
         for passkey in Passkey.objects.select_for_update().filter(user=user).order_by("pk"):
             passkey_id = passkey.pk
             passkey.delete()
             signals.passkey_removed.send(sender=Passkey, request=request, user=user,
-                                         passkey_id=passkey_id, name=passkey.name, by=by)
+                                         passkey_id=passkey_id, name=passkey.name, by=by,
+                                         reset=True)
+            count += 1
+    return count
+
+
+def describe(count: int) -> str:
+    """``count`` passkeys, as a staff reset's message names them."""
+    return ngettext("%(n)d passkey", "%(n)d passkeys", count) % {"n": count}
 
 
 def _notice(request, user, notice: str, subject: str, summary: str) -> None:

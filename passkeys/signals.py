@@ -1,7 +1,9 @@
 """Signals of the passkeys app (payloads never carry keys or challenges).
 
 - ``passkey_added``: ``request``, ``user``, ``passkey_id``, ``name``, ``aaguid``
-- ``passkey_removed``: ``request``, ``user``, ``passkey_id``, ``name``, ``by`` (staff or None)
+- ``passkey_removed``: ``request``, ``user``, ``passkey_id``, ``name``, ``by`` (staff or None),
+  and ``reset`` (True) when staff reset two-step verification, whose own message tells the
+  user of every passkey it removed
 - ``passkey_renamed``: ``request``, ``user``, ``passkey_id``, ``name``
 - ``passkey_used``: ``request``, ``user``, ``passkey_id``, ``ceremony``
 - ``passkey_failed``: ``request``, ``user`` (None when unknown), ``ceremony``, ``reason``

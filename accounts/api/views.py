@@ -36,18 +36,30 @@ def _from_flow(error: FlowError) -> APIError:
 
 
 class IsRecentlyAuthenticated(BasePermission):
-    """Sensitive actions: the session must have authenticated within the reauth timeout."""
+    """Sensitive actions: the session must have authenticated within the reauth timeout,
+    or within the view's ``reauthentication_max_age`` when it sets one."""
 
     message = "Confirm your password first (POST /api/auth/v1/reauthenticate/)."
     second_factor_message = ("Confirm your second factor too (POST /api/auth/v1/mfa/challenge/ "
                              "with a code, or reauthenticate with a passkey).")
+    unavailable_message = ("Your account has no second factor you can use now: a passkey "
+                           "disabled for safety cannot confirm it is you, and there is no "
+                           "unused recovery code. Ask staff to reset two-step verification.")
 
     def has_permission(self, request, view):
         if not request.user.is_authenticated:
             return False
-        if not authrecord.is_recent(request._request):
-            message = (self.second_factor_message
-                       if authrecord.second_factor_due(request._request) else self.message)
+        max_age = getattr(view, "reauthentication_max_age", None)
+        if not authrecord.is_recent(request._request, max_age):
+            if authrecord.second_factor_unavailable(request._request, max_age):
+                # Still refused (a flagged passkey proves nothing), but told why, so that a
+                # client stops asking for a factor the account cannot give.
+                raise APIError(self.unavailable_message, CoreError.SECOND_FACTOR_UNAVAILABLE,
+                               status_code=403)
+            # The factor due by the view's own age: by the default, a client told to
+            # confirm its password would be refused again, and told the same, every time.
+            due = authrecord.second_factor_due(request._request, max_age)
+            message = self.second_factor_message if due else self.message
             raise APIError(message, CoreError.REAUTHENTICATION_REQUIRED, status_code=403)
         return True
 

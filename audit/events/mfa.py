@@ -9,6 +9,14 @@ def _user_target(kwargs):
     return ("user", str(user.pk), str(user)) if user is not None else ("", "", "")
 
 
+def _removed(kwargs):
+    """What a staff reset removed, ``{factor name: count}`` (counts only, never a row)."""
+    removed = kwargs.get("removed")
+    if removed is None:
+        return {}
+    return {"removed": {str(name): int(count) for name, count in removed.items()}}
+
+
 M = "mfa"
 declare(M, s.totp_added, "mfa.totp.added", data=("device_id",))
 declare(M, s.totp_removed, "mfa.totp.removed", data=("device_id",))
@@ -20,5 +28,5 @@ declare(M, s.challenge_failed, "mfa.challenge.failed", outcome="failure",
 declare(M, s.challenge_locked, "mfa.challenge.locked", outcome="denied")
 declare(M, s.browser_trusted, "mfa.browser.trusted", data=("trusted_id",))
 declare(M, s.browser_untrusted, "mfa.browser.untrusted", data=("trusted_id",))
-declare(M, s.mfa_reset, "mfa.reset", actor="by", target=_user_target)
+declare(M, s.mfa_reset, "mfa.reset", actor="by", target=_user_target, extra=_removed)
 declare(M, s.mfa_disabled, "mfa.disabled")

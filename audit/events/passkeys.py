@@ -12,8 +12,8 @@ def _owner(kwargs):
 P = "passkeys"
 declare(P, s.passkey_added, "passkeys.added", data=("passkey_id", "name", "aaguid"))
 declare(P, s.passkey_renamed, "passkeys.renamed", data=("passkey_id", "name"))
-declare(P, s.passkey_removed, "passkeys.removed", data=("passkey_id", "name"), target=_owner,
-        actor="by")
+declare(P, s.passkey_removed, "passkeys.removed", data=("passkey_id", "name", "reset"),
+        target=_owner, actor="by")
 declare(P, s.passkey_used, "passkeys.used", data=("passkey_id", "ceremony"))
 declare(P, s.passkey_failed, "passkeys.failed", outcome="failure", data=("ceremony", "reason"))
 declare(P, s.passkey_clone_detected, "passkeys.clone_detected", outcome="denied",

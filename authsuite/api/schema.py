@@ -27,7 +27,8 @@ _RESPONSES = [
             "code); `fields` names the fields at fault.", _WITH_BODY),
     ("403", "Not signed in, not allowed, CSRF check failed, or a recent reauthentication "
             "is required (`not_authenticated`, `permission_denied`, `csrf_failed`, "
-            "`reauthentication_required`).", _METHODS),
+            "`reauthentication_required`; `second_factor_unavailable` when the account has "
+            "no second factor it can prove for it).", _METHODS),
     ("406", "The `Accept` header admits no JSON (`not_acceptable`).", _METHODS),
     ("413", "The request body is too large (`request_too_large`).", _WITH_BODY),
     ("415", "The body is not JSON (`unsupported_media_type`).", _WITH_BODY),

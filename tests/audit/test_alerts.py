@@ -221,6 +221,34 @@ def test_every_change_of_how_the_account_signs_in_is_mailed(client, user, passwo
     assert len(sent_events("PasswordChanged")) == 2
 
 
+def test_a_staff_reset_recorded_before_its_counts_is_told_in_general_terms(user, staff):
+    """An mfa.reset event from before resets said what they removed still alerts."""
+    from audit import recorder
+
+    recorder.write(action="mfa.reset", user=staff, target=("user", str(user.pk), user.email))
+
+    [message] = alerts_to(user.email, "Two-step verification was reset")
+    assert "every second factor (authenticator app, recovery codes, passkeys)" in " ".join(
+        message.body.split())
+
+
+@pytest.mark.parametrize(("removed", "told"), [
+    ({"totp": 1, "passkey": 1, "recovery_codes": 1},
+     "removed every second factor it had: 1 passkey, an authenticator app and 1 unused "
+     "recovery code."),
+    ({"hardware_token": 2, "passkey": 3}, "it had: 3 passkeys and 2 × hardware_token."),
+    ({}, "it had no second factor to remove."),
+])
+def test_a_staff_reset_alert_names_what_it_removed(user, staff, removed, told):
+    from audit import recorder
+
+    recorder.write(action="mfa.reset", user=staff, target=("user", str(user.pk), user.email),
+                   data={"removed": removed})
+
+    [message] = alerts_to(user.email, "Two-step verification was reset")
+    assert told in " ".join(message.body.split())
+
+
 def test_a_project_rule_works(client, user, password):
     rules = [*DEFAULT_ALERT_RULES, "tests.audit.test_alerts.WatchReauthentication"]
     with override_settings(AUTHSUITE_AUDIT_ALERT_RULES=rules):

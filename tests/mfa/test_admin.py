@@ -194,7 +194,9 @@ def test_the_reset_is_refused_without_a_second_factor_in_the_session(client, sta
 def test_reset_signal_payload_has_no_secret(admin_client, user):
     enroll(user)
     admin_client.post(CHANGELIST, {"action": "reset_mfa", ACTION_CHECKBOX_NAME: [str(user.pk)]})
-    assert json.loads(Event.objects.get(action="mfa.reset").data) == {}
+    # What was removed, counted: no key, code or digest.
+    assert json.loads(Event.objects.get(action="mfa.reset").data) == {
+        "removed": {"totp": 1, "recovery_codes": 10}}
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/admin/",

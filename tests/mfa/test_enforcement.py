@@ -213,3 +213,50 @@ def test_a_new_account_must_enroll_before_its_first_session(everyone, client, pa
     assert response["Location"] in (ENROLL, reverse("accounts:verification_sent"))
     assert not signed_in(client)
     assert AUTH_KEY not in client.session
+
+
+# --- enrollment in a session signed in as someone else --------------------------------------
+
+
+@pytest.fixture
+def another_account_enrolling(settings, client, user, staff, password):
+    """``client`` is signed in as ``user`` (one factor, the password); in the same browser,
+    ``staff`` (who must have MFA and has none) signs in and reaches the enrollment stage."""
+    settings.AUTHSUITE_MFA_REQUIRED = "staff"
+    assert login(client, user, password)["Location"] == reverse("accounts:profile")
+    assert login(client, staff, password)["Location"] == ENROLL
+    assert client.session[AUTH_KEY] == str(user.pk)  # the earlier sign-in, until this completes
+    return client
+
+
+def test_enrolling_another_account_never_steps_up_the_signed_in_one(another_account_enrolling,
+                                                                   user, staff, clock):
+    """The code proves the pending account's new app, not a second factor of the account
+    the session is signed in as: while the sign-in waits for a later stage, that session
+    keeps the record it had."""
+    from accounts.models import PasswordChangeRequired
+
+    client = another_account_enrolling
+    PasswordChangeRequired.objects.create(user=staff)
+    before = client.session[RECORD_KEY]
+    secret = page_secret(client.get(ENROLL).content)
+
+    response = client.post(ENROLL, {"code": clock.code(secret)})
+
+    assert response.status_code == 200  # the new recovery codes, then the password change
+    assert TOTPDevice.objects.get(user=staff).confirmed
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert client.session[AUTH_KEY] == str(user.pk)
+    # Unchanged: no "otp", no "mfa", no fresher auth_time for the signed-in account.
+    assert client.session[RECORD_KEY] == before
+
+
+def test_enrolling_another_account_signs_that_account_in(another_account_enrolling, staff,
+                                                         clock):
+    client = another_account_enrolling
+    secret = page_secret(client.get(ENROLL).content)
+
+    assert client.post(ENROLL, {"code": clock.code(secret)}).status_code == 200
+
+    assert client.session[AUTH_KEY] == str(staff.pk)
+    assert client.session[RECORD_KEY]["amr"] == ["mfa", "otp", "pwd"]

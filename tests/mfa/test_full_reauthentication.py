@@ -5,45 +5,16 @@ them. A session that proved one factor reauthenticates with one."""
 from __future__ import annotations
 
 import pytest
-from django.core import mail
 from django.urls import reverse
 
-from accounts import authrecord
 from mfa import devices
 from mfa.models import TOTPDevice
-from tests.mfa.support import (
-    api_delete,
-    api_post,
-    enroll,
-    error_code,
-    sign_in_fully,
-)
+from tests.mfa.support import api_delete, api_post, error_code
 
 pytestmark = pytest.mark.django_db
 
 REMOVE = reverse("mfa:totp_remove")
 REAUTH = reverse("accounts:reauthenticate")
-
-
-@pytest.fixture
-def later(monkeypatch):
-    """Moves the authentication record's clock past the reauthentication timeout."""
-    start = authrecord.now()
-    shift = [0]
-    monkeypatch.setattr(authrecord, "now", lambda: start + shift[0])
-
-    def move(seconds: int = 301) -> None:
-        shift[0] += seconds
-
-    return move
-
-
-@pytest.fixture
-def two_factor_session(client, user, password, clock):
-    secret, codes = enroll(user)
-    sign_in_fully(client, user, password, clock, secret)
-    mail.outbox.clear()
-    return client, secret, codes
 
 
 def test_a_password_alone_does_not_remove_the_app(two_factor_session, password, later):

@@ -4,17 +4,32 @@ take passkeys too."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core import mail
 from django.test import Client
+from django.urls import reverse
 
+from accounts import authrecord
+from audit.models import Event
+from authsuite.models import OutboxMessage
 from mfa import flows as mfa_flows
 from mfa.models import RecoveryCodeSet, TrustedBrowser
+from passkeys import flows as passkey_flows
 from passkeys.models import Passkey
 from tests.helpers import outbox_for, user_admin_url
 from tests.mfa.support import Clock, api_post, enroll
 from tests.passkeys.authenticator import SoftAuthenticator
-from tests.passkeys.support import actions, add_passkey, code, login, password_client
+from tests.passkeys.support import (
+    ORIGIN,
+    actions,
+    add_passkey,
+    code,
+    login,
+    password_client,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -108,6 +123,100 @@ def test_after_a_clone_the_owner_signs_in_with_a_recovery_code_and_removes_it(us
                     ).json()["status"] == "authenticated"
 
 
+@pytest.fixture
+def flagged_only(user, password, monkeypatch):
+    """A session signed in with the password and the account's only passkey, which was
+    flagged as cloned since; the reauthentication timeout has passed. Returns (session,
+    authenticator, passkey)."""
+    authenticator = SoftAuthenticator()
+    passkey = add_passkey(password_client(user, password), authenticator)
+    browser = Client()
+    assert api_post(browser, "login/", {"email": user.email, "password": password}
+                    ).json()["stage"] == "mfa"
+    options = api_post(browser, "passkeys/second-factor/options/").json()
+    assertion = authenticator.get(options, origin=ORIGIN)
+    assert api_post(browser, "passkeys/second-factor/", {"credential": assertion}
+                    ).json()["status"] == "authenticated"
+    clone_detected(authenticator)
+    start = authrecord.now()
+    monkeypatch.setattr(authrecord, "now", lambda: start + 301)
+    return browser, authenticator, passkey
+
+
+def test_with_only_a_flagged_passkey_the_page_says_to_ask_staff(flagged_only, password):
+    """No password form again and again, no passkey that will be refused: what is wrong and
+    who can help."""
+    browser, _authenticator, _passkey = flagged_only
+    setup = reverse("mfa:totp_setup")
+    page_url = browser.get(setup)["Location"]
+    assert browser.post(page_url, {"password": password, "next": setup})["Location"] == setup
+
+    assert browser.get(setup)["Location"] == page_url  # still refused
+    page = browser.get(page_url).content.decode()
+
+    assert "Ask the site's staff to reset two-step verification" in " ".join(page.split())
+    assert 'name="password"' not in page
+    assert 'data-passkey="reauth"' not in page
+    assert reverse("mfa:challenge") not in page
+    assert "confirm your second step too" not in page
+
+
+def test_with_only_a_flagged_passkey_the_api_says_to_ask_staff(flagged_only, password):
+    browser, authenticator, passkey = flagged_only
+    assert code(browser.delete(f"/api/auth/v1/passkeys/{passkey.pk}/")
+                ) == "reauthentication_required"  # the password first, as for anyone
+    assert api_post(browser, "reauthenticate/", {"password": password}).status_code == 200
+
+    response = browser.delete(f"/api/auth/v1/passkeys/{passkey.pk}/")
+
+    assert response.status_code == 403
+    assert code(response) == "second_factor_unavailable"
+    assert "reset two-step verification" in response.json()["error"]["message"]
+    # The flagged passkey still confirms nothing, and the action stays refused.
+    options = api_post(browser, "passkeys/reauthenticate/options/").json()
+    assert options["allowCredentials"] == []
+    response = api_post(browser, "passkeys/reauthenticate/",
+                        {"credential": authenticator.get(options, origin=ORIGIN)})
+    assert code(response) == "passkey_cloned"
+    assert code(browser.delete(f"/api/auth/v1/passkeys/{passkey.pk}/")
+                ) == "second_factor_unavailable"
+    assert Passkey.objects.filter(pk=passkey.pk).exists()
+
+
+def test_with_every_recovery_code_used_the_page_says_to_ask_staff(flagged_only, user,
+                                                                  password):
+    from django.utils import timezone
+
+    from mfa import recovery
+    from mfa.models import RecoveryCode
+
+    browser, _authenticator, _passkey = flagged_only
+    recovery.generate(user)
+    RecoveryCode.objects.update(used_at=timezone.now())
+    api_post(browser, "reauthenticate/", {"password": password})
+
+    page = browser.get(reverse("accounts:reauthenticate")).content.decode()
+
+    assert "reset two-step verification" in page
+    assert reverse("mfa:challenge") not in page
+
+
+def test_with_a_recovery_code_left_the_page_offers_it(flagged_only, user, password):
+    from mfa import recovery
+
+    browser, _authenticator, passkey = flagged_only
+    [first, *_rest] = recovery.generate(user)
+    api_post(browser, "reauthenticate/", {"password": password})
+
+    page = browser.get(reverse("accounts:reauthenticate")).content.decode()
+    assert "confirm your second step too" in page
+    assert "reset two-step verification" not in page
+    assert f'href="{reverse("mfa:challenge")}"' in page
+
+    assert api_post(browser, "mfa/challenge/", {"code": first}).status_code == 200
+    assert browser.delete(f"/api/auth/v1/passkeys/{passkey.pk}/").status_code == 204
+
+
 def test_a_clone_ends_every_trusted_browser(user, password):
     """A browser trusted since the passkey was copied may be the copy's: every browser
     asks for the second factor again."""
@@ -150,6 +259,64 @@ def test_a_staff_reset_removes_passkeys_too(admin_client, user, password):
     assert "passkeys" in next(m for m in mail if "reset" in m.subject.lower()).body
     assert api_post(Client(), "login/", {"email": user.email, "password": password}
                     ).json()["status"] == "authenticated"
+
+
+@pytest.fixture
+def every_kind_of_factor(user, password):
+    """Two passkeys, an authenticator app and ten unused recovery codes."""
+    client = password_client(user, password)
+    add_passkey(client)
+    add_passkey(client)
+    enroll(user)
+    OutboxMessage.objects.all().delete()
+    mail.outbox.clear()
+    return user
+
+
+@pytest.mark.parametrize("audit_on", [True, False], ids=["alert", "notice"])
+def test_a_staff_reset_is_one_message_saying_what_was_removed(every_kind_of_factor, staff,
+                                                              settings, audit_on):
+    """One message for the reset, not one more per passkey; the trail keeps every removal."""
+    settings.AUTHSUITE_AUDIT_ENABLED = audit_on
+    user = every_kind_of_factor
+
+    mfa_flows.mfa_reset(user, by=staff)
+
+    queued = OutboxMessage.objects.filter(to=user.email)
+    assert queued.count() == 1
+    assert len(outbox_for(user.email)) == 1
+    message = outbox_for(user.email)[0]
+    assert message.subject.endswith("Two-step verification was reset")
+    body = " ".join(message.body.split())
+    assert "removed every second factor it had: 2 passkeys, an authenticator app and 10 " \
+           "unused recovery codes." in body
+    if audit_on:
+        assert len(actions(action="passkeys.removed", target_id=str(user.pk))) == 2
+        reset = Event.objects.get(action="mfa.reset")
+        assert json.loads(reset.data) == {"removed": {"totp": 1, "passkey": 2,
+                                                      "recovery_codes": 10}}
+
+
+def test_a_staff_reset_names_only_what_the_account_had(user, staff, password):
+    add_passkey(password_client(user, password))
+    mail.outbox.clear()
+
+    mfa_flows.mfa_reset(user, by=staff)
+
+    body = " ".join(outbox_for(user.email)[0].body.split())
+    assert "1 passkey" in body
+    assert "authenticator app" not in body and "recovery code" not in body
+
+
+def test_a_passkey_removed_by_staff_on_its_own_is_still_told(user, staff, password):
+    """Outside a reset, each passkey staff remove is its own message, as it always was."""
+    passkey = add_passkey(password_client(user, password))
+    mail.outbox.clear()
+
+    passkey_flows.passkey_remove(None, user=user, passkey_id=passkey.pk, by=staff)
+
+    assert [m.subject for m in outbox_for(user.email)] == [
+        "authsuite demo: A passkey was removed"]
 
 
 def test_a_staff_reset_removes_a_flagged_passkey_as_well(user, staff, password):
