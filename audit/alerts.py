@@ -229,33 +229,14 @@ class MFAReset(CredentialChange):
     summary = ("Staff reset two-step verification on your account: every second factor "
                "(authenticator app, recovery codes, passkeys) was removed. Set it up again "
                "the next time you sign in.")
-    #: How the message names the factors of the event's ``removed`` (singular, plural).
-    factors = {
-        "passkey": ("1 passkey", "{n} passkeys"),
-        "totp": ("an authenticator app", "{n} authenticator apps"),
-        "recovery_codes": ("1 unused recovery code", "{n} unused recovery codes"),
-    }
 
     def context(self, event) -> dict:
         removed = json.loads(event.data).get("removed")
         if removed is None:
             return {}  # an event from before resets said what they removed
-        # The trail keeps the keys sorted: the suite's factors in their own order first.
-        order = [*self.factors, *sorted(set(removed) - set(self.factors))]
-        parts = [self._named(name, removed[name]) for name in order if name in removed]
-        if not parts:
-            return {"summary": "Staff reset two-step verification on your account; it had "
-                               "no second factor to remove."}
-        listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
-        return {"summary": f"Staff reset two-step verification on your account and removed "
-                           f"every second factor it had: {listed}. Set it up again the next "
-                           f"time you sign in."}
+        from mfa.flows import reset_summary  # only the mfa app records mfa.reset
 
-    def _named(self, name: str, count: int) -> str:
-        if name not in self.factors:
-            return f"{count} × {name}"  # a project's own factor
-        one, many = self.factors[name]
-        return one if count == 1 else many.format(n=count)
+        return {"summary": reset_summary(removed)}
 
 
 class PasskeyAdded(CredentialChange):

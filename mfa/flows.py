@@ -347,8 +347,12 @@ def mfa_reset(user, *, request=None, by=None) -> dict[str, int]:
 
 
 def reset_summary(removed: dict[str, int]) -> str:
-    """What the user is told of a staff reset that removed ``removed``."""
-    parts = [_describe(name, count) for name, count in removed.items()]
+    """What the user is told of a staff reset that removed ``removed``, in one order
+    whoever tells it (this notice, or the audit trail's alert from the event's data): the
+    registered factors as registered, then the recovery codes, then any other name."""
+    known = [*registry.names(), "recovery_codes"]
+    order = [*known, *sorted(set(removed) - set(known))]
+    parts = [_describe(name, removed[name]) for name in order if removed.get(name)]
     if not parts:
         return _("Staff reset two-step verification on your account; it had no second "
                  "factor to remove.")

@@ -39,11 +39,13 @@ def reauth_code_link(request) -> dict | None:
     return {"challenge_url": reverse("mfa:challenge")}
 
 
-def factor_removed(sender, user=None, request=None, **kwargs):
-    """A factor another app contributes (a passkey) was removed."""
+def factor_removed(sender, user=None, request=None, reset=False, **kwargs):
+    """A factor another app contributes (a passkey) was removed. Not as part of a staff
+    reset (``reset``): that is recorded and told as one, ``mfa_reset``, and two-step
+    verification being off is not the user's doing."""
     from mfa.flows import factor_removed
 
-    if user is not None:
+    if user is not None and not reset:
         factor_removed(user, request=request, sender=sender)
 
 

@@ -53,6 +53,11 @@ def has_usable_factor(user) -> bool:
     return any(_usable.get(name, rows)(user).exists() for name, rows in _providers.items())
 
 
+def names() -> list[str]:
+    """The registered factors' names, in the order they were registered."""
+    return list(_providers)
+
+
 def removers() -> dict[str, Callable]:
     """Each factor's remover, by the factor's name."""
     return dict(_removers)

@@ -234,7 +234,7 @@ def test_a_staff_reset_recorded_before_its_counts_is_told_in_general_terms(user,
 
 @pytest.mark.parametrize(("removed", "told"), [
     ({"totp": 1, "passkey": 1, "recovery_codes": 1},
-     "removed every second factor it had: 1 passkey, an authenticator app and 1 unused "
+     "removed every second factor it had: an authenticator app, 1 passkey and 1 unused "
      "recovery code."),
     ({"hardware_token": 2, "passkey": 3}, "it had: 3 passkeys and 2 × hardware_token."),
     ({}, "it had no second factor to remove."),

@@ -288,13 +288,15 @@ def test_a_staff_reset_is_one_message_saying_what_was_removed(every_kind_of_fact
     message = outbox_for(user.email)[0]
     assert message.subject.endswith("Two-step verification was reset")
     body = " ".join(message.body.split())
-    assert "removed every second factor it had: 2 passkeys, an authenticator app and 10 " \
+    assert "removed every second factor it had: an authenticator app, 2 passkeys and 10 " \
            "unused recovery codes." in body
     if audit_on:
         assert len(actions(action="passkeys.removed", target_id=str(user.pk))) == 2
         reset = Event.objects.get(action="mfa.reset")
         assert json.loads(reset.data) == {"removed": {"totp": 1, "passkey": 2,
                                                       "recovery_codes": 10}}
+        # The reset is the record: two-step verification did not go off by the user's doing.
+        assert actions(action="mfa.disabled") == []
 
 
 def test_a_staff_reset_names_only_what_the_account_had(user, staff, password):
