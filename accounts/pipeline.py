@@ -111,6 +111,11 @@ class Stage:
         """True for stages that end the attempt instead of continuing it (verify email)."""
         return False
 
+    def details(self, user) -> dict:
+        """More for API clients waiting at this stage than its ``description`` (which ways
+        through it ``user`` has, say); merged into the pending answer."""
+        return {}
+
 
 class StageRegistry:
     def __init__(self):
@@ -147,7 +152,7 @@ class LoginResult:
             return {"status": "authenticated"}
         return {
             "status": "pending", "stage": self.stage.key, "url": self.stage.url(),
-            "message": self.stage.description,
+            "message": self.stage.description, **self.stage.details(self.user),
         }
 
 

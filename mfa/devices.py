@@ -41,13 +41,20 @@ def has_mfa(user) -> bool:
     return registry.has_factor(user_facts(user, registry.factor_facts()))
 
 
-def can_prove(user) -> bool:
-    """Whether the user has a second factor they can prove now: an app, an unused recovery
-    code, or a registered factor's usable row (a passkey not flagged as cloned)."""
-    if totp_device(user) is not None:
-        return True
+def ways(user) -> list[str]:
+    """The ways ``user`` can prove a second factor now: each registered factor with a row
+    that can be proven (``"totp"``, an app; ``"passkey"``, one not flagged as cloned), then
+    ``"recovery_code"`` while an unused code is left."""
+    found = registry.usable_factors(user)
     codes = recovery_set(user)
-    return (codes is not None and codes.remaining() > 0) or registry.has_usable_factor(user)
+    if codes is not None and codes.remaining() > 0:
+        found.append("recovery_code")
+    return found
+
+
+def can_prove(user) -> bool:
+    """Whether the user has a second factor they can prove now (see :func:`ways`)."""
+    return bool(ways(user))
 
 
 def throttled_check(device, token) -> tuple[bool, object]:

@@ -53,6 +53,11 @@ def has_usable_factor(user) -> bool:
     return any(_usable.get(name, rows)(user).exists() for name, rows in _providers.items())
 
 
+def usable_factors(user) -> list[str]:
+    """The registered factors of which ``user`` has a row that can be proven now."""
+    return [name for name, rows in _providers.items() if _usable.get(name, rows)(user).exists()]
+
+
 def names() -> list[str]:
     """The registered factors' names, in the order they were registered."""
     return list(_providers)

@@ -6,7 +6,11 @@ from accounts import authrecord
 from accounts.errors import FlowError
 from accounts.flows.email import unproven_address, verification_resend
 from accounts.pipeline import Stage
-from mfa import policy, registry, trust
+from mfa import devices, policy, registry, trust
+
+NO_WAY_LEFT = ("This account has no second factor that can be used now (its passkey was "
+               "disabled for safety and no recovery code is left). Ask staff to reset "
+               "two-step verification.")
 
 
 class SecondFactorStage(Stage):
@@ -27,6 +31,14 @@ class SecondFactorStage(Stage):
         if "mfa" in authrecord.combine(state.amr):
             return False
         return registry.has_factor(facts) and trust.trusted(request, user) is None
+
+    def details(self, user) -> dict:
+        """``methods``: the ways through (``totp``, ``passkey``, ``recovery_code``), so that
+        a client offers only those; none left (only a passkey flagged as cloned) is said."""
+        methods = devices.ways(user)
+        if methods:
+            return {"methods": methods}
+        return {"methods": [], "message": NO_WAY_LEFT}
 
 
 class EnrollStage(Stage):

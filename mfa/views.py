@@ -176,7 +176,24 @@ class ChallengeView(FlowFormView):
             kwargs.update(form=form, recovery_form=RecoveryCodeForm())
         context = super().get_context_data(**kwargs)
         context["step_up"] = self.step_up
+        context.update(self.ways())
         return context
+
+    def ways(self) -> dict:
+        """Which ways in the page offers: the code form for an account with an app, the
+        recovery code for one with a code left, and, with neither and no other usable factor
+        (only a passkey flagged as cloned), who can help instead of forms that cannot
+        succeed. Never more than the account has: the password is proven by now."""
+        user = self.request.user if self.step_up else self.state.user()
+        if user is None:
+            return {"has_app": True, "has_codes": True, "can_prove": True}
+        ways = devices.ways(user)
+        return {
+            "has_app": "totp" in ways,
+            "has_codes": "recovery_code" in ways,
+            # An account without factors (a step-up before any) is offered the forms.
+            "can_prove": bool(ways) or not devices.has_mfa(user),
+        }
 
     def run(self, form):
         code = form.cleaned_data["code"]

@@ -37,4 +37,5 @@ class PasskeysConfig(AppConfig):
             register_factor("passkey", lambda user: Passkey.objects.filter(user=user),
                             remove=flows.passkeys_remove_all, describe=flows.describe,
                             usable=flows.usable_passkeys)
-            slots.register("mfa_alternatives", "passkeys/_mfa_option.html")
+            slots.register("mfa_alternatives", "passkeys/_mfa_option.html",
+                           context=flows.second_factor_button)

@@ -179,6 +179,16 @@ def reauth_button(request) -> dict | None:
     return {}
 
 
+def second_factor_button(request) -> dict | None:
+    """The sign-in's second-factor page's passkey button, for a pending sign-in whose
+    account has a passkey it may use: an account with an app alone has none to offer."""
+    state = pipeline.state_get(request)
+    user = state.user() if state is not None else None
+    if user is None or not usable_passkeys(user).exists():
+        return None
+    return {}
+
+
 def reauth_options(request, *, user) -> dict:
     allow = list(usable_passkeys(user).values_list("credential_id", flat=True))
     return ceremonies.authentication_options(request, ceremony=CEREMONY_REAUTH, allow=allow,

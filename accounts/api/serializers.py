@@ -135,6 +135,10 @@ class LoginResultSerializer(serializers.Serializer):
     stage = serializers.CharField(required=False)
     url = serializers.CharField(required=False)
     message = serializers.CharField(required=False)
+    methods = serializers.ListField(
+        child=serializers.CharField(), required=False,
+        help_text="At the `mfa` stage: the ways through it the account has now (`totp`, "
+                  "`passkey`, `recovery_code`); empty when none is left.")
 
 
 class DetailSerializer(serializers.Serializer):

@@ -92,6 +92,7 @@ def test_password_api(client, user, password, secret, clock):
     assert response.json() == {
         "status": "pending", "stage": "mfa", "url": CHALLENGE,
         "message": "Enter a code from your authenticator app or a recovery code.",
+        "methods": ["totp", "recovery_code"],
     }
     assert api_get(client, "session/").json()["pending_stage"] == "mfa"
     assert_nothing_authenticated(client)

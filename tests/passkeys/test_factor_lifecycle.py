@@ -217,6 +217,85 @@ def test_with_a_recovery_code_left_the_page_offers_it(flagged_only, user, passwo
     assert browser.delete(f"/api/auth/v1/passkeys/{passkey.pk}/").status_code == 204
 
 
+def challenge_page(user, password) -> str:
+    """The sign-in's second-factor page, once the password is proven."""
+    browser = Client()
+    response = browser.post(reverse("accounts:login"), {"email": user.email,
+                                                        "password": password})
+    assert response["Location"] == reverse("mfa:challenge")
+    return " ".join(browser.get(reverse("mfa:challenge")).content.decode().split())
+
+
+def test_signing_in_with_only_a_flagged_passkey_the_page_says_to_ask_staff(user, password):
+    authenticator = SoftAuthenticator()
+    add_passkey(password_client(user, password), authenticator)
+    clone_detected(authenticator)
+
+    page = challenge_page(user, password)
+
+    assert "Ask the site's staff to reset two-step verification" in page
+    assert 'name="code"' not in page
+    assert 'data-passkey="second-factor"' not in page
+
+
+def test_signing_in_the_page_offers_only_the_ways_the_account_has(user, password):
+    from mfa import recovery
+
+    authenticator = SoftAuthenticator()
+    add_passkey(password_client(user, password), authenticator)
+    page = challenge_page(user, password)
+    assert 'data-passkey="second-factor"' in page
+    assert "authenticator app" not in page and 'name="code"' not in page  # no app, no codes
+
+    recovery.generate(user)
+    page = challenge_page(user, password)
+    assert '<details class="recovery" open>' in page  # the one code form, unfolded
+    assert "Use a recovery code</summary>" in page
+
+    clone_detected(authenticator)
+    page = challenge_page(user, password)
+    assert 'data-passkey="second-factor"' not in page
+    assert 'name="code"' in page and "reset two-step verification" not in page
+
+
+def test_signing_in_with_an_app_alone_no_passkey_button(user, password):
+    enroll(user)
+    page = challenge_page(user, password)
+
+    assert "Enter the code from your authenticator app." in page
+    assert 'data-passkey="second-factor"' not in page
+    assert "Use a recovery code instead" in page
+
+
+def pending_methods(user, password) -> dict:
+    response = api_post(Client(), "login/", {"email": user.email, "password": password})
+    assert response.json()["stage"] == "mfa"
+    return response.json()
+
+
+def test_the_api_names_the_ways_through_the_second_factor(user, password):
+    from mfa import recovery
+
+    authenticator = SoftAuthenticator()
+    add_passkey(password_client(user, password), authenticator)
+    assert pending_methods(user, password)["methods"] == ["passkey"]
+    enroll(user, codes=False)
+    recovery.generate(user)
+    assert pending_methods(user, password)["methods"] == ["totp", "passkey", "recovery_code"]
+
+
+def test_the_api_says_when_no_way_through_is_left(user, password):
+    authenticator = SoftAuthenticator()
+    add_passkey(password_client(user, password), authenticator)
+    clone_detected(authenticator)
+
+    answer = pending_methods(user, password)
+
+    assert answer["methods"] == []
+    assert "Ask staff to reset two-step verification" in answer["message"]
+    assert answer["status"] == "pending"  # still refused: the flagged passkey proves nothing
+
+
 def test_a_clone_ends_every_trusted_browser(user, password):
     """A browser trusted since the passkey was copied may be the copy's: every browser
     asks for the second factor again."""
