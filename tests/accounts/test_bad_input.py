@@ -382,6 +382,7 @@ def test_hostile_but_valid_text_is_stored_verbatim(anonymous, password_text):
 @pytest.mark.parametrize("name", [
     "Ann\u009b31m",  # a C1 control: CSI, as a terminal reads it
     "\u202eAnn", "Ann\u2066x\u2069",  # bidi override and isolate: shown otherwise than kept
+    "\u200eAnn", "Ann\u200f", "An\u061cn",  # the marks LRM, RLM and ALM reorder text too
     "An\x85n",  # NEL inside (at either end it is trimmed as a space)
 ])
 def test_c1_and_bidi_controls_in_a_name_are_refused(anonymous, name):
