@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.errors import AccountsError, FlowError
+from accounts.forms import SignupForm
 from accounts.models import (
     EmailAddress,
     LoginThrottle,
@@ -438,6 +439,98 @@ def test_staff_type_an_address_in_its_normal_form(admin_client, typed, error):
 
     assert response.status_code == 200
     assert error in response.context["adminform"].form.errors["email"]
+    ann.refresh_from_db()
+    assert ann.email == "ann@example.com"
+
+
+FULL_WIDTH = "\uff55\uff53\uff45\uff52\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.\uff43\uff4f\uff4d"
+
+
+def signup_accepts(typed: str) -> str | None:
+    """The address the sign-up form takes ``typed`` as, or None if it refuses it."""
+    form = SignupForm(data={"email": typed, "password": "a long enough passphrase"})
+    form.is_valid()
+    return None if "email" in form.errors else form.cleaned_data["email"]
+
+
+@pytest.mark.parametrize("typed", [
+    FULL_WIDTH,  # ｕｓｅｒ＠ｅｘａｍｐｌｅ.ｃｏｍ
+    "\uff35\uff33\uff25\uff32\uff20\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25\uff0e\uff23\uff2f\uff2d",
+    f"  {FULL_WIDTH}  ",
+    "user\uff20example.com",  # only the at sign full-width
+])
+def test_staff_type_a_full_width_login_address_as_sign_up_takes_it(admin_client, typed):
+    assert signup_accepts(typed) == "user@example.com"
+    ann = UserFactory(email="ann@example.com")
+    mail.outbox.clear()
+    form = change_form(admin_client, ann)
+    form["email"] = [typed]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ann.refresh_from_db()
+    assert ann.email == "user@example.com"
+    assert addresses(ann) == {"user@example.com": (True, True), "ann@example.com": (False, True)}
+    [notice] = [m for m in mail.outbox if m.to == ["ann@example.com"]]
+    assert "user@example.com" in notice.body
+
+
+@pytest.mark.parametrize("typed", [
+    FULL_WIDTH,
+    # ｕｓｅｒ＠ｌｏｃａｌｈｏｓｔ: no public domain, as typed or folded
+    "\uff55\uff53\uff45\uff52\uff20\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54",
+    "user\uff20\uff3b127.0.0.1\uff3d",  # user＠［127.0.0.1］
+    "user\uff20\uff20example.com",
+    "\uff55\uff53\uff45\uff52",  # no at sign at all
+    "user@b\u00fccher.de", "user@xn--bcher-kva.de", "USER@\uff22\u00dcCHER.de",
+    "user\u200e\uff20example.com",
+    "user\uff20" + "\uff45" * 250 + ".com",  # too long once folded, as typed too
+    "\ufb00\uff20example.com",  # the ligature ﬀ folds to "ff"
+])
+def test_the_login_address_field_accepts_what_sign_up_accepts(admin_client, typed):
+    expected = signup_accepts(typed)
+    ann = UserFactory(email="ann@example.com")
+    form = change_form(admin_client, ann)
+    form["email"] = [typed]
+
+    response = admin_client.post(change_url(ann), form)
+
+    ann.refresh_from_db()
+    if expected is None:
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors["email"]
+        assert ann.email == "ann@example.com"
+    else:
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        assert ann.email == expected
+
+
+def test_staff_add_an_account_with_a_full_width_address(admin_client):
+    page = admin_client.get(user_admin_url("add"))
+    form = form_data(page.content.decode(), "user_form")
+    form.update({"email": [FULL_WIDTH], "name": ["New Person"],
+                 "date_joined_0": ["2024-01-01"], "date_joined_1": ["00:00:00"]})
+    if "username" in form:  # django.contrib.auth's User
+        form["username"] = ["new.person"]
+
+    response = admin_client.post(user_admin_url("add"), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert User.objects.filter(email="user@example.com").count() == 1
+
+
+def test_a_full_width_spelling_of_another_accounts_address_is_still_refused(admin_client):
+    ann = UserFactory(email="ann@example.com")
+    UserFactory(email="user@example.com")
+    form = change_form(admin_client, ann)
+    form["email"] = [FULL_WIDTH]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 200
+    assert "Another account already uses this address." in (
+        response.context["adminform"].form.errors["email"])
     ann.refresh_from_db()
     assert ann.email == "ann@example.com"
 
