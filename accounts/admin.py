@@ -35,8 +35,8 @@ from accounts.flows.email import (
     email_add_by_staff,
     email_remove,
     email_set_by_staff,
+    email_verify_by_staff,
     held_elsewhere,
-    mark_verified,
 )
 from accounts.flows.password import password_reset_send
 from accounts.forms import AddressField, NewAddressField, normal_address, normal_form_first
@@ -166,7 +166,7 @@ class EmailAddressFormSet(forms.BaseInlineFormSet):
 
     def save_existing(self, form, obj, commit=True):
         if form.verifying:
-            mark_verified(self.request, user=self.instance, email=obj.email, by=self.request.user)
+            email_verify_by_staff(self.request, user=self.instance, email=obj.email)
             obj.refresh_from_db()
         return obj
 

@@ -813,6 +813,157 @@ def test_staff_cannot_verify_an_address_another_account_holds(admin_client, ann)
     assert EmailAddress.objects.get(email="bob@example.com").user == bob
 
 
+VERIFIED_NOTICE = "accounts/email/email_verified_by_staff"
+
+
+def verified_notices() -> list[str]:
+    """The addresses told that staff verified them, one entry per message queued."""
+    return sorted(OutboxMessage.objects.filter(template=VERIFIED_NOTICE)
+                  .values_list("to", flat=True))
+
+
+def queued_bodies(template: str) -> list[str]:
+    """The text bodies of the queued messages of ``template``, rendered as they will be sent."""
+    from authsuite.outbox import render
+
+    return [render(message).body for message in OutboxMessage.objects.filter(template=template)]
+
+
+def staff_verified_events(email: str, admin_client, user) -> int:
+    return sum(
+        1 for e in Event.objects.filter(action="accounts.email.verified",
+                                        actor_id=str(staff_member(admin_client).pk),
+                                        target_id=str(user.pk))
+        if json.loads(e.data)["email"] == email)
+
+
+def test_staff_ticking_verified_tell_the_address(admin_client, ann):
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, 'ann.work@example.com')}-verified"] = ["on"]
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    assert addresses(ann)["ann.work@example.com"] == (False, True)
+    assert verified_notices() == ["ann.work@example.com"]
+    [notice] = mail.outbox
+    assert notice.to == ["ann.work@example.com"]
+    assert "verified" in notice.subject
+    assert "ann.work@example.com" in notice.body
+    assert "signs in with" not in notice.body  # not the address the account signs in with
+    [html] = [body for body, kind in notice.alternatives if kind == "text/html"]
+    assert "ann.work@example.com" in html
+    assert staff_verified_events("ann.work@example.com", admin_client, ann) == 1
+
+
+def test_staff_adding_a_verified_address_tell_it_and_an_unverified_one_not(admin_client, ann):
+    form = with_new_rows(change_form(admin_client, ann),
+                         {"email": "Ann.Home@Example.org", "verified": "on"},
+                         {"email": "ann.other@example.org"})
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    assert verified_notices() == ["ann.home@example.org"]
+    assert [m.to for m in mail.outbox] == [["ann.home@example.org"]]
+    assert staff_verified_events("ann.home@example.org", admin_client, ann) == 1
+    assert staff_verified_events("ann.other@example.org", admin_client, ann) == 0
+
+
+def test_staff_verifying_the_address_the_account_signs_in_with_say_so(admin_client):
+    ann = UserFactory(email="ann@example.com", verified_email=False)
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, 'ann@example.com')}-verified"] = ["on"]
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    assert verified_notices() == ["ann@example.com"]
+    [notice] = mail.outbox
+    assert "signs in with" in notice.body
+
+
+def test_staff_changing_the_login_address_tell_the_new_one_it_is_verified(admin_client, ann):
+    form = change_form(admin_client, ann)
+    form["email"] = ["ann.new@example.com"]
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert verified_notices() == ["ann.new@example.com"]
+    [body] = queued_bodies(VERIFIED_NOTICE)
+    assert "ann.new@example.com" in body
+    assert "signs in with" in body
+    assert staff_verified_events("ann.new@example.com", admin_client, ann) == 1
+
+
+def test_staff_moving_the_login_address_to_a_verified_one_tell_nobody_it_is_verified(
+        admin_client, ann):
+    EmailAddress.objects.filter(email="ann.work@example.com").update(verified=True)
+    form = change_form(admin_client, ann)
+    form["email"] = ["ann.work@example.com"]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert verified_notices() == []
+
+
+def test_saving_a_page_that_verifies_nothing_tells_nobody(admin_client, ann):
+    form = change_form(admin_client, ann)
+    form["is_staff"] = ["on"]
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert verified_notices() == []
+    assert mail.outbox == []
+
+
+def test_a_verification_refused_tells_nobody(admin_client, ann):
+    UserFactory(email="bob@example.com")
+    form = with_new_rows(change_form(admin_client, ann),
+                         {"email": "bob@example.com", "verified": "on"})
+    form[f"email_addresses-{row_index(form, 'ann.work@example.com')}-verified"] = ["on"]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 200
+    assert addresses(ann)["ann.work@example.com"] == (False, False)  # the page saved nothing
+    assert verified_notices() == []
+
+
+def test_a_save_tried_again_queues_each_notice_once(admin_client, ann, monkeypatch):
+    # The user changed their addresses while the page was open: the admin's transaction
+    # rolls back (the notice queued in it with it) and the save is tried again.
+    from accounts import admin as accounts_admin
+
+    real = accounts_admin.email_set_by_staff
+    calls = []
+
+    def changed_meanwhile_once(request, **kwargs):
+        calls.append(kwargs["user"].pk)
+        if len(calls) == 1:
+            raise FlowError(AccountsError.EMAIL_PRIMARY, "Changed meanwhile.")
+        return real(request, **kwargs)
+
+    monkeypatch.setattr(accounts_admin, "email_set_by_staff", changed_meanwhile_once)
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, 'ann.work@example.com')}-verified"] = ["on"]
+    form["email"] = ["ann.new@example.com"]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert calls == [ann.pk, ann.pk]
+    assert verified_notices() == ["ann.new@example.com", "ann.work@example.com"]
+
+
 @pytest.mark.parametrize(("rows", "error"), [
     # Rows of one address in another spelling: the rows of the page (the login address's
     # among them) are compared as saved, in their normal form.
