@@ -81,7 +81,7 @@ class AuthPageMixin:
     def after_login(self, result: pipeline.LoginResult):
         if result.stage is not None:
             return redirect(result.stage.url())
-        target = safe_next(self.request, result.next_url, app_settings.LOGIN_REDIRECT_URL)
+        target = safe_next(self.request, result.next_url, lambda: app_settings.LOGIN_REDIRECT_URL)
         return HttpResponseRedirect(target)
 
 
