@@ -36,11 +36,11 @@ from accounts.flows.email import (
     email_add_by_staff,
     email_remove,
     email_set_by_staff,
+    email_verify_by_staff,
     held_elsewhere,
-    mark_verified,
 )
 from accounts.flows.password import password_reset_send
-from accounts.forms import AddressField, NewAddressField, normal_address
+from accounts.forms import AddressField, NewAddressField, normal_address, normal_form_first
 from accounts.models import (
     EmailAddress,
     LoginThrottle,
@@ -167,7 +167,7 @@ class EmailAddressFormSet(forms.BaseInlineFormSet):
 
     def save_existing(self, form, obj, commit=True):
         if form.verifying:
-            mark_verified(self.request, user=self.instance, email=obj.email, by=self.request.user)
+            email_verify_by_staff(self.request, user=self.instance, email=obj.email)
             obj.refresh_from_db()
         return obj
 
@@ -464,10 +464,20 @@ class SuiteUserAdminMixin(SafeInputMixin):
         class AddressCheckedForm(form):
             """The login address staff type is normalised and may not be another account's."""
 
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                # Folded before the field's own check, as sign-up folds it: a full-width
+                # "＠" is an "@" there, and must not be "not a valid address" here.
+                normal_form_first(self.fields[field])
+
             def clean(self):
                 cleaned = super().clean()
                 if field not in self.changed_data:
-                    return cleaned  # an account as it was (a legacy one without an address)
+                    # An account as it was (a legacy one without an address, or with one
+                    # stored in another spelling): kept as stored, not folded unasked.
+                    if field in cleaned and field in self.initial:
+                        cleaned[field] = self.initial[field]
+                    return cleaned
                 if cleaned.get(field):
                     try:
                         cleaned[field] = normal_address(cleaned[field])

@@ -83,7 +83,8 @@ class AccountsSettings(AppSettings):
         """Where a completed sign-in goes when no safe ``next`` was given: Django's
         LOGIN_REDIRECT_URL when the project sets one other than Django's default
         (``/accounts/profile/``, a page the suite does not have), else the suite's account
-        page (``accounts:profile``). A URL name is resolved."""
+        page (``accounts:profile``). A URL name is resolved, and only when it is needed: a
+        sign-in with a safe ``next`` neither reads nor resolves it."""
         from django.conf import global_settings
         from django.shortcuts import resolve_url
 

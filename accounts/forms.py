@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -28,6 +30,32 @@ class NewAddressField(AddressField):
     public service can reach (:func:`accounts.models.validate_public_domain`)."""
 
     default_validators = [*AddressField.default_validators, validate_public_domain]
+
+
+class NormalFormFirstMixin:
+    """For an address field the suite did not make (a user admin's, from the project's model
+    or form): the address is validated in its normal form, as :class:`AddressField` validates
+    it, so that what sign-up accepts (``ｕｓｅｒ＠ｅｘａｍｐｌｅ.ｃｏｍ``) is accepted here too,
+    instead of failing the field's own check before anything folds it.
+
+    Only ``clean`` folds: ``has_changed`` still compares what was typed with what is stored,
+    so the form can tell an address left as it was (kept in its stored spelling) from one
+    typed anew."""
+
+    def clean(self, value):
+        return super().clean(normalize_email(value) if isinstance(value, str) else value)
+
+
+@functools.cache
+def _normal_form_first_class(field_class: type) -> type:
+    return type(field_class.__name__, (NormalFormFirstMixin, field_class), {})
+
+
+def normal_form_first(field: forms.Field) -> forms.Field:
+    """``field`` itself (a form instance's own copy), now validating in the normal form."""
+    if not isinstance(field, NormalFormFirstMixin):
+        field.__class__ = _normal_form_first_class(type(field))
+    return field
 
 
 def normal_address(value: str) -> str:

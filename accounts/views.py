@@ -85,7 +85,7 @@ class AuthPageMixin:
     def after_login(self, result: pipeline.LoginResult):
         if result.stage is not None:
             return redirect(result.stage.url())
-        target = safe_next(self.request, result.next_url, app_settings.LOGIN_REDIRECT_URL)
+        target = safe_next(self.request, result.next_url, lambda: app_settings.LOGIN_REDIRECT_URL)
         return HttpResponseRedirect(target)
 
 
@@ -341,6 +341,16 @@ class PasswordResetConfirmView(TokenConfirmView):
 
     def check(self):
         return password_flows.password_reset_check(self.request, token=self.token)
+
+    def form_invalid(self, form):
+        # A dead link (used, expired, voided or forged) is refused before the new password's
+        # errors, in the same words as when the form is valid: nobody fixes a password only
+        # to learn the link was dead all along. One check per POST, as the reset's own.
+        try:
+            self.token_row = self.check()
+        except FlowError as error:
+            return self.invalid(error)
+        return super().form_invalid(form)
 
     def run(self, form):
         password_flows.password_reset_complete(

@@ -7,8 +7,11 @@ import unicodedata
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-# The bidi overrides and isolates: they make text read otherwise than it is stored.
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Unicode's bidi controls (the Bidi_Control property): the embeddings, overrides and isolates,
+# and the invisible marks LRM, RLM and ALM. Each makes text read otherwise than it is stored
+# (a mark beside digits or punctuation moves them on screen, and shows nothing itself).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def has_control_characters(value: str) -> bool:

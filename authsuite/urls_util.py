@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from authsuite.app_settings import app_settings
@@ -15,10 +17,13 @@ def absolute_url(request, path: str) -> str:
     return request.build_absolute_uri(path)
 
 
-def safe_next(request, url: str | None, fallback: str) -> str:
-    """``url`` if it stays on an allowed host (and scheme), else ``fallback``."""
+def safe_next(request, url: str | None, fallback: str | Callable[[], str]) -> str:
+    """``url`` if it stays on an allowed host (and scheme), else ``fallback``: a URL, or a
+    callable that gives one, called only then. A setting that names a URL (resolving it is a
+    lookup, and fails for a name the URLconf lacks) is then read only when no safe ``url``
+    was given."""
     if url and len(url) <= 2000 and url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return url
-    return fallback
+    return fallback() if callable(fallback) else fallback

@@ -308,7 +308,17 @@ class PasswordResetConfirmView(AccountsAPIView):
     @extend_schema(request=s.ResetConfirmSerializer, responses=s.DetailSerializer,
                    summary="Set a new password with a reset token (does not sign in)")
     def post(self, request):
-        data = self.valid(request)
+        serializer = self.input_serializer(data=request.data)
+        if not serializer.is_valid():
+            # A dead token is refused before the new password's errors, as on the page (and
+            # counted once, as the reset's own check is): a token that is no text at all is
+            # a field error like any other.
+            token = s.TokenSerializer(data=request.data)
+            if token.is_valid():
+                password_flows.password_reset_check(request._request,
+                                                    token=token.validated_data["token"])
+            serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         password_flows.password_reset_complete(
             request._request, token=data["token"], new_password=data["new_password"]
         )

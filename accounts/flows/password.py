@@ -94,6 +94,12 @@ def password_reset_send(request, *, user) -> None:
 
 
 def password_reset_check(request, *, token: str):
+    """The reset link's token row if the link can still be used, else ``token_invalid``
+    (the same answer for a used, expired, voided or forged link); consumes nothing. Counted
+    against the client's ``token_confirm`` limit.
+
+    The confirmation page and the API call it before they show errors in the new password,
+    so a dead link is refused first; ``password_reset_complete`` calls it itself."""
     rate_limit(request, "token_confirm")
     found = tokens.token_peek(token, purpose=tokens.Purpose.PASSWORD_RESET)
     if found is None:

@@ -68,7 +68,8 @@ class PasskeyAPIView(SuiteAPIView):
 def _login_body(request, result) -> dict:
     body = result.as_dict()
     if result.complete:
-        body["redirect"] = safe_next(request, result.next_url, accounts_settings.LOGIN_REDIRECT_URL)
+        body["redirect"] = safe_next(request, result.next_url,
+                                     lambda: accounts_settings.LOGIN_REDIRECT_URL)
     else:
         body["redirect"] = result.stage.url()
     return body

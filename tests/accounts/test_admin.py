@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.errors import AccountsError, FlowError
+from accounts.forms import SignupForm
 from accounts.models import (
     EmailAddress,
     LoginThrottle,
@@ -442,6 +443,98 @@ def test_staff_type_an_address_in_its_normal_form(admin_client, typed, error):
     assert ann.email == "ann@example.com"
 
 
+FULL_WIDTH = "\uff55\uff53\uff45\uff52\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.\uff43\uff4f\uff4d"
+
+
+def signup_accepts(typed: str) -> str | None:
+    """The address the sign-up form takes ``typed`` as, or None if it refuses it."""
+    form = SignupForm(data={"email": typed, "password": "a long enough passphrase"})
+    form.is_valid()
+    return None if "email" in form.errors else form.cleaned_data["email"]
+
+
+@pytest.mark.parametrize("typed", [
+    FULL_WIDTH,  # ｕｓｅｒ＠ｅｘａｍｐｌｅ.ｃｏｍ
+    "\uff35\uff33\uff25\uff32\uff20\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25\uff0e\uff23\uff2f\uff2d",
+    f"  {FULL_WIDTH}  ",
+    "user\uff20example.com",  # only the at sign full-width
+])
+def test_staff_type_a_full_width_login_address_as_sign_up_takes_it(admin_client, typed):
+    assert signup_accepts(typed) == "user@example.com"
+    ann = UserFactory(email="ann@example.com")
+    mail.outbox.clear()
+    form = change_form(admin_client, ann)
+    form["email"] = [typed]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ann.refresh_from_db()
+    assert ann.email == "user@example.com"
+    assert addresses(ann) == {"user@example.com": (True, True), "ann@example.com": (False, True)}
+    [notice] = [m for m in mail.outbox if m.to == ["ann@example.com"]]
+    assert "user@example.com" in notice.body
+
+
+@pytest.mark.parametrize("typed", [
+    FULL_WIDTH,
+    # ｕｓｅｒ＠ｌｏｃａｌｈｏｓｔ: no public domain, as typed or folded
+    "\uff55\uff53\uff45\uff52\uff20\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54",
+    "user\uff20\uff3b127.0.0.1\uff3d",  # user＠［127.0.0.1］
+    "user\uff20\uff20example.com",
+    "\uff55\uff53\uff45\uff52",  # no at sign at all
+    "user@b\u00fccher.de", "user@xn--bcher-kva.de", "USER@\uff22\u00dcCHER.de",
+    "user\u200e\uff20example.com",
+    "user\uff20" + "\uff45" * 250 + ".com",  # too long once folded, as typed too
+    "\ufb00\uff20example.com",  # the ligature ﬀ folds to "ff"
+])
+def test_the_login_address_field_accepts_what_sign_up_accepts(admin_client, typed):
+    expected = signup_accepts(typed)
+    ann = UserFactory(email="ann@example.com")
+    form = change_form(admin_client, ann)
+    form["email"] = [typed]
+
+    response = admin_client.post(change_url(ann), form)
+
+    ann.refresh_from_db()
+    if expected is None:
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors["email"]
+        assert ann.email == "ann@example.com"
+    else:
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        assert ann.email == expected
+
+
+def test_staff_add_an_account_with_a_full_width_address(admin_client):
+    page = admin_client.get(user_admin_url("add"))
+    form = form_data(page.content.decode(), "user_form")
+    form.update({"email": [FULL_WIDTH], "name": ["New Person"],
+                 "date_joined_0": ["2024-01-01"], "date_joined_1": ["00:00:00"]})
+    if "username" in form:  # django.contrib.auth's User
+        form["username"] = ["new.person"]
+
+    response = admin_client.post(user_admin_url("add"), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert User.objects.filter(email="user@example.com").count() == 1
+
+
+def test_a_full_width_spelling_of_another_accounts_address_is_still_refused(admin_client):
+    ann = UserFactory(email="ann@example.com")
+    UserFactory(email="user@example.com")
+    form = change_form(admin_client, ann)
+    form["email"] = [FULL_WIDTH]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 200
+    assert "Another account already uses this address." in (
+        response.context["adminform"].form.errors["email"])
+    ann.refresh_from_db()
+    assert ann.email == "ann@example.com"
+
+
 def ann_and_bobs_address(taken: str):
     """Ann, Bob, and an address Bob holds: his login address, or another he verified."""
     ann = UserFactory(email="ann@example.com")
@@ -718,6 +811,157 @@ def test_staff_cannot_verify_an_address_another_account_holds(admin_client, ann)
     assert "Another account already uses this address." in inline_errors(response)
     assert set(addresses(ann)) == {"ann@example.com", "ann.work@example.com"}
     assert EmailAddress.objects.get(email="bob@example.com").user == bob
+
+
+VERIFIED_NOTICE = "accounts/email/email_verified_by_staff"
+
+
+def verified_notices() -> list[str]:
+    """The addresses told that staff verified them, one entry per message queued."""
+    return sorted(OutboxMessage.objects.filter(template=VERIFIED_NOTICE)
+                  .values_list("to", flat=True))
+
+
+def queued_bodies(template: str) -> list[str]:
+    """The text bodies of the queued messages of ``template``, rendered as they will be sent."""
+    from authsuite.outbox import render
+
+    return [render(message).body for message in OutboxMessage.objects.filter(template=template)]
+
+
+def staff_verified_events(email: str, admin_client, user) -> int:
+    return sum(
+        1 for e in Event.objects.filter(action="accounts.email.verified",
+                                        actor_id=str(staff_member(admin_client).pk),
+                                        target_id=str(user.pk))
+        if json.loads(e.data)["email"] == email)
+
+
+def test_staff_ticking_verified_tell_the_address(admin_client, ann):
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, 'ann.work@example.com')}-verified"] = ["on"]
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    assert addresses(ann)["ann.work@example.com"] == (False, True)
+    assert verified_notices() == ["ann.work@example.com"]
+    [notice] = mail.outbox
+    assert notice.to == ["ann.work@example.com"]
+    assert "verified" in notice.subject
+    assert "ann.work@example.com" in notice.body
+    assert "signs in with" not in notice.body  # not the address the account signs in with
+    [html] = [body for body, kind in notice.alternatives if kind == "text/html"]
+    assert "ann.work@example.com" in html
+    assert staff_verified_events("ann.work@example.com", admin_client, ann) == 1
+
+
+def test_staff_adding_a_verified_address_tell_it_and_an_unverified_one_not(admin_client, ann):
+    form = with_new_rows(change_form(admin_client, ann),
+                         {"email": "Ann.Home@Example.org", "verified": "on"},
+                         {"email": "ann.other@example.org"})
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    assert verified_notices() == ["ann.home@example.org"]
+    assert [m.to for m in mail.outbox] == [["ann.home@example.org"]]
+    assert staff_verified_events("ann.home@example.org", admin_client, ann) == 1
+    assert staff_verified_events("ann.other@example.org", admin_client, ann) == 0
+
+
+def test_staff_verifying_the_address_the_account_signs_in_with_say_so(admin_client):
+    ann = UserFactory(email="ann@example.com", verified_email=False)
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, 'ann@example.com')}-verified"] = ["on"]
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, inline_errors(response)
+    assert verified_notices() == ["ann@example.com"]
+    [notice] = mail.outbox
+    assert "signs in with" in notice.body
+
+
+def test_staff_changing_the_login_address_tell_the_new_one_it_is_verified(admin_client, ann):
+    form = change_form(admin_client, ann)
+    form["email"] = ["ann.new@example.com"]
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert verified_notices() == ["ann.new@example.com"]
+    [body] = queued_bodies(VERIFIED_NOTICE)
+    assert "ann.new@example.com" in body
+    assert "signs in with" in body
+    assert staff_verified_events("ann.new@example.com", admin_client, ann) == 1
+
+
+def test_staff_moving_the_login_address_to_a_verified_one_tell_nobody_it_is_verified(
+        admin_client, ann):
+    EmailAddress.objects.filter(email="ann.work@example.com").update(verified=True)
+    form = change_form(admin_client, ann)
+    form["email"] = ["ann.work@example.com"]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert verified_notices() == []
+
+
+def test_saving_a_page_that_verifies_nothing_tells_nobody(admin_client, ann):
+    form = change_form(admin_client, ann)
+    form["is_staff"] = ["on"]
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert verified_notices() == []
+    assert mail.outbox == []
+
+
+def test_a_verification_refused_tells_nobody(admin_client, ann):
+    UserFactory(email="bob@example.com")
+    form = with_new_rows(change_form(admin_client, ann),
+                         {"email": "bob@example.com", "verified": "on"})
+    form[f"email_addresses-{row_index(form, 'ann.work@example.com')}-verified"] = ["on"]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 200
+    assert addresses(ann)["ann.work@example.com"] == (False, False)  # the page saved nothing
+    assert verified_notices() == []
+
+
+def test_a_save_tried_again_queues_each_notice_once(admin_client, ann, monkeypatch):
+    # The user changed their addresses while the page was open: the admin's transaction
+    # rolls back (the notice queued in it with it) and the save is tried again.
+    from accounts import admin as accounts_admin
+
+    real = accounts_admin.email_set_by_staff
+    calls = []
+
+    def changed_meanwhile_once(request, **kwargs):
+        calls.append(kwargs["user"].pk)
+        if len(calls) == 1:
+            raise FlowError(AccountsError.EMAIL_PRIMARY, "Changed meanwhile.")
+        return real(request, **kwargs)
+
+    monkeypatch.setattr(accounts_admin, "email_set_by_staff", changed_meanwhile_once)
+    form = change_form(admin_client, ann)
+    form[f"email_addresses-{row_index(form, 'ann.work@example.com')}-verified"] = ["on"]
+    form["email"] = ["ann.new@example.com"]
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert calls == [ann.pk, ann.pk]
+    assert verified_notices() == ["ann.new@example.com", "ann.work@example.com"]
 
 
 @pytest.mark.parametrize(("rows", "error"), [

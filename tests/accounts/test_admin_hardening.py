@@ -75,7 +75,8 @@ def test_one_address_row_posted_twice_is_a_form_error(su, second):
     assert EmailAddress.objects.filter(pk=work.pk, verified=False).exists()
 
 
-@pytest.mark.parametrize("typed", ["Ann\u202eetileS", "Ann\x1b[31m", "Ann\tLee", "Ann\x85Lee"])
+@pytest.mark.parametrize("typed", ["Ann\u202eetileS", "Ann\x1b[31m", "Ann\tLee", "Ann\x85Lee",
+                                   "Ann\u200fLee", "\u061cAnn"])
 def test_a_name_with_control_characters_is_a_form_error(su, typed):
     ann = UserFactory(email="ann@example.com")
     form = change_form(su, ann)

@@ -202,6 +202,47 @@ def test_without_a_redirect_setting_a_sign_in_goes_to_the_account_page(client, u
     assert html_login(client, user.email, password)["Location"] == reverse("accounts:profile")
 
 
+@pytest.mark.parametrize("setting", ["accounts:sessions", "/accounts/sessions/"])
+def test_the_redirect_setting_is_resolved_only_when_no_next_is_given(
+        client, user, password, settings, monkeypatch, setting):
+    from django import shortcuts
+
+    settings.LOGIN_REDIRECT_URL = setting
+    resolved = []
+    real_resolve_url = shortcuts.resolve_url
+
+    def resolve_url(to, *args, **kwargs):
+        if to == setting:
+            resolved.append(to)
+        return real_resolve_url(to, *args, **kwargs)
+
+    monkeypatch.setattr(shortcuts, "resolve_url", resolve_url)
+
+    with_next = html_login(client, user.email, password, next="/accounts/email/")
+    assert with_next["Location"] == "/accounts/email/"
+    assert resolved == []
+
+    without = html_login(Client(), user.email, password)
+    assert without["Location"] == "/accounts/sessions/"
+    assert resolved == [setting]
+
+
+@pytest.mark.parametrize("setting", [
+    {"LOGIN_REDIRECT_URL": "dashboard"},  # the project's own URL name, not routed here
+    {"AUTHSUITE_ACCOUNTS_LOGIN_REDIRECT_URL": "home:index"},
+])
+def test_a_safe_next_is_followed_whatever_the_redirect_setting_names(
+        client, user, password, settings, setting):
+    for name, value in setting.items():
+        setattr(settings, name, value)
+
+    response = html_login(client, user.email, password, next="/accounts/sessions/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/sessions/"
+    assert is_signed_in(client)
+
+
 def test_djangos_login_redirect_url_is_followed_and_a_url_name_resolved(client, user, password,
                                                                         settings):
     settings.LOGIN_REDIRECT_URL = "accounts:sessions"

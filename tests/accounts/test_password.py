@@ -285,6 +285,142 @@ def test_reset_with_a_weak_password_keeps_the_link(client, user):
     assert client.post(link, new_password_form()).status_code == 302
 
 
+def dead_reset_link(client, user, time_machine, how: str) -> str:
+    """A reset link of ``user`` that can no longer be used, in the way ``how`` says."""
+    if how == "forged":
+        return reverse("accounts:password_reset_confirm", kwargs={"token": "A" * 43})
+    freeze(time_machine)
+    request_reset(client, user.email)
+    link = last_link(user.email)
+    if how == "used":
+        assert client.post(link, new_password_form()).status_code == 302
+    elif how == "expired":
+        time_machine.shift(3601)
+    elif how == "voided":
+        request_reset(client, user.email)
+    return link
+
+
+DEAD_LINKS = ["forged", "used", "expired", "voided"]
+BAD_NEW_PASSWORDS = [
+    {"new_password": NEW_PASSWORD, "new_password_confirm": "not the same at all"},
+    {"new_password": "", "new_password_confirm": ""},
+    {},
+    {"new_password": "x" * 5000, "new_password_confirm": "x" * 5000},
+]
+
+
+@pytest.mark.parametrize("how", DEAD_LINKS)
+@pytest.mark.parametrize("typed", BAD_NEW_PASSWORDS)
+def test_html_dead_reset_link_is_refused_before_the_password_is_checked(
+        client, user, time_machine, how, typed):
+    link = dead_reset_link(client, user, time_machine, how)
+    stored = user.__class__.objects.get(pk=user.pk).password
+
+    response = client.post(link, typed)
+
+    assert response.status_code == 400
+    assert [t.name for t in response.templates][0] == "accounts/token_invalid.html"
+    assert b"invalid, expired or already used" in response.content
+    assert b"The two passwords differ" not in response.content
+    assert b"This field is required" not in response.content
+    assert user.__class__.objects.get(pk=user.pk).password == stored
+
+
+@pytest.mark.parametrize("how", ["used", "expired", "voided"])
+def test_html_dead_reset_link_kept_in_the_session_is_refused_before_the_password(
+        client, user, time_machine, how):
+    freeze(time_machine)
+    request_reset(client, user.email)
+    link = last_link(user.email)
+    page, confirm = open_link(client, link)
+    if how == "used":  # in another browser, say
+        assert Client().post(link, new_password_form()).status_code == 302
+    elif how == "expired":
+        time_machine.shift(3601)
+    else:
+        request_reset(client, user.email)
+
+    response = client.post(confirm, link_form(page, new_password="short",
+                                              new_password_confirm="differs"))
+
+    assert response.status_code == 400
+    assert b"invalid, expired or already used" in response.content
+    assert b"The two passwords differ" not in response.content
+
+
+@pytest.mark.parametrize("how", DEAD_LINKS)
+@pytest.mark.parametrize("typed", [{"new_password": ""}, {}, {"new_password": "x" * 5000},
+                                   {"new_password": 12345}, {"new_password": None}])
+def test_api_dead_reset_token_is_refused_before_the_password_is_checked(
+        client, user, time_machine, how, typed):
+    token = token_from(dead_reset_link(client, user, time_machine, how))
+    stored = user.__class__.objects.get(pk=user.pk).password
+
+    response = api_post(client, "password/reset/confirm/", {"token": token, **typed})
+
+    assert response.status_code == 400
+    assert error_code(response) == "token_invalid"
+    assert "fields" not in response.json()["error"] or not response.json()["error"]["fields"]
+    assert user.__class__.objects.get(pk=user.pk).password == stored
+
+
+@pytest.mark.parametrize("typed", [{"new_password": ""}, {}, {"new_password": 12345}])
+def test_api_live_reset_token_with_a_bad_password_shows_the_field_and_keeps_the_link(
+        client, user, typed):
+    request_reset(client, user.email)
+    token = token_from(last_link(user.email))
+
+    response = api_post(client, "password/reset/confirm/", {"token": token, **typed})
+
+    assert response.status_code == 400
+    assert error_code(response) != "token_invalid"
+    assert "new_password" in response.json()["error"]["fields"]
+    done = api_post(client, "password/reset/confirm/", {"token": token,
+                                                        "new_password": NEW_PASSWORD})
+    assert done.status_code == 200
+
+
+def test_api_reset_without_a_usable_token_field_still_says_which_field(client):
+    response = api_post(client, "password/reset/confirm/", {"token": 12345, "new_password": ""})
+
+    assert response.status_code == 400
+    assert "token" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("via", ["html", "api"])
+def test_reset_posts_with_a_bad_password_count_once_towards_the_link_rate_limit(
+        client, settings, time_machine, via):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
+    settings.AUTHSUITE_ACCOUNTS_RATE_LIMITS = {"token_confirm": {"ip": "3/5m"}}
+    forged = reverse("accounts:password_reset_confirm", kwargs={"token": "A" * 43})
+
+    def attempt():
+        if via == "html":
+            return client.post(forged, {"new_password": "", "new_password_confirm": ""})
+        return api_post(client, "password/reset/confirm/",
+                        {"token": token_from(forged), "new_password": ""})
+
+    assert [attempt().status_code for _ in range(3)] == [400, 400, 400]
+    limited = attempt()
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) > 0
+
+
+def test_html_live_reset_link_with_mismatched_passwords_shows_the_form_and_keeps_the_link(
+        client, user):
+    request_reset(client, user.email)
+    page, confirm = open_link(client, last_link(user.email))
+
+    response = client.post(confirm, link_form(page, new_password=NEW_PASSWORD,
+                                              new_password_confirm="not the same at all"))
+
+    assert response.status_code == 200
+    assert b"The two passwords differ" in response.content
+    assert user.email.encode() in response.content  # still says whose password it sets
+    assert client.post(confirm, link_form(page, **new_password_form())).status_code == 302
+
+
 @pytest.mark.parametrize("via", ["html", "api"])
 def test_reset_link_is_short_lived(client, user, password, time_machine, via):
     freeze(time_machine)

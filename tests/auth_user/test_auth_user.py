@@ -169,6 +169,30 @@ def test_staff_cannot_add_an_address_someone_signs_in_with(admin_client):
     assert not AuthUser.objects.filter(username="other").exists()
 
 
+def test_a_login_address_stored_in_another_spelling_is_left_as_it_is(admin_client):
+    # The project's table keeps its own spelling (migration 0008 leaves it): saving the
+    # page for another field neither rewrites the address nor verifies it.
+    from django.core import mail
+
+    from tests.audit.support import form_data
+
+    ann = UserFactory(email="ann@example.com", verified_email=False)
+    AuthUser.objects.filter(pk=ann.pk).update(email="Ann@Example.com")
+    url = user_admin_url("change", ann.pk)
+    form = form_data(admin_client.get(url).content.decode(), "user_form")
+    form["is_staff"] = ["on"]
+    mail.outbox.clear()
+
+    response = admin_client.post(url, form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ann.refresh_from_db()
+    # Not the suite's normal form (Django's own User.clean lower-cases the domain only).
+    assert (ann.email, ann.is_staff) == ("Ann@example.com", True)
+    assert not EmailAddress.objects.filter(user=ann, verified=True).exists()
+    assert mail.outbox == []
+
+
 def test_the_change_form_has_no_password_field(admin_client):
     user = UserFactory()
     page = admin_client.get(user_admin_url("change", user.pk))

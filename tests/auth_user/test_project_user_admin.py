@@ -102,6 +102,20 @@ def test_the_login_address_is_changed_through_the_flows(su):
     assert EmailAddress.objects.get(user=ann, primary=True).email == "ann.new@example.com"
 
 
+def test_the_login_address_is_taken_in_its_normal_form_before_it_is_checked(su):
+    ann = UserFactory(email="ann@example.com")
+    form = form_data(su.get(f"{BASE}{ann.pk}/change/").content.decode(), "user_form")
+    form["email"] = [  # ｕｓｅｒ＠ｅｘａｍｐｌｅ.ｃｏｍ
+        "\uff55\uff53\uff45\uff52\uff20\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.\uff43\uff4f\uff4d"]
+
+    response = su.post(f"{BASE}{ann.pk}/change/", form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ann.refresh_from_db()
+    assert ann.email == "user@example.com"
+    assert EmailAddress.objects.get(user=ann, primary=True).email == "user@example.com"
+
+
 def test_a_plain_model_admin_is_adopted_too(staff):
     plain = admin.AdminSite(name="plain_project_admin")
     plain.register(AuthUser, admin.ModelAdmin)

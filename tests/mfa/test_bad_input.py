@@ -106,6 +106,7 @@ CODE_VALUES = [
     ("huge", "1" * 100_000), ("nul", "123\x00456"), ("control", "123\x01456"),
     ("escape", "\x1b[2J123456"), ("newline", "123\n456"), ("del", "123456\x7f"),
     ("c1-control", "123\x9b456"), ("rtl-override", "\u202e123456"),
+    ("lrm", "\u200e123456"), ("rlm", "123456\u200f"), ("alm", "123\u061c456"),
     ("lone-surrogate", "\ud800"), ("surrogate-inside", "12\udfff3456"),
 ]
 # Valid text that is no code: a wrong code, refused by the flow (an audited failure).
@@ -214,6 +215,8 @@ FORM_VALUES = [
     ("nul", "123\x00456", "Null characters are not allowed."),
     ("control", "123\x01456", "Remove the control characters."),
     ("escape", "\x1b[31m1234", "Remove the control characters."),
+    ("rlm", "123456\u200f", "Remove the control characters."),
+    ("alm", "\u061c123456", "Remove the control characters."),
 ]
 PAGES = {"mfa:challenge": "pending", "mfa:totp_setup": "setting_up", "mfa:enroll": "enrolling"}
 

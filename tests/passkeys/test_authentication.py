@@ -127,6 +127,24 @@ def test_next_url_is_kept_when_safe(browser, authenticator):
     assert response.json()["redirect"] == "/passkeys/"
 
 
+def test_next_url_is_kept_whatever_the_redirect_setting_names(browser, authenticator, settings):
+    settings.LOGIN_REDIRECT_URL = "dashboard"  # the project's own URL name, not routed here
+    options = login_options(browser)
+    assertion = authenticator.get(options, origin=ORIGIN)
+    response = post(browser, "passkeys/login/", {"credential": assertion, "next": "/passkeys/"})
+    assert response.status_code == 200, response.content
+    assert response.json()["redirect"] == "/passkeys/"
+    assert signed_in(browser)
+
+
+def test_without_a_next_url_the_redirect_setting_is_resolved(browser, authenticator, settings):
+    settings.LOGIN_REDIRECT_URL = "accounts:sessions"
+    options = login_options(browser)
+    assertion = authenticator.get(options, origin=ORIGIN)
+    response = post(browser, "passkeys/login/", {"credential": assertion})
+    assert response.json()["redirect"] == "/accounts/sessions/"
+
+
 def test_next_url_elsewhere_is_dropped(browser, authenticator):
     options = login_options(browser)
     assertion = authenticator.get(options, origin=ORIGIN)

@@ -427,6 +427,7 @@ def test_manage_page_refuses_ids_that_are_not_ascii_digits(user, password, passk
 
 @pytest.mark.parametrize("body", [
     {"name": 12345}, {"name": ["x"]}, {"name": "\x1b[31mred\x07"}, {"name": "a\r\nX-Injected: 1"},
+    {"name": "Work\u200f key"}, {"name": "\u061cWork"}, {"name": "\u200eWork"},
 ])
 def test_rename_refuses_names_that_are_not_plain_text(user, password, body):
     signed = password_client(user, password)
@@ -443,7 +444,7 @@ def test_names_typed_on_the_page_lose_their_control_characters(user, password):
     signed = password_client(user, password)
     passkey = add_passkey(signed)
     signed.post("/passkeys/", {"action": "rename", "passkey": str(passkey.pk),
-                               "name": "\x01Work\u202e key\x07 "})
+                               "name": "\x01Work\u202e key\x07\u200e\u200f\u061c "})
     passkey.refresh_from_db()
     assert passkey.name == "Work key"
 
