@@ -84,7 +84,8 @@ class AccountsSettings(AppSettings):
         LOGIN_REDIRECT_URL when the project sets one other than Django's default
         (``/accounts/profile/``, a page the suite does not have), else the suite's account
         page (``accounts:profile``). A URL name is resolved, and only when it is needed: a
-        sign-in with a safe ``next`` neither reads nor resolves it."""
+        sign-in with a safe ``next`` neither reads nor resolves it; a name that is no URL
+        pattern fails ``authsuite_accounts.E012``."""
         from django.conf import global_settings
         from django.shortcuts import resolve_url
 

@@ -100,6 +100,13 @@ def check_accounts(app_configs=None, **kwargs):
                  "deleting them (CLOSE_ACTION='delete').",
             obj="AUTHSUITE_ACCOUNTS_CLOSE_ACTION", id="authsuite_accounts.E011",
         ))
+    if (redirect_problem := _login_redirect_problem()) is not None:
+        errors.append(checks.Error(
+            f"LOGIN_REDIRECT_URL {redirect_problem}: every sign-in without a safe next would "
+            "fail.",
+            hint="Name a URL pattern of your URLconf (with its namespace) or give a path.",
+            obj="LOGIN_REDIRECT_URL", id="authsuite_accounts.E012",
+        ))
     if _admin_signs_in_itself():
         errors.append(checks.Warning(
             "The Django admin signs staff in with its own form, which none of the suite's "
@@ -112,6 +119,18 @@ def check_accounts(app_configs=None, **kwargs):
             obj="INSTALLED_APPS", id="authsuite_accounts.W004",
         ))
     return errors
+
+
+def _login_redirect_problem() -> str | None:
+    """Why the sign-in's default destination cannot be resolved, or None if it can. A name
+    that is no URL pattern would answer every sign-in without a ``next`` with a 500."""
+    from django.urls import NoReverseMatch
+
+    try:
+        app_settings.LOGIN_REDIRECT_URL  # noqa: B018 - resolving it is the check
+    except NoReverseMatch as error:
+        return f"names no URL pattern ({error})"
+    return None
 
 
 def _admin_signs_in_itself() -> bool:
