@@ -352,6 +352,12 @@ class PasswordResetConfirmView(TokenConfirmView):
             return self.invalid(error)
         return super().form_invalid(form)
 
+    def flow_failed(self, form, error):
+        # The link was live (the policy refused the password): the page names the account
+        # again. A peek, not a check: this POST's one check against the limit is made.
+        self.token_row = tokens.token_peek(self.token, purpose=tokens.Purpose.PASSWORD_RESET)
+        return super().flow_failed(form, error)
+
     def run(self, form):
         password_flows.password_reset_complete(
             self.request, token=self.token,

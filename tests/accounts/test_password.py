@@ -421,6 +421,21 @@ def test_html_live_reset_link_with_mismatched_passwords_shows_the_form_and_keeps
     assert client.post(confirm, link_form(page, **new_password_form())).status_code == 302
 
 
+def test_html_live_reset_link_with_a_password_the_policy_refuses_still_names_the_account(
+        client, user):
+    request_reset(client, user.email)
+    page, confirm = open_link(client, last_link(user.email))
+    common = "password1234"  # long enough, but on the blocklist
+
+    response = client.post(confirm, link_form(page, new_password=common,
+                                              new_password_confirm=common))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["new_password"]
+    assert f"For <strong>{user.email}</strong>" in response.content.decode()
+    assert client.post(confirm, link_form(page, **new_password_form())).status_code == 302
+
+
 @pytest.mark.parametrize("via", ["html", "api"])
 def test_reset_link_is_short_lived(client, user, password, time_machine, via):
     freeze(time_machine)
