@@ -428,6 +428,9 @@ def test_staff_changing_the_login_address_moves_the_rows_and_tells_the_old_one(a
 @pytest.mark.parametrize(("typed", "error"), [
     (f"bob@{chr(0xFF45)}xample.com", "Another account already uses this address."),
     ("ann@" + "\ufdfa" * 14 + ".com", "Enter a valid email address."),
+    # Wholly full-width: folded before the field's own check, then refused as held.
+    ("".join(chr(ord(c) + 0xFEE0) for c in "bob@example.com"),
+     "Another account already uses this address."),
 ])
 def test_staff_type_an_address_in_its_normal_form(admin_client, typed, error):
     ann = UserFactory(email="ann@example.com")
@@ -518,21 +521,6 @@ def test_staff_add_an_account_with_a_full_width_address(admin_client):
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert User.objects.filter(email="user@example.com").count() == 1
-
-
-def test_a_full_width_spelling_of_another_accounts_address_is_still_refused(admin_client):
-    ann = UserFactory(email="ann@example.com")
-    UserFactory(email="user@example.com")
-    form = change_form(admin_client, ann)
-    form["email"] = [FULL_WIDTH]
-
-    response = admin_client.post(change_url(ann), form)
-
-    assert response.status_code == 200
-    assert "Another account already uses this address." in (
-        response.context["adminform"].form.errors["email"])
-    ann.refresh_from_db()
-    assert ann.email == "ann@example.com"
 
 
 def ann_and_bobs_address(taken: str):
