@@ -319,11 +319,12 @@ def without_password_fields(form: type[forms.BaseForm]) -> type[forms.BaseForm]:
     ``clean_*`` methods and ``save()``.
 
     The fields go once the form's own ``__init__`` has run, which may set them up (Django's
-    ``AdminUserCreationForm`` does). Django's password forms (``SetPasswordMixin``:
-    ``UserCreationForm`` and the forms built on it) then have no password to validate, and
-    give the account an unusable password where they would have set the one typed. A
-    ``clean()`` or ``save()`` of the project's own that reads a password should use
-    ``cleaned_data.get()``: none is posted.
+    ``AdminUserCreationForm`` does). Their values are then None, never missing: a ``clean()``
+    or ``save()`` of the project's own that reads ``cleaned_data["password1"]`` (as in
+    Django's documented custom-user example) sets ``set_password(None)``, an unusable
+    password. Django's password forms (``SetPasswordMixin``: ``UserCreationForm`` and the
+    forms built on it) have no password to validate and give the account an unusable
+    password where they would have set the one typed.
     """
     removed = PASSWORD_FIELDS & set(form.declared_fields)
 
@@ -331,6 +332,11 @@ def without_password_fields(form: type[forms.BaseForm]) -> type[forms.BaseForm]:
         form.__init__(self, *args, **kwargs)
         for name in removed:
             self.fields.pop(name, None)
+
+    def _clean_fields(self):
+        form._clean_fields(self)
+        for name in removed:
+            self.cleaned_data[name] = None  # whatever was posted for it
 
     def no_password_to_validate(self, *args, **kwargs):
         return None
@@ -344,6 +350,7 @@ def without_password_fields(form: type[forms.BaseForm]) -> type[forms.BaseForm]:
     return type(form.__name__, (form,), {
         "__module__": form.__module__,
         "__init__": __init__,
+        "_clean_fields": _clean_fields,
         "validate_passwords": no_password_to_validate,
         "validate_password_for_user": no_password_to_validate,
         "set_password_and_save": set_password_and_save,

@@ -85,7 +85,7 @@ class AccountsSettings(AppSettings):
         (``/accounts/profile/``, a page the suite does not have), else the suite's account
         page (``accounts:profile``). A URL name is resolved, and only when it is needed: a
         sign-in with a safe ``next`` neither reads nor resolves it; a name that is no URL
-        pattern fails ``authsuite_accounts.E012``."""
+        pattern of the root URLconf is warned of at startup (``authsuite_accounts.W005``)."""
         from django.conf import global_settings
         from django.shortcuts import resolve_url
 

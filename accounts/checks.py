@@ -101,11 +101,15 @@ def check_accounts(app_configs=None, **kwargs):
             obj="AUTHSUITE_ACCOUNTS_CLOSE_ACTION", id="authsuite_accounts.E011",
         ))
     if (redirect_problem := _login_redirect_problem()) is not None:
-        errors.append(checks.Error(
-            f"LOGIN_REDIRECT_URL {redirect_problem}: every sign-in without a safe next would "
-            "fail.",
-            hint="Name a URL pattern of your URLconf (with its namespace) or give a path.",
-            obj="LOGIN_REDIRECT_URL", id="authsuite_accounts.E012",
+        # A warning: a project that picks its URLconf per request (per host, per tenant)
+        # may resolve at request time a name the root URLconf lacks.
+        errors.append(checks.Warning(
+            f"The sign-in's default destination {redirect_problem}: every sign-in without "
+            "a safe next would fail.",
+            hint="Set LOGIN_REDIRECT_URL (or AUTHSUITE_ACCOUNTS_LOGIN_REDIRECT_URL) to a URL "
+                 "pattern's name, with its namespace, or to a path; unset, it is the suite's "
+                 "accounts:profile, which needs the suite's URLs included.",
+            obj="LOGIN_REDIRECT_URL", id="authsuite_accounts.W005",
         ))
     if _admin_signs_in_itself():
         errors.append(checks.Warning(
@@ -123,13 +127,14 @@ def check_accounts(app_configs=None, **kwargs):
 
 def _login_redirect_problem() -> str | None:
     """Why the sign-in's default destination cannot be resolved, or None if it can. A name
-    that is no URL pattern would answer every sign-in without a ``next`` with a 500."""
+    that is no URL pattern of the root URLconf would answer every sign-in without a
+    ``next`` with a 500."""
     from django.urls import NoReverseMatch
 
     try:
         app_settings.LOGIN_REDIRECT_URL  # noqa: B018 - resolving it is the check
     except NoReverseMatch as error:
-        return f"names no URL pattern ({error})"
+        return f"names no URL pattern of the root URLconf ({error})"
     return None
 
 

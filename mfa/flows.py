@@ -334,8 +334,10 @@ def mfa_reset(user, *, request=None, by=None) -> dict[str, int]:
                                              used_at__isnull=True).count()
         for model in devices.DEVICE_MODELS:
             model.objects.filter(user=user).delete()
-        removed = {name: remove(user, request=request, by=by) or 0
-                   for name, remove in registry.removers().items()}
+        removed = {}
+        for name, remove in registry.removers().items():
+            removed[name] = registry.count(name, user)  # counted before, whatever remove says
+            remove(user, request=request, by=by)
         removed.update(totp=app_count, recovery_codes=unused)
         removed = {name: count for name, count in removed.items() if count}
         trust.trust_revoke(user, request=request)

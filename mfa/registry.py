@@ -6,9 +6,9 @@ that make the account one with a second factor, where ``user`` is a user or
 clone), since disabling a factor must never let the password alone sign in. A user with
 any such row "has MFA", and the MFA stage applies at sign-in. Querysets rather than
 answers, so that every factor is asked about in the one query of the login stages (see
-:meth:`accounts.pipeline.Stage.facts`). A factor's *remover*, ``(user, *, request, by) ->
-int``, takes every row of it from a user, as staff resetting two-step verification do, and
-says how many it took; ``describe(count) -> str`` names that many rows in the reset's
+:meth:`accounts.pipeline.Stage.facts`). A factor's *remover*, ``(user, *, request, by)``,
+takes every row of it from a user, as staff resetting two-step verification do (the reset
+counts the rows first, by the provider); ``describe(count) -> str`` names that many rows in the reset's
 message to the user ("2 passkeys"). ``usable(user) -> QuerySet`` gives the rows that can be
 proven now, when not all can (a passkey flagged as cloned cannot); by default, every row.
 """
@@ -48,14 +48,14 @@ def unregister_factor(name: str) -> None:
     _facts.clear()
 
 
-def has_usable_factor(user) -> bool:
-    """Whether ``user`` has a row of a registered factor that can be proven now."""
-    return any(_usable.get(name, rows)(user).exists() for name, rows in _providers.items())
-
-
 def usable_factors(user) -> list[str]:
     """The registered factors of which ``user`` has a row that can be proven now."""
     return [name for name, rows in _providers.items() if _usable.get(name, rows)(user).exists()]
+
+
+def count(name: str, user) -> int:
+    """How many rows of factor ``name`` make ``user``'s account one with a second factor."""
+    return _providers[name](user).count()
 
 
 def names() -> list[str]:

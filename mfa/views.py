@@ -185,15 +185,12 @@ class ChallengeView(FlowFormView):
         (only a passkey flagged as cloned), who can help instead of forms that cannot
         succeed. Never more than the account has: the password is proven by now."""
         user = self.request.user if self.step_up else self.state.user()
-        if user is None:
+        if user is None or not devices.has_mfa(user):
+            # Gone meanwhile, or a step-up before any factor: the forms, which refuse.
             return {"has_app": True, "has_codes": True, "can_prove": True}
         ways = devices.ways(user)
-        return {
-            "has_app": "totp" in ways,
-            "has_codes": "recovery_code" in ways,
-            # An account without factors (a step-up before any) is offered the forms.
-            "can_prove": bool(ways) or not devices.has_mfa(user),
-        }
+        return {"has_app": "totp" in ways, "has_codes": "recovery_code" in ways,
+                "can_prove": bool(ways)}
 
     def run(self, form):
         code = form.cleaned_data["code"]

@@ -212,3 +212,53 @@ def test_a_projects_change_form_keeps_its_widgets_without_the_hash(su):
     assert "password" not in form.fields
     assert form.fields["first_name"].widget.attrs["class"] == "vetted"
     assert b"/password/" not in page.content
+
+
+class DocumentedCreationForm(forms.ModelForm):
+    """The add form of Django's documented custom-user example: its own password fields,
+    read with cleaned_data[...] when saving."""
+
+    password1 = forms.CharField(label="Password", widget=forms.PasswordInput)
+    password2 = forms.CharField(label="Password confirmation", widget=forms.PasswordInput)
+
+    class Meta:
+        model = AuthUser
+        fields = ["username", "email"]
+
+    def clean_password2(self):
+        password1 = self.cleaned_data.get("password1")
+        password2 = self.cleaned_data.get("password2")
+        if password1 and password2 and password1 != password2:
+            raise forms.ValidationError("Passwords don't match")
+        return password2
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        user.set_password(self.cleaned_data["password1"])
+        if commit:
+            user.save()
+        return user
+
+
+class DocumentedUserAdmin(auth_admin.UserAdmin):
+    add_form = DocumentedCreationForm
+    add_fieldsets = [(None, {"fields": ["username", "email", "password1", "password2"]})]
+
+
+documented = admin.AdminSite(name="documented_project_admin")
+documented.register(AuthUser, DocumentedUserAdmin)
+adopt_user_admin(documented)
+urlpatterns.insert(0, path("documented-admin/", documented.urls))
+
+
+def test_the_documented_add_form_saves_an_account_without_a_password(su):
+    page = su.get("/documented-admin/auth/user/add/")
+    assert not {"password1", "password2"} & set(page.context["adminform"].form.fields)
+    data = form_data(page.content.decode(), "user_form")
+    data["username"] = ["newcomer"]
+    data["password1"] = data["password2"] = ["typed anyway, never kept"]  # a forged post
+
+    response = su.post("/documented-admin/auth/user/add/", data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert not is_password_usable(AuthUser.objects.get(username="newcomer").password)

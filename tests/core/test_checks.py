@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.W001",
             "authsuite.W002"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
-    "authsuite_accounts.E012",
+    "authsuite_accounts.W005",
     "authsuite_accounts.W001", "authsuite_accounts.W002", "authsuite_accounts.W003",
     "authsuite_accounts.W004"]
 ALL_IDS = CORE_IDS + ACCOUNTS_IDS
@@ -196,12 +196,12 @@ def test_accounts_e008_lockout_max_below_base():
 
 
 @pytest.mark.parametrize("target", ["no-such-page", "shop:index"])
-def test_accounts_e012_login_redirect_names_no_url(target):
+def test_accounts_w005_login_redirect_names_no_url(target):
     with clean_production(LOGIN_REDIRECT_URL=target):
-        assert found("authsuite_accounts.E012").obj == "LOGIN_REDIRECT_URL"
+        assert found("authsuite_accounts.W005").obj == "LOGIN_REDIRECT_URL"
     for fine in ("accounts:sessions", "/welcome/", "https://app.example.com/"):
         with clean_production(LOGIN_REDIRECT_URL=fine):
-            absent("authsuite_accounts.E012")
+            absent("authsuite_accounts.W005")
 
 
 # --- registered with Django, silent on the shipped settings -----------------------------------

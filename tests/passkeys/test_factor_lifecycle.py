@@ -267,6 +267,26 @@ def test_signing_in_with_an_app_alone_no_passkey_button(user, password):
     assert "Use a recovery code instead" in page
 
 
+def test_a_step_up_by_a_passkey_only_account_points_to_the_passkey(user, password):
+    browser = password_client(user, password)
+    add_passkey(browser, SoftAuthenticator())
+
+    page = " ".join(browser.get(reverse("mfa:challenge") + "?next=/passkeys/"
+                                ).content.decode().split())
+
+    assert 'name="code"' not in page
+    assert "confirm with it on the" in page
+    assert f'href="{reverse("accounts:reauthenticate")}?next=/passkeys/"' in page
+
+
+def test_a_step_up_before_any_factor_shows_the_forms(client, user):
+    client.force_login(user)
+
+    page = client.get(reverse("mfa:challenge")).content.decode()
+
+    assert 'name="code"' in page and "reset two-step verification" not in page
+
+
 def pending_methods(user, password) -> dict:
     response = api_post(Client(), "login/", {"email": user.email, "password": password})
     assert response.json()["stage"] == "mfa"
@@ -387,6 +407,25 @@ def test_a_staff_reset_names_only_what_the_account_had(user, staff, password):
     body = " ".join(outbox_for(user.email)[0].body.split())
     assert "1 passkey" in body
     assert "authenticator app" not in body and "recovery code" not in body
+
+
+def test_a_staff_reset_counts_a_factor_whose_remover_says_nothing(user, staff):
+    """A project's factor whose remover returns nothing is still named, with its count."""
+    from accounts.models import EmailAddress
+    from mfa import registry
+
+    taken = []
+    registry.register_factor(
+        "badge", lambda owner: EmailAddress.objects.filter(user=owner),
+        remove=lambda owner, **_kwargs: taken.append(owner))
+    try:
+        removed = mfa_flows.mfa_reset(user, by=staff)
+    finally:
+        registry.unregister_factor("badge")
+
+    assert taken == [user]
+    assert removed == {"badge": EmailAddress.objects.filter(user=user).count()} != {"badge": 0}
+    assert "1 × badge" in " ".join(outbox_for(user.email)[0].body.split())
 
 
 def test_a_passkey_removed_by_staff_on_its_own_is_still_told(user, staff, password):
