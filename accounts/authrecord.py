@@ -154,12 +154,13 @@ def second_factor_usable_register(check) -> None:
         _second_factor_usable_checks.append(check)
 
 
-def second_factor_unavailable(request, max_age: int | None = None) -> bool:
-    """Whether the second factor is due (:func:`second_factor_due`) and the account has
-    none it can prove: its only one disabled for safety, no recovery code left. Such a
-    session stays refused until staff reset two-step verification; this only lets the page
-    and the API say so, instead of asking for a factor that cannot be given."""
-    if not _second_factor_usable_checks or not second_factor_due(request, max_age):
+def second_factor_unusable(request) -> bool:
+    """Whether the account has no second factor it can prove now: its only one disabled for
+    safety, no recovery code left. Asked once :func:`second_factor_due` says the second
+    factor is due: such a session stays refused until staff reset two-step verification;
+    this only lets the page and the API say so, instead of asking for a factor that cannot
+    be given."""
+    if not _second_factor_usable_checks:
         return False
     user = getattr(request, "user", None)
     return not any(check(user) for check in _second_factor_usable_checks)

@@ -421,7 +421,7 @@ class ReauthenticateView(LoginRequiredMixin, FlowFormView):
         # the page says so and who can help, instead of offering what will be refused.
         context["second_factor_unavailable"] = (
             context["second_factor_due"]
-            and authrecord.second_factor_unavailable(self.request, max_age))
+            and authrecord.second_factor_unusable(self.request))
         return context
 
     def run(self, form):

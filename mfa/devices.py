@@ -46,10 +46,15 @@ def ways(user) -> list[str]:
     that can be proven (``"totp"``, an app; ``"passkey"``, one not flagged as cloned), then
     ``"recovery_code"`` while an unused code is left."""
     found = registry.usable_factors(user)
-    codes = recovery_set(user)
-    if codes is not None and codes.remaining() > 0:
+    if has_unused_codes(user):
         found.append("recovery_code")
     return found
+
+
+def has_unused_codes(user) -> bool:
+    """Whether ``user`` has a recovery code left: a set with every code used proves nothing."""
+    codes = recovery_set(user)
+    return codes is not None and codes.remaining() > 0
 
 
 def can_prove(user) -> bool:

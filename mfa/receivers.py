@@ -33,9 +33,8 @@ def reauth_code_link(request) -> dict | None:
     user = request.user
     if not authrecord.second_factor_due(request, requested_max_age(request)):
         return None
-    codes = devices.recovery_set(user)
-    if devices.totp_device(user) is None and (codes is None or not codes.remaining()):
-        return None  # a set with every code used proves nothing
+    if devices.totp_device(user) is None and not devices.has_unused_codes(user):
+        return None
     return {"challenge_url": reverse("mfa:challenge")}
 
 

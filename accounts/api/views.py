@@ -51,14 +51,14 @@ class IsRecentlyAuthenticated(BasePermission):
             return False
         max_age = getattr(view, "reauthentication_max_age", None)
         if not authrecord.is_recent(request._request, max_age):
-            if authrecord.second_factor_unavailable(request._request, max_age):
+            # The factor due by the view's own age: by the default, a client told to
+            # confirm its password would be refused again, and told the same, every time.
+            due = authrecord.second_factor_due(request._request, max_age)
+            if due and authrecord.second_factor_unusable(request._request):
                 # Still refused (a flagged passkey proves nothing), but told why, so that a
                 # client stops asking for a factor the account cannot give.
                 raise APIError(self.unavailable_message, CoreError.SECOND_FACTOR_UNAVAILABLE,
                                status_code=403)
-            # The factor due by the view's own age: by the default, a client told to
-            # confirm its password would be refused again, and told the same, every time.
-            due = authrecord.second_factor_due(request._request, max_age)
             message = self.second_factor_message if due else self.message
             raise APIError(message, CoreError.REAUTHENTICATION_REQUIRED, status_code=403)
         return True
