@@ -100,6 +100,13 @@ class AccountsSettings(AppSettings):
         return int(self._setting("REAUTHENTICATION_TIMEOUT", 300))
 
     @property
+    def MFA_ASSURANCE_MAX_AGE(self) -> int:
+        """Seconds after its factors were last proven during which a session vouches for a
+        multi-factor ``acr`` (mfa, phr); past them it vouches for one factor until they are
+        proven again (SP 800-63B-4, AAL2: at least every 24 hours)."""
+        return int(self._setting("MFA_ASSURANCE_MAX_AGE", 86400))
+
+    @property
     def SESSION_IDLE_TIMEOUT(self) -> int:
         """Seconds without a request after which a session ends."""
         return int(self._setting("SESSION_IDLE_TIMEOUT", 3600))

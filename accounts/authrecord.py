@@ -82,9 +82,24 @@ def record_step_up(request, amr) -> dict:
 
 
 def record_public(request) -> dict | None:
-    """The record as the API shows it: ``auth_time``, ``amr`` and ``acr``."""
+    """The record as the API and the pages show it: ``auth_time``, ``amr`` and the ``acr``
+    it still vouches for (:func:`acr_now`)."""
     record = record_get(request)
-    return None if record is None else {k: record[k] for k in ("auth_time", "amr", "acr")}
+    if record is None:
+        return None
+    return {"auth_time": record["auth_time"], "amr": record["amr"], "acr": acr_now(record)}
+
+
+def acr_now(record: dict) -> str:
+    """The level ``record`` vouches for now, which may be below the one it was made with.
+
+    A level above one factor holds for ``MFA_ASSURANCE_MAX_AGE`` seconds after the factors
+    that earned it were last proven (SP 800-63B-4 asks AAL2 to authenticate again at least
+    every 24 hours); past that, a session kept signed in longer ("keep me signed in") vouches
+    for one factor until they are proven again, by a reauthentication or a step-up.
+    """
+    max_age = app_settings.MFA_ASSURANCE_MAX_AGE
+    return acr_for(combine(value for value, at in _proven(record).items() if _fresh(at, max_age)))
 
 
 def record_get(request) -> dict | None:

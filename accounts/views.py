@@ -459,7 +459,7 @@ class ProfileView(LoginRequiredMixin, AuthPageMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["record"] = authrecord.record_get(self.request)
+        context["record"] = authrecord.record_public(self.request)
         return context
 
 
