@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.app_settings import app_settings
 from accounts.models import normalize_email, validate_mail_domain, validate_public_domain
-from authsuite.text import has_control_characters
+from authsuite.text import control_characters_message, has_control_characters
 
 PASSWORD_MAX = 1024
 
@@ -79,7 +79,7 @@ def _password_field(label, autocomplete: str) -> forms.CharField:
 
 
 class CleanTextMixin:
-    """Control characters have no place in a name or an address; refuse them."""
+    """Control characters have no place in a name or an address; refuse them, by name."""
 
     def clean(self):
         cleaned = super().clean()
@@ -88,7 +88,8 @@ class CleanTextMixin:
             if isinstance(value, str) and "password" not in name and has_control_characters(
                 value
             ):
-                self.add_error(name, _("Remove the control characters."))
+                self.add_error(name, forms.ValidationError(
+                    control_characters_message(value), code="control_characters"))
         return cleaned
 
 

@@ -1,8 +1,8 @@
 """Canonical bytes of an event, the MAC over them, the chain links and the signatures.
 
-Every stored string is cleaned first (control characters and Unicode line breaks escaped as
-``\\uXXXX``), so a value can neither forge a line in an export or a log nor collide with the
-field separator.
+Every stored string is cleaned first (control characters, Unicode line breaks and bidi
+controls escaped as ``\\uXXXX``), so a value can neither forge a line in an export or a log,
+nor collide with the field separator, nor reorder how a line reads on screen.
 
 Everything is keyed with the audit key: the event MAC (content), the chain link (position),
 the head and the checkpoints. Without the key, nobody with write access to the tables can
@@ -20,6 +20,7 @@ from functools import lru_cache
 from django.conf import settings
 
 from audit.app_settings import app_settings
+from authsuite.text import BIDI_CONTROLS
 
 GENESIS = "0" * 64
 SEP = "\x1f"
@@ -28,8 +29,11 @@ FIELDS = (
     "target_id", "target_repr", "ip", "user_agent", "request_id", "session_ref", "data",
 )
 #: C0 and C1 controls, DEL, and the Unicode line and paragraph separators: anything a
-#: terminal, a log shipper or a spreadsheet could take for the end of a line.
-_CONTROL = {i: f"\\u{i:04x}" for i in [*range(32), *range(127, 160), 0x2028, 0x2029]}
+#: terminal, a log shipper or a spreadsheet could take for the end of a line. And the bidi
+#: controls: a right-to-left override in a name or a user agent would show the rest of the
+#: line (in the admin, an export, a terminal) in another order than it is stored.
+_CONTROL = {i: f"\\u{i:04x}" for i in [*range(32), *range(127, 160), 0x2028, 0x2029,
+                                        *map(ord, BIDI_CONTROLS)]}
 
 
 def clean(value, limit: int) -> str:

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from accounts.forms import PASSWORD_MAX
 from accounts.models import normalize_email, validate_mail_domain, validate_public_domain
-from authsuite.text import has_control_characters
+from authsuite.text import control_characters_message, has_control_characters
 
 
 class StrictStringMixin:
@@ -46,7 +46,7 @@ class NoControlCharsMixin:
             if isinstance(value, str) and "password" not in name and has_control_characters(
                 value
             ):
-                raise serializers.ValidationError({name: ["Remove the control characters."]})
+                raise serializers.ValidationError({name: [control_characters_message(value)]})
         return super().validate(attrs)
 
 

@@ -21,7 +21,7 @@ from accounts.api.views import IsRecentlyAuthenticated, _from_flow
 from accounts.errors import FlowError
 from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView
-from authsuite.text import has_control_characters
+from authsuite.text import control_characters_message, has_control_characters
 from mfa import devices, flows, policy, trust
 from mfa.errors import MFAError
 
@@ -36,7 +36,7 @@ class CodeField(StringField):
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
         if has_control_characters(value):
-            raise serializers.ValidationError("Remove the control characters.", code="invalid")
+            raise serializers.ValidationError(control_characters_message(value), code="invalid")
         return value
 
 

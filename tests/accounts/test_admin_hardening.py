@@ -4,6 +4,7 @@ own admin pages could otherwise do (a 500, a takeover, a flow bypassed)."""
 from __future__ import annotations
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
@@ -11,6 +12,7 @@ from django.urls import reverse
 
 from accounts import tokens
 from accounts.models import EmailAddress, OneTimeToken, UserSession
+from authsuite.admin_input import SafeInputMixin
 from authsuite.models import OutboxMessage
 from passkeys.models import Passkey
 from tests.audit.support import form_data
@@ -75,9 +77,12 @@ def test_one_address_row_posted_twice_is_a_form_error(su, second):
     assert EmailAddress.objects.filter(pk=work.pk, verified=False).exists()
 
 
-@pytest.mark.parametrize("typed", ["Ann\u202eetileS", "Ann\x1b[31m", "Ann\tLee", "Ann\x85Lee",
-                                   "Ann\u200fLee", "\u061cAnn"])
-def test_a_name_with_control_characters_is_a_form_error(su, typed):
+@pytest.mark.parametrize(("typed", "named"), [
+    ("Ann\u202eetileS", "U+202E (RIGHT-TO-LEFT OVERRIDE)"), ("Ann\x1b[31m", "U+001B"),
+    ("Ann\tLee", "U+0009"), ("Ann\x85Lee", "U+0085"),
+    ("Ann\u200fLee", "U+200F (RIGHT-TO-LEFT MARK)"), ("\u061cAnn", "U+061C (ARABIC LETTER MARK)"),
+])
+def test_a_name_with_control_characters_is_a_form_error(su, typed, named):
     ann = UserFactory(email="ann@example.com")
     form = change_form(su, ann)
     field = "name" if "name" in form else "first_name"
@@ -87,16 +92,96 @@ def test_a_name_with_control_characters_is_a_form_error(su, typed):
     response = su.post(user_admin_url("change", ann.pk), form)
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors[field] == ["Remove the control characters."]
+    errors = response.context["adminform"].form.errors
+    assert errors[field] == [f"Remove the control character {named}."]
+    assert errors.as_data()[field][0].code == "control_characters"
     assert [getattr(User.objects.get(pk=ann.pk), field)] == before
+
+
+def test_several_control_characters_are_named_together(su):
+    ann = UserFactory(email="ann@example.com")
+    form = change_form(su, ann)
+    field = "name" if "name" in form else "first_name"
+    form[field] = ["\u202eAnn\u2066Lee\u2069\u202e\x01\x02"]
+
+    response = su.post(user_admin_url("change", ann.pk), form)
+
+    assert response.context["adminform"].form.errors[field] == [
+        "Remove the control characters U+202E (RIGHT-TO-LEFT OVERRIDE), U+2066 (LEFT-TO-RIGHT "
+        "ISOLATE), U+2069 (POP DIRECTIONAL ISOLATE) and 2 others."]
+
+
+@pytest.mark.parametrize("stored", ["Ann\u200fLee", "\u061cAnn", "Ann\u200e", "Ann\u202eetileS"])
+def test_a_name_stored_with_a_control_character_does_not_stop_other_changes(su, stored):
+    # Saved before the rule covered it (LRM, RLM and ALM were accepted once): staff who
+    # change something else save the account, and the name stays as it is.
+    ann = UserFactory(email="ann@example.com")
+    form = change_form(su, ann)
+    field = "name" if "name" in form else "first_name"
+    User.objects.filter(pk=ann.pk).update(**{field: stored})
+    form = change_form(su, ann)
+    assert form[field] == [stored]
+    form.pop("is_active", None)
+
+    response = su.post(user_admin_url("change", ann.pk), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ann = User.objects.get(pk=ann.pk)
+    assert not ann.is_active
+    assert getattr(ann, field) == stored
+
+
+def test_a_name_stored_with_a_control_character_is_refused_once_edited(su):
+    ann = UserFactory(email="ann@example.com")
+    form = change_form(su, ann)
+    field = "name" if "name" in form else "first_name"
+    User.objects.filter(pk=ann.pk).update(**{field: "Ann\u200fLee"})
+    form = change_form(su, ann)
+    form[field] = ["Ann\u200fLea"]
+
+    response = su.post(user_admin_url("change", ann.pk), form)
+
+    assert response.context["adminform"].form.errors[field] == [
+        "Remove the control character U+200F (RIGHT-TO-LEFT MARK)."]
+    assert getattr(User.objects.get(pk=ann.pk), field) == "Ann\u200fLee"
 
 
 def test_a_group_name_with_control_characters_is_a_form_error(su):
     response = su.post("/admin/auth/group/add/", {"name": "help\u2067desk"})
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors["name"] == ["Remove the control characters."]
+    assert response.context["adminform"].form.errors["name"] == [
+        "Remove the control character U+2067 (RIGHT-TO-LEFT ISOLATE)."]
     assert not Group.objects.exists()
+
+
+def test_a_group_named_with_a_control_character_keeps_its_name_and_takes_other_changes(su):
+    helpdesk = Group.objects.create(name="help\u200fdesk")
+    view = Permission.objects.get(codename="view_user")
+
+    response = su.post(f"/admin/auth/group/{helpdesk.pk}/change/",
+                       {"name": "help\u200fdesk", "permissions": [str(view.pk)]})
+
+    assert response.status_code == 302
+    helpdesk.refresh_from_db()
+    assert helpdesk.name == "help\u200fdesk"
+    assert list(helpdesk.permissions.all()) == [view]
+
+
+def test_a_list_editable_name_is_checked_once_changed(rf):
+    # A project's admin built on SafeInputMixin may edit names on its list page too.
+    class GroupListAdmin(SafeInputMixin, admin.ModelAdmin):
+        list_display = ["id", "name"]
+        list_editable = ["name"]
+
+    form = GroupListAdmin(Group, admin.AdminSite()).get_changelist_form(rf.get("/"))
+    stored = Group.objects.create(name="help\u200fdesk")
+    kept = form({"name": "help\u200fdesk"}, instance=stored)
+    typed = form({"name": "help\u2067desk"}, instance=stored)
+
+    assert kept.is_valid(), kept.errors
+    assert not typed.is_valid()
+    assert typed.errors["name"] == ["Remove the control character U+2067 (RIGHT-TO-LEFT ISOLATE)."]
 
 
 # --- groups -----------------------------------------------------------------------------------

@@ -379,22 +379,29 @@ def test_hostile_but_valid_text_is_stored_verbatim(anonymous, password_text):
     assert User.objects.count() == 1  # and the table is still there
 
 
-@pytest.mark.parametrize("name", [
-    "Ann\u009b31m",  # a C1 control: CSI, as a terminal reads it
-    "\u202eAnn", "Ann\u2066x\u2069",  # bidi override and isolate: shown otherwise than kept
-    "\u200eAnn", "Ann\u200f", "An\u061cn",  # the marks LRM, RLM and ALM reorder text too
-    "An\x85n",  # NEL inside (at either end it is trimmed as a space)
+@pytest.mark.parametrize(("name", "message"), [
+    # a C1 control: CSI, as a terminal reads it
+    ("Ann\u009b31m", "Remove the control character U+009B."),
+    # bidi override and isolate: shown otherwise than kept
+    ("\u202eAnn", "Remove the control character U+202E (RIGHT-TO-LEFT OVERRIDE)."),
+    ("Ann\u2066x\u2069", "Remove the control characters U+2066 (LEFT-TO-RIGHT ISOLATE), "
+                         "U+2069 (POP DIRECTIONAL ISOLATE)."),
+    # the marks LRM, RLM and ALM reorder text too
+    ("\u200eAnn", "Remove the control character U+200E (LEFT-TO-RIGHT MARK)."),
+    ("Ann\u200f", "Remove the control character U+200F (RIGHT-TO-LEFT MARK)."),
+    ("An\u061cn", "Remove the control character U+061C (ARABIC LETTER MARK)."),
+    # NEL inside (at either end it is trimmed as a space)
+    ("An\x85n", "Remove the control character U+0085."),
 ])
-def test_c1_and_bidi_controls_in_a_name_are_refused(anonymous, name):
+def test_c1_and_bidi_controls_in_a_name_are_refused_by_name(anonymous, name, message):
     response = anonymous.post(API + "signup/", {
         "email": "robert@example.com", "password": "correct horse battery staple", "name": name,
     }, format="json")
-    assert assert_envelope(response, 400, "invalid")["fields"]["name"] == [
-        "Remove the control characters."]
+    assert assert_envelope(response, 400, "invalid")["fields"]["name"] == [message]
     assert not User.objects.exists()
     page = Client().post("/accounts/signup/", {
         "email": "robert@example.com", "password": "correct horse battery staple", "name": name})
-    assert "Remove the control characters." in page.content.decode()
+    assert message in page.content.decode()
     assert not User.objects.exists()
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from audit import chain
 from audit.models import Checkpoint, Event
+from authsuite.text import BIDI_CONTROLS
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -246,6 +247,21 @@ def test_exports_cannot_be_given_extra_lines(admin_client):
         row = json.loads(line)
         assert row["action"] == "test.lines"
         assert "\n" not in row["actor"] and "\u2028" not in row["actor"]
+
+
+def test_bidi_controls_reorder_no_line_of_the_list_or_the_exports(admin_client):
+    reordered = "invoice\u202efdp.exe \u2066x\u2069 \u200f\u200e\u061c"
+    chain.record(action="test.bidi", actor_repr=reordered, target_repr=reordered,
+                 user_agent=reordered, data={"note": reordered})
+    page = admin_client.get(f"{LIST}?action=test.bidi").content.decode()
+    text, rows = _csv(admin_client.get(f"{LIST}export/csv/?action=test.bidi"))
+    lines = b"".join(admin_client.get(
+        f"{LIST}export/jsonl/?action=test.bidi").streaming_content).decode()
+    for shown in (page, text, lines):
+        assert not BIDI_CONTROLS & set(shown)
+    assert "invoice\\u202efdp.exe" in page
+    assert rows[0]["target"] == rows[0]["actor"] == rows[0]["user_agent"] == (
+        "invoice\\u202efdp.exe \\u2066x\\u2069 \\u200f\\u200e\\u061c")
 
 
 def test_jsonl_export_of_the_filtered_list(admin_client, trail):

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from audit import canonical, chain
 from audit.models import ChainHead, Checkpoint, Event, EventSeal, PendingSeal
+from authsuite.text import BIDI_CONTROLS
 from tests.audit.support import raw, write
 
 pytestmark = pytest.mark.django_db
@@ -154,7 +155,8 @@ def test_the_canonical_time_is_the_utc_instant(moment):
 
 
 @pytest.mark.parametrize("dirty", ["a\nb", "a\rb", "a\x1fb", "a\x00b", "a\u2028b", "a\u2029b",
-                                   "a\x85b", "a\x1bb", "a\x7fb", "a\ud800b"])
+                                   "a\x85b", "a\x1bb", "a\x7fb", "a\ud800b", "a\u202eb",
+                                   "a\u2066b", "a\u200fb", "a\u061cb"])
 def test_stored_text_has_no_line_breaks_or_controls(dirty):
     event = chain.record(action="test.event", actor_repr=dirty, user_agent=dirty,
                          target_repr=dirty, data={"note": dirty})
@@ -164,6 +166,19 @@ def test_stored_text_has_no_line_breaks_or_controls(dirty):
         assert value.isprintable()
         assert value.isascii() or "\u2028" not in value
     assert stored.actor_repr.startswith("a\\u")
+    chain.seal_all()
+    assert chain.verify().ok
+
+
+def test_bidi_controls_are_stored_escaped():
+    # "invoice<RLO>fdp.exe" reads as "invoiceexe.pdf" on screen; escaped, it reads as it
+    # is wherever the trail is shown or exported.
+    event = chain.record(action="test.event", actor_repr="Ann\u200f",
+                         target_repr="invoice\u202efdp.exe", user_agent="".join(sorted(BIDI_CONTROLS)))
+    stored = Event.objects.get(pk=event.pk)
+    assert stored.actor_repr == "Ann\\u200f"
+    assert stored.target_repr == "invoice\\u202efdp.exe"
+    assert stored.user_agent == "".join(f"\\u{ord(c):04x}" for c in sorted(BIDI_CONTROLS))
     chain.seal_all()
     assert chain.verify().ok
 

@@ -7,7 +7,12 @@ import unicodedata
 import pytest
 from django.core.exceptions import ValidationError
 
-from authsuite.text import BIDI_CONTROLS, has_control_characters, refuse_control_characters
+from authsuite.text import (
+    BIDI_CONTROLS,
+    control_characters_message,
+    has_control_characters,
+    refuse_control_characters,
+)
 
 # Unicode's Bidi_Control property (PropList.txt): each makes text read otherwise than it is
 # stored. (The three marks have the bidi class of a letter, so no lookup of classes finds them.)
@@ -50,3 +55,31 @@ def test_each_bidi_control_is_refused_wherever_it_is(mark, where):
 def test_right_to_left_letters_and_other_format_characters_are_not_controls(text):
     assert not has_control_characters(text)
     refuse_control_characters(text)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("Ann\u200fLee", "Remove the control character U+200F (RIGHT-TO-LEFT MARK)."),
+    ("\u061cAnn", "Remove the control character U+061C (ARABIC LETTER MARK)."),
+    # C0 and C1 controls and DEL have no name of their own: their code point alone.
+    ("Ann\x01", "Remove the control character U+0001."),
+    ("Ann\x7f", "Remove the control character U+007F."),
+    ("An\x85n", "Remove the control character U+0085."),
+    # Each character once, in the order typed.
+    ("\u202eAnn\x1b[31m\u202e\t", "Remove the control characters U+202E (RIGHT-TO-LEFT "
+                                   "OVERRIDE), U+001B, U+0009."),
+    # At most three named, the rest counted.
+    ("\x01\x02\x03\u2066", "Remove the control characters U+0001, U+0002, U+0003 and 1 other."),
+    ("\x01\x02\x03\x04\x05", "Remove the control characters U+0001, U+0002, U+0003 and 2 others."),
+])
+def test_the_error_names_the_control_characters(value, message):
+    assert control_characters_message(value) == message
+    with pytest.raises(ValidationError) as raised:
+        refuse_control_characters(value)
+    assert raised.value.messages == [message]
+    assert raised.value.code == "control_characters"
+
+
+def test_the_error_never_holds_the_character_itself():
+    every = "".join(EVERY_BIDI_CONTROL) + "".join(map(chr, [*range(32), *range(127, 160)]))
+    for c in every:
+        assert control_characters_message("Ann" + c).isascii()

@@ -148,6 +148,16 @@ def test_bad_code_values(request, path, case, value):
     assert snapshot() == before
 
 
+def test_a_code_with_control_characters_names_them(pending):
+    before = snapshot()
+    response = pending.post(API + "mfa/challenge/", {"code": "\u202e123456\x1b"},
+                            content_type=JSON)
+    assert_envelope(response, 400, "invalid", field="code")
+    assert response.json()["error"]["fields"]["code"] == [
+        "Remove the control characters U+202E (RIGHT-TO-LEFT OVERRIDE), U+001B."]
+    assert snapshot() == before
+
+
 def test_a_missing_code(pending):
     before = snapshot()
     response = pending.post(API + "mfa/challenge/", {"trust_browser": True}, content_type=JSON)
@@ -213,10 +223,10 @@ FORM_VALUES = [
     ("overlong", "1" * 40, "Ensure this value has at most"),
     ("huge", "1" * 200_000, None),
     ("nul", "123\x00456", "Null characters are not allowed."),
-    ("control", "123\x01456", "Remove the control characters."),
-    ("escape", "\x1b[31m1234", "Remove the control characters."),
-    ("rlm", "123456\u200f", "Remove the control characters."),
-    ("alm", "\u061c123456", "Remove the control characters."),
+    ("control", "123\x01456", "Remove the control character U+0001."),
+    ("escape", "\x1b[31m1234", "Remove the control character U+001B."),
+    ("rlm", "123456\u200f", "Remove the control character U+200F (RIGHT-TO-LEFT MARK)."),
+    ("alm", "\u061c123456", "Remove the control character U+061C (ARABIC LETTER MARK)."),
 ]
 PAGES = {"mfa:challenge": "pending", "mfa:totp_setup": "setting_up", "mfa:enroll": "enrolling"}
 
