@@ -131,8 +131,9 @@ def needs_verification(user) -> bool:
 
 def unproven_address(user) -> str:
     """The account's login address while it waits for verification, else "" (always
-    where verification is off: the project trusts addresses as typed)."""
-    if app_settings.EMAIL_VERIFICATION == "off":
+    where verification is off, ``"none"``: the project trusts addresses as typed, those
+    left unverified under an earlier setting too)."""
+    if app_settings.EMAIL_VERIFICATION == "none":
         return ""
     email = normalize_email(user_email(user))
     if email and EmailAddress.objects.filter(user=user, email=email, verified=False).exists():

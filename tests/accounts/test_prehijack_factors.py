@@ -97,10 +97,23 @@ def test_once_verified_factors_can_be_added(client):
     assert register(client, SoftAuthenticator()).status_code == 201
 
 
-@override_settings(AUTHSUITE_ACCOUNTS_EMAIL_VERIFICATION="off")
+@override_settings(AUTHSUITE_ACCOUNTS_EMAIL_VERIFICATION="none")
 def test_with_verification_off_addresses_are_trusted_as_typed(client):
     response = api_post(client, "signup/", {"email": "ann@example.com", "password": PASSWORD})
     assert response.json()["status"] == "authenticated"
+    assert register(client, SoftAuthenticator()).status_code == 201
+
+
+def test_addresses_left_unverified_are_trusted_once_verification_is_off(settings, client):
+    """An account that signed up while verification was optional and never followed its
+    link: once the project turns verification off, its address is trusted as typed too."""
+    settings.AUTHSUITE_ACCOUNTS_EMAIL_VERIFICATION = "optional"
+    assert api_post(client, "signup/", {"email": "ann@example.com", "password": PASSWORD}
+                    ).json()["status"] == "authenticated"
+    assert EmailAddress.objects.get(email="ann@example.com").verified is False
+    settings.AUTHSUITE_ACCOUNTS_EMAIL_VERIFICATION = "none"
+
+    assert api_post(client, "mfa/totp/setup/").status_code == 200
     assert register(client, SoftAuthenticator()).status_code == 201
 
 
