@@ -83,7 +83,9 @@ class MFASettings(AppSettings):
 
     @property
     def TRUST_COOKIE_NAME(self) -> str:
-        """Name of the trusted-browser cookie."""
+        """Name of the trusted-browser cookie (``__Host-authsuite_mfa_trust`` in the
+        production profile; Secure whenever the request is HTTPS or ``SESSION_COOKIE_SECURE``
+        is on)."""
         return self._setting("TRUST_COOKIE_NAME", "authsuite_mfa_trust")
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 
@@ -44,7 +45,7 @@ def trust_issue(request, response, user) -> TrustedBrowser | None:
                            "p": _password_tag(user)}, salt=SALT)
     response.set_cookie(
         app_settings.TRUST_COOKIE_NAME, value, max_age=days * 86400, httponly=True,
-        secure=request.is_secure(), samesite="Lax", path="/",
+        secure=request.is_secure() or settings.SESSION_COOKIE_SECURE, samesite="Lax", path="/",
     )
     signals.browser_trusted.send(sender=TrustedBrowser, request=request, user=user,
                                  trusted_id=row.pk)

@@ -358,7 +358,7 @@ PRODUCTION_NAMES = [
     "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD", "SECURE_CONTENT_TYPE_NOSNIFF",
     "SECURE_REFERRER_POLICY", "X_FRAME_OPTIONS", "CONTENT_SECURITY_POLICY",
     "AUTHSUITE_TRUSTED_PROXY_COUNT", "INSTALLED_APPS", "CSRF_TRUSTED_ORIGINS", "SESSION_ENGINE",
-    "AUTHSUITE_ACCOUNTS_LOCKOUT_DEVICE_COOKIE_NAME",
+    "AUTHSUITE_ACCOUNTS_LOCKOUT_DEVICE_COOKIE_NAME", "AUTHSUITE_MFA_TRUST_COOKIE_NAME",
 ]
 
 
@@ -384,6 +384,8 @@ def test_production_profile_values(production):
     assert "authsuite.mailbox" not in production["INSTALLED_APPS"]
     assert production["SESSION_COOKIE_NAME"].startswith("__Host-")
     assert production["CSRF_COOKIE_NAME"].startswith("__Host-")
+    assert production["AUTHSUITE_ACCOUNTS_LOCKOUT_DEVICE_COOKIE_NAME"].startswith("__Host-")
+    assert production["AUTHSUITE_MFA_TRUST_COOKIE_NAME"].startswith("__Host-")
     assert production["SESSION_COOKIE_SECURE"] is production["CSRF_COOKIE_SECURE"] is True
     assert production["SECURE_HSTS_SECONDS"] >= 31536000
     assert production["SECURE_SSL_REDIRECT"] is True

@@ -325,3 +325,16 @@ def test_a_validly_signed_trust_cookie_with_an_odd_id_is_no_promise(user, truste
     request = RequestFactory().get("/")
     request.COOKIES = {"authsuite_mfa_trust": value}
     assert trust.trusted(request, user) is None
+
+
+def test_the_cookie_is_secure_where_the_session_cookie_is(settings, client, user, password,
+                                                         clock, secret):
+    """Behind a proxy that ends TLS the request may look plain: the cookie follows
+    SESSION_COOKIE_SECURE as well, so a __Host- name (the production profile's) holds."""
+    settings.SESSION_COOKIE_SECURE = True
+    settings.AUTHSUITE_MFA_TRUST_COOKIE_NAME = "__Host-trust"
+
+    cookie = trust_this_browser(client, user, password, clock, secret).cookies["__Host-trust"]
+
+    assert cookie["secure"] is True
+    assert cookie["path"] == "/" and not cookie["domain"] and cookie["httponly"] is True
