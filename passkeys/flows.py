@@ -179,9 +179,17 @@ def reauth_button(request) -> dict | None:
     return {}
 
 
-def second_factor_button(request) -> dict | None:
+def second_factor_button(request, page: dict | None = None) -> dict | None:
     """The sign-in's second-factor page's passkey button, for a pending sign-in whose
-    account has a passkey it may use: an account with an app alone has none to offer."""
+    account has a passkey it may use: an account with an app alone has none to offer.
+
+    The page's context (``page``) names the ways through the stage the account has now
+    (``ways``: ``"passkey"`` for a passkey it may use), read by the page for its own forms:
+    then nothing is read again. A page that does not name them has the pending account and
+    its passkeys read here."""
+    ways = (page or {}).get("ways")
+    if ways is not None:
+        return {} if "passkey" in ways else None
     state = pipeline.state_get(request)
     user = state.user() if state is not None else None
     if user is None or not usable_passkeys(user).exists():
