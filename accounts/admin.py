@@ -481,7 +481,9 @@ class SuiteUserAdminMixin(SafeInputMixin):
                 cleaned = super().clean()
                 if field not in self.changed_data:
                     # An account as it was (a legacy one without an address, or with one
-                    # stored in another spelling): kept as stored, not folded unasked.
+                    # stored in another spelling), or its address retyped in other letters
+                    # (the same mailbox: no change of address to verify or announce): kept
+                    # as stored, not folded unasked.
                     if field in cleaned and field in self.initial:
                         cleaned[field] = self.initial[field]
                     return cleaned

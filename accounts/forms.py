@@ -38,12 +38,19 @@ class NormalFormFirstMixin:
     it, so that what sign-up accepts (``ｕｓｅｒ＠ｅｘａｍｐｌｅ.ｃｏｍ``) is accepted here too,
     instead of failing the field's own check before anything folds it.
 
-    Only ``clean`` folds: ``has_changed`` still compares what was typed with what is stored,
-    so the form can tell an address left as it was (kept in its stored spelling) from one
-    typed anew."""
+    ``has_changed`` compares addresses, not spellings: the stored address retyped in other
+    letters (``Ann@Example.com`` for ``ann@example.com``, a full-width letter: one normal
+    form, one mailbox) is the address left as it was, kept in its stored spelling. Only
+    another address is a change, which staff verify and the old address is told of."""
 
     def clean(self, value):
         return super().clean(normalize_email(value) if isinstance(value, str) else value)
+
+    def has_changed(self, initial, data):
+        if isinstance(initial, str) and initial and isinstance(data, str) and (
+                normalize_email(data) == normalize_email(initial)):
+            return False
+        return super().has_changed(initial, data)
 
 
 @functools.cache

@@ -231,6 +231,17 @@ class TokenConfirmView(FlowFormView):
             return HttpResponseRedirect(f"{target}?{query}" if query else target)
         return super().get(request, *args, **kwargs)
 
+    def form_invalid(self, form):
+        # A dead link (used, expired, voided or forged) is refused before the form's errors
+        # (a new password, the account's password), in the same words as when the form is
+        # valid: nobody fixes a password only to learn the link was dead all along. One
+        # check per POST, as the flow's own would be: the form never reaches the flow.
+        try:
+            self.token_row = self.check()
+        except FlowError as error:
+            return self.invalid(error)
+        return super().form_invalid(form)
+
     def invalid(self, error: FlowError):
         response = self.response_class(
             request=self.request, template=[self.invalid_template_name],
@@ -341,16 +352,6 @@ class PasswordResetConfirmView(TokenConfirmView):
 
     def check(self):
         return password_flows.password_reset_check(self.request, token=self.token)
-
-    def form_invalid(self, form):
-        # A dead link (used, expired, voided or forged) is refused before the new password's
-        # errors, in the same words as when the form is valid: nobody fixes a password only
-        # to learn the link was dead all along. One check per POST, as the reset's own.
-        try:
-            self.token_row = self.check()
-        except FlowError as error:
-            return self.invalid(error)
-        return super().form_invalid(form)
 
     def flow_failed(self, form, error):
         # The link was live (the policy refused the password): the page names the account

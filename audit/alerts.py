@@ -247,14 +247,29 @@ class PasskeyAdded(CredentialChange):
 
 
 class PasskeyRemoved(CredentialChange):
+    """One message per passkey removed on its own; staff removing several at once are one
+    message, sent with the first of them, naming how many (``batch``: position, count)."""
+
     actions = ("passkeys.removed",)
     replaces = "passkeys.removed"
     subject = "A passkey was removed"
     summary = "A passkey was removed from your account."
 
     def applies(self, event, user) -> bool:
+        data = json.loads(event.data)
         # Part of a staff reset: the reset's one message names every passkey it removed.
-        return not json.loads(event.data).get("reset")
+        if data.get("reset"):
+            return False
+        batch = data.get("batch")
+        return not batch or batch[0] == 1
+
+    def context(self, event) -> dict:
+        batch = json.loads(event.data).get("batch")
+        if not batch:
+            return {}
+        from passkeys.flows import removed_summary  # only the passkeys app records these
+
+        return {"title": "Passkeys were removed", "summary": removed_summary(batch[1])}
 
 
 class PasskeyCloned(AlertRule):

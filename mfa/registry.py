@@ -8,9 +8,10 @@ any such row "has MFA", and the MFA stage applies at sign-in. Querysets rather t
 answers, so that every factor is asked about in the one query of the login stages (see
 :meth:`accounts.pipeline.Stage.facts`). A factor's *remover*, ``(user, *, request, by)``,
 takes every row of it from a user, as staff resetting two-step verification do (the reset
-counts the rows first, by the provider); ``describe(count) -> str`` names that many rows in the reset's
-message to the user ("2 passkeys"). ``usable(user) -> QuerySet`` gives the rows that can be
-proven now, when not all can (a passkey flagged as cloned cannot); by default, every row.
+counts the rows first, by the provider, and reads nothing the remover returns);
+``describe(count) -> str`` names that many rows in the reset's message to the user ("2
+passkeys"). ``usable(user) -> QuerySet`` gives the rows that can be proven now, when not all
+can (a passkey flagged as cloned cannot); by default, every row.
 """
 
 from __future__ import annotations

@@ -183,14 +183,19 @@ class ChallengeView(FlowFormView):
         """Which ways in the page offers: the code form for an account with an app, the
         recovery code for one with a code left, and, with neither and no other usable factor
         (only a passkey flagged as cloned), who can help instead of forms that cannot
-        succeed. Never more than the account has: the password is proven by now."""
+        succeed. Never more than the account has: the password is proven by now.
+
+        ``ways`` (``mfa.devices.ways``) is in the context too, for the ways other apps add
+        in the ``mfa_alternatives`` slot (a passkey button): they read it there rather
+        than load the pending account and its factors again."""
         user = self.request.user if self.step_up else self.state.user()
         if user is None or not devices.has_mfa(user):
-            # Gone meanwhile, or a step-up before any factor: the forms, which refuse.
-            return {"has_app": True, "has_codes": True, "can_prove": True}
+            # Gone meanwhile, or a step-up before any factor: the forms, which refuse, and
+            # no factor of another app (the account has none).
+            return {"has_app": True, "has_codes": True, "can_prove": True, "ways": []}
         ways = devices.ways(user)
         return {"has_app": "totp" in ways, "has_codes": "recovery_code" in ways,
-                "can_prove": bool(ways)}
+                "can_prove": bool(ways), "ways": ways}
 
     def run(self, form):
         code = form.cleaned_data["code"]

@@ -1,5 +1,7 @@
 """Staff see a user's passkeys (provider, last use, flags) and can remove one."""
 
+from itertools import groupby
+
 from django.contrib import admin
 from django.contrib.auth import get_permission_codename, get_user_model
 from django.core.exceptions import PermissionDenied
@@ -50,12 +52,15 @@ class PasskeyAdmin(SafeInputMixin, admin.ModelAdmin):
     @admin.action(description=_("Remove selected passkeys (the users are told)"),
                   permissions=["remove"])
     def remove_passkeys(self, request, queryset):
-        count = 0
         # Only superusers act on other staff members' factors.
         queryset = queryset.filter(
             user__in=within_reach(request.user, get_user_model()._default_manager.all()))
-        for passkey in queryset.select_related("user"):
-            flows.passkey_remove(request, user=passkey.user, passkey_id=passkey.pk,
-                                 by=request.user)
-            count += 1
+        chosen = queryset.select_related("user").order_by("user_id", "pk")
+        count = 0
+        # One flow call per user: each user is told once, however many of theirs were chosen.
+        for _user_id, passkeys in groupby(chosen, key=lambda passkey: passkey.user_id):
+            passkeys = list(passkeys)
+            count += flows.passkeys_remove(request, user=passkeys[0].user,
+                                           passkey_ids=[p.pk for p in passkeys],
+                                           by=request.user)
         self.message_user(request, _("%(n)d passkeys removed.") % {"n": count})

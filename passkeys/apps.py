@@ -37,5 +37,7 @@ class PasskeysConfig(AppConfig):
             register_factor("passkey", lambda user: Passkey.objects.filter(user=user),
                             remove=flows.passkeys_remove_all, describe=flows.describe,
                             usable=flows.usable_passkeys)
+            # The challenge page has loaded the pending account's ways through the stage:
+            # the button reads them there (takes_context) instead of asking again.
             slots.register("mfa_alternatives", "passkeys/_mfa_option.html",
-                           context=flows.second_factor_button)
+                           context=flows.second_factor_button, takes_context=True)

@@ -179,9 +179,17 @@ def reauth_button(request) -> dict | None:
     return {}
 
 
-def second_factor_button(request) -> dict | None:
+def second_factor_button(request, page: dict | None = None) -> dict | None:
     """The sign-in's second-factor page's passkey button, for a pending sign-in whose
-    account has a passkey it may use: an account with an app alone has none to offer."""
+    account has a passkey it may use: an account with an app alone has none to offer.
+
+    The page's context (``page``) names the ways through the stage the account has now
+    (``ways``: ``"passkey"`` for a passkey it may use), read by the page for its own forms:
+    then nothing is read again. A page that does not name them has the pending account and
+    its passkeys read here."""
+    ways = (page or {}).get("ways")
+    if ways is not None:
+        return {} if "passkey" in ways else None
     state = pipeline.state_get(request)
     user = state.user() if state is not None else None
     if user is None or not usable_passkeys(user).exists():
@@ -356,6 +364,15 @@ def passkey_rename(request, *, user, passkey_id: int, name: str) -> Passkey:
     return passkey
 
 
+def _delete(request, *, user, passkey: Passkey, by, **told) -> None:
+    """Delete ``passkey`` (locked by the caller) and record it: ``passkey_removed``, with
+    ``told`` saying how the user hears of it when not by a message of its own."""
+    passkey_id = passkey.pk
+    passkey.delete()
+    signals.passkey_removed.send(sender=Passkey, request=request, user=user,
+                                 passkey_id=passkey_id, name=passkey.name, by=by, **told)
+
+
 def passkey_remove(request, *, user, passkey_id: int, by=None) -> None:
     with transaction.atomic():
         passkey = Passkey.objects.select_for_update().filter(user=user, pk=passkey_id).first()
@@ -365,32 +382,57 @@ def passkey_remove(request, *, user, passkey_id: int, by=None) -> None:
             raise FlowError(PasskeyError.LAST_CREDENTIAL, _(
                 "This is the only way you can sign in. Add another passkey or set a password "
                 "first."))
-        passkey.delete()
-        signals.passkey_removed.send(sender=Passkey, request=request, user=user,
-                                     passkey_id=passkey_id, name=passkey.name, by=by)
+        _delete(request, user=user, passkey=passkey, by=by)
         _notice(request, user, "passkeys.removed", _("A passkey was removed"),
                 _("The passkey “%(name)s” was removed from your account.") % {"name": passkey.name})
 
 
-def passkeys_remove_all(user, *, request=None, by=None) -> int:
+def passkeys_remove(request, *, user, passkey_ids: list[int], by) -> int:
+    """Staff (``by``) remove the passkeys ``passkey_ids`` of ``user`` at once (the passkey
+    admin's action), flagged ones and the last way in too. Each removal is recorded on its
+    own (``passkey_removed``); the user is told once, in the same transaction: of one
+    passkey as when it is removed alone, of several by how many (:func:`removed_summary`),
+    their events carrying ``batch``. Returns how many were removed (ids no longer there, or
+    another user's, are passed over)."""
+    with transaction.atomic():
+        passkeys = list(Passkey.objects.select_for_update()
+                        .filter(user=user, pk__in=passkey_ids).order_by("pk"))
+        if len(passkeys) == 1:
+            passkey_remove(request, user=user, passkey_id=passkeys[0].pk, by=by)
+            return 1
+        for position, passkey in enumerate(passkeys, start=1):
+            # Every event says which of how many it is: an alert rule sends the one message
+            # with the first, reading the count from it; without one, the notice below.
+            _delete(request, user=user, passkey=passkey, by=by,
+                    batch=(position, len(passkeys)))
+        if passkeys:
+            _notice(request, user, "passkeys.removed", _("Passkeys were removed"),
+                    removed_summary(len(passkeys)))
+    return len(passkeys)
+
+
+def passkeys_remove_all(user, *, request=None, by=None) -> None:
     """Staff resetting two-step verification: every passkey of ``user`` goes, flagged ones
     too, each recorded (``passkey_removed`` with ``reset``); the reset's own message tells
-    the user, once for all of them. Returns how many were removed."""
-    count = 0
+    the user, once for all of them. The passkeys factor's remover (``mfa.registry``): the
+    reset counts the rows itself, before it calls this."""
     with transaction.atomic():
         for passkey in Passkey.objects.select_for_update().filter(user=user).order_by("pk"):
-            passkey_id = passkey.pk
-            passkey.delete()
-            signals.passkey_removed.send(sender=Passkey, request=request, user=user,
-                                         passkey_id=passkey_id, name=passkey.name, by=by,
-                                         reset=True)
-            count += 1
-    return count
+            _delete(request, user=user, passkey=passkey, by=by, reset=True)
 
 
 def describe(count: int) -> str:
-    """``count`` passkeys, as a staff reset's message names them."""
+    """``count`` passkeys, as a staff reset's message names them, and as the message of
+    staff removing several names them (:func:`removed_summary`)."""
     return ngettext("%(n)d passkey", "%(n)d passkeys", count) % {"n": count}
+
+
+def removed_summary(count: int) -> str:
+    """What the user is told of staff removing ``count`` of their passkeys at once, in one
+    wording whoever tells it: this app's notice, or the audit trail's alert from the first
+    removal's ``batch``."""
+    return _("Staff removed %(removed)s from your account; they no longer sign you in.") % {
+        "removed": describe(count)}
 
 
 def _notice(request, user, notice: str, subject: str, summary: str) -> None:

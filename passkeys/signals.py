@@ -3,7 +3,8 @@
 - ``passkey_added``: ``request``, ``user``, ``passkey_id``, ``name``, ``aaguid``
 - ``passkey_removed``: ``request``, ``user``, ``passkey_id``, ``name``, ``by`` (staff or None),
   and ``reset`` (True) when staff reset two-step verification, whose own message tells the
-  user of every passkey it removed
+  user of every passkey it removed, or ``batch`` (``(position, count)``) when staff removed
+  several of the user's passkeys at once, whose one message goes with the first of them
 - ``passkey_renamed``: ``request``, ``user``, ``passkey_id``, ``name``
 - ``passkey_used``: ``request``, ``user``, ``passkey_id``, ``ceremony``
 - ``passkey_failed``: ``request``, ``user`` (None when unknown), ``ceremony``, ``reason``

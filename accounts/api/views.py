@@ -74,6 +74,19 @@ class AccountsAPIView(SuiteAPIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    def valid_for_live_token(self, request, check) -> dict:
+        """``valid()`` for a link's token and what goes with it: a dead token is refused
+        (``check(request, token=...)``: ``token_invalid``) before the other fields' errors,
+        as on the link's page, and counted once, as the flow's own check is. A token that is
+        no text at all is a field error like any other."""
+        serializer = self.input_serializer(data=request.data)
+        if not serializer.is_valid():
+            token = s.TokenSerializer(data=request.data)
+            if token.is_valid():
+                check(request._request, token=token.validated_data["token"])
+            serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
 
 def _login_response(result: pipeline.LoginResult) -> Response:
     return Response(result.as_dict(), status=status.HTTP_200_OK)
@@ -212,7 +225,7 @@ class EmailVerifyView(AccountsAPIView):
                    summary="Verify an email address with the token from its link (and the "
                            "account's password, unless signed in as the account)")
     def post(self, request):
-        data = self.valid(request)
+        data = self.valid_for_live_token(request, email_flows.email_verify_check)
         email_flows.email_verify(request._request, token=data["token"],
                                  password=data.get("password", ""))
         return _detail("The address is verified.", status.HTTP_200_OK)
@@ -308,17 +321,7 @@ class PasswordResetConfirmView(AccountsAPIView):
     @extend_schema(request=s.ResetConfirmSerializer, responses=s.DetailSerializer,
                    summary="Set a new password with a reset token (does not sign in)")
     def post(self, request):
-        serializer = self.input_serializer(data=request.data)
-        if not serializer.is_valid():
-            # A dead token is refused before the new password's errors, as on the page (and
-            # counted once, as the reset's own check is): a token that is no text at all is
-            # a field error like any other.
-            token = s.TokenSerializer(data=request.data)
-            if token.is_valid():
-                password_flows.password_reset_check(request._request,
-                                                    token=token.validated_data["token"])
-            serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = self.valid_for_live_token(request, password_flows.password_reset_check)
         password_flows.password_reset_complete(
             request._request, token=data["token"], new_password=data["new_password"]
         )

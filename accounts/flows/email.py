@@ -229,6 +229,12 @@ def mark_verified_if_free(request, *, user, email: str) -> bool:
 
 
 def email_verify_check(request, *, token: str):
+    """The verification link's token row if the link can still be used, else
+    ``token_invalid`` (the same answer for a used, expired, voided or forged link); consumes
+    nothing. Counted against the client's ``token_confirm`` limit.
+
+    The confirmation page and the API call it before they show errors in the password
+    typed, so a dead link is refused first; ``email_verify`` calls it itself."""
     rate_limit(request, "token_confirm")
     found = tokens.token_peek(token, purpose=tokens.Purpose.VERIFY_EMAIL)
     if found is None:
@@ -252,10 +258,7 @@ def verification_needs_password(request, user) -> bool:
 
 
 def email_verify(request, *, token: str, password: str = ""):
-    rate_limit(request, "token_confirm")
-    found = tokens.token_peek(token, purpose=tokens.Purpose.VERIFY_EMAIL)
-    if found is None:
-        raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
+    found = email_verify_check(request, token=token)
     if verification_needs_password(request, found.user):
         if not password:
             raise FlowError(AccountsError.PASSWORD_REQUIRED, _(PASSWORD_NEEDED), field="password")

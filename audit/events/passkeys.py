@@ -12,7 +12,7 @@ def _owner(kwargs):
 P = "passkeys"
 declare(P, s.passkey_added, "passkeys.added", data=("passkey_id", "name", "aaguid"))
 declare(P, s.passkey_renamed, "passkeys.renamed", data=("passkey_id", "name"))
-declare(P, s.passkey_removed, "passkeys.removed", data=("passkey_id", "name", "reset"),
+declare(P, s.passkey_removed, "passkeys.removed", data=("passkey_id", "name", "reset", "batch"),
         target=_owner, actor="by")
 declare(P, s.passkey_used, "passkeys.used", data=("passkey_id", "ceremony"))
 declare(P, s.passkey_failed, "passkeys.failed", outcome="failure", data=("ceremony", "reason"))

@@ -12,14 +12,13 @@ def authsuite_slot(context, name: str):
     """Render every template other apps registered for slot ``name``."""
     request = context.get("request")
     parts = []
-    for template_name, extra in slots.entries(name):
+    for entry in slots.entries(name):
         values = context.flatten()
-        if extra is not None:
-            added = extra(request)
-            if added is None:
-                continue
-            values.update(added)
-        parts.append(get_template(template_name).render(values, request))
+        added = entry.adds(request, values)
+        if added is None:
+            continue
+        values.update(added)
+        parts.append(get_template(entry.template_name).render(values, request))
     # Each part is a rendered template, escaped by its own autoescaping; simple_tag would
     # escape the markup itself a second time.
     return mark_safe("".join(parts))  # noqa: S308

@@ -889,6 +889,36 @@ def test_staff_changing_the_login_address_tell_the_new_one_it_is_verified(admin_
     assert staff_verified_events("ann.new@example.com", admin_client, ann) == 1
 
 
+@pytest.mark.parametrize("typed", [
+    "Ann@Example.com",
+    "ANN@EXAMPLE.COM",
+    "\uff21nn@example.com",  # a full-width Ａ: the same address in its normal form
+])
+def test_staff_retyping_the_login_address_in_another_spelling_change_nothing(admin_client,
+                                                                              typed):
+    # One mailbox, one address: the same address typed in other letters is no new address,
+    # to be verified by staff and announced; the stored spelling stays as it was.
+    from django.contrib.admin.models import LogEntry
+
+    ann = UserFactory(email="ann@example.com", verified_email=False)
+    form = change_form(admin_client, ann)
+    form["email"] = [typed]
+    mail.outbox.clear()
+
+    response = admin_client.post(change_url(ann), form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ann.refresh_from_db()
+    assert ann.email == "ann@example.com"
+    assert addresses(ann) == {"ann@example.com": (True, False)}  # still waiting for its link
+    assert verified_notices() == []
+    assert mail.outbox == []
+    assert not Event.objects.filter(action__startswith="accounts.email.").exists()
+    assert not Event.objects.filter(action="admin.user.changed").exists()
+    assert LogEntry.objects.get(object_id=str(ann.pk)).get_change_message() == (
+        "No fields changed.")
+
+
 def test_staff_moving_the_login_address_to_a_verified_one_tell_nobody_it_is_verified(
         admin_client, ann):
     EmailAddress.objects.filter(email="ann.work@example.com").update(verified=True)

@@ -217,16 +217,22 @@ def _field_params():
     return params
 
 
+#: Endpoints that take a link's token with other fields, and the token's purpose.
+LINK_PURPOSES = {"password/reset/confirm/": tokens.Purpose.PASSWORD_RESET,
+                 "email/verify/": tokens.Purpose.VERIFY_EMAIL}
+
+
 @pytest.mark.parametrize(("endpoint", "name", "kind", "value"), _field_params())
 def test_one_bad_field(request, endpoint, name, kind, value):
     client = client_for(request, endpoint, endpoint.needs_sign_in)
     body = {f: BASE_VALUES[f] for f in endpoint.serializer().fields}
-    if endpoint.route == "password/reset/confirm/" and name != "token":
-        # A dead reset token is refused before the new password is looked at: a live one,
+    purpose = LINK_PURPOSES.get(endpoint.route)
+    if purpose is not None and name != "token":
+        # A dead link's token is refused before the other fields are looked at: a live one,
         # so that the field at fault is what is answered.
         user = request.getfixturevalue("user")
-        body["token"] = tokens.token_issue(user=user, purpose=tokens.Purpose.PASSWORD_RESET,
-                                           email=user.email, lifetime=600)
+        body["token"] = tokens.token_issue(user=user, purpose=purpose, email=user.email,
+                                           lifetime=600)
     if kind == "missing":
         del body[name]
     else:

@@ -18,6 +18,7 @@ from tests.accounts.support import (
     AUTH_KEY,
     api_post,
     error_code,
+    freeze,
     html_login,
     signed_in_api,
     signed_in_html,
@@ -159,3 +160,121 @@ def test_odd_passwords_are_form_errors(planted, value):
 
     assert response.status_code in (200, 400)
     assert not verified()
+
+
+# --- a dead link is refused before the password is looked at --------------------------------
+
+DEAD_LINKS = ["forged", "used", "expired", "voided"]
+OVERLONG = "x" * 1025  # one more than the field takes
+
+
+def dead_link(planted, time_machine, how: str) -> str:
+    """The planted verification link, made unusable in the way ``how`` says."""
+    if how == "forged":
+        return reverse("accounts:email_verify", kwargs={"token": "A" * 43})
+    freeze(time_machine)
+    if how == "used":
+        assert Client().post(planted, {"password": ATTACKERS_PASSWORD}).status_code == 302
+    elif how == "expired":
+        time_machine.shift(86401)  # EMAIL_VERIFICATION_TIMEOUT, and a second
+    else:  # a newer link voids it
+        attacker = EmailAddress.objects.get(email=VICTIM).user
+        verification_send(Client().get("/").wsgi_request, user=attacker, email=VICTIM)
+    return planted
+
+
+@pytest.mark.parametrize("how", DEAD_LINKS)
+@pytest.mark.parametrize("typed", [OVERLONG, "", ATTACKERS_PASSWORD])
+def test_html_dead_verification_link_is_refused_whatever_password_was_typed(
+        planted, time_machine, how, typed):
+    link = dead_link(planted, time_machine, how)
+
+    response = Client().post(link, {"password": typed})
+
+    assert response.status_code == 400
+    assert [t.name for t in response.templates][0] == "accounts/token_invalid.html"
+    assert b"invalid, expired or already used" in response.content
+    assert b"at most 1024 characters" not in response.content
+
+
+@pytest.mark.parametrize("how", ["used", "expired", "voided"])
+def test_html_dead_verification_link_kept_in_the_session_is_refused_before_the_password(
+        planted, time_machine, how):
+    browser = Client()
+    page, confirm = open_link(browser, planted)
+    link = dead_link(planted, time_machine, how)
+    assert link == planted
+
+    response = browser.post(confirm, link_form(page, password=OVERLONG))
+
+    assert response.status_code == 400
+    assert b"invalid, expired or already used" in response.content
+    assert b"at most 1024 characters" not in response.content
+
+
+def test_html_live_verification_link_with_an_overlong_password_shows_the_field(planted):
+    browser = Client()
+    page, confirm = open_link(browser, planted)
+
+    response = browser.post(confirm, link_form(page, password=OVERLONG))
+
+    assert response.status_code == 200
+    assert b"at most 1024 characters" in response.content
+    assert VICTIM.encode() in response.content  # still says which address it confirms
+    assert not verified()
+    assert browser.post(confirm, link_form(page, password=ATTACKERS_PASSWORD)).status_code == 302
+    assert verified()
+
+
+@pytest.mark.parametrize("how", DEAD_LINKS)
+@pytest.mark.parametrize("typed", [{"password": OVERLONG}, {"password": 12345},
+                                   {"password": None}, {}])
+def test_api_dead_verification_token_is_refused_whatever_password_was_typed(
+        planted, time_machine, how, typed):
+    token = token_from(dead_link(planted, time_machine, how))
+
+    response = api_post(Client(), "email/verify/", {"token": token, **typed})
+
+    assert response.status_code == 400
+    assert error_code(response) == "token_invalid"
+    assert not response.json()["error"].get("fields")
+
+
+@pytest.mark.parametrize("typed", [OVERLONG, 12345])
+def test_api_live_verification_token_with_a_bad_password_shows_the_field(planted, typed):
+    token = token_from(planted)
+
+    response = api_post(Client(), "email/verify/", {"token": token, "password": typed})
+
+    assert response.status_code == 400
+    assert error_code(response) == "invalid"
+    assert "password" in response.json()["error"]["fields"]
+    assert not verified()
+    done = api_post(Client(), "email/verify/", {"token": token, "password": ATTACKERS_PASSWORD})
+    assert done.status_code == 200
+
+
+def test_api_verification_without_a_usable_token_field_still_says_which_field():
+    response = api_post(Client(), "email/verify/", {"token": 12345, "password": OVERLONG})
+
+    assert response.status_code == 400
+    assert "token" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("via", ["html", "api"])
+def test_verification_posts_with_a_bad_password_count_once_towards_the_link_rate_limit(
+        client, settings, time_machine, via):
+    freeze(time_machine)  # rate-limit windows must not roll over mid-test
+    settings.AUTHSUITE_ACCOUNTS_RATE_LIMITS = {"token_confirm": {"ip": "3/5m"}}
+    forged = reverse("accounts:email_verify", kwargs={"token": "A" * 43})
+
+    def attempt():
+        if via == "html":
+            return client.post(forged, {"password": OVERLONG})
+        return api_post(client, "email/verify/", {"token": token_from(forged),
+                                                   "password": OVERLONG})
+
+    assert [attempt().status_code for _ in range(3)] == [400, 400, 400]
+    limited = attempt()
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) > 0

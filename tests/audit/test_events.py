@@ -366,7 +366,7 @@ def test_every_declared_signal_becomes_its_event(user, staff):
         "scope": "ip", "retry_after": 5, "path": "/x/", "device_id": 3, "count": 10,
         "remaining": 9, "failures": 2, "trusted_id": 4, "passkey_id": 5, "name": "Key",
         "aaguid": "0" * 32, "ceremony": "authentication", "stored_count": 3,
-        "received_count": 2, "purpose": "magic_link", "reset": True,
+        "received_count": 2, "purpose": "magic_link", "reset": True, "batch": (1, 2),
         "removed": {"totp": 1, "passkey": 2},
     }
     checked = 0

@@ -193,6 +193,29 @@ def test_a_login_address_stored_in_another_spelling_is_left_as_it_is(admin_clien
     assert mail.outbox == []
 
 
+def test_a_login_address_retyped_in_another_case_keeps_its_stored_spelling(admin_client):
+    # Retyped in the suite's normal form, it is still the address the account had: kept as
+    # stored, not verified by staff, and nobody is told of a change that is none.
+    from django.core import mail
+
+    from tests.audit.support import form_data
+
+    ann = UserFactory(email="ann@example.com", verified_email=False)
+    AuthUser.objects.filter(pk=ann.pk).update(email="Ann@example.com")
+    url = user_admin_url("change", ann.pk)
+    form = form_data(admin_client.get(url).content.decode(), "user_form")
+    form["email"] = ["ann@example.com"]
+    mail.outbox.clear()
+
+    response = admin_client.post(url, form)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ann.refresh_from_db()
+    assert ann.email == "Ann@example.com"
+    assert not EmailAddress.objects.filter(user=ann, verified=True).exists()
+    assert mail.outbox == []
+
+
 def test_the_change_form_has_no_password_field(admin_client):
     user = UserFactory()
     page = admin_client.get(user_admin_url("change", user.pk))

@@ -428,6 +428,18 @@ def test_a_staff_reset_counts_a_factor_whose_remover_says_nothing(user, staff):
     assert "1 × badge" in " ".join(outbox_for(user.email)[0].body.split())
 
 
+def test_the_passkeys_remover_takes_every_passkey_and_leaves_the_counting_to_the_reset(
+        user, staff, password):
+    client = password_client(user, password)
+    add_passkey(client)
+    add_passkey(client)
+
+    assert passkey_flows.passkeys_remove_all(user, by=staff) is None
+
+    assert not Passkey.objects.filter(user=user).exists()
+    assert len(actions(action="passkeys.removed", target_id=str(user.pk))) == 2
+
+
 def test_a_passkey_removed_by_staff_on_its_own_is_still_told(user, staff, password):
     """Outside a reset, each passkey staff remove is its own message, as it always was."""
     passkey = add_passkey(password_client(user, password))

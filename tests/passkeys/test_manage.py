@@ -14,8 +14,11 @@ from django.utils import timezone
 
 from accounts import authrecord
 from audit.models import Event
+from authsuite.models import OutboxMessage
+from passkeys import flows as passkey_flows
 from passkeys.models import Passkey
 from tests.factories import UserFactory
+from tests.helpers import outbox_for
 from tests.passkeys.authenticator import SoftAuthenticator
 from tests.passkeys.support import (
     ORIGIN,
@@ -317,6 +320,96 @@ def test_staff_remove_a_passkey(admin_client, staff, client, user):
     assert event.actor_id == str(staff.pk) and event.target_id == str(user.pk)
     assert [m.to for m in mail.outbox] == [[user.email]]
     assert "A passkey was removed" in mail.outbox[0].subject
+
+
+def remove_in_admin(admin_client, passkeys):
+    return admin_client.post("/admin/passkeys/passkey/", {
+        "action": "remove_passkeys", "_selected_action": [p.pk for p in passkeys]})
+
+
+def told(email: str) -> list[str]:
+    """The messages to ``email``, each as its subject and its body on one line."""
+    return [f"{m.subject} | {' '.join(m.body.split())}" for m in outbox_for(email)]
+
+
+@pytest.mark.parametrize("audit_on", [True, False], ids=["alert", "notice"])
+def test_staff_removing_several_passkeys_tell_each_user_once(admin_client, staff, client, user,
+                                                            password, settings, audit_on):
+    """One message per user naming how many went; the trail keeps one event per passkey."""
+    mine = [add_passkey(client) for _ in range(3)]
+    other = UserFactory(password=password, email="other@example.com")
+    other_client = password_client(other, password)
+    theirs = [add_passkey(other_client) for _ in range(2)]
+    third = UserFactory(password=password, email="third@example.com")
+    alone = add_passkey(password_client(third, password), name="Work laptop")
+    OutboxMessage.objects.all().delete()
+    mail.outbox.clear()
+    settings.AUTHSUITE_AUDIT_ENABLED = audit_on
+    last_event = Event.objects.order_by("pk").values_list("pk", flat=True).last()
+
+    response = remove_in_admin(admin_client, [*mine, *theirs, alone])
+
+    assert response.status_code == 302
+    assert not Passkey.objects.exists()
+    [mine_told] = told(user.email)
+    assert mine_told.startswith("authsuite demo: Passkeys were removed | ")
+    assert "Staff removed 3 passkeys from your account" in mine_told
+    [theirs_told] = told(other.email)
+    assert "Staff removed 2 passkeys from your account" in theirs_told
+    # One passkey of an account: told as when it is removed on its own.
+    [alone_told] = told(third.email)
+    assert alone_told.startswith("authsuite demo: A passkey was removed | ")
+    assert "Staff removed" not in alone_told
+    assert OutboxMessage.objects.count() == 3
+    if audit_on:
+        removed = Event.objects.filter(action="passkeys.removed").order_by("pk")
+        assert [(e.target_id, json.loads(e.data).get("batch")) for e in removed] == [
+            (str(user.pk), [1, 3]), (str(user.pk), [2, 3]), (str(user.pk), [3, 3]),
+            (str(other.pk), [1, 2]), (str(other.pk), [2, 2]), (str(third.pk), None)]
+        assert {e.actor_id for e in removed} == {str(staff.pk)}
+        assert Event.objects.filter(action="audit.alert.sent", pk__gt=last_event).count() == 3
+    page = admin_client.get("/admin/passkeys/passkey/")
+    assert "6 passkeys removed." in [str(m) for m in page.context["messages"]]
+
+
+def test_staff_removing_passkeys_queue_the_message_with_the_removal(staff, user, client,
+                                                                   monkeypatch):
+    """The message is queued in the removals' transaction: a removal that fails takes the
+    others and the message with it."""
+    from passkeys import signals
+
+    keys = [add_passkey(client) for _ in range(3)]
+    OutboxMessage.objects.all().delete()
+
+    def fail_on_the_last(sender, passkey_id, **kwargs):
+        if passkey_id == keys[-1].pk:
+            raise RuntimeError("could not record it")
+
+    signals.passkey_removed.connect(fail_on_the_last, dispatch_uid="test.fail_on_the_last")
+    try:
+        with pytest.raises(RuntimeError):
+            passkey_flows.passkeys_remove(None, user=user, passkey_ids=[k.pk for k in keys],
+                                          by=staff)
+    finally:
+        signals.passkey_removed.disconnect(dispatch_uid="test.fail_on_the_last")
+
+    assert Passkey.objects.filter(user=user).count() == 3
+    assert not OutboxMessage.objects.exists()
+    assert not Event.objects.filter(action="passkeys.removed").exists()
+
+
+def test_staff_removing_passkeys_pass_over_another_users_and_gone_ones(staff, user, client,
+                                                                       password):
+    keys = [add_passkey(client) for _ in range(2)]
+    elsewhere = add_passkey(password_client(UserFactory(password=password), password))
+    mail.outbox.clear()
+
+    removed = passkey_flows.passkeys_remove(
+        None, user=user, passkey_ids=[*(k.pk for k in keys), elsewhere.pk, 10 ** 9], by=staff)
+
+    assert removed == 2
+    assert list(Passkey.objects.values_list("pk", flat=True)) == [elsewhere.pk]
+    assert len(outbox_for(user.email)) == 1
 
 
 def test_staff_cannot_add_or_edit(admin_client, client):

@@ -79,6 +79,35 @@ def test_the_challenge_page_offers_the_passkey(user, password, passkey):
     assert "Use a passkey" in page
 
 
+def test_the_challenge_page_reads_the_pending_account_and_its_passkeys_once(
+        user, password, passkey, django_assert_num_queries):
+    """The passkey button reads the ways the page loaded for its own forms: the page's GET
+    loads the session, the pending account, its factors (one query), its app, its usable
+    passkeys and its recovery codes, and nothing twice."""
+    browser = Client()
+    browser.post(reverse("accounts:login"), {"email": user.email, "password": password})
+
+    with django_assert_num_queries(6):
+        page = browser.get(reverse("mfa:challenge")).content.decode()
+
+    assert 'data-passkey="second-factor"' in page
+
+
+def test_the_passkey_button_without_the_pages_ways_reads_them_itself(user, password, passkey):
+    """A page that does not name the ways (a project's own) still gets the button right."""
+    from passkeys import flows
+
+    browser = Client()
+    browser.post(reverse("accounts:login"), {"email": user.email, "password": password})
+    request = browser.get(reverse("mfa:challenge")).wsgi_request
+
+    assert flows.second_factor_button(request, {}) == {}
+    assert flows.second_factor_button(request, {"ways": ["passkey"]}) == {}
+    assert flows.second_factor_button(request, {"ways": ["totp"]}) is None
+    Passkey.objects.filter(pk=passkey.pk).update(flagged_at=timezone.now())
+    assert flows.second_factor_button(request, {}) is None
+
+
 def test_a_user_with_totp_and_a_passkey_may_use_either(user, password, authenticator, passkey):
     enroll(user)
     browser = Client()
