@@ -21,8 +21,8 @@ def email_field() -> str:
 def stores_is_active(model=None) -> bool:
     """Whether the user model keeps ``is_active`` in a column. ``AbstractBaseUser`` alone
     only has the constant ``is_active = True``: then every account is active, and none can
-    be disabled (deactivation, passkey-only sign-up and ``CLOSE_ACTION="deactivate"`` need
-    the column; system check ``authsuite_accounts.E011``)."""
+    be disabled (deactivation and ``CLOSE_ACTION="deactivate"`` need the column; system
+    check ``authsuite_accounts.E011``)."""
     model = model or get_user_model()
     try:
         return model._meta.get_field("is_active").concrete

@@ -221,6 +221,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-seal": {"task": "audit.seal_events", "schedule": 30.0},
     "audit-checkpoint": {"task": "audit.checkpoint", "schedule": 600.0},
     "audit-prune": {"task": "audit.prune", "schedule": 86400.0},
+    "passkeys-expire-signups": {"task": "passkeys.expire_signups", "schedule": 3600.0},
 }
 
 REST_FRAMEWORK = {

@@ -80,7 +80,8 @@ class PasskeySettings(AppSettings):
 
     @property
     def SIGNUP(self) -> bool:
-        """Offer sign-up with a passkey only (after email verification)."""
+        """Offer sign-up with a passkey only: the account is made when its passkey is
+        created from the link mailed to the address, not before."""
         return bool(self._setting("SIGNUP", False))
 
     @property

@@ -12,12 +12,18 @@ class PasskeysConfig(AppConfig):
         from django.apps import apps
 
         from accounts import exports
+        from accounts import signals as account_signals
         from accounts.forms import LoginForm
         from authsuite import slots
-        from passkeys import checks, flows  # noqa: F401
+        from passkeys import checks, flows, signup  # noqa: F401
         from passkeys.app_settings import app_settings
 
         exports.register("passkeys", flows.export_section)
+        # An account taking an address kills the pending passkey sign-ups of it.
+        account_signals.user_signed_up.connect(signup.address_taken,
+                                               dispatch_uid="passkeys.signup_user_signed_up")
+        account_signals.email_verified.connect(signup.address_taken,
+                                               dispatch_uid="passkeys.signup_email_verified")
         slots.register("login_methods", "passkeys/_login_button.html")
         slots.register("account_links", "passkeys/_account_link.html")
         slots.register("reauth_methods", "passkeys/_reauth_button.html",

@@ -88,14 +88,4 @@ def check_passkeys(app_configs=None, **kwargs):
             hint="Keep the default [-7, -8, -257] (ES256, EdDSA, RS256).",
             obj="AUTHSUITE_PASSKEYS_ALGORITHMS", id="authsuite_passkeys.E008",
         ))
-    if app_settings.SIGNUP:
-        from accounts.users import stores_is_active
-
-        if not stores_is_active():
-            errors.append(checks.Error(
-                "AUTHSUITE_PASSKEYS_SIGNUP needs a user model with an is_active field: an "
-                "account made by a passkey sign-up stays inactive until its passkey is added.",
-                hint="Add an is_active BooleanField to the user model, or leave SIGNUP off.",
-                obj="AUTHSUITE_PASSKEYS_SIGNUP", id="authsuite_passkeys.E011",
-            ))
     return errors

@@ -90,6 +90,12 @@ def register_verify(request, *, user, credential, name: str = "",
     if ceremony == CEREMONY_REGISTER:
         address_proven_required(user, adding=_("a passkey"))
     registered = ceremonies.verify_registration(credential, challenge=stored["challenge_bytes"])
+    return passkey_store(request, user=user, registered=registered, name=name)
+
+
+def passkey_store(request, *, user, registered, name: str = "") -> Passkey:
+    """Keep a verified registration (``ceremonies.verify_registration``) as a passkey of
+    ``user``; the passkey is announced and the user told."""
     name = passkey_name(name) or provider_name(registered.aaguid) or _("Passkey")
     duplicate = FlowError(PasskeyError.DUPLICATE, _("This passkey is already registered."))
     with transaction.atomic():

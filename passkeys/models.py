@@ -49,3 +49,35 @@ class Passkey(models.Model):
     @property
     def synced(self) -> bool:
         return self.backup_eligible
+
+
+class PendingSignup(models.Model):
+    """A passkey-only sign-up waiting for its mailed link to be followed.
+
+    No account exists until the link's passkey is created: an address typed on the sign-up
+    form is not yet known to be the typist's, so it must not hold the address against its
+    owner (who may sign up, reset a password or ask for a sign-in link as if it were never
+    typed). Only a keyed digest of the link's token is stored.
+    """
+
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=150, blank=True, default="")
+    #: The user handle the authenticator is given, kept by the account once it exists.
+    handle = models.CharField(max_length=64, unique=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # A new request, and an account taking the address, void the earlier links.
+            models.Index(fields=["email"], name="passkeys_pending_email"),
+            # The periodic clean-up removes the links that can no longer be used.
+            models.Index(fields=["expires_at"], name="passkeys_pending_expiry"),
+        ]
+        verbose_name = _("pending passkey sign-up")
+
+    def __str__(self) -> str:
+        return f"pending sign-up {self.pk}"

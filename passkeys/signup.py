@@ -1,13 +1,26 @@
 """Sign-up with a passkey only (``AUTHSUITE_PASSKEYS_SIGNUP``).
 
-The person gives an email address; the account is created inactive with no password, and
-a link is mailed. Opening it proves the address; creating a passkey there activates the
-account and signs it in. Until then nothing can sign in to it.
+The person gives an email address and a link is mailed to it; opening the link proves the
+address, and creating a passkey there creates the account, verified and active, and signs
+it in.
+
+Until then there is no account, only a pending sign-up (``PendingSignup``): anyone can type
+any address, so what is typed here must not hold the address against its owner. Were an
+account made at once (inactive, waiting for the link), its owner could no longer sign up
+with the address, nor reset a password or get a sign-in link for it, for as long as the
+typist's account stayed. An address some account holds wins over a pending sign-up of it:
+the sign-up's link is then dead (``signup_check``).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import pipeline, tokens
@@ -18,14 +31,23 @@ from accounts.flows.email import address_held, claims_lock, mark_verified
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
-from accounts.users import get_by_email, new_user
+from accounts.users import new_user, stores_is_active, user_email
+from authsuite import crypto
 from passkeys import ceremonies, flows
 from passkeys.app_settings import app_settings
 from passkeys.errors import PasskeyError
-from passkeys.models import Passkey
+from passkeys.models import Passkey, PendingSignup, WebAuthnUser
 
 CEREMONY = "signup"
 INVALID_LINK = "This sign-up link is invalid, expired or already used. Start again."
+#: Digests of sign-up links never match those of another kind of link.
+DIGEST_PURPOSE = "passkeys.signup"
+MAX_TOKEN_LENGTH = tokens.MAX_TOKEN_LENGTH
+
+
+def _now():
+    """Seam for tests."""
+    return timezone.now()
 
 
 def _enabled() -> None:
@@ -34,81 +56,142 @@ def _enabled() -> None:
                         status=403)
 
 
-def signup_request(request, *, email: str, name: str = "") -> None:
-    """Same outcome whether or not the address has an account (its owner is told).
+def _invalid() -> FlowError:
+    return FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
 
-    An address another account has only typed in (unverified) is free to sign up with."""
+
+def signup_request(request, *, email: str, name: str = "") -> None:
+    """Mail a link that completes the sign-up, or, to an address an account holds, a
+    notice that it has one: the same answer either way, and no account is made yet.
+
+    An address another account has only typed in (unverified) is free to sign up with.
+    A new request voids the address's earlier sign-up links."""
     _enabled()
     email = normalize_email(email)
     rate_limit(request, "signup")
     with transaction.atomic():
         claims_lock(email)  # as in accounts.flows.signup.signup
-        existing = get_by_email(email)
-        if existing is not None or address_held(email):
-            if existing is not None and _unfinished(existing):
-                user = existing  # an unfinished passkey sign-up: send a fresh link
-            else:
-                send_notice(request, template="account_exists", user=None, email=email)
-                return
-        else:
-            user = new_user(email, name=name[:150], is_active=False)
-            user.set_unusable_password()
-            try:
-                with transaction.atomic():
-                    user.save()
-                    EmailAddress.objects.create(user=user, email=email, primary=True)
-            except IntegrityError:  # the same address signed up concurrently: its link goes
-                return
-        raw = tokens.token_issue(user=user, purpose=tokens.Purpose.SIGNUP, email=email,
-                                 lifetime=accounts_settings.EMAIL_VERIFICATION_TIMEOUT)
-        send_link(request, template="passkey_signup", user=user, email=email,
+        if address_held(email):
+            send_notice(request, template="account_exists", user=None, email=email)
+            return
+        now = _now()
+        pending_void(email, now=now)
+        raw = crypto.new_token()
+        PendingSignup.objects.create(
+            email=email, name=name[:150], handle=ceremonies.new_handle(),
+            digest=crypto.token_digest(raw, purpose=DIGEST_PURPOSE), created_at=now,
+            expires_at=now + timedelta(seconds=accounts_settings.EMAIL_VERIFICATION_TIMEOUT),
+        )
+        send_link(request, template="passkey_signup", user=None, email=email,
                   url_name="passkeys:signup_complete", token=raw)
 
 
-def _unfinished(user) -> bool:
-    """An account this sign-up created and nobody ever signed in to.
+def _usable(raw: str):
+    if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
+        return PendingSignup.objects.none()
+    return PendingSignup.objects.filter(
+        digest=crypto.token_digest(raw, purpose=DIGEST_PURPOSE), used_at__isnull=True,
+        voided_at__isnull=True, expires_at__gt=_now(),
+    )
 
-    A disabled account is inactive and may have no password too; activating it here would
-    undo what staff (or its owner, closing it) did."""
-    return (not user.is_active and not user.has_usable_password() and user.last_login is None
-            and not Passkey.objects.filter(user=user).exists())
 
+def signup_check(request, *, token: str) -> PendingSignup:
+    """The pending sign-up of a usable link (GET of its page; consumes nothing).
 
-def signup_check(request, *, token: str):
+    Dead once an account holds the address (its owner signed up another way, or another
+    account verified it): the owner's account wins, and this link cannot make a second
+    one."""
     _enabled()
     rate_limit(request, "token_confirm")
-    found = tokens.token_peek(token, purpose=tokens.Purpose.SIGNUP)
-    if found is None or not _unfinished(found.user):
-        raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
-    return found
+    pending = _usable(token).first()
+    if pending is None or address_held(pending.email):
+        raise _invalid()
+    return pending
 
 
 def signup_options(request, *, token: str) -> dict:
-    found = signup_check(request, token=token)
-    user = found.user
+    pending = signup_check(request, token=token)
     return ceremonies.registration_options(
-        request, user=user, handle=flows.user_handle(user), name=found.email,
-        display_name=getattr(user, "name", "") or found.email, exclude=[],
-        ceremony=CEREMONY, user_id=str(user.pk),
+        request, user=None, handle=pending.handle, name=pending.email,
+        display_name=pending.name or pending.email, exclude=[], ceremony=CEREMONY,
+        signup_id=pending.pk,
     )
 
 
 def signup_complete(request, *, token: str, credential, name: str = "") -> pipeline.LoginResult:
-    found = signup_check(request, token=token)
-    user = found.user
+    """Create the account with its passkey, its address verified, and sign it in."""
+    pending = signup_check(request, token=token)
+    stored = ceremonies.take_challenge(request, CEREMONY)
+    if stored.get("signup_id") != pending.pk:  # a challenge asked for with another link
+        raise ceremonies.invalid()
+    registered = ceremonies.verify_registration(credential, challenge=stored["challenge_bytes"])
+    email = pending.email
     with transaction.atomic():
-        passkey = flows.register_verify(request, user=user, credential=credential, name=name,
-                                        ceremony=CEREMONY)
-        used = tokens.token_consume(token, purpose=tokens.Purpose.SIGNUP)
-        if used is None:
-            raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
-        type(user)._default_manager.filter(pk=user.pk).update(is_active=True)
-        user.is_active = True
-        # Refused (email_in_use, all of this rolled back) only if another account verified
-        # the address in the moment since the sign-up began; other accounts' unverified
-        # rows of it go.
-        mark_verified(request, user=user, email=used.email)
+        claims_lock(email)  # before the link is used: see accounts.flows.email.claims_lock
+        # One conditional UPDATE: of two uses of the link at once exactly one goes on.
+        if not _usable(token).filter(pk=pending.pk).update(used_at=_now()):
+            raise _invalid()
+        # Taken since the check above: refused, and all of this rolled back (the link is
+        # dead all the same while an account holds the address).
+        if address_held(email):
+            raise _invalid()
+        user = new_user(email, name=pending.name)
+        user.set_unusable_password()
+        try:
+            with transaction.atomic():
+                user.save()
+                EmailAddress.objects.create(user=user, email=email, primary=True)
+        except IntegrityError:  # another account took the address in this very moment
+            raise _invalid() from None
+        WebAuthnUser.objects.create(user=user, handle=pending.handle)
+        # Other accounts' unverified rows of the address go, and their links with them.
+        mark_verified(request, user=user, email=email)
         account_signals.user_signed_up.send(sender=type(user), request=request, user=user)
+        passkey = flows.passkey_store(request, user=user, registered=registered, name=name)
     amr = flows.amr_for(backup_eligible=passkey.backup_eligible,
                         user_verified=passkey.user_verified)
     return pipeline.login_begin(request, user=user, method="passkey", amr=amr)
+
+
+def pending_void(email: str, *, now=None) -> int:
+    """Void the usable sign-up links of ``email``; returns how many."""
+    return PendingSignup.objects.filter(
+        email=normalize_email(email), used_at__isnull=True, voided_at__isnull=True,
+    ).update(voided_at=now or _now())
+
+
+def address_taken(sender, *, user, email: str | None = None, **kwargs) -> None:
+    """Receiver of ``user_signed_up`` and ``email_verified``: an account holds the address
+    now, so the pending sign-ups of it can never complete, even if that account goes."""
+    pending_void(email or user_email(user))
+
+
+def signups_expire() -> int:
+    """Remove pending sign-ups whose link can no longer be used (expired, used or voided),
+    and accounts that an unfinished passkey sign-up of an earlier version left behind.
+    Returns how many rows went (periodic task ``passkeys.expire_signups``)."""
+    removed, _ = PendingSignup.objects.filter(
+        Q(expires_at__lte=_now()) | Q(used_at__isnull=False) | Q(voided_at__isnull=False)
+    ).delete()
+    return removed + _unfinished_accounts_remove()
+
+
+def _unfinished_accounts_remove() -> int:
+    """Versions before ``PendingSignup`` made the account at once, inactive with no
+    password, and mailed a link (a ``signup`` token) to finish it. Such an account that
+    never finished (never signed in, no passkey, no verified address) held its address
+    against the owner; its link no longer works, so it goes.
+
+    An inactive account disabled by staff or closed by its owner is never one of them:
+    it was signed in to, or it has a verified address or a passkey, or it never had a
+    sign-up link."""
+    if not stores_is_active():
+        return 0  # every account is active: passkey sign-up never made inactive ones
+    model = get_user_model()
+    unfinished = model._default_manager.filter(
+        is_active=False, last_login__isnull=True,
+        password__startswith=UNUSABLE_PASSWORD_PREFIX,
+        pk__in=tokens.OneTimeToken.objects.filter(purpose=tokens.Purpose.SIGNUP).values("user"),
+    ).exclude(pk__in=Passkey.objects.values("user")).exclude(
+        pk__in=EmailAddress.objects.filter(verified=True).values("user"))
+    return unfinished.delete()[1].get(model._meta.label, 0)

@@ -1,5 +1,6 @@
 """Sign-up with a passkey only (AUTHSUITE_PASSKEYS_SIGNUP): the address first, then the
-mailed link, where the passkey is created, the account activated and signed in."""
+mailed link, where the passkey is created and with it the account, which is signed in.
+Until then no account exists, so a typed address holds nothing against its owner."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.test import Client, override_settings
 
 from accounts import tokens
 from accounts.models import EmailAddress, OneTimeToken
-from passkeys.models import Passkey
+from passkeys.models import Passkey, WebAuthnUser
 from tests.factories import UserFactory
 from tests.helpers import last_link, outbox_for, token_from
 from tests.passkeys.authenticator import SoftAuthenticator
@@ -52,16 +53,17 @@ def test_passkey_only_signup_end_to_end():
     assert 'autocomplete="email"' in page.content.decode() or 'name="email"' in page.content.decode()
 
     link = request_link(browser)
-    user = get_user_model().objects.get(email=EMAIL)
-    assert not user.is_active and not user.has_usable_password()
-    assert not EmailAddress.objects.get(email=EMAIL).verified
+    # No account yet: the address is not proven to be the typist's.
+    assert not get_user_model().objects.filter(email=EMAIL).exists()
+    assert not EmailAddress.objects.filter(email=EMAIL).exists()
     assert link.startswith("/passkeys/signup/")
 
     page = browser.get(link)
     assert page.status_code == 200
     html = page.content.decode()
     assert EMAIL in html and 'data-passkey="signup"' in html
-    assert not EmailAddress.objects.get(email=EMAIL).verified  # opening the link uses nothing
+    # Opening the link uses nothing and creates nothing.
+    assert not get_user_model().objects.filter(email=EMAIL).exists()
 
     authenticator = SoftAuthenticator()
     token = token_from(link)
@@ -73,8 +75,9 @@ def test_passkey_only_signup_end_to_end():
 
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "authenticated"
-    user.refresh_from_db()
+    user = get_user_model().objects.get(email=EMAIL)
     assert user.is_active and not user.has_usable_password()
+    assert WebAuthnUser.objects.get(user=user).handle == options["user"]["id"]
     assert EmailAddress.objects.get(email=EMAIL).verified
     assert Passkey.objects.filter(user=user).count() == 1
     assert browser.session[AUTH_KEY] == str(user.pk)
@@ -105,8 +108,8 @@ def test_a_failed_creation_leaves_the_link_usable():
     token = token_from(request_link(browser))
     response = create_passkey(browser, token, SoftAuthenticator(), origin="https://evil.example")
     assert code(response) == "passkey_invalid"
-    user = get_user_model().objects.get(email=EMAIL)
-    assert not user.is_active and not Passkey.objects.exists()
+    assert not get_user_model().objects.filter(email=EMAIL).exists()
+    assert not Passkey.objects.exists()
     assert not signed_in(browser)
     assert create_passkey(browser, token, SoftAuthenticator()).json()["status"] == "authenticated"
 
@@ -132,7 +135,7 @@ def test_a_challenge_from_another_link_is_refused(db):
     response = post(first, "passkeys/signup/complete/", {"token": token_b, "credential": credential})
     assert code(response) == "passkey_invalid"
     assert not Passkey.objects.exists()
-    assert not get_user_model().objects.filter(is_active=True).exists()
+    assert not get_user_model().objects.exists()
 
 
 @enabled
@@ -164,10 +167,16 @@ def test_an_address_another_account_only_claims_can_sign_up_and_the_claim_goes(d
 
 
 @enabled
-def test_an_unfinished_signup_gets_a_fresh_link():
+def test_asking_again_sends_a_fresh_link_and_kills_the_old_one():
     first = request_link(Client())
     second = request_link(Client())
     assert first != second
+    assert not get_user_model().objects.filter(email=EMAIL).exists()
+    assert code(post(Client(), "passkeys/signup/options/", {"token": token_from(first)})) == (
+        "token_invalid")
+    browser = Client()
+    token = token_from(second)
+    assert create_passkey(browser, token, SoftAuthenticator()).json()["status"] == "authenticated"
     assert get_user_model().objects.filter(email=EMAIL).count() == 1
 
 
