@@ -53,9 +53,12 @@ class AccountsSettings(AppSettings):
 
     @property
     def EMAIL_UNKNOWN_ACCOUNTS(self) -> bool:
-        """Whether a sign-in link or password reset asked for an address no account has
-        mails that address a notice saying so, as a known address gets its link (template
-        ``accounts/email/unknown_account``, with a sign-up link while sign-up is open)."""
+        """Whether a sign-in link or password reset asked for an address that gets no link
+        mails that address a notice saying why, as a known address gets its link: no account
+        has it (template ``accounts/email/unknown_account``, with a sign-up link while
+        sign-up is open), its account is disabled (``accounts/email/account_inactive``) or
+        it is another address of an account, not the one it signs in with
+        (``accounts/email/not_login_address``)."""
         return bool(self._setting("EMAIL_UNKNOWN_ACCOUNTS", True))
 
     @property

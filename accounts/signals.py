@@ -26,6 +26,10 @@ events without a user) and these keyword arguments:
 - ``magic_link_used``: ``request``, ``user``
 - ``unknown_address_asked``: ``request``, ``identifier`` (the typed email), ``purpose``
   (``"magic_link"``, ``"password_reset"``): a link was asked for an address no account has
+- ``link_withheld``: ``request``, ``user``, ``email`` (the address asked for), ``purpose``
+  (as above), ``reason`` (``"inactive"``: the account is disabled; ``"not_login_address"``:
+  ``email`` is another address the account holds, not the one it signs in with): a link was
+  asked for an address of an account, which gets none
 - ``session_ended``: ``request``, ``user``, ``session_id`` (the tracking row id), ``reason``
 - ``account_locked``: ``request``, ``user`` (None when unknown), ``identifier``, ``ip``
   (None when account-wide), ``until`` (datetime; None when the consecutive-failure limit is
@@ -52,6 +56,7 @@ password_reset_completed = Signal()
 magic_link_requested = Signal()
 magic_link_used = Signal()
 unknown_address_asked = Signal()
+link_withheld = Signal()
 session_ended = Signal()
 account_locked = Signal()
 account_unlocked = Signal()

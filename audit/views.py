@@ -42,6 +42,7 @@ LABELS = {
     "accounts.email.changed": "Sign-in address changed",
     "accounts.magic_link.requested": "Sign-in link requested",
     "accounts.magic_link.used": "Sign-in link used",
+    "accounts.link.withheld": "Link asked for, none sent",
     "accounts.session.ended": "Session ended",
     "accounts.account.locked": "Sign-in paused after failures",
     "accounts.account.unlocked": "Sign-in unlocked by staff",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 
 from accounts import signals, tokens
 from accounts.app_settings import app_settings
@@ -17,7 +15,6 @@ from accounts.flows.login import confirm_password, password_check
 from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
 from accounts.users import get_by_email, login_address_taken, set_user_email, user_email
-from authsuite.urls_util import absolute_url
 
 INVALID_LINK = "This verification link is invalid, expired or already used."
 PASSWORD_NEEDED = "Enter the password of the account to confirm this address."
@@ -57,33 +54,6 @@ def held_elsewhere(email: str, *, user) -> bool:
     email = normalize_email(email)
     return login_address_taken(email, user=user) or EmailAddress.objects.filter(
         HOLDS, email=email).exclude(user=user).exists()
-
-
-#: What was asked for, by purpose, as the notice to an unknown address words it.
-ASKED = {"magic_link": _lazy("a sign-in link"),
-         "password_reset": _lazy("a password reset link")}
-
-
-def unknown_address_asked(request, *, email: str, purpose: str) -> None:
-    """Someone asked for a link (``purpose``: ``magic_link``, ``password_reset``) for
-    ``email``, which no account signs in with. Unless another account holds it (a second
-    address of its own: nothing is said), it is recorded (the ``unknown_address_asked``
-    signal) and the address is told, as a known one gets its link (``EMAIL_UNKNOWN_ACCOUNTS``).
-    Whoever typed the address learns nothing either way, and the request does much the same
-    work either way (an event recorded, a message queued), so its timing tells little more.
-    """
-    # No account signs in with it (the caller looked): held, it is another address of one.
-    if EmailAddress.objects.filter(HOLDS, email=normalize_email(email)).exists():
-        return
-    with transaction.atomic():
-        signals.unknown_address_asked.send(
-            sender=type(None), request=request, identifier=email, purpose=purpose)
-        if not app_settings.EMAIL_UNKNOWN_ACCOUNTS:
-            return
-        signup_url = (absolute_url(request, reverse("accounts:signup"))
-                      if app_settings.SIGNUP_OPEN else "")
-        send_notice(request, template="unknown_account", user=None, email=email,
-                    asked=str(ASKED[purpose]), signup_url=signup_url)
 
 
 def claims_lock(email: str) -> None:

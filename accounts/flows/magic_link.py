@@ -8,11 +8,12 @@ from django.utils.translation import gettext as _
 from accounts import authrecord, links, lockout, pipeline, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import mark_verified_if_free, unknown_address_asked
+from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
+from accounts.flows.link_request import link_recipient
 from accounts.flows.mail import send_link
 from accounts.models import normalize_email
-from accounts.users import get_by_email, user_email
+from accounts.users import user_email
 from authsuite import crypto
 
 INVALID_LINK = "This sign-in link is invalid, expired or already used. Request a new one."
@@ -28,15 +29,13 @@ def _enabled() -> None:
 
 
 def magic_link_request(request, *, email: str) -> None:
-    """Email a sign-in link if the account exists; behave the same either way."""
+    """Email a sign-in link if an active account signs in with ``email``; else a notice
+    saying why none came (``link_recipient``). The answer is the same either way."""
     _enabled()
     identifier = normalize_email(email)
     rate_limit(request, "magic_link", account=identifier)
-    user = get_by_email(identifier)
+    user = link_recipient(request, email=identifier, purpose="magic_link")
     if user is None:
-        unknown_address_asked(request, email=identifier, purpose="magic_link")
-        return
-    if not user.is_active:
         return
     with transaction.atomic():
         raw = tokens.token_issue(

@@ -9,13 +9,14 @@ from django.utils.translation import gettext as _
 from accounts import lockout, pipeline, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import mark_verified_if_free, unknown_address_asked
+from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
+from accounts.flows.link_request import link_recipient
 from accounts.flows.login import confirm_password
 from accounts.flows.mail import send_link, send_notice
 from accounts.flows.signup import password_check
 from accounts.models import PasswordChangeRequired, normalize_email
-from accounts.users import get_by_email, user_email
+from accounts.users import user_email
 
 INVALID_LINK = "This password-reset link is invalid, expired or already used. Request a new one."
 
@@ -67,14 +68,12 @@ def password_change(request, *, user, current_password: str, new_password: str) 
 
 
 def password_reset_request(request, *, email: str) -> None:
-    """Email a reset link if the account exists; behave the same either way."""
+    """Email a reset link if an active account signs in with ``email``; else a notice
+    saying why none came (``link_recipient``). The answer is the same either way."""
     identifier = normalize_email(email)
     rate_limit(request, "password_reset", account=identifier)
-    user = get_by_email(identifier)
+    user = link_recipient(request, email=identifier, purpose="password_reset")
     if user is None:
-        unknown_address_asked(request, email=identifier, purpose="password_reset")
-        return
-    if not user.is_active:
         return
     with transaction.atomic():
         password_reset_send(request, user=user)

@@ -46,6 +46,8 @@ declare(A, s.magic_link_requested, "accounts.magic_link.requested")
 declare(A, s.magic_link_used, "accounts.magic_link.used")
 declare(A, s.unknown_address_asked, "accounts.unknown_address", outcome="failure",
         data=("purpose",), extra=_identifier)
+declare(A, s.link_withheld, "accounts.link.withheld", outcome="denied",
+        data=("email", "purpose", "reason"))
 declare(A, s.session_ended, "accounts.session.ended", data=("session_id", "reason"))
 declare(A, s.account_locked, "accounts.account.locked", outcome="denied",
         data=("ip", "until"), extra=_identifier)

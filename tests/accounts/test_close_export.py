@@ -22,7 +22,7 @@ from tests.accounts.support import (
     signed_in_html,
 )
 from tests.factories import UserFactory
-from tests.helpers import last_link, outbox_for, token_from
+from tests.helpers import LINK_RE, last_link, outbox_for, token_from
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -88,7 +88,10 @@ def test_close_can_deactivate_instead(user, password, via):
     before = len(outbox_for(user.email))
     api_post(Client(), "magic-link/", {"email": user.email})
     Client().post("/accounts/password/reset/", {"email": user.email})
-    assert len(outbox_for(user.email)) == before
+    # Each request gets the notice that the account is disabled, and no link.
+    notices = outbox_for(user.email)[before:]
+    assert [("disabled" in m.subject, LINK_RE.findall(m.body)) for m in notices] == [
+        (True, []), (True, [])]
 
 
 @override_settings(AUTHSUITE_ACCOUNTS_CLOSE_ACTION="deactivate")

@@ -248,17 +248,25 @@ def test_api_response_is_identical_whether_or_not_the_account_exists(client, use
 
     assert existing.status_code == unknown.status_code == inactive.status_code == 202
     assert existing.json() == unknown.json() == inactive.json()
-    assert [m.to for m in mail.outbox] == [[user.email], ["nobody@example.com"]]
-    assert outbox_for(inactive_user.email) == []  # a closed account is not told it is none
+    assert [m.to for m in mail.outbox] == [[user.email], ["nobody@example.com"],
+                                           [inactive_user.email]]
+    # A disabled account is told so, and gets nothing to sign in with.
+    [notice] = outbox_for(inactive_user.email)
+    assert "disabled" in notice.subject
+    assert not LINK_TOKEN_RE.search(notice.body)
 
 
 @pytest.mark.parametrize("path", ["magic-link/", "password/reset/"])
 def test_another_address_of_an_account_is_not_told_no_account_uses_it(client, user, path):
-    # Only login addresses get links; a second address an account holds is no unknown one.
+    # Only login addresses get links; a second address an account holds is no unknown one:
+    # it is told it is not the address the account signs in with.
     EmailAddress.objects.create(user=user, email="ann.work@example.com", verified=True)
 
     assert api_post(client, path, {"email": "ann.work@example.com"}).status_code == 202
-    assert outbox_for("ann.work@example.com") == []
+    [notice] = outbox_for("ann.work@example.com")
+    assert "not a sign-in address" in notice.subject
+    assert "no account" not in notice.body
+    assert not LINK_TOKEN_RE.search(notice.body)
 
 
 def test_unknown_addresses_are_not_mailed_when_turned_off(client, user, settings):

@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from accounts.models import EmailAddress, UserSession
+from accounts.models import EmailAddress, OneTimeToken, UserSession
 from tests.accounts.support import (
     AUTH_KEY,
     api_post,
@@ -527,10 +527,14 @@ def test_the_unknown_address_notice_offers_no_sign_up_when_it_is_closed(client, 
     assert "signup" not in notice.body
 
 
-def test_reset_for_an_inactive_account_sends_nothing(client):
+def test_reset_for_an_inactive_account_sends_no_link_but_a_notice(client):
     inactive = UserFactory(is_active=False)
     assert request_reset(client, inactive.email)["Location"] == "/accounts/password/reset/sent/"
-    assert mail.outbox == []
+    [notice] = mail.outbox
+    assert notice.to == [inactive.email]
+    assert "disabled" in notice.subject
+    assert "/password/reset/" not in notice.body
+    assert not OneTimeToken.objects.exists()
 
 
 def test_reset_marks_the_address_verified(client):

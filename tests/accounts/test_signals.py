@@ -126,6 +126,7 @@ def html_journey(staff, session_keys: set[str]) -> None:
     browser.post(last_link("second.tester@example.com"))
     second = EmailAddress.objects.get(email="second.tester@example.com")
     browser.post("/accounts/email/", {"action": "primary", "address": second.pk})
+    attacker.post("/accounts/magic-link/", {"email": EMAIL})  # link_withheld: not the login one
     old = EmailAddress.objects.get(email=EMAIL)
     browser.post("/accounts/email/", {"action": "remove", "address": old.pk})
     browser.post("/accounts/password/change/",
@@ -151,6 +152,7 @@ def html_journey(staff, session_keys: set[str]) -> None:
     bystander = UserFactory()
     admin.post(user_admin_url("changelist"),
                {"action": "deactivate", "_selected_action": [bystander.pk]})
+    attacker.post("/accounts/password/reset/", {"email": bystander.email})  # link_withheld
 
 
 def api_journey(session_keys: set[str]) -> None:
@@ -175,6 +177,7 @@ def api_journey(session_keys: set[str]) -> None:
     api_post(app, "email/verify/", {"token": token_from(last_link("second.tester@example.com"))})
     second = EmailAddress.objects.get(email="second.tester@example.com")
     api_post(app, f"emails/{second.pk}/primary/")
+    api_post(attacker, "password/reset/", {"email": EMAIL})  # link_withheld: not the login one
     old = EmailAddress.objects.get(email=EMAIL)
     api_delete(app, f"emails/{old.pk}/")
     api_post(app, "password/change/", {"current_password": FIRST, "new_password": CHANGED})
@@ -199,7 +202,9 @@ def api_journey(session_keys: set[str]) -> None:
     session_keys.add(app.session.session_key)
     assert app.post(API + "account/close/", content_type="application/json").status_code == 204
 
-    account_deactivate(UserFactory())
+    bystander = UserFactory()
+    account_deactivate(bystander)
+    api_post(attacker, "magic-link/", {"email": bystander.email})  # link_withheld
 
 
 @pytest.fixture(params=["html", "api"])
@@ -254,6 +259,10 @@ def test_payload_values(journey):
     asked = journey.of("unknown_address_asked")
     assert sorted((k["identifier"], k["purpose"]) for k in asked) == [
         ("nobody@example.com", "magic_link"), ("nobody@example.com", "password_reset")]
+    withheld = journey.of("link_withheld")
+    assert sorted((k["reason"], k["email"] == k["user"].email) for k in withheld) == [
+        ("inactive", True), ("not_login_address", False)]
+    assert {k["purpose"] for k in withheld} == {"magic_link", "password_reset"}
     locked = [k for k in failed if k["reason"] == "locked"]
     assert locked and all(k["user"] is not None and k["identifier"] == EMAIL for k in locked)
 
