@@ -85,6 +85,17 @@ def _on_commit_now(request, monkeypatch):
 
 
 @pytest.fixture
+def no_inline_sealing(monkeypatch):
+    """No audit chaining inside the test's requests. Without a worker, a request that records
+    an event chains the waiting ones once at least ``SEAL_INTERVAL`` (1 s) has passed since
+    the last time: on a loaded machine that may land in any request, so tests that count a
+    request's statements turn it off."""
+    from audit import chain
+
+    monkeypatch.setattr(chain, "_inline_last", [float("inf")])
+
+
+@pytest.fixture
 def password():
     return STRONG_PASSWORD
 

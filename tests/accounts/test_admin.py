@@ -388,7 +388,7 @@ def test_sessions_page_queries(user, django_assert_num_queries, sessions):
 PASSWORD_LOGIN_QUERIES = {"sqlite": 11, "postgresql": 10}
 
 
-def test_password_login_queries(django_assert_num_queries, password):
+def test_password_login_queries(django_assert_num_queries, password, no_inline_sealing):
     warm_up, user = UserFactory(), UserFactory()
     # The very first sign-in also creates rows shared by all later ones (the audit chain head).
     assert Client().post(reverse("accounts:login"),

@@ -83,7 +83,7 @@ def test_every_case_answers_the_same_and_does_the_same_work(client, purpose, via
 
 
 @pytest.mark.parametrize("purpose", list(PURPOSES))
-def test_the_cases_without_a_link_run_the_same_statements(client, purpose):
+def test_the_cases_without_a_link_run_the_same_statements(client, purpose, no_inline_sealing):
     # A disabled account's login address is looked up among the held addresses too, as an
     # unknown address and another address are.
     ask(client, purpose, "first@example.com", "api")  # the session's and the caches' first
