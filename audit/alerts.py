@@ -267,7 +267,7 @@ class PasskeyRemoved(CredentialChange):
         batch = json.loads(event.data).get("batch")
         if not batch:
             return {}
-        from passkeys.flows import removed_summary  # only the passkeys app records these
+        from passkeys.flows.management import removed_summary  # only the passkeys app records these
 
         return {"title": "Passkeys were removed", "summary": removed_summary(batch[1])}
 
