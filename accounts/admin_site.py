@@ -33,7 +33,7 @@ class SuiteAdminSite(admin.AdminSite):
 
     def logout(self, request, extra_context=None):
         # The suite's sign-out: it ends the tracked session and records it.
-        from accounts.views import LogoutView
+        from accounts.views.login import LogoutView
 
         return LogoutView.as_view()(request)
 

@@ -136,7 +136,7 @@ class ActionFilter(admin.SimpleListFilter):
     parameter_name = "action"
 
     def lookups(self, request, model_admin):
-        from audit.alerts import SENT_ACTION
+        from audit.alerts.sending import SENT_ACTION
         from audit.registry import declarations
 
         known = {d.action for d in declarations() if d.connected} | {

@@ -40,6 +40,6 @@ class AuditConfig(AppConfig):
 
 def _reset_rules(*, setting, **kwargs):
     if setting == "AUTHSUITE_AUDIT_ALERT_RULES":
-        from audit import alerts
+        from audit.alerts import config
 
-        alerts._load.cache_clear()
+        config._load.cache_clear()

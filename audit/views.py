@@ -18,7 +18,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api.serializers import StrictBooleanField, StrictIntegerField, StringField
-from accounts.api.views import IsRecentlyAuthenticated
+from accounts.api.views.base import IsRecentlyAuthenticated
 from accounts.decorators import ReauthenticationRequiredMixin
 from audit import alerts
 from audit.app_settings import app_settings

@@ -15,7 +15,7 @@ from django.views.generic import TemplateView
 from accounts import authrecord, pipeline
 from accounts.decorators import ReauthenticationRequiredMixin
 from accounts.errors import FlowError
-from accounts.views import AuthPageMixin, FlowFormView
+from accounts.views.base import AuthPageMixin, FlowFormView
 from authsuite.urls_util import safe_next
 from mfa import devices, flows, policy, trust
 from mfa.forms import ActivateForm, ChallengeForm, RecoveryCodeForm

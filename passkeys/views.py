@@ -16,7 +16,7 @@ from accounts.app_settings import app_settings as accounts_settings
 from accounts.decorators import reauthentication_redirect
 from accounts.errors import FlowError
 from accounts.forms import NewEmailForm
-from accounts.views import AuthPageMixin, FlowFormView
+from accounts.views.base import AuthPageMixin, FlowFormView
 from passkeys import flows
 from passkeys.app_settings import app_settings
 from passkeys.models import Passkey

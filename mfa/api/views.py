@@ -17,7 +17,7 @@ from accounts.api.serializers import (
     StrictBooleanField,
     StringField,
 )
-from accounts.api.views import IsRecentlyAuthenticated, _from_flow
+from accounts.api.views.base import IsRecentlyAuthenticated, _from_flow
 from accounts.errors import FlowError
 from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView

@@ -16,7 +16,7 @@ from accounts.api.serializers import (
     StringField,
     token_field,
 )
-from accounts.api.views import IsRecentlyAuthenticated, _from_flow
+from accounts.api.views.base import IsRecentlyAuthenticated, _from_flow
 from accounts.app_settings import app_settings as accounts_settings
 from accounts.errors import FlowError
 from authsuite.api.schema import error

@@ -554,7 +554,7 @@ def test_an_address_taken_while_staff_save_is_a_form_error(admin_client, monkeyp
     # Another account takes the address after the form checked it and before the save (it
     # signs up with it, or verifies it): the check's answer is stale. Simulated by making
     # the first check answer as it would have a moment earlier.
-    from accounts import admin as accounts_admin
+    from accounts.admin import users as accounts_admin  # where the login address is checked
 
     ann, bob, address = ann_and_bobs_address(taken)
     checks = []
@@ -960,7 +960,7 @@ def test_a_verification_refused_tells_nobody(admin_client, ann):
 def test_a_save_tried_again_queues_each_notice_once(admin_client, ann, monkeypatch):
     # The user changed their addresses while the page was open: the admin's transaction
     # rolls back (the notice queued in it with it) and the save is tried again.
-    from accounts import admin as accounts_admin
+    from accounts.admin import users as accounts_admin  # where the address change is saved
 
     real = accounts_admin.email_set_by_staff
     calls = []
@@ -1164,7 +1164,7 @@ def test_a_row_the_user_makes_primary_while_staff_remove_it_is_tried_again(admin
                                                                           monkeypatch):
     # The removal finds the row primary (the user made it so after the form's check): the
     # page is tried once more, from the rolled-back state, instead of failing.
-    from accounts import admin as accounts_admin
+    from accounts.admin import addresses as accounts_admin  # where a row is removed
 
     work = EmailAddress.objects.get(email="ann.work@example.com")
     form = change_form(admin_client, ann)

@@ -147,7 +147,7 @@ def test_staff_giving_an_address_hold_it_until_saved_against_a_verification(staf
     import threading
     import time
 
-    from accounts import admin as accounts_admin
+    from accounts.admin import users as accounts_admin  # where the login address is checked
     from tests.accounts.test_admin import change_form
 
     address = "contested@example.com"

@@ -126,6 +126,8 @@ def test_two_events_racing_to_alert_send_one_mail():
     """The throttle's "sent lately?" check cannot see a concurrent uncommitted alert: the
     unique (rule, user, key, window) row makes the second one stand down."""
     from audit import alerts
+    from audit.alerts import sending
+    from audit.models import AlertSent
     from authsuite.models import OutboxMessage
     from tests.helpers import race
 
@@ -139,8 +141,8 @@ def test_two_events_racing_to_alert_send_one_mail():
     def alert(i: int) -> None:
         with transaction.atomic():
             start.wait(timeout=10)  # both past the "sent lately?" check before either commits
-            alerts._send(rule, events[i], user)
+            sending._send(rule, events[i], user)
 
     race(2, alert)
-    assert alerts.AlertSent.objects.filter(rule=rule.name, user_id=str(user.pk)).count() == 1
+    assert AlertSent.objects.filter(rule=rule.name, user_id=str(user.pk)).count() == 1
     assert OutboxMessage.objects.filter(template="audit/email/alert", to=user.email).count() == 1

@@ -5,25 +5,60 @@ goes through the outbox, so alerts share its delivery guarantees; every alert se
 an ``audit.alert.sent`` event. Repeats of one rule for one user are throttled, but for
 changes to how the account signs in (:class:`CredentialChange`): each of those is reported. Projects add
 rules by subclassing :class:`AlertRule` and listing them in ``AUTHSUITE_AUDIT_ALERT_RULES``.
+
+The rules are defined here, in the package itself: a rule's name is its dotted path
+(``audit.alerts.NewDeviceSignIn``), which is what the setting lists and what opt-outs and
+sent alerts store. The machinery is in ``config`` (the rules in force), ``sending``
+(evaluating events, throttling, mailing), ``preferences`` (users' opt-outs) and ``devices``
+(the browsers a user signed in with before); its names are importable from here as before.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
-from datetime import timedelta
-from functools import lru_cache
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-from django.utils.module_loading import import_string
 
-from audit.app_settings import app_settings
-from audit.models import AlertOptOut, AlertSent, Event
-from authsuite.outbox import mail_enqueue
-from authsuite.useragent import device_name
+from audit.alerts.config import claims, rules
+from audit.alerts.devices import _earlier_sign_ins, _known_devices
+from audit.alerts.preferences import (
+    PREFERENCE_ACTION,
+    forget_user,
+    opted_out,
+    optional_rules,
+    preference_set,
+    preferences,
+)
+from audit.alerts.sending import SENT_ACTION, evaluate
+from audit.models import Event
+
+__all__ = [
+    "PREFERENCE_ACTION",
+    "SENT_ACTION",
+    "AccountLocked",
+    "AlertRule",
+    "CredentialChange",
+    "EmailChanged",
+    "FactorAdded",
+    "FactorRemoved",
+    "MFAReset",
+    "NewDeviceSignIn",
+    "PasskeyAdded",
+    "PasskeyCloned",
+    "PasskeyRemoved",
+    "PasswordChanged",
+    "RecoveryCodeUsed",
+    "RecoveryCodesGenerated",
+    "SecondFactorLocked",
+    "claims",
+    "evaluate",
+    "forget_user",
+    "opted_out",
+    "optional_rules",
+    "preference_set",
+    "preferences",
+    "rules",
+]
 
 
 class AlertRule:
@@ -83,58 +118,6 @@ class NewDeviceSignIn(AlertRule):
 
     def throttle_key(self, event) -> str:
         return event.user_agent[:200]
-
-
-class _KnownDevices:
-    """Browsers a user has signed in with before, remembered by this process.
-
-    Once the trail shows a user agent for a user, it stays known (only retention, a year
-    on, could make it new again), so remembering it spares most sign-ins their lookup.
-    Only facts read from the committed trail are remembered, never this sign-in's own.
-    """
-
-    def __init__(self, size: int = 10_000):
-        self._size, self._keys, self._lock = size, OrderedDict(), threading.Lock()
-
-    def seen(self, key) -> bool:
-        with self._lock:
-            if key in self._keys:
-                self._keys.move_to_end(key)
-                return True
-            return False
-
-    def add(self, key) -> None:
-        with self._lock:
-            self._keys[key] = True
-            if len(self._keys) > self._size:
-                self._keys.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._keys.clear()
-
-
-_known_devices = _KnownDevices()
-
-
-def _earlier_sign_ins(event: Event) -> tuple[bool, bool]:
-    """(an earlier sign-in from this user agent, any earlier sign-in) in one round trip.
-
-    This runs inside every sign-in, so it is one plain statement on the (actor, id) index
-    rather than two ORM queries: building them would cost more than running them.
-    """
-    from django.db import connections, router
-
-    connection = connections[router.db_for_read(Event)]
-    qn = connection.ops.quote_name
-    earlier = (f"SELECT 1 FROM {qn(Event._meta.db_table)} WHERE {qn('actor_id')} = %s "  # noqa: S608 - names, no input
-               f"AND {qn('action')} = %s AND {qn('id')} < %s")
-    sql = (f"SELECT EXISTS({earlier} AND {qn('user_agent')} = %s), EXISTS({earlier})")
-    params = [event.actor_id, event.action, event.pk]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, event.user_agent, *params])
-        known, before = cursor.fetchone()
-    return bool(known), bool(before)
 
 
 class AccountLocked(AlertRule):
@@ -267,7 +250,7 @@ class PasskeyRemoved(CredentialChange):
         batch = json.loads(event.data).get("batch")
         if not batch:
             return {}
-        from passkeys.flows import removed_summary  # only the passkeys app records these
+        from passkeys.flows.management import removed_summary  # only the passkeys app records these
 
         return {"title": "Passkeys were removed", "summary": removed_summary(batch[1])}
 
@@ -279,140 +262,3 @@ class PasskeyCloned(AlertRule):
                "a copied authenticator does. It was disabled.")
     advice = ("Sign in another way, remove that passkey, and create a new one. If you did "
               "not copy it, someone may have.")
-
-
-@lru_cache(maxsize=8)
-def _load(paths: tuple[str, ...]) -> tuple[AlertRule, ...]:
-    return tuple(import_string(path)() for path in paths)
-
-
-def rules() -> tuple[AlertRule, ...]:
-    return _load(tuple(app_settings.ALERT_RULES))
-
-
-def claims(notice: str) -> bool:
-    """Notice claimer for ``authsuite.notices``: our rules send these notices.
-
-    Nothing is claimed while auditing is off: no event, so no rule would send it.
-    """
-    if not app_settings.ENABLED:
-        return False
-    return any(rule.replaces == notice for rule in rules())
-
-
-def _user_for(event: Event, user):
-    """Who the alert is about: the target user when there is one (a staff action on an
-    account), else the actor."""
-    model = get_user_model()
-    if event.target_type == "user" and event.target_id:
-        if user is not None and str(user.pk) == event.target_id:
-            return user
-        return model._default_manager.filter(pk=event.target_id).first()
-    if user is not None and getattr(user, "is_authenticated", False):
-        return user
-    if event.actor_id:
-        return model._default_manager.filter(pk=event.actor_id).first()
-    return None
-
-
-SENT_ACTION = "audit.alert.sent"
-PREFERENCE_ACTION = "audit.alert.preference_changed"
-
-
-def evaluate(event: Event, *, user=None) -> None:
-    if event.action == SENT_ACTION:
-        return  # an alert about an alert would never end
-    matching = [rule for rule in rules() if event.action in rule.actions]
-    if not matching:
-        return
-    user = _user_for(event, user)
-    if user is None:
-        return
-    for rule in matching:
-        # applies() first: it is what spares most events any query (a known device).
-        if rule.applies(event, user) and (rule.critical or not opted_out(user, rule)):
-            _send(rule, event, user)
-
-
-# Preferences ---------------------------------------------------------------------------
-
-def optional_rules() -> list[AlertRule]:
-    """The rules a user may turn off; critical ones are always sent."""
-    return [rule for rule in rules() if not rule.critical]
-
-
-def opted_out(user, rule: AlertRule) -> bool:
-    return AlertOptOut.objects.filter(user_id=str(user.pk), rule=rule.name).exists()
-
-
-def preferences(user) -> list[dict]:
-    """Every configured rule, with whether it is sent to ``user``."""
-    off = set(AlertOptOut.objects.filter(user_id=str(user.pk)).values_list("rule", flat=True))
-    return [{"rule": rule.name, "subject": rule.subject, "critical": rule.critical,
-             "enabled": rule.critical or rule.name not in off} for rule in rules()]
-
-
-def forget_user(sender, instance, **kwargs) -> None:
-    """post_delete of the user model: a deleted account's alert settings and throttle rows go
-    with it (its events stay: the trail keeps what happened)."""
-    AlertOptOut.objects.filter(user_id=str(instance.pk)).delete()
-    AlertSent.objects.filter(user_id=str(instance.pk)).delete()
-
-
-def preference_set(request, *, user, rule_name: str, enabled: bool) -> None:
-    """Turn one optional rule on or off for ``user`` (audited).
-
-    Raises LookupError for a rule that is not configured, PermissionError for a critical
-    one: those cannot be turned off.
-    """
-    from audit import recorder
-
-    rule = next((r for r in rules() if r.name == rule_name), None)
-    if rule is None:
-        raise LookupError(rule_name)
-    if rule.critical:
-        if enabled:
-            return
-        raise PermissionError(rule_name)
-    with transaction.atomic():
-        if enabled:
-            changed = AlertOptOut.objects.filter(user_id=str(user.pk), rule=rule.name).delete()[0]
-        else:
-            _row, changed = AlertOptOut.objects.get_or_create(user_id=str(user.pk),
-                                                              rule=rule.name)
-        if changed:
-            recorder.write(action=PREFERENCE_ACTION, request=request, user=user,
-                           data={"rule": rule.name, "enabled": enabled})
-
-
-def _send(rule: AlertRule, event: Event, user) -> None:
-    from audit import recorder
-
-    key = rule.throttle_key(event)
-    now = timezone.now()
-    throttle = app_settings.ALERT_THROTTLE
-    since = now - timedelta(seconds=throttle)
-    if AlertSent.objects.filter(rule=rule.name, user_id=str(user.pk), key=key,
-                                sent_at__gte=since).exists():
-        return
-    try:
-        # The check above cannot see a concurrent event's uncommitted row; the unique
-        # (rule, user, key, window) can: of two racing alerts, one inserts, one waits for it
-        # and is refused.
-        with transaction.atomic():
-            AlertSent.objects.create(rule=rule.name, user_id=str(user.pk), key=key, sent_at=now,
-                                     window=int(now.timestamp()) // throttle
-                                     if throttle > 0 else None)
-    except IntegrityError:
-        return
-    context = {
-        "title": rule.subject, "summary": rule.summary, "advice": rule.advice,
-        "when": event.occurred_at.strftime("%Y-%m-%d %H:%M UTC"), "ip": event.ip or "unknown",
-        "device": device_name(event.user_agent), "event_id": event.pk, **rule.context(event),
-    }
-    recipients = rule.recipients(event, user)
-    for address in recipients:
-        mail_enqueue(template="audit/email/alert", to=address, user=user, context=context)
-    recorder.write(action=SENT_ACTION, user=user,
-                   target=("audit.event", str(event.pk), event.action),
-                   data={"rule": rule.name, "recipients": len(recipients)})

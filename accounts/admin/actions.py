@@ -1,0 +1,69 @@
+"""The user admin's actions: reset link, end sessions, unlock, deactivate, require a new password."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from accounts import lockout, sessions
+from accounts.flows.account import account_deactivate
+from accounts.flows.password import password_reset_send
+from accounts.forms import AddressField
+from accounts.models import PasswordChangeRequired
+from accounts.users import stores_is_active, user_email, within_reach
+
+
+@admin.action(description=_("Send a password-reset link"), permissions=["change"])
+def send_password_reset(modeladmin, request, queryset):
+    count, no_address = 0, []
+    for user in within_reach(request.user, queryset).filter(is_active=True):
+        try:
+            AddressField().clean(user_email(user))
+        except forms.ValidationError:
+            no_address.append(str(user))  # an account made elsewhere, with no address
+            continue
+        password_reset_send(request, user=user)
+        count += 1
+    modeladmin.message_user(request, _("Reset links sent to %(n)d users.") % {"n": count})
+    if no_address:
+        modeladmin.message_user(request, _("No link for these users, who have no email address "
+                                           "a link could go to: %(users)s.")
+                                % {"users": ", ".join(no_address)}, messages.WARNING)
+
+
+@admin.action(description=_("End all sessions"), permissions=["change"])
+def end_all_sessions(modeladmin, request, queryset):
+    count = sum(sessions.sessions_end(u, request=request, reason="staff")
+                for u in within_reach(request.user, queryset))
+    modeladmin.message_user(request, _("%(n)d sessions ended.") % {"n": count})
+
+
+@admin.action(description=_("Unlock (forget failed sign-ins)"), permissions=["change"])
+def unlock(modeladmin, request, queryset):
+    users = list(queryset)  # unlocking locks nobody out: any selected user
+    for user in users:
+        lockout.account_unlock(user, request=request, by=request.user)
+    modeladmin.message_user(request, _("Unlocked %(n)d users.") % {"n": len(users)})
+
+
+@admin.action(description=_("Deactivate (and end their sessions)"), permissions=["change"])
+def deactivate(modeladmin, request, queryset):
+    if not stores_is_active(modeladmin.model):
+        modeladmin.message_user(request, _("This user model cannot keep users inactive: it "
+                                           "has no is_active field."), messages.ERROR)
+        return
+    for user in within_reach(request.user, queryset).exclude(pk=request.user.pk):
+        account_deactivate(user, request=request, by=request.user)
+    modeladmin.message_user(request, _("Users deactivated."), messages.SUCCESS)
+
+
+@admin.action(description=_("Require a new password at next sign-in"), permissions=["change"])
+def require_password_change(modeladmin, request, queryset):
+    for user in within_reach(request.user, queryset):
+        PasswordChangeRequired.objects.get_or_create(user=user)
+    modeladmin.message_user(request, _("They will choose a new password at their next sign-in."))
+
+
+USER_ACTIONS = [send_password_reset, end_all_sessions, unlock, deactivate,
+                require_password_change]

@@ -1,0 +1,84 @@
+"""What the accounts API views share: the base view, flow errors as API errors, recent authentication."""
+
+from __future__ import annotations
+
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from rest_framework import status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+
+from accounts import authrecord, pipeline
+from accounts.api import serializers as s
+from accounts.errors import FlowError
+from authsuite.api.errors import APIError, CoreError
+from authsuite.api.views import SuiteAPIView, api_error
+
+
+def _from_flow(error: FlowError) -> APIError:
+    return api_error(
+        error.code, error.message, status=error.status, field=error.field,
+        messages=error.messages, retry_after=error.retry_after,
+    )
+
+
+class IsRecentlyAuthenticated(BasePermission):
+    """Sensitive actions: the session must have authenticated within the reauth timeout,
+    or within the view's ``reauthentication_max_age`` when it sets one."""
+
+    message = "Confirm your password first (POST /api/auth/v1/reauthenticate/)."
+    second_factor_message = ("Confirm your second factor too (POST /api/auth/v1/mfa/challenge/ "
+                             "with a code, or reauthenticate with a passkey).")
+    unavailable_message = ("Your account has no second factor you can use now: a passkey "
+                           "disabled for safety cannot confirm it is you, and there is no "
+                           "unused recovery code. Ask staff to reset two-step verification.")
+
+    def has_permission(self, request, view):
+        if not request.user.is_authenticated:
+            return False
+        max_age = getattr(view, "reauthentication_max_age", None)
+        if not authrecord.is_recent(request._request, max_age):
+            # The factor due by the view's own age: by the default, a client told to
+            # confirm its password would be refused again, and told the same, every time.
+            due = authrecord.second_factor_due(request._request, max_age)
+            if due and authrecord.second_factor_unusable(request._request):
+                # Still refused (a flagged passkey proves nothing), but told why, so that a
+                # client stops asking for a factor the account cannot give.
+                raise APIError(self.unavailable_message, CoreError.SECOND_FACTOR_UNAVAILABLE,
+                               status_code=403)
+            message = self.second_factor_message if due else self.message
+            raise APIError(message, CoreError.REAUTHENTICATION_REQUIRED, status_code=403)
+        return True
+
+
+@method_decorator([never_cache, sensitive_post_parameters()], name="dispatch")
+class AccountsAPIView(SuiteAPIView):
+    flow_errors = {FlowError: _from_flow}
+    input_serializer: type | None = None
+
+    def valid(self, request):
+        serializer = self.input_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def valid_for_live_token(self, request, check) -> dict:
+        """``valid()`` for a link's token and what goes with it: a dead token is refused
+        (``check(request, token=...)``: ``token_invalid``) before the other fields' errors,
+        as on the link's page, and counted once, as the flow's own check is. A token that is
+        no text at all is a field error like any other."""
+        serializer = self.input_serializer(data=request.data)
+        if not serializer.is_valid():
+            token = s.TokenSerializer(data=request.data)
+            if token.is_valid():
+                check(request._request, token=token.validated_data["token"])
+            serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+def _login_response(result: pipeline.LoginResult) -> Response:
+    return Response(result.as_dict(), status=status.HTTP_200_OK)
+
+
+def _detail(message: str, code=status.HTTP_202_ACCEPTED) -> Response:
+    return Response({"detail": message}, status=code)

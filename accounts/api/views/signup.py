@@ -1,0 +1,29 @@
+"""Sign-up over the API."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from accounts.api import serializers as s
+from accounts.api.views.base import AccountsAPIView
+from accounts.flows.signup import signup
+
+
+class SignupView(AccountsAPIView):
+    input_serializer = s.SignupSerializer
+
+    @extend_schema(request=s.SignupSerializer, responses={201: s.LoginResultSerializer},
+                   summary="Create an account")
+    def post(self, request):
+        data = self.valid(request)
+        result = signup(request._request, email=data["email"], password=data["password"],
+                        name=data["name"])
+        if result.login is not None:
+            return Response(result.login.as_dict(), status=status.HTTP_201_CREATED)
+        return Response(
+            {"status": "pending", "stage": "verify_email",
+             "message": "Check your inbox for a verification link."},
+            status=status.HTTP_201_CREATED,
+        )

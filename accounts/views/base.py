@@ -1,0 +1,177 @@
+"""What every auth page shares: the page mixin, the form-to-flow view, the emailed-link confirmation."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.generic import FormView
+
+from accounts import links, pipeline
+from accounts.app_settings import app_settings
+from accounts.errors import AccountsError, FlowError
+from accounts.forms import PasswordForm
+from authsuite import crypto
+from authsuite.urls_util import safe_next
+
+
+class AuthPageMixin:
+    """Shared behaviour of auth pages: no caching, flow errors shown on the form."""
+
+    # Forms only ever POST. FormView would answer PUT like POST, and so consume a link's
+    # token on a request no page of ours sends; every other method gets a 405.
+    http_method_names = ["get", "head", "options", "post"]
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        # Decorated once, here: method_decorator on dispatch would wrap the bound method
+        # in both decorators again on every request.
+        return never_cache(sensitive_post_parameters()(super().as_view(**initkwargs)))
+
+    def next_url(self) -> str:
+        raw = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        return safe_next(self.request, raw, "")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["next"] = self.next_url()
+        return context
+
+    def flow_failed(self, form, error: FlowError):
+        field = error.field if error.field in form.fields else None
+        for message in error.messages:
+            form.add_error(field, message)
+        response = self.render_to_response(self.get_context_data(form=form))
+        if error.retry_after:
+            response.status_code = 429
+            response["Retry-After"] = str(error.retry_after)
+        return response
+
+    def after_login(self, result: pipeline.LoginResult):
+        if result.stage is not None:
+            return redirect(result.stage.url())
+        target = safe_next(self.request, result.next_url, lambda: app_settings.LOGIN_REDIRECT_URL)
+        return HttpResponseRedirect(target)
+
+
+class FlowFormView(AuthPageMixin, FormView):
+    def form_valid(self, form):
+        try:
+            return self.run(form)
+        except FlowError as error:
+            return self.flow_failed(form, error)
+
+    def run(self, form):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+#: Stands in a link's URL for the token once the session holds it (never a valid token).
+TOKEN_IN_SESSION = "confirm"
+
+
+class TokenConfirmView(FlowFormView):
+    """GET shows a confirmation page without consuming the token; POST consumes it.
+
+    Mail scanners that prefetch links therefore use up nothing. The token leaves the URL at
+    the first GET: it is kept in the session (``accounts.links``) and the browser is sent on
+    to the same page with ``confirm`` in its place, so the page, its form, the address bar,
+    the history and every ``Referer`` carry no token, and access logs see it once. The page
+    carries a reference to its token, and the POST acts only if the session still holds
+    that token.
+    """
+
+    form_class = PasswordForm  # replaced in subclasses
+    invalid_template_name = "accounts/token_invalid.html"
+    #: Which link this is, naming its place in the session.
+    link = ""
+
+    def check(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    @property
+    def token(self) -> str:
+        """The link's token: from the session once it has left the URL."""
+        if self.kwargs["token"] == TOKEN_IN_SESSION:
+            return links.kept(self.request, self.link)
+        return self.kwargs["token"]
+
+    def without_token(self):
+        """The page to show when the URL stands for a token this session does not hold."""
+        if self.kwargs["token"] == TOKEN_IN_SESSION and not self.token:
+            # Opened in another browser than the link's, with cookies off, or used up.
+            return self.invalid(FlowError(AccountsError.TOKEN_INVALID, _(
+                "This browser holds no link to confirm. Open the link from your email "
+                "again (cookies must be allowed for this site).")))
+        return None
+
+    def post(self, request, *args, **kwargs):
+        if (missing := self.without_token()) is not None:
+            return missing
+        if self.kwargs["token"] == TOKEN_IN_SESSION and not crypto.digests_match(
+                request.POST.get("link", ""), links.reference(self.token)):
+            # Another link was opened in this browser after this page was shown (by a
+            # site sending it there, say): confirm neither; the person opens theirs again.
+            return self.invalid(FlowError(AccountsError.TOKEN_INVALID, _(
+                "Another link was opened in this browser since this page was shown. Open "
+                "the link from your email again.")))
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["link_reference"] = links.reference(self.token)
+        return context
+
+    def get(self, request, *args, **kwargs):
+        if (missing := self.without_token()) is not None:
+            return missing
+        try:
+            self.token_row = self.check()
+        except FlowError as error:
+            return self.invalid(error)
+        if self.kwargs["token"] != TOKEN_IN_SESSION:
+            links.keep(request, self.link, self.kwargs["token"])
+            target = reverse(request.resolver_match.view_name,
+                             kwargs={"token": TOKEN_IN_SESSION})
+            query = request.GET.urlencode(safe="/")
+            return HttpResponseRedirect(f"{target}?{query}" if query else target)
+        return super().get(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        # A dead link (used, expired, voided or forged) is refused before the form's errors
+        # (a new password, the account's password), in the same words as when the form is
+        # valid: nobody fixes a password only to learn the link was dead all along. One
+        # check per POST, as the flow's own would be: the form never reaches the flow.
+        try:
+            self.token_row = self.check()
+        except FlowError as error:
+            return self.invalid(error)
+        return super().form_invalid(form)
+
+    def invalid(self, error: FlowError):
+        response = self.response_class(
+            request=self.request, template=[self.invalid_template_name],
+            context={"error": error}, using=self.template_engine,
+            status=429 if error.retry_after else 400,
+        )
+        if error.retry_after:
+            response["Retry-After"] = str(error.retry_after)
+        return response
+
+    def form_valid(self, form):
+        try:
+            response = self.run(form)
+        except FlowError as error:
+            if error.field:
+                return self.flow_failed(form, error)
+            return self.invalid(error)
+        if self.kwargs["token"] == TOKEN_IN_SESSION:
+            links.forget(self.request, self.link)
+        return response
+
+
+class ConfirmForm(forms.Form):
+    """An empty form: the confirmation button only."""

@@ -1,0 +1,86 @@
+"""Evaluating an event against the rules and sending the alerts, throttled."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.alerts.config import rules
+from audit.alerts.preferences import opted_out
+from audit.app_settings import app_settings
+from audit.models import AlertSent, Event
+from authsuite.outbox import mail_enqueue
+from authsuite.useragent import device_name
+
+if TYPE_CHECKING:
+    from audit.alerts import AlertRule
+
+
+def _user_for(event: Event, user):
+    """Who the alert is about: the target user when there is one (a staff action on an
+    account), else the actor."""
+    model = get_user_model()
+    if event.target_type == "user" and event.target_id:
+        if user is not None and str(user.pk) == event.target_id:
+            return user
+        return model._default_manager.filter(pk=event.target_id).first()
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user
+    if event.actor_id:
+        return model._default_manager.filter(pk=event.actor_id).first()
+    return None
+
+
+SENT_ACTION = "audit.alert.sent"
+
+
+def evaluate(event: Event, *, user=None) -> None:
+    if event.action == SENT_ACTION:
+        return  # an alert about an alert would never end
+    matching = [rule for rule in rules() if event.action in rule.actions]
+    if not matching:
+        return
+    user = _user_for(event, user)
+    if user is None:
+        return
+    for rule in matching:
+        # applies() first: it is what spares most events any query (a known device).
+        if rule.applies(event, user) and (rule.critical or not opted_out(user, rule)):
+            _send(rule, event, user)
+
+
+def _send(rule: AlertRule, event: Event, user) -> None:
+    from audit import recorder
+
+    key = rule.throttle_key(event)
+    now = timezone.now()
+    throttle = app_settings.ALERT_THROTTLE
+    since = now - timedelta(seconds=throttle)
+    if AlertSent.objects.filter(rule=rule.name, user_id=str(user.pk), key=key,
+                                sent_at__gte=since).exists():
+        return
+    try:
+        # The check above cannot see a concurrent event's uncommitted row; the unique
+        # (rule, user, key, window) can: of two racing alerts, one inserts, one waits for it
+        # and is refused.
+        with transaction.atomic():
+            AlertSent.objects.create(rule=rule.name, user_id=str(user.pk), key=key, sent_at=now,
+                                     window=int(now.timestamp()) // throttle
+                                     if throttle > 0 else None)
+    except IntegrityError:
+        return
+    context = {
+        "title": rule.subject, "summary": rule.summary, "advice": rule.advice,
+        "when": event.occurred_at.strftime("%Y-%m-%d %H:%M UTC"), "ip": event.ip or "unknown",
+        "device": device_name(event.user_agent), "event_id": event.pk, **rule.context(event),
+    }
+    recipients = rule.recipients(event, user)
+    for address in recipients:
+        mail_enqueue(template="audit/email/alert", to=address, user=user, context=context)
+    recorder.write(action=SENT_ACTION, user=user,
+                   target=("audit.event", str(event.pk), event.action),
+                   data={"rule": rule.name, "recipients": len(recipients)})
