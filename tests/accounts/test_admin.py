@@ -714,6 +714,22 @@ def test_the_user_page_reads_any_number_of_sessions_in_as_many_queries(admin_cli
     assert queries_for(1) == queries_for(20)
 
 
+def test_the_user_page_reads_the_permissions_with_their_content_types(admin_client, user):
+    from django.contrib.auth.models import Permission
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    admin_client.get(change_url(user))
+    with CaptureQueriesContext(connection) as captured:
+        page = admin_client.get(change_url(user))
+    assert page.status_code == 200
+    assert Permission.objects.count() > 50
+    # The permissions are read with their content types (the choices, and the ones the
+    # user has), not with one query per permission.
+    assert sum("django_content_type" in q["sql"] for q in captured) <= 2
+    assert len(captured) < 20
+
+
 # --- the address rows ------------------------------------------------------------------------
 
 def with_new_rows(form: dict, *rows: dict) -> dict:
