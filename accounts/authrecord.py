@@ -83,11 +83,29 @@ def record_step_up(request, amr) -> dict:
 
 def record_public(request) -> dict | None:
     """The record as the API and the pages show it: ``auth_time``, ``amr`` and the ``acr``
-    it still vouches for (:func:`acr_now`)."""
+    it still vouches for (:func:`acr_now`); ``amr`` says ``mfa`` only while that holds."""
     record = record_get(request)
     if record is None:
         return None
-    return {"auth_time": record["auth_time"], "amr": record["amr"], "acr": acr_now(record)}
+    acr = acr_now(record)
+    amr = record["amr"] if acr != ACR_SINGLE_FACTOR else [v for v in record["amr"] if v != "mfa"]
+    return {"auth_time": record["auth_time"], "amr": amr, "acr": acr}
+
+
+def mfa_current(request) -> bool:
+    """Whether the session vouches for two factors now (:func:`acr_now`)."""
+    record = record_get(request)
+    return bool(record) and acr_now(record) != ACR_SINGLE_FACTOR
+
+
+def first_factor_current(request) -> bool:
+    """Whether a password or an emailed link was proven within ``MFA_ASSURANCE_MAX_AGE``:
+    if so, a second factor now makes the session vouch for two again (a step-up); if not,
+    both must be proven again (a reauthentication)."""
+    record = record_get(request) or {}
+    max_age = app_settings.MFA_ASSURANCE_MAX_AGE
+    return any(FACTOR_KIND.get(value) == "mailbox" and _fresh(at, max_age)
+               for value, at in _proven(record).items())
 
 
 def acr_now(record: dict) -> str:

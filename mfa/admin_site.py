@@ -1,7 +1,8 @@
 """The suite's admin site (``accounts.admin_site.SuiteAdminSite``) with a second factor.
 
 Staff sign in through the suite's pages; when MFA is required for a staff member, the
-session must also carry a second factor (``mfa`` in its amr) before any admin page opens.
+session must also vouch for two factors now (``accounts.authrecord.mfa_current``: both
+proven within ``AUTHSUITE_ACCOUNTS_MFA_ASSURANCE_MAX_AGE``) before any admin page opens.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from mfa.app_settings import app_settings
 
 
 def has_second_factor(request) -> bool:
-    record = authrecord.record_get(request) or {}
-    return "mfa" in record.get("amr", [])
+    return authrecord.mfa_current(request)
 
 
 class MFAAdminSite(SuiteAdminSite):
@@ -36,7 +36,11 @@ class MFAAdminSite(SuiteAdminSite):
     def signed_in(self, request, target):
         if self.needs_second_factor(request):
             if devices.has_mfa(request.user):
-                return redirect(f"{reverse('mfa:challenge')}?{urlencode({'next': target})}")
+                # A code now counts beside a password proven lately; a session kept signed
+                # in longer proves both again, on the reauthentication page.
+                page = ("mfa:challenge" if authrecord.first_factor_current(request)
+                        else "accounts:reauthenticate")
+                return redirect(f"{reverse(page)}?{urlencode({'next': target})}")
             messages.info(request, _("Set up two-step verification to use the admin."))
             return redirect("mfa:totp_setup")
         return super().signed_in(request, target)

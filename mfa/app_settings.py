@@ -90,7 +90,8 @@ class MFASettings(AppSettings):
 
     @property
     def PROTECT_ADMIN(self) -> bool:
-        """Require a second factor in this session before staff reach the Django admin."""
+        """Require a second factor in this session before staff reach the Django admin,
+        both factors proven within ``AUTHSUITE_ACCOUNTS_MFA_ASSURANCE_MAX_AGE``."""
         return bool(self._setting("PROTECT_ADMIN", True))
 
     @property

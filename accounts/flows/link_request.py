@@ -30,10 +30,10 @@ ASKED = {"magic_link": _lazy("a sign-in link"),
 WITHHELD_NOTICES = {"inactive": "account_inactive", "not_login_address": "not_login_address"}
 
 
-def link_recipient(request, *, email: str, purpose: str):
-    """The active account that signs in with ``email``, to be sent the link asked for
-    (``purpose``: ``magic_link``, ``password_reset``); None when no link goes out, once
-    the case is recorded and the address told (``unknown_address_asked``,
+def link_request_answer(request, *, email: str, purpose: str):
+    """Answer a request for a link to ``email`` (``purpose``: ``magic_link``,
+    ``password_reset``): the active account that signs in with it, to be sent the link;
+    or None when no link goes out, once the case is recorded and the address told (``unknown_address_asked``,
     ``link_withheld``). The caller counted the request against its rate limits first, the
     same in every case.
     """

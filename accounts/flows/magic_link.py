@@ -10,7 +10,7 @@ from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
-from accounts.flows.link_request import link_recipient
+from accounts.flows.link_request import link_request_answer
 from accounts.flows.mail import send_link
 from accounts.models import normalize_email
 from accounts.users import user_email
@@ -30,11 +30,11 @@ def _enabled() -> None:
 
 def magic_link_request(request, *, email: str) -> None:
     """Email a sign-in link if an active account signs in with ``email``; else a notice
-    saying why none came (``link_recipient``). The answer is the same either way."""
+    saying why none came (``link_request_answer``). The answer is the same either way."""
     _enabled()
     identifier = normalize_email(email)
     rate_limit(request, "magic_link", account=identifier)
-    user = link_recipient(request, email=identifier, purpose="magic_link")
+    user = link_request_answer(request, email=identifier, purpose="magic_link")
     if user is None:
         return
     with transaction.atomic():

@@ -11,7 +11,7 @@ from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
-from accounts.flows.link_request import link_recipient
+from accounts.flows.link_request import link_request_answer
 from accounts.flows.login import confirm_password
 from accounts.flows.mail import send_link, send_notice
 from accounts.flows.signup import password_check
@@ -69,10 +69,10 @@ def password_change(request, *, user, current_password: str, new_password: str) 
 
 def password_reset_request(request, *, email: str) -> None:
     """Email a reset link if an active account signs in with ``email``; else a notice
-    saying why none came (``link_recipient``). The answer is the same either way."""
+    saying why none came (``link_request_answer``). The answer is the same either way."""
     identifier = normalize_email(email)
     rate_limit(request, "password_reset", account=identifier)
-    user = link_recipient(request, email=identifier, purpose="password_reset")
+    user = link_request_answer(request, email=identifier, purpose="password_reset")
     if user is None:
         return
     with transaction.atomic():
