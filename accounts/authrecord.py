@@ -102,10 +102,7 @@ def first_factor_current(request) -> bool:
     """Whether a password or an emailed link was proven within ``MFA_ASSURANCE_MAX_AGE``:
     if so, a second factor now makes the session vouch for two again (a step-up); if not,
     both must be proven again (a reauthentication)."""
-    record = record_get(request) or {}
-    max_age = app_settings.MFA_ASSURANCE_MAX_AGE
-    return any(FACTOR_KIND.get(value) == "mailbox" and _fresh(at, max_age)
-               for value, at in _proven(record).items())
+    return _first_factor_fresh(record_get(request) or {}, app_settings.MFA_ASSURANCE_MAX_AGE)
 
 
 def acr_now(record: dict) -> str:
@@ -158,9 +155,14 @@ def second_factor_due(request, max_age: int | None = None) -> bool:
     record = record_get(request)
     if not record or not _fresh(record.get("auth_time", 0), max_age):
         return False
-    recent_first = any(FACTOR_KIND.get(value) == "mailbox" and _fresh(at, max_age)
-                       for value, at in _proven(record).items())
-    return recent_first and _second_factor_stale(request, record, max_age)
+    return (_first_factor_fresh(record, max_age)
+            and _second_factor_stale(request, record, max_age))
+
+
+def _first_factor_fresh(record: dict, max_age: int | None) -> bool:
+    """Whether a password or an emailed link was proven within ``max_age``."""
+    return any(FACTOR_KIND.get(value) == "mailbox" and _fresh(at, max_age)
+               for value, at in _proven(record).items())
 
 
 # Who can tell whether an account has a second factor now: the MFA app registers one.

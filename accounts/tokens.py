@@ -42,14 +42,19 @@ def token_issue(*, user, purpose: str, email: str, lifetime: int) -> str:
     return raw
 
 
+def could_be_token(raw: str) -> bool:
+    """Whether ``raw`` has the shape of an emailed token, worth a digest and a lookup."""
+    return bool(raw) and len(raw) <= MAX_TOKEN_LENGTH and raw.isascii()
+
+
 def _usable(raw: str, purpose: str):
-    if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
+    if not could_be_token(raw):
         return OneTimeToken.objects.none()
     tokens = OneTimeToken.objects.filter(
         digest=crypto.token_digest(raw, purpose=purpose), purpose=purpose,
         used_at__isnull=True, voided_at__isnull=True, expires_at__gt=_now(),
     )
-    if purpose != Purpose.SIGNUP and stores_is_active():  # sign-ups: inactive until done
+    if stores_is_active():
         tokens = tokens.filter(user__is_active=True)
     return tokens
 

@@ -42,7 +42,6 @@ CEREMONY = "signup"
 INVALID_LINK = "This sign-up link is invalid, expired or already used. Start again."
 #: Digests of sign-up links never match those of another kind of link.
 DIGEST_PURPOSE = "passkeys.signup"
-MAX_TOKEN_LENGTH = tokens.MAX_TOKEN_LENGTH
 
 
 def _now():
@@ -87,7 +86,7 @@ def signup_request(request, *, email: str, name: str = "") -> None:
 
 
 def _usable(raw: str):
-    if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
+    if not tokens.could_be_token(raw):
         return PendingSignup.objects.none()
     return PendingSignup.objects.filter(
         digest=crypto.token_digest(raw, purpose=DIGEST_PURPOSE), used_at__isnull=True,
