@@ -1,13 +1,12 @@
 import pytest
 
-from audit import alerts, chain
+from audit import alerts
 
 
 @pytest.fixture(autouse=True)
-def _no_inline_sealing(monkeypatch):
+def _no_inline_sealing(no_inline_sealing):
     """Tests chain events when they mean to (``chain.seal_all``): a commit hook that seals
     at most once a second would make what is chained depend on the clock."""
-    monkeypatch.setattr(chain, "_inline_last", [float("inf")])
 
 
 @pytest.fixture(autouse=True)
