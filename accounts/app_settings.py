@@ -12,7 +12,7 @@ DEFAULT_RATE_LIMITS = {
     "login": {"ip": "30/5m", "account": "10/5m"},
     "magic_link": {"ip": "20/h", "account_ip": "3/15m", "account": "10/15m"},
     "password_reset": {"ip": "20/h", "account_ip": "3/15m", "account": "10/15m"},
-    "signup": {"ip": "20/h"},
+    "signup": {"ip": "20/h", "account_ip": "3/15m", "account": "10/15m"},
     "verification_resend": {"ip": "20/h", "account": "3/15m"},
     "reauthenticate": {"ip": "30/5m", "account": "10/5m"},
     "token_confirm": {"ip": "60/5m"},

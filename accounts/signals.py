@@ -4,6 +4,9 @@ Every signal is sent with ``sender`` = the user model class (or ``None``'s class
 events without a user) and these keyword arguments:
 
 - ``user_signed_up``: ``request``, ``user``
+- ``signup_address_taken``: ``request``, ``user`` (the account that holds the address),
+  ``email`` (the address typed); someone signed up with an address an account already
+  holds, was told to check their inbox, and the address was mailed that it has an account
 - ``email_added``: ``request``, ``user``, ``email``, ``by``
 - ``email_verified``: ``request``, ``user``, ``email``, ``by``
 - ``email_removed``: ``request``, ``user``, ``email``, ``by``
@@ -42,6 +45,7 @@ events without a user) and these keyword arguments:
 from django.dispatch import Signal
 
 user_signed_up = Signal()
+signup_address_taken = Signal()
 email_added = Signal()
 email_verified = Signal()
 email_removed = Signal()

@@ -158,12 +158,18 @@ def select(model, fields: list[str], *, using: str, where: dict, order_by: str =
 
     sql = _cached(("select", model._meta.label, tuple(fields), shape, order_by, limit, using),
                   build)
+    return _rows(connection, model, fields, sql, params)
+
+
+def _rows(connection, model, fields: list[str], sql: str, params: list) -> list[tuple]:
+    """The rows of ``sql`` (selecting ``fields`` of ``model``), as Python values."""
     # Converters are bound to the connection's operations (one connection per thread): they
     # are kept on the connection, and go with it.
     known = connection.__dict__.setdefault("_authsuite_converters", {})
     converters = known.get(key := (model._meta.label, tuple(fields)))
     if converters is None:
-        converters = known[key] = _converters(model, columns, connection)
+        converters = known[key] = _converters(
+            model, [_field(model, name) for name in fields], connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -195,4 +201,31 @@ def get(model, *, using: str, where: dict, order_by: str = "pk"):
     loaded), or None. The model's default ordering is not applied."""
     fields = [f.attname for f in model._meta.concrete_fields]
     rows = select(model, fields, using=using, where=where, order_by=order_by, limit=1)
+    return model.from_db(using, fields, rows[0]) if rows else None
+
+
+def get_through(model, *, using: str, related, link: str, where: dict,
+                any_of: tuple[str, ...] = ()):
+    """The ``model`` instance that a ``related`` row matching ``where`` points to through its
+    foreign key ``link`` (the first by primary key), or None; with ``any_of`` (boolean
+    fields of ``related``), only a row where one of them is true counts. One statement:
+    ``SELECT <model> WHERE pk IN (SELECT link FROM <related> WHERE ...)``."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    fields = [f.attname for f in model._meta.concrete_fields]
+    shape, condition, params = _where(related, where, connection)
+    if any_of:
+        condition += " AND (" + " OR ".join(qn(_field(related, name).column)
+                                          for name in any_of) + ")"
+
+    def build() -> str:
+        table = qn(model._meta.db_table)
+        return (f"SELECT {', '.join(f'{table}.{qn(_field(model, f).column)}' for f in fields)} "  # noqa: S608 - names, no input
+                f"FROM {table} WHERE {qn(model._meta.pk.column)} IN (SELECT "
+                f"{qn(_field(related, link).column)} FROM {qn(related._meta.db_table)} "
+                f"WHERE {condition}) ORDER BY {qn(model._meta.pk.column)} LIMIT 1")
+
+    sql = _cached(("through", model._meta.label, related._meta.label, link, shape, any_of, using),
+                  build)
+    rows = _rows(connection, model, fields, sql, params)
     return model.from_db(using, fields, rows[0]) if rows else None

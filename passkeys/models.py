@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -76,6 +77,14 @@ class PendingSignup(models.Model):
             models.Index(fields=["email"], name="passkeys_pending_email"),
             # The periodic clean-up removes the links that can no longer be used.
             models.Index(fields=["expires_at"], name="passkeys_pending_expiry"),
+        ]
+        constraints = [
+            # One live link per address: two requests at once for an address nobody has
+            # (no row to lock) would otherwise each void nothing and leave two live links.
+            models.UniqueConstraint(
+                fields=["email"], condition=Q(used_at__isnull=True, voided_at__isnull=True),
+                name="passkeys_pending_one_live_per_email",
+            ),
         ]
         verbose_name = _("pending passkey sign-up")
 

@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,12 +27,12 @@ from accounts import pipeline, tokens
 from accounts import signals as account_signals
 from accounts.app_settings import app_settings as accounts_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import address_held, claims_lock, mark_verified
+from accounts.flows.email import address_held, address_holder, claims_lock, mark_verified
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
 from accounts.users import new_user, stores_is_active, user_email
-from authsuite import crypto
+from authsuite import crypto, db
 from passkeys import ceremonies, flows
 from passkeys.app_settings import app_settings
 from passkeys.errors import PasskeyError
@@ -67,22 +67,43 @@ def signup_request(request, *, email: str, name: str = "") -> None:
     A new request voids the address's earlier sign-up links."""
     _enabled()
     email = normalize_email(email)
-    rate_limit(request, "signup")
+    rate_limit(request, "signup", account=email)  # as in accounts.flows.signup.signup
     with transaction.atomic():
         claims_lock(email)  # as in accounts.flows.signup.signup
-        if address_held(email):
+        holder = address_holder(email)
+        if holder is not None:
             send_notice(request, template="account_exists", user=None, email=email)
+            account_signals.signup_address_taken.send(sender=holder.__class__,
+                                                      request=request, user=holder, email=email)
             return
-        now = _now()
-        pending_void(email, now=now)
         raw = crypto.new_token()
-        PendingSignup.objects.create(
-            email=email, name=name[:150], handle=ceremonies.new_handle(),
-            digest=crypto.token_digest(raw, purpose=DIGEST_PURPOSE), created_at=now,
-            expires_at=now + timedelta(seconds=accounts_settings.EMAIL_VERIFICATION_TIMEOUT),
-        )
+        if _pending_replace(email=email, name=name[:150],
+                            digest=crypto.token_digest(raw, purpose=DIGEST_PURPOSE)) is None:
+            return
         send_link(request, template="passkey_signup", user=None, email=email,
                   url_name="passkeys:signup_complete", token=raw)
+
+
+def _pending_replace(*, email: str, name: str, digest: str) -> PendingSignup | None:
+    """Void the address's live link and store the new one; None when a request for the
+    same address at the same moment stored its link first.
+
+    An address nobody has has no row for ``claims_lock`` to lock, so two requests at once
+    can both find nothing to void. The unique constraint on live links refuses the later
+    insert (on PostgreSQL once the earlier commits): that request's link stands, already
+    on its way to the same mailbox, and this one stores and mails none. Its answer is the
+    same."""
+    now = _now()
+    try:
+        with transaction.atomic():
+            pending_void(email, now=now)
+            return PendingSignup.objects.create(
+                email=email, name=name, handle=ceremonies.new_handle(), digest=digest,
+                created_at=now,
+                expires_at=now + timedelta(seconds=accounts_settings.EMAIL_VERIFICATION_TIMEOUT),
+            )
+    except IntegrityError:
+        return None
 
 
 def _usable(raw: str):
@@ -153,10 +174,13 @@ def signup_complete(request, *, token: str, credential, name: str = "") -> pipel
 
 
 def pending_void(email: str, *, now=None) -> int:
-    """Void the usable sign-up links of ``email``; returns how many."""
-    return PendingSignup.objects.filter(
-        email=normalize_email(email), used_at__isnull=True, voided_at__isnull=True,
-    ).update(voided_at=now or _now())
+    """Void the usable sign-up links of ``email``; returns how many.
+
+    A compiled statement (``authsuite.db``): every sign-up runs it, and one with a taken
+    address, which has nothing to void, must not answer measurably sooner."""
+    return db.update(PendingSignup, using=router.db_for_write(PendingSignup),
+                     values={"voided_at": now or _now()},
+                     where={"email": normalize_email(email), "used_at": None, "voided_at": None})
 
 
 def address_taken(sender, *, user, email: str | None = None, **kwargs) -> None:

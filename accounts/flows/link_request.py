@@ -16,9 +16,9 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from accounts import signals
 from accounts.app_settings import app_settings
-from accounts.flows.email import HOLDS
+from accounts.flows.email import address_rows_holder
 from accounts.flows.mail import send_notice
-from accounts.models import EmailAddress, normalize_email
+from accounts.models import normalize_email
 from accounts.users import get_by_email
 from authsuite.urls_util import absolute_url
 
@@ -44,11 +44,11 @@ def link_request_answer(request, *, email: str, purpose: str):
     # Whether an account holds it as another address. Looked up for a disabled account's
     # login address too, though its account is known: every case without a link then does
     # the same work, so timing cannot tell a disabled account from an unknown address.
-    held = EmailAddress.objects.filter(HOLDS, email=email).select_related("user").first()
+    held = address_rows_holder(email)
     if user is None and held is None:
         unknown_address_asked(request, email=email, purpose=purpose)
         return None
-    user = user or held.user
+    user = user or held
     link_withheld(request, user=user, email=email, purpose=purpose,
                   reason="inactive" if not user.is_active else "not_login_address")
     return None

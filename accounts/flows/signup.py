@@ -14,7 +14,7 @@ from accounts import pipeline, signals
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import (
-    address_held,
+    address_holder,
     claims_lock,
     claims_release,
     verification_send,
@@ -54,8 +54,11 @@ def signup(
     """
     if not app_settings.SIGNUP_OPEN:
         raise FlowError(AccountsError.SIGNUP_CLOSED, _("Sign-up is closed."))
-    rate_limit(request, "signup")
     email = normalize_email(email)
+    # Per address too, as for sign-in links: each attempt with a taken address mails its
+    # owner, so an IP limit alone would let many IPs flood one mailbox. A new address is
+    # counted the same way, so the limit answers alike for both.
+    rate_limit(request, "signup", account=email)
     mandatory = app_settings.EMAIL_VERIFICATION == "mandatory"
     candidate = new_user(email, name=name)
     password_check(password, candidate)
@@ -66,9 +69,14 @@ def signup(
         # Waits for a verification of this address in flight, so that it is either held
         # below or refused to the verifying account (which sees this account's address).
         claims_lock(email)
-        if address_held(email):
+        holder = address_holder(email)
+        if holder is not None:
             make_password(password)  # same cost as the real path: no timing difference
+            # The event and the message stand for the account's rows and its link, so that
+            # the two answers cost alike (``bench enumeration``).
             send_notice(request, template="account_exists", user=None, email=email)
+            signals.signup_address_taken.send(sender=holder.__class__, request=request,
+                                              user=holder, email=email)
             return SignupResult(verification_sent=True)
         verified = app_settings.EMAIL_VERIFICATION == "none"
         try:

@@ -30,6 +30,8 @@ def _device(kwargs):
 
 A = "accounts"
 declare(A, s.user_signed_up, "accounts.signup")
+declare(A, s.signup_address_taken, "accounts.signup.address_taken", outcome="denied",
+        data=("email",))
 declare(A, s.email_added, "accounts.email.added", data=("email",))
 declare(A, s.email_verified, "accounts.email.verified", data=("email",))
 declare(A, s.email_removed, "accounts.email.removed", data=("email",))

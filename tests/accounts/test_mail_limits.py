@@ -105,3 +105,32 @@ def test_requests_refused_for_their_ip_do_not_use_the_owners_allowance(client, u
     owner_codes = [ask(client, flow, user.email, f"198.51.100.{n}") for n in range(1, 5)
                    for _ in range(3)]
     assert owner_codes == [202] * 10 + [429] * 2  # the whole allowance of ten
+
+
+# Sign-up with a taken address mails its owner that they have an account: the same limits.
+
+def sign_up(client, email, ip):
+    return api_post(client, "signup/", {"email": email, "password": "a long enough passphrase"},
+                    REMOTE_ADDR=ip).status_code
+
+
+def test_sign_up_one_ip_gets_three_per_address_then_waits(client, user):
+    codes = [sign_up(client, user.email.upper(), "203.0.113.1") for _ in range(5)]
+
+    assert codes == [201, 201, 201, 429, 429]
+    assert len(outbox_for(user.email)) == 3
+    assert sign_up(client, "someone.new@example.com", "203.0.113.1") == 201
+
+
+def test_sign_up_several_ips_together_reach_the_address_limit(client, user):
+    codes = [sign_up(client, user.email, f"203.0.113.{n}") for n in range(1, 5) for _ in range(3)]
+
+    assert codes == [201] * 10 + [429] * 2
+    assert len(outbox_for(user.email)) == 10
+
+
+def test_sign_up_a_new_address_is_limited_alike(client):
+    """The limit cannot tell a taken address from a new one either: the first sign-up
+    makes the account, and the next ones count as for any other address."""
+    codes = [sign_up(client, "nobody@example.com", "203.0.113.1") for _ in range(4)]
+    assert codes == [201, 201, 201, 429]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
@@ -89,3 +90,28 @@ def test_addresses_are_rewritten_in_their_normal_form_unless_it_is_taken():
         own = settings.AUTH_USER_MODEL == "accounts.User"
         assert dict(User.objects.values_list("pk", "email")) == (
             normal if own else {u.pk: u.email for u in (ann, bob, clash, twin)})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_live_passkey_sign_up_link_is_kept_per_address_before_the_constraint():
+    with migrated_back_to(("passkeys", "0002_pending_signups")) as apps:
+        PendingSignup = apps.get_model("passkeys", "PendingSignup")
+        now = timezone.now()
+        later = now.replace(year=now.year + 1)
+
+        def pending(n, email, created_at, **extra):
+            return PendingSignup.objects.create(
+                email=email, handle=f"h{n}", digest=f"d{n}", created_at=created_at,
+                expires_at=later, **extra)
+
+        older = pending(1, "twice@example.com", now)
+        newer = pending(2, "twice@example.com", now + timedelta(seconds=1))
+        used = pending(3, "twice@example.com", now, used_at=now)
+        alone = pending(4, "once@example.com", now)
+
+        migrate_to(("passkeys", "0003_one_live_signup_per_address"))
+
+        voided = dict(PendingSignup.objects.values_list("pk", "voided_at"))
+        assert voided[older.pk] is not None
+        assert voided[newer.pk] is None and voided[alone.pk] is None
+        assert voided[used.pk] is None  # used, not live: left as it was

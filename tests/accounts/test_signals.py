@@ -109,6 +109,7 @@ def html_journey(staff, session_keys: set[str]) -> None:
 
     browser.post("/accounts/signup/", {"email": EMAIL, "password": FIRST})
     browser.post(last_link(EMAIL), {"password": FIRST})  # email_verified
+    attacker.post("/accounts/signup/", {"email": EMAIL, "password": WRONG})  # address taken
     for _ in range(6):  # login_failed (credentials, then locked), account_locked
         attacker.post("/accounts/login/", {"email": EMAIL, "password": WRONG})
     attacker.post("/accounts/login/", {"email": "nobody@example.com", "password": WRONG})
@@ -162,6 +163,7 @@ def api_journey(session_keys: set[str]) -> None:
 
     api_post(app, "signup/", {"email": EMAIL, "password": FIRST})
     api_post(app, "email/verify/", {"token": token_from(last_link(EMAIL)), "password": FIRST})
+    api_post(attacker, "signup/", {"email": EMAIL, "password": WRONG})  # address taken
     for _ in range(6):
         api_post(attacker, "login/", {"email": EMAIL, "password": WRONG})
     api_post(attacker, "login/", {"email": "nobody@example.com", "password": WRONG})
@@ -265,6 +267,9 @@ def test_payload_values(journey):
     assert {k["purpose"] for k in withheld} == {"magic_link", "password_reset"}
     locked = [k for k in failed if k["reason"] == "locked"]
     assert locked and all(k["user"] is not None and k["identifier"] == EMAIL for k in locked)
+
+    (taken,) = journey.of("signup_address_taken")
+    assert taken["email"] == EMAIL and taken["user"].email == EMAIL
 
     (lock,) = journey.of("account_locked")
     assert (lock["identifier"], lock["ip"]) == (EMAIL, "203.0.113.66")

@@ -3,6 +3,7 @@ existing addresses, through the HTML pages and the JSON API."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from accounts.models import EmailAddress, OneTimeToken
+from audit.models import Event
 from tests.accounts.support import (
     AUTH_KEY,
     api_get,
@@ -349,6 +351,32 @@ def test_existing_secondary_address_counts_as_taken(client, user):
 
     assert not User.objects.filter(email="second@example.com").exists()
     assert mail_subjects("second@example.com") == ["authsuite demo: you already have an account"]
+
+
+def events_after(start: int) -> list:
+    return list(Event.objects.filter(pk__gt=start).order_by("pk"))
+
+
+@pytest.mark.parametrize("holds", ["login address", "second address"])
+def test_a_taken_address_records_an_event_and_queues_a_message_as_a_new_one_does(
+        client, user, holds):
+    """The two answers are alike in their work too: one event and one message each."""
+    taken = user.email
+    if holds == "second address":
+        taken = "second@example.com"
+        EmailAddress.objects.create(user=user, email=taken, verified=True)
+    start = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    api_signup(client, "someone.new@example.com")
+    middle = Event.objects.order_by("-pk").values_list("pk", flat=True).first()
+    api_signup(client, taken.upper())
+
+    assert [e.action for e in events_after(start) if e.pk <= middle] == ["accounts.signup"]
+    [event] = events_after(middle)
+    assert (event.action, event.outcome) == ("accounts.signup.address_taken", "denied")
+    assert event.actor_id == str(user.pk)  # the account's own trail, as for its links
+    assert json.loads(event.data) == {"email": taken}
+    assert len(outbox_for("someone.new@example.com")) == len(outbox_for(taken)) == 1
 
 
 def test_no_account_is_created_twice(client):

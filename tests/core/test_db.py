@@ -561,3 +561,28 @@ def test_bools_for_integers_take_the_fields_own_way():
     pk = UserSession._meta.pk
     assert db._prepare(pk, True, connection, save=False) == 1
     assert type(db._prepare(pk, True, connection, save=False)) is int
+
+
+def test_get_through_reads_the_instance_a_matching_row_points_to(user, sql_cache):
+    from django.contrib.auth import get_user_model
+
+    from accounts.models import EmailAddress
+
+    other = type(user).objects.create_user("other@example.com", "x" * 20)
+    EmailAddress.objects.create(user=user, email="claim@example.com", verified=False)
+    EmailAddress.objects.create(user=other, email="claim@example.com", verified=True)
+    model = get_user_model()
+
+    def holder(email, any_of=("verified", "primary")):
+        return db.get_through(model, using="default", related=EmailAddress, link="user",
+                              where={"email": email}, any_of=any_of)
+
+    found = holder("claim@example.com")
+    assert found == other
+    # Every field loaded and converted as the ORM would.
+    fresh = model.objects.get(pk=other.pk)
+    assert all(getattr(found, f.attname) == getattr(fresh, f.attname)
+               for f in model._meta.concrete_fields)
+    assert holder("claim@example.com", any_of=()) == user  # the first by primary key
+    assert holder("nobody@example.com") is None
+    assert len(sql_cache) == 2  # one statement per shape, reused

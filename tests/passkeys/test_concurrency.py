@@ -13,6 +13,7 @@ from django.test import Client
 
 from audit.models import Event
 from tests.accounts.test_concurrency import race
+from tests.helpers import outbox_for
 from tests.passkeys.support import ORIGIN, login_options, post
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -115,3 +116,22 @@ def test_only_the_passkey_row_is_locked(authenticator, passkey):
     locks = [q["sql"] for q in queries.captured_queries
              if "FOR UPDATE" in q["sql"] and 'FROM "passkeys_passkey"' in q["sql"]]
     assert locks and all('FOR UPDATE OF "passkeys_passkey"' in sql for sql in locks), locks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_ups_of_one_new_address_at_once_leave_one_live_link(settings):
+    """A new address has no row for the sign-up to lock: the one-live-link constraint
+    refuses a link stored at the same moment as another, whose link stands."""
+    from passkeys.models import PendingSignup
+
+    settings.AUTHSUITE_PASSKEYS_SIGNUP = True
+    email = "racer@example.com"
+
+    codes = race(BROWSERS, lambda i: Client(REMOTE_ADDR=f"203.0.113.{i + 1}").post(
+        "/passkeys/signup/", {"email": email}).status_code)
+
+    assert codes == [302] * BROWSERS
+    pending = PendingSignup.objects.filter(email=email)
+    assert pending.filter(used_at__isnull=True, voided_at__isnull=True).count() == 1
+    # Every stored link was mailed, and only those.
+    assert len(outbox_for(email)) == pending.count()

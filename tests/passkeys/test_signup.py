@@ -180,6 +180,49 @@ def test_asking_again_sends_a_fresh_link_and_kills_the_old_one():
     assert get_user_model().objects.filter(email=EMAIL).count() == 1
 
 
+@enabled
+def test_a_request_at_the_same_moment_as_another_leaves_the_others_link(monkeypatch):
+    """Two requests at once for an address nobody has: the later, which found nothing to
+    void, is refused by the one-live-link constraint; the earlier link stands, and the
+    later request answers the same and mails nothing more."""
+    from passkeys import signup
+    from passkeys.models import PendingSignup
+
+    first = token_from(request_link(Client()))
+    # As if the first request had not committed when this one voided the address's links.
+    monkeypatch.setattr(signup, "pending_void", lambda email, **kwargs: 0)
+    response = Client().post("/passkeys/signup/", {"email": EMAIL})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/signup/verify/"
+    assert len(outbox_for(EMAIL)) == 1
+    assert PendingSignup.objects.filter(email=EMAIL).count() == 1
+    browser = Client()
+    assert create_passkey(browser, first, SoftAuthenticator()).json()["status"] == (
+        "authenticated")
+
+
+def test_the_database_keeps_one_live_link_per_address(db):
+    from datetime import timedelta
+
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    from passkeys.models import PendingSignup
+
+    def pending(n, **extra):
+        return PendingSignup.objects.create(email=EMAIL, handle=f"h{n}", digest=f"d{n}",
+                                            expires_at=timezone.now() + timedelta(hours=1),
+                                            **extra)
+
+    pending(1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        pending(2)
+    pending(3, voided_at=timezone.now())
+    pending(4, used_at=timezone.now())
+    assert PendingSignup.objects.filter(email=EMAIL).count() == 3
+
+
 @pytest.mark.own_user_model
 @enabled
 def test_through_the_api():
