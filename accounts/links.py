@@ -18,7 +18,12 @@ _SEAL = "link-in-session"
 
 
 def keep(request, kind: str, token: str) -> None:
-    """Keep ``token`` as this browser's ``kind`` link (replacing an earlier one)."""
+    """Keep ``token`` as this browser's ``kind`` link (replacing an earlier one), under a
+    new session key."""
+    # From now on the session is worth what the link is (a sign-in, a new password): a key
+    # fixed in this browser beforehand (a cookie set from a sibling subdomain, say) must
+    # not let its owner open the confirmation page in their own browser and confirm it.
+    request.session.cycle_key()
     request.session[_PREFIX + kind] = crypto.seal(token, purpose=_SEAL)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import router
 from django.utils import timezone
 
-from accounts import lockout, sessions
+from accounts import lockout, sessions, tokens
 from accounts.users import stores_is_active
 from authsuite import db
 
@@ -32,9 +32,11 @@ def recovered_at_sign_in(sender, user, method, **kwargs):
 
 
 def end_sessions_when_disabled(sender, instance, created, **kwargs):
-    """However a user is disabled (admin form, shell, flow), their sessions end."""
+    """However a user is disabled (admin form, shell, flow), their sessions end and the
+    links mailed to them die: enabling the account again revives neither."""
     if not created and getattr(instance, "_authsuite_was_active", None) and not instance.is_active:
         sessions.sessions_end(instance, reason="deactivated")
+        tokens.tokens_void(user=instance)
 
 
 def last_login_update(sender, user, **kwargs):

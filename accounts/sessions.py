@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts import lockout, signals
 from accounts.app_settings import app_settings
-from accounts.models import UserSession
+from accounts.models import OneTimeToken, UserSession
 from accounts.users import stores_is_active
 from authsuite import context, crypto, db
 from authsuite.useragent import device_name
@@ -93,7 +93,7 @@ def sessions_alive(user, now=None):
 
 def sessions_expire(now=None) -> int:
     """Mark sessions past their idle or absolute timeout, and those of disabled users, as
-    ended (periodic task).
+    ended, and void disabled users' unused links (periodic task).
 
     Their browsers may never come back to be signed out by the middleware; this keeps the
     session list, the data export and the audit trail truthful.
@@ -115,6 +115,9 @@ def sessions_expire(now=None) -> int:
         # here even if their browsers never come back, so enabling them again revives none.
         disabled = UserSession.objects.filter(ended_at__isnull=True, user__is_active=False)
         ended += _end_rows(disabled, "deactivated", now)
+        # And the links mailed to them, which would otherwise work again as well.
+        OneTimeToken.objects.filter(user__is_active=False, used_at__isnull=True,
+                                    voided_at__isnull=True).update(voided_at=now)
     return ended
 
 

@@ -78,7 +78,9 @@ def token_consume(raw: str, *, purpose: str) -> OneTimeToken | None:
     return token if won == 1 else None
 
 
-def tokens_void(*, user, purpose: str) -> None:
-    OneTimeToken.objects.filter(
-        user=user, purpose=purpose, used_at__isnull=True, voided_at__isnull=True
-    ).update(voided_at=_now())
+def tokens_void(*, user, purpose: str | None = None) -> None:
+    """Void ``user``'s unused tokens of ``purpose``, or of every purpose."""
+    tokens = OneTimeToken.objects.filter(user=user, used_at__isnull=True, voided_at__isnull=True)
+    if purpose is not None:
+        tokens = tokens.filter(purpose=purpose)
+    tokens.update(voided_at=_now())

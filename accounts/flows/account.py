@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import exports, sessions, signals
+from accounts import exports, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.models import EmailAddress, UserSession
 from accounts.users import email_field, stores_is_active, user_email, user_name
@@ -60,6 +60,9 @@ def account_deactivate(user, *, request=None, by=None) -> None:
         user.__class__._default_manager.filter(pk=user.pk).update(is_active=False)
         user.is_active = False
         sessions.sessions_end(user, request=request, reason="deactivated")
+        # While the account is disabled its links are refused; enabled again, they must
+        # not come back with it (whoever asked for them may be why it was disabled).
+        tokens.tokens_void(user=user)
         signals.account_deactivated.send(sender=user.__class__, request=request, user=user, by=by)
 
 
@@ -71,6 +74,7 @@ def account_close(request, *, user) -> str:
         sessions.sessions_end(user, request=request, reason="account_closed")
         if action == "deactivate":
             user.__class__._default_manager.filter(pk=user.pk).update(is_active=False)
+            tokens.tokens_void(user=user)  # none of its links outlives the account
         else:
             user.delete()
         signals.account_closed.send(

@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from accounts import sessions
+from accounts.flows.account import account_deactivate
 from accounts.models import EmailAddress, OneTimeToken, UserSession
 from tests.accounts.support import (
     api_get,
@@ -104,6 +106,52 @@ def test_deactivated_account_cannot_use_an_earlier_link(client, user, password):
     response = api_post(Client(), "magic-link/confirm/", {"token": token})
     assert response.status_code == 400
     assert error_code(response) == "token_invalid"
+
+
+def _links_mailed_to(user) -> dict:
+    """A sign-in link and a reset link, both mailed to ``user`` and not yet used."""
+    api_post(Client(), "magic-link/", {"email": user.email})
+    magic = token_from(last_link(user.email))
+    api_post(Client(), "password/reset/", {"email": user.email})
+    reset = token_from(last_link(user.email))
+    return {"magic-link/confirm/": {"token": magic},
+            "password/reset/confirm/": {"token": reset, "new_password": "a new long passphrase"}}
+
+
+def _reactivate(user) -> None:
+    user.refresh_from_db()
+    user.is_active = True
+    user.save()
+
+
+@pytest.mark.parametrize("how", ["flow", "save", "close", "bulk"])
+def test_links_mailed_before_a_deactivation_stay_dead_when_enabled_again(
+        client, user, password, settings, how):
+    # Staff disable an account they think taken over, and enable it again once its owner
+    # is in touch: the links mailed before (perhaps asked for by the intruder, with the
+    # mailbox) must not come back to life with it.
+    links = _links_mailed_to(user)
+    if how == "flow":
+        account_deactivate(user)
+    elif how == "save":
+        user.is_active = False
+        user.save()
+    elif how == "close":
+        settings.AUTHSUITE_ACCOUNTS_CLOSE_ACTION = "deactivate"
+        signed_in_html(client, user.email, password)
+        client.post(CLOSE, {"confirm": "on"})
+    else:
+        # QuerySet.update() sends no signal: the periodic sweep catches it.
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        sessions.sessions_expire()
+    _reactivate(user)
+
+    for path, data in links.items():
+        response = api_post(Client(), path, data)
+        assert response.status_code == 400, (path, response.content)
+        assert error_code(response) == "token_invalid"
+    assert not OneTimeToken.objects.filter(user=user, used_at__isnull=True,
+                                           voided_at__isnull=True).exists()
 
 
 def test_close_needs_reauthentication(client, user, password, time_machine):

@@ -9,12 +9,14 @@ encrypted.
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import EmailAddress, OneTimeToken
+from tests.accounts.support import cookie_session_key, plant_session
 from tests.factories import UserFactory
 from tests.helpers import last_link, link_form, open_link, token_from
 
@@ -320,3 +322,26 @@ def test_posting_another_link_directly_keeps_the_one_kept(client, account):
 
     assert client.post(confirm, link_form(page, **KINDS["password_reset"][1])).status_code == 302
     assert used(kept_link)
+
+
+def test_a_session_key_planted_before_the_link_is_opened_holds_no_link(client, account, kind):
+    """Someone who fixed this browser's session key (a cookie set from a sibling subdomain,
+    say) must not find the person's link in that session and confirm it in their own
+    browser: signed in as the person, or the person's password chosen by them."""
+    make, form, confirm = KINDS[kind]
+    link = make(client, account)
+    planted = plant_session(client)
+
+    open_link(client, link)
+
+    assert cookie_session_key(client) != planted
+    intruder = Client()
+    intruder.cookies[settings.SESSION_COOKIE_NAME] = planted
+    shown = intruder.get(confirm)
+    assert shown.status_code == 400
+    assert b"holds no link to confirm" in shown.content
+    assert not used(link)
+    # The person's own browser still confirms it.
+    page = client.get(confirm)
+    assert client.post(confirm, link_form(page, **form)).status_code == 302
+    assert used(link)

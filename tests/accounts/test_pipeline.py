@@ -231,6 +231,33 @@ def test_required_password_change_api(client, user, password, staff):
     assert user.check_password(NEW_PASSWORD)
 
 
+def test_required_password_api_when_the_sign_in_ends_meanwhile(client, user, password, staff,
+                                                              time_machine):
+    """The sign-in times out (or the account is disabled) while the new password is being
+    stored: the password is changed, the sign-in is not finished, and the API says so as
+    the page does (back to sign-in), not with a server error."""
+    from accounts import signals
+
+    freeze(time_machine)
+    require_new_password(staff, user)
+    assert api_login(client, user.email, password).json()["stage"] == "password_change_required"
+
+    def late(**kwargs):
+        time_machine.shift(pipeline.app_settings.LOGIN_TIMEOUT + 1)
+
+    signals.password_changed.connect(late, dispatch_uid="test-late")
+    try:
+        response = api_post(client, "password/required/", {"new_password": NEW_PASSWORD})
+    finally:
+        signals.password_changed.disconnect(dispatch_uid="test-late")
+
+    assert response.status_code == 409
+    assert error_code(response) == "no_login_pending"
+    assert not is_signed_in(client)
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+
+
 def test_required_password_page_needs_a_pending_login(client, user):
     assert client.get(reverse("accounts:password_change_required"))["Location"] == "/accounts/login/"
     response = api_post(client, "password/required/", {"new_password": NEW_PASSWORD})

@@ -71,4 +71,10 @@ class PasswordRequiredView(AccountsAPIView):
             request._request, user=user, new_password=data["new_password"]
         )
         result = pipeline.stage_passed(request._request, "password_change_required")
+        if result is None:
+            # The sign-in ended while the password was stored (timed out, or the account
+            # was disabled): the password is changed; signing in starts again, as the page
+            # sends the user back to sign in.
+            raise FlowError(AccountsError.NO_LOGIN_PENDING, "No sign-in is waiting for this "
+                            "step any more. Sign in with your new password.")
         return _login_response(result)
