@@ -149,7 +149,7 @@ def totp_activate(request, *, user, code: str) -> list[str]:
                                 device_id=device.pk)
         if codes:
             signals.recovery_codes_generated.send(sender=RecoveryCodeSet, request=request,
-                                                  user=user, count=len(codes))
+                                                  user=user, count=len(codes), with_app=True)
         _notice(request, user, "mfa.totp_added", subject=_("An authenticator app was added"),
                 summary=_("An authenticator app was added to your account for two-step "
                           "verification."))
