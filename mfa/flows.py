@@ -149,7 +149,7 @@ def totp_activate(request, *, user, code: str) -> list[str]:
                                 device_id=device.pk)
         if codes:
             signals.recovery_codes_generated.send(sender=RecoveryCodeSet, request=request,
-                                                  user=user, count=len(codes))
+                                                  user=user, count=len(codes), with_app=True)
         _notice(request, user, "mfa.totp_added", subject=_("An authenticator app was added"),
                 summary=_("An authenticator app was added to your account for two-step "
                           "verification."))
@@ -263,8 +263,8 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
                                              method=method)
             return pipeline.stage_passed(request, "mfa", amr=["otp"])
     except WrongCode as error:
-        failures = request.session.get(FAILURES_KEY, 0) + 1
-        request.session[FAILURES_KEY] = failures
+        failures = _failures(request, user) + 1
+        request.session[FAILURES_KEY] = {"user": str(user.pk), "count": failures}
         signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
                                       method=code_method(code), failures=failures)
         # In one sign-in, or across sign-ins started afresh for each guess: every
@@ -275,6 +275,17 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
             raise FlowError(MFAError.LOCKED, _("Too many wrong codes. Sign in again."),
                             status=429, retry_after=app_settings.THROTTLE_FACTOR) from None
         raise
+
+
+def _failures(request, user) -> int:
+    """Wrong codes this browser entered for ``user``'s sign-ins. Counted for the account:
+    codes typed for another account in the same browser (one given up on before signing in
+    to this one) would lock this sign-in early and alert its owner of guesses never made."""
+    stored = request.session.get(FAILURES_KEY)
+    if not isinstance(stored, dict) or stored.get("user") != str(user.pk):
+        return 0
+    count = stored.get("count")
+    return count if isinstance(count, int) else 0
 
 
 def _lock(request, user) -> None:

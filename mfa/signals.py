@@ -2,7 +2,8 @@
 
 - ``totp_added``: ``request``, ``user``, ``device_id``
 - ``totp_removed``: ``request``, ``user``, ``device_id``
-- ``recovery_codes_generated``: ``request``, ``user``, ``count``
+- ``recovery_codes_generated``: ``request``, ``user``, ``count``, and ``with_app`` (True) when
+  they were made with a new authenticator app, whose own ``totp_added`` tells of them
 - ``recovery_code_used``: ``request``, ``user``, ``remaining``
 - ``challenge_succeeded``: ``request``, ``user``, ``method`` (``"totp"``/``"recovery_code"``)
 - ``challenge_failed``: ``request``, ``user``, ``method``, ``failures`` (wrong codes in this

@@ -20,7 +20,8 @@ def _removed(kwargs):
 M = "mfa"
 declare(M, s.totp_added, "mfa.totp.added", data=("device_id",))
 declare(M, s.totp_removed, "mfa.totp.removed", data=("device_id",))
-declare(M, s.recovery_codes_generated, "mfa.recovery_codes.generated", data=("count",))
+declare(M, s.recovery_codes_generated, "mfa.recovery_codes.generated",
+        data=("count", "with_app"))
 declare(M, s.recovery_code_used, "mfa.recovery_code.used", data=("remaining",))
 declare(M, s.challenge_succeeded, "mfa.challenge.succeeded", data=("method",))
 declare(M, s.challenge_failed, "mfa.challenge.failed", outcome="failure",

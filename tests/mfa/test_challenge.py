@@ -228,6 +228,31 @@ def test_wrong_codes_in_a_row_alert_across_sign_ins_started_afresh(settings, use
     assert TOTPDevice.objects.get().throttling_failure_count == 0
 
 
+def test_wrong_codes_of_another_account_do_not_count_toward_the_lock(settings, client, user,
+                                                                   password, enrolled, clock,
+                                                                   wait):
+    """One browser, two accounts: the wrong codes of a sign-in given up on are not counted
+    against the next account signed in to there, which neither locks at its first wrong code
+    nor has its owner told of guesses that were never made."""
+    from tests.factories import UserFactory
+
+    settings.AUTHSUITE_MFA_CHALLENGE_MAX_FAILURES = 3
+    wrong = wrong_code(enrolled[0], clock)
+    login(client, user, password)
+    for _ in range(2):
+        assert client.post(CHALLENGE, {"code": wrong}).status_code == 200
+        wait()
+    other = UserFactory(password=password)
+    other_secret, _ = enroll(other)
+    assert login(client, other, password)["Location"] == CHALLENGE
+    mail.outbox.clear()
+    response = client.post(CHALLENGE, {"code": wrong_code(other_secret, clock)})
+    assert response.status_code == 200
+    assert not events("mfa.challenge.locked")
+    assert json.loads(events("mfa.challenge.failed")[-1].data)["failures"] == 1
+    assert subjects(other.email) == []
+
+
 def test_the_lock_over_the_api(settings, client, user, password, enrolled, clock, wait):
     settings.AUTHSUITE_MFA_CHALLENGE_MAX_FAILURES = 2
     api_post(client, "login/", {"email": user.email, "password": password})

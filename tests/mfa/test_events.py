@@ -95,6 +95,21 @@ def test_new_recovery_codes(mailer, signed_in, user):
     assert_one_email(user, mailer, outbox, "New recovery codes were created")
 
 
+def test_new_recovery_codes_are_reported_whatever_request_id_the_client_sends(signed_in, user,
+                                                                            clock):
+    """Codes made with a new app are told of by the app's alert; codes made later are told
+    of on their own, even when the client sends (X-Request-ID is the client's to choose) the
+    request id of the request that added the app."""
+    request_id = "chosen-by-the-client-1"
+    secret = page_secret(signed_in.get(reverse("mfa:totp_setup")).content)
+    signed_in.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)},
+                   HTTP_X_REQUEST_ID=request_id)
+    events, outbox = start()
+    signed_in.post(reverse("mfa:recovery_codes"), HTTP_X_REQUEST_ID=request_id)
+    assert "mfa.recovery_codes.generated" in new_events(events)
+    assert_one_email(user, "audit-rules", outbox, "New recovery codes were created")
+
+
 def test_using_a_recovery_code(mailer, client, user, password):
     _, codes = enroll(user)
     login(client, user, password)
