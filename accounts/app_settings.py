@@ -174,7 +174,8 @@ class AccountsSettings(AppSettings):
     def LOCKOUT_DEVICE_COOKIE_NAME(self) -> str:
         """Name of the cookie that makes a browser known to the lockout
         (``__Host-authsuite_device`` in the production profile; Secure whenever the request
-        is HTTPS or ``SESSION_COOKIE_SECURE`` is on)."""
+        is HTTPS, ``SESSION_COOKIE_SECURE`` is on or the name starts with ``__Host-`` or
+        ``__Secure-``)."""
         return str(self._setting("LOCKOUT_DEVICE_COOKIE_NAME", "authsuite_device"))
 
     @property

@@ -41,6 +41,7 @@ from accounts.flows.limits import rate_limit_reset
 from accounts.models import LoginThrottle, normalize_email
 from accounts.users import get_by_email, user_email
 from authsuite import context, crypto, db
+from authsuite.cookies import secure_for_prefix
 
 DEVICE_SALT = "authsuite.accounts.lockout.device"
 #: Throttle rows of a known browser: ``ip`` is this prefix and the browser's id.
@@ -118,8 +119,9 @@ def device_cookie_set(request, response) -> None:
         response.set_cookie(
             app_settings.LOCKOUT_DEVICE_COOKIE_NAME, value,
             max_age=app_settings.LOCKOUT_DEVICE_COOKIE_DAYS * 86400, httponly=True,
-            secure=request.is_secure() or settings.SESSION_COOKIE_SECURE, samesite="Lax",
-            path="/",
+            secure=(request.is_secure() or settings.SESSION_COOKIE_SECURE
+                    or secure_for_prefix(app_settings.LOCKOUT_DEVICE_COOKIE_NAME)),
+            samesite="Lax", path="/",
         )
 
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core import checks
 
 from authsuite.app_settings import app_settings
+from authsuite.cookies import cookie_prefix_problem
 
 REQUIRED_APPS = {
     "accounts": ["authsuite"],
@@ -37,6 +38,28 @@ def check_settings(app_configs=None, **kwargs):
         return [checks.Error(str(error), hint="Use a prefix length from 32 to 128 (64 is usual).",
                              obj="AUTHSUITE_IPV6_CLIENT_PREFIX", id="authsuite.E003")]
     return []
+
+
+@checks.register(checks.Tags.security)
+def check_cookie_prefixes(app_configs=None, **kwargs):
+    """A session or CSRF cookie name with a prefix its settings break: browsers drop the
+    cookie, and nobody can sign in (or post a form)."""
+    cookies = [("SESSION_COOKIE", settings.SESSION_COOKIE_NAME, settings.SESSION_COOKIE_SECURE,
+                settings.SESSION_COOKIE_DOMAIN, settings.SESSION_COOKIE_PATH)]
+    if not settings.CSRF_USE_SESSIONS:
+        cookies.append(("CSRF_COOKIE", settings.CSRF_COOKIE_NAME, settings.CSRF_COOKIE_SECURE,
+                        settings.CSRF_COOKIE_DOMAIN, settings.CSRF_COOKIE_PATH))
+    errors = []
+    for prefix, name, secure, domain, path in cookies:
+        problem = cookie_prefix_problem(name, secure=secure, domain=domain, path=path)
+        if problem:
+            errors.append(checks.Error(
+                f"{prefix}_NAME {name!r} {problem}: browsers drop such a cookie.",
+                hint=f"Serve the site over HTTPS with {prefix}_SECURE = True, no "
+                     f"{prefix}_DOMAIN and {prefix}_PATH = '/', or drop the prefix.",
+                obj=f"{prefix}_NAME", id="authsuite.E004",
+            ))
+    return errors
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -84,8 +84,8 @@ class MFASettings(AppSettings):
     @property
     def TRUST_COOKIE_NAME(self) -> str:
         """Name of the trusted-browser cookie (``__Host-authsuite_mfa_trust`` in the
-        production profile; Secure whenever the request is HTTPS or ``SESSION_COOKIE_SECURE``
-        is on)."""
+        production profile; Secure whenever the request is HTTPS, ``SESSION_COOKIE_SECURE``
+        is on or the name starts with ``__Host-`` or ``__Secure-``)."""
         return self._setting("TRUST_COOKIE_NAME", "authsuite_mfa_trust")
 
     @property

@@ -180,6 +180,9 @@ def test_the_cookie_name_is_a_setting(user, password, settings):
     browser = Client(REMOTE_ADDR=OWNER_IP)
     response = api_login(browser, user.email, password)
     assert "__Host-known" in response.cookies
+    assert response.cookies["__Host-known"]["secure"] is True  # browsers drop it otherwise
+    assert response.cookies["__Host-known"]["path"] == "/"
+    assert not response.cookies["__Host-known"]["domain"]
     assert COOKIE not in response.cookies
     assert lockout.device_of(_request(browser), user.email) is not None
 

@@ -18,12 +18,17 @@ from django.core import checks
 from django.test import override_settings
 
 from accounts.checks import check_accounts, check_link_templates
-from authsuite.checks import check_production, check_required_apps, check_settings
+from authsuite.checks import (
+    check_cookie_prefixes,
+    check_production,
+    check_required_apps,
+    check_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.W001",
-            "authsuite.W002"]
+CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.E004",
+            "authsuite.W001", "authsuite.W002"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
     "authsuite_accounts.W005",
     "authsuite_accounts.W001", "authsuite_accounts.W002", "authsuite_accounts.W003",
@@ -40,8 +45,8 @@ ARGON2_FIRST = ["accounts.hashers.Argon2idPasswordHasher",
 
 
 def all_messages() -> list[checks.CheckMessage]:
-    return [*check_required_apps(), *check_settings(), *check_production(), *check_accounts(),
-            *check_link_templates()]
+    return [*check_required_apps(), *check_settings(), *check_cookie_prefixes(),
+            *check_production(), *check_accounts(), *check_link_templates()]
 
 
 def found(check_id: str) -> checks.CheckMessage:
@@ -105,6 +110,34 @@ def test_e003_ipv6_prefix_out_of_range(prefix):
         assert found("authsuite.E003").obj == "AUTHSUITE_IPV6_CLIENT_PREFIX"
     with clean_production(AUTHSUITE_IPV6_CLIENT_PREFIX=56):
         absent("authsuite.E003")
+
+
+@pytest.mark.parametrize("cookie", [
+    {"SESSION_COOKIE_NAME": "__Host-sessionid"},
+    {"SESSION_COOKIE_NAME": "__Secure-sessionid"},
+    {"SESSION_COOKIE_NAME": "__Host-sessionid", "SESSION_COOKIE_SECURE": True,
+     "SESSION_COOKIE_DOMAIN": "example.com"},
+    {"SESSION_COOKIE_NAME": "__Host-sessionid", "SESSION_COOKIE_SECURE": True,
+     "SESSION_COOKIE_PATH": "/app/"},
+    {"CSRF_COOKIE_NAME": "__Host-csrftoken"},
+])
+def test_e004_a_prefixed_cookie_name_its_settings_break(cookie):
+    """Browsers drop a __Host- cookie that is not Secure, has a Domain or another Path, and a
+    __Secure- one that is not Secure: nobody could sign in or post a form."""
+    with clean_production(**cookie):
+        message = found("authsuite.E004")
+        assert message.obj == next(iter(cookie))
+
+
+@pytest.mark.parametrize("cookie", [
+    {"SESSION_COOKIE_NAME": "__Host-sessionid", "SESSION_COOKIE_SECURE": True},
+    {"SESSION_COOKIE_NAME": "__Secure-sessionid", "SESSION_COOKIE_SECURE": True,
+     "SESSION_COOKIE_DOMAIN": "example.com", "SESSION_COOKIE_PATH": "/app/"},
+    {"CSRF_COOKIE_NAME": "__Host-csrftoken", "CSRF_USE_SESSIONS": True},  # no CSRF cookie
+])
+def test_e004_not_for_prefixes_that_hold(cookie):
+    with clean_production(**cookie):
+        absent("authsuite.E004")
 
 
 def test_w001_demo_mailbox_in_production():

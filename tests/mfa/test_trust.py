@@ -338,3 +338,15 @@ def test_the_cookie_is_secure_where_the_session_cookie_is(settings, client, user
 
     assert cookie["secure"] is True
     assert cookie["path"] == "/" and not cookie["domain"] and cookie["httponly"] is True
+
+
+@pytest.mark.parametrize("name", ["__Host-trust", "__Secure-trust"])
+def test_a_prefixed_cookie_is_always_secure(settings, client, user, password, clock, secret,
+                                            name):
+    """Browsers drop a prefixed cookie that is not Secure: whatever the request looks like,
+    it is set Secure (over plain HTTP the browser drops it either way)."""
+    settings.AUTHSUITE_MFA_TRUST_COOKIE_NAME = name
+
+    cookie = trust_this_browser(client, user, password, clock, secret).cookies[name]
+
+    assert cookie["secure"] is True

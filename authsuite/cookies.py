@@ -1,0 +1,27 @@
+"""Cookie name prefixes (``__Host-``, ``__Secure-``) and the attributes they demand."""
+
+from __future__ import annotations
+
+#: Cookie name prefixes browsers enforce: a cookie whose name starts with one and that breaks
+#: its rule is dropped, silently (RFC 6265bis 4.1.3).
+COOKIE_PREFIXES = ("__Host-", "__Secure-")
+
+
+def cookie_prefix_problem(name: str, *, secure: bool, domain=None, path: str = "/") -> str:
+    """Why browsers would drop a cookie named ``name`` set with these attributes, or ""."""
+    if name.startswith("__Host-"):
+        if not secure:
+            return "is not set Secure"
+        if domain:
+            return "is set with a Domain"
+        if path != "/":
+            return "is set with a Path other than /"
+    elif name.startswith("__Secure-") and not secure:
+        return "is not set Secure"
+    return ""
+
+
+def secure_for_prefix(name: str) -> bool:
+    """Whether ``name`` carries a prefix that only a Secure cookie may: the suite's own
+    cookies are then always Secure, since browsers drop them otherwise."""
+    return name.startswith(COOKIE_PREFIXES)
