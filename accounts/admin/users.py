@@ -9,6 +9,7 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User as AuthUser
 from django.db import IntegrityError
+from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
@@ -57,6 +58,24 @@ class SuiteUserAdminMixin(SafeInputMixin):
             queryset = kwargs.get("queryset", db_field.remote_field.model._default_manager)
             kwargs["queryset"] = queryset.select_related("content_type")
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None and self._permissions_shown_read_only(request, obj):
+            # Shown read-only, each permission is printed with its content type: read them
+            # together, in one query, not one query per permission.
+            field = obj._meta.get_field("user_permissions")
+            prefetch_related_objects([obj], Prefetch(
+                "user_permissions",
+                queryset=field.remote_field.model._default_manager.select_related(
+                    "content_type")))
+        return obj
+
+    def _permissions_shown_read_only(self, request, obj) -> bool:
+        if not any(f.name == "user_permissions" for f in obj._meta.many_to_many):
+            return False  # a custom user model without PermissionsMixin
+        return (not self.has_change_permission(request, obj)
+                or "user_permissions" in self.get_readonly_fields(request, obj))
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -730,6 +730,29 @@ def test_the_user_page_reads_the_permissions_with_their_content_types(admin_clie
     assert len(captured) < 20
 
 
+@pytest.mark.parametrize("codenames", [("view_user", "change_user"), ("view_user",)])
+def test_staff_see_a_users_permissions_in_as_many_queries_however_many(user, codenames):
+    """For staff who are not superusers the permissions are shown, not edited: each one's
+    label names its content type, read with it, not one query per permission."""
+    from django.contrib.auth.models import Permission
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _member, client = staff_with(*codenames)
+
+    def queries_for(permissions: int) -> int:
+        user.user_permissions.set(Permission.objects.order_by("pk")[:permissions])
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(change_url(user))
+        assert page.status_code == 200
+        shown = str(Permission.objects.order_by("pk")[permissions - 1])
+        assert shown in page.content.decode()
+        return len(captured)
+
+    client.get(change_url(user))  # the first request fills caches (content types)
+    assert queries_for(1) == queries_for(30)
+
+
 # --- the address rows ------------------------------------------------------------------------
 
 def with_new_rows(form: dict, *rows: dict) -> dict:
