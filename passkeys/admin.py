@@ -5,12 +5,13 @@ from itertools import groupby
 from django.contrib import admin
 from django.contrib.auth import get_permission_codename, get_user_model
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.users import within_reach
 from authsuite.admin_input import SafeInputMixin
 from passkeys import flows
-from passkeys.models import Passkey
+from passkeys.models import Passkey, PendingSignup
 
 
 @admin.register(Passkey)
@@ -64,3 +65,53 @@ class PasskeyAdmin(SafeInputMixin, admin.ModelAdmin):
                                            passkey_ids=[p.pk for p in passkeys],
                                            by=request.user)
         self.message_user(request, _("%(n)d passkeys removed.") % {"n": count})
+
+
+class PendingSignupStateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("live", _("waiting")), ("used", _("used")), ("voided", _("replaced")),
+                ("expired", _("expired"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        unused = queryset.filter(used_at__isnull=True, voided_at__isnull=True)
+        return {
+            "live": unused.filter(expires_at__gt=now),
+            "used": queryset.filter(used_at__isnull=False),
+            "voided": queryset.filter(voided_at__isnull=False),
+            "expired": unused.filter(expires_at__lte=now),
+        }.get(self.value(), queryset)
+
+
+@admin.register(PendingSignup)
+class PendingSignupAdmin(SafeInputMixin, admin.ModelAdmin):
+    """Passkey-only sign-ups waiting for their mailed link, for staff asked "where is my
+    link?": shown, never edited (the link's token is only a digest; a new request from the
+    sign-up page mails a new one). The periodic clean-up removes those that are done."""
+
+    list_display = ["email", "name", "created_at", "expires_at", "state"]
+    list_filter = [PendingSignupStateFilter]
+    search_fields = ["email"]
+    ordering = ["-created_at"]
+    fields = ["email", "name", "created_at", "expires_at", "used_at", "voided_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("state"))
+    def state(self, obj):
+        if obj.used_at:
+            return _("used")
+        if obj.voided_at:
+            return _("replaced")
+        return _("expired") if obj.expires_at <= timezone.now() else _("waiting")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

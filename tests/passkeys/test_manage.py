@@ -294,6 +294,43 @@ def test_admin_lists_a_users_passkeys(admin_client, client, user, password):
     assert "public_key" not in detail.content.decode()
 
 
+def test_admin_lists_pending_sign_ups_read_only(admin_client, staff):
+    from datetime import timedelta
+
+    from passkeys.models import PendingSignup
+
+    now = timezone.now()
+
+    def pending(n, email, **extra):
+        return PendingSignup.objects.create(
+            email=email, handle=f"h{n}", digest=f"digest-{n}",
+            expires_at=extra.pop("expires_at", now + timedelta(hours=1)), **extra)
+
+    waiting = pending(1, "waiting@example.com")
+    pending(2, "replaced@example.com", voided_at=now)
+    pending(3, "expired@example.com", expires_at=now - timedelta(minutes=1))
+    pending(4, "used@example.com", used_at=now)
+
+    page = admin_client.get("/admin/passkeys/pendingsignup/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert all(f"{state}@example.com" in html for state in ("waiting", "replaced", "expired", "used"))
+    assert "digest-1" not in html  # the link's digest is not shown
+    for state, email in [("live", "waiting"), ("voided", "replaced"), ("expired", "expired"),
+                         ("used", "used")]:
+        html = admin_client.get(f"/admin/passkeys/pendingsignup/?state={state}").content.decode()
+        shown = {e for e in ("waiting", "replaced", "expired", "used") if f"{e}@example.com" in html}
+        assert shown == {email}, state
+    detail = admin_client.get(f"/admin/passkeys/pendingsignup/{waiting.pk}/change/")
+    assert detail.status_code == 200 and "waiting@example.com" in detail.content.decode()
+    assert admin_client.get("/admin/passkeys/pendingsignup/add/").status_code == 403
+    assert admin_client.post(f"/admin/passkeys/pendingsignup/{waiting.pk}/change/",
+                             {"email": "changed@example.com"}).status_code == 403
+    assert admin_client.post(f"/admin/passkeys/pendingsignup/{waiting.pk}/delete/",
+                             {"post": "yes"}).status_code == 403
+    assert PendingSignup.objects.get(pk=waiting.pk).email == "waiting@example.com"
+
+
 def test_admin_list_query_count_does_not_grow(admin_client, password, django_assert_max_num_queries):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
