@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from audit import chain
 from audit.models import Checkpoint, Event
 from audit.paging import keyset
-from authsuite.admin_input import SafeInputMixin
+from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
 
 PAGE = 100
 CSV_COLUMNS = ["id", "occurred_at", "action", "outcome", "actor_id", "actor", "target_type",
@@ -168,7 +168,7 @@ class ActorFilter(admin.SimpleListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(SafeInputMixin, admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
     list_display = ["occurred_at", "action", "outcome", "actor_repr", "target_repr", "ip"]
     list_filter = ["outcome", DateRangeFilter, ActorFilter, ActionFilter]
     search_fields = ["=actor_id", "actor_repr", "=action", "=ip", "target_repr", "=request_id"]
@@ -180,15 +180,6 @@ class EventAdmin(SafeInputMixin, admin.ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         return KeysetChangeList
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -259,15 +250,6 @@ def csv_cell(value) -> str:
 
 
 @admin.register(Checkpoint)
-class CheckpointAdmin(SafeInputMixin, admin.ModelAdmin):
+class CheckpointAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
     list_display = ["seq", "hash", "created_at", "signature"]
     readonly_fields = list_display
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -129,3 +129,17 @@ class SafeInputMixin:
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         kwargs.setdefault("form_class", BoundedModelMultipleChoiceField)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ReadOnlyAdminMixin:
+    """Rows staff may look at and nothing else: no add, change or delete page, whatever
+    Django's permissions say (records kept as evidence, or state only flows may change)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

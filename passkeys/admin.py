@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.users import within_reach
-from authsuite.admin_input import SafeInputMixin
+from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
 from passkeys import flows
 from passkeys.models import Passkey, PendingSignup
 
@@ -87,7 +87,7 @@ class PendingSignupStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(PendingSignup)
-class PendingSignupAdmin(SafeInputMixin, admin.ModelAdmin):
+class PendingSignupAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
     """Passkey-only sign-ups waiting for their mailed link, for staff asked "where is my
     link?": shown, never edited (the link's token is only a digest; a new request from the
     sign-up page mails a new one). The periodic clean-up removes those that are done."""
@@ -106,12 +106,3 @@ class PendingSignupAdmin(SafeInputMixin, admin.ModelAdmin):
         if obj.voided_at:
             return _("replaced")
         return _("expired") if obj.expires_at <= timezone.now() else _("waiting")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
