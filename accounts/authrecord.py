@@ -139,9 +139,13 @@ def _proven(record: dict) -> dict:
 
 def is_recent(request, max_age: int | None = None) -> bool:
     """Whether the session authenticated recently enough for a sensitive action: within
-    ``max_age`` seconds (the reauthentication timeout), and, for a session that has proven
-    two factors, with two factors again (ASVS 5.0 7.5.1: a full reauthentication), or a
-    second factor would be worth nothing to whoever holds the cookie and the password."""
+    ``max_age`` seconds (the reauthentication timeout), and, for an account that has a
+    second factor now, with two factors (ASVS 5.0 7.5.1: a full reauthentication), or a
+    second factor would be worth nothing to whoever holds the cookie and the password.
+
+    Whatever the session proved at its sign-in: one that signed in with the password alone
+    (before the owner added the factor, or on a trusted browser) proves the factor too, or
+    whoever holds that cookie and the password could remove it with the password again."""
     record = record_get(request)
     if not record or not _fresh(record.get("auth_time", 0), max_age):
         return False
@@ -149,9 +153,10 @@ def is_recent(request, max_age: int | None = None) -> bool:
 
 
 def second_factor_due(request, max_age: int | None = None) -> bool:
-    """Whether the password (or an emailed link) was proven recently, and the session,
-    having proven two factors once, must prove its second again before a sensitive action.
-    (A recent code with a stale password: it is the password that is due.)"""
+    """Whether the password (or an emailed link) was proven recently, and the session must
+    prove the account's second factor (again, or for the first time in this session) before
+    a sensitive action. (A recent code with a stale password: it is the password that is
+    due.)"""
     record = record_get(request)
     if not record or not _fresh(record.get("auth_time", 0), max_age):
         return False
@@ -170,8 +175,8 @@ _second_factor_checks: list = []
 
 
 def second_factor_check_register(check) -> None:
-    """``check(user) -> bool``: whether the account has a second factor to prove again.
-    One removed since the sign-in is not asked for."""
+    """``check(user) -> bool``: whether the account has a second factor a sensitive action
+    must prove. One removed since the sign-in is not asked for; one added since is."""
     if check not in _second_factor_checks:
         _second_factor_checks.append(check)
 
@@ -202,8 +207,12 @@ def second_factor_unusable(request) -> bool:
 
 
 def _second_factor_stale(request, record: dict, max_age: int | None) -> bool:
-    if "mfa" not in record.get("amr", []):
-        return False
+    """Whether the account has a second factor now and the session has not proven two
+    factors within ``max_age``.
+
+    What the session proved at its sign-in does not matter: the account's factors now do. A
+    session that signed in with the password before the owner added an app, or on a browser
+    trusted not to be asked, holds no more than a stolen cookie and the password would."""
     user = getattr(request, "user", None)
     if not any(check(user) for check in _second_factor_checks):
         return False

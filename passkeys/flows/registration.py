@@ -5,13 +5,22 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from accounts import authrecord
 from accounts.errors import FlowError
 from accounts.flows.email import address_proven_required
 from accounts.users import lock_user_row
 from passkeys import ceremonies, signals
 from passkeys.app_settings import app_settings
 from passkeys.errors import PasskeyError
-from passkeys.flows.common import CEREMONY_REGISTER, _email, _notice, passkey_name, provider_name, user_handle
+from passkeys.flows.common import (
+    CEREMONY_REGISTER,
+    _email,
+    _notice,
+    amr_for,
+    passkey_name,
+    provider_name,
+    user_handle,
+)
 from passkeys.models import Passkey
 
 
@@ -39,7 +48,16 @@ def register_verify(request, *, user, credential, name: str = "",
     if ceremony == CEREMONY_REGISTER:
         address_proven_required(user, adding=_("a passkey"))
     registered = ceremonies.verify_registration(credential, challenge=stored["challenge_bytes"])
-    return passkey_store(request, user=user, registered=registered, name=name)
+    passkey = passkey_store(request, user=user, registered=registered, name=name)
+    if ceremony == CEREMONY_REGISTER and getattr(request, "user", None) == user:
+        # The signed-in user just created the passkey with their authenticator, as an app
+        # is proven by its first code: this session has proven it, so a session that adds
+        # its account's first second factor can still manage it (a sensitive action asks
+        # for two factors once the account has a second one). The amr is the one a sign-in
+        # with this passkey would give; the session key changes, as for any step-up.
+        authrecord.record_step_up(request, amr_for(backup_eligible=registered.backup_eligible,
+                                                   user_verified=registered.user_verified))
+    return passkey
 
 
 def passkey_store(request, *, user, registered, name: str = "") -> Passkey:

@@ -88,6 +88,15 @@ def sign_in_fully(client, user, password: str, clock: Clock, secret: str) -> Non
     assert AUTH_KEY in client.session
 
 
+def step_up(client, clock: Clock, secret: str) -> None:
+    """A signed-in session proves the app with a code (``/mfa/challenge/``). A session that
+    signed in with the password alone, before the app was added, must before a sensitive
+    action: the account has two factors now."""
+    clock.step()
+    response = client.post(reverse("mfa:challenge"), {"code": clock.code(secret)})
+    assert response.status_code == 302, response.content[:400]
+
+
 def subjects(email: str) -> list[str]:
     return [m.subject for m in outbox_for(email)]
 

@@ -16,6 +16,7 @@ from tests.mfa.support import (
     error_code,
     login,
     sign_in_fully,
+    step_up,
     subjects,
 )
 
@@ -118,8 +119,9 @@ def test_changes_need_a_recent_authentication(stale, user, method, path, body):
     assert mail.outbox == []
 
 
-def test_removal(recent, user):
-    enroll(user)
+def test_removal(recent, user, clock):
+    secret, _ = enroll(user)
+    step_up(recent, clock, secret)  # the app was added after the password sign-in
     response = api_delete(recent, "mfa/totp/")
     assert response.status_code == 204
     assert not TOTPDevice.objects.exists() and not RecoveryCodeSet.objects.exists()
@@ -128,8 +130,9 @@ def test_removal(recent, user):
     assert response.status_code == 400 and error_code(response) == "mfa_not_enrolled"
 
 
-def test_regeneration(recent, user):
-    _, old = enroll(user)
+def test_regeneration(recent, user, clock):
+    secret, old = enroll(user)
+    step_up(recent, clock, secret)  # the app was added after the password sign-in
     codes = api_post(recent, "mfa/recovery-codes/").json()["recovery_codes"]
     assert len(codes) == 10 and not set(codes) & set(old)
     assert subjects(user.email) == ["authsuite demo: New recovery codes were created"]

@@ -23,6 +23,7 @@ from tests.mfa.support import (
     page_secret,
     record,
     sign_in_fully,
+    step_up,
     subjects,
 )
 
@@ -118,6 +119,13 @@ def test_a_key_being_set_up_is_shown_only_to_the_session_that_began_it(signed_in
 
     assert TOTPDevice.objects.filter(user=user).count() == 1  # the other setup ended
     assert totp.base32(totp.device_key(devices.totp_device(user))) == secret
+    # The other session signed in with the password alone: the account has an app now, so
+    # it is sent to prove it first ...
+    response = other.post(SETUP, {"code": clock.code(planted)})
+    assert response["Location"].startswith(reverse("accounts:reauthenticate"))
+    assert TOTPDevice.objects.filter(user=user).count() == 1
+    # ... and once it has (the owner's other tab), the setup it began is gone all the same.
+    step_up(other, clock, secret)
     response = other.post(SETUP, {"code": clock.code(planted)})
     assert "Start the setup again." in response.content.decode()
     assert TOTPDevice.objects.filter(user=user).count() == 1
@@ -216,8 +224,9 @@ def test_the_enrollment_code_cannot_be_replayed_at_sign_in(client, signed_in, us
     assert response.status_code == 200 and AUTH_KEY not in signed_in.session
 
 
-def test_setup_when_already_enrolled_goes_back_to_the_overview(signed_in, user):
-    enroll(user)
+def test_setup_when_already_enrolled_goes_back_to_the_overview(signed_in, user, clock):
+    secret, _ = enroll(user)
+    step_up(signed_in, clock, secret)  # the app was added after the password sign-in
     response = signed_in.get(SETUP)
     assert response["Location"] == INDEX
     assert TOTPDevice.objects.filter(user=user).count() == 1
@@ -243,6 +252,11 @@ def test_a_second_pending_app_is_refused_once_one_is_on(signed_in, user, passwor
     second = page_secret(other_tab.get(SETUP).content)
     monkeypatch.setattr(flows, "setups_void", lambda user: 0)  # the other setup came later
     assert signed_in.post(SETUP, {"code": clock.code(first)}).status_code == 200
+    # The other tab signed in with the password alone: it is sent to prove the app first,
+    # and once it has, its own pending app is still refused.
+    response = other_tab.post(SETUP, {"code": clock.code(second)})
+    assert response["Location"].startswith(reverse("accounts:reauthenticate"))
+    step_up(other_tab, clock, first)
     response = other_tab.post(SETUP, {"code": clock.code(second)})
     assert "An authenticator app is already set up." in response.content.decode()
     assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
@@ -263,6 +277,7 @@ def test_existing_recovery_codes_are_kept_when_an_app_is_added_again(signed_in, 
 
 def test_removing_the_app(signed_in, user, password, clock):
     secret, codes = enroll(user)
+    step_up(signed_in, clock, secret)  # the app was added after the password sign-in
     TrustedBrowser.objects.create(user=user, digest="x" * 64, expires_at="2999-01-01T00:00Z")
     assert signed_in.get(REMOVE).status_code == 200
     response = signed_in.post(REMOVE)

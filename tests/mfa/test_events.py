@@ -19,6 +19,7 @@ from tests.mfa.support import (
     page_codes,
     page_secret,
     sign_in_fully,
+    step_up,
 )
 
 pytestmark = pytest.mark.django_db
@@ -76,8 +77,9 @@ def test_adding_an_app(mailer, signed_in, user, clock):
     assert secret not in dump and not any(code in dump for code in codes)
 
 
-def test_removing_the_app(mailer, signed_in, user):
-    enroll(user)
+def test_removing_the_app(mailer, signed_in, user, clock):
+    secret, _ = enroll(user)
+    step_up(signed_in, clock, secret)  # the app was added after the password sign-in
     events, outbox = start()
     signed_in.post(reverse("mfa:totp_remove"))
     actions = new_events(events)
@@ -85,8 +87,9 @@ def test_removing_the_app(mailer, signed_in, user):
     assert_one_email(user, mailer, outbox, "removed")
 
 
-def test_new_recovery_codes(mailer, signed_in, user):
-    enroll(user)
+def test_new_recovery_codes(mailer, signed_in, user, clock):
+    secret, _ = enroll(user)
+    step_up(signed_in, clock, secret)  # the app was added after the password sign-in
     events, outbox = start()
     signed_in.post(reverse("mfa:recovery_codes"))
     assert "mfa.recovery_codes.generated" in new_events(events)

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from mfa import devices
 from mfa.models import TOTPDevice
-from tests.mfa.support import api_delete, api_post, error_code
+from tests.mfa.support import api_delete, api_post, enroll, error_code, login, record
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +126,100 @@ def test_the_api_shows_the_record_without_when_each_factor_was_proven(two_factor
     body = api_post(client, "mfa/challenge/", {"code": clock.code(secret)}).json()
 
     assert set(body) == {"auth_time", "amr", "acr"}
+
+
+# --- a second factor added after a one-factor sign-in ---------------------------------------
+# A session that signed in with the password alone (the account had no second factor, or a
+# trusted browser skipped it) must not remove a factor added since with the password alone:
+# whoever holds that cookie and the password is who the owner added the factor against.
+
+
+def _password_sign_in(client, user, password):
+    assert api_post(client, "login/", {"email": user.email,
+                                       "password": password}).status_code == 200
+    assert record(client)["amr"] == ["pwd"]
+
+
+def test_an_app_added_since_a_password_sign_in_is_asked_for_over_the_api(client, user, password,
+                                                                         clock, later):
+    _password_sign_in(client, user, password)
+    secret, _codes = enroll(user)  # the owner, on another device
+
+    # Even with the sign-in's password still recent, the app is not removed.
+    response = api_delete(client, "mfa/totp/")
+    assert response.status_code == 403
+    assert error_code(response) == "reauthentication_required"
+    assert "second factor" in response.json()["error"]["message"]
+
+    later()
+    assert api_post(client, "reauthenticate/", {"password": password}).status_code == 200
+    response = api_delete(client, "mfa/totp/")
+
+    assert response.status_code == 403
+    assert error_code(response) == "reauthentication_required"
+    assert "second factor" in response.json()["error"]["message"]
+    assert api_post(client, "mfa/recovery-codes/").status_code == 403
+    assert devices.has_mfa(user)
+
+    clock.step()
+    assert api_post(client, "mfa/challenge/", {"code": clock.code(secret)}).status_code == 200
+    assert api_delete(client, "mfa/totp/").status_code == 204
+    assert not devices.has_mfa(user)
+
+
+def test_an_app_added_since_a_password_sign_in_is_asked_for_on_the_page(client, user, password,
+                                                                        clock, later):
+    assert login(client, user, password)["Location"] != reverse("mfa:challenge")
+    secret, _codes = enroll(user)
+    later()
+
+    response = client.get(REMOVE)
+    assert response["Location"].startswith(REAUTH)
+    response = client.post(REAUTH, {"password": password, "next": REMOVE})
+    assert response["Location"] == REMOVE
+    response = client.get(REMOVE)
+    assert response["Location"].startswith(REAUTH)
+    assert client.post(REMOVE).status_code == 302
+    assert devices.has_mfa(user)
+    # The page asks for the second factor, not for the password again (no loop).
+    page = client.get(response["Location"]).content.decode()
+    assert "confirm your second step too" in page
+    assert 'name="password"' not in page
+    challenge = f'{reverse("mfa:challenge")}?next={REMOVE}'
+    assert f'href="{challenge}"' in page
+
+    clock.step()
+    response = client.post(challenge, {"code": clock.code(secret)})
+    assert response["Location"] == REMOVE
+    assert client.get(REMOVE).status_code == 200
+    assert client.post(REMOVE).status_code == 302
+    assert not devices.has_mfa(user)
+
+
+def test_a_trusted_browser_sign_in_proves_the_second_factor_before_a_sensitive_action(
+        client, user, password, clock, later):
+    secret, _codes = enroll(user)
+    challenge = reverse("mfa:challenge")
+    assert login(client, user, password)["Location"] == challenge
+    clock.step()
+    client.post(challenge, {"code": clock.code(secret), "trust_browser": "on"})
+    client.post(reverse("accounts:logout"))
+    assert login(client, user, password)["Location"] != challenge  # trusted: no code asked
+    assert record(client)["amr"] == ["pwd"]
+
+    response = api_delete(client, "mfa/totp/")
+    assert response.status_code == 403
+    assert "second factor" in response.json()["error"]["message"]
+    later()
+    api_post(client, "reauthenticate/", {"password": password})
+    assert api_delete(client, "mfa/totp/").status_code == 403
+    response = client.get(REMOVE)
+    assert response["Location"].startswith(REAUTH)
+    page = client.get(response["Location"]).content.decode()
+    assert "confirm your second step too" in page and 'name="password"' not in page
+    assert devices.has_mfa(user)
+
+    clock.step()
+    assert api_post(client, "mfa/challenge/", {"code": clock.code(secret)}).status_code == 200
+    assert api_delete(client, "mfa/totp/").status_code == 204
+    assert not devices.has_mfa(user)

@@ -24,6 +24,7 @@ from tests.mfa.support import Clock, api_post, enroll
 from tests.passkeys.authenticator import SoftAuthenticator
 from tests.passkeys.support import (
     ORIGIN,
+    RECORD_KEY,
     actions,
     add_passkey,
     code,
@@ -468,3 +469,69 @@ def test_each_passkey_added_is_mailed_however_soon_after_another(user, password)
     add_passkey(thief)
     added = [m for m in outbox_for(user.email) if "passkey was added" in m.subject.lower()]
     assert len(added) == 2
+
+
+# A passkey added since a password sign-in -----------------------------------------------------
+# Once the account has a second factor, a sensitive action asks for two factors, whatever the
+# session proved at its sign-in; the session that registers a passkey has proven it.
+
+
+def test_registering_a_passkey_proves_it_in_this_session(user, password):
+    client = password_client(user, password)
+    key_before = client.session.session_key
+
+    passkey = add_passkey(client, SoftAuthenticator())
+
+    record = client.session[RECORD_KEY]
+    assert "mfa" in record["amr"] and {"pwd", "hwk"} <= set(record["proven"])
+    assert client.session.session_key != key_before  # as for any factor gained
+    assert client.delete(f"/api/auth/v1/passkeys/{passkey.pk}/").status_code == 204
+
+
+def test_a_passkey_added_since_a_password_sign_in_is_asked_for(user, password, monkeypatch):
+    browser = password_client(user, password)
+    authenticator = SoftAuthenticator()
+    passkey = add_passkey(password_client(user, password), authenticator)  # another device
+    url = f"/api/auth/v1/passkeys/{passkey.pk}/"
+
+    response = browser.delete(url)
+    assert response.status_code == 403 and code(response) == "reauthentication_required"
+    assert "second factor" in response.json()["error"]["message"]
+    start = authrecord.now()
+    monkeypatch.setattr(authrecord, "now", lambda: start + 301)
+    assert api_post(browser, "reauthenticate/", {"password": password}).status_code == 200
+    assert code(browser.delete(url)) == "reauthentication_required"
+
+    # The page sends the session to the reauthentication page, which offers the passkey
+    # rather than the password again.
+    response = browser.post(reverse("passkeys:manage"),
+                            {"action": "remove", "passkey": str(passkey.pk)})
+    page = browser.get(response["Location"]).content.decode()
+    assert "confirm your second step too" in page
+    assert 'name="password"' not in page and 'data-passkey="reauth"' in page
+    assert Passkey.objects.filter(pk=passkey.pk).exists()
+
+    options = api_post(browser, "passkeys/reauthenticate/options/").json()
+    assert api_post(browser, "passkeys/reauthenticate/", {
+        "credential": authenticator.get(options, origin=ORIGIN)}).status_code == 200
+    assert browser.delete(url).status_code == 204
+
+
+def test_a_password_session_whose_only_passkey_was_flagged_is_told_to_ask_staff(user,
+                                                                                password):
+    """Signed in with the password before the passkey was added, then flagged as cloned: the
+    same clear answer as a session that proved it, not the password again and again."""
+    browser = password_client(user, password)
+    authenticator = SoftAuthenticator()
+    passkey = add_passkey(password_client(user, password), authenticator)
+    clone_detected(authenticator)
+
+    response = browser.delete(f"/api/auth/v1/passkeys/{passkey.pk}/")
+    assert response.status_code == 403 and code(response) == "second_factor_unavailable"
+
+    setup = reverse("mfa:totp_setup")
+    page_url = browser.get(setup)["Location"]
+    page = browser.get(page_url).content.decode()
+    assert "Ask the site's staff to reset two-step verification" in " ".join(page.split())
+    assert 'name="password"' not in page and 'data-passkey="reauth"' not in page
+    assert Passkey.objects.filter(pk=passkey.pk).exists()

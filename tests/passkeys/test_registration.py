@@ -7,9 +7,11 @@ import uuid
 
 import pytest
 from django.core import mail
+from django.test import Client
 
 from passkeys import ceremonies
 from passkeys.models import Passkey, WebAuthnUser
+from tests.mfa.support import Clock, enroll, sign_in_fully
 from tests.passkeys.authenticator import (
     EDDSA,
     ES256,
@@ -297,11 +299,18 @@ def test_the_limit_on_passkeys(client, user, settings):
     assert code(response) == "passkey_limit"
 
 
-def test_the_limit_holds_for_options_asked_for_before_it_was_reached(user, password, settings):
+def test_the_limit_holds_for_options_asked_for_before_it_was_reached(user, password, settings,
+                                                                     monkeypatch):
     """Options asked for in two sessions (or two tabs' worth of them) before either
     registers: the second registration is refused, and nothing of it is kept."""
     settings.AUTHSUITE_PASSKEYS_MAX_PASSKEYS = 1
-    first, second = password_client(user, password), password_client(user, password)
+    # Both sessions have proven two factors (an app and its code), so that the first passkey
+    # does not send the second session to prove a factor before its registration is tried.
+    secret, _codes = enroll(user)
+    clock = Clock(monkeypatch)
+    first, second = Client(), Client()
+    for session in (first, second):
+        sign_in_fully(session, user, password, clock, secret)
     options = [register_options(first), register_options(second)]
     credentials = [SoftAuthenticator().create(o, origin=ORIGIN) for o in options]
     assert post(first, "passkeys/register/", {"credential": credentials[0]}).status_code == 201
