@@ -30,7 +30,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core import signing
 from django.db import router, transaction
 from django.utils import timezone
@@ -41,7 +40,7 @@ from accounts.flows.limits import rate_limit_reset
 from accounts.models import LoginThrottle, normalize_email
 from accounts.users import get_by_email, user_email
 from authsuite import context, crypto, db
-from authsuite.cookies import secure_for_prefix
+from authsuite.cookies import secure_for
 
 DEVICE_SALT = "authsuite.accounts.lockout.device"
 #: Throttle rows of a known browser: ``ip`` is this prefix and the browser's id.
@@ -119,8 +118,7 @@ def device_cookie_set(request, response) -> None:
         response.set_cookie(
             app_settings.LOCKOUT_DEVICE_COOKIE_NAME, value,
             max_age=app_settings.LOCKOUT_DEVICE_COOKIE_DAYS * 86400, httponly=True,
-            secure=(request.is_secure() or settings.SESSION_COOKIE_SECURE
-                    or secure_for_prefix(app_settings.LOCKOUT_DEVICE_COOKIE_NAME)),
+            secure=secure_for(request, app_settings.LOCKOUT_DEVICE_COOKIE_NAME),
             samesite="Lax", path="/",
         )
 

@@ -21,7 +21,11 @@ def cookie_prefix_problem(name: str, *, secure: bool, domain=None, path: str = "
     return ""
 
 
-def secure_for_prefix(name: str) -> bool:
-    """Whether ``name`` carries a prefix that only a Secure cookie may: the suite's own
-    cookies are then always Secure, since browsers drop them otherwise."""
-    return name.startswith(COOKIE_PREFIXES)
+def secure_for(request, name: str) -> bool:
+    """Whether the suite's own cookie ``name`` is set Secure: over HTTPS, wherever the
+    session cookie is (``SESSION_COOKIE_SECURE``, behind a proxy that ends TLS), and always
+    with a prefixed name, which browsers drop otherwise."""
+    from django.conf import settings
+
+    return (request.is_secure() or settings.SESSION_COOKIE_SECURE
+            or name.startswith(COOKIE_PREFIXES))

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.core import signing
 from django.utils import timezone
 
 from authsuite import context, crypto
-from authsuite.cookies import secure_for_prefix
+from authsuite.cookies import secure_for
 from authsuite.useragent import device_name
 from mfa import signals
 from mfa.app_settings import app_settings
@@ -46,9 +45,7 @@ def trust_issue(request, response, user) -> TrustedBrowser | None:
                            "p": _password_tag(user)}, salt=SALT)
     response.set_cookie(
         app_settings.TRUST_COOKIE_NAME, value, max_age=days * 86400, httponly=True,
-        secure=(request.is_secure() or settings.SESSION_COOKIE_SECURE
-                or secure_for_prefix(app_settings.TRUST_COOKIE_NAME)),
-        samesite="Lax", path="/",
+        secure=secure_for(request, app_settings.TRUST_COOKIE_NAME), samesite="Lax", path="/",
     )
     signals.browser_trusted.send(sender=TrustedBrowser, request=request, user=user,
                                  trusted_id=row.pk)

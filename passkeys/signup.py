@@ -29,7 +29,8 @@ from accounts.app_settings import app_settings as accounts_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import address_held, address_holder, claims_lock, mark_verified
 from accounts.flows.limits import rate_limit
-from accounts.flows.mail import send_link, send_notice
+from accounts.flows.mail import send_link
+from accounts.flows.signup import address_taken_answer
 from accounts.models import EmailAddress, normalize_email
 from accounts.users import new_user, stores_is_active, user_email
 from authsuite import crypto, db
@@ -72,9 +73,7 @@ def signup_request(request, *, email: str, name: str = "") -> None:
         claims_lock(email)  # as in accounts.flows.signup.signup
         holder = address_holder(email)
         if holder is not None:
-            send_notice(request, template="account_exists", user=None, email=email)
-            account_signals.signup_address_taken.send(sender=holder.__class__,
-                                                      request=request, user=holder, email=email)
+            address_taken_answer(request, holder=holder, email=email)
             return
         raw = crypto.new_token()
         if _pending_replace(email=email, name=name[:150],

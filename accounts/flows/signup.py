@@ -42,6 +42,16 @@ def password_check(password: str, user, *, field: str = "password") -> None:
         ) from None
 
 
+def address_taken_answer(request, *, holder, email: str) -> None:
+    """A sign-up named ``email``, which ``holder`` holds: its mailbox is told it has an
+    account, and the attempt is recorded (``signup_address_taken``). The event and the
+    message stand for a new account's rows and link, so that the two answers cost alike
+    (``bench enumeration``)."""
+    send_notice(request, template="account_exists", user=None, email=email)
+    signals.signup_address_taken.send(sender=holder.__class__, request=request, user=holder,
+                                      email=email)
+
+
 def signup(
     request, *, email: str, password: str, name: str = "", honeypot: str = "",
     next_url: str = "",
@@ -72,11 +82,7 @@ def signup(
         holder = address_holder(email)
         if holder is not None:
             make_password(password)  # same cost as the real path: no timing difference
-            # The event and the message stand for the account's rows and its link, so that
-            # the two answers cost alike (``bench enumeration``).
-            send_notice(request, template="account_exists", user=None, email=email)
-            signals.signup_address_taken.send(sender=holder.__class__, request=request,
-                                              user=holder, email=email)
+            address_taken_answer(request, holder=holder, email=email)
             return SignupResult(verification_sent=True)
         verified = app_settings.EMAIL_VERIFICATION == "none"
         try:
