@@ -86,11 +86,16 @@ def in_reach(acting_user, user) -> bool:
 
 
 def lock_user_row(user) -> None:
-    """Lock ``user``'s row until the current transaction ends (SELECT ... FOR UPDATE; nothing
-    on a database without row locks, such as SQLite). A flow that checks what the user has
-    before adding to it (a second factor, one more passkey) takes it first, so that two
-    requests at once take turns and the second sees what the first added."""
-    (get_user_model()._default_manager.select_for_update().filter(pk=user.pk)
+    """Lock ``user``'s row until the current transaction ends (SELECT ... FOR NO KEY UPDATE;
+    nothing on a database without row locks, such as SQLite). A flow that checks what the
+    user has before adding to it (a second factor, one more passkey, an address) takes it
+    first, so that two requests at once take turns and the second sees what the first added.
+
+    Not FOR UPDATE: that would also hold up every insert of a row that refers to the user
+    (a session, a mailed notice, a token), which takes a key-share lock on it. A request
+    holding another lock this flow then waits for (an address's claims) would wait for this
+    flow in turn: a deadlock, where now one of them simply goes first."""
+    (get_user_model()._default_manager.select_for_update(no_key=True).filter(pk=user.pk)
      .values_list("pk", flat=True).first())
 
 

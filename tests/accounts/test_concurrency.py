@@ -1,6 +1,6 @@
 """Races on PostgreSQL: one-time links used at the same moment, failed sign-ins counted at once,
 one address verified by several accounts at once, or by one account while staff give it to
-another.
+another; one account's addresses added, made primary and removed at once.
 
 Each thread is a browser of its own (its own test client, so its own database connection);
 a barrier releases them together. Real transactions: a race needs commits to race with.
@@ -8,13 +8,18 @@ a barrier releases them together. Real transactions: a race needs commits to rac
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from accounts.app_settings import app_settings
+from accounts.flows.email import addresses
 from accounts.models import EmailAddress, LoginThrottle, OneTimeToken, UserSession
-from tests.accounts.support import api_post, signed_in_api
+from tests.accounts.support import api_delete, api_post, signed_in_api
 from tests.factories import UserFactory
 from tests.helpers import last_link, race, token_from, user_admin_url
 
@@ -181,3 +186,79 @@ def test_staff_giving_an_address_hold_it_until_saved_against_a_verification(staf
     assert ann.email == address
     assert list(EmailAddress.objects.filter(email=address).values_list("user", "verified")) == [
         (ann.pk, True)]
+
+
+def signed_in(user, password) -> Client:
+    """A browser of its own, signed in as ``user`` a moment ago (recent enough to change the
+    sign-in address)."""
+    client = Client()
+    signed_in_api(client, user.email, password)
+    return client
+
+
+def lingering(real, *, done: threading.Event | None = None):
+    """``real``, then a pause (``done`` set first): room for a racing request to act between
+    a flow's check and its write, were nothing to make it wait."""
+    def call(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if done is not None:
+            done.set()
+        time.sleep(0.3)
+        return result
+    return call
+
+
+def test_addresses_added_at_once_never_pass_the_limit(user, password, settings, monkeypatch):
+    settings.AUTHSUITE_ACCOUNTS_RATE_LIMITS = {"verification_resend": {"account": None}}
+    limit = app_settings.MAX_EMAIL_ADDRESSES
+    for i in range(limit - 2):  # with the login address: room for one more
+        EmailAddress.objects.create(user=user, email=f"kept{i}@example.com")
+    clients = [signed_in(user, password) for _ in range(BROWSERS)]
+    # Between the count and the insert, each add lingers: they would all have counted
+    # before any of them inserted.
+    monkeypatch.setattr(addresses, "address_held", lingering(addresses.address_held))
+
+    codes = race(BROWSERS, lambda i: api_post(clients[i], "emails/",
+                                              {"email": f"new{i}@example.com"}).status_code)
+
+    assert sorted(codes) == [202] + [400] * (BROWSERS - 1), codes
+    assert EmailAddress.objects.filter(user=user).count() == limit
+
+
+def test_an_address_removed_while_made_primary_is_kept_as_the_primary(user, password,
+                                                                      monkeypatch):
+    second = EmailAddress.objects.create(user=user, email="second@example.com", verified=True)
+    making, removing = signed_in(user, password), signed_in(user, password)
+    swapping = threading.Event()
+    monkeypatch.setattr(addresses, "primary_address",
+                        lingering(addresses.primary_address, done=swapping))
+
+    def act(i: int) -> int:
+        if i == 0:
+            return api_post(making, f"emails/{second.pk}/primary/").status_code
+        assert swapping.wait(timeout=10)  # the primary is being changed to this address
+        return api_delete(removing, f"emails/{second.pk}/").status_code
+
+    made, removed = race(2, act)
+
+    assert (made, removed) == (200, 400)  # email_primary: it is the sign-in address now
+    user.refresh_from_db()
+    assert user.email == second.email
+    assert list(EmailAddress.objects.filter(user=user, primary=True)
+                .values_list("email", flat=True)) == [second.email]
+
+
+def test_two_addresses_made_primary_at_once_leave_exactly_one(user, password, monkeypatch):
+    rows = [EmailAddress.objects.create(user=user, email=f"second{i}@example.com", verified=True)
+            for i in range(2)]
+    clients = [signed_in(user, password) for _ in rows]
+    monkeypatch.setattr(addresses, "primary_address", lingering(addresses.primary_address))
+
+    codes = race(2, lambda i: api_post(clients[i], f"emails/{rows[i].pk}/primary/").status_code)
+
+    assert codes == [200, 200]  # one after the other, never a 500
+    user.refresh_from_db()
+    assert user.email in {row.email for row in rows}
+    assert list(EmailAddress.objects.filter(user=user, primary=True)
+                .values_list("email", flat=True)) == [user.email]
+    assert EmailAddress.objects.filter(user=user).count() == 3

@@ -14,7 +14,16 @@ from accounts.flows.email.verification import mark_verified, verification_send
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_notice
 from accounts.models import EmailAddress, normalize_email
-from accounts.users import set_user_email, user_email
+from accounts.users import lock_user_row, set_user_email, user_email
+
+
+def _limit_check(user) -> None:
+    limit = app_settings.MAX_EMAIL_ADDRESSES
+    if EmailAddress.objects.filter(user=user).count() >= limit:
+        raise FlowError(
+            AccountsError.EMAIL_LIMIT,
+            _("You can have at most %(n)d addresses.") % {"n": limit}, field="email",
+        )
 
 
 def email_add(request, *, user, email: str) -> None:
@@ -25,16 +34,18 @@ def email_add(request, *, user, email: str) -> None:
     sees the same outcome and the same list, so this page cannot be used to find out who has
     an account. Another account's unverified row of the address does not stand in the way
     either: whichever account verifies it first keeps it.
+
+    The account's changes to its addresses (this, ``email_make_primary``, ``email_remove``)
+    take its user row's lock first, so on PostgreSQL concurrent ones run one after the other.
     """
     email = normalize_email(email)
-    limit = app_settings.MAX_EMAIL_ADDRESSES
-    if EmailAddress.objects.filter(user=user).count() >= limit:
-        raise FlowError(
-            AccountsError.EMAIL_LIMIT,
-            _("You can have at most %(n)d addresses.") % {"n": limit}, field="email",
-        )
+    _limit_check(user)  # a full list is refused before the attempt counts against the limit
     rate_limit(request, "verification_resend", account=str(user.pk))
     with transaction.atomic():
+        # Counted again under the lock: two adds at once would each count the list before
+        # the other's insert, and both pass the limit.
+        lock_user_row(user)
+        _limit_check(user)
         if email == normalize_email(user_email(user)) or EmailAddress.objects.filter(
                 user=user, email=email).exists():
             return  # already this account's
@@ -61,6 +72,11 @@ def email_add(request, *, user, email: str) -> None:
 def email_make_primary(request, *, user, address_id: int) -> None:
     """Make a verified address the login address; the old address is told."""
     with transaction.atomic():
+        # Under the user row's lock: a removal of this address waits and then finds it
+        # primary (it would otherwise delete the row it read as not primary, leaving the
+        # account no primary row), and two addresses made primary at once take turns
+        # instead of both demoting the same old row (a unique violation, a 500).
+        lock_user_row(user)
         address = EmailAddress.objects.select_for_update().filter(
             user=user, pk=address_id
         ).first()
@@ -103,6 +119,7 @@ def email_remove(request, *, user, address_id: int, by=None) -> None:
     """Remove an address of ``user`` (not the one they sign in with); links mailed to it
     stop working. ``by``: the staff member doing it, if it is not the user."""
     with transaction.atomic():
+        lock_user_row(user)  # see email_make_primary
         address = EmailAddress.objects.filter(user=user, pk=address_id).first()
         if address is None:
             raise FlowError(AccountsError.EMAIL_NOT_FOUND, _("No such address."))
