@@ -23,7 +23,8 @@ events without a user) and these keyword arguments:
 - ``reauthenticated``: ``request``, ``user``, ``method`` (``"password"``, ``"email"`` for an
   emailed link, or ``"passkey"`` from the passkeys app)
 - ``password_changed``: ``request``, ``user``
-- ``password_reset_requested``: ``request``, ``user``
+- ``password_reset_requested``: ``request``, ``user``, ``by`` (the staff member who sent the
+  link from the admin, else None)
 - ``password_reset_completed``: ``request``, ``user``
 - ``magic_link_requested``: ``request``, ``user``
 - ``magic_link_used``: ``request``, ``user``

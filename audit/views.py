@@ -60,9 +60,24 @@ LABELS = {
 
 #: Things staff (or the system) did to an account, shown to its owner too.
 ABOUT_YOU = (
-    "accounts.account.unlocked", "accounts.account.deactivated", "mfa.reset",
-    "passkeys.removed",
+    "accounts.account.unlocked", "accounts.account.deactivated",
+    "accounts.password.reset_requested", "mfa.reset", "passkeys.removed",
 )
+
+#: Why a session ends when staff or the site end it (the admin's action; the account
+#: deactivated, by the admin's action or form or by the project's own code).
+ENDED_BY_SITE = ("staff", "deactivated")
+
+
+def by_site(event: Event, user, data: dict) -> bool:
+    """Whether staff (or the site itself) did this to ``user``'s account rather than the user.
+
+    The event's IP and user agent are then those of the staff member's request: the user is
+    told staff did it, never from where or on what (the trail and the admin keep them).
+    """
+    if event.actor_id != str(user.pk):
+        return True
+    return event.action == "accounts.session.ended" and data.get("reason") in ENDED_BY_SITE
 
 
 def activity_for(user, limit: int, before: int | None = None) -> list[dict]:
@@ -71,7 +86,7 @@ def activity_for(user, limit: int, before: int | None = None) -> list[dict]:
     Two index-ordered queries merged here rather than one OR, so a page costs the same
     however long the user's history is.
     """
-    fields = ("id", "occurred_at", "action", "outcome", "ip", "user_agent", "data")
+    fields = ("id", "occurred_at", "actor_id", "action", "outcome", "ip", "user_agent", "data")
     own = Event.objects.filter(actor_id=str(user.pk))
     about = Event.objects.filter(target_type="user", target_id=str(user.pk),
                                  action__in=ABOUT_YOU).exclude(actor_id=str(user.pk))
@@ -80,15 +95,19 @@ def activity_for(user, limit: int, before: int | None = None) -> list[dict]:
     events = [*own.only(*fields).order_by("-pk")[:limit],
               *about.only(*fields).order_by("-pk")[:limit]]
     events.sort(key=lambda e: e.pk, reverse=True)
-    return [
-        {
-            "id": e.pk, "occurred_at": e.occurred_at, "action": e.action,
-            "label": LABELS.get(e.action, e.action), "outcome": e.outcome,
-            "ip": e.ip or None, "device": device_name(e.user_agent) if e.user_agent else "—",
-            "method": json.loads(e.data or "{}").get("method"),
-        }
-        for e in events[:limit]
-    ]
+    return [_row(e, user) for e in events[:limit]]
+
+
+def _row(event: Event, user) -> dict:
+    data = json.loads(event.data or "{}")
+    staff = by_site(event, user, data)
+    return {
+        "id": event.pk, "occurred_at": event.occurred_at, "action": event.action,
+        "label": LABELS.get(event.action, event.action), "outcome": event.outcome,
+        "ip": None if staff else event.ip or None,
+        "device": device_name(event.user_agent) if event.user_agent and not staff else "—",
+        "method": data.get("method"), "by": "staff" if staff else "you",
+    }
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -138,6 +157,10 @@ class ActivitySerializer(serializers.Serializer):
     ip = serializers.CharField(allow_null=True)
     device = serializers.CharField()
     method = serializers.CharField(allow_null=True)
+    by = serializers.ChoiceField(
+        choices=["you", "staff"],
+        help_text="`staff`: staff (or the site) did it to your account; `ip` and `device` are "
+                  "then not given.")
 
 
 class AlertPreferenceSerializer(serializers.Serializer):

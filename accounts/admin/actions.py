@@ -23,7 +23,7 @@ def send_password_reset(modeladmin, request, queryset):
         except forms.ValidationError:
             no_address.append(str(user))  # an account made elsewhere, with no address
             continue
-        password_reset_send(request, user=user)
+        password_reset_send(request, user=user, by=request.user)
         count += 1
     modeladmin.message_user(request, _("Reset links sent to %(n)d users.") % {"n": count})
     if no_address:

@@ -79,17 +79,19 @@ def password_reset_request(request, *, email: str) -> None:
         password_reset_send(request, user=user)
 
 
-def password_reset_send(request, *, user) -> None:
-    """Issue and email a reset link (also used by the staff admin action)."""
+def password_reset_send(request, *, user, by=None) -> None:
+    """Issue and email a reset link (also used by the staff admin action, ``by`` the staff
+    member: the mail and the user's security page then say staff sent it)."""
     raw = tokens.token_issue(
         user=user, purpose=tokens.Purpose.PASSWORD_RESET, email=user_email(user),
         lifetime=app_settings.PASSWORD_RESET_TIMEOUT,
     )
     send_link(
         request, template="password_reset", user=user, email=user_email(user),
-        url_name="accounts:password_reset_confirm", token=raw,
+        url_name="accounts:password_reset_confirm", token=raw, by=by,
     )
-    signals.password_reset_requested.send(sender=user.__class__, request=request, user=user)
+    signals.password_reset_requested.send(sender=user.__class__, request=request, user=user,
+                                          by=by)
 
 
 def password_reset_check(request, *, token: str):

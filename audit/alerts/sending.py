@@ -38,6 +38,15 @@ def _user_for(event: Event, user):
 SENT_ACTION = "audit.alert.sent"
 
 
+def _where(event: Event, user) -> dict:
+    """The device and IP the change came from; for a change staff (or the site) made to the
+    account, only that: their request's IP and device are not the user's to see (the trail
+    and the admin keep them), as on the security page."""
+    if event.actor_id != str(user.pk):
+        return {"by_staff": True}
+    return {"ip": event.ip or "unknown", "device": device_name(event.user_agent)}
+
+
 def evaluate(event: Event, *, user=None) -> None:
     if event.action == SENT_ACTION:
         return  # an alert about an alert would never end
@@ -75,8 +84,8 @@ def _send(rule: AlertRule, event: Event, user) -> None:
         return
     context = {
         "title": rule.subject, "summary": rule.summary, "advice": rule.advice,
-        "when": event.occurred_at.strftime("%Y-%m-%d %H:%M UTC"), "ip": event.ip or "unknown",
-        "device": device_name(event.user_agent), "event_id": event.pk, **rule.context(event),
+        "when": event.occurred_at.strftime("%Y-%m-%d %H:%M UTC"), "event_id": event.pk,
+        **_where(event, user), **rule.context(event),
     }
     recipients = rule.recipients(event, user)
     for address in recipients:

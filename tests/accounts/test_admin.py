@@ -255,6 +255,10 @@ def test_send_password_reset(admin_client, people):
     assert [m.to for m in mail.outbox] == [[ann.email]]
     assert "/accounts/password/reset/" in mail.outbox[0].body
     assert User.objects.get(pk=ann.pk).password == ann.password  # nothing else changed
+    # Staff sent it: the mail says so, never the staff member's IP or device.
+    for body in (mail.outbox[0].body, mail.outbox[0].alternatives[0][0]):
+        assert "Our staff sent you this link" in body and "by our staff" in body
+        assert "127.0.0.1" not in body and "device" not in body.lower()
 
 
 def test_end_all_sessions(admin_client, people):

@@ -19,7 +19,7 @@ from audit.app_settings import DEFAULT_ALERT_RULES
 from audit.models import Event
 from authsuite.models import OutboxMessage
 from tests.audit.support import data
-from tests.helpers import last_link, outbox_for
+from tests.helpers import last_link, outbox_for, user_admin_url
 
 pytestmark = pytest.mark.django_db
 
@@ -323,3 +323,22 @@ def test_existing_alert_rows_get_their_windows_and_racing_pairs_are_separated(us
     assert first == int(at.timestamp()) // throttle
     assert raced == -rows[1].pk  # the pair the race left in one window: apart now
     assert later == first + 1
+
+
+def test_an_alert_about_what_staff_did_names_staff_never_their_ip_or_device(user, staff):
+    from tests.accounts.test_admin import change_form
+
+    old = user.email
+    admin = Client(REMOTE_ADDR="192.0.2.200", HTTP_USER_AGENT=CHROME)
+    admin.force_login(staff)
+    form = change_form(admin, user)
+    form["email"] = ["moved@example.com"]
+    assert admin.post(user_admin_url("change", user.pk), form).status_code == 302
+
+    for address in (old, "moved@example.com"):
+        [message] = alerts_to(address, "sign-in address was changed")
+        for body in (message.body, message.alternatives[0][0]):
+            assert "192.0.2.200" not in body and "Chrome" not in body
+            assert "Staff" in body
+    changed = Event.objects.get(action="accounts.email.changed")
+    assert (changed.ip, changed.user_agent) == ("192.0.2.200", CHROME)  # kept in the trail

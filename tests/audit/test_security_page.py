@@ -12,12 +12,17 @@ from accounts import lockout
 from audit import chain
 from audit.models import Event
 from tests.factories import UserFactory
+from tests.helpers import user_admin_url
 
 pytestmark = pytest.mark.django_db
 
 PAGE = "/accounts/security/"
 API = "/api/auth/v1/security/events/"
 FIREFOX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+STAFF_IP = "192.0.2.200"
+STAFF_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/126.0.0.0 Safari/537.36")
+STAFF_DEVICE = "Chrome 126 on Windows 10"
 
 
 def sign_in(client, user, password, **extra):
@@ -63,6 +68,7 @@ def test_the_api_lists_only_your_own_activity(client, two_people):
         "id": rows[0]["id"], "occurred_at": rows[0]["occurred_at"],
         "action": "accounts.login.succeeded", "label": "Signed in", "outcome": "success",
         "ip": "198.51.100.4", "device": "Firefox 128 on Ubuntu", "method": "password",
+        "by": "you",
     }
     assert rows[1]["outcome"] == "failure"
     bobs = set(Event.objects.filter(actor_id=str(bob.pk)).values_list("pk", flat=True))
@@ -147,3 +153,47 @@ def test_a_page_costs_the_same_for_a_short_or_long_history(client, user, passwor
     for i in range(120):
         chain.record(action="accounts.reauthenticated", actor_id=str(user.pk), data={"i": i})
     assert queries() == short
+
+
+STAFF_ACTIONS = {  # the user admin's action: the events it leaves on the account's page
+    "send_password_reset": {"accounts.password.reset_requested"},
+    "unlock": {"accounts.account.unlocked"},
+    "end_all_sessions": {"accounts.session.ended"},
+    "deactivate": {"accounts.account.deactivated"},
+}
+
+
+def test_what_staff_did_shows_staff_never_their_ip_or_device(client, user, password, staff):
+    sign_in(client, user, password, HTTP_USER_AGENT=FIREFOX, REMOTE_ADDR="198.51.100.4")
+    admin = Client(REMOTE_ADDR=STAFF_IP, HTTP_USER_AGENT=STAFF_AGENT)
+    admin.force_login(staff)
+    start = Event.objects.order_by("pk").last().pk
+    for action in STAFF_ACTIONS:
+        response = admin.post(user_admin_url("changelist"),
+                              {"action": action, "_selected_action": [user.pk]})
+        assert response.status_code == 302, action
+    type(user)._default_manager.filter(pk=user.pk).update(is_active=True)  # staff again
+    client = Client()
+    sign_in(client, user, password, HTTP_USER_AGENT=FIREFOX, REMOTE_ADDR="198.51.100.4")
+
+    rows = client.get(API).json()
+    page = client.get(PAGE)
+
+    by_staff = [r for r in rows if r["by"] == "staff"]
+    assert {r["action"] for r in by_staff} == set().union(*STAFF_ACTIONS.values())
+    assert all((r["ip"], r["device"]) == (None, "—") for r in by_staff)
+    text = page.content.decode()
+    for shown in (str(rows), text):
+        assert STAFF_IP not in shown and STAFF_DEVICE not in shown
+    assert "198.51.100.4" in text and "Firefox 128 on Ubuntu" in text  # the user's own
+    assert [e["by"] for e in page.context["events"]] == [r["by"] for r in rows]
+    assert text.count("Staff</td>") == len(by_staff)
+    # The trail keeps everything: who, from where, on what.
+    done = Event.objects.filter(pk__gt=start, ip=STAFF_IP)
+    assert {e.action for e in done} >= set().union(*STAFF_ACTIONS.values())
+    assert all(e.user_agent == STAFF_AGENT for e in done)
+    requested = done.get(action="accounts.password.reset_requested")
+    assert (requested.actor_id, requested.target_type, requested.target_id) == (
+        str(staff.pk), "user", str(user.pk))
+    assert STAFF_IP in admin.get(reverse("admin:audit_event_change",
+                                         args=[requested.pk])).content.decode()

@@ -45,7 +45,7 @@ def email_set_by_staff(request, *, user, old_email: str) -> None:
         if old_email and old_email != new:
             links_to_old_address_void(user, old_email)
             send_notice(request, template="email_changed", user=user, email=old_email,
-                        old_email=old_email, new_email=new)
+                        old_email=old_email, new_email=new, by=request.user)
             signals.email_changed.send(sender=user.__class__, request=request, user=user,
                                        old_email=old_email, new_email=new, by=request.user)
 
