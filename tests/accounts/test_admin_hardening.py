@@ -247,6 +247,32 @@ def test_staff_cannot_take_over_another_staff_members_account():
                                             ).exists()
 
 
+def test_staff_cannot_lift_the_guessing_limit_of_another_staff_members_account(staff):
+    # A lock and the consecutive-failure count are what stop an online guess of the
+    # password: staff who could clear them on a superuser's account could guess it for ever.
+    from accounts.models import LoginThrottle
+
+    boss = UserFactory(email="boss@example.com", is_staff=True)
+    plain = UserFactory(email="plain@example.com")
+    for account in (staff, boss, plain):
+        LoginThrottle.objects.create(identifier=account.email, ip="", lockouts=1,
+                                     consecutive_failures=100)
+    member, client = member_with("view_user", "change_user", "view_loginthrottle",
+                                 "delete_loginthrottle")
+
+    client.post(user_admin_url("changelist"), {"action": "unlock", "index": "0",
+                                               "_selected_action": [staff.pk, boss.pk, plain.pk]})
+    # Nor through the throttle admin, where a row deleted is an account unlocked unrecorded.
+    rows = list(LoginThrottle.objects.values_list("pk", flat=True))
+    client.post("/admin/accounts/loginthrottle/", {
+        "action": "delete_selected", "index": "0", "_selected_action": rows, "post": "yes"})
+
+    assert sorted(LoginThrottle.objects.values_list("identifier", flat=True)) == [
+        "boss@example.com", staff.email]
+    assert client.post(f"/admin/accounts/loginthrottle/{rows[0]}/delete/",
+                       {"post": "yes"}).status_code == 403
+
+
 def test_staff_still_change_their_own_account_and_people_who_are_not_staff():
     member, client = member_with("view_user", "change_user")
     plain = UserFactory(email="plain@example.com")
