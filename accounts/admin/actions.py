@@ -8,9 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import lockout, sessions
 from accounts.flows.account import account_deactivate
-from accounts.flows.password import password_reset_send
+from accounts.flows.password import password_change_require, password_reset_send
 from accounts.forms import AddressField
-from accounts.models import PasswordChangeRequired
 from accounts.users import stores_is_active, user_email, within_reach
 
 
@@ -23,7 +22,7 @@ def send_password_reset(modeladmin, request, queryset):
         except forms.ValidationError:
             no_address.append(str(user))  # an account made elsewhere, with no address
             continue
-        password_reset_send(request, user=user)
+        password_reset_send(request, user=user, by=request.user)
         count += 1
     modeladmin.message_user(request, _("Reset links sent to %(n)d users.") % {"n": count})
     if no_address:
@@ -34,7 +33,7 @@ def send_password_reset(modeladmin, request, queryset):
 
 @admin.action(description=_("End all sessions"), permissions=["change"])
 def end_all_sessions(modeladmin, request, queryset):
-    count = sum(sessions.sessions_end(u, request=request, reason="staff")
+    count = sum(sessions.sessions_end(u, request=request, reason="staff", by=request.user)
                 for u in within_reach(request.user, queryset))
     modeladmin.message_user(request, _("%(n)d sessions ended.") % {"n": count})
 
@@ -64,7 +63,7 @@ def deactivate(modeladmin, request, queryset):
 @admin.action(description=_("Require a new password at next sign-in"), permissions=["change"])
 def require_password_change(modeladmin, request, queryset):
     for user in within_reach(request.user, queryset):
-        PasswordChangeRequired.objects.get_or_create(user=user)
+        password_change_require(request, user=user, by=request.user)
     modeladmin.message_user(request, _("They will choose a new password at their next sign-in."))
 
 

@@ -67,6 +67,17 @@ def password_change(request, *, user, current_password: str, new_password: str) 
         signals.password_changed.send(sender=user.__class__, request=request, user=user)
 
 
+def password_change_require(request, *, user, by) -> bool:
+    """Staff: ``user`` chooses a new password at their next sign-in (the
+    ``password_change_required`` stage). Recorded with ``by`` as the one who asked; True
+    when it was not asked already."""
+    _row, created = PasswordChangeRequired.objects.get_or_create(user=user)
+    if created:
+        signals.password_change_required.send(sender=user.__class__, request=request,
+                                              user=user, by=by)
+    return created
+
+
 def password_reset_request(request, *, email: str) -> None:
     """Email a reset link if an active account signs in with ``email``; else a notice
     saying why none came (``link_request_answer``). The answer is the same either way."""
@@ -79,8 +90,9 @@ def password_reset_request(request, *, email: str) -> None:
         password_reset_send(request, user=user)
 
 
-def password_reset_send(request, *, user) -> None:
-    """Issue and email a reset link (also used by the staff admin action)."""
+def password_reset_send(request, *, user, by=None) -> None:
+    """Issue and email a reset link (also used by the staff admin action: ``by``, the staff
+    member who sent it)."""
     raw = tokens.token_issue(
         user=user, purpose=tokens.Purpose.PASSWORD_RESET, email=user_email(user),
         lifetime=app_settings.PASSWORD_RESET_TIMEOUT,
@@ -89,7 +101,8 @@ def password_reset_send(request, *, user) -> None:
         request, template="password_reset", user=user, email=user_email(user),
         url_name="accounts:password_reset_confirm", token=raw,
     )
-    signals.password_reset_requested.send(sender=user.__class__, request=request, user=user)
+    signals.password_reset_requested.send(sender=user.__class__, request=request, user=user,
+                                          by=by)
 
 
 def password_reset_check(request, *, token: str):
