@@ -129,14 +129,16 @@ def _end_rows(rows, reason: str, now) -> int:
         ):
             ended += 1
             signals.session_ended.send(sender=row.user.__class__, request=None,
-                                       user=row.user, session_id=row.pk, reason=reason)
+                                       user=row.user, session_id=row.pk, reason=reason,
+                                       by=None)
     return ended
 
 
-def sessions_end(user, *, request=None, reason: str, keep=None, only=None) -> int:
+def sessions_end(user, *, request=None, reason: str, keep=None, only=None, by=None) -> int:
     """End ``user``'s active sessions, except ``keep`` (a row id); or only row ``only``.
 
-    Returns how many ended. Each ended session sends ``session_ended``.
+    Returns how many ended. Each ended session sends ``session_ended``, with ``by``: the
+    staff member who ended them, if it was not the user.
     """
     active = UserSession.objects.filter(user=user, ended_at__isnull=True)
     if keep is not None:
@@ -151,7 +153,8 @@ def sessions_end(user, *, request=None, reason: str, keep=None, only=None) -> in
     )
     for session_id in ids:
         signals.session_ended.send(
-            sender=user.__class__, request=request, user=user, session_id=session_id, reason=reason
+            sender=user.__class__, request=request, user=user, session_id=session_id,
+            reason=reason, by=by,
         )
     return len(ids)
 
@@ -193,7 +196,8 @@ class SessionTrackingMiddleware:
         if reason is not None:
             UserSession.objects.filter(pk=row.pk).update(ended_at=now, end_reason=reason)
             signals.session_ended.send(
-                sender=user.__class__, request=request, user=user, session_id=row.pk, reason=reason
+                sender=user.__class__, request=request, user=user, session_id=row.pk,
+                reason=reason, by=None,
             )
             self._sign_out(request)
             return
@@ -213,7 +217,8 @@ class SessionTrackingMiddleware:
                 pk=row.pk, ended_at__isnull=True).update(ended_at=timezone.now(),
                                                           end_reason="deactivated"):
             signals.session_ended.send(sender=row.user.__class__, request=request,
-                                       user=row.user, session_id=row.pk, reason="deactivated")
+                                       user=row.user, session_id=row.pk, reason="deactivated",
+                                       by=None)
         request.session.flush()
 
     @staticmethod

@@ -23,8 +23,10 @@ events without a user) and these keyword arguments:
 - ``reauthenticated``: ``request``, ``user``, ``method`` (``"password"``, ``"email"`` for an
   emailed link, or ``"passkey"`` from the passkeys app)
 - ``password_changed``: ``request``, ``user``
-- ``password_reset_requested``: ``request``, ``user``, ``by`` (the staff member who sent the
-  link from the admin, else None)
+- ``password_reset_requested``: ``request``, ``user``, ``by`` (staff who sent the link from
+  the admin, or None)
+- ``password_change_required``: ``request``, ``user``, ``by`` (the staff member): the account
+  must choose a new password at its next sign-in
 - ``password_reset_completed``: ``request``, ``user``
 - ``magic_link_requested``: ``request``, ``user``
 - ``magic_link_used``: ``request``, ``user``
@@ -34,7 +36,8 @@ events without a user) and these keyword arguments:
   (as above), ``reason`` (``"inactive"``: the account is disabled; ``"not_login_address"``:
   ``email`` is another address the account holds, not the one it signs in with): a link was
   asked for an address of an account, which gets none
-- ``session_ended``: ``request``, ``user``, ``session_id`` (the tracking row id), ``reason``
+- ``session_ended``: ``request``, ``user``, ``session_id`` (the tracking row id), ``reason``,
+  ``by`` (staff who ended it from the admin, or None)
 - ``account_locked``: ``request``, ``user`` (None when unknown), ``identifier``, ``ip``
   (None when account-wide), ``until`` (datetime; None when the consecutive-failure limit is
   reached: the password stays refused until another sign-in, a reset or staff unlock)
@@ -57,6 +60,7 @@ logged_out = Signal()
 reauthenticated = Signal()
 password_changed = Signal()
 password_reset_requested = Signal()
+password_change_required = Signal()
 password_reset_completed = Signal()
 magic_link_requested = Signal()
 magic_link_used = Signal()

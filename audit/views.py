@@ -35,6 +35,7 @@ LABELS = {
     "accounts.logout": "Signed out",
     "accounts.password.changed": "Password changed",
     "accounts.password.reset_requested": "Password reset requested",
+    "accounts.password.change_required": "New password required by staff",
     "accounts.password.reset_completed": "Password reset",
     "accounts.email.added": "Email address added",
     "accounts.email.verified": "Email address verified",
@@ -60,8 +61,9 @@ LABELS = {
 
 #: Things staff (or the system) did to an account, shown to its owner too.
 ABOUT_YOU = (
-    "accounts.account.unlocked", "accounts.account.deactivated",
-    "accounts.password.reset_requested", "mfa.reset", "passkeys.removed",
+    "accounts.account.unlocked", "accounts.account.deactivated", "mfa.reset",
+    "passkeys.removed", "accounts.session.ended", "accounts.password.reset_requested",
+    "accounts.password.change_required",
 )
 
 #: Why a session ends when staff or the site end it (the admin's action; the account

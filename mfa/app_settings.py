@@ -91,7 +91,8 @@ class MFASettings(AppSettings):
     @property
     def PROTECT_ADMIN(self) -> bool:
         """Require a second factor in this session before staff reach the Django admin,
-        both factors proven within ``AUTHSUITE_ACCOUNTS_MFA_ASSURANCE_MAX_AGE``."""
+        both factors proven within ``AUTHSUITE_ACCOUNTS_MFA_ASSURANCE_MAX_AGE``: of staff who
+        must use one (``AUTHSUITE_MFA_REQUIRED``) and of staff who have one."""
         return bool(self._setting("PROTECT_ADMIN", True))
 
     @property

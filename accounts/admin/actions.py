@@ -8,9 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import lockout, sessions
 from accounts.flows.account import account_deactivate
-from accounts.flows.password import password_reset_send
+from accounts.flows.password import password_change_require, password_reset_send
 from accounts.forms import AddressField
-from accounts.models import PasswordChangeRequired
 from accounts.users import stores_is_active, user_email, within_reach
 
 
@@ -34,14 +33,17 @@ def send_password_reset(modeladmin, request, queryset):
 
 @admin.action(description=_("End all sessions"), permissions=["change"])
 def end_all_sessions(modeladmin, request, queryset):
-    count = sum(sessions.sessions_end(u, request=request, reason="staff")
+    count = sum(sessions.sessions_end(u, request=request, reason="staff", by=request.user)
                 for u in within_reach(request.user, queryset))
     modeladmin.message_user(request, _("%(n)d sessions ended.") % {"n": count})
 
 
 @admin.action(description=_("Unlock (forget failed sign-ins)"), permissions=["change"])
 def unlock(modeladmin, request, queryset):
-    users = list(queryset)  # unlocking locks nobody out: any selected user
+    # Within reach only, as the other actions: the locks and the consecutive-failure count
+    # are what bound an online guess of the password, so staff who could clear them on a
+    # superuser's or another staff member's account could guess its password for ever.
+    users = list(within_reach(request.user, queryset))
     for user in users:
         lockout.account_unlock(user, request=request, by=request.user)
     modeladmin.message_user(request, _("Unlocked %(n)d users.") % {"n": len(users)})
@@ -61,7 +63,7 @@ def deactivate(modeladmin, request, queryset):
 @admin.action(description=_("Require a new password at next sign-in"), permissions=["change"])
 def require_password_change(modeladmin, request, queryset):
     for user in within_reach(request.user, queryset):
-        PasswordChangeRequired.objects.get_or_create(user=user)
+        password_change_require(request, user=user, by=request.user)
     modeladmin.message_user(request, _("They will choose a new password at their next sign-in."))
 
 

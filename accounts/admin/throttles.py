@@ -5,18 +5,16 @@ from __future__ import annotations
 from django.contrib import admin
 
 from accounts.models import LoginThrottle
-from authsuite.admin_input import SafeInputMixin
+from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
 
 
 @admin.register(LoginThrottle)
-class LoginThrottleAdmin(SafeInputMixin, admin.ModelAdmin):
+class LoginThrottleAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
+    """Read-only, deletion included: a row deleted is an account unlocked, unrecorded and
+    whoever it belongs to. Staff unlock with the user admin's action, which records it and
+    acts within their reach (``accounts.users.within_reach``)."""
+
     list_display = ["identifier", "ip", "failures", "lockouts", "locked_until", "last_failure_at",
                     "consecutive_failures"]
     search_fields = ["identifier", "ip"]
     readonly_fields = list_display
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -41,7 +41,9 @@ def _no_password_page(request, object_id):
 USER_INLINES = [EmailAddressInline, UserSessionInline]
 
 
-PRIVILEGE_FIELDS = ("is_superuser", "groups", "user_permissions")
+# is_staff too: admin access is a privilege, and staff could otherwise open the admin to an
+# account whose address they hold, or to one whose permissions were meant for the site only.
+PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
 
 class SuiteUserAdminMixin(SafeInputMixin):

@@ -59,7 +59,7 @@ def account_deactivate(user, *, request=None, by=None) -> None:
     with transaction.atomic():
         user.__class__._default_manager.filter(pk=user.pk).update(is_active=False)
         user.is_active = False
-        sessions.sessions_end(user, request=request, reason="deactivated")
+        sessions.sessions_end(user, request=request, reason="deactivated", by=by)
         # While the account is disabled its links are refused; enabled again, they must
         # not come back with it (whoever asked for them may be why it was disabled).
         tokens.tokens_void(user=user)

@@ -67,6 +67,17 @@ def password_change(request, *, user, current_password: str, new_password: str) 
         signals.password_changed.send(sender=user.__class__, request=request, user=user)
 
 
+def password_change_require(request, *, user, by) -> bool:
+    """Staff: ``user`` chooses a new password at their next sign-in (the
+    ``password_change_required`` stage). Recorded with ``by`` as the one who asked; True
+    when it was not asked already."""
+    _row, created = PasswordChangeRequired.objects.get_or_create(user=user)
+    if created:
+        signals.password_change_required.send(sender=user.__class__, request=request,
+                                              user=user, by=by)
+    return created
+
+
 def password_reset_request(request, *, email: str) -> None:
     """Email a reset link if an active account signs in with ``email``; else a notice
     saying why none came (``link_request_answer``). The answer is the same either way."""

@@ -306,6 +306,27 @@ def test_require_password_change(admin_client, people, password):
     assert response["Location"] == reverse("accounts:password_change_required")
 
 
+def test_the_actions_are_recorded_as_the_staff_members_doing(admin_client, people, staff):
+    # Who ended the sessions, sent the link or asked for a new password: the staff member,
+    # on the account (recorded as the owner's own doing before, or not at all); the owner's
+    # security page still lists them, as it lists staff unlocking the account.
+    ann = people["ann"]
+    signed_in_as(ann)
+    before = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    for action in ("end_all_sessions", "send_password_reset", "require_password_change"):
+        assert act(admin_client, action, ann).status_code == 302
+
+    events = Event.objects.filter(pk__gt=before).exclude(action="accounts.login.succeeded")
+    assert sorted((e.action, e.actor_id, e.target_type, e.target_id) for e in events) == [
+        (action, str(staff.pk), "user", str(ann.pk)) for action in (
+            "accounts.password.change_required", "accounts.password.reset_requested",
+            "accounts.session.ended")]
+    activity = signed_in_as(ann).get("/api/auth/v1/security/events/").json()
+    assert {"accounts.password.change_required", "accounts.password.reset_requested",
+            "accounts.session.ended"} <= {row["action"] for row in activity}
+
+
 def test_actions_need_staff(people, password):
     client = signed_in_as(people["ann"])
     response = act(client, "deactivate", people["erin"])
@@ -356,7 +377,9 @@ def test_outbox_admin_has_no_add_and_no_change(admin_client, queued_message):
 
 # --- query counts ------------------------------------------------------------------------------
 
-ADMIN_USER_LIST_QUERIES = 5  # session, staff user, session row, count, the page of users
+# Session, staff user, session row, whether the staff member has a second factor (a session
+# that does not vouch for two: the admin behind MFA then asks for it), count, the page of users.
+ADMIN_USER_LIST_QUERIES = 6
 SESSIONS_PAGE_QUERIES = 4  # session, user, session row, the list
 
 

@@ -247,6 +247,54 @@ def test_staff_cannot_take_over_another_staff_members_account():
                                             ).exists()
 
 
+def test_staff_cannot_lift_the_guessing_limit_of_another_staff_members_account(staff):
+    # A lock and the consecutive-failure count are what stop an online guess of the
+    # password: staff who could clear them on a superuser's account could guess it for ever.
+    from accounts.models import LoginThrottle
+
+    boss = UserFactory(email="boss@example.com", is_staff=True)
+    plain = UserFactory(email="plain@example.com")
+    for account in (staff, boss, plain):
+        LoginThrottle.objects.create(identifier=account.email, ip="", lockouts=1,
+                                     consecutive_failures=100)
+    member, client = member_with("view_user", "change_user", "view_loginthrottle",
+                                 "delete_loginthrottle")
+
+    client.post(user_admin_url("changelist"), {"action": "unlock", "index": "0",
+                                               "_selected_action": [staff.pk, boss.pk, plain.pk]})
+    # Nor through the throttle admin, where a row deleted is an account unlocked unrecorded.
+    rows = list(LoginThrottle.objects.values_list("pk", flat=True))
+    client.post("/admin/accounts/loginthrottle/", {
+        "action": "delete_selected", "index": "0", "_selected_action": rows, "post": "yes"})
+
+    assert sorted(LoginThrottle.objects.values_list("identifier", flat=True)) == [
+        "boss@example.com", staff.email]
+    assert client.post(f"/admin/accounts/loginthrottle/{rows[0]}/delete/",
+                       {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.parametrize("page", ["change", "add"])
+def test_staff_below_superuser_cannot_open_the_admin_to_someone(page):
+    # Admin access is a privilege like the others: a staff member could otherwise make an
+    # account whose address they hold staff (on the add page, or an existing one), or give
+    # the admin to someone whose permissions were meant for the site only.
+    _member, client = member_with("view_user", "change_user", "add_user")
+    plain = UserFactory(email="plain@example.com")
+    if page == "change":
+        form = change_form(client, plain)
+        url = user_admin_url("change", plain.pk)
+    else:
+        form = form_data(client.get(user_admin_url("add")).content.decode(), "user_form")
+        form["email"] = ["helper@example.net"]
+        url = user_admin_url("add")
+    form["is_staff"] = ["on"]
+
+    assert client.post(url, form).status_code == 302  # saved, all but that
+
+    assert User.objects.filter(email="helper@example.net").exists() == (page == "add")
+    assert not User.objects.filter(is_staff=True).exclude(pk=_member.pk).exists()
+
+
 def test_staff_still_change_their_own_account_and_people_who_are_not_staff():
     member, client = member_with("view_user", "change_user")
     plain = UserFactory(email="plain@example.com")

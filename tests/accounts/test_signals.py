@@ -15,6 +15,7 @@ from django.test import Client
 
 from accounts import signals
 from accounts.flows.account import account_deactivate
+from accounts.flows.password import password_change_require
 from accounts.models import EmailAddress, UserSession
 from tests.accounts.support import API, api_delete, api_post
 from tests.factories import UserFactory
@@ -151,8 +152,13 @@ def html_journey(staff, session_keys: set[str]) -> None:
     browser.post("/accounts/close/", {"confirm": "on"})
 
     bystander = UserFactory()
-    admin.post(user_admin_url("changelist"),
-               {"action": "deactivate", "_selected_action": [bystander.pk]})
+    bystander_browser = Client()
+    bystander_browser.force_login(bystander)
+    bystander_browser.get("/accounts/profile/")  # a tracked session, for staff to end
+    for action in ("require_password_change", "send_password_reset", "end_all_sessions",
+                   "deactivate"):
+        admin.post(user_admin_url("changelist"),
+                   {"action": action, "_selected_action": [bystander.pk]})
     attacker.post("/accounts/password/reset/", {"email": bystander.email})  # link_withheld
 
 
@@ -205,6 +211,7 @@ def api_journey(session_keys: set[str]) -> None:
     assert app.post(API + "account/close/", content_type="application/json").status_code == 204
 
     bystander = UserFactory()
+    password_change_require(None, user=bystander, by=None)
     account_deactivate(bystander)
     api_post(attacker, "magic-link/", {"email": bystander.email})  # link_withheld
 
@@ -303,8 +310,15 @@ def test_the_admin_is_named_as_by(recorder, staff):
     html_journey(staff, set())
     (unlocked,) = recorder.of("account_unlocked")
     (deactivated,) = recorder.of("account_deactivated")
+    (required,) = recorder.of("password_change_required")
     assert unlocked["by"] == staff
     assert deactivated["by"] == staff
+    assert required["by"] == staff
+    reset_by = {k["user"].email: k["by"] for k in recorder.of("password_reset_requested")}
+    assert [by for email, by in reset_by.items() if email != EMAIL
+            and not email.startswith("second.")] == [staff]
+    assert {k["by"] for k in recorder.of("session_ended") if k["reason"] == "staff"} == {staff}
+    assert all(k["by"] is None for k in recorder.of("session_ended") if k["reason"] == "user")
 
 
 # --- no secrets -----------------------------------------------------------------------------

@@ -90,6 +90,19 @@ def test_without_staff_enforcement_the_admin_opens_with_a_password(client, staff
     assert client.get("/admin/").status_code == 200
 
 
+def test_staff_with_a_factor_step_up_whoever_must_use_one(client, staff, password):
+    # No rule makes staff use a second factor, but this staff member has one: a session that
+    # vouches for the password alone (a trusted browser, or one kept signed in past the
+    # assurance age) holds no more than a stolen cookie and the password would.
+    enroll(staff)
+    password_only_session(client, staff, password)
+    response = client.get(CHANGELIST, follow=True)
+    assert response.redirect_chain[-1][0] == "/mfa/challenge/?next=" + quote(CHANGELIST, safe="")
+    response = client.post(CHANGELIST, {"action": "reset_mfa", ACTION_CHECKBOX_NAME: [str(staff.pk)]})
+    assert response.status_code == 302
+    assert TOTPDevice.objects.filter(user=staff).exists()
+
+
 def test_protect_admin_off(client, staff, password, staff_rule, settings):
     settings.AUTHSUITE_MFA_PROTECT_ADMIN = False
     enroll(staff)
