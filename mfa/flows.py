@@ -158,7 +158,12 @@ def totp_activate(request, *, user, code: str) -> list[str]:
 
 def totp_remove(request, *, user) -> None:
     with transaction.atomic():
-        device = devices.totp_device(user)
+        # The app's row is locked first: a second removal at once waits, then finds it gone
+        # (one removal, one event). The user's row comes after (factor_removed), in the
+        # order a sign-in with a code takes them: the app's row, then the user's for
+        # last_login; the other order could deadlock the two.
+        device = (TOTPDevice.objects.select_for_update()
+                  .filter(user=user, confirmed=True).order_by("pk").first())
         if device is None:
             raise FlowError(MFAError.NOT_ENROLLED, _("No authenticator app is set up."))
         device.delete()
@@ -173,17 +178,27 @@ def totp_remove(request, *, user) -> None:
 def factor_removed(user, *, request=None, sender=None) -> None:
     """After a second factor of any kind is removed: with none left, two-step verification
     is off, and the recovery codes go too. They back a factor up; left behind, they would
-    pass the challenge of the next factor added, which would be given none of its own."""
-    if devices.has_mfa(user):
-        return
-    RecoveryCodeSet.objects.filter(user=user).delete()
-    signals.mfa_disabled.send(sender=sender or TOTPDevice, request=request, user=user)
+    pass the challenge of the next factor added, which would be given none of its own.
+
+    Called in the transaction that removed the factor, after its row is locked."""
+    with transaction.atomic():
+        # Removals of two factors at once (the app and the last passkey) take turns on the
+        # user's row: each would otherwise still see the other's factor, removed but not
+        # yet committed, and neither would turn two-step verification off.
+        lock_user_row(user)
+        if devices.has_mfa(user):
+            return
+        RecoveryCodeSet.objects.filter(user=user).delete()
+        signals.mfa_disabled.send(sender=sender or TOTPDevice, request=request, user=user)
 
 
 def recovery_regenerate(request, *, user) -> list[str]:
-    if not devices.has_mfa(user):
-        raise FlowError(MFAError.NOT_ENROLLED, _("Set up an authenticator app first."))
     with transaction.atomic():
+        # Under the user's row lock, as a factor's removal decides whether it was the last:
+        # codes made while the last factor goes would outlive it.
+        lock_user_row(user)
+        if not devices.has_mfa(user):
+            raise FlowError(MFAError.NOT_ENROLLED, _("Set up an authenticator app first."))
         codes = recovery.generate(user)
         trust.trust_revoke(user, request=request)
         signals.recovery_codes_generated.send(sender=RecoveryCodeSet, request=request,
