@@ -269,14 +269,19 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
     # Only when the sign-in waits for this stage: a code checked for a sign-in waiting for
     # another step would be used up for nothing (and no stage could be passed with it).
     if user is None or state.waiting != "mfa":
-        raise FlowError(MFAError.NO_LOGIN_PENDING, _("Your sign-in expired. Start again."),
-                        status=409)
+        raise _no_login_pending()
     try:
         with code_checked(request, user=user, code=code) as method:
             request.session.pop(FAILURES_KEY, None)
             signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
                                              method=method)
-            return pipeline.stage_passed(request, "mfa", amr=["otp"])
+            result = pipeline.stage_passed(request, "mfa", amr=["otp"])
+            if result is None:
+                # The sign-in ended while the code was checked: the password changed or
+                # the account was disabled meanwhile, or its time ran out. Raised in the
+                # code's transaction, so the code stays unused and no success is recorded.
+                raise _no_login_pending()
+            return result
     except WrongCode as error:
         failures = _failures(request, user) + 1
         request.session[FAILURES_KEY] = {"user": str(user.pk), "count": failures}
@@ -290,6 +295,11 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
             raise FlowError(MFAError.LOCKED, _("Too many wrong codes. Sign in again."),
                             status=429, retry_after=app_settings.THROTTLE_FACTOR) from None
         raise
+
+
+def _no_login_pending() -> FlowError:
+    return FlowError(MFAError.NO_LOGIN_PENDING, _("Your sign-in expired. Start again."),
+                     status=409)
 
 
 def _failures(request, user) -> int:
