@@ -104,6 +104,12 @@ def subjects(email: str) -> list[str]:
     return [m.subject for m in outbox_for(email)]
 
 
+def begin_setup(client, url: str = ""):
+    """Press "Start setup" on the authenticator-app setup page (``url``: another page with
+    the setup, the sign-in's enrollment); returns the page it leads to, with the key."""
+    return client.post(url or reverse("mfa:totp_setup"), {"action": "begin"}, follow=True)
+
+
 def page_secret(content: bytes) -> str:
     return SECRET_RE.search(content.decode()).group(1)
 

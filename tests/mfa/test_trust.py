@@ -23,6 +23,7 @@ from tests.mfa.support import (
     api_delete,
     api_get,
     api_post,
+    begin_setup,
     enroll,
     error_code,
     login,
@@ -199,7 +200,7 @@ def test_removing_the_app_ends_it(trusted_client, user, password, clock, secret)
     trusted_client.post(reverse("mfa:totp_remove"))
     assert not TrustedBrowser.objects.filter(user=user).exists()
     # Set up again: the old cookie is worth nothing.
-    secret = page_secret(trusted_client.get(reverse("mfa:totp_setup")).content)
+    secret = page_secret(begin_setup(trusted_client).content)
     clock.step()
     trusted_client.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)})
     assert asks_for_a_code(trusted_client, user, password)
@@ -211,7 +212,7 @@ def test_adding_an_app_ends_it(trusted_client, user, password, clock):
     other = Client()
     TrustedBrowser.objects.create(user=user, digest="x" * 64,
                                   expires_at=timezone.now() + timedelta(days=3))
-    secret = page_secret(trusted_client.get(reverse("mfa:totp_setup")).content)
+    secret = page_secret(begin_setup(trusted_client).content)
     trusted_client.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)})
     assert not TrustedBrowser.objects.filter(user=user).exists()
     assert asks_for_a_code(other, user, password)
