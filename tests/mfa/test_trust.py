@@ -99,6 +99,24 @@ def test_a_trusted_browser_is_not_asked_again(trusted_client, user, password):
     assert TrustedBrowser.objects.get(user=user).last_used_at is not None
 
 
+def test_the_box_says_sensitive_actions_still_ask_for_the_code(client, user, password,
+                                                               secret):
+    """Trusting a browser spares its sign-ins the code, not its sensitive actions (see
+    test_full_reauthentication): the box says so beside it, and so does the API's schema."""
+    login(client, user, password)
+    page = client.get(CHALLENGE).content.decode()
+    field = page.split('id="id_trust_browser"', 1)[1].split("</div>", 1)[0]
+    hint = ('<p class="hint">Signing in on this browser will skip this step. Sensitive changes, '
+            "such as removing a sign-in factor or changing your password or email address, "
+            "will still ask for it.</p>")
+    assert hint in field
+    schema = client.get("/api/auth/v1/schema/", {"format": "json"}).json()
+    body = schema["paths"]["/api/auth/v1/mfa/challenge/"]["post"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    described = schema["components"]["schemas"][ref]["properties"]
+    assert "still ask" in described["trust_browser"]["description"]
+
+
 def test_without_the_box_the_browser_is_asked_again(client, user, password, clock, secret):
     login(client, user, password)
     client.post(CHALLENGE, {"code": clock.code(secret)})
