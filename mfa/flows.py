@@ -52,13 +52,19 @@ SETUP_KEY = "_authsuite_mfa_setup"
 SETUP_LIFETIME = timedelta(minutes=15)
 
 
+def totp_setup_allowed(user) -> None:
+    """Raise the FlowError :func:`totp_setup_begin` would (an app is on already, the address
+    is not proven), changing nothing: the setup page says so before offering to begin."""
+    if devices.totp_device(user) is not None:
+        raise _already_enrolled()
+    address_proven_required(user, adding=_("an authenticator app"))
+
+
 def totp_setup_begin(request, *, user) -> Setup:
     """Start enrolling an authenticator app: a new unconfirmed device with a fresh key, for
     this session only. A setup begun in another session (by whoever had the password for a
     while, say) is never handed to this one to scan."""
-    if devices.totp_device(user) is not None:
-        raise _already_enrolled()
-    address_proven_required(user, adding=_("an authenticator app"))
+    totp_setup_allowed(user)
     with transaction.atomic():
         # Setups begun at once in one session take turns: each replaces the one before.
         lock_user_row(user)

@@ -78,6 +78,11 @@ class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormV
     def get(self, request, *args, **kwargs):
         if devices.totp_device(self.user()) is not None:
             return self.enrolled()
+        try:
+            flows.totp_setup_allowed(self.user())  # said now rather than after the button
+        except FlowError as error:
+            messages.error(request, error.message)
+            return redirect(self.done_url())
         return super().get(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
