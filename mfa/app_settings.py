@@ -78,7 +78,8 @@ class MFASettings(AppSettings):
 
     @property
     def TRUST_BROWSER_DAYS(self) -> int:
-        """Days "don't ask again on this browser" lasts (0 turns the option off)."""
+        """Days "don't ask again on this browser" lasts (0 turns the option off). It spares
+        sign-ins the second factor, never a sensitive action; the checkbox says so."""
         return int(self._setting("TRUST_BROWSER_DAYS", 30))
 
     @property

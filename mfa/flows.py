@@ -52,13 +52,19 @@ SETUP_KEY = "_authsuite_mfa_setup"
 SETUP_LIFETIME = timedelta(minutes=15)
 
 
+def totp_setup_allowed(user) -> None:
+    """Raise the FlowError :func:`totp_setup_begin` would (an app is on already, the address
+    is not proven), changing nothing: the setup page says so before offering to begin."""
+    if devices.totp_device(user) is not None:
+        raise _already_enrolled()
+    address_proven_required(user, adding=_("an authenticator app"))
+
+
 def totp_setup_begin(request, *, user) -> Setup:
     """Start enrolling an authenticator app: a new unconfirmed device with a fresh key, for
     this session only. A setup begun in another session (by whoever had the password for a
     while, say) is never handed to this one to scan."""
-    if devices.totp_device(user) is not None:
-        raise _already_enrolled()
-    address_proven_required(user, adding=_("an authenticator app"))
+    totp_setup_allowed(user)
     with transaction.atomic():
         # Setups begun at once in one session take turns: each replaces the one before.
         lock_user_row(user)
@@ -158,7 +164,12 @@ def totp_activate(request, *, user, code: str) -> list[str]:
 
 def totp_remove(request, *, user) -> None:
     with transaction.atomic():
-        device = devices.totp_device(user)
+        # The app's row is locked first: a second removal at once waits, then finds it gone
+        # (one removal, one event). The user's row comes after (factor_removed), in the
+        # order a sign-in with a code takes them: the app's row, then the user's for
+        # last_login; the other order could deadlock the two.
+        device = (TOTPDevice.objects.select_for_update()
+                  .filter(user=user, confirmed=True).order_by("pk").first())
         if device is None:
             raise FlowError(MFAError.NOT_ENROLLED, _("No authenticator app is set up."))
         device.delete()
@@ -173,17 +184,27 @@ def totp_remove(request, *, user) -> None:
 def factor_removed(user, *, request=None, sender=None) -> None:
     """After a second factor of any kind is removed: with none left, two-step verification
     is off, and the recovery codes go too. They back a factor up; left behind, they would
-    pass the challenge of the next factor added, which would be given none of its own."""
-    if devices.has_mfa(user):
-        return
-    RecoveryCodeSet.objects.filter(user=user).delete()
-    signals.mfa_disabled.send(sender=sender or TOTPDevice, request=request, user=user)
+    pass the challenge of the next factor added, which would be given none of its own.
+
+    Called in the transaction that removed the factor, after its row is locked."""
+    with transaction.atomic():
+        # Removals of two factors at once (the app and the last passkey) take turns on the
+        # user's row: each would otherwise still see the other's factor, removed but not
+        # yet committed, and neither would turn two-step verification off.
+        lock_user_row(user)
+        if devices.has_mfa(user):
+            return
+        RecoveryCodeSet.objects.filter(user=user).delete()
+        signals.mfa_disabled.send(sender=sender or TOTPDevice, request=request, user=user)
 
 
 def recovery_regenerate(request, *, user) -> list[str]:
-    if not devices.has_mfa(user):
-        raise FlowError(MFAError.NOT_ENROLLED, _("Set up an authenticator app first."))
     with transaction.atomic():
+        # Under the user's row lock, as a factor's removal decides whether it was the last:
+        # codes made while the last factor goes would outlive it.
+        lock_user_row(user)
+        if not devices.has_mfa(user):
+            raise FlowError(MFAError.NOT_ENROLLED, _("Set up an authenticator app first."))
         codes = recovery.generate(user)
         trust.trust_revoke(user, request=request)
         signals.recovery_codes_generated.send(sender=RecoveryCodeSet, request=request,
@@ -254,14 +275,19 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
     # Only when the sign-in waits for this stage: a code checked for a sign-in waiting for
     # another step would be used up for nothing (and no stage could be passed with it).
     if user is None or state.waiting != "mfa":
-        raise FlowError(MFAError.NO_LOGIN_PENDING, _("Your sign-in expired. Start again."),
-                        status=409)
+        raise _no_login_pending()
     try:
         with code_checked(request, user=user, code=code) as method:
             request.session.pop(FAILURES_KEY, None)
             signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
                                              method=method)
-            return pipeline.stage_passed(request, "mfa", amr=["otp"])
+            result = pipeline.stage_passed(request, "mfa", amr=["otp"])
+            if result is None:
+                # The sign-in ended while the code was checked: the password changed or
+                # the account was disabled meanwhile, or its time ran out. Raised in the
+                # code's transaction, so the code stays unused and no success is recorded.
+                raise _no_login_pending()
+            return result
     except WrongCode as error:
         failures = _failures(request, user) + 1
         request.session[FAILURES_KEY] = {"user": str(user.pk), "count": failures}
@@ -275,6 +301,11 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
             raise FlowError(MFAError.LOCKED, _("Too many wrong codes. Sign in again."),
                             status=429, retry_after=app_settings.THROTTLE_FACTOR) from None
         raise
+
+
+def _no_login_pending() -> FlowError:
+    return FlowError(MFAError.NO_LOGIN_PENDING, _("Your sign-in expired. Start again."),
+                     status=409)
 
 
 def _failures(request, user) -> int:

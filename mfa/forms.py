@@ -38,8 +38,15 @@ class RecoveryCodeForm(forms.Form):
 
 
 class ChallengeForm(CodeForm):
-    trust_browser = forms.BooleanField(label=_("Don't ask again on this browser"),
-                                       required=False)
+    trust_browser = forms.BooleanField(
+        label=_("Don't ask again on this browser"), required=False,
+        # A trusted browser skips the code at sign-in only: a sensitive action asks for
+        # both factors whenever the account has two, so that a stolen cookie and a phished
+        # password cannot remove the factor meant to stop them. Said here, where it is chosen.
+        help_text=_("Signing in on this browser will skip this step. Sensitive changes, such "
+                    "as removing a sign-in factor or changing your password or email address, "
+                    "will still ask for it."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -63,7 +63,11 @@ class IndexView(LoginRequiredMixin, AuthPageMixin, TemplateView):
 
 
 class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormView):
-    """Signed-in enrollment (needs a recent authentication)."""
+    """Signed-in enrollment (needs a recent authentication).
+
+    Opening the page changes nothing: it shows the setup this session began, or a button
+    that begins one. Beginning makes a key, so it is a POST (with the CSRF token), as with
+    the API; a link followed, a prefetch or a page another site loads begins nothing."""
 
     template_name = "mfa/totp_setup.html"
     form_class = ActivateForm
@@ -72,23 +76,41 @@ class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormV
         return self.request.user
 
     def get(self, request, *args, **kwargs):
-        user = self.user()
-        if devices.totp_device(user) is not None:
-            messages.info(request, _("An authenticator app is already set up."))
-            return redirect(self.done_url())
+        if devices.totp_device(self.user()) is not None:
+            return self.enrolled()
         try:
-            self.setup = (flows.totp_setup_pending(request, user=user)
-                          or flows.totp_setup_begin(request, user=user))
+            flows.totp_setup_allowed(self.user())  # said now rather than after the button
         except FlowError as error:
             messages.error(request, error.message)
             return redirect(self.done_url())
         return super().get(request, *args, **kwargs)
 
+    def post(self, request, *args, **kwargs):
+        if request.POST.get("action") == "begin":
+            return self.begin()
+        return super().post(request, *args, **kwargs)
+
+    def begin(self):
+        user = self.user()
+        if devices.totp_device(user) is not None:
+            return self.enrolled()
+        try:
+            # The setup this session began, while fresh, as the API gives it: a second tab
+            # pressing the button shows the key the first one is scanning.
+            if flows.totp_setup_pending(self.request, user=user) is None:
+                flows.totp_setup_begin(self.request, user=user)
+        except FlowError as error:
+            messages.error(self.request, error.message)
+            return redirect(self.done_url())
+        return redirect(self.request.path)  # the page shows the setup begun
+
+    def enrolled(self):
+        messages.info(self.request, _("An authenticator app is already set up."))
+        return redirect(self.done_url())
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        setup = getattr(self, "setup", None) or flows.totp_setup_pending(self.request,
-                                                                         user=self.user())
-        context["setup"] = setup
+        context["setup"] = flows.totp_setup_pending(self.request, user=self.user())
         return context
 
     def done_url(self) -> str:

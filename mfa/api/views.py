@@ -45,7 +45,11 @@ class CodeSerializer(serializers.Serializer):
 
 
 class ChallengeSerializer(CodeSerializer):
-    trust_browser = StrictBooleanField(default=False)
+    trust_browser = StrictBooleanField(
+        default=False,
+        help_text="Don't ask this browser for a second factor at sign-in for "
+                  "AUTHSUITE_MFA_TRUST_BROWSER_DAYS. Sensitive changes (removing a factor, "
+                  "changing the password or email address) still ask for it.")
 
 
 class StatusSerializer(serializers.Serializer):

@@ -52,9 +52,13 @@ def _second_factor_state(request) -> tuple[pipeline.LoginState, object]:
     user = state.user() if state else None
     stage = pipeline.stage_current(request) if user is not None else None
     if stage is None or stage.key != "mfa":
-        raise FlowError(AccountsError.NO_LOGIN_PENDING, _("Your sign-in expired. Start again."),
-                        status=409)
+        raise _no_login_pending()
     return state, user
+
+
+def _no_login_pending() -> FlowError:
+    return FlowError(AccountsError.NO_LOGIN_PENDING, _("Your sign-in expired. Start again."),
+                     status=409)
 
 
 def second_factor_options(request) -> dict:
@@ -212,7 +216,13 @@ def second_factor_verify(request, *, credential) -> pipeline.LoginResult:
             raise FlowError(PasskeyError.NOT_SECOND_FACTOR, _(
                 "This passkey is the same kind of factor as the one you signed in with. "
                 "Use your authenticator app or a recovery code."))
-        return pipeline.stage_passed(request, "mfa", amr=amr)
+        result = pipeline.stage_passed(request, "mfa", amr=amr)
+        if result is None:
+            # The sign-in ended while the passkey was checked (the password changed, the
+            # account disabled, the time up): raised in the ceremony's transaction, so
+            # the passkey's counter and its use are not recorded.
+            raise _no_login_pending()
+        return result
 
     return _assert(request, credential, ceremony=CEREMONY_SECOND_FACTOR,
                    expected_user_id=str(user.pk), then=passed)

@@ -8,6 +8,7 @@ from django.utils.translation import ngettext
 
 from accounts.errors import FlowError
 from accounts.exports import when
+from accounts.users import lock_user_row
 from passkeys import signals
 from passkeys.errors import PasskeyError
 from passkeys.flows.common import _notice, passkey_name
@@ -50,6 +51,10 @@ def passkey_remove(request, *, user, passkey_id: int, by=None) -> None:
         passkey = Passkey.objects.select_for_update().filter(user=user, pk=passkey_id).first()
         if passkey is None:
             raise FlowError(PasskeyError.NOT_FOUND, _("No such passkey."), status=404)
+        # Whether another way in is left, and whether another second factor is, are asked
+        # under the user's row lock: two passkeys removed at once would each see the other.
+        # Taken after the passkey's row, in the order a sign-in with it takes them.
+        lock_user_row(user)
         if by is None and not can_sign_in_without(user, passkey):
             raise FlowError(PasskeyError.LAST_CREDENTIAL, _(
                 "This is the only way you can sign in. Add another passkey or set a password "

@@ -41,9 +41,14 @@ def test_enroll_then_sign_in_with_totp_and_with_a_recovery_code(page, console, u
     sign_in(page, user.email, password)
     page.wait_for_url("**/accounts/")
 
-    # Enroll: the page shows an inline SVG QR code and the key for manual entry.
+    # Enroll: opening the page begins nothing; its button makes the key, and the page then
+    # shows an inline SVG QR code and the key for manual entry.
     page.goto("/mfa/")
     page.get_by_role("link", name="Set up an authenticator app").click()
+    page.wait_for_url("**/mfa/totp/setup/")
+    assert page.locator(".qr svg").count() == 0
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    page.get_by_role("button", name="Start setup").click()
     page.wait_for_url("**/mfa/totp/setup/")
     assert page.locator(".qr svg").is_visible()
     secret = page.locator("#totp-secret").inner_text().strip()

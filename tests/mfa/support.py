@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 
 import pyotp
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.urls import reverse
 
+from accounts import pipeline
 from mfa import recovery, totp
 from mfa.models import TOTPDevice
 from tests.helpers import outbox_for
@@ -101,9 +104,38 @@ def subjects(email: str) -> list[str]:
     return [m.subject for m in outbox_for(email)]
 
 
+def begin_setup(client, url: str = ""):
+    """Press "Start setup" on the authenticator-app setup page (``url``: another page with
+    the setup, the sign-in's enrollment); returns the page it leads to, with the key."""
+    return client.post(url or reverse("mfa:totp_setup"), {"action": "begin"}, follow=True)
+
+
 def page_secret(content: bytes) -> str:
     return SECRET_RE.search(content.decode()).group(1)
 
 
 def page_codes(content: bytes) -> list[str]:
     return CODE_RE.findall(content.decode())
+
+
+def meanwhile(monkeypatch, change) -> None:
+    """``change()`` runs once the second factor is accepted, before the sign-in goes on: what another
+    request (a password reset, staff disabling the account) may do at that moment."""
+    real = pipeline.stage_passed
+
+    def passed(request, key, **kwargs):
+        change()
+        return real(request, key, **kwargs)
+
+    monkeypatch.setattr(pipeline, "stage_passed", passed)
+
+
+def password_reset(user):
+    """A change for :func:`meanwhile`: the password is reset from another browser."""
+    return lambda: get_user_model().objects.filter(pk=user.pk).update(
+        password=make_password("a passphrase set by a reset meanwhile"))
+
+
+def disabled(user):
+    """A change for :func:`meanwhile`: staff disable the account."""
+    return lambda: get_user_model().objects.filter(pk=user.pk).update(is_active=False)

@@ -18,7 +18,7 @@ from mfa.models import (
     TOTPDevice,
     TrustedBrowser,
 )
-from tests.mfa.support import API, enroll, login, signed_in
+from tests.mfa.support import API, begin_setup, enroll, login, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def pending(client, user, password):
 def setting_up(client, user, password):
     """Signed in moments ago with a pending authenticator app."""
     login(client, user, password)
-    client.get(reverse("mfa:totp_setup"))
+    begin_setup(client)
     assert TOTPDevice.objects.filter(user=user, confirmed=False).exists()
     return client
 
@@ -76,7 +76,7 @@ def enrolling(settings, client, user, password):
     """A sign-in waiting for its mandatory enrollment, with a pending app."""
     settings.AUTHSUITE_MFA_REQUIRED = "everyone"
     assert login(client, user, password)["Location"] == reverse("mfa:enroll")
-    client.get(reverse("mfa:enroll"))
+    begin_setup(client, reverse("mfa:enroll"))
     return client
 
 

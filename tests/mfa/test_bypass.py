@@ -201,6 +201,7 @@ def test_other_stage_pages_do_not_skip_the_challenge(pending, user):
 def test_enrollment_does_not_skip_the_challenge(pending, user, clock):
     response = pending.get(reverse("mfa:enroll"))
     assert response.status_code == 302
+    assert pending.post(reverse("mfa:enroll"), {"action": "begin"}).status_code == 302
     assert pending.post(reverse("mfa:enroll"), {"code": "123456"}).status_code == 302
     assert api_post(pending, "mfa/totp/setup/").status_code == 403
     assert api_post(pending, "mfa/totp/activate/", {"code": "123456"}).status_code == 403

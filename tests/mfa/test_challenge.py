@@ -20,9 +20,12 @@ from tests.mfa.support import (
     RECORD_KEY,
     Clock,
     api_post,
+    disabled,
     enroll,
     error_code,
     login,
+    meanwhile,
+    password_reset,
     signed_in,
     subjects,
 )
@@ -416,3 +419,37 @@ def test_a_wrong_recovery_code_shows_its_error_on_its_form(pending):
     assert '<details class="recovery" open>' in page
     assert '<p class="error" id="id_recovery_code-error">That code is not valid.</p>' in page
     assert 'id="id_code-error"' not in page
+
+
+# --- a sign-in that ends while its code is checked --------------------------------------------
+
+
+@pytest.mark.parametrize("change", [password_reset, disabled])
+@pytest.mark.parametrize("kind", ["totp", "recovery"])
+def test_a_sign_in_ended_meanwhile_answers_409_and_keeps_the_code(
+        client, user, password, enrolled, clock, monkeypatch, change, kind):
+    api_post(client, "login/", {"email": user.email, "password": password})
+    meanwhile(monkeypatch, change(user))
+    one_time = clock.code(enrolled[0]) if kind == "totp" else enrolled[1][0]
+
+    response = api_post(client, "mfa/challenge/", {"code": one_time})
+
+    assert response.status_code == 409 and error_code(response) == "no_login_pending"
+    assert not signed_in(client)
+    # The code was not spent on a sign-in that could not go on.
+    assert TOTPDevice.objects.get(user=user).last_t == -1
+    assert not RecoveryCode.objects.filter(used_at__isnull=False).exists()
+    assert not events("mfa.challenge.succeeded")
+
+
+@pytest.mark.parametrize("change", [password_reset, disabled])
+def test_a_sign_in_ended_meanwhile_sends_the_page_back_to_sign_in(
+        pending, user, enrolled, clock, monkeypatch, change):
+    meanwhile(monkeypatch, change(user))
+
+    response = pending.post(CHALLENGE, {"code": clock.code(enrolled[0])}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("accounts:login")
+    assert "Your sign-in expired. Start again." in response.content.decode()
+    assert AUTH_KEY not in pending.session
+    assert TOTPDevice.objects.get(user=user).last_t == -1

@@ -14,7 +14,15 @@ from django.urls import reverse
 from mfa import recovery, totp
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
 from tests.helpers import race
-from tests.mfa.support import AUTH_KEY, api_post, enroll, login, page_codes, page_secret
+from tests.mfa.support import (
+    AUTH_KEY,
+    api_post,
+    begin_setup,
+    enroll,
+    login,
+    page_codes,
+    page_secret,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -86,7 +94,7 @@ def test_one_activation_code_activates_once(user, password, clock):
     set."""
     first = Client()
     login(first, user, password)
-    page = first.get(SETUP).content.decode()
+    page = begin_setup(first).content.decode()
     secret = page.split('id="totp-secret">', 1)[1].split("<", 1)[0]
     clients = [first]
     for _ in range(REQUESTS - 1):  # the same session cookie, as tabs of one browser share
@@ -104,12 +112,12 @@ def test_one_activation_code_activates_once(user, password, clock):
 
 
 def test_setups_begun_at_once_turn_on_one_authenticator_app(user, password, clock):
-    """Sessions opening the setup page at the same moment each get a key of their own; turned
+    """Sessions beginning a setup at the same moment each get a key of their own; turned
     on at the same moment too, one app is on and the other setups are gone."""
     clients = [Client() for _ in range(REQUESTS)]
     for client in clients:
         login(client, user, password)
-    pages = race(REQUESTS, lambda i: clients[i].get(SETUP).content)
+    pages = race(REQUESTS, lambda i: begin_setup(clients[i]).content)
     secrets = [page_secret(page) for page in pages]
     assert len(set(secrets)) == REQUESTS
     race(REQUESTS, lambda i: clients[i].post(SETUP, {"code": clock.code(secrets[i])}))

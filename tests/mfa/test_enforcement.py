@@ -18,6 +18,7 @@ from tests.mfa.support import (
     RECORD_KEY,
     api_get,
     api_post,
+    begin_setup,
     enroll,
     error_code,
     login,
@@ -83,7 +84,9 @@ def test_no_session_until_enrolled(everyone, client, user, password, clock):
     assert response["Location"] == ENROLL
     assert AUTH_KEY not in client.session and not signed_in(client)
     assert client.get(reverse("accounts:profile")).status_code == 302
-    page = client.get(ENROLL)
+    assert "Start setup" in client.get(ENROLL).content.decode()
+    assert not TOTPDevice.objects.filter(user=user).exists()  # opening the page began nothing
+    page = begin_setup(client, ENROLL)
     assert page.status_code == 200
     assert "Your account requires a second step at sign-in." in page.content.decode()
     assert "<svg" in page.content.decode()
@@ -105,7 +108,7 @@ def test_no_session_until_enrolled(everyone, client, user, password, clock):
 
 def test_the_next_sign_in_asks_for_the_code(everyone, client, user, password, clock):
     login(client, user, password)
-    secret = page_secret(client.get(ENROLL).content)
+    secret = page_secret(begin_setup(client, ENROLL).content)
     client.post(ENROLL, {"code": clock.code(secret)})
     client.post(reverse("accounts:logout"))
     assert login(client, user, password)["Location"] == reverse("mfa:challenge")
@@ -200,7 +203,7 @@ def test_an_enrolled_user_has_no_grace_period_to_show(grace, user):
 def test_users_in_their_grace_period_may_enroll_from_the_overview(grace, client, user, password,
                                                                  clock):
     login(client, user, password)
-    secret = page_secret(client.get(reverse("mfa:totp_setup")).content)
+    secret = page_secret(begin_setup(client).content)
     client.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)})
     assert policy.grace_ends(user) is None
     assert TOTPDevice.objects.get(user=user).confirmed
@@ -239,7 +242,7 @@ def test_enrolling_another_account_never_steps_up_the_signed_in_one(another_acco
     client = another_account_enrolling
     PasswordChangeRequired.objects.create(user=staff)
     before = client.session[RECORD_KEY]
-    secret = page_secret(client.get(ENROLL).content)
+    secret = page_secret(begin_setup(client, ENROLL).content)
 
     response = client.post(ENROLL, {"code": clock.code(secret)})
 
@@ -254,7 +257,7 @@ def test_enrolling_another_account_never_steps_up_the_signed_in_one(another_acco
 def test_enrolling_another_account_signs_that_account_in(another_account_enrolling, staff,
                                                          clock):
     client = another_account_enrolling
-    secret = page_secret(client.get(ENROLL).content)
+    secret = page_secret(begin_setup(client, ENROLL).content)
 
     assert client.post(ENROLL, {"code": clock.code(secret)}).status_code == 200
 

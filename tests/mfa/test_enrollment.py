@@ -17,6 +17,7 @@ from mfa import devices, recovery, totp
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice, TrustedBrowser
 from tests.mfa.support import (
     AUTH_KEY,
+    begin_setup,
     enroll,
     login,
     page_codes,
@@ -72,8 +73,38 @@ def test_changes_need_a_recent_authentication(signed_in, user, url, method):
     assert mail.outbox == []
 
 
-def test_setup_page_shows_a_local_svg_qr_code_and_the_key(signed_in, user):
+def test_opening_the_setup_page_changes_nothing(signed_in, user):
+    """A GET (a link followed, a prefetch, a page another site loads) begins no setup: the
+    page offers a button that does, a POST with the CSRF token."""
     response = signed_in.get(SETUP)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert 'id="totp-secret"' not in page and "<svg" not in page
+    form = re.search(r'<form method="post">.*?</form>', page, re.S).group(0)
+    assert "csrfmiddlewaretoken" in form
+    assert '<button type="submit" name="action" value="begin">Start setup</button>' in form
+
+
+def test_beginning_a_setup_needs_the_csrf_token(user, password):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    assert browser.post(SETUP, {"action": "begin"}).status_code == 403
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+def test_the_button_begins_the_setup_and_shows_it(signed_in, user):
+    response = signed_in.post(SETUP, {"action": "begin"})
+    assert response.status_code == 302 and response["Location"] == SETUP
+    assert not TOTPDevice.objects.get(user=user).confirmed
+    page = signed_in.get(SETUP).content.decode()
+    assert page_secret(page.encode()) == totp.base32(totp.device_key(
+        TOTPDevice.objects.get(user=user)))
+    assert "Start setup" not in page
+
+
+def test_setup_page_shows_a_local_svg_qr_code_and_the_key(signed_in, user):
+    response = begin_setup(signed_in)
     assert response.status_code == 200
     page = response.content.decode()
     secret = page_secret(response.content)
@@ -92,8 +123,10 @@ def test_setup_page_shows_a_local_svg_qr_code_and_the_key(signed_in, user):
 
 
 def test_reloading_the_setup_page_keeps_the_same_key(signed_in):
-    first = page_secret(signed_in.get(SETUP).content)
+    first = page_secret(begin_setup(signed_in).content)
     assert page_secret(signed_in.get(SETUP).content) == first
+    # Pressing the button again (another tab of this browser) shows the same key.
+    assert page_secret(begin_setup(signed_in).content) == first
     assert TOTPDevice.objects.count() == 1
 
 
@@ -111,9 +144,9 @@ def second_session(user, password):
 def test_a_key_being_set_up_is_shown_only_to_the_session_that_began_it(signed_in, user,
                                                                         password, clock):
     other = second_session(user, password)
-    planted = page_secret(other.get(SETUP).content)
+    planted = page_secret(begin_setup(other).content)
 
-    secret = page_secret(signed_in.get(SETUP).content)
+    secret = page_secret(begin_setup(signed_in).content)
     assert secret != planted
     assert signed_in.post(SETUP, {"code": clock.code(secret)}).status_code == 200
 
@@ -133,7 +166,7 @@ def test_a_key_being_set_up_is_shown_only_to_the_session_that_began_it(signed_in
 
 def test_a_setup_begun_before_a_password_change_ends_with_it(signed_in, user, password):
     other = second_session(user, password)
-    other.get(SETUP)
+    begin_setup(other)
 
     changed = signed_in.post(reverse("accounts:password_change"), {
         "current_password": password, "new_password": "a brand new passphrase 2026",
@@ -150,7 +183,7 @@ def test_a_setup_left_unfinished_expires(signed_in, user, clock, monkeypatch):
 
     from mfa import flows
 
-    secret = page_secret(signed_in.get(SETUP).content)
+    secret = page_secret(begin_setup(signed_in).content)
     later = timezone.now() + flows.SETUP_LIFETIME + timedelta(seconds=1)
     monkeypatch.setattr(timezone, "now", lambda: later)
 
@@ -158,12 +191,12 @@ def test_a_setup_left_unfinished_expires(signed_in, user, clock, monkeypatch):
 
     assert "Start the setup again." in response.content.decode()
     assert not devices.has_mfa(user)
-    fresh = page_secret(signed_in.get(SETUP).content)
+    fresh = page_secret(begin_setup(signed_in).content)
     assert fresh != secret and TOTPDevice.objects.filter(user=user).count() == 1
 
 
 def test_code_field_is_a_one_time_code_input(signed_in):
-    page = signed_in.get(SETUP).content.decode()
+    page = begin_setup(signed_in).content.decode()
     field = re.search(r"<input[^>]*name=\"code\"[^>]*>", page).group(0)
     assert 'autocomplete="one-time-code"' in field
     assert 'inputmode="numeric"' in field
@@ -171,7 +204,7 @@ def test_code_field_is_a_one_time_code_input(signed_in):
 
 
 def test_the_device_is_not_active_before_a_valid_code(client, signed_in, user, password, clock):
-    secret = page_secret(signed_in.get(SETUP).content)
+    secret = page_secret(begin_setup(signed_in).content)
     response = signed_in.post(SETUP, {"code": clock.code(secret, 5)})
     assert response.status_code == 200
     assert "That code is not valid." in response.content.decode()
@@ -185,7 +218,7 @@ def test_the_device_is_not_active_before_a_valid_code(client, signed_in, user, p
 
 
 def test_a_valid_code_activates_and_shows_recovery_codes_once(signed_in, user, clock):
-    secret = page_secret(signed_in.get(SETUP).content)
+    secret = page_secret(begin_setup(signed_in).content)
     response = signed_in.post(SETUP, {"code": clock.code(secret)})
     assert response.status_code == 200
     codes = page_codes(response.content)
@@ -206,7 +239,7 @@ def test_a_valid_code_activates_and_shows_recovery_codes_once(signed_in, user, c
 
 
 def test_enrollment_sends_exactly_one_alert(signed_in, user, clock):
-    secret = page_secret(signed_in.get(SETUP).content)
+    secret = page_secret(begin_setup(signed_in).content)
     signed_in.post(SETUP, {"code": clock.code(secret)})
     assert subjects(user.email) == ["authsuite demo: A sign-in factor was added"]
     body = mail.outbox[0].body
@@ -215,7 +248,7 @@ def test_enrollment_sends_exactly_one_alert(signed_in, user, clock):
 
 
 def test_the_enrollment_code_cannot_be_replayed_at_sign_in(client, signed_in, user, password, clock):
-    secret = page_secret(signed_in.get(SETUP).content)
+    secret = page_secret(begin_setup(signed_in).content)
     code = clock.code(secret)
     signed_in.post(SETUP, {"code": code})
     signed_in.post(reverse("accounts:logout"))
@@ -248,8 +281,8 @@ def test_a_second_pending_app_is_refused_once_one_is_on(signed_in, user, passwor
 
     other_tab = Client()
     login(other_tab, user, password)
-    first = page_secret(signed_in.get(SETUP).content)
-    second = page_secret(other_tab.get(SETUP).content)
+    first = page_secret(begin_setup(signed_in).content)
+    second = page_secret(begin_setup(other_tab).content)
     monkeypatch.setattr(flows, "setups_void", lambda user: 0)  # the other setup came later
     assert signed_in.post(SETUP, {"code": clock.code(first)}).status_code == 200
     # The other tab signed in with the password alone: it is sent to prove the app first,
@@ -265,7 +298,7 @@ def test_a_second_pending_app_is_refused_once_one_is_on(signed_in, user, passwor
 
 def test_existing_recovery_codes_are_kept_when_an_app_is_added_again(signed_in, user, clock):
     codes = recovery.generate(user)
-    secret = page_secret(signed_in.get(SETUP).content)
+    secret = page_secret(begin_setup(signed_in).content)
     response = signed_in.post(SETUP, {"code": clock.code(secret)})
     assert response.status_code == 302 and response["Location"] == INDEX
     device = RecoveryCodeSet.objects.get(user=user)
@@ -354,7 +387,7 @@ def test_overview_needs_a_signed_in_user(client):
 
 
 def test_pyotp_accepts_the_uri_the_page_encodes(signed_in, user):
-    signed_in.get(SETUP)
+    begin_setup(signed_in)
     device = TOTPDevice.objects.get(user=user)
     parsed = pyotp.parse_uri(totp.otpauth_uri(device, user.email))
     assert parsed.name == user.email and parsed.issuer == "authsuite demo"

@@ -14,6 +14,7 @@ from authsuite.models import OutboxMessage
 from mfa import flows
 from mfa.models import RecoveryCode, TOTPDevice
 from tests.mfa.support import (
+    begin_setup,
     enroll,
     login,
     page_codes,
@@ -62,7 +63,7 @@ def assert_one_email(user, mailer, since_outbox: int, subject: str) -> None:
 
 
 def test_adding_an_app(mailer, signed_in, user, clock):
-    secret = page_secret(signed_in.get(reverse("mfa:totp_setup")).content)
+    secret = page_secret(begin_setup(signed_in).content)
     events, outbox = start()
     response = signed_in.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)})
     codes = page_codes(response.content)
@@ -104,7 +105,7 @@ def test_new_recovery_codes_are_reported_whatever_request_id_the_client_sends(si
     of on their own, even when the client sends (X-Request-ID is the client's to choose) the
     request id of the request that added the app."""
     request_id = "chosen-by-the-client-1"
-    secret = page_secret(signed_in.get(reverse("mfa:totp_setup")).content)
+    secret = page_secret(begin_setup(signed_in).content)
     signed_in.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)},
                    HTTP_X_REQUEST_ID=request_id)
     events, outbox = start()
@@ -192,7 +193,7 @@ def test_with_the_audit_trail_off_the_mfa_app_mails_each_change_itself(settings,
     """No event, so no alert rule: the notices must not stay claimed by rules that never run."""
     settings.AUTHSUITE_AUDIT_ENABLED = False
     login(client, user, password)
-    secret = page_secret(client.get(reverse("mfa:totp_setup")).content)
+    secret = page_secret(begin_setup(client).content)
     sent = []
     for change in (
         lambda: client.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)}),

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def _enroll(client, user, password):
     client.post(reverse("accounts:login"), {"email": user.email, "password": password})
-    page = client.get(reverse("mfa:totp_setup")).content.decode()
+    page = client.post(reverse("mfa:totp_setup"), {"action": "begin"}, follow=True).content.decode()
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
     response = client.post(reverse("mfa:totp_setup"), {"code": pyotp.TOTP(secret).now()})
     codes = re.findall(r"<code>([0-9a-z]{4}(?:-[0-9a-z]{4}){5})</code>",

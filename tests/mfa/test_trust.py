@@ -23,6 +23,7 @@ from tests.mfa.support import (
     api_delete,
     api_get,
     api_post,
+    begin_setup,
     enroll,
     error_code,
     login,
@@ -96,6 +97,24 @@ def test_a_trusted_browser_is_not_asked_again(trusted_client, user, password):
     # No second factor was shown in this session: its record says so.
     assert trusted_client.session[RECORD_KEY]["amr"] == ["pwd"]
     assert TrustedBrowser.objects.get(user=user).last_used_at is not None
+
+
+def test_the_box_says_sensitive_actions_still_ask_for_the_code(client, user, password,
+                                                               secret):
+    """Trusting a browser spares its sign-ins the code, not its sensitive actions (see
+    test_full_reauthentication): the box says so beside it, and so does the API's schema."""
+    login(client, user, password)
+    page = client.get(CHALLENGE).content.decode()
+    field = page.split('id="id_trust_browser"', 1)[1].split("</div>", 1)[0]
+    hint = ('<p class="hint">Signing in on this browser will skip this step. Sensitive changes, '
+            "such as removing a sign-in factor or changing your password or email address, "
+            "will still ask for it.</p>")
+    assert hint in field
+    schema = client.get("/api/auth/v1/schema/", {"format": "json"}).json()
+    body = schema["paths"]["/api/auth/v1/mfa/challenge/"]["post"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    described = schema["components"]["schemas"][ref]["properties"]
+    assert "still ask" in described["trust_browser"]["description"]
 
 
 def test_without_the_box_the_browser_is_asked_again(client, user, password, clock, secret):
@@ -199,7 +218,7 @@ def test_removing_the_app_ends_it(trusted_client, user, password, clock, secret)
     trusted_client.post(reverse("mfa:totp_remove"))
     assert not TrustedBrowser.objects.filter(user=user).exists()
     # Set up again: the old cookie is worth nothing.
-    secret = page_secret(trusted_client.get(reverse("mfa:totp_setup")).content)
+    secret = page_secret(begin_setup(trusted_client).content)
     clock.step()
     trusted_client.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)})
     assert asks_for_a_code(trusted_client, user, password)
@@ -211,7 +230,7 @@ def test_adding_an_app_ends_it(trusted_client, user, password, clock):
     other = Client()
     TrustedBrowser.objects.create(user=user, digest="x" * 64,
                                   expires_at=timezone.now() + timedelta(days=3))
-    secret = page_secret(trusted_client.get(reverse("mfa:totp_setup")).content)
+    secret = page_secret(begin_setup(trusted_client).content)
     trusted_client.post(reverse("mfa:totp_setup"), {"code": clock.code(secret)})
     assert not TrustedBrowser.objects.filter(user=user).exists()
     assert asks_for_a_code(other, user, password)

@@ -14,7 +14,7 @@ from audit.models import Event
 from mfa.models import TOTPDevice
 from passkeys.models import Passkey
 from tests.factories import UserFactory
-from tests.mfa.support import enroll
+from tests.mfa.support import disabled, enroll, meanwhile, password_reset
 from tests.passkeys.authenticator import SoftAuthenticator
 from tests.passkeys.support import (
     AUTH_KEY,
@@ -264,3 +264,21 @@ def test_the_reauthenticate_page_offers_the_passkey(user, password, passkey, aut
     second_factor(browser, authenticator)
     page = browser.get(reverse("accounts:reauthenticate")).content.decode()
     assert 'data-passkey="reauth"' in page
+
+
+@pytest.mark.parametrize("change", [password_reset, disabled])
+def test_a_sign_in_ended_meanwhile_answers_409_and_keeps_the_passkey_unused(
+        user, password, authenticator, passkey, monkeypatch, change):
+    """The password reset or the account disabled while the passkey is checked: the sign-in
+    cannot go on, and the passkey's use is not recorded."""
+    browser = Client()
+    password_step(browser, user, password)
+    meanwhile(monkeypatch, change(user))
+
+    response = second_factor(browser, authenticator)
+
+    assert response.status_code == 409 and code(response) == "no_login_pending"
+    assert not signed_in(browser)
+    passkey.refresh_from_db()
+    assert passkey.sign_count == 0 and passkey.last_used_at is None
+    assert not Event.objects.filter(action="passkeys.used").exists()
