@@ -240,6 +240,12 @@ def code_checked(request, *, user, code: str) -> Iterator[str]:
     if device is None:
         raise WrongCode()
     with transaction.atomic():
+        if method == "recovery_code":
+            # The user's row before the codes' rows, in the order the last factor's removal
+            # and new codes take them (the removal deletes the codes under that lock); the
+            # other order, codes then the user's row for last_login, could deadlock the two.
+            # An app's code takes the app's row first, as its removal does.
+            lock_user_row(user)
         ok, locked_until = devices.throttled_check(device, cleaned)
         if ok:
             if method == "recovery_code":

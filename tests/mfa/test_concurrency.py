@@ -7,21 +7,26 @@ releases them together. Real transactions: a race needs commits to race with.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from mfa import recovery, totp
+from mfa import devices, recovery, totp
+from mfa import flows as mfa_flows
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
 from tests.helpers import race
 from tests.mfa.support import (
     AUTH_KEY,
+    api_delete,
     api_post,
     begin_setup,
     enroll,
     login,
     page_codes,
     page_secret,
+    sign_in_fully,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -122,3 +127,45 @@ def test_setups_begun_at_once_turn_on_one_authenticator_app(user, password, cloc
     assert len(set(secrets)) == REQUESTS
     race(REQUESTS, lambda i: clients[i].post(SETUP, {"code": clock.code(secrets[i])}))
     assert TOTPDevice.objects.get(user=user).confirmed
+
+
+def test_a_recovery_code_sign_in_while_the_last_factor_goes_ends_without_a_deadlock(
+        user, password, clock, monkeypatch):
+    """The sign-in uses a code (its rows) and then writes the user's row (last_login); the
+    removal takes the user's row and then deletes the codes. Held so that each has taken its
+    first rows before the other goes on, the two must take turns, not wait on each other
+    until PostgreSQL gives one of them up (an error, a 500)."""
+    secret, codes = enroll(user)
+    remover = Client()
+    sign_in_fully(remover, user, password, clock, secret)
+    signer = Client()
+    assert login(signer, user, password)["Location"] == CHALLENGE
+    meet = threading.Barrier(2)
+    waited = threading.local()
+
+    def held(module, name: str) -> None:
+        real = getattr(module, name)
+
+        def wait_after(*args, **kwargs):
+            result = real(*args, **kwargs)
+            if not getattr(waited, "done", False):  # once per request
+                waited.done = True
+                try:
+                    meet.wait(timeout=2)
+                except threading.BrokenBarrierError:
+                    pass  # the other request waits for this one: nothing to meet
+            return result
+
+        monkeypatch.setattr(module, name, wait_after)
+
+    held(devices, "throttled_check")  # the sign-in: the code is used, its rows locked
+    held(mfa_flows, "lock_user_row")  # the removal: the user's row locked
+
+    statuses = race(2, lambda i: (
+        signer.post(CHALLENGE, {"code": codes[0]}).status_code if i == 0
+        else api_delete(remover, "mfa/totp/").status_code))
+
+    assert statuses == [302, 204]
+    assert AUTH_KEY in signer.session
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    assert not RecoveryCodeSet.objects.filter(user=user).exists()
