@@ -6,7 +6,11 @@ under ``/api/auth/v1/`` with its OpenAPI schema and locally served docs.
 
 from csp.decorators import csp_update
 from django.apps import apps
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.http import HttpResponse
 from django.urls import include, path, re_path
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import AllowAny
@@ -16,7 +20,42 @@ from authsuite.views import api_not_found
 
 
 class SchemaView(JSONErrorsMixin, SpectacularAPIView):
-    pass
+    """The OpenAPI document, built and rendered once per process for each format it is
+    asked in, then served from memory.
+
+    It changes only with the code and the settings (any change to them forgets it), and
+    building it costs tens of milliseconds: too much to spend again on every anonymous
+    request for a public document. It is in the site's language (``LANGUAGE_CODE``),
+    whatever language a request names (``?lang=``, ``Accept-Language``): one document per
+    language a request could name would let anyone fill a process's memory with them.
+    """
+
+    def _get_schema_response(self, request):
+        renderer = request.accepted_renderer
+        content = _documents.get(type(renderer))
+        if content is None:
+            with translation.override(settings.LANGUAGE_CODE):
+                data = super()._get_schema_response(request).data
+                content = renderer.render(data, renderer.media_type, self.get_renderer_context())
+            _documents[type(renderer)] = content
+        media_type = renderer.media_type
+        if renderer.charset:
+            media_type = f"{media_type}; charset={renderer.charset}"
+        response = HttpResponse(content, content_type=media_type)
+        response["Content-Disposition"] = (
+            f'inline; filename="{self._get_filename(request, self.api_version)}"')
+        return response
+
+
+#: The rendered document by renderer class (one per format).
+_documents: dict[type, bytes] = {}
+
+
+def _forget_documents(**kwargs) -> None:
+    _documents.clear()
+
+
+setting_changed.connect(_forget_documents, dispatch_uid="authsuite.suite_urls.documents")
 
 
 class DocsView(JSONErrorsMixin, SpectacularSwaggerSplitView):

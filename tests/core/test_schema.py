@@ -4,6 +4,7 @@ operation, with every stable code of the installed apps."""
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from authsuite.api.schema import error_codes
 
@@ -103,3 +104,59 @@ def test_a_delete_with_a_bad_body_is_refused_as_documented(client, user, body, c
     client.force_login(user)
     response = client.delete("/api/auth/v1/sessions/1/", data=body, content_type=content_type)
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """How many times the document is built from the code (the schema view's generator)."""
+    from authsuite import suite_urls
+
+    count = []
+    generator = suite_urls.SchemaView.generator_class
+
+    class Counted(generator):
+        def get_schema(self, *args, **kwargs):
+            count.append(1)
+            return super().get_schema(*args, **kwargs)
+
+    monkeypatch.setattr(suite_urls.SchemaView, "generator_class", Counted)
+    monkeypatch.setattr(suite_urls, "_documents", {})
+    return count
+
+
+def test_the_document_is_built_once_per_language_and_format(client, builds):
+    first = client.get("/api/auth/v1/schema/", {"format": "json"})
+    again = client.get("/api/auth/v1/schema/", {"format": "json"})
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content and len(builds) == 1
+    assert first["Content-Type"] == "application/vnd.oai.openapi+json"
+    assert first["Cache-Control"].startswith("max-age=0") or "no-store" in first["Cache-Control"]
+    assert 'filename="authsuite API (1).json"' in first["Content-Disposition"]
+
+    yaml = client.get("/api/auth/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi")
+    assert yaml.status_code == 200 and yaml.content.startswith(b"openapi: 3")
+    assert yaml["Content-Type"].startswith("application/vnd.oai.openapi")
+    assert len(builds) == 2
+    client.get("/api/auth/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi")
+    assert len(builds) == 2
+
+
+def test_the_document_is_in_the_sites_language_whatever_a_request_names(client, builds):
+    from authsuite import suite_urls
+
+    for lang in ["zz", "x" * 300, "en-us", "de\u202eevil", "", "EN"]:
+        response = client.get("/api/auth/v1/schema/", {"format": "json", "lang": lang},
+                              HTTP_ACCEPT_LANGUAGE=lang[:50].encode("ascii", "ignore").decode())
+        assert response.status_code == 200
+    assert len(suite_urls._documents) == 1
+    assert len(builds) == 1
+    with translation.override("de"):  # what a request's Accept-Language could activate
+        assert client.get("/api/auth/v1/schema/", {"format": "json"}).status_code == 200
+    assert len(builds) == 1
+
+
+def test_a_change_of_settings_builds_the_document_afresh(client, builds, settings):
+    client.get("/api/auth/v1/schema/", {"format": "json"})
+    settings.SPECTACULAR_SETTINGS = {**settings.SPECTACULAR_SETTINGS, "TITLE": "Renamed API"}
+    assert client.get("/api/auth/v1/schema/", {"format": "json"}).status_code == 200
+    assert len(builds) == 2
