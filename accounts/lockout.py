@@ -43,6 +43,7 @@ from authsuite import context, crypto, db
 from authsuite.cookies import secure_for
 
 DEVICE_SALT = "authsuite.accounts.lockout.device"
+HOLDER_PURPOSE = "lockout-device"  # purpose of the digest naming the cookie's address
 #: Throttle rows of a known browser: ``ip`` is this prefix and the browser's id.
 DEVICE_PREFIX = "device:"
 _DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
@@ -80,7 +81,7 @@ def _pair(ip: str | None, device: KnownBrowser | None) -> str:
 
 def _holder(identifier: str) -> str:
     # The cookie names the address by a keyed digest: it must not show it.
-    return crypto.token_digest(normalize_email(identifier), purpose="lockout-device")[:32]
+    return crypto.token_digest(normalize_email(identifier), purpose=HOLDER_PURPOSE)[:32]
 
 
 def device_of(request, identifier: str) -> KnownBrowser | None:
@@ -94,7 +95,8 @@ def device_of(request, identifier: str) -> KnownBrowser | None:
     value = crypto.signed_value(raw, salt=DEVICE_SALT, max_age=days * 86400)
     if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in "adu"):
         return None
-    if not crypto.digests_match(value["a"], _holder(identifier)):
+    if not crypto.digest_matches(value["a"], normalize_email(identifier),
+                                 purpose=HOLDER_PURPOSE, length=32):
         return None
     return KnownBrowser(value["d"], value["u"]) if _DEVICE_ID.fullmatch(value["d"]) else None
 

@@ -51,7 +51,7 @@ def _usable(raw: str, purpose: str):
     if not could_be_token(raw):
         return OneTimeToken.objects.none()
     tokens = OneTimeToken.objects.filter(
-        digest=crypto.token_digest(raw, purpose=purpose), purpose=purpose,
+        digest__in=crypto.token_digests(raw, purpose=purpose), purpose=purpose,
         used_at__isnull=True, voided_at__isnull=True, expires_at__gt=_now(),
     )
     if stores_is_active():

@@ -30,6 +30,25 @@ def token_digest(raw: str, *, purpose: str) -> str:
     return salted_hmac(f"authsuite.token.{purpose}", raw, algorithm="sha256").hexdigest()
 
 
+def token_digests(raw: str, *, purpose: str) -> list[str]:
+    """The digests a token stored before now may have: with SECRET_KEY, then with each of
+    ``SECRET_KEY_FALLBACKS``. Rotating SECRET_KEY the way Django documents it must not void
+    what was stored under the old key (recovery codes, above all, that live for years)
+    while the old key is still listed, as Django's own signed values and tokens do."""
+    from django.conf import settings
+
+    return [token_digest(raw, purpose=purpose), *(
+        salted_hmac(f"authsuite.token.{purpose}", raw, secret=old, algorithm="sha256").hexdigest()
+        for old in settings.SECRET_KEY_FALLBACKS if old)]
+
+
+def digest_matches(stored: str, raw: str, *, purpose: str, length: int | None = None) -> bool:
+    """Whether ``stored`` is ``raw``'s digest (its first ``length`` characters) under
+    SECRET_KEY or one of its fallbacks (:func:`token_digests`)."""
+    return any(digests_match(stored, digest[:length])
+               for digest in token_digests(raw, purpose=purpose))
+
+
 def digests_match(a: str, b: str) -> bool:
     return constant_time_compare(a, b)
 

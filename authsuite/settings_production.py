@@ -17,6 +17,11 @@ from authsuite.settings import INSTALLED_APPS  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = os.environ["SECRET_KEY"]
+# To rotate SECRET_KEY, list the keys it replaced here (comma-separated) until what they
+# signed or keyed (sessions, links, trusted browsers, recovery codes) may end.
+SECRET_KEY_FALLBACKS = [
+    k.strip() for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
+]
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "authsuite.mailbox"]
 
 SESSION_COOKIE_SECURE = True

@@ -56,7 +56,9 @@ def consume(device: RecoveryCodeSet, code) -> RecoveryCode | None:
     if (len(raw) not in (CODE_CHARS, EARLIER_CODE_CHARS) or not raw.isascii()
             or any(ch not in ALPHABET for ch in raw)):
         return None
-    found = RecoveryCode.objects.filter(device=device, digest=_digest(raw),
+    # Under SECRET_KEY or a fallback: a rotation does not void the codes made before it.
+    digests = crypto.token_digests(raw, purpose="mfa-recovery")
+    found = RecoveryCode.objects.filter(device=device, digest__in=digests,
                                         used_at__isnull=True).first()
     if found is None:
         return None

@@ -20,12 +20,13 @@ from mfa.app_settings import app_settings
 from mfa.models import TrustedBrowser
 
 SALT = "authsuite.mfa.trust"
+PASSWORD_TAG = "mfa-trust-password"  # purpose of the password tag's digest
 
 
 def _password_tag(user) -> str:
     """A short keyed digest of the stored password hash: any new password ends the promise,
     even one set without a signal (a management command, a data migration)."""
-    return crypto.token_digest(user.password or "", purpose="mfa-trust-password")[:16]
+    return crypto.token_digest(user.password or "", purpose=PASSWORD_TAG)[:16]
 
 
 def trust_issue(request, response, user) -> TrustedBrowser | None:
@@ -61,14 +62,14 @@ def trusted(request, user) -> TrustedBrowser | None:
         return None
     if not isinstance(value.get("id"), int) or isinstance(value["id"], bool):
         return None
-    if not crypto.digests_match(str(value.get("p", "")), _password_tag(user)):
+    if not crypto.digest_matches(str(value.get("p", "")), user.password or "",
+                                 purpose=PASSWORD_TAG, length=16):
         return None
     row = TrustedBrowser.objects.filter(
         pk=value.get("id"), user=user, expires_at__gt=timezone.now()
     ).first()
-    if row is None or not crypto.digests_match(
-        row.digest, crypto.token_digest(str(value.get("t", "")), purpose="mfa-trust")
-    ):
+    if row is None or not crypto.digest_matches(row.digest, str(value.get("t", "")),
+                                                purpose="mfa-trust"):
         return None
     TrustedBrowser.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
     return row

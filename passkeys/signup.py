@@ -109,7 +109,7 @@ def _usable(raw: str):
     if not tokens.could_be_token(raw):
         return PendingSignup.objects.none()
     return PendingSignup.objects.filter(
-        digest=crypto.token_digest(raw, purpose=DIGEST_PURPOSE), used_at__isnull=True,
+        digest__in=crypto.token_digests(raw, purpose=DIGEST_PURPOSE), used_at__isnull=True,
         voided_at__isnull=True, expires_at__gt=_now(),
     )
 
