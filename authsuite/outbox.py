@@ -59,19 +59,46 @@ def _queue(message_id: int) -> None:
         logger.warning("outbox: could not queue message %s; the sweeper will retry", message_id)
 
 
-def _claim(message_id: int) -> OutboxMessage | None:
-    """Take ownership of a due message in one conditional UPDATE (atomic on every backend)."""
-    now = timezone.now()
+def _lost(now) -> Q:
+    """Messages whose worker was lost while sending them: killed, or still at it past
+    MAIL_CLAIM_TIMEOUT."""
     stale = now - timedelta(seconds=app_settings.MAIL_CLAIM_TIMEOUT)
-    due = Q(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now) | Q(
-        status=OutboxMessage.Status.SENDING, claimed_at__lt=stale
-    )
+    return Q(status=OutboxMessage.Status.SENDING, claimed_at__lt=stale)
+
+
+def _fail_lost(rows) -> int:
+    """Fail for good the ``rows`` lost on their last attempt: taken over, they would be sent
+    once more than MAIL_MAX_ATTEMPTS allows, and a worker that dies on one (a hard time
+    limit, say) would try it every claim timeout for ever, its secret kept all along."""
+    error = "The worker sending it stopped on its last attempt."
+    failed = 0
+    for with_secret in (True, False):
+        failed += rows.filter(~Q(sealed_context="") if with_secret else Q(sealed_context="")).update(
+            status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
+            last_error=error, secret_erased=with_secret,
+        )
+    return failed
+
+
+def _claim(message_id: int) -> OutboxMessage | str | None:
+    """Take ownership of a due message in one conditional UPDATE (atomic on every backend);
+    "failed" when it was lost on its last attempt and is now failed for good."""
+    now = timezone.now()
+    has_attempts = Q(attempts__lt=app_settings.MAIL_MAX_ATTEMPTS)
+    due = Q(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now) | (
+        _lost(now) & has_attempts)
 
     won = (
         OutboxMessage.objects.filter(due, pk=message_id)
         .update(status=OutboxMessage.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
     )
-    return OutboxMessage.objects.get(pk=message_id) if won else None
+    if won:
+        return OutboxMessage.objects.get(pk=message_id)
+    if _fail_lost(OutboxMessage.objects.filter(_lost(now) & ~has_attempts, pk=message_id)):
+        logger.error("outbox: message %s was lost on its last attempt; failed for good",
+                     message_id)
+        return OutboxMessage.Status.FAILED
+    return None
 
 
 def render(message: OutboxMessage) -> EmailMultiAlternatives:
@@ -113,6 +140,8 @@ def mail_deliver(message_id: int) -> str:
     message = _claim(message_id)
     if message is None:
         return "skipped"
+    if message == OutboxMessage.Status.FAILED:
+        return message
     try:
         email = render(message)
         email.send(fail_silently=False)
@@ -182,11 +211,14 @@ def outbox_sweep() -> int:
     """
     now = timezone.now()
     pending_since = now - timedelta(seconds=app_settings.MAIL_SWEEP_AFTER)
-    stale = now - timedelta(seconds=app_settings.MAIL_CLAIM_TIMEOUT)
+    has_attempts = Q(attempts__lt=app_settings.MAIL_MAX_ATTEMPTS)
+    if lost := _fail_lost(OutboxMessage.objects.filter(_lost(now) & ~has_attempts)):
+        logger.error("outbox: %s messages were lost on their last attempt; failed for good",
+                     lost)
     due = OutboxMessage.objects.filter(
         Q(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now,
           created_at__lte=pending_since)
-        | Q(status=OutboxMessage.Status.SENDING, claimed_at__lt=stale)
+        | (_lost(now) & has_attempts)
     ).values_list("pk", flat=True)[:1000]
     ids = list(due)
     for message_id in ids:

@@ -196,6 +196,29 @@ def test_a_claim_older_than_the_timeout_is_taken_over(db, frozen, settings):
     assert row(message).attempts == 2
 
 
+def test_a_last_attempt_whose_worker_was_lost_fails_for_good(db, frozen, settings):
+    """The worker died (or hung past its claim) on the last attempt the setting allows: the
+    message is not sent an attempt more, every 5 minutes for ever, keeping its secret."""
+    settings.AUTHSUITE_MAIL_MAX_ATTEMPTS = 4
+    settings.AUTHSUITE_MAIL_CLAIM_TIMEOUT = 300
+    sealed = outbox.crypto.seal(json.dumps({"url": SECRET_URL}))
+    lost = new_message(status=Status.SENDING, claimed_at=START - timedelta(seconds=301),
+                       attempts=4, sealed_context=sealed)
+    swept = new_message(status=Status.SENDING, claimed_at=START - timedelta(seconds=301),
+                        attempts=4, sealed_context=sealed)
+    earlier = new_message(status=Status.SENDING, claimed_at=START - timedelta(seconds=301),
+                          attempts=3)
+
+    assert outbox.mail_deliver(lost.pk) == Status.FAILED
+    assert outbox.outbox_sweep() == 1  # only the one with an attempt left
+    assert [m.to for m in mail.outbox] == [["ann@example.com"]]
+    assert row(earlier).status == Status.SENT
+    for message in (lost, swept):
+        stored = row(message)
+        assert (stored.status, stored.attempts, stored.sealed_context) == (Status.FAILED, 4, "")
+        assert stored.secret_erased and stored.claimed_at is None and stored.last_error
+
+
 def test_unknown_and_finished_messages_are_skipped(db):
     assert outbox.mail_deliver(987654) == "skipped"
     for status in (Status.SENT, Status.FAILED):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from smtplib import SMTPException
+from smtplib import SMTPException, SMTPRecipientsRefused
 
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
@@ -69,8 +69,9 @@ def test_a_late_failure_does_not_reopen_a_message_the_new_owner_sent(db, taken_o
     assert outbox.mail_deliver(message.pk) == "skipped"  # and nobody sends it a third time
 
 
-def test_a_late_failure_for_good_does_not_mark_a_sent_message_failed(db, taken_over, settings):
-    settings.AUTHSUITE_MAIL_MAX_ATTEMPTS = 1
+def test_a_late_failure_for_good_does_not_mark_a_sent_message_failed(db, taken_over):
+    # Refused for good (a last attempt's claim is never taken over: the message fails).
+    taken_over.late_error = SMTPRecipientsRefused({"ann@example.com": (550, b"no mailbox")})
     message = _message()
     outbox.mail_deliver(message.pk)
     assert OutboxMessage.objects.get(pk=message.pk).status == Status.SENT
