@@ -19,6 +19,8 @@ class CoreSettings(AppSettings):
 
         When unset, links use the request's host, which ALLOWED_HOSTS must then pin down:
         a forged Host header must never be able to send a victim a reset link to elsewhere.
+        With DEBUG off, no BASE_URL and a pattern (``*``, ``.example.com``) in ALLOWED_HOSTS
+        are flagged (system check ``authsuite.W003``).
         """
         return (self._setting("BASE_URL", "") or "").rstrip("/")
 

@@ -82,4 +82,14 @@ def check_production(app_configs=None, **kwargs):
             hint="Configure SMTP (EMAIL_URL) in production.", obj="EMAIL_BACKEND",
             id="authsuite.W002",
         ))
+    patterns = [h for h in settings.ALLOWED_HOSTS if h == "*" or h.startswith(".")]
+    if not settings.DEBUG and not app_settings.BASE_URL and patterns:
+        # Links in emails are then built on the request's Host header: whoever asks for a
+        # victim's reset or sign-in link chooses the host it sends the victim's token to.
+        errors.append(checks.Warning(
+            f"AUTHSUITE_BASE_URL is not set and ALLOWED_HOSTS accepts hosts by pattern "
+            f"({', '.join(patterns)}): emailed links point at whatever host a request names.",
+            hint="Set AUTHSUITE_BASE_URL (https://id.example.com), or list exact hosts in "
+                 "ALLOWED_HOSTS.", obj="AUTHSUITE_BASE_URL", id="authsuite.W003",
+        ))
     return errors

@@ -28,7 +28,7 @@ from authsuite.checks import (
 ROOT = Path(__file__).resolve().parents[2]
 
 CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.E004",
-            "authsuite.W001", "authsuite.W002"]
+            "authsuite.W001", "authsuite.W002", "authsuite.W003"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
     "authsuite_accounts.W005",
     "authsuite_accounts.W001", "authsuite_accounts.W002", "authsuite_accounts.W003",
@@ -153,6 +153,20 @@ def test_w002_mail_kept_in_memory():
         assert found("authsuite.W002").obj == "EMAIL_BACKEND"
     with clean_production(EMAIL_BACKEND=LOCMEM, DEBUG=True):
         absent("authsuite.W002")
+
+
+@pytest.mark.parametrize("hosts", [["*"], ["id.example.com", ".example.com"]])
+def test_w003_emailed_links_on_a_host_the_request_chooses(hosts):
+    """Without AUTHSUITE_BASE_URL a reset link takes the request's host: with a pattern in
+    ALLOWED_HOSTS, whoever asks for a victim's reset link picks the host it points to."""
+    with clean_production(ALLOWED_HOSTS=hosts):
+        assert found("authsuite.W003").obj == "AUTHSUITE_BASE_URL"
+    with clean_production(ALLOWED_HOSTS=hosts, AUTHSUITE_BASE_URL="https://id.example.com"):
+        absent("authsuite.W003")
+    with clean_production(ALLOWED_HOSTS=hosts, DEBUG=True):
+        absent("authsuite.W003")
+    with clean_production(ALLOWED_HOSTS=["id.example.com", "www.example.com"]):
+        absent("authsuite.W003")
 
 
 # --- authsuite_accounts.* ----------------------------------------------------------------------
