@@ -38,6 +38,9 @@ class OutboxMessage(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    #: When the secret it carries (a link's token) stops working: a message not sent by
+    #: then is failed, its secret erased, rather than mailing a dead link late.
+    expires_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -32,12 +32,13 @@ _MAX_BACKOFF = 3600
 
 def mail_enqueue(
     *, template: str, to: str, context: dict | None = None, secrets: dict | None = None,
-    user=None,
+    user=None, expires_at=None,
 ) -> OutboxMessage:
     """Record an email to send once the surrounding transaction commits.
 
     ``context`` must be JSON-serialisable and holds no secret; ``secrets`` (tokens, links
-    that sign someone in) is encrypted at rest and erased after delivery.
+    that sign someone in) is encrypted at rest and erased after delivery. ``expires_at``:
+    when the secrets stop working; a message still unsent then is never sent.
     """
     message = OutboxMessage.objects.create(
         template=template,
@@ -45,6 +46,7 @@ def mail_enqueue(
         user=user,
         context=context or {},
         sealed_context=crypto.seal(json.dumps(secrets)) if secrets else "",
+        expires_at=expires_at,
     )
     transaction.on_commit(lambda: _queue(message.pk))
     return message
@@ -142,6 +144,17 @@ def mail_deliver(message_id: int) -> str:
         return "skipped"
     if message == OutboxMessage.Status.FAILED:
         return message
+    if message.expires_at is not None and message.expires_at <= timezone.now():
+        # Its link no longer works (the broker or the mail server was down until now): the
+        # person asks for a new one rather than receiving a dead one, late.
+        if not _ours(message).update(
+            status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
+            last_error="Its link expired before it could be sent.",
+            secret_erased=bool(message.sealed_context),
+        ):
+            return "skipped"
+        logger.warning("outbox: message %s expired before it could be sent", message.pk)
+        return OutboxMessage.Status.FAILED
     try:
         email = render(message)
         email.send(fail_silently=False)

@@ -80,7 +80,8 @@ def signup_request(request, *, email: str, name: str = "") -> None:
                             digest=crypto.token_digest(raw, purpose=DIGEST_PURPOSE)) is None:
             return
         send_link(request, template="passkey_signup", user=None, email=email,
-                  url_name="passkeys:signup_complete", token=raw)
+                  url_name="passkeys:signup_complete", token=raw,
+                  lifetime=accounts_settings.EMAIL_VERIFICATION_TIMEOUT)
 
 
 def _pending_replace(*, email: str, name: str, digest: str) -> PendingSignup | None:

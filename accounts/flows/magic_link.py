@@ -45,6 +45,7 @@ def magic_link_request(request, *, email: str) -> None:
         send_link(
             request, template="magic_link", user=user, email=user_email(user),
             url_name="accounts:magic_link_confirm", token=raw,
+            lifetime=app_settings.MAGIC_LINK_TIMEOUT,
         )
         signals.magic_link_requested.send(sender=user.__class__, request=request, user=user)
 
@@ -103,7 +104,8 @@ def reauthentication_link_request(request) -> str:
             lifetime=app_settings.MAGIC_LINK_TIMEOUT,
         )
         send_link(request, template="reauthenticate", user=user, email=email,
-                  url_name="accounts:reauthenticate_confirm", token=raw)
+                  url_name="accounts:reauthenticate_confirm", token=raw,
+                  lifetime=app_settings.MAGIC_LINK_TIMEOUT)
         # Kept as a reference only: the session never holds a usable token.
         request.session[REAUTH_SESSION_KEY] = links.reference(raw)
     return email

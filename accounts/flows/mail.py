@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.urls import reverse
 from django.utils import timezone
 
@@ -26,11 +28,12 @@ def _where(*, by=None) -> dict:
 
 
 def send_link(request, *, template: str, user, email: str, url_name: str, token: str,
-              by=None) -> None:
+              lifetime: int, by=None) -> None:
     """An email whose link carries a token: the link is sealed in the outbox row.
 
     The link opens the suite's page ``url_name``, or the project's front end where
-    ``FRONTEND_URLS`` names one for this email. ``by``: the staff member who sent it.
+    ``FRONTEND_URLS`` names one for this email. ``lifetime``: the token's, in seconds; a
+    mail not sent by then is not sent. ``by``: the staff member who sent it.
     """
     frontend = app_settings.FRONTEND_URLS.get(template)
     if frontend:
@@ -40,6 +43,7 @@ def send_link(request, *, template: str, user, email: str, url_name: str, token:
     mail_enqueue(
         template=f"accounts/email/{template}", to=email, user=user,
         context={"email": email, **_where(by=by)}, secrets={"url": url},
+        expires_at=timezone.now() + timedelta(seconds=lifetime),
     )
 
 

@@ -100,6 +100,7 @@ def password_reset_send(request, *, user, by=None) -> None:
     send_link(
         request, template="password_reset", user=user, email=user_email(user),
         url_name="accounts:password_reset_confirm", token=raw, by=by,
+        lifetime=app_settings.PASSWORD_RESET_TIMEOUT,
     )
     signals.password_reset_requested.send(sender=user.__class__, request=request, user=user,
                                           by=by)

@@ -219,6 +219,39 @@ def test_a_last_attempt_whose_worker_was_lost_fails_for_good(db, frozen, setting
         assert stored.secret_erased and stored.claimed_at is None and stored.last_error
 
 
+def test_a_link_that_expired_before_it_could_be_sent_is_never_sent(db, flaky, frozen):
+    """The mail server was down past the link's lifetime: the user is not sent a dead link
+    late (after a newer one, say), and its secret goes at once."""
+    flaky.failures = 1
+    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})),
+                          expires_at=START + timedelta(seconds=45))
+    with pytest.raises(outbox.DeliveryDeferred) as deferred:
+        outbox.mail_deliver(message.pk)  # fails: retry in 30 s, the link still alive then
+    frozen.shift(deferred.value.countdown)
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+    assert len(flaky.sent) == 1
+
+    late = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})),
+                       expires_at=START + timedelta(seconds=45))
+    flaky.failures = 1
+    with pytest.raises(outbox.DeliveryDeferred):
+        outbox.mail_deliver(late.pk)
+    frozen.shift(60)  # the next try comes after the link expired
+    assert outbox.mail_deliver(late.pk) == Status.FAILED
+    assert len(flaky.sent) == 1
+    stored = row(late)
+    assert (stored.status, stored.sealed_context, stored.secret_erased) == (Status.FAILED, "", True)
+    assert "expired" in stored.last_error
+
+
+def test_a_link_mail_expires_with_its_token(db, user, frozen, settings):
+    from accounts.flows import password
+
+    settings.AUTHSUITE_ACCOUNTS_PASSWORD_RESET_TIMEOUT = 1800
+    password.password_reset_send(None, user=user)
+    assert row(OutboxMessage.objects.get()).expires_at == START + timedelta(seconds=1800)
+
+
 def test_unknown_and_finished_messages_are_skipped(db):
     assert outbox.mail_deliver(987654) == "skipped"
     for status in (Status.SENT, Status.FAILED):
