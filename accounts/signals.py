@@ -1,7 +1,18 @@
 """Signals of the accounts app. Payloads carry ids and context, never secrets.
 
 Every signal is sent with ``sender`` = the user model class (or ``None``'s class for
-events without a user) and these keyword arguments:
+events without a user) and these keyword arguments.
+
+Four are sent from the mail worker, which decides what a sign-in or reset link asked for
+by address gets (``accounts.flows.link_request``), after the request has been answered:
+``magic_link_requested``, ``password_reset_requested``, ``unknown_address_asked`` and
+``link_withheld``. Their ``request`` is None; ``authsuite.context.current()`` there gives
+the asking request's IP, user agent and request id (the audit events record them). They
+may come seconds after the request (minutes, while the broker is down), and with eager
+Celery (no broker) right after it. ``password_reset_requested`` is also sent in the
+request of the admin's reset action. The others are sent where their change is made: in a
+request, or with ``request`` None from a command, a periodic task or code of the project's
+own (``account_deactivate``, ``account_unlock``, sessions ended by ``expire_sessions``):
 
 - ``user_signed_up``: ``request``, ``user``
 - ``signup_address_taken``: ``request``, ``user`` (the account that holds the address),
@@ -23,16 +34,19 @@ events without a user) and these keyword arguments:
 - ``reauthenticated``: ``request``, ``user``, ``method`` (``"password"``, ``"email"`` for an
   emailed link, or ``"passkey"`` from the passkeys app)
 - ``password_changed``: ``request``, ``user``
-- ``password_reset_requested``: ``request``, ``user``, ``by`` (staff who sent the link from
-  the admin, or None)
+- ``password_reset_requested``: ``request`` (None from the mail worker; the staff
+  member's request for the admin's "Send a password-reset link"), ``user``, ``by`` (the
+  staff member who sent the link from the admin, or None)
 - ``password_change_required``: ``request``, ``user``, ``by`` (the staff member): the account
   must choose a new password at its next sign-in
 - ``password_reset_completed``: ``request``, ``user``
-- ``magic_link_requested``: ``request``, ``user``
+- ``magic_link_requested``: ``request`` (None: the mail worker), ``user``
 - ``magic_link_used``: ``request``, ``user``
-- ``unknown_address_asked``: ``request``, ``identifier`` (the typed email), ``purpose``
-  (``"magic_link"``, ``"password_reset"``): a link was asked for an address no account has
-- ``link_withheld``: ``request``, ``user``, ``email`` (the address asked for), ``purpose``
+- ``unknown_address_asked``: ``request`` (None: the mail worker), ``identifier`` (the typed
+  email), ``purpose`` (``"magic_link"``, ``"password_reset"``): a link was asked for an
+  address no account has
+- ``link_withheld``: ``request`` (None: the mail worker), ``user``, ``email`` (the address
+  asked for), ``purpose``
   (as above), ``reason`` (``"inactive"``: the account is disabled; ``"not_login_address"``:
   ``email`` is another address the account holds, not the one it signs in with): a link was
   asked for an address of an account, which gets none

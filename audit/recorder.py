@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from authsuite import context, crypto
+from authsuite import context
 
 logger = logging.getLogger("authsuite.audit")
 
@@ -18,12 +18,7 @@ def user_fields(user) -> tuple[str, str]:
     return str(user.pk), str(getattr(user, email_field, "") or user.get_username())
 
 
-def session_ref(request) -> str:
-    """A short keyed digest of the session key: lets events of one session be grouped,
-    and can never be turned back into a usable session key."""
-    session = getattr(request, "session", None)
-    key = getattr(session, "session_key", None) if session is not None else None
-    return crypto.token_digest(key, purpose="audit-session")[:16] if key else ""
+session_ref = context.session_ref
 
 
 def write(*, action: str, outcome: str = "success", request=None, user=None,
@@ -40,7 +35,9 @@ def write(*, action: str, outcome: str = "success", request=None, user=None,
         action=action, outcome=outcome, actor_id=actor_id, actor_repr=actor_repr,
         target_type=target[0], target_id=target[1], target_repr=target[2],
         ip=ctx.ip, user_agent=ctx.user_agent, request_id=ctx.request_id,
-        session_ref=session_ref(request) if request is not None else "", data=data or {},
+        # Without the request (the mail worker), the reference its restored context kept.
+        session_ref=session_ref(request) if request is not None else ctx.session_ref,
+        data=data or {},
     )
     if event is not None:
         alerts.evaluate(event, user=user)

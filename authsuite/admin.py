@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import get_permission_codename
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from authsuite import outbox
@@ -14,7 +15,7 @@ class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
     list_display = ["template", "to", "status", "attempts", "created_at", "sent_at", "last_error"]
     list_filter = ["status", "template", "created_at"]
     search_fields = ["to", "template"]
-    fields = ["template", "to", "user", "status", "attempts", "secret_erased", "next_attempt_at",
+    fields = ["template", "resolver", "to", "user", "status", "attempts", "secret_erased", "next_attempt_at",
               "claimed_at", "created_at", "sent_at", "last_error"]
     readonly_fields = fields
     actions = ["retry_now"]
@@ -35,8 +36,11 @@ class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
 
         retryable = queryset.filter(status__in=[OutboxMessage.Status.PENDING,
                                                 OutboxMessage.Status.FAILED])
-        lost = retryable.filter(secret_erased=True).count()
-        ids = list(retryable.filter(secret_erased=False).values_list("pk", flat=True))
+        # A link request that failed for good before it was decided is not decided now,
+        # long after it was asked for: it would mail a fresh link nobody is waiting for.
+        gone = Q(secret_erased=True) | Q(status=OutboxMessage.Status.FAILED, resolver__gt="")
+        lost = retryable.filter(gone).count()
+        ids = list(retryable.exclude(gone).values_list("pk", flat=True))
         OutboxMessage.objects.filter(pk__in=ids, status=OutboxMessage.Status.FAILED).update(
             status=OutboxMessage.Status.PENDING, attempts=0)
         OutboxMessage.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())

@@ -2,7 +2,10 @@
 
 One middleware resolves them once; flows, rate limits and the audit log read them through
 :func:`current` so that code outside a view (signals receivers, flows called from a command)
-sees the same values, or an empty context when there is no request.
+sees the same values, or an empty context when there is no request. Work done later on a
+request's behalf (the mail worker deciding what a link request gets) keeps the request's
+context with it (:func:`snapshot`) and runs under it again (:func:`restored`), so what it
+records says who asked, from where.
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ import contextvars
 import ipaddress
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
+from django.urls import get_script_prefix, set_script_prefix
 from django.utils.http import parse_header_parameters
 
+from authsuite import crypto
 from authsuite.app_settings import app_settings
 
 UNREADABLE_URLCONF = "authsuite.unreadable"
@@ -29,6 +36,9 @@ class RequestContext:
     ip: str | None = None
     user_agent: str = ""
     request_id: str = ""
+    #: Set only where a request's context is restored without the request (see
+    #: :func:`restored`): its session's reference (:func:`session_ref`).
+    session_ref: str = ""
 
 
 _EMPTY = RequestContext()
@@ -48,6 +58,43 @@ def current_request():
 def current() -> RequestContext:
     """The context of the request being served, or an empty one."""
     return _current.get()
+
+
+def session_ref(request) -> str:
+    """A short keyed digest of the request's session key: lets the audit events of one
+    session be grouped, and can never be turned back into a usable session key."""
+    session = getattr(request, "session", None)
+    key = getattr(session, "session_key", None) if session is not None else None
+    return crypto.token_digest(key, purpose="audit-session")[:16] if key else ""
+
+
+def snapshot(request) -> dict:
+    """What work done later on behalf of ``request`` needs of it, as JSON: its context
+    (client IP, user agent, request id), its session's reference and the script prefix
+    its URLs are reversed under. :func:`restored` puts it back."""
+    ctx = current()
+    return {"ip": ctx.ip, "user_agent": ctx.user_agent, "request_id": ctx.request_id,
+            "session_ref": session_ref(request), "script_prefix": get_script_prefix()}
+
+
+@contextmanager
+def restored(saved: dict) -> Iterator[RequestContext]:
+    """Run as the request ``saved`` (:func:`snapshot`) came from, without the request itself:
+    :func:`current` gives its context, :func:`current_request` None (there is no request
+    here, also where the work runs right after it, as with eager Celery), and URLs are
+    reversed under its script prefix."""
+    ctx = RequestContext(ip=saved.get("ip"), user_agent=saved.get("user_agent", ""),
+                         request_id=saved.get("request_id", ""),
+                         session_ref=saved.get("session_ref", ""))
+    token, request_token = _current.set(ctx), _request.set(None)
+    prefix = get_script_prefix()
+    set_script_prefix(saved.get("script_prefix") or "/")
+    try:
+        yield ctx
+    finally:
+        set_script_prefix(prefix)
+        _request.reset(request_token)
+        _current.reset(token)
 
 
 def _valid_ip(value: str) -> str | None:

@@ -13,6 +13,11 @@ class OutboxMessage(models.Model):
     and only if the change committed. Secrets the message must carry (a magic-link token)
     sit encrypted in ``sealed_context`` and are erased once the message is delivered; staff
     see status, never content.
+
+    A row with ``resolver`` set is a request whose message is not decided yet (a sign-in
+    link asked for an address): its first delivery runs the resolver registered under that
+    name, once, which rewrites it into an ordinary message or removes it when there is
+    nothing to send (``authsuite.outbox.mail_enqueue_unresolved``).
     """
 
     class Status(models.TextChoices):
@@ -22,6 +27,9 @@ class OutboxMessage(models.Model):
         FAILED = "failed", _("Failed")
 
     template = models.CharField(max_length=100)
+    #: The name of the resolver that decides this row's message at delivery; empty once
+    #: decided, and for every message written as it is.
+    resolver = models.CharField(max_length=100, blank=True, default="")
     to = models.EmailField(max_length=254)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

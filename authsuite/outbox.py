@@ -5,6 +5,11 @@
 safe to call any number of times for one row (a retried task, the sweeper, a second worker)
 because only the caller that wins the claim sends. ``outbox_sweep`` re-queues rows that a
 lost task or an unreachable broker left behind, so a broker outage delays mail and loses none.
+
+``mail_enqueue_unresolved`` writes a request whose message is decided at delivery instead
+(what a sign-in link asked for an address gets): the request does the same work whatever
+the answer, and the first delivery decides it, once, in one transaction with whatever the
+decision writes, then sends the result as any other message.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import smtplib
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.core.mail import EmailMultiAlternatives
@@ -21,6 +27,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from authsuite import context as request_context
 from authsuite import crypto
 from authsuite.app_settings import app_settings
 from authsuite.models import OutboxMessage
@@ -28,6 +35,18 @@ from authsuite.models import OutboxMessage
 logger = logging.getLogger("authsuite.outbox")
 
 _MAX_BACKOFF = 3600
+
+#: What :func:`mail_deliver` returns for a request decided to need no message.
+NOTHING_TO_SEND = "nothing_to_send"
+
+_resolvers: dict[str, Callable[[OutboxMessage], dict | None]] = {}
+
+
+def _row(*, template: str, to: str, context: dict | None = None, secrets: dict | None = None,
+         user=None, expires_at=None) -> dict:
+    return {"template": template, "to": to, "user": user, "context": context or {},
+            "sealed_context": crypto.seal(json.dumps(secrets)) if secrets else "",
+            "expires_at": expires_at}
 
 
 def mail_enqueue(
@@ -41,12 +60,39 @@ def mail_enqueue(
     when the secrets stop working; a message still unsent then is never sent.
     """
     message = OutboxMessage.objects.create(
-        template=template,
-        to=to,
-        user=user,
-        context=context or {},
-        sealed_context=crypto.seal(json.dumps(secrets)) if secrets else "",
-        expires_at=expires_at,
+        **_row(template=template, to=to, context=context, secrets=secrets, user=user,
+               expires_at=expires_at))
+    transaction.on_commit(lambda: _queue(message.pk))
+    return message
+
+
+def resolver_register(name: str, resolve: Callable[[OutboxMessage], dict | None]) -> None:
+    """Make ``resolve(message)`` the resolver ``name`` (from ``AppConfig.ready``).
+
+    It decides what a row written by :func:`mail_enqueue_unresolved` becomes: the keyword
+    arguments of :func:`mail_enqueue` (``template``, ``to``, ``context``, ``secrets``,
+    ``user``, ``expires_at``) of the message to send, or None when nothing is to be sent. It runs at the
+    row's first delivery, once, in the transaction that rewrites the row and under the
+    request's restored context (``authsuite.context.restored``: its IP, user agent and
+    request id, no request object), so whatever it writes (a token, an audit event) commits
+    with the decision or not at all, and a retried send never runs it again.
+    """
+    _resolvers[name] = resolve
+
+
+def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request) -> OutboxMessage:
+    """Record, in the caller's transaction, a request whose message the resolver
+    ``resolver`` decides at delivery (:func:`resolver_register`), and queue its delivery
+    on commit as any message's.
+
+    The row is the same whatever the decision will be, so the request's own work tells
+    nothing of it. ``context`` (JSON, no secret) is what the resolver reads; the request's
+    context (``authsuite.context.snapshot``) is kept beside it under ``"request"``.
+    ``to`` is shown to staff until the row is decided.
+    """
+    message = OutboxMessage.objects.create(
+        template=resolver, resolver=resolver, to=to,
+        context={**context, "request": request_context.snapshot(request)},
     )
     transaction.on_commit(lambda: _queue(message.pk))
     return message
@@ -95,7 +141,11 @@ def _claim(message_id: int) -> OutboxMessage | str | None:
         .update(status=OutboxMessage.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
     )
     if won:
-        return OutboxMessage.objects.get(pk=message_id)
+        # Read back only while the claim is still this one: a worker whose claim this took
+        # over may have finished the row in between (sent, its secret erased), and sending
+        # it again without its link would help nobody.
+        return OutboxMessage.objects.filter(
+            pk=message_id, status=OutboxMessage.Status.SENDING, claimed_at=now).first()
     if _fail_lost(OutboxMessage.objects.filter(_lost(now) & ~has_attempts, pk=message_id)):
         logger.error("outbox: message %s was lost on its last attempt; failed for good",
                      message_id)
@@ -125,6 +175,40 @@ def render(message: OutboxMessage) -> EmailMultiAlternatives:
     return email
 
 
+class Unresolvable(Exception):
+    """A row names a resolver nobody registered (its app was removed): retrying cannot help."""
+
+
+class _ClaimLost(Exception):
+    """The claim on a row being decided was taken over: undo the decision."""
+
+
+def _resolve(message: OutboxMessage) -> str:
+    """Decide an unresolved row, once: rewrite it into its message (``"resolved"``), or
+    remove it when there is nothing to send (:data:`NOTHING_TO_SEND`); ``"skipped"`` when
+    this worker's claim was taken over meanwhile (a send that outlived
+    ``MAIL_CLAIM_TIMEOUT``), so that only one worker ever decides it."""
+    resolve = _resolvers.get(message.resolver)
+    if resolve is None:
+        raise Unresolvable(f"no resolver is registered as {message.resolver!r}")
+    mine = _ours(message).filter(resolver=message.resolver)
+    try:
+        with transaction.atomic():
+            # Under a row lock (PostgreSQL; SQLite runs one writer at a time): a worker that
+            # took the claim over waits here, and then finds the row no longer its own.
+            if not list(mine.select_for_update().values_list("pk", flat=True)):
+                return "skipped"
+            with request_context.restored(message.context.get("request") or {}):
+                decided = resolve(message)
+            done = (mine.delete()[0] if decided is None
+                    else mine.update(resolver="", **_row(**decided)))
+            if not done:
+                raise _ClaimLost
+    except _ClaimLost:
+        return "skipped"
+    return NOTHING_TO_SEND if decided is None else "resolved"
+
+
 class DeliveryDeferred(Exception):
     """Raised by :func:`mail_deliver` when a send failed and a retry is scheduled."""
 
@@ -144,6 +228,20 @@ def mail_deliver(message_id: int) -> str:
         return "skipped"
     if message == OutboxMessage.Status.FAILED:
         return message
+    if message.resolver:
+        try:
+            decided = _resolve(message)
+        except Exception as exc:  # noqa: BLE001
+            # Nothing the resolver wrote stays (its transaction rolled back): the row is
+            # decided again at the next attempt, with the backoff of a failed send.
+            return _record_failure(message, exc)
+        if decided != "resolved":
+            return decided
+        # The message decided, unless another worker took the claim over meanwhile: it
+        # sends it then.
+        message = _ours(message).first()
+        if message is None:
+            return "skipped"
     if message.expires_at is not None and message.expires_at <= timezone.now():
         # Its link no longer works (the broker or the mail server was down until now): the
         # person asks for a new one rather than receiving a dead one, late.
@@ -187,7 +285,7 @@ def permanent(exc: Exception) -> bool:
     rejected as spam). A 5xx to authentication or to the sender address is about the
     server's configuration, which its operators fix: those messages keep their retries.
     """
-    if isinstance(exc, TemplateDoesNotExist):
+    if isinstance(exc, TemplateDoesNotExist | Unresolvable):
         return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _reply in exc.recipients.values()]

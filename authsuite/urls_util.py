@@ -17,6 +17,13 @@ def absolute_url(request, path: str) -> str:
     return request.build_absolute_uri(path)
 
 
+def origin(request) -> str:
+    """Scheme and host of the links built for ``request``: ``origin(request) + path`` is
+    ``absolute_url(request, path)`` for a path that begins with one "/". Kept by work done
+    later on the request's behalf (the mail worker), which has no request to ask."""
+    return absolute_url(request, "/")[:-1]
+
+
 def safe_next(request, url: str | None, fallback: str | Callable[[], str]) -> str:
     """``url`` if it stays on an allowed host (and scheme), else ``fallback``: a URL, or a
     callable that gives one, called only then. A setting that names a URL (resolving it is a

@@ -10,7 +10,7 @@ from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
-from accounts.flows.link_request import link_request_answer
+from accounts.flows.link_request import link_request_queue
 from accounts.flows.mail import send_link
 from accounts.models import normalize_email
 from accounts.users import user_email
@@ -29,25 +29,13 @@ def _enabled() -> None:
 
 
 def magic_link_request(request, *, email: str) -> None:
-    """Email a sign-in link if an active account signs in with ``email``; else a notice
-    saying why none came (``link_request_answer``). The answer is the same either way."""
+    """Ask for a sign-in link to ``email``: the mail worker sends it if an active account
+    signs in with that address, else a notice saying why none came
+    (``link_request_resolve``). The answer and the request's work are the same either way."""
     _enabled()
     identifier = normalize_email(email)
     rate_limit(request, "magic_link", account=identifier)
-    user = link_request_answer(request, email=identifier, purpose="magic_link")
-    if user is None:
-        return
-    with transaction.atomic():
-        raw = tokens.token_issue(
-            user=user, purpose=tokens.Purpose.MAGIC_LINK, email=user_email(user),
-            lifetime=app_settings.MAGIC_LINK_TIMEOUT,
-        )
-        send_link(
-            request, template="magic_link", user=user, email=user_email(user),
-            url_name="accounts:magic_link_confirm", token=raw,
-            lifetime=app_settings.MAGIC_LINK_TIMEOUT,
-        )
-        signals.magic_link_requested.send(sender=user.__class__, request=request, user=user)
+    link_request_queue(request, email=identifier, purpose="magic_link")
 
 
 def magic_link_check(request, *, token: str):

@@ -1,8 +1,13 @@
-"""The accounts emails, each queued through the outbox in the caller's transaction."""
+"""The accounts emails, each queued through the outbox in the caller's transaction.
+
+``link_message`` and ``notice_message`` say what a message is (the keyword arguments of
+``mail_enqueue``), for the mail worker, which writes it into the row it decided
+(``accounts.flows.link_request``); ``send_link`` and ``send_notice`` queue one.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.urls import reverse
 from django.utils import timezone
@@ -14,50 +19,64 @@ from authsuite.outbox import mail_enqueue
 from authsuite.urls_util import absolute_url
 
 
-def _where(*, by=None) -> dict:
-    """When, and from which device and IP, the mail was asked for; with ``by`` (staff acting
-    on the account) only when, and ``by_staff``: the request is the staff member's, and
-    their IP and device are not the user's to see (the audit trail keeps them)."""
-    when = timezone.now().strftime("%Y-%m-%d %H:%M UTC")
+def _where(when: datetime | None = None, *, by=None) -> dict:
+    """When (now by default), and from which device and IP, the mail was asked for; with
+    ``by`` (staff acting on the account) only when, and ``by_staff``: the request is the
+    staff member's, and their IP and device are not the user's to see (the audit trail
+    keeps them)."""
+    when_text = (when or timezone.now()).strftime("%Y-%m-%d %H:%M UTC")
     if by is not None:
-        return {"when": when, "by_staff": True}
+        return {"when": when_text, "by_staff": True}
     ctx = context.current()
     from authsuite.useragent import device_name
 
-    return {"when": when, "ip": ctx.ip or "unknown", "device": device_name(ctx.user_agent)}
+    return {"when": when_text, "ip": ctx.ip or "unknown", "device": device_name(ctx.user_agent)}
 
 
-def send_link(request, *, template: str, user, email: str, url_name: str, token: str,
-              lifetime: int, by=None) -> None:
-    """An email whose link carries a token: the link is sealed in the outbox row.
+def link_message(request, *, template: str, user, email: str, url_name: str, token: str,
+                 lifetime: int, origin: str | None = None, when: datetime | None = None,
+                 by=None) -> dict:
+    """An email whose link carries a token; the link is sealed in the outbox row.
 
-    The link opens the suite's page ``url_name``, or the project's front end where
-    ``FRONTEND_URLS`` names one for this email. ``lifetime``: the token's, in seconds; a
-    mail not sent by then is not sent. ``by``: the staff member who sent it.
+    The link opens the suite's page ``url_name`` on ``origin`` (scheme and host, see
+    ``authsuite.urls_util.origin``; the request's by default), or the project's front end
+    where ``FRONTEND_URLS`` names one for this email. ``lifetime``: the token's, in seconds;
+    a mail not sent by then is not sent. ``when`` is the time it says it was asked for (now
+    by default); ``by``: the staff member who sent it.
     """
     frontend = app_settings.FRONTEND_URLS.get(template)
     if frontend:
         url = frontend.replace("{token}", token)
     else:
-        url = absolute_url(request, reverse(url_name, kwargs={"token": token}))
-    mail_enqueue(
-        template=f"accounts/email/{template}", to=email, user=user,
-        context={"email": email, **_where(by=by)}, secrets={"url": url},
-        expires_at=timezone.now() + timedelta(seconds=lifetime),
-    )
+        path = reverse(url_name, kwargs={"token": token})
+        url = origin + path if origin is not None else absolute_url(request, path)
+    return {"template": f"accounts/email/{template}", "to": email, "user": user,
+            "context": {"email": email, **_where(when, by=by)}, "secrets": {"url": url},
+            "expires_at": timezone.now() + timedelta(seconds=lifetime)}
+
+
+def send_link(request, *, template: str, user, email: str, url_name: str, token: str,
+              lifetime: int, by=None) -> None:
+    """Queue an email whose link carries a token (``link_message``)."""
+    mail_enqueue(**link_message(request, template=template, user=user, email=email,
+                                url_name=url_name, token=token, lifetime=lifetime, by=by))
+
+
+def notice_message(*, template: str, user, email: str | None = None,
+                   when: datetime | None = None, by=None, **extra) -> dict | None:
+    """An email that carries no secret (password changed, address changed...), or None
+    when an installed app's alert rule sends this notice instead; ``by``: the staff member
+    whose change it tells of."""
+    if notices.is_claimed(f"accounts.{template}"):
+        return None
+    return {"template": f"accounts/email/{template}", "to": email or user_email(user),
+            "user": user,
+            "context": {"email": email or user_email(user), **_where(when, by=by), **extra}}
 
 
 def send_notice(request, *, template: str, user, email: str | None = None, by=None,
                 **extra) -> None:
-    """An email that carries no secret (password changed, address changed...); ``by``: the
-    staff member whose change it tells of.
-
-    Skipped when an installed app's alert rule sends this notice instead.
-    """
-    if notices.is_claimed(f"accounts.{template}"):
-        return
-    mail_enqueue(
-        template=f"accounts/email/{template}", to=email or user_email(user), user=user,
-        context={"email": email or user_email(user), **_where(by=by), **extra},
-    )
-
+    """Queue a notice (``notice_message``), unless an alert rule sends it instead."""
+    message = notice_message(template=template, user=user, email=email, by=by, **extra)
+    if message is not None:
+        mail_enqueue(**message)

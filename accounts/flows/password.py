@@ -7,16 +7,15 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts import lockout, pipeline, sessions, signals, tokens
-from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
-from accounts.flows.link_request import link_request_answer
+from accounts.flows.link_request import link_issue, link_request_queue
 from accounts.flows.login import confirm_password
-from accounts.flows.mail import send_link, send_notice
+from accounts.flows.mail import send_notice
 from accounts.flows.signup import password_check
 from accounts.models import PasswordChangeRequired, normalize_email
-from accounts.users import user_email
+from authsuite.outbox import mail_enqueue
 
 INVALID_LINK = "This password-reset link is invalid, expired or already used. Request a new one."
 
@@ -79,31 +78,19 @@ def password_change_require(request, *, user, by) -> bool:
 
 
 def password_reset_request(request, *, email: str) -> None:
-    """Email a reset link if an active account signs in with ``email``; else a notice
-    saying why none came (``link_request_answer``). The answer is the same either way."""
+    """Ask for a reset link to ``email``: the mail worker sends it if an active account
+    signs in with that address, else a notice saying why none came
+    (``link_request_resolve``). The answer and the request's work are the same either way."""
     identifier = normalize_email(email)
     rate_limit(request, "password_reset", account=identifier)
-    user = link_request_answer(request, email=identifier, purpose="password_reset")
-    if user is None:
-        return
-    with transaction.atomic():
-        password_reset_send(request, user=user)
+    link_request_queue(request, email=identifier, purpose="password_reset")
 
 
 def password_reset_send(request, *, user, by=None) -> None:
-    """Issue and email a reset link (also used by the staff admin action, ``by`` the staff
-    member: the mail and the user's security page then say staff sent it)."""
-    raw = tokens.token_issue(
-        user=user, purpose=tokens.Purpose.PASSWORD_RESET, email=user_email(user),
-        lifetime=app_settings.PASSWORD_RESET_TIMEOUT,
-    )
-    send_link(
-        request, template="password_reset", user=user, email=user_email(user),
-        url_name="accounts:password_reset_confirm", token=raw, by=by,
-        lifetime=app_settings.PASSWORD_RESET_TIMEOUT,
-    )
-    signals.password_reset_requested.send(sender=user.__class__, request=request, user=user,
-                                          by=by)
+    """Issue and email a reset link now (the staff admin action, for a chosen account;
+    ``by`` the staff member: the mail and the user's security page then say staff sent it)."""
+    with transaction.atomic():
+        mail_enqueue(**link_issue(request, user=user, purpose="password_reset", by=by))
 
 
 def password_reset_check(request, *, token: str):

@@ -91,8 +91,10 @@ def test_every_case_answers_the_same_and_does_the_same_work(client, purpose, via
 
 @pytest.mark.parametrize("purpose", list(PURPOSES))
 def test_the_cases_without_a_link_run_the_same_statements(client, purpose, no_inline_sealing):
-    # A disabled account's login address is looked up among the held addresses too, as an
-    # unknown address and another address are.
+    # Here delivery runs in the request (on commit, at once), so this counts the mail
+    # worker's decision too: a disabled account's login address is looked up among the
+    # held addresses, as an unknown address and another address are. (The request alone
+    # runs the same statements for every case: test_link_request_worker.)
     ask(client, purpose, "first@example.com", "api")  # the session's and the caches' first
     counts = {}
     for case in CASES[1:]:

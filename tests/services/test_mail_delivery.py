@@ -52,6 +52,29 @@ def test_magic_link_is_delivered_by_the_worker_and_signs_in(client, user, worker
     assert row.sealed_context == ""  # the link is erased once delivered
 
 
+def test_the_worker_decides_a_reset_request_as_the_request_that_asked(user, worker, smtp_server):
+    from accounts.models import OneTimeToken
+    from audit.models import Event
+
+    start = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    browser = Client(REMOTE_ADDR="203.0.113.5", HTTP_USER_AGENT="Worker Test Browser/2.0",
+                     HTTP_X_REQUEST_ID="services-request-0001")
+
+    response = browser.post(reverse("accounts:password_reset"), {"email": user.email})
+
+    assert response.status_code == 302
+    [mail] = smtp_server.wait_for(1)
+    assert "/accounts/password/reset/" in mail.link_path()
+    [event] = Event.objects.filter(pk__gt=start, action__startswith="accounts.")
+    assert event.action == "accounts.password.reset_requested"
+    assert (event.ip, event.user_agent, event.request_id) == (
+        "203.0.113.5", "Worker Test Browser/2.0", "services-request-0001")
+    assert OneTimeToken.objects.filter(user=user).count() == 1
+    row = OutboxMessage.objects.get()
+    assert (row.resolver, row.template, row.status) == (
+        "", "accounts/email/password_reset", Status.SENT)
+
+
 def test_broker_outage_delays_mail_and_loses_none(
     client, user, worker, broker, smtp_server, settings
 ):

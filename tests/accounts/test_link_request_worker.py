@@ -1,0 +1,308 @@
+"""Sign-in link and password-reset requests decided by the mail worker: the request looks no
+account up and writes the same one outbox row for every address; delivery decides what it
+becomes, once (one token, one event, however often it runs), as the request that asked
+(its IP, user agent and request id), and delivers it like any message.
+
+``held`` keeps delivery out of the request, as in a deployment with a worker; the test
+then delivers as the worker would (elsewhere in the tests, delivery runs in the request).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import set_script_prefix
+
+from accounts import signals
+from accounts.app_settings import app_settings
+from accounts.models import EmailAddress, OneTimeToken
+from audit.models import Event
+from authsuite import context, outbox
+from authsuite.models import OutboxMessage
+from tests.accounts.support import api_post, freeze
+from tests.accounts.test_link_request import (
+    CASES,
+    PURPOSES,
+    account_events,
+    address_for,
+    ask,
+    last_event,
+)
+from tests.core.test_outbox import FlakyBackend
+from tests.helpers import LINK_RE, outbox_for, token_from
+
+pytestmark = pytest.mark.django_db
+User = get_user_model()
+Status = OutboxMessage.Status
+
+ASKING = {"REMOTE_ADDR": "203.0.113.9", "HTTP_X_REQUEST_ID": "asking-request-0042",
+          "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 "
+                             "Firefox/128.0"}
+ACTIONS = {"known": {"magic_link": "accounts.magic_link.requested",
+                     "password_reset": "accounts.password.reset_requested"},
+           "unknown": "accounts.unknown_address"}
+CONFIRM = {"magic_link": "/accounts/magic-link/", "password_reset": "/accounts/password/reset/"}
+
+
+@pytest.fixture
+def held(monkeypatch) -> list[int]:
+    """Delivery is queued to nobody: the request's work alone, as a worker would leave it."""
+    queued: list[int] = []
+    monkeypatch.setattr(outbox, "_queue", queued.append)
+    return queued
+
+
+def deliver(ids: list[int]) -> list[str]:
+    """Deliver as the mail worker does: outside any request."""
+    assert context.current() == context.RequestContext()
+    return [outbox.mail_deliver(message_id) for message_id in ids]
+
+
+def action_for(case: str, purpose: str) -> str:
+    if case == "known":
+        return ACTIONS["known"][purpose]
+    return ACTIONS["unknown"] if case == "unknown" else "accounts.link.withheld"
+
+
+def shape(sql: str) -> str:
+    """A statement without its values: what it does, not with which address or time."""
+    sql = re.sub(r"'(?:[^']|'')*'", "?", sql)
+    sql = re.sub(r'"s\d+_x\d+"', "SAVEPOINT_NAME", sql)
+    return re.sub(r"\b\d+(\.\d+)?\b", "?", sql)
+
+
+@pytest.mark.parametrize("via", ["api", "html"])
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+def test_the_request_runs_the_same_statements_for_every_address(client, purpose, via, held,
+                                                                no_inline_sealing):
+    ask(client, purpose, "first@example.com", via)  # the session's and the caches' first
+    statements = {}
+    for case in CASES:
+        email, _account = address_for(case)
+        with CaptureQueriesContext(connection) as queries:
+            ask(client, purpose, email, via)
+        statements[case] = [shape(q["sql"]) for q in queries.captured_queries]
+
+    assert all(s == statements["known"] for s in statements.values()), statements
+    # None of them looks an account, an address or a token up: that is the worker's to do.
+    tables = {User._meta.db_table, EmailAddress._meta.db_table, OneTimeToken._meta.db_table,
+              Event._meta.db_table}
+    for sql in statements["known"]:
+        assert not any(table in sql for table in tables), sql
+    assert any(OutboxMessage._meta.db_table in sql for sql in statements["known"])
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+@pytest.mark.parametrize("case", CASES)
+def test_the_request_writes_one_row_and_the_worker_decides_it(client, purpose, case, held):
+    email, account = address_for(case)
+    start = last_event()
+
+    assert ask(client, purpose, email, "api").status_code == 202
+
+    [message] = OutboxMessage.objects.all()
+    assert held == [message.pk]
+    assert (message.resolver, message.to, message.user_id) == ("accounts.link_request", email,
+                                                              None)
+    assert (message.context["email"], message.context["purpose"]) == (email, purpose)
+    assert account_events(after=start) == []
+    assert not OneTimeToken.objects.exists()
+    assert mail.outbox == []
+
+    assert deliver(held) == [Status.SENT]
+
+    [event] = account_events(after=start)
+    assert event.action == action_for(case, purpose)
+    [sent] = outbox_for(email)
+    assert bool(LINK_RE.search(sent.body) and CONFIRM[purpose] in sent.body) is (case == "known")
+    assert OneTimeToken.objects.count() == (case == "known")
+    stored = OutboxMessage.objects.get()
+    assert (stored.resolver, stored.status) == ("", Status.SENT)
+    assert stored.user_id == (account.pk if account else None)
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+def test_however_often_it_is_delivered_one_token_and_one_event(client, purpose, held, user,
+                                                               time_machine, settings):
+    freeze(time_machine)
+    settings.AUTHSUITE_MAIL_SWEEP_AFTER = 60
+    start = last_event()
+    ask(client, purpose, user.email, "api")
+    time_machine.shift(61)
+
+    results = deliver([*held, *held])
+    outbox.outbox_sweep()  # queues nothing more: it was delivered
+    results += deliver(held)
+
+    assert results == [Status.SENT, "skipped", "skipped"]
+    assert len(account_events(after=start)) == 1
+    assert OneTimeToken.objects.filter(user=user).count() == 1
+    assert len(outbox_for(user.email)) == 1
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+@pytest.mark.parametrize("case", CASES)
+def test_the_events_say_who_asked_from_where(purpose, case, held):
+    email, account = address_for(case)
+    start = last_event()
+    assert ask(Client(**ASKING), purpose, email, "api").status_code == 202
+
+    deliver(held)
+
+    [event] = account_events(after=start)
+    assert (event.ip, event.user_agent, event.request_id) == (
+        ASKING["REMOTE_ADDR"], ASKING["HTTP_USER_AGENT"], ASKING["HTTP_X_REQUEST_ID"])
+    assert event.actor_id == (str(account.pk) if account is not None else "")
+    if case == "known":  # the link's mail says from where it was asked for
+        [sent] = outbox_for(email)
+        assert "203.0.113.9" in sent.body and "Firefox" in sent.body
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+def test_the_signals_from_the_worker_carry_no_request(client, purpose, user, held):
+    calls = []
+
+    def receive(sender, signal, **kwargs):
+        calls.append(kwargs)
+
+    names = ["magic_link_requested", "password_reset_requested", "unknown_address_asked",
+             "link_withheld"]
+    for name in names:
+        getattr(signals, name).connect(receive, weak=False, dispatch_uid=f"test.{name}")
+    try:
+        ask(client, purpose, user.email, "api")
+        ask(client, purpose, "nobody@example.com", "api")
+        deliver(held)
+    finally:
+        for name in names:
+            getattr(signals, name).disconnect(dispatch_uid=f"test.{name}")
+
+    assert len(calls) == 2
+    assert all(kwargs["request"] is None for kwargs in calls)
+    # The docstring says which signals the worker sends.
+    for name in names:
+        assert f"``{name}``" in signals.__doc__.split("\n- ")[0]
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+def test_the_link_lives_from_when_the_worker_issues_it(client, purpose, user, held,
+                                                       time_machine):
+    asked_at = freeze(time_machine)
+    ask(client, purpose, user.email, "api")
+    time_machine.shift(300)  # a busy queue
+
+    deliver(held)
+
+    token = OneTimeToken.objects.get(user=user)
+    timeout = (app_settings.MAGIC_LINK_TIMEOUT if purpose == "magic_link"
+               else app_settings.PASSWORD_RESET_TIMEOUT)
+    issued = asked_at + timedelta(seconds=300)
+    assert (token.created_at, token.expires_at) == (issued, issued + timedelta(seconds=timeout))
+    # The mail says when it was asked for.
+    [sent] = outbox_for(user.email)
+    assert asked_at.strftime("%Y-%m-%d %H:%M UTC") in sent.body
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+def test_the_link_opens_where_it_was_asked_for(purpose, user, held):
+    set_script_prefix("/id/")  # as the WSGI handler sets it for SCRIPT_NAME "/id"
+    try:
+        assert ask(Client(), purpose, user.email, "api").status_code == 202
+    finally:
+        set_script_prefix("/")  # the worker's own
+
+    deliver(held)
+
+    [url] = LINK_RE.findall(outbox_for(user.email)[0].body)
+    assert url.startswith(f"http://testserver/id{CONFIRM[purpose]}")
+    assert OneTimeToken.objects.get(user=user).digest
+    assert len(token_from(url)) >= 40
+
+
+def test_the_link_opens_the_front_end_where_one_is_set(client, user, held, settings):
+    settings.AUTHSUITE_ACCOUNTS_FRONTEND_URLS = {
+        "magic_link": "https://app.example.com/sign-in/{token}"}
+    ask(client, "magic_link", user.email, "api")
+
+    deliver(held)
+
+    [url] = LINK_RE.findall(outbox_for(user.email)[0].body)
+    assert url.startswith("https://app.example.com/sign-in/")
+    assert api_post(Client(), "magic-link/confirm/", {"token": token_from(url)}).status_code == 200
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+def test_an_smtp_failure_then_a_retry_resends_the_same_link(client, purpose, user, held,
+                                                           time_machine, settings):
+    freeze(time_machine)
+    settings.EMAIL_BACKEND = f"{FlakyBackend.__module__}.FlakyBackend"
+    settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
+    FlakyBackend.failures, FlakyBackend.sent = 1, []
+    start = last_event()
+    ask(client, purpose, user.email, "api")
+
+    with pytest.raises(outbox.DeliveryDeferred):
+        deliver(held)
+    time_machine.shift(30)
+    assert deliver(held) == [Status.SENT]
+
+    [sent] = FlakyBackend.sent
+    [url] = LINK_RE.findall(sent.body)
+    [token] = OneTimeToken.objects.filter(user=user)
+    assert token.voided_at is None and token.used_at is None
+    assert len(account_events(after=start)) == 1
+    # The link mailed is the token issued: it works.
+    if purpose == "magic_link":
+        response = api_post(Client(), "magic-link/confirm/", {"token": token_from(url)})
+    else:
+        response = api_post(Client(), "password/reset/confirm/", {
+            "token": token_from(url), "new_password": "an entirely new passphrase 42"})
+    assert response.status_code == 200, response.content
+
+
+def test_the_sweeper_decides_and_delivers_a_request_whose_task_was_lost(
+        client, user, held, time_machine, settings):
+    freeze(time_machine)
+    settings.AUTHSUITE_MAIL_SWEEP_AFTER = 60
+    ask(client, "magic_link", user.email, "api")
+    held.clear()  # the broker lost it
+    time_machine.shift(61)
+
+    assert outbox.outbox_sweep() == 1
+    assert deliver(held) == [Status.SENT]
+
+    [url] = LINK_RE.findall(outbox_for(user.email)[0].body)
+    assert api_post(Client(), "magic-link/confirm/", {"token": token_from(url)}).status_code == 200
+
+
+def test_a_newer_link_voids_the_older_in_the_order_the_worker_issues_them(client, user, held):
+    ask(client, "magic_link", user.email, "api")
+    ask(client, "magic_link", user.email, "api")
+
+    deliver(held)
+
+    first, second = (token_from(url) for m in outbox_for(user.email)
+                     for url in LINK_RE.findall(m.body))
+    assert api_post(Client(), "magic-link/confirm/", {"token": first}).status_code == 400
+    assert api_post(Client(), "magic-link/confirm/", {"token": second}).status_code == 200
+    assert api_post(Client(), "magic-link/confirm/", {"token": second}).status_code == 400
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+@pytest.mark.parametrize("data", [{}, {"email": "not an address"}, {"email": ["a@b.c"]},
+                                  {"email": "a" * 300 + "@example.com"}, {"email": None}])
+def test_bad_input_is_refused_before_anything_is_queued(client, purpose, data, held):
+    path = PURPOSES[purpose][0]
+    response = client.post("/api/auth/v1/" + path, json.dumps(data),
+                           content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"]
+    assert not OutboxMessage.objects.exists() and held == []
