@@ -181,10 +181,11 @@ def totp_remove(request, *, user) -> None:
                 summary=_("The authenticator app was removed from your account."))
 
 
-def factor_removed(user, *, request=None, sender=None) -> None:
+def factor_removed(user, *, request=None, sender=None, by=None) -> None:
     """After a second factor of any kind is removed: with none left, two-step verification
     is off, and the recovery codes go too. They back a factor up; left behind, they would
     pass the challenge of the next factor added, which would be given none of its own.
+    ``by``: the staff member who removed it, else None.
 
     Called in the transaction that removed the factor, after its row is locked."""
     with transaction.atomic():
@@ -195,7 +196,8 @@ def factor_removed(user, *, request=None, sender=None) -> None:
         if devices.has_mfa(user):
             return
         RecoveryCodeSet.objects.filter(user=user).delete()
-        signals.mfa_disabled.send(sender=sender or TOTPDevice, request=request, user=user)
+        signals.mfa_disabled.send(sender=sender or TOTPDevice, request=request, user=user,
+                                  by=by)
 
 
 def recovery_regenerate(request, *, user) -> list[str]:
@@ -388,7 +390,7 @@ def mfa_reset(user, *, request=None, by=None) -> dict[str, int]:
             remove(user, request=request, by=by)
         removed.update(totp=app_count, recovery_codes=unused)
         removed = {name: count for name, count in removed.items() if count}
-        trust.trust_revoke(user, request=request)
+        trust.trust_revoke(user, request=request, by=by)
         signals.mfa_reset.send(sender=TOTPDevice, request=request, user=user, by=by,
                                removed=removed)
         _notice(request, user, "mfa.reset", subject=_("Two-step verification was reset"),

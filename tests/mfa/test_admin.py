@@ -222,3 +222,20 @@ def test_the_admin_login_is_not_an_open_redirect(admin_client, target):
 def test_the_admin_login_keeps_a_local_target(admin_client):
     response = admin_client.get("/admin/login/", {"next": CHANGELIST})
     assert response["Location"] == CHANGELIST
+
+
+def test_every_event_of_a_staff_reset_names_the_staff_member_and_the_account(
+        admin_client, staff, user):
+    """What the reset does beside removing the factors (forgetting the trusted browsers) is
+    the staff member's doing too, not the account owner's from the staff member's browser."""
+    enroll(user)
+    TrustedBrowser.objects.create(user=user, digest="x" * 64,
+                                  expires_at=timezone.now() + timedelta(days=3))
+    start = Event.objects.order_by("pk").last().pk
+
+    admin_client.post(CHANGELIST, {"action": "reset_mfa", ACTION_CHECKBOX_NAME: [str(user.pk)]})
+
+    done = Event.objects.filter(pk__gt=start).exclude(action="audit.alert.sent")
+    assert {e.action for e in done} == {"mfa.reset", "mfa.browser.untrusted"}
+    assert {(e.actor_id, e.target_type, e.target_id) for e in done} == {
+        (str(staff.pk), "user", str(user.pk))}

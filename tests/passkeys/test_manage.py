@@ -359,6 +359,28 @@ def test_staff_remove_a_passkey(admin_client, staff, client, user):
     assert "A passkey was removed" in mail.outbox[0].subject
 
 
+def test_staff_removing_the_last_passkey_record_all_it_turns_off_as_theirs(admin_client, staff,
+                                                                          client, user):
+    """The last second factor gone, two-step verification is off and the trusted browsers are
+    forgotten: the staff member's doing, on the account, as the removal itself is."""
+    from datetime import timedelta
+
+    from mfa.models import TrustedBrowser
+
+    passkey = add_passkey(client)
+    TrustedBrowser.objects.create(user=user, digest="x" * 64,
+                                  expires_at=timezone.now() + timedelta(days=3))
+    start = Event.objects.order_by("pk").last().pk
+
+    remove_in_admin(admin_client, [passkey])
+
+    done = Event.objects.filter(pk__gt=start).exclude(action="audit.alert.sent")
+    assert {e.action for e in done} == {"passkeys.removed", "mfa.browser.untrusted",
+                                        "mfa.disabled"}
+    assert {(e.actor_id, e.target_type, e.target_id) for e in done} == {
+        (str(staff.pk), "user", str(user.pk))}
+
+
 def remove_in_admin(admin_client, passkeys):
     return admin_client.post("/admin/passkeys/passkey/", {
         "action": "remove_passkeys", "_selected_action": [p.pk for p in passkeys]})
