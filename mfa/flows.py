@@ -379,6 +379,14 @@ def mfa_reset(user, *, request=None, by=None) -> dict[str, int]:
     of its own (``passkey_removed`` says ``reset``).
     """
     with transaction.atomic():
+        # Every factor's rows, then the user's row, in the order a sign-in with a factor and
+        # the factor's removal take them; the recovery codes are deleted after the user's
+        # row, as a sign-in with one uses it. The reset waits for a sign-in, a removal or an
+        # addition under way, then counts and removes what is left. (Without the user's row,
+        # a user removing their last passkey meanwhile, who deletes the codes after locking
+        # it, deadlocked with the reset, which deleted the codes before the passkeys.)
+        registry.rows_lock(user)
+        lock_user_row(user)
         app_count = devices.totp_devices(user).count()
         unused = RecoveryCode.objects.filter(device__user=user, device__confirmed=True,
                                              used_at__isnull=True).count()
