@@ -22,7 +22,6 @@ from accounts.flows.limits import humanize
 from accounts.users import lock_user_row
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
-from authsuite.useragent import device_name
 from mfa import devices, recovery, registry, signals, totp, trust
 from mfa.app_settings import app_settings
 from mfa.errors import MFAError, WrongCode
@@ -402,7 +401,7 @@ def mfa_reset(user, *, request=None, by=None) -> dict[str, int]:
         signals.mfa_reset.send(sender=TOTPDevice, request=request, user=user, by=by,
                                removed=removed)
         _notice(request, user, "mfa.reset", subject=_("Two-step verification was reset"),
-                summary=reset_summary(removed))
+                summary=reset_summary(removed), by=by)
     return removed
 
 
@@ -428,13 +427,12 @@ def _describe(name: str, count: int) -> str:
     return registry.describe(name, count)
 
 
-def _notice(request, user, notice: str, *, subject: str, summary: str) -> None:
-    """Tell the user about a factor change, unless an alert rule does it."""
+def _notice(request, user, notice: str, *, subject: str, summary: str, by=None) -> None:
+    """Tell the user about a factor change, unless an alert rule does it; ``by``: the staff
+    member who made it (the notice then says staff did, not from where)."""
     if notices.is_claimed(notice):
         return
-    ctx = context.current()
     mail_enqueue(
         template="mfa/email/notice", to=_email(user), user=user,
-        context={"subject": str(subject), "summary": str(summary),
-                 "device": device_name(ctx.user_agent), "ip": ctx.ip or "unknown"},
+        context={"subject": str(subject), "summary": str(summary), **notices.origin(by=by)},
     )
