@@ -55,6 +55,8 @@ LABELS = {
     "auth.login.failed": "Failed sign-in",
     "auth.logout": "Signed out",
     "mfa.reset": "Two-step verification reset by staff",
+    "mfa.browser.untrusted": "Trusted browsers forgotten",
+    "mfa.disabled": "Two-step verification turned off",
     "passkeys.removed": "Passkey removed",
 }
 
@@ -63,7 +65,7 @@ LABELS = {
 ABOUT_YOU = (
     "accounts.account.unlocked", "accounts.account.deactivated", "mfa.reset",
     "passkeys.removed", "accounts.session.ended", "accounts.password.reset_requested",
-    "accounts.password.change_required",
+    "accounts.password.change_required", "mfa.browser.untrusted", "mfa.disabled",
 )
 
 #: Why a session ends when staff or the site end it (the admin's action; the account
@@ -79,6 +81,8 @@ def by_site(event: Event, user, data: dict) -> bool:
     """
     if event.actor_id != str(user.pk):
         return True
+    if event.action == alerts.SENT_ACTION:
+        return bool(data.get("by_staff"))  # the alert of a change staff made
     return event.action == "accounts.session.ended" and data.get("reason") in ENDED_BY_SITE
 
 

@@ -19,3 +19,17 @@ def register_claimer(claimer: Callable[[str], bool]) -> None:
 
 def is_claimed(notice: str) -> bool:
     return any(claimer(notice) for claimer in _claimers)
+
+
+def origin(*, by=None) -> dict:
+    """Where the change a notice tells of came from, for its template: the device and IP of
+    the current request, or with ``by`` (staff acting on the account) only ``by_staff``: the
+    request is the staff member's, and their IP and device are not the user's to see (the
+    audit trail keeps them)."""
+    if by is not None:
+        return {"by_staff": True}
+    from authsuite import context
+    from authsuite.useragent import device_name
+
+    ctx = context.current()
+    return {"device": device_name(ctx.user_agent), "ip": ctx.ip or "unknown"}

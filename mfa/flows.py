@@ -22,7 +22,6 @@ from accounts.flows.limits import humanize
 from accounts.users import lock_user_row
 from authsuite import context, notices, ratelimit
 from authsuite.outbox import mail_enqueue
-from authsuite.useragent import device_name
 from mfa import devices, recovery, registry, signals, totp, trust
 from mfa.app_settings import app_settings
 from mfa.errors import MFAError, WrongCode
@@ -181,10 +180,11 @@ def totp_remove(request, *, user) -> None:
                 summary=_("The authenticator app was removed from your account."))
 
 
-def factor_removed(user, *, request=None, sender=None) -> None:
+def factor_removed(user, *, request=None, sender=None, by=None) -> None:
     """After a second factor of any kind is removed: with none left, two-step verification
     is off, and the recovery codes go too. They back a factor up; left behind, they would
     pass the challenge of the next factor added, which would be given none of its own.
+    ``by``: the staff member who removed it, else None.
 
     Called in the transaction that removed the factor, after its row is locked."""
     with transaction.atomic():
@@ -195,7 +195,8 @@ def factor_removed(user, *, request=None, sender=None) -> None:
         if devices.has_mfa(user):
             return
         RecoveryCodeSet.objects.filter(user=user).delete()
-        signals.mfa_disabled.send(sender=sender or TOTPDevice, request=request, user=user)
+        signals.mfa_disabled.send(sender=sender or TOTPDevice, request=request, user=user,
+                                  by=by)
 
 
 def recovery_regenerate(request, *, user) -> list[str]:
@@ -377,6 +378,14 @@ def mfa_reset(user, *, request=None, by=None) -> dict[str, int]:
     of its own (``passkey_removed`` says ``reset``).
     """
     with transaction.atomic():
+        # Every factor's rows, then the user's row, in the order a sign-in with a factor and
+        # the factor's removal take them; the recovery codes are deleted after the user's
+        # row, as a sign-in with one uses it. The reset waits for a sign-in, a removal or an
+        # addition under way, then counts and removes what is left. (Without the user's row,
+        # a user removing their last passkey meanwhile, who deletes the codes after locking
+        # it, deadlocked with the reset, which deleted the codes before the passkeys.)
+        registry.rows_lock(user)
+        lock_user_row(user)
         app_count = devices.totp_devices(user).count()
         unused = RecoveryCode.objects.filter(device__user=user, device__confirmed=True,
                                              used_at__isnull=True).count()
@@ -388,11 +397,11 @@ def mfa_reset(user, *, request=None, by=None) -> dict[str, int]:
             remove(user, request=request, by=by)
         removed.update(totp=app_count, recovery_codes=unused)
         removed = {name: count for name, count in removed.items() if count}
-        trust.trust_revoke(user, request=request)
+        trust.trust_revoke(user, request=request, by=by)
         signals.mfa_reset.send(sender=TOTPDevice, request=request, user=user, by=by,
                                removed=removed)
         _notice(request, user, "mfa.reset", subject=_("Two-step verification was reset"),
-                summary=reset_summary(removed))
+                summary=reset_summary(removed), by=by)
     return removed
 
 
@@ -418,13 +427,12 @@ def _describe(name: str, count: int) -> str:
     return registry.describe(name, count)
 
 
-def _notice(request, user, notice: str, *, subject: str, summary: str) -> None:
-    """Tell the user about a factor change, unless an alert rule does it."""
+def _notice(request, user, notice: str, *, subject: str, summary: str, by=None) -> None:
+    """Tell the user about a factor change, unless an alert rule does it; ``by``: the staff
+    member who made it (the notice then says staff did, not from where)."""
     if notices.is_claimed(notice):
         return
-    ctx = context.current()
     mail_enqueue(
         template="mfa/email/notice", to=_email(user), user=user,
-        context={"subject": str(subject), "summary": str(summary),
-                 "device": device_name(ctx.user_agent), "ip": ctx.ip or "unknown"},
+        context={"subject": str(subject), "summary": str(summary), **notices.origin(by=by)},
     )

@@ -7,9 +7,11 @@ from accounts.users import within_reach
 from mfa import trust
 
 
-def untrust_all(sender, user=None, request=None, **kwargs):
+def untrust_all(sender, user=None, request=None, by=None, **kwargs):
+    """A password or factor changed: every "don't ask again" promise ends. When staff made
+    the change (``by``, a passkey removed in the admin), so did they."""
     if user is not None:
-        trust.trust_revoke(user, request=request)
+        trust.trust_revoke(user, request=request, by=by)
 
 
 def setups_void(sender, user=None, **kwargs):
@@ -38,14 +40,15 @@ def reauth_code_link(request) -> dict | None:
     return {"challenge_url": reverse("mfa:challenge")}
 
 
-def factor_removed(sender, user=None, request=None, reset=False, **kwargs):
+def factor_removed(sender, user=None, request=None, reset=False, by=None, **kwargs):
     """A factor another app contributes (a passkey) was removed. Not as part of a staff
     reset (``reset``): that is recorded and told as one, ``mfa_reset``, and two-step
-    verification being off is not the user's doing."""
+    verification being off is not the user's doing. Staff removing the last passkey in the
+    admin (``by``) turn it off themselves."""
     from mfa.flows import factor_removed
 
     if user is not None and not reset:
-        factor_removed(user, request=request, sender=sender)
+        factor_removed(user, request=request, sender=sender, by=by)
 
 
 @admin.action(description=_("Reset two-step verification"), permissions=["change"])

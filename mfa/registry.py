@@ -11,7 +11,9 @@ takes every row of it from a user, as staff resetting two-step verification do (
 counts the rows first, by the provider, and reads nothing the remover returns);
 ``describe(count) -> str`` names that many rows in the reset's message to the user ("2
 passkeys"). ``usable(user) -> QuerySet`` gives the rows that can be proven now, when not all
-can (a passkey flagged as cloned cannot); by default, every row.
+can (a passkey flagged as cloned cannot); by default, every row. Before the user's row is
+locked, the reset locks the provider's rows (:func:`rows_lock`): a factor's flows take its
+row first, then the user's.
 """
 
 from __future__ import annotations
@@ -52,6 +54,17 @@ def unregister_factor(name: str) -> None:
 def usable_factors(user) -> list[str]:
     """The registered factors of which ``user`` has a row that can be proven now."""
     return [name for name, rows in _providers.items() if _usable.get(name, rows)(user).exists()]
+
+
+def rows_lock(user) -> None:
+    """Lock ``user``'s rows of every registered factor until the current transaction ends
+    (``SELECT ... FOR UPDATE`` of those rows alone; nothing on a database without row locks,
+    such as SQLite), factor by factor in the order they were registered, each by primary
+    key. A factor's row comes before the user's row (:func:`accounts.users.lock_user_row`),
+    the order in which a sign-in with that factor and its removal take them."""
+    for rows in _providers.values():
+        list(rows(user).select_for_update(of=("self",)).order_by("pk")
+             .values_list("pk", flat=True))
 
 
 def count(name: str, user) -> int:

@@ -11,10 +11,13 @@
 - ``challenge_locked``: ``request``, ``user`` (too many wrong codes: a sign-in abandoned, or
   every ``CHALLENGE_MAX_FAILURES`` in a row on the account's device, at a sign-in or a step-up)
 - ``browser_trusted``: ``request``, ``user``, ``trusted_id``
-- ``browser_untrusted``: ``request``, ``user``, ``trusted_id`` (None: all of them)
+- ``browser_untrusted``: ``request``, ``user``, ``trusted_id`` (None: all of them), ``by``
 - ``mfa_reset``: ``request``, ``user``, ``by`` (staff user), ``removed`` (``{factor name:
   count}`` of what the account had: ``"totp"``, ``"recovery_codes"`` unused, ``"passkey"``...)
-- ``mfa_disabled``: ``request``, ``user`` (the user removed their last factor)
+- ``mfa_disabled``: ``request``, ``user``, ``by`` (the last second factor was removed)
+
+``by`` is the staff member whose change caused it (a reset, a passkey removed in the admin),
+and None (or absent) when the user did. ``request`` is then the staff member's.
 """
 
 from django.dispatch import Signal

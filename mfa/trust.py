@@ -81,12 +81,14 @@ def trusted_list(user):
         "-created_at")
 
 
-def trust_revoke(user, *, request=None, trusted_id: int | None = None) -> int:
+def trust_revoke(user, *, request=None, trusted_id: int | None = None, by=None) -> int:
+    """Forget ``user``'s trusted browsers (one, ``trusted_id``); ``by``: the staff member
+    whose change to the account this follows (a reset, a passkey removed in the admin)."""
     rows = TrustedBrowser.objects.filter(user=user)
     if trusted_id is not None:
         rows = rows.filter(pk=trusted_id)
     deleted, _ = rows.delete()
     if deleted:
         signals.browser_untrusted.send(sender=TrustedBrowser, request=request, user=user,
-                                       trusted_id=trusted_id)
+                                       trusted_id=trusted_id, by=by)
     return deleted

@@ -82,14 +82,19 @@ def _send(rule: AlertRule, event: Event, user) -> None:
                                      if throttle > 0 else None)
     except IntegrityError:
         return
+    where = _where(event, user)
     context = {
         "title": rule.subject, "summary": rule.summary, "advice": rule.advice,
         "when": event.occurred_at.strftime("%Y-%m-%d %H:%M UTC"), "event_id": event.pk,
-        **_where(event, user), **rule.context(event),
+        **where, **rule.context(event),
     }
     recipients = rule.recipients(event, user)
     for address in recipients:
         mail_enqueue(template="audit/email/alert", to=address, user=user, context=context)
+    data = {"rule": rule.name, "recipients": len(recipients)}
+    if where.get("by_staff"):
+        # The alert of a change staff made is sent from their request: the owner's security
+        # page shows it as staff's, without that request's IP and device.
+        data["by_staff"] = True
     recorder.write(action=SENT_ACTION, user=user,
-                   target=("audit.event", str(event.pk), event.action),
-                   data={"rule": rule.name, "recipients": len(recipients)})
+                   target=("audit.event", str(event.pk), event.action), data=data)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 
-from authsuite import context, notices
+from authsuite import notices
 from authsuite.outbox import mail_enqueue
 from authsuite.text import BIDI_CONTROLS, has_visible_character
 from passkeys import ceremonies
@@ -61,13 +61,11 @@ def passkey_name(name: str) -> str:
     return name if has_visible_character(name) else ""
 
 
-def _notice(request, user, notice: str, subject: str, summary: str) -> None:
+def _notice(request, user, notice: str, subject: str, summary: str, by=None) -> None:
+    """Tell the user about a passkey change, unless an alert rule does it; ``by``: the staff
+    member who made it (the notice then says staff did, not from where)."""
     if notices.is_claimed(notice):
         return
-    from authsuite.useragent import device_name
-
-    ctx = context.current()
     mail_enqueue(template="passkeys/email/notice", to=_email(user), user=user, context={
-        "subject": str(subject), "summary": str(summary),
-        "device": device_name(ctx.user_agent), "ip": ctx.ip or "unknown",
+        "subject": str(subject), "summary": str(summary), **notices.origin(by=by),
     })

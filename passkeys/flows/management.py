@@ -61,7 +61,8 @@ def passkey_remove(request, *, user, passkey_id: int, by=None) -> None:
                 "first."))
         _delete(request, user=user, passkey=passkey, by=by)
         _notice(request, user, "passkeys.removed", _("A passkey was removed"),
-                _("The passkey “%(name)s” was removed from your account.") % {"name": passkey.name})
+                _("The passkey “%(name)s” was removed from your account.") % {"name": passkey.name},
+                by=by)
 
 
 def passkeys_remove(request, *, user, passkey_ids: list[int], by) -> int:
@@ -84,7 +85,7 @@ def passkeys_remove(request, *, user, passkey_ids: list[int], by) -> int:
                     batch=(position, len(passkeys)))
         if passkeys:
             _notice(request, user, "passkeys.removed", _("Passkeys were removed"),
-                    removed_summary(len(passkeys)))
+                    removed_summary(len(passkeys)), by=by)
     return len(passkeys)
 
 

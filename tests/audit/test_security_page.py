@@ -197,3 +197,39 @@ def test_what_staff_did_shows_staff_never_their_ip_or_device(client, user, passw
         str(staff.pk), "user", str(user.pk))
     assert STAFF_IP in admin.get(reverse("admin:audit_event_change",
                                          args=[requested.pk])).content.decode()
+
+
+def test_everything_a_staff_reset_of_two_step_verification_did_shows_staff(client, user,
+                                                                           password, staff):
+    """The reset removes the factors and forgets the trusted browsers, and alerts the user:
+    each of those rows is the staff member's doing, never shown with their IP or device."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mfa.models import TrustedBrowser
+    from tests.mfa.support import enroll
+    from tests.passkeys.support import add_passkey, password_client
+
+    add_passkey(password_client(user, password))
+    enroll(user)
+    TrustedBrowser.objects.create(user=user, digest="x" * 64,
+                                  expires_at=timezone.now() + timedelta(days=3))
+    admin = Client(REMOTE_ADDR=STAFF_IP, HTTP_USER_AGENT=STAFF_AGENT)
+    admin.force_login(staff)
+    start = Event.objects.order_by("pk").last().pk
+    response = admin.post(user_admin_url("changelist"),
+                          {"action": "reset_mfa", "_selected_action": [user.pk]})
+    assert response.status_code == 302
+    done = set(Event.objects.filter(pk__gt=start).values_list("pk", flat=True))
+    sign_in(client, user, password, HTTP_USER_AGENT=FIREFOX, REMOTE_ADDR="198.51.100.4")
+
+    rows = [r for r in client.get(API).json() if r["id"] in done]
+    text = client.get(PAGE).content.decode()
+
+    assert {r["id"] for r in rows} == done  # the user is shown all of it
+    assert {r["action"] for r in rows} >= {"mfa.reset", "passkeys.removed",
+                                           "mfa.browser.untrusted", "audit.alert.sent"}
+    assert all((r["by"], r["ip"], r["device"]) == ("staff", None, "—") for r in rows), rows
+    assert STAFF_IP not in text and STAFF_DEVICE not in text
+    assert "198.51.100.4" in text  # the user's own sign-in, as ever

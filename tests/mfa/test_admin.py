@@ -222,3 +222,48 @@ def test_the_admin_login_is_not_an_open_redirect(admin_client, target):
 def test_the_admin_login_keeps_a_local_target(admin_client):
     response = admin_client.get("/admin/login/", {"next": CHANGELIST})
     assert response["Location"] == CHANGELIST
+
+
+def test_every_event_of_a_staff_reset_names_the_staff_member_and_the_account(
+        admin_client, staff, user):
+    """What the reset does beside removing the factors (forgetting the trusted browsers) is
+    the staff member's doing too, not the account owner's from the staff member's browser."""
+    enroll(user)
+    TrustedBrowser.objects.create(user=user, digest="x" * 64,
+                                  expires_at=timezone.now() + timedelta(days=3))
+    start = Event.objects.order_by("pk").last().pk
+
+    admin_client.post(CHANGELIST, {"action": "reset_mfa", ACTION_CHECKBOX_NAME: [str(user.pk)]})
+
+    done = Event.objects.filter(pk__gt=start).exclude(action="audit.alert.sent")
+    assert {e.action for e in done} == {"mfa.reset", "mfa.browser.untrusted"}
+    assert {(e.actor_id, e.target_type, e.target_id) for e in done} == {
+        (str(staff.pk), "user", str(user.pk))}
+
+
+STAFF_IP = "192.0.2.200"
+STAFF_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/126.0.0.0 Safari/537.36")
+
+
+@pytest.mark.parametrize("without", ["audit_trail", "alert_rules"])
+def test_the_reset_notice_the_mfa_app_sends_says_staff_never_their_ip_or_device(
+        admin_client, user, settings, without):
+    """With no alert rule to send it, the MFA app's own notice tells of the reset: staff did
+    it, from a request whose IP address and device are not the user's to see."""
+    if without == "audit_trail":
+        settings.AUTHSUITE_AUDIT_ENABLED = False
+    else:
+        settings.AUTHSUITE_AUDIT_ALERT_RULES = []
+    enroll(user)
+
+    admin_client.post(CHANGELIST, {"action": "reset_mfa", ACTION_CHECKBOX_NAME: [str(user.pk)]},
+                      REMOTE_ADDR=STAFF_IP, HTTP_USER_AGENT=STAFF_AGENT)
+
+    [message] = [m for m in mail.outbox if m.to == [user.email]]
+    assert message.subject.endswith("Two-step verification was reset")
+    html = message.alternatives[0][0]
+    for body in (message.body, html):
+        assert STAFF_IP not in body and "Chrome" not in body and "Windows" not in body
+    assert "By:     Staff" in message.body
+    assert "<th align=\"left\">By</th><td>Staff</td>" in html

@@ -169,3 +169,50 @@ def test_a_recovery_code_sign_in_while_the_last_factor_goes_ends_without_a_deadl
     assert AUTH_KEY in signer.session
     assert not TOTPDevice.objects.filter(user=user).exists()
     assert not RecoveryCodeSet.objects.filter(user=user).exists()
+
+
+def test_a_staff_reset_waits_for_a_recovery_code_sign_in_under_way(user, password, staff,
+                                                                   monkeypatch):
+    """The sign-in holds the user's row and has used a code when the reset begins: the reset
+    takes its turn after it, and counts the codes left unused then, not before."""
+    from mfa import registry
+
+    _, codes = enroll(user)
+    signer = Client()
+    assert login(signer, user, password)["Location"] == CHALLENGE
+    used = threading.Event()
+    meet = threading.Barrier(2)
+
+    def wait() -> None:
+        try:
+            meet.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass  # the other request waits for this one to commit: nothing to meet
+
+    real_check = devices.throttled_check
+
+    def check_then_wait(*args, **kwargs):  # the sign-in: the user's row and a code taken
+        result = real_check(*args, **kwargs)
+        used.set()
+        wait()
+        return result
+
+    real_removers = registry.removers
+
+    def wait_then_remove():  # the reset: the factors counted, about to remove them
+        wait()
+        return real_removers()
+
+    monkeypatch.setattr(devices, "throttled_check", check_then_wait)
+    monkeypatch.setattr(registry, "removers", wait_then_remove)
+
+    def reset():
+        assert used.wait(timeout=10)
+        return mfa_flows.mfa_reset(user, by=staff)
+
+    results = race(2, lambda i: (
+        signer.post(CHALLENGE, {"code": codes[0]}).status_code if i == 0 else reset()))
+
+    assert results == [302, {"totp": 1, "recovery_codes": 9}]
+    assert AUTH_KEY in signer.session
+    assert not RecoveryCodeSet.objects.filter(user=user).exists()

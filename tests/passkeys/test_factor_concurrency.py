@@ -12,6 +12,7 @@ needs commits to race with.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -120,3 +121,58 @@ def test_the_app_removed_twice_at_once_is_removed_once(user, password, monkeypat
     assert Event.objects.filter(action="mfa.totp.removed", actor_id=str(user.pk)).count() == 1
     assert not TOTPDevice.objects.filter(user=user).exists()
 
+
+
+def test_a_staff_reset_while_the_user_removes_their_last_passkey_ends_without_a_deadlock(
+        user, password, staff, monkeypatch):
+    """The user's removal locks the passkey, then the user's row, then deletes the recovery
+    codes (the last factor gone). The reset begins once the removal holds its two rows, and
+    the removal goes on only when the reset has got as far as removing the passkeys (or has
+    been made to wait for the removal): the two must take turns, not wait on each other
+    until PostgreSQL gives one of them up (an error, a 500), and what the reset says it
+    removed is what it removed."""
+    from mfa import registry
+
+    client = password_client(user, password)
+    passkey = add_passkey(client)
+    assert api_post(client, "mfa/recovery-codes/").status_code == 200
+    locked = threading.Event()
+    meet = threading.Barrier(2)
+
+    def wait() -> None:
+        try:
+            meet.wait(timeout=LINGER)
+        except threading.BrokenBarrierError:
+            pass  # the other request waits for this one to commit: nothing to meet
+
+    real_lock = management.lock_user_row
+
+    def lock_then_wait(owner):  # the removal: the passkey's row and the user's row held
+        real_lock(owner)
+        locked.set()
+        wait()
+
+    real_remove = registry.removers()["passkey"]
+
+    def wait_then_remove(owner, **kwargs):  # the reset, about to remove the passkeys
+        wait()
+        return real_remove(owner, **kwargs)
+
+    monkeypatch.setattr(management, "lock_user_row", lock_then_wait)
+    monkeypatch.setitem(registry._removers, "passkey", wait_then_remove)
+
+    def reset():
+        assert locked.wait(timeout=10)
+        return mfa_flows.mfa_reset(user, by=staff)
+
+    results = race(2, lambda i: (
+        client.delete(f"/api/auth/v1/passkeys/{passkey.pk}/").status_code if i == 0
+        else reset()))
+
+    assert results[0] == 204
+    assert not Passkey.objects.filter(user=user).exists()
+    assert not RecoveryCodeSet.objects.filter(user=user).exists()
+    # The removal went first: the reset found nothing left to remove, and says so.
+    assert results[1] == {}
+    assert json.loads(Event.objects.get(action="mfa.reset").data) == {"removed": {}}
+    assert Event.objects.filter(action="passkeys.removed").count() == 1

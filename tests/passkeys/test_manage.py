@@ -359,6 +359,59 @@ def test_staff_remove_a_passkey(admin_client, staff, client, user):
     assert "A passkey was removed" in mail.outbox[0].subject
 
 
+def test_staff_removing_the_last_passkey_record_all_it_turns_off_as_theirs(admin_client, staff,
+                                                                          client, user):
+    """The last second factor gone, two-step verification is off and the trusted browsers are
+    forgotten: the staff member's doing, on the account, as the removal itself is."""
+    from datetime import timedelta
+
+    from mfa.models import TrustedBrowser
+
+    passkey = add_passkey(client)
+    TrustedBrowser.objects.create(user=user, digest="x" * 64,
+                                  expires_at=timezone.now() + timedelta(days=3))
+    start = Event.objects.order_by("pk").last().pk
+
+    remove_in_admin(admin_client, [passkey])
+
+    done = Event.objects.filter(pk__gt=start).exclude(action="audit.alert.sent")
+    assert {e.action for e in done} == {"passkeys.removed", "mfa.browser.untrusted",
+                                        "mfa.disabled"}
+    assert {(e.actor_id, e.target_type, e.target_id) for e in done} == {
+        (str(staff.pk), "user", str(user.pk))}
+
+
+STAFF_IP = "192.0.2.200"
+STAFF_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/126.0.0.0 Safari/537.36")
+
+
+@pytest.mark.parametrize("without", ["audit_trail", "alert_rules"])
+@pytest.mark.parametrize("count", [1, 2])
+def test_the_notice_of_passkeys_staff_removed_says_staff_never_their_ip_or_device(
+        admin_client, client, user, settings, without, count):
+    """With no alert rule to send it, the passkeys app's own notice tells of the removal:
+    staff did it, from a request whose IP address and device are not the user's to see."""
+    if without == "audit_trail":
+        settings.AUTHSUITE_AUDIT_ENABLED = False
+    else:
+        settings.AUTHSUITE_AUDIT_ALERT_RULES = []
+    passkeys = [add_passkey(client) for _ in range(count)]
+    mail.outbox.clear()
+
+    admin_client.post("/admin/passkeys/passkey/", {
+        "action": "remove_passkeys", "_selected_action": [p.pk for p in passkeys]},
+        REMOTE_ADDR=STAFF_IP, HTTP_USER_AGENT=STAFF_AGENT)
+
+    [message] = outbox_for(user.email)
+    assert "removed" in message.subject
+    html = message.alternatives[0][0]
+    for body in (message.body, html):
+        assert STAFF_IP not in body and "Chrome" not in body and "Windows" not in body
+    assert "By:     Staff" in message.body
+    assert "<th align=\"left\">By</th><td>Staff</td>" in html
+
+
 def remove_in_admin(admin_client, passkeys):
     return admin_client.post("/admin/passkeys/passkey/", {
         "action": "remove_passkeys", "_selected_action": [p.pk for p in passkeys]})
