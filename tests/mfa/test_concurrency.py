@@ -165,8 +165,11 @@ def test_a_recovery_code_sign_in_while_the_last_factor_goes_ends_without_a_deadl
         signer.post(CHALLENGE, {"code": codes[0]}).status_code if i == 0
         else api_delete(remover, "mfa/totp/").status_code))
 
-    assert statuses == [302, 204]
-    assert AUTH_KEY in signer.session
+    # Whichever takes the user's row first goes first: signed in with the code, or told
+    # the code is wrong because the codes went with the last factor. Never an error.
+    assert statuses[1] == 204
+    assert statuses[0] in (200, 302)
+    assert (AUTH_KEY in signer.session) == (statuses[0] == 302)
     assert not TOTPDevice.objects.filter(user=user).exists()
     assert not RecoveryCodeSet.objects.filter(user=user).exists()
 
