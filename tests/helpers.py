@@ -13,6 +13,11 @@ from django.urls import reverse
 
 LINK_RE = re.compile(r"https?://[^\s<>\"']+")
 
+#: A staff member's browser acting in the admin: what the account's owner must never be shown.
+STAFF_IP = "192.0.2.200"
+STAFF_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/126.0.0.0 Safari/537.36")
+
 
 def outbox_for(email: str) -> list:
     return [m for m in mail.outbox if email in m.to]

@@ -12,16 +12,13 @@ from accounts import lockout
 from audit import chain
 from audit.models import Event
 from tests.factories import UserFactory
-from tests.helpers import user_admin_url
+from tests.helpers import STAFF_AGENT, STAFF_IP, user_admin_url
 
 pytestmark = pytest.mark.django_db
 
 PAGE = "/accounts/security/"
 API = "/api/auth/v1/security/events/"
 FIREFOX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-STAFF_IP = "192.0.2.200"
-STAFF_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-               "Chrome/126.0.0.0 Safari/537.36")
 STAFF_DEVICE = "Chrome 126 on Windows 10"
 
 

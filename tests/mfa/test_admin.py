@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts import authrecord
 from audit.models import Event
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice, TrustedBrowser
-from tests.helpers import user_admin_url
+from tests.helpers import STAFF_AGENT, STAFF_IP, user_admin_url
 from tests.mfa.support import (
     AUTH_KEY,
     enroll,
@@ -239,11 +239,6 @@ def test_every_event_of_a_staff_reset_names_the_staff_member_and_the_account(
     assert {e.action for e in done} == {"mfa.reset", "mfa.browser.untrusted"}
     assert {(e.actor_id, e.target_type, e.target_id) for e in done} == {
         (str(staff.pk), "user", str(user.pk))}
-
-
-STAFF_IP = "192.0.2.200"
-STAFF_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-               "Chrome/126.0.0.0 Safari/537.36")
 
 
 @pytest.mark.parametrize("without", ["audit_trail", "alert_rules"])

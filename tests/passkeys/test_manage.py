@@ -18,7 +18,7 @@ from authsuite.models import OutboxMessage
 from passkeys import flows as passkey_flows
 from passkeys.models import Passkey
 from tests.factories import UserFactory
-from tests.helpers import outbox_for
+from tests.helpers import STAFF_AGENT, STAFF_IP, outbox_for
 from tests.passkeys.authenticator import SoftAuthenticator
 from tests.passkeys.support import (
     ORIGIN,
@@ -379,11 +379,6 @@ def test_staff_removing_the_last_passkey_record_all_it_turns_off_as_theirs(admin
                                         "mfa.disabled"}
     assert {(e.actor_id, e.target_type, e.target_id) for e in done} == {
         (str(staff.pk), "user", str(user.pk))}
-
-
-STAFF_IP = "192.0.2.200"
-STAFF_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-               "Chrome/126.0.0.0 Safari/537.36")
 
 
 @pytest.mark.parametrize("without", ["audit_trail", "alert_rules"])
