@@ -14,23 +14,16 @@ from django.utils import timezone
 
 from accounts.app_settings import app_settings
 from accounts.users import user_email
-from authsuite import context, notices
+from authsuite import notices
 from authsuite.outbox import mail_enqueue
 from authsuite.urls_util import absolute_url
 
 
 def _where(when: datetime | None = None, *, by=None) -> dict:
-    """When (now by default), and from which device and IP, the mail was asked for; with
-    ``by`` (staff acting on the account) only when, and ``by_staff``: the request is the
-    staff member's, and their IP and device are not the user's to see (the audit trail
-    keeps them)."""
-    when_text = (when or timezone.now()).strftime("%Y-%m-%d %H:%M UTC")
-    if by is not None:
-        return {"when": when_text, "by_staff": True}
-    ctx = context.current()
-    from authsuite.useragent import device_name
-
-    return {"when": when_text, "ip": ctx.ip or "unknown", "device": device_name(ctx.user_agent)}
+    """When (now by default) the mail was asked for, and from where (``notices.origin``:
+    the device and IP, or only that staff did it, ``by``)."""
+    return {"when": (when or timezone.now()).strftime("%Y-%m-%d %H:%M UTC"),
+            **notices.origin(by=by)}
 
 
 def link_message(request, *, template: str, user, email: str, url_name: str, token: str,
