@@ -56,6 +56,20 @@ def token_from(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
 
+def meeting(linger: float = 2):
+    """A place two racing requests meet: each call waits for the other's, at most ``linger``
+    seconds, since a request that the other holds up on a lock never comes."""
+    barrier = threading.Barrier(2)
+
+    def wait() -> None:
+        try:
+            barrier.wait(timeout=linger)
+        except threading.BrokenBarrierError:
+            pass  # the other request waits for this one to commit: nothing to meet
+
+    return wait
+
+
 def race(count: int, action) -> list:
     """Run ``action(i)`` in ``count`` threads released together; return their results."""
     barrier = threading.Barrier(count)

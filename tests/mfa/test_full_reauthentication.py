@@ -17,6 +17,23 @@ REMOVE = reverse("mfa:totp_remove")
 REAUTH = reverse("accounts:reauthenticate")
 
 
+def second_step_then_removal(client, reauth_url: str, user, clock, secret: str) -> None:
+    """The reauthentication page at ``reauth_url`` asks for the second factor, not for the
+    password again (no loop); with a code the app's removal then goes through."""
+    page = client.get(reauth_url).content.decode()
+    assert "confirm your second step too" in page
+    assert 'name="password"' not in page
+    challenge = f'{reverse("mfa:challenge")}?next={REMOVE}'
+    assert f'href="{challenge}"' in page
+
+    clock.step()
+    response = client.post(challenge, {"code": clock.code(secret)})
+    assert response["Location"] == REMOVE
+    assert client.get(REMOVE).status_code == 200
+    assert client.post(REMOVE).status_code == 302
+    assert not devices.has_mfa(user)
+
+
 def test_a_password_alone_does_not_remove_the_app(two_factor_session, password, later):
     client, _secret, _codes = two_factor_session
     later()
@@ -77,18 +94,7 @@ def test_the_page_asks_for_the_password_then_for_the_second_factor(two_factor_se
     assert response["Location"] == REMOVE
     response = client.get(REMOVE)
     assert response["Location"].startswith(REAUTH)
-    page = client.get(response["Location"]).content.decode()
-    assert "confirm your second step too" in page
-    assert 'name="password"' not in page
-    challenge = f'{reverse("mfa:challenge")}?next={REMOVE}'
-    assert f'href="{challenge}"' in page
-
-    clock.step()
-    response = client.post(challenge, {"code": clock.code(secret)})
-    assert response["Location"] == REMOVE
-    assert client.get(REMOVE).status_code == 200
-    assert client.post(REMOVE).status_code == 302
-    assert not devices.has_mfa(user)
+    second_step_then_removal(client, response["Location"], user, clock, secret)
 
 
 def test_a_factor_removed_since_the_sign_in_is_not_asked_for(two_factor_session, user,
@@ -181,19 +187,7 @@ def test_an_app_added_since_a_password_sign_in_is_asked_for_on_the_page(client, 
     assert response["Location"].startswith(REAUTH)
     assert client.post(REMOVE).status_code == 302
     assert devices.has_mfa(user)
-    # The page asks for the second factor, not for the password again (no loop).
-    page = client.get(response["Location"]).content.decode()
-    assert "confirm your second step too" in page
-    assert 'name="password"' not in page
-    challenge = f'{reverse("mfa:challenge")}?next={REMOVE}'
-    assert f'href="{challenge}"' in page
-
-    clock.step()
-    response = client.post(challenge, {"code": clock.code(secret)})
-    assert response["Location"] == REMOVE
-    assert client.get(REMOVE).status_code == 200
-    assert client.post(REMOVE).status_code == 302
-    assert not devices.has_mfa(user)
+    second_step_then_removal(client, response["Location"], user, clock, secret)
 
 
 def test_a_trusted_browser_sign_in_proves_the_second_factor_before_a_sensitive_action(

@@ -23,7 +23,7 @@ from mfa import recovery
 from mfa.models import RecoveryCodeSet, TOTPDevice
 from passkeys.flows import management
 from passkeys.models import Passkey
-from tests.helpers import race
+from tests.helpers import meeting, race
 from tests.mfa.support import api_delete, api_post, enroll
 from tests.passkeys.support import add_passkey, password_client
 from tests.passkeys.test_manage import passkey_only
@@ -36,13 +36,7 @@ LINGER = 2
 def held_after(monkeypatch, module, name: str, *, before: bool = False):
     """Make ``module.name`` wait at a barrier of two, after it ran (or ``before``)."""
     real = getattr(module, name)
-    barrier = threading.Barrier(2)
-
-    def wait() -> None:
-        try:
-            barrier.wait(timeout=LINGER)
-        except threading.BrokenBarrierError:
-            pass  # the other request waits for this one to commit: nothing to meet
+    wait = meeting(LINGER)
 
     def held(*args, **kwargs):
         if before:
@@ -137,13 +131,7 @@ def test_a_staff_reset_while_the_user_removes_their_last_passkey_ends_without_a_
     passkey = add_passkey(client)
     assert api_post(client, "mfa/recovery-codes/").status_code == 200
     locked = threading.Event()
-    meet = threading.Barrier(2)
-
-    def wait() -> None:
-        try:
-            meet.wait(timeout=LINGER)
-        except threading.BrokenBarrierError:
-            pass  # the other request waits for this one to commit: nothing to meet
+    wait = meeting(LINGER)
 
     real_lock = management.lock_user_row
 
