@@ -1,13 +1,19 @@
 from __future__ import annotations
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
+from accounts import credentials
 from accounts.users import get_by_email
 
 
 class EmailBackend(ModelBackend):
-    """Authenticate by email address and password, for any user model with an email."""
+    """Authenticate by email address and password, for any user model with an email.
+
+    A stored hash brought up to date by the check (``accounts.credentials``) signs nobody
+    out: the sessions of the user it returns accept the older hashes of the same password.
+    """
 
     def authenticate(self, request, email=None, password=None, **kwargs):
         if email is None:
@@ -20,6 +26,17 @@ class EmailBackend(ModelBackend):
             # password and response timing does not reveal which accounts exist.
             get_user_model()().set_password(password)
             return None
-        if user.check_password(password) and self.user_can_authenticate(user):
+        if credentials.password_matches(user, password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id):
+        user = super().get_user(user_id)
+        return credentials.attach(user) if user is not None else None
+
+    async def aget_user(self, user_id):
+        def found():
+            user = super(EmailBackend, self).get_user(user_id)
+            return credentials.attach(user, preload=True) if user is not None else None
+
+        return await sync_to_async(found)()

@@ -285,3 +285,27 @@ class PasswordChangeRequired(models.Model):
 
     def __str__(self) -> str:
         return f"password change required for {self.user_id}"
+
+
+class PasswordRehash(models.Model):
+    """A stored password brought up to date (a new hasher or new parameters) by a sign-in
+    that checked it: the same password under a new hash.
+
+    Sessions, sign-ins in progress and trusted browsers are bound to the password through
+    its session auth hash, which the new hash changes. ``previous`` is the session auth hash
+    of the old hash and ``current`` that of the hash that replaced it; while the account's
+    own still equals ``current`` (a later rehash moves the row along, a changed password
+    leaves it behind for good), what was bound to ``previous`` stays valid
+    (``accounts.credentials``).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    previous = models.CharField(max_length=128)
+    current = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "current"], name="accounts_rehash_user_current")]
+
+    def __str__(self) -> str:
+        return f"password of {self.user_id} rehashed at {self.created_at:%Y-%m-%d %H:%M}"

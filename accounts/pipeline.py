@@ -39,9 +39,8 @@ from django.contrib import auth
 from django.contrib.auth import get_user_model
 from django.db import connections, router, transaction
 from django.urls import reverse
-from django.utils.crypto import constant_time_compare
 
-from accounts import authrecord, lockout, sessions, signals
+from accounts import authrecord, credentials, lockout, sessions, signals
 from accounts.app_settings import app_settings
 from accounts.users import active_only
 
@@ -68,14 +67,9 @@ class LoginState:
         """The account signing in, or None: gone, disabled or its password changed since."""
         model = get_user_model()
         user = model._default_manager.filter(pk=self.user_id, **active_only()).first()
-        if user is None or not constant_time_compare(self.credential, _credential(user)):
+        if user is None or not credentials.matches(user, self.credential):
             return None
         return user
-
-
-def _credential(user) -> str:
-    session_auth_hash = getattr(user, "get_session_auth_hash", None)
-    return session_auth_hash() if session_auth_hash is not None else ""
 
 
 class Stage:
@@ -177,7 +171,7 @@ def state_password_set(request, user) -> None:
     the sign-in goes on with the new one."""
     state = state_get(request)
     if state is not None and state.user_id == str(user.pk):
-        state.credential = _credential(user)
+        state.credential = credentials.credential(user)
         _state_save(request, state)
 
 
@@ -300,7 +294,7 @@ def _advance(request, user, state: LoginState) -> LoginResult:
             state_clear(request)
         else:
             state.waiting = stage.key
-            state.credential = _credential(user)
+            state.credential = credentials.credential(user)
             _state_save(request, state)
         return LoginResult(user=user, stage=stage, next_url=state.next_url)
     _complete(request, user, state)

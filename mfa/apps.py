@@ -15,16 +15,18 @@ class MFAConfig(AppConfig):
 
         from accounts import signals as account_signals
         from accounts.pipeline import stages as registry
-        from mfa import checks, devices, receivers, stages  # noqa: F401
+        from mfa import checks, devices, receivers, stages, trust  # noqa: F401
         from mfa.registry import register_factor
 
         registry.register(stages.SecondFactorStage())
         registry.register(stages.EnrollStage())
         register_factor("totp", devices.totp_devices, describe=devices.describe_totp)
-        from accounts import authrecord
+        from accounts import authrecord, credentials
 
         authrecord.second_factor_check_register(devices.has_mfa)
         authrecord.second_factor_usable_register(devices.can_prove)
+        # A trusted browser stays bound to the password stored again under a new hash.
+        credentials.lifetime_register(trust.trust_lifetime)
         # A changed password ends every "don't ask again" promise.
         for signal in (account_signals.password_changed, account_signals.password_reset_completed):
             signal.connect(receivers.untrust_all, dispatch_uid=f"mfa.untrust.{id(signal)}")
@@ -54,3 +56,4 @@ class MFAAdminConfig(admin_apps.AdminConfig):
 
     default = False
     default_site = "mfa.admin_site.MFAAdminSite"
+

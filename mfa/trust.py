@@ -8,10 +8,12 @@ password or any factor changes, so a stolen cookie outlives neither.
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import chain
 
 from django.core import signing
 from django.utils import timezone
 
+from accounts import credentials
 from authsuite import context, crypto
 from authsuite.cookies import secure_for
 from authsuite.useragent import device_name
@@ -24,9 +26,29 @@ PASSWORD_TAG = "mfa-trust-password"  # purpose of the password tag's digest
 
 
 def _password_tag(user) -> str:
-    """A short keyed digest of the stored password hash: any new password ends the promise,
-    even one set without a signal (a management command, a data migration)."""
-    return crypto.token_digest(user.password or "", purpose=PASSWORD_TAG)[:16]
+    """A short keyed digest of what stands for the password (its session auth hash,
+    ``accounts.credentials``): any new password ends the promise, even one set without a
+    signal (a management command, a data migration); the same password stored under a new
+    hash does not."""
+    return crypto.token_digest(credentials.credential(user) or user.password or "",
+                               purpose=PASSWORD_TAG)[:16]
+
+
+def _password_tag_matches(user, tag: str) -> bool:
+    """Whether a cookie's password tag stands for ``user``'s password now: the tag of a
+    value bound to it (``credentials.bound``, the older hashes of the same password last),
+    or of the stored hash itself, as tags were made before they stood for the session
+    auth hash."""
+    values = credentials.bound(user)
+    first = next(values, None)
+    candidates = chain([first] if first else [], [user.password or ""], values)
+    return any(crypto.digest_matches(tag, value, purpose=PASSWORD_TAG, length=16)
+               for value in candidates)
+
+
+def trust_lifetime() -> int:
+    """Seconds a trusted browser lasts at most."""
+    return app_settings.TRUST_BROWSER_DAYS * 86400
 
 
 def trust_issue(request, response, user) -> TrustedBrowser | None:
@@ -62,8 +84,7 @@ def trusted(request, user) -> TrustedBrowser | None:
         return None
     if not isinstance(value.get("id"), int) or isinstance(value["id"], bool):
         return None
-    if not crypto.digest_matches(str(value.get("p", "")), user.password or "",
-                                 purpose=PASSWORD_TAG, length=16):
+    if not _password_tag_matches(user, str(value.get("p", ""))):
         return None
     row = TrustedBrowser.objects.filter(
         pk=value.get("id"), user=user, expires_at__gt=timezone.now()

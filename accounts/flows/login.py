@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import auth
 from django.utils.translation import gettext as _
 
-from accounts import authrecord, lockout, pipeline, sessions, signals
+from accounts import authrecord, credentials, lockout, pipeline, sessions, signals
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.limits import humanize, rate_limit
 from accounts.models import normalize_email
@@ -121,7 +121,7 @@ def confirm_password(request, *, user, password: str, method: str,
         raise blocked()
     if standing.retry_after:
         raise locked(standing.retry_after)
-    if not user.check_password(password):
+    if not credentials.password_matches(user, password):
         lockout.failure_record(request, identifier, ip, device)
         signals.login_failed.send(
             sender=user.__class__, request=request, user=user, identifier="",

@@ -6,7 +6,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts import lockout, pipeline, sessions, signals, tokens
+from accounts import credentials, lockout, pipeline, sessions, signals, tokens
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import mark_verified_if_free
 from accounts.flows.limits import rate_limit
@@ -126,7 +126,7 @@ def password_reset_complete(request, *, token: str, new_password: str):
 
 def password_required_change(request, *, user, new_password: str) -> None:
     """The "choose a new password" login stage."""
-    if user.check_password(new_password):
+    if credentials.password_matches(user, new_password):
         raise FlowError(
             AccountsError.PASSWORD_INVALID, _("Choose a password different from the old one."),
             field="new_password",

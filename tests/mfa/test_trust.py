@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import Event
+from authsuite import crypto
 from mfa import flows, trust
 from mfa.models import TrustedBrowser
 from tests.helpers import last_link
@@ -211,6 +212,46 @@ def test_a_password_set_without_any_signal_ends_it(trusted_client, user, passwor
     user.set_password(NEW_PASSWORD)
     user.save()
     assert TrustedBrowser.objects.filter(user=user).exists()
+    assert asks_for_a_code(trusted_client, user, NEW_PASSWORD)
+
+
+def argon2_first(settings) -> None:
+    """A new configured hasher: the account's hash is stored again at its next sign-in."""
+    settings.PASSWORD_HASHERS = ["accounts.hashers.Argon2idPasswordHasher",
+                                 *settings.PASSWORD_HASHERS]
+    settings.AUTHSUITE_ACCOUNTS_ARGON2_MEMORY_COST = 1024
+    settings.AUTHSUITE_ACCOUNTS_ARGON2_TIME_COST = 1
+
+
+def test_the_same_password_stored_under_a_new_hash_does_not_end_it(settings, trusted_client,
+                                                                     user, password):
+    argon2_first(settings)
+    before = user.__class__.objects.get(pk=user.pk).password
+    login(Client(), user, password)  # the first factor stores the hash again
+
+    assert user.__class__.objects.get(pk=user.pk).password != before
+    assert not asks_for_a_code(trusted_client, user, password)
+
+
+def test_a_new_password_after_a_new_hash_ends_it(settings, trusted_client, user, password):
+    argon2_first(settings)
+    login(Client(), user, password)
+    fresh = user.__class__.objects.get(pk=user.pk)
+    fresh.set_password(NEW_PASSWORD)
+    fresh.save()
+    assert asks_for_a_code(trusted_client, user, NEW_PASSWORD)
+
+
+def test_a_cookie_tagged_with_the_stored_hash_itself_still_works(trusted_client, user,
+                                                                  password):
+    """As cookies were tagged before the tag stood for the session auth hash."""
+    value = signing.loads(trusted_client.cookies[COOKIE].value, salt=trust.SALT)
+    value["p"] = crypto.token_digest(user.password, purpose=trust.PASSWORD_TAG)[:16]
+    trusted_client.cookies[COOKIE] = signing.dumps(value, salt=trust.SALT)
+    assert not asks_for_a_code(trusted_client, user, password)
+
+    user.set_password(NEW_PASSWORD)
+    user.save()
     assert asks_for_a_code(trusted_client, user, NEW_PASSWORD)
 
 
