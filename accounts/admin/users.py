@@ -27,6 +27,7 @@ from accounts.admin.forms import (
 )
 from accounts.admin.sessions import UserSessionInline
 from accounts.errors import AccountsError, FlowError
+from accounts.flows.account import account_deactivate
 from accounts.flows.email import IN_USE, claims_lock, email_set_by_staff, held_elsewhere
 from accounts.forms import normal_address, normal_form_first
 from accounts.models import User
@@ -201,6 +202,10 @@ class SuiteUserAdminMixin(SafeInputMixin):
         if not change:
             # Staff create accounts without a password: the user sets one by reset link.
             obj.set_unusable_password()
+        elif "is_active" in form.changed_data and not obj.is_active:
+            # Disabled on its page: as the Deactivate action does it, recorded as this staff
+            # member's act (the save below then finds it disabled already).
+            account_deactivate(obj, request=request, by=request.user)
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):

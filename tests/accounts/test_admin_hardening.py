@@ -378,3 +378,24 @@ def test_a_superuser_deletes_a_user_with_a_passkey(su):
     assert response.status_code == 302
     assert not User.objects.filter(pk=user.pk).exists()
     assert not Passkey.objects.exists()
+
+
+def test_disabling_an_account_on_its_page_is_recorded_as_the_staff_members_act(su, staff):
+    from audit.models import Event
+
+    ann = UserFactory(email="ann@example.com", password=STRONG_PASSWORD)
+    browser = Client()
+    browser.post(reverse("accounts:login"), {"email": ann.email, "password": STRONG_PASSWORD})
+    start = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    form = change_form(su, ann)
+    form.pop("is_active", None)
+
+    assert su.post(user_admin_url("change", ann.pk), form).status_code == 302
+
+    events = Event.objects.filter(pk__gt=start)
+    deactivated = events.get(action="accounts.account.deactivated")
+    assert (deactivated.actor_id, deactivated.target_id) == (str(staff.pk), str(ann.pk))
+    ended = events.get(action="accounts.session.ended")
+    assert (ended.actor_id, ended.target_id) == (str(staff.pk), str(ann.pk))
+    assert UserSession.objects.get(user=ann).end_reason == "deactivated"
+    assert not OneTimeToken.objects.filter(user=ann, used_at=None, voided_at=None).exists()
