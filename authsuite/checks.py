@@ -32,12 +32,22 @@ def check_required_apps(app_configs=None, **kwargs):
 
 @checks.register()
 def check_settings(app_configs=None, **kwargs):
+    errors = []
     try:
         app_settings.IPV6_CLIENT_PREFIX  # noqa: B018 - read to validate
     except (TypeError, ValueError) as error:
-        return [checks.Error(str(error), hint="Use a prefix length from 32 to 128 (64 is usual).",
-                             obj="AUTHSUITE_IPV6_CLIENT_PREFIX", id="authsuite.E003")]
-    return []
+        errors.append(checks.Error(
+            str(error), hint="Use a prefix length from 32 to 128 (64 is usual).",
+            obj="AUTHSUITE_IPV6_CLIENT_PREFIX", id="authsuite.E003"))
+    try:
+        app_settings.SECRET_BOX_KEY_FALLBACKS  # noqa: B018 - read to validate
+    except ValueError as error:
+        # Found now rather than when pending mail or a kept link is next opened.
+        errors.append(checks.Error(
+            str(error), hint="List each earlier key as a non-empty string: ['old-key'], "
+                             "not 'old-key'.",
+            obj="AUTHSUITE_SECRET_BOX_KEY_FALLBACKS", id="authsuite.E005"))
+    return errors
 
 
 @checks.register(checks.Tags.security)

@@ -28,7 +28,7 @@ from authsuite.checks import (
 ROOT = Path(__file__).resolve().parents[2]
 
 CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.E004",
-            "authsuite.W001", "authsuite.W002", "authsuite.W003"]
+            "authsuite.E005", "authsuite.W001", "authsuite.W002", "authsuite.W003"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
     "authsuite_accounts.W005",
     "authsuite_accounts.W001", "authsuite_accounts.W002", "authsuite_accounts.W003",
@@ -110,6 +110,27 @@ def test_e003_ipv6_prefix_out_of_range(prefix):
         assert found("authsuite.E003").obj == "AUTHSUITE_IPV6_CLIENT_PREFIX"
     with clean_production(AUTHSUITE_IPV6_CLIENT_PREFIX=56):
         absent("authsuite.E003")
+
+
+@pytest.mark.parametrize("fallbacks", [
+    "old-box-key", ["old-box-key", ""], [""], ["old-box-key", None], ("old-box-key", 3),
+    {"old-box-key"},
+])
+def test_e005_secret_box_fallbacks_not_a_list_of_keys(fallbacks):
+    """A bare string would be read as one key per character, and an empty string is no
+    key: found at startup rather than when a mail or a kept link is next opened. The
+    message names the setting and what is wrong with it, never a key."""
+    with clean_production(AUTHSUITE_SECRET_BOX_KEY_FALLBACKS=fallbacks):
+        message = found("authsuite.E005")
+    assert message.obj == "AUTHSUITE_SECRET_BOX_KEY_FALLBACKS"
+    assert "AUTHSUITE_SECRET_BOX_KEY_FALLBACKS" in message.msg
+    assert "old-box-key" not in message.msg
+
+
+@pytest.mark.parametrize("fallbacks", [[], ["old-box-key"], ("one", "two")])
+def test_e005_not_for_a_list_of_keys(fallbacks):
+    with clean_production(AUTHSUITE_SECRET_BOX_KEY_FALLBACKS=fallbacks):
+        absent("authsuite.E005")
 
 
 @pytest.mark.parametrize("cookie", [
