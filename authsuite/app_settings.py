@@ -66,7 +66,9 @@ class CoreSettings(AppSettings):
 
     @property
     def MAIL_CLAIM_TIMEOUT(self) -> int:
-        """Seconds a worker owns a message it is sending before another may take it over."""
+        """Seconds a worker owns a message it is sending before another may take it over.
+        A send must end well within it: with Django's SMTP backend, EMAIL_TIMEOUT unset
+        (wait for ever) or not below it is flagged (system check ``authsuite.W004``)."""
         return int(self._setting("MAIL_CLAIM_TIMEOUT", 300))
 
     @property
