@@ -1,7 +1,8 @@
 """Tokens of emailed links, kept in the session from the link's GET to the confirmation.
 
 The first GET of a link moves its token out of the URL and into the session, sealed
-(Fernet, key derived from SECRET_KEY): the session table never holds it in the clear. The
+(Fernet, with the secret box's key, which its fallbacks still open while it rotates): the
+session table never holds it in the clear. The
 confirmation page carries a reference to the token it was shown for (a keyed digest, of no
 use without the token), and the POST is refused unless the token kept then is still that
 one. Otherwise a site could send the browser to a link of its own between the page and the

@@ -66,7 +66,9 @@ class CoreSettings(AppSettings):
 
     @property
     def MAIL_CLAIM_TIMEOUT(self) -> int:
-        """Seconds a worker owns a message it is sending before another may take it over."""
+        """Seconds a worker owns a message it is sending before another may take it over.
+        A send must end well within it: with Django's SMTP backend, EMAIL_TIMEOUT unset
+        (wait for ever) or not below it is flagged (system check ``authsuite.W004``)."""
         return int(self._setting("MAIL_CLAIM_TIMEOUT", 300))
 
     @property
@@ -81,8 +83,23 @@ class CoreSettings(AppSettings):
 
     @property
     def SECRET_BOX_KEY(self) -> str | None:
-        """Key that encrypts secrets waiting in the outbox; derived from SECRET_KEY when unset."""
+        """Key that encrypts secrets at rest: links in mail waiting in the outbox, links
+        kept in sessions, and TOTP keys while ``AUTHSUITE_MFA_ENCRYPTION_KEY`` is unset.
+        Derived from SECRET_KEY when unset (and then SECRET_KEY_FALLBACKS open what older
+        keys sealed)."""
         return self._setting("SECRET_BOX_KEY", None)
+
+    @property
+    def SECRET_BOX_KEY_FALLBACKS(self) -> list[str]:
+        """Earlier keys of the secret box, as SECRET_KEY_FALLBACKS are to SECRET_KEY: what
+        they sealed still opens (tried in order after the box's key, and before
+        SECRET_KEY_FALLBACKS while SECRET_KEY is that key), and nothing new is sealed with
+        them. To rotate, set the new key and list the old one here (the
+        SECRET_KEY in use, when setting a SECRET_BOX_KEY for the first time) until what it
+        sealed is gone: pending mail, links kept in sessions, TOTP keys the box sealed (each
+        sealed again when next used). A list of non-empty strings (system check
+        ``authsuite.E005``)."""
+        return self._key_list("SECRET_BOX_KEY_FALLBACKS")
 
 
 app_settings = CoreSettings()

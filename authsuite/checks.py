@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.utils.module_loading import import_string
 
 from authsuite.app_settings import app_settings
 from authsuite.cookies import cookie_prefix_problem
@@ -32,12 +34,47 @@ def check_required_apps(app_configs=None, **kwargs):
 
 @checks.register()
 def check_settings(app_configs=None, **kwargs):
+    errors = []
     try:
         app_settings.IPV6_CLIENT_PREFIX  # noqa: B018 - read to validate
     except (TypeError, ValueError) as error:
-        return [checks.Error(str(error), hint="Use a prefix length from 32 to 128 (64 is usual).",
-                             obj="AUTHSUITE_IPV6_CLIENT_PREFIX", id="authsuite.E003")]
-    return []
+        errors.append(checks.Error(
+            str(error), hint="Use a prefix length from 32 to 128 (64 is usual).",
+            obj="AUTHSUITE_IPV6_CLIENT_PREFIX", id="authsuite.E003"))
+    try:
+        app_settings.SECRET_BOX_KEY_FALLBACKS  # noqa: B018 - read to validate
+    except ValueError as error:
+        # Found now rather than when pending mail or a kept link is next opened.
+        errors.append(checks.Error(
+            str(error), hint="List each earlier key as a non-empty string: ['old-key'], "
+                             "not 'old-key'.",
+            obj="AUTHSUITE_SECRET_BOX_KEY_FALLBACKS", id="authsuite.E005"))
+    return errors
+
+
+@checks.register()
+def check_mail(app_configs=None, **kwargs):
+    """Django's SMTP backend waits for the server for ever unless EMAIL_TIMEOUT is set
+    (Django's default is None). A send that hangs past AUTHSUITE_MAIL_CLAIM_TIMEOUT loses
+    its claim: another worker takes the message over and it may go out twice, while the
+    hung one holds a worker."""
+    try:
+        backend = import_string(settings.EMAIL_BACKEND)
+    except ImportError:
+        return []  # Django reports it at the first send; nothing to say about timeouts
+    if not (isinstance(backend, type) and issubclass(backend, SMTPBackend)):
+        return []
+    timeout, claim = settings.EMAIL_TIMEOUT, app_settings.MAIL_CLAIM_TIMEOUT
+    if timeout is not None and (not isinstance(timeout, int | float) or timeout < claim):
+        return []  # (a timeout that is no number fails every send, loudly: not this check's)
+    return [checks.Warning(
+        f"EMAIL_TIMEOUT is {timeout!r} with the SMTP backend: a send to a server that stops "
+        f"answering can outlive AUTHSUITE_MAIL_CLAIM_TIMEOUT ({claim} s), and the message "
+        f"be taken over and sent twice.",
+        hint=f"Set EMAIL_TIMEOUT to a few seconds (10, say): it bounds each exchange with "
+             f"the server, so keep it well below AUTHSUITE_MAIL_CLAIM_TIMEOUT ({claim} s).",
+        obj="EMAIL_TIMEOUT", id="authsuite.W004",
+    )]
 
 
 @checks.register(checks.Tags.security)

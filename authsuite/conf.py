@@ -54,6 +54,21 @@ class AppSettings:
             return default
         return value
 
+    def _key_list(self, name: str) -> list[str]:
+        """A setting listing key material (``*_FALLBACKS``, empty by default): a list or
+        tuple of non-empty strings. A bare string would be read as one key per character,
+        and an empty string is no key at all, so either raises ``ValueError`` (reported by
+        the app's system check). The message never quotes a key."""
+        value = self._setting(name, [])
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{self.prefix}{name} must be a list of keys, "
+                             f"not a {type(value).__name__}")
+        for index, key in enumerate(value):
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"{self.prefix}{name}[{index}] is not a key: "
+                                 f"{'an empty string' if key == '' else type(key).__name__}")
+        return list(value)
+
     def _django(self, name: str, default: Any = None) -> Any:
         """A plain Django setting (``DEBUG``, ``DEFAULT_FROM_EMAIL``...)."""
         return getattr(settings, name, default)

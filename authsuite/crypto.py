@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Sequence
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.core import signing
@@ -53,39 +54,66 @@ def digests_match(a: str, b: str) -> bool:
     return constant_time_compare(a, b)
 
 
-def _fernet(material: str | None, purpose: str) -> Fernet:
+def box_keys() -> list[str]:
+    """The secret box's key material, the key that seals first: ``AUTHSUITE_SECRET_BOX_KEY``
+    (``SECRET_KEY`` while it is unset), then ``AUTHSUITE_SECRET_BOX_KEY_FALLBACKS``, then,
+    while ``SECRET_KEY`` is the box's key, Django's ``SECRET_KEY_FALLBACKS``. Fallbacks only
+    open: rotating a key the way Django documents it for SECRET_KEY must not make mail
+    still waiting to be sent, or a link kept in a session, unreadable."""
     from django.conf import settings
 
-    material = material or app_settings.SECRET_BOX_KEY or settings.SECRET_KEY
+    fallbacks = app_settings.SECRET_BOX_KEY_FALLBACKS
+    if app_settings.SECRET_BOX_KEY:
+        return [app_settings.SECRET_BOX_KEY, *fallbacks]
+    return [settings.SECRET_KEY, *fallbacks, *settings.SECRET_KEY_FALLBACKS]
+
+
+def _keys(key: str | None, fallbacks: Sequence[str]) -> list[str]:
+    """Key material that opens a sealed value, the current key first.
+
+    An app's own ``key`` comes with the app's own ``fallbacks`` only. Without one the box's
+    key seals, and the box's fallbacks follow the app's: a value the box sealed before a
+    rotation of its key opens whichever app sealed it."""
+    if key:
+        chain = [key, *fallbacks]
+    else:
+        current, *box_fallbacks = box_keys()
+        chain = [current, *fallbacks, *box_fallbacks]
+    return list(dict.fromkeys(material for material in chain if material))
+
+
+def _fernet(material: str, purpose: str) -> Fernet:
     key = hashlib.sha256(f"authsuite.{purpose}:".encode() + material.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
 
 def seal(plaintext: str, *, key: str | None = None, purpose: str = "secretbox") -> str:
-    """Encrypt and authenticate ``plaintext`` for storage (AES-128-CBC + HMAC, Fernet).
+    """Encrypt and authenticate ``plaintext`` for storage (AES-128-CBC + HMAC, Fernet),
+    always with the current key.
 
     ``key`` is the app's own key material (falls back to SECRET_BOX_KEY, then SECRET_KEY);
     ``purpose`` separates the keys derived for different uses.
     """
-    return _fernet(key, purpose).encrypt(plaintext.encode()).decode()
+    return _fernet(_keys(key, ())[0], purpose).encrypt(plaintext.encode()).decode()
 
 
 def unseal(sealed: str, *, key: str | None = None, purpose: str = "secretbox",
-           fallbacks: list[str] | None = None) -> str | None:
+           fallbacks: Sequence[str] = ()) -> str | None:
     """Decrypt a value from :func:`seal`; None when it was tampered with or no key opens it.
 
-    ``fallbacks`` is the key material used before ``key`` (while keys rotate); when the key
-    is Django's own SECRET_KEY, its ``SECRET_KEY_FALLBACKS`` are tried too."""
+    Tried in order: the current key, the app's ``fallbacks`` (earlier values of ``key``),
+    then, when the box's key seals (no ``key``), the box's own fallbacks
+    (:func:`box_keys`)."""
     return unseal_rotating(sealed, key=key, purpose=purpose, fallbacks=fallbacks)[0]
 
 
 def unseal_rotating(sealed: str, *, key: str | None = None, purpose: str = "secretbox",
-                    fallbacks: list[str] | None = None) -> tuple[str | None, bool]:
+                    fallbacks: Sequence[str] = ()) -> tuple[str | None, bool]:
     """:func:`unseal`, and whether the current key opened it (False: a fallback did, and
     the value is due to be sealed again)."""
-    for index, box in enumerate(_boxes(key, purpose, fallbacks)):
+    for index, material in enumerate(_keys(key, fallbacks)):
         try:
-            return box.decrypt(sealed.encode()).decode(), index == 0
+            return _fernet(material, purpose).decrypt(sealed.encode()).decode(), index == 0
         except (InvalidToken, ValueError):
             continue
     return None, False
@@ -94,16 +122,11 @@ def unseal_rotating(sealed: str, *, key: str | None = None, purpose: str = "secr
 def sealed_with_current(sealed: str, *, key: str | None = None,
                         purpose: str = "secretbox") -> bool:
     """Whether ``sealed`` opens with the current key (not only with a fallback)."""
-    return unseal_rotating(sealed, key=key, purpose=purpose, fallbacks=[])[1]
-
-
-def _boxes(key: str | None, purpose: str, fallbacks: list[str] | None) -> list[Fernet]:
-    from django.conf import settings
-
-    if fallbacks is None:
-        uses_secret_key = not key and not app_settings.SECRET_BOX_KEY
-        fallbacks = list(settings.SECRET_KEY_FALLBACKS) if uses_secret_key else []
-    return [_fernet(key, purpose), *(_fernet(old, purpose) for old in fallbacks if old)]
+    try:
+        _fernet(_keys(key, ())[0], purpose).decrypt(sealed.encode())
+    except (InvalidToken, ValueError):
+        return False
+    return True
 
 
 def signed_value(raw: str, *, salt: str, max_age: int):

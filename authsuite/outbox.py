@@ -158,7 +158,11 @@ def render(message: OutboxMessage) -> EmailMultiAlternatives:
     if message.sealed_context:
         secrets = crypto.unseal(message.sealed_context)
         if secrets is None:
-            raise ValueError("sealed context cannot be opened (SECRET_KEY changed?)")
+            # Retried as any failed send: listing the key that sealed it among the
+            # fallbacks before the attempts run out still gets it delivered.
+            raise ValueError("sealed context cannot be opened: tampered with, or "
+                             "AUTHSUITE_SECRET_BOX_KEY (SECRET_KEY when unset) changed without "
+                             "the old key in its fallbacks")
         context.update(json.loads(secrets))
     base = f"{message.template}"
     subject = render_to_string(f"{base}_subject.txt", context).strip()

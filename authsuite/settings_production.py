@@ -13,15 +13,13 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("AUTHSUITE_MAILBOX", "false")
 
 from authsuite.settings import *  # noqa: E402,F403
-from authsuite.settings import INSTALLED_APPS  # noqa: E402
+from authsuite.settings import INSTALLED_APPS, env_list  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = os.environ["SECRET_KEY"]
 # To rotate SECRET_KEY, list the keys it replaced here (comma-separated) until what they
 # signed or keyed (sessions, links, trusted browsers, recovery codes) may end.
-SECRET_KEY_FALLBACKS = [
-    k.strip() for k in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
-]
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "authsuite.mailbox"]
 
 SESSION_COOKIE_SECURE = True
@@ -37,15 +35,18 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 63072000))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
-CSRF_TRUSTED_ORIGINS = [
-    o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
-]
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 AUTHSUITE_TRUSTED_PROXY_COUNT = int(os.environ.get("AUTHSUITE_TRUSTED_PROXY_COUNT", "1"))
 AUTHSUITE_BASE_URL = os.environ.get("AUTHSUITE_BASE_URL", "")
 
 # Staff must use a second factor, and the admin asks for it in every session.
 AUTHSUITE_MFA_REQUIRED = os.environ.get("AUTHSUITE_MFA_REQUIRED", "staff")
 AUTHSUITE_MFA_ENCRYPTION_KEY = os.environ.get("AUTHSUITE_MFA_ENCRYPTION_KEY", "")
+# The keys that encrypt secrets at rest rotate as SECRET_KEY does: the keys each replaced
+# (comma-separated) in its *_FALLBACKS variable until what they sealed is gone.
+AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS = env_list("AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS")
+AUTHSUITE_SECRET_BOX_KEY = os.environ.get("AUTHSUITE_SECRET_BOX_KEY", "")
+AUTHSUITE_SECRET_BOX_KEY_FALLBACKS = env_list("AUTHSUITE_SECRET_BOX_KEY_FALLBACKS")
 AUTHSUITE_AUDIT_SIGNING_KEY = os.environ.get("AUTHSUITE_AUDIT_SIGNING_KEY", "")
 
 PASSWORD_HASHERS = [

@@ -30,9 +30,12 @@ class MFASettings(AppSettings):
     def ENCRYPTION_KEY_FALLBACKS(self) -> list[str]:
         """Earlier keys TOTP secrets were sealed with (an earlier ENCRYPTION_KEY, or the
         SECRET_BOX_KEY or SECRET_KEY used before one was set): keys sealed with them still
-        open, and are sealed again with the current key when next used. While it is empty
-        and SECRET_KEY seals them, Django's SECRET_KEY_FALLBACKS play this part."""
-        return list(self._setting("ENCRYPTION_KEY_FALLBACKS", []))
+        open, and are sealed again with the current key when next used. While no
+        ENCRYPTION_KEY is set the secret box's key seals them, and its own fallbacks
+        (SECRET_BOX_KEY_FALLBACKS, or SECRET_KEY_FALLBACKS while SECRET_KEY is the box's
+        key) are tried after these. A list of non-empty strings (system check
+        ``authsuite_mfa.E004``)."""
+        return self._key_list("ENCRYPTION_KEY_FALLBACKS")
 
     @property
     def ISSUER(self) -> str:

@@ -41,11 +41,15 @@ def seal_key(key: bytes) -> str:
 
 def device_key(device: TOTPDevice) -> bytes:
     """The device's key. One sealed with a key now among the fallbacks is sealed again with
-    the current one, so the fallback can be dropped once every device has been used."""
+    the current one, so the fallback can be dropped once every device has been used.
+
+    Tried in order: the current key (ENCRYPTION_KEY, else the secret box's), then
+    ENCRYPTION_KEY_FALLBACKS, then, while the box's key seals, the box's own fallbacks
+    (``crypto.box_keys``)."""
     current = app_settings.ENCRYPTION_KEY or None
-    fallbacks = app_settings.ENCRYPTION_KEY_FALLBACKS or None
-    opened, current_opened = crypto.unseal_rotating(device.sealed_key, key=current,
-                                                    purpose=PURPOSE, fallbacks=fallbacks)
+    opened, current_opened = crypto.unseal_rotating(
+        device.sealed_key, key=current, purpose=PURPOSE,
+        fallbacks=app_settings.ENCRYPTION_KEY_FALLBACKS)
     if opened is None:
         logger.error("The TOTP key of device %s cannot be decrypted: the encryption key "
                      "changed without the old one in the fallbacks.", device.pk)

@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core import checks
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.test import override_settings
 
 from accounts.checks import check_accounts, check_link_templates
 from authsuite.checks import (
     check_cookie_prefixes,
+    check_mail,
     check_production,
     check_required_apps,
     check_settings,
@@ -28,7 +30,8 @@ from authsuite.checks import (
 ROOT = Path(__file__).resolve().parents[2]
 
 CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.E004",
-            "authsuite.W001", "authsuite.W002", "authsuite.W003"]
+            "authsuite.E005", "authsuite.W001", "authsuite.W002", "authsuite.W003",
+            "authsuite.W004"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
     "authsuite_accounts.W005",
     "authsuite_accounts.W001", "authsuite_accounts.W002", "authsuite_accounts.W003",
@@ -46,7 +49,7 @@ ARGON2_FIRST = ["accounts.hashers.Argon2idPasswordHasher",
 
 def all_messages() -> list[checks.CheckMessage]:
     return [*check_required_apps(), *check_settings(), *check_cookie_prefixes(),
-            *check_production(), *check_accounts(), *check_link_templates()]
+            *check_mail(), *check_production(), *check_accounts(), *check_link_templates()]
 
 
 def found(check_id: str) -> checks.CheckMessage:
@@ -72,7 +75,8 @@ def middleware_without(*names: str) -> list[str]:
 def clean_production(**overrides):
     """Settings under which no check fires, so each test changes one thing only."""
     values = {
-        "DEBUG": False, "EMAIL_BACKEND": SMTP, "PASSWORD_HASHERS": ARGON2_FIRST,
+        "DEBUG": False, "EMAIL_BACKEND": SMTP, "EMAIL_TIMEOUT": 10,
+        "PASSWORD_HASHERS": ARGON2_FIRST,
         "AUTHSUITE_TRUSTED_PROXY_COUNT": 1,
         "INSTALLED_APPS": [a for a in settings.INSTALLED_APPS if a != "authsuite.mailbox"],
     }
@@ -110,6 +114,27 @@ def test_e003_ipv6_prefix_out_of_range(prefix):
         assert found("authsuite.E003").obj == "AUTHSUITE_IPV6_CLIENT_PREFIX"
     with clean_production(AUTHSUITE_IPV6_CLIENT_PREFIX=56):
         absent("authsuite.E003")
+
+
+@pytest.mark.parametrize("fallbacks", [
+    "old-box-key", ["old-box-key", ""], [""], ["old-box-key", None], ("old-box-key", 3),
+    {"old-box-key"},
+])
+def test_e005_secret_box_fallbacks_not_a_list_of_keys(fallbacks):
+    """A bare string would be read as one key per character, and an empty string is no
+    key: found at startup rather than when a mail or a kept link is next opened. The
+    message names the setting and what is wrong with it, never a key."""
+    with clean_production(AUTHSUITE_SECRET_BOX_KEY_FALLBACKS=fallbacks):
+        message = found("authsuite.E005")
+    assert message.obj == "AUTHSUITE_SECRET_BOX_KEY_FALLBACKS"
+    assert "AUTHSUITE_SECRET_BOX_KEY_FALLBACKS" in message.msg
+    assert "old-box-key" not in message.msg
+
+
+@pytest.mark.parametrize("fallbacks", [[], ["old-box-key"], ("one", "two")])
+def test_e005_not_for_a_list_of_keys(fallbacks):
+    with clean_production(AUTHSUITE_SECRET_BOX_KEY_FALLBACKS=fallbacks):
+        absent("authsuite.E005")
 
 
 @pytest.mark.parametrize("cookie", [
@@ -167,6 +192,44 @@ def test_w003_emailed_links_on_a_host_the_request_chooses(hosts):
         absent("authsuite.W003")
     with clean_production(ALLOWED_HOSTS=["id.example.com", "www.example.com"]):
         absent("authsuite.W003")
+
+
+class TracingSMTPBackend(SMTPBackend):
+    """A project's own SMTP backend: it inherits the wait for ever."""
+
+
+@pytest.mark.parametrize("backend", [SMTP, "tests.core.test_checks.TracingSMTPBackend"])
+@pytest.mark.parametrize("timeout", [None, 300, 301, 3600])
+def test_w004_smtp_sends_that_can_outlive_their_claim(backend, timeout):
+    """Django's SMTP backend waits for ever without EMAIL_TIMEOUT: a send to a server that
+    stops answering outlives its claim (300 s), and the message is taken over and may go
+    out twice."""
+    with clean_production(EMAIL_BACKEND=backend, EMAIL_TIMEOUT=timeout,
+                          AUTHSUITE_MAIL_CLAIM_TIMEOUT=300):
+        message = found("authsuite.W004")
+    assert message.obj == "EMAIL_TIMEOUT"
+    assert "EMAIL_TIMEOUT" in message.hint and "10" in message.hint
+
+
+@pytest.mark.parametrize(("backend", "timeout", "claim"), [
+    (SMTP, 10, 300),  # the demo's and the production profile's
+    (SMTP, 299.5, 300),
+    (SMTP, 600, 900),  # a longer claim
+    ("tests.core.test_checks.TracingSMTPBackend", 10, 300),
+    (LOCMEM, None, 300),  # not SMTP: nothing to wait for
+    ("django.core.mail.backends.console.EmailBackend", None, 300),
+    ("no.such.backend.EmailBackend", None, 300),  # not this check's to report
+])
+def test_w004_not_for_a_timeout_below_the_claim_or_another_backend(backend, timeout, claim):
+    with clean_production(EMAIL_BACKEND=backend, EMAIL_TIMEOUT=timeout,
+                          AUTHSUITE_MAIL_CLAIM_TIMEOUT=claim):
+        absent("authsuite.W004")
+
+
+def test_w004_runs_without_deploy():
+    """A hung send blocks a worker in any environment, not only in production."""
+    with clean_production(DEBUG=True, EMAIL_TIMEOUT=None):
+        assert "authsuite.W004" in {m.id for m in checks.run_checks()}
 
 
 # --- authsuite_accounts.* ----------------------------------------------------------------------
@@ -278,8 +341,10 @@ def _check_deploy(tmp_path, **env_overrides) -> str:
     return result.stdout + result.stderr
 
 
-def test_the_demo_settings_produce_none(tmp_path):
-    output = _check_deploy(tmp_path, DJANGO_SETTINGS_MODULE="authsuite.settings")
+@pytest.mark.parametrize("email_url", ["", "smtp://smtp.example.com:25"])
+def test_the_demo_settings_produce_none(tmp_path, email_url):
+    output = _check_deploy(tmp_path, DJANGO_SETTINGS_MODULE="authsuite.settings",
+                           EMAIL_URL=email_url)
     assert "System check identified" in output, output
     assert [i for i in ALL_IDS if f"({i})" in output] == [], output
 

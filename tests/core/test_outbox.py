@@ -169,6 +169,65 @@ def test_a_tampered_seal_never_sends_and_ends_failed(db, settings):
     assert stored.status == Status.FAILED and stored.sealed_context == ""
 
 
+OLD_BOX_KEY, NEW_BOX_KEY = "old secret box key " * 3, "new secret box key " * 3
+
+
+def test_mail_sealed_before_a_box_key_rotation_goes_out_with_the_old_key_listed(db, settings):
+    settings.AUTHSUITE_SECRET_BOX_KEY = OLD_BOX_KEY
+    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})))
+    settings.AUTHSUITE_SECRET_BOX_KEY = NEW_BOX_KEY
+    settings.AUTHSUITE_SECRET_BOX_KEY_FALLBACKS = [OLD_BOX_KEY]
+
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+    assert SECRET_URL in mail.outbox[0].body
+    assert row(message).sealed_context == ""
+
+
+def test_mail_sealed_before_a_secret_key_rotation_goes_out_with_the_old_key_listed(db, settings):
+    """Without a box key SECRET_KEY seals, and Django's SECRET_KEY_FALLBACKS open."""
+    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})))
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a new secret key, the old one kept as a fallback " * 2
+
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+    assert SECRET_URL in mail.outbox[0].body
+
+
+def test_mail_no_key_opens_is_retried_and_goes_out_once_the_old_key_is_listed(db, settings,
+                                                                              frozen):
+    """The key was changed without the old one among the fallbacks: nothing is sent (no
+    mail without its link), the attempt fails with a reason staff can act on, and the
+    retry delivers once the old key is listed."""
+    settings.AUTHSUITE_SECRET_BOX_KEY = OLD_BOX_KEY
+    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})))
+    settings.AUTHSUITE_SECRET_BOX_KEY = NEW_BOX_KEY
+
+    with pytest.raises(outbox.DeliveryDeferred) as deferred:
+        outbox.mail_deliver(message.pk)
+
+    assert mail.outbox == []
+    stored = row(message)
+    assert stored.status == Status.PENDING and stored.sealed_context
+    assert "AUTHSUITE_SECRET_BOX_KEY" in stored.last_error and "fallbacks" in stored.last_error
+    settings.AUTHSUITE_SECRET_BOX_KEY_FALLBACKS = [OLD_BOX_KEY]
+    frozen.shift(deferred.value.countdown)
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+    assert SECRET_URL in mail.outbox[0].body
+
+
+def test_mail_queued_after_a_rotation_is_sealed_with_the_new_key(transactional_db, settings):
+    settings.AUTHSUITE_SECRET_BOX_KEY = NEW_BOX_KEY
+    settings.AUTHSUITE_SECRET_BOX_KEY_FALLBACKS = [OLD_BOX_KEY]
+    with transaction.atomic():
+        message = outbox.mail_enqueue(template=GREETING, to="ann@example.com",
+                                      context={"name": "Ann"}, secrets={"url": SECRET_URL})
+        sealed = row(message).sealed_context
+    assert outbox.crypto.sealed_with_current(sealed)
+    settings.AUTHSUITE_SECRET_BOX_KEY = OLD_BOX_KEY
+    settings.AUTHSUITE_SECRET_BOX_KEY_FALLBACKS = []
+    assert outbox.crypto.unseal(sealed) is None
+
+
 # --- delivered once ------------------------------------------------------------------------------
 
 

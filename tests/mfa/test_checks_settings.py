@@ -63,6 +63,21 @@ def test_w002_no_separate_encryption_key(settings):
     assert "authsuite_mfa.W002" not in ids()
 
 
+@pytest.mark.parametrize("fallbacks", ["old-totp-key", ["old-totp-key", ""], [None]])
+def test_e004_encryption_key_fallbacks_not_a_list_of_keys(settings, fallbacks):
+    """Found at startup, not when a TOTP key is next opened (every sign-in with a code
+    would fail); the message never quotes a key."""
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS = fallbacks
+    [message] = [m for m in mfa_checks.check_mfa() if m.id == "authsuite_mfa.E004"]
+    assert message.obj == "AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS" and message.hint
+    assert "old-totp-key" not in message.msg
+
+
+def test_e004_not_for_a_list_of_keys(settings):
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS = ["old-totp-key"]
+    assert "authsuite_mfa.E004" not in ids()
+
+
 def test_w003_an_unprotected_admin(monkeypatch):
     from django.contrib import admin
 

@@ -135,3 +135,51 @@ def test_the_fallbacks_apply_while_the_secret_box_key_seals(client, user, passwo
     settings.AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS = [OLD]
 
     assert challenged(client, user, password, clock, secret).status_code == 302
+
+
+def test_the_secret_box_fallbacks_open_keys_the_box_sealed(client, user, password, clock,
+                                                           settings):
+    """Without a key of its own, mfa seals with the secret box's key: rotating that key
+    with its old one in AUTHSUITE_SECRET_BOX_KEY_FALLBACKS keeps TOTP working too."""
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY = ""
+    settings.AUTHSUITE_SECRET_BOX_KEY = OLD
+    secret, _codes = enroll(user)
+    settings.AUTHSUITE_SECRET_BOX_KEY = NEW
+    settings.AUTHSUITE_SECRET_BOX_KEY_FALLBACKS = [OLD]
+
+    assert challenged(client, user, password, clock, secret).status_code == 302
+    device = devices.totp_device(user)
+    assert sealed_with(device, NEW) and not sealed_with(device, OLD)
+
+
+def test_the_box_fallbacks_apply_beside_the_mfa_fallbacks(client, user, password, clock,
+                                                          settings):
+    """Listing an unrelated key among mfa's own fallbacks does not hide SECRET_KEY's
+    fallbacks while SECRET_KEY seals: each level's fallbacks are tried in turn."""
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY = ""
+    old_secret_key = settings.SECRET_KEY
+    secret, _codes = enroll(user)
+    settings.SECRET_KEY = "a new secret key " * 4
+    settings.SECRET_KEY_FALLBACKS = [old_secret_key]
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS = ["some earlier encryption key " * 2]
+
+    assert challenged(client, user, password, clock, secret).status_code == 302
+    assert sealed_with(devices.totp_device(user), "")
+
+
+def test_once_an_encryption_key_is_set_only_its_own_fallbacks_are_tried(
+        client, user, password, clock, settings):
+    """The key the box sealed with belongs in AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS once
+    mfa has a key of its own (as the settings reference says): the box's fallbacks are the
+    box's."""
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY = ""
+    settings.AUTHSUITE_SECRET_BOX_KEY = OLD
+    secret, _codes = enroll(user)
+    settings.AUTHSUITE_MFA_ENCRYPTION_KEY = NEW
+    settings.AUTHSUITE_SECRET_BOX_KEY = "another box key " * 4
+    settings.AUTHSUITE_SECRET_BOX_KEY_FALLBACKS = [OLD]
+
+    response = challenged(client, user, password, clock, secret)
+
+    assert response.status_code == 200
+    assert "That code is not valid." in response.content.decode()
