@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
+from authsuite.app_settings import app_settings as box
 from mfa.app_settings import app_settings
 
 
@@ -43,11 +44,13 @@ def check_mfa(app_configs=None, **kwargs):
             hint="Keep it at 1 (90 seconds at most).", obj="AUTHSUITE_MFA_TOTP_TOLERANCE",
             id="authsuite_mfa.W001",
         ))
-    if not settings.DEBUG and not app_settings.ENCRYPTION_KEY:
+    if not settings.DEBUG and not app_settings.ENCRYPTION_KEY and not box.SECRET_BOX_KEY:
+        # With the secret box's own key, TOTP keys are sealed with that one.
         errors.append(checks.Warning(
-            "AUTHSUITE_MFA_ENCRYPTION_KEY is not set: TOTP keys are encrypted with a key "
-            "derived from SECRET_KEY.",
-            hint="Set a separate random key so a SECRET_KEY leak alone does not expose them.",
+            "Neither AUTHSUITE_MFA_ENCRYPTION_KEY nor AUTHSUITE_SECRET_BOX_KEY is set: TOTP "
+            "keys are encrypted with a key derived from SECRET_KEY.",
+            hint="Set a separate random key (AUTHSUITE_MFA_ENCRYPTION_KEY) so a SECRET_KEY "
+                 "leak alone does not expose them.",
             obj="AUTHSUITE_MFA_ENCRYPTION_KEY", id="authsuite_mfa.W002",
         ))
     try:

@@ -123,3 +123,9 @@ def test_defaults():
 def test_rate_limits_merge_over_the_defaults(settings):
     settings.AUTHSUITE_MFA_RATE_LIMITS = {"ip": None}
     assert app_settings.RATE_LIMITS == {"ip": None, "account": "10/5m"}
+
+
+def test_w002_not_raised_when_the_secret_box_has_its_own_key(settings):
+    """TOTP keys are then sealed with the box's key, not one derived from SECRET_KEY."""
+    settings.AUTHSUITE_SECRET_BOX_KEY = "b" * 50
+    assert "authsuite_mfa.W002" not in ids()
