@@ -66,6 +66,8 @@ ABOUT_YOU = (
     "accounts.account.unlocked", "accounts.account.deactivated", "mfa.reset",
     "passkeys.removed", "accounts.session.ended", "accounts.password.reset_requested",
     "accounts.password.change_required", "mfa.browser.untrusted", "mfa.disabled",
+    "accounts.email.added", "accounts.email.verified", "accounts.email.changed",
+    "accounts.email.removed",
 )
 
 #: Why a session ends when staff or the site end it (the admin's action; the account

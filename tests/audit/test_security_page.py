@@ -230,3 +230,28 @@ def test_everything_a_staff_reset_of_two_step_verification_did_shows_staff(clien
     assert all((r["by"], r["ip"], r["device"]) == ("staff", None, "—") for r in rows), rows
     assert STAFF_IP not in text and STAFF_DEVICE not in text
     assert "198.51.100.4" in text  # the user's own sign-in, as ever
+
+
+def test_what_staff_did_to_your_addresses_is_shown_as_staffs(client, user, password, staff):
+    from django.test import RequestFactory
+
+    from accounts.flows.email import email_remove
+    from accounts.flows.email.staff import email_add_by_staff, email_set_by_staff
+    from accounts.models import EmailAddress
+
+    request = RequestFactory().post("/admin/")
+    request.user = staff
+    old = user.email
+    email_add_by_staff(request, user=user, email="ann.work@example.com", verified=True)
+    type(user)._default_manager.filter(pk=user.pk).update(email="ann.home@example.com")
+    user.refresh_from_db()
+    email_set_by_staff(request, user=user, old_email=old)
+    email_remove(request, user=user, by=staff,
+                 address_id=EmailAddress.objects.get(user=user, email=old).pk)
+    sign_in(client, user, password)
+
+    by_staff = {r["action"] for r in client.get(API).json() if r["by"] == "staff"}
+
+    assert by_staff == {"accounts.email.added", "accounts.email.verified",
+                        "accounts.email.changed", "accounts.email.removed",
+                        "audit.alert.sent"}  # the alert of the changed address
