@@ -25,7 +25,7 @@ from accounts import signals, tokens
 from accounts.app_settings import app_settings
 from accounts.flows.email import address_rows_holder
 from accounts.flows.mail import link_message, notice_message
-from accounts.users import get_by_email, user_email
+from accounts.users import get_by_email, lock_user_row, user_email
 from authsuite.outbox import mail_enqueue_unresolved
 from authsuite.urls_util import origin as request_origin
 
@@ -88,6 +88,14 @@ def link_request_resolve(message) -> dict | None:
     email, purpose = asked["email"], asked["purpose"]
     where = {"origin": asked["origin"], "when": message.created_at}
     user = get_by_email(email)
+    if user is not None and user.is_active:
+        # Read again under the account's row lock, which a change of its login address and
+        # a deactivation hold until they commit: a link issued beside one of them would
+        # outlive the voiding of its links (a live link in the mailbox the account just
+        # left, or one that enabling the account again revives). Another decision for the
+        # account waits here too, and then sees the link it issued (and voids it).
+        lock_user_row(user)
+        user = get_by_email(email)
     if user is not None and user.is_active:
         return link_issue(None, user=user, purpose=purpose, **where)
     held = address_rows_holder(email)
