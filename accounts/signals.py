@@ -9,7 +9,8 @@ by address gets (``accounts.flows.link_request``), after the request has been an
 ``link_withheld``. Their ``request`` is None; ``authsuite.context.current()`` there gives
 the asking request's IP, user agent and request id (the audit events record them). They
 may come seconds after the request (minutes, while the broker is down), and with eager
-Celery (no broker) right after it. ``password_reset_requested`` is also sent in the
+Celery (no broker) right after it; none comes for a request decided after a newer
+request's link was issued, which answers it. ``password_reset_requested`` is also sent in the
 request of the admin's reset action. The others are sent where their change is made: in a
 request, or with ``request`` None from a command, a periodic task or code of the project's
 own (``account_deactivate``, ``account_unlock``, sessions ended by ``expire_sessions``):

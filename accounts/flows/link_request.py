@@ -24,8 +24,9 @@ from django.utils.translation import gettext_lazy as _lazy
 from accounts import signals, tokens
 from accounts.app_settings import app_settings
 from accounts.flows.email import address_rows_holder
-from accounts.flows.mail import link_message, notice_message
-from accounts.users import get_by_email, user_email
+from accounts.flows.mail import link_message, mail_template, notice_message
+from accounts.users import get_by_email, lock_user_row, user_email
+from authsuite.models import OutboxMessage
 from authsuite.outbox import mail_enqueue_unresolved
 from authsuite.urls_util import origin as request_origin
 
@@ -79,16 +80,27 @@ def link_request_resolve(message) -> dict | None:
     ``authsuite.outbox.resolver_register``): the message to send, or None.
 
     The active account that signs in with the address gets a link, voiding its older ones
-    (``magic_link_requested``, ``password_reset_requested``); otherwise the case is recorded
-    and the address told (``unknown_address_asked``, ``link_withheld``). The signals are
-    sent without a request (``request`` None); the audit events take the asking request's
-    IP, user agent and request id from the restored context.
+    (``magic_link_requested``, ``password_reset_requested``), unless a link issued for a
+    newer request answers this one already (None, nothing recorded); otherwise the case is
+    recorded and the address told (``unknown_address_asked``, ``link_withheld``). The
+    signals are sent without a request (``request`` None); the audit events take the asking
+    request's IP, user agent and request id from the restored context.
     """
     asked = message.context
     email, purpose = asked["email"], asked["purpose"]
     where = {"origin": asked["origin"], "when": message.created_at}
     user = get_by_email(email)
     if user is not None and user.is_active:
+        # Read again under the account's row lock, which a change of its login address and
+        # a deactivation hold until they commit: a link issued beside one of them would
+        # outlive the voiding of its links (a live link in the mailbox the account just
+        # left, or one that enabling the account again revives). Another decision for the
+        # account waits here too, and then sees the link it issued (and voids it).
+        lock_user_row(user)
+        user = get_by_email(email)
+    if user is not None and user.is_active:
+        if _newer_link_issued(message, user=user, purpose=purpose):
+            return None
         return link_issue(None, user=user, purpose=purpose, **where)
     held = address_rows_holder(email)
     if user is None and held is None:
@@ -97,6 +109,16 @@ def link_request_resolve(message) -> dict | None:
     return link_withheld(user=user, email=email, purpose=purpose,
                          reason="inactive" if not user.is_active else "not_login_address",
                          when=message.created_at)
+
+
+def _newer_link_issued(message, *, user, purpose: str) -> bool:
+    """Whether ``user`` was issued a link of ``purpose`` for a request made after
+    ``message`` (or sent by staff since): decided late (its task lost and swept up, its
+    decision retried), this request is answered by that link. Its own would void it, the
+    newest request's, or mail a new one after it was used (a reset link once the password
+    was reset)."""
+    return OutboxMessage.objects.filter(
+        pk__gt=message.pk, user=user, template=mail_template(purpose)).exists()
 
 
 def link_issue(request, *, user, purpose: str, origin: str | None = None,

@@ -13,7 +13,7 @@ from accounts.flows.limits import rate_limit
 from accounts.flows.link_request import link_request_queue
 from accounts.flows.mail import send_link
 from accounts.models import normalize_email
-from accounts.users import user_email
+from accounts.users import lock_user_row, user_email
 from authsuite import crypto
 
 INVALID_LINK = "This sign-in link is invalid, expired or already used. Request a new one."
@@ -53,6 +53,10 @@ def magic_link_login(request, *, token: str, next_url: str = "") -> pipeline.Log
     _enabled()
     rate_limit(request, "token_confirm")
     with transaction.atomic():
+        # The account's row before its token, as password_reset_complete takes them.
+        found = tokens.token_peek(token, purpose=tokens.Purpose.MAGIC_LINK)
+        if found is not None:
+            lock_user_row(found.user)
         used = tokens.token_consume(token, purpose=tokens.Purpose.MAGIC_LINK)
         if used is None:
             raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))

@@ -19,6 +19,11 @@ from authsuite.outbox import mail_enqueue
 from authsuite.urls_util import absolute_url
 
 
+def mail_template(name: str) -> str:
+    """The outbox template of the accounts email ``name``."""
+    return f"accounts/email/{name}"
+
+
 def _where(when: datetime | None = None, *, by=None) -> dict:
     """When (now by default) the mail was asked for, and from where (``notices.origin``:
     the device and IP, or only that staff did it, ``by``)."""
@@ -43,7 +48,7 @@ def link_message(request, *, template: str, user, email: str, url_name: str, tok
     else:
         path = reverse(url_name, kwargs={"token": token})
         url = origin + path if origin is not None else absolute_url(request, path)
-    return {"template": f"accounts/email/{template}", "to": email, "user": user,
+    return {"template": mail_template(template), "to": email, "user": user,
             "context": {"email": email, **_where(when, by=by)}, "secrets": {"url": url},
             "expires_at": timezone.now() + timedelta(seconds=lifetime)}
 
@@ -62,7 +67,7 @@ def notice_message(*, template: str, user, email: str | None = None,
     whose change it tells of."""
     if notices.is_claimed(f"accounts.{template}"):
         return None
-    return {"template": f"accounts/email/{template}", "to": email or user_email(user),
+    return {"template": mail_template(template), "to": email or user_email(user),
             "user": user,
             "context": {"email": email or user_email(user), **_where(when, by=by), **extra}}
 

@@ -15,6 +15,7 @@ from accounts.flows.login import confirm_password
 from accounts.flows.mail import send_notice
 from accounts.flows.signup import password_check
 from accounts.models import PasswordChangeRequired, normalize_email
+from accounts.users import lock_user_row
 from authsuite.outbox import mail_enqueue
 
 INVALID_LINK = "This password-reset link is invalid, expired or already used. Request a new one."
@@ -113,6 +114,10 @@ def password_reset_complete(request, *, token: str, new_password: str):
     found = password_reset_check(request, token=token)
     password_check(new_password, found.user, field="new_password")
     with transaction.atomic():
+        # The account's row before its token, the order of what voids its links (a new link
+        # issued by the mail worker, a change of address, a deactivation): taken the other
+        # way round, a reset link decided meanwhile would deadlock with this on PostgreSQL.
+        lock_user_row(found.user)
         used = tokens.token_consume(token, purpose=tokens.Purpose.PASSWORD_RESET)
         if used is None:
             raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
