@@ -48,12 +48,14 @@ class _Link:
     url_name: str
     signal: Signal
     staff_sends: bool  # staff can send it from the admin: its signal carries ``by``
+    enabled: str = ""  # the accounts setting that turns these links off, if one does
 
 
 #: Each purpose's link: the email template is named as the purpose.
 LINKS = {
     "magic_link": _Link(tokens.Purpose.MAGIC_LINK, "MAGIC_LINK_TIMEOUT",
-                        "accounts:magic_link_confirm", signals.magic_link_requested, False),
+                        "accounts:magic_link_confirm", signals.magic_link_requested, False,
+                        enabled="MAGIC_LINK_ENABLED"),
     "password_reset": _Link(tokens.Purpose.PASSWORD_RESET, "PASSWORD_RESET_TIMEOUT",
                             "accounts:password_reset_confirm", signals.password_reset_requested,
                             True),
@@ -82,12 +84,18 @@ def link_request_resolve(message) -> dict | None:
     The active account that signs in with the address gets a link, voiding its older ones
     (``magic_link_requested``, ``password_reset_requested``), unless a link issued for a
     newer request answers this one already (None, nothing recorded); otherwise the case is
-    recorded and the address told (``unknown_address_asked``, ``link_withheld``). The
+    recorded and the address told (``unknown_address_asked``, ``link_withheld``); nothing,
+    either, for a sign-in link asked for before sign-in links were turned off. The
     signals are sent without a request (``request`` None); the audit events take the asking
     request's IP, user agent and request id from the restored context.
     """
     asked = message.context
     email, purpose = asked["email"], asked["purpose"]
+    link = LINKS[purpose]
+    if link.enabled and not getattr(app_settings, link.enabled):
+        # Turned off since it was asked for: the link would be refused, and a notice about
+        # one is no use either. Nothing is sent or recorded.
+        return None
     where = {"origin": asked["origin"], "when": message.created_at}
     user = get_by_email(email)
     if user is not None and user.is_active:

@@ -329,6 +329,21 @@ def test_a_request_decided_after_a_newer_ones_link_leaves_that_link_standing(
         assert follow(purpose, url).status_code == 200
 
 
+@pytest.mark.parametrize("case", ["known", "unknown"])
+def test_a_sign_in_link_asked_for_before_links_were_turned_off_is_not_sent(
+        client, case, user, held, settings):
+    start = last_event()
+    ask(client, "magic_link", user.email if case == "known" else "nobody@example.com", "api")
+    settings.AUTHSUITE_ACCOUNTS_MAGIC_LINK_ENABLED = False
+
+    assert deliver(held) == [outbox.NOTHING_TO_SEND]
+
+    # No link its address could not use, no notice about one, nothing recorded.
+    assert mail.outbox == []
+    assert not OneTimeToken.objects.filter(user=user).exists()
+    assert not account_events(after=start)
+
+
 @pytest.mark.parametrize("purpose", list(PURPOSES))
 @pytest.mark.parametrize("data", [{}, {"email": "not an address"}, {"email": ["a@b.c"]},
                                   {"email": "a" * 300 + "@example.com"}, {"email": None}])
