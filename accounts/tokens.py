@@ -12,8 +12,8 @@ from datetime import timedelta
 from django.db import router
 from django.utils import timezone
 
-from accounts.models import OneTimeToken
-from accounts.users import stores_is_active
+from accounts.models import OneTimeToken, normalize_email
+from accounts.users import stores_is_active, user_email
 from authsuite import crypto, db
 
 Purpose = OneTimeToken.Purpose
@@ -59,9 +59,19 @@ def _usable(raw: str, purpose: str):
     return tokens
 
 
+#: Links mailed to the account's login address: they work only while it still is. The
+#: suite's own address changes void them; this also holds when a project's own code sets
+#: the address directly, so the mailbox an account left keeps no way into it.
+TO_LOGIN_ADDRESS = frozenset({Purpose.MAGIC_LINK, Purpose.PASSWORD_RESET, Purpose.REAUTHENTICATE})
+
+
 def token_peek(raw: str, *, purpose: str) -> OneTimeToken | None:
     """The usable token for ``raw`` without consuming it (a GET showing a confirmation)."""
-    return _usable(raw, purpose).select_related("user").first()
+    token = _usable(raw, purpose).select_related("user").first()
+    if token is not None and purpose in TO_LOGIN_ADDRESS and (
+            normalize_email(token.email) != normalize_email(user_email(token.user))):
+        return None
+    return token
 
 
 def token_consume(raw: str, *, purpose: str) -> OneTimeToken | None:

@@ -341,3 +341,26 @@ def test_magic_links_can_be_turned_off(client, user):
     assert error_code(response) == "magic_link_disabled"
     assert b"Email me a sign-in link" not in client.get(reverse("accounts:login")).content
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize("purpose", ["magic_link", "password_reset"])
+def test_a_link_to_an_address_the_account_no_longer_signs_in_with_is_refused(client, user,
+                                                                             purpose):
+    """The suite's own address changes void the links mailed to the old address; a
+    project's own code that sets the address directly does not, and the old mailbox (given
+    up, perhaps someone else's now) must not hold a way into the account."""
+    from accounts.flows.link_request import link_issue
+    from authsuite.outbox import mail_enqueue
+    from tests.helpers import last_link, token_from
+
+    mail_enqueue(**link_issue(None, user=user, purpose=purpose))
+    token = token_from(last_link(user.email))
+    type(user)._default_manager.filter(pk=user.pk).update(email="ann.new@example.com")
+
+    path, data = (("magic-link/confirm/", {"token": token}) if purpose == "magic_link" else
+                  ("password/reset/confirm/", {"token": token,
+                                               "new_password": "an entirely new passphrase 42"}))
+    response = api_post(Client(), path, data)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "token_invalid"
