@@ -78,7 +78,8 @@ class CoreSettings(AppSettings):
 
     @property
     def MAIL_KEEP_DAYS(self) -> int:
-        """Days that delivered outbox rows are kept before the sweeper deletes them."""
+        """Days that outbox rows are kept before the sweeper deletes them: delivered ones
+        from their delivery, failed ones from when they were made."""
         return int(self._setting("MAIL_KEEP_DAYS", 30))
 
     @property

@@ -320,7 +320,7 @@ def _record_failure(message: OutboxMessage, exc: Exception) -> str:
 
 
 def outbox_sweep() -> int:
-    """Queue every message a lost task left behind; delete old delivered ones.
+    """Queue every message a lost task left behind; delete old delivered and failed ones.
 
     Returns how many messages were queued.
     """
@@ -338,8 +338,11 @@ def outbox_sweep() -> int:
     ids = list(due)
     for message_id in ids:
         _queue(message_id)
+    # Kept as long for staff to see, then gone with the addresses and request details
+    # they hold: delivered ones from their delivery, failed ones from when they were made.
+    kept_since = now - timedelta(days=app_settings.MAIL_KEEP_DAYS)
     OutboxMessage.objects.filter(
-        status=OutboxMessage.Status.SENT,
-        sent_at__lt=now - timedelta(days=app_settings.MAIL_KEEP_DAYS),
+        Q(status=OutboxMessage.Status.SENT, sent_at__lt=kept_since)
+        | Q(status=OutboxMessage.Status.FAILED, created_at__lt=kept_since)
     ).delete()
     return len(ids)

@@ -468,7 +468,7 @@ def test_a_missing_template_fails_at_once(db):
 
 
 @pytest.mark.parametrize("keep_days", [30, 7])
-def test_sweep_requeues_what_a_lost_task_left_and_deletes_old_sent_rows(
+def test_sweep_requeues_what_a_lost_task_left_and_deletes_old_sent_and_failed_rows(
     db, frozen, settings, keep_days,
 ):
     settings.AUTHSUITE_MAIL_SWEEP_AFTER = 60
@@ -491,6 +491,7 @@ def test_sweep_requeues_what_a_lost_task_left_and_deletes_old_sent_rows(
     old_sent = new_message(status=Status.SENT, created_at=ago(days=40), sent_at=ago(days=31))
     recent_sent = new_message(status=Status.SENT, created_at=ago(days=20), sent_at=ago(days=10))
     old_failed = new_message(status=Status.FAILED, created_at=ago(days=90), attempts=8)
+    recent_failed = new_message(status=Status.FAILED, created_at=ago(days=5), attempts=8)
 
     assert outbox.outbox_sweep() == 3
     assert sorted(m.to[0] for m in mail.outbox) == ["lost@example.com", "retry@example.com",
@@ -502,7 +503,7 @@ def test_sweep_requeues_what_a_lost_task_left_and_deletes_old_sent_rows(
     assert row(sending).status == Status.SENDING
     remaining = set(OutboxMessage.objects.values_list("pk", flat=True))
     assert old_sent.pk not in remaining
-    assert old_failed.pk in remaining
+    assert old_failed.pk not in remaining and recent_failed.pk in remaining
     assert (recent_sent.pk in remaining) is (keep_days > 10)
     # Swept once, delivered once: a second sweep finds nothing to do.
     assert outbox.outbox_sweep() == 0
