@@ -39,7 +39,7 @@ def test_every_operation_documents_its_error_responses(schema):
     assert len(operations) > 40
     for path, method, operation in operations:
         responses = operation["responses"]
-        expected = {"403", "406", "429"} | ({"400", "413", "415"} if method != "get" else set())
+        expected = {"400", "403", "406", "429"} | ({"413", "415"} if method != "get" else set())
         assert expected <= set(responses), (path, method)
         for status in expected:
             content = responses[status]["content"]["application/json"]["schema"]
@@ -104,6 +104,19 @@ def test_a_delete_with_a_bad_body_is_refused_as_documented(client, user, body, c
     client.force_login(user)
     response = client.delete("/api/auth/v1/sessions/1/", data=body, content_type=content_type)
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+
+
+@pytest.mark.parametrize("path", ["session/", "csrf/", "emails/", "security/events/"])
+def test_a_read_the_api_cannot_read_is_the_documented_400(client, user, schema, path):
+    """A GET whose Content-Type names another charset than UTF-8 is refused before any view
+    (``authsuite.context.unreadable``): the operation documents that 400 too."""
+    client.force_login(user)
+    response = client.get(f"/api/auth/v1/{path}", CONTENT_TYPE="text/plain; charset=utf-7")
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "malformed_request")
+    documented = schema["paths"][f"/api/auth/v1/{path}"]["get"]["responses"]["400"]
+    assert "`malformed_request`" in documented["description"]
+    assert documented["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"}
 
 
 @pytest.fixture
