@@ -1,4 +1,7 @@
-"""The OpenAPI schema's error responses: the one envelope, and the codes clients may rely on.
+"""The OpenAPI schema: how the suite's views are described, and their error responses.
+
+``SuiteAutoSchema``, the schema class of every suite API view, describes an operation by its
+own view's docstring (or its method's), never by a base class's.
 
 A drf-spectacular postprocessing hook (``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``) adds
 an ``Error`` component, whose ``code`` lists every stable code of the installed apps (each
@@ -9,10 +12,13 @@ only its success.
 
 from __future__ import annotations
 
+import inspect
 from enum import StrEnum
 from importlib import import_module
 
 from django.apps import apps
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiResponse
 
 from authsuite.api.errors import CoreError
@@ -39,6 +45,18 @@ _RESPONSES = [
     ("429", "Too many attempts (`rate_limited`, or a flow's lockout code); retry after the "
             "`Retry-After` header's seconds.", _METHODS),
 ]
+
+
+class SuiteAutoSchema(AutoSchema):
+    """drf-spectacular's ``AutoSchema``, for what the suite's views leave it to guess."""
+
+    def get_description(self) -> str:
+        # The view's own docstring, or its method's. drf-spectacular falls back on the base
+        # classes' (SuiteAPIView's notes on flow errors and settings), which tell a client
+        # nothing about the operation.
+        method = getattr(self.view, self.method.lower(), None)
+        own = type(self.view).__dict__.get("__doc__")
+        return get_doc(method) or (inspect.cleandoc(own) if own else "")
 
 
 def error(description: str) -> OpenApiResponse:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.openapi import AutoSchema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -10,6 +9,7 @@ from rest_framework.views import APIView
 
 from authsuite.api.errors import APIError, exception_handler
 from authsuite.api.parsers import JSONParser
+from authsuite.api.schema import SuiteAutoSchema
 
 
 class SuiteAPIView(APIView):
@@ -29,7 +29,7 @@ class SuiteAPIView(APIView):
     renderer_classes = [JSONRenderer]
     authentication_classes = [SessionAuthentication]
     permission_classes = [AllowAny]
-    schema = AutoSchema()
+    schema = SuiteAutoSchema()
 
     def get_exception_handler(self):
         return exception_handler

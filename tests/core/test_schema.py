@@ -119,6 +119,24 @@ def test_a_read_the_api_cannot_read_is_the_documented_400(client, user, schema, 
         "$ref": "#/components/schemas/Error"}
 
 
+def test_an_operation_is_described_by_its_own_view_only(schema):
+    """Not by the base classes' docstrings: those are notes for whoever writes a view."""
+    from authsuite.api.views import SuiteAPIView
+
+    base = SuiteAPIView.__doc__.strip().splitlines()[0]
+    operations = {(path, method): operation for path, methods in schema["paths"].items()
+                  for method, operation in methods.items()}
+    for (path, method), operation in operations.items():
+        assert base not in operation.get("description", ""), (path, method)
+    # A view's own docstring, and a description given in extend_schema, are kept.
+    assert operations[("/api/auth/v1/mfa/", "get")]["description"].startswith(
+        "The signed-in user's second factors")
+    assert operations[("/api/auth/v1/sessions/{id}/", "delete")]["description"].startswith(
+        "Ending a session other than this one")
+    assert "description" not in operations[("/api/auth/v1/login/", "post")]
+    assert operations[("/api/auth/v1/login/", "post")]["summary"]
+
+
 @pytest.fixture
 def builds(monkeypatch):
     """How many times the document is built from the code (the schema view's generator)."""
