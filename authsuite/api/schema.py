@@ -1,7 +1,8 @@
 """The OpenAPI schema: how the suite's views are described, and their error responses.
 
 ``SuiteAutoSchema``, the schema class of every suite API view, describes an operation by its
-own view's docstring (or its method's), never by a base class's.
+own view's docstring (or its method's), never by a base class's, and a request's text field
+that refuses blank input with ``minLength: 1``.
 
 A drf-spectacular postprocessing hook (``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``) adds
 an ``Error`` component, whose ``code`` lists every stable code of the installed apps (each
@@ -20,6 +21,7 @@ from django.apps import apps
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 
 from authsuite.api.errors import CoreError
 
@@ -57,6 +59,17 @@ class SuiteAutoSchema(AutoSchema):
         method = getattr(self.view, self.method.lower(), None)
         own = type(self.view).__dict__.get("__doc__")
         return get_doc(method) or (inspect.cleandoc(own) if own else "")
+
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        # "" in a text field that refuses blank input (DRF's allow_blank=False) is a 400: the
+        # schema says so whatever the project's SPECTACULAR_SETTINGS (drf-spectacular adds it
+        # only under ENFORCE_NON_BLANK_FIELDS or COMPONENT_SPLIT_REQUEST). Requests only: an
+        # answer's text may well be empty.
+        if (direction == "request" and isinstance(field, serializers.CharField)
+                and not field.allow_blank and not field.read_only):
+            meta.setdefault("minLength", 1)
+        return meta
 
 
 def error(description: str) -> OpenApiResponse:
