@@ -41,7 +41,8 @@ _RESPONSES = [
             "is required (`not_authenticated`, `permission_denied`, `csrf_failed`, "
             "`reauthentication_required`; `second_factor_unavailable` when the account has "
             "no second factor it can prove for it).", _METHODS),
-    ("406", "The `Accept` header admits no JSON (`not_acceptable`).", _METHODS),
+    ("406", "The `Accept` header admits no JSON, or `?format=` names another format than "
+            "`json` (`not_acceptable`).", _METHODS),
     ("413", "The request body is too large (`request_too_large`).", _WITH_BODY),
     ("415", "The body is not JSON (`unsupported_media_type`).", _WITH_BODY),
     ("429", "Too many attempts (`rate_limited`, or a flow's lockout code); retry after the "
