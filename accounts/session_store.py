@@ -28,6 +28,9 @@ from django.db import DatabaseError, IntegrityError, connections, router, transa
 from authsuite import db
 
 KEY_LENGTH = 32
+# The longest key a row can hold (django.contrib.sessions' session_key column).
+MAX_KEY_LENGTH = 40
+_KEY_CHARS = frozenset(VALID_KEY_CHARS)
 # A new key equals one of N stored keys with a chance of N / 2**165; the few retries only
 # guard against a broken random source looping forever.
 MAX_KEY_ATTEMPTS = 5
@@ -68,6 +71,14 @@ class RotatesInMemory:
 
     def _new_key(self) -> str:
         return new_session_key()
+
+    def _validate_session_key(self, key):
+        # Only a key a store could have made: Django's characters, at most a row's length.
+        # The cookie is the client's to write, and a quoted one unquotes "\\000" to a NUL,
+        # which PostgreSQL refuses in a query (a 500 on every page and API request) and
+        # Memcached in a cache key. Anything else is no key: a new session, as for a short one.
+        return (isinstance(key, str) and 8 <= len(key) <= MAX_KEY_LENGTH
+                and _KEY_CHARS.issuperset(key))
 
     def cycle_key(self):
         data = self._session  # loads the data, or forgets a key that has none

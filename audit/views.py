@@ -231,7 +231,8 @@ class SecurityActivityAPIView(SuiteAPIView):
 
     @extend_schema(parameters=[ActivityQuerySerializer],
                    responses={200: ActivitySerializer(many=True),
-                              400: error("`before` is not an event id (`invalid`).")},
+                              400: error("`before` is not an event id (`invalid`), or the "
+                                              "request cannot be read (`malformed_request`).")},
                    summary="Your recent security activity (newest first; ?before=<id> pages)")
     def get(self, request):
         query = ActivityQuerySerializer(data=request.query_params)

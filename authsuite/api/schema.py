@@ -1,4 +1,8 @@
-"""The OpenAPI schema's error responses: the one envelope, and the codes clients may rely on.
+"""The OpenAPI schema: how the suite's views are described, and their error responses.
+
+``SuiteAutoSchema``, the schema class of every suite API view, describes an operation by its
+own view's docstring (or its method's), never by a base class's, and a request's text field
+that refuses blank input with ``minLength: 1``.
 
 A drf-spectacular postprocessing hook (``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``) adds
 an ``Error`` component, whose ``code`` lists every stable code of the installed apps (each
@@ -9,11 +13,15 @@ only its success.
 
 from __future__ import annotations
 
+import inspect
 from enum import StrEnum
 from importlib import import_module
 
 from django.apps import apps
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 
 from authsuite.api.errors import CoreError
 
@@ -25,16 +33,44 @@ _WITH_BODY = {"post", "put", "patch", "delete"}
 _RESPONSES = [
     ("400", "Invalid or malformed input (`invalid`, `malformed_request`, or a flow's own "
             "code); `fields` names the fields at fault.", _WITH_BODY),
+    # authsuite.context.unreadable refuses these before any view, whatever the method.
+    ("400", "A request that cannot be read (`malformed_request`): a Content-Type naming a "
+            "charset other than UTF-8, a Content-Length that is not a number, or more query "
+            "fields than `DATA_UPLOAD_MAX_NUMBER_FIELDS`.", _METHODS - _WITH_BODY),
     ("403", "Not signed in, not allowed, CSRF check failed, or a recent reauthentication "
             "is required (`not_authenticated`, `permission_denied`, `csrf_failed`, "
             "`reauthentication_required`; `second_factor_unavailable` when the account has "
             "no second factor it can prove for it).", _METHODS),
-    ("406", "The `Accept` header admits no JSON (`not_acceptable`).", _METHODS),
+    ("406", "The `Accept` header admits no JSON, or `?format=` names another format than "
+            "`json` (`not_acceptable`).", _METHODS),
     ("413", "The request body is too large (`request_too_large`).", _WITH_BODY),
     ("415", "The body is not JSON (`unsupported_media_type`).", _WITH_BODY),
     ("429", "Too many attempts (`rate_limited`, or a flow's lockout code); retry after the "
             "`Retry-After` header's seconds.", _METHODS),
 ]
+
+
+class SuiteAutoSchema(AutoSchema):
+    """drf-spectacular's ``AutoSchema``, for what the suite's views leave it to guess."""
+
+    def get_description(self) -> str:
+        # The view's own docstring, or its method's. drf-spectacular falls back on the base
+        # classes' (SuiteAPIView's notes on flow errors and settings), which tell a client
+        # nothing about the operation.
+        method = getattr(self.view, self.method.lower(), None)
+        own = type(self.view).__dict__.get("__doc__")
+        return get_doc(method) or (inspect.cleandoc(own) if own else "")
+
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        # "" in a text field that refuses blank input (DRF's allow_blank=False) is a 400: the
+        # schema says so whatever the project's SPECTACULAR_SETTINGS (drf-spectacular adds it
+        # only under ENFORCE_NON_BLANK_FIELDS or COMPONENT_SPLIT_REQUEST). Requests only: an
+        # answer's text may well be empty.
+        if (direction == "request" and isinstance(field, serializers.CharField)
+                and not field.allow_blank and not field.read_only):
+            meta.setdefault("minLength", 1)
+        return meta
 
 
 def error(description: str) -> OpenApiResponse:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from drf_spectacular.openapi import AutoSchema
+from django.http import Http404
 from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import NotAcceptable
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from authsuite.api.errors import APIError, exception_handler
 from authsuite.api.parsers import JSONParser
+from authsuite.api.schema import SuiteAutoSchema
 
 
 class SuiteAPIView(APIView):
@@ -29,10 +31,19 @@ class SuiteAPIView(APIView):
     renderer_classes = [JSONRenderer]
     authentication_classes = [SessionAuthentication]
     permission_classes = [AllowAny]
-    schema = AutoSchema()
+    schema = SuiteAutoSchema()
 
     def get_exception_handler(self):
         return exception_handler
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:
+            # DRF's answer to a ?format= that no renderer has: a 404 for a path that exists.
+            # The client asked for what the API cannot give, as with an Accept without JSON.
+            raise NotAcceptable("The format parameter names a format this API does not "
+                                "answer in: only json.") from None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -30,11 +30,21 @@ NO_SECOND_FACTOR_PENDING = error("No sign-in is waiting for a second factor (`no
 NO_SUCH_PASSKEY = error("No such passkey (`passkey_not_found`).")
 
 
+@extend_schema_field({"oneOf": [
+    {"type": "object", "additionalProperties": {}},
+    {"type": "string", "description": "The same object as JSON text."},
+]})
+class CredentialField(serializers.JSONField):
+    """The authenticator's answer: an object, or that object as JSON text; null is a field
+    error, and any other value fails the ceremony like a malformed answer. Documented so: a
+    bare JSONField is documented as taking anything, null included."""
+
+
 # Text fields as strict as the accounts API's: a number is no name, and names and
 # addresses hold no control characters.
 class CredentialSerializer(NoControlCharsMixin, serializers.Serializer):
-    credential = serializers.JSONField(help_text="The PublicKeyCredential in its JSON form "
-                                                 "(credential.toJSON()).")
+    credential = CredentialField(help_text="The PublicKeyCredential in its JSON form "
+                                           "(credential.toJSON()).")
     name = StringField(max_length=100, required=False, allow_blank=True, default="")
     next = StringField(max_length=2000, required=False, allow_blank=True, default="")
 

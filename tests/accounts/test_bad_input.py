@@ -308,6 +308,27 @@ def test_wrong_method(signed_in, endpoint, method):
     assert snapshot() == before
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "method"),
+    [pytest.param(e, m, id=f"{e}-{m}") for e in ENDPOINTS for m in e.methods],
+)
+@pytest.mark.parametrize("fmt", ["xml", "api", "yaml", "JSON"])
+def test_a_format_the_api_has_not_is_not_acceptable(signed_in, user, endpoint, method, fmt):
+    """``?format=`` naming anything but json: the 406 an Accept header without JSON gets, as
+    the schema documents, not DRF's 404 for a path that exists (and nothing is done)."""
+    before = snapshot()
+    url = endpoint.url(pk=user.pk) + f"?format={fmt}"
+    response = send(signed_in, method, url, '{"email": "ann@example.com"}')
+    assert_envelope(response, 406, "not_acceptable")
+    assert snapshot() == before
+
+
+def test_format_json_is_the_format_the_api_answers_in(signed_in):
+    response = signed_in.get(API + "session/?format=json")
+    assert response.status_code == 200
+    assert response.json()["authenticated"] is True
+
+
 BOGUS_IDS = [
     "abc", "-1", "0", "1.5", "%2e%2e", "..%2F..%2Fadmin", "%00", "%ED%A0%80", "%C3%A9",
     "99999999999999999999999999999", "9" * 5000, "1%20OR%201=1", "%3Cscript%3E",

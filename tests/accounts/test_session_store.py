@@ -326,6 +326,39 @@ def test_new_keys_are_uniform_over_the_valid_characters():
     assert chi2 < 120  # 35 degrees of freedom: mean 35, and 120 has a p-value far below 1e-9
 
 
+# --- keys from the cookie --------------------------------------------------------------------
+
+# A cookie is the client's to write: a quoted value unquotes "\\000" to a NUL, which
+# PostgreSQL refuses in a query (and Memcached in a cache key), whatever else it holds.
+FOREIGN_KEYS = ["abcdefgh\x00ijklmnop", "\x00" * 32, "abcdefghij\x01klmnop", "\u00e9" * 32,
+                "ABCDEFGHIJKLMNOP", "abcdefgh-ijklmnop", "a" * 41]
+
+
+@pytest.mark.parametrize("engine", ["accounts.session_store", "accounts.session_cache"])
+@pytest.mark.parametrize("key", FOREIGN_KEYS)
+def test_a_key_no_store_makes_is_no_key(engine, key):
+    store = import_module(engine).SessionStore(key)
+    assert store.session_key is None
+    assert dict(store.items()) == {}
+
+
+@pytest.mark.parametrize("engine", ["accounts.session_store", "accounts.session_cache"])
+def test_keys_django_makes_are_still_keys(engine):
+    for key in [new_session_key(), "abcdefgh", "a1" * 20]:
+        assert import_module(engine).SessionStore(key).session_key == key
+
+
+@pytest.mark.parametrize("engine", ["accounts.session_store", "accounts.session_cache"])
+@pytest.mark.parametrize("path", ["/api/auth/v1/session/", "/accounts/login/"])
+def test_a_session_cookie_quoting_a_nul_is_no_session(settings, client, engine, path):
+    settings.SESSION_ENGINE = engine
+    cookie = f'{settings.SESSION_COOKIE_NAME}="abcdefgh\\000ijklmnopqrstuvwxyz012345"'
+    response = client.get(path, HTTP_COOKIE=cookie)
+    assert response.status_code == 200
+    if path.startswith("/api/"):
+        assert response.json()["authenticated"] is False
+
+
 # --- compatibility with Django's database store ---------------------------------------------
 
 def test_a_session_saved_by_djangos_store_is_loaded_and_rotated_by_ours():

@@ -3,6 +3,8 @@ operation, with every stable code of the installed apps."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.utils import translation
 
@@ -39,7 +41,7 @@ def test_every_operation_documents_its_error_responses(schema):
     assert len(operations) > 40
     for path, method, operation in operations:
         responses = operation["responses"]
-        expected = {"403", "406", "429"} | ({"400", "413", "415"} if method != "get" else set())
+        expected = {"400", "403", "406", "429"} | ({"413", "415"} if method != "get" else set())
         assert expected <= set(responses), (path, method)
         for status in expected:
             content = responses[status]["content"]["application/json"]["schema"]
@@ -104,6 +106,84 @@ def test_a_delete_with_a_bad_body_is_refused_as_documented(client, user, body, c
     client.force_login(user)
     response = client.delete("/api/auth/v1/sessions/1/", data=body, content_type=content_type)
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+
+
+@pytest.mark.parametrize("path", ["session/", "csrf/", "emails/", "security/events/"])
+def test_a_read_the_api_cannot_read_is_the_documented_400(client, user, schema, path):
+    """A GET whose Content-Type names another charset than UTF-8 is refused before any view
+    (``authsuite.context.unreadable``): the operation documents that 400 too."""
+    client.force_login(user)
+    response = client.get(f"/api/auth/v1/{path}", CONTENT_TYPE="text/plain; charset=utf-7")
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "malformed_request")
+    documented = schema["paths"][f"/api/auth/v1/{path}"]["get"]["responses"]["400"]
+    assert "`malformed_request`" in documented["description"]
+    assert documented["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"}
+
+
+def test_an_operation_is_described_by_its_own_view_only(schema):
+    """Not by the base classes' docstrings: those are notes for whoever writes a view."""
+    from authsuite.api.views import SuiteAPIView
+
+    base = SuiteAPIView.__doc__.strip().splitlines()[0]
+    operations = {(path, method): operation for path, methods in schema["paths"].items()
+                  for method, operation in methods.items()}
+    for (path, method), operation in operations.items():
+        assert base not in operation.get("description", ""), (path, method)
+    # A view's own docstring, and a description given in extend_schema, are kept.
+    assert operations[("/api/auth/v1/mfa/", "get")]["description"].startswith(
+        "The signed-in user's second factors")
+    assert operations[("/api/auth/v1/sessions/{id}/", "delete")]["description"].startswith(
+        "Ending a session other than this one")
+    assert "description" not in operations[("/api/auth/v1/login/", "post")]
+    assert operations[("/api/auth/v1/login/", "post")]["summary"]
+
+
+def _body_component(schema, operation) -> dict | None:
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if body is None:
+        return None
+    return schema["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[-1]]
+
+
+def test_text_fields_that_refuse_blank_input_say_so(schema, user, password):
+    """Every text field of a request body that answers "" with a field error has
+    ``minLength: 1``, and no other: the schema admits the requests the API takes."""
+    from rest_framework.test import APIClient
+
+    from passkeys.models import Passkey
+
+    client = APIClient()
+    client.force_login(user)
+    assert client.post("/api/auth/v1/reauthenticate/", {"password": password},
+                       format="json").status_code == 200
+    # On one object last: the passkey a rename needs makes a second factor due.
+    operations = sorted(((path, method, operation) for path, methods in schema["paths"].items()
+                         for method, operation in methods.items()),
+                        key=lambda item: "{id}" in item[0])
+    checked = 0
+    for path, method, operation in operations:
+        component = _body_component(schema, operation)
+        if component is None:
+            continue
+        if "{id}" in path:
+            assert path == "/api/auth/v1/passkeys/{id}/"
+            passkey = Passkey.objects.create(user=user, credential_id="AAAA",
+                                             public_key=b"\x00", name="Key")
+            path = path.replace("{id}", str(passkey.pk))
+        texts = {name for name, field in component["properties"].items()
+                 if field.get("type") == "string"}
+        response = client.generic(method.upper(), path, json.dumps(dict.fromkeys(texts, "")),
+                                  content_type="application/json")
+        assert response.status_code == 400, (path, method, response.content)
+        fields = response.json()["error"]["fields"]
+        refused = {name for name in texts
+                   if "This field may not be blank." in fields.get(name, [])}
+        documented = {name for name in texts
+                      if component["properties"][name].get("minLength") == 1}
+        assert refused == documented, (path, method)
+        checked += len(refused)
+    assert checked >= 20
 
 
 @pytest.fixture

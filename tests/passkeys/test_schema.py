@@ -33,3 +33,20 @@ def test_every_passkey_endpoint_is_described(client):
         "name", "provider", "created_at", "last_used_at", "backup_eligible", "backup_state"}
     login = schema["paths"]["/api/auth/v1/passkeys/login/"]["post"]
     assert "passkey_invalid" in login["description"]
+
+
+def test_the_credential_is_documented_as_an_object_or_its_json_text(client):
+    """What the verify endpoints take: ``credential.toJSON()``, or that as JSON text; null
+    is a field error, and the schema does not admit it either."""
+    schema = client.get("/api/auth/v1/schema/", {"format": "json"}).json()
+    for path in ["register/", "login/", "second-factor/", "reauthenticate/", "signup/complete/"]:
+        body = schema["paths"][f"/api/auth/v1/passkeys/{path}"]["post"]["requestBody"]
+        name = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+        credential = schema["components"]["schemas"][name]["properties"]["credential"]
+        assert {kind["type"] for kind in credential["oneOf"]} == {"object", "string"}, path
+        assert not credential.get("nullable"), path
+    response = client.post("/api/auth/v1/passkeys/login/", {"credential": None},
+                           content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    assert "credential" in response.json()["error"]["fields"]
