@@ -41,15 +41,22 @@ def check_settings(app_configs=None, **kwargs):
         errors.append(checks.Error(
             str(error), hint="Use a prefix length from 32 to 128 (64 is usual).",
             obj="AUTHSUITE_IPV6_CLIENT_PREFIX", id="authsuite.E003"))
-    try:
-        app_settings.SECRET_BOX_KEY_FALLBACKS  # noqa: B018 - read to validate
-    except ValueError as error:
-        # Found now rather than when pending mail or a kept link is next opened.
-        errors.append(checks.Error(
-            str(error), hint="List each earlier key as a non-empty string: ['old-key'], "
-                             "not 'old-key'.",
-            obj="AUTHSUITE_SECRET_BOX_KEY_FALLBACKS", id="authsuite.E005"))
+    # Found now rather than when pending mail or a kept link is next opened.
+    errors += key_list_errors(lambda: app_settings.SECRET_BOX_KEY_FALLBACKS,
+                              setting="AUTHSUITE_SECRET_BOX_KEY_FALLBACKS", check_id="authsuite.E005")
     return errors
+
+
+def key_list_errors(read, *, setting: str, check_id: str) -> list[checks.Error]:
+    """The error of a setting listing earlier keys (``read()`` reads and validates it), if
+    it is not a list of non-empty strings."""
+    try:
+        read()
+    except ValueError as error:
+        return [checks.Error(
+            str(error), hint="List each earlier key as a non-empty string: ['old-key'], "
+                             "not 'old-key'.", obj=setting, id=check_id)]
+    return []
 
 
 @checks.register()

@@ -6,6 +6,7 @@ from django.core import checks
 from django.utils.module_loading import import_string
 
 from authsuite.app_settings import app_settings as box
+from authsuite.checks import key_list_errors
 from mfa.app_settings import app_settings
 
 
@@ -53,15 +54,10 @@ def check_mfa(app_configs=None, **kwargs):
                  "leak alone does not expose them.",
             obj="AUTHSUITE_MFA_ENCRYPTION_KEY", id="authsuite_mfa.W002",
         ))
-    try:
-        app_settings.ENCRYPTION_KEY_FALLBACKS  # noqa: B018 - read to validate
-    except ValueError as error:
-        # Found now rather than when a TOTP key is next opened, which would fail every one.
-        errors.append(checks.Error(
-            str(error), hint="List each earlier key as a non-empty string: ['old-key'], "
-                             "not 'old-key'.",
-            obj="AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS", id="authsuite_mfa.E004",
-        ))
+    # Found now rather than when a TOTP key is next opened, which would fail every one.
+    errors += key_list_errors(lambda: app_settings.ENCRYPTION_KEY_FALLBACKS,
+                              setting="AUTHSUITE_MFA_ENCRYPTION_KEY_FALLBACKS",
+                              check_id="authsuite_mfa.E004")
     if app_settings.PROTECT_ADMIN and apps.is_installed("django.contrib.admin"):
         from django.contrib import admin
 
