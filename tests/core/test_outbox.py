@@ -19,7 +19,6 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 from authsuite import outbox
-from authsuite.celery import app as celery_app
 from authsuite.models import OutboxMessage
 from authsuite.tasks import deliver_mail
 
@@ -31,21 +30,15 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRET_URL = "https://id.example.com/accounts/magic-link/sEcReT-t0ken-value/"
 
 
+pytestmark = pytest.mark.usefixtures("eager_celery")
+
+
 @pytest.fixture(autouse=True)
 def test_templates():
     engine = {**settings.TEMPLATES[0], "DIRS": [TEMPLATES_DIR]}
     with override_settings(TEMPLATES=[engine], AUTHSUITE_SITE_NAME="Example ID",
                            AUTHSUITE_DEFAULT_FROM_EMAIL="Example ID <id@example.com>"):
         yield
-
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    """Tasks run in this process right away, whatever broker the environment names."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 @pytest.fixture

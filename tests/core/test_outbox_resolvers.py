@@ -18,7 +18,6 @@ from django.test import override_settings
 from django.urls import get_script_prefix, set_script_prefix
 
 from authsuite import context, outbox
-from authsuite.celery import app as celery_app
 from authsuite.models import OutboxMessage
 from tests.core.test_outbox import FlakyBackend
 
@@ -29,7 +28,7 @@ RESOLVER = "outbox_test.greeting_request"
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRET_URL = "https://id.example.com/accounts/magic-link/dEcIdEd-t0ken-value/"
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
 
 
 @pytest.fixture(autouse=True)
@@ -37,14 +36,6 @@ def test_templates():
     engine = {**settings.TEMPLATES[0], "DIRS": [TEMPLATES_DIR]}
     with override_settings(TEMPLATES=[engine], AUTHSUITE_SITE_NAME="Example ID"):
         yield
-
-
-@pytest.fixture(autouse=True)
-def eager_celery():
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 class Decider:
