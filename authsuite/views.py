@@ -72,7 +72,7 @@ def _is_endpoint(request, path: str) -> bool:
 @never_cache
 def server_error(request):
     if _is_api(request):
-        return JsonResponse(envelope("server_error", "Something went wrong."), status=500)
+        return JsonResponse(envelope(CoreError.SERVER_ERROR, "Something went wrong."), status=500)
     return render(request, "authsuite/error.html", {"title": "Server error"}, status=500)
 
 

@@ -34,6 +34,8 @@ class CoreError(StrEnum):
     #: The second factor is due and the account has none it can prove (only a passkey
     #: flagged as cloned, no recovery code left): staff must reset two-step verification.
     SECOND_FACTOR_UNAVAILABLE = "second_factor_unavailable"
+    #: A failure of the server's own (a bug, a database gone): 500, logged with its traceback.
+    SERVER_ERROR = "server_error"
 
 
 class APIError(exceptions.APIException):

@@ -71,3 +71,27 @@ def test_the_schema_still_answers_its_errors_in_the_envelope(client):
 
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_options_answers_the_allowed_methods_as_json(client):
+    response = client.options(API + "login/")
+
+    assert response.status_code == 200
+    assert response["Allow"] == "POST, OPTIONS"
+    assert response["Content-Type"] == "application/json"
+    assert set(response.json()) == {"name", "description", "renders", "parses"}
+    assert response.json()["renders"] == response.json()["parses"] == ["application/json"]
+
+
+def test_options_checks_what_the_endpoint_checks(client):
+    response = client.options(API + "emails/")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_options_on_the_schema_is_refused_in_the_envelope(client):
+    response = client.options(API + "schema/")
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"

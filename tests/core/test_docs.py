@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from authsuite.api.schema import error_codes
 from authsuite.management.commands.authsuite_settings import rows, settings_objects
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -43,3 +44,9 @@ def test_a_default_taken_from_a_django_setting_is_named_not_read(settings):
                 if row.startswith("| `AUTHSUITE_DEFAULT_FROM_EMAIL`"))
     assert "| Django's `DEFAULT_FROM_EMAIL` |" in line
     assert "example.org" not in line
+
+
+def test_readme_lists_every_api_error_code():
+    listed = README.split("\nError codes: ", 1)[1].split("\n\n", 1)[0]
+    missing = [code for code in error_codes() if f"`{code}`" not in listed]
+    assert not missing, f"error codes missing from the README's list: {missing}"

@@ -177,6 +177,12 @@ def api_client(user, password):
 
 @pytest.mark.parametrize("endpoint", api_endpoints(), ids=str)
 def test_every_api_endpoint(api_client, endpoint):
+    # OPTIONS first, while the session stands: the endpoint's description, never a listing
+    # of its serializer's fields
+    response = api_client.options(endpoint.url())
+    assert response.status_code == 200
+    assert_secure_headers(response)
+    assert set(response.json()) == {"name", "description", "renders", "parses"}
     for method in endpoint.methods:
         if method == "get":
             response = api_client.get(endpoint.url())
