@@ -209,7 +209,11 @@ class SessionTrackingMiddleware:
     def _refused(request) -> None:
         """The session is signed in as someone the backend now refuses: disabled (perhaps
         by a bulk ``update()``, which sends no signal) or deleted. It ends here, and stays
-        ended should the account be enabled again."""
+        ended should the account be enabled again.
+
+        With ``by`` None: staff disable accounts through ``account_deactivate`` (the admin's
+        action and form), which ends every session at once as their act, so a session left
+        for here was disabled around it, by code that names nobody."""
         sid = request.session.get(SID_KEY)
         row = (UserSession.objects.filter(pk=sid, ended_at__isnull=True)
                .select_related("user").first() if sid else None)

@@ -13,7 +13,8 @@ Celery (no broker) right after it; none comes for a request decided after a newe
 request's link was issued, which answers it. ``password_reset_requested`` is also sent in the
 request of the admin's reset action. The others are sent where their change is made: in a
 request, or with ``request`` None from a command, a periodic task or code of the project's
-own (``account_deactivate``, ``account_unlock``, sessions ended by ``expire_sessions``):
+own (``account_deactivate``, ``account_reactivate``, ``account_unlock``, sessions ended by
+``expire_sessions``):
 
 - ``user_signed_up``: ``request``, ``user``
 - ``signup_address_taken``: ``request``, ``user`` (the account that holds the address),
@@ -59,6 +60,9 @@ own (``account_deactivate``, ``account_unlock``, sessions ended by ``expire_sess
 - ``account_unlocked``: ``request``, ``user``, ``by`` (staff user or None)
 - ``account_closed``: ``request``, ``user_id``, ``email``, ``action`` (``"delete"``/``"deactivate"``)
 - ``account_deactivated``: ``request``, ``user``, ``by``
+- ``account_reactivated``: ``request``, ``user``, ``by`` (the staff member, or None from
+  the project's own code): a disabled account may sign in again (staff's action or
+  "Active" ticked on its page); its ended sessions and voided links stay so
 """
 
 from django.dispatch import Signal
@@ -86,3 +90,4 @@ account_locked = Signal()
 account_unlocked = Signal()
 account_closed = Signal()
 account_deactivated = Signal()
+account_reactivated = Signal()

@@ -47,6 +47,8 @@ LABELS = {
     "accounts.session.ended": "Session ended",
     "accounts.account.locked": "Sign-in paused after failures",
     "accounts.account.unlocked": "Sign-in unlocked by staff",
+    "accounts.account.deactivated": "Account disabled by staff",
+    "accounts.account.reactivated": "Account enabled again by staff",
     "accounts.reauthenticated": "Identity confirmed",
     "accounts.signup": "Account created",
     "audit.alert.sent": "Security alert sent",
@@ -63,7 +65,8 @@ LABELS = {
 
 #: Things staff (or the system) did to an account, shown to its owner too.
 ABOUT_YOU = (
-    "accounts.account.unlocked", "accounts.account.deactivated", "mfa.reset",
+    "accounts.account.unlocked", "accounts.account.deactivated",
+    "accounts.account.reactivated", "mfa.reset",
     "passkeys.removed", "accounts.session.ended", "accounts.password.reset_requested",
     "accounts.password.change_required", "mfa.browser.untrusted", "mfa.disabled",
     "accounts.email.added", "accounts.email.verified", "accounts.email.changed",

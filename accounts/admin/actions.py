@@ -1,4 +1,5 @@
-"""The user admin's actions: reset link, end sessions, unlock, deactivate, require a new password."""
+"""The user admin's actions: reset link, end sessions, unlock, deactivate, reactivate, require a
+new password."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from accounts import lockout, sessions
-from accounts.flows.account import account_deactivate
+from accounts.flows.account import account_deactivate, account_reactivate
 from accounts.flows.password import password_change_require, password_reset_send
 from accounts.forms import AddressField
 from accounts.users import stores_is_active, user_email, within_reach
@@ -60,6 +61,20 @@ def deactivate(modeladmin, request, queryset):
     modeladmin.message_user(request, _("Users deactivated."), messages.SUCCESS)
 
 
+@admin.action(description=_("Reactivate (allow sign-in again)"), permissions=["change"])
+def reactivate(modeladmin, request, queryset):
+    if not stores_is_active(modeladmin.model):
+        modeladmin.message_user(request, _("This user model cannot keep users inactive: it "
+                                           "has no is_active field."), messages.ERROR)
+        return
+    # Within reach only, as deactivating: staff who could enable another staff member's
+    # account, disabled by a superuser, would open the admin to whoever holds it now.
+    count = sum(account_reactivate(user, request=request, by=request.user)
+                for user in within_reach(request.user, queryset).filter(is_active=False))
+    modeladmin.message_user(request, _("Reactivated %(n)d users.") % {"n": count},
+                            messages.SUCCESS)
+
+
 @admin.action(description=_("Require a new password at next sign-in"), permissions=["change"])
 def require_password_change(modeladmin, request, queryset):
     for user in within_reach(request.user, queryset):
@@ -67,5 +82,5 @@ def require_password_change(modeladmin, request, queryset):
     modeladmin.message_user(request, _("They will choose a new password at their next sign-in."))
 
 
-USER_ACTIONS = [send_password_reset, end_all_sessions, unlock, deactivate,
+USER_ACTIONS = [send_password_reset, end_all_sessions, unlock, deactivate, reactivate,
                 require_password_change]

@@ -27,7 +27,7 @@ from accounts.admin.forms import (
 )
 from accounts.admin.sessions import UserSessionInline
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.account import account_deactivate
+from accounts.flows.account import account_deactivate, account_reactivate
 from accounts.flows.email import IN_USE, claims_lock, email_set_by_staff, held_elsewhere
 from accounts.forms import normal_address, normal_form_first
 from accounts.models import User
@@ -83,7 +83,9 @@ class SuiteUserAdminMixin(SafeInputMixin):
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not stores_is_active(self.model):
-            actions.pop("deactivate", None)  # nowhere to keep it (AbstractBaseUser alone)
+            # Nowhere to keep it (AbstractBaseUser alone): every account is active.
+            actions.pop("deactivate", None)
+            actions.pop("reactivate", None)
         return actions
 
     def get_urls(self):
@@ -206,6 +208,10 @@ class SuiteUserAdminMixin(SafeInputMixin):
             # Disabled on its page: as the Deactivate action does it, recorded as this staff
             # member's act (the save below then finds it disabled already).
             account_deactivate(obj, request=request, by=request.user)
+        elif "is_active" in form.changed_data and obj.is_active:
+            # Enabled again on its page: as the Reactivate action does it (recorded, and
+            # shown to the owner), not a silent flip of the flag.
+            account_reactivate(obj, request=request, by=request.user)
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):

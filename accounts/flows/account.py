@@ -1,4 +1,4 @@
-"""Closing, deactivating and exporting an account."""
+"""Closing, deactivating, reactivating and exporting an account."""
 
 from __future__ import annotations
 
@@ -64,6 +64,25 @@ def account_deactivate(user, *, request=None, by=None) -> None:
         # not come back with it (whoever asked for them may be why it was disabled).
         tokens.tokens_void(user=user)
         signals.account_deactivated.send(sender=user.__class__, request=request, user=user, by=by)
+
+
+def account_reactivate(user, *, request=None, by=None) -> bool:
+    """Enable sign-in again for ``user``, disabled by ``account_deactivate`` (or otherwise);
+    returns whether it was disabled. Nothing disabled with it comes back: its sessions
+    ended and its links were voided for good, so the owner signs in afresh."""
+    if not stores_is_active():
+        raise ImproperlyConfigured("The user model has no is_active field: every account "
+                                   "is active already (authsuite_accounts.E011).")
+    with transaction.atomic():
+        # Only an account disabled now: one enabled already (by another staff member a
+        # moment ago, say) is left as it is, and no second event says it was enabled.
+        enabled = user.__class__._default_manager.filter(pk=user.pk, is_active=False).update(
+            is_active=True)
+        user.is_active = True
+        if enabled:
+            signals.account_reactivated.send(sender=user.__class__, request=request, user=user,
+                                             by=by)
+    return bool(enabled)
 
 
 def account_close(request, *, user) -> str:

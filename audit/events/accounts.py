@@ -57,5 +57,7 @@ declare(A, s.account_locked, "accounts.account.locked", outcome="denied",
 declare(A, s.account_unlocked, "accounts.account.unlocked", actor="by", target=_user_target)
 declare(A, s.account_deactivated, "accounts.account.deactivated", actor="by",
         target=_user_target)
+declare(A, s.account_reactivated, "accounts.account.reactivated", actor="by",
+        target=_user_target)
 declare(A, s.account_closed, "accounts.account.closed", actor=None, data=("action",),
         target=lambda kw: ("user", str(kw.get("user_id")), str(kw.get("email", ""))))

@@ -297,6 +297,29 @@ def test_deactivate_spares_the_staff_member_acting(admin_client, people, staff):
     assert admin_client.get(CHANGELIST).status_code == 200
 
 
+def test_reactivate_records_the_staff_members_act_and_revives_no_session(admin_client,
+                                                                          people, staff):
+    ann, bob, erin = people["ann"], people["bob"], people["erin"]
+    ann_browser = signed_in_as(ann)
+    act(admin_client, "deactivate", ann)
+    before = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    response = act(admin_client, "reactivate", ann, bob, erin)  # erin was never disabled
+
+    assert response.status_code == 302
+    assert [str(m) for m in response.wsgi_request._messages][-1] == "Reactivated 2 users."
+    assert User.objects.filter(pk__in=[ann.pk, bob.pk, erin.pk], is_active=True).count() == 3
+    events = Event.objects.filter(pk__gt=before)
+    assert sorted((e.action, e.actor_id, e.target_type, e.target_id) for e in events) == sorted(
+        ("accounts.account.reactivated", str(staff.pk), "user", str(u.pk)) for u in (ann, bob))
+    assert ann_browser.get(reverse("accounts:profile")).status_code == 302
+    rows = signed_in_as(ann).get("/api/auth/v1/security/events/").json()
+    assert [(r["label"], r["by"], r["ip"]) for r in rows
+            if r["action"].startswith("accounts.account.")] == [
+        ("Account enabled again by staff", "staff", None),
+        ("Account disabled by staff", "staff", None)]
+
+
 def test_require_password_change(admin_client, people, password):
     ann = people["ann"]
     response = act(admin_client, "require_password_change", ann)
@@ -671,6 +694,20 @@ def test_only_superusers_turn_the_actions_on_a_superuser(staff):
     plain.refresh_from_db()
     assert staff.is_active and not plain.is_active
     assert list(PasswordChangeRequired.objects.values_list("user", flat=True)) == [plain.pk]
+
+
+def test_only_superusers_reactivate_a_staff_members_account(staff):
+    _member, client = staff_with("view_user", "change_user")
+    colleague = UserFactory(is_staff=True, is_active=False)
+    plain = UserFactory(is_active=False)
+
+    act(client, "reactivate", colleague, plain)
+
+    colleague.refresh_from_db()
+    plain.refresh_from_db()
+    assert plain.is_active and not colleague.is_active
+    assert not Event.objects.filter(action="accounts.account.reactivated",
+                                    target_id=str(colleague.pk)).exists()
 
 
 def test_staff_below_superuser_cannot_change_a_superuser_or_raise_themselves(staff):

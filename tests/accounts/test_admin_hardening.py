@@ -399,3 +399,33 @@ def test_disabling_an_account_on_its_page_is_recorded_as_the_staff_members_act(s
     assert (ended.actor_id, ended.target_id) == (str(staff.pk), str(ann.pk))
     assert UserSession.objects.get(user=ann).end_reason == "deactivated"
     assert not OneTimeToken.objects.filter(user=ann, used_at=None, voided_at=None).exists()
+
+
+def test_enabling_an_account_on_its_page_is_recorded_as_the_staff_members_act(su, staff):
+    from accounts.flows.account import account_deactivate
+    from audit.models import Event
+
+    ann = UserFactory(email="ann@example.com", password=STRONG_PASSWORD)
+    browser = Client()
+    browser.post(reverse("accounts:login"), {"email": ann.email, "password": STRONG_PASSWORD})
+    account_deactivate(ann, by=staff)
+    start = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    form = change_form(su, ann)
+    assert "is_active" not in form
+    form["is_active"] = ["on"]
+
+    assert su.post(user_admin_url("change", ann.pk), form).status_code == 302
+
+    assert User.objects.get(pk=ann.pk).is_active
+    events = Event.objects.filter(pk__gt=start)
+    reactivated = events.get(action="accounts.account.reactivated")
+    assert (reactivated.actor_id, reactivated.target_type, reactivated.target_id) == (
+        str(staff.pk), "user", str(ann.pk))
+    # Nothing disabled with the account comes back with it: the browser signs in afresh.
+    assert UserSession.objects.get(user=ann).end_reason == "deactivated"
+    assert browser.get(reverse("accounts:profile")).status_code == 302
+
+    again = change_form(su, ann)  # saved again, still active: no second event
+    assert su.post(user_admin_url("change", ann.pk), again).status_code == 302
+    assert events.filter(action="accounts.account.reactivated").count() == 1
+

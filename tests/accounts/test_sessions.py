@@ -409,6 +409,32 @@ def test_deactivating_with_the_admin_action_ends_all_sessions(user, staff, two_b
     assert not is_signed_in(desktop)
 
 
+def test_sessions_ended_by_a_staff_deactivation_name_the_staff_member_alone(user, staff,
+                                                                           two_browsers):
+    # The action ends every session at once, as the staff member's act: when the browsers
+    # come back to a disabled account, there is nothing left for them to end unnamed.
+    from audit.models import Event
+    from tests.factories import UserFactory
+
+    laptop, desktop = two_browsers
+    other = UserFactory()
+    other_browser = Client()
+    other_browser.force_login(other)
+    other_browser.get("/accounts/")
+    admin = Client()
+    admin.force_login(staff)
+    start = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    admin.post(user_admin_url("changelist"),
+               {"action": "deactivate", "_selected_action": [user.pk, other.pk]})
+    for browser in (laptop, desktop, other_browser):
+        assert not is_signed_in(browser)
+
+    ended = Event.objects.filter(pk__gt=start, action="accounts.session.ended")
+    assert sorted((e.actor_id, e.target_id) for e in ended) == sorted(
+        [(str(staff.pk), str(user.pk))] * 2 + [(str(staff.pk), str(other.pk))])
+
+
 def test_deactivate_flow_ends_all_sessions(user, two_browsers):
     laptop, desktop = two_browsers
     account_deactivate(user)

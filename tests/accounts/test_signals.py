@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from django.test import Client
 
 from accounts import signals
-from accounts.flows.account import account_deactivate
+from accounts.flows.account import account_deactivate, account_reactivate
 from accounts.flows.password import password_change_require
 from accounts.models import EmailAddress, UserSession
 from tests.accounts.support import API, api_delete, api_post
@@ -160,6 +160,8 @@ def html_journey(staff, session_keys: set[str]) -> None:
         admin.post(user_admin_url("changelist"),
                    {"action": action, "_selected_action": [bystander.pk]})
     attacker.post("/accounts/password/reset/", {"email": bystander.email})  # link_withheld
+    admin.post(user_admin_url("changelist"),
+               {"action": "reactivate", "_selected_action": [bystander.pk]})
 
 
 def api_journey(session_keys: set[str]) -> None:
@@ -214,6 +216,7 @@ def api_journey(session_keys: set[str]) -> None:
     password_change_require(None, user=bystander, by=None)
     account_deactivate(bystander)
     api_post(attacker, "magic-link/", {"email": bystander.email})  # link_withheld
+    account_reactivate(bystander)
 
 
 @pytest.fixture(params=["html", "api"])
@@ -301,6 +304,8 @@ def test_payload_values(journey):
     assert isinstance(closed["user_id"], int)
     (deactivated,) = journey.of("account_deactivated")
     assert deactivated["user"].email != EMAIL
+    (reactivated,) = journey.of("account_reactivated")
+    assert reactivated["user"] == deactivated["user"]
     assert {k["method"] for k in journey.of("reauthenticated")} == {"password"}
     (unlocked,) = journey.of("account_unlocked")
     assert unlocked["user"].email == EMAIL
@@ -310,9 +315,11 @@ def test_the_admin_is_named_as_by(recorder, staff):
     html_journey(staff, set())
     (unlocked,) = recorder.of("account_unlocked")
     (deactivated,) = recorder.of("account_deactivated")
+    (reactivated,) = recorder.of("account_reactivated")
     (required,) = recorder.of("password_change_required")
     assert unlocked["by"] == staff
     assert deactivated["by"] == staff
+    assert reactivated["by"] == staff
     assert required["by"] == staff
     reset_by = {k["user"].email: k["by"] for k in recorder.of("password_reset_requested")}
     assert [by for email, by in reset_by.items() if email != EMAIL

@@ -157,6 +157,7 @@ STAFF_ACTIONS = {  # the user admin's action: the events it leaves on the accoun
     "unlock": {"accounts.account.unlocked"},
     "end_all_sessions": {"accounts.session.ended"},
     "deactivate": {"accounts.account.deactivated"},
+    "reactivate": {"accounts.account.reactivated"},
 }
 
 
@@ -169,7 +170,6 @@ def test_what_staff_did_shows_staff_never_their_ip_or_device(client, user, passw
         response = admin.post(user_admin_url("changelist"),
                               {"action": action, "_selected_action": [user.pk]})
         assert response.status_code == 302, action
-    type(user)._default_manager.filter(pk=user.pk).update(is_active=True)  # staff again
     client = Client()
     sign_in(client, user, password, HTTP_USER_AGENT=FIREFOX, REMOTE_ADDR="198.51.100.4")
 
