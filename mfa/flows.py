@@ -263,7 +263,7 @@ def code_checked(request, *, user, code: str) -> Iterator[str]:
     if locked_until is not None:
         raise FlowError(MFAError.THROTTLED, _("Too many wrong codes. Wait a moment and try "
                                               "again."), field="code", retry_after=1)
-    raise WrongCode(failures=device.throttling_failure_count + 1)
+    raise WrongCode(failures=device.throttling_failure_count)
 
 
 def verify_code(request, *, user, code: str) -> str:
