@@ -219,10 +219,12 @@ def second_factor_verify(request, *, credential) -> pipeline.LoginResult:
     def passed(_passkey, amr):
         if "mfa" not in authrecord.combine([*state.amr, *amr]):
             # A passkey without user verification after a passkey sign-in: the same kind
-            # of factor twice is still one factor (and this use is not recorded).
+            # of factor twice is still one factor (and this use is not recorded). So would
+            # a code be (mfa.flows.challenge refuses it too).
             raise FlowError(PasskeyError.NOT_SECOND_FACTOR, _(
-                "This passkey is the same kind of factor as the one you signed in with. "
-                "Use your authenticator app or a recovery code."))
+                "This passkey is the same kind of factor as the one you signed in with. Sign "
+                "in with your password or an emailed link instead, or use a passkey that "
+                "asks for your PIN or biometrics."))
         result = pipeline.stage_passed(request, "mfa", amr=amr)
         if result is None:
             # The sign-in ended while the passkey was checked (the password changed, the
