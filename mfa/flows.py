@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
@@ -21,6 +23,7 @@ from accounts.flows.email import address_proven_required
 from accounts.flows.limits import humanize
 from accounts.users import lock_user_row
 from authsuite import context, notices, ratelimit
+from authsuite import signals as core_signals
 from authsuite.outbox import mail_enqueue
 from mfa import devices, recovery, registry, signals, totp, trust
 from mfa.app_settings import app_settings
@@ -261,9 +264,19 @@ def code_checked(request, *, user, code: str) -> Iterator[str]:
             return
     # Out of the transaction: the failure just recorded must stay recorded.
     if locked_until is not None:
-        raise FlowError(MFAError.THROTTLED, _("Too many wrong codes. Wait a moment and try "
-                                              "again."), field="code", retry_after=1)
+        raise _backed_off(request, locked_until)
     raise WrongCode(failures=device.throttling_failure_count)
+
+
+def _backed_off(request, locked_until) -> FlowError:
+    """The refusal of a code the device's back-off did not even check: a limit hit like a
+    rate limit's, so recorded as one (``rate_limited``, for the account), and answered with
+    the wait left, which doubles with each wrong code."""
+    wait = max(math.ceil((locked_until - timezone.now()).total_seconds()), 1)
+    core_signals.rate_limited.send(sender=HttpRequest, request=request, group="mfa.device",
+                                   scope="account", retry_after=wait)
+    return FlowError(MFAError.THROTTLED, _("Too many wrong codes. Wait a moment and try again."),
+                     field="code", retry_after=wait)
 
 
 def verify_code(request, *, user, code: str) -> str:
