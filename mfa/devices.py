@@ -66,7 +66,8 @@ def throttled_check(device, token) -> tuple[bool, object]:
     """Verify ``token`` with django-otp's exponential back-off for this device.
 
     Returns ``(ok, locked_until)``; ``locked_until`` is set when the device refused to
-    even try because of earlier failures.
+    even try because of earlier failures. After a wrong code, ``device``'s
+    ``throttling_failure_count`` is the device's wrong codes in a row, this one included.
     """
     allowed, info = device.verify_is_allowed()
     if not allowed:
@@ -75,10 +76,15 @@ def throttled_check(device, token) -> tuple[bool, object]:
     if device.verify_and_record(token, throttling_failure_count=0,
                                 throttling_failure_timestamp=None, last_used_at=timezone.now()):
         return True, None
-    model.objects.filter(pk=device.pk).update(
-        throttling_failure_count=F("throttling_failure_count") + 1,
-        throttling_failure_timestamp=timezone.now(),
-    )
+    rows = model.objects.filter(pk=device.pk)
+    rows.update(throttling_failure_count=F("throttling_failure_count") + 1,
+                throttling_failure_timestamp=timezone.now())
+    # Read back in the caller's transaction, which the UPDATE's row lock orders with every
+    # other failure: requests that loaded the device at the same moment each get a count of
+    # their own, so the one whose wrong code is the CHALLENGE_MAX_FAILURES-th alerts (each
+    # would otherwise report the count it loaded plus one, and none reach the limit).
+    device.throttling_failure_count = rows.values_list(
+        "throttling_failure_count", flat=True).first() or 0
     return False, None
 
 

@@ -13,6 +13,7 @@ class MFAError(StrEnum):
     ALREADY_ENROLLED = "mfa_already_enrolled"
     NOT_ENROLLED = "mfa_not_enrolled"
     NO_LOGIN_PENDING = "no_login_pending"
+    NOT_SECOND_FACTOR = "mfa_not_second_factor"  # would not make the sign-in multi-factor
     TRUSTED_BROWSER_NOT_FOUND = "mfa_trusted_browser_not_found"
 
 

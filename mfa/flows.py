@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
@@ -21,6 +23,7 @@ from accounts.flows.email import address_proven_required
 from accounts.flows.limits import humanize
 from accounts.users import lock_user_row
 from authsuite import context, notices, ratelimit
+from authsuite import signals as core_signals
 from authsuite.outbox import mail_enqueue
 from mfa import devices, recovery, registry, signals, totp, trust
 from mfa.app_settings import app_settings
@@ -261,9 +264,19 @@ def code_checked(request, *, user, code: str) -> Iterator[str]:
             return
     # Out of the transaction: the failure just recorded must stay recorded.
     if locked_until is not None:
-        raise FlowError(MFAError.THROTTLED, _("Too many wrong codes. Wait a moment and try "
-                                              "again."), field="code", retry_after=1)
-    raise WrongCode(failures=device.throttling_failure_count + 1)
+        raise _backed_off(request, locked_until)
+    raise WrongCode(failures=device.throttling_failure_count)
+
+
+def _backed_off(request, locked_until) -> FlowError:
+    """The refusal of a code the device's back-off did not even check: a limit hit like a
+    rate limit's, so recorded as one (``rate_limited``, for the account), and answered with
+    the wait left, which doubles with each wrong code."""
+    wait = max(math.ceil((locked_until - timezone.now()).total_seconds()), 1)
+    core_signals.rate_limited.send(sender=HttpRequest, request=request, group="mfa.device",
+                                   scope="account", retry_after=wait)
+    return FlowError(MFAError.THROTTLED, _("Too many wrong codes. Wait a moment and try again."),
+                     field="code", retry_after=wait)
 
 
 def verify_code(request, *, user, code: str) -> str:
@@ -283,6 +296,15 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
     # another step would be used up for nothing (and no stage could be passed with it).
     if user is None or state.waiting != "mfa":
         raise _no_login_pending()
+    if "mfa" not in authrecord.combine([*state.amr, "otp"]):
+        # A passkey that did not verify its user (something you have) and a code (so is an
+        # app, so is a recovery code) are one kind of factor twice: whoever holds the phone
+        # with both would be signed in without anything they know or are. Refused before
+        # the code is checked, so it is neither spent nor counted as a wrong one.
+        raise FlowError(MFAError.NOT_SECOND_FACTOR, _(
+            "A code is the same kind of factor as the passkey you signed in with. Sign in "
+            "with your password or an emailed link instead, or use a passkey that asks for "
+            "your PIN or biometrics."), field="code")
     try:
         with code_checked(request, user=user, code=code) as method:
             request.session.pop(FAILURES_KEY, None)

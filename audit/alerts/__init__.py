@@ -258,6 +258,7 @@ class PasskeyRemoved(CredentialChange):
 
 class PasskeyCloned(AlertRule):
     actions = ("passkeys.clone_detected",)
+    replaces = "passkeys.cloned"
     subject = "A passkey was disabled"
     summary = ("One of your passkeys answered with a counter lower than before, which is what "
                "a copied authenticator does. It was disabled.")

@@ -19,6 +19,7 @@ from passkeys.flows.common import (
     CEREMONY_LOGIN,
     CEREMONY_REAUTH,
     CEREMONY_SECOND_FACTOR,
+    _notice,
     amr_for,
     user_handle,
 )
@@ -175,6 +176,12 @@ def _assert_locked(request, credential: dict, *, credential_id: str, handle: str
             sender=Passkey, request=request, user=user, passkey_id=passkey.pk,
             stored_count=passkey.sign_count, received_count=received,
         )
+        # The owner is told whether or not an alert rule is in force (the audit trail's
+        # PasskeyCloned claims this notice when it is): someone may hold a copy.
+        _notice(request, user, "passkeys.cloned", _("A passkey was disabled"), _(
+            "Your passkey “%(name)s” answered with a counter lower than before, which is what "
+            "a copied authenticator does, so it was disabled. Sign in another way, remove it "
+            "and create a new one.") % {"name": passkey.name})
         raise FlowError(PasskeyError.CLONED, _(
             "This passkey looks copied (its counter went backwards); it was disabled. "
             "Sign in another way.")) from None
@@ -212,10 +219,12 @@ def second_factor_verify(request, *, credential) -> pipeline.LoginResult:
     def passed(_passkey, amr):
         if "mfa" not in authrecord.combine([*state.amr, *amr]):
             # A passkey without user verification after a passkey sign-in: the same kind
-            # of factor twice is still one factor (and this use is not recorded).
+            # of factor twice is still one factor (and this use is not recorded). So would
+            # a code be (mfa.flows.challenge refuses it too).
             raise FlowError(PasskeyError.NOT_SECOND_FACTOR, _(
-                "This passkey is the same kind of factor as the one you signed in with. "
-                "Use your authenticator app or a recovery code."))
+                "This passkey is the same kind of factor as the one you signed in with. Sign "
+                "in with your password or an emailed link instead, or use a passkey that "
+                "asks for your PIN or biometrics."))
         result = pipeline.stage_passed(request, "mfa", amr=amr)
         if result is None:
             # The sign-in ended while the passkey was checked (the password changed, the

@@ -283,6 +283,30 @@ def test_the_device_backs_off_after_a_wrong_code(pending, settings, enrolled, cl
     assert TOTPDevice.objects.get().throttling_failure_count == 0
 
 
+@pytest.mark.parametrize("failures", [1, 3])
+def test_a_code_the_back_off_refuses_is_audited_and_says_how_long(client, settings, user,
+                                                                  password, enrolled, clock,
+                                                                  failures):
+    """A refusal by the device's back-off is a limit hit like a rate limit's: audited, and
+    its Retry-After is the wait left (1, 2, 4... times THROTTLE_FACTOR), not one second."""
+    settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 30
+    TOTPDevice.objects.filter(user=user).update(throttling_failure_count=failures - 1)
+    api_post(client, "login/", {"email": user.email, "password": password})
+    wrong = wrong_code(enrolled[0], clock)
+    assert error_code(api_post(client, "mfa/challenge/", {"code": wrong})) == "mfa_code_invalid"
+
+    response = api_post(client, "mfa/challenge/", {"code": clock.code(enrolled[0])})
+
+    assert response.status_code == 429 and error_code(response) == "mfa_throttled"
+    wait = 30 * 2 ** (failures - 1)
+    assert wait - 5 <= int(response["Retry-After"]) <= wait
+    [event] = events("authsuite.rate_limited")
+    assert event.outcome == "denied"
+    assert json.loads(event.data) == {"group": "mfa.device", "scope": "account",
+                                      "retry_after": int(response["Retry-After"])}
+    assert not signed_in(client)
+
+
 # --- rate limits ----------------------------------------------------------------------------
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import Event
 from mfa import devices, recovery, totp
 from mfa import flows as mfa_flows
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
@@ -27,6 +29,7 @@ from tests.mfa.support import (
     page_codes,
     page_secret,
     sign_in_fully,
+    subjects,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -216,3 +219,42 @@ def test_a_staff_reset_waits_for_a_recovery_code_sign_in_under_way(user, passwor
     assert results == [302, {"totp": 1, "recovery_codes": 9}]
     assert AUTH_KEY in signer.session
     assert not RecoveryCodeSet.objects.filter(user=user).exists()
+
+
+def test_wrong_codes_at_once_from_sign_ins_of_their_own_still_alert(user, password, clock,
+                                                                    settings, monkeypatch):
+    """Guesses sent at the same moment, each from a sign-in of its own, all read the device
+    before any of them records its failure: the device still counts them one by one, so
+    the CHALLENGE_MAX_FAILURES-th wrong code in a row alerts the user, as it does one at a
+    time. (Each request reported the count it read plus one, and none reached the limit.)"""
+    settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 0  # the back-off would refuse the later ones
+    settings.AUTHSUITE_MFA_CHALLENGE_MAX_FAILURES = REQUESTS
+    secret, _ = enroll(user)
+    clients = [Client() for _ in range(REQUESTS)]
+    for client in clients:
+        assert api_post(client, "login/", {"email": user.email, "password": password}
+                        ).json()["stage"] == "mfa"
+    mail.outbox.clear()
+    read = threading.Barrier(REQUESTS)
+    real_device = devices.totp_device
+
+    def device_read_by_all(some_user):
+        device = real_device(some_user)
+        try:
+            read.wait(timeout=5)
+        except threading.BrokenBarrierError:
+            pass
+        return device
+
+    monkeypatch.setattr(devices, "totp_device", device_read_by_all)
+    valid = {clock.code(secret, steps) for steps in (-1, 0, 1)}
+    wrong = next(c for c in ("000000", "000001", "000002", "000003") if c not in valid)
+
+    bodies = race(REQUESTS, lambda i: api_post(clients[i], "mfa/challenge/", {"code": wrong}).json())
+
+    assert sorted(b["error"]["code"] for b in bodies) == (
+        ["mfa_code_invalid"] * (REQUESTS - 1) + ["mfa_locked"])
+    assert Event.objects.filter(action="mfa.challenge.failed").count() == REQUESTS
+    assert Event.objects.filter(action="mfa.challenge.locked").count() == 1
+    assert subjects(user.email) == ["authsuite demo: Repeated wrong two-step codes"]
+    assert TOTPDevice.objects.get(user=user).throttling_failure_count == REQUESTS

@@ -13,6 +13,7 @@ from audit.models import Event
 from authsuite.models import OutboxMessage
 from passkeys import ceremonies
 from passkeys.models import Passkey
+from tests.helpers import outbox_for
 from tests.passkeys.authenticator import EDDSA, ES256, SoftAuthenticator, b64url, unb64url
 from tests.passkeys.support import (
     AUTH_KEY,
@@ -445,6 +446,26 @@ def test_counter_not_increasing_flags_the_passkey(user, browser, authenticator, 
     # The flagged passkey no longer signs in, even with a good counter.
     again = Client()
     assert code(login(again, authenticator, counter_step=10)) == "passkey_cloned"
+
+
+@pytest.mark.parametrize("without", ["audit_trail", "alert_rules"])
+def test_a_clone_is_told_without_the_alert_rule(user, browser, authenticator, passkey,
+                                                settings, without):
+    """With no alert rule to send it (the audit trail off, or the rule not in force), the
+    passkeys app tells the owner itself, as it does of a passkey added or removed: the
+    passkey is disabled, and someone may hold a copy of it."""
+    if without == "audit_trail":
+        settings.AUTHSUITE_AUDIT_ENABLED = False
+    else:
+        settings.AUTHSUITE_AUDIT_ALERT_RULES = []
+    assert login(Client(), authenticator, counter_step=5).status_code == 200
+    mail.outbox.clear()
+
+    assert code(login(browser, authenticator, counter_step=0)) == "passkey_cloned"
+
+    [message] = outbox_for(user.email)
+    assert message.subject.endswith("A passkey was disabled")
+    assert f"“{passkey.name}”" in message.body and "disabled" in message.body
 
 
 def test_counter_from_zero_to_zero_after_a_count_is_a_clone(browser, authenticator, passkey):

@@ -14,7 +14,7 @@ from audit.models import Event
 from mfa.models import TOTPDevice
 from passkeys.models import Passkey
 from tests.factories import UserFactory
-from tests.mfa.support import disabled, enroll, meanwhile, password_reset
+from tests.mfa.support import Clock, disabled, enroll, meanwhile, password_reset
 from tests.passkeys.authenticator import SoftAuthenticator
 from tests.passkeys.support import (
     AUTH_KEY,
@@ -174,6 +174,67 @@ def test_a_passkey_without_uv_after_a_passkey_is_not_a_second_factor(user, passw
     assert code(response) == "passkey_not_second_factor"
     assert not signed_in(browser)
     assert Passkey.objects.get(user=user).sign_count == 1  # the refused use left no trace
+
+
+@pytest.fixture
+def passkey_without_uv_sign_in(user, password, settings, monkeypatch):
+    """A passkey sign-in without user verification (something you have, alone) waiting at
+    the second-factor stage of an account with an app, recovery codes and that passkey:
+    (browser, the passkey's authenticator, TOTP clock, TOTP secret, recovery codes)."""
+    settings.AUTHSUITE_PASSKEYS_USER_VERIFICATION = "preferred"
+    authenticator = SoftAuthenticator(user_verification=False)
+    add_passkey(password_client(user, password), authenticator)
+    clock = Clock(monkeypatch)
+    secret, codes = enroll(user)
+    browser = Client()
+    response = login(browser, authenticator)
+    assert response.json()["stage"] == "mfa"
+    return browser, authenticator, clock, secret, codes
+
+
+@pytest.mark.parametrize("kind", ["totp", "recovery_code"])
+def test_a_code_after_a_passkey_without_uv_is_not_a_second_factor(
+        passkey_without_uv_sign_in, user, password, kind):
+    """An authenticator app and a recovery code are something you have, as is a passkey
+    that did not verify its user: the two together are one kind of factor, and the stage
+    refuses the code as it refuses such a passkey, without spending it."""
+    browser, _authenticator, clock, secret, codes = passkey_without_uv_sign_in
+    one_time = clock.code(secret) if kind == "totp" else codes[0]
+
+    response = post(browser, "mfa/challenge/", {"code": one_time})
+
+    assert response.status_code == 400
+    assert code(response) == "mfa_not_second_factor"
+    assert not signed_in(browser)
+    assert not Event.objects.filter(action__startswith="mfa.challenge").exists()
+    # Still pending, and the code still unused: the password and the same code sign in.
+    page = browser.post(reverse("mfa:challenge"), {"code": one_time}).content.decode()
+    assert "same kind of factor as the passkey you signed in with" in page
+    password_step(browser, user, password)
+    assert post(browser, "mfa/challenge/", {"code": one_time}).json() == {
+        "status": "authenticated"}
+    assert auth_record(browser)["amr"] == ["mfa", "otp", "pwd"]
+
+
+def test_a_passkey_that_verifies_its_user_passes_after_one_that_did_not(
+        passkey_without_uv_sign_in, user, password):
+    browser = passkey_without_uv_sign_in[0]
+    verifying = SoftAuthenticator(user_verification=True)
+    add_passkey(password_client_with_code(user, password, passkey_without_uv_sign_in), verifying)
+
+    assert second_factor(browser, verifying).json()["status"] == "authenticated"
+    assert auth_record(browser)["amr"] == ["hwk", "mfa", "user"]
+
+
+def password_client_with_code(user, password, sign_in) -> Client:
+    """A client signed in with the password and a code (recent, with two factors)."""
+    _browser, _authenticator, clock, secret, _codes = sign_in
+    client = Client()
+    password_step(client, user, password)
+    clock.step()
+    assert post(client, "mfa/challenge/", {"code": clock.code(secret)}).json() == {
+        "status": "authenticated"}
+    return client
 
 
 def test_a_passkey_without_uv_after_a_password_is_a_second_factor(user, password, settings):
