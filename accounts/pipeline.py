@@ -105,9 +105,9 @@ class Stage:
         """True for stages that end the attempt instead of continuing it (verify email)."""
         return False
 
-    def details(self, user) -> dict:
+    def details(self, user, state: LoginState) -> dict:
         """More for API clients waiting at this stage than its ``description`` (which ways
-        through it ``user`` has, say); merged into the pending answer."""
+        through it ``user`` has for this sign-in, say); merged into the pending answer."""
         return {}
 
 
@@ -136,6 +136,8 @@ class LoginResult:
     user: object
     stage: Stage | None = None
     next_url: str = ""
+    #: The sign-in waiting at ``stage``.
+    state: LoginState | None = None
 
     @property
     def complete(self) -> bool:
@@ -146,7 +148,7 @@ class LoginResult:
             return {"status": "authenticated"}
         return {
             "status": "pending", "stage": self.stage.key, "url": self.stage.url(),
-            "message": self.stage.description, **self.stage.details(self.user),
+            "message": self.stage.description, **self.stage.details(self.user, self.state),
         }
 
 
@@ -296,7 +298,7 @@ def _advance(request, user, state: LoginState) -> LoginResult:
             state.waiting = stage.key
             state.credential = credentials.credential(user)
             _state_save(request, state)
-        return LoginResult(user=user, stage=stage, next_url=state.next_url)
+        return LoginResult(user=user, stage=stage, next_url=state.next_url, state=state)
     _complete(request, user, state)
     return LoginResult(user=user, next_url=state.next_url)
 

@@ -7,6 +7,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import ngettext
 
+from accounts import authrecord
 from accounts.exports import when
 from accounts.pipeline import user_facts
 from authsuite import db
@@ -41,14 +42,32 @@ def has_mfa(user) -> bool:
     return registry.has_factor(user_facts(user, registry.factor_facts()))
 
 
-def ways(user) -> list[str]:
+def ways(user, amr=None) -> list[str]:
     """The ways ``user`` can prove a second factor now: each registered factor with a row
     that can be proven (``"totp"``, an app; ``"passkey"``, one not flagged as cloned), then
-    ``"recovery_code"`` while an unused code is left."""
+    ``"recovery_code"`` while an unused code is left. With ``amr``, the first factor of a
+    sign-in: only those that would make it multi-factor (:func:`code_completes`)."""
     found = registry.usable_factors(user)
     if has_unused_codes(user):
         found.append("recovery_code")
-    return found
+    return found if amr is None else usable_after(found, amr)
+
+
+def usable_after(ways, amr) -> list[str]:
+    """Those of ``ways`` that would make a sign-in whose first factor had ``amr``
+    multi-factor: no code after a passkey that did not verify its user."""
+    return list(ways) if code_completes(amr) else [way for way in ways if way not in CODES]
+
+
+#: The ways that are a code: something you have, as an app, or as a printed list.
+CODES = ("totp", "recovery_code")
+
+
+def code_completes(amr) -> bool:
+    """Whether a code after a first factor with ``amr`` makes the sign-in multi-factor. Not
+    after a passkey that did not verify its user (something you have, as the phone with the
+    app is): whoever holds both would be signed in without anything they know or are."""
+    return "mfa" in authrecord.combine([*amr, "otp"])
 
 
 def has_unused_codes(user) -> bool:

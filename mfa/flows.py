@@ -296,11 +296,9 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
     # another step would be used up for nothing (and no stage could be passed with it).
     if user is None or state.waiting != "mfa":
         raise _no_login_pending()
-    if "mfa" not in authrecord.combine([*state.amr, "otp"]):
-        # A passkey that did not verify its user (something you have) and a code (so is an
-        # app, so is a recovery code) are one kind of factor twice: whoever holds the phone
-        # with both would be signed in without anything they know or are. Refused before
-        # the code is checked, so it is neither spent nor counted as a wrong one.
+    if not devices.code_completes(state.amr):
+        # One kind of factor twice (mfa.devices.code_completes). Refused before the code
+        # is checked, so it is neither spent nor counted as a wrong one.
         raise FlowError(MFAError.NOT_SECOND_FACTOR, _(
             "A code is the same kind of factor as the passkey you signed in with. Sign in "
             "with your password or an emailed link instead, or use a passkey that asks for "

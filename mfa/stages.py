@@ -32,10 +32,11 @@ class SecondFactorStage(Stage):
             return False
         return registry.has_factor(facts) and trust.trusted(request, user) is None
 
-    def details(self, user) -> dict:
-        """``methods``: the ways through (``totp``, ``passkey``, ``recovery_code``), so that
-        a client offers only those; none left (only a passkey flagged as cloned) is said."""
-        methods = devices.ways(user)
+    def details(self, user, state) -> dict:
+        """``methods``: the ways through (``totp``, ``passkey``, ``recovery_code``) for this
+        sign-in, so that a client offers only those; none left (only a passkey flagged as
+        cloned) is said."""
+        methods = devices.ways(user, state.amr)
         if methods:
             return {"methods": methods}
         return {"methods": [], "message": NO_WAY_LEFT}

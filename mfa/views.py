@@ -214,10 +214,15 @@ class ChallengeView(FlowFormView):
         if user is None or not devices.has_mfa(user):
             # Gone meanwhile, or a step-up before any factor: the forms, which refuse, and
             # no factor of another app (the account has none).
-            return {"has_app": True, "has_codes": True, "can_prove": True, "ways": []}
-        ways = devices.ways(user)
+            return {"has_app": True, "has_codes": True, "can_prove": True, "ways": [],
+                    "codes_refused": False}
+        every = devices.ways(user)
+        ways = every if self.step_up else devices.usable_after(every, self.state.amr)
         return {"has_app": "totp" in ways, "has_codes": "recovery_code" in ways,
-                "can_prove": bool(ways), "ways": ways}
+                "can_prove": bool(ways), "ways": ways,
+                # an app or codes this sign-in cannot use (after a passkey that did not
+                # verify its user): said, rather than left out unexplained
+                "codes_refused": len(ways) < len(every)}
 
     def run(self, form):
         code = form.cleaned_data["code"]

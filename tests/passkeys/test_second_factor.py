@@ -216,6 +216,32 @@ def test_a_code_after_a_passkey_without_uv_is_not_a_second_factor(
     assert auth_record(browser)["amr"] == ["mfa", "otp", "pwd"]
 
 
+def test_a_passkey_without_uv_is_offered_no_code_at_the_stage(user, password, settings,
+                                                              monkeypatch):
+    """The ways through the stage the sign-in is offered are those it could pass: a passkey
+    that verifies its user, not the app or a recovery code it would refuse."""
+    settings.AUTHSUITE_PASSKEYS_USER_VERIFICATION = "preferred"
+    authenticator = SoftAuthenticator(user_verification=False)
+    add_passkey(password_client(user, password), authenticator)
+    Clock(monkeypatch)
+    enroll(user)
+    browser = Client()
+
+    pending = login(browser, authenticator).json()
+
+    assert pending["stage"] == "mfa"
+    assert pending["methods"] == ["passkey"]
+    page = browser.get(reverse("mfa:challenge"))
+    assert page.context["ways"] == ["passkey"]
+    assert not page.context["has_app"] and not page.context["has_codes"]
+    assert "the same kind of factor as the passkey you signed in with" in page.content.decode()
+    assert browser.get(reverse("accounts:login")).status_code == 200  # the way offered instead
+    # After the password, the same account is offered every way it has.
+    password_step(browser, user, password)
+    assert browser.get(reverse("mfa:challenge")).context["ways"] == [
+        "totp", "passkey", "recovery_code"]
+
+
 def test_a_passkey_that_verifies_its_user_passes_after_one_that_did_not(
         passkey_without_uv_sign_in, user, password):
     browser = passkey_without_uv_sign_in[0]
