@@ -10,6 +10,9 @@ lost task or an unreachable broker left behind, so a broker outage delays mail a
 (what a sign-in link asked for an address gets): the request does the same work whatever
 the answer, and the first delivery decides it, once, in one transaction with whatever the
 decision writes, then sends the result as any other message.
+
+A send must end before ``MAIL_CLAIM_TIMEOUT`` lets another worker take the message over:
+``delivery_time_limits`` gives the Celery task a soft and a hard time limit below it.
 """
 
 from __future__ import annotations
@@ -98,11 +101,32 @@ def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request) -
     return message
 
 
+def delivery_time_limits() -> tuple[int | None, int | None]:
+    """The soft and hard time limits, in seconds, of one delivery task: both within
+    ``MAIL_CLAIM_TIMEOUT``, so that a send still under way when the claim runs out (a
+    server that answers each exchange within EMAIL_TIMEOUT, slowly) is given up, and
+    recorded as a failed attempt, before another worker may take the message over and send
+    it too. The hard limit, a tenth of the claim later, ends a worker the soft one could not
+    interrupt (stuck in C code); the message is then taken over as any lost one. That tenth
+    is also what Django's SMTP backend has to close the connection after the soft limit (its
+    QUIT waits up to EMAIL_TIMEOUT for an answer). (None, None) when the claim is too short
+    to leave room for both."""
+    claim = app_settings.MAIL_CLAIM_TIMEOUT
+    margin = max(claim // 10, 1)
+    soft = claim - 2 * margin
+    if soft < 1:
+        return None, None
+    return soft, claim - margin
+
+
 def _queue(message_id: int) -> None:
     from authsuite.tasks import deliver_mail
 
+    # The limits are read as each task is queued (settings are read when used), and a
+    # retry of the task keeps those it was queued with.
+    soft, hard = delivery_time_limits()
     try:
-        deliver_mail.delay(message_id)
+        deliver_mail.apply_async((message_id,), soft_time_limit=soft, time_limit=hard)
     except Exception:  # noqa: BLE001 - any broker failure: the sweeper delivers it later
         logger.warning("outbox: could not queue message %s; the sweeper will retry", message_id)
 
@@ -261,8 +285,9 @@ def mail_deliver(message_id: int) -> str:
         email = render(message)
         email.send(fail_silently=False)
     except Exception as exc:  # noqa: BLE001
-        # Any failure, even a backend's bug: the row must leave "sending" with a backoff and
-        # an attempt count, or the sweeper would take it over and retry it forever.
+        # Any failure, even a backend's bug, or the task's soft time limit: the row must
+        # leave "sending" with a backoff and an attempt count, or the sweeper would take it
+        # over and retry it forever.
         return _record_failure(message, exc)
     # Recorded whether or not the claim is still ours: the mail did go out.
     OutboxMessage.objects.filter(pk=message.pk).update(
