@@ -17,7 +17,8 @@ class OutboxMessage(models.Model):
     A row with ``resolver`` set is a request whose message is not decided yet (a sign-in
     link asked for an address): its first delivery runs the resolver registered under that
     name, once, which rewrites it into an ordinary message or removes it when there is
-    nothing to send (``authsuite.outbox.mail_enqueue_unresolved``).
+    nothing to send (``authsuite.outbox.mail_enqueue_unresolved``); one still undecided at
+    ``expires_at`` is failed without being decided.
     """
 
     class Status(models.TextChoices):

@@ -9,7 +9,8 @@ lost task or an unreachable broker left behind, so a broker outage delays mail a
 ``mail_enqueue_unresolved`` writes a request whose message is decided at delivery instead
 (what a sign-in link asked for an address gets): the request does the same work whatever
 the answer, and the first delivery decides it, once, in one transaction with whatever the
-decision writes, then sends the result as any other message.
+decision writes, then sends the result as any other message. A request still undecided when
+it expires is dropped without being decided: its answer would come too late to be of use.
 
 A send must end before ``MAIL_CLAIM_TIMEOUT`` lets another worker take the message over:
 ``delivery_time_limits`` gives the Celery task a soft and a hard time limit below it.
@@ -74,16 +75,18 @@ def resolver_register(name: str, resolve: Callable[[OutboxMessage], dict | None]
 
     It decides what a row written by :func:`mail_enqueue_unresolved` becomes: the keyword
     arguments of :func:`mail_enqueue` (``template``, ``to``, ``context``, ``secrets``,
-    ``user``, ``expires_at``) of the message to send, or None when nothing is to be sent. It runs at the
-    row's first delivery, once, in the transaction that rewrites the row and under the
-    request's restored context (``authsuite.context.restored``: its IP, user agent and
-    request id, no request object), so whatever it writes (a token, an audit event) commits
-    with the decision or not at all, and a retried send never runs it again.
+    ``user``, ``expires_at``) of the message to send, or None when nothing is to be
+    sent. It runs at the row's first delivery, once (never for a request that expired
+    first), in the transaction that rewrites the row and under the request's restored
+    context (``authsuite.context.restored``: its IP, user agent and request id, no request
+    object), so whatever it writes (a token, an audit event) commits with the decision or
+    not at all, and a retried send never runs it again.
     """
     _resolvers[name] = resolve
 
 
-def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request) -> OutboxMessage:
+def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request,
+                            expires_at=None) -> OutboxMessage:
     """Record, in the caller's transaction, a request whose message the resolver
     ``resolver`` decides at delivery (:func:`resolver_register`), and queue its delivery
     on commit as any message's.
@@ -91,10 +94,12 @@ def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request) -
     The row is the same whatever the decision will be, so the request's own work tells
     nothing of it. ``context`` (JSON, no secret) is what the resolver reads; the request's
     context (``authsuite.context.snapshot``) is kept beside it under ``"request"``.
-    ``to`` is shown to staff until the row is decided.
+    ``to`` is shown to staff until the row is decided. ``expires_at``: when an answer
+    stops being of use (a link asked for would have expired by then); a request still
+    undecided then fails without being decided.
     """
     message = OutboxMessage.objects.create(
-        template=resolver, resolver=resolver, to=to,
+        template=resolver, resolver=resolver, to=to, expires_at=expires_at,
         context={**context, "request": request_context.snapshot(request)},
     )
     transaction.on_commit(lambda: _queue(message.pk))
@@ -256,6 +261,8 @@ def mail_deliver(message_id: int) -> str:
         return "skipped"
     if message == OutboxMessage.Status.FAILED:
         return message
+    if message.expires_at is not None and message.expires_at <= timezone.now():
+        return _expire(message)
     if message.resolver:
         try:
             decided = _resolve(message)
@@ -270,17 +277,6 @@ def mail_deliver(message_id: int) -> str:
         message = _ours(message).first()
         if message is None:
             return "skipped"
-    if message.expires_at is not None and message.expires_at <= timezone.now():
-        # Its link no longer works (the broker or the mail server was down until now): the
-        # person asks for a new one rather than receiving a dead one, late.
-        if not _ours(message).update(
-            status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
-            last_error="Its link expired before it could be sent.",
-            secret_erased=bool(message.sealed_context),
-        ):
-            return "skipped"
-        logger.warning("outbox: message %s expired before it could be sent", message.pk)
-        return OutboxMessage.Status.FAILED
     try:
         email = render(message)
         email.send(fail_silently=False)
@@ -295,6 +291,34 @@ def mail_deliver(message_id: int) -> str:
         claimed_at=None, last_error="",
     )
     return OutboxMessage.Status.SENT
+
+
+def _expire(message: OutboxMessage) -> str:
+    """Fail ``message``, which expired before it could be sent or, still a request, before
+    it could be decided."""
+    if message.resolver:
+        # Not decided at all: the broker or the workers were down for longer than an
+        # answer is of use. Deciding it now would issue a link nobody is waiting for (and
+        # look the account up, record the request, void the links it has) long after it
+        # was asked for; the person has asked again, or will.
+        error = "The request expired before it could be answered."
+    else:
+        # Its link no longer works (the broker or the mail server was down until now): the
+        # person asks for a new one rather than receiving a dead one, late.
+        error = "Its link expired before it could be sent."
+    if not _give_up(message, error):
+        return "skipped"
+    logger.warning("outbox: %s %s: %s", "request" if message.resolver else "message",
+                   message.pk, error)
+    return OutboxMessage.Status.FAILED
+
+
+def _give_up(message: OutboxMessage, error: str) -> bool:
+    """Fail ``message`` for good, its secret erased, if this worker still holds its claim."""
+    return bool(_ours(message).update(
+        status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
+        last_error=error[:500], secret_erased=bool(message.sealed_context),
+    ))
 
 
 def _ours(message: OutboxMessage):
@@ -327,10 +351,7 @@ def permanent(exc: Exception) -> bool:
 def _record_failure(message: OutboxMessage, exc: Exception) -> str:
     error = f"{type(exc).__name__}: {exc}"[:500]
     if message.attempts >= app_settings.MAIL_MAX_ATTEMPTS or permanent(exc):
-        if not _ours(message).update(
-            status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
-            last_error=error, secret_erased=bool(message.sealed_context),
-        ):
+        if not _give_up(message, error):
             return "skipped"
         logger.error("outbox: message %s failed for good: %s", message.pk, error)
         return OutboxMessage.Status.FAILED
