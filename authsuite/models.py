@@ -31,6 +31,10 @@ class OutboxMessage(models.Model):
     #: The name of the resolver that decides this row's message at delivery; empty once
     #: decided, and for every message written as it is.
     resolver = models.CharField(max_length=100, blank=True, default="")
+    #: The name of the check that tells, before each attempt to send it, whether the
+    #: message is still worth sending (its link still works); empty for none
+    #: (``authsuite.outbox.guard_register``).
+    guard = models.CharField(max_length=100, blank=True, default="")
     to = models.EmailField(max_length=254)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

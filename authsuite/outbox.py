@@ -12,6 +12,10 @@ the answer, and the first delivery decides it, once, in one transaction with wha
 decision writes, then sends the result as any other message. A request still undecided when
 it expires is dropped without being decided: its answer would come too late to be of use.
 
+A message written with a guard (``guard_register``) is checked before each attempt to send
+it: one whose link stopped working meanwhile (a newer link voided it) fails instead of
+mailing a dead link.
+
 A send must end before ``MAIL_CLAIM_TIMEOUT`` lets another worker take the message over:
 ``delivery_time_limits`` gives the Celery task a soft and a hard time limit below it.
 """
@@ -44,28 +48,31 @@ _MAX_BACKOFF = 3600
 NOTHING_TO_SEND = "nothing_to_send"
 
 _resolvers: dict[str, Callable[[OutboxMessage], dict | None]] = {}
+_guards: dict[str, Callable[[OutboxMessage, dict], str]] = {}
 
 
 def _row(*, template: str, to: str, context: dict | None = None, secrets: dict | None = None,
-         user=None, expires_at=None) -> dict:
+         user=None, expires_at=None, guard: str = "") -> dict:
     return {"template": template, "to": to, "user": user, "context": context or {},
             "sealed_context": crypto.seal(json.dumps(secrets)) if secrets else "",
-            "expires_at": expires_at}
+            "expires_at": expires_at, "guard": guard}
 
 
 def mail_enqueue(
     *, template: str, to: str, context: dict | None = None, secrets: dict | None = None,
-    user=None, expires_at=None,
+    user=None, expires_at=None, guard: str = "",
 ) -> OutboxMessage:
     """Record an email to send once the surrounding transaction commits.
 
     ``context`` must be JSON-serialisable and holds no secret; ``secrets`` (tokens, links
     that sign someone in) is encrypted at rest and erased after delivery. ``expires_at``:
-    when the secrets stop working; a message still unsent then is never sent.
+    when the secrets stop working; a message still unsent then is never sent. ``guard``:
+    the name of the check (:func:`guard_register`) that tells, before each attempt to send
+    it, whether the message is still worth sending.
     """
     message = OutboxMessage.objects.create(
         **_row(template=template, to=to, context=context, secrets=secrets, user=user,
-               expires_at=expires_at))
+               expires_at=expires_at, guard=guard))
     transaction.on_commit(lambda: _queue(message.pk))
     return message
 
@@ -75,14 +82,28 @@ def resolver_register(name: str, resolve: Callable[[OutboxMessage], dict | None]
 
     It decides what a row written by :func:`mail_enqueue_unresolved` becomes: the keyword
     arguments of :func:`mail_enqueue` (``template``, ``to``, ``context``, ``secrets``,
-    ``user``, ``expires_at``) of the message to send, or None when nothing is to be
-    sent. It runs at the row's first delivery, once (never for a request that expired
+    ``user``, ``expires_at``, ``guard``) of the message to send, or None when nothing is to
+    be sent. It runs at the row's first delivery, once (never for a request that expired
     first), in the transaction that rewrites the row and under the request's restored
     context (``authsuite.context.restored``: its IP, user agent and request id, no request
     object), so whatever it writes (a token, an audit event) commits with the decision or
     not at all, and a retried send never runs it again.
     """
     _resolvers[name] = resolve
+
+
+def guard_register(name: str, check: Callable[[OutboxMessage, dict], str]) -> None:
+    """Make ``check(message, secrets)`` the guard ``name`` (from ``AppConfig.ready``).
+
+    A message written with ``guard=name`` is checked before each attempt to send it, the
+    first and every retry: ``check`` gets the row and its opened secrets and returns ""
+    while the message is still worth sending, else why it no longer is (a sentence for
+    staff, kept as its ``last_error``). Such a message fails, its secret erased, and nothing
+    is sent: a retry after an SMTP failure would otherwise mail a link that a newer one
+    voided meanwhile. ``check`` only reads; an exception it raises is a failed attempt,
+    retried with the send's backoff.
+    """
+    _guards[name] = check
 
 
 def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request,
@@ -182,17 +203,22 @@ def _claim(message_id: int) -> OutboxMessage | str | None:
     return None
 
 
+def _opened(message: OutboxMessage) -> dict:
+    """The secrets sealed in ``message``; {} when it carries none."""
+    if not message.sealed_context:
+        return {}
+    secrets = crypto.unseal(message.sealed_context)
+    if secrets is None:
+        # Retried as any failed send: listing the key that sealed it among the
+        # fallbacks before the attempts run out still gets it delivered.
+        raise ValueError("sealed context cannot be opened: tampered with, or "
+                         "AUTHSUITE_SECRET_BOX_KEY (SECRET_KEY when unset) changed without "
+                         "the old key in its fallbacks")
+    return json.loads(secrets)
+
+
 def render(message: OutboxMessage) -> EmailMultiAlternatives:
-    context = {"site_name": app_settings.SITE_NAME, **message.context}
-    if message.sealed_context:
-        secrets = crypto.unseal(message.sealed_context)
-        if secrets is None:
-            # Retried as any failed send: listing the key that sealed it among the
-            # fallbacks before the attempts run out still gets it delivered.
-            raise ValueError("sealed context cannot be opened: tampered with, or "
-                             "AUTHSUITE_SECRET_BOX_KEY (SECRET_KEY when unset) changed without "
-                             "the old key in its fallbacks")
-        context.update(json.loads(secrets))
+    context = {"site_name": app_settings.SITE_NAME, **message.context, **_opened(message)}
     base = f"{message.template}"
     subject = render_to_string(f"{base}_subject.txt", context).strip()
     subject = " ".join(subject.splitlines())  # a header cannot carry a newline
@@ -209,7 +235,8 @@ def render(message: OutboxMessage) -> EmailMultiAlternatives:
 
 
 class Unresolvable(Exception):
-    """A row names a resolver nobody registered (its app was removed): retrying cannot help."""
+    """A row names a resolver or a guard nobody registered (its app was removed): retrying
+    cannot help."""
 
 
 class _ClaimLost(Exception):
@@ -278,6 +305,16 @@ def mail_deliver(message_id: int) -> str:
         if message is None:
             return "skipped"
     try:
+        unwanted = _unwanted(message)
+    except Exception as exc:  # noqa: BLE001 - retried as a failed send
+        return _record_failure(message, exc)
+    if unwanted:
+        if not _give_up(message, unwanted):
+            return "skipped"
+        logger.warning("outbox: message %s is no longer worth sending: %s", message.pk,
+                       unwanted)
+        return OutboxMessage.Status.FAILED
+    try:
         email = render(message)
         email.send(fail_silently=False)
     except Exception as exc:  # noqa: BLE001
@@ -311,6 +348,16 @@ def _expire(message: OutboxMessage) -> str:
     logger.warning("outbox: %s %s: %s", "request" if message.resolver else "message",
                    message.pk, error)
     return OutboxMessage.Status.FAILED
+
+
+def _unwanted(message: OutboxMessage) -> str:
+    """Why ``message`` is no longer worth sending, by its guard; "" when it still is."""
+    if not message.guard:
+        return ""
+    check = _guards.get(message.guard)
+    if check is None:
+        raise Unresolvable(f"no guard is registered as {message.guard!r}")
+    return check(message, _opened(message)) or ""
 
 
 def _give_up(message: OutboxMessage, error: str) -> bool:

@@ -149,8 +149,8 @@ def link_issue(request, *, user, purpose: str, origin: str | None = None,
     raw = tokens.token_issue(user=user, purpose=link.token_purpose, email=email,
                              lifetime=lifetime)
     message = link_message(request, template=purpose, user=user, email=email,
-                           url_name=link.url_name, token=raw, lifetime=lifetime,
-                           origin=origin, when=when, by=by)
+                           url_name=link.url_name, token=raw, token_purpose=link.token_purpose,
+                           lifetime=lifetime, origin=origin, when=when, by=by)
     link.signal.send(sender=user.__class__, request=request, user=user,
                      **({"by": by} if link.staff_sends else {}))
     return message

@@ -24,9 +24,11 @@ from django.urls import set_script_prefix
 from accounts import signals
 from accounts.app_settings import app_settings
 from accounts.flows import link_request
+from accounts.flows.account import account_deactivate
+from accounts.flows.mail import LINK_DEAD
 from accounts.models import EmailAddress, OneTimeToken
 from audit.models import Event
-from authsuite import context, outbox
+from authsuite import context, crypto, outbox
 from authsuite.models import OutboxMessage
 from tests.accounts.support import api_post, freeze
 from tests.accounts.test_link_request import (
@@ -446,3 +448,61 @@ def test_after_an_outage_the_sweeper_answers_only_the_requests_still_of_use(
     dropped = OutboxMessage.objects.get(pk=old_sign_in)
     assert (dropped.created_at, dropped.last_error) == (
         asked_at, "The request expired before it could be answered.")
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+@pytest.mark.parametrize("meanwhile", ["newer_link", "used", "address_changed", "disabled"])
+def test_a_retry_after_its_link_stopped_working_sends_nothing(
+        client, purpose, meanwhile, user, held, time_machine, settings):
+    freeze(time_machine)
+    settings.EMAIL_BACKEND = f"{FlakyBackend.__module__}.FlakyBackend"
+    settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
+    FlakyBackend.failures, FlakyBackend.sent = 1, []
+    ask(client, purpose, user.email, "api")
+    [first] = held
+    with pytest.raises(outbox.DeliveryDeferred):
+        deliver([first])  # its link is issued; the mail server refuses it for now
+
+    if meanwhile == "newer_link":
+        ask(client, purpose, user.email, "api")
+        assert deliver(held[1:]) == [Status.SENT]
+    elif meanwhile == "used":
+        # The failed attempt reached the mailbox after all (the server's reply was lost),
+        # and the link was used.
+        sealed = OutboxMessage.objects.get(pk=first).sealed_context
+        assert follow(purpose, json.loads(crypto.unseal(sealed))["url"]).status_code == 200
+    elif meanwhile == "address_changed":
+        User.objects.filter(pk=user.pk).update(email="moved@example.com")
+    else:
+        account_deactivate(user)
+    time_machine.shift(30)
+
+    assert deliver([first]) == [Status.FAILED]
+
+    stored = OutboxMessage.objects.get(pk=first)
+    assert stored.last_error == LINK_DEAD
+    assert (stored.sealed_context, stored.secret_erased) == ("", True)
+    links = [url for sent in FlakyBackend.sent for url in LINK_RE.findall(sent.body)
+             if CONFIRM[purpose] in url]
+    if meanwhile == "newer_link":  # only the newer link went out, and it works
+        [url] = links
+        assert follow(purpose, url).status_code == 200
+    else:
+        assert links == []
+
+
+def test_a_link_whose_token_still_works_is_sent_on_retry(client, user, held, time_machine,
+                                                        settings):
+    freeze(time_machine)
+    settings.EMAIL_BACKEND = f"{FlakyBackend.__module__}.FlakyBackend"
+    settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
+    FlakyBackend.failures, FlakyBackend.sent = 1, []
+    ask(client, "magic_link", user.email, "api")
+    with pytest.raises(outbox.DeliveryDeferred):
+        deliver(held)
+    # Another kind of link to the account voids nothing of this one's.
+    ask(client, "password_reset", user.email, "api")
+    time_machine.shift(30)
+
+    assert deliver(held) == [Status.SENT, Status.SENT]
+    assert sorted(linked(FlakyBackend.sent)) == ["magic_link", "password_reset"]
