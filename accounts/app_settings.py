@@ -63,12 +63,14 @@ class AccountsSettings(AppSettings):
 
     @property
     def MAGIC_LINK_TIMEOUT(self) -> int:
-        """Seconds a magic link stays valid."""
+        """Seconds a magic link stays valid; a request for one still unanswered by the
+        mail worker that long after it was made is dropped unanswered."""
         return int(self._setting("MAGIC_LINK_TIMEOUT", 600))
 
     @property
     def PASSWORD_RESET_TIMEOUT(self) -> int:
-        """Seconds a password-reset link stays valid."""
+        """Seconds a password-reset link stays valid; a request for one still unanswered
+        by the mail worker that long after it was made is dropped unanswered."""
         return int(self._setting("PASSWORD_RESET_TIMEOUT", 3600))
 
     @property

@@ -17,12 +17,15 @@ class AccountsConfig(AppConfig):
 
         from accounts import checks, links, passwords, receivers, stages  # noqa: F401
         from accounts import signals as account_signals
-        from accounts.flows import link_request
+        from accounts.flows import link_request, mail
         from accounts.pipeline import stages as registry
-        from authsuite.outbox import resolver_register
+        from authsuite.outbox import guard_register, resolver_register
 
         # Sign-in and reset links asked for by address are decided by the mail worker.
         resolver_register(link_request.RESOLVER, link_request.link_request_resolve)
+        # A link mail is sent only while its link still works: a retry after a newer link
+        # voided it sends nothing.
+        guard_register(mail.LINK_GUARD, mail.link_still_live)
         registry.register(stages.VerifyEmailStage())
         registry.register(stages.PasswordChangeRequiredStage())
         setting_changed.connect(passwords.reset_caches, dispatch_uid="accounts.passwords")

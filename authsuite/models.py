@@ -17,7 +17,8 @@ class OutboxMessage(models.Model):
     A row with ``resolver`` set is a request whose message is not decided yet (a sign-in
     link asked for an address): its first delivery runs the resolver registered under that
     name, once, which rewrites it into an ordinary message or removes it when there is
-    nothing to send (``authsuite.outbox.mail_enqueue_unresolved``).
+    nothing to send (``authsuite.outbox.mail_enqueue_unresolved``); one still undecided at
+    ``expires_at`` is failed without being decided.
     """
 
     class Status(models.TextChoices):
@@ -30,6 +31,10 @@ class OutboxMessage(models.Model):
     #: The name of the resolver that decides this row's message at delivery; empty once
     #: decided, and for every message written as it is.
     resolver = models.CharField(max_length=100, blank=True, default="")
+    #: The name of the check that tells, before each attempt to send it, whether the
+    #: message is still worth sending (its link still works); empty for none
+    #: (``authsuite.outbox.guard_register``).
+    guard = models.CharField(max_length=100, blank=True, default="")
     to = models.EmailField(max_length=254)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

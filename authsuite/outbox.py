@@ -9,7 +9,15 @@ lost task or an unreachable broker left behind, so a broker outage delays mail a
 ``mail_enqueue_unresolved`` writes a request whose message is decided at delivery instead
 (what a sign-in link asked for an address gets): the request does the same work whatever
 the answer, and the first delivery decides it, once, in one transaction with whatever the
-decision writes, then sends the result as any other message.
+decision writes, then sends the result as any other message. A request still undecided when
+it expires is dropped without being decided: its answer would come too late to be of use.
+
+A message written with a guard (``guard_register``) is checked before each attempt to send
+it: one whose link stopped working meanwhile (a newer link voided it) fails instead of
+mailing a dead link.
+
+A send must end before ``MAIL_CLAIM_TIMEOUT`` lets another worker take the message over:
+``delivery_time_limits`` gives the Celery task a soft and a hard time limit below it.
 """
 
 from __future__ import annotations
@@ -40,28 +48,31 @@ _MAX_BACKOFF = 3600
 NOTHING_TO_SEND = "nothing_to_send"
 
 _resolvers: dict[str, Callable[[OutboxMessage], dict | None]] = {}
+_guards: dict[str, Callable[[OutboxMessage, dict], str]] = {}
 
 
 def _row(*, template: str, to: str, context: dict | None = None, secrets: dict | None = None,
-         user=None, expires_at=None) -> dict:
+         user=None, expires_at=None, guard: str = "") -> dict:
     return {"template": template, "to": to, "user": user, "context": context or {},
             "sealed_context": crypto.seal(json.dumps(secrets)) if secrets else "",
-            "expires_at": expires_at}
+            "expires_at": expires_at, "guard": guard}
 
 
 def mail_enqueue(
     *, template: str, to: str, context: dict | None = None, secrets: dict | None = None,
-    user=None, expires_at=None,
+    user=None, expires_at=None, guard: str = "",
 ) -> OutboxMessage:
     """Record an email to send once the surrounding transaction commits.
 
     ``context`` must be JSON-serialisable and holds no secret; ``secrets`` (tokens, links
     that sign someone in) is encrypted at rest and erased after delivery. ``expires_at``:
-    when the secrets stop working; a message still unsent then is never sent.
+    when the secrets stop working; a message still unsent then is never sent. ``guard``:
+    the name of the check (:func:`guard_register`) that tells, before each attempt to send
+    it, whether the message is still worth sending.
     """
     message = OutboxMessage.objects.create(
         **_row(template=template, to=to, context=context, secrets=secrets, user=user,
-               expires_at=expires_at))
+               expires_at=expires_at, guard=guard))
     transaction.on_commit(lambda: _queue(message.pk))
     return message
 
@@ -71,16 +82,32 @@ def resolver_register(name: str, resolve: Callable[[OutboxMessage], dict | None]
 
     It decides what a row written by :func:`mail_enqueue_unresolved` becomes: the keyword
     arguments of :func:`mail_enqueue` (``template``, ``to``, ``context``, ``secrets``,
-    ``user``, ``expires_at``) of the message to send, or None when nothing is to be sent. It runs at the
-    row's first delivery, once, in the transaction that rewrites the row and under the
-    request's restored context (``authsuite.context.restored``: its IP, user agent and
-    request id, no request object), so whatever it writes (a token, an audit event) commits
-    with the decision or not at all, and a retried send never runs it again.
+    ``user``, ``expires_at``, ``guard``) of the message to send, or None when nothing is to
+    be sent. It runs at the row's first delivery, once (never for a request that expired
+    first), in the transaction that rewrites the row and under the request's restored
+    context (``authsuite.context.restored``: its IP, user agent and request id, no request
+    object), so whatever it writes (a token, an audit event) commits with the decision or
+    not at all, and a retried send never runs it again.
     """
     _resolvers[name] = resolve
 
 
-def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request) -> OutboxMessage:
+def guard_register(name: str, check: Callable[[OutboxMessage, dict], str]) -> None:
+    """Make ``check(message, secrets)`` the guard ``name`` (from ``AppConfig.ready``).
+
+    A message written with ``guard=name`` is checked before each attempt to send it, the
+    first and every retry: ``check`` gets the row and its opened secrets and returns ""
+    while the message is still worth sending, else why it no longer is (a sentence for
+    staff, kept as its ``last_error``). Such a message fails, its secret erased, and nothing
+    is sent: a retry after an SMTP failure would otherwise mail a link that a newer one
+    voided meanwhile. ``check`` only reads; an exception it raises is a failed attempt,
+    retried with the send's backoff.
+    """
+    _guards[name] = check
+
+
+def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request,
+                            expires_at=None) -> OutboxMessage:
     """Record, in the caller's transaction, a request whose message the resolver
     ``resolver`` decides at delivery (:func:`resolver_register`), and queue its delivery
     on commit as any message's.
@@ -88,21 +115,44 @@ def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request) -
     The row is the same whatever the decision will be, so the request's own work tells
     nothing of it. ``context`` (JSON, no secret) is what the resolver reads; the request's
     context (``authsuite.context.snapshot``) is kept beside it under ``"request"``.
-    ``to`` is shown to staff until the row is decided.
+    ``to`` is shown to staff until the row is decided. ``expires_at``: when an answer
+    stops being of use (a link asked for would have expired by then); a request still
+    undecided then fails without being decided.
     """
     message = OutboxMessage.objects.create(
-        template=resolver, resolver=resolver, to=to,
+        template=resolver, resolver=resolver, to=to, expires_at=expires_at,
         context={**context, "request": request_context.snapshot(request)},
     )
     transaction.on_commit(lambda: _queue(message.pk))
     return message
 
 
+def delivery_time_limits() -> tuple[int | None, int | None]:
+    """The soft and hard time limits, in seconds, of one delivery task: both within
+    ``MAIL_CLAIM_TIMEOUT``, so that a send still under way when the claim runs out (a
+    server that answers each exchange within EMAIL_TIMEOUT, slowly) is given up, and
+    recorded as a failed attempt, before another worker may take the message over and send
+    it too. The hard limit, a tenth of the claim later, ends a worker the soft one could not
+    interrupt (stuck in C code); the message is then taken over as any lost one. That tenth
+    is also what Django's SMTP backend has to close the connection after the soft limit (its
+    QUIT waits up to EMAIL_TIMEOUT for an answer). (None, None) when the claim is too short
+    to leave room for both."""
+    claim = app_settings.MAIL_CLAIM_TIMEOUT
+    margin = max(claim // 10, 1)
+    soft = claim - 2 * margin
+    if soft < 1:
+        return None, None
+    return soft, claim - margin
+
+
 def _queue(message_id: int) -> None:
     from authsuite.tasks import deliver_mail
 
+    # The limits are read as each task is queued (settings are read when used), and a
+    # retry of the task keeps those it was queued with.
+    soft, hard = delivery_time_limits()
     try:
-        deliver_mail.delay(message_id)
+        deliver_mail.apply_async((message_id,), soft_time_limit=soft, time_limit=hard)
     except Exception:  # noqa: BLE001 - any broker failure: the sweeper delivers it later
         logger.warning("outbox: could not queue message %s; the sweeper will retry", message_id)
 
@@ -153,17 +203,22 @@ def _claim(message_id: int) -> OutboxMessage | str | None:
     return None
 
 
+def _opened(message: OutboxMessage) -> dict:
+    """The secrets sealed in ``message``; {} when it carries none."""
+    if not message.sealed_context:
+        return {}
+    secrets = crypto.unseal(message.sealed_context)
+    if secrets is None:
+        # Retried as any failed send: listing the key that sealed it among the
+        # fallbacks before the attempts run out still gets it delivered.
+        raise ValueError("sealed context cannot be opened: tampered with, or "
+                         "AUTHSUITE_SECRET_BOX_KEY (SECRET_KEY when unset) changed without "
+                         "the old key in its fallbacks")
+    return json.loads(secrets)
+
+
 def render(message: OutboxMessage) -> EmailMultiAlternatives:
-    context = {"site_name": app_settings.SITE_NAME, **message.context}
-    if message.sealed_context:
-        secrets = crypto.unseal(message.sealed_context)
-        if secrets is None:
-            # Retried as any failed send: listing the key that sealed it among the
-            # fallbacks before the attempts run out still gets it delivered.
-            raise ValueError("sealed context cannot be opened: tampered with, or "
-                             "AUTHSUITE_SECRET_BOX_KEY (SECRET_KEY when unset) changed without "
-                             "the old key in its fallbacks")
-        context.update(json.loads(secrets))
+    context = {"site_name": app_settings.SITE_NAME, **message.context, **_opened(message)}
     base = f"{message.template}"
     subject = render_to_string(f"{base}_subject.txt", context).strip()
     subject = " ".join(subject.splitlines())  # a header cannot carry a newline
@@ -180,7 +235,8 @@ def render(message: OutboxMessage) -> EmailMultiAlternatives:
 
 
 class Unresolvable(Exception):
-    """A row names a resolver nobody registered (its app was removed): retrying cannot help."""
+    """A row names a resolver or a guard nobody registered (its app was removed): retrying
+    cannot help."""
 
 
 class _ClaimLost(Exception):
@@ -232,6 +288,8 @@ def mail_deliver(message_id: int) -> str:
         return "skipped"
     if message == OutboxMessage.Status.FAILED:
         return message
+    if message.expires_at is not None and message.expires_at <= timezone.now():
+        return _expire(message)
     if message.resolver:
         try:
             decided = _resolve(message)
@@ -246,23 +304,23 @@ def mail_deliver(message_id: int) -> str:
         message = _ours(message).first()
         if message is None:
             return "skipped"
-    if message.expires_at is not None and message.expires_at <= timezone.now():
-        # Its link no longer works (the broker or the mail server was down until now): the
-        # person asks for a new one rather than receiving a dead one, late.
-        if not _ours(message).update(
-            status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
-            last_error="Its link expired before it could be sent.",
-            secret_erased=bool(message.sealed_context),
-        ):
+    try:
+        unwanted = _unwanted(message)
+    except Exception as exc:  # noqa: BLE001 - retried as a failed send
+        return _record_failure(message, exc)
+    if unwanted:
+        if not _give_up(message, unwanted):
             return "skipped"
-        logger.warning("outbox: message %s expired before it could be sent", message.pk)
+        logger.warning("outbox: message %s is no longer worth sending: %s", message.pk,
+                       unwanted)
         return OutboxMessage.Status.FAILED
     try:
         email = render(message)
         email.send(fail_silently=False)
     except Exception as exc:  # noqa: BLE001
-        # Any failure, even a backend's bug: the row must leave "sending" with a backoff and
-        # an attempt count, or the sweeper would take it over and retry it forever.
+        # Any failure, even a backend's bug, or the task's soft time limit: the row must
+        # leave "sending" with a backoff and an attempt count, or the sweeper would take it
+        # over and retry it forever.
         return _record_failure(message, exc)
     # Recorded whether or not the claim is still ours: the mail did go out.
     OutboxMessage.objects.filter(pk=message.pk).update(
@@ -270,6 +328,44 @@ def mail_deliver(message_id: int) -> str:
         claimed_at=None, last_error="",
     )
     return OutboxMessage.Status.SENT
+
+
+def _expire(message: OutboxMessage) -> str:
+    """Fail ``message``, which expired before it could be sent or, still a request, before
+    it could be decided."""
+    if message.resolver:
+        # Not decided at all: the broker or the workers were down for longer than an
+        # answer is of use. Deciding it now would issue a link nobody is waiting for (and
+        # look the account up, record the request, void the links it has) long after it
+        # was asked for; the person has asked again, or will.
+        error = "The request expired before it could be answered."
+    else:
+        # Its link no longer works (the broker or the mail server was down until now): the
+        # person asks for a new one rather than receiving a dead one, late.
+        error = "Its link expired before it could be sent."
+    if not _give_up(message, error):
+        return "skipped"
+    logger.warning("outbox: %s %s: %s", "request" if message.resolver else "message",
+                   message.pk, error)
+    return OutboxMessage.Status.FAILED
+
+
+def _unwanted(message: OutboxMessage) -> str:
+    """Why ``message`` is no longer worth sending, by its guard; "" when it still is."""
+    if not message.guard:
+        return ""
+    check = _guards.get(message.guard)
+    if check is None:
+        raise Unresolvable(f"no guard is registered as {message.guard!r}")
+    return check(message, _opened(message)) or ""
+
+
+def _give_up(message: OutboxMessage, error: str) -> bool:
+    """Fail ``message`` for good, its secret erased, if this worker still holds its claim."""
+    return bool(_ours(message).update(
+        status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
+        last_error=error[:500], secret_erased=bool(message.sealed_context),
+    ))
 
 
 def _ours(message: OutboxMessage):
@@ -302,10 +398,7 @@ def permanent(exc: Exception) -> bool:
 def _record_failure(message: OutboxMessage, exc: Exception) -> str:
     error = f"{type(exc).__name__}: {exc}"[:500]
     if message.attempts >= app_settings.MAIL_MAX_ATTEMPTS or permanent(exc):
-        if not _ours(message).update(
-            status=OutboxMessage.Status.FAILED, sealed_context="", claimed_at=None,
-            last_error=error, secret_erased=bool(message.sealed_context),
-        ):
+        if not _give_up(message, error):
             return "skipped"
         logger.error("outbox: message %s failed for good: %s", message.pk, error)
         return OutboxMessage.Status.FAILED

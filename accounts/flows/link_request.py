@@ -4,7 +4,8 @@ Whoever typed the address gets the same answer in every case, and the request do
 same work in every case, so its timing tells nothing either (ASVS V6.3): after its rate
 limits it writes one outbox row saying which link was asked for which address
 (``link_request_queue``) and looks no account up. The mail worker decides what that row
-becomes (``link_request_resolve``), once, in one transaction with what it records: a known
+becomes (``link_request_resolve``), once, in one transaction with what it records, while
+the link asked for would still work had it been issued with the request: a known
 address gets its link; one no account signs in with, one of a disabled account and another
 address of an account each get a notice saying why no link came (none of the three is
 mailed where ``EMAIL_UNKNOWN_ACCOUNTS`` is off). Only the address's own mailbox is told
@@ -14,11 +15,12 @@ which case it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.dispatch import Signal
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _lazy
 
 from accounts import signals, tokens
@@ -70,10 +72,16 @@ def link_request_queue(request, *, email: str, purpose: str) -> None:
     One row, the same whatever the address: nothing here may depend on whether an account
     has it. The row keeps what the answer needs of the request: the links' scheme and host
     and (through the outbox) the client's IP, user agent and request id.
+
+    It expires when the link asked for would have, had it been issued now (the purpose's
+    lifetime setting): still undecided then (the workers or the broker down all along), it
+    is dropped undecided rather than answered with a fresh link long after it was asked for.
     """
+    lifetime = getattr(app_settings, LINKS[purpose].timeout)
     with transaction.atomic():
         mail_enqueue_unresolved(
             resolver=RESOLVER, to=email, request=request,
+            expires_at=timezone.now() + timedelta(seconds=lifetime),
             context={"email": email, "purpose": purpose, "origin": request_origin(request)})
 
 
@@ -141,8 +149,8 @@ def link_issue(request, *, user, purpose: str, origin: str | None = None,
     raw = tokens.token_issue(user=user, purpose=link.token_purpose, email=email,
                              lifetime=lifetime)
     message = link_message(request, template=purpose, user=user, email=email,
-                           url_name=link.url_name, token=raw, lifetime=lifetime,
-                           origin=origin, when=when, by=by)
+                           url_name=link.url_name, token=raw, token_purpose=link.token_purpose,
+                           lifetime=lifetime, origin=origin, when=when, by=by)
     link.signal.send(sender=user.__class__, request=request, user=user,
                      **({"by": by} if link.staff_sends else {}))
     return message

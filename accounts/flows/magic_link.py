@@ -97,6 +97,7 @@ def reauthentication_link_request(request) -> str:
         )
         send_link(request, template="reauthenticate", user=user, email=email,
                   url_name="accounts:reauthenticate_confirm", token=raw,
+                  token_purpose=tokens.Purpose.REAUTHENTICATE,
                   lifetime=app_settings.MAGIC_LINK_TIMEOUT)
         # Kept as a reference only: the session never holds a usable token.
         request.session[REAUTH_SESSION_KEY] = links.reference(raw)

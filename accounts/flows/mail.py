@@ -2,7 +2,8 @@
 
 ``link_message`` and ``notice_message`` say what a message is (the keyword arguments of
 ``mail_enqueue``), for the mail worker, which writes it into the row it decided
-(``accounts.flows.link_request``); ``send_link`` and ``send_notice`` queue one.
+(``accounts.flows.link_request``); ``send_link`` and ``send_notice`` queue one. A link
+mail is sent only while its token would still be accepted (``link_still_live``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,18 @@ from datetime import datetime, timedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import tokens
 from accounts.app_settings import app_settings
 from accounts.users import user_email
 from authsuite import notices
 from authsuite.outbox import mail_enqueue
 from authsuite.urls_util import absolute_url
+
+#: The outbox guard of link mails (``link_still_live``, registered in ``AccountsConfig.ready``).
+LINK_GUARD = "accounts.link"
+
+LINK_DEAD = ("Its link stopped working before it could be sent: it was used, replaced by a "
+             "newer link, or the account or its sign-in address changed.")
 
 
 def mail_template(name: str) -> str:
@@ -32,15 +40,17 @@ def _where(when: datetime | None = None, *, by=None) -> dict:
 
 
 def link_message(request, *, template: str, user, email: str, url_name: str, token: str,
-                 lifetime: int, origin: str | None = None, when: datetime | None = None,
-                 by=None) -> dict:
+                 lifetime: int, token_purpose: str | None = None, origin: str | None = None,
+                 when: datetime | None = None, by=None) -> dict:
     """An email whose link carries a token; the link is sealed in the outbox row.
 
     The link opens the suite's page ``url_name`` on ``origin`` (scheme and host, see
     ``authsuite.urls_util.origin``; the request's by default), or the project's front end
     where ``FRONTEND_URLS`` names one for this email. ``lifetime``: the token's, in seconds;
-    a mail not sent by then is not sent. ``when`` is the time it says it was asked for (now
-    by default); ``by``: the staff member who sent it.
+    a mail not sent by then is not sent. ``token_purpose``: the ``OneTimeToken`` purpose of
+    ``token``, which each attempt to send the mail then checks first (``link_still_live``).
+    ``when`` is the time it says it was asked for (now by default); ``by``: the staff member
+    who sent it.
     """
     frontend = app_settings.FRONTEND_URLS.get(template)
     if frontend:
@@ -48,16 +58,38 @@ def link_message(request, *, template: str, user, email: str, url_name: str, tok
     else:
         path = reverse(url_name, kwargs={"token": token})
         url = origin + path if origin is not None else absolute_url(request, path)
-    return {"template": mail_template(template), "to": email, "user": user,
-            "context": {"email": email, **_where(when, by=by)}, "secrets": {"url": url},
-            "expires_at": timezone.now() + timedelta(seconds=lifetime)}
+    message = {"template": mail_template(template), "to": email, "user": user,
+               "context": {"email": email, **_where(when, by=by)}, "secrets": {"url": url},
+               "expires_at": timezone.now() + timedelta(seconds=lifetime)}
+    if token_purpose is not None:
+        message["context"]["token_purpose"] = token_purpose
+        message["secrets"]["token"] = token
+        message["guard"] = LINK_GUARD
+    return message
 
 
 def send_link(request, *, template: str, user, email: str, url_name: str, token: str,
-              lifetime: int, by=None) -> None:
+              lifetime: int, token_purpose: str | None = None, by=None) -> None:
     """Queue an email whose link carries a token (``link_message``)."""
     mail_enqueue(**link_message(request, template=template, user=user, email=email,
-                                url_name=url_name, token=token, lifetime=lifetime, by=by))
+                                url_name=url_name, token=token, lifetime=lifetime,
+                                token_purpose=token_purpose, by=by))
+
+
+def link_still_live(message, secrets: dict) -> str:
+    """The outbox guard of link mails (``LINK_GUARD``): "" while the token the mail's link
+    carries would still be accepted, else why the mail is not sent.
+
+    A send retried after an SMTP failure may come after a newer link voided this one, after
+    the link was used (an earlier attempt did reach the mailbox, its reply lost), after the
+    account was disabled or, for links that sign in or reset, after its login address
+    changed (``tokens.TO_LOGIN_ADDRESS``). Mailing it then would only deliver a dead link,
+    and one that arrives after the live one would be the one the person clicks.
+    """
+    raw, purpose = secrets.get("token"), message.context.get("token_purpose")
+    if not raw or not purpose:
+        return ""
+    return "" if tokens.token_peek(raw, purpose=purpose) is not None else LINK_DEAD
 
 
 def notice_message(*, template: str, user, email: str | None = None,

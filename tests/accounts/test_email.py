@@ -20,7 +20,7 @@ from tests.accounts.support import (
     signed_in_html,
 )
 from tests.factories import UserFactory, user_without_address
-from tests.helpers import last_link, link_form, open_link, outbox_for, token_from
+from tests.helpers import LINK_RE, last_link, link_form, open_link, outbox_for, token_from
 
 MAX_ADDRESSES = app_settings.MAX_EMAIL_ADDRESSES  # the default, in force in these tests
 pytestmark = pytest.mark.django_db
@@ -305,3 +305,36 @@ def test_resending_to_no_unverified_address_says_so(signed_in, user):
         shown = [str(m) for m in page.context["messages"]]
         assert shown == ["No such unverified address."], (address, shown)
     assert mail.outbox == []
+
+
+def test_a_verification_mail_retried_after_a_newer_link_voided_its_own_sends_nothing(
+        rf, user, monkeypatch, settings, time_machine):
+    from accounts import tokens
+    from accounts.flows.email import verification_send
+    from accounts.flows.mail import LINK_DEAD, LINK_GUARD
+    from authsuite import outbox
+    from authsuite.models import OutboxMessage
+    from tests.core.test_outbox import FlakyBackend
+
+    freeze(time_machine)
+    queued: list[int] = []
+    monkeypatch.setattr(outbox, "_queue", queued.append)  # the test delivers, as a worker
+    settings.EMAIL_BACKEND = f"{FlakyBackend.__module__}.FlakyBackend"
+    settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
+    FlakyBackend.failures, FlakyBackend.sent = 1, []
+    EmailAddress.objects.create(user=user, email="second@example.com")
+    verification_send(rf.get("/"), user=user, email="second@example.com")
+    [first] = queued
+    assert OutboxMessage.objects.get(pk=first).guard == LINK_GUARD
+    with pytest.raises(outbox.DeliveryDeferred):
+        outbox.mail_deliver(first)  # the mail server refuses it for now
+
+    verification_send(rf.get("/"), user=user, email="second@example.com")  # "send again"
+    assert outbox.mail_deliver(queued[1]) == OutboxMessage.Status.SENT
+    time_machine.shift(30)
+    assert outbox.mail_deliver(first) == OutboxMessage.Status.FAILED
+
+    assert OutboxMessage.objects.get(pk=first).last_error == LINK_DEAD
+    [sent] = FlakyBackend.sent  # the newer link only, which works
+    [url] = LINK_RE.findall(sent.body)
+    assert tokens.token_peek(token_from(url), purpose=tokens.Purpose.VERIFY_EMAIL) is not None

@@ -23,9 +23,12 @@ from django.urls import set_script_prefix
 
 from accounts import signals
 from accounts.app_settings import app_settings
+from accounts.flows import link_request
+from accounts.flows.account import account_deactivate
+from accounts.flows.mail import LINK_DEAD
 from accounts.models import EmailAddress, OneTimeToken
 from audit.models import Event
-from authsuite import context, outbox
+from authsuite import context, crypto, outbox
 from authsuite.models import OutboxMessage
 from tests.accounts.support import api_post, freeze
 from tests.accounts.test_link_request import (
@@ -354,3 +357,152 @@ def test_bad_input_is_refused_before_anything_is_queued(client, purpose, data, h
     assert response.status_code == 400
     assert response.json()["error"]["code"]
     assert not OutboxMessage.objects.exists() and held == []
+
+
+# --- requests and links that stopped being of use before they were sent ---------------------
+
+LIFETIMES = {"magic_link": "MAGIC_LINK_TIMEOUT", "password_reset": "PASSWORD_RESET_TIMEOUT"}
+
+
+def linked(messages) -> list[str]:
+    """The purposes of the links in ``messages``, one per link."""
+    return [purpose for sent in messages for url in LINK_RE.findall(sent.body)
+            for purpose, path in CONFIRM.items() if path in url]
+
+
+def lifetime(purpose: str) -> int:
+    """The lifetime, in seconds, of the link ``purpose`` asks for."""
+    return getattr(app_settings, LIFETIMES[purpose])
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+def test_every_request_expires_alike_whatever_the_address(client, purpose, held, time_machine):
+    asked_at = freeze(time_machine)
+    for case in CASES:
+        ask(client, purpose, address_for(case)[0], "api")
+
+    expiries = set(OutboxMessage.objects.values_list("expires_at", flat=True))
+    assert expiries == {asked_at + timedelta(seconds=lifetime(purpose))}
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+@pytest.mark.parametrize("case", CASES)
+def test_a_request_undecided_when_its_link_would_have_expired_is_dropped(
+        client, purpose, case, held, time_machine, monkeypatch, caplog):
+    # The workers or the broker were down for longer than the link asked for lives: decided
+    # now, it would issue a fresh link (or mail a notice) long after anyone waited for it.
+    decided = []
+    resolve = outbox._resolvers[link_request.RESOLVER]
+    monkeypatch.setitem(outbox._resolvers, link_request.RESOLVER,
+                        lambda message: decided.append(message.pk) or resolve(message))
+    email, _account = address_for(case)
+    freeze(time_machine)
+    start = last_event()
+    ask(client, purpose, email, "api")
+    time_machine.shift(lifetime(purpose))
+
+    assert deliver(held) == [Status.FAILED]
+
+    assert decided == []  # no account looked up, nothing recorded or issued
+    assert account_events(after=start) == []
+    assert not OneTimeToken.objects.exists()
+    assert mail.outbox == []
+    stored = OutboxMessage.objects.get()
+    assert (stored.status, stored.resolver, stored.last_error) == (
+        Status.FAILED, link_request.RESOLVER, "The request expired before it could be answered.")
+    assert "expired before it could be answered" in caplog.text
+    assert deliver(held) == ["skipped"]
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+def test_a_request_is_decided_while_its_link_would_still_work(client, purpose, user, held,
+                                                             time_machine):
+    freeze(time_machine)
+    ask(client, purpose, user.email, "api")
+    time_machine.shift(lifetime(purpose) - 1)
+
+    assert deliver(held) == [Status.SENT]
+
+    [url] = LINK_RE.findall(outbox_for(user.email)[0].body)
+    assert follow(purpose, url).status_code == 200  # the link lives from its decision
+
+
+def test_after_an_outage_the_sweeper_answers_only_the_requests_still_of_use(
+        client, user, held, time_machine, settings):
+    asked_at = freeze(time_machine)
+    settings.AUTHSUITE_MAIL_SWEEP_AFTER = 60
+    ask(client, "magic_link", user.email, "api")  # a sign-in link lives 10 minutes
+    ask(client, "password_reset", user.email, "api")  # a reset link an hour
+    time_machine.shift(20 * 60)
+    ask(client, "magic_link", user.email, "api")  # asked again
+    old_sign_in, reset, new_sign_in = held
+    held.clear()  # the broker lost them all
+    time_machine.shift(5 * 60)
+
+    assert outbox.outbox_sweep() == 3
+    results = dict(zip(held, deliver(held), strict=True))
+
+    assert results == {old_sign_in: Status.FAILED, reset: Status.SENT, new_sign_in: Status.SENT}
+    assert OneTimeToken.objects.filter(user=user).count() == 2
+    assert sorted(linked(outbox_for(user.email))) == ["magic_link", "password_reset"]
+    dropped = OutboxMessage.objects.get(pk=old_sign_in)
+    assert (dropped.created_at, dropped.last_error) == (
+        asked_at, "The request expired before it could be answered.")
+
+
+@pytest.mark.parametrize("purpose", list(PURPOSES))
+@pytest.mark.parametrize("meanwhile", ["newer_link", "used", "address_changed", "disabled"])
+def test_a_retry_after_its_link_stopped_working_sends_nothing(
+        client, purpose, meanwhile, user, held, time_machine, settings):
+    freeze(time_machine)
+    settings.EMAIL_BACKEND = f"{FlakyBackend.__module__}.FlakyBackend"
+    settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
+    FlakyBackend.failures, FlakyBackend.sent = 1, []
+    ask(client, purpose, user.email, "api")
+    [first] = held
+    with pytest.raises(outbox.DeliveryDeferred):
+        deliver([first])  # its link is issued; the mail server refuses it for now
+
+    if meanwhile == "newer_link":
+        ask(client, purpose, user.email, "api")
+        assert deliver(held[1:]) == [Status.SENT]
+    elif meanwhile == "used":
+        # The failed attempt reached the mailbox after all (the server's reply was lost),
+        # and the link was used.
+        sealed = OutboxMessage.objects.get(pk=first).sealed_context
+        assert follow(purpose, json.loads(crypto.unseal(sealed))["url"]).status_code == 200
+    elif meanwhile == "address_changed":
+        User.objects.filter(pk=user.pk).update(email="moved@example.com")
+    else:
+        account_deactivate(user)
+    time_machine.shift(30)
+
+    assert deliver([first]) == [Status.FAILED]
+
+    stored = OutboxMessage.objects.get(pk=first)
+    assert stored.last_error == LINK_DEAD
+    assert (stored.sealed_context, stored.secret_erased) == ("", True)
+    links = [url for sent in FlakyBackend.sent for url in LINK_RE.findall(sent.body)
+             if CONFIRM[purpose] in url]
+    if meanwhile == "newer_link":  # only the newer link went out, and it works
+        [url] = links
+        assert follow(purpose, url).status_code == 200
+    else:
+        assert links == []
+
+
+def test_a_link_whose_token_still_works_is_sent_on_retry(client, user, held, time_machine,
+                                                        settings):
+    freeze(time_machine)
+    settings.EMAIL_BACKEND = f"{FlakyBackend.__module__}.FlakyBackend"
+    settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
+    FlakyBackend.failures, FlakyBackend.sent = 1, []
+    ask(client, "magic_link", user.email, "api")
+    with pytest.raises(outbox.DeliveryDeferred):
+        deliver(held)
+    # Another kind of link to the account voids nothing of this one's.
+    ask(client, "password_reset", user.email, "api")
+    time_machine.shift(30)
+
+    assert deliver(held) == [Status.SENT, Status.SENT]
+    assert sorted(linked(FlakyBackend.sent)) == ["magic_link", "password_reset"]

@@ -5,7 +5,7 @@ swept as any message; nothing decided twice, nothing lost."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -273,3 +273,36 @@ def test_staff_do_not_retry_a_request_that_failed_before_it_was_decided(decider,
     assert held == [waiting.pk]
     assert row(undecided).status == Status.FAILED
     assert decider.calls == []
+
+
+def test_a_request_still_undecided_when_it_expires_fails_without_being_decided(
+        decider, held, frozen, caplog):
+    # The workers or the broker were down for longer than an answer is of use.
+    message = outbox.mail_enqueue_unresolved(
+        resolver=RESOLVER, to="ann@example.com", context={"name": "Ann"}, request=None,
+        expires_at=START + timedelta(seconds=600))
+    frozen.shift(600)
+
+    assert outbox.mail_deliver(message.pk) == Status.FAILED
+
+    assert decider.calls == [] and not Group.objects.exists()  # the resolver never ran
+    assert mail.outbox == []
+    stored = row(message)
+    assert (stored.status, stored.resolver, stored.last_error) == (
+        Status.FAILED, RESOLVER, "The request expired before it could be answered.")
+    assert "expired before it could be answered" in caplog.text
+    assert outbox.mail_deliver(message.pk) == "skipped"
+    assert outbox.outbox_sweep() == 0
+
+
+def test_a_request_is_decided_until_it_expires(decider, held, frozen):
+    message = outbox.mail_enqueue_unresolved(
+        resolver=RESOLVER, to="ann@example.com", context={"name": "Ann"}, request=None,
+        expires_at=START + timedelta(seconds=600))
+    frozen.shift(599)
+
+    assert outbox.mail_deliver(message.pk) == Status.SENT
+
+    assert len(decider.calls) == 1 and len(mail.outbox) == 1
+    # The message decided takes the expiry of what it carries (none here), not the request's.
+    assert row(message).expires_at is None

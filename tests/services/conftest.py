@@ -94,6 +94,40 @@ def celery_worker(django_db_setup, broker, smtp_server, tmp_path_factory):
     worker.stop()
 
 
+@pytest.fixture(scope="module")
+def prefork_worker(django_db_setup, tmp_path_factory):
+    """A prefork worker (the pool that enforces time limits) on a broker of its own, with
+    the settings of ``tests.services.worker_settings_prefork``: a short claim, and sends
+    that hang while the file ``worker.stall`` exists. For the module that uses it, tasks
+    are queued to its broker."""
+    _require("redis-server")
+    broker = RedisServer(tmp_path_factory.mktemp("prefork-broker"))
+    broker.start()
+    previous = app.conf.broker_url
+    _use_broker(broker.url)
+    workdir = tmp_path_factory.mktemp("prefork-worker")
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env = {
+        **os.environ,
+        "PYTHONPATH": pythonpath,
+        "DJANGO_SETTINGS_MODULE": "tests.services.worker_settings_prefork",
+        "DATABASE_URL": _database_url(connections["default"].settings_dict),
+        "CELERY_BROKER_URL": broker.url,
+        "AUTHSUITE_TEST_STALL": str(workdir / "stall"),
+    }
+    worker = CeleryWorker(env, workdir / "worker.log", pool="prefork", concurrency=1)
+    worker.stall = workdir / "stall"
+    worker.broker = broker
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stall.unlink(missing_ok=True)
+        worker.stop()
+        _use_broker(previous)
+        broker.stop()
+
+
 @pytest.fixture
 def worker(celery_worker, broker, smtp_server, transactional_db):
     """A running worker, and a web side that queues tasks for it (committed rows only: the

@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import redis
+from django.core.mail.backends.base import BaseEmailBackend
 
 from authsuite.celery import app
 from tests.helpers import LINK_RE
@@ -192,18 +193,23 @@ class RedisServer:
 
 
 class CeleryWorker:
-    """``celery worker`` for the project's Celery app, in a process of its own."""
+    """``celery worker`` for the project's Celery app, in a process of its own.
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    Two threads by default, so duplicate deliveries of one message can really race; the
+    prefork pool where a test needs what only it does (time limits)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, pool: str = "threads",
+                 concurrency: int = 2):
         self.env = env
         self.log_path = log_path
+        self.pool = pool
+        self.concurrency = concurrency
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         command = [
             sys.executable, "-m", "celery", "-A", "authsuite.celery", "worker",
-            # Two threads, so duplicate deliveries of one message can really race.
-            "--pool=threads", "--concurrency=2", "--loglevel=INFO",
+            f"--pool={self.pool}", f"--concurrency={self.concurrency}", "--loglevel=INFO",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             f"--hostname=authsuite-tests-{os.getpid()}@%h",
         ]
@@ -236,3 +242,14 @@ class CeleryWorker:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no worker log)"
+
+
+class StallingBackend(BaseEmailBackend):
+    """An email backend whose sends hang while the file named by ``AUTHSUITE_TEST_STALL``
+    exists (a mail server that accepts the connection and never finishes), then succeed."""
+
+    def send_messages(self, messages):
+        stall = Path(os.environ["AUTHSUITE_TEST_STALL"])
+        while stall.exists():
+            time.sleep(0.05)
+        return len(messages)

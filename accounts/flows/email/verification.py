@@ -72,7 +72,7 @@ def verification_send(request, *, user, email: str) -> None:
     )
     send_link(
         request, template="verify_email", user=user, email=email,
-        url_name="accounts:email_verify", token=raw,
+        url_name="accounts:email_verify", token=raw, token_purpose=tokens.Purpose.VERIFY_EMAIL,
         lifetime=app_settings.EMAIL_VERIFICATION_TIMEOUT,
     )
 
