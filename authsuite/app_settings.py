@@ -67,10 +67,10 @@ class CoreSettings(AppSettings):
     @property
     def MAIL_CLAIM_TIMEOUT(self) -> int:
         """Seconds a worker owns a message it is sending before another may take it over.
-        A send must end well within it: with Django's SMTP backend, EMAIL_TIMEOUT unset
-        (wait for ever) or not below it is flagged (system check ``authsuite.W004``). The
-        delivery task's soft and hard time limits are about 80 % and 90 % of it (prefork
-        workers only), so a send still under way then is given up and retried instead."""
+        A send must end well within it: the delivery task's soft and hard time limits are
+        about 80 % and 90 % of it (prefork workers only), so a send still under way then is
+        given up and retried instead; with Django's SMTP backend, EMAIL_TIMEOUT unset (wait
+        for ever) or not below a tenth of it is flagged (system check ``authsuite.W004``)."""
         return int(self._setting("MAIL_CLAIM_TIMEOUT", 300))
 
     @property

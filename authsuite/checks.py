@@ -64,7 +64,11 @@ def check_mail(app_configs=None, **kwargs):
     """Django's SMTP backend waits for the server for ever unless EMAIL_TIMEOUT is set
     (Django's default is None). A send that hangs past AUTHSUITE_MAIL_CLAIM_TIMEOUT loses
     its claim: another worker takes the message over and it may go out twice, while the
-    hung one holds a worker."""
+    hung one holds a worker. The delivery task's soft time limit gives a slow send up
+    within the claim, but the backend's closing QUIT may then wait EMAIL_TIMEOUT more: it
+    must fit between the soft and the hard limit (``outbox.delivery_time_limits``)."""
+    from authsuite.outbox import delivery_time_limits
+
     try:
         backend = import_string(settings.EMAIL_BACKEND)
     except ImportError:
@@ -72,14 +76,17 @@ def check_mail(app_configs=None, **kwargs):
     if not (isinstance(backend, type) and issubclass(backend, SMTPBackend)):
         return []
     timeout, claim = settings.EMAIL_TIMEOUT, app_settings.MAIL_CLAIM_TIMEOUT
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout < claim):
+    soft, hard = delivery_time_limits()
+    bound = hard - soft if soft is not None else claim
+    if timeout is not None and (not isinstance(timeout, int | float) or timeout < bound):
         return []  # (a timeout that is no number fails every send, loudly: not this check's)
     return [checks.Warning(
         f"EMAIL_TIMEOUT is {timeout!r} with the SMTP backend: a send to a server that stops "
-        f"answering can outlive AUTHSUITE_MAIL_CLAIM_TIMEOUT ({claim} s), and the message "
-        f"be taken over and sent twice.",
+        f"answering can outlive AUTHSUITE_MAIL_CLAIM_TIMEOUT ({claim} s) and its task's time "
+        f"limits, and the message be taken over and sent twice.",
         hint=f"Set EMAIL_TIMEOUT to a few seconds (10, say): it bounds each exchange with "
-             f"the server, so keep it well below AUTHSUITE_MAIL_CLAIM_TIMEOUT ({claim} s).",
+             f"the server, so keep it below {bound} s, the time the delivery task has between "
+             f"its soft and hard limits (a tenth of AUTHSUITE_MAIL_CLAIM_TIMEOUT).",
         obj="EMAIL_TIMEOUT", id="authsuite.W004",
     )]
 
