@@ -15,10 +15,14 @@ class PasskeysConfig(AppConfig):
         from accounts import signals as account_signals
         from accounts.forms import LoginForm
         from authsuite import slots
+        from authsuite.outbox import guard_register
         from passkeys import checks, flows, signup  # noqa: F401
         from passkeys.app_settings import app_settings
 
         exports.register("passkeys", flows.export_section)
+        # A sign-up link mail is sent only while its link still works (a retry after a
+        # newer link voided it sends nothing).
+        guard_register(signup.LINK_GUARD, signup.link_still_live)
         # An account taking an address kills the pending passkey sign-ups of it.
         account_signals.user_signed_up.connect(signup.address_taken,
                                                dispatch_uid="passkeys.signup_user_signed_up")

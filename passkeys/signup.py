@@ -43,6 +43,10 @@ CEREMONY = "signup"
 INVALID_LINK = "This sign-up link is invalid, expired or already used. Start again."
 #: Digests of sign-up links never match those of another kind of link.
 DIGEST_PURPOSE = "passkeys.signup"
+#: The outbox guard of sign-up link mails (``link_still_live``).
+LINK_GUARD = "passkeys.signup"
+LINK_DEAD = ("Its sign-up link stopped working before it could be sent: it was used, "
+             "replaced by a newer link, or an account took the address.")
 
 
 def _now():
@@ -80,8 +84,17 @@ def signup_request(request, *, email: str, name: str = "") -> None:
                             digest=crypto.token_digest(raw, purpose=DIGEST_PURPOSE)) is None:
             return
         send_link(request, template="passkey_signup", user=None, email=email,
-                  url_name="passkeys:signup_complete", token=raw,
+                  url_name="passkeys:signup_complete", token=raw, guard=LINK_GUARD,
                   lifetime=accounts_settings.EMAIL_VERIFICATION_TIMEOUT)
+
+
+def link_still_live(message, secrets: dict) -> str:
+    """The outbox guard of sign-up link mails (``LINK_GUARD``): "" while the link would
+    still open (``signup_check``), else why the mail is not sent, so that a send retried
+    after a newer link voided this one, or after an account took the address, mails no
+    dead link."""
+    pending = _usable(secrets.get("token") or "").first()
+    return "" if pending is not None and not address_held(pending.email) else LINK_DEAD
 
 
 def _pending_replace(*, email: str, name: str, digest: str) -> PendingSignup | None:

@@ -40,16 +40,17 @@ def _where(when: datetime | None = None, *, by=None) -> dict:
 
 
 def link_message(request, *, template: str, user, email: str, url_name: str, token: str,
-                 lifetime: int, token_purpose: str | None = None, origin: str | None = None,
-                 when: datetime | None = None, by=None) -> dict:
+                 lifetime: int, token_purpose: str | None = None, guard: str | None = None,
+                 origin: str | None = None, when: datetime | None = None, by=None) -> dict:
     """An email whose link carries a token; the link is sealed in the outbox row.
 
     The link opens the suite's page ``url_name`` on ``origin`` (scheme and host, see
     ``authsuite.urls_util.origin``; the request's by default), or the project's front end
     where ``FRONTEND_URLS`` names one for this email. ``lifetime``: the token's, in seconds;
     a mail not sent by then is not sent. ``token_purpose``: the ``OneTimeToken`` purpose of
-    ``token``, which each attempt to send the mail then checks first (``link_still_live``).
-    ``when`` is the time it says it was asked for (now by default); ``by``: the staff member
+    ``token``, which each attempt to send the mail then checks first (``link_still_live``);
+    ``guard``, for a link of another kind: the outbox guard that checks it instead, given
+    the token as ``secrets["token"]``. ``when`` is the time it says it was asked for (now by default); ``by``: the staff member
     who sent it.
     """
     frontend = app_settings.FRONTEND_URLS.get(template)
@@ -63,17 +64,20 @@ def link_message(request, *, template: str, user, email: str, url_name: str, tok
                "expires_at": timezone.now() + timedelta(seconds=lifetime)}
     if token_purpose is not None:
         message["context"]["token_purpose"] = token_purpose
+        guard = LINK_GUARD
+    if guard is not None:
         message["secrets"]["token"] = token
-        message["guard"] = LINK_GUARD
+        message["guard"] = guard
     return message
 
 
 def send_link(request, *, template: str, user, email: str, url_name: str, token: str,
-              lifetime: int, token_purpose: str | None = None, by=None) -> None:
+              lifetime: int, token_purpose: str | None = None, guard: str | None = None,
+              by=None) -> None:
     """Queue an email whose link carries a token (``link_message``)."""
     mail_enqueue(**link_message(request, template=template, user=user, email=email,
                                 url_name=url_name, token=token, lifetime=lifetime,
-                                token_purpose=token_purpose, by=by))
+                                token_purpose=token_purpose, guard=guard, by=by))
 
 
 def link_still_live(message, secrets: dict) -> str:

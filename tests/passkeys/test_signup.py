@@ -309,3 +309,64 @@ def test_a_link_issued_before_the_account_was_disabled_is_dead():
     assert code(response) == "token_invalid"
     user.refresh_from_db()
     assert not user.is_active and Passkey.objects.filter(user=user).count() == 1
+
+
+@enabled
+@pytest.mark.parametrize("change", ["newer_link", "address_taken"])
+def test_a_sign_up_mail_retried_after_its_link_died_sends_nothing(
+        monkeypatch, settings, time_machine, change):
+    """A send retried after the mail server refused it mails the link only while it would
+    still open: not after a newer link voided it, nor after an account took the address."""
+    from authsuite import outbox
+    from authsuite.models import OutboxMessage
+    from passkeys.signup import LINK_DEAD, LINK_GUARD
+    from tests.core.test_outbox import FlakyBackend
+
+    time_machine.move_to("2026-01-05 12:00:00+00:00", tick=False)
+    queued: list[int] = []
+    monkeypatch.setattr(outbox, "_queue", queued.append)  # the test delivers, as a worker
+    settings.EMAIL_BACKEND = f"{FlakyBackend.__module__}.FlakyBackend"
+    settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
+    FlakyBackend.failures, FlakyBackend.sent = 1, []
+    assert Client().post("/passkeys/signup/", {"email": EMAIL}).status_code == 302
+    [first] = queued
+    assert OutboxMessage.objects.get(pk=first).guard == LINK_GUARD
+    with pytest.raises(outbox.DeliveryDeferred):
+        outbox.mail_deliver(first)  # the mail server refuses it for now
+    if change == "newer_link":
+        assert Client().post("/passkeys/signup/", {"email": EMAIL}).status_code == 302
+        assert outbox.mail_deliver(queued[-1]) == OutboxMessage.Status.SENT
+    else:
+        UserFactory(email=EMAIL)
+        EmailAddress.objects.filter(email=EMAIL).update(verified=True)
+    time_machine.shift(31)
+
+    assert outbox.mail_deliver(first) == OutboxMessage.Status.FAILED
+
+    row = OutboxMessage.objects.get(pk=first)
+    assert row.last_error == LINK_DEAD
+    assert row.sealed_context == "" and row.secret_erased
+    assert len(FlakyBackend.sent) == (1 if change == "newer_link" else 0)
+
+
+@enabled
+def test_a_sign_up_mail_retried_while_its_link_works_is_sent(monkeypatch, settings,
+                                                              time_machine):
+    from authsuite import outbox
+    from authsuite.models import OutboxMessage
+    from tests.core.test_outbox import FlakyBackend
+
+    time_machine.move_to("2026-01-05 12:00:00+00:00", tick=False)
+    queued: list[int] = []
+    monkeypatch.setattr(outbox, "_queue", queued.append)
+    settings.EMAIL_BACKEND = f"{FlakyBackend.__module__}.FlakyBackend"
+    settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
+    FlakyBackend.failures, FlakyBackend.sent = 1, []
+    Client().post("/passkeys/signup/", {"email": EMAIL})
+    [first] = queued
+    with pytest.raises(outbox.DeliveryDeferred):
+        outbox.mail_deliver(first)
+    time_machine.shift(31)
+
+    assert outbox.mail_deliver(first) == OutboxMessage.Status.SENT
+    assert len(FlakyBackend.sent) == 1
