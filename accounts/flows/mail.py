@@ -50,8 +50,8 @@ def link_message(request, *, template: str, user, email: str, url_name: str, tok
     a mail not sent by then is not sent. ``token_purpose``: the ``OneTimeToken`` purpose of
     ``token``, which each attempt to send the mail then checks first (``link_still_live``);
     ``guard``, for a link of another kind: the outbox guard that checks it instead, given
-    the token as ``secrets["token"]``. ``when`` is the time it says it was asked for (now by default); ``by``: the staff member
-    who sent it.
+    the token as ``secrets["token"]``. ``when`` is the time it says it was asked for (now
+    by default); ``by``: the staff member who sent it.
     """
     frontend = app_settings.FRONTEND_URLS.get(template)
     if frontend:
