@@ -43,9 +43,12 @@ class ManageView(LoginRequiredMixin, AuthPageMixin, TemplateView):
             return redirect("passkeys:manage")
         try:
             if action == "rename":
-                flows.passkey_rename(request, user=request.user, passkey_id=int(raw_id),
-                                     name=request.POST.get("name", "")[:200])
-                messages.success(request, _("The passkey was renamed."))
+                passkey = flows.passkey_rename(request, user=request.user,
+                                               passkey_id=int(raw_id),
+                                               name=request.POST.get("name", "")[:200])
+                # True whether or not the name changed (Rename pressed without an edit).
+                messages.success(request, _("The passkey is named “%(name)s”.")
+                                 % {"name": passkey.name})
             elif action == "remove":
                 if not authrecord.is_recent(request):
                     return reauthentication_redirect(request)

@@ -56,9 +56,13 @@ def deactivate(modeladmin, request, queryset):
         modeladmin.message_user(request, _("This user model cannot keep users inactive: it "
                                            "has no is_active field."), messages.ERROR)
         return
-    for user in within_reach(request.user, queryset).exclude(pk=request.user.pk):
-        account_deactivate(user, request=request, by=request.user)
-    modeladmin.message_user(request, _("Users deactivated."), messages.SUCCESS)
+    # Those disabled already are left as they are (as reactivating leaves enabled ones):
+    # their owners' pages would show them disabled by staff a second time.
+    count = sum(account_deactivate(user, request=request, by=request.user)
+                for user in within_reach(request.user, queryset).exclude(pk=request.user.pk)
+                .filter(is_active=True))
+    modeladmin.message_user(request, _("Deactivated %(n)d users.") % {"n": count},
+                            messages.SUCCESS)
 
 
 @admin.action(description=_("Reactivate (allow sign-in again)"), permissions=["change"])

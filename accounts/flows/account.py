@@ -51,19 +51,27 @@ def account_export(*, user) -> dict:
     return export
 
 
-def account_deactivate(user, *, request=None, by=None) -> None:
-    """Disable sign-in for ``user`` and end all their sessions."""
+def account_deactivate(user, *, request=None, by=None) -> bool:
+    """Disable sign-in for ``user`` and end all their sessions; returns whether it was
+    enabled. An account disabled already (by another staff member a moment ago, say) is
+    not disabled a second time: no second event says it was."""
     if not stores_is_active():
         raise ImproperlyConfigured("The user model has no is_active field: accounts cannot "
                                    "be deactivated (authsuite_accounts.E011).")
     with transaction.atomic():
-        user.__class__._default_manager.filter(pk=user.pk).update(is_active=False)
+        disabled = user.__class__._default_manager.filter(pk=user.pk, is_active=True).update(
+            is_active=False)
         user.is_active = False
+        # Whichever it was: an account disabled by the project's own code, which set the
+        # flag alone, keeps no open session nor live link either.
         sessions.sessions_end(user, request=request, reason="deactivated", by=by)
         # While the account is disabled its links are refused; enabled again, they must
         # not come back with it (whoever asked for them may be why it was disabled).
         tokens.tokens_void(user=user)
-        signals.account_deactivated.send(sender=user.__class__, request=request, user=user, by=by)
+        if disabled:
+            signals.account_deactivated.send(sender=user.__class__, request=request,
+                                             user=user, by=by)
+    return bool(disabled)
 
 
 def account_reactivate(user, *, request=None, by=None) -> bool:

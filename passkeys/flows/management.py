@@ -24,16 +24,21 @@ def can_sign_in_without(user, passkey: Passkey) -> bool:
 
 
 def passkey_rename(request, *, user, passkey_id: int, name: str) -> Passkey:
+    """Give ``user``'s passkey ``name`` (as :func:`passkey_name` keeps it); the passkey as
+    named now. A name that is the current one once kept so (the page's Rename pressed
+    without an edit, or control characters around it) renames nothing, and nothing is
+    recorded: the audit trail and the owner's activity would show a change that never was."""
     name = passkey_name(name)
     passkey = Passkey.objects.filter(user=user, pk=passkey_id).first()
     if passkey is None:
         raise FlowError(PasskeyError.NOT_FOUND, _("No such passkey."), status=404)
     if not name:
         raise FlowError("invalid", _("Give the passkey a name."), field="name")
-    Passkey.objects.filter(pk=passkey.pk).update(name=name)
+    # Only a row whose name differs: of two requests giving one new name, one records it.
+    if Passkey.objects.filter(pk=passkey.pk).exclude(name=name).update(name=name):
+        signals.passkey_renamed.send(sender=Passkey, request=request, user=user,
+                                     passkey_id=passkey.pk, name=name)
     passkey.name = name
-    signals.passkey_renamed.send(sender=Passkey, request=request, user=user,
-                                 passkey_id=passkey.pk, name=name)
     return passkey
 
 

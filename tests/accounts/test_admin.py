@@ -297,6 +297,26 @@ def test_deactivate_spares_the_staff_member_acting(admin_client, people, staff):
     assert admin_client.get(CHANGELIST).status_code == 200
 
 
+def test_deactivating_an_account_disabled_already_records_nothing(admin_client, people, staff):
+    # Bob's account is disabled already: selected with Ann's, only Ann's is disabled now,
+    # and only hers shows "Account disabled by staff" (bob's page would show it twice).
+    ann, bob = people["ann"], people["bob"]
+    before = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    response = act(admin_client, "deactivate", ann, bob)
+
+    assert response.status_code == 302
+    assert [str(m) for m in response.wsgi_request._messages][-1] == "Deactivated 1 users."
+    assert not User.objects.filter(pk__in=[ann.pk, bob.pk], is_active=True).exists()
+    assert list(Event.objects.filter(pk__gt=before, action="accounts.account.deactivated")
+                .values_list("actor_id", "target_id")) == [(str(staff.pk), str(ann.pk))]
+
+    before = Event.objects.order_by("-pk").values_list("pk", flat=True).first()
+    response = act(admin_client, "deactivate", ann, bob)  # the same selection again
+    assert [str(m) for m in response.wsgi_request._messages][-1] == "Deactivated 0 users."
+    assert not Event.objects.filter(pk__gt=before).exists()
+
+
 def test_reactivate_records_the_staff_members_act_and_revives_no_session(admin_client,
                                                                           people, staff):
     ann, bob, erin = people["ann"], people["bob"], people["erin"]

@@ -460,3 +460,26 @@ def test_passkey_signup_refuses_fields_that_are_not_plain_text(client, settings,
     assert response.status_code == 400
     envelope(response)
     assert not get_user_model().objects.filter(email="new@example.com").exists()
+
+
+@pytest.mark.parametrize("typed", ["Passkey", "  Passkey ", "\x01Passkey\u200e", "Pass\x07key"])
+def test_a_name_that_folds_into_the_current_one_renames_nothing(user, password, typed):
+    # The page's Rename button posts the name as shown (pressed without an edit), or what
+    # folds into it once control characters go: no rename happened, so none is recorded.
+    from audit.models import Event
+
+    signed = password_client(user, password)
+    passkey = add_passkey(signed)
+    assert passkey.name == "Passkey"
+    response = signed.post("/passkeys/", {"action": "rename", "passkey": str(passkey.pk),
+                                          "name": typed})
+    assert response.status_code == 302
+    assert [str(m) for m in response.wsgi_request._messages] == [
+        "The passkey is named “Passkey”."]
+    response = signed.patch(f"{API}passkeys/{passkey.pk}/", {"name": typed},
+                            content_type="application/json")
+    if typed.strip().isprintable():  # the API refuses control characters outright
+        assert response.status_code == 200 and response.json()["name"] == "Passkey"
+    passkey.refresh_from_db()
+    assert passkey.name == "Passkey"
+    assert not Event.objects.filter(action="passkeys.renamed").exists()
