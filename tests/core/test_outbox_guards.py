@@ -26,7 +26,7 @@ from tests.core.test_outbox import (
 Status = OutboxMessage.Status
 GUARD = "outbox_test.guard"
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_celery", "held")]
 
 
 @pytest.fixture(autouse=True)
@@ -34,14 +34,6 @@ def test_templates():
     engine = {**settings.TEMPLATES[0], "DIRS": [TEMPLATES_DIR]}
     with override_settings(TEMPLATES=[engine], AUTHSUITE_SITE_NAME="Example ID"):
         yield
-
-
-@pytest.fixture(autouse=True)
-def held(monkeypatch) -> list[int]:
-    """Rows are written but their delivery is not queued: a worker (the test) delivers."""
-    queued: list[int] = []
-    monkeypatch.setattr(outbox, "_queue", queued.append)
-    return queued
 
 
 @pytest.fixture

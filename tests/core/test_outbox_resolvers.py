@@ -71,14 +71,6 @@ def decider():
 
 
 @pytest.fixture
-def held(monkeypatch) -> list[int]:
-    """Rows are written but their delivery is not queued: a worker (the test) delivers."""
-    queued: list[int] = []
-    monkeypatch.setattr(outbox, "_queue", queued.append)
-    return queued
-
-
-@pytest.fixture
 def frozen(time_machine):
     time_machine.move_to(START, tick=False)
     return time_machine

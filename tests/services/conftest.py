@@ -36,6 +36,15 @@ def _require(binary: str) -> None:
         pytest.skip(message)
 
 
+def _worker_env(settings_module: str, broker_url: str, **extra: str) -> dict:
+    """The environment of a worker process: this checkout importable, the settings module
+    named, the test database pytest-django created and the broker given."""
+    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": pythonpath, "DJANGO_SETTINGS_MODULE": settings_module,
+            "DATABASE_URL": _database_url(connections["default"].settings_dict),
+            "CELERY_BROKER_URL": broker_url, **extra}
+
+
 def _database_url(db: dict) -> str:
     """A URL for the worker naming the test database pytest-django created."""
     user = quote(db.get("USER") or "", safe="")
@@ -79,15 +88,8 @@ def broker(tmp_path_factory):
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, broker, smtp_server, tmp_path_factory):
     """The worker process; set up after the test database exists, stopped before it goes."""
-    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {
-        **os.environ,
-        "PYTHONPATH": pythonpath,
-        "DJANGO_SETTINGS_MODULE": "tests.services.worker_settings",
-        "DATABASE_URL": _database_url(connections["default"].settings_dict),
-        "CELERY_BROKER_URL": broker.url,
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
-    }
+    env = _worker_env("tests.services.worker_settings", broker.url,
+                      EMAIL_URL=f"smtp://127.0.0.1:{smtp_server.port}")
     worker = CeleryWorker(env, tmp_path_factory.mktemp("worker") / "worker.log")
     worker.start()
     yield worker
@@ -106,15 +108,8 @@ def prefork_worker(django_db_setup, tmp_path_factory):
     previous = app.conf.broker_url
     _use_broker(broker.url)
     workdir = tmp_path_factory.mktemp("prefork-worker")
-    pythonpath = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {
-        **os.environ,
-        "PYTHONPATH": pythonpath,
-        "DJANGO_SETTINGS_MODULE": "tests.services.worker_settings_prefork",
-        "DATABASE_URL": _database_url(connections["default"].settings_dict),
-        "CELERY_BROKER_URL": broker.url,
-        "AUTHSUITE_TEST_STALL": str(workdir / "stall"),
-    }
+    env = _worker_env("tests.services.worker_settings_prefork", broker.url,
+                      AUTHSUITE_TEST_STALL=str(workdir / "stall"))
     worker = CeleryWorker(env, workdir / "worker.log", pool="prefork", concurrency=1)
     worker.stall = workdir / "stall"
     worker.broker = broker
