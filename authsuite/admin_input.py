@@ -9,6 +9,8 @@ export a download cut short. :class:`SafeInputMixin` checks them first.
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import messages
 from django.contrib.admin import helpers
@@ -19,10 +21,18 @@ from django.utils.translation import gettext as _
 
 from authsuite.text import refuse_control_characters
 
+#: An integer as the admin writes one (a checkbox's value, an option's): ASCII digits.
+_INTEGER = re.compile(r"-?[0-9]+")
+
 
 def valid_key(field, value) -> bool:
     """Whether ``value`` is a value of model field ``field`` the database can take: of its
-    type, and within its range for an integer."""
+    type, and within its range for an integer. An integer is ASCII digits: ``int()`` also
+    reads "٢", " 2 ", "+2" and "0_2" as 2, which no checkbox of the admin sends, and a
+    selection so spelled would act on the row of that number."""
+    if isinstance(field, models.IntegerField) and isinstance(value, str) and (
+            not _INTEGER.fullmatch(value)):
+        return False
     try:
         field.run_validators(field.to_python(value))
     except (ValidationError, ValueError, TypeError, OverflowError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
@@ -17,6 +19,16 @@ from accounts.errors import AccountsError, FlowError
 from accounts.forms import PasswordForm
 from authsuite import crypto
 from authsuite.urls_util import safe_next
+
+#: A row id as pages write it: ASCII digits, within a 64-bit key. ``int()`` also reads "٢",
+#: " 2 ", "+2" and "0_2" as 2; none of them is a choice any page offers.
+ROW_ID = re.compile(r"[0-9]{1,18}")
+
+
+def posted_id(request, name: str) -> int | None:
+    """The row id posted as ``name``, or None when it is not one (see ``ROW_ID``)."""
+    raw = request.POST.get(name, "")
+    return int(raw) if ROW_ID.fullmatch(raw) else None
 
 
 class AuthPageMixin:

@@ -14,7 +14,7 @@ from accounts.errors import FlowError
 from accounts.flows import email as email_flows
 from accounts.forms import PASSWORD_MAX, NewEmailForm
 from accounts.models import EmailAddress
-from accounts.views.base import FlowFormView, TokenConfirmView
+from accounts.views.base import FlowFormView, TokenConfirmView, posted_id
 
 
 class VerifyForm(forms.Form):
@@ -71,9 +71,8 @@ class EmailView(LoginRequiredMixin, FlowFormView):
             return super().post(request, *args, **kwargs)
         if action in self.sensitive_actions and not authrecord.is_recent(request):
             return reauthentication_redirect(request)
-        try:
-            address_id = int(request.POST.get("address", ""))
-        except ValueError:
+        address_id = posted_id(request, "address")
+        if address_id is None:
             messages.error(request, _("Choose an address."))
             return redirect("accounts:email")
         try:

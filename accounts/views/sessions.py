@@ -11,7 +11,7 @@ from django.views.generic import TemplateView
 from accounts import authrecord, sessions
 from accounts.decorators import reauthentication_redirect
 from accounts.flows import login as login_flows
-from accounts.views.base import AuthPageMixin
+from accounts.views.base import AuthPageMixin, posted_id
 
 
 class SessionsView(LoginRequiredMixin, AuthPageMixin, TemplateView):
@@ -30,9 +30,8 @@ class SessionsView(LoginRequiredMixin, AuthPageMixin, TemplateView):
         current = sessions.current_session_id(request)
         session_id = None
         if which not in ("others", "all"):
-            try:
-                session_id = int(which)
-            except ValueError:
+            session_id = posted_id(request, "session")
+            if session_id is None:
                 messages.error(request, _("Choose a session."))
                 return redirect("accounts:sessions")
         if (session_id is None or session_id != current) and not authrecord.is_recent(request):

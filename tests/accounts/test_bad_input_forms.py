@@ -23,7 +23,7 @@ from accounts import urls as accounts_urls
 from accounts.app_settings import app_settings
 from accounts.flows.magic_link import REAUTH_SESSION_KEY
 from accounts.forms import CleanTextMixin
-from accounts.models import PasswordChangeRequired, UserSession
+from accounts.models import EmailAddress, PasswordChangeRequired, UserSession
 from tests.accounts.db_state import snapshot
 from tests.conftest import STRONG_PASSWORD
 from tests.helpers import link_form, open_link
@@ -320,6 +320,43 @@ def test_email_page_bogus_choices(open_page, action, address):
     response = client.post(reverse("accounts:email"), {"action": action, "address": address})
     assert response.status_code in (200, 302)
     assert snapshot() == before
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def spelled_otherwise(pk: int) -> list[str]:
+    """Spellings of ``pk`` that ``int()`` reads as ``pk`` and no page writes."""
+    return [str(pk).translate(ARABIC_INDIC), f" {pk} ", f"+{pk}", f"{pk}\n", f"0_{pk}"]
+
+
+@pytest.mark.parametrize("action", ["remove", "resend", "primary"])
+def test_email_page_refuses_an_address_id_spelled_otherwise(open_page, user, action):
+    # Ids are ASCII digits, as every other page takes them: one spelled otherwise is no
+    # choice, not the address of that number.
+    client, _ = open_page("close")
+    other = EmailAddress.objects.create(user=user, email="second@example.com",
+                                        verified=action == "primary")
+    before = snapshot()
+    for spelled in spelled_otherwise(other.pk):
+        response = client.post(reverse("accounts:email"), {"action": action, "address": spelled})
+        assert response.status_code == 302, spelled
+        assert [str(m) for m in response.wsgi_request._messages][-1] == "Choose an address."
+    assert snapshot() == before
+
+
+def test_sessions_page_refuses_a_session_id_spelled_otherwise(open_page, user, password):
+    client, _ = open_page("close")
+    other = Client()
+    other.post(reverse("accounts:login"), {"email": user.email, "password": password})
+    row = UserSession.objects.filter(user=user, ended_at__isnull=True).order_by("-pk").first()
+    before = snapshot()
+    for spelled in spelled_otherwise(row.pk):
+        response = client.post(reverse("accounts:sessions"), {"session": spelled})
+        assert response["Location"] == reverse("accounts:sessions")
+        assert [str(m) for m in response.wsgi_request._messages][-1] == "Choose a session."
+    assert snapshot() == before
+    assert UserSession.objects.filter(user=user, ended_at__isnull=True).count() == 2
 
 
 @pytest.mark.parametrize("session", [

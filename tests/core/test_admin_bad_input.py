@@ -98,13 +98,37 @@ def test_an_audit_export_of_a_bad_selection_is_refused_before_streaming(admin_cl
     assert b"The selection is not valid" in response.content
 
 
-@pytest.mark.parametrize("bad", ["9" * 30, str(2**63), "abc", "²"])
+def spelled_otherwise(pk: int) -> list[str]:
+    """``pk`` as no page writes it, though ``int()`` reads each as ``pk``: other digits (Arabic-
+    Indic, full-width), padded with spaces, signed, grouped with an underscore."""
+    digits = str(pk)
+    return [digits.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+            digits.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+            f" {digits} ", f"+{digits}", f"{digits}\n", f"0_{digits}"]
+
+
+def test_an_action_refuses_an_id_spelled_otherwise(admin_client):
+    # As the suite's pages refuse it: the selection names an account by digits no checkbox
+    # sends, and is refused, not read as the account of that number.
+    victim = UserFactory(email="victim@example.com")
+    for spelled in spelled_otherwise(victim.pk):
+        response = admin_client.post(user_admin_url("changelist"), {
+            "action": "deactivate", "index": 0, "_selected_action": [spelled]})
+        assert response.status_code == 302, spelled
+        assert "The selection is not valid" in " ".join(
+            str(m) for m in response.wsgi_request._messages), spelled
+    victim.refresh_from_db()
+    assert victim.is_active
+
+
+@pytest.mark.parametrize("bad", ["9" * 30, str(2**63), "abc", "²", "spelled otherwise"])
 def test_a_user_form_with_group_ids_the_database_cannot_take(admin_client, bad):
     ann = UserFactory(email="ann@example.com")
     group = Group.objects.create(name="Editors")
     url = user_admin_url("change", ann.pk)
     form = form_data(admin_client.get(url).content.decode(), "user_form")
-    form["groups"] = [str(group.pk), bad]
+    form["groups"] = ([str(group.pk), bad] if bad != "spelled otherwise"
+                      else spelled_otherwise(group.pk))
 
     response = admin_client.post(url, form)
 
