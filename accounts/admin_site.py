@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -29,7 +30,9 @@ class SuiteAdminSite(admin.AdminSite):
 
     def signed_in(self, request, target):
         """Where a signed-in staff member who asked for the admin's login page goes."""
-        return redirect(target)
+        # Not django.shortcuts.redirect(): it takes a target without "/" or "." (a relative
+        # ``?next=``) for a URL pattern's name, and raises NoReverseMatch for any other.
+        return HttpResponseRedirect(target)
 
     def logout(self, request, extra_context=None):
         # The suite's sign-out: it ends the tracked session and records it.

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -228,7 +229,10 @@ class ChallengeView(FlowFormView):
         code = form.cleaned_data["code"]
         if self.step_up:
             flows.step_up(self.request, user=self.request.user, code=code)
-            return redirect(safe_next(self.request, self.next_url(), reverse("mfa:index")))
+            # Not redirect(): a next without "/" or "." would be looked up as a URL
+            # pattern's name (NoReverseMatch, a 500, after the code was accepted).
+            return HttpResponseRedirect(
+                safe_next(self.request, self.next_url(), reverse("mfa:index")))
         result = flows.challenge(self.request, code=code)
         response = self.after_login(result)
         if result.complete and form.cleaned_data.get("trust_browser"):

@@ -104,7 +104,12 @@ class EmailView(LoginRequiredMixin, FlowFormView):
         return redirect("accounts:email")
 
     def run(self, form):
-        email_flows.email_add(self.request, user=self.request.user, email=form.cleaned_data["email"])
+        if not email_flows.email_add(self.request, user=self.request.user,
+                                     email=form.cleaned_data["email"]):
+            # Its own address, listed on this page: no link went, and saying one did would
+            # leave the person waiting for it.
+            form.add_error("email", _("This address is on your account already."))
+            return self.form_invalid(form)
         messages.success(
             self.request,
             _("We sent a verification link to %(email)s.") % {"email": form.cleaned_data["email"]},

@@ -59,6 +59,23 @@ def test_the_admins_login_page_takes_signed_in_staff_where_they_were_going(staff
     assert response["Location"] == "/plain-admin/"
 
 
+@pytest.mark.parametrize(("next_url", "location"), [
+    ("accounts", "accounts"),  # a relative path, as the browser resolves it
+    ("<b>", "%3Cb%3E"),
+    ("%FF", "%EF%BF%BD"),  # not UTF-8: U+FFFD
+    ("home", "home"),  # a URL pattern's name is a path here too, never looked up
+])
+def test_a_next_without_a_slash_is_a_relative_path_not_a_500(staff, next_url, location):
+    # django.shortcuts.redirect() takes a value without "/" or "." for a URL pattern's name
+    # and raised NoReverseMatch for any other: a 500 for a signed-in staff member.
+    client = signed_in(staff)
+
+    response = client.get(f"/plain-admin/login/?next={next_url}")
+
+    assert response.status_code == 302
+    assert response["Location"] == location
+
+
 def test_someone_who_is_not_staff_is_asked_to_sign_in_as_someone_who_is():
     client = signed_in(UserFactory(password=STRONG_PASSWORD))
 

@@ -103,6 +103,25 @@ def test_adding_your_own_address_again_changes_nothing(signed_in, user):
     assert mail.outbox == []
 
 
+@pytest.mark.parametrize("typed", ["login", "second"])
+def test_the_page_says_an_address_is_yours_already_rather_than_that_a_link_went(
+        signed_in, user, typed):
+    # The page used to say "We sent a verification link to ..." though none went: the
+    # person waits for a mail that never comes. It is their own address, listed on the
+    # page: saying so tells them nothing they cannot see.
+    EmailAddress.objects.create(user=user, email="second@example.com")
+    address = user.email if typed == "login" else "second@example.com"
+
+    page = signed_in.post(EMAIL, {"action": "add", "email": address.upper()})
+
+    assert page.status_code == 200
+    assert page.context["form"].errors["email"] == [
+        "This address is on your account already."]
+    assert b"We sent" not in page.content
+    assert EmailAddress.objects.filter(user=user).count() == 2
+    assert mail.outbox == []
+
+
 # --- make primary ---------------------------------------------------------------------------
 
 @pytest.fixture

@@ -303,3 +303,22 @@ def test_hostile_next_on_the_challenge(pending, user, clock, next_url):
     response = pending.post(reverse("mfa:challenge"), {"code": code, "next": next_url})
     assert response.status_code == 302
     assert response["Location"] in ("/accounts/", "/" + "a" * 5000)
+
+
+@pytest.mark.parametrize(("next_url", "location"), [
+    ("security", "security"), ("<b>", "%3Cb%3E"), ("\ufffd", "%EF%BF%BD"),
+    ("mfa:index", "/mfa/"),  # has a scheme ("mfa"): not a URL of this site, the default
+])
+def test_a_next_without_a_slash_after_a_step_up_is_no_500(two_factor_session, clock,
+                                                          next_url, location):
+    # django.shortcuts.redirect() took a next without "/" or "." for a URL pattern's name
+    # and raised NoReverseMatch for any other: the code was proven (and recorded), then the
+    # page answered 500. The sign-in's own redirect never looked names up.
+    client, secret, _codes = two_factor_session
+    clock.step()
+
+    response = client.post(reverse("mfa:challenge"),
+                           {"code": clock.code(secret), "next": next_url})
+
+    assert response.status_code == 302
+    assert response["Location"] == location

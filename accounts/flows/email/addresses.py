@@ -26,8 +26,9 @@ def _limit_check(user) -> None:
         )
 
 
-def email_add(request, *, user, email: str) -> None:
-    """Add an address and send it a verification link.
+def email_add(request, *, user, email: str) -> bool:
+    """Add an address and send it a verification link; False, and nothing done, when it is
+    this account's already (its login address, or a row of it, in any spelling of it).
 
     An address another account holds (its login address, or verified on it) is added as an
     unverified claim all the same, but its owner gets a notice instead of a link: the caller
@@ -48,7 +49,7 @@ def email_add(request, *, user, email: str) -> None:
         _limit_check(user)
         if email == normalize_email(user_email(user)) or EmailAddress.objects.filter(
                 user=user, email=email).exists():
-            return  # already this account's
+            return False  # already this account's
         # Accounts made by staff, createsuperuser or before the suite was installed have no
         # address row until one is needed: their login address is held all the same.
         held = address_held(email)
@@ -56,7 +57,7 @@ def email_add(request, *, user, email: str) -> None:
             with transaction.atomic():
                 EmailAddress.objects.create(user=user, email=email)
         except IntegrityError:  # the same address added by this account concurrently
-            return
+            return False
         signals.email_added.send(sender=user.__class__, request=request, user=user, email=email,
                                  by=None)
         if held:
@@ -67,6 +68,7 @@ def email_add(request, *, user, email: str) -> None:
             verification_send(request, user=user, email=email)
         else:
             mark_verified(request, user=user, email=email)
+    return True
 
 
 def email_make_primary(request, *, user, address_id: int) -> None:
