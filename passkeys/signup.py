@@ -93,8 +93,7 @@ def link_still_live(message, secrets: dict) -> str:
     still open (``signup_check``), else why the mail is not sent, so that a send retried
     after a newer link voided this one, or after an account took the address, mails no
     dead link."""
-    pending = _usable(secrets.get("token") or "").first()
-    return "" if pending is not None and not address_held(pending.email) else LINK_DEAD
+    return "" if _live(secrets.get("token") or "") is not None else LINK_DEAD
 
 
 def _pending_replace(*, email: str, name: str, digest: str) -> PendingSignup | None:
@@ -128,6 +127,13 @@ def _usable(raw: str):
     )
 
 
+def _live(raw: str) -> PendingSignup | None:
+    """The pending sign-up whose link ``raw`` still opens: unused, not voided, not expired,
+    and its address held by no account (the owner's account wins over the link)."""
+    pending = _usable(raw).first()
+    return None if pending is None or address_held(pending.email) else pending
+
+
 def signup_check(request, *, token: str) -> PendingSignup:
     """The pending sign-up of a usable link (GET of its page; consumes nothing).
 
@@ -136,8 +142,8 @@ def signup_check(request, *, token: str) -> PendingSignup:
     one."""
     _enabled()
     rate_limit(request, "token_confirm")
-    pending = _usable(token).first()
-    if pending is None or address_held(pending.email):
+    pending = _live(token)
+    if pending is None:
         raise _invalid()
     return pending
 

@@ -50,11 +50,19 @@ def unlock(modeladmin, request, queryset):
     modeladmin.message_user(request, _("Unlocked %(n)d users.") % {"n": len(users)})
 
 
+def _without_is_active(modeladmin, request) -> bool:
+    """Whether the user model has no is_active field (said to staff): nothing can be
+    deactivated or reactivated."""
+    if stores_is_active(modeladmin.model):
+        return False
+    modeladmin.message_user(request, _("This user model cannot keep users inactive: it "
+                                       "has no is_active field."), messages.ERROR)
+    return True
+
+
 @admin.action(description=_("Deactivate (and end their sessions)"), permissions=["change"])
 def deactivate(modeladmin, request, queryset):
-    if not stores_is_active(modeladmin.model):
-        modeladmin.message_user(request, _("This user model cannot keep users inactive: it "
-                                           "has no is_active field."), messages.ERROR)
+    if _without_is_active(modeladmin, request):
         return
     # Those disabled already are left as they are (as reactivating leaves enabled ones):
     # their owners' pages would show them disabled by staff a second time.
@@ -67,9 +75,7 @@ def deactivate(modeladmin, request, queryset):
 
 @admin.action(description=_("Reactivate (allow sign-in again)"), permissions=["change"])
 def reactivate(modeladmin, request, queryset):
-    if not stores_is_active(modeladmin.model):
-        modeladmin.message_user(request, _("This user model cannot keep users inactive: it "
-                                           "has no is_active field."), messages.ERROR)
+    if _without_is_active(modeladmin, request):
         return
     # Within reach only, as deactivating: staff who could enable another staff member's
     # account, disabled by a superuser, would open the admin to whoever holds it now.
