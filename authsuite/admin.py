@@ -3,9 +3,9 @@ from django.contrib.auth import get_permission_codename
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from authsuite import outbox
 from authsuite.admin_input import SafeInputMixin
 from authsuite.models import OutboxMessage
+from authsuite.outbox import enqueue
 
 
 @admin.register(OutboxMessage)
@@ -45,7 +45,7 @@ class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
             status=OutboxMessage.Status.PENDING, attempts=0)
         OutboxMessage.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())
         for message_id in ids:
-            outbox._queue(message_id)
+            enqueue.queue_delivery(message_id)
         self.message_user(request, _("%(n)d messages queued.") % {"n": len(ids)})
         if lost:
             # A sign-in or reset link that failed for good has expired anyway and its secret

@@ -3,6 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from authsuite import outbox
+from authsuite.models import OutboxMessage
 
 
 @shared_task(bind=True, name="authsuite.deliver_mail", acks_late=True, max_retries=None)
@@ -21,7 +22,7 @@ def deliver_mail(self, message_id: int) -> str:
     except outbox.DeliveryDeferred as deferred:
         if self.request.is_eager:
             # Eager mode (demo, tests without a broker): the sweeper retries when due.
-            return outbox.OutboxMessage.Status.PENDING
+            return OutboxMessage.Status.PENDING
         raise self.retry(countdown=deferred.countdown) from None
 
 

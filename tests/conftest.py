@@ -80,7 +80,7 @@ def _on_commit_now(request, monkeypatch):
     if marker is not None and (marker.kwargs.get("transaction") or marker.args[:1] == (True,)):
         return
     monkeypatch.setattr(
-        "authsuite.outbox.transaction.on_commit", lambda func, using=None, robust=False: func()
+        "django.db.transaction.on_commit", lambda func, using=None, robust=False: func()
     )
 
 
@@ -108,3 +108,12 @@ def user(db):
 @pytest.fixture
 def staff(db):
     return UserFactory(password=STRONG_PASSWORD, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def held(monkeypatch) -> list[int]:
+    """Outbox rows are written but their delivery is not queued: a worker (the test)
+    delivers them; the ids queued, in order."""
+    queued: list[int] = []
+    monkeypatch.setattr("authsuite.outbox.enqueue.queue_delivery", queued.append)
+    return queued

@@ -327,7 +327,7 @@ def test_resending_to_no_unverified_address_says_so(signed_in, user):
 
 
 def test_a_verification_mail_retried_after_a_newer_link_voided_its_own_sends_nothing(
-        rf, user, monkeypatch, settings, time_machine):
+        rf, user, held, settings, time_machine):
     from accounts import tokens
     from accounts.flows.email import verification_send
     from accounts.flows.mail import LINK_DEAD, LINK_GUARD
@@ -336,8 +336,7 @@ def test_a_verification_mail_retried_after_a_newer_link_voided_its_own_sends_not
     from tests.core.test_outbox import FlakyBackend
 
     freeze(time_machine)
-    queued: list[int] = []
-    monkeypatch.setattr(outbox, "_queue", queued.append)  # the test delivers, as a worker
+    queued = held  # the test delivers, as a worker
     settings.EMAIL_BACKEND = f"{FlakyBackend.__module__}.FlakyBackend"
     settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
     FlakyBackend.failures, FlakyBackend.sent = 1, []

@@ -25,6 +25,7 @@ from accounts.flows.mail import mail_template
 from accounts.models import EmailAddress, OneTimeToken
 from authsuite import outbox
 from authsuite.models import OutboxMessage
+from authsuite.outbox import registry
 from tests.accounts.support import api_post
 from tests.accounts.test_link_request import account_events, last_event
 from tests.helpers import meeting, outbox_for, race
@@ -33,13 +34,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 WORKERS = 4
 PURPOSES = ["magic_link", "password_reset"]
-
-
-@pytest.fixture
-def held(monkeypatch) -> list[int]:
-    queued: list[int] = []
-    monkeypatch.setattr(outbox, "_queue", queued.append)
-    return queued
 
 
 def asked(purpose: str, email: str, held: list[int]) -> int:
@@ -77,7 +71,7 @@ def test_a_worker_taking_a_claim_over_mid_decision_waits_and_decides_nothing(
     start = last_event()
     message_id = asked(purpose, user.email, held)
     deciding = threading.Event()
-    real = outbox._resolvers[RESOLVER]
+    real = registry.resolvers[RESOLVER]
 
     def linger(message):
         decided = real(message)
@@ -85,7 +79,7 @@ def test_a_worker_taking_a_claim_over_mid_decision_waits_and_decides_nothing(
         time.sleep(0.3)
         return decided
 
-    outbox._resolvers[RESOLVER] = linger
+    registry.resolvers[RESOLVER] = linger
     try:
         def deliver(i: int) -> str:
             if i == 1:
@@ -94,7 +88,7 @@ def test_a_worker_taking_a_claim_over_mid_decision_waits_and_decides_nothing(
 
         results = race(2, deliver)
     finally:
-        outbox._resolvers[RESOLVER] = real
+        registry.resolvers[RESOLVER] = real
 
     # Sent at least once (a claim taken over may send it again), decided once, and
     # whoever sends it sends the message decided, with its link.

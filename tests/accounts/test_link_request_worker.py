@@ -30,6 +30,7 @@ from accounts.models import EmailAddress, OneTimeToken
 from audit.models import Event
 from authsuite import context, crypto, outbox
 from authsuite.models import OutboxMessage
+from authsuite.outbox import registry
 from tests.accounts.support import api_post, freeze
 from tests.accounts.test_link_request import (
     CASES,
@@ -53,14 +54,6 @@ ACTIONS = {"known": {"magic_link": "accounts.magic_link.requested",
                      "password_reset": "accounts.password.reset_requested"},
            "unknown": "accounts.unknown_address"}
 CONFIRM = {"magic_link": "/accounts/magic-link/", "password_reset": "/accounts/password/reset/"}
-
-
-@pytest.fixture
-def held(monkeypatch) -> list[int]:
-    """Delivery is queued to nobody: the request's work alone, as a worker would leave it."""
-    queued: list[int] = []
-    monkeypatch.setattr(outbox, "_queue", queued.append)
-    return queued
 
 
 def deliver(ids: list[int]) -> list[str]:
@@ -392,8 +385,8 @@ def test_a_request_undecided_when_its_link_would_have_expired_is_dropped(
     # The workers or the broker were down for longer than the link asked for lives: decided
     # now, it would issue a fresh link (or mail a notice) long after anyone waited for it.
     decided = []
-    resolve = outbox._resolvers[link_request.RESOLVER]
-    monkeypatch.setitem(outbox._resolvers, link_request.RESOLVER,
+    resolve = registry.resolvers[link_request.RESOLVER]
+    monkeypatch.setitem(registry.resolvers, link_request.RESOLVER,
                         lambda message: decided.append(message.pk) or resolve(message))
     email, _account = address_for(case)
     freeze(time_machine)

@@ -18,7 +18,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
 from django.test import override_settings
 
-from authsuite import outbox
+from authsuite import crypto, outbox
 from authsuite.models import OutboxMessage
 from authsuite.tasks import deliver_mail
 
@@ -167,7 +167,7 @@ OLD_BOX_KEY, NEW_BOX_KEY = "old secret box key " * 3, "new secret box key " * 3
 
 def test_mail_sealed_before_a_box_key_rotation_goes_out_with_the_old_key_listed(db, settings):
     settings.AUTHSUITE_SECRET_BOX_KEY = OLD_BOX_KEY
-    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})))
+    message = new_message(sealed_context=crypto.seal(json.dumps({"url": SECRET_URL})))
     settings.AUTHSUITE_SECRET_BOX_KEY = NEW_BOX_KEY
     settings.AUTHSUITE_SECRET_BOX_KEY_FALLBACKS = [OLD_BOX_KEY]
 
@@ -178,7 +178,7 @@ def test_mail_sealed_before_a_box_key_rotation_goes_out_with_the_old_key_listed(
 
 def test_mail_sealed_before_a_secret_key_rotation_goes_out_with_the_old_key_listed(db, settings):
     """Without a box key SECRET_KEY seals, and Django's SECRET_KEY_FALLBACKS open."""
-    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})))
+    message = new_message(sealed_context=crypto.seal(json.dumps({"url": SECRET_URL})))
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "a new secret key, the old one kept as a fallback " * 2
 
@@ -192,7 +192,7 @@ def test_mail_no_key_opens_is_retried_and_goes_out_once_the_old_key_is_listed(db
     mail without its link), the attempt fails with a reason staff can act on, and the
     retry delivers once the old key is listed."""
     settings.AUTHSUITE_SECRET_BOX_KEY = OLD_BOX_KEY
-    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})))
+    message = new_message(sealed_context=crypto.seal(json.dumps({"url": SECRET_URL})))
     settings.AUTHSUITE_SECRET_BOX_KEY = NEW_BOX_KEY
 
     with pytest.raises(outbox.DeliveryDeferred) as deferred:
@@ -215,10 +215,10 @@ def test_mail_queued_after_a_rotation_is_sealed_with_the_new_key(transactional_d
         message = outbox.mail_enqueue(template=GREETING, to="ann@example.com",
                                       context={"name": "Ann"}, secrets={"url": SECRET_URL})
         sealed = row(message).sealed_context
-    assert outbox.crypto.sealed_with_current(sealed)
+    assert crypto.sealed_with_current(sealed)
     settings.AUTHSUITE_SECRET_BOX_KEY = OLD_BOX_KEY
     settings.AUTHSUITE_SECRET_BOX_KEY_FALLBACKS = []
-    assert outbox.crypto.unseal(sealed) is None
+    assert crypto.unseal(sealed) is None
 
 
 # --- delivered once ------------------------------------------------------------------------------
@@ -253,7 +253,7 @@ def test_a_last_attempt_whose_worker_was_lost_fails_for_good(db, frozen, setting
     message is not sent an attempt more, every 5 minutes for ever, keeping its secret."""
     settings.AUTHSUITE_MAIL_MAX_ATTEMPTS = 4
     settings.AUTHSUITE_MAIL_CLAIM_TIMEOUT = 300
-    sealed = outbox.crypto.seal(json.dumps({"url": SECRET_URL}))
+    sealed = crypto.seal(json.dumps({"url": SECRET_URL}))
     lost = new_message(status=Status.SENDING, claimed_at=START - timedelta(seconds=301),
                        attempts=4, sealed_context=sealed)
     swept = new_message(status=Status.SENDING, claimed_at=START - timedelta(seconds=301),
@@ -275,7 +275,7 @@ def test_a_link_that_expired_before_it_could_be_sent_is_never_sent(db, flaky, fr
     """The mail server was down past the link's lifetime: the user is not sent a dead link
     late (after a newer one, say), and its secret goes at once."""
     flaky.failures = 1
-    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})),
+    message = new_message(sealed_context=crypto.seal(json.dumps({"url": SECRET_URL})),
                           expires_at=START + timedelta(seconds=45))
     with pytest.raises(outbox.DeliveryDeferred) as deferred:
         outbox.mail_deliver(message.pk)  # fails: retry in 30 s, the link still alive then
@@ -283,7 +283,7 @@ def test_a_link_that_expired_before_it_could_be_sent_is_never_sent(db, flaky, fr
     assert outbox.mail_deliver(message.pk) == Status.SENT
     assert len(flaky.sent) == 1
 
-    late = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})),
+    late = new_message(sealed_context=crypto.seal(json.dumps({"url": SECRET_URL})),
                        expires_at=START + timedelta(seconds=45))
     flaky.failures = 1
     with pytest.raises(outbox.DeliveryDeferred):
@@ -366,7 +366,7 @@ def test_smtp_failure_backs_off_exponentially_then_delivers(db, flaky, frozen):
 
 def test_smtp_failure_gives_up_after_max_attempts(db, flaky, frozen):
     flaky.failures = 100
-    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})))
+    message = new_message(sealed_context=crypto.seal(json.dumps({"url": SECRET_URL})))
     for _ in range(3):
         with pytest.raises(outbox.DeliveryDeferred) as deferred:
             outbox.mail_deliver(message.pk)
@@ -426,7 +426,7 @@ def test_the_eager_task_leaves_a_failed_send_pending_for_the_sweeper(db, flaky, 
 ], ids=["recipient-550", "all-recipients-5xx", "data-552", "data-554"])
 def test_a_message_refused_for_good_fails_at_once(db, flaky, error):
     flaky.failures, flaky.error = 100, error
-    message = new_message(sealed_context=outbox.crypto.seal(json.dumps({"url": SECRET_URL})))
+    message = new_message(sealed_context=crypto.seal(json.dumps({"url": SECRET_URL})))
     assert outbox.mail_deliver(message.pk) == Status.FAILED
     stored = row(message)
     assert (stored.status, stored.attempts, stored.sealed_context) == (Status.FAILED, 1, "")
@@ -533,7 +533,8 @@ def test_a_failed_link_mail_is_not_sent_again_without_its_link(db, rf, staff):
 
     from authsuite.admin import OutboxMessageAdmin
     from authsuite.models import OutboxMessage
-    from authsuite.outbox import _record_failure, mail_enqueue
+    from authsuite.outbox import mail_enqueue
+    from authsuite.outbox.delivery import record_failure
 
     message = mail_enqueue(template="accounts/email/magic_link", to="a@example.com",
                            secrets={"url": "https://example.com/secret"})
@@ -542,7 +543,7 @@ def test_a_failed_link_mail_is_not_sent_again_without_its_link(db, rf, staff):
         status=OutboxMessage.Status.SENDING, claimed_at=message.created_at, attempts=99,
         sealed_context=message.sealed_context)
     message.refresh_from_db()
-    _record_failure(message, OSError("refused"))
+    record_failure(message, OSError("refused"))
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.FAILED
     assert message.secret_erased and message.sealed_context == ""

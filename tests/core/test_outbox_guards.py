@@ -14,6 +14,7 @@ from django.test import override_settings
 
 from authsuite import crypto, outbox
 from authsuite.models import OutboxMessage
+from authsuite.outbox import registry
 from tests.core.test_outbox import (
     GREETING,
     SECRET_URL,
@@ -70,7 +71,7 @@ def guard():
     check = Guard()
     outbox.guard_register(GUARD, check)
     yield check
-    outbox._guards.pop(GUARD, None)
+    registry.guards.pop(GUARD, None)
 
 
 def guarded(guard_name: str = GUARD) -> OutboxMessage:

@@ -19,6 +19,7 @@ from django.urls import get_script_prefix, set_script_prefix
 
 from authsuite import context, outbox
 from authsuite.models import OutboxMessage
+from authsuite.outbox import claims, delivery, registry
 from tests.core.test_outbox import FlakyBackend
 
 Status = OutboxMessage.Status
@@ -67,7 +68,7 @@ def decider():
     resolve = Decider()
     outbox.resolver_register(RESOLVER, resolve)
     yield resolve
-    outbox._resolvers.pop(RESOLVER, None)
+    registry.resolvers.pop(RESOLVER, None)
 
 
 @pytest.fixture
@@ -176,14 +177,14 @@ def test_a_row_whose_resolver_is_gone_fails_at_once(held):
 def test_a_worker_whose_claim_was_taken_over_decides_nothing(decider, held, frozen, settings):
     settings.AUTHSUITE_MAIL_CLAIM_TIMEOUT = 300
     message = ask()
-    mine = outbox._claim(message.pk)
+    mine = claims.claim(message.pk)
     frozen.shift(301)
-    theirs = outbox._claim(message.pk)  # the first worker outlived its claim
+    theirs = claims.claim(message.pk)  # the first worker outlived its claim
 
-    assert outbox._resolve(mine) == "skipped"
+    assert delivery.resolve(mine) == "skipped"
     assert decider.calls == [] and not Group.objects.exists()
-    assert outbox._resolve(theirs) == "resolved"
-    assert outbox._resolve(theirs) == "skipped"  # decided already
+    assert delivery.resolve(theirs) == "resolved"
+    assert delivery.resolve(theirs) == "skipped"  # decided already
     assert len(decider.calls) == 1
 
 

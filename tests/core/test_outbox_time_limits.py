@@ -14,6 +14,7 @@ from django.test import override_settings
 
 from authsuite import outbox, tasks
 from authsuite.models import OutboxMessage
+from authsuite.outbox import enqueue
 from tests.core.test_outbox import START, TEMPLATES_DIR, FlakyBackend, new_message, row
 
 Status = OutboxMessage.Status
@@ -61,9 +62,9 @@ def test_a_claim_too_short_for_both_limits_sets_none(settings, claim):
 
 def test_each_delivery_is_queued_with_the_limits_of_the_claim_then(db, queued, settings):
     settings.AUTHSUITE_MAIL_CLAIM_TIMEOUT = 300
-    outbox._queue(1)
+    enqueue.queue_delivery(1)
     settings.AUTHSUITE_MAIL_CLAIM_TIMEOUT = 60  # read when queued, not when imported
-    outbox._queue(2)
+    enqueue.queue_delivery(2)
 
     assert queued.queued == [
         ((1,), {"soft_time_limit": 240, "time_limit": 270}),

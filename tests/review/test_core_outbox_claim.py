@@ -10,6 +10,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 
 from authsuite import outbox
 from authsuite.models import OutboxMessage
+from authsuite.outbox import delivery
 
 Status = OutboxMessage.Status
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -56,7 +57,7 @@ def _message():
 def _render(monkeypatch):
     from django.core.mail import EmailMultiAlternatives
 
-    monkeypatch.setattr(outbox, "render", lambda m: EmailMultiAlternatives(
+    monkeypatch.setattr(delivery, "render", lambda m: EmailMultiAlternatives(
         subject="s", body="b", to=[m.to], headers={"X-Authsuite-Message": str(m.pk)}))
 
 

@@ -1,0 +1,45 @@
+"""The periodic task's work: queue what lost tasks left behind, forget old messages."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from authsuite.app_settings import app_settings
+from authsuite.models import OutboxMessage
+from authsuite.outbox import enqueue
+from authsuite.outbox.claims import fail_lost, lost
+
+logger = logging.getLogger("authsuite.outbox")
+
+
+def outbox_sweep() -> int:
+    """Queue every message a lost task left behind; delete old delivered and failed ones.
+
+    Returns how many messages were queued.
+    """
+    now = timezone.now()
+    pending_since = now - timedelta(seconds=app_settings.MAIL_SWEEP_AFTER)
+    has_attempts = Q(attempts__lt=app_settings.MAIL_MAX_ATTEMPTS)
+    if failed := fail_lost(OutboxMessage.objects.filter(lost(now) & ~has_attempts)):
+        logger.error("outbox: %s messages were lost on their last attempt; failed for good",
+                     failed)
+    due = OutboxMessage.objects.filter(
+        Q(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now,
+          created_at__lte=pending_since)
+        | (lost(now) & has_attempts)
+    ).values_list("pk", flat=True)[:1000]
+    ids = list(due)
+    for message_id in ids:
+        enqueue.queue_delivery(message_id)
+    # Kept as long for staff to see, then gone with the addresses and request details
+    # they hold: delivered ones from their delivery, failed ones from when they were made.
+    kept_since = now - timedelta(days=app_settings.MAIL_KEEP_DAYS)
+    OutboxMessage.objects.filter(
+        Q(status=OutboxMessage.Status.SENT, sent_at__lt=kept_since)
+        | Q(status=OutboxMessage.Status.FAILED, created_at__lt=kept_since)
+    ).delete()
+    return len(ids)
