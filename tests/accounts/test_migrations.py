@@ -13,14 +13,14 @@ from django.utils import timezone
 
 
 @contextmanager
-def migrated_back_to(migration: tuple[str, str]):
-    """The models as of ``migration``, with the database migrated back to it; forward to
-    the latest state again afterwards, whatever happened."""
+def migrated_back_to(*migrations: tuple[str, str]):
+    """The models as of ``migrations`` (one per app), with the database migrated back to
+    them; forward to the latest state again afterwards, whatever happened."""
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes()
     try:
-        executor.migrate([migration])
-        yield executor.loader.project_state([migration]).apps
+        executor.migrate(list(migrations))
+        yield executor.loader.project_state(list(migrations)).apps
     finally:
         MigrationExecutor(connection).migrate(latest)
 
@@ -115,3 +115,50 @@ def test_one_live_passkey_sign_up_link_is_kept_per_address_before_the_constraint
         assert voided[older.pk] is not None
         assert voided[newer.pk] is None and voided[alone.pk] is None
         assert voided[used.pk] is None  # used, not live: left as it was
+
+
+@pytest.mark.django_db(transaction=True)
+def test_undecided_link_requests_written_before_requests_expired_get_their_expiry(settings):
+    from authsuite.models import OutboxMessage as Current
+    from authsuite.outbox import mail_deliver
+
+    settings.AUTHSUITE_ACCOUNTS_MAGIC_LINK_TIMEOUT = 900
+    settings.AUTHSUITE_ACCOUNTS_PASSWORD_RESET_TIMEOUT = 7200
+    resolver = "accounts.link_request"
+    with migrated_back_to(("accounts", "0010_password_rehash"),
+                          ("authsuite", "0005_outbox_guard")) as apps:
+        OutboxMessage = apps.get_model("authsuite", "OutboxMessage")
+        now = timezone.now()
+        asked_at = now - timedelta(minutes=30)
+
+        def request(purpose, **fields):
+            return OutboxMessage.objects.create(**{
+                "template": resolver, "resolver": resolver, "to": "ann@example.com",
+                "context": {"email": "ann@example.com", "purpose": purpose},
+                "created_at": asked_at, **fields}).pk
+
+        magic = request("magic_link")
+        reset = request("password_reset")
+        claimed = request("magic_link", status="sending", claimed_at=asked_at)
+        unknown = request("unheard_of")
+        dated = request("magic_link", expires_at=now + timedelta(hours=5))
+        failed = request("magic_link", status="failed")
+        decided = OutboxMessage.objects.create(
+            template="accounts/email/magic_link", to="ann@example.com", created_at=asked_at).pk
+
+        migrate_to(("accounts", "0011_link_requests_expire"))
+
+        expiry = dict(OutboxMessage.objects.values_list("pk", "expires_at"))
+        assert expiry[magic] == asked_at + timedelta(seconds=900)
+        assert expiry[reset] == asked_at + timedelta(seconds=7200)
+        assert expiry[claimed] == asked_at + timedelta(seconds=900)
+        assert expiry[unknown] == asked_at + timedelta(seconds=900)  # the shorter lifetime
+        assert expiry[dated] == now + timedelta(hours=5)
+        assert expiry[failed] is None and expiry[decided] is None
+
+    # Asked for half an hour ago, its 15-minute link would be dead: dropped undecided.
+    assert mail_deliver(magic) == "failed"
+    stale = Current.objects.get(pk=magic)
+    assert stale.resolver == resolver
+    assert stale.last_error == "The request expired before it could be answered."
+
