@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.core.exceptions import PermissionDenied
+
 
 class AccountsError(StrEnum):
     INVALID_CREDENTIALS = "invalid_credentials"
@@ -26,6 +28,15 @@ class AccountsError(StrEnum):
     SESSION_NOT_FOUND = "session_not_found"
     REAUTHENTICATION_REQUIRED = "reauthentication_required"
     USE_PASSWORD = "use_password"
+
+
+class SignInRefused(PermissionDenied):
+    """The account was disabled while its sign-in completed: a deactivation committed
+    between the check of its credentials and the sign-in's own writes. Nothing of the
+    sign-in is kept, and the request is refused as one by a disabled account is (403)."""
+
+    def __init__(self):
+        super().__init__("This account is disabled.")
 
 
 STATUS = {

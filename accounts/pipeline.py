@@ -37,11 +37,13 @@ from dataclasses import asdict, dataclass, field
 
 from django.contrib import auth
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.db import connections, router, transaction
 from django.urls import reverse
 
 from accounts import authrecord, credentials, lockout, sessions, signals
 from accounts.app_settings import app_settings
+from accounts.errors import SignInRefused
 from accounts.users import active_only
 
 SESSION_KEY = "_authsuite_login"
@@ -309,6 +311,17 @@ def _complete(request, user, state: LoginState) -> None:
         # auth.login keeps the key of a session already signed in as this user; a sign-in
         # must rotate it all the same.
         request.session.cycle_key()
+    try:
+        _complete_writes(request, user, state)
+    except SignInRefused:
+        # The account was disabled meanwhile (``last_login_update``): nothing was written,
+        # and the session auth.login filled in is emptied before the response saves it.
+        request.session.flush()
+        request.user = AnonymousUser()
+        raise
+
+
+def _complete_writes(request, user, state: LoginState) -> None:
     # One transaction for the writes of a sign-in (session row, last_login, tracked
     # session, receivers' records): one commit instead of one per write, and no session
     # left half recorded if one of them fails.

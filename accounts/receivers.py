@@ -6,7 +6,8 @@ from django.db import router
 from django.utils import timezone
 
 from accounts import lockout, sessions, tokens
-from accounts.users import stores_is_active
+from accounts.errors import SignInRefused
+from accounts.users import active_only, stores_is_active
 from authsuite import db
 
 
@@ -41,8 +42,17 @@ def end_sessions_when_disabled(sender, instance, created, **kwargs):
 
 def last_login_update(sender, user, **kwargs):
     """``last_login`` at each sign-in, as Django's ``update_last_login`` sets it, in one
-    statement and without the user's save signals (nothing else on the user changes)."""
+    statement and without the user's save signals (nothing else on the user changes).
+
+    The write is also the sign-in's last look at the account: only a row still enabled is
+    written (on a model with an ``is_active`` column), and a deactivation holds that row's
+    lock until it commits. A sign-in whose credentials were checked just before a
+    deactivation committed writes nothing, and is refused (``SignInRefused``, its writes
+    rolled back) instead of keeping a session the deactivation did not see and end."""
     model = user._meta.model
     user.last_login = timezone.now()
-    db.update(model, using=router.db_for_write(model, instance=user), where={"pk": user.pk},
-              values={"last_login": user.last_login})
+    written = db.update(model, using=router.db_for_write(model, instance=user),
+                        where={"pk": user.pk, **active_only()},
+                        values={"last_login": user.last_login})
+    if not written:
+        raise SignInRefused
