@@ -32,6 +32,7 @@ import unicodedataplus
 from django.core.exceptions import ValidationError
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.errors import AccountsError
 from authsuite.text import NAMED_AT_MOST, character_label
@@ -137,16 +138,20 @@ def validate_scripts(email: str) -> None:
 
     Only where an address is registered: an account that has such an address already
     still signs in, and asks for links, with it."""
-    part = mixed_label(email)
-    if part is None:
+    label = mixed_label(email)
+    if label is None:
         return
-    names, odd = mixed(part)
-    values = {"part": part, "scripts": get_text_list(names, _("and"))}
+    names, odd = mixed(label)
+    values = {"label": label, "scripts": get_text_list(names, _("and")), "main": names[0]}
+    message = _("“%(label)s” mixes %(scripts)s letters, so the address could pass for another "
+                "one.") % values
     if odd:
-        values["characters"] = ", ".join(character_label(c) for c in odd[:NAMED_AT_MOST])
-        message = _("“%(part)s” mixes %(scripts)s letters (%(characters)s), so the address "
-                    "could pass for another one. Type it in one script.") % values
-    else:
-        message = _("“%(part)s” mixes %(scripts)s letters, so the address could pass for "
-                    "another one. Type it in one script.") % values
-    raise ValidationError(message, code=AccountsError.EMAIL_MIXED_SCRIPT)
+        named = [character_label(c) for c in odd[:NAMED_AT_MOST]]
+        if len(odd) > NAMED_AT_MOST:
+            rest = len(odd) - NAMED_AT_MOST
+            named.append(ngettext("%(count)d other", "%(count)d others", rest) % {"count": rest})
+        values["characters"] = get_text_list(named, _("and"))
+        message += " " + ngettext("%(characters)s is not %(main)s.",
+                                  "%(characters)s are not %(main)s.", len(odd)) % values
+    raise ValidationError(f"{message} {_('Type the domain in one script.')}",
+                          code=AccountsError.EMAIL_MIXED_SCRIPT)

@@ -32,8 +32,9 @@ User = get_user_model()
 PASSPHRASE = "correct horse battery staple"
 CYRILLIC_A = "\u0430"
 LOOKALIKE = f"ann@ex{CYRILLIC_A}mple.com"  # shows as ann@example.com
-MESSAGE = (f"“ex{CYRILLIC_A}mple” mixes Latin and Cyrillic letters (U+0430 (CYRILLIC SMALL "
-           "LETTER A)), so the address could pass for another one. Type it in one script.")
+MESSAGE = (f"“ex{CYRILLIC_A}mple” mixes Latin and Cyrillic letters, so the address could pass for "
+           "another one. U+0430 (CYRILLIC SMALL LETTER A) is not Latin. Type the domain in one "
+           "script.")
 
 MIXED = [
     LOOKALIKE,
@@ -105,7 +106,22 @@ def test_the_message_names_the_part_its_scripts_and_the_letters_that_stand_out()
     with pytest.raises(ValidationError) as raised:
         validate_scripts("ann@日本서울ひら.example")
     assert raised.value.messages == ["“日本서울ひら” mixes Han, Hangul and Hiragana letters, so the "
-                                     "address could pass for another one. Type it in one script."]
+                                     "address could pass for another one. Type the domain in one "
+                                     "script."]
+    cyrillic = "\u0435\u0445\u0430\u0440\u04cf\u0435\u0455"  # ехарӏеѕ: "exapies"
+    with pytest.raises(ValidationError) as raised:
+        validate_scripts(f"ann@{cyrillic}m.example")  # and a Latin m
+    assert raised.value.messages == [f"“{cyrillic}m” mixes Cyrillic and Latin letters, so the "
+                                     "address could pass for another one. U+006D (LATIN SMALL "
+                                     "LETTER M) is not Cyrillic. Type the domain in one script."]
+    with pytest.raises(ValidationError) as raised:
+        validate_scripts(f"ann@{cyrillic}me.example")
+    assert ("U+006D (LATIN SMALL LETTER M) and U+0065 (LATIN SMALL LETTER E) are not Cyrillic."
+            in raised.value.messages[0])
+    with pytest.raises(ValidationError) as raised:
+        validate_scripts(f"ann@{cyrillic}mnop.example")
+    assert ("U+006D (LATIN SMALL LETTER M), U+006E (LATIN SMALL LETTER N), U+006F (LATIN "
+            "SMALL LETTER O) and 1 other are not Cyrillic.") in raised.value.messages[0]
 
 
 # --- where an address is registered: pages and API ------------------------------------------
