@@ -24,6 +24,9 @@ class AccountsError(StrEnum):
     EMAIL_UNVERIFIED = "email_unverified"
     EMAIL_ALREADY_VERIFIED = "email_already_verified"
     EMAIL_LIMIT = "email_limit"
+    #: A new address whose domain label or local part mixes scripts that let it pass for
+    #: another (Latin with Cyrillic or Greek, say): see ``accounts.scripts``.
+    EMAIL_MIXED_SCRIPT = "email_mixed_script"
     NO_LOGIN_PENDING = "no_login_pending"
     SESSION_NOT_FOUND = "session_not_found"
     REAUTHENTICATION_REQUIRED = "reauthentication_required"

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.app_settings import app_settings
 from accounts.models import normalize_email, validate_mail_domain, validate_public_domain
+from accounts.scripts import validate_scripts
 from authsuite.text import control_characters_message, has_control_characters
 
 PASSWORD_MAX = 1024
@@ -27,9 +28,11 @@ class AddressField(forms.EmailField):
 
 class NewAddressField(AddressField):
     """An address being registered (signing up, adding one): also on a domain mail from a
-    public service can reach (:func:`accounts.models.validate_public_domain`)."""
+    public service can reach (:func:`accounts.models.validate_public_domain`), and in no mix
+    of scripts that lets it pass for another (:func:`accounts.scripts.validate_scripts`)."""
 
-    default_validators = [*AddressField.default_validators, validate_public_domain]
+    default_validators = [*AddressField.default_validators, validate_public_domain,
+                          validate_scripts]
 
 
 class NormalFormFirstMixin:

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from accounts.forms import PASSWORD_MAX
 from accounts.models import normalize_email, validate_mail_domain, validate_public_domain
+from accounts.scripts import validate_scripts
 from authsuite.text import control_characters_message, has_control_characters
 
 
@@ -28,13 +29,15 @@ class StringField(StrictStringMixin, serializers.CharField):
 
 class EmailField(StrictStringMixin, serializers.EmailField):
     """An address, validated in the normal form the suite stores and compares; ``new``: one
-    being registered, also on a domain mail can reach (``validate_public_domain``)."""
+    being registered, also on a domain mail can reach (``validate_public_domain``) and in no
+    mix of scripts that lets it pass for another (``validate_scripts``: its own error code,
+    ``email_mixed_script``)."""
 
     def __init__(self, *, new: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.validators.append(validate_mail_domain)
         if new:
-            self.validators.append(validate_public_domain)
+            self.validators += [validate_public_domain, validate_scripts]
 
     def to_internal_value(self, data):
         return normalize_email(super().to_internal_value(data))

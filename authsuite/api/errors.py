@@ -100,6 +100,26 @@ def _first_code(detail) -> str | None:
     return codes
 
 
+def _field_code(detail) -> tuple[str, str] | None:
+    """The first field error whose code is one of the suite's own (``email_mixed_script``
+    from a field's validator), with its message: it says more than ``invalid`` does, and a
+    client may rely on it as on a flow's code. DRF's own codes (``required``, ``blank``,
+    ``max_length``) are no stable codes of the API: those stay ``invalid``."""
+    from authsuite.api.schema import error_codes  # the schema's module imports this one
+
+    own = set(error_codes()) - {CoreError.INVALID}
+    stack = [detail]
+    while stack:
+        item = stack.pop(0)
+        if isinstance(item, dict):
+            stack[:0] = list(item.values())
+        elif isinstance(item, list):
+            stack[:0] = item
+        elif getattr(item, "code", None) in own:
+            return str(item.code), str(item)
+    return None
+
+
 def _signal_denial(code: str, context: dict, detail: str) -> None:
     from authsuite import signals
 
@@ -138,6 +158,8 @@ def exception_handler(exc, context):
         non_field = fields.pop("non_field_errors", None)
         message = non_field[0] if non_field else "Some fields are invalid."
         code = _first_code(exc) if non_field else CoreError.INVALID
+        if not non_field and (own := _field_code(exc.detail)):
+            code, message = own
         if code == "null":  # DRF's code for a JSON ``null`` body: a wrong shape like any other
             code = CoreError.INVALID
         body = envelope(code or CoreError.INVALID, message, fields)

@@ -31,8 +31,9 @@ _METHODS = {"get", "post", "put", "patch", "delete"}
 _WITH_BODY = {"post", "put", "patch", "delete"}
 # (status, description, methods it applies to)
 _RESPONSES = [
-    ("400", "Invalid or malformed input (`invalid`, `malformed_request`, or a flow's own "
-            "code); `fields` names the fields at fault.", _WITH_BODY),
+    ("400", "Invalid or malformed input (`invalid`, `malformed_request`, or a flow's or a "
+            "field's own code, such as `email_mixed_script`); `fields` names the fields at "
+            "fault.", _WITH_BODY),
     # authsuite.context.unreadable refuses these before any view, whatever the method.
     ("400", "A request that cannot be read (`malformed_request`): a Content-Type naming a "
             "charset other than UTF-8, a Content-Length that is not a number, or more query "
