@@ -349,8 +349,24 @@ def test_weaker_argon2_parameters_are_upgraded_on_login():
     assert "m=19456,t=2,p=1" in user.password
 
 
-def test_demo_settings_put_argon2id_first():
+@pytest.mark.parametrize("module", ["settings", "settings_production"])
+def test_demo_settings_put_the_normalizing_argon2id_first(module):
+    import ast
+    from pathlib import Path
+
+    import authsuite
+
+    # Read, not imported: the production profile needs its environment.
+    tree = ast.parse((Path(authsuite.__file__).parent / f"{module}.py").read_text())
+    hashers = next(ast.literal_eval(node.value) for node in ast.walk(tree)
+                   if isinstance(node, ast.Assign)
+                   and any(getattr(t, "id", "") == "PASSWORD_HASHERS" for t in node.targets))
+    # Then the hasher of the hashes stored before passwords were normalised.
+    assert hashers[:2] == ["accounts.hashers.NormalizingArgon2idPasswordHasher",
+                           "accounts.hashers.Argon2idPasswordHasher"]
+
+
+def test_demo_settings_validators():
     from authsuite import settings as demo
 
-    assert demo.PASSWORD_HASHERS[0] == "accounts.hashers.Argon2idPasswordHasher"
     assert demo.AUTH_PASSWORD_VALIDATORS == VALIDATORS
