@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from accounts.app_settings import app_settings
 from accounts.users import stores_is_active
@@ -14,6 +15,8 @@ from accounts.users import stores_is_active
 MIDDLEWARE_SESSION = "accounts.sessions.SessionTrackingMiddleware"
 MIDDLEWARE_AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 MIDDLEWARE_CONTEXT = "authsuite.context.RequestContextMiddleware"
+HASHER_NORMALIZING = "accounts.hashers.NormalizingArgon2idPasswordHasher"
+HASHER_AS_TYPED = "accounts.hashers.Argon2idPasswordHasher"
 
 
 def _stores_is_active() -> bool:
@@ -70,9 +73,11 @@ def check_accounts(app_configs=None, **kwargs):
     if hashers and "argon2" not in hashers[0].lower() and not settings.DEBUG:
         errors.append(checks.Warning(
             "The first password hasher is not Argon2id.",
-            hint="Put 'accounts.hashers.Argon2idPasswordHasher' first in PASSWORD_HASHERS.",
+            hint=f"Put '{HASHER_NORMALIZING}' first in PASSWORD_HASHERS, and "
+                 f"'{HASHER_AS_TYPED}' after it.",
             obj="PASSWORD_HASHERS", id="authsuite_accounts.W001",
         ))
+    errors.extend(_normal_form_errors(hashers))
     if app_settings.ARGON2_MEMORY_COST < 19456 or app_settings.ARGON2_TIME_COST < 2:
         errors.append(checks.Error(
             "Argon2id parameters are below OWASP's minimum (19 MiB, t=2).",
@@ -123,6 +128,48 @@ def check_accounts(app_configs=None, **kwargs):
             obj="INSTALLED_APPS", id="authsuite_accounts.W004",
         ))
     return errors
+
+
+def _hasher_classes(paths: list[str]) -> list[type] | None:
+    try:
+        return [import_string(path) for path in paths]
+    except ImportError:  # Django's own use of the setting reports the wrong path
+        return None
+
+
+def _normal_form_errors(paths: list[str]) -> list:
+    """Passwords hashed as typed while the suite's normalising Argon2id is not first (the
+    same password then signs in from one device and not another), and the normalising one
+    first without a hasher for the hashes stored before it (every one of them refused)."""
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    from accounts.hashers import NormalizingArgon2idPasswordHasher
+
+    classes = _hasher_classes(paths)
+    if not classes:
+        return []
+    first = classes[0]
+    if not issubclass(first, Argon2PasswordHasher):
+        return []  # W001 says what to put first
+    if not issubclass(first, NormalizingArgon2idPasswordHasher):
+        return [checks.Warning(
+            "Passwords are hashed as typed: the same password typed in another Unicode form "
+            "(an accented letter composed or not, full-width letters, a ligature) is refused.",
+            hint=f"Put '{HASHER_NORMALIZING}' first in PASSWORD_HASHERS and keep "
+                 f"'{paths[0]}' after it: the hashes stored so far still sign in and are "
+                 "stored in the normal form at their next sign-in.",
+            obj="PASSWORD_HASHERS", id="authsuite_accounts.W006",
+        )]
+    if not any(cls.algorithm == Argon2PasswordHasher.algorithm for cls in classes):
+        return [checks.Error(
+            f"PASSWORD_HASHERS has no hasher for the '{Argon2PasswordHasher.algorithm}' "
+            "hashes stored before passwords were normalised: every account with one "
+            "could no longer sign in with its password.",
+            hint=f"Add '{HASHER_AS_TYPED}' after '{paths[0]}' (a project that never "
+                 "stored such hashes loses nothing by listing it).",
+            obj="PASSWORD_HASHERS", id="authsuite_accounts.E012",
+        )]
+    return []
 
 
 def _login_redirect_problem() -> str | None:

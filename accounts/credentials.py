@@ -11,7 +11,9 @@ stop matching, the day an operator raises the Argon2 cost or imports accounts ha
 PBKDF2. Here the check records the step (:class:`~accounts.models.PasswordRehash`), and
 what was bound to the old hash still matches while the password stored is the one that
 replaced it. A changed password (any ``set_password``: a change, a reset, the admin,
-``changepassword``) matches nothing bound before.
+``changepassword``) matches nothing bound before. A hash of a password as typed, stored
+before passwords were normalised, is taken over under the normalising hasher's name when
+the password was already in normal form (no second hash), and hashed again otherwise.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import partial
 
-from django.contrib.auth.hashers import check_password
+from django.contrib.auth.hashers import check_password, get_hasher
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -99,7 +101,11 @@ def password_matches(user, raw_password: str) -> bool:
     encoded = user.password
 
     def store_again(raw):
-        user.set_password(raw)
+        adopted = _adopted(raw, encoded)
+        if adopted is None:
+            user.set_password(raw)
+        else:
+            user.password = adopted
         user._password = None  # the same password: not a change for the validators
         try:
             with transaction.atomic():
@@ -117,6 +123,13 @@ def password_matches(user, raw_password: str) -> bool:
             user.password = encoded
 
     return check_password(raw_password, encoded, store_again)
+
+
+def _adopted(raw_password: str, encoded: str) -> str | None:
+    """The checked hash ``encoded`` taken over as it is by the configured hasher, if it can
+    (``NormalizingArgon2idPasswordHasher.adopt``), sparing the sign-in a second hash."""
+    adopt = getattr(get_hasher("default"), "adopt", None)
+    return adopt(raw_password, encoded) if adopt is not None else None
 
 
 def _record(user, encoded: str) -> None:

@@ -1,6 +1,11 @@
 """Password policy after NIST SP 800-63B-4: length, a blocklist, a breach check; no
 composition rules and no rotation.
 
+Each validator judges the password in the normal form it is hashed in
+(:func:`accounts.hashers.normalize_password`): its length counts the code points of that
+form, and a common or breached password typed in full-width letters or with a ligature is
+the common or breached password it stands for.
+
 Add to ``AUTH_PASSWORD_VALIDATORS``::
 
     {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 15}},
@@ -22,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.app_settings import app_settings
+from accounts.hashers import normalize_password
 from authsuite.app_settings import app_settings as core_settings
 
 
@@ -33,7 +39,9 @@ class LengthValidator:
     staying at or above that floor is the project's choice, not checked here.
 
     The upper bound only stops absurd inputs from costing a hash; anything a person or a
-    password manager would produce (128 characters and well beyond) is accepted.
+    password manager would produce (128 characters and well beyond) is accepted. Both count
+    the code points of the password's normal form: "é" is one character however it was
+    typed.
     """
 
     def __init__(self, min_length: int = 15, max_length: int = 1024):
@@ -41,6 +49,7 @@ class LengthValidator:
         self.max_length = max_length
 
     def validate(self, password, user=None):
+        password = normalize_password(password)
         if len(password) < self.min_length:
             raise ValidationError(
                 ngettext(
@@ -111,7 +120,7 @@ class BlocklistValidator:
                        ("email", "name", "first_name", "last_name", "username")]
         words = set()
         for value in values:
-            value = str(value or "").lower().strip()
+            value = normalize_password(str(value or "")).lower().strip()
             # The whole value ("ann.archer@example.com"), each word of it ("archer"), its
             # words run together ("fabrikamidentity"), and an address's local part.
             words.update((value, _NOT_WORD_RE.sub("", value), value.split("@", 1)[0]))
@@ -134,7 +143,7 @@ class BlocklistValidator:
             len(lowered) > 1 and _sequence(lowered))
 
     def validate(self, password, user=None):
-        lowered = password.lower()
+        lowered = normalize_password(password).lower()
         # Mostly context words: removing all of them (longest first) leaves less than half.
         # Checked first: where both apply, the reason that names the person's own words
         # tells them more.
@@ -154,7 +163,8 @@ class BlocklistValidator:
 
 
 class BreachedPasswordChecker:
-    """Interface: say whether a password is known from a breach corpus."""
+    """Interface: say whether a password is known from a breach corpus. It is given the
+    password in its normal form (NFKC), the string that is hashed."""
 
     def is_breached(self, password: str) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
@@ -205,7 +215,7 @@ class BreachedPasswordValidator:
 
     def validate(self, password, user=None):
         checker = breached_checker()
-        if checker is not None and checker.is_breached(password):
+        if checker is not None and checker.is_breached(normalize_password(password)):
             raise ValidationError(
                 _("This password has appeared in a data breach. Choose another one."),
                 code="password_breached",

@@ -132,6 +132,9 @@ LOGIN_REDIRECT_URL = "/accounts/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 PASSWORD_HASHERS = [
+    "accounts.hashers.NormalizingArgon2idPasswordHasher",
+    # Checks the hashes stored before passwords were normalised; they are stored again in
+    # the normal form at their next sign-in.
     "accounts.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]

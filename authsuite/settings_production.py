@@ -50,6 +50,9 @@ AUTHSUITE_SECRET_BOX_KEY_FALLBACKS = env_list("AUTHSUITE_SECRET_BOX_KEY_FALLBACK
 AUTHSUITE_AUDIT_SIGNING_KEY = os.environ.get("AUTHSUITE_AUDIT_SIGNING_KEY", "")
 
 PASSWORD_HASHERS = [
+    "accounts.hashers.NormalizingArgon2idPasswordHasher",
+    # Checks the hashes stored before passwords were normalised; they are stored again in
+    # the normal form at their next sign-in.
     "accounts.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]

@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import identify_hasher, make_password
 from django.core.exceptions import ValidationError
 from django.test import Client, override_settings
 
-from accounts.hashers import Argon2idPasswordHasher
+from accounts.hashers import NormalizingArgon2idPasswordHasher
 from accounts.passwords import LocalListChecker
 from tests.accounts.support import api_post, error_code, html_login
 from tests.factories import UserFactory
@@ -19,6 +19,7 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 User = get_user_model()
 REAL_HASHERS = [
+    "accounts.hashers.NormalizingArgon2idPasswordHasher",
     "accounts.hashers.Argon2idPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.MD5PasswordHasher",
@@ -290,8 +291,8 @@ def test_no_composition_rules(client, passphrase):
 def test_argon2id_default_parameters():
     encoded = make_password("correct horse battery staple")
 
-    assert encoded.startswith("argon2$argon2id$")
-    decoded = Argon2idPasswordHasher().decode(encoded)
+    assert encoded.startswith("argon2_nfkc$argon2id$")
+    decoded = NormalizingArgon2idPasswordHasher().decode(encoded)
     assert decoded["memory_cost"] == 19456
     assert decoded["time_cost"] == 2
     assert decoded["parallelism"] == 1
@@ -301,12 +302,13 @@ def test_argon2id_default_parameters():
 @override_settings(PASSWORD_HASHERS=REAL_HASHERS, AUTHSUITE_ACCOUNTS_ARGON2_MEMORY_COST=32768,
                    AUTHSUITE_ACCOUNTS_ARGON2_TIME_COST=3)
 def test_argon2id_parameters_are_configurable():
-    decoded = Argon2idPasswordHasher().decode(make_password("correct horse battery staple"))
+    decoded = NormalizingArgon2idPasswordHasher().decode(
+        make_password("correct horse battery staple"))
     assert (decoded["memory_cost"], decoded["time_cost"]) == (32768, 3)
 
 
 @override_settings(PASSWORD_HASHERS=REAL_HASHERS)
-@pytest.mark.parametrize("old_algorithm", ["pbkdf2_sha256", "md5"])
+@pytest.mark.parametrize("old_algorithm", ["pbkdf2_sha256", "md5", "argon2"])
 @pytest.mark.parametrize("via", ["html", "api"])
 def test_old_hash_is_upgraded_to_argon2id_on_login(old_algorithm, via):
     user = UserFactory()
@@ -323,7 +325,7 @@ def test_old_hash_is_upgraded_to_argon2id_on_login(old_algorithm, via):
         assert response.json() == {"status": "authenticated"}
 
     user.refresh_from_db()
-    assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+    assert user.password.startswith("argon2_nfkc$argon2id$v=19$m=19456,t=2,p=1$")
     assert user.check_password("an old but long passphrase")
 
 
@@ -349,8 +351,24 @@ def test_weaker_argon2_parameters_are_upgraded_on_login():
     assert "m=19456,t=2,p=1" in user.password
 
 
-def test_demo_settings_put_argon2id_first():
+@pytest.mark.parametrize("module", ["settings", "settings_production"])
+def test_demo_settings_put_the_normalizing_argon2id_first(module):
+    import ast
+    from pathlib import Path
+
+    import authsuite
+
+    # Read, not imported: the production profile needs its environment.
+    tree = ast.parse((Path(authsuite.__file__).parent / f"{module}.py").read_text())
+    hashers = next(ast.literal_eval(node.value) for node in ast.walk(tree)
+                   if isinstance(node, ast.Assign)
+                   and any(getattr(t, "id", "") == "PASSWORD_HASHERS" for t in node.targets))
+    # Then the hasher of the hashes stored before passwords were normalised.
+    assert hashers[:2] == ["accounts.hashers.NormalizingArgon2idPasswordHasher",
+                           "accounts.hashers.Argon2idPasswordHasher"]
+
+
+def test_demo_settings_validators():
     from authsuite import settings as demo
 
-    assert demo.PASSWORD_HASHERS[0] == "accounts.hashers.Argon2idPasswordHasher"
     assert demo.AUTH_PASSWORD_VALIDATORS == VALIDATORS

@@ -33,7 +33,7 @@ CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.E00
             "authsuite.E005", "authsuite.W001", "authsuite.W002", "authsuite.W003",
             "authsuite.W004"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
-    "authsuite_accounts.W005",
+    "authsuite_accounts.W005", "authsuite_accounts.W006", "authsuite_accounts.E012",
     "authsuite_accounts.W001", "authsuite_accounts.W002", "authsuite_accounts.W003",
     "authsuite_accounts.W004"]
 ALL_IDS = CORE_IDS + ACCOUNTS_IDS
@@ -43,8 +43,10 @@ AUTHENTICATION = "django.contrib.auth.middleware.AuthenticationMiddleware"
 REQUEST_CONTEXT = "authsuite.context.RequestContextMiddleware"
 SMTP = "django.core.mail.backends.smtp.EmailBackend"
 LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
-ARGON2_FIRST = ["accounts.hashers.Argon2idPasswordHasher",
-                "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+NORMALIZING = "accounts.hashers.NormalizingArgon2idPasswordHasher"
+AS_TYPED = "accounts.hashers.Argon2idPasswordHasher"
+PBKDF2 = "django.contrib.auth.hashers.PBKDF2PasswordHasher"
+ARGON2_FIRST = [NORMALIZING, AS_TYPED, PBKDF2]
 
 
 def all_messages() -> list[checks.CheckMessage]:
@@ -295,6 +297,35 @@ def test_accounts_w001_argon2_not_first():
         assert found("authsuite_accounts.W001").obj == "PASSWORD_HASHERS"
     with clean_production(PASSWORD_HASHERS=pbkdf2_first, DEBUG=True):
         absent("authsuite_accounts.W001")
+
+
+@pytest.mark.parametrize("first", [AS_TYPED, "django.contrib.auth.hashers.Argon2PasswordHasher"])
+def test_accounts_w006_passwords_hashed_as_typed(first):
+    # A project set up before passwords were normalised: its hasher hashes them as typed.
+    with clean_production(PASSWORD_HASHERS=[first, PBKDF2]):
+        message = found("authsuite_accounts.W006")
+    assert message.obj == "PASSWORD_HASHERS"
+    assert NORMALIZING in message.hint and first in message.hint
+    with clean_production(PASSWORD_HASHERS=[NORMALIZING, first, PBKDF2]):
+        absent("authsuite_accounts.W006")
+    with clean_production(PASSWORD_HASHERS=[PBKDF2, first]):  # W001's case, said once
+        absent("authsuite_accounts.W006")
+
+
+@pytest.mark.parametrize("rest", [[], [PBKDF2]])
+def test_accounts_e012_no_hasher_for_hashes_stored_as_typed(rest):
+    with clean_production(PASSWORD_HASHERS=[NORMALIZING, *rest]):
+        message = found("authsuite_accounts.E012")
+    assert message.obj == "PASSWORD_HASHERS" and AS_TYPED in message.hint
+    for legacy in (AS_TYPED, "django.contrib.auth.hashers.Argon2PasswordHasher"):
+        with clean_production(PASSWORD_HASHERS=[NORMALIZING, *rest, legacy]):
+            absent("authsuite_accounts.E012")
+
+
+def test_a_hasher_path_that_does_not_import_is_left_to_django():
+    with clean_production(PASSWORD_HASHERS=["accounts.hashers.NoSuchHasher", AS_TYPED]):
+        absent("authsuite_accounts.W006")
+        absent("authsuite_accounts.E012")
 
 
 @pytest.mark.parametrize(("memory", "time_cost"), [(19455, 2), (1024, 2), (19456, 1), (65536, 0)])
