@@ -105,6 +105,13 @@ BODIES = [
     ("deeply-nested", "[" * 50_000 + "]" * 50_000, JSON, 400, "malformed_request"),
     ("deeply-nested-object", '{"a":' * 30_000 + "1" + "}" * 30_000, JSON, 400, "malformed_request"),
     ("too-many-digits", '{"email": ' + "9" * 5000 + "}", JSON, 400, "malformed_request"),
+    # Python keeps the last value of a key given twice, other parsers the first: a proxy or
+    # a log could read another request from the one acted on.
+    ("duplicate-key", '{"email": "ann@example.com", "password": "x", "token": "x", '
+                      '"new_password": "x", "email": "eve@example.com"}', JSON, 400,
+     "malformed_request"),
+    ("duplicate-key-nested", '{"credential": {"id": "a", "id": "b"}}', JSON, 400,
+     "malformed_request"),
     ("list", "[]", JSON, 400, "invalid"),
     ("list-of-object", '[{"email": "ann@example.com"}]', JSON, 400, "invalid"),
     ("string", '"ann@example.com"', JSON, 400, "invalid"),
@@ -123,7 +130,8 @@ BODIES = [
 
 
 # Public endpoints get every body signed out, and these again signed in.
-SIGNED_IN_TOO = {"truncated", "deeply-nested", "null", "form-encoded", "ten-megabytes"}
+SIGNED_IN_TOO = {"truncated", "deeply-nested", "null", "form-encoded", "ten-megabytes",
+                 "duplicate-key"}
 
 
 def _body_params():

@@ -95,3 +95,18 @@ def test_options_on_the_schema_is_refused_in_the_envelope(client):
 
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("body", ['{"email": NaN, "password": "x"}',
+                                  '{"email": "ann@example.com", "password": Infinity}'])
+def test_nan_and_infinity_are_malformed_whatever_strict_json_says(client, monkeypatch, body):
+    """DRF's parser reads STRICT_JSON once, at import: a project with ``"STRICT_JSON":
+    False`` had the API take NaN and Infinity as numbers (as the parser's ``strict``)."""
+    from rest_framework import parsers
+
+    monkeypatch.setattr(parsers.JSONParser, "strict", False)
+
+    response = client.post(API + "login/", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_request"
