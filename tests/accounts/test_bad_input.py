@@ -20,6 +20,7 @@ from accounts import tokens
 from tests.accounts.db_state import snapshot
 from tests.conftest import STRONG_PASSWORD
 from tests.endpoints import API, HTTP_METHODS, Endpoint, api_endpoints
+from tests.factories import UserFactory
 
 User = get_user_model()
 
@@ -495,3 +496,107 @@ def test_a_cross_site_form_cannot_sign_in_through_the_api(user, password):
                         HTTP_X_CSRFTOKEN=token)
         assert_envelope(response, 415, "unsupported_media_type")
     assert client.get(API + "session/").json()["authenticated"] is False
+
+
+# --- ids of another account's rows, and ids that are no id -----------------------------------
+
+
+@pytest.fixture
+def others_rows(db):
+    """One row of another account behind every path with an id, and what each is."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import EmailAddress, UserSession
+    from mfa.models import TrustedBrowser
+    from passkeys.models import Passkey
+
+    other = User.objects.get(pk=UserFactory(password=STRONG_PASSWORD).pk)
+    now = timezone.now()
+    return {
+        "emails": EmailAddress.objects.create(user=other, email="other2@example.com",
+                                              verified=True),
+        "sessions": UserSession.objects.create(user=other, key_digest="0" * 64),
+        "mfa/trusted-browsers": TrustedBrowser.objects.create(
+            user=other, digest="1" * 64, expires_at=now + timedelta(days=30)),
+        "passkeys": Passkey.objects.create(user=other, credential_id="other-credential",
+                                           public_key=b"\x00", name="Other's key"),
+    }
+
+
+def _row_state(row):
+    row = type(row).objects.filter(pk=row.pk).values().first()
+    return row and {k: v for k, v in row.items() if k != "last_seen_at"}
+
+
+ID_ROUTES = [(e, m) for e in ENDPOINTS if "<" in e.route for m in e.methods]
+
+
+@pytest.mark.parametrize(("endpoint", "method"), [pytest.param(e, m, id=f"{e}-{m}")
+                                                  for e, m in ID_ROUTES])
+def test_another_accounts_row_is_not_found(signed_in, others_rows, endpoint, method):
+    """The id of a row of another account answers as an id no row has: 404, and the row is
+    as it was (not removed, renamed, made primary or mailed)."""
+    row = others_rows[endpoint.route.split("/<")[0]]
+    before, rows_before = snapshot(), _row_state(row)
+
+    response = send(signed_in, method, endpoint.url(pk=row.pk), json.dumps({"name": "Mine"}))
+
+    error = assert_envelope(response, 404, {error_code(response)})
+    assert error["code"].endswith("not_found"), error
+    nowhere = send(signed_in, method, endpoint.url(pk=row.pk + 1000), json.dumps({"name": "Mine"}))
+    assert nowhere.json() == response.json()  # the same answer as for no row at all
+    assert _row_state(row) == rows_before
+    assert snapshot() == before
+
+
+ODD_IDS = [
+    "\u0661",  # ARABIC-INDIC DIGIT ONE: str.isdigit() and int() take it, the URL does not
+    "\uff11",  # FULLWIDTH DIGIT ONE
+    "\u00b9",  # SUPERSCRIPT ONE
+    "%D9%A1", "%EF%BC%91", "-1", "+1", "1e3", "0x1", "%201",
+    str(2**63), str(2**70), str(-(2**70)),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "method"), [pytest.param(e, m, id=f"{e}-{m}")
+                                                  for e, m in ID_ROUTES])
+@pytest.mark.parametrize("bogus", ODD_IDS)
+def test_ids_that_are_no_id_of_a_row(signed_in, user, endpoint, method, bogus):
+    before = snapshot()
+    url = re.sub(r"<[^>]+>", bogus, API + endpoint.route)
+
+    response = send(signed_in, method, url, json.dumps({"name": "Mine"}))
+
+    error = assert_envelope(response, 404, {error_code(response)})
+    assert error["code"].endswith("not_found"), error
+    assert snapshot() == before
+
+
+UNSAFE = [(e, m) for e in ENDPOINTS for m in e.methods if m != "get"]
+
+
+@pytest.mark.parametrize(("endpoint", "method"), [pytest.param(e, m, id=f"{e}-{m}")
+                                                  for e, m in UNSAFE])
+@pytest.mark.parametrize("token", [None, "forged" * 8, ""])
+def test_every_unsafe_request_of_a_session_needs_its_csrf_token(user, password, endpoint,
+                                                                 method, token):
+    """Signed in with a fresh authentication (so nothing else refuses first): a request
+    without the session's CSRF token, or with a wrong one, changes nothing, whatever the
+    method and the body."""
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(user)
+    real = client.get(API + "csrf/").json()["detail"]
+    response = client.post(API + "reauthenticate/", {"password": password}, format="json",
+                           HTTP_X_CSRFTOKEN=real)
+    assert response.status_code == 200, response.content
+    before = snapshot()
+    extra = {} if token is None else {"HTTP_X_CSRFTOKEN": token}
+
+    response = send(client, method, endpoint.url(pk=user.pk),
+                    json.dumps({"name": "Mine", "email": "new@example.com"}), **extra)
+
+    assert_envelope(response, 403, "csrf_failed")
+    assert snapshot() == before
+    assert client.get(API + "session/").json()["authenticated"] is True
