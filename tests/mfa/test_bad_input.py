@@ -86,6 +86,8 @@ BODIES = [
     ("truncated", '{"code": ', JSON, 400, "malformed_request"),
     ("single-quotes", "{'code': '123456'}", JSON, 400, "malformed_request"),
     ("nan", '{"code": NaN}', JSON, 400, "malformed_request"),
+    ("duplicate-key", '{"code": "000000", "trust_browser": false, "code": "123456"}', JSON, 400,
+     "malformed_request"),
     ("invalid-utf8", b'{"code": "\xff\xfe"}', JSON, 400, "malformed_request"),
     ("deeply-nested", "[" * 50_000 + "]" * 50_000, JSON, 400, "malformed_request"),
     ("list", '["123456"]', JSON, 400, "invalid"),

@@ -61,6 +61,8 @@ def unchanged(passkey):
     (b"null", "application/json"), (b"[]", "application/json"), (b'"x"', "application/json"),
     (b"5", "application/json"), (b"\xff\xfe", "application/json"),
     (b"[" * 5000 + b"]" * 5000, "application/json"),
+    (b'{"credential": {}, "next": "/", "next": "https://evil.example/"}', "application/json"),
+    (b'{"credential": {"id": "a", "id": "b"}, "token": "t"}', "application/json"),
     (b"credential=x", "application/x-www-form-urlencoded"), (b"x", "text/plain"),
 ])
 def test_bodies_that_are_not_a_json_object(client, user, password, path, body, content_type,
@@ -483,3 +485,16 @@ def test_a_name_that_folds_into_the_current_one_renames_nothing(user, password, 
     passkey.refresh_from_db()
     assert passkey.name == "Passkey"
     assert not Event.objects.filter(action="passkeys.renamed").exists()
+
+
+@pytest.mark.parametrize("path", VERIFY_ENDPOINTS + ["passkeys/signup/", "passkeys/signup/options/"])
+def test_a_key_given_twice_is_malformed(client, user, password, path, settings):
+    """Which ``next`` (or credential id) would count depends on the parser reading it."""
+    settings.AUTHSUITE_PASSKEYS_SIGNUP = True
+    body = b'{"credential": {}, "email": "a@example.com", "next": "/", "next": "//evil.example/"}'
+
+    for browser in (client, password_client(user, password)):
+        response = browser.generic("POST", API + path, body, content_type="application/json")
+        assert envelope(response) in ({"malformed_request"} if browser is not client
+                                      else {"malformed_request", "not_authenticated"})
+    assert not Passkey.objects.exists()
