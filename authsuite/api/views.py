@@ -14,7 +14,24 @@ from authsuite.api.parsers import JSONParser
 from authsuite.api.schema import SuiteAutoSchema
 
 
-class SuiteAPIView(APIView):
+class FormatParameterMixin:
+    """``?format=`` naming a format the view has no renderer for is a 406 ``not_acceptable``,
+    as an ``Accept`` header without one is.
+
+    DRF answers it with a 404, for a path that exists: the client asked for what the view
+    cannot give, and is told which formats it can.
+    """
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:
+            formats = ", ".join(sorted({renderer.format for renderer in self.get_renderers()}))
+            raise NotAcceptable("The format parameter names a format this API does not "
+                                f"answer in: only {formats}.") from None
+
+
+class SuiteAPIView(FormatParameterMixin, APIView):
     """Translates an app's flow errors into the API envelope.
 
     Apps register their flow exception type with a converter in ``flow_errors``.
@@ -35,15 +52,6 @@ class SuiteAPIView(APIView):
 
     def get_exception_handler(self):
         return exception_handler
-
-    def perform_content_negotiation(self, request, force=False):
-        try:
-            return super().perform_content_negotiation(request, force)
-        except Http404:
-            # DRF's answer to a ?format= that no renderer has: a 404 for a path that exists.
-            # The client asked for what the API cannot give, as with an Accept without JSON.
-            raise NotAcceptable("The format parameter names a format this API does not "
-                                "answer in: only json.") from None
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
@@ -66,7 +74,7 @@ class SuiteAPIView(APIView):
         return super().handle_exception(exc)
 
 
-class JSONErrorsMixin:
+class JSONErrorsMixin(FormatParameterMixin):
     """Errors in the API's JSON envelope, whatever the view renders when it succeeds.
 
     For the schema (YAML or JSON) and the docs page (HTML): a 404, 405 or 406 there is still

@@ -240,3 +240,15 @@ def test_a_change_of_settings_builds_the_document_afresh(client, builds, setting
     settings.SPECTACULAR_SETTINGS = {**settings.SPECTACULAR_SETTINGS, "TITLE": "Renamed API"}
     assert client.get("/api/auth/v1/schema/", {"format": "json"}).status_code == 200
     assert len(builds) == 2
+
+
+@pytest.mark.parametrize(("path", "formats"), [("schema/", "json, yaml"), ("docs/", "html")])
+def test_a_format_a_document_has_not_is_not_acceptable_and_says_which_it_has(client, path,
+                                                                             formats):
+    response = client.get(f"/api/auth/v1/{path}?format=xml")
+
+    assert response.status_code == 406
+    assert response.json()["error"] == {
+        "code": "not_acceptable", "fields": {},
+        "message": f"The format parameter names a format this API does not answer in: "
+                   f"only {formats}."}
