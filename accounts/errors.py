@@ -21,6 +21,7 @@ class AccountsError(StrEnum):
     EMAIL_PRIMARY = "email_primary"
     EMAIL_UNVERIFIED = "email_unverified"
     EMAIL_ALREADY_VERIFIED = "email_already_verified"
+    EMAIL_ALREADY_ADDED = "email_already_added"
     EMAIL_LIMIT = "email_limit"
     NO_LOGIN_PENDING = "no_login_pending"
     SESSION_NOT_FOUND = "session_not_found"
