@@ -50,7 +50,7 @@ def unlock(modeladmin, request, queryset):
     # would see staff unlock an account that was never locked.
     unlocked = sum(lockout.account_unlock(user, request=request, by=request.user)
                    for user in users)
-    if unlocked or len(users) == unlocked:
+    if unlocked or not users:
         modeladmin.message_user(request, _("Unlocked %(n)d users.") % {"n": unlocked})
     if not_locked := len(users) - unlocked:
         modeladmin.message_user(request, ngettext(
