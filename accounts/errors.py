@@ -23,6 +23,7 @@ class AccountsError(StrEnum):
     EMAIL_PRIMARY = "email_primary"
     EMAIL_UNVERIFIED = "email_unverified"
     EMAIL_ALREADY_VERIFIED = "email_already_verified"
+    EMAIL_ALREADY_ADDED = "email_already_added"
     EMAIL_LIMIT = "email_limit"
     #: A new address whose domain label or local part mixes scripts that let it pass for
     #: another (Latin with Cyrillic or Greek, say): see ``accounts.scripts``.

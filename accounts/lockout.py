@@ -286,15 +286,22 @@ def recovered(user) -> None:
     ).update(consecutive_failures=0)
 
 
-def account_unlock(user, *, request=None, by=None) -> int:
-    """Staff: forget every failure and lock for ``user``'s addresses."""
+def account_unlock(user, *, request=None, by=None) -> bool:
+    """Staff: forget every failure and lock for ``user``'s addresses; whether there was any.
+
+    An account with nothing to forget (no failed sign-in remembered, no lock, no per-account
+    rate limit refusing it) is left as it is: no ``account_unlocked``, so its owner's
+    security page does not show staff unlocking an account that was never locked.
+    """
     addresses = {user_identifier(user)}
     # Only addresses the account holds: an unverified row may be someone else's address.
     addresses.update(user.email_addresses.filter(verified=True).values_list("email", flat=True))
     deleted, _ = LoginThrottle.objects.filter(identifier__in=addresses).delete()
     # And the per-account rate limits, else the owner may still be refused for a while.
-    for address in addresses:
-        rate_limit_reset("login", account=address)
-    rate_limit_reset("reauthenticate", account=str(user.pk))
+    # Every counter is reset (each call runs): one under its limit counts for nothing.
+    limited = [rate_limit_reset("login", account=address) for address in sorted(addresses)]
+    limited.append(rate_limit_reset("reauthenticate", account=str(user.pk)))
+    if not deleted and not any(limited):
+        return False
     signals.account_unlocked.send(sender=user.__class__, request=request, user=user, by=by)
-    return deleted
+    return True

@@ -137,26 +137,30 @@ def _end_rows(rows, reason: str, now) -> int:
 def sessions_end(user, *, request=None, reason: str, keep=None, only=None, by=None) -> int:
     """End ``user``'s active sessions, except ``keep`` (a row id); or only row ``only``.
 
-    Returns how many ended. Each ended session sends ``session_ended``, with ``by``: the
-    staff member who ended them, if it was not the user.
+    Returns how many this call ended. Each session it ended sends ``session_ended``, with
+    ``by``: the staff member who ended them, if it was not the user.
     """
     active = UserSession.objects.filter(user=user, ended_at__isnull=True)
     if keep is not None:
         active = active.exclude(pk=keep)
     if only is not None:
         active = active.filter(pk=only)
-    ids = list(active.values_list("pk", flat=True))
-    if not ids:
-        return 0
-    UserSession.objects.filter(pk__in=ids, ended_at__isnull=True).update(
-        ended_at=timezone.now(), end_reason=reason
-    )
-    for session_id in ids:
+    now = timezone.now()
+    ended = []
+    # One row at a time, each only while it is still open, in key order (two callers lock
+    # rows in one order: no deadlock). Two requests ending the same sessions at once (the
+    # user's two clicks, staff and the user) both read them open; the one whose update
+    # changed a row ended it and records it, the other finds it ended and records nothing.
+    for session_id in active.order_by("pk").values_list("pk", flat=True):
+        if UserSession.objects.filter(pk=session_id, ended_at__isnull=True).update(
+                ended_at=now, end_reason=reason):
+            ended.append(session_id)
+    for session_id in ended:
         signals.session_ended.send(
             sender=user.__class__, request=request, user=user, session_id=session_id,
             reason=reason, by=by,
         )
-    return len(ids)
+    return len(ended)
 
 
 def current_session_id(request) -> int | None:
@@ -194,11 +198,14 @@ class SessionTrackingMiddleware:
             return
         reason = expiry_reason(row, now)
         if reason is not None:
-            UserSession.objects.filter(pk=row.pk).update(ended_at=now, end_reason=reason)
-            signals.session_ended.send(
-                sender=user.__class__, request=request, user=user, session_id=row.pk,
-                reason=reason, by=None,
-            )
+            # Recorded only if this request ended it: staff, the user elsewhere or the
+            # sweeper may have ended it since it was read (their reason stands).
+            if UserSession.objects.filter(pk=row.pk, ended_at__isnull=True).update(
+                    ended_at=now, end_reason=reason):
+                signals.session_ended.send(
+                    sender=user.__class__, request=request, user=user, session_id=row.pk,
+                    reason=reason, by=None,
+                )
             self._sign_out(request)
             return
         if now - row.last_seen_at > timedelta(seconds=app_settings.SESSION_TOUCH_INTERVAL):

@@ -57,7 +57,8 @@ own (``account_deactivate``, ``account_reactivate``, ``account_unlock``, session
 - ``account_locked``: ``request``, ``user`` (None when unknown), ``identifier``, ``ip``
   (None when account-wide), ``until`` (datetime; None when the consecutive-failure limit is
   reached: the password stays refused until another sign-in, a reset or staff unlock)
-- ``account_unlocked``: ``request``, ``user``, ``by`` (staff user or None)
+- ``account_unlocked``: ``request``, ``user``, ``by`` (staff user or None); only when there was
+  something to unlock (``lockout.account_unlock``)
 - ``account_closed``: ``request``, ``user_id``, ``email``, ``action`` (``"delete"``/``"deactivate"``)
 - ``account_deactivated``: ``request``, ``user``, ``by``
 - ``account_reactivated``: ``request``, ``user``, ``by`` (the staff member, or None from

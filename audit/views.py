@@ -23,6 +23,7 @@ from accounts.decorators import ReauthenticationRequiredMixin
 from audit import alerts
 from audit.app_settings import app_settings
 from audit.errors import AuditError
+from audit.forms import AlertPreferencesForm
 from audit.models import Event
 from audit.paging import keyset
 from authsuite.api.schema import error
@@ -132,6 +133,7 @@ class SecurityActivityView(LoginRequiredMixin, TemplateView):
                                          keyset(self.request.GET.get("before")))
         context["older"] = context["events"][-1]["id"] if len(context["events"]) == limit else None
         context["alerts"] = alerts.preferences(self.request.user)
+        context.setdefault("alert_form", AlertPreferencesForm())
         return context
 
 
@@ -144,7 +146,15 @@ class AlertPreferencesView(ReauthenticationRequiredMixin, View):
         return redirect("audit:security")
 
     def post(self, request):
-        wanted = set(request.POST.getlist("enabled"))
+        form = AlertPreferencesForm(request.POST)
+        if not form.is_valid():
+            # The security page again, with the form's error and the settings as they are.
+            page = SecurityActivityView(extra_context={"alert_form": form})
+            page.setup(request)
+            response = page.get(request)
+            response.status_code = 400
+            return response
+        wanted = set(form.cleaned_data["enabled"])
         current = {p["rule"]: p["enabled"] for p in alerts.preferences(request.user)}
         changed = False
         for rule in alerts.optional_rules():

@@ -54,17 +54,23 @@ def check(
     return Decision(True, retry_after)
 
 
-def reset(*, group: str, rate: str | None, scope: str, value: str) -> None:
-    """Forget the current window's count of ``value`` (staff unlocking an account).
+def reset(*, group: str, rate: str | None, scope: str, value: str) -> bool:
+    """Forget the current window's count of ``value`` (staff unlocking an account); return
+    whether it was in force (the next attempt would have been refused).
 
     The key is django-ratelimit's own for the same arguments ``check`` passes it.
     """
     if not rate:
-        return
-    _count, period = _split_rate(rate)
+        return False
+    limit, period = _split_rate(rate)
     key = _opaque(value)
     cache_key = _make_cache_key(f"{group}:{scope}", _get_window(key, period), rate, key, ALL)
-    caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")].delete(cache_key)
+    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+    count = cache.get(cache_key) or 0
+    cache.delete(cache_key)
+    # django-ratelimit refuses an attempt once the count, that attempt included, passes the
+    # limit: the count stored reaching it is what refuses the next.
+    return count >= limit
 
 
 def check_all(request: HttpRequest, *, group: str, limits: dict[str, tuple[str | None, str]],

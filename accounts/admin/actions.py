@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts import lockout, sessions
 from accounts.flows.account import account_deactivate, account_reactivate
@@ -45,9 +46,18 @@ def unlock(modeladmin, request, queryset):
     # are what bound an online guess of the password, so staff who could clear them on a
     # superuser's or another staff member's account could guess its password for ever.
     users = list(within_reach(request.user, queryset))
-    for user in users:
-        lockout.account_unlock(user, request=request, by=request.user)
-    modeladmin.message_user(request, _("Unlocked %(n)d users.") % {"n": len(users)})
+    # Only those with something to forget are unlocked (and recorded): the others' owners
+    # would see staff unlock an account that was never locked.
+    unlocked = sum(lockout.account_unlock(user, request=request, by=request.user)
+                   for user in users)
+    if unlocked or not users:
+        modeladmin.message_user(request, _("Unlocked %(n)d users.") % {"n": unlocked})
+    if not_locked := len(users) - unlocked:
+        modeladmin.message_user(request, ngettext(
+            "Nothing was locked for %(n)d user (no lock, no failed sign-in): nothing was "
+            "done to it.",
+            "Nothing was locked for %(n)d users (no lock, no failed sign-in): nothing was "
+            "done to them.", not_locked) % {"n": not_locked}, messages.WARNING)
 
 
 def _without_is_active(modeladmin, request) -> bool:

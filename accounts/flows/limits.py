@@ -40,10 +40,11 @@ def rate_limit(request, group: str, *, account: str | None = None) -> None:
         )
 
 
-def rate_limit_reset(group: str, *, account: str) -> None:
-    """Forget the per-account count of ``group`` for ``account`` (not its IPs' or pairs')."""
+def rate_limit_reset(group: str, *, account: str) -> bool:
+    """Forget the per-account count of ``group`` for ``account`` (not its IPs' or pairs');
+    return whether it was refusing the account."""
     rates = app_settings.RATE_LIMITS.get(group, {})
-    ratelimit.reset(group=f"accounts.{group}", rate=rates.get("account"), scope="account",
+    return ratelimit.reset(group=f"accounts.{group}", rate=rates.get("account"), scope="account",
                     value=normalize_email(account))
 
 

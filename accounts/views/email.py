@@ -104,12 +104,9 @@ class EmailView(LoginRequiredMixin, FlowFormView):
         return redirect("accounts:email")
 
     def run(self, form):
-        if not email_flows.email_add(self.request, user=self.request.user,
-                                     email=form.cleaned_data["email"]):
-            # Its own address, listed on this page: no link went, and saying one did would
-            # leave the person waiting for it.
-            form.add_error("email", _("This address is on your account already."))
-            return self.form_invalid(form)
+        # Its own address again is a FlowError on the field (email_already_added).
+        email_flows.email_add(self.request, user=self.request.user,
+                              email=form.cleaned_data["email"])
         messages.success(
             self.request,
             _("We sent a verification link to %(email)s.") % {"email": form.cleaned_data["email"]},

@@ -285,6 +285,14 @@ def test_unlock(admin_client, people, password):
     assert response.status_code == 302
 
 
+def test_deactivate_and_reactivate_are_offered_where_is_active_is_a_column(admin_client,
+                                                                         people):
+    # Hidden only on a user model without it (tests/core/test_custom_user_model.py).
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert '<option value="deactivate">' in page
+    assert '<option value="reactivate">' in page
+
+
 def test_deactivate_spares_the_staff_member_acting(admin_client, people, staff):
     ann = people["ann"]
     ann_browser = signed_in_as(ann)

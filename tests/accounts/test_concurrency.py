@@ -1,6 +1,7 @@
 """Races on PostgreSQL: one-time links used at the same moment, failed sign-ins counted at once,
 one address verified by several accounts at once, or by one account while staff give it to
-another; one account's addresses added, made primary and removed at once.
+another; one account's addresses added, made primary and removed at once; its sessions ended
+by two requests at once.
 
 Each thread is a browser of its own (its own test client, so its own database connection);
 a barrier releases them together. Real transactions: a race needs commits to race with.
@@ -10,12 +11,17 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
+from http.cookies import SimpleCookie
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from accounts import sessions
 from accounts.app_settings import app_settings
 from accounts.flows.email import addresses
 from accounts.models import EmailAddress, LoginThrottle, OneTimeToken, UserSession
@@ -262,3 +268,114 @@ def test_two_addresses_made_primary_at_once_leave_exactly_one(user, password, mo
     assert list(EmailAddress.objects.filter(user=user, primary=True)
                 .values_list("email", flat=True)) == [user.email]
     assert EmailAddress.objects.filter(user=user).count() == 3
+
+
+# --- sessions ended at once -----------------------------------------------------------------
+
+def _waiting_on_locks() -> int:
+    """Backends of this test database waiting for a lock (a fresh look each time: a
+    transaction otherwise sees one snapshot of the activity view)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                       "current_database() AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+def _held_then_raced(rows: list[int], actions: list, meanwhile=None) -> list:
+    """Run ``actions`` in threads of their own while this connection holds ``rows`` locked,
+    until each of them waits for that lock; then (after ``meanwhile``, run in the lock's
+    transaction) let them go together.
+
+    The requests have read the sessions open by then: the race between a read and the
+    write that ends them, made certain rather than left to timing.
+    """
+    results: list = [None] * len(actions)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = actions[i]()
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
+    with transaction.atomic():
+        list(UserSession.objects.select_for_update().filter(pk__in=rows))
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 20
+        while _waiting_on_locks() < len(actions) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _waiting_on_locks() == len(actions), "the requests did not reach the rows"
+        if meanwhile is not None:
+            meanwhile()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
+    assert not errors, errors
+    return results
+
+
+def _ended_events() -> list[int]:
+    from audit.models import Event
+    from tests.audit.support import data
+
+    return sorted(data(e)["session_id"]
+                  for e in Event.objects.filter(action="accounts.session.ended"))
+
+
+@pytest.mark.parametrize("who", ["user-twice", "staff-and-user"])
+def test_sessions_ended_by_two_requests_at_once_are_recorded_once(user, password, staff, who):
+    # Both requests read the same sessions open, and each recorded ending all of them: two
+    # accounts.session.ended events, and two session_ended signals, for one session.
+    for n in range(3):
+        signed_in_api(Client(), user.email, password, REMOTE_ADDR=f"192.0.2.{n}")
+    others = list(UserSession.objects.filter(user=user).values_list("pk", flat=True))
+    browser = Client()
+    signed_in_api(browser, user.email, password)
+    current = UserSession.objects.filter(user=user).exclude(pk__in=others).get().pk
+    assert current > max(others)  # staff end it last: the user's request gets that far
+    twin = Client()
+    twin.cookies = SimpleCookie(browser.cookies)  # the same session, in another tab
+
+    def end_others(client):
+        return lambda: client.post(reverse("accounts:sessions"), {"session": "others"})
+
+    def end_all_as_staff():
+        admin = Client()
+        admin.force_login(staff)
+        return admin.post(user_admin_url("changelist"), {
+            "action": "end_all_sessions", "_selected_action": [user.pk]})
+
+    second = end_others(twin) if who == "user-twice" else end_all_as_staff
+    responses = _held_then_raced(others, [end_others(browser), second])
+
+    assert [r.status_code for r in responses] == [302, 302]
+    assert not UserSession.objects.filter(pk__in=others, ended_at__isnull=True).exists()
+    ended = [*others, current] if who == "staff-and-user" else others
+    assert _ended_events() == sorted(ended)  # each once, by whichever request ended it
+
+
+def test_a_session_timed_out_while_staff_end_it_is_recorded_once(user, password, staff):
+    # The browser's request finds its session past the idle timeout and ends it; staff end
+    # it in between. The request's update ended it again (its reason over staff's) and
+    # recorded a second accounts.session.ended.
+    browser = Client()
+    signed_in_api(browser, user.email, password)
+    row = UserSession.objects.get(user=user)
+    idle = timedelta(seconds=app_settings.SESSION_IDLE_TIMEOUT + 60)
+    UserSession.objects.filter(pk=row.pk).update(last_seen_at=timezone.now() - idle)
+
+    def end_as_staff():
+        assert sessions.sessions_end(user, reason="staff", by=staff) == 1
+
+    (response,) = _held_then_raced([row.pk], [lambda: browser.get(reverse("accounts:profile"))],
+                                   meanwhile=end_as_staff)
+
+    assert response.status_code == 302  # signed out all the same
+    row.refresh_from_db()
+    assert row.end_reason == "staff"
+    assert _ended_events() == [row.pk]

@@ -122,6 +122,50 @@ def test_the_page_says_an_address_is_yours_already_rather_than_that_a_link_went(
     assert mail.outbox == []
 
 
+@pytest.mark.parametrize("stored, typed", [
+    ("ann@example.com", "ANN@Example.COM"),  # the login address, in capitals
+    ("ann@example.com", " ann@example.com "),
+    ("ann@example.com", "ａｎｎ@ｅｘａｍｐｌｅ.com"),  # full-width letters
+    ("ann@bücher.example", "ann@xn--bcher-kva.example"),  # punycode for the Unicode domain
+    ("ann@bücher.example", "Ann@BÜCHER.example"),
+    ("second@xn--bcher-kva.example", "second@bücher.example"),  # a second row of the account
+], ids=["case", "spaces", "width", "punycode", "idn-case", "second-row"])
+def test_the_api_refuses_an_address_the_account_has_already(client, password, stored, typed):
+    # It answered 202, "a verification link is on its way", and none went: a client waits
+    # for a mail that never comes. The account lists its own addresses: saying so reveals
+    # nothing.
+    user = UserFactory(email=stored if "second" not in stored else "ann@example.com",
+                       password=password)
+    if "second" in stored:
+        EmailAddress.objects.create(user=user, email=stored)
+    signed_in_api(client, user.email, password)
+    mail.outbox.clear()
+    rows = list(EmailAddress.objects.filter(user=user).values_list("email", "verified"))
+
+    response = api_post(client, "emails/", {"email": typed})
+
+    assert response.status_code == 400, response.content
+    assert error_code(response) == "email_already_added"
+    assert response.json()["error"]["fields"] == {
+        "email": ["This address is on your account already."]}
+    assert list(EmailAddress.objects.filter(user=user).values_list("email", "verified")) == rows
+    assert mail.outbox == []
+    assert not OneTimeToken.objects.filter(user=user, purpose="verify_email").exists()
+
+
+def test_another_accounts_address_in_any_spelling_is_still_answered_like_a_new_one(
+        client, user, password):
+    # The enumeration rule holds: only the account's own addresses are refused.
+    UserFactory(email="owner@bücher.example")
+    signed_in_api(client, user.email, password)
+
+    fresh = api_post(client, "emails/", {"email": "fresh@example.com"})
+    theirs = api_post(client, "emails/", {"email": "Owner@xn--bcher-kva.example"})
+
+    assert fresh.status_code == theirs.status_code == 202
+    assert fresh.json() == theirs.json()
+
+
 # --- make primary ---------------------------------------------------------------------------
 
 @pytest.fixture
@@ -270,7 +314,7 @@ def test_adding_your_own_login_address_without_a_row_changes_nothing(client, pas
 
     response = api_post(client, "emails/", {"email": "own@example.com"})
 
-    assert response.status_code == 202
+    assert (response.status_code, error_code(response)) == (400, "email_already_added")
     assert EmailAddress.objects.filter(email="own@example.com").count() <= 1
     assert mail.outbox == []
 

@@ -307,6 +307,86 @@ def test_staff_unlock_also_ends_the_per_account_rate_limit(user, password, staff
     assert error_code(response) == "rate_limited"
 
 
+def unlock_as_staff(staff, *users):
+    admin = Client()
+    admin.force_login(staff)
+    return admin.post(user_admin_url("changelist"), {
+        "action": "unlock", "_selected_action": [u.pk for u in users]}, follow=True)
+
+
+@pytest.fixture
+def unlocked_signals():
+    from accounts import signals
+
+    sent = []
+
+    def receiver(sender, user, by, **kwargs):
+        sent.append((user.pk, by.pk if by else None))
+
+    signals.account_unlocked.connect(receiver, dispatch_uid="test_unlocked_signals")
+    yield sent
+    signals.account_unlocked.disconnect(dispatch_uid="test_unlocked_signals")
+
+
+def unlocked_events(user) -> int:
+    from audit.models import Event
+
+    return Event.objects.filter(action="accounts.account.unlocked",
+                                target_id=str(user.pk)).count()
+
+
+def test_unlocking_an_account_that_is_not_locked_does_nothing_but_say_so(
+        user, password, staff, unlocked_signals, clock):
+    # It recorded "Sign-in unlocked by staff" on the owner's security page and sent
+    # account_unlocked for an account that was never locked. A sign-in a moment ago left a
+    # rate-limit count under its limit: nothing to unlock either.
+    assert api_login(Client(), user.email, password, REMOTE_ADDR=VICTIM).status_code == 200
+
+    page = unlock_as_staff(staff, user)
+
+    text = page.content.decode()
+    assert ("Nothing was locked for 1 user (no lock, no failed sign-in): nothing was done to "
+            "it.") in text
+    assert "Unlocked" not in text
+    assert unlocked_signals == []
+    assert unlocked_events(user) == 0
+
+
+def test_unlocking_several_counts_only_those_unlocked(user, password, staff, unlocked_signals,
+                                                      clock):
+    locked = UserFactory(email="locked@example.com")
+    failed_once = UserFactory(email="failed.once@example.com")
+    limited = UserFactory(email="limited@example.com", password=password)
+    lock(Client(), locked.email)
+    fail(Client(), failed_once.email)
+    # Ten sign-ins in five minutes, all with the password: the per-account rate limit
+    # refuses the eleventh, with no failure remembered anywhere.
+    for n in range(10):
+        assert api_login(Client(), limited.email, password,
+                         REMOTE_ADDR=f"192.0.2.{n}").status_code == 200
+    assert not LoginThrottle.objects.filter(identifier=limited.email).exists()
+    refused = api_login(Client(), limited.email, password, REMOTE_ADDR=VICTIM)
+    assert error_code(refused) == "rate_limited"
+
+    page = unlock_as_staff(staff, user, locked, failed_once, limited)
+
+    text = page.content.decode()
+    assert "Unlocked 3 users." in text
+    assert ("Nothing was locked for 1 user (no lock, no failed sign-in): nothing was done to "
+            "it.") in text
+    assert sorted(unlocked_signals) == sorted(
+        (u.pk, staff.pk) for u in (locked, failed_once, limited))
+    assert [unlocked_events(u) for u in (user, locked, failed_once, limited)] == [0, 1, 1, 1]
+    assert not LoginThrottle.objects.exists()
+    assert api_login(Client(), limited.email, password, REMOTE_ADDR=VICTIM).status_code == 200
+
+    # Unlocked already: a second unlock finds nothing left.
+    again = unlock_as_staff(staff, locked, limited).content.decode()
+    assert "Nothing was locked for 2 users (no lock, no failed sign-in): nothing was done " \
+           "to them." in again
+    assert len(unlocked_signals) == 3
+
+
 def test_locked_filter_in_the_admin(client, user, staff):
     lock(client, user.email)
     admin = Client()

@@ -40,8 +40,15 @@ def preference_events() -> list[dict]:
             .order_by("pk")]
 
 
+def save(client, *enabled: str):
+    """The security page's form as a browser sends it: the ticked boxes and its hidden
+    ``form`` field (no box ticked: no ``enabled`` at all)."""
+    return client.post(reverse("audit:alert_preferences"), {"form": "alerts",
+                                                            "enabled": list(enabled)})
+
+
 def test_a_user_who_turned_new_device_alerts_off_gets_none(recent, user, password):
-    response = recent.post(reverse("audit:alert_preferences"), {})  # every box unticked
+    response = save(recent)  # every box unticked
     assert response.status_code == 302
     assert AlertOptOut.objects.filter(user_id=str(user.pk), rule=NEW_DEVICE).exists()
     assert preference_events() == [{"rule": NEW_DEVICE, "enabled": False}]
@@ -49,7 +56,7 @@ def test_a_user_who_turned_new_device_alerts_off_gets_none(recent, user, passwor
     sign_in(Client(), user, password, HTTP_USER_AGENT=CHROME)
     assert alerts_to(user.email, "New sign-in") == []
 
-    recent.post(reverse("audit:alert_preferences"), {"enabled": [NEW_DEVICE]})
+    save(recent, NEW_DEVICE)
     assert not AlertOptOut.objects.exists()
     assert preference_events()[-1] == {"rule": NEW_DEVICE, "enabled": True}
     sign_in(Client(), user, password,
@@ -58,17 +65,75 @@ def test_a_user_who_turned_new_device_alerts_off_gets_none(recent, user, passwor
 
 
 def test_saving_unchanged_settings_records_nothing(recent):
-    recent.post(reverse("audit:alert_preferences"), {"enabled": [NEW_DEVICE]})
+    save(recent, NEW_DEVICE)
     assert preference_events() == []
 
 
 def test_critical_alerts_cannot_be_turned_off(recent, user, password):
-    recent.post(reverse("audit:alert_preferences"), {})
+    save(recent)
+    save(recent, PASSWORD_CHANGED)  # posted ticked though its box is disabled: nothing to do
     assert not AlertOptOut.objects.filter(rule=PASSWORD_CHANGED).exists()
     response = api_post(recent, API, {"rule": PASSWORD_CHANGED, "enabled": False})
     assert response.status_code == 400
     assert error_code(response) == "alert_required"
     assert not AlertOptOut.objects.filter(rule=PASSWORD_CHANGED).exists()
+
+
+@pytest.mark.parametrize("body", [
+    {},  # nothing at all
+    {"session": "others"},  # another page's form
+    {"enabled": []},
+    {"form": "", "enabled": [NEW_DEVICE]},
+    {"form": "sessions"},
+], ids=["empty", "another-form", "no-marker", "blank-marker", "other-marker"])
+def test_a_post_that_is_not_the_alert_form_changes_nothing(recent, body):
+    # An unticked box is not sent, so these once read as every optional alert turned off:
+    # the new-device alert silenced by a request that never showed its box.
+    page = recent.post(reverse("audit:alert_preferences"), body)
+
+    assert page.status_code == 400
+    assert page.context["alert_form"].errors["form"] == [
+        "These are not the alert settings: nothing was changed. Tick the alerts you want "
+        "below and save them."]
+    html = page.content.decode()
+    assert "nothing was changed" in html
+    assert f'value="{NEW_DEVICE}" checked>' in html  # the settings as they are
+    assert '<input type="hidden" name="form" value="alerts">' in html  # saved next time
+    assert not AlertOptOut.objects.exists()
+    assert preference_events() == []
+    assert "Your alert settings are saved." not in html
+
+
+def test_the_page_s_own_form_says_it_is_the_alert_form(recent):
+    html = recent.get(reverse("audit:security")).content.decode()
+    assert '<input type="hidden" name="form" value="alerts">' in html
+
+
+@pytest.mark.parametrize("enabled", [["audit.alerts.NoSuchRule"], [NEW_DEVICE, "x" * 300],
+                                     ["\x00"]])
+def test_an_alert_the_page_does_not_offer_is_a_form_error(recent, user, enabled):
+    AlertOptOut.objects.create(user_id=str(user.pk), rule=NEW_DEVICE)
+
+    page = recent.post(reverse("audit:alert_preferences"), {"form": "alerts",
+                                                            "enabled": enabled})
+
+    assert page.status_code == 400
+    assert "There is no such alert: nothing was changed." in page.content.decode()
+    assert AlertOptOut.objects.filter(rule=NEW_DEVICE).exists()
+    assert preference_events() == []
+
+
+def test_the_api_reads_no_missing_enabled_as_false(recent):
+    # JSON only: a form-encoded body (where DRF reads an absent boolean as false) is refused
+    # before it is read, and a JSON body without ``enabled`` is incomplete, not "off".
+    url = "/api/auth/v1/" + API
+    form = recent.post(url, {"rule": NEW_DEVICE})
+    assert (form.status_code, error_code(form)) == (415, "unsupported_media_type")
+    missing = api_post(recent, API, {"rule": NEW_DEVICE})
+    assert (missing.status_code, error_code(missing)) == (400, "invalid")
+    assert "enabled" in missing.json()["error"]["fields"]
+    assert not AlertOptOut.objects.exists()
+    assert preference_events() == []
 
 
 def test_the_page_lists_every_alert_and_marks_the_critical_ones(recent):
@@ -79,7 +144,7 @@ def test_the_page_lists_every_alert_and_marks_the_critical_ones(recent):
 
 
 def test_changing_alerts_needs_a_recent_authentication(stale, user):
-    response = stale.post(reverse("audit:alert_preferences"), {})
+    response = save(stale)
     assert response.status_code == 302
     assert reverse("accounts:reauthenticate") in response["Location"]
     response = api_post(stale, API, {"rule": NEW_DEVICE, "enabled": False})
@@ -90,7 +155,7 @@ def test_changing_alerts_needs_a_recent_authentication(stale, user):
 
 
 def test_anonymous_users_get_nothing(client):
-    assert client.post(reverse("audit:alert_preferences"), {}).status_code == 302
+    assert save(client).status_code == 302
     assert api_get(client, API).status_code == 403
     assert api_post(client, API, {"rule": NEW_DEVICE, "enabled": False}).status_code == 403
     assert not AlertOptOut.objects.exists()

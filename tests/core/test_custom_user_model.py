@@ -129,3 +129,68 @@ def test_the_smallest_user_model_django_allows(tmp_path):
         # What needs a user kept inactive says so, instead of failing later.
         "checks": ["authsuite_accounts.E011"],
     }
+
+
+MINIMAL_ADMIN = """
+import json
+import django
+django.setup()
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.test import RequestFactory
+
+from accounts.admin import adopt_user_admin, deactivate, reactivate
+from accounts.users import stores_is_active
+
+
+class PersonAdmin(admin.ModelAdmin):
+    pass
+
+
+class Staff:
+    # The model has no permissions of its own (no PermissionsMixin): a superuser stand-in.
+    pk = 0
+    is_active = is_staff = is_superuser = is_authenticated = True
+
+    def has_perm(self, perm, obj=None):
+        return True
+
+
+site = admin.AdminSite(name="project")
+site.register(get_user_model(), PersonAdmin)
+adopt_user_admin(site)  # as a project's own admin for its own model is adopted
+model_admin = site._registry[get_user_model()]
+said = []
+model_admin.message_user = lambda request, message, level=messages.INFO, **kwargs: said.append(
+    [str(message), level])
+request = RequestFactory().get("/admin/")
+request.user = Staff()
+steps = {"stores_is_active": stores_is_active(),
+         "actions": sorted(model_admin.get_actions(request)),
+         "choices": sorted(name for name, _label in model_admin.get_action_choices(request))}
+# Called anyway (a project's own code, a stale form): refused with a reason, nothing read.
+for action in (deactivate, reactivate):
+    action(model_admin, request, get_user_model().objects.none())
+steps["said"] = said
+print(json.dumps(steps))
+"""
+
+
+def test_the_admin_offers_no_deactivate_or_reactivate_without_is_active():
+    # AbstractBaseUser's is_active is a constant True: there is nowhere to keep an account
+    # disabled, so the actions that would are neither offered nor carried out.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_minimal_user"}
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL",
+                 "CUSTOM_USER_DB"):
+        env.pop(name, None)  # an in-memory database: nothing here reads a table
+
+    steps = json.loads(run([sys.executable, "-c", MINIMAL_ADMIN], env).strip().splitlines()[-1])
+
+    assert steps["stores_is_active"] is False
+    assert [c for c in steps["choices"] if c] == steps["actions"]  # the list staff see
+    offered = set(steps["actions"])
+    assert not offered & {"deactivate", "reactivate"}
+    assert {"send_password_reset", "end_all_sessions", "unlock",
+            "require_password_change"} <= offered
+    refusal = "This user model cannot keep users inactive: it has no is_active field."
+    assert steps["said"] == [[refusal, 40], [refusal, 40]]  # messages.ERROR, once each

@@ -39,8 +39,15 @@ class EmailListView(AccountsAPIView):
         rows = EmailAddress.objects.filter(user=request.user)
         return Response(s.EmailAddressSerializer(rows, many=True).data)
 
-    @extend_schema(request=s.NewEmailSerializer, responses={202: s.DetailSerializer},
-                   summary="Add an address (a verification link is sent)")
+    @extend_schema(request=s.NewEmailSerializer, responses={
+                       202: s.DetailSerializer,
+                       400: error("The address is this account's already, in any spelling "
+                                  "(`email_already_added`; nothing is sent), the list is full "
+                                  "(`email_limit`), or the address is not one (`invalid`).")},
+                   summary="Add an address (a verification link is sent)",
+                   description="An address another account holds is answered like any "
+                               "other (202): its owner is told, and this account gets an "
+                               "unverified claim it cannot verify.")
     def post(self, request):
         data = self.valid(request)
         email_flows.email_add(request._request, user=request.user, email=data["email"])

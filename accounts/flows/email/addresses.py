@@ -26,9 +26,13 @@ def _limit_check(user) -> None:
         )
 
 
-def email_add(request, *, user, email: str) -> bool:
-    """Add an address and send it a verification link; False, and nothing done, when it is
-    this account's already (its login address, or a row of it, in any spelling of it).
+def email_add(request, *, user, email: str) -> None:
+    """Add an address and send it a verification link.
+
+    An address this account has already (its login address, or a row of it, in any
+    spelling of it) is refused (``email_already_added``) and nothing is done: no link goes
+    out, and saying one did would leave the person waiting for it. That tells the caller
+    nothing the account's own list does not.
 
     An address another account holds (its login address, or verified on it) is added as an
     unverified claim all the same, but its owner gets a notice instead of a link: the caller
@@ -49,7 +53,7 @@ def email_add(request, *, user, email: str) -> bool:
         _limit_check(user)
         if email == normalize_email(user_email(user)) or EmailAddress.objects.filter(
                 user=user, email=email).exists():
-            return False  # already this account's
+            raise _already_added()
         # Accounts made by staff, createsuperuser or before the suite was installed have no
         # address row until one is needed: their login address is held all the same.
         held = address_held(email)
@@ -57,7 +61,7 @@ def email_add(request, *, user, email: str) -> bool:
             with transaction.atomic():
                 EmailAddress.objects.create(user=user, email=email)
         except IntegrityError:  # the same address added by this account concurrently
-            return False
+            raise _already_added() from None
         signals.email_added.send(sender=user.__class__, request=request, user=user, email=email,
                                  by=None)
         if held:
@@ -68,7 +72,11 @@ def email_add(request, *, user, email: str) -> bool:
             verification_send(request, user=user, email=email)
         else:
             mark_verified(request, user=user, email=email)
-    return True
+
+
+def _already_added() -> FlowError:
+    return FlowError(AccountsError.EMAIL_ALREADY_ADDED,
+                     _("This address is on your account already."), field="email")
 
 
 def email_make_primary(request, *, user, address_id: int) -> None:
