@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import auth
-from django.db import router
+from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -145,16 +145,16 @@ def sessions_end(user, *, request=None, reason: str, keep=None, only=None, by=No
         active = active.exclude(pk=keep)
     if only is not None:
         active = active.filter(pk=only)
-    now = timezone.now()
-    ended = []
-    # One row at a time, each only while it is still open, in key order (two callers lock
-    # rows in one order: no deadlock). Two requests ending the same sessions at once (the
-    # user's two clicks, staff and the user) both read them open; the one whose update
-    # changed a row ended it and records it, the other finds it ended and records nothing.
-    for session_id in active.order_by("pk").values_list("pk", flat=True):
-        if UserSession.objects.filter(pk=session_id, ended_at__isnull=True).update(
-                ended_at=now, end_reason=reason):
-            ended.append(session_id)
+    # The rows still open are locked, in key order (two callers lock them in one order: no
+    # deadlock), then ended: two requests ending the same sessions at once (the user's two
+    # clicks, staff and the user) both find them open, and the second, waiting for the
+    # first's locks, reads them again once it commits and finds them ended. Only the
+    # sessions this call ended are recorded, in two statements however many there are.
+    with transaction.atomic():
+        ended = list(active.select_for_update().order_by("pk").values_list("pk", flat=True))
+        if ended:
+            UserSession.objects.filter(pk__in=ended).update(ended_at=timezone.now(),
+                                                            end_reason=reason)
     for session_id in ended:
         signals.session_ended.send(
             sender=user.__class__, request=request, user=user, session_id=session_id,
