@@ -9,10 +9,9 @@ import unicodedata
 
 import argon2
 import pytest
-from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AdminPasswordChangeForm, PasswordChangeForm
 from django.contrib.auth.hashers import check_password, identify_hasher, make_password
-from django.core.exceptions import ValidationError
 from django.test import Client
 
 from accounts.models import PasswordRehash
@@ -26,6 +25,7 @@ from tests.accounts.support import (
     signed_in_api,
     signed_in_html,
 )
+from tests.accounts.test_password_policy import errors_for
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -285,13 +285,6 @@ def test_any_form_costs_one_hash_known_account_or_not(via, typed, hashes):
 
 
 # --- the policy judges the normal form ------------------------------------------------------
-
-def errors_for(password: str, user=None) -> list[str]:
-    try:
-        password_validation.validate_password(password, user)
-    except ValidationError as exc:
-        return [e.code for e in exc.error_list]
-    return []
 
 
 def test_the_policy_counts_code_points_of_the_normal_form():
