@@ -44,8 +44,8 @@ def rate_limit_reset(group: str, *, account: str) -> bool:
     """Forget the per-account count of ``group`` for ``account`` (not its IPs' or pairs');
     return whether it was refusing the account."""
     rates = app_settings.RATE_LIMITS.get(group, {})
-    return ratelimit.reset(group=f"accounts.{group}", rate=rates.get("account"), scope="account",
-                    value=normalize_email(account))
+    return ratelimit.reset(group=f"accounts.{group}", rate=rates.get("account"),
+                           scope="account", value=normalize_email(account))
 
 
 def humanize(seconds: int) -> str:
