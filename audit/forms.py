@@ -21,7 +21,7 @@ class AlertPreferencesForm(forms.Form):
     not know they lost).
     """
 
-    form = forms.CharField(widget=forms.HiddenInput, error_messages={
+    form = forms.CharField(widget=forms.HiddenInput, initial=ALERTS_FORM, error_messages={
         "required": _("These are not the alert settings: nothing was changed. Tick the "
                       "alerts you want below and save them.")})
     enabled = forms.MultipleChoiceField(required=False, error_messages={
