@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -104,8 +105,6 @@ def test_a_sign_in_racing_a_deactivation_keeps_no_session_the_deactivation_misse
             outcome["deactivated"] = account_deactivate(
                 get_user_model()._default_manager.get(pk=user.pk), by=staff)
         finally:
-            from django.db import connections
-
             connections.close_all()
 
     def sign_in():
@@ -113,8 +112,6 @@ def test_a_sign_in_racing_a_deactivation_keeps_no_session_the_deactivation_misse
             disabled.wait(5)
             outcome["status"] = html_login(browser, user.email, STRONG_PASSWORD).status_code
         finally:
-            from django.db import connections
-
             connections.close_all()
 
     threads = [threading.Thread(target=deactivate), threading.Thread(target=sign_in)]
