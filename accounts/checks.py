@@ -78,6 +78,7 @@ def check_accounts(app_configs=None, **kwargs):
             obj="PASSWORD_HASHERS", id="authsuite_accounts.W001",
         ))
     errors.extend(_normal_form_errors(hashers))
+    errors.extend(_validator_warnings(hashers))
     if app_settings.ARGON2_MEMORY_COST < 19456 or app_settings.ARGON2_TIME_COST < 2:
         errors.append(checks.Error(
             "Argon2id parameters are below OWASP's minimum (19 MiB, t=2).",
@@ -170,6 +171,48 @@ def _normal_form_errors(paths: list[str]) -> list:
             obj="PASSWORD_HASHERS", id="authsuite_accounts.E012",
         )]
     return []
+
+
+def _validator_classes() -> list[tuple[str, type]]:
+    """Each importable ``NAME`` of AUTH_PASSWORD_VALIDATORS with its class (Django's own use
+    of the setting reports a wrong one)."""
+    found = []
+    for entry in settings.AUTH_PASSWORD_VALIDATORS:
+        try:
+            found.append((entry["NAME"], import_string(entry["NAME"])))
+        except (ImportError, KeyError, TypeError):
+            continue
+    return found
+
+
+def _validator_warnings(hasher_paths: list[str]) -> list:
+    """While passwords are hashed in their normal form, validators that judge another string
+    than the one hashed (a common password in full-width letters passes Django's own list),
+    and no validator refusing the passwords whose normal form a Unicode upgrade may change."""
+    from accounts.hashers import NormalizingArgon2idPasswordHasher
+    from accounts.passwords import NORMAL_FORM_VALIDATORS, StableStringValidator
+
+    hashers = _hasher_classes(hasher_paths)
+    if not hashers or not issubclass(hashers[0], NormalizingArgon2idPasswordHasher):
+        return []  # passwords hashed as typed are judged as typed: W006 is the warning
+    validators = _validator_classes()
+    warnings = [checks.Warning(
+        f"The password validator {name} judges the password as typed, not in the normal "
+        "form it is hashed in: a password it refuses passes it typed in full-width letters "
+        "or with a ligature.",
+        hint="Wrap it: {'NAME': 'accounts.passwords.NormalFormValidator', 'OPTIONS': "
+             f"{{'validator': '{name}'}}}}, with its own OPTIONS, if any, as 'options'.",
+        obj="AUTH_PASSWORD_VALIDATORS", id="authsuite_accounts.W007",
+    ) for name, cls in validators if not issubclass(cls, NORMAL_FORM_VALIDATORS)]
+    if not any(issubclass(cls, StableStringValidator) for _name, cls in validators):
+        warnings.append(checks.Warning(
+            "No password validator refuses code points Unicode has not assigned yet: a "
+            "password holding one may stop matching its hash after a Python upgrade.",
+            hint="Add {'NAME': 'accounts.passwords.StableStringValidator'} to "
+                 "AUTH_PASSWORD_VALIDATORS.",
+            obj="AUTH_PASSWORD_VALIDATORS", id="authsuite_accounts.W008",
+        ))
+    return warnings
 
 
 def _login_redirect_problem() -> str | None:

@@ -1,26 +1,38 @@
-"""Password policy after NIST SP 800-63B-4: length, a blocklist, a breach check; no
-composition rules and no rotation.
+"""Password policy after NIST SP 800-63B-4: stabilized strings, length, a blocklist, a
+breach check; no composition rules and no rotation.
 
 Each validator judges the password in the normal form it is hashed in
 (:func:`accounts.hashers.normalize_password`): its length counts the code points of that
 form, and a common or breached password typed in full-width letters or with a ligature is
-the common or breached password it stands for.
+the common or breached password it stands for. A validator of Django's or the project's own
+judges that form too when wrapped in :class:`NormalFormValidator`.
 
 Add to ``AUTH_PASSWORD_VALIDATORS``::
 
     {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 15}},
     {"NAME": "accounts.passwords.BlocklistValidator"},
     {"NAME": "accounts.passwords.BreachedPasswordValidator"},
+    {"NAME": "accounts.passwords.StableStringValidator"},
+
+Every path that validates a new password (the suite's flows, Django's password forms and the
+admin's, ``changepassword``, ``createsuperuser`` at its prompt) calls Django's
+``validate_password``, which runs this list: the list is the one place that covers them all.
+What validates nothing is not covered: ``createsuperuser --noinput`` (its password from
+``DJANGO_SUPERUSER_PASSWORD``) and code calling ``set_password`` itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from django.contrib.auth.password_validation import CommonPasswordValidator
+from django.contrib.auth.password_validation import (
+    CommonPasswordValidator,
+    get_password_validators,
+)
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -29,6 +41,52 @@ from django.utils.translation import ngettext
 from accounts.app_settings import app_settings
 from accounts.hashers import normalize_password
 from authsuite.app_settings import app_settings as core_settings
+
+
+class StableStringValidator:
+    """Refuses a password that is not a stabilized string (NIST SP 800-63B-4 §3.1.1.2,
+    Unicode Standard Annex #15 §12.1): one holding a code point this Python's Unicode data
+    leaves unassigned (general category ``Cn``), or a surrogate (``Cs``).
+
+    The NFKC form of an unassigned code point is the code point itself. A later Unicode
+    version may assign it, with a decomposition or a combining class (Python's Unicode data
+    comes with Python: ``unicodedata.unidata_version``, 14.0 on Python 3.11), and the same
+    password typed the same way is then hashed and checked as another string: it no longer
+    matches the hash stored before the upgrade. A newly assigned code point keeps its normal
+    form for ever (Unicode's normalization stability policy), so only unassigned ones are
+    refused. Noncharacters (U+FDD0 to U+FDEF, U+FFFE, ...) are ``Cn`` too and refused with
+    them: no text meant to be exchanged holds one.
+
+    Private-use code points (``Co``) are accepted: they are assigned, NFKC never changes
+    them, and some input methods type characters a font maps there. A lone surrogate cannot
+    be written as UTF-8, so no hasher can hash it; the pages and the JSON API never let one
+    through (a form body decodes it as U+FFFD, the API answers ``invalid``), but a management
+    command reading a terminal that is not UTF-8 may be handed one.
+
+    Only new passwords are judged: a password stored with such a code point before still
+    signs in, its normal form being the same as long as the Unicode data is. Neither
+    category is changed by normalisation, so the password is judged as given.
+    """
+
+    def validate(self, password, user=None):
+        if password.isascii():
+            return
+        categories = {unicodedata.category(c) for c in password}
+        if "Cs" in categories:
+            raise ValidationError(
+                _("This password contains a character that is not valid text (a lone "
+                  "surrogate). Choose a password without it."),
+                code="password_surrogate",
+            )
+        if "Cn" in categories:
+            raise ValidationError(
+                _("This password contains a character this site does not know yet, such as "
+                  "a very recent emoji. Choose a password without it."),
+                code="password_unassigned_character",
+            )
+
+    def get_help_text(self):
+        return _("Characters newer than this site's version of Unicode cannot be used.")
 
 
 class LengthValidator:
@@ -183,7 +241,10 @@ class LocalListChecker(BreachedPasswordChecker):
     def is_breached(self, password: str) -> bool:
         if not self.path:
             return False
-        digest = hashlib.sha1(password.encode("utf-8"), usedforsecurity=False).hexdigest()
+        # A lone surrogate (StableStringValidator's to refuse) has no UTF-8 form and is in no
+        # list: encoded anyway, so that this check answers instead of raising.
+        encoded = password.encode("utf-8", errors="surrogatepass")
+        digest = hashlib.sha1(encoded, usedforsecurity=False).hexdigest()
         return digest.upper() in _load_hashes(self.path)
 
 
@@ -223,3 +284,41 @@ class BreachedPasswordValidator:
 
     def get_help_text(self):
         return _("Passwords known from data breaches are refused.")
+
+
+class NormalFormValidator:
+    """Another validator (Django's own, a project's) given the password in the normal form it
+    is hashed in, as the suite's validators judge it: wrapped, Django's
+    ``CommonPasswordValidator`` refuses "ｐａｓｓｗｏｒｄ", hashed as "password", and its
+    ``MinimumLengthValidator`` counts the code points of the normal form. ::
+
+        {"NAME": "accounts.passwords.NormalFormValidator",
+         "OPTIONS": {"validator": "django.contrib.auth.password_validation.MinimumLengthValidator",
+                     "options": {"min_length": 12}}},
+
+    ``validator`` and ``options`` are the ``NAME`` and ``OPTIONS`` the entry had; an unknown
+    name is Django's ``ImproperlyConfigured``, as it would have been.
+    """
+
+    def __init__(self, validator: str, options: dict | None = None):
+        (self.validator,) = get_password_validators([{"NAME": validator,
+                                                      "OPTIONS": options or {}}])
+
+    def validate(self, password, user=None):
+        self.validator.validate(normalize_password(password), user)
+
+    def password_changed(self, password, user=None):
+        """Django calls this after a password is set; passed on to a validator that has it."""
+        changed = getattr(self.validator, "password_changed", None)
+        if changed is not None:
+            changed(normalize_password(password), user)
+
+    def get_help_text(self):
+        return self.validator.get_help_text()
+
+
+#: The validators that judge a password in its normal form (or, for StableStringValidator,
+#: whatever its form): any other listed while passwords are hashed normalised is warned of
+#: (``authsuite_accounts.W007``).
+NORMAL_FORM_VALIDATORS = (StableStringValidator, LengthValidator, BlocklistValidator,
+                          BreachedPasswordValidator, NormalFormValidator)

@@ -142,6 +142,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 15}},
     {"NAME": "accounts.passwords.BlocklistValidator"},
     {"NAME": "accounts.passwords.BreachedPasswordValidator"},
+    {"NAME": "accounts.passwords.StableStringValidator"},
 ]
 
 SESSION_ENGINE = "accounts.session_store"  # Django's session table, written once per request

@@ -28,6 +28,7 @@ VALIDATORS = [
     {"NAME": "accounts.passwords.LengthValidator", "OPTIONS": {"min_length": 15}},
     {"NAME": "accounts.passwords.BlocklistValidator"},
     {"NAME": "accounts.passwords.BreachedPasswordValidator"},
+    {"NAME": "accounts.passwords.StableStringValidator"},
 ]
 
 

@@ -34,6 +34,7 @@ CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.E00
             "authsuite.W004"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
     "authsuite_accounts.W005", "authsuite_accounts.W006", "authsuite_accounts.E012",
+    "authsuite_accounts.W007", "authsuite_accounts.W008",
     "authsuite_accounts.W001", "authsuite_accounts.W002", "authsuite_accounts.W003",
     "authsuite_accounts.W004"]
 ALL_IDS = CORE_IDS + ACCOUNTS_IDS
@@ -326,6 +327,60 @@ def test_a_hasher_path_that_does_not_import_is_left_to_django():
     with clean_production(PASSWORD_HASHERS=["accounts.hashers.NoSuchHasher", AS_TYPED]):
         absent("authsuite_accounts.W006")
         absent("authsuite_accounts.E012")
+
+
+DJANGO_COMMON = "django.contrib.auth.password_validation.CommonPasswordValidator"
+STABLE = {"NAME": "accounts.passwords.StableStringValidator"}
+
+
+@pytest.mark.parametrize("name", [DJANGO_COMMON, "tests.core.test_checks.OwnValidator"])
+def test_accounts_w007_a_validator_judging_the_password_as_typed(name):
+    with clean_production(AUTH_PASSWORD_VALIDATORS=[*settings.AUTH_PASSWORD_VALIDATORS,
+                                                    {"NAME": name}]):
+        message = found("authsuite_accounts.W007")
+    assert name in message.msg and message.obj == "AUTH_PASSWORD_VALIDATORS"
+    assert "accounts.passwords.NormalFormValidator" in message.hint and name in message.hint
+    wrapped = {"NAME": "accounts.passwords.NormalFormValidator", "OPTIONS": {"validator": name}}
+    with clean_production(AUTH_PASSWORD_VALIDATORS=[*settings.AUTH_PASSWORD_VALIDATORS,
+                                                    wrapped]):
+        absent("authsuite_accounts.W007")
+    # Hashed as typed, a password is rightly judged as typed (W006 is the warning then).
+    with clean_production(PASSWORD_HASHERS=[AS_TYPED, PBKDF2],
+                          AUTH_PASSWORD_VALIDATORS=[STABLE, {"NAME": name}]):
+        absent("authsuite_accounts.W007")
+
+
+class OwnValidator:
+    """A project's own validator: the suite cannot know which form it judges."""
+
+    def validate(self, password, user=None):
+        return None
+
+
+@pytest.mark.parametrize("validators", [
+    [],
+    [{"NAME": "accounts.passwords.LengthValidator"}],
+    [{"NAME": "accounts.passwords.NormalFormValidator",
+      "OPTIONS": {"validator": "accounts.passwords.StableStringValidator"}}],
+])
+def test_accounts_w008_no_validator_refusing_unassigned_code_points(validators):
+    # Wrapped, StableStringValidator still refuses: yet only listing it as such is counted,
+    # which is what the warning's hint asks for.
+    with clean_production(AUTH_PASSWORD_VALIDATORS=validators):
+        message = found("authsuite_accounts.W008")
+    assert message.obj == "AUTH_PASSWORD_VALIDATORS"
+    assert "accounts.passwords.StableStringValidator" in message.hint
+    with clean_production(AUTH_PASSWORD_VALIDATORS=[*validators, STABLE]):
+        absent("authsuite_accounts.W008")
+    with clean_production(PASSWORD_HASHERS=[AS_TYPED, PBKDF2], AUTH_PASSWORD_VALIDATORS=validators):
+        absent("authsuite_accounts.W008")
+
+
+def test_a_validator_path_that_does_not_import_is_left_to_django():
+    with clean_production(AUTH_PASSWORD_VALIDATORS=[
+            STABLE, {"NAME": "accounts.passwords.NoSuchValidator"}, {"OPTIONS": {}}]):
+        absent("authsuite_accounts.W007")
+        absent("authsuite_accounts.W008")
 
 
 @pytest.mark.parametrize(("memory", "time_cost"), [(19455, 2), (1024, 2), (19456, 1), (65536, 0)])
