@@ -220,7 +220,7 @@ def test_the_changepassword_command(user, password, typed_at_the_prompt, refused
     typed_at_the_prompt.extend([refused, refused, FINE, FINE])
     err = io.StringIO()
 
-    call_command("changepassword", user.email, stdout=io.StringIO(), stderr=err)
+    call_command("changepassword", user.get_username(), stdout=io.StringIO(), stderr=err)
 
     assert "This password contains a character" in err.getvalue()
     user.refresh_from_db()
@@ -232,7 +232,8 @@ def test_the_changepassword_command_gives_up_after_three_refusals(user, password
     typed_at_the_prompt.extend([WITH_UNASSIGNED] * 6)
 
     with pytest.raises(CommandError, match="after 3 attempts"):
-        call_command("changepassword", user.email, stdout=io.StringIO(), stderr=io.StringIO())
+        call_command("changepassword", user.get_username(), stdout=io.StringIO(),
+                     stderr=io.StringIO())
 
     user.refresh_from_db()
     assert user.check_password(password)
