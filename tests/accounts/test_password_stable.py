@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import path
 
 from accounts.models import PasswordChangeRequired
-from accounts.passwords import NormalFormValidator, StableStringValidator
+from accounts.passwords import NormalFormValidator
 from authsuite.urls import urlpatterns as project_urls
 from tests.accounts.support import (
     api_login,
@@ -31,7 +31,7 @@ from tests.accounts.support import (
     signed_in_html,
 )
 from tests.accounts.test_password import change_form, new_password_form, request_reset
-from tests.accounts.test_password_policy import VALIDATORS, errors_for
+from tests.accounts.test_password_policy import errors_for
 from tests.conftest import STRONG_PASSWORD
 from tests.factories import UserFactory
 from tests.helpers import last_link, link_form, open_link, token_from
@@ -332,8 +332,3 @@ def test_a_wrapped_validator_is_told_of_the_change_in_the_normal_form(settings, 
 def test_an_unknown_wrapped_validator_is_djangos_configuration_error():
     with pytest.raises(ImproperlyConfigured, match="accounts.passwords.NoSuch"):
         NormalFormValidator("accounts.passwords.NoSuch")
-
-
-def test_the_demo_settings_list_the_stable_string_validator():
-    assert {"NAME": "accounts.passwords.StableStringValidator"} in VALIDATORS
-    assert StableStringValidator().get_help_text()
