@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.app_settings import app_settings
+from accounts.hashers import normalize_password
 from accounts.models import normalize_email, validate_mail_domain, validate_public_domain
 from accounts.scripts import validate_scripts
 from authsuite.text import control_characters_message, has_control_characters
@@ -149,13 +150,17 @@ class PasswordForm(forms.Form):
 
 
 class NewPasswordForm(forms.Form):
+    """A new password, typed twice. The two copies are compared in the normal form the
+    password is hashed in: "é" typed as one code point and as "e" plus an accent (one
+    keyboard and another, a paste) is the same password, not two that differ."""
+
     new_password = _password_field(_("New password"), "new-password")
     new_password_confirm = _password_field(_("New password (again)"), "new-password")
 
     def clean(self):
         cleaned = super().clean()
         first, second = cleaned.get("new_password"), cleaned.get("new_password_confirm")
-        if first and second and first != second:
+        if first and second and normalize_password(first) != normalize_password(second):
             self.add_error("new_password_confirm", _("The two passwords differ."))
         return cleaned
 

@@ -166,6 +166,17 @@ def test_reauthentication_takes_any_form(user):
     assert response.status_code == 200, response.content
 
 
+def test_a_new_password_confirmed_in_another_form_is_the_same_password(user):
+    type(user).objects.filter(pk=user.pk).update(password=make_password(ASCII))
+    client = sign_in("html", user.email, ASCII)
+
+    response = client.post("/accounts/password/change/", {
+        "current_password": ASCII, "new_password": NFC, "new_password_confirm": NFD})
+
+    assert response.status_code == 302, response.content
+    sign_in("api", user.email, NFKC)
+
+
 def test_djangos_own_password_forms_take_any_form(user):
     """Django's paths (``check_password``, ``PasswordChangeForm``, the admin's form) hash
     and check through the hasher too."""
