@@ -25,8 +25,9 @@ from accounts.users import lock_user_row
 from authsuite import context, notices, ratelimit
 from authsuite import signals as core_signals
 from authsuite.outbox import mail_enqueue
-from mfa import devices, recovery, registry, signals, totp, trust
+from mfa import codes, devices, recovery, registry, signals, totp, trust
 from mfa.app_settings import app_settings
+from mfa.codes import Code
 from mfa.errors import MFAError, WrongCode
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
 
@@ -131,12 +132,13 @@ def _limit(request, user) -> None:
 def totp_activate(request, *, user, code: str) -> list[str]:
     """Confirm the pending device with a valid code. Returns new recovery codes (shown
     once) when the user had none."""
+    typed = codes.read(code)
     _limit(request, user)
     device = _pending_device(request, user)
     if device is None:
         raise FlowError(MFAError.NO_PENDING_SETUP, _("Start the setup again."))
     address_proven_required(user, adding=_("an authenticator app"))
-    if not totp.verify(device, code):
+    if not totp.verify(device, typed.text):
         raise FlowError(MFAError.CODE_INVALID, _("That code is not valid. Check the time on "
                                                  "your phone and try the current code."),
                         field="code")
@@ -151,17 +153,17 @@ def totp_activate(request, *, user, code: str) -> list[str]:
             raise FlowError(MFAError.NO_PENDING_SETUP, _("Start the setup again."))
         setups_void(user)  # the ones other sessions began: one app is set up now
         request.session.pop(SETUP_KEY, None)
-        codes = [] if devices.recovery_set(user) else recovery.generate(user)
+        new_codes = [] if devices.recovery_set(user) else recovery.generate(user)
         trust.trust_revoke(user, request=request)
         signals.totp_added.send(sender=TOTPDevice, request=request, user=user,
                                 device_id=device.pk)
-        if codes:
+        if new_codes:
             signals.recovery_codes_generated.send(sender=RecoveryCodeSet, request=request,
-                                                  user=user, count=len(codes), with_app=True)
+                                                  user=user, count=len(new_codes), with_app=True)
         _notice(request, user, "mfa.totp_added", subject=_("An authenticator app was added"),
                 summary=_("An authenticator app was added to your account for two-step "
                           "verification."))
-    return codes
+    return new_codes
 
 
 def totp_remove(request, *, user) -> None:
@@ -209,50 +211,42 @@ def recovery_regenerate(request, *, user) -> list[str]:
         lock_user_row(user)
         if not devices.has_mfa(user):
             raise FlowError(MFAError.NOT_ENROLLED, _("Set up an authenticator app first."))
-        codes = recovery.generate(user)
+        new_codes = recovery.generate(user)
         trust.trust_revoke(user, request=request)
         signals.recovery_codes_generated.send(sender=RecoveryCodeSet, request=request,
-                                              user=user, count=len(codes))
+                                              user=user, count=len(new_codes))
         _notice(request, user, "mfa.recovery_codes_generated",
                 subject=_("New recovery codes were created"),
                 summary=_("A new set of recovery codes was created; the old codes no longer "
                           "work."))
-    return codes
-
-
-def code_method(code: str) -> str:
-    """Which factor a code is for, by its shape: ``"totp"`` or ``"recovery_code"``."""
-    cleaned = "".join(str(code or "").split())
-    if cleaned.isascii() and cleaned.isdigit() and len(cleaned) == app_settings.TOTP_DIGITS:
-        return "totp"
-    return "recovery_code"
+    return new_codes
 
 
 @contextmanager
-def code_checked(request, *, user, code: str) -> Iterator[str]:
-    """Check a TOTP or recovery code for ``user``; the body runs once it is accepted, with
-    the method that matched (``"totp"``/``"recovery_code"``).
+def code_checked(request, *, user, code: Code) -> Iterator[str]:
+    """Check a TOTP or recovery code for ``user`` (read by ``mfa.codes.read``, before it
+    is counted or spent, so every spelling of one code is that code); the body runs once
+    it is accepted, with the method that matched (``"totp"``/``"recovery_code"``).
 
     The code's use and whatever the body does with it (audit events, a rotated session, a
     completed sign-in) commit together, in one transaction. A wrong code raises
     ``WrongCode`` (a throttled device FlowError), after its failure is recorded.
     """
     _limit(request, user)
-    cleaned = "".join(str(code or "").split())
-    method = code_method(cleaned)
-    device = devices.totp_device(user) if method == "totp" else devices.recovery_set(user)
+    method = code.method
+    device = devices.totp_device(user) if method == codes.TOTP else devices.recovery_set(user)
     if device is None:
         raise WrongCode()
     with transaction.atomic():
-        if method == "recovery_code":
+        if method == codes.RECOVERY_CODE:
             # The user's row before the codes' rows, in the order the last factor's removal
             # and new codes take them (the removal deletes the codes under that lock); the
             # other order, codes then the user's row for last_login, could deadlock the two.
             # An app's code takes the app's row first, as its removal does.
             lock_user_row(user)
-        ok, locked_until = devices.throttled_check(device, cleaned)
+        ok, locked_until = devices.throttled_check(device, code.text)
         if ok:
-            if method == "recovery_code":
+            if method == codes.RECOVERY_CODE:
                 remaining = device.remaining()
                 signals.recovery_code_used.send(sender=RecoveryCodeSet, request=request,
                                                 user=user, remaining=remaining)
@@ -284,12 +278,13 @@ def verify_code(request, *, user, code: str) -> str:
 
     Raises FlowError for a wrong code (or a throttled device).
     """
-    with code_checked(request, user=user, code=code) as method:
+    with code_checked(request, user=user, code=codes.read(code)) as method:
         return method
 
 
 def challenge(request, *, code: str) -> pipeline.LoginResult:
     """The MFA login stage: the pending sign-in's user proves a second factor."""
+    typed = codes.read(code)
     state = pipeline.state_get(request)
     user = state.user() if state else None
     # Only when the sign-in waits for this stage: a code checked for a sign-in waiting for
@@ -304,7 +299,7 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
             "with your password or an emailed link instead, or use a passkey that asks for "
             "your PIN or biometrics."), field="code")
     try:
-        with code_checked(request, user=user, code=code) as method:
+        with code_checked(request, user=user, code=typed) as method:
             request.session.pop(FAILURES_KEY, None)
             signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
                                              method=method)
@@ -319,7 +314,7 @@ def challenge(request, *, code: str) -> pipeline.LoginResult:
         failures = _failures(request, user) + 1
         request.session[FAILURES_KEY] = {"user": str(user.pk), "count": failures}
         signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
-                                      method=code_method(code), failures=failures)
+                                      method=typed.method, failures=failures)
         # In one sign-in, or across sign-ins started afresh for each guess: every
         # CHALLENGE_MAX_FAILURES wrong codes in a row on the account's device.
         limit = app_settings.CHALLENGE_MAX_FAILURES
@@ -371,14 +366,15 @@ def step_up(request, *, user, code: str) -> dict:
     sign-in and alert the user the same way; the rate limits and the device's back-off
     bound them.
     """
+    typed = codes.read(code)
     try:
-        with code_checked(request, user=user, code=code) as method:
+        with code_checked(request, user=user, code=typed) as method:
             signals.challenge_succeeded.send(sender=TOTPDevice, request=request, user=user,
                                              method=method)
             return authrecord.record_step_up(request, ["otp"])
     except WrongCode as error:
         signals.challenge_failed.send(sender=TOTPDevice, request=request, user=user,
-                                      method=code_method(code), failures=None)
+                                      method=typed.method, failures=None)
         # Whoever holds a signed-in session may guess here as well as at a sign-in, on the
         # same device: every CHALLENGE_MAX_FAILURES wrong codes in a row, the user is told.
         # There is no sign-in to abandon; the device's back-off still slows the guesses.
