@@ -81,8 +81,9 @@ def can_prove(user) -> bool:
     return bool(ways(user))
 
 
-def throttled_check(device, token) -> tuple[bool, object]:
-    """Verify ``token`` with django-otp's exponential back-off for this device.
+def throttled_check(device, code: str) -> tuple[bool, object]:
+    """Verify ``code`` (read by ``mfa.codes.read``) with django-otp's exponential back-off
+    for this device.
 
     Returns ``(ok, locked_until)``; ``locked_until`` is set when the device refused to
     even try because of earlier failures. After a wrong code, ``device``'s
@@ -92,7 +93,7 @@ def throttled_check(device, token) -> tuple[bool, object]:
     if not allowed:
         return False, (info or {}).get("locked_until")
     model = type(device)
-    if device.verify_and_record(token, throttling_failure_count=0,
+    if device.verify_and_record(code, throttling_failure_count=0,
                                 throttling_failure_timestamp=None, last_used_at=timezone.now()):
         return True, None
     rows = model.objects.filter(pk=device.pk)

@@ -62,6 +62,8 @@ class ActivateForm(forms.Form):
     code = forms.CharField(
         label=_("Code from the app"), max_length=16, strip=True,
         validators=[refuse_control_characters],
+        # Any script's decimal digits (mfa.codes): a pattern of ASCII digits would stop a
+        # phone's full-width or Arabic-Indic ones before they reach the server.
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
-                                      "pattern": "[0-9 ]*", "autofocus": True}),
+                                      "pattern": r"[\p{Nd}\s]*", "autofocus": True}),
     )

@@ -30,13 +30,17 @@ class TOTPDevice(TimestampMixin, ThrottlingMixin, Device):
         return app_settings.THROTTLE_FACTOR
 
     def verify_token(self, token):
-        return self.verify_and_record(token)
+        """django-otp's check of ``token`` as typed: read once (``mfa.codes``), then verified."""
+        from mfa import codes
 
-    def verify_and_record(self, token, **record) -> bool:
-        """Verify ``token`` and, when it is accepted, set ``record`` in the same UPDATE."""
+        return self.verify_and_record(codes.read(token).text)
+
+    def verify_and_record(self, code: str, **record) -> bool:
+        """Verify ``code`` (read by ``mfa.codes.read``) and, when it is accepted, set
+        ``record`` in the same UPDATE."""
         from mfa import totp
 
-        return totp.verify(self, token, **record)
+        return totp.verify(self, code, **record)
 
 
 class RecoveryCodeSet(TimestampMixin, ThrottlingMixin, Device):
@@ -49,13 +53,17 @@ class RecoveryCodeSet(TimestampMixin, ThrottlingMixin, Device):
         return app_settings.THROTTLE_FACTOR
 
     def verify_token(self, token):
-        return self.verify_and_record(token)
+        """django-otp's check of ``token`` as typed: read once (``mfa.codes``), then used up."""
+        from mfa import codes
 
-    def verify_and_record(self, token, **record) -> bool:
-        """Use up ``token`` and, when it was unused, set ``record`` on this set."""
+        return self.verify_and_record(codes.read(token).text)
+
+    def verify_and_record(self, code: str, **record) -> bool:
+        """Use up ``code`` (read by ``mfa.codes.read``) and, when it was unused, set
+        ``record`` on this set."""
         from mfa import recovery
 
-        if recovery.consume(self, token) is None:
+        if recovery.consume(self, code) is None:
             return False
         if record:
             type(self).objects.filter(pk=self.pk).update(**record)

@@ -28,13 +28,8 @@ def _format(raw: str) -> str:
     return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
 
 
-def normalise(code) -> str:
-    text = "".join(str(code or "").split()).replace("-", "").lower()
-    return text.translate(str.maketrans({"o": "0", "i": "1", "l": "1", "u": "v"}))
-
-
 def _digest(code: str) -> str:
-    return crypto.token_digest(normalise(code), purpose="mfa-recovery")
+    return crypto.token_digest(code, purpose="mfa-recovery")
 
 
 def generate(user) -> list[str]:
@@ -50,14 +45,15 @@ def generate(user) -> list[str]:
     return [_format(c) for c in codes]
 
 
-def consume(device: RecoveryCodeSet, code) -> RecoveryCode | None:
-    """Use one code; of two concurrent uses of the same code exactly one wins."""
-    raw = normalise(code)
-    if (len(raw) not in (CODE_CHARS, EARLIER_CODE_CHARS) or not raw.isascii()
-            or any(ch not in ALPHABET for ch in raw)):
+def consume(device: RecoveryCodeSet, code: str) -> RecoveryCode | None:
+    """Use one code, as ``mfa.codes.read`` spelled it (lowercase, no separators, look-alikes
+    read): however it was typed, one code has one digest, and is used once. Of two
+    concurrent uses of the same code exactly one wins."""
+    if (len(code) not in (CODE_CHARS, EARLIER_CODE_CHARS) or not code.isascii()
+            or any(ch not in ALPHABET for ch in code)):
         return None
     # Under SECRET_KEY or a fallback: a rotation does not void the codes made before it.
-    digests = crypto.token_digests(raw, purpose="mfa-recovery")
+    digests = crypto.token_digests(code, purpose="mfa-recovery")
     found = RecoveryCode.objects.filter(device=device, digest__in=digests,
                                         used_at__isnull=True).first()
     if found is None:

@@ -83,18 +83,16 @@ def qr_svg(uri: str) -> str:
     return segno.make(uri, error="m").svg_inline(scale=4, dark="#1b1f24", light="#ffffff")
 
 
-def _normalise(token) -> str | None:
-    text = "".join(str(token or "").split())
-    digits = app_settings.TOTP_DIGITS
-    if len(text) != digits or not text.isascii() or not text.isdigit():
-        return None
-    return text
+def _well_formed(code: str) -> bool:
+    """Whether ``code`` is an app's code as ``mfa.codes.read`` spells it: TOTP_DIGITS ASCII
+    digits. Nothing else is compared, so no other spelling can ever match."""
+    return len(code) == app_settings.TOTP_DIGITS and code.isascii() and code.isdigit()
 
 
-def matching_step(device: TOTPDevice, token) -> int | None:
-    """The time step whose code equals ``token`` within the tolerance, else None."""
-    code = _normalise(token)
-    if code is None:
+def matching_step(device: TOTPDevice, code: str) -> int | None:
+    """The time step whose code equals ``code`` (read by ``mfa.codes.read``) within the
+    tolerance, else None."""
+    if not _well_formed(code):
         return None
     try:
         key = device_key(device)
@@ -109,14 +107,15 @@ def matching_step(device: TOTPDevice, token) -> int | None:
     return None
 
 
-def verify(device: TOTPDevice, token, **record) -> bool:
-    """Accept ``token`` at most once: the step must be newer than the last one used.
+def verify(device: TOTPDevice, code: str, **record) -> bool:
+    """Accept ``code`` (read by ``mfa.codes.read``) at most once: the step must be newer
+    than the last one used, whichever digits it was typed in.
 
     The check-and-set is one conditional UPDATE, so two concurrent requests with the same
     code cannot both pass. ``record`` names more columns that UPDATE sets on success
     (``last_used_at``...), so accepting a code costs one statement.
     """
-    t = matching_step(device, token)
+    t = matching_step(device, code)
     if t is None:
         return False
     won = db.update(TOTPDevice, using=router.db_for_write(TOTPDevice),

@@ -26,6 +26,28 @@ START = 1_750_000_020  # a step boundary (divisible by 30)
 SECRET_RE = re.compile(r'id="totp-secret">([A-Z2-7]+)<')
 CODE_RE = re.compile(r"<code>([0-9a-z]{4}(?:-[0-9a-z]{4}){5})</code>")
 
+#: The decimal digits (Unicode category Nd) a keyboard may send for 0-9, by the keyboard:
+#: a phone in a CJK input mode, an Arabic one, a Persian or Urdu one.
+DIGIT_FAMILIES = {
+    "fullwidth": "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19",
+    "arabic-indic": "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669",
+    "eastern-arabic-indic": "\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7\u06f8\u06f9",
+}
+#: Numbers that are no decimal digits (category No), though NFKC makes digits of them.
+SUPERSCRIPTS = "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+CIRCLED = "\u24ea\u2460\u2461\u2462\u2463\u2464\u2465\u2466\u2467\u2468"
+
+
+def in_digits(code: str, digits: str) -> str:
+    """``code`` with its ASCII digits written with ``digits`` (0 to 9)."""
+    return code.translate(str.maketrans("0123456789", digits))
+
+
+def fullwidth(text: str) -> str:
+    """``text`` as a phone's full-width input sends it: every printable ASCII character in
+    its full-width form (letters, digits, the hyphen)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
 
 class Clock:
     """Drives ``mfa.totp.now``: the time the suite checks TOTP codes against."""

@@ -12,6 +12,7 @@ from django.urls import reverse
 from audit.models import Event
 from authsuite.models import OutboxMessage
 from mfa import flows
+from mfa.flows import factors
 from mfa.models import RecoveryCode, TOTPDevice
 from tests.mfa.support import (
     begin_setup,
@@ -178,7 +179,7 @@ def test_a_change_that_fails_to_commit_sends_nothing(transactional_db, client, u
     def broken(*args, **kwargs):  # fails after the audit rule wrote its alert
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(flows, "_notice", broken)
+    monkeypatch.setattr(factors, "_notice", broken)  # where new recovery codes look it up
     with pytest.raises(RuntimeError):
         client.post(reverse("mfa:recovery_codes"))
     assert OutboxMessage.objects.count() == outbox

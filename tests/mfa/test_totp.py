@@ -12,7 +12,15 @@ from django.urls import reverse
 
 from mfa import totp
 from mfa.models import TOTPDevice
-from tests.mfa.support import START, Clock, enroll
+from tests.mfa.support import (
+    CIRCLED,
+    DIGIT_FAMILIES,
+    START,
+    SUPERSCRIPTS,
+    Clock,
+    enroll,
+    in_digits,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -145,6 +153,17 @@ def test_a_code_is_accepted_once(monkeypatch, user):
     assert not totp.verify(TOTPDevice.objects.get(pk=device.pk), code)  # a fresh instance too
 
 
+@pytest.mark.parametrize("family", list(DIGIT_FAMILIES))
+def test_a_code_typed_again_in_other_digits_is_a_replay(monkeypatch, user, family):
+    clock = Clock(monkeypatch)
+    secret, _ = enroll(user, codes=False)
+    device = TOTPDevice.objects.get(user=user)
+    code = clock.code(secret)
+    assert device.verify_token(code)
+    assert not device.verify_token(in_digits(code, DIGIT_FAMILIES[family]))
+    assert device.last_t == int(clock.t) // 30
+
+
 def test_an_older_code_is_refused_after_a_newer_one(monkeypatch, user):
     clock = Clock(monkeypatch)
     secret, _ = enroll(user, codes=False)
@@ -182,23 +201,61 @@ def test_replay_through_the_challenge_page(client, monkeypatch, user, password):
 
 
 @pytest.mark.parametrize("token", [
-    "", None, "12345", "1234567", "12345a", "abcdef", "\u0661\u0662\u0663\u0664\u0665\u0666",
-    "\uff11\uff12\uff13\uff14\uff15\uff16", "123\x00456", "-12345", "+12345", "1e5000",
-    "12345\u0663", 123456,
+    "", None, "12345", "1234567", "12345a", "abcdef", "123\x00456", "-12345", "+12345",
+    "1e5000", "123-456", 123456,
 ])
 def test_malformed_tokens_never_match(monkeypatch, user, token):
     Clock(monkeypatch)
     enroll(user, codes=False)
     device = TOTPDevice.objects.get(user=user)
-    assert totp.matching_step(device, token) is None
-    assert not totp.verify(device, token)
+    assert not device.verify_token(token)
+    assert device.last_t == -1
+
+
+@pytest.mark.parametrize("spelling", [
+    lambda c: in_digits(c, DIGIT_FAMILIES["fullwidth"]),
+    lambda c: in_digits(c, DIGIT_FAMILIES["arabic-indic"]), lambda c: f" {c}",
+])
+def test_only_the_read_spelling_is_compared(monkeypatch, user, spelling):
+    """Below mfa.codes.read, a code is ASCII digits and nothing else: no other spelling of
+    one is compared, so none can reach the check unread and pass."""
+    clock = Clock(monkeypatch)
+    secret, _ = enroll(user, codes=False)
+    device = TOTPDevice.objects.get(user=user)
+    typed = spelling(clock.code(secret))
+    assert totp.matching_step(device, typed) is None
+    assert not totp.verify(device, typed)
+
+
+@pytest.mark.parametrize("family", [*DIGIT_FAMILIES, "mixed"])
+def test_the_right_code_in_any_decimal_digits_matches(monkeypatch, user, family):
+    clock = Clock(monkeypatch)
+    secret, _ = enroll(user, codes=False)
+    code = clock.code(secret)
+    if family == "mixed":
+        digits = list(DIGIT_FAMILIES.values())
+        typed = "".join(digits[i % 3][int(c)] for i, c in enumerate(code))
+    else:
+        typed = in_digits(code, DIGIT_FAMILIES[family])
+    assert typed != code
+    assert TOTPDevice.objects.get(user=user).verify_token(typed)
+
+
+@pytest.mark.parametrize("numbers", [SUPERSCRIPTS, CIRCLED], ids=["superscripts", "circled"])
+def test_the_right_code_in_numbers_that_are_no_digits_never_matches(monkeypatch, user,
+                                                                     numbers):
+    clock = Clock(monkeypatch)
+    secret, _ = enroll(user, codes=False)
+    device = TOTPDevice.objects.get(user=user)
+    assert not device.verify_token(in_digits(clock.code(secret), numbers))
+    assert device.last_t == -1
 
 
 def test_spaces_inside_a_code_are_ignored(monkeypatch, user):
     clock = Clock(monkeypatch)
     secret, _ = enroll(user, codes=False)
     code = clock.code(secret)
-    assert totp.verify(TOTPDevice.objects.get(user=user), f" {code[:3]} {code[3:]} ")
+    assert TOTPDevice.objects.get(user=user).verify_token(f" {code[:3]} {code[3:]} ")
 
 
 # --- keys at rest ---------------------------------------------------------------------------

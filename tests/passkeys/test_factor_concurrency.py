@@ -20,6 +20,7 @@ import pytest
 from audit.models import Event
 from mfa import flows as mfa_flows
 from mfa import recovery
+from mfa.flows import authenticator
 from mfa.models import RecoveryCodeSet, TOTPDevice
 from passkeys.flows import management
 from passkeys.models import Passkey
@@ -58,6 +59,8 @@ def test_the_app_and_the_last_passkey_removed_at_once_turn_two_step_verification
     client = password_client(user, password)
     passkey = add_passkey(client)  # proves the passkey in this session: both factors
     enroll(user)
+    # Where the app's removal looks it up, and a passkey's (mfa.receivers, from mfa.flows).
+    held_after(monkeypatch, authenticator, "factor_removed")
     held_after(monkeypatch, mfa_flows, "factor_removed")
 
     statuses = race(2, lambda i: (
