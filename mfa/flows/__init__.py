@@ -18,7 +18,7 @@ from mfa.flows.authenticator import (
     totp_setup_pending,
 )
 from mfa.flows.factors import factor_removed, mfa_reset, recovery_regenerate, reset_summary
-from mfa.flows.verification import FAILURES_KEY, challenge, code_checked, step_up, verify_code
+from mfa.flows.verification import FAILURES_KEY, challenge, code_checked, step_up
 
 __all__ = [
     "FAILURES_KEY",
@@ -38,5 +38,4 @@ __all__ = [
     "totp_setup_allowed",
     "totp_setup_begin",
     "totp_setup_pending",
-    "verify_code",
 ]

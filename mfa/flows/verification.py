@@ -77,15 +77,6 @@ def _backed_off(request, locked_until) -> FlowError:
                      field="code", retry_after=wait)
 
 
-def verify_code(request, *, user, code: str) -> str:
-    """Check a TOTP or recovery code for ``user``; returns the method that matched.
-
-    Raises FlowError for a wrong code (or a throttled device).
-    """
-    with code_checked(request, user=user, code=codes.read(code)) as method:
-        return method
-
-
 def challenge(request, *, code: str) -> pipeline.LoginResult:
     """The MFA login stage: the pending sign-in's user proves a second factor."""
     typed = codes.read(code)
