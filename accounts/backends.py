@@ -20,6 +20,10 @@ class EmailBackend(ModelBackend):
             email = kwargs.get(get_user_model().USERNAME_FIELD)
         if not email or password is None:
             return None
+        if credentials.too_long(password):
+            # Wrong for every account, known or not: neither looked up nor hashed, so it
+            # costs the same time whatever the address (see password_matches).
+            return None
         user = get_by_email(email)
         if user is None:
             # Hash anyway, so that an unknown address costs the same time as a wrong

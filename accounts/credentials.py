@@ -34,6 +34,10 @@ from accounts.models import PasswordRehash
 
 logger = logging.getLogger("authsuite.accounts")
 
+#: The longest password the suite sets (the forms' and the API's limit on a new one). A
+#: longer one typed to be checked is wrong for every account, and is refused unhashed.
+PASSWORD_MAX = 1024
+
 _lifetimes: list[Callable[[], int]] = []
 
 
@@ -97,7 +101,14 @@ def attach(user, *, preload: bool = False):
 
 def password_matches(user, raw_password: str) -> bool:
     """``user.check_password``, with a stored hash that needs bringing up to date stored
-    again only if it is still the one checked, and the step recorded with it."""
+    again only if it is still the one checked, and the step recorded with it.
+
+    A password longer than ``PASSWORD_MAX`` does not match, and is not hashed: no such
+    password was set, and hashing whatever size a request can carry is work an attacker
+    would have the server do for free.
+    """
+    if too_long(raw_password):
+        return False
     encoded = user.password
 
     def store_again(raw):
@@ -123,6 +134,11 @@ def password_matches(user, raw_password: str) -> bool:
             user.password = encoded
 
     return check_password(raw_password, encoded, store_again)
+
+
+def too_long(raw_password: str) -> bool:
+    """Whether ``raw_password``, as typed, is longer than any password the suite sets."""
+    return len(raw_password) > PASSWORD_MAX
 
 
 def _adopted(raw_password: str, encoded: str) -> str | None:

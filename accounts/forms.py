@@ -8,12 +8,11 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.app_settings import app_settings
+from accounts.credentials import PASSWORD_MAX
 from accounts.hashers import normalize_password
 from accounts.models import normalize_email, validate_mail_domain, validate_public_domain
 from accounts.scripts import validate_scripts
 from authsuite.text import control_characters_message, has_control_characters
-
-PASSWORD_MAX = 1024
 
 
 class AddressField(forms.EmailField):
@@ -82,10 +81,22 @@ def _email_field(*, new: bool = False, **attrs) -> forms.EmailField:
     )
 
 
-def _password_field(label, autocomplete: str) -> forms.CharField:
+def _new_password_field(label) -> forms.CharField:
+    """A new password: one longer than ``PASSWORD_MAX`` is a field error."""
     return forms.CharField(
         label=label, max_length=PASSWORD_MAX, strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": autocomplete}),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+def checked_password_field(label, *, required: bool = True) -> forms.CharField:
+    """The account's password, to be checked: no length limit here. One longer than any
+    password set is refused by the check like any wrong password, unhashed
+    (``credentials.password_matches``), counted by the lockout, in the same words: a field
+    error of its own would say something else for a guess that is merely wrong."""
+    return forms.CharField(
+        label=label, required=required, strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
 
@@ -107,7 +118,7 @@ class CleanTextMixin:
 class LoginForm(CleanTextMixin, forms.Form):
     email = _email_field(autofocus=True)
     email.widget.attrs["autocomplete"] = "username"
-    password = _password_field(_("Password"), "current-password")
+    password = checked_password_field(_("Password"))
     remember = forms.BooleanField(label=_("Keep me signed in"), required=False)
 
 
@@ -117,7 +128,7 @@ class SignupForm(CleanTextMixin, forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = _email_field(new=True)
-    password = _password_field(_("Password"), "new-password")
+    password = _new_password_field(_("Password"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -146,7 +157,7 @@ class NewEmailForm(CleanTextMixin, forms.Form):
 
 
 class PasswordForm(forms.Form):
-    password = _password_field(_("Password"), "current-password")
+    password = checked_password_field(_("Password"))
 
 
 class NewPasswordForm(forms.Form):
@@ -154,8 +165,8 @@ class NewPasswordForm(forms.Form):
     password is hashed in: "é" typed as one code point and as "e" plus an accent (one
     keyboard and another, a paste) is the same password, not two that differ."""
 
-    new_password = _password_field(_("New password"), "new-password")
-    new_password_confirm = _password_field(_("New password (again)"), "new-password")
+    new_password = _new_password_field(_("New password"))
+    new_password_confirm = _new_password_field(_("New password (again)"))
 
     def clean(self):
         cleaned = super().clean()
@@ -168,10 +179,7 @@ class NewPasswordForm(forms.Form):
 class PasswordChangeForm(NewPasswordForm):
     """The current password (for an account that has one), then the new one twice."""
 
-    current_password = forms.CharField(
-        label=_("Current password"), required=False, max_length=PASSWORD_MAX, strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
+    current_password = checked_password_field(_("Current password"), required=False)
     field_order = ["current_password", "new_password", "new_password_confirm"]
 
     def __init__(self, *args, has_password: bool = True, **kwargs):

@@ -148,12 +148,11 @@ class AlertPreferencesView(ReauthenticationRequiredMixin, View):
     def post(self, request):
         form = AlertPreferencesForm(request.POST)
         if not form.is_valid():
-            # The security page again, with the form's error and the settings as they are.
+            # The security page again, with the form's error and the settings as they are;
+            # a 200, as every other page answers a form with errors.
             page = SecurityActivityView(extra_context={"alert_form": form})
             page.setup(request)
-            response = page.get(request)
-            response.status_code = 400
-            return response
+            return page.get(request)
         wanted = set(form.cleaned_data["enabled"])
         current = {p["rule"]: p["enabled"] for p in alerts.preferences(request.user)}
         changed = False

@@ -58,19 +58,51 @@ def reset(*, group: str, rate: str | None, scope: str, value: str) -> bool:
     """Forget the current window's count of ``value`` (staff unlocking an account); return
     whether it was in force (the next attempt would have been refused).
 
-    The key is django-ratelimit's own for the same arguments ``check`` passes it.
+    The key is django-ratelimit's own for the same arguments ``check`` passes it. The count
+    is taken (read and removed, :func:`_take`), so of two resets at once only one says it
+    was in force.
     """
     if not rate:
         return False
     limit, period = _split_rate(rate)
     key = _opaque(value)
     cache_key = _make_cache_key(f"{group}:{scope}", _get_window(key, period), rate, key, ALL)
-    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
-    count = cache.get(cache_key) or 0
-    cache.delete(cache_key)
     # django-ratelimit refuses an attempt once the count, that attempt included, passes the
     # limit: the count stored reaching it is what refuses the next.
-    return count >= limit
+    return _take(getattr(settings, "RATELIMIT_USE_CACHE", "default"), cache_key) >= limit
+
+
+def _take(alias: str, cache_key: str) -> int:
+    """Remove the counter ``cache_key`` of cache ``alias``; the count it held (0: none).
+
+    On Redis (django-redis) the read and the removal are one transaction (MULTI/EXEC):
+    nothing runs between them, so the count returned is the one removed, and of two calls
+    at once only one gets it. Other caches have no such operation: the count is read, then
+    deleted, and only the call whose delete removed it returns it (Django's ``delete`` says
+    whether there was anything to remove); an attempt counted in between is deleted
+    without having been read.
+    """
+    redis = _redis_connection(alias)
+    cache = caches[alias]
+    if redis is None:
+        count = cache.get(cache_key) or 0
+        return count if cache.delete(cache_key) else 0
+    key = cache.make_key(cache_key)
+    with redis.pipeline(transaction=True) as pipe:
+        count, _ = pipe.get(key).delete(key).execute()
+    return int(count or 0)  # django-redis stores integers as their digits, for INCR
+
+
+def _redis_connection(alias: str):
+    """django-redis's client behind cache ``alias``, or None for any other cache."""
+    try:
+        from django_redis import get_redis_connection  # the optional "redis" extra
+    except ImportError:
+        return None
+    try:
+        return get_redis_connection(alias)
+    except NotImplementedError:  # not a django-redis cache
+        return None
 
 
 def check_all(request: HttpRequest, *, group: str, limits: dict[str, tuple[str | None, str]],

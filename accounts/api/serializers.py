@@ -75,8 +75,16 @@ class StrictIntegerField(serializers.IntegerField):
 
 
 def password_field() -> serializers.CharField:
+    """A new password: one longer than ``PASSWORD_MAX`` is a field error."""
     return StringField(max_length=PASSWORD_MAX, trim_whitespace=False,
                        style={"input_type": "password"})
+
+
+def checked_password_field(**kwargs) -> serializers.CharField:
+    """The account's password, to be checked: no length limit here (see
+    ``accounts.forms.checked_password_field``); the check refuses one longer than any
+    password set like any wrong password, unhashed."""
+    return StringField(trim_whitespace=False, style={"input_type": "password"}, **kwargs)
 
 
 def token_field() -> serializers.CharField:
@@ -85,7 +93,7 @@ def token_field() -> serializers.CharField:
 
 class LoginSerializer(NoControlCharsMixin, serializers.Serializer):
     email = EmailField(max_length=254)
-    password = password_field()
+    password = checked_password_field()
     remember = StrictBooleanField(default=False)
 
 
@@ -109,12 +117,11 @@ class TokenSerializer(serializers.Serializer):
 
 class EmailVerifySerializer(TokenSerializer):
     #: The account's password: needed unless the caller is signed in as the account.
-    password = StringField(max_length=PASSWORD_MAX, trim_whitespace=False, required=False,
-                           allow_blank=True, style={"input_type": "password"})
+    password = checked_password_field(required=False, allow_blank=True)
 
 
 class PasswordSerializer(serializers.Serializer):
-    password = password_field()
+    password = checked_password_field()
 
 
 class NewPasswordSerializer(serializers.Serializer):
@@ -123,9 +130,7 @@ class NewPasswordSerializer(serializers.Serializer):
 
 class PasswordChangeSerializer(NewPasswordSerializer):
     #: Needed when the account has a password (``password_required`` without it).
-    current_password = StringField(max_length=PASSWORD_MAX, trim_whitespace=False,
-                                   required=False, allow_blank=True,
-                                   style={"input_type": "password"})
+    current_password = checked_password_field(required=False, allow_blank=True)
 
 
 class ResetConfirmSerializer(serializers.Serializer):

@@ -12,7 +12,7 @@ from accounts import authrecord, tokens
 from accounts.decorators import reauthentication_redirect
 from accounts.errors import FlowError
 from accounts.flows import email as email_flows
-from accounts.forms import PASSWORD_MAX, NewEmailForm
+from accounts.forms import NewEmailForm, checked_password_field
 from accounts.models import EmailAddress
 from accounts.views.base import FlowFormView, TokenConfirmView, posted_id
 
@@ -21,10 +21,7 @@ class VerifyForm(forms.Form):
     """The confirmation button, and the account's password when the browser is not signed
     in as the account (``email_flows.verification_needs_password``)."""
 
-    password = forms.CharField(
-        label=_("Password"), required=False, max_length=PASSWORD_MAX, strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
+    password = checked_password_field(_("Password"), required=False)
 
 
 class EmailVerifyView(TokenConfirmView):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from accounts.app_settings import app_settings
 from accounts.models import EmailAddress, OneTimeToken
@@ -350,6 +350,62 @@ def test_adding_addresses_is_rate_limited(client, user, password, time_machine):
              for n in range(4)]
     assert codes == [202, 202, 202, 429]
     assert not EmailAddress.objects.filter(email="new3@example.com").exists()
+
+
+def test_an_address_the_account_has_already_costs_no_attempt(client, user, password,
+                                                             time_machine):
+    # Refused after the rate limit had counted it: retyping one's own address a few times
+    # used up the attempts, and the next new address was refused for a quarter of an hour.
+    freeze(time_machine)
+    signed_in_api(client, user.email, password)
+    local, domain = user.email.split("@")
+    for typed in [user.email, user.email.upper(), f" {user.email} ", f"{local}＠{domain}"]:
+        response = api_post(client, "emails/", {"email": typed})
+        assert (response.status_code, error_code(response)) == (400, "email_already_added")
+
+    codes = [api_post(client, "emails/", {"email": f"new{n}@example.com"}).status_code
+             for n in range(4)]
+
+    assert codes == [202, 202, 202, 429]
+
+
+def test_html_an_address_the_account_has_already_costs_no_attempt(signed_in, user,
+                                                                  time_machine):
+    freeze(time_machine)
+    for _ in range(4):
+        page = add_html(signed_in, user.email)
+        assert page.status_code == 200
+        assert b"This address is on your account already." in page.content
+
+    added = [add_html(signed_in, f"new{n}@example.com") for n in range(3)]
+
+    assert [page.status_code for page in added] == [200, 200, 200]
+    assert EmailAddress.objects.filter(user=user, email__startswith="new").count() == 3
+    refused = signed_in.post(EMAIL, {"action": "add", "email": "new3@example.com"})
+    assert refused.status_code == 429
+
+
+def test_another_accounts_address_counts_against_the_rate_limit_like_a_new_one(
+        password, time_machine):
+    # Only the account's own addresses are spared the count: were another account's
+    # spared too, an account could tell held addresses from free ones by the limit.
+    freeze(time_machine)
+    for n in range(4):
+        UserFactory(email=f"held{n}@example.com")
+
+    def answers(prefix: str) -> list[tuple]:
+        browser = Client()
+        signed_in_api(browser, UserFactory(password=password).email, password)
+        responses = [api_post(browser, "emails/", {"email": f"{prefix}{n}@example.com"})
+                     for n in range(4)]
+        # The wait differs by account (each limit's window starts at its own second).
+        return [(r.status_code, r.json()["detail"] if r.status_code == 202
+                 else error_code(r)) for r in responses]
+
+    held, new = answers("held"), answers("new")
+
+    assert held == new == [(202, "A verification link is on its way to this address.")] * 3 \
+        + [(429, "rate_limited")]
 
 
 def test_email_pages_need_a_session(client):

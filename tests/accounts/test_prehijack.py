@@ -151,7 +151,7 @@ def test_an_account_without_a_password_has_nothing_to_hijack_with(client):
     assert EmailAddress.objects.get(email="nopass@example.com").verified
 
 
-@pytest.mark.parametrize("value", ["x" * 1025, "\x00password", "пароль🙂" * 10])
+@pytest.mark.parametrize("value", ["\x00password", "пароль🙂" * 10])
 def test_odd_passwords_are_form_errors(planted, value):
     owner = Client()
     page, confirm = open_link(owner, planted)
@@ -165,7 +165,8 @@ def test_odd_passwords_are_form_errors(planted, value):
 # --- a dead link is refused before the password is looked at --------------------------------
 
 DEAD_LINKS = ["forged", "used", "expired", "voided"]
-OVERLONG = "x" * 1025  # one more than the field takes
+OVERLONG = "x" * 1025  # longer than any password set: a wrong password, not a field error
+NULL_CHARACTER = "\x00password"  # a field error of the page's form
 
 
 def dead_link(planted, time_machine, how: str) -> str:
@@ -184,7 +185,7 @@ def dead_link(planted, time_machine, how: str) -> str:
 
 
 @pytest.mark.parametrize("how", DEAD_LINKS)
-@pytest.mark.parametrize("typed", [OVERLONG, "", ATTACKERS_PASSWORD])
+@pytest.mark.parametrize("typed", [OVERLONG, NULL_CHARACTER, "", ATTACKERS_PASSWORD])
 def test_html_dead_verification_link_is_refused_whatever_password_was_typed(
         planted, time_machine, how, typed):
     link = dead_link(planted, time_machine, how)
@@ -194,7 +195,7 @@ def test_html_dead_verification_link_is_refused_whatever_password_was_typed(
     assert response.status_code == 400
     assert [t.name for t in response.templates][0] == "accounts/token_invalid.html"
     assert b"invalid, expired or already used" in response.content
-    assert b"at most 1024 characters" not in response.content
+    assert b"Null characters are not allowed." not in response.content
 
 
 @pytest.mark.parametrize("how", ["used", "expired", "voided"])
@@ -205,25 +206,42 @@ def test_html_dead_verification_link_kept_in_the_session_is_refused_before_the_p
     link = dead_link(planted, time_machine, how)
     assert link == planted
 
-    response = browser.post(confirm, link_form(page, password=OVERLONG))
+    response = browser.post(confirm, link_form(page, password=NULL_CHARACTER))
 
     assert response.status_code == 400
     assert b"invalid, expired or already used" in response.content
-    assert b"at most 1024 characters" not in response.content
+    assert b"Null characters are not allowed." not in response.content
 
 
-def test_html_live_verification_link_with_an_overlong_password_shows_the_field(planted):
+def test_html_live_verification_link_with_a_bad_password_shows_the_field(planted):
     browser = Client()
     page, confirm = open_link(browser, planted)
 
-    response = browser.post(confirm, link_form(page, password=OVERLONG))
+    response = browser.post(confirm, link_form(page, password=NULL_CHARACTER))
 
     assert response.status_code == 200
-    assert b"at most 1024 characters" in response.content
+    assert b"Null characters are not allowed." in response.content
     assert VICTIM.encode() in response.content  # still says which address it confirms
     assert not verified()
     assert browser.post(confirm, link_form(page, password=ATTACKERS_PASSWORD)).status_code == 302
     assert verified()
+
+
+def test_html_live_verification_link_with_an_overlong_password_is_a_wrong_password(planted):
+    # It was a field error ("at most 1024 characters"): not the answer of a wrong
+    # password, and not counted by the lockout.
+    browser = Client()
+    page, confirm = open_link(browser, planted)
+
+    wrong = browser.post(confirm, link_form(page, password="a guess of the owner's"))
+    overlong = browser.post(confirm, link_form(page, password=OVERLONG))
+
+    assert overlong.status_code == wrong.status_code == 200
+    assert overlong.context["form"].errors == wrong.context["form"].errors == {
+        "password": ["The email address or password is incorrect."]}
+    assert sum(LoginThrottle.objects.filter(identifier=VICTIM, ip="127.0.0.1")
+               .values_list("failures", flat=True)) == 2
+    assert not verified()
 
 
 @pytest.mark.parametrize("how", DEAD_LINKS)
@@ -240,14 +258,19 @@ def test_api_dead_verification_token_is_refused_whatever_password_was_typed(
     assert not response.json()["error"].get("fields")
 
 
-@pytest.mark.parametrize("typed", [OVERLONG, 12345])
-def test_api_live_verification_token_with_a_bad_password_shows_the_field(planted, typed):
+@pytest.mark.parametrize("typed, code", [
+    (12345, "invalid"),
+    (NULL_CHARACTER, "invalid"),
+    (OVERLONG, "invalid_credentials"),  # a wrong password, as on the page
+    ("a guess of the owner's", "invalid_credentials"),
+])
+def test_api_live_verification_token_with_a_bad_password_shows_the_field(planted, typed, code):
     token = token_from(planted)
 
     response = api_post(Client(), "email/verify/", {"token": token, "password": typed})
 
     assert response.status_code == 400
-    assert error_code(response) == "invalid"
+    assert error_code(response) == code
     assert "password" in response.json()["error"]["fields"]
     assert not verified()
     done = api_post(Client(), "email/verify/", {"token": token, "password": ATTACKERS_PASSWORD})
@@ -270,9 +293,9 @@ def test_verification_posts_with_a_bad_password_count_once_towards_the_link_rate
 
     def attempt():
         if via == "html":
-            return client.post(forged, {"password": OVERLONG})
+            return client.post(forged, {"password": NULL_CHARACTER})
         return api_post(client, "email/verify/", {"token": token_from(forged),
-                                                   "password": OVERLONG})
+                                                   "password": NULL_CHARACTER})
 
     assert [attempt().status_code for _ in range(3)] == [400, 400, 400]
     limited = attempt()

@@ -42,7 +42,8 @@ class EmailListView(AccountsAPIView):
     @extend_schema(request=s.NewEmailSerializer, responses={
                        202: s.DetailSerializer,
                        400: error("The address is this account's already, in any spelling "
-                                  "(`email_already_added`; nothing is sent), the list is full "
+                                  "(`email_already_added`; nothing is sent and no attempt of "
+                                  "the rate limit is counted), the list is full "
                                   "(`email_limit`), or the address is not one (`invalid`).")},
                    summary="Add an address (a verification link is sent)",
                    description="An address another account holds is answered like any "

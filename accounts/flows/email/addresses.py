@@ -32,7 +32,7 @@ def email_add(request, *, user, email: str) -> None:
     An address this account has already (its login address, or a row of it, in any
     spelling of it) is refused (``email_already_added``) and nothing is done: no link goes
     out, and saying one did would leave the person waiting for it. That tells the caller
-    nothing the account's own list does not.
+    nothing the account's own list does not, and it costs no attempt of the rate limit.
 
     An address another account holds (its login address, or verified on it) is added as an
     unverified claim all the same, but its owner gets a notice instead of a link: the caller
@@ -44,16 +44,18 @@ def email_add(request, *, user, email: str) -> None:
     take its user row's lock first, so on PostgreSQL concurrent ones run one after the other.
     """
     email = normalize_email(email)
-    _limit_check(user)  # a full list is refused before the attempt counts against the limit
+    # A full list and the account's own address are refused before the attempt counts
+    # against the rate limit: neither sends anything, and both are the account's own
+    # business. Every other address, another account's included, counts alike.
+    _limit_check(user)
+    _not_added_yet(user, email)
     rate_limit(request, "verification_resend", account=str(user.pk))
     with transaction.atomic():
-        # Counted again under the lock: two adds at once would each count the list before
-        # the other's insert, and both pass the limit.
+        # Both again under the lock: two adds at once would each read the list before the
+        # other's insert, and both pass.
         lock_user_row(user)
         _limit_check(user)
-        if email == normalize_email(user_email(user)) or EmailAddress.objects.filter(
-                user=user, email=email).exists():
-            raise _already_added()
+        _not_added_yet(user, email)
         # Accounts made by staff, createsuperuser or before the suite was installed have no
         # address row until one is needed: their login address is held all the same.
         held = address_held(email)
@@ -72,6 +74,14 @@ def email_add(request, *, user, email: str) -> None:
             verification_send(request, user=user, email=email)
         else:
             mark_verified(request, user=user, email=email)
+
+
+def _not_added_yet(user, email: str) -> None:
+    """Refuse ``email``, in its normal form, if this account has it already: its login
+    address (which may have no row) or a row of it."""
+    if email == normalize_email(user_email(user)) or EmailAddress.objects.filter(
+            user=user, email=email).exists():
+        raise _already_added()
 
 
 def _already_added() -> FlowError:
