@@ -354,6 +354,9 @@ def body_cases(route: Route, method: str) -> list[Case]:
         Case("body-truncated", '{"email": '),
         Case("charset-unknown", "{}", f"{JSON}; charset=no-such-charset"),
         Case("form-charset-unknown", form(named, "a"), f"{FORM}; charset=no-such-charset"),
+        Case("charset-nul", "{}", f"{JSON}; charset=utf-\x008"),
+        Case("charset-nul-encoded", "{}", f"{JSON}; charset*=utf-8''%00"),
+        Case("parameter-in-unknown-charset", "{}", f"{JSON}; title*=no-such-charset''x"),
         Case("form-repeated-keys", form(named, "a") + "&" + form(named, "b"), FORM),
         Case("multipart-without-boundary", "--x\r\n\r\n", "multipart/form-data"),
         Case("text-plain", "{}", "text/plain"),
@@ -381,6 +384,8 @@ def query_cases() -> list[Case]:
     return cases + [
         Case("query-repeated-keys", query="next=/a/&next=//evil.example/&before=1&before=x"),
         Case("query-not-utf8", query="next=%FF%FE&before=%C0%80"),
+        Case("query-content-type-unparsable", query="next=/",
+             content_type="text/plain; title*=no-such-charset''x"),
     ]
 
 
