@@ -257,6 +257,18 @@ def test_one_bad_field(request, endpoint, name, kind, value):
     assert snapshot() == before
 
 
+@pytest.mark.parametrize(("body", "got"), [("null", "null"), ("[]", "list"), ('"x"', "str"),
+                                         ("42", "int")])
+@pytest.mark.parametrize("path", ["login/", "signup/", "mfa/challenge/", "passkeys/login/",
+                                  "security/alerts/"])
+def test_a_body_that_is_no_object_says_what_it_is(signed_in, path, body, got):
+    # DRF words a null body "No data provided", which is untrue: it was sent, as null.
+    response = send(signed_in, "post", API + path, body)
+    error = assert_envelope(response, 400, "invalid")
+    assert error["message"] == f"Invalid data. Expected a dictionary, but got {got}."
+    assert error["fields"] == {}
+
+
 def test_wrong_types_are_not_coerced_to_text(signed_in, user, password):
     """A number that happens to be a valid password is refused, not converted and set."""
     before = snapshot()
