@@ -3,12 +3,16 @@ own views and the DEBUG mailbox.
 
 The modules next to each app test their forms and endpoints in depth; this one is the
 net under them. Every route read from the URLconf, every method it answers, each way a
-visitor can come (signed out, signed in, signed in moments ago; staff for the admin) gets
-the same junk: bodies that are no JSON object, fields of the wrong type, text with NUL,
-controls, lone surrogates, bidi and combining marks, emoji, SQL and HTML, values far too
-long, keys given twice, a charset that does not exist, and the same junk in the query
-string. Whatever arrives, the answer is never a 5xx; the API answers a 4xx in its
-envelope with a documented code; and a refused request leaves the database as it was.
+visitor can come (signed out, signed in, signed in moments ago, with a sign-in waiting at a
+stage; staff for the admin) gets the same junk: bodies that are no JSON object, fields of
+the wrong type, text with NUL, controls, lone surrogates, bidi and combining marks, emoji,
+SQL and HTML, values far too long, keys given twice, a charset that does not exist or a
+Content-Type Django cannot parse, and the same junk in the query string. Whatever arrives,
+the answer is never a 5xx; the API answers a 4xx in its envelope with a documented code;
+and a refused request leaves the database as it was.
+
+A visitor turned away for who they are (a 403 ``not_authenticated``, a redirect to the
+sign-in page) gets a few cases only: nothing they send is read.
 """
 
 from __future__ import annotations
@@ -106,6 +110,8 @@ def _api_fields() -> dict[tuple[str, str], tuple[str, ...]]:
 
 
 def routes() -> list[Route]:
+    """Every route of the URLconf but Django's own catch-alls, and of the admin the suite's
+    views only."""
     api_fields = _api_fields()
     found = []
     for template, pattern in _walk(get_resolver().url_patterns):
