@@ -25,6 +25,15 @@ class AddressField(forms.EmailField):
     def to_python(self, value):
         return normalize_email(super().to_python(value))
 
+    def run_validators(self, value):
+        # Django's validator and the suite's domain checks answer "Enter a valid email
+        # address." each: what is no address at all would be told so two or three times.
+        try:
+            super().run_validators(value)
+        except forms.ValidationError as error:
+            distinct = {(e.code, *e): e for e in error.error_list}  # *e: its message
+            raise forms.ValidationError(list(distinct.values())) from None
+
 
 class NewAddressField(AddressField):
     """An address being registered (signing up, adding one): also on a domain mail from a

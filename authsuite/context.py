@@ -10,6 +10,7 @@ records says who asked, from where.
 
 from __future__ import annotations
 
+import codecs
 import contextvars
 import ipaddress
 import re
@@ -174,13 +175,62 @@ def ratelimit_ip(request) -> str:
     return ctx.ip or "0.0.0.0"
 
 
+#: Where :func:`content_type_guard` keeps a Content-Type it took off a request.
+SET_ASIDE = "authsuite.content_type_set_aside"
+
+
+def _breaks_django(content_type: str) -> bool:
+    """Whether Django fails building a request with this Content-Type: its parser raises on
+    an RFC 2231 parameter naming an unknown charset (``x*=no-such''y``), and ``codecs.lookup``
+    on a charset holding NUL (``charset=utf\\x00-8``, or ``charset*=utf-8''%00`` in plain
+    ASCII). Both are ValueErrors, where Django expects only a LookupError."""
+    try:
+        _media_type, params = parse_header_parameters(content_type)
+        codecs.lookup(params.get("charset", "utf-8"))
+    except LookupError:
+        return False
+    except ValueError:
+        return True
+    return False
+
+
+def content_type_guard(sender, environ=None, scope=None, **kwargs) -> None:
+    """``request_started`` receiver: take off a Content-Type Django cannot read.
+
+    Django reads the header while it builds the request, before any middleware: such a
+    header makes it raise there, whatever the path and method, and the server answers its own
+    500 (no ``handler500``, none of the security headers). The signal comes just before,
+    with the WSGI environ or the ASGI scope: the request is built without the header, which
+    is kept under :data:`SET_ASIDE`, and :class:`RequestContextMiddleware` answers 400.
+    """
+    if environ is not None:
+        content_type = environ.get("CONTENT_TYPE", "")
+        if content_type and _breaks_django(content_type):
+            environ["CONTENT_TYPE"] = ""
+            environ[SET_ASIDE] = content_type
+    elif scope is not None and scope.get("type") == "http":
+        headers = list(scope.get("headers", ()))
+        # Read as Django's ASGIRequest reads it: every content-type header, joined.
+        content_type = ",".join(v.decode("latin1") for n, v in headers if n == b"content-type")
+        if content_type and _breaks_django(content_type):
+            scope["headers"] = [(n, v) for n, v in headers if n != b"content-type"]
+            scope[SET_ASIDE] = content_type
+
+
+def _set_aside(request) -> str | None:
+    """The Content-Type :func:`content_type_guard` took off ``request``, if it did."""
+    return (getattr(request, "scope", None) or request.META).get(SET_ASIDE)
+
+
 def unreadable(request) -> bool:
-    """A request Django cannot read: a Content-Type naming a charset other than UTF-8, a
-    Content-Length that is not a number, more query fields than
-    ``DATA_UPLOAD_MAX_NUMBER_FIELDS``. Django raises on them wherever they are first read
-    (a ValueError from the CSRF check for the length: a 500), and with DEBUG on its error
-    page reads them again and fails in turn. The middleware sends them to a 400 before
-    anything tries (``authsuite.unreadable``)."""
+    """A request Django cannot read: a Content-Type naming a charset other than UTF-8 (or
+    one Django could not parse at all: :func:`content_type_guard`), a Content-Length that is
+    not a number, more query fields than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``. Django raises on
+    them wherever they are first read (a ValueError from the CSRF check for the length: a
+    500), and with DEBUG on its error page reads them again and fails in turn. The
+    middleware sends them to a 400 before anything tries (``authsuite.unreadable``)."""
+    if _set_aside(request):
+        return True
     meta = request.META
     length = meta.get("CONTENT_LENGTH", "")
     if length and not (length.isascii() and length.isdigit()):

@@ -5,9 +5,20 @@ from authsuite.text import refuse_control_characters
 from mfa.app_settings import app_settings
 
 
+class CodeField(forms.CharField):
+    """A code's text: control characters in it are an error that names them, once the
+    field's own checks pass, as the accounts forms check them. Among those checks, Django's
+    refuses a NUL ("Null characters are not allowed."): a validator of the field's would
+    refuse it a second time, in other words ("Remove the control character U+0000.")."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        refuse_control_characters(value)
+        return value
+
+
 class CodeForm(forms.Form):
-    code = forms.CharField(
-        validators=[refuse_control_characters],
+    code = CodeField(
         label=_("Code"), max_length=32, strip=True,
         widget=forms.TextInput(attrs={
             "autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
@@ -21,9 +32,8 @@ class RecoveryCodeForm(forms.Form):
     """A recovery code is letters and digits: a text keyboard, no numeric keypad."""
 
     kind = forms.CharField(widget=forms.HiddenInput, initial="recovery")
-    code = forms.CharField(
+    code = CodeField(
         label=_("Recovery code"), max_length=32, strip=True,
-        validators=[refuse_control_characters],
         widget=forms.TextInput(attrs={
             "autocomplete": "off", "inputmode": "text", "autocapitalize": "off",
             "spellcheck": "false",
@@ -59,9 +69,8 @@ class ChallengeForm(CodeForm):
 
 
 class ActivateForm(forms.Form):
-    code = forms.CharField(
+    code = CodeField(
         label=_("Code from the app"), max_length=16, strip=True,
-        validators=[refuse_control_characters],
         # Any script's decimal digits (mfa.codes): a pattern of ASCII digits would stop a
         # phone's full-width or Arabic-Indic ones before they reach the server.
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",

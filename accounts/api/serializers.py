@@ -42,6 +42,13 @@ class EmailField(StrictStringMixin, serializers.EmailField):
     def to_internal_value(self, data):
         return normalize_email(super().to_internal_value(data))
 
+    def run_validators(self, value):
+        # As the form's field (accounts.forms.AddressField): each message once.
+        try:
+            super().run_validators(value)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError(list(dict.fromkeys(error.detail))) from None
+
 
 class NoControlCharsMixin:
     def validate(self, attrs):

@@ -77,6 +77,10 @@ _DRF_CODES = {
 }
 
 
+#: In the words of DRF's message for a list or a string where an object was expected.
+NULL_BODY = "Invalid data. Expected a dictionary, but got null."
+
+
 def _flatten(detail) -> list[str]:
     if isinstance(detail, dict):
         return [m for value in detail.values() for m in _flatten(value)]
@@ -160,8 +164,10 @@ def exception_handler(exc, context):
         code = _first_code(exc) if non_field else CoreError.INVALID
         if not non_field and (own := _field_code(exc.detail)):
             code, message = own
-        if code == "null":  # DRF's code for a JSON ``null`` body: a wrong shape like any other
-            code = CoreError.INVALID
+        if code == "null":
+            # A JSON ``null`` body: a wrong shape like any other, and said as DRF says the
+            # others (its own words for it, "No data provided", are untrue: null was sent).
+            code, message = CoreError.INVALID, NULL_BODY
         body = envelope(code or CoreError.INVALID, message, fields)
     else:
         code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)

@@ -6,7 +6,6 @@ API that parses nothing but ``application/json`` cannot be driven by one (415 in
 
 from __future__ import annotations
 
-import codecs
 import json
 
 from rest_framework import parsers
@@ -33,8 +32,19 @@ class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = parsers.get_encoding(parser_context or {})
         try:
-            return json.load(codecs.getreader(encoding)(stream), parse_constant=strict_constant,
-                             object_pairs_hook=_object)
+            text = stream.read().decode(encoding)
+        except UnicodeDecodeError as exc:
+            # Python's words ("'utf-8' codec can't decode byte 0xff in position 11") name
+            # its codec; the client needs to know its body is not text in that encoding.
+            raise ParseError(f"JSON parse error - the body is not valid {encoding.upper()} "
+                             f"(at byte offset {exc.start}).") from None
+        if text.startswith("\ufeff"):
+            # Refused as RFC 8259 allows, but not with Python's advice ("decode using
+            # utf-8-sig"), which means nothing to a client.
+            raise ParseError("JSON parse error - the body starts with a byte order mark "
+                             "(U+FEFF), which JSON sent over a network must not have.")
+        try:
+            return json.loads(text, parse_constant=strict_constant, object_pairs_hook=_object)
         except RecursionError:
             # "[[[[...]]]]" within the size limit exhausts the decoder's recursion budget;
             # that is the client's mistake, not a server error.

@@ -117,6 +117,22 @@ def test_an_address_mail_could_never_reach_is_refused(address):
     assert mail.outbox == []
 
 
+@pytest.mark.parametrize("address", ["ann", "ann example", "' OR 1=1 --", "ann@exa mple",
+                                     "ann@" + "\ufdfa" * 20 + ".com"])
+def test_what_is_no_address_is_told_so_once(user, address):
+    # Django's validator and the suite's domain checks refused it each in the same words:
+    # "Enter a valid email address." two or three times over.
+    signup = Client().post("/accounts/signup/", {"email": address,
+                                                 "password": "correct horse battery staple"})
+    assert signup.content.decode().count("Enter a valid email address.") == 1
+    response = api_post(Client(), "signup/", {"email": address,
+                                              "password": "correct horse battery staple"})
+    assert response.json()["error"]["fields"]["email"].count("Enter a valid email address.") == 1
+    login = Client().post("/accounts/login/", {"email": address, "password": "x"})
+    assert login.content.decode().count("Enter a valid email address.") == 1
+    assert get_user_model().objects.count() == 1
+
+
 def test_a_lone_surrogate_in_the_form_body_is_a_field_error():
     body = b"email=ann%40%ED%A0%80.com&password=correct+horse+battery+staple"
     page = Client().generic("POST", "/accounts/signup/", body,

@@ -257,6 +257,32 @@ def test_one_bad_field(request, endpoint, name, kind, value):
     assert snapshot() == before
 
 
+@pytest.mark.parametrize(("body", "got"), [("null", "null"), ("[]", "list"), ('"x"', "str"),
+                                         ("42", "int")])
+@pytest.mark.parametrize("path", ["login/", "signup/", "mfa/challenge/", "passkeys/login/",
+                                  "security/alerts/"])
+def test_a_body_that_is_no_object_says_what_it_is(signed_in, path, body, got):
+    # DRF words a null body "No data provided", which is untrue: it was sent, as null.
+    response = send(signed_in, "post", API + path, body)
+    error = assert_envelope(response, 400, "invalid")
+    assert error["message"] == f"Invalid data. Expected a dictionary, but got {got}."
+    assert error["fields"] == {}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b'{"email": "\xff"}', "JSON parse error - the body is not valid UTF-8 (at byte offset 11)."),
+    ('\ufeff{"email": "ann@example.com"}'.encode(), "JSON parse error - the body starts with "
+     "a byte order mark (U+FEFF), which JSON sent over a network must not have."),
+])
+def test_a_body_that_is_no_json_text_says_why_in_the_clients_terms(anonymous, body, message):
+    # Python's words were "'utf-8' codec can't decode byte 0xff in position 11: invalid start
+    # byte" and "Unexpected UTF-8 BOM (decode using utf-8-sig)".
+    before = snapshot()
+    response = send(anonymous, "post", API + "login/", body)
+    assert assert_envelope(response, 400, "malformed_request")["message"] == message
+    assert snapshot() == before
+
+
 def test_wrong_types_are_not_coerced_to_text(signed_in, user, password):
     """A number that happens to be a valid password is refused, not converted and set."""
     before = snapshot()

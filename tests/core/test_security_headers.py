@@ -224,12 +224,20 @@ def _unreadable_requests(settings):
         "charset-multipart": lambda client, path: client.generic(
             "POST", f"{path}?next=/%2B2AA-", b"--x--\r\n",
             content_type="multipart/form-data; boundary=x; charset=utf-7"),
+        # Django failed building these, before any middleware (content_type_guard).
+        "charset-nul": lambda client, path: client.generic(
+            "POST", path, body, content_type=f"{form}; charset=utf\x00-8"),
+        "charset-nul-encoded": lambda client, path: client.generic(
+            "POST", path, body, content_type=f"{form}; charset*=utf-8''%00"),
+        "rfc2231-unknown-charset": lambda client, path: client.get(
+            path, CONTENT_TYPE="text/plain; title*=no-such-charset''x"),
     }
 
 
 @pytest.mark.parametrize("debug", [False, True])
 @pytest.mark.parametrize("kind", ["charset", "length", "query", "charset-query",
-                                  "charset-multipart"])
+                                  "charset-multipart", "charset-nul", "charset-nul-encoded",
+                                  "rfc2231-unknown-charset"])
 @pytest.mark.parametrize("path", ["/accounts/login/", API + "login/", "/no/such/page/"])
 def test_a_request_django_cannot_read_is_a_400_with_every_header(settings, user, path, kind,
                                                                   debug):

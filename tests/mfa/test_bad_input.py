@@ -249,6 +249,22 @@ def test_bad_form_values(request, page, case, value, message):
     assert snapshot() == before
 
 
+@pytest.mark.parametrize(("page", "data"), [
+    *((page, {"code": "123\x00456"}) for page in PAGES),
+    ("mfa:challenge", {"kind": "recovery", "code": "4k2m\x00-9x7q"}),
+])
+def test_a_nul_in_a_code_is_refused_once(request, page, data):
+    # Django's own check and the suite's control characters refused it each: "Null
+    # characters are not allowed." and "Remove the control character U+0000." together.
+    client = request.getfixturevalue(PAGES[page])
+    before = snapshot()
+    response = client.post(reverse(page), data)
+    html = response.content.decode()
+    assert html.count("Null characters are not allowed.") == 1
+    assert "U+0000" not in html
+    assert snapshot() == before
+
+
 @pytest.mark.parametrize("page", list(PAGES))
 def test_invalid_utf8_in_a_form(request, page):
     client = request.getfixturevalue(PAGES[page])
