@@ -59,7 +59,7 @@ def reset(*, group: str, rate: str | None, scope: str, value: str) -> bool:
     whether it was in force (the next attempt would have been refused).
 
     The key is django-ratelimit's own for the same arguments ``check`` passes it. The count
-    is taken (read and removed, :func:`_take`), so of two resets at once only one says it
+    is taken (read and zeroed, :func:`_take`), so of two resets at once only one says it
     was in force.
     """
     if not rate:
@@ -73,23 +73,37 @@ def reset(*, group: str, rate: str | None, scope: str, value: str) -> bool:
 
 
 def _take(alias: str, cache_key: str) -> int:
-    """Remove the counter ``cache_key`` of cache ``alias``; the count it held (0: none).
+    """Zero the counter ``cache_key`` of cache ``alias``; the count it held (0: none).
 
-    On Redis (django-redis) the read and the removal are one transaction (MULTI/EXEC):
-    nothing runs between them, so the count returned is the one removed, and of two calls
-    at once only one gets it. Other caches have no such operation: the count is read, then
-    deleted, and only the call whose delete removed it returns it (Django's ``delete`` says
-    whether there was anything to remove); an attempt counted in between is deleted
-    without having been read.
+    Zeroed, not removed: django-ratelimit counts an attempt with ``add``, then, the counter
+    being there, ``incr``, and refuses one it could not count. A counter removed between
+    the two would refuse an attempt of the owner staff just unlocked. Zeroed where it is, it
+    also keeps its expiry, the end of its window.
+
+    On Redis (django-redis) the read and the zeroing are one transaction (MULTI/EXEC, ``SET
+    0 XX KEEPTTL``): nothing runs between them, so the count returned is the one zeroed, and
+    of two calls at once only one gets it. Other caches have no such operation: the count
+    read is taken off with ``decr``, which loses no attempt counted in between (and keeps
+    the expiry, on the local-memory cache as on memcached). Of two calls that read the same
+    count, the second to take it off leaves less than nothing: it puts it back and returns 0.
     """
     redis = _redis_connection(alias)
     cache = caches[alias]
     if redis is None:
         count = cache.get(cache_key) or 0
-        return count if cache.delete(cache_key) else 0
+        if not count:
+            return 0
+        try:
+            left = cache.decr(cache_key, count)
+        except ValueError:  # expired since it was read: nothing left to take
+            return 0
+        if left < 0:
+            cache.incr(cache_key, count)
+            return 0
+        return count
     key = cache.make_key(cache_key)
     with redis.pipeline(transaction=True) as pipe:
-        count, _ = pipe.get(key).delete(key).execute()
+        count, _ = pipe.get(key).set(key, 0, xx=True, keepttl=True).execute()
     return int(count or 0)  # django-redis stores integers as their digits, for INCR
 
 

@@ -68,3 +68,60 @@ def test_of_two_resets_at_once_only_one_says_it_undid_a_refusal(monkeypatch):
     assert sorted(race(2, lambda i: reset())) == [False, True]
     assert attempt() is False
 
+
+
+def test_a_reset_during_an_attempt_does_not_refuse_it(monkeypatch):
+    # django-ratelimit counts an attempt with ``add`` (the window's first) or, the counter
+    # being there, ``incr``. A reset that deleted the counter in between left ``incr``
+    # nothing to count on: the cache said no, and django-ratelimit refuses what it cannot
+    # count. Here the attempt lingers between the two, and the reset runs there.
+    for _ in range(LIMIT):
+        attempt()
+    cache_class = type(caches["default"])
+    add = cache_class.add
+
+    def lingering_add(self, *args, **kwargs):
+        added = add(self, *args, **kwargs)
+        time.sleep(0.3)
+        return added
+
+    monkeypatch.setattr(cache_class, "add", lingering_add)
+
+    def act(i):
+        if i == 0:
+            return attempt()
+        time.sleep(0.1)
+        return reset()
+
+    assert race(2, act) == [False, True]
+    monkeypatch.undo()
+    # The attempt counted in the new count: one more than LIMIT - 1 is let through.
+    assert [attempt() for _ in range(LIMIT)] == [False] * (LIMIT - 1) + [True]
+
+
+def expiry(cache_key: str) -> float:
+    """The seconds the counter ``cache_key`` has left, as its cache keeps them."""
+    cache = caches["default"]
+    if hasattr(cache, "pttl"):  # django-redis
+        return cache.pttl(cache_key) / 1000
+    return cache._expire_info[cache.make_and_validate_key(cache_key)] - time.time()
+
+
+def counter_key() -> str:
+    from django_ratelimit import ALL
+    from django_ratelimit.core import _get_window, _make_cache_key
+
+    key = ratelimit._opaque(ACCOUNT)
+    return _make_cache_key("test:account", _get_window(key, 300), RATE, key, ALL)
+
+
+def test_a_reset_keeps_the_windows_expiry():
+    # The count is zeroed where it is, not removed: the counter still ends with its window.
+    for _ in range(LIMIT):
+        attempt()
+    before = expiry(counter_key())
+
+    assert reset() is True
+
+    assert caches["default"].get(counter_key()) == 0
+    assert 0 <= before - expiry(counter_key()) < 1  # Redis's clock runs on meanwhile
