@@ -296,11 +296,22 @@ def account_unlock(user, *, request=None, by=None) -> bool:
     addresses = {user_identifier(user)}
     # Only addresses the account holds: an unverified row may be someone else's address.
     addresses.update(user.email_addresses.filter(verified=True).values_list("email", flat=True))
-    deleted, _ = LoginThrottle.objects.filter(identifier__in=addresses).delete()
+    rows = LoginThrottle.objects.filter(identifier__in=addresses)
+    # The browsers and IPs that failed: each may have a rate-limit count of its own for the
+    # account (a known browser's sign-ins, an (account, IP) pair's), which only these rows
+    # name.
+    pairs = sorted(rows.exclude(ip=LoginThrottle.ACCOUNT_WIDE).values_list("identifier", "ip"))
+    deleted, _ = rows.delete()
     # And the per-account rate limits, else the owner may still be refused for a while.
     # Every counter is reset (each call runs): one under its limit counts for nothing.
     limited = [rate_limit_reset("login", account=address) for address in sorted(addresses)]
     limited.append(rate_limit_reset("reauthenticate", account=str(user.pk)))
+    for identifier, ip in pairs:
+        if ip.startswith(DEVICE_PREFIX):  # counted as password_check counts it
+            limited.append(rate_limit_reset("login", account=f"{identifier} {ip}"))
+        else:
+            limited.append(rate_limit_reset("login", account=identifier, ip=ip))
+            limited.append(rate_limit_reset("reauthenticate", account=str(user.pk), ip=ip))
     if not deleted and not any(limited):
         return False
     signals.account_unlocked.send(sender=user.__class__, request=request, user=user, by=by)

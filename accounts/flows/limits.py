@@ -40,12 +40,17 @@ def rate_limit(request, group: str, *, account: str | None = None) -> None:
         )
 
 
-def rate_limit_reset(group: str, *, account: str) -> bool:
-    """Forget the per-account count of ``group`` for ``account`` (not its IPs' or pairs');
-    return whether it was refusing the account."""
+def rate_limit_reset(group: str, *, account: str, ip: str | None = None) -> bool:
+    """Forget the per-account count of ``group`` for ``account`` (not its IPs'), or with
+    ``ip`` (a ``context.limit_key``) that of the (account, IP) pair; return whether it was
+    refusing the account."""
     rates = app_settings.RATE_LIMITS.get(group, {})
+    identifier = normalize_email(account)
+    if ip is not None:
+        return ratelimit.reset(group=f"accounts.{group}", rate=rates.get("account_ip"),
+                               scope="account_ip", value=f"{identifier} {ip}")
     return ratelimit.reset(group=f"accounts.{group}", rate=rates.get("account"),
-                           scope="account", value=normalize_email(account))
+                           scope="account", value=identifier)
 
 
 def humanize(seconds: int) -> str:

@@ -10,6 +10,7 @@ from django.test import Client, override_settings
 from accounts.models import LoginThrottle, UserSession
 from tests.accounts.support import (
     api_login,
+    api_post,
     error_code,
     freeze,
     html_login,
@@ -305,6 +306,39 @@ def test_staff_unlock_also_ends_the_per_account_rate_limit(user, password, staff
     response = api_login(Client(), other.email, "correct horse battery staple",
                          REMOTE_ADDR=VICTIM)
     assert error_code(response) == "rate_limited"
+
+
+@pytest.mark.parametrize("via", ["api", "html"])
+def test_staff_unlock_ends_the_rate_limit_of_the_owners_own_browser(user, password, staff,
+                                                                     via, clock):
+    # A browser the account signed in with counts its sign-ins under a per-account limit of
+    # its own. Its owner, mistyping, ran into it: unlocked by staff, that count stayed, and
+    # the owner's next sign-in there, with the right password, was still a 429.
+    login = api_login if via == "api" else html_login
+    browser = Client(REMOTE_ADDR=VICTIM)
+    assert api_login(browser, user.email, password).status_code == 200
+    api_post(browser, "logout/")
+    codes = [error_code(fail(browser, user.email, VICTIM)) for _ in range(11)]
+    assert codes == ["invalid_credentials"] * 5 + ["account_locked"] * 5 + ["rate_limited"]
+
+    assert b"Unlocked 1 users." in unlock_as_staff(staff, user).content
+
+    response = login(browser, user.email, password)
+    assert response.status_code in (200, 302), response.content[:300]
+    assert is_signed_in(browser)
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS={"login": {"account_ip": "3/15m"}})
+def test_staff_unlock_ends_the_rate_limit_of_the_owners_ip_for_the_account(
+        user, password, staff, clock):
+    # With a limit per (account, IP), the owner's mistakes from their own IP ran into it;
+    # staff unlocking the account left that count as it was.
+    codes = [error_code(fail(Client(), user.email, VICTIM)) for _ in range(4)]
+    assert codes == ["invalid_credentials"] * 3 + ["rate_limited"]
+
+    assert b"Unlocked 1 users." in unlock_as_staff(staff, user).content
+
+    assert api_login(Client(), user.email, password, REMOTE_ADDR=VICTIM).status_code == 200
 
 
 def unlock_as_staff(staff, *users):
