@@ -23,6 +23,7 @@ What validates nothing is not covered: ``createsuperuser --noinput`` (its passwo
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import unicodedata
@@ -286,6 +287,20 @@ class BreachedPasswordValidator:
         return _("Passwords known from data breaches are refused.")
 
 
+def normal_form_view(user):
+    """A shallow copy of ``user`` whose string attributes (its fields: email, names, ...)
+    are in the normal form the password is judged in; ``user`` itself is left as it is, so
+    nothing a validator does can save a changed name. None stays None."""
+    if user is None:
+        return None
+    view = copy.copy(user)
+    attributes = getattr(view, "__dict__", {})
+    for name, value in list(attributes.items()):
+        if isinstance(value, str):
+            attributes[name] = normalize_password(value)
+    return view
+
+
 class NormalFormValidator:
     """Another validator (Django's own, a project's) given the password in the normal form it
     is hashed in, as the suite's validators judge it: wrapped, Django's
@@ -298,6 +313,10 @@ class NormalFormValidator:
 
     ``validator`` and ``options`` are the ``NAME`` and ``OPTIONS`` the entry had; an unknown
     name is Django's ``ImproperlyConfigured``, as it would have been.
+
+    The validator sees the user in the normal form too (:func:`normal_form_view`): Django's
+    ``UserAttributeSimilarityValidator`` compares the password with a name stored in
+    full-width letters, or decomposed, as with the name it stands for.
     """
 
     def __init__(self, validator: str, options: dict | None = None):
@@ -305,10 +324,11 @@ class NormalFormValidator:
                                                       "OPTIONS": options or {}}])
 
     def validate(self, password, user=None):
-        self.validator.validate(normalize_password(password), user)
+        self.validator.validate(normalize_password(password), normal_form_view(user))
 
     def password_changed(self, password, user=None):
-        """Django calls this after a password is set; passed on to a validator that has it."""
+        """Django calls this after a password is set; passed on to a validator that has it,
+        with the user itself: a validator may keep something about it (a password history)."""
         changed = getattr(self.validator, "password_changed", None)
         if changed is not None:
             changed(normalize_password(password), user)

@@ -352,3 +352,42 @@ def test_the_breach_check_is_given_the_normal_form(settings, tmp_path):
 
     for typed in FORMS.values():
         assert errors_for(typed) == ["password_breached"]
+
+
+SIMILARITY = {
+    "NAME": "accounts.passwords.NormalFormValidator",
+    "OPTIONS": {
+        "validator": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "options": {"user_attributes": ["email", "name"]},
+    },
+}
+
+
+@pytest.mark.parametrize(("name", "password"), [
+    # A name typed in full-width letters (an input method left in that mode).
+    ("ｊｏｓｅｐｈｉｎｅ ｂａｋｅｒ", "josephinebaker"),
+    # A name stored decomposed (a letter, then its accents), the password typed composed.
+    (unicodedata.normalize("NFD", "Nguyễn Thị Phượng"), "nguyễnthịphượng"),
+    # The address, in full-width letters in the password.
+    ("", "ｓｏｍｅｏｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ"),
+])
+def test_a_wrapped_validator_sees_the_users_attributes_in_normal_form(settings, name,
+                                                                       password):
+    # Given the normal form of the password only, Django's similarity check compared it with
+    # the name as stored, another string: "josephinebaker" was nothing like
+    # "ｊｏｓｅｐｈｉｎｅ ｂａｋｅｒ".
+    settings.AUTH_PASSWORD_VALIDATORS = [SIMILARITY]
+    user = new_user("someone@example.com", name=name)
+
+    assert errors_for(password, user) == ["password_too_similar"]
+    assert user.name == name  # the user itself is left as it was
+
+
+def test_a_wrapped_validator_is_given_a_saved_user_as_it_is_stored(settings):
+    settings.AUTH_PASSWORD_VALIDATORS = [SIMILARITY]
+    user = UserFactory(email="someone@example.com", name="ｊｏｓｅｐｈｉｎｅ ｂａｋｅｒ")
+
+    assert errors_for("josephinebaker", user) == ["password_too_similar"]
+    user.refresh_from_db()
+    assert user.name == "ｊｏｓｅｐｈｉｎｅ ｂａｋｅｒ"
+    assert errors_for("a walk along the river at dusk", user) == []
