@@ -173,16 +173,41 @@ def _normal_form_errors(paths: list[str]) -> list:
     return []
 
 
-def _validator_classes() -> list[tuple[str, type]]:
-    """Each importable ``NAME`` of AUTH_PASSWORD_VALIDATORS with its class (Django's own use
-    of the setting reports a wrong one)."""
+def _validator_classes() -> list[tuple[str, object, object]]:
+    """Each importable ``NAME`` of AUTH_PASSWORD_VALIDATORS with what it names (a class, or
+    a function that makes the validator: Django only calls it) and its ``OPTIONS`` (Django's
+    own use of the setting reports a wrong one)."""
     found = []
     for entry in settings.AUTH_PASSWORD_VALIDATORS:
         try:
-            found.append((entry["NAME"], import_string(entry["NAME"])))
-        except (ImportError, KeyError, TypeError):
+            found.append((entry["NAME"], import_string(entry["NAME"]), entry.get("OPTIONS")))
+        except (AttributeError, ImportError, KeyError, TypeError):
             continue
     return found
+
+
+def _is_one_of(named, classes) -> bool:
+    """Whether ``named`` is a class among (or under) ``classes``. A function that makes a
+    validator is none: what it makes is known only by calling it, which a check does not."""
+    return isinstance(named, type) and issubclass(named, classes)
+
+
+def _refuses_unassigned(named, options) -> bool:
+    """Whether the validator ``named`` (with ``options``) is StableStringValidator, listed as
+    it is or wrapped in NormalFormValidator (``OPTIONS``: ``{"validator": ..., "options":
+    ...}``, itself wrapped again or not): given the normal form, it refuses the same
+    passwords, a code point Unicode has not assigned being its own normal form."""
+    from accounts.passwords import NormalFormValidator, StableStringValidator
+
+    if _is_one_of(named, StableStringValidator):
+        return True
+    if not (_is_one_of(named, NormalFormValidator) and isinstance(options, dict)):
+        return False
+    try:
+        inner = import_string(options["validator"])
+    except (AttributeError, ImportError, KeyError, TypeError):
+        return False  # NormalFormValidator itself reports it, ImproperlyConfigured
+    return _refuses_unassigned(inner, options.get("options"))
 
 
 def _validator_warnings(hasher_paths: list[str]) -> list:
@@ -190,7 +215,7 @@ def _validator_warnings(hasher_paths: list[str]) -> list:
     than the one hashed (a common password in full-width letters passes Django's own list),
     and no validator refusing the passwords whose normal form a Unicode upgrade may change."""
     from accounts.hashers import NormalizingArgon2idPasswordHasher
-    from accounts.passwords import NORMAL_FORM_VALIDATORS, StableStringValidator
+    from accounts.passwords import NORMAL_FORM_VALIDATORS
 
     hashers = _hasher_classes(hasher_paths)
     if not hashers or not issubclass(hashers[0], NormalizingArgon2idPasswordHasher):
@@ -203,8 +228,8 @@ def _validator_warnings(hasher_paths: list[str]) -> list:
         hint="Wrap it: {'NAME': 'accounts.passwords.NormalFormValidator', 'OPTIONS': "
              f"{{'validator': '{name}'}}}}, with its own OPTIONS, if any, as 'options'.",
         obj="AUTH_PASSWORD_VALIDATORS", id="authsuite_accounts.W007",
-    ) for name, cls in validators if not issubclass(cls, NORMAL_FORM_VALIDATORS)]
-    if not any(issubclass(cls, StableStringValidator) for _name, cls in validators):
+    ) for name, named, _options in validators if not _is_one_of(named, NORMAL_FORM_VALIDATORS)]
+    if not any(_refuses_unassigned(named, options) for _name, named, options in validators):
         warnings.append(checks.Warning(
             "No password validator refuses code points Unicode has not assigned yet: a "
             "password holding one may stop matching its hash after a Python upgrade.",

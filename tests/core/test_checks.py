@@ -357,15 +357,59 @@ class OwnValidator:
         return None
 
 
+def own_validator_factory(**options):
+    """A NAME may be a function that makes the validator: Django only calls it."""
+    return OwnValidator()
+
+
+def test_accounts_w007_a_validator_made_by_a_function():
+    # issubclass() of a function raised TypeError: the whole check failed with it.
+    name = "tests.core.test_checks.own_validator_factory"
+    with clean_production(AUTH_PASSWORD_VALIDATORS=[*settings.AUTH_PASSWORD_VALIDATORS,
+                                                    {"NAME": name}]):
+        message = found("authsuite_accounts.W007")  # what it makes is given the password as typed
+    assert name in message.msg and name in message.hint
+    wrapped = {"NAME": "accounts.passwords.NormalFormValidator", "OPTIONS": {"validator": name}}
+    with clean_production(AUTH_PASSWORD_VALIDATORS=[*settings.AUTH_PASSWORD_VALIDATORS,
+                                                    wrapped]):
+        absent("authsuite_accounts.W007")
+    with clean_production(AUTH_PASSWORD_VALIDATORS=[wrapped]):
+        found("authsuite_accounts.W008")
+
+
+WRAPPED_STABLE = {"NAME": "accounts.passwords.NormalFormValidator",
+                  "OPTIONS": {"validator": "accounts.passwords.StableStringValidator"}}
+
+
+@pytest.mark.parametrize("stable", [
+    STABLE,
+    WRAPPED_STABLE,
+    {"NAME": "accounts.passwords.NormalFormValidator",
+     "OPTIONS": {"validator": "accounts.passwords.StableStringValidator", "options": {}}},
+    {"NAME": "accounts.passwords.NormalFormValidator",
+     "OPTIONS": {"validator": "accounts.passwords.NormalFormValidator",
+                 "options": WRAPPED_STABLE["OPTIONS"]}},
+])
+def test_accounts_w008_counts_the_validator_listed_or_wrapped(stable):
+    # Wrapped, StableStringValidator is given the normal form, where a code point Unicode
+    # has not assigned is still unassigned: it refuses the same passwords. W008 warned of it
+    # missing all the same.
+    with clean_production(AUTH_PASSWORD_VALIDATORS=[{"NAME": "accounts.passwords.LengthValidator"},
+                                                    stable]):
+        absent("authsuite_accounts.W008")
+        absent("authsuite_accounts.W007")
+
+
 @pytest.mark.parametrize("validators", [
     [],
     [{"NAME": "accounts.passwords.LengthValidator"}],
     [{"NAME": "accounts.passwords.NormalFormValidator",
-      "OPTIONS": {"validator": "accounts.passwords.StableStringValidator"}}],
+      "OPTIONS": {"validator": "accounts.passwords.LengthValidator"}}],
+    [{"NAME": "accounts.passwords.NormalFormValidator",
+      "OPTIONS": {"validator": "accounts.passwords.NoSuchValidator"}}],
+    [{"NAME": "accounts.passwords.NormalFormValidator", "OPTIONS": {}}],
 ])
 def test_accounts_w008_no_validator_refusing_unassigned_code_points(validators):
-    # Wrapped, StableStringValidator still refuses: yet only listing it as such is counted,
-    # which is what the warning's hint asks for.
     with clean_production(AUTH_PASSWORD_VALIDATORS=validators):
         message = found("authsuite_accounts.W008")
     assert message.obj == "AUTH_PASSWORD_VALIDATORS"
