@@ -222,27 +222,30 @@ def _set_aside(request) -> str | None:
     return (getattr(request, "scope", None) or request.META).get(SET_ASIDE)
 
 
-def unreadable(request) -> bool:
-    """A request Django cannot read: a Content-Type naming a charset other than UTF-8 (or
-    one Django could not parse at all: :func:`content_type_guard`), a Content-Length that is
-    not a number, more query fields than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``. Django raises on
-    them wherever they are first read (a ValueError from the CSRF check for the length: a
-    500), and with DEBUG on its error page reads them again and fails in turn. The
-    middleware sends them to a 400 before anything tries (``authsuite.unreadable``)."""
+def unreadable(request) -> str | None:
+    """Why Django cannot read ``request``, in a sentence its client is shown, or None when it
+    can: a Content-Type naming a charset other than UTF-8 (or one Django could not parse at
+    all: :func:`content_type_guard`), a Content-Length that is not a number, more query
+    fields than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``. Django raises on them wherever they are
+    first read (a ValueError from the CSRF check for the length: a 500), and with DEBUG on
+    its error page reads them again and fails in turn. The middleware sends them to a 400
+    before anything tries (``authsuite.unreadable``), which gives this reason."""
     if _set_aside(request):
-        return True
+        return "The Content-Type header of the request cannot be parsed."
     meta = request.META
     length = meta.get("CONTENT_LENGTH", "")
     if length and not (length.isascii() and length.isdigit()):
-        return True
+        return "The Content-Length header of the request is not a number."
     limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
     if limit is not None and meta.get("QUERY_STRING", "").count("&") >= limit:
-        return True
+        return f"The query string has more than {limit} fields."
     # Django decodes the query string, and a form body, in the charset the Content-Type
     # names, whatever the method and type: UTF-7 turns "+2AA-" in a query into a lone
     # surrogate that no later encode survives.
     _content_type, params = parse_header_parameters(meta.get("CONTENT_TYPE", ""))
-    return params.get("charset", "utf-8").lower() not in ("utf-8", "utf8")
+    if params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        return "The request names a character set other than UTF-8."
+    return None
 
 
 class RequestContextMiddleware:
@@ -256,7 +259,7 @@ class RequestContextMiddleware:
         request.authsuite = ctx
         token = _current.set(ctx)
         request_token = _request.set(request)
-        if unreadable(request):
+        if unreadable(request) is not None:
             # Whatever the path, the one view that reads nothing answers it, through the
             # rest of the middleware like any request.
             request.urlconf = UNREADABLE_URLCONF

@@ -26,10 +26,14 @@ def _is_api(request) -> bool:
 
 
 @never_cache  # error answers are never cached: an API client or proxy would replay them
-def bad_request(request, exception=None):
+def bad_request(request, exception=None, reason: str | None = None):
+    """``handler400``; ``reason``: why, in a sentence the client is shown (a request Django
+    cannot read, ``authsuite.unreadable``). An exception's own text is never shown."""
     if _is_api(request):
-        return JsonResponse(envelope(CoreError.MALFORMED, "The request is malformed."), status=400)
-    return render(request, "authsuite/error.html", {"title": "Bad request"}, status=400)
+        return JsonResponse(envelope(CoreError.MALFORMED, reason or "The request is malformed."),
+                            status=400)
+    return render(request, "authsuite/error.html", {"title": "Bad request", "detail": reason},
+                  status=400)
 
 
 @never_cache

@@ -234,27 +234,45 @@ def _unreadable_requests(settings):
     }
 
 
+CHARSET = "The request names a character set other than UTF-8."
+CONTENT_TYPE = "The Content-Type header of the request cannot be parsed."
+#: What the 400 says to each request of ``_unreadable_requests`` (``limit``:
+#: ``DATA_UPLOAD_MAX_NUMBER_FIELDS``).
+UNREADABLE_REASONS = {
+    "charset": CHARSET,
+    "length": "The Content-Length header of the request is not a number.",
+    "query": "The query string has more than {limit} fields.",
+    "charset-query": CHARSET,
+    "charset-multipart": CHARSET,
+    "charset-nul": CONTENT_TYPE,
+    "charset-nul-encoded": CONTENT_TYPE,
+    "rfc2231-unknown-charset": CONTENT_TYPE,
+}
+
+
 @pytest.mark.parametrize("debug", [False, True])
-@pytest.mark.parametrize("kind", ["charset", "length", "query", "charset-query",
-                                  "charset-multipart", "charset-nul", "charset-nul-encoded",
-                                  "rfc2231-unknown-charset"])
+@pytest.mark.parametrize("kind", list(UNREADABLE_REASONS))
 @pytest.mark.parametrize("path", ["/accounts/login/", API + "login/", "/no/such/page/"])
 def test_a_request_django_cannot_read_is_a_400_with_every_header(settings, user, path, kind,
                                                                   debug):
     # The 400 comes from the whole middleware stack, not from before it: it carries the CSP,
     # X-Frame-Options and the rest like any answer. Signed in, so the session and tracking
     # middleware run too; no CSRF token, and no CSRF refusal either: nothing reads the body.
+    # It says why: it gave no reason, and a client could not tell what to change.
     settings.DEBUG = debug
     client = Client(enforce_csrf_checks=True, raise_request_exception=False)
     client.force_login(user)
     response = _unreadable_requests(settings)[kind](client, path)
+    reason = UNREADABLE_REASONS[kind].format(limit=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)
     assert response.status_code == 400
     assert_secure_headers(response)
     assert response.get("X-Request-ID")
     if path.startswith(API):
-        assert response.json()["error"]["code"] == "malformed_request"
+        assert response.json()["error"] == {
+            "code": "malformed_request", "message": reason, "fields": {}}
     else:
         assert reverse("accounts:sessions").encode() in response.content  # links of the site
+        assert reason.encode() in response.content
     # The next request is routed by the site's URLconf again.
     assert client.get(reverse("accounts:sessions")).status_code == 200
 
