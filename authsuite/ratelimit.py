@@ -85,7 +85,8 @@ def _take(alias: str, cache_key: str) -> int:
     of two calls at once only one gets it. Other caches have no such operation: the count
     read is taken off with ``decr``, which loses no attempt counted in between (and keeps
     the expiry, on the local-memory cache as on memcached). Of two calls that read the same
-    count, the second to take it off leaves less than nothing: it puts it back and returns 0.
+    count, the second to take it off leaves less than nothing: it puts it back and returns 0
+    (memcached's ``decr`` stops at zero instead, so there both may return it).
     """
     redis = _redis_connection(alias)
     cache = caches[alias]
