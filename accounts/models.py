@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.scripts import staff_spelling
+
 
 def normalize_email(email: str) -> str:
     """The one normal form of an address: trimmed, lower-cased as a whole, in Unicode's
@@ -113,7 +115,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         swappable = "AUTH_USER_MODEL"
 
     def __str__(self) -> str:
-        return self.email
+        # How the admin names the account (its pages, messages, history, delete
+        # confirmation): a look-alike address shows as one (``staff_spelling``).
+        return staff_spelling(self.email)
 
     def clean(self):
         super().clean()
@@ -172,7 +176,9 @@ class EmailAddress(models.Model):
         verbose_name_plural = _("email addresses")
 
     def __str__(self) -> str:
-        return self.email
+        # As the admin names the row (the account's page, messages, history, delete
+        # confirmation): a look-alike address shows as one.
+        return staff_spelling(self.email)
 
     def save(self, *args, **kwargs):
         self.email = normalize_email(self.email)

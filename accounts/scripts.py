@@ -19,6 +19,10 @@ A character of the Common or Inherited script (a digit, a hyphen, a combining ac
 with any script, unless Unicode names the scripts it is used with (its Script_Extensions:
 U+30FC KATAKANA-HIRAGANA PROLONGED SOUND MARK goes with Hiragana and Katakana only).
 
+Addresses stored before the rule (or written where no form checks them) may still mix
+scripts so: ``staff_spelling`` is how staff see every address (the admin, the audit trail's
+export), with the letters that stand out spelled by code point.
+
 The script data comes from ``unicodedataplus`` (Python's own ``unicodedata`` has no Script
 property).
 """
@@ -155,3 +159,57 @@ def validate_scripts(email: str) -> None:
                                   "%(characters)s are not %(main)s.", len(odd)) % values
     raise ValidationError(f"{message} {_('Type the domain in one script.')}",
                           code=AccountsError.EMAIL_MIXED_SCRIPT)
+
+
+def _spelled(part: str) -> str:
+    """``part`` (a label or a local part) with a punycode label decoded: the letters it shows."""
+    if part[:4].lower() != "xn--":
+        return part
+    try:
+        return part.encode("ascii").decode("idna")
+    except UnicodeError:
+        return part  # no valid punycode: shown, and checked, as it is
+
+
+def _marked(address: str) -> tuple[str, list[str]]:
+    """``address`` with each part that mixes scripts beyond the rule spelled out, and the
+    scripts of those parts by name (none when every part is fine)."""
+    local, at, domain = address.rpartition("@")
+    parts = [local, *domain.split(".")] if at else domain.split(".")
+    shown, names = [], []
+    for part in map(_spelled, parts):
+        if is_allowed_mix(part):
+            shown.append(part)
+            continue
+        part_names, odd = mixed(part)
+        names += [name for name in part_names if name not in names]
+        shown.append("".join(_escaped(c) if c in odd else c for c in part))
+    if not names:
+        return address, []
+    if at:
+        return f"{shown[0]}@{'.'.join(shown[1:])}", names
+    return ".".join(shown), names
+
+
+def _escaped(c: str) -> str:
+    """``\\u0430``: a character by its code point, as the audit trail escapes controls."""
+    return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
+
+
+def staff_spelling(address: str) -> str:
+    """``address`` as staff are shown it, so that a look-alike cannot pass for the address
+    it imitates: ``ann@ex\\u0430mple.com (mixed scripts: Latin, Cyrillic)`` for
+    ``ann@exаmple.com`` (Cyrillic ``а``).
+
+    Each part (the local part, each label of the domain, a punycode label read as the
+    letters it stands for) that mixes scripts beyond the rule above has its letters outside
+    its main script written as ``\\uXXXX``, and the scripts are named after the address. An
+    address whose every part meets the rule is returned unchanged, whatever its scripts
+    (``ann@пример.рф``), and so is text that is no address (a username)."""
+    if not address or (address.isascii() and "xn--" not in address.lower()):
+        return address  # nearly every address: no letter outside ASCII to mix
+    shown, names = _marked(address)
+    if not names:
+        return address
+    return _("%(address)s (mixed scripts: %(scripts)s)") % {
+        "address": shown, "scripts": ", ".join(names)}

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin.spelling import AddressShownWidget
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.email import (
     IN_USE,
@@ -38,8 +39,10 @@ class EmailAddressForm(forms.ModelForm):
         if self.instance.pk is not None:
             # Shown as saved: not validated again (a row from before a stricter check
             # must not make the account's page impossible to save).
+            # Shown as staff must read it: a look-alike marked (``staff_spelling``).
             self.fields["email"] = forms.CharField(label=self.fields["email"].label,
-                                                   disabled=True, required=False)
+                                                   disabled=True, required=False,
+                                                   widget=AddressShownWidget)
             self.fields["verified"].disabled = self.instance.verified
 
     @property

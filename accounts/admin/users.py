@@ -26,6 +26,12 @@ from accounts.admin.forms import (
     without_password_fields,
 )
 from accounts.admin.sessions import UserSessionInline
+from accounts.admin.spelling import (
+    address_column,
+    address_help,
+    with_address_column,
+    with_address_shown,
+)
 from accounts.errors import AccountsError, FlowError
 from accounts.flows.account import account_deactivate, account_reactivate
 from accounts.flows.email import IN_USE, claims_lock, email_set_by_staff, held_elsewhere
@@ -80,6 +86,20 @@ class SuiteUserAdminMixin(SafeInputMixin):
         return (not self.has_change_permission(request, obj)
                 or "user_permissions" in self.get_readonly_fields(request, obj))
 
+    @property
+    def address_as_shown(self):
+        """The login address as staff read it (``spelling.ADDRESS_SHOWN``), on a page
+        they may only view."""
+        return address_column(self.model)
+
+    def get_list_display(self, request):
+        # The login address as staff must read it: a look-alike marked.
+        return with_address_column(super().get_list_display(request), self.model)
+
+    def get_list_display_links(self, request, list_display):
+        return with_address_column(super().get_list_display_links(request, list_display),
+                                   self.model)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not stores_is_active(self.model):
@@ -121,8 +141,12 @@ class SuiteUserAdminMixin(SafeInputMixin):
         fieldsets = [(name, {**options, "fields": kept})
                      for name, options in super().get_fieldsets(request, obj)
                      if (kept := _without_passwords(options["fields"]))]
-        if obj is None or not fieldsets or not self.has_change_permission(request, obj):
-            return fieldsets  # nothing will be saved: nothing to compare
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Only viewed: the login address shown as staff must read it, a look-alike
+            # marked. Nothing will be saved: nothing to compare.
+            return with_address_shown(fieldsets)
+        if obj is None or not fieldsets:
+            return fieldsets
         (name, options), *rest = fieldsets
         return [(name, {**options, "fields": [*options["fields"], AS_SHOWN]}), *rest]
 
@@ -156,6 +180,10 @@ class SuiteUserAdminMixin(SafeInputMixin):
                 # Folded before the field's own check, as sign-up folds it: a full-width
                 # "＠" is an "@" there, and must not be "not a valid address" here.
                 normal_form_first(self.fields[field])
+                # The input shows a look-alike's letters as they are: said beside it.
+                help_text = address_help(self.initial.get(field, ""))
+                if help_text:
+                    self.fields[field].help_text = help_text
 
             def clean(self):
                 cleaned = super().clean()

@@ -1,0 +1,173 @@
+"""Addresses that mix scripts so that they pass for another (``ann@exаmple.com``, its ``а``
+Cyrillic), stored before the rule or written where no form checks them: staff see them
+marked wherever the admin and the audit trail's export show them. Every other address shows
+as it is."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core import mail
+from django.test import Client
+
+from accounts.models import EmailAddress
+from accounts.scripts import staff_spelling
+from audit import chain
+from tests.accounts.test_address_scripts import CYRILLIC_A, LOOKALIKE, WELCOME
+from tests.accounts.test_admin import change_form, change_url, staff_with
+from tests.factories import UserFactory
+from tests.helpers import user_admin_url
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+SHOWN = "ann@ex\\u0430mple.com (mixed scripts: Latin, Cyrillic)"
+WORK = f"ann.work@ex{CYRILLIC_A}mple.com"
+WORK_SHOWN = "ann.work@ex\\u0430mple.com (mixed scripts: Latin, Cyrillic)"
+
+
+# --- the spelling ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("address", "shown"), [
+    (LOOKALIKE, SHOWN),
+    ("ann@xn--exmple-4nf.com", SHOWN),  # the same domain in punycode
+    (f"{CYRILLIC_A}nn@example.com", "\\u0430nn@example.com (mixed scripts: Latin, Cyrillic)"),
+    ("ann@ex\u03b1mple.c\u043em",  # Greek in one label, Cyrillic in another
+     "ann@ex\\u03b1mple.c\\u043em (mixed scripts: Latin, Greek, Cyrillic)"),
+    # A label mostly Cyrillic: the Latin letter is the one spelled out.
+    ("ann@\u0435\u0445\u0430\u0440\u04cf\u0435\u0455m.example",
+     "ann@\u0435\u0445\u0430\u0440\u04cf\u0435\u0455\\u006d.example "
+     "(mixed scripts: Cyrillic, Latin)"),
+])
+def test_a_lookalike_is_spelled_out(address, shown):
+    assert staff_spelling(address) == shown
+
+
+@pytest.mark.parametrize("address", [*WELCOME, "ann@xn--bcher-kva.de", "ann.archer", "", "ann"])
+def test_any_other_address_or_name_is_shown_as_it_is(address):
+    assert staff_spelling(address) == address
+
+
+# --- the admin ------------------------------------------------------------------------------
+
+@pytest.fixture
+def holder():
+    """An account stored before the rule: its address and a second one, written as they
+    are, past every form and model check."""
+    holder = UserFactory(email="ann@example.net")
+    User.objects.filter(pk=holder.pk).update(**{User.get_email_field_name(): LOOKALIKE})
+    EmailAddress.objects.filter(user=holder).update(email=LOOKALIKE)
+    EmailAddress.objects.bulk_create([EmailAddress(user=holder, email=WORK)])
+    holder.refresh_from_db()
+    mail.outbox.clear()
+    return holder
+
+
+@pytest.fixture
+def admin_client(staff):
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def page(response) -> str:
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_list_and_its_search_results_show_the_lookalike_marked(admin_client, holder):
+    regular = UserFactory(email="bob@example.com")
+    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
+        html = page(admin_client.get(user_admin_url("changelist"), query))
+        assert SHOWN in html
+        assert LOOKALIKE not in html
+    html = page(admin_client.get(user_admin_url("changelist")))
+    assert f">{regular.email}</a>" in html  # unchanged, and still the link to the page
+    html = page(admin_client.get(user_admin_url("changelist"), {"o": "1"}))  # sorted by it
+    assert SHOWN in html
+
+
+def test_the_change_page_shows_the_rows_marked_and_says_how_the_login_address_reads(
+        admin_client, holder):
+    html = page(admin_client.get(change_url(holder)))
+    assert WORK_SHOWN in html  # a saved row: shown, not an input
+    assert WORK not in html
+    # The login address's input keeps the letters it has (saved as it is), and says how
+    # they read beside it.
+    assert f'value="{LOOKALIKE}"' in html
+    assert f"Its letters: {SHOWN}" in html
+
+
+def test_saving_the_page_keeps_the_addresses_and_its_message_marks_them(admin_client, holder):
+    form = change_form(admin_client, holder)
+    form["name"] = ["Ann Archer"]
+    form["email_addresses-1-verified"] = ["on"]  # the second row, verified by staff
+
+    response = admin_client.post(change_url(holder), form, follow=True)
+
+    assert response.redirect_chain, response.context["adminform"].form.errors
+    holder.refresh_from_db()
+    assert getattr(holder, User.get_email_field_name()) == LOOKALIKE
+    assert set(EmailAddress.objects.filter(user=holder).values_list("email", "verified")) == {
+        (LOOKALIKE, True), (WORK, True)}
+    html = page(response)
+    assert LOOKALIKE not in html and WORK not in html
+    history = page(admin_client.get(user_admin_url("history", holder.pk)))
+    assert WORK_SHOWN in history
+    assert WORK not in history
+
+
+def test_a_page_staff_may_only_view_shows_the_addresses_marked(holder):
+    member, client = staff_with("view_user")
+    member.user_permissions.add(Permission.objects.get(
+        content_type=ContentType.objects.get_for_model(EmailAddress),
+        codename="view_emailaddress"))
+    html = page(client.get(change_url(holder)))
+    assert SHOWN in html and WORK_SHOWN in html
+    assert LOOKALIKE not in html and WORK not in html
+
+
+@pytest.mark.own_user_model  # django.contrib.auth's User names an account by its username
+def test_the_page_title_and_the_delete_confirmation_show_the_lookalike_marked(
+        admin_client, holder):
+    assert f"<h2>{SHOWN}</h2>" in page(admin_client.get(change_url(holder)))
+    html = page(admin_client.get(user_admin_url("delete", holder.pk)))
+    assert SHOWN in html and WORK_SHOWN in html
+    assert LOOKALIKE not in html and WORK not in html
+
+
+def test_the_delete_confirmation_lists_the_rows_marked(admin_client, holder):
+    html = page(admin_client.get(user_admin_url("delete", holder.pk)))
+    assert f"Email address: {WORK_SHOWN}" in html
+    assert WORK not in html
+
+
+def test_regular_addresses_show_as_they_are(admin_client):
+    ann = UserFactory(email="ann@пример.рф")
+    EmailAddress.objects.create(user=ann, email="ann@bücher.de")
+    listing = page(admin_client.get(user_admin_url("changelist")))
+    assert ">ann@пример.рф</a>" in listing
+    html = page(admin_client.get(change_url(ann)))
+    assert "ann@bücher.de" in html
+    assert "Its letters" not in html
+    assert "mixed scripts" not in page(admin_client.get(user_admin_url("delete", ann.pk)))
+
+
+# --- the audit trail's export -----------------------------------------------------------------
+
+def test_the_csv_export_shows_the_lookalike_marked(admin_client, holder):
+    chain.record(action="test.lookalike", actor_id=str(holder.pk), actor_repr=LOOKALIKE,
+                 target_type="user", target_id=str(holder.pk), target_repr=WORK)
+    chain.record(action="test.lookalike", actor_id="1", actor_repr="ann@пример.рф",
+                 target_type="user", target_id="1", target_repr="bob@example.com")
+    response = admin_client.get("/admin/audit/event/export/csv/?action=test.lookalike")
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["actor"], r["target"]) for r in rows] == [
+        (SHOWN, WORK_SHOWN), ("ann@пример.рф", "bob@example.com")]
+    assert LOOKALIKE not in text and WORK not in text
