@@ -541,6 +541,7 @@ def test_a_zone_id_fits_the_ip_columns_on_postgres(via):
     signed_in_zoned(via, REMOTE_ADDR=ZONED)
     signed_in_zoned(via, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="2001:db8::5%" + "z" * 50)
 
+
 @override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS=NO_RATE_LIMITS,
                    AUTHSUITE_ACCOUNTS_LOCKOUT_ACCOUNT_THRESHOLD=10)
 def test_account_threshold_is_configurable(user, password):
