@@ -100,9 +100,16 @@ def restored(saved: dict) -> Iterator[RequestContext]:
 
 def _valid_ip(value: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        address = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        # A zone id ("fe80::1%eth0") names an interface of the host that wrote it, not the
+        # client, and may be of any length and hold any character: kept, it would reach
+        # the IP columns (a 500 where the database holds them to an address or a length),
+        # the rate-limit keys and the audit log. The address alone is the client.
+        address = ipaddress.IPv6Address(address.packed)
+    return str(address)
 
 
 def client_ip(request) -> str | None:
@@ -110,7 +117,8 @@ def client_ip(request) -> str | None:
 
     Each trusted proxy appends the address it received the request from, so with N proxies
     the client is the N-th entry from the right. Entries further left are client-supplied
-    and never trusted.
+    and never trusted. An IPv6 address is taken without its zone id (``fe80::1%eth0`` is
+    ``fe80::1``).
     """
     remote = _valid_ip(request.META.get("REMOTE_ADDR", "") or "")
     proxies = app_settings.TRUSTED_PROXY_COUNT

@@ -529,6 +529,53 @@ def test_two_trusted_proxies(client):
     assert signed_in_ip(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="10.0.0.1") == "10.0.0.2"
 
 
+#: An IPv6 address with a zone id: any length, any characters, and Python's parser takes it.
+ZONED = "fe80::1%" + "eth0\x00\r\n" + "z" * 5000
+
+
+def signed_in_zoned(via: str, **meta) -> tuple[set[str], str]:
+    """A failed sign-in, then a good one, through the page or the API, from the address
+    ``meta`` gives: the lockout pairs the failure counted, and the IP the session records.
+    No IP column any of it writes holds a zone."""
+    from audit.models import Event
+
+    user = UserFactory()
+    login, done = (api_login, 200) if via == "api" else (html_login, 302)
+    response = login(Client(), user.email, WRONG, **meta)
+    assert response.status_code in (200, 400), response.status_code
+    counted = set(LoginThrottle.objects.filter(identifier=user.email)
+                  .values_list("ip", flat=True))
+    response = login(Client(), user.email, "correct horse battery staple", **meta)
+    assert response.status_code == done, response.status_code
+    ips = {*counted, *UserSession.objects.values_list("ip", flat=True),
+           *Event.objects.values_list("ip", flat=True)}
+    assert not any("%" in ip for ip in ips if ip), ips
+    return counted, UserSession.objects.get(user=user).ip
+
+
+@pytest.mark.parametrize("via", ["api", "html"])
+def test_a_zone_id_is_no_part_of_the_client_ip(via):
+    assert signed_in_zoned(via, REMOTE_ADDR=ZONED) == ({"fe80::/64", ""}, "fe80::1")
+
+
+@override_settings(AUTHSUITE_TRUSTED_PROXY_COUNT=1)
+@pytest.mark.parametrize("via", ["api", "html"])
+def test_a_zone_id_forwarded_by_a_trusted_proxy_is_dropped(via):
+    forwarded = "6.6.6.6, 2001:db8:5::5%" + "z" * 5000
+    assert signed_in_zoned(via, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded) == (
+        {"2001:db8:5::/64", ""}, "2001:db8:5::5")
+
+
+@pytest.mark.postgres
+@override_settings(AUTHSUITE_TRUSTED_PROXY_COUNT=1)
+@pytest.mark.parametrize("via", ["api", "html"])
+def test_a_zone_id_fits_the_ip_columns_on_postgres(via):
+    """PostgreSQL, unlike SQLite, holds a column to its length and an inet to an address:
+    a zone there was a 500 at the first write."""
+    signed_in_zoned(via, REMOTE_ADDR=ZONED)
+    signed_in_zoned(via, REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="2001:db8::5%" + "z" * 50)
+
+
 @override_settings(AUTHSUITE_ACCOUNTS_RATE_LIMITS=NO_RATE_LIMITS,
                    AUTHSUITE_ACCOUNTS_LOCKOUT_ACCOUNT_THRESHOLD=10)
 def test_account_threshold_is_configurable(user, password):

@@ -13,6 +13,11 @@ and a refused request leaves the database as it was.
 
 A visitor turned away for who they are (a 403 ``not_authenticated``, a redirect to the
 sign-in page) gets a few cases only: nothing they send is read.
+
+The headers get their own junk, as a server hands it over (ISO-8859-1 text of whatever
+bytes came, UTF-8 or not): in User-Agent, Accept-Language, X-Forwarded-For (read behind a
+trusted proxy; an IPv6 zone id of any length and content), the cookies Django and the suite
+read, and Host. None is a 5xx; a Host not in ``ALLOWED_HOSTS``, or no host at all, is a 400.
 """
 
 from __future__ import annotations
@@ -537,3 +542,144 @@ def test_the_sweep_reaches_what_routes_read(visitors, rows, template, method, wh
     else:
         assert response.status_code == 200, response.status_code
         assert name in response.context["form"].errors
+
+
+# --- the headers ------------------------------------------------------------------------------
+
+
+def as_served(text: str) -> str:
+    """``text`` as a WSGI server hands a header over: its bytes (UTF-8, lone surrogates as
+    the bytes no valid UTF-8 holds) one character each, ISO-8859-1 (PEP 3333)."""
+    return text.encode("utf-8", "surrogatepass").decode("latin-1")
+
+
+HEADER_TEXT = {name: as_served(text) for name, text in TEXT.items()} | {
+    "not-utf8": "\xff\xfe\xc0\x80\xed\xa0\x80 \x81",
+    "huge": "a, " * 20_000,
+}
+#: Hosts Django must turn away (``ALLOWED_HOSTS`` is testserver, localhost, 127.0.0.1).
+BAD_HOSTS = {**HEADER_TEXT, "not-allowed": "evil.example", "suffix": "testserver.evil.example",
+             "port-not-a-number": "testserver:x", "unclosed-ipv6": "[::1", "empty": "",
+             "two-hosts": "testserver, evil.example", "userinfo": "evil.example@testserver"}
+
+
+@dataclass(frozen=True)
+class HeaderCase:
+    name: str
+    meta: dict[str, str] = field(default_factory=dict)
+    #: Cookies sent after the client's own (the last of a name is the one Django reads).
+    cookies: str = ""
+    #: Django refuses the request whatever the route: a 400.
+    refused: bool = False
+    #: Read before anyone is known (or it drops the client's own cookies): the first visitor
+    #: of a route gets it, not every one.
+    once: bool = False
+
+
+def cookie_junk(value: str) -> str:
+    """``value`` under every cookie the suite or Django reads but the session's, and as a
+    cookie's name."""
+    from django.conf import settings
+
+    from accounts.app_settings import app_settings as accounts_settings
+    from mfa.app_settings import app_settings as mfa_settings
+
+    names = (settings.CSRF_COOKIE_NAME, accounts_settings.LOCKOUT_DEVICE_COOKIE_NAME,
+             mfa_settings.TRUST_COOKIE_NAME, "messages")
+    return "; ".join([*(f"{name}={value}" for name in names), f"{value}=1"])
+
+
+def header_cases() -> list[HeaderCase]:
+    from django.conf import settings
+
+    cases = []
+    for name, value in HEADER_TEXT.items():
+        cases += [
+            HeaderCase(f"user-agent-{name}", {"HTTP_USER_AGENT": value}),
+            HeaderCase(f"accept-language-{name}", {"HTTP_ACCEPT_LANGUAGE": value}),
+            HeaderCase(f"forwarded-for-{name}", {"HTTP_X_FORWARDED_FOR": value}),
+            HeaderCase(f"forwarded-for-zone-{name}", {"HTTP_X_FORWARDED_FOR": f"fe80::1%{value}"}),
+            HeaderCase(f"cookie-{name}", cookies=cookie_junk(value)),
+            # Long enough for a session key: the session store looks it up.
+            HeaderCase(f"cookie-session-{name}",
+                       cookies=f"{settings.SESSION_COOKIE_NAME}=abcdefgh{value}"),
+            HeaderCase(f"cookie-raw-{name}", {"HTTP_COOKIE": value}, once=True),
+        ]
+    cases.append(HeaderCase("cookie-syntax", cookies='a="b; =c; ;;; d=""; "=\\"; e=\\'))
+    cases += [HeaderCase(f"host-{name}", {"HTTP_HOST": value}, refused=True, once=True)
+              for name, value in BAD_HOSTS.items()]
+    return cases
+
+
+HEADERS = header_cases()
+
+
+def send_headers(client, method: str, url: str, route: Route, case: HeaderCase):
+    meta = dict(case.meta)
+    if case.cookies:
+        own = "; ".join(f"{m.key}={m.coded_value}" for m in client.cookies.values())
+        meta["HTTP_COOKIE"] = f"{own}; {case.cookies}" if own else case.cookies
+    probe = PROBE[route.kind]
+    body = probe.body if method != "get" else b""
+    return client.generic(method.upper(), url, body, content_type=probe.content_type, **meta)
+
+
+@pytest.fixture
+def behind_a_proxy(settings):
+    """One trusted proxy: X-Forwarded-For is read (the client's entry, junk or not)."""
+    settings.AUTHSUITE_TRUSTED_PROXY_COUNT = 1
+
+
+@pytest.mark.parametrize(("route", "method"), [
+    pytest.param(route, method, id=f"{route}-{method}")
+    for route in ROUTES for method in route.methods
+])
+def test_no_junk_header_gets_a_server_error(visitors, rows, behind_a_proxy, route, method):
+    url = url_of(route, rows)
+    found = []
+    chosen = [(who, make) for who, make in visitors(route).items() if who != "signed-in"]
+    for who, make in chosen:  # "signed-in" left out: "recent" gets as far, and further
+        client = make()
+        for case in HEADERS:
+            if case.once and who != chosen[0][0]:
+                continue
+            if client is None:
+                break  # a request closed the account: nothing is left to send as it
+            response = send_headers(client, method, url, route, case)
+            problems = problems_with(route, response)
+            if case.refused and response.status_code != 400:
+                problems.append(f"{response.status_code}, not 400")
+            found += [f"{who} {case.name}: {problem}" for problem in problems]
+            if method != "get" and response.status_code < 400:
+                client = make()  # it may have acted (signed out, closed...): start again
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("via", ["api", "page"])
+def test_junk_headers_leave_a_sign_in_as_it_was(user, password, behind_a_proxy, via):
+    """The sweep's junk in every header a sign-in reads, at once, but the Host: it signs in
+    from the address the proxy saw, its zone id dropped, and records printable text."""
+    from accounts.models import UserSession
+
+    junk = HEADER_TEXT["nul"] + HEADER_TEXT["controls"] + HEADER_TEXT["not-utf8"]
+    meta = {"REMOTE_ADDR": "10.0.0.1", "HTTP_USER_AGENT": junk, "HTTP_ACCEPT_LANGUAGE": junk,
+            "HTTP_X_FORWARDED_FOR": f"{junk}, fe80::1%{junk * 10}"}
+    client = Client()
+    credentials = {"email": user.email, "password": password}
+    if via == "api":
+        response = client.post(API + "login/", credentials, content_type=JSON, **meta)
+        assert response.status_code == 200, response.content
+    else:
+        response = client.post("/accounts/login/", credentials, **meta)
+        assert response.status_code == 302, response.status_code
+    session = UserSession.objects.get(user=user)
+    assert session.ip == "fe80::1"
+    assert session.user_agent.isprintable() and session.device.isprintable()
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", API + "session/", "/no-such-page/"])
+def test_a_host_turned_away_is_a_400_with_debug_on_too(settings, client, path):
+    """DEBUG's own error page reads the request again: it must not fail on the Host."""
+    settings.DEBUG = True
+    for name, host in BAD_HOSTS.items():
+        assert client.get(path, HTTP_HOST=host).status_code == 400, name

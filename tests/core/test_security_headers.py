@@ -550,6 +550,16 @@ def _ip(remote_addr: str, forwarded: str | None = None) -> str | None:
     # Two proxies: the second from the right; anything further left is the client's claim.
     (2, "10.0.0.3", "6.6.6.6, 203.0.113.1, 10.0.0.2", "203.0.113.1"),
     (2, "10.0.0.3", "203.0.113.1", "10.0.0.3"),
+    # A zone id names an interface of whoever wrote it: the client is the address alone.
+    (0, "fe80::1%eth0", None, "fe80::1"),
+    (0, "fe80::1%" + "z" * 5000, None, "fe80::1"),
+    (0, "2001:db8::7%\x00\r\n\x1b[2J", None, "2001:db8::7"),
+    (0, "fe80::1%", None, None),
+    (0, "198.51.100.7%eth0", None, None),
+    (1, "10.0.0.2", "2001:db8::5%" + "z" * 5000, "2001:db8::5"),
+    (1, "10.0.0.2", "6.6.6.6, fe80::5%eth1", "fe80::5"),
+    (1, "fe80::2%eth0", "garbage", "fe80::2"),
+    (2, "10.0.0.3", "2001:db8::9%1, 10.0.0.2", "2001:db8::9"),
 ])
 def test_client_ip(proxies, remote, forwarded, expected):
     with override_settings(AUTHSUITE_TRUSTED_PROXY_COUNT=proxies):

@@ -1,7 +1,8 @@
 """Two-step verification in Chromium: enroll an authenticator app from the key on the page,
 save the recovery codes, then sign in with a TOTP code and with a recovery code.
 
-Codes are computed with pyotp from the key the page shows. The suite's TOTP clock is held
+Codes are computed with pyotp from the key the page shows, and typed as people type them:
+in ASCII digits, or in the full-width digits a phone in a CJK input mode sends. The suite's TOTP clock is held
 by the test (the live server runs in this process), so the second sign-in uses the next
 time step instead of waiting for it: the code used at enrollment is refused for good.
 """
@@ -19,6 +20,8 @@ from mfa.models import RecoveryCode, TOTPDevice
 from tests.mfa.support import Clock
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+#: ASCII digits to full-width ones (U+FF10..U+FF19): "123456" is "１２３４５６".
+FULL_WIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + digit) for digit in range(10)))
 
 
 def sign_in(page, email: str, password: str) -> None:
@@ -114,4 +117,43 @@ def test_enroll_then_sign_in_with_totp_and_with_a_recovery_code(page, console, u
     # The overview shows the factor and what is left.
     page.goto("/mfa/")
     assert "9 unused codes left" in page.locator("main").inner_text()
+    assert console.csp_violations() == []
+
+
+def test_a_code_typed_in_full_width_digits_turns_on_the_app_and_signs_in(
+        page, console, user, password, monkeypatch):
+    """The setup page's own check (its pattern) lets full-width digits through, and the
+    server reads them as the code, at setup and at sign-in."""
+    clock = Clock(monkeypatch, start=time.time())
+    sign_in(page, user.email, password)
+    page.wait_for_url("**/accounts/")
+
+    page.goto("/mfa/totp/setup/")
+    page.get_by_role("button", name="Start setup").click()
+    page.wait_for_url("**/mfa/totp/setup/")
+    secret = page.locator("#totp-secret").inner_text().strip()
+    field = page.get_by_label("Code from the app")
+    typed = pyotp.TOTP(secret).at(clock.t).translate(FULL_WIDTH)
+    assert not typed.isascii()
+    field.press_sequentially(typed)
+    assert field.input_value() == typed
+    assert field.evaluate("field => field.validity.valid")
+    page.get_by_role("button", name="Turn on").click()
+    page.get_by_role("heading", name="Save your recovery codes").wait_for()
+    assert TOTPDevice.objects.get(user=user).confirmed
+    page.get_by_role("link", name="I saved them, continue").click()
+    page.wait_for_url("**/mfa/")
+    sign_out(page)
+
+    # The next time step: the code used at setup is refused for good.
+    sign_in(page, user.email, password)
+    page.wait_for_url("**/mfa/challenge/")
+    clock.step()
+    page.get_by_label("Code", exact=True).press_sequentially(
+        pyotp.TOTP(secret).at(clock.t).translate(FULL_WIDTH))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url("**/accounts/")
+    assert f"Signed in as {user.email}" in page.locator("main").inner_text()
+    session = page.request.get("/api/auth/v1/session/").json()
+    assert session["auth"]["amr"] == ["mfa", "otp", "pwd"]
     assert console.csp_violations() == []
