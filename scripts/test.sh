@@ -7,15 +7,18 @@
 # Steps, in order: ruff, the migrations check, Django's system checks, the suite on the
 # embedded defaults (SQLite, local-memory cache, eager Celery) and, at the same time, the
 # same on Django's own User model (django.contrib.auth) instead of the suite's, the whole
-# suite again on PostgreSQL + Redis together with the services and concurrency tests, then
-# the browser tests.
+# suite again on PostgreSQL + Redis together with the services and concurrency tests (in
+# two halves side by side, tests/accounts and the rest, each on a database and a Redis
+# database of its own), then the browser tests.
 # Every step runs even when an earlier one failed; the exit status is non-zero if any failed.
 #
 # Environment:
 #   TEST_DATABASE_URL  PostgreSQL for the PostgreSQL run (postgres://postgres@127.0.0.1:5432/test);
-#                      the tests use a database named by TEST_DB_NAME (test_authsuite) there
+#                      the tests use databases named by TEST_DB_NAME (test_authsuite) there,
+#                      it and it with "_rest" after it for the second half
 #   TEST_REDIS_URL     Redis for the PostgreSQL run (redis://127.0.0.1:6379/15); the tests flush
 #                      this database, so give it one nothing else uses
+#   TEST_REDIS_URL_REST  the same for the second half (redis://127.0.0.1:6379/14)
 #   PYTEST_ARGS        extra pytest arguments for every run (say "-x" or "-k magic")
 #   STEP_TIMEOUT       seconds one pytest run may take before it is stopped (900)
 set -uo pipefail
@@ -27,6 +30,8 @@ venv_ready || { echo "error: could not set up the virtualenv at $VENV" >&2; exit
 
 PG_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 REDIS_TEST_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
+REDIS_TEST_URL_REST="${TEST_REDIS_URL_REST:-redis://127.0.0.1:6379/14}"
+DB_NAME="${TEST_DB_NAME:-test_authsuite}"
 STEP_TIMEOUT="${STEP_TIMEOUT:-900}"
 read -r -a EXTRA_ARGS <<<"${PYTEST_ARGS:-}"
 STRICT=false
@@ -154,9 +159,20 @@ step_finish sqlite
 step_finish auth_user
 
 if problems="$(services_problems)"; then
-    PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL")
-    step "pytest: PostgreSQL + Redis, with services and concurrency tests" \
-        run_pytest postgres no -m "not browser"
+    # Much of this run waits on PostgreSQL, Redis and the worker, so its two halves share
+    # nothing (a database, a Redis database, a temporary directory each; the services tests
+    # start their broker and SMTP server on free ports) and run side by side.
+    PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" TEST_DB_NAME="$DB_NAME")
+    step_start postgres "pytest: PostgreSQL + Redis, tests/accounts" run_pytest postgres no \
+        --basetemp="$RESULTS/tmp-postgres" -m "not browser" tests/accounts
+    PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL_REST"
+                TEST_DB_NAME="${DB_NAME}_rest")
+    step_start postgres_rest "pytest: PostgreSQL + Redis, the rest, with the services tests" \
+        run_pytest postgres_rest no --basetemp="$RESULTS/tmp-postgres-rest" -m "not browser" \
+        --ignore=tests/accounts tests
+    step_finish postgres
+    step_finish postgres_rest
+    PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" TEST_DB_NAME="$DB_NAME")
     # What PostgreSQL decides for a project on django.contrib.auth's User: its concurrency
     # tests, and the index its login-address lookup needs.
     step "pytest: PostgreSQL on django.contrib.auth's User" \
