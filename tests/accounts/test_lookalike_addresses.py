@@ -18,6 +18,7 @@ from django.test import Client
 from accounts.models import EmailAddress
 from accounts.scripts import staff_spelling
 from audit import chain
+from authsuite.models import OutboxMessage
 from tests.accounts.test_address_scripts import CYRILLIC_A, LOOKALIKE, WELCOME
 from tests.accounts.test_admin import change_form, change_url, staff_with
 from tests.factories import UserFactory
@@ -171,3 +172,25 @@ def test_the_csv_export_shows_the_lookalike_marked(admin_client, holder):
     assert [(r["actor"], r["target"]) for r in rows] == [
         (SHOWN, WORK_SHOWN), ("ann@пример.рф", "bob@example.com")]
     assert LOOKALIKE not in text and WORK not in text
+
+
+# --- the outbox, passkey sign-ups and sign-in throttles in the admin --------------------------
+
+OUTBOX = "/admin/authsuite/outboxmessage/"
+
+
+def test_the_outbox_list_its_search_results_and_a_message_page_show_the_lookalike_marked(
+        admin_client, holder):
+    message = OutboxMessage.objects.create(template="accounts/email/verify", to=LOOKALIKE,
+                                           user=holder)
+    regular = OutboxMessage.objects.create(template="accounts/email/verify",
+                                           to="ann@пример.рф")
+    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
+        html = page(admin_client.get(OUTBOX, query))
+        assert SHOWN in html and LOOKALIKE not in html, query
+    html = page(admin_client.get(OUTBOX, {"o": "2"}))  # sorted by the address
+    assert SHOWN in html and "ann@пример.рф" in html
+    html = page(admin_client.get(f"{OUTBOX}{message.pk}/change/"))
+    assert SHOWN in html and LOOKALIKE not in html  # the field and the page's title
+    html = page(admin_client.get(f"{OUTBOX}{regular.pk}/change/"))
+    assert "ann@пример.рф" in html and "mixed scripts" not in html
