@@ -194,3 +194,42 @@ def test_the_outbox_list_its_search_results_and_a_message_page_show_the_lookalik
     assert SHOWN in html and LOOKALIKE not in html  # the field and the page's title
     html = page(admin_client.get(f"{OUTBOX}{regular.pk}/change/"))
     assert "ann@пример.рф" in html and "mixed scripts" not in html
+
+
+def test_passkey_sign_ups_show_the_lookalike_marked(admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from passkeys.models import PendingSignup
+
+    expires = timezone.now() + timedelta(hours=1)
+    pending = PendingSignup.objects.create(email=LOOKALIKE, handle="h1", digest="d1",
+                                           expires_at=expires)
+    regular = PendingSignup.objects.create(email="ann@пример.рф", handle="h2", digest="d2",
+                                           expires_at=expires)
+    base = "/admin/passkeys/pendingsignup/"
+    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
+        html = page(admin_client.get(base, query))
+        assert SHOWN in html and LOOKALIKE not in html, query
+    assert "ann@пример.рф" in page(admin_client.get(base))
+    html = page(admin_client.get(f"{base}{pending.pk}/change/"))
+    assert SHOWN in html and LOOKALIKE not in html
+    html = page(admin_client.get(f"{base}{regular.pk}/change/"))
+    assert "ann@пример.рф" in html and "mixed scripts" not in html
+
+
+def test_sign_in_throttles_show_the_lookalike_marked(admin_client):
+    from accounts.models import LoginThrottle
+
+    throttle = LoginThrottle.objects.create(identifier=LOOKALIKE, ip="", failures=3)
+    regular = LoginThrottle.objects.create(identifier="ann@пример.рф", ip="", failures=1)
+    base = "/admin/accounts/loginthrottle/"
+    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
+        html = page(admin_client.get(base, query))
+        assert SHOWN in html and LOOKALIKE not in html, query
+    assert "ann@пример.рф" in page(admin_client.get(base))
+    html = page(admin_client.get(f"{base}{throttle.pk}/change/"))
+    assert SHOWN in html and LOOKALIKE not in html  # the field and the page's title
+    html = page(admin_client.get(f"{base}{regular.pk}/change/"))
+    assert "ann@пример.рф" in html and "mixed scripts" not in html
