@@ -174,6 +174,57 @@ def test_the_csv_export_shows_the_lookalike_marked(admin_client, holder):
     assert LOOKALIKE not in text and WORK not in text
 
 
+# --- the audit trail in the admin -------------------------------------------------------------
+
+EVENTS = "/admin/audit/event/"
+
+
+@pytest.fixture
+def trail(holder):
+    """Events naming the holder: as actor, as target of type ``user`` and as the admin's
+    target (the user model's label), beside a regular account and a role whose name is no
+    account's."""
+    user_label = User._meta.label_lower
+    return [
+        chain.record(action="test.lookalike", actor_id=str(holder.pk), actor_repr=LOOKALIKE),
+        chain.record(action="test.lookalike", actor_id="1", actor_repr="bob@example.com",
+                     target_type="user", target_id=str(holder.pk), target_repr=WORK),
+        chain.record(action="test.lookalike", actor_id="1", actor_repr="ann@пример.рф",
+                     target_type=user_label, target_id=str(holder.pk), target_repr=LOOKALIKE),
+        chain.record(action="test.lookalike", actor_id="1", actor_repr="bob@example.com",
+                     target_type="rbac.role", target_id="7", target_repr=f"ex{CYRILLIC_A}mple"),
+    ]
+
+
+def test_the_audit_list_and_its_search_results_show_the_lookalike_marked(admin_client, trail):
+    for query in ({}, {"q": "ann"}, {"q": "mple.com"}, {"action": "test.lookalike"}):
+        html = page(admin_client.get(EVENTS, query))
+        assert SHOWN in html and WORK_SHOWN in html, query
+        assert LOOKALIKE not in html and WORK not in html, query
+    html = page(admin_client.get(EVENTS))
+    assert "ann@пример.рф" in html and "bob@example.com" in html  # as they are
+    assert f">ex{CYRILLIC_A}mple<" in html  # a role's name is no address: left as it is
+
+
+def test_an_event_page_shows_its_actor_and_account_target_marked(admin_client, trail):
+    html = page(admin_client.get(f"{EVENTS}{trail[0].pk}/change/"))
+    assert SHOWN in html and LOOKALIKE not in html
+    html = page(admin_client.get(f"{EVENTS}{trail[1].pk}/change/"))
+    assert WORK_SHOWN in html and WORK not in html
+    assert "bob@example.com" in html
+    html = page(admin_client.get(f"{EVENTS}{trail[2].pk}/change/"))
+    assert SHOWN in html and LOOKALIKE not in html
+    assert "ann@пример.рф" in html
+
+
+def test_the_csv_export_marks_an_account_changed_in_the_admin_too(admin_client, trail):
+    response = admin_client.get(f"{EVENTS}export/csv/", {"action": "test.lookalike"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["actor"], r["target"]) for r in rows] == [
+        (SHOWN, ""), ("bob@example.com", WORK_SHOWN), ("ann@пример.рф", SHOWN),
+        ("bob@example.com", f"ex{CYRILLIC_A}mple")]
+
+
 # --- the outbox, passkey sign-ups and sign-in throttles in the admin --------------------------
 
 OUTBOX = "/admin/authsuite/outboxmessage/"
