@@ -18,6 +18,7 @@ from django.test import Client
 from accounts.models import EmailAddress
 from accounts.scripts import staff_spelling
 from audit import chain
+from audit.models import Event
 from authsuite.models import OutboxMessage
 from tests.accounts.test_address_scripts import CYRILLIC_A, LOOKALIKE, WELCOME
 from tests.accounts.test_admin import change_form, change_url, staff_with
@@ -223,6 +224,68 @@ def test_the_csv_export_marks_an_account_changed_in_the_admin_too(admin_client, 
     assert [(r["actor"], r["target"]) for r in rows] == [
         (SHOWN, ""), ("bob@example.com", WORK_SHOWN), ("ann@пример.рф", SHOWN),
         ("bob@example.com", f"ex{CYRILLIC_A}mple")]
+
+
+def _deactivate(holder, staff):
+    from accounts.flows.account import account_deactivate
+
+    account_deactivate(holder, by=staff)
+    return "accounts.account.deactivated"
+
+
+def _reset_mfa(holder, staff):
+    from mfa.flows.factors import mfa_reset
+
+    mfa_reset(holder, by=staff)
+    return "mfa.reset"
+
+
+def _remove_passkeys(holder, staff):
+    from passkeys.flows.management import passkeys_remove
+    from passkeys.models import Passkey
+
+    ids = [Passkey.objects.create(user=holder, credential_id=f"c{n}", public_key=b"x",
+                                  name=f"Key {n}").pk for n in (1, 2)]
+    passkeys_remove(None, user=holder, passkey_ids=ids, by=staff)
+    return "passkeys.removed"
+
+
+@pytest.mark.parametrize("act", [_deactivate, _reset_mfa, _remove_passkeys])
+def test_an_event_about_the_account_stores_its_address_as_it_is(admin_client, staff, holder,
+                                                                 act):
+    """The trail is evidence: it keeps the letters the address has (the admin and the
+    export mark them when they show them), whatever the user model's ``__str__`` says."""
+    action = act(holder, staff)
+    event = Event.objects.filter(action=action).latest("pk")
+    assert (event.target_type, event.target_id, event.target_repr) == (
+        "user", str(holder.pk), LOOKALIKE)
+    assert (event.actor_id, event.actor_repr) == (str(staff.pk), staff.email)
+    html = page(admin_client.get(EVENTS, {"action": action}))
+    assert SHOWN in html and LOOKALIKE not in html
+
+
+def test_a_change_in_the_admin_stores_the_address_as_it_is(admin_client, holder):
+    form = change_form(admin_client, holder)
+    form["name" if "name" in form else "first_name"] = ["Ann"]
+    response = admin_client.post(change_url(holder), form)
+    assert response.status_code == 302
+    event = Event.objects.get(action=f"admin.{User._meta.model_name}.changed")
+    assert (event.target_type, event.target_id, event.target_repr) == (
+        User._meta.label_lower, str(holder.pk), LOOKALIKE)
+    html = page(admin_client.get(EVENTS, {"action": event.action}))
+    assert SHOWN in html and LOOKALIKE not in html
+
+
+def test_the_audit_list_shows_regular_addresses_as_they_are(admin_client, staff):
+    ann = UserFactory(email="ann@пример.рф")
+    from accounts.flows.account import account_deactivate
+
+    account_deactivate(ann, by=staff)
+    event = Event.objects.get(action="accounts.account.deactivated")
+    assert event.target_repr == "ann@пример.рф"
+    html = page(admin_client.get(EVENTS, {"q": "пример"}))
+    assert "ann@пример.рф" in html and "mixed scripts" not in html
+    assert "ann@пример.рф" in page(admin_client.get(f"{EVENTS}{event.pk}/change/"))
 
 
 # --- the outbox, passkey sign-ups and sign-in throttles in the admin --------------------------
