@@ -19,8 +19,12 @@ class AccountsConfig(AppConfig):
         from accounts import signals as account_signals
         from accounts.flows import link_request, mail
         from accounts.pipeline import stages as registry
+        from accounts.scripts import staff_spelling
         from authsuite.outbox import guard_register, resolver_register
+        from authsuite.spelling import spelling_register
 
+        # The core's pages (the outbox admin) show staff addresses as this app spells them.
+        spelling_register(staff_spelling)
         # Sign-in and reset links asked for by address are decided by the mail worker.
         resolver_register(link_request.RESOLVER, link_request.link_request_resolve)
         # A link mail is sent only while its link still works: a retry after a newer link

@@ -276,9 +276,11 @@ class LoginThrottle(models.Model):
         ]
 
     def __str__(self) -> str:
+        # As the admin names the row (its page's title): a look-alike address shows as one.
+        identifier = staff_spelling(self.identifier)
         if self.ip.startswith("device:"):
-            return f"{self.identifier} from a browser it signed in with"
-        return f"{self.identifier} from {self.ip or 'any IP'}"
+            return f"{identifier} from a browser it signed in with"
+        return f"{identifier} from {self.ip or 'any IP'}"
 
 
 class PasswordChangeRequired(models.Model):

@@ -2,8 +2,10 @@
 
 The list pages by key (``?before=<id>``) instead of by offset and never counts the table,
 so ten million events list as fast as a thousand. The filtered selection (filters and
-search as shown) exports as CSV or JSON Lines; so do the rows ticked for an action. The CSV
-names accounts as staff must read them: a look-alike address marked (``as_staff_read``).
+search as shown) exports as CSV or JSON Lines; so do the rows ticked for an action. The
+list, an event's page and the CSV name accounts as staff must read them: a look-alike
+address marked (``as_staff_read``). The events store the address as it is: they are
+evidence, and the marking is only how staff are shown it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
@@ -22,6 +25,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin.spelling import address_column
 from accounts.scripts import staff_spelling
 from audit import chain
 from audit.models import Checkpoint, Event
@@ -169,12 +173,35 @@ class ActorFilter(admin.SimpleListFilter):
         return queryset
 
 
+def names_account(target_type: str) -> bool:
+    """Whether an event's target of ``target_type`` is an account: ``user`` (what a flow did
+    to it) or the user model's label (``accounts.user``: a change staff made in the admin)."""
+    return target_type in ("user", get_user_model()._meta.label_lower)
+
+
+def shown_target(target_type: str, target: str) -> str:
+    """An event's target as staff must read it: an account's address marked when it is a
+    look-alike; another target (a role, a client) as it is."""
+    return staff_spelling(target) if names_account(target_type) else target
+
+
+@admin.display(description=Event._meta.get_field("target_repr").verbose_name,
+               ordering="target_repr")
+def target_repr(event):
+    return shown_target(event.target_type, event.target_repr)
+
+
+#: The actor and the target as staff must read them, in the list and on an event's page.
+_SHOWN = {"actor_repr": address_column(Event, "actor_repr"), "target_repr": target_repr}
+
+
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
-    list_display = ["occurred_at", "action", "outcome", "actor_repr", "target_repr", "ip"]
+    list_display = ["occurred_at", "action", "outcome", _SHOWN["actor_repr"],
+                    _SHOWN["target_repr"], "ip"]
     list_filter = ["outcome", DateRangeFilter, ActorFilter, ActionFilter]
     search_fields = ["=actor_id", "actor_repr", "=action", "=ip", "target_repr", "=request_id"]
-    readonly_fields = [f.name for f in Event._meta.fields]
+    fields = readonly_fields = [_SHOWN.get(f.name, f.name) for f in Event._meta.fields]
     list_per_page = PAGE
     show_full_result_count = False
     actions = ["export_csv", "export_jsonl"]
@@ -249,13 +276,12 @@ def as_staff_read(row: dict) -> dict:
     """An exported event with the addresses it names as staff must read them
     (``accounts.scripts.staff_spelling``): a look-alike (``ann@exаmple.com``, its ``а``
     Cyrillic) marked, not passing for the address it imitates in a spreadsheet. The actor
-    is an account (its address, or a username), and so is a target of type ``user``; other
-    targets (a role, a client) are left as they are. The JSON Lines export needs none of
-    this: it spells every letter outside ASCII as ``\\uXXXX``."""
-    shown = {"actor": staff_spelling(row["actor"])}
-    if row["target_type"] == "user":
-        shown["target"] = staff_spelling(row["target"])
-    return {**row, **shown}
+    is an account (its address, or a username), and so is a target of type ``user`` or of
+    the user model (``names_account``); other targets (a role, a client) are left as they
+    are. The JSON Lines export needs none of this: it spells every letter outside ASCII as
+    ``\\uXXXX``."""
+    return {**row, "actor": staff_spelling(row["actor"]),
+            "target": shown_target(row["target_type"], row["target"])}
 
 
 def csv_cell(value) -> str:

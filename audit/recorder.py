@@ -18,6 +18,19 @@ def user_fields(user) -> tuple[str, str]:
     return str(user.pk), str(getattr(user, email_field, "") or user.get_username())
 
 
+def user_target(user) -> tuple[str, str, str]:
+    """An account as an event's target: ``("user", id, address)``, named as the actor is
+    (``user_fields``); ``("", "", "")`` for none.
+
+    Never ``str(user)``: a user model's ``__str__`` is for pages (the suite's marks a
+    look-alike address, ``accounts.scripts.staff_spelling``), while the trail is evidence
+    and keeps the letters the address has. Staff are shown them marked (the admin, the CSV
+    export)."""
+    if user is None:
+        return ("", "", "")
+    return ("user", *user_fields(user))
+
+
 session_ref = context.session_ref
 
 
@@ -55,7 +68,7 @@ def from_signal(declaration, kwargs: dict) -> None:
         if declaration.target:
             target = declaration.target(kwargs)
         elif by is not None and kwargs.get("user") is not None:
-            target = ("user", *user_fields(kwargs["user"]))
+            target = user_target(kwargs["user"])
         else:
             target = ("", "", "")
         if by is not None:

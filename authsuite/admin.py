@@ -6,19 +6,27 @@ from django.utils.translation import gettext_lazy as _
 from authsuite.admin_input import SafeInputMixin
 from authsuite.models import OutboxMessage
 from authsuite.outbox import enqueue
+from authsuite.spelling import staff_spelling
 
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
-    """Delivery status only: staff never see message bodies (they may hold sign-in links)."""
+    """Delivery status only: staff never see message bodies (they may hold sign-in links).
+    The recipient shows as staff must read it: a look-alike address marked
+    (``authsuite.spelling``)."""
 
-    list_display = ["template", "to", "status", "attempts", "created_at", "sent_at", "last_error"]
+    list_display = ["template", "recipient", "status", "attempts", "created_at", "sent_at",
+                    "last_error"]
     list_filter = ["status", "template", "created_at"]
     search_fields = ["to", "template"]
-    fields = ["template", "resolver", "to", "user", "status", "attempts", "secret_erased", "next_attempt_at",
-              "claimed_at", "created_at", "sent_at", "last_error"]
+    fields = ["template", "resolver", "recipient", "user", "status", "attempts", "secret_erased",
+              "next_attempt_at", "claimed_at", "created_at", "sent_at", "last_error"]
     readonly_fields = fields
     actions = ["retry_now"]
+
+    @admin.display(description=OutboxMessage._meta.get_field("to").verbose_name, ordering="to")
+    def recipient(self, obj):
+        return staff_spelling(obj.to)
 
     def has_add_permission(self, request):
         return False

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from authsuite.spelling import staff_spelling
+
 
 class OutboxMessage(models.Model):
     """An email waiting for, or done with, delivery.
@@ -65,4 +67,5 @@ class OutboxMessage(models.Model):
         verbose_name = _("outbox message")
 
     def __str__(self) -> str:
-        return f"{self.template} → {self.to} ({self.status})"
+        # As the admin names the row (its page's title): a look-alike recipient marked.
+        return f"{self.template} → {staff_spelling(self.to)} ({self.status})"

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin.spelling import address_column
 from accounts.users import within_reach
 from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
 from passkeys import flows
@@ -92,11 +93,14 @@ class PendingSignupAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
     link?": shown, never edited (the link's token is only a digest; a new request from the
     sign-up page mails a new one). The periodic clean-up removes those that are done."""
 
-    list_display = ["email", "name", "created_at", "expires_at", "state"]
+    # The address typed, as staff must read it: a look-alike marked.
+    list_display = [address_column(PendingSignup, "email"), "name", "created_at", "expires_at",
+                    "state"]
     list_filter = [PendingSignupStateFilter]
     search_fields = ["email"]
     ordering = ["-created_at"]
-    fields = ["email", "name", "created_at", "expires_at", "used_at", "voided_at"]
+    fields = [address_column(PendingSignup, "email"), "name", "created_at", "expires_at",
+              "used_at", "voided_at"]
     readonly_fields = fields
 
     @admin.display(description=_("state"))

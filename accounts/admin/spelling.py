@@ -4,7 +4,9 @@ An address that mixes scripts so that it passes for another (``ann@exаmple.com`
 Cyrillic) reads exactly like the address it imitates. Wherever the admin shows a stored
 address it shows ``accounts.scripts.staff_spelling`` of it instead (the list's column, a
 saved address row, the login address on a page staff may only view); the models' ``__str__``
-does the same for the page titles, messages, history and delete confirmations. What staff
+does the same for the page titles, messages, history and delete confirmations. The other
+admins of the suite that show an address (sign-in throttles, passkey sign-ups, the audit
+trail) use ``address_column`` for it. What staff
 type is never rewritten: a field they edit keeps the stored address, and says beside it how
 it reads.
 """
@@ -36,10 +38,12 @@ class AddressShownWidget(forms.Widget):
 
 
 @functools.cache
-def address_column(model) -> Callable:
-    """The list column of ``model``'s login address, as staff read it: sorted by the
-    address, with the field's label and CSS class (``column-email``)."""
-    field = model._meta.get_field(email_field())
+def address_column(model, name: str | None = None) -> Callable:
+    """The list column of ``model``'s login address (or of its address field ``name``), as
+    staff read it: sorted by the address, with the field's label and CSS class
+    (``column-email``). Named in a ModelAdmin's ``fields`` and ``readonly_fields`` too, it
+    shows the address so on the row's page."""
+    field = model._meta.get_field(name or email_field())
 
     @admin.display(description=field.verbose_name, ordering=field.name)
     def column(obj):

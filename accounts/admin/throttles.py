@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from accounts.admin.spelling import address_column
 from accounts.models import LoginThrottle
 from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
 
@@ -14,7 +15,8 @@ class LoginThrottleAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
     whoever it belongs to. Staff unlock with the user admin's action, which records it and
     acts within their reach (``accounts.users.within_reach``)."""
 
-    list_display = ["identifier", "ip", "failures", "lockouts", "locked_until", "last_failure_at",
-                    "consecutive_failures"]
+    # The identifier typed (an address) as staff must read it: a look-alike marked.
+    list_display = [address_column(LoginThrottle, "identifier"), "ip", "failures", "lockouts",
+                    "locked_until", "last_failure_at", "consecutive_failures"]
     search_fields = ["identifier", "ip"]
-    readonly_fields = list_display
+    fields = readonly_fields = list_display

@@ -1,15 +1,13 @@
 """Audit events of the accounts app."""
 
 from accounts import signals as s
+from audit import recorder
 from audit.registry import declare
 from authsuite import crypto
 
 
 def _user_target(kwargs):
-    user = kwargs.get("user")
-    if user is None:
-        return ("", "", "")
-    return ("user", str(user.pk), str(user))
+    return recorder.user_target(kwargs.get("user"))
 
 
 def _identifier(kwargs):

@@ -44,6 +44,10 @@ def _text(value):
 
 
 def _target(instance):
+    if isinstance(instance, get_user_model()):
+        # An account is named by its address as stored, as everywhere in the trail
+        # (``recorder.user_target``), not by its ``__str__``.
+        return (instance._meta.label_lower, *recorder.user_fields(instance))
     return (instance._meta.label_lower, str(instance.pk), str(instance)[:254])
 
 

@@ -1,12 +1,12 @@
 """Audit events of the MFA app."""
 
+from audit import recorder
 from audit.registry import declare
 from mfa import signals as s
 
 
 def _user_target(kwargs):
-    user = kwargs.get("user")
-    return ("user", str(user.pk), str(user)) if user is not None else ("", "", "")
+    return recorder.user_target(kwargs.get("user"))
 
 
 def _removed(kwargs):

@@ -1,12 +1,12 @@
 """Audit events of the passkeys app."""
 
+from audit import recorder
 from audit.registry import declare
 from passkeys import signals as s
 
 
 def _owner(kwargs):
-    user = kwargs.get("user")
-    return ("user", str(user.pk), str(user)) if user is not None else ("", "", "")
+    return recorder.user_target(kwargs.get("user"))
 
 
 P = "passkeys"

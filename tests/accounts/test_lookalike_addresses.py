@@ -18,6 +18,8 @@ from django.test import Client
 from accounts.models import EmailAddress
 from accounts.scripts import staff_spelling
 from audit import chain
+from audit.models import Event
+from authsuite.models import OutboxMessage
 from tests.accounts.test_address_scripts import CYRILLIC_A, LOOKALIKE, WELCOME
 from tests.accounts.test_admin import change_form, change_url, staff_with
 from tests.factories import UserFactory
@@ -171,3 +173,177 @@ def test_the_csv_export_shows_the_lookalike_marked(admin_client, holder):
     assert [(r["actor"], r["target"]) for r in rows] == [
         (SHOWN, WORK_SHOWN), ("ann@пример.рф", "bob@example.com")]
     assert LOOKALIKE not in text and WORK not in text
+
+
+# --- the audit trail in the admin -------------------------------------------------------------
+
+EVENTS = "/admin/audit/event/"
+
+
+@pytest.fixture
+def trail(holder):
+    """Events naming the holder: as actor, as target of type ``user`` and as the admin's
+    target (the user model's label), beside a regular account and a role whose name is no
+    account's."""
+    user_label = User._meta.label_lower
+    return [
+        chain.record(action="test.lookalike", actor_id=str(holder.pk), actor_repr=LOOKALIKE),
+        chain.record(action="test.lookalike", actor_id="1", actor_repr="bob@example.com",
+                     target_type="user", target_id=str(holder.pk), target_repr=WORK),
+        chain.record(action="test.lookalike", actor_id="1", actor_repr="ann@пример.рф",
+                     target_type=user_label, target_id=str(holder.pk), target_repr=LOOKALIKE),
+        chain.record(action="test.lookalike", actor_id="1", actor_repr="bob@example.com",
+                     target_type="rbac.role", target_id="7", target_repr=f"ex{CYRILLIC_A}mple"),
+    ]
+
+
+def test_the_audit_list_and_its_search_results_show_the_lookalike_marked(admin_client, trail):
+    for query in ({}, {"q": "ann"}, {"q": "mple.com"}, {"action": "test.lookalike"}):
+        html = page(admin_client.get(EVENTS, query))
+        assert SHOWN in html and WORK_SHOWN in html, query
+        assert LOOKALIKE not in html and WORK not in html, query
+    html = page(admin_client.get(EVENTS))
+    assert "ann@пример.рф" in html and "bob@example.com" in html  # as they are
+    assert f">ex{CYRILLIC_A}mple<" in html  # a role's name is no address: left as it is
+
+
+def test_an_event_page_shows_its_actor_and_account_target_marked(admin_client, trail):
+    html = page(admin_client.get(f"{EVENTS}{trail[0].pk}/change/"))
+    assert SHOWN in html and LOOKALIKE not in html
+    html = page(admin_client.get(f"{EVENTS}{trail[1].pk}/change/"))
+    assert WORK_SHOWN in html and WORK not in html
+    assert "bob@example.com" in html
+    html = page(admin_client.get(f"{EVENTS}{trail[2].pk}/change/"))
+    assert SHOWN in html and LOOKALIKE not in html
+    assert "ann@пример.рф" in html
+
+
+def test_the_csv_export_marks_an_account_changed_in_the_admin_too(admin_client, trail):
+    response = admin_client.get(f"{EVENTS}export/csv/", {"action": "test.lookalike"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["actor"], r["target"]) for r in rows] == [
+        (SHOWN, ""), ("bob@example.com", WORK_SHOWN), ("ann@пример.рф", SHOWN),
+        ("bob@example.com", f"ex{CYRILLIC_A}mple")]
+
+
+def _deactivate(holder, staff):
+    from accounts.flows.account import account_deactivate
+
+    account_deactivate(holder, by=staff)
+    return "accounts.account.deactivated"
+
+
+def _reset_mfa(holder, staff):
+    from mfa.flows.factors import mfa_reset
+
+    mfa_reset(holder, by=staff)
+    return "mfa.reset"
+
+
+def _remove_passkeys(holder, staff):
+    from passkeys.flows.management import passkeys_remove
+    from passkeys.models import Passkey
+
+    ids = [Passkey.objects.create(user=holder, credential_id=f"c{n}", public_key=b"x",
+                                  name=f"Key {n}").pk for n in (1, 2)]
+    passkeys_remove(None, user=holder, passkey_ids=ids, by=staff)
+    return "passkeys.removed"
+
+
+@pytest.mark.parametrize("act", [_deactivate, _reset_mfa, _remove_passkeys])
+def test_an_event_about_the_account_stores_its_address_as_it_is(admin_client, staff, holder,
+                                                                 act):
+    """The trail is evidence: it keeps the letters the address has (the admin and the
+    export mark them when they show them), whatever the user model's ``__str__`` says."""
+    action = act(holder, staff)
+    event = Event.objects.filter(action=action).latest("pk")
+    assert (event.target_type, event.target_id, event.target_repr) == (
+        "user", str(holder.pk), LOOKALIKE)
+    assert (event.actor_id, event.actor_repr) == (str(staff.pk), staff.email)
+    html = page(admin_client.get(EVENTS, {"action": action}))
+    assert SHOWN in html and LOOKALIKE not in html
+
+
+def test_a_change_in_the_admin_stores_the_address_as_it_is(admin_client, holder):
+    form = change_form(admin_client, holder)
+    form["name" if "name" in form else "first_name"] = ["Ann"]
+    response = admin_client.post(change_url(holder), form)
+    assert response.status_code == 302
+    event = Event.objects.get(action=f"admin.{User._meta.model_name}.changed")
+    assert (event.target_type, event.target_id, event.target_repr) == (
+        User._meta.label_lower, str(holder.pk), LOOKALIKE)
+    html = page(admin_client.get(EVENTS, {"action": event.action}))
+    assert SHOWN in html and LOOKALIKE not in html
+
+
+def test_the_audit_list_shows_regular_addresses_as_they_are(admin_client, staff):
+    ann = UserFactory(email="ann@пример.рф")
+    from accounts.flows.account import account_deactivate
+
+    account_deactivate(ann, by=staff)
+    event = Event.objects.get(action="accounts.account.deactivated")
+    assert event.target_repr == "ann@пример.рф"
+    html = page(admin_client.get(EVENTS, {"q": "пример"}))
+    assert "ann@пример.рф" in html and "mixed scripts" not in html
+    assert "ann@пример.рф" in page(admin_client.get(f"{EVENTS}{event.pk}/change/"))
+
+
+# --- the outbox, passkey sign-ups and sign-in throttles in the admin --------------------------
+
+OUTBOX = "/admin/authsuite/outboxmessage/"
+
+
+def test_the_outbox_list_its_search_results_and_a_message_page_show_the_lookalike_marked(
+        admin_client, holder):
+    message = OutboxMessage.objects.create(template="accounts/email/verify", to=LOOKALIKE,
+                                           user=holder)
+    regular = OutboxMessage.objects.create(template="accounts/email/verify",
+                                           to="ann@пример.рф")
+    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
+        html = page(admin_client.get(OUTBOX, query))
+        assert SHOWN in html and LOOKALIKE not in html, query
+    html = page(admin_client.get(OUTBOX, {"o": "2"}))  # sorted by the address
+    assert SHOWN in html and "ann@пример.рф" in html
+    html = page(admin_client.get(f"{OUTBOX}{message.pk}/change/"))
+    assert SHOWN in html and LOOKALIKE not in html  # the field and the page's title
+    html = page(admin_client.get(f"{OUTBOX}{regular.pk}/change/"))
+    assert "ann@пример.рф" in html and "mixed scripts" not in html
+
+
+def test_passkey_sign_ups_show_the_lookalike_marked(admin_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from passkeys.models import PendingSignup
+
+    expires = timezone.now() + timedelta(hours=1)
+    pending = PendingSignup.objects.create(email=LOOKALIKE, handle="h1", digest="d1",
+                                           expires_at=expires)
+    regular = PendingSignup.objects.create(email="ann@пример.рф", handle="h2", digest="d2",
+                                           expires_at=expires)
+    base = "/admin/passkeys/pendingsignup/"
+    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
+        html = page(admin_client.get(base, query))
+        assert SHOWN in html and LOOKALIKE not in html, query
+    assert "ann@пример.рф" in page(admin_client.get(base))
+    html = page(admin_client.get(f"{base}{pending.pk}/change/"))
+    assert SHOWN in html and LOOKALIKE not in html
+    html = page(admin_client.get(f"{base}{regular.pk}/change/"))
+    assert "ann@пример.рф" in html and "mixed scripts" not in html
+
+
+def test_sign_in_throttles_show_the_lookalike_marked(admin_client):
+    from accounts.models import LoginThrottle
+
+    throttle = LoginThrottle.objects.create(identifier=LOOKALIKE, ip="", failures=3)
+    regular = LoginThrottle.objects.create(identifier="ann@пример.рф", ip="", failures=1)
+    base = "/admin/accounts/loginthrottle/"
+    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
+        html = page(admin_client.get(base, query))
+        assert SHOWN in html and LOOKALIKE not in html, query
+    assert "ann@пример.рф" in page(admin_client.get(base))
+    html = page(admin_client.get(f"{base}{throttle.pk}/change/"))
+    assert SHOWN in html and LOOKALIKE not in html  # the field and the page's title
+    html = page(admin_client.get(f"{base}{regular.pk}/change/"))
+    assert "ann@пример.рф" in html and "mixed scripts" not in html
