@@ -39,6 +39,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts import credentials
 from accounts.app_settings import app_settings
 from accounts.hashers import normalize_password
 from authsuite.app_settings import app_settings as core_settings
@@ -100,7 +101,10 @@ class LengthValidator:
     The upper bound only stops absurd inputs from costing a hash; anything a person or a
     password manager would produce (128 characters and well beyond) is accepted. Both count
     the code points of the password's normal form: "é" is one character however it was
-    typed.
+    typed. A password longer than ``PASSWORD_MAX`` as typed is refused too, whatever
+    ``max_length``: a check refuses such a password unhashed
+    (``credentials.password_matches``), so set where no form limits its length (Django's
+    set-password forms, ``changepassword``), it could never be used to sign in.
     """
 
     def __init__(self, min_length: int = 15, max_length: int = 1024):
@@ -108,6 +112,11 @@ class LengthValidator:
         self.max_length = max_length
 
     def validate(self, password, user=None):
+        if credentials.too_long(password):
+            raise ValidationError(
+                _("Use at most %(max)d characters.") % {"max": credentials.PASSWORD_MAX},
+                code="password_too_long",
+            )
         password = normalize_password(password)
         if len(password) < self.min_length:
             raise ValidationError(

@@ -10,8 +10,13 @@ for a guess that is merely wrong.
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import ValidationError
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -149,3 +154,35 @@ def test_confirming_with_an_overlong_password_is_a_wrong_password(user, failures
     assert failures_of(user.email) == 2
     user.refresh_from_db()
     assert user.check_password(PASSWORD)  # unchanged
+
+
+#: Longer than ``PASSWORD_MAX`` as typed (each accented letter a letter and an accent), not
+#: in the normal form it is judged and hashed in (each one code point).
+DECOMPOSED = " ".join(f"cr\u00e8me br\u00fbl\u00e9e {i}" for i in range(60))
+DECOMPOSED_TYPED = unicodedata.normalize("NFD", DECOMPOSED)
+
+
+def test_a_password_longer_than_any_set_as_typed_is_refused_where_django_sets_one(user):
+    # Django's set-password form (the admin's, changepassword's list) has no length of its
+    # own: the validators judged the normal form only, took it, and the account could then
+    # never sign in with it, a check refusing it unhashed as longer than any set.
+    assert len(DECOMPOSED) <= PASSWORD_MAX < len(DECOMPOSED_TYPED)
+    form = SetPasswordForm(user, {"new_password1": DECOMPOSED_TYPED,
+                                  "new_password2": DECOMPOSED_TYPED})
+
+    assert not form.is_valid()
+    assert [e["code"] for e in form.errors.get_json_data()["new_password2"]] == [
+        "password_too_long"]
+    with pytest.raises(ValidationError) as refused:
+        validate_password(DECOMPOSED_TYPED, user)
+    assert [e.code for e in refused.value.error_list] == ["password_too_long"]
+
+
+def test_a_password_within_the_limit_as_typed_is_judged_in_its_normal_form(user):
+    # The normal form may be longer than the password typed (a ligature is two letters):
+    # the limit applies to it too, as before.
+    typed = "\ufb01" * 600  # "ﬁ": 600 typed, 1200 in the normal form
+
+    with pytest.raises(ValidationError) as refused:
+        validate_password(typed, user)
+    assert "password_too_long" in [e.code for e in refused.value.error_list]
