@@ -111,24 +111,25 @@ run_pytest() {  # run_pytest RESULT_NAME ALLOW_EMPTY PYTEST_ARGS...
     return "$rc"
 }
 
-services_problems() {  # prints what is unreachable; succeeds only if both services answer
-    python - "$PG_URL" "$REDIS_TEST_URL" <<'PY'
+services_problems() {  # prints what is unreachable; succeeds only if every service answers
+    python - "$PG_URL" "$REDIS_TEST_URL" "$REDIS_TEST_URL_REST" <<'PY'
 import sys
 
 import psycopg
 import redis
 
-pg_url, redis_url = sys.argv[1:3]
+pg_url, *redis_urls = sys.argv[1:]
 problems = []
 try:
     # The maintenance database always exists; the tests create their own database.
     psycopg.connect(pg_url, dbname="postgres", connect_timeout=3).close()
 except Exception as exc:  # noqa: BLE001
     problems.append(f"PostgreSQL at {pg_url}: {' '.join(str(exc).split())}")
-try:
-    redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
-except Exception as exc:  # noqa: BLE001
-    problems.append(f"Redis at {redis_url}: {exc}")
+for redis_url in redis_urls:  # each half of the run flushes a database of its own
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
+    except Exception as exc:  # noqa: BLE001
+        problems.append(f"Redis at {redis_url}: {exc}")
 print("\n".join(problems))
 sys.exit(1 if problems else 0)
 PY

@@ -84,7 +84,8 @@ def with_address_shown(fieldsets: list) -> list:
 def address_help(address: str) -> str:
     """What a field holding ``address`` says under it: how it reads, when it is a look-alike
     (the field itself shows the letters as typed)."""
-    shown = staff_spelling(address or "")
+    address = address or ""
+    shown = staff_spelling(address)
     if shown == address:
         return ""
     return _("Its letters: %(address)s") % {"address": shown}

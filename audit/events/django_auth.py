@@ -51,6 +51,14 @@ def _target(instance):
     return (instance._meta.label_lower, str(instance.pk), str(instance)[:254])
 
 
+def _name(instance) -> str:
+    """How an event names a related object: an account by its address as stored (as
+    ``_target``), anything else by its ``__str__``."""
+    if isinstance(instance, get_user_model()):
+        return recorder.user_fields(instance)[1]
+    return str(instance)
+
+
 def remember_before(sender, instance, **kwargs):
     if _admin_request() is None or instance.pk is None:
         return
@@ -90,7 +98,7 @@ def record_m2m(sender, instance, action, model, pk_set, **kwargs):
     request = _admin_request()
     if request is None or action not in ("post_add", "post_remove", "post_clear"):
         return
-    names = sorted(str(o) for o in model._default_manager.filter(pk__in=pk_set or []))[:50]
+    names = sorted(_name(o) for o in model._default_manager.filter(pk__in=pk_set or []))[:50]
     relation = sender._meta.model_name.replace(f"{instance._meta.model_name}_", "")
     recorder.write(
         action=f"admin.{instance._meta.model_name}.{relation}_changed", request=request,

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core import mail
 from django.test import Client
+from django.urls import reverse
 
 from accounts.models import EmailAddress
 from accounts.scripts import staff_spelling
@@ -22,6 +23,7 @@ from audit.models import Event
 from authsuite.models import OutboxMessage
 from tests.accounts.test_address_scripts import CYRILLIC_A, LOOKALIKE, WELCOME
 from tests.accounts.test_admin import change_form, change_url, staff_with
+from tests.audit.support import data
 from tests.factories import UserFactory
 from tests.helpers import user_admin_url
 
@@ -347,3 +349,32 @@ def test_sign_in_throttles_show_the_lookalike_marked(admin_client):
     assert SHOWN in html and LOOKALIKE not in html  # the field and the page's title
     html = page(admin_client.get(f"{base}{regular.pk}/change/"))
     assert "ann@пример.рф" in html and "mixed scripts" not in html
+
+
+def test_members_changed_from_a_group_are_stored_by_their_address_as_it_is(
+        rf, admin_client, staff, holder):
+    """A project's group admin that edits members changes the relation from the group's
+    side: the members are named in the event as the target is, by the address as stored."""
+    from django.contrib.auth.models import Group
+    from django.urls import resolve
+
+    from authsuite import context
+
+    group = Group.objects.create(name="Auditors")
+    path = reverse("admin:auth_group_change", args=[group.pk])
+    request = rf.post(path)
+    request.user, request.resolver_match = staff, resolve(path)
+    token = context._request.set(request)
+    try:
+        group.user_set.add(holder)
+    finally:
+        context._request.reset(token)
+    event = Event.objects.get(action__startswith="admin.group.")
+    assert (event.target_id, data(event)["related"]) == (str(group.pk), [LOOKALIKE])
+
+
+@pytest.mark.parametrize("address", [None, "", "ann@example.com"])
+def test_no_note_is_given_under_an_address_that_reads_as_it_is(address):
+    from accounts.admin.spelling import address_help
+
+    assert address_help(address) == ""

@@ -69,7 +69,6 @@ def test_of_two_resets_at_once_only_one_says_it_undid_a_refusal(monkeypatch):
     assert attempt() is False
 
 
-
 def test_a_reset_during_an_attempt_does_not_refuse_it(monkeypatch):
     # django-ratelimit counts an attempt with ``add`` (the window's first) or, the counter
     # being there, ``incr``. A reset that deleted the counter in between left ``incr``
