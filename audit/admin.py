@@ -25,12 +25,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin.spelling import address_column
-from accounts.scripts import staff_spelling
 from audit import chain
 from audit.models import Checkpoint, Event
 from audit.paging import keyset
 from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
+from authsuite.spelling import address_column, staff_spelling
 
 PAGE = 100
 CSV_COLUMNS = ["id", "occurred_at", "action", "outcome", "actor_id", "actor", "target_type",
@@ -274,7 +273,7 @@ class EventAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
 
 def as_staff_read(row: dict) -> dict:
     """An exported event with the addresses it names as staff must read them
-    (``accounts.scripts.staff_spelling``): a look-alike (``ann@exаmple.com``, its ``а``
+    (``authsuite.spelling.staff_spelling``): a look-alike (``ann@exаmple.com``, its ``а``
     Cyrillic) marked, not passing for the address it imitates in a spreadsheet. The actor
     is an account (its address, or a username), and so is a target of type ``user`` or of
     the user model (``names_account``); other targets (a role, a client) are left as they

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from authsuite.admin_input import SafeInputMixin
 from authsuite.models import OutboxMessage
 from authsuite.outbox import enqueue
-from authsuite.spelling import staff_spelling
+from authsuite.spelling import address_column
 
 
 @admin.register(OutboxMessage)
@@ -15,18 +15,15 @@ class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
     The recipient shows as staff must read it: a look-alike address marked
     (``authsuite.spelling``)."""
 
-    list_display = ["template", "recipient", "status", "attempts", "created_at", "sent_at",
-                    "last_error"]
+    list_display = ["template", address_column(OutboxMessage, "to"), "status", "attempts",
+                    "created_at", "sent_at", "last_error"]
     list_filter = ["status", "template", "created_at"]
     search_fields = ["to", "template"]
-    fields = ["template", "resolver", "recipient", "user", "status", "attempts", "secret_erased",
-              "next_attempt_at", "claimed_at", "created_at", "sent_at", "last_error"]
+    fields = ["template", "resolver", address_column(OutboxMessage, "to"), "user", "status",
+              "attempts", "secret_erased", "next_attempt_at", "claimed_at", "created_at",
+              "sent_at", "last_error"]
     readonly_fields = fields
     actions = ["retry_now"]
-
-    @admin.display(description=OutboxMessage._meta.get_field("to").verbose_name, ordering="to")
-    def recipient(self, obj):
-        return staff_spelling(obj.to)
 
     def has_add_permission(self, request):
         return False

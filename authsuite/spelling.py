@@ -9,7 +9,10 @@ it is.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+
+from django.contrib import admin
 
 
 def _as_it_is(address: str) -> str:
@@ -29,3 +32,19 @@ def spelling_register(spell: Callable[[str], str]) -> None:
 def staff_spelling(address: str) -> str:
     """``address`` as staff must read it (the registered spelling)."""
     return _spelling(address or "")
+
+
+@functools.cache
+def address_column(model, name: str) -> Callable:
+    """The admin column of ``model``'s address field ``name``, as staff read it
+    (``staff_spelling``): sorted by the address, with the field's label and CSS class
+    (``column-<name>``). Named in a ModelAdmin's ``fields`` and ``readonly_fields`` too, it
+    shows the address so on the row's page."""
+    field = model._meta.get_field(name)
+
+    @admin.display(description=field.verbose_name, ordering=field.name)
+    def column(obj):
+        return staff_spelling(getattr(obj, field.name) or "")
+
+    column.__name__ = column.__qualname__ = field.name
+    return column

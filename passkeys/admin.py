@@ -8,9 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin.spelling import address_column
 from accounts.users import within_reach
 from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
+from authsuite.spelling import address_column
 from passkeys import flows
 from passkeys.models import Passkey, PendingSignup
 

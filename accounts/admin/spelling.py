@@ -6,23 +6,23 @@ address it shows ``accounts.scripts.staff_spelling`` of it instead (the list's c
 saved address row, the login address on a page staff may only view); the models' ``__str__``
 does the same for the page titles, messages, history and delete confirmations. The other
 admins of the suite that show an address (sign-in throttles, passkey sign-ups, the audit
-trail) use ``address_column`` for it. What staff
+trail, the outbox) use the core's ``authsuite.spelling.address_column``, which
+``AccountsConfig.ready`` makes mark them so. What staff
 type is never rewritten: a field they edit keeps the stored address, and says beside it how
 it reads.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 
 from django import forms
-from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
 from accounts.scripts import staff_spelling
 from accounts.users import email_field
+from authsuite import spelling
 
 
 class AddressShownWidget(forms.Widget):
@@ -37,20 +37,10 @@ class AddressShownWidget(forms.Widget):
         return format_html("{}", staff_spelling(value or ""))
 
 
-@functools.cache
-def address_column(model, name: str | None = None) -> Callable:
-    """The list column of ``model``'s login address (or of its address field ``name``), as
-    staff read it: sorted by the address, with the field's label and CSS class
-    (``column-email``). Named in a ModelAdmin's ``fields`` and ``readonly_fields`` too, it
-    shows the address so on the row's page."""
-    field = model._meta.get_field(name or email_field())
-
-    @admin.display(description=field.verbose_name, ordering=field.name)
-    def column(obj):
-        return staff_spelling(getattr(obj, field.name) or "")
-
-    column.__name__ = column.__qualname__ = field.name
-    return column
+def address_column(model) -> Callable:
+    """The list column of the user ``model``'s login address, as staff read it
+    (``authsuite.spelling.address_column``)."""
+    return spelling.address_column(model, email_field())
 
 
 def with_address_column(names: Sequence | None, model) -> Sequence | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from accounts.admin.spelling import address_column
 from accounts.models import LoginThrottle
 from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
+from authsuite.spelling import address_column
 
 
 @admin.register(LoginThrottle)
