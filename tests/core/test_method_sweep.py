@@ -1,0 +1,151 @@
+"""HTTP methods and request shapes over every page and every JSON endpoint of the suite.
+
+``test_input_sweep`` sends junk in the bodies and queries of the methods each route answers;
+this one sends the methods no route answers and the requests Django will not read:
+
+- HEAD answers as GET does, without a body (405 where GET is not answered);
+- OPTIONS: the API's short description (or 405 on the schema and docs), Django's own answer
+  on the pages;
+- TRACE, an unknown method (``PROPFIND``) and any other method a route does not answer: 405
+  with an ``Allow`` header, before anything else is checked (the sign-in, CSRF, the body),
+  the API's in its envelope;
+- a form with more fields than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``, more files than
+  ``DATA_UPLOAD_MAX_NUMBER_FILES`` or a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``: a 413 on
+  the suite's error page that says why, and nothing written;
+- an ``Accept`` header with non-ASCII or control characters, or far too long: a 406
+  ``not_acceptable`` or the normal answer, never a 5xx.
+
+Signed out and signed in, with the CSRF check on as a browser meets it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
+
+from audit.models import Event
+from authsuite.api.schema import error_codes
+from authsuite.models import OutboxMessage
+from tests.core import test_input_sweep as sweep
+from tests.endpoints import API, api_endpoints
+
+pytestmark = pytest.mark.django_db
+
+# The input sweep's routes, and its fixtures: the user's rows behind the paths with an id,
+# no rate limits.
+ROUTES, url_of = sweep.ROUTES, sweep.url_of
+rows, unlimited = sweep.rows, sweep.unlimited
+
+#: The pages of the suite's apps (the audit's are under accounts/security/).
+PAGE_PREFIXES = ("accounts/", "mfa/", "passkeys/", "audit/")
+PAGES = [r for r in ROUTES if r.kind == "page" and r.template.startswith(PAGE_PREFIXES)]
+ENDPOINTS = api_endpoints()
+#: The schema and the docs: read-only documents, GET and HEAD only.
+DOCUMENTS = [API + "schema/", API + "docs/"]
+WHO = ("anonymous", "signed-in")
+
+
+def test_the_sweep_sees_every_page_and_endpoint():
+    templates = {r.template for r in PAGES}
+    for expected in ("accounts/login/", "accounts/logout/", "mfa/challenge/", "passkeys/",
+                     "accounts/security/", "accounts/security/alerts/"):
+        assert expected in templates, expected
+    assert {str(e) for e in ENDPOINTS} >= {"session/", "login/", "security/alerts/",
+                                            "passkeys/<int:pk>/"}
+
+
+@pytest.fixture
+def client_for(user):
+    """``client_for(who)``: a browser as the CSRF check meets it, signed in or not."""
+
+    def make(who: str) -> Client:
+        client = Client(enforce_csrf_checks=True)
+        if who == "signed-in":
+            client.force_login(user)
+        return client
+
+    return make
+
+
+def api_url(endpoint, rows) -> str:
+    """The endpoint's URL, its id the user's row where it has one (``rows``)."""
+    return url_of(next(r for r in ROUTES if r.template == API[1:] + endpoint.route), rows)
+
+
+def page_urls(rows) -> list[str]:
+    return [url_of(route, rows) for route in PAGES]
+
+
+def assert_enveloped(response, code: str) -> None:
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert body["error"]["code"] == code, body
+    assert code in error_codes()
+    assert body["error"]["message"]
+
+
+def writes() -> tuple[int, int, int]:
+    """What a refused request must not add to: audit events, sessions, queued mail."""
+    return Event.objects.count(), Session.objects.count(), OutboxMessage.objects.count()
+
+
+# --- HEAD and OPTIONS -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_head_answers_as_get_does_without_a_body(client_for, rows, unlimited, who):
+    found = []
+    urls = page_urls(rows) + [api_url(e, rows) for e in ENDPOINTS] + DOCUMENTS
+    for url in urls:
+        get = client_for(who).get(url)
+        head = client_for(who).head(url)
+        if head.status_code != get.status_code or head.status_code >= 500:
+            found.append(f"{url}: GET {get.status_code}, HEAD {head.status_code}")
+        elif head.content:
+            found.append(f"{url}: HEAD has a body")
+    assert not found, "\n".join(found)
+
+
+def test_head_of_the_alerts_is_get_without_a_body(client_for):
+    """A GET of the alerts needs a session only; HEAD asked for a recent sign-in too."""
+    client = client_for("signed-in")
+    assert client.get(API + "security/alerts/").status_code == 200
+    head = client.head(API + "security/alerts/")
+    assert head.status_code == 200, head.status_code
+    assert head.content == b""
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_options(client_for, rows, who):
+    found = []
+    for endpoint in ENDPOINTS:
+        url = api_url(endpoint, rows)
+        response = client_for(who).options(url)
+        if response.status_code == 200:
+            body = response.json()
+            if set(body) != {"name", "description", "renders", "parses"}:
+                found.append(f"{url}: {body}")
+            allowed = response["Allow"].split(", ")
+            if not {m.upper() for m in endpoint.methods} <= set(allowed):
+                found.append(f"{url}: Allow={response['Allow']}")
+        elif response.status_code == 403:
+            # After the checks of the endpoint's other methods: a session, a recent sign-in.
+            code = response.json()["error"]["code"]
+            if code != ("not_authenticated" if who == "anonymous" else
+                        "reauthentication_required"):
+                found.append(f"OPTIONS {url}: 403 {code}")
+        else:
+            found.append(f"OPTIONS {url}: {response.status_code}")
+    for url in DOCUMENTS:
+        response = client_for(who).options(url)
+        assert response.status_code == 405
+        assert_enveloped(response, "method_not_allowed")
+        assert response["Allow"] == "GET, HEAD"
+    for url in page_urls(rows):
+        response = client_for(who).options(url)
+        if response.status_code >= 500:
+            found.append(f"OPTIONS {url}: {response.status_code}")
+        elif response.status_code == 200 and "OPTIONS" not in response.get("Allow", ""):
+            found.append(f"OPTIONS {url}: no Allow header")
+    assert not found, "\n".join(found)
