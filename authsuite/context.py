@@ -248,8 +248,26 @@ def unreadable(request) -> str | None:
     return None
 
 
+#: The URL namespaces of the suite's pages and API: the routes whose methods are checked
+#: before anything else (:meth:`RequestContextMiddleware.process_view`).
+SUITE_NAMESPACES = frozenset({"accounts", "mfa", "passkeys", "audit", "authsuite_api"})
+
+
+def allowed_methods(view_func) -> list[str] | None:
+    """The methods a class-based view answers, as its ``Allow`` header names them (HEAD
+    wherever GET is), or None for a view that does not say (a function)."""
+    view_class = getattr(view_func, "view_class", None)
+    if view_class is None:
+        return None
+    names = getattr(view_func, "view_initkwargs", {}).get("http_method_names",
+                                                          view_class.http_method_names)
+    return [name.upper() for name in names
+            if hasattr(view_class, name) or (name == "head" and hasattr(view_class, "get"))]
+
+
 class RequestContextMiddleware:
-    """Resolve the request context once and expose it as ``request.authsuite``."""
+    """Resolve the request context once and expose it as ``request.authsuite``; refuse a
+    method a route of the suite does not answer before anything else looks at the request."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -270,3 +288,18 @@ class RequestContextMiddleware:
             _current.reset(token)
         response["X-Request-ID"] = ctx.request_id
         return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if match is None or not SUITE_NAMESPACES.intersection(match.app_names):
+            return None
+        allowed = allowed_methods(view_func)
+        if allowed is not None and request.method not in allowed:
+            # A method the route does not answer changes nothing: 405, before the sign-in
+            # (a redirect, a 403), a recent sign-in, the CSRF check (a 403 for PROPFIND,
+            # audited as a forgery) or the body are looked at, for everyone alike. The
+            # methods a route answers are no secret: the schema lists them.
+            from authsuite.views import method_not_allowed  # views import the API's modules
+
+            return method_not_allowed(request, allowed)
+        return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import JsonResponse
+from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.views.decorators.cache import never_cache
@@ -71,6 +71,19 @@ def _is_endpoint(request, path: str) -> bool:
     except Resolver404:
         return False
     return match.func is not api_not_found
+
+
+@never_cache
+def method_not_allowed(request, allowed: list[str]):
+    """405 for a method a route of the suite does not answer, with the ``Allow`` header of
+    the methods it does (``RequestContextMiddleware`` answers it before the view): on a page
+    as Django's views answer it, under the API in the envelope, in DRF's words."""
+    if _is_api(request):
+        response = JsonResponse(envelope(CoreError.METHOD_NOT_ALLOWED,
+                                         f'Method "{request.method}" not allowed.'), status=405)
+        response["Allow"] = ", ".join(allowed)
+        return response
+    return HttpResponseNotAllowed(allowed)
 
 
 @never_cache

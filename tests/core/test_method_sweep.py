@@ -28,6 +28,7 @@ from audit.models import Event
 from authsuite.api.schema import error_codes
 from authsuite.models import OutboxMessage
 from tests.core import test_input_sweep as sweep
+from tests.core.test_security_headers import assert_secure_headers
 from tests.endpoints import API, api_endpoints
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +108,22 @@ def test_head_answers_as_get_does_without_a_body(client_for, rows, unlimited, wh
     assert not found, "\n".join(found)
 
 
+@pytest.mark.parametrize("who", WHO)
+def test_head_is_405_where_get_is_not_answered(client_for, rows, who):
+    """Whoever asks: the method comes first, as for every method an endpoint lacks."""
+    found = []
+    for endpoint in ENDPOINTS:
+        if "get" in endpoint.methods:
+            continue
+        url = api_url(endpoint, rows)
+        for method in ("GET", "HEAD"):
+            response = client_for(who).generic(method, url)
+            if response.status_code != 405 or "GET" in response.get("Allow", "GET"):
+                found.append(f"{method} {url}: {response.status_code} "
+                             f"Allow={response.get('Allow')}")
+    assert not found, "\n".join(found)
+
+
 def test_head_of_the_alerts_is_get_without_a_body(client_for):
     """A GET of the alerts needs a session only; HEAD asked for a recent sign-in too."""
     client = client_for("signed-in")
@@ -149,3 +166,45 @@ def test_options(client_for, rows, who):
         elif response.status_code == 200 and "OPTIONS" not in response.get("Allow", ""):
             found.append(f"OPTIONS {url}: no Allow header")
     assert not found, "\n".join(found)
+
+
+# --- methods nobody answers -------------------------------------------------------------------
+
+UNANSWERED = ("TRACE", "PROPFIND", "CONNECT", "BREW")
+
+
+@pytest.mark.parametrize("method", UNANSWERED)
+@pytest.mark.parametrize("who", WHO)
+def test_a_method_no_route_answers_is_405_with_allow(client_for, rows, unlimited, method, who):
+    """405 with the methods the route does answer, before the sign-in, the recent
+    authentication, the CSRF check (a PROPFIND was a 403 ``csrf_failed``, audited) or the
+    body is looked at; the API's in its envelope. Nothing is written."""
+    found = []
+    urls = page_urls(rows) + [api_url(e, rows) for e in ENDPOINTS] + DOCUMENTS
+    for url in urls:
+        client = client_for(who)
+        before = writes()
+        response = client.generic(method, url, b"<propfind/>",
+                                           content_type="application/xml")
+        allow = response.get("Allow", "")
+        if response.status_code != 405 or not allow or method in allow:
+            found.append(f"{url}: {response.status_code} Allow={allow!r}")
+            continue
+        if url.startswith(API):
+            body = response.json()
+            if body["error"]["code"] != "method_not_allowed" or set(body) != {"error"}:
+                found.append(f"{url}: {body}")
+        assert_secure_headers(response)
+        if writes() != before:
+            found.append(f"{url}: wrote {before} -> {writes()}")
+    assert not found, "\n".join(found)
+
+
+def test_the_allow_header_names_what_the_route_answers(client_for):
+    assert client_for("anonymous").generic("TRACE", "/accounts/login/")["Allow"] == (
+        "GET, HEAD, OPTIONS, POST")
+    assert client_for("anonymous").generic("PROPFIND", API + "emails/")["Allow"] == (
+        "GET, POST, HEAD, OPTIONS")
+    assert client_for("signed-in").generic("TRACE", "/accounts/email/")["Allow"] == (
+        "GET, HEAD, OPTIONS, POST")
+    assert client_for("anonymous").generic("BREW", API + "schema/")["Allow"] == "GET, HEAD"
