@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils.http import parse_header_parameters
 
@@ -248,6 +249,23 @@ def unreadable(request) -> str | None:
     return None
 
 
+def body_refused(exception) -> str | None:
+    """Why Django refused to read a request's body, in a sentence its client is shown, from
+    what it raised reading it (a 413: ``authsuite.views.bad_request``, the API's error
+    handler), or None for any other exception: more fields than
+    ``DATA_UPLOAD_MAX_NUMBER_FIELDS``, more files than ``DATA_UPLOAD_MAX_NUMBER_FILES``, a
+    body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``. Said by the limit, never by the exception's
+    own text."""
+    if isinstance(exception, TooManyFieldsSent):
+        return f"The request body has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields."
+    if isinstance(exception, TooManyFilesSent):
+        return f"The request body has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files."
+    if isinstance(exception, RequestDataTooBig):
+        return (f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
+                "bytes.")
+    return None
+
+
 #: The URL namespaces of the suite's pages and API: the routes whose methods are checked
 #: before anything else (:meth:`RequestContextMiddleware.process_view`).
 SUITE_NAMESPACES = frozenset({"accounts", "mfa", "passkeys", "audit", "authsuite_api"})
@@ -302,4 +320,11 @@ class RequestContextMiddleware:
             from authsuite.views import method_not_allowed  # views import the API's modules
 
             return method_not_allowed(request, allowed)
+        if request.method == "POST" and not getattr(view_func, "csrf_exempt", False):
+            # The form is read now, as the CSRF check is about to read it: one Django refuses
+            # (too many fields or files, too large: ``body_refused``) is then a 413 that says
+            # why, whoever posts it, before a view acts on a request it never read (a
+            # sign-out reads no field) or sends its visitor to sign in. The API's views
+            # (exempt: DRF checks CSRF itself) read their JSON bodies on their own.
+            request.POST  # noqa: B018 - reading is the point
         return None

@@ -20,9 +20,12 @@ Signed out and signed in, with the CSRF check on as a browser meets it.
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from audit.models import Event
 from authsuite.api.schema import error_codes
@@ -208,3 +211,100 @@ def test_the_allow_header_names_what_the_route_answers(client_for):
     assert client_for("signed-in").generic("TRACE", "/accounts/email/")["Allow"] == (
         "GET, HEAD, OPTIONS, POST")
     assert client_for("anonymous").generic("BREW", API + "schema/")["Allow"] == "GET, HEAD"
+
+
+# --- bodies Django will not read --------------------------------------------------------------
+
+
+def _files(count: int) -> dict:
+    files = {}
+    for i in range(count):
+        upload = io.BytesIO(b"x")
+        upload.name = f"f{i}.txt"
+        files[f"f{i}"] = upload
+    return files
+
+
+def oversized(settings) -> dict[str, tuple[bytes | str, str, str]]:
+    """By name: a body Django refuses to read, its Content-Type, and what the answer says."""
+    fields, files = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS, settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    form = "application/x-www-form-urlencoded"
+    return {
+        "form-fields": ("&".join(f"f{i}=x" for i in range(fields + 1)), form,
+                        f"The request body has more than {fields} fields."),
+        "multipart-fields": (encode_multipart(BOUNDARY, {f"f{i}": "x" for i in range(fields + 1)}),
+                             MULTIPART_CONTENT, f"The request body has more than {fields} fields."),
+        "multipart-files": (encode_multipart(BOUNDARY, _files(files + 1)), MULTIPART_CONTENT,
+                            f"The request body has more than {files} files."),
+        "form-too-large": ("email=" + "a" * size, form,
+                           f"The request body is larger than {size} bytes."),
+        "multipart-too-large": (encode_multipart(BOUNDARY, {"email": "a" * size}),
+                                MULTIPART_CONTENT, f"The request body is larger than {size} bytes."),
+    }
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_a_form_django_will_not_read_is_a_413_that_says_why(settings, client_for, rows,
+                                                            unlimited, who):
+    """Every page that takes a POST, whoever posts: the suite's page with every security
+    header and the reason (Django's 400 said nothing), before a sign-in redirect or a flow
+    that reads no field (the sign-out) acts on a request it never read."""
+    found = []
+    for route in PAGES:
+        if "post" not in route.methods:
+            continue
+        url = url_of(route, rows)
+        for name, (body, content_type, reason) in oversized(settings).items():
+            client = client_for(who)
+            client.get("/accounts/login/")  # the CSRF cookie
+            token = client.cookies["csrftoken"].value
+            before = writes()
+            response = client.generic("POST", url, body, content_type=content_type,
+                                      HTTP_X_CSRFTOKEN=token)
+            where = f"{route} {name}"
+            if response.status_code != 413:
+                found.append(f"{where}: {response.status_code}")
+                continue
+            assert_secure_headers(response)
+            assert response["Content-Type"].startswith("text/html")
+            if reason.encode() not in response.content:
+                found.append(f"{where}: no reason in {response.content[:300]!r}")
+            if writes() != before:
+                found.append(f"{where}: wrote {before} -> {writes()}")
+    assert not found, "\n".join(found)
+
+
+def test_a_sign_out_with_a_body_django_will_not_read_signs_nobody_out(settings, client_for):
+    client = client_for("signed-in")
+    client.get("/accounts/logout/")
+    body, content_type, _reason = oversized(settings)["form-fields"]
+    response = client.generic("POST", "/accounts/logout/", body, content_type=content_type,
+                              HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+    assert response.status_code == 413
+    assert client.get(API + "session/").json()["authenticated"] is True
+
+
+def test_the_csrf_check_reading_the_form_gives_the_same_answer(settings, client_for):
+    """A form that carries its token in a field: the CSRF check reads the body too."""
+    client = client_for("anonymous")
+    client.get("/accounts/login/")
+    token = client.cookies["csrftoken"].value
+    size = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    body = f"csrfmiddlewaretoken={token}&" + "&".join(f"f{i}=x" for i in range(size))
+    before = writes()
+    response = client.generic("POST", "/accounts/login/", body,
+                              content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413
+    assert f"more than {size} fields".encode() in response.content
+    assert writes() == before
+
+
+def test_the_api_says_why_its_body_is_too_large(settings):
+    """In the words of the pages: it said only "The request body is too large."."""
+    size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = Client().post(API + "login/", '{"email": "' + "a" * size + '"}',
+                           content_type="application/json")
+    assert response.status_code == 413
+    assert_enveloped(response, "request_too_large")
+    assert response.json()["error"]["message"] == f"The request body is larger than {size} bytes."
