@@ -308,3 +308,80 @@ def test_the_api_says_why_its_body_is_too_large(settings):
     assert response.status_code == 413
     assert_enveloped(response, "request_too_large")
     assert response.json()["error"]["message"] == f"The request body is larger than {size} bytes."
+
+
+# --- Accept -----------------------------------------------------------------------------------
+
+#: By name: an Accept header, and what a JSON endpoint answers to it ("ok": as without one).
+ACCEPTS = {
+    "absent": (None, "ok"),
+    "empty": ("", "ok"),
+    "blank-and-commas": (" , ,, ", "ok"),
+    "non-ascii-type": ("application/jsön", 406),
+    "non-ascii-among-others": ("text/html, é/*, application/json", "ok"),
+    "non-ascii-parameter": ("application/json; x=ÿé", "ok"),
+    "nul": ("application/json\x00", 406),
+    "escape": ("application/json\x1b[2J", 406),
+    "line-break": ("application/json\r\nX-Injected: 1", 406),
+    "lone-surrogate": ("application/json\udc80", 406),
+    "wildcard-junk-weight": ("*/*; q=junk", "ok"),
+    "many-ranges-json-first": ("application/json, " + ", ".join(
+        f"x{i}/y{i}" for i in range(20_000)), "ok"),
+    "many-ranges-json-late": (", ".join(f"x{i}/y{i}" for i in range(100))
+                              + ", application/json", 406),
+    "one-huge-range": ("application/json; a=" + "b" * 100_000, 406),
+    "only-separators": (";" * 10_000, 406),
+}
+
+
+def _get(client, url, accept):
+    extra = {} if accept is None else {"HTTP_ACCEPT": accept}
+    return client.get(url, **extra)
+
+
+@pytest.mark.parametrize("name", ACCEPTS)
+def test_accept_headers_on_the_api(client_for, rows, name):
+    accept, expected = ACCEPTS[name]
+    found = []
+    for endpoint in ENDPOINTS:
+        if "get" not in endpoint.methods:
+            continue
+        url = api_url(endpoint, rows)
+        plain = client_for("signed-in").get(url)
+        response = _get(client_for("signed-in"), url, accept)
+        want = plain.status_code if expected == "ok" else expected
+        if response.status_code != want:
+            found.append(f"{url}: {response.status_code}, not {want}")
+        elif expected == 406:
+            assert_enveloped(response, "not_acceptable")
+            # The header is never repeated back.
+            if accept and accept[:20].encode("utf-8", "surrogatepass") in response.content:
+                found.append(f"{url}: echoes the header")
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("name", ACCEPTS)
+def test_accept_headers_on_the_schema_and_docs(client_for, name):
+    accept, expected = ACCEPTS[name]
+    schema = _get(client_for("anonymous"), API + "schema/", accept)
+    if expected == "ok":
+        assert schema.status_code == 200
+        assert schema["Content-Type"].startswith(("application/vnd.oai.openapi",
+                                                  "application/json"))
+    else:
+        assert schema.status_code == 406
+        assert_enveloped(schema, "not_acceptable")
+    docs = _get(client_for("anonymous"), API + "docs/", accept)
+    # The docs are HTML only: an Accept that names no text/html nor a wildcard is a 406.
+    assert docs.status_code in (200, 406), docs.status_code
+    if docs.status_code == 406:
+        assert_enveloped(docs, "not_acceptable")
+    if name in ("absent", "empty", "blank-and-commas", "wildcard-junk-weight",
+                "non-ascii-among-others"):
+        assert docs.status_code == 200, docs.status_code
+
+
+def test_accept_on_the_pages_is_not_read(client_for, rows):
+    for accept, _expected in ACCEPTS.values():
+        response = _get(client_for("anonymous"), "/accounts/login/", accept)
+        assert response.status_code == 200
