@@ -317,7 +317,7 @@ class RequestContextMiddleware:
             # (a redirect, a 403), a recent sign-in, the CSRF check (a 403 for PROPFIND,
             # audited as a forgery) or the body are looked at, for everyone alike. The
             # methods a route answers are no secret: the schema lists them.
-            from authsuite.views import method_not_allowed  # views import the API's modules
+            from authsuite.views import method_not_allowed  # authsuite.views imports this module
 
             return method_not_allowed(request, allowed)
         if request.method == "POST" and not getattr(view_func, "csrf_exempt", False):
