@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api.serializers import StrictBooleanField, StrictIntegerField, StringField
@@ -200,7 +200,8 @@ class AlertPreferencesAPIView(SuiteAPIView):
     """Which security alerts the user receives; optional ones can be turned off."""
 
     def get_permissions(self):
-        if self.request.method == "GET":
+        # HEAD and OPTIONS read what GET reads: a session, no recent sign-in.
+        if self.request.method in SAFE_METHODS:
             return [IsAuthenticated()]
         return [IsAuthenticated(), IsRecentlyAuthenticated()]
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils.http import parse_header_parameters
 
@@ -256,8 +257,43 @@ def unreadable(request) -> str | None:
     return None
 
 
+def body_refused(exception) -> str | None:
+    """Why Django refused to read a request's body, in a sentence its client is shown, from
+    what it raised reading it (a 413: ``authsuite.views.bad_request``, the API's error
+    handler), or None for any other exception: more fields than
+    ``DATA_UPLOAD_MAX_NUMBER_FIELDS``, more files than ``DATA_UPLOAD_MAX_NUMBER_FILES``, a
+    body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``. Said by the limit, never by the exception's
+    own text."""
+    if isinstance(exception, TooManyFieldsSent):
+        return f"The request body has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields."
+    if isinstance(exception, TooManyFilesSent):
+        return f"The request body has more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files."
+    if isinstance(exception, RequestDataTooBig):
+        return (f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
+                "bytes.")
+    return None
+
+
+#: The URL namespaces of the suite's pages and API: the routes whose methods are checked
+#: before anything else (:meth:`RequestContextMiddleware.process_view`).
+SUITE_NAMESPACES = frozenset({"accounts", "mfa", "passkeys", "audit", "authsuite_api"})
+
+
+def allowed_methods(view_func) -> list[str] | None:
+    """The methods a class-based view answers, as its ``Allow`` header names them (HEAD
+    wherever GET is), or None for a view that does not say (a function)."""
+    view_class = getattr(view_func, "view_class", None)
+    if view_class is None:
+        return None
+    names = getattr(view_func, "view_initkwargs", {}).get("http_method_names",
+                                                          view_class.http_method_names)
+    return [name.upper() for name in names
+            if hasattr(view_class, name) or (name == "head" and hasattr(view_class, "get"))]
+
+
 class RequestContextMiddleware:
-    """Resolve the request context once and expose it as ``request.authsuite``."""
+    """Resolve the request context once and expose it as ``request.authsuite``; refuse a
+    method a route of the suite does not answer before anything else looks at the request."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -278,3 +314,25 @@ class RequestContextMiddleware:
             _current.reset(token)
         response["X-Request-ID"] = ctx.request_id
         return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if match is None or not SUITE_NAMESPACES.intersection(match.app_names):
+            return None
+        allowed = allowed_methods(view_func)
+        if allowed is not None and request.method not in allowed:
+            # A method the route does not answer changes nothing: 405, before the sign-in
+            # (a redirect, a 403), a recent sign-in, the CSRF check (a 403 for PROPFIND,
+            # audited as a forgery) or the body are looked at, for everyone alike. The
+            # methods a route answers are no secret: the schema lists them.
+            from authsuite.views import method_not_allowed  # authsuite.views imports this module
+
+            return method_not_allowed(request, allowed)
+        if request.method == "POST" and not getattr(view_func, "csrf_exempt", False):
+            # The form is read now, as the CSRF check is about to read it: one Django refuses
+            # (too many fields or files, too large: ``body_refused``) is then a 413 that says
+            # why, whoever posts it, before a view acts on a request it never read (a
+            # sign-out reads no field) or sends its visitor to sign in. The API's views
+            # (exempt: DRF checks CSRF itself) read their JSON bodies on their own.
+            request.POST  # noqa: B018 - reading is the point
+        return None

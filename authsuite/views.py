@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import JsonResponse
+from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, requires_csrf_token
 from django.views.decorators.http import require_safe
 
-from authsuite import signals
+from authsuite import context, signals
 from authsuite.api.errors import CoreError, envelope
 
 API_PREFIX = "/api/"
@@ -28,12 +28,20 @@ def _is_api(request) -> bool:
 @never_cache  # error answers are never cached: an API client or proxy would replay them
 def bad_request(request, exception=None, reason: str | None = None):
     """``handler400``; ``reason``: why, in a sentence the client is shown (a request Django
-    cannot read, ``authsuite.unreadable``). An exception's own text is never shown."""
+    cannot read, ``authsuite.unreadable``). A body Django refused to read (too many fields or
+    files, too large: ``context.body_refused``) is a 413 that says so. An exception's own
+    text is never shown."""
+    status = 400
+    if reason is None and (refused := context.body_refused(exception)) is not None:
+        reason, status = refused, 413
     if _is_api(request):
+        if status == 413:
+            return JsonResponse(envelope(CoreError.TOO_LARGE, reason), status=413)
         return JsonResponse(envelope(CoreError.MALFORMED, reason or "The request is malformed."),
                             status=400)
-    return render(request, "authsuite/error.html", {"title": "Bad request", "detail": reason},
-                  status=400)
+    title = "Request too large" if status == 413 else "Bad request"
+    return render(request, "authsuite/error.html", {"title": title, "detail": reason},
+                  status=status)
 
 
 @never_cache
@@ -71,6 +79,19 @@ def _is_endpoint(request, path: str) -> bool:
     except Resolver404:
         return False
     return match.func is not api_not_found
+
+
+@never_cache
+def method_not_allowed(request, allowed: list[str]):
+    """405 for a method a route of the suite does not answer, with the ``Allow`` header of
+    the methods it does (``RequestContextMiddleware`` answers it before the view): on a page
+    as Django's views answer it, under the API in the envelope, in DRF's words."""
+    if _is_api(request):
+        response = JsonResponse(envelope(CoreError.METHOD_NOT_ALLOWED,
+                                         f'Method "{request.method}" not allowed.'), status=405)
+        response["Allow"] = ", ".join(allowed)
+        return response
+    return HttpResponseNotAllowed(allowed)
 
 
 @never_cache

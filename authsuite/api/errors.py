@@ -10,10 +10,17 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from authsuite.context import body_refused
 
 logger = logging.getLogger("authsuite.api")
 
@@ -144,8 +151,8 @@ def envelope(code: str, message: str, fields: dict | None = None) -> dict:
 
 def exception_handler(exc, context):
     """DRF ``EXCEPTION_HANDLER``: every error leaves in the suite's envelope."""
-    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
-        exc = APIError("The request body is too large.", CoreError.TOO_LARGE, status_code=413)
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        exc = APIError(body_refused(exc), CoreError.TOO_LARGE, status_code=413)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

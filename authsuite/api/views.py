@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import Http404
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotAcceptable
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import SAFE_METHODS, AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
@@ -14,6 +15,20 @@ from authsuite.api.parsers import JSONParser
 from authsuite.api.schema import SuiteAutoSchema
 
 
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's negotiation, whatever the project's ``DEFAULT_CONTENT_NEGOTIATION_CLASS``, with
+    its bounds (the ``Accept`` header's first 8192 characters, cut at a comma; its first 64
+    media ranges; a range over 256 characters skipped), where an ``Accept`` that names no
+    media range at all (empty, or blanks and commas only) counts as none: any type, as
+    without the header (RFC 9110), where DRF answered 406.
+    """
+
+    def get_accept_list(self, request):
+        if not request.headers.get("accept", "*/*").replace(",", "").strip():
+            return ["*/*"]
+        return super().get_accept_list(request)
+
+
 class FormatParameterMixin:
     """``?format=`` naming a format the view has no renderer for is a 406 ``not_acceptable``,
     as an ``Accept`` header without one is.
@@ -21,6 +36,8 @@ class FormatParameterMixin:
     DRF answers it with a 404, for a path that exists: the client asked for what the view
     cannot give, and is told which formats it can.
     """
+
+    content_negotiation_class = ContentNegotiation
 
     def perform_content_negotiation(self, request, force=False):
         try:
