@@ -8,8 +8,8 @@
 # embedded defaults (SQLite, local-memory cache, eager Celery) and, at the same time, the
 # same on Django's own User model (django.contrib.auth) instead of the suite's, the whole
 # suite again on PostgreSQL + Redis together with the services and concurrency tests (in
-# two halves side by side, tests/accounts and the rest, each on a database and a Redis
-# database of its own), then the browser tests.
+# two halves side by side, tests/accounts with tests/passkeys and the rest, each on a
+# database and a Redis database of its own), then the browser tests.
 # Every step runs even when an earlier one failed; the exit status is non-zero if any failed.
 #
 # Environment:
@@ -164,13 +164,14 @@ if problems="$(services_problems)"; then
     # nothing (a database, a Redis database, a temporary directory each; the services tests
     # start their broker and SMTP server on free ports) and run side by side.
     PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" TEST_DB_NAME="$DB_NAME")
-    step_start postgres "pytest: PostgreSQL + Redis, tests/accounts" run_pytest postgres no \
-        --basetemp="$RESULTS/tmp-postgres" -m "not browser" tests/accounts
+    step_start postgres "pytest: PostgreSQL + Redis, tests/accounts and tests/passkeys" \
+        run_pytest postgres no --basetemp="$RESULTS/tmp-postgres" -m "not browser" \
+        tests/accounts tests/passkeys
     PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL_REST"
                 TEST_DB_NAME="${DB_NAME}_rest")
     step_start postgres_rest "pytest: PostgreSQL + Redis, the rest, with the services tests" \
         run_pytest postgres_rest no --basetemp="$RESULTS/tmp-postgres-rest" -m "not browser" \
-        --ignore=tests/accounts tests
+        --ignore=tests/accounts --ignore=tests/passkeys tests
     step_finish postgres
     step_finish postgres_rest
     PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" TEST_DB_NAME="$DB_NAME")
