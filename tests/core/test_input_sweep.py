@@ -571,8 +571,8 @@ class HeaderCase:
     cookies: str = ""
     #: Django refuses the request whatever the route: a 400.
     refused: bool = False
-    #: Read before anyone is known (or it drops the client's own cookies): the first visitor
-    #: of a route gets it, not every one.
+    #: Read alike whoever sends it (before anyone is known; a Cookie header that drops the
+    #: client's own cookies): the first visitor of a route gets it, not every one.
     once: bool = False
 
 
@@ -594,11 +594,17 @@ def header_cases() -> list[HeaderCase]:
 
     cases = []
     for name, value in HEADER_TEXT.items():
+        # The request's context reads these headers before the session or the route, the
+        # same way for everyone, and what a visitor does with them (a tracked session, an
+        # audit event) takes the hardest text as it takes the rest: every visitor gets that,
+        # the first one all of it.
+        once = name not in ("nul", "not-utf8", "huge")
         cases += [
-            HeaderCase(f"user-agent-{name}", {"HTTP_USER_AGENT": value}),
-            HeaderCase(f"accept-language-{name}", {"HTTP_ACCEPT_LANGUAGE": value}),
-            HeaderCase(f"forwarded-for-{name}", {"HTTP_X_FORWARDED_FOR": value}),
-            HeaderCase(f"forwarded-for-zone-{name}", {"HTTP_X_FORWARDED_FOR": f"fe80::1%{value}"}),
+            HeaderCase(f"user-agent-{name}", {"HTTP_USER_AGENT": value}, once=once),
+            HeaderCase(f"accept-language-{name}", {"HTTP_ACCEPT_LANGUAGE": value}, once=once),
+            HeaderCase(f"forwarded-for-{name}", {"HTTP_X_FORWARDED_FOR": value}, once=once),
+            HeaderCase(f"forwarded-for-zone-{name}", {"HTTP_X_FORWARDED_FOR": f"fe80::1%{value}"},
+                       once=once),
             HeaderCase(f"cookie-{name}", cookies=cookie_junk(value)),
             # Long enough for a session key: the session store looks it up.
             HeaderCase(f"cookie-session-{name}",
