@@ -312,40 +312,34 @@ def test_the_outbox_list_its_search_results_and_a_message_page_show_the_lookalik
     assert "ann@пример.рф" in html and "mixed scripts" not in html
 
 
-def test_passkey_sign_ups_show_the_lookalike_marked(admin_client):
+def _pending_signup(address: str, n: int):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from passkeys.models import PendingSignup
 
-    expires = timezone.now() + timedelta(hours=1)
-    pending = PendingSignup.objects.create(email=LOOKALIKE, handle="h1", digest="d1",
-                                           expires_at=expires)
-    regular = PendingSignup.objects.create(email="ann@пример.рф", handle="h2", digest="d2",
-                                           expires_at=expires)
-    base = "/admin/passkeys/pendingsignup/"
-    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
-        html = page(admin_client.get(base, query))
-        assert SHOWN in html and LOOKALIKE not in html, query
-    assert "ann@пример.рф" in page(admin_client.get(base))
-    html = page(admin_client.get(f"{base}{pending.pk}/change/"))
-    assert SHOWN in html and LOOKALIKE not in html
-    html = page(admin_client.get(f"{base}{regular.pk}/change/"))
-    assert "ann@пример.рф" in html and "mixed scripts" not in html
+    return PendingSignup.objects.create(email=address, handle=f"h{n}", digest=f"d{n}",
+                                        expires_at=timezone.now() + timedelta(hours=1))
 
 
-def test_sign_in_throttles_show_the_lookalike_marked(admin_client):
+def _throttle(address: str, n: int):
     from accounts.models import LoginThrottle
 
-    throttle = LoginThrottle.objects.create(identifier=LOOKALIKE, ip="", failures=3)
-    regular = LoginThrottle.objects.create(identifier="ann@пример.рф", ip="", failures=1)
-    base = "/admin/accounts/loginthrottle/"
+    return LoginThrottle.objects.create(identifier=address, ip="", failures=n)
+
+
+@pytest.mark.parametrize(("base", "make"), [
+    ("/admin/passkeys/pendingsignup/", _pending_signup),
+    ("/admin/accounts/loginthrottle/", _throttle),
+], ids=["passkey-sign-ups", "sign-in-throttles"])
+def test_other_admins_with_an_address_show_the_lookalike_marked(admin_client, base, make):
+    lookalike, regular = make(LOOKALIKE, 1), make("ann@пример.рф", 2)
     for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
         html = page(admin_client.get(base, query))
         assert SHOWN in html and LOOKALIKE not in html, query
     assert "ann@пример.рф" in page(admin_client.get(base))
-    html = page(admin_client.get(f"{base}{throttle.pk}/change/"))
+    html = page(admin_client.get(f"{base}{lookalike.pk}/change/"))
     assert SHOWN in html and LOOKALIKE not in html  # the field and the page's title
     html = page(admin_client.get(f"{base}{regular.pk}/change/"))
     assert "ann@пример.рф" in html and "mixed scripts" not in html
