@@ -37,7 +37,8 @@ _RESPONSES = [
     # authsuite.context.unreadable refuses these before any view, whatever the method.
     ("400", "A request that cannot be read (`malformed_request`): a Content-Type naming a "
             "charset other than UTF-8 (or that cannot be parsed), a Content-Length that is "
-            "not a number, or more query fields than `DATA_UPLOAD_MAX_NUMBER_FIELDS`.",
+            "not a number, or more query fields than `DATA_UPLOAD_MAX_NUMBER_FIELDS`; "
+            "`message` says which.",
      _METHODS - _WITH_BODY),
     ("403", "Not signed in, not allowed, CSRF check failed, or a recent reauthentication "
             "is required (`not_authenticated`, `permission_denied`, `csrf_failed`, "
