@@ -10,12 +10,7 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from django.core.exceptions import (
-    PermissionDenied,
-    RequestDataTooBig,
-    TooManyFieldsSent,
-    TooManyFilesSent,
-)
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -151,8 +146,8 @@ def envelope(code: str, message: str, fields: dict | None = None) -> dict:
 
 def exception_handler(exc, context):
     """DRF ``EXCEPTION_HANDLER``: every error leaves in the suite's envelope."""
-    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
-        exc = APIError(body_refused(exc), CoreError.TOO_LARGE, status_code=413)
+    if (reason := body_refused(exc)) is not None:  # too many fields or files, too large
+        exc = APIError(reason, CoreError.TOO_LARGE, status_code=413)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
