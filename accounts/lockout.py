@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,6 +49,10 @@ HOLDER_PURPOSE = "lockout-device"  # purpose of the digest naming the cookie's a
 DEVICE_PREFIX = "device:"
 _DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _DEVICE_COOKIE = "_authsuite_device_cookie"  # request attribute: the cookie to set
+
+# What other apps hold against a user's attempts (a second factor's back-off, its rate
+# limits), forgotten when staff unlock the account: (user) -> whether any of it was there.
+_forgetters: list[Callable[[object], bool]] = []
 
 
 def user_identifier(user) -> str:
@@ -289,9 +294,14 @@ def recovered(user) -> None:
 def account_unlock(user, *, request=None, by=None) -> bool:
     """Staff: forget every failure and lock for ``user``'s addresses; whether there was any.
 
+    What other apps hold against the account's attempts is forgotten too (each function
+    given to :func:`unlock_register`: ``mfa`` forgets its codes' back-off and rate limit),
+    so the owner staff unlock is not still refused at the second step.
+
     An account with nothing to forget (no failed sign-in remembered, no lock, no per-account
-    rate limit refusing it) is left as it is: no ``account_unlocked``, so its owner's
-    security page does not show staff unlocking an account that was never locked.
+    rate limit refusing it, nothing any of those functions found) is left as it is: no
+    ``account_unlocked``, so its owner's security page does not show staff unlocking an
+    account that was never locked.
     """
     addresses = {user_identifier(user)}
     # Only addresses the account holds: an unverified row may be someone else's address.
@@ -312,7 +322,16 @@ def account_unlock(user, *, request=None, by=None) -> bool:
         else:
             limited.append(rate_limit_reset("login", account=identifier, ip=ip))
             limited.append(rate_limit_reset("reauthenticate", account=str(user.pk), ip=ip))
+    limited.extend(forget(user) for forget in _forgetters)  # each runs
     if not deleted and not any(limited):
         return False
     signals.account_unlocked.send(sender=user.__class__, request=request, user=user, by=by)
     return True
+
+
+def unlock_register(forget: Callable[[object], bool]) -> None:
+    """Another app keeps failures of its own against a user's attempts: ``forget(user)``
+    forgets them when staff unlock the account, and returns whether there were any (one
+    that was, and nothing else, still makes the unlock one)."""
+    if forget not in _forgetters:
+        _forgetters.append(forget)

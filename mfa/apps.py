@@ -25,6 +25,11 @@ class MFAConfig(AppConfig):
 
         authrecord.second_factor_check_register(devices.has_mfa)
         authrecord.second_factor_usable_register(devices.can_prove)
+        from accounts import lockout
+        from mfa.flows.common import failures_forget
+
+        # Staff unlocking an account ends its codes' back-off too.
+        lockout.unlock_register(failures_forget)
         # A trusted browser stays bound to the password stored again under a new hash.
         credentials.lifetime_register(trust.trust_lifetime)
         # A changed password ends every "don't ask again" promise.

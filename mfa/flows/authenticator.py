@@ -15,7 +15,7 @@ from accounts.flows.email import address_proven_required
 from accounts.users import lock_user_row
 from mfa import codes, devices, recovery, signals, totp, trust
 from mfa.errors import MFAError
-from mfa.flows.common import _email, _limit, _notice
+from mfa.flows.common import address_of, codes_limit, factor_notice
 from mfa.flows.factors import factor_removed
 from mfa.models import RecoveryCodeSet, TOTPDevice
 
@@ -90,7 +90,7 @@ def _oldest_fresh():
 
 
 def _setup(device: TOTPDevice, user) -> Setup:
-    uri = totp.otpauth_uri(device, _email(user))
+    uri = totp.otpauth_uri(device, address_of(user))
     return Setup(device=device, uri=uri, secret=totp.base32(totp.device_key(device)),
                  svg=totp.qr_svg(uri))
 
@@ -104,7 +104,7 @@ def totp_activate(request, *, user, code: str) -> list[str]:
     """Confirm the pending device with a valid code. Returns new recovery codes (shown
     once) when the user had none."""
     typed = codes.read(code)
-    _limit(request, user)
+    codes_limit(request, user)
     device = _pending_device(request, user)
     if device is None:
         raise FlowError(MFAError.NO_PENDING_SETUP, _("Start the setup again."))
@@ -131,7 +131,7 @@ def totp_activate(request, *, user, code: str) -> list[str]:
         if new_codes:
             signals.recovery_codes_generated.send(sender=RecoveryCodeSet, request=request,
                                                   user=user, count=len(new_codes), with_app=True)
-        _notice(request, user, "mfa.totp_added", subject=_("An authenticator app was added"),
+        factor_notice(request, user, "mfa.totp_added", subject=_("An authenticator app was added"),
                 summary=_("An authenticator app was added to your account for two-step "
                           "verification."))
     return new_codes
@@ -152,5 +152,5 @@ def totp_remove(request, *, user) -> None:
         signals.totp_removed.send(sender=TOTPDevice, request=request, user=user,
                                   device_id=device.pk)
         factor_removed(user, request=request, sender=TOTPDevice)
-        _notice(request, user, "mfa.totp_removed", subject=_("An authenticator app was removed"),
+        factor_notice(request, user, "mfa.totp_removed", subject=_("An authenticator app was removed"),
                 summary=_("The authenticator app was removed from your account."))

@@ -12,7 +12,7 @@ from accounts.errors import FlowError
 from accounts.users import lock_user_row
 from mfa import devices, recovery, registry, signals, trust
 from mfa.errors import MFAError
-from mfa.flows.common import _notice
+from mfa.flows.common import factor_notice
 from mfa.models import RecoveryCode, RecoveryCodeSet, TOTPDevice
 
 
@@ -46,7 +46,7 @@ def recovery_regenerate(request, *, user) -> list[str]:
         trust.trust_revoke(user, request=request)
         signals.recovery_codes_generated.send(sender=RecoveryCodeSet, request=request,
                                               user=user, count=len(new_codes))
-        _notice(request, user, "mfa.recovery_codes_generated",
+        factor_notice(request, user, "mfa.recovery_codes_generated",
                 subject=_("New recovery codes were created"),
                 summary=_("A new set of recovery codes was created; the old codes no longer "
                           "work."))
@@ -86,7 +86,7 @@ def mfa_reset(user, *, request=None, by=None) -> dict[str, int]:
         trust.trust_revoke(user, request=request, by=by)
         signals.mfa_reset.send(sender=TOTPDevice, request=request, user=user, by=by,
                                removed=removed)
-        _notice(request, user, "mfa.reset", subject=_("Two-step verification was reset"),
+        factor_notice(request, user, "mfa.reset", subject=_("Two-step verification was reset"),
                 summary=reset_summary(removed), by=by)
     return removed
 

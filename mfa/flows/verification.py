@@ -20,7 +20,7 @@ from mfa import codes, devices, signals
 from mfa.app_settings import app_settings
 from mfa.codes import Code
 from mfa.errors import MFAError, WrongCode
-from mfa.flows.common import _limit, _notice
+from mfa.flows.common import codes_limit, factor_notice
 from mfa.models import RecoveryCodeSet, TOTPDevice
 
 FAILURES_KEY = "_authsuite_mfa_failures"
@@ -36,7 +36,7 @@ def code_checked(request, *, user, code: Code) -> Iterator[str]:
     completed sign-in) commit together, in one transaction. A wrong code raises
     ``WrongCode`` (a throttled device FlowError), after its failure is recorded.
     """
-    _limit(request, user)
+    codes_limit(request, user)
     method = code.method
     device = devices.totp_device(user) if method == codes.TOTP else devices.recovery_set(user)
     if device is None:
@@ -54,7 +54,7 @@ def code_checked(request, *, user, code: Code) -> Iterator[str]:
                 remaining = device.remaining()
                 signals.recovery_code_used.send(sender=RecoveryCodeSet, request=request,
                                                 user=user, remaining=remaining)
-                _notice(request, user, "mfa.recovery_code_used",
+                factor_notice(request, user, "mfa.recovery_code_used",
                         subject=_("A recovery code was used"),
                         summary=_("A recovery code was used to sign in. %(n)d codes remain; "
                                   "create new ones if you are running low.") % {"n": remaining})
@@ -148,7 +148,7 @@ def _wrong_codes_alert(request, user) -> None:
     """Tell the user that several wrong codes in a row were entered for their account."""
     with transaction.atomic():
         signals.challenge_locked.send(sender=TOTPDevice, request=request, user=user)
-        _notice(request, user, "mfa.challenge_locked", subject=_("Repeated wrong two-step codes"),
+        factor_notice(request, user, "mfa.challenge_locked", subject=_("Repeated wrong two-step codes"),
                 summary=_("Someone got past the first step of signing in to your account "
                           "(your password or a sign-in link) but then entered several wrong "
                           "two-step codes. Change your password now."))

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from audit.models import Event
 from mfa.models import RecoveryCode, TOTPDevice
+from tests.factories import UserFactory
 from tests.mfa.support import (
     AUTH_KEY,
     RECORD_KEY,
@@ -237,8 +238,6 @@ def test_wrong_codes_of_another_account_do_not_count_toward_the_lock(settings, c
     """One browser, two accounts: the wrong codes of a sign-in given up on are not counted
     against the next account signed in to there, which neither locks at its first wrong code
     nor has its owner told of guesses that were never made."""
-    from tests.factories import UserFactory
-
     settings.AUTHSUITE_MFA_CHALLENGE_MAX_FAILURES = 3
     wrong = wrong_code(enrolled[0], clock)
     login(client, user, password)
@@ -328,8 +327,6 @@ def test_attempts_are_rate_limited_per_account(settings, user, password, enrolle
 
 
 def test_attempts_are_rate_limited_per_ip(settings, password, clock, wait):
-    from tests.factories import UserFactory
-
     settings.AUTHSUITE_MFA_RATE_LIMITS = {"ip": "3/5m", "account": None}
     statuses = []
     for _ in range(4):
@@ -348,6 +345,77 @@ def test_the_api_answers_a_rate_limit_in_the_envelope(settings, client, user, pa
     response = api_post(client, "mfa/challenge/", {"code": WRONG})
     assert response.status_code == 429
     assert error_code(response) == "mfa_throttled" and int(response["Retry-After"]) > 0
+
+
+def unlock_as_staff(staff, user):
+    from tests.helpers import user_admin_url
+
+    admin = Client()
+    admin.force_login(staff)
+    return admin.post(user_admin_url("changelist"), {
+        "action": "unlock", "_selected_action": [user.pk]}, follow=True).content.decode()
+
+
+def test_staff_unlocking_the_account_ends_the_back_off_of_both_devices(
+        settings, client, user, password, enrolled, clock, staff):
+    """The owner who called for help was still refused at the second step: the unlock
+    forgot the password's failures and left each device's back-off (hours, after a few
+    dozen wrong codes in a row) where it was."""
+    from mfa.models import RecoveryCodeSet
+
+    settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 60
+    TOTPDevice.objects.filter(user=user).update(throttling_failure_count=12,
+                                                throttling_failure_timestamp=timezone_now())
+    RecoveryCodeSet.objects.filter(user=user).update(throttling_failure_count=3,
+                                                     throttling_failure_timestamp=timezone_now())
+    login(client, user, password)
+    refused = client.post(CHALLENGE, {"code": clock.code(enrolled[0])})
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 3600
+
+    assert "Unlocked 1 users." in unlock_as_staff(staff, user)
+
+    assert [(d.throttling_failure_count, d.throttling_failure_timestamp) for d in
+            (TOTPDevice.objects.get(), RecoveryCodeSet.objects.get())] == [(0, None)] * 2
+    assert events("accounts.account.unlocked")
+    response = client.post(CHALLENGE, {"code": clock.code(enrolled[0])})
+    assert response.status_code == 302 and signed_in(client)
+
+
+def test_staff_unlocking_the_account_ends_its_codes_rate_limit_not_the_ips(
+        settings, user, password, enrolled, clock, staff):
+    settings.AUTHSUITE_MFA_RATE_LIMITS = {"account": "2/5m", "ip": "3/5m"}
+    settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 0  # the rate limits alone, not the back-off
+    for number in range(2):
+        client = Client(REMOTE_ADDR=f"198.51.100.{number + 1}")
+        login(client, user, password)
+        assert client.post(CHALLENGE, {"code": wrong_code(enrolled[0], clock)}).status_code == 200
+    owner = Client(REMOTE_ADDR="198.51.100.1")
+    login(owner, user, password)
+    assert owner.post(CHALLENGE, {"code": clock.code(enrolled[0])}).status_code == 429
+
+    assert "Unlocked 1 users." in unlock_as_staff(staff, user)
+
+    clock.step()
+    response = owner.post(CHALLENGE, {"code": clock.code(enrolled[0])})
+    assert response.status_code == 302 and signed_in(owner)
+    # The IP's own count was left: it had typed three codes against a limit of three.
+    other = UserFactory(password=password)
+    enroll(other)
+    guesser = Client(REMOTE_ADDR="198.51.100.1")
+    login(guesser, other, password)
+    assert guesser.post(CHALLENGE, {"code": WRONG}).status_code == 429
+
+
+def test_unlocking_an_account_whose_codes_were_never_wrong_does_nothing(
+        user, password, enrolled, clock, staff):
+    client = Client()
+    login(client, user, password)
+    assert client.post(CHALLENGE, {"code": clock.code(enrolled[0])}).status_code == 302
+
+    page = unlock_as_staff(staff, user)
+
+    assert "Nothing was locked for 1 user" in page
+    assert not events("accounts.account.unlocked")
 
 
 # --- step-up of a signed-in user ------------------------------------------------------------

@@ -179,7 +179,7 @@ def test_a_change_that_fails_to_commit_sends_nothing(transactional_db, client, u
     def broken(*args, **kwargs):  # fails after the audit rule wrote its alert
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(factors, "_notice", broken)  # where new recovery codes look it up
+    monkeypatch.setattr(factors, "factor_notice", broken)  # where new recovery codes look it up
     with pytest.raises(RuntimeError):
         client.post(reverse("mfa:recovery_codes"))
     assert OutboxMessage.objects.count() == outbox
