@@ -420,7 +420,8 @@ def test_demo_user_refuses_an_address_another_account_has_verified(db):
     EmailAddress.objects.create(user=holder, email="demo@example.com", verified=True)
 
     with pytest.raises(CommandError, match="Another account already uses this address"):
-        call_command("demo_user", "--email", "demo@example.com", stdout=StringIO())
+        call_command("demo_user", "--email", "demo@example.com",
+                     "--password", "staging-only-passphrase-7", stdout=StringIO())
 
     assert not User.objects.filter(email="demo@example.com").exists()
     assert rows("demo@example.com") == [(holder.pk, True, False)]

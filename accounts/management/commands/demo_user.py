@@ -2,10 +2,16 @@
 
 Idempotent: run again, it finds the account, makes sure it is active and verified, and sets
 the password back to the one given, so the demo's documented credentials always work.
+
+Those credentials are published (the README, ``scripts/demo.sh``), so with DEBUG off the
+command refuses them: a site that runs it there by mistake would hold an account anyone can
+sign in to (ASVS 5.0 6.3.2, no default accounts). Another password, given with
+``--password``, is accepted as before.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -27,6 +33,10 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="Demo User")
 
     def handle(self, *args, email: str, password: str, name: str, **options):
+        if password == DEMO_PASSWORD and not settings.DEBUG:
+            raise CommandError(
+                "The demo password is published: with DEBUG off, give another one "
+                "with --password.")
         email = normalize_email(email)
         if "@" not in email:
             raise CommandError(f"Not an email address: {email!r}")
