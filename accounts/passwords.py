@@ -173,13 +173,19 @@ class BlocklistValidator:
     """Rejects common passwords (also dressed up with digits and symbols, repeated, or a
     sequence: see :meth:`guessable`) and passwords built from context words.
 
-    Context words are the site name and the parts of the user's email address and name: a
-    password that is mostly one of them is the first thing an attacker tries.
+    Context words are the site name, the project's own ``extra_words`` (its organisation,
+    products, codenames: ``"OPTIONS": {"extra_words": [...]}``) and the parts of the user's
+    email address and name: a password that is mostly one of them is the first thing an
+    attacker tries.
     """
 
-    def __init__(self, extra_words: list[str] | None = None):
+    def __init__(self, extra_words: list[str] | str | None = None):
         self.common = CommonPasswordValidator()
-        self.extra_words = [w.lower() for w in extra_words or []]
+        if isinstance(extra_words, str):
+            # One word written as text, not a list: iterated, it would be letters, each too
+            # short to count, and the project's word would silently be no context word.
+            extra_words = [extra_words]
+        self.extra_words = [str(w).lower() for w in extra_words or []]
 
     def _context_words(self, user) -> set[str]:
         values = [core_settings.SITE_NAME, *self.extra_words]

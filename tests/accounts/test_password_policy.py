@@ -215,6 +215,31 @@ def test_demo_site_name_is_refused():
     assert errors_for("authsuite demo 1") == ["password_context_word"]
 
 
+@pytest.mark.usefixtures("eight_characters_allowed")
+def test_a_projects_own_context_words_are_refused(settings):
+    """ASVS 5.0 6.1.2 and 6.2.11: the organisation's and product's names, codenames."""
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        settings.AUTH_PASSWORD_VALIDATORS[0],
+        {"NAME": "accounts.passwords.BlocklistValidator",
+         "OPTIONS": {"extra_words": ["Contoso Pharma", "Bluefin"]}},
+    ]
+    assert errors_for("contoso2024!") == ["password_context_word"]
+    assert errors_for("ContosoPharma99") == ["password_context_word"]
+    assert errors_for("BLUEFIN-bluefin") == ["password_context_word"]
+    assert errors_for("a bluefin swims past the quiet orange kettle") == []
+
+
+@pytest.mark.usefixtures("eight_characters_allowed")
+def test_one_context_word_given_as_text_is_one_word(settings):
+    """``"extra_words": "Contoso"`` is the word Contoso, not seven letters too short to count."""
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        settings.AUTH_PASSWORD_VALIDATORS[0],
+        {"NAME": "accounts.passwords.BlocklistValidator", "OPTIONS": {"extra_words": "Contoso"}},
+    ]
+    assert errors_for("contoso2024!") == ["password_context_word"]
+    assert errors_for("ContosoContoso#1") == ["password_context_word"]
+
+
 # --- breach check ---------------------------------------------------------------------------
 
 @pytest.fixture
