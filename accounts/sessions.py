@@ -167,6 +167,19 @@ def current_session_id(request) -> int | None:
     return request.session.get(SID_KEY) if hasattr(request, "session") else None
 
 
+def other_sessions_count(request) -> int:
+    """How many of the signed-in user's sessions, besides this one, can still be used.
+
+    The pages where a factor changes offer to end them (ASVS 5.0 7.4.3): a factor added or
+    removed because someone else may have had the account does not sign that someone out.
+    """
+    rows = sessions_alive(request.user)
+    current = current_session_id(request)
+    if current is not None:
+        rows = rows.exclude(pk=current)
+    return rows.count()
+
+
 class SessionTrackingMiddleware:
     """Enforce ended sessions and timeouts; keep ``last_seen`` fresh. After AuthenticationMiddleware."""
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
-from accounts import authrecord, pipeline
+from accounts import authrecord, pipeline, sessions
 from accounts.decorators import ReauthenticationRequiredMixin
 from accounts.errors import FlowError
 from accounts.views.base import AuthPageMixin, FlowFormView
@@ -43,6 +43,7 @@ class IndexView(LoginRequiredMixin, AuthPageMixin, TemplateView):
             trusted=trust.trusted_list(user),
             grace_ends=policy.grace_ends(user),
             required=policy.is_required(user),
+            other_sessions=sessions.other_sessions_count(self.request),
         )
         return context
 

@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
-from accounts import authrecord
+from accounts import authrecord, sessions
 from accounts.app_settings import app_settings as accounts_settings
 from accounts.decorators import reauthentication_redirect
 from accounts.errors import FlowError
@@ -32,7 +32,8 @@ class ManageView(LoginRequiredMixin, AuthPageMixin, TemplateView):
         rows = list(Passkey.objects.filter(user=self.request.user))
         for row in rows:
             row.provider = flows.provider_name(row.aaguid)
-        context.update(passkeys=rows, recent=authrecord.is_recent(self.request))
+        context.update(passkeys=rows, recent=authrecord.is_recent(self.request),
+                       other_sessions=sessions.other_sessions_count(self.request))
         return context
 
     def post(self, request, *args, **kwargs):

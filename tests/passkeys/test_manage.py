@@ -230,6 +230,23 @@ def test_remove_on_the_page(client, user):
     assert Event.objects.filter(action="passkeys.removed").exists()
 
 
+def test_the_page_offers_to_end_the_other_sessions_after_a_passkey_is_added(client, user,
+                                                                          password):
+    """ASVS 5.0 7.4.3: a passkey added because someone else may have had the account does
+    not sign that someone out by itself; the page offers to."""
+    elsewhere = password_client(user, password)
+    add_passkey(client)
+
+    html = client.get("/passkeys/").content.decode()
+
+    assert 'action="/accounts/sessions/"' in html
+    assert '<input type="hidden" name="session" value="others">' in html
+    client.post("/accounts/sessions/", {"session": "others"})
+    assert not get(elsewhere, "session/").json()["authenticated"]
+    assert get(client, "session/").json()["authenticated"]
+    assert 'name="session" value="others"' not in client.get("/passkeys/").content.decode()
+
+
 def test_remove_someone_elses_passkey(client, password):
     other = password_client(UserFactory(password=password), password)
     passkey = add_passkey(other)
