@@ -137,6 +137,13 @@ class AccountsSettings(AppSettings):
         return int(self._setting("SESSION_TOUCH_INTERVAL", 60))
 
     @property
+    def MAX_SESSIONS(self) -> int | None:
+        """Sessions one account may have open at once (None: no limit). A sign-in past it
+        ends the account's least recently used other sessions, so the newest always goes
+        through. An integer of at least 1 (``authsuite_accounts.E013``)."""
+        return self._setting("MAX_SESSIONS", None)
+
+    @property
     def RATE_LIMITS(self) -> dict[str, dict[str, str | None]]:
         """Rate limits per flow and scope, merged over the defaults; None disables one.
         Scopes: ``ip``, ``account`` and ``account_ip`` (one IP's requests for one account;

@@ -98,6 +98,13 @@ def check_accounts(app_configs=None, **kwargs):
             hint="NIST SP 800-63B-4 allows at most 100 consecutive failed attempts.",
             obj="AUTHSUITE_ACCOUNTS_LOCKOUT_CONSECUTIVE_LIMIT", id="authsuite_accounts.E009",
         ))
+    max_sessions = app_settings.MAX_SESSIONS
+    if max_sessions is not None and (type(max_sessions) is not int or max_sessions < 1):
+        errors.append(checks.Error(
+            "AUTHSUITE_ACCOUNTS_MAX_SESSIONS must be None or an integer of at least 1.",
+            hint="None lets an account keep any number of sessions; 1 keeps only the newest.",
+            obj="AUTHSUITE_ACCOUNTS_MAX_SESSIONS", id="authsuite_accounts.E013",
+        ))
     if app_settings.CLOSE_ACTION == "deactivate" and not _stores_is_active():
         errors.append(checks.Error(
             "AUTHSUITE_ACCOUNTS_CLOSE_ACTION is 'deactivate', but the user model has no "

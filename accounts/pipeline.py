@@ -335,6 +335,7 @@ def _complete_writes(request, user, state: LoginState) -> None:
         else:
             request.session.set_expiry(0)
         sessions.session_start(request, user, remember=state.remember)
+        sessions.sessions_limit(request, user)
         lockout.device_remember(request, user)
         signals.login_succeeded.send(
             sender=user.__class__, request=request, user=user, method=state.method,

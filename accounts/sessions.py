@@ -48,6 +48,24 @@ def session_start(request, user, *, remember: bool) -> int:
     return pk
 
 
+def sessions_limit(request, user) -> int:
+    """End ``user``'s least recently used sessions past ``MAX_SESSIONS``, keeping the one
+    this request just started (ASVS 5.0 7.1.2). Returns how many it ended.
+
+    The newest sign-in wins rather than being refused: refusing it would let whoever holds
+    the account's other sessions keep its owner out.
+    """
+    limit = app_settings.MAX_SESSIONS
+    if limit is None:
+        return 0
+    others = sessions_alive(user).exclude(pk=current_session_id(request))
+    ended = 0
+    for pk in list(others.order_by("-last_seen_at", "-pk")
+                   .values_list("pk", flat=True)[limit - 1:]):
+        ended += sessions_end(user, request=request, reason="session_limit", only=pk)
+    return ended
+
+
 def session_write(request) -> None:
     """Write the session now, in the caller's transaction, when its store does not write
     again what it has written (``accounts.session_store``): the row then commits with the

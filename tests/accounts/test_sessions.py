@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core import checks
 from django.test import Client, override_settings
 from django.urls import reverse
 
 from accounts import sessions
 from accounts.flows.account import account_deactivate
 from accounts.models import UserSession
+from audit.views import activity_for
 from tests.accounts.support import (
     AUTH_KEY,
     CHROME_WINDOWS,
@@ -325,6 +327,67 @@ def test_timeouts_are_configurable(user, password, clock):
     clock.shift(200)  # 1801 s
     assert not is_signed_in(busy)
     assert UserSession.objects.get(device__startswith="Chrome").end_reason == "absolute_timeout"
+
+
+# --- how many at once ------------------------------------------------------------------------
+
+def browser_at(n: int) -> Client:
+    return Client(HTTP_USER_AGENT=FIREFOX_UBUNTU, REMOTE_ADDR=f"203.0.113.{n}")
+
+
+def test_any_number_of_sessions_by_default(user, password, clock):
+    browsers = [browser_at(n) for n in range(1, 6)]
+    for browser in browsers:
+        signed_in_html(browser, user.email, password)
+        clock.shift(120)
+
+    assert all(is_signed_in(browser) for browser in browsers)
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_MAX_SESSIONS=2)
+def test_a_sign_in_past_the_limit_ends_the_least_recently_used_session(user, password, clock):
+    first, second, third = browser_at(1), browser_at(2), browser_at(3)
+    signed_in_html(first, user.email, password)
+    clock.shift(120)
+    signed_in_html(second, user.email, password)
+    clock.shift(120)
+    assert first.get("/accounts/").status_code == 200  # used after the second signed in
+    clock.shift(120)
+
+    signed_in_html(third, user.email, password)
+
+    assert not is_signed_in(second)
+    assert is_signed_in(first) and is_signed_in(third)
+    ended = UserSession.objects.get(user=user, ended_at__isnull=False)
+    assert (ended.ip, ended.end_reason) == ("203.0.113.2", "session_limit")
+    assert sessions.sessions_alive(user).count() == 2
+    [event] = [row for row in activity_for(user, 50) if row["action"] == "accounts.session.ended"]
+    assert (event["by"], event["ip"]) == ("you", "203.0.113.3")  # the sign-in that ended it
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_MAX_SESSIONS=1)
+def test_a_limit_of_one_keeps_the_newest_sign_in(user, password, clock):
+    laptop, desktop = firefox(), chrome()
+    signed_in_html(laptop, user.email, password)
+    clock.shift(60)
+
+    signed_in_api(desktop, user.email, password)
+
+    assert is_signed_in(desktop)
+    assert not is_signed_in(laptop)
+
+
+@pytest.mark.parametrize("value", [0, -1, "2", 2.0, True])
+def test_a_limit_that_is_no_count_is_a_configuration_error(value):
+    with override_settings(AUTHSUITE_ACCOUNTS_MAX_SESSIONS=value):
+        found = [m.id for m in checks.run_checks() if m.id == "authsuite_accounts.E013"]
+    assert found == ["authsuite_accounts.E013"]
+
+
+@pytest.mark.parametrize("value", [None, 1, 3])
+def test_a_limit_of_at_least_one_passes_the_checks(value):
+    with override_settings(AUTHSUITE_ACCOUNTS_MAX_SESSIONS=value):
+        assert "authsuite_accounts.E013" not in [m.id for m in checks.run_checks()]
 
 
 def test_abandoned_sessions_are_not_listed(user, password, clock):
