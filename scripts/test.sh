@@ -20,7 +20,8 @@
 #                      this database, so give it one nothing else uses
 #   TEST_REDIS_URL_REST  the same for the second half (redis://127.0.0.1:6379/14)
 #   PYTEST_ARGS        extra pytest arguments for every run (say "-x" or "-k magic")
-#   STEP_TIMEOUT       seconds one pytest run may take before it is stopped (900)
+#   STEP_TIMEOUT       seconds one pytest run may take before it is stopped (1500: a run
+#                      takes about 600 on an idle two-core machine, twice that on a busy one)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +33,7 @@ PG_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 REDIS_TEST_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 REDIS_TEST_URL_REST="${TEST_REDIS_URL_REST:-redis://127.0.0.1:6379/14}"
 DB_NAME="${TEST_DB_NAME:-test_authsuite}"
-STEP_TIMEOUT="${STEP_TIMEOUT:-900}"
+STEP_TIMEOUT="${STEP_TIMEOUT:-1500}"
 read -r -a EXTRA_ARGS <<<"${PYTEST_ARGS:-}"
 STRICT=false
 [ "$(printf %s "${CI:-}" | tr '[:upper:]' '[:lower:]')" = "true" ] && STRICT=true
