@@ -279,9 +279,18 @@ def body_refused(exception) -> str | None:
 SUITE_NAMESPACES = frozenset({"accounts", "mfa", "passkeys", "audit", "authsuite_api"})
 
 
+#: Where a function view of the suite keeps the methods it answers
+#: (``authsuite.views.require_methods``).
+ALLOWED_METHODS = "authsuite_allowed_methods"
+
+
 def allowed_methods(view_func) -> list[str] | None:
-    """The methods a class-based view answers, as its ``Allow`` header names them (HEAD
-    wherever GET is), or None for a view that does not say (a function)."""
+    """The methods a view answers, as its ``Allow`` header names them: a class-based view's
+    (HEAD wherever GET is), a function view's under ``authsuite.views.require_methods``; None
+    for a view that does not say (any other function)."""
+    declared = getattr(view_func, ALLOWED_METHODS, None)
+    if declared is not None:
+        return list(declared)
     view_class = getattr(view_func, "view_class", None)
     if view_class is None:
         return None
@@ -317,7 +326,10 @@ class RequestContextMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         match = request.resolver_match
-        if match is None or not SUITE_NAMESPACES.intersection(match.app_names):
+        in_suite = match is not None and SUITE_NAMESPACES.intersection(match.app_names)
+        # A function view of the suite says so wherever a URLconf routes it (the demo's home
+        # page and mailbox are in no namespace of the suite).
+        if not in_suite and not hasattr(view_func, ALLOWED_METHODS):
             return None
         allowed = allowed_methods(view_func)
         if allowed is not None and request.method not in allowed:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponseNotAllowed, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, requires_csrf_token
-from django.views.decorators.http import require_safe
 
 from authsuite import context, signals
 from authsuite.api.errors import CoreError, envelope
@@ -16,7 +17,28 @@ from authsuite.api.errors import CoreError, envelope
 API_PREFIX = "/api/"
 
 
-@require_safe
+def require_methods(*methods: str):
+    """Django's ``require_http_methods`` for a function view of the suite: another method is
+    :func:`method_not_allowed`. The view keeps the methods it answers
+    (``context.allowed_methods``), so ``RequestContextMiddleware`` refuses another one before
+    the CSRF check (a 403 "Form expired", audited as a forgery) or the body are looked at,
+    as for the suite's class-based pages, wherever the view is routed."""
+    allowed = [method.upper() for method in methods]
+
+    def decorator(view):
+        @wraps(view)
+        def inner(request, *args, **kwargs):
+            if request.method not in allowed:
+                return method_not_allowed(request, allowed)
+            return view(request, *args, **kwargs)
+
+        setattr(inner, context.ALLOWED_METHODS, tuple(allowed))
+        return inner
+
+    return decorator
+
+
+@require_methods("GET", "HEAD")
 def home(request):
     return render(request, "authsuite/home.html")
 
@@ -84,14 +106,18 @@ def _is_endpoint(request, path: str) -> bool:
 @never_cache
 def method_not_allowed(request, allowed: list[str]):
     """405 for a method a route of the suite does not answer, with the ``Allow`` header of
-    the methods it does (``RequestContextMiddleware`` answers it before the view): on a page
-    as Django's views answer it, under the API in the envelope, in DRF's words."""
+    the methods it does (``RequestContextMiddleware`` answers it before the view): the same
+    sentence, in DRF's words, under the API in the envelope and on a page as the site's
+    error page (Django's own 405 is empty: a stale form or a browser extension would land
+    on a blank page)."""
+    message = f'Method "{request.method}" not allowed.'
     if _is_api(request):
-        response = JsonResponse(envelope(CoreError.METHOD_NOT_ALLOWED,
-                                         f'Method "{request.method}" not allowed.'), status=405)
-        response["Allow"] = ", ".join(allowed)
-        return response
-    return HttpResponseNotAllowed(allowed)
+        response = JsonResponse(envelope(CoreError.METHOD_NOT_ALLOWED, message), status=405)
+    else:
+        response = render(request, "authsuite/error.html",
+                          {"title": "Method not allowed", "detail": message}, status=405)
+    response["Allow"] = ", ".join(allowed)
+    return response
 
 
 @never_cache

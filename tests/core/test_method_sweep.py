@@ -20,6 +20,7 @@ Signed out and signed in, with the CSRF check on as a browser meets it.
 
 from __future__ import annotations
 
+import html
 import io
 
 import pytest
@@ -201,6 +202,61 @@ def test_a_method_no_route_answers_is_405_with_allow(client_for, rows, unlimited
         if writes() != before:
             found.append(f"{url}: wrote {before} -> {writes()}")
     assert not found, "\n".join(found)
+
+
+#: The demo's own pages: the home page and the DEBUG-only mailbox, GET and HEAD only.
+DEMO_PAGES = ["/", "/mailbox/", "/mailbox/1/"]
+
+
+def method_page_problems(response, method: str) -> list[str]:
+    """What a page's 405 lacks: the suite's error page that names the method refused."""
+    found = []
+    if not response["Content-Type"].startswith("text/html"):
+        found.append(f"a {response['Content-Type']} answer")
+    if b"<h1>Method not allowed</h1>" not in response.content:
+        found.append(f"no page: {response.content[:200]!r}")
+    elif f'Method "{method}" not allowed.' not in html.unescape(response.content.decode()):
+        found.append("the method is not named")
+    return found
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_a_page_asked_with_a_method_it_does_not_take_says_so(settings, client_for, rows,
+                                                             unlimited, who):
+    """A browser extension's PUT, a stale form's POST to a page that takes none: the suite's
+    error page saying the method is not allowed (Django's 405 is empty), with the ``Allow``
+    header and every security header, before the sign-in or the CSRF check (a 403 "Form
+    expired" on the demo's pages) are looked at. Nothing is written."""
+    settings.DEBUG = True  # the mailbox is there
+    targets = [(url_of(route, rows), route.methods) for route in PAGES]
+    targets += [(url, ("get",)) for url in DEMO_PAGES]
+    found = []
+    for url, methods in targets:
+        for method in ("PUT", "DELETE", "PATCH", "POST"):
+            if method.lower() in methods:
+                continue
+            client = client_for(who)
+            before = writes()
+            response = client.generic(method, url, "email=a%40example.com",
+                                      content_type="application/x-www-form-urlencoded")
+            where = f"{method} {url}"
+            allow = response.get("Allow", "")
+            if response.status_code != 405 or "GET" not in allow or method in allow:
+                found.append(f"{where}: {response.status_code} Allow={allow!r}")
+                continue
+            found += [f"{where}: {problem}" for problem in method_page_problems(response, method)]
+            assert_secure_headers(response)
+            if writes() != before:
+                found.append(f"{where}: wrote {before} -> {writes()}")
+    assert not found, "\n".join(found)
+
+
+def test_the_api_keeps_its_envelope_for_a_method_it_does_not_take(client_for):
+    response = client_for("signed-in").put(API + "session/")
+    assert response.status_code == 405
+    assert response.json() == {"error": {"code": "method_not_allowed", "fields": {},
+                                         "message": 'Method "PUT" not allowed.'}}
+    assert response["Allow"] == "GET, HEAD, OPTIONS"
 
 
 def test_the_allow_header_names_what_the_route_answers(client_for):
