@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousMultipartForm,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils.http import parse_header_parameters
 
@@ -272,6 +278,26 @@ def body_refused(exception) -> str | None:
         return (f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
                 "bytes.")
     return None
+
+
+def body_unparsable(request, exception) -> str | None:
+    """Why Django could not parse a request's multipart body, in a sentence its client is
+    shown, from what it raised parsing it (a 400: ``authsuite.views.bad_request``), or None
+    for any other exception: a Content-Type naming no boundary Django takes (none, empty,
+    over 201 characters, not printable ASCII) or holding other than ASCII, or a body whose
+    parts Django cannot read (a file's base64 cut short, a part's headers over Django's
+    limit). Said from the request and the kind of exception, never by its text, which holds
+    what the client sent."""
+    if not isinstance(exception, (MultiPartParserError, SuspiciousMultipartForm)):
+        return None
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if not content_type.isascii():
+        return "The Content-Type header of the request cannot be parsed."
+    _media_type, params = parse_header_parameters(content_type)
+    boundary = params.get("boundary")
+    if not boundary or not MultiPartParser.boundary_re.fullmatch(boundary):
+        return "The Content-Type header of the request names no valid multipart boundary."
+    return "The request body is not valid multipart form data."
 
 
 #: The URL namespaces of the suite's pages and API: the routes whose methods are checked

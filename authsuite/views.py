@@ -50,12 +50,15 @@ def _is_api(request) -> bool:
 @never_cache  # error answers are never cached: an API client or proxy would replay them
 def bad_request(request, exception=None, reason: str | None = None):
     """``handler400``; ``reason``: why, in a sentence the client is shown (a request Django
-    cannot read, ``authsuite.unreadable``). A body Django refused to read (too many fields or
-    files, too large: ``context.body_refused``) is a 413 that says so. An exception's own
-    text is never shown."""
+    cannot read, ``authsuite.unreadable``). A multipart body Django could not parse says why
+    too (``context.body_unparsable``); one it refused to read (too many fields or files, too
+    large: ``context.body_refused``) is a 413 that says so. An exception's own text is never
+    shown."""
     status = 400
     if reason is None and (refused := context.body_refused(exception)) is not None:
         reason, status = refused, 413
+    if reason is None:
+        reason = context.body_unparsable(request, exception)
     if _is_api(request):
         if status == 413:
             return JsonResponse(envelope(CoreError.TOO_LARGE, reason), status=413)

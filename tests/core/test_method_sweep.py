@@ -356,6 +356,73 @@ def test_the_csrf_check_reading_the_form_gives_the_same_answer(settings, client_
     assert writes() == before
 
 
+#: A form of one field, as multipart with the boundary ``x``.
+PART = b'--x\r\nContent-Disposition: form-data; name="email"\r\n\r\na@example.com\r\n--x--\r\n'
+NO_BOUNDARY = "The Content-Type header of the request names no valid multipart boundary."
+NOT_MULTIPART = "The request body is not valid multipart form data."
+
+#: By name: a multipart body Django cannot parse, its Content-Type, and what the answer says.
+MALFORMED_MULTIPART = {
+    "no-boundary": (PART, "multipart/form-data", NO_BOUNDARY),
+    "empty-boundary": (PART, "multipart/form-data; boundary=", NO_BOUNDARY),
+    "boundary-too-long": (PART.replace(b"--x", b"--" + b"x" * 300),
+                          "multipart/form-data; boundary=" + "x" * 300, NO_BOUNDARY),
+    "non-ascii-header": (PART, "multipart/form-data; boundary=x; name=\u00e9",
+                         "The Content-Type header of the request cannot be parsed."),
+    "truncated-base64-file": (
+        b'--x\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD"
+        b"RA\r\n--x--\r\n", "multipart/form-data; boundary=x", NOT_MULTIPART),
+    "part-headers-too-large": (
+        b'--x\r\nContent-Disposition: form-data; name="email"\r\nX-Pad: ' + b"a" * 20_000
+        + b"\r\n\r\nv\r\n--x--\r\n", "multipart/form-data; boundary=x", NOT_MULTIPART),
+}
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_a_form_django_cannot_parse_is_a_400_that_says_why(client_for, rows, unlimited, who):
+    """A bad boundary, a broken part: Django's 400 on the suite's page said only "Bad
+    request". Every page that takes a POST, whoever posts, nothing written."""
+    found = []
+    for route in PAGES:
+        if "post" not in route.methods:
+            continue
+        url = url_of(route, rows)
+        for name, (body, content_type, reason) in MALFORMED_MULTIPART.items():
+            client = client_for(who)
+            client.get("/accounts/login/")  # the CSRF cookie
+            before = writes()
+            response = client.generic("POST", url, body, content_type=content_type,
+                                      HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+            where = f"{route} {name}"
+            if response.status_code != 400:
+                found.append(f"{where}: {response.status_code}")
+                continue
+            assert_secure_headers(response)
+            assert response["Content-Type"].startswith("text/html")
+            if reason not in html.unescape(response.content.decode()):
+                found.append(f"{where}: no reason in {response.content[-300:]!r}")
+            if writes() != before:
+                found.append(f"{where}: wrote {before} -> {writes()}")
+    assert not found, "\n".join(found)
+
+
+def test_a_form_cut_short_between_parts_is_read_as_far_as_it_goes(client_for):
+    """Not a 400: Django reads the parts it got, and the form names the fields missing."""
+    client = client_for("anonymous")
+    client.get("/accounts/login/")
+    cut = PART[:PART.index(b"--x--")] + b"--x\r\nContent-Disp"  # a second part, cut short
+    before = writes()
+    response = client.generic("POST", "/accounts/login/", cut,
+                              content_type="multipart/form-data; boundary=x",
+                              HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.data["email"] == "a@example.com"
+    assert "password" in form.errors
+    assert writes() == before
+
+
 def test_the_api_says_why_its_body_is_too_large(settings):
     """In the words of the pages: it said only "The request body is too large."."""
     size = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
