@@ -38,6 +38,17 @@ def require_methods(*methods: str):
     return decorator
 
 
+class PageMethodsMixin:
+    """For a class-based page of the suite: a method it does not take is
+    :func:`method_not_allowed`, wherever it is routed. Under the suite's namespaces
+    ``RequestContextMiddleware`` refuses it first; elsewhere (the admin's sign-out is the
+    suite's, a project may route a page in its own URLconf) Django's view would answer an
+    empty 405."""
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        return method_not_allowed(request, self._allowed_methods())
+
+
 @require_methods("GET", "HEAD")
 def home(request):
     return render(request, "authsuite/home.html")

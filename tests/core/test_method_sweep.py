@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -249,6 +250,30 @@ def test_a_page_asked_with_a_method_it_does_not_take_says_so(settings, client_fo
             if writes() != before:
                 found.append(f"{where}: wrote {before} -> {writes()}")
     assert not found, "\n".join(found)
+
+
+@pytest.mark.urls("tests.core.urls_elsewhere")
+def test_a_page_routed_outside_the_suites_namespaces_says_so_too(client_for):
+    """The middleware refuses a method first under the suite's namespaces only; a page routed
+    elsewhere (the admin's sign-out is the suite's) refuses it itself, with the same page."""
+    from tests.core.urls_elsewhere import urlpatterns
+
+    elsewhere = [str(p.pattern) for p in urlpatterns if str(p.pattern).startswith("elsewhere/")]
+    assert "elsewhere/accounts/logout/" in elsewhere
+    assert "elsewhere/accounts/security/" in elsewhere
+    found, refused = [], 0
+    client = client_for("signed-in")
+    client.get("/accounts/login/")
+    token = client.cookies["csrftoken"].value
+    for route in elsewhere:
+        url = "/" + re.sub(r"<(?:(\w+):)?(\w+)>", "1", route)
+        response = client.generic("PATCH", url, HTTP_X_CSRFTOKEN=token)
+        if response.status_code != 405:
+            continue  # turned away before (a reauthentication first), or a 404 for the row
+        refused += 1
+        found += [f"{url}: {problem}" for problem in method_page_problems(response, "PATCH")]
+    assert not found, "\n".join(found)
+    assert refused >= 20, refused
 
 
 def test_the_api_keeps_its_envelope_for_a_method_it_does_not_take(client_for):
