@@ -284,10 +284,10 @@ def body_unparsable(request, exception) -> str | None:
     """Why Django could not parse a request's multipart body, in a sentence its client is
     shown, from what it raised parsing it (a 400: ``authsuite.views.bad_request``), or None
     for any other exception: a Content-Type naming no boundary Django takes (none, empty,
-    over 201 characters, not printable ASCII) or holding other than ASCII, or a body whose
-    parts Django cannot read (a file's base64 cut short, a part's headers over Django's
-    limit). Said from the request and the kind of exception, never by its text, which holds
-    what the client sent."""
+    over 201 characters, other than printable ASCII, ending in a space) or holding other
+    than ASCII, or a body whose parts Django cannot read (a file's base64 cut short, a
+    part's headers over Django's limit). Said from the request and the kind of exception,
+    never by its text, which holds what the client sent."""
     if not isinstance(exception, (MultiPartParserError, SuspiciousMultipartForm)):
         return None
     content_type = request.META.get("CONTENT_TYPE", "")

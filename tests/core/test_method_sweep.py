@@ -392,6 +392,7 @@ MALFORMED_MULTIPART = {
     "empty-boundary": (PART, "multipart/form-data; boundary=", NO_BOUNDARY),
     "boundary-too-long": (PART.replace(b"--x", b"--" + b"x" * 300),
                           "multipart/form-data; boundary=" + "x" * 300, NO_BOUNDARY),
+    "boundary-ending-in-a-space": (PART, 'multipart/form-data; boundary="x "', NO_BOUNDARY),
     "non-ascii-header": (PART, "multipart/form-data; boundary=x; name=\u00e9",
                          "The Content-Type header of the request cannot be parsed."),
     "truncated-base64-file": (
