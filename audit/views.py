@@ -29,6 +29,7 @@ from audit.paging import keyset
 from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView, api_error
 from authsuite.useragent import device_name
+from authsuite.views import PageMethodsMixin
 
 LABELS = {
     "accounts.login.succeeded": "Signed in",
@@ -123,7 +124,7 @@ def _row(event: Event, user) -> dict:
 
 
 @method_decorator(never_cache, name="dispatch")
-class SecurityActivityView(LoginRequiredMixin, TemplateView):
+class SecurityActivityView(LoginRequiredMixin, PageMethodsMixin, TemplateView):
     template_name = "audit/security.html"
 
     def get_context_data(self, **kwargs):
@@ -138,7 +139,7 @@ class SecurityActivityView(LoginRequiredMixin, TemplateView):
 
 
 @method_decorator(never_cache, name="dispatch")
-class AlertPreferencesView(ReauthenticationRequiredMixin, View):
+class AlertPreferencesView(ReauthenticationRequiredMixin, PageMethodsMixin, View):
     """Turn optional alerts on or off (a recent authentication first: someone who took over
     a session must not be able to silence the alerts about it)."""
 

@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousMultipartForm,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
+from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils.http import parse_header_parameters
 
@@ -274,14 +280,43 @@ def body_refused(exception) -> str | None:
     return None
 
 
+def body_unparsable(request, exception) -> str | None:
+    """Why Django could not parse a request's multipart body, in a sentence its client is
+    shown, from what it raised parsing it (a 400: ``authsuite.views.bad_request``), or None
+    for any other exception: a Content-Type naming no boundary Django takes (none, empty,
+    over 201 characters, other than printable ASCII, ending in a space) or holding other
+    than ASCII, or a body whose parts Django cannot read (a file's base64 cut short, a
+    part's headers over Django's limit). Said from the request and the kind of exception,
+    never by its text, which holds what the client sent."""
+    if not isinstance(exception, (MultiPartParserError, SuspiciousMultipartForm)):
+        return None
+    content_type = request.META.get("CONTENT_TYPE", "")
+    if not content_type.isascii():
+        return "The Content-Type header of the request cannot be parsed."
+    _media_type, params = parse_header_parameters(content_type)
+    boundary = params.get("boundary")
+    if not boundary or not MultiPartParser.boundary_re.fullmatch(boundary):
+        return "The Content-Type header of the request names no valid multipart boundary."
+    return "The request body is not valid multipart form data."
+
+
 #: The URL namespaces of the suite's pages and API: the routes whose methods are checked
 #: before anything else (:meth:`RequestContextMiddleware.process_view`).
 SUITE_NAMESPACES = frozenset({"accounts", "mfa", "passkeys", "audit", "authsuite_api"})
 
 
+#: Where a function view of the suite keeps the methods it answers
+#: (``authsuite.views.require_methods``).
+ALLOWED_METHODS = "authsuite_allowed_methods"
+
+
 def allowed_methods(view_func) -> list[str] | None:
-    """The methods a class-based view answers, as its ``Allow`` header names them (HEAD
-    wherever GET is), or None for a view that does not say (a function)."""
+    """The methods a view answers, as its ``Allow`` header names them: a class-based view's
+    (HEAD wherever GET is), a function view's under ``authsuite.views.require_methods``; None
+    for a view that does not say (any other function)."""
+    declared = getattr(view_func, ALLOWED_METHODS, None)
+    if declared is not None:
+        return list(declared)
     view_class = getattr(view_func, "view_class", None)
     if view_class is None:
         return None
@@ -317,7 +352,10 @@ class RequestContextMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         match = request.resolver_match
-        if match is None or not SUITE_NAMESPACES.intersection(match.app_names):
+        in_suite = match is not None and SUITE_NAMESPACES.intersection(match.app_names)
+        # A function view of the suite says so wherever a URLconf routes it (the demo's home
+        # page and mailbox are in no namespace of the suite).
+        if not in_suite and not hasattr(view_func, ALLOWED_METHODS):
             return None
         allowed = allowed_methods(view_func)
         if allowed is not None and request.method not in allowed:

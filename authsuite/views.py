@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpResponseNotAllowed, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, requires_csrf_token
-from django.views.decorators.http import require_safe
 
 from authsuite import context, signals
 from authsuite.api.errors import CoreError, envelope
@@ -16,7 +17,39 @@ from authsuite.api.errors import CoreError, envelope
 API_PREFIX = "/api/"
 
 
-@require_safe
+def require_methods(*methods: str):
+    """Django's ``require_http_methods`` for a function view of the suite: another method is
+    :func:`method_not_allowed`. The view keeps the methods it answers
+    (``context.allowed_methods``), so ``RequestContextMiddleware`` refuses another one before
+    the CSRF check (a 403 "Form expired", audited as a forgery) or the body are looked at,
+    as for the suite's class-based pages, wherever the view is routed."""
+    allowed = [method.upper() for method in methods]
+
+    def decorator(view):
+        @wraps(view)
+        def inner(request, *args, **kwargs):
+            if request.method not in allowed:
+                return method_not_allowed(request, allowed)
+            return view(request, *args, **kwargs)
+
+        setattr(inner, context.ALLOWED_METHODS, tuple(allowed))
+        return inner
+
+    return decorator
+
+
+class PageMethodsMixin:
+    """For a class-based page of the suite: a method it does not take is
+    :func:`method_not_allowed`, wherever it is routed. Under the suite's namespaces
+    ``RequestContextMiddleware`` refuses it first; elsewhere (the admin's sign-out is the
+    suite's, a project may route a page in its own URLconf) Django's view would answer an
+    empty 405."""
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        return method_not_allowed(request, self._allowed_methods())
+
+
+@require_methods("GET", "HEAD")
 def home(request):
     return render(request, "authsuite/home.html")
 
@@ -28,12 +61,15 @@ def _is_api(request) -> bool:
 @never_cache  # error answers are never cached: an API client or proxy would replay them
 def bad_request(request, exception=None, reason: str | None = None):
     """``handler400``; ``reason``: why, in a sentence the client is shown (a request Django
-    cannot read, ``authsuite.unreadable``). A body Django refused to read (too many fields or
-    files, too large: ``context.body_refused``) is a 413 that says so. An exception's own
-    text is never shown."""
+    cannot read, ``authsuite.unreadable``). A multipart body Django could not parse says why
+    too (``context.body_unparsable``); one it refused to read (too many fields or files, too
+    large: ``context.body_refused``) is a 413 that says so. An exception's own text is never
+    shown."""
     status = 400
     if reason is None and (refused := context.body_refused(exception)) is not None:
         reason, status = refused, 413
+    if reason is None:
+        reason = context.body_unparsable(request, exception)
     if _is_api(request):
         if status == 413:
             return JsonResponse(envelope(CoreError.TOO_LARGE, reason), status=413)
@@ -84,14 +120,18 @@ def _is_endpoint(request, path: str) -> bool:
 @never_cache
 def method_not_allowed(request, allowed: list[str]):
     """405 for a method a route of the suite does not answer, with the ``Allow`` header of
-    the methods it does (``RequestContextMiddleware`` answers it before the view): on a page
-    as Django's views answer it, under the API in the envelope, in DRF's words."""
+    the methods it does (``RequestContextMiddleware`` answers it before the view): the same
+    sentence, in DRF's words, under the API in the envelope and on a page as the site's
+    error page (Django's own 405 is empty: a stale form or a browser extension would land
+    on a blank page)."""
+    message = f'Method "{request.method}" not allowed.'
     if _is_api(request):
-        response = JsonResponse(envelope(CoreError.METHOD_NOT_ALLOWED,
-                                         f'Method "{request.method}" not allowed.'), status=405)
-        response["Allow"] = ", ".join(allowed)
-        return response
-    return HttpResponseNotAllowed(allowed)
+        response = JsonResponse(envelope(CoreError.METHOD_NOT_ALLOWED, message), status=405)
+    else:
+        response = render(request, "authsuite/error.html",
+                          {"title": "Method not allowed", "detail": message}, status=405)
+    response["Allow"] = ", ".join(allowed)
+    return response
 
 
 @never_cache

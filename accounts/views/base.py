@@ -19,6 +19,7 @@ from accounts.errors import AccountsError, FlowError
 from accounts.forms import PasswordForm
 from authsuite import crypto
 from authsuite.urls_util import safe_next
+from authsuite.views import PageMethodsMixin
 
 #: A row id as pages write it: ASCII digits, within a 64-bit key. ``int()`` also reads "٢",
 #: " 2 ", "+2" and "0_2" as 2; none of them is a choice any page offers.
@@ -31,8 +32,9 @@ def posted_id(request, name: str) -> int | None:
     return int(raw) if ROW_ID.fullmatch(raw) else None
 
 
-class AuthPageMixin:
-    """Shared behaviour of auth pages: no caching, flow errors shown on the form."""
+class AuthPageMixin(PageMethodsMixin):
+    """Shared behaviour of auth pages: no caching, flow errors shown on the form, the suite's
+    405 page for a method they do not take."""
 
     # Forms only ever POST. FormView would answer PUT like POST, and so consume a link's
     # token on a request no page of ours sends; every other method gets a 405.

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_safe
 
 from authsuite.mailbox.models import Message
+from authsuite.views import require_methods
 
 
 def _debug_only():
@@ -12,7 +12,7 @@ def _debug_only():
         raise Http404
 
 
-@require_safe
+@require_methods("GET", "HEAD")
 def inbox(request):
     _debug_only()
     to = request.GET.get("to", "")[:254]
@@ -22,7 +22,7 @@ def inbox(request):
     return render(request, "authsuite_mailbox/inbox.html", {"mail": messages[:100], "to": to})
 
 
-@require_safe
+@require_methods("GET", "HEAD")
 def detail(request, pk: int):
     _debug_only()
     message = get_object_or_404(Message, pk=pk)

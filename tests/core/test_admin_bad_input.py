@@ -135,3 +135,74 @@ def test_a_user_form_with_group_ids_the_database_cannot_take(admin_client, bad):
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["groups"]
     assert not get_user_model().objects.get(pk=ann.pk).groups.exists()
+
+
+# --- requests the admin refuses ---------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_browser(staff):
+    """Staff as their browser meets the CSRF check, with its token."""
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    client.get(reverse("admin:index"))
+    client.token = client.cookies["csrftoken"].value
+    return client
+
+
+def deactivate_victim(client, body, content_type, **extra):
+    """Post ``body`` to the user list's "deactivate" action: what it answers."""
+    return client.generic("POST", user_admin_url("changelist"), body, content_type=content_type,
+                          HTTP_X_CSRFTOKEN=client.token, **extra)
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_the_admins_sign_out_refuses_another_method_with_the_page(staff_browser, method):
+    """The admin's sign-out is the suite's page, out of the suite's namespaces: Django's empty
+    405 there, the suite's page that says why everywhere else."""
+    response = staff_browser.generic(method, reverse("admin:logout"),
+                                     HTTP_X_CSRFTOKEN=staff_browser.token)
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD, OPTIONS, POST"
+    assert b"<h1>Method not allowed</h1>" in response.content
+    assert staff_browser.get(reverse("admin:index")).status_code == 200  # still signed in
+
+
+def test_an_admin_action_with_a_body_django_refuses_is_a_413_that_says_why(settings,
+                                                                          staff_browser):
+    """The CSRF check reads the body before any admin view: the 413 of the suite's pages."""
+    victim = UserFactory(email="victim@example.com")
+    fields = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    many = "action=deactivate&index=0&" + "&".join(
+        f"_selected_action={victim.pk}" for _ in range(fields))
+    response = deactivate_victim(staff_browser, many, "application/x-www-form-urlencoded")
+    assert response.status_code == 413
+    assert f"The request body has more than {fields} fields.".encode() in response.content
+    # A length over the limit is refused from the header, before a byte is read or waited for.
+    response = deactivate_victim(staff_browser, f"action=deactivate&_selected_action={victim.pk}",
+                                 "application/x-www-form-urlencoded",
+                                 CONTENT_LENGTH=str(settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1))
+    assert response.status_code == 413
+    victim.refresh_from_db()
+    assert victim.is_active
+
+
+def test_an_admin_action_with_a_form_django_cannot_parse_is_a_400_that_says_why(staff_browser):
+    victim = UserFactory(email="victim@example.com")
+    body = (b'--x\r\nContent-Disposition: form-data; name="action"\r\n\r\ndeactivate\r\n--x--\r\n')
+    response = deactivate_victim(staff_browser, body, "multipart/form-data; boundary=")
+    assert response.status_code == 400
+    assert b"names no valid multipart boundary" in response.content
+    victim.refresh_from_db()
+    assert victim.is_active
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_another_method_on_an_admin_page_changes_nothing(staff_browser, method):
+    """Django's admin acts on a POST only: any other method is answered as a GET would be."""
+    victim = UserFactory(email="victim@example.com")
+    response = staff_browser.generic(method, user_admin_url("delete", victim.pk), "post=yes",
+                                     content_type="application/x-www-form-urlencoded",
+                                     HTTP_X_CSRFTOKEN=staff_browser.token)
+    assert response.status_code == 200
+    assert get_user_model().objects.filter(pk=victim.pk).exists()

@@ -20,7 +20,9 @@ Signed out and signed in, with the CSRF check on as a browser meets it.
 
 from __future__ import annotations
 
+import html
 import io
+import re
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -203,6 +205,85 @@ def test_a_method_no_route_answers_is_405_with_allow(client_for, rows, unlimited
     assert not found, "\n".join(found)
 
 
+#: The demo's own pages: the home page and the DEBUG-only mailbox, GET and HEAD only.
+DEMO_PAGES = ["/", "/mailbox/", "/mailbox/1/"]
+
+
+def method_page_problems(response, method: str) -> list[str]:
+    """What a page's 405 lacks: the suite's error page that names the method refused."""
+    found = []
+    if not response["Content-Type"].startswith("text/html"):
+        found.append(f"a {response['Content-Type']} answer")
+    if b"<h1>Method not allowed</h1>" not in response.content:
+        found.append(f"no page: {response.content[:200]!r}")
+    elif f'Method "{method}" not allowed.' not in html.unescape(response.content.decode()):
+        found.append("the method is not named")
+    return found
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_a_page_asked_with_a_method_it_does_not_take_says_so(settings, client_for, rows,
+                                                             unlimited, who):
+    """A browser extension's PUT, a stale form's POST to a page that takes none: the suite's
+    error page saying the method is not allowed (Django's 405 is empty), with the ``Allow``
+    header and every security header, before the sign-in or the CSRF check (a 403 "Form
+    expired" on the demo's pages) are looked at. Nothing is written."""
+    settings.DEBUG = True  # the mailbox is there
+    targets = [(url_of(route, rows), route.methods) for route in PAGES]
+    targets += [(url, ("get",)) for url in DEMO_PAGES]
+    found = []
+    for url, methods in targets:
+        for method in ("PUT", "DELETE", "PATCH", "POST"):
+            if method.lower() in methods:
+                continue
+            client = client_for(who)
+            before = writes()
+            response = client.generic(method, url, "email=a%40example.com",
+                                      content_type="application/x-www-form-urlencoded")
+            where = f"{method} {url}"
+            allow = response.get("Allow", "")
+            if response.status_code != 405 or "GET" not in allow or method in allow:
+                found.append(f"{where}: {response.status_code} Allow={allow!r}")
+                continue
+            found += [f"{where}: {problem}" for problem in method_page_problems(response, method)]
+            assert_secure_headers(response)
+            if writes() != before:
+                found.append(f"{where}: wrote {before} -> {writes()}")
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.urls("tests.core.urls_elsewhere")
+def test_a_page_routed_outside_the_suites_namespaces_says_so_too(client_for):
+    """The middleware refuses a method first under the suite's namespaces only; a page routed
+    elsewhere (the admin's sign-out is the suite's) refuses it itself, with the same page."""
+    from tests.core.urls_elsewhere import urlpatterns
+
+    elsewhere = [str(p.pattern) for p in urlpatterns if str(p.pattern).startswith("elsewhere/")]
+    assert "elsewhere/accounts/logout/" in elsewhere
+    assert "elsewhere/accounts/security/" in elsewhere
+    found, refused = [], 0
+    client = client_for("signed-in")
+    client.get("/accounts/login/")
+    token = client.cookies["csrftoken"].value
+    for route in elsewhere:
+        url = "/" + re.sub(r"<(?:(\w+):)?(\w+)>", "1", route)
+        response = client.generic("PATCH", url, HTTP_X_CSRFTOKEN=token)
+        if response.status_code != 405:
+            continue  # turned away before (a reauthentication first), or a 404 for the row
+        refused += 1
+        found += [f"{url}: {problem}" for problem in method_page_problems(response, "PATCH")]
+    assert not found, "\n".join(found)
+    assert refused >= 20, refused
+
+
+def test_the_api_keeps_its_envelope_for_a_method_it_does_not_take(client_for):
+    response = client_for("signed-in").put(API + "session/")
+    assert response.status_code == 405
+    assert response.json() == {"error": {"code": "method_not_allowed", "fields": {},
+                                         "message": 'Method "PUT" not allowed.'}}
+    assert response["Allow"] == "GET, HEAD, OPTIONS"
+
+
 def test_the_allow_header_names_what_the_route_answers(client_for):
     assert client_for("anonymous").generic("TRACE", "/accounts/login/")["Allow"] == (
         "GET, HEAD, OPTIONS, POST")
@@ -297,6 +378,74 @@ def test_the_csrf_check_reading_the_form_gives_the_same_answer(settings, client_
                               content_type="application/x-www-form-urlencoded")
     assert response.status_code == 413
     assert f"more than {size} fields".encode() in response.content
+    assert writes() == before
+
+
+#: A form of one field, as multipart with the boundary ``x``.
+PART = b'--x\r\nContent-Disposition: form-data; name="email"\r\n\r\na@example.com\r\n--x--\r\n'
+NO_BOUNDARY = "The Content-Type header of the request names no valid multipart boundary."
+NOT_MULTIPART = "The request body is not valid multipart form data."
+
+#: By name: a multipart body Django cannot parse, its Content-Type, and what the answer says.
+MALFORMED_MULTIPART = {
+    "no-boundary": (PART, "multipart/form-data", NO_BOUNDARY),
+    "empty-boundary": (PART, "multipart/form-data; boundary=", NO_BOUNDARY),
+    "boundary-too-long": (PART.replace(b"--x", b"--" + b"x" * 300),
+                          "multipart/form-data; boundary=" + "x" * 300, NO_BOUNDARY),
+    "boundary-ending-in-a-space": (PART, 'multipart/form-data; boundary="x "', NO_BOUNDARY),
+    "non-ascii-header": (PART, "multipart/form-data; boundary=x; name=\u00e9",
+                         "The Content-Type header of the request cannot be parsed."),
+    "truncated-base64-file": (
+        b'--x\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\n'
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD"
+        b"RA\r\n--x--\r\n", "multipart/form-data; boundary=x", NOT_MULTIPART),
+    "part-headers-too-large": (
+        b'--x\r\nContent-Disposition: form-data; name="email"\r\nX-Pad: ' + b"a" * 20_000
+        + b"\r\n\r\nv\r\n--x--\r\n", "multipart/form-data; boundary=x", NOT_MULTIPART),
+}
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_a_form_django_cannot_parse_is_a_400_that_says_why(client_for, rows, unlimited, who):
+    """A bad boundary, a broken part: Django's 400 on the suite's page said only "Bad
+    request". Every page that takes a POST, whoever posts, nothing written."""
+    found = []
+    for route in PAGES:
+        if "post" not in route.methods:
+            continue
+        url = url_of(route, rows)
+        for name, (body, content_type, reason) in MALFORMED_MULTIPART.items():
+            client = client_for(who)
+            client.get("/accounts/login/")  # the CSRF cookie
+            before = writes()
+            response = client.generic("POST", url, body, content_type=content_type,
+                                      HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+            where = f"{route} {name}"
+            if response.status_code != 400:
+                found.append(f"{where}: {response.status_code}")
+                continue
+            assert_secure_headers(response)
+            assert response["Content-Type"].startswith("text/html")
+            if reason not in html.unescape(response.content.decode()):
+                found.append(f"{where}: no reason in {response.content[-300:]!r}")
+            if writes() != before:
+                found.append(f"{where}: wrote {before} -> {writes()}")
+    assert not found, "\n".join(found)
+
+
+def test_a_form_cut_short_between_parts_is_read_as_far_as_it_goes(client_for):
+    """Not a 400: Django reads the parts it got, and the form names the fields missing."""
+    client = client_for("anonymous")
+    client.get("/accounts/login/")
+    cut = PART[:PART.index(b"--x--")] + b"--x\r\nContent-Disp"  # a second part, cut short
+    before = writes()
+    response = client.generic("POST", "/accounts/login/", cut,
+                              content_type="multipart/form-data; boundary=x",
+                              HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.data["email"] == "a@example.com"
+    assert "password" in form.errors
     assert writes() == before
 
 
