@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core import checks
+from django.test import override_settings
 
 from accounts.passwords import PwnedPasswordsChecker
 from accounts.pwned import BreachCheckUnavailable
@@ -372,3 +374,53 @@ def test_no_url_but_http_is_ever_opened(tmp_path):
     with pytest.raises(BreachCheckUnavailable, match="not an http"):
         checker.is_breached(CLEAN)
 
+
+# --- system checks --------------------------------------------------------------------------
+
+def check_ids(**overrides) -> list[str]:
+    with override_settings(**overrides):
+        return [m.id for m in checks.run_checks() if m.id.startswith("authsuite_accounts.E01")]
+
+
+def test_the_defaults_pass_the_checks():
+    assert check_ids() == []
+
+
+@pytest.mark.parametrize("url", [
+    "http://api.pwnedpasswords.com", "ftp://mirror.example.com", "file:///srv/pwned",
+    "https://", "api.pwnedpasswords.com", "https://user@mirror.example.com",
+    "https://mirror.example.com/?x=1", "https://[::1", 42,
+])
+def test_a_base_url_that_cannot_be_used_is_an_error(url):
+    assert check_ids(AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_URL=url) == [
+        "authsuite_accounts.E014"]
+
+
+def test_a_plain_http_base_url_is_allowed_under_debug():
+    assert check_ids(DEBUG=True,
+                     AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_URL="http://127.0.0.1:8080") == []
+    assert check_ids(
+        AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_URL="https://pwned.internal.example/v3/") == []
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "2", True, float("inf"), float("nan"), None])
+def test_a_timeout_that_is_no_positive_number_is_an_error(timeout):
+    assert check_ids(AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_TIMEOUT=timeout) == [
+        "authsuite_accounts.E015"]
+
+
+@pytest.mark.parametrize("timeout", [0.5, 2, 5.0])
+def test_a_positive_timeout_passes(timeout):
+    assert check_ids(AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_TIMEOUT=timeout) == []
+
+
+@pytest.mark.parametrize("count", [0, -3, "1", 1.5, True, None])
+def test_a_threshold_that_is_no_count_is_an_error(count):
+    assert check_ids(AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_MIN_COUNT=count) == [
+        "authsuite_accounts.E016"]
+
+
+@pytest.mark.parametrize("when", ["Accept", "reject", "", None])
+def test_an_unknown_unavailable_policy_is_an_error(when):
+    assert check_ids(AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_WHEN_UNAVAILABLE=when) == [
+        "authsuite_accounts.E017"]
