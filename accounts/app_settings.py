@@ -215,13 +215,46 @@ class AccountsSettings(AppSettings):
 
     @property
     def BREACHED_PASSWORD_CHECKER(self) -> str | None:
-        """Dotted path of a breached-password checker class, or None for no check."""
+        """Dotted path of a breached-password checker class
+        (``accounts.passwords.PwnedPasswordsChecker``, ``accounts.passwords.LocalListChecker``
+        or a project's own), or None for no check."""
         return self._setting("BREACHED_PASSWORD_CHECKER", None)
 
     @property
     def BREACHED_PASSWORD_FILE(self) -> str | None:
         """File of SHA-1 hashes (one per line, ``HASH`` or ``HASH:COUNT``) for the local checker."""
         return self._setting("BREACHED_PASSWORD_FILE", None)
+
+    @property
+    def BREACHED_PASSWORD_API_URL(self) -> str:
+        """Base URL of the Pwned Passwords range API that ``accounts.passwords.PwnedPasswordsChecker``
+        asks (``<url>/range/<the first 5 hex digits of the password's SHA-1>``), or of a
+        mirror answering the same: https unless DEBUG (``authsuite_accounts.E014``)."""
+        return self._setting("BREACHED_PASSWORD_API_URL", "https://api.pwnedpasswords.com")
+
+    @property
+    def BREACHED_PASSWORD_API_TIMEOUT(self) -> float:
+        """Seconds the range API has to answer: no wait on it (connecting, each read) lasts
+        longer, and an answer still arriving after them is given up on; either way the check
+        counts as unavailable. A number above 0 (``authsuite_accounts.E015``)."""
+        return self._setting("BREACHED_PASSWORD_API_TIMEOUT", 2.0)
+
+    @property
+    def BREACHED_PASSWORD_MIN_COUNT(self) -> int:
+        """Times a password must have been seen in breaches for the range API check to
+        refuse it: 1 refuses any sighting; a password seen fewer times is accepted. An
+        integer of at least 1 (``authsuite_accounts.E016``)."""
+        return self._setting("BREACHED_PASSWORD_MIN_COUNT", 1)
+
+    @property
+    def BREACHED_PASSWORD_WHEN_UNAVAILABLE(self) -> str:
+        """What the breached-password check does when it cannot be made (the range API timed
+        out, refused the connection, answered an HTTP error or an unreadable body):
+        ``"accept"`` accepts the password and logs a warning, so that a third party's outage
+        stops no sign-up; ``"refuse"`` refuses it, saying the check could not be made (a
+        form error; ``password_check_unavailable``, 503, over the API). One of the two
+        (``authsuite_accounts.E017``)."""
+        return self._setting("BREACHED_PASSWORD_WHEN_UNAVAILABLE", "accept")
 
     @property
     def ARGON2_MEMORY_COST(self) -> int:

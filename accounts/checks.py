@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -105,6 +106,7 @@ def check_accounts(app_configs=None, **kwargs):
             hint="None lets an account keep any number of sessions; 1 keeps only the newest.",
             obj="AUTHSUITE_ACCOUNTS_MAX_SESSIONS", id="authsuite_accounts.E013",
         ))
+    errors.extend(_breach_check_errors())
     if app_settings.CLOSE_ACTION == "deactivate" and not _stores_is_active():
         errors.append(checks.Error(
             "AUTHSUITE_ACCOUNTS_CLOSE_ACTION is 'deactivate', but the user model has no "
@@ -245,6 +247,66 @@ def _validator_warnings(hasher_paths: list[str]) -> list:
             obj="AUTH_PASSWORD_VALIDATORS", id="authsuite_accounts.W008",
         ))
     return warnings
+
+
+def _api_url_problem(url) -> str | None:
+    """Why the range API's base URL cannot be used, or None if it can: it must be absolute,
+    with a host and nothing a path is appended to badly (a query, a fragment) or that would
+    be sent along (a user), and https unless DEBUG, since the prefix and the answer would
+    otherwise cross the network in clear and could be changed on the way."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        host = parts.hostname if parts is not None else None
+    except ValueError:
+        parts = host = None
+    if parts is None or parts.scheme not in ("https", "http") or not host or "@" in parts.netloc \
+            or parts.query or parts.fragment:
+        return "must be an absolute http(s) URL with a host, and no user, query or fragment"
+    if parts.scheme == "http" and not settings.DEBUG:
+        return "must use https outside DEBUG"
+    return None
+
+
+def _breach_check_errors() -> list:
+    """The settings of the range API breach check (``PwnedPasswordsChecker``), checked
+    whether or not it is the configured checker: a value that is wrong is wrong on the day
+    the checker is turned on."""
+    errors = []
+    url = app_settings.BREACHED_PASSWORD_API_URL
+    if (problem := _api_url_problem(url)) is not None:
+        errors.append(checks.Error(
+            f"AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_URL {problem}.",
+            hint="Leave it unset for https://api.pwnedpasswords.com, or give the https URL "
+                 "of a mirror answering /range/<prefix>.",
+            obj="AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_URL", id="authsuite_accounts.E014",
+        ))
+    timeout = app_settings.BREACHED_PASSWORD_API_TIMEOUT
+    if (not isinstance(timeout, int | float) or isinstance(timeout, bool)
+            or not math.isfinite(timeout) or timeout <= 0):
+        errors.append(checks.Error(
+            "AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_TIMEOUT must be a number of seconds "
+            "above 0.",
+            hint="A couple of seconds (the default is 2.0): a sign-up waits that long at "
+                 "most when the service does not answer.",
+            obj="AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_TIMEOUT", id="authsuite_accounts.E015",
+        ))
+    min_count = app_settings.BREACHED_PASSWORD_MIN_COUNT
+    if type(min_count) is not int or min_count < 1:
+        errors.append(checks.Error(
+            "AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_MIN_COUNT must be an integer of at least 1.",
+            hint="1 refuses a password seen in any breach; padding lines (count 0) never "
+                 "count as a sighting.",
+            obj="AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_MIN_COUNT", id="authsuite_accounts.E016",
+        ))
+    when = app_settings.BREACHED_PASSWORD_WHEN_UNAVAILABLE
+    if when not in ("accept", "refuse"):
+        errors.append(checks.Error(
+            f"AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_WHEN_UNAVAILABLE is {when!r}.",
+            hint="Use 'accept' (the password is accepted and a warning logged) or 'refuse'.",
+            obj="AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_WHEN_UNAVAILABLE",
+            id="authsuite_accounts.E017",
+        ))
+    return errors
 
 
 def _login_redirect_problem() -> str | None:

@@ -16,6 +16,9 @@ class AccountsError(StrEnum):
     MAGIC_LINK_DISABLED = "magic_link_disabled"
     TOKEN_INVALID = "token_invalid"
     PASSWORD_INVALID = "password_invalid"
+    #: A new password the breach check could not be made for (its service down), refused
+    #: because ``AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_WHEN_UNAVAILABLE`` is ``"refuse"``.
+    PASSWORD_CHECK_UNAVAILABLE = "password_check_unavailable"
     PASSWORD_INCORRECT = "password_incorrect"
     PASSWORD_REQUIRED = "password_required"
     EMAIL_IN_USE = "email_in_use"
@@ -58,6 +61,8 @@ STATUS = {
     AccountsError.EMAIL_ALREADY_VERIFIED: 409,
     AccountsError.REAUTHENTICATION_REQUIRED: 403,
     AccountsError.USE_PASSWORD: 409,
+    # Not the client's fault, and the same password may pass in a moment.
+    AccountsError.PASSWORD_CHECK_UNAVAILABLE: 503,
 }
 
 

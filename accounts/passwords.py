@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import re
 import unicodedata
 from functools import lru_cache
@@ -39,10 +40,16 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts import credentials
+from accounts import credentials, pwned
 from accounts.app_settings import app_settings
 from accounts.hashers import normalize_password
+from accounts.pwned import BreachCheckUnavailable
 from authsuite.app_settings import app_settings as core_settings
+
+logger = logging.getLogger("authsuite.accounts")
+#: The code of the refusal of a password the breach check could not be made for (while
+#: ``AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_WHEN_UNAVAILABLE`` is ``"refuse"``).
+CHECK_UNAVAILABLE = "password_check_unavailable"
 
 
 class StableStringValidator:
@@ -238,10 +245,22 @@ class BlocklistValidator:
 
 class BreachedPasswordChecker:
     """Interface: say whether a password is known from a breach corpus. It is given the
-    password in its normal form (NFKC), the string that is hashed."""
+    password in its normal form (NFKC), the string that is hashed.
+
+    A checker that cannot answer (its service is down) raises
+    :class:`~accounts.pwned.BreachCheckUnavailable`, with a reason that holds nothing of the
+    password; the validator then does what
+    ``AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_WHEN_UNAVAILABLE`` says."""
 
     def is_breached(self, password: str) -> bool:  # pragma: no cover - interface
         raise NotImplementedError
+
+
+def _sha1_hex(password: str) -> str:
+    # A lone surrogate (StableStringValidator's to refuse) has no UTF-8 form and is in no
+    # corpus: encoded anyway, so that a check answers instead of raising.
+    encoded = password.encode("utf-8", errors="surrogatepass")
+    return hashlib.sha1(encoded, usedforsecurity=False).hexdigest().upper()
 
 
 class LocalListChecker(BreachedPasswordChecker):
@@ -257,11 +276,30 @@ class LocalListChecker(BreachedPasswordChecker):
     def is_breached(self, password: str) -> bool:
         if not self.path:
             return False
-        # A lone surrogate (StableStringValidator's to refuse) has no UTF-8 form and is in no
-        # list: encoded anyway, so that this check answers instead of raising.
-        encoded = password.encode("utf-8", errors="surrogatepass")
-        digest = hashlib.sha1(encoded, usedforsecurity=False).hexdigest()
-        return digest.upper() in _load_hashes(self.path)
+        return _sha1_hex(password) in _load_hashes(self.path)
+
+
+class PwnedPasswordsChecker(BreachedPasswordChecker):
+    """Asks the Pwned Passwords range API (k-anonymity) whether a password was seen in a
+    breach, as ASVS 5.0 6.2.12 and NIST SP 800-63B-4 ask of new passwords.
+
+    Only the first five hex digits of the password's upper-case SHA-1 leave the server
+    (``GET <BREACHED_PASSWORD_API_URL>/range/<prefix>``, with ``Add-Padding: true``); the
+    rest of the digest is matched against the answer here (:mod:`accounts.pwned`). A
+    password seen ``BREACHED_PASSWORD_MIN_COUNT`` times or more is breached. No answer within
+    ``BREACHED_PASSWORD_API_TIMEOUT`` seconds, an HTTP error or an answer that is no range
+    answer raises :class:`~accounts.pwned.BreachCheckUnavailable`.
+    """
+
+    def __init__(self, base_url: str | None = None, timeout: float | None = None,
+                 min_count: int | None = None):
+        self.base_url = base_url or app_settings.BREACHED_PASSWORD_API_URL
+        self.timeout = float(timeout or app_settings.BREACHED_PASSWORD_API_TIMEOUT)
+        self.min_count = max(1, int(min_count or app_settings.BREACHED_PASSWORD_MIN_COUNT))
+
+    def is_breached(self, password: str) -> bool:
+        seen = pwned.sightings(_sha1_hex(password), base_url=self.base_url, timeout=self.timeout)
+        return seen >= self.min_count
 
 
 @lru_cache(maxsize=4)
@@ -292,11 +330,33 @@ class BreachedPasswordValidator:
 
     def validate(self, password, user=None):
         checker = breached_checker()
-        if checker is not None and checker.is_breached(normalize_password(password)):
+        if checker is None:
+            return
+        try:
+            breached = checker.is_breached(normalize_password(password))
+        except BreachCheckUnavailable as exc:
+            self._unavailable(exc)
+            return
+        if breached:
             raise ValidationError(
                 _("This password has appeared in a data breach. Choose another one."),
                 code="password_breached",
             )
+
+    def _unavailable(self, exc: BreachCheckUnavailable) -> None:
+        """The check could not be made. By default the password is accepted: a sign-up must
+        not fail because a third party is down. Either way the reason is logged, and only it
+        (never the password, nor anything of its hash)."""
+        if app_settings.BREACHED_PASSWORD_WHEN_UNAVAILABLE == "refuse":
+            logger.warning("Breached-password check could not be made (%s): the password is "
+                           "refused.", exc)
+            raise ValidationError(
+                _("This password could not be checked against known data breaches just now. "
+                  "Try again in a few minutes."),
+                code=CHECK_UNAVAILABLE,
+            )
+        logger.warning("Breached-password check could not be made (%s): the password is "
+                       "accepted unchecked.", exc)
 
     def get_help_text(self):
         return _("Passwords known from data breaches are refused.")

@@ -22,6 +22,7 @@ from accounts.flows.email import (
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_notice
 from accounts.models import EmailAddress, normalize_email
+from accounts.passwords import CHECK_UNAVAILABLE
 from accounts.users import new_user
 
 
@@ -33,12 +34,17 @@ class SignupResult:
 
 
 def password_check(password: str, user, *, field: str = "password") -> None:
+    """The password policy. A password refused only because the breach check could not be
+    made is ``password_check_unavailable`` (the client may try the same one again later);
+    any other refusal is ``password_invalid``."""
     try:
         password_validation.validate_password(password, user)
     except ValidationError as exc:
+        unchecked = {error.code for error in exc.error_list} == {CHECK_UNAVAILABLE}
         raise FlowError(
-            AccountsError.PASSWORD_INVALID, exc.messages[0], field=field,
-            messages=exc.messages,
+            AccountsError.PASSWORD_CHECK_UNAVAILABLE if unchecked
+            else AccountsError.PASSWORD_INVALID,
+            exc.messages[0], field=field, messages=exc.messages,
         ) from None
 
 

@@ -71,6 +71,11 @@ OWN_ERRORS = [
     ("/api/auth/v1/email/verify/", "post", "409", "email_in_use"),
     ("/api/auth/v1/sessions/{id}/", "delete", "404", "session_not_found"),
     ("/api/auth/v1/password/required/", "post", "409", "no_login_pending"),
+    # Every operation that sets a new password, when the breach check cannot be made.
+    ("/api/auth/v1/signup/", "post", "503", "password_check_unavailable"),
+    ("/api/auth/v1/password/change/", "post", "503", "password_check_unavailable"),
+    ("/api/auth/v1/password/reset/confirm/", "post", "503", "password_check_unavailable"),
+    ("/api/auth/v1/password/required/", "post", "503", "password_check_unavailable"),
     ("/api/auth/v1/reauthenticate/link/", "post", "409", "use_password"),
     ("/api/auth/v1/mfa/challenge/", "post", "409", "no_login_pending"),
     ("/api/auth/v1/mfa/trusted-browsers/{id}/", "delete", "404", "mfa_trusted_browser_not_found"),

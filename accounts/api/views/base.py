@@ -13,7 +13,15 @@ from accounts import authrecord, pipeline
 from accounts.api import serializers as s
 from accounts.errors import FlowError
 from authsuite.api.errors import APIError, CoreError
+from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView, api_error
+
+#: The answer of an operation that sets a new password, when the breach check cannot be made.
+CHECK_UNAVAILABLE = error(
+    "The new password could not be checked against known data breaches (the service was "
+    "unavailable) and the site refuses passwords it cannot check "
+    "(`password_check_unavailable`; `fields` names the field): the same password may be "
+    "accepted in a moment.")
 
 
 def _from_flow(error: FlowError) -> APIError:

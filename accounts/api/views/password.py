@@ -7,7 +7,13 @@ from rest_framework import status
 
 from accounts import pipeline
 from accounts.api import serializers as s
-from accounts.api.views.base import AccountsAPIView, IsRecentlyAuthenticated, _detail, _login_response
+from accounts.api.views.base import (
+    CHECK_UNAVAILABLE,
+    AccountsAPIView,
+    IsRecentlyAuthenticated,
+    _detail,
+    _login_response,
+)
 from accounts.errors import AccountsError, FlowError
 from accounts.flows import password as password_flows
 from authsuite.api.schema import error
@@ -17,7 +23,8 @@ class PasswordChangeView(AccountsAPIView):
     permission_classes = [IsRecentlyAuthenticated]
     input_serializer = s.PasswordChangeSerializer
 
-    @extend_schema(request=s.PasswordChangeSerializer, responses=s.DetailSerializer,
+    @extend_schema(request=s.PasswordChangeSerializer,
+                   responses={200: s.DetailSerializer, 503: CHECK_UNAVAILABLE},
                    summary="Change the password (ends every other session)")
     def post(self, request):
         data = self.valid(request)
@@ -42,7 +49,8 @@ class PasswordResetView(AccountsAPIView):
 class PasswordResetConfirmView(AccountsAPIView):
     input_serializer = s.ResetConfirmSerializer
 
-    @extend_schema(request=s.ResetConfirmSerializer, responses=s.DetailSerializer,
+    @extend_schema(request=s.ResetConfirmSerializer,
+                   responses={200: s.DetailSerializer, 503: CHECK_UNAVAILABLE},
                    summary="Set a new password with a reset token (does not sign in)")
     def post(self, request):
         data = self.valid_for_live_token(request, password_flows.password_reset_check)
@@ -57,7 +65,8 @@ class PasswordRequiredView(AccountsAPIView):
 
     @extend_schema(request=s.NewPasswordSerializer,
                    responses={200: s.LoginResultSerializer, 409: error(
-                       "No sign-in is waiting for this step (`no_login_pending`).")},
+                       "No sign-in is waiting for this step (`no_login_pending`)."),
+                       503: CHECK_UNAVAILABLE},
                    summary="Login stage: choose the new password staff asked for")
     def post(self, request):
         data = self.valid(request)

@@ -7,14 +7,15 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.api import serializers as s
-from accounts.api.views.base import AccountsAPIView
+from accounts.api.views.base import CHECK_UNAVAILABLE, AccountsAPIView
 from accounts.flows.signup import signup
 
 
 class SignupView(AccountsAPIView):
     input_serializer = s.SignupSerializer
 
-    @extend_schema(request=s.SignupSerializer, responses={201: s.LoginResultSerializer},
+    @extend_schema(request=s.SignupSerializer, responses={201: s.LoginResultSerializer,
+                                                               503: CHECK_UNAVAILABLE},
                    summary="Create an account")
     def post(self, request):
         data = self.valid(request)
