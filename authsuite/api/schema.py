@@ -1,8 +1,9 @@
 """The OpenAPI schema: how the suite's views are described, and their error responses.
 
 ``SuiteAutoSchema``, the schema class of every suite API view, describes an operation by its
-own view's docstring (or its method's), never by a base class's, and a request's text field
-that refuses blank input with ``minLength: 1``.
+own view's docstring (or its method's), never by a base class's, a request's text field
+that refuses blank input with ``minLength: 1``, and one that refuses control characters with
+a ``pattern`` that does too.
 
 A drf-spectacular postprocessing hook (``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``) adds
 an ``Error`` component, whose ``code`` lists every stable code of the installed apps (each
@@ -24,6 +25,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from authsuite.api.errors import CoreError
+from authsuite.text import CONTROL_FREE_PATTERN
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _METHODS = {"get", "post", "put", "patch", "delete"}
@@ -73,6 +75,14 @@ class SuiteAutoSchema(AutoSchema):
         if (direction == "request" and isinstance(field, serializers.CharField)
                 and not field.allow_blank and not field.read_only):
             meta.setdefault("minLength", 1)
+        # Text a control character in is a 400 (a name, an address, a code, a next): the
+        # field's own rule (``refuses_control_characters``) or its serializer's
+        # (``refuses_control_characters_in``, which leaves passwords free).
+        if direction == "request" and isinstance(field, serializers.CharField) and (
+                getattr(field, "refuses_control_characters", False)
+                or getattr(field.parent, "refuses_control_characters_in",
+                           lambda name: False)(field.field_name)):
+            meta.setdefault("pattern", CONTROL_FREE_PATTERN)
         return meta
 
 
