@@ -148,8 +148,9 @@ def error_responses(result, generator, request, public):
                 response = {"description": description,
                             "content": {"application/json": {"schema": ERROR_REF}}}
                 if status == "429":
+                    # Every limit, lockout and back-off of the suite says how long it holds.
                     response["headers"] = {"Retry-After": {
-                        "schema": {"type": "integer"},
+                        "required": True, "schema": {"type": "integer"},
                         "description": "Seconds to wait before trying again."}}
                 responses[status] = response
     return result

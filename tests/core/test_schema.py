@@ -289,3 +289,21 @@ def test_a_password_may_hold_any_character(schema):
     for path, name in [("/api/auth/v1/signup/", "password"), ("/api/auth/v1/login/", "password"),
                        ("/api/auth/v1/password/change/", "new_password")]:
         assert "pattern" not in _property(schema, path, "post", name), path
+
+
+def test_every_429_documents_its_retry_after_as_always_sent(client, schema):
+    """Each refusal for too many attempts says how long to wait (rate limits, lockouts, the
+    second factor's back-off): the schema promises the header, so a client may rely on it."""
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            header = operation["responses"]["429"]["headers"]["Retry-After"]
+            assert header["required"] is True, (path, method)
+            assert header["schema"] == {"type": "integer"}
+
+    for _ in range(100):
+        response = client.post("/api/auth/v1/password/reset/", {"email": "ann@example.com"},
+                               content_type="application/json")
+        if response.status_code == 429:
+            break
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
