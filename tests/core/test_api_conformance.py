@@ -21,7 +21,9 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from django.core.cache import caches
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -49,11 +51,33 @@ OPERATIONS = [(endpoint.url().replace("999999", "{id}"), method)
 _schema = {}
 
 
+def application():
+    """The project's WSGI application, called as Django's test client calls it: its handler
+    closes the database connection after each request, and with it the test's transaction
+    (on PostgreSQL)."""
+    handler = get_wsgi_application()
+
+    def app(environ, start_response):
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            response = handler(environ, start_response)
+            try:
+                return [b"".join(response)]
+            finally:
+                response.close()
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
+
+    return app
+
+
 def api_schema():
     # Read from the application once: every test asks the same document.
     if "schema" not in _schema:
         _schema["schema"] = schemathesis.openapi.from_wsgi(
-            "/api/auth/v1/schema/?format=json", get_wsgi_application())
+            "/api/auth/v1/schema/?format=json", application())
     return _schema["schema"]
 
 
