@@ -19,9 +19,10 @@ from enum import StrEnum
 from importlib import import_module
 
 from django.apps import apps
+from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_doc
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from authsuite.api.errors import CoreError
@@ -66,6 +67,18 @@ class SuiteAutoSchema(AutoSchema):
         own = type(self.view).__dict__.get("__doc__")
         return get_doc(method) or (inspect.cleandoc(own) if own else "")
 
+    def get_override_parameters(self):
+        # Every unsafe request carries the CSRF token, signed in or not (SuiteAPIView.initial):
+        # without it the answer is 403 `csrf_failed`, whatever the body.
+        parameters = list(super().get_override_parameters())
+        if self.method.lower() in _WITH_BODY:
+            parameters.append(OpenApiParameter(
+                csrf_header(), str, OpenApiParameter.HEADER, required=True,
+                description="The CSRF token: the CSRF cookie's value, or what `GET "
+                            "/api/auth/v1/csrf/` answers (it sets the cookie). Without it, "
+                            "403 `csrf_failed`."))
+        return parameters
+
     def _get_serializer_field_meta(self, field, direction):
         meta = super()._get_serializer_field_meta(field, direction)
         # "" in a text field that refuses blank input (DRF's allow_blank=False) is a 400: the
@@ -84,6 +97,15 @@ class SuiteAutoSchema(AutoSchema):
                            lambda name: False)(field.field_name)):
             meta.setdefault("pattern", CONTROL_FREE_PATTERN)
         return meta
+
+
+def csrf_header() -> str:
+    """The header Django reads the CSRF token from (``CSRF_HEADER_NAME``, a ``META`` key), as
+    a client names it: ``X-CSRFToken`` by default."""
+    name = settings.CSRF_HEADER_NAME
+    if name == "HTTP_X_CSRFTOKEN":
+        return "X-CSRFToken"
+    return "-".join(part.capitalize() for part in name.removeprefix("HTTP_").split("_"))
 
 
 def error(description: str) -> OpenApiResponse:

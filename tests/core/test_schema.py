@@ -307,3 +307,32 @@ def test_every_429_documents_its_retry_after_as_always_sent(client, schema):
             break
     assert response.status_code == 429
     assert int(response["Retry-After"]) >= 1
+
+
+def test_every_unsafe_operation_documents_the_csrf_header(client, schema, user, settings):
+    """POST, PATCH and DELETE carry the CSRF token in a header, signed in or not: the schema
+    says so, and a request without it is refused as documented."""
+    from django.test import Client
+
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            headers = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
+            if method == "get":
+                assert "X-CSRFToken" not in headers, path
+                continue
+            assert headers["X-CSRFToken"]["required"] is True, (path, method)
+            assert headers["X-CSRFToken"]["schema"]["type"] == "string"
+
+    browser = Client(enforce_csrf_checks=True)
+    token = browser.get("/api/auth/v1/csrf/").json()["detail"]
+    body = {"email": user.email, "password": "not the password at all"}
+    without = browser.post("/api/auth/v1/login/", body, content_type="application/json")
+    assert (without.status_code, without.json()["error"]["code"]) == (403, "csrf_failed")
+    header = browser.post("/api/auth/v1/login/", body, content_type="application/json",
+                          HTTP_X_CSRFTOKEN=token)
+    assert header.json()["error"]["code"] == "invalid_credentials"
+
+    settings.CSRF_HEADER_NAME = "HTTP_X_XSRF_TOKEN"
+    renamed = client.get("/api/auth/v1/schema/", {"format": "json"}).json()
+    parameters = renamed["paths"]["/api/auth/v1/login/"]["post"]["parameters"]
+    assert [p["name"] for p in parameters if p["in"] == "header"] == ["X-Xsrf-Token"]
