@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
@@ -184,15 +185,30 @@ class ActivitySerializer(serializers.Serializer):
                   "then not given.")
 
 
+class AlertRuleField(StringField):
+    """The name of an alert rule in force. Any text passes the field: the flow answers
+    another name with ``alert_unknown``."""
+
+
+class AlertRuleFieldExtension(OpenApiSerializerFieldExtension):
+    """The schema lists the rules in force (``AUTHSUITE_AUDIT_ALERT_RULES``): a client
+    can only name one of them. The document is built again when the settings change."""
+
+    target_class = AlertRuleField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": [rule.name for rule in alerts.rules()]}
+
+
 class AlertPreferenceSerializer(serializers.Serializer):
-    rule = serializers.CharField()
+    rule = AlertRuleField()
     subject = serializers.CharField(read_only=True)
     critical = serializers.BooleanField(read_only=True)
     enabled = serializers.BooleanField()
 
 
 class AlertChangeSerializer(serializers.Serializer):
-    rule = StringField(max_length=200)
+    rule = AlertRuleField(max_length=200)
     enabled = StrictBooleanField()
 
 

@@ -14,6 +14,15 @@ BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+_BIDI_ESCAPES = "".join(f"\\u{ord(c):04x}" for c in sorted(BIDI_CONTROLS))
+
+#: The same rule for the OpenAPI schema (an ECMA-262 ``pattern``): text without a C0 or C1
+#: control, DEL (Unicode's Cc category, fixed since Unicode 1.1) or a bidi control. Empty text
+#: is left to the field's own blank rule: drf-spectacular documents a blank field with a
+#: pattern as ``oneOf`` the pattern and "", which "" must match once only.
+CONTROL_FREE_PATTERN = f"^[^\\u0000-\\u001f\\u007f-\\u009f{_BIDI_ESCAPES}]+$"
+
+
 def _is_control(c: str) -> bool:
     return unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS
 

@@ -1,8 +1,9 @@
 """The OpenAPI schema: how the suite's views are described, and their error responses.
 
 ``SuiteAutoSchema``, the schema class of every suite API view, describes an operation by its
-own view's docstring (or its method's), never by a base class's, and a request's text field
-that refuses blank input with ``minLength: 1``.
+own view's docstring (or its method's), never by a base class's, a request's text field
+that refuses blank input with ``minLength: 1``, and one that refuses control characters with
+a ``pattern`` that does too.
 
 A drf-spectacular postprocessing hook (``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``) adds
 an ``Error`` component, whose ``code`` lists every stable code of the installed apps (each
@@ -18,12 +19,14 @@ from enum import StrEnum
 from importlib import import_module
 
 from django.apps import apps
+from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_doc
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from authsuite.api.errors import CoreError
+from authsuite.text import CONTROL_FREE_PATTERN
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 _METHODS = {"get", "post", "put", "patch", "delete"}
@@ -64,6 +67,18 @@ class SuiteAutoSchema(AutoSchema):
         own = type(self.view).__dict__.get("__doc__")
         return get_doc(method) or (inspect.cleandoc(own) if own else "")
 
+    def get_override_parameters(self):
+        # Every unsafe request carries the CSRF token, signed in or not (SuiteAPIView.initial):
+        # without it the answer is 403 `csrf_failed`, whatever the body.
+        parameters = list(super().get_override_parameters())
+        if self.method.lower() in _WITH_BODY:
+            parameters.append(OpenApiParameter(
+                csrf_header(), str, OpenApiParameter.HEADER, required=True,
+                description="The CSRF token: the CSRF cookie's value, or what `GET "
+                            "/api/auth/v1/csrf/` answers (it sets the cookie). Without it, "
+                            "403 `csrf_failed`."))
+        return parameters
+
     def _get_serializer_field_meta(self, field, direction):
         meta = super()._get_serializer_field_meta(field, direction)
         # "" in a text field that refuses blank input (DRF's allow_blank=False) is a 400: the
@@ -73,7 +88,24 @@ class SuiteAutoSchema(AutoSchema):
         if (direction == "request" and isinstance(field, serializers.CharField)
                 and not field.allow_blank and not field.read_only):
             meta.setdefault("minLength", 1)
+        # Text a control character in is a 400 (a name, an address, a code, a next): the
+        # field's own rule (``refuses_control_characters``) or its serializer's
+        # (``refuses_control_characters_in``, which leaves passwords free).
+        if direction == "request" and isinstance(field, serializers.CharField) and (
+                getattr(field, "refuses_control_characters", False)
+                or getattr(field.parent, "refuses_control_characters_in",
+                           lambda name: False)(field.field_name)):
+            meta.setdefault("pattern", CONTROL_FREE_PATTERN)
         return meta
+
+
+def csrf_header() -> str:
+    """The header Django reads the CSRF token from (``CSRF_HEADER_NAME``, a ``META`` key), as
+    a client names it: ``X-CSRFToken`` by default."""
+    name = settings.CSRF_HEADER_NAME
+    if name == "HTTP_X_CSRFTOKEN":
+        return "X-CSRFToken"
+    return "-".join(part.capitalize() for part in name.removeprefix("HTTP_").split("_"))
 
 
 def error(description: str) -> OpenApiResponse:
@@ -138,8 +170,9 @@ def error_responses(result, generator, request, public):
                 response = {"description": description,
                             "content": {"application/json": {"schema": ERROR_REF}}}
                 if status == "429":
+                    # Every limit, lockout and back-off of the suite says how long it holds.
                     response["headers"] = {"Retry-After": {
-                        "schema": {"type": "integer"},
+                        "required": True, "schema": {"type": "integer"},
                         "description": "Seconds to wait before trying again."}}
                 responses[status] = response
     return result

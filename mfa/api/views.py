@@ -30,6 +30,8 @@ class CodeField(StringField):
     """A code is text: a JSON number is refused, not converted (a leading zero would be
     lost), and so is any control character."""
 
+    refuses_control_characters = True  # the schema's pattern says so
+
     def __init__(self, **kwargs):
         super().__init__(max_length=32, **kwargs)
 

@@ -229,3 +229,30 @@ def test_a_deleted_account_takes_its_alert_rows_with_it(recent, user):
     assert set(AlertOptOut.objects.values_list("user_id", flat=True)) == {str(other.pk)}
     assert set(AlertSent.objects.values_list("user_id", flat=True)) == {str(other.pk)}
     assert Event.objects.filter(actor_id=user_id).count() == events  # the trail stays
+
+
+def _resolved(schema: dict, node: dict) -> dict:
+    while "$ref" in node or "allOf" in node:
+        ref = node["$ref"] if "$ref" in node else node["allOf"][0]["$ref"]
+        node = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    return node
+
+
+def _documented_rules(client) -> tuple[list, list]:
+    schema = client.get("/api/auth/v1/schema/", {"format": "json"}).json()
+    operations = schema["paths"]["/api/auth/v1/security/alerts/"]
+    asked = _resolved(schema, operations["post"]["requestBody"]["content"]["application/json"][
+        "schema"])["properties"]["rule"]
+    listed = _resolved(schema, _resolved(schema, operations["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"])["items"])["properties"]["rule"]
+    return _resolved(schema, asked)["enum"], _resolved(schema, listed)["enum"]
+
+
+def test_the_schema_names_the_alerts_in_force(client, recent, settings):
+    """``rule`` is one of the rules in force, in what the API is sent and what it answers:
+    any other text is ``alert_unknown``, so the schema lists them."""
+    in_force = [a["rule"] for a in api_get(recent, API).json()]
+    assert _documented_rules(client) == (in_force, in_force)
+
+    settings.AUTHSUITE_AUDIT_ALERT_RULES = ["audit.alerts.NewDeviceSignIn"]
+    assert _documented_rules(client) == ([NEW_DEVICE], [NEW_DEVICE])

@@ -4,6 +4,7 @@ operation, with every stable code of the installed apps."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.utils import translation
@@ -257,3 +258,86 @@ def test_a_format_a_document_has_not_is_not_acceptable_and_says_which_it_has(cli
         "code": "not_acceptable", "fields": {},
         "message": f"The format parameter names a format this API does not answer in: "
                    f"only {formats}."}
+
+
+def _property(schema, path, method, name) -> dict:
+    body = schema["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]["properties"][name]
+
+
+@pytest.mark.parametrize("path, body, name", [
+    ("/api/auth/v1/signup/", {"email": "ann@example.com", "password": "correct horse battery "
+                              "staple", "name": "Ann\u202eLee"}, "name"),
+    ("/api/auth/v1/passkeys/signup/", {"email": "ann@example.com", "name": "Ann\x07Lee"}, "name"),
+    ("/api/auth/v1/mfa/challenge/", {"code": "123\x00456"}, "code"),
+    ("/api/auth/v1/passkeys/login/", {"credential": {}, "next": "/acc\x85ount/"}, "next"),
+])
+def test_text_that_may_hold_no_control_character_says_so(client, schema, path, body, name):
+    """A name, a code or a next refuses control characters (C0, C1, DEL and the bidi
+    controls): the schema's ``pattern`` for the field refuses them too, and nothing else."""
+    response = client.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "control character" in response.json()["error"]["fields"][name][0]
+
+    documented = _property(schema, path, "post", name)
+    # A field that may be blank is documented as oneOf the pattern and "": "" matches one.
+    documented, *blank = documented.get("oneOf", [documented])
+    assert blank in ([], [{"type": "string", "maxLength": 0}])
+    pattern = re.compile(documented["pattern"])
+    assert not pattern.search("")
+    assert not pattern.search(body[name])
+    assert pattern.search("".join(c for c in body[name] if c.isprintable()))
+    assert pattern.search("Zoë Ångström-Łukasiewicz 日本 😀")
+
+
+def test_a_password_may_hold_any_character(schema):
+    for path, name in [("/api/auth/v1/signup/", "password"), ("/api/auth/v1/login/", "password"),
+                       ("/api/auth/v1/password/change/", "new_password")]:
+        assert "pattern" not in _property(schema, path, "post", name), path
+
+
+def test_every_429_documents_its_retry_after_as_always_sent(client, schema):
+    """Each refusal for too many attempts says how long to wait (rate limits, lockouts, the
+    second factor's back-off): the schema promises the header, so a client may rely on it."""
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            header = operation["responses"]["429"]["headers"]["Retry-After"]
+            assert header["required"] is True, (path, method)
+            assert header["schema"] == {"type": "integer"}
+
+    for _ in range(100):
+        response = client.post("/api/auth/v1/password/reset/", {"email": "ann@example.com"},
+                               content_type="application/json")
+        if response.status_code == 429:
+            break
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+
+
+def test_every_unsafe_operation_documents_the_csrf_header(client, schema, user, settings):
+    """POST, PATCH and DELETE carry the CSRF token in a header, signed in or not: the schema
+    says so, and a request without it is refused as documented."""
+    from django.test import Client
+
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            headers = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "header"}
+            if method == "get":
+                assert "X-CSRFToken" not in headers, path
+                continue
+            assert headers["X-CSRFToken"]["required"] is True, (path, method)
+            assert headers["X-CSRFToken"]["schema"]["type"] == "string"
+
+    browser = Client(enforce_csrf_checks=True)
+    token = browser.get("/api/auth/v1/csrf/").json()["detail"]
+    body = {"email": user.email, "password": "not the password at all"}
+    without = browser.post("/api/auth/v1/login/", body, content_type="application/json")
+    assert (without.status_code, without.json()["error"]["code"]) == (403, "csrf_failed")
+    header = browser.post("/api/auth/v1/login/", body, content_type="application/json",
+                          HTTP_X_CSRFTOKEN=token)
+    assert header.json()["error"]["code"] == "invalid_credentials"
+
+    settings.CSRF_HEADER_NAME = "HTTP_X_XSRF_TOKEN"
+    renamed = client.get("/api/auth/v1/schema/", {"format": "json"}).json()
+    parameters = renamed["paths"]["/api/auth/v1/login/"]["post"]["parameters"]
+    assert [p["name"] for p in parameters if p["in"] == "header"] == ["X-Xsrf-Token"]

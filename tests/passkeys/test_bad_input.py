@@ -122,6 +122,18 @@ def test_a_credential_as_a_json_string_is_accepted(client, authenticator, passke
     assert post(client, "passkeys/login/", {"credential": assertion}).status_code == 200
 
 
+@pytest.mark.parametrize("indent", [2, "\t"])
+def test_a_credential_as_indented_json_text_is_accepted(client, authenticator, passkey, indent):
+    """JSON text may have line breaks and tabs between its tokens (``JSON.stringify(credential,
+    null, 2)``): they are no control characters in a name, and the text is what the schema
+    documents, the same object as JSON text."""
+    options = login_options(client)
+    assertion = json.dumps(authenticator.get(options, origin=ORIGIN), indent=indent)
+    assert "\n" in assertion
+    response = post(client, "passkeys/login/", {"credential": assertion})
+    assert response.status_code == 200, response.content
+
+
 # Assertions with one field broken ------------------------------------------------------------
 
 ASSERTION_FIELDS = [("id",), ("rawId",), ("type",), ("authenticatorAttachment",),
