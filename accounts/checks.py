@@ -201,14 +201,15 @@ def _is_one_of(named, classes) -> bool:
     return isinstance(named, type) and issubclass(named, classes)
 
 
-def _refuses_unassigned(named, options) -> bool:
-    """Whether the validator ``named`` (with ``options``) is StableStringValidator, listed as
-    it is or wrapped in NormalFormValidator (``OPTIONS``: ``{"validator": ..., "options":
-    ...}``, itself wrapped again or not): given the normal form, it refuses the same
-    passwords, a code point Unicode has not assigned being its own normal form."""
-    from accounts.passwords import NormalFormValidator, StableStringValidator
+def _lists(named, options, validator: type) -> bool:
+    """Whether the validator ``named`` (with ``options``) is ``validator``, listed as it is or
+    wrapped in NormalFormValidator (``OPTIONS``: ``{"validator": ..., "options": ...}``,
+    itself wrapped again or not), which gives it the normal form: StableStringValidator then
+    refuses the same passwords, a code point Unicode has not assigned being its own normal
+    form, and BreachedPasswordValidator asks about the same string."""
+    from accounts.passwords import NormalFormValidator
 
-    if _is_one_of(named, StableStringValidator):
+    if _is_one_of(named, validator):
         return True
     if not (_is_one_of(named, NormalFormValidator) and isinstance(options, dict)):
         return False
@@ -216,7 +217,13 @@ def _refuses_unassigned(named, options) -> bool:
         inner = import_string(options["validator"])
     except (AttributeError, ImportError, KeyError, TypeError):
         return False  # NormalFormValidator itself reports it, ImproperlyConfigured
-    return _refuses_unassigned(inner, options.get("options"))
+    return _lists(inner, options.get("options"), validator)
+
+
+def _refuses_unassigned(named, options) -> bool:
+    from accounts.passwords import StableStringValidator
+
+    return _lists(named, options, StableStringValidator)
 
 
 def _validator_warnings(hasher_paths: list[str]) -> list:
@@ -306,7 +313,60 @@ def _breach_check_errors() -> list:
             obj="AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_WHEN_UNAVAILABLE",
             id="authsuite_accounts.E017",
         ))
-    return errors
+    return errors + _breach_checker_errors()
+
+
+def _breach_checker_problem(path: str) -> str | None:
+    """Why the configured checker cannot be used, or None: its path names no class of the
+    interface, or (the local list) no file the process can read. Either would otherwise be
+    found by the first sign-up: a 500, or each password accepted unchecked."""
+    from accounts.passwords import BreachedPasswordChecker, LocalListChecker
+
+    try:
+        named = import_string(path)
+    except (ImportError, TypeError, ValueError):
+        return "names no class that can be imported"
+    if not _is_one_of(named, BreachedPasswordChecker):
+        return "names no subclass of accounts.passwords.BreachedPasswordChecker"
+    if _is_one_of(named, LocalListChecker):
+        file = app_settings.BREACHED_PASSWORD_FILE
+        if not file:
+            return "is the local list, but AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_FILE is not set"
+        try:
+            with open(file, "rb"):
+                pass
+        except OSError as exc:
+            return (f"is the local list, but AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_FILE cannot "
+                    f"be read ({exc.strerror or type(exc).__name__})")
+    return None
+
+
+def _breach_checker_errors() -> list:
+    """A checker that cannot be used, and one that no password validator asks."""
+    from accounts.passwords import BreachedPasswordValidator
+
+    path = app_settings.BREACHED_PASSWORD_CHECKER
+    if not path:
+        return []
+    found = []
+    if (problem := _breach_checker_problem(path)) is not None:
+        found.append(checks.Error(
+            f"AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_CHECKER {problem}.",
+            hint="Give 'accounts.passwords.PwnedPasswordsChecker', "
+                 "'accounts.passwords.LocalListChecker' with a readable file, or the dotted "
+                 "path of your own subclass of BreachedPasswordChecker.",
+            obj="AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_CHECKER", id="authsuite_accounts.E018",
+        ))
+    if not any(_lists(named, options, BreachedPasswordValidator)
+               for _name, named, options in _validator_classes()):
+        found.append(checks.Warning(
+            "AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_CHECKER is set, but no password validator "
+            "asks it: no password is checked against known breaches.",
+            hint="Add {'NAME': 'accounts.passwords.BreachedPasswordValidator'} to "
+                 "AUTH_PASSWORD_VALIDATORS.",
+            obj="AUTH_PASSWORD_VALIDATORS", id="authsuite_accounts.W009",
+        ))
+    return found
 
 
 def _login_redirect_problem() -> str | None:

@@ -267,7 +267,9 @@ class LocalListChecker(BreachedPasswordChecker):
     """Checks SHA-1 hashes against a local file in the Have-I-Been-Pwned download format.
 
     Each line is an upper-case SHA-1 hex digest, optionally followed by ``:count``. The
-    file is read once per process into a set of hashes.
+    file is read once per process into a set of hashes. A file that cannot be read (gone,
+    not readable by the process, not ASCII) is :class:`~accounts.pwned.BreachCheckUnavailable`,
+    as a service that does not answer is (``authsuite_accounts.E018`` reports it at start-up).
     """
 
     def __init__(self, path: str | None = None):
@@ -276,7 +278,13 @@ class LocalListChecker(BreachedPasswordChecker):
     def is_breached(self, password: str) -> bool:
         if not self.path:
             return False
-        return _sha1_hex(password) in _load_hashes(self.path)
+        try:
+            hashes = _load_hashes(self.path)
+        except (OSError, UnicodeDecodeError) as exc:
+            # Its type only: an OSError's text holds the file's path.
+            raise BreachCheckUnavailable(
+                f"the breached-password file cannot be read ({type(exc).__name__})") from None
+        return _sha1_hex(password) in hashes
 
 
 class PwnedPasswordsChecker(BreachedPasswordChecker):

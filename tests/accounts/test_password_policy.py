@@ -289,6 +289,75 @@ def test_no_breach_check_unless_configured(breached_file):
     assert LocalListChecker(str(breached_file)).is_breached("quiet orange kettle")
 
 
+def test_a_list_file_gone_is_a_check_not_made_never_a_500(client, breach_check, settings,
+                                                          caplog):
+    """The file moved away after start-up: every sign-up was a 500 (FileNotFoundError). It is
+    a check that could not be made, as a range API that does not answer: accepted and
+    logged by default, refused with its own code when the site says so; the log holds no
+    path."""
+    breach_check.unlink()
+    with caplog.at_level("WARNING", logger="authsuite.accounts"):
+        assert errors_for("quiet orange kettle") == []
+    assert "cannot be read (FileNotFoundError)" in caplog.text
+    assert str(breach_check) not in caplog.text
+
+    settings.AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_WHEN_UNAVAILABLE = "refuse"
+    response = api_signup(client, "ann@example.com", "quiet orange kettle")
+    assert response.status_code == 503
+    assert error_code(response) == "password_check_unavailable"
+    assert not User.objects.exists()
+
+
+def breach_check_ids(**overrides) -> list[str]:
+    from django.core import checks
+
+    with override_settings(**overrides):
+        return sorted(m.id for m in checks.run_checks()
+                      if m.id in ("authsuite_accounts.E018", "authsuite_accounts.W009"))
+
+
+def test_the_shipped_checkers_pass_the_check(breached_file):
+    assert breach_check_ids(
+        AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_CHECKER="accounts.passwords.LocalListChecker",
+        AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_FILE=str(breached_file)) == []
+    assert breach_check_ids(
+        AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_CHECKER="accounts.passwords.PwnedPasswordsChecker",
+    ) == []
+
+
+@pytest.mark.parametrize("checker", [
+    "accounts.passwords.NoSuchChecker", "no.such.module.Checker", "not a path",
+    "accounts.passwords.BlocklistValidator",  # a class, but no checker
+])
+def test_a_checker_that_cannot_be_used_is_an_error(checker):
+    """Each was found by the first sign-up: an ImportError, a 500."""
+    assert breach_check_ids(AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_CHECKER=checker) == [
+        "authsuite_accounts.E018"]
+
+
+@pytest.mark.parametrize("file", [None, "", "/nonexistent/pwned.txt"])
+def test_the_local_list_without_a_readable_file_is_an_error(file):
+    assert breach_check_ids(
+        AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_CHECKER="accounts.passwords.LocalListChecker",
+        AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_FILE=file) == ["authsuite_accounts.E018"]
+
+
+def test_a_checker_no_validator_asks_is_warned_of(settings):
+    """The checker set and BreachedPasswordValidator left out: no password was ever checked,
+    and nothing said so. Wrapped in NormalFormValidator it is asked, and no warning."""
+    checker = "accounts.passwords.PwnedPasswordsChecker"
+    settings.AUTH_PASSWORD_VALIDATORS = [
+        entry for entry in settings.AUTH_PASSWORD_VALIDATORS
+        if entry["NAME"] != "accounts.passwords.BreachedPasswordValidator"]
+    assert breach_check_ids(AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_CHECKER=checker) == [
+        "authsuite_accounts.W009"]
+    settings.AUTH_PASSWORD_VALIDATORS = [*settings.AUTH_PASSWORD_VALIDATORS, {
+        "NAME": "accounts.passwords.NormalFormValidator",
+        "OPTIONS": {"validator": "accounts.passwords.BreachedPasswordValidator"}}]
+    assert breach_check_ids(AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_CHECKER=checker) == []
+    assert breach_check_ids() == []  # no checker, nothing to ask
+
+
 def test_changing_the_file_setting_takes_effect(tmp_path, breach_check):
     other = tmp_path / "other.txt"
     other.write_text(hashlib.sha1(b"another leaked phrase").hexdigest() + "\n", encoding="ascii")
