@@ -9,6 +9,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
@@ -32,37 +33,54 @@ from authsuite.api.views import SuiteAPIView, api_error
 from authsuite.useragent import device_name
 from authsuite.views import PageMethodsMixin
 
+#: What the security page calls each action; one the suite does not name (a project's
+#: own) is shown as it is recorded.
 LABELS = {
-    "accounts.login.succeeded": "Signed in",
-    "accounts.login.failed": "Failed sign-in",
-    "accounts.logout": "Signed out",
-    "accounts.password.changed": "Password changed",
-    "accounts.password.reset_requested": "Password reset requested",
-    "accounts.password.change_required": "New password required by staff",
-    "accounts.password.reset_completed": "Password reset",
-    "accounts.email.added": "Email address added",
-    "accounts.email.verified": "Email address verified",
-    "accounts.email.removed": "Email address removed",
-    "accounts.email.changed": "Sign-in address changed",
-    "accounts.magic_link.requested": "Sign-in link requested",
-    "accounts.magic_link.used": "Sign-in link used",
-    "accounts.link.withheld": "Link asked for, none sent",
-    "accounts.session.ended": "Session ended",
-    "accounts.account.locked": "Sign-in paused after failures",
-    "accounts.account.unlocked": "Sign-in unlocked by staff",
-    "accounts.account.deactivated": "Account disabled by staff",
-    "accounts.account.reactivated": "Account enabled again by staff",
-    "accounts.reauthenticated": "Identity confirmed",
-    "accounts.signup": "Account created",
-    "audit.alert.sent": "Security alert sent",
-    "audit.alert.preference_changed": "Security alert setting changed",
-    "auth.login.succeeded": "Signed in",
-    "auth.login.failed": "Failed sign-in",
-    "auth.logout": "Signed out",
-    "mfa.reset": "Two-step verification reset by staff",
-    "mfa.browser.untrusted": "Trusted browsers forgotten",
-    "mfa.disabled": "Two-step verification turned off",
-    "passkeys.removed": "Passkey removed",
+    "accounts.login.succeeded": gettext_lazy("Signed in"),
+    "accounts.login.failed": gettext_lazy("Failed sign-in"),
+    "accounts.logout": gettext_lazy("Signed out"),
+    "accounts.password.changed": gettext_lazy("Password changed"),
+    "accounts.password.reset_requested": gettext_lazy("Password reset requested"),
+    "accounts.password.change_required": gettext_lazy("New password required by staff"),
+    "accounts.password.reset_completed": gettext_lazy("Password reset"),
+    "accounts.email.added": gettext_lazy("Email address added"),
+    "accounts.email.verified": gettext_lazy("Email address verified"),
+    "accounts.email.removed": gettext_lazy("Email address removed"),
+    "accounts.email.changed": gettext_lazy("Sign-in address changed"),
+    "accounts.magic_link.requested": gettext_lazy("Sign-in link requested"),
+    "accounts.magic_link.used": gettext_lazy("Sign-in link used"),
+    "accounts.link.withheld": gettext_lazy("Link asked for, none sent"),
+    "accounts.session.ended": gettext_lazy("Session ended"),
+    "accounts.account.locked": gettext_lazy("Sign-in paused after failures"),
+    "accounts.account.unlocked": gettext_lazy("Sign-in unlocked by staff"),
+    "accounts.account.deactivated": gettext_lazy("Account disabled by staff"),
+    "accounts.account.reactivated": gettext_lazy("Account enabled again by staff"),
+    "accounts.reauthenticated": gettext_lazy("Identity confirmed"),
+    "accounts.signup": gettext_lazy("Account created"),
+    "accounts.signup.address_taken": gettext_lazy("Sign-up with your address refused"),
+    "accounts.account.closed": gettext_lazy("Account closed"),
+    "audit.alert.sent": gettext_lazy("Security alert sent"),
+    "audit.alert.preference_changed": gettext_lazy("Security alert setting changed"),
+    "auth.login.succeeded": gettext_lazy("Signed in"),
+    "auth.login.failed": gettext_lazy("Failed sign-in"),
+    "auth.logout": gettext_lazy("Signed out"),
+    "mfa.reset": gettext_lazy("Two-step verification reset by staff"),
+    "mfa.totp.added": gettext_lazy("Authenticator app added"),
+    "mfa.totp.removed": gettext_lazy("Authenticator app removed"),
+    "mfa.recovery_codes.generated": gettext_lazy("Recovery codes created"),
+    "mfa.recovery_code.used": gettext_lazy("Recovery code used"),
+    "mfa.challenge.succeeded": gettext_lazy("Second step passed"),
+    "mfa.challenge.failed": gettext_lazy("Second step failed"),
+    "mfa.challenge.locked": gettext_lazy("Second step paused after failures"),
+    "mfa.browser.trusted": gettext_lazy("Browser trusted"),
+    "mfa.browser.untrusted": gettext_lazy("Trusted browsers forgotten"),
+    "mfa.disabled": gettext_lazy("Two-step verification turned off"),
+    "passkeys.added": gettext_lazy("Passkey added"),
+    "passkeys.renamed": gettext_lazy("Passkey renamed"),
+    "passkeys.used": gettext_lazy("Passkey used"),
+    "passkeys.failed": gettext_lazy("Passkey not accepted"),
+    "passkeys.clone_detected": gettext_lazy("Passkey disabled: it looked copied"),
+    "passkeys.removed": gettext_lazy("Passkey removed"),
 }
 
 
@@ -117,11 +135,20 @@ def _row(event: Event, user) -> dict:
     staff = by_site(event, user, data)
     return {
         "id": event.pk, "occurred_at": event.occurred_at, "action": event.action,
-        "label": LABELS.get(event.action, event.action), "outcome": event.outcome,
+        "label": str(LABELS.get(event.action, event.action)), "outcome": event.outcome,
+        "outcome_label": _outcome_label(event.outcome),
         "ip": None if staff else event.ip or None,
         "device": device_name(event.user_agent) if event.user_agent and not staff else "—",
         "method": data.get("method"), "by": "staff" if staff else "you",
     }
+
+
+def _outcome_label(outcome: str) -> str:
+    """``outcome`` as the page shows it, in the reader's language."""
+    try:
+        return str(Event.Outcome(outcome).label)
+    except ValueError:
+        return outcome
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -240,11 +267,12 @@ class AlertPreferencesAPIView(SuiteAPIView):
             alerts.preference_set(request._request, user=request.user, rule_name=data["rule"],
                                   enabled=data["enabled"])
         except LookupError:
-            raise api_error(AuditError.ALERT_UNKNOWN, "There is no such alert.",
+            raise api_error(AuditError.ALERT_UNKNOWN, _("There is no such alert."),
                             field="rule") from None
         except PermissionError:
-            raise api_error(AuditError.ALERT_REQUIRED, "This alert is always sent: it is "
-                            "about your account's security and cannot be turned off.",
+            raise api_error(AuditError.ALERT_REQUIRED, _("This alert is always sent: it is "
+                                                          "about your account's security and "
+                                                          "cannot be turned off."),
                             field="rule") from None
         return Response(AlertPreferenceSerializer(alerts.preferences(request.user),
                                                   many=True).data)

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, requires_csrf_token
 
@@ -73,9 +74,9 @@ def bad_request(request, exception=None, reason: str | None = None):
     if _is_api(request):
         if status == 413:
             return JsonResponse(envelope(CoreError.TOO_LARGE, reason), status=413)
-        return JsonResponse(envelope(CoreError.MALFORMED, reason or "The request is malformed."),
+        return JsonResponse(envelope(CoreError.MALFORMED, reason or _("The request is malformed.")),
                             status=400)
-    title = "Request too large" if status == 413 else "Bad request"
+    title = _("Request too large") if status == 413 else _("Bad request")
     return render(request, "authsuite/error.html", {"title": title, "detail": reason},
                   status=status)
 
@@ -84,15 +85,15 @@ def bad_request(request, exception=None, reason: str | None = None):
 def permission_denied(request, exception=None):
     signals.permission_denied.send(sender=None, request=request, path=request.path[:200])
     if _is_api(request):
-        return JsonResponse(envelope(CoreError.PERMISSION_DENIED, "Permission denied."), status=403)
-    return render(request, "authsuite/error.html", {"title": "Permission denied"}, status=403)
+        return JsonResponse(envelope(CoreError.PERMISSION_DENIED, _("Permission denied.")), status=403)
+    return render(request, "authsuite/error.html", {"title": _("Permission denied")}, status=403)
 
 
 @never_cache
 def not_found(request, exception=None):
     if _is_api(request):
-        return JsonResponse(envelope(CoreError.NOT_FOUND, "Not found."), status=404)
-    return render(request, "authsuite/error.html", {"title": "Page not found"}, status=404)
+        return JsonResponse(envelope(CoreError.NOT_FOUND, _("Not found.")), status=404)
+    return render(request, "authsuite/error.html", {"title": _("Page not found")}, status=404)
 
 
 @never_cache
@@ -103,9 +104,9 @@ def api_not_found(request, path: str = ""):
     project's own 404 page: the envelope. A path one slash short of an endpoint says so
     (Django would otherwise redirect a GET, losing nothing, and refuse a POST with a
     RuntimeError in DEBUG or a redirect a client follows with a GET)."""
-    message = "Not found."
+    message = _("Not found.")
     if not request.path.endswith("/") and _is_endpoint(request, request.path_info + "/"):
-        message = "Not found. API paths end with a slash."
+        message = _("Not found. API paths end with a slash.")
     return JsonResponse(envelope(CoreError.NOT_FOUND, message), status=404)
 
 
@@ -124,12 +125,12 @@ def method_not_allowed(request, allowed: list[str]):
     sentence, in DRF's words, under the API in the envelope and on a page as the site's
     error page (Django's own 405 is empty: a stale form or a browser extension would land
     on a blank page)."""
-    message = f'Method "{request.method}" not allowed.'
+    message = _('Method "%(method)s" not allowed.') % {"method": request.method}
     if _is_api(request):
         response = JsonResponse(envelope(CoreError.METHOD_NOT_ALLOWED, message), status=405)
     else:
         response = render(request, "authsuite/error.html",
-                          {"title": "Method not allowed", "detail": message}, status=405)
+                          {"title": _("Method not allowed"), "detail": message}, status=405)
     response["Allow"] = ", ".join(allowed)
     return response
 
@@ -137,8 +138,8 @@ def method_not_allowed(request, allowed: list[str]):
 @never_cache
 def server_error(request):
     if _is_api(request):
-        return JsonResponse(envelope(CoreError.SERVER_ERROR, "Something went wrong."), status=500)
-    return render(request, "authsuite/error.html", {"title": "Server error"}, status=500)
+        return JsonResponse(envelope(CoreError.SERVER_ERROR, _("Something went wrong.")), status=500)
+    return render(request, "authsuite/error.html", {"title": _("Server error")}, status=500)
 
 
 @never_cache
@@ -148,11 +149,11 @@ def csrf_failure(request, reason=""):
                              reason=str(reason)[:200])
     if _is_api(request):
         return JsonResponse(
-            envelope(CoreError.CSRF_FAILED, "CSRF verification failed. Reload and try again."),
+            envelope(CoreError.CSRF_FAILED, _("CSRF verification failed. Reload and try again.")),
             status=403,
         )
     return render(
         request, "authsuite/error.html",
-        {"title": "Form expired", "detail": "Reload the page and submit the form again."},
+        {"title": _("Form expired"), "detail": _("Reload the page and submit the form again.")},
         status=403,
     )

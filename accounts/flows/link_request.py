@@ -21,7 +21,7 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from accounts import signals, tokens
 from accounts.app_settings import app_settings
@@ -36,8 +36,8 @@ from authsuite.urls_util import origin as request_origin
 RESOLVER = "accounts.link_request"
 
 #: What was asked for, by purpose, as the notices word it.
-ASKED = {"magic_link": _lazy("a sign-in link"),
-         "password_reset": _lazy("a password reset link")}
+ASKED = {"magic_link": gettext_lazy("a sign-in link"),
+         "password_reset": gettext_lazy("a password reset link")}
 
 #: The notice each reason for withholding a link mails the address (``link_withheld``).
 WITHHELD_NOTICES = {"inactive": "account_inactive", "not_login_address": "not_login_address"}

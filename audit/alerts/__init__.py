@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from audit.alerts.config import claims, rules
 from audit.alerts.devices import _earlier_sign_ins, _known_devices
@@ -71,7 +73,7 @@ class AlertRule:
     replaces: str = ""
     subject: str = ""
     summary: str = ""
-    advice: str = "If this was not you, reset your password now and review your sessions."
+    advice: str = _("If this was not you, reset your password now and review your sessions.")
 
     @property
     def name(self) -> str:
@@ -103,8 +105,8 @@ class CredentialChange(AlertRule):
 class NewDeviceSignIn(AlertRule):
     actions = ("accounts.login.succeeded",)
     critical = False
-    subject = "New sign-in to your account"
-    summary = "Your account was signed in to from a device it had not been used on before."
+    subject = _("New sign-in to your account")
+    summary = _("Your account was signed in to from a device it had not been used on before.")
 
     def applies(self, event, user) -> bool:
         # A sign-in from a known browser is not news, and neither is the very first one.
@@ -122,27 +124,27 @@ class NewDeviceSignIn(AlertRule):
 
 class AccountLocked(AlertRule):
     actions = ("accounts.account.locked",)
-    subject = "Repeated failed sign-ins to your account"
-    summary = ("Several sign-ins to your account failed in a row, so sign-in was paused "
+    subject = _("Repeated failed sign-ins to your account")
+    summary = _("Several sign-ins to your account failed in a row, so sign-in was paused "
                "for a while.")
-    advice = ("If this was not you, someone may be guessing your password: choose a long, "
+    advice = _("If this was not you, someone may be guessing your password: choose a long, "
               "unique one and turn on two-step verification.")
 
 
 class PasswordChanged(CredentialChange):
     actions = ("accounts.password.changed", "accounts.password.reset_completed")
     replaces = "accounts.password_changed"
-    subject = "Your password was changed"
-    summary = "The password of your account was changed and your other sessions were ended."
-    advice = "If this was not you, reset your password now and contact us."
+    subject = _("Your password was changed")
+    summary = _("The password of your account was changed and your other sessions were ended.")
+    advice = _("If this was not you, reset your password now and contact us.")
 
 
 class EmailChanged(CredentialChange):
     actions = ("accounts.email.changed",)
     replaces = "accounts.email_changed"
-    subject = "Your sign-in address was changed"
-    summary = "The email address you sign in with was changed."
-    advice = "If this was not you, contact us right away: someone may have access to your account."
+    subject = _("Your sign-in address was changed")
+    summary = _("The email address you sign in with was changed.")
+    advice = _("If this was not you, contact us right away: someone may have access to your account.")
 
     def recipients(self, event, user) -> list[str]:
         data = json.loads(event.data)
@@ -156,36 +158,40 @@ class EmailChanged(CredentialChange):
 class FactorAdded(CredentialChange):
     actions = ("mfa.totp.added",)
     replaces = "mfa.totp_added"
-    subject = "A sign-in factor was added"
-    summary = "An authenticator app was added to your account for two-step verification."
+    subject = _("A sign-in factor was added")
+    summary = _("An authenticator app was added to your account for two-step verification.")
 
 
 class FactorRemoved(CredentialChange):
     actions = ("mfa.totp.removed",)
     replaces = "mfa.totp_removed"
-    subject = "A sign-in factor was removed"
-    summary = "An authenticator app was removed from your account."
-    advice = ("If this was not you, someone may control your account: reset your password "
+    subject = _("A sign-in factor was removed")
+    summary = _("An authenticator app was removed from your account.")
+    advice = _("If this was not you, someone may control your account: reset your password "
               "and set two-step verification up again.")
 
 
 class RecoveryCodeUsed(CredentialChange):  # every use is reported
     actions = ("mfa.recovery_code.used",)
     replaces = "mfa.recovery_code_used"
-    subject = "A recovery code was used"
-    summary = "A recovery code was used to sign in to your account."
+    subject = _("A recovery code was used")
+    summary = _("A recovery code was used to sign in to your account.")
 
     def context(self, event) -> dict:
         remaining = json.loads(event.data).get("remaining")
-        return {"summary": f"{self.summary} {remaining} unused codes remain; create new ones "
-                           f"if you are running low."}
+        if remaining is None:
+            return {}
+        return {"summary": ngettext(
+            "%(summary)s %(remaining)d unused code remains; create new ones if you are running low.",
+            "%(summary)s %(remaining)d unused codes remain; create new ones if you are running low.",
+            remaining) % {"summary": self.summary, "remaining": remaining}}
 
 
 class RecoveryCodesGenerated(CredentialChange):
     actions = ("mfa.recovery_codes.generated",)
     replaces = "mfa.recovery_codes_generated"
-    subject = "New recovery codes were created"
-    summary = "A new set of recovery codes was created; the old codes no longer work."
+    subject = _("New recovery codes were created")
+    summary = _("A new set of recovery codes was created; the old codes no longer work.")
 
     def applies(self, event, user) -> bool:
         # Codes created together with a new authenticator app are covered by that alert.
@@ -197,10 +203,10 @@ class RecoveryCodesGenerated(CredentialChange):
 class SecondFactorLocked(AlertRule):
     actions = ("mfa.challenge.locked",)
     replaces = "mfa.challenge_locked"
-    subject = "Repeated wrong two-step codes"
-    summary = ("Someone entered your password correctly but then failed the two-step "
+    subject = _("Repeated wrong two-step codes")
+    summary = _("Someone entered your password correctly but then failed the two-step "
                "verification several times.")
-    advice = "Your password is probably known to someone else: change it now."
+    advice = _("Your password is probably known to someone else: change it now.")
 
 
 class MFAReset(CredentialChange):
@@ -209,8 +215,8 @@ class MFAReset(CredentialChange):
 
     actions = ("mfa.reset",)
     replaces = "mfa.reset"
-    subject = "Two-step verification was reset"
-    summary = ("Staff reset two-step verification on your account: every second factor "
+    subject = _("Two-step verification was reset")
+    summary = _("Staff reset two-step verification on your account: every second factor "
                "(authenticator app, recovery codes, passkeys) was removed. Set it up again "
                "the next time you sign in.")
 
@@ -226,8 +232,8 @@ class MFAReset(CredentialChange):
 class PasskeyAdded(CredentialChange):
     actions = ("passkeys.added",)
     replaces = "passkeys.added"
-    subject = "A passkey was added"
-    summary = "A passkey was added to your account."
+    subject = _("A passkey was added")
+    summary = _("A passkey was added to your account.")
 
 
 class PasskeyRemoved(CredentialChange):
@@ -236,8 +242,8 @@ class PasskeyRemoved(CredentialChange):
 
     actions = ("passkeys.removed",)
     replaces = "passkeys.removed"
-    subject = "A passkey was removed"
-    summary = "A passkey was removed from your account."
+    subject = _("A passkey was removed")
+    summary = _("A passkey was removed from your account.")
 
     def applies(self, event, user) -> bool:
         data = json.loads(event.data)
@@ -253,14 +259,14 @@ class PasskeyRemoved(CredentialChange):
             return {}
         from passkeys.flows.management import removed_summary  # only the passkeys app records these
 
-        return {"title": "Passkeys were removed", "summary": removed_summary(batch[1])}
+        return {"title": str(_("Passkeys were removed")), "summary": removed_summary(batch[1])}
 
 
 class PasskeyCloned(AlertRule):
     actions = ("passkeys.clone_detected",)
     replaces = "passkeys.cloned"
-    subject = "A passkey was disabled"
-    summary = ("One of your passkeys answered with a counter lower than before, which is what "
+    subject = _("A passkey was disabled")
+    summary = _("One of your passkeys answered with a counter lower than before, which is what "
                "a copied authenticator does. It was disabled.")
-    advice = ("Sign in another way, remove that passkey, and create a new one. If you did "
+    advice = _("Sign in another way, remove that passkey, and create a new one. If you did "
               "not copy it, someone may have.")

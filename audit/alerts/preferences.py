@@ -28,7 +28,7 @@ def opted_out(user, rule: AlertRule) -> bool:
 def preferences(user) -> list[dict]:
     """Every configured rule, with whether it is sent to ``user``."""
     off = set(AlertOptOut.objects.filter(user_id=str(user.pk)).values_list("rule", flat=True))
-    return [{"rule": rule.name, "subject": rule.subject, "critical": rule.critical,
+    return [{"rule": rule.name, "subject": str(rule.subject), "critical": rule.critical,
              "enabled": rule.critical or rule.name not in off} for rule in rules()]
 
 

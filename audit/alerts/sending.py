@@ -84,7 +84,8 @@ def _send(rule: AlertRule, event: Event, user) -> None:
         return
     where = _where(event, user)
     context = {
-        "title": rule.subject, "summary": rule.summary, "advice": rule.advice,
+        # Text, not lazy translations: the row's context is stored as JSON.
+        "title": str(rule.subject), "summary": str(rule.summary), "advice": str(rule.advice),
         "when": event.occurred_at.strftime("%Y-%m-%d %H:%M UTC"), "event_id": event.pk,
         **where, **rule.context(event),
     }

@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -44,7 +46,7 @@ class APIError(exceptions.APIException):
     """An API error with a stable code; subclass or raise with ``code=``."""
 
     status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The request could not be processed."
+    default_detail = _("The request could not be processed.")
     default_code = CoreError.INVALID
 
     def __init__(self, detail=None, code=None, *, status_code=None, fields=None, headers=None):
@@ -58,7 +60,7 @@ class APIError(exceptions.APIException):
 
 class RateLimited(APIError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_detail = "Too many attempts. Try again later."
+    default_detail = _("Too many attempts. Try again later.")
     default_code = CoreError.RATE_LIMITED
 
     def __init__(self, retry_after: int, detail=None):
@@ -162,7 +164,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, exceptions.ValidationError):
         fields = _field_errors(exc.detail)
         non_field = fields.pop("non_field_errors", None)
-        message = non_field[0] if non_field else "Some fields are invalid."
+        message = non_field[0] if non_field else gettext("Some fields are invalid.")
         code = _first_code(exc) if non_field else CoreError.INVALID
         if not non_field and (own := _field_code(exc.detail)):
             code, message = own

@@ -1,0 +1,311 @@
+"""The suite's pages and emails in another language: every text they show is translatable.
+
+A pseudo-language catalogue is built at test time from the messages a project's
+``makemessages`` finds in the suite's apps: in the templates through Django's own template
+lexer (``templatize``, what makemessages hands to xgettext), in the Python code through the
+gettext keywords makemessages gives xgettext. Each translation is its message between
+marks, and the catalogue is written as the ``django.mo`` of a language in ``LOCALE_PATHS``.
+A site in that language then shows text outside marks only where a template or the code
+left it out of translation (or where it shows data: an address, a date, a link).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import struct
+import tokenize
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from django.template.loader import render_to_string
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation.template import templatize
+
+from authsuite.app_settings import app_settings as core_settings
+from tests.helpers import last_link, open_link, outbox_for
+from tests.mfa.support import enroll
+from tests.passkeys.support import add_passkey, password_client
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ["authsuite", "accounts", "mfa", "passkeys", "audit"]
+LANGUAGE = "xx"
+OPEN, CLOSE = "\u27e6", "\u27e7"  # ⟦ ⟧: in no message of the suite
+
+#: The gettext functions makemessages extracts, with the position of the message's
+#: context ("c"), singular ("s") and plural ("p") among the arguments (xgettext's
+#: defaults for Python plus Django's ``--keyword`` list).
+KEYWORDS = {
+    "_": "s", "gettext": "s", "gettext_lazy": "s", "gettext_noop": "s",
+    "ngettext": "sp", "ngettext_lazy": "sp",
+    "pgettext": "cs", "pgettext_lazy": "cs",
+    "npgettext": "csp", "npgettext_lazy": "csp",
+}
+
+
+def _entry(kind: str, args: list[str]) -> tuple[str, str] | None:
+    """The .mo key and marked translation of one call's string arguments."""
+    if len(args) < len(kind):
+        return None  # not a literal message (a variable): nothing to extract
+    parts = dict(zip(kind, args, strict=False))
+    key = parts["s"] if "p" not in parts else f"{parts['s']}\0{parts['p']}"
+    if "c" in parts:
+        key = f"{parts['c']}\x04{key}"
+    forms = [parts["s"], parts["p"]] if "p" in parts else [parts["s"]]
+    return key, "\0".join(f"{OPEN}{form}{CLOSE}" for form in forms)
+
+
+def template_messages(source: str, origin: str) -> dict[str, str]:
+    """The messages of one template, as makemessages reads them: Django turns the template
+    into gettext calls (the rest blanked out), which are read here as xgettext reads them."""
+    code = "\n".join(line.lstrip() for line in templatize(source, origin=origin).splitlines())
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(code).readline)
+              if t.type in (tokenize.NAME, tokenize.OP, tokenize.STRING)]
+    found = {}
+    for i, token in enumerate(tokens[:-1]):
+        if token.type != tokenize.NAME or token.string not in KEYWORDS or tokens[i + 1].string != "(":
+            continue
+        args, j = [], i + 2
+        while tokens[j].string != ")":
+            if tokens[j].type == tokenize.STRING:
+                args.append(ast.literal_eval(tokens[j].string))
+            j += 1
+        if entry := _entry(KEYWORDS[token.string], args):
+            found[entry[0]] = entry[1]
+    return found
+
+
+def python_messages(source: str) -> dict[str, str]:
+    found = {}
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        if name not in KEYWORDS:
+            continue
+        args = []
+        for arg in node.args[:len(KEYWORDS[name])]:
+            if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                break
+            args.append(arg.value)
+        if entry := _entry(KEYWORDS[name], args):
+            found[entry[0]] = entry[1]
+    return found
+
+
+def suite_catalogue() -> dict[str, str]:
+    catalogue = {}
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*")):
+            if "templates" in path.parts and path.suffix in (".html", ".txt"):
+                catalogue.update(template_messages(path.read_text(), str(path)))
+            elif path.suffix == ".py" and "migrations" not in path.parts:
+                catalogue.update(python_messages(path.read_text()))
+    return catalogue
+
+
+def write_mo(path: Path, catalogue: dict[str, str]) -> None:
+    """``catalogue`` as a GNU gettext .mo file (the format msgfmt writes and Python's
+    ``gettext`` reads): a header, then the key and translation tables, then the strings."""
+    header = ("Content-Type: text/plain; charset=UTF-8\n"
+              "Plural-Forms: nplurals=2; plural=(n != 1);\n")
+    entries = sorted((k.encode(), v.encode()) for k, v in {**catalogue, "": header}.items())
+    count = len(entries)
+    keys_at = 7 * 4
+    values_at = keys_at + count * 8
+    data_at = values_at + count * 8
+    keys, values, data = [], [], b""
+    for key, _value in entries:
+        keys.append((len(key), data_at + len(data)))
+        data += key + b"\0"
+    for _key, value in entries:
+        values.append((len(value), data_at + len(data)))
+        data += value + b"\0"
+    table = b"".join(struct.pack("<II", *pair) for pair in keys + values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(struct.pack("<7I", 0x950412DE, 0, count, keys_at, values_at, 0, data_at)
+                     + table + data)
+
+
+class VisibleText(HTMLParser):
+    """The text a person reads on a page: text nodes (not scripts or styles) and the
+    attributes read out or shown in place of text."""
+
+    ATTRIBUTES = {"alt", "aria-label", "placeholder", "title"}
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._hidden += 1
+        self.parts += [value for name, value in attrs if name in self.ATTRIBUTES and value]
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._hidden -= 1
+
+    def handle_data(self, data):
+        if not self._hidden:
+            self.parts.append(data)
+
+
+MARKED = re.compile(f"{OPEN}[^{OPEN}{CLOSE}]*{CLOSE}")
+URL = re.compile(r"https?://\S+")
+WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def unmarked(text: str, data: list[str]) -> list[str]:
+    """The lines of ``text`` that still hold words once the translated parts (marked, the
+    innermost first), the links and the ``data`` shown are taken out."""
+    while (stripped := MARKED.sub(" ", text)) != text:
+        text = stripped
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, " ")
+    text = URL.sub(" ", text)
+    return [line.strip() for line in text.splitlines() if WORD.search(line)]
+
+
+def visible(html: str) -> str:
+    parser = VisibleText()
+    parser.feed(html)
+    return "\n".join(parser.parts)
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return suite_catalogue()
+
+
+@pytest.fixture
+def pseudo(tmp_path, catalogue):
+    """The site in the pseudo-language: its ``LANGUAGE_CODE``, the catalogue in
+    ``LOCALE_PATHS``, as a project sets up its own language."""
+    write_mo(tmp_path / LANGUAGE / "LC_MESSAGES" / "django.mo", catalogue)
+    with override_settings(LANGUAGE_CODE=LANGUAGE, LANGUAGES=[(LANGUAGE, "Pseudo")],
+                           LOCALE_PATHS=[str(tmp_path)]):
+        translation.activate(LANGUAGE)
+        yield
+        translation.deactivate()
+
+
+def test_the_catalogue_holds_the_suites_messages(catalogue):
+    # Templates, with their plural and context forms, and the Python code.
+    assert "Sign in" in catalogue
+    assert any(key.startswith("Your account is also signed in on %(counter)s other session. ")
+               and "\0" in key for key in catalogue)
+    assert "authenticator app status\x04On" in catalogue
+    assert "Hello," in catalogue
+    assert "Signed in" in catalogue  # the security page's labels (audit.views)
+    assert "a sign-in link" in catalogue  # accounts.flows.link_request
+    assert len(catalogue) > 300
+
+
+def test_the_pseudo_language_is_in_use(pseudo, client):
+    page = client.get(reverse("accounts:login"))
+    html = page.content.decode()
+    assert f'<html lang="{LANGUAGE}"' in html
+    assert f"{OPEN}Sign in{CLOSE}" in html
+
+
+def assert_translated(html_or_text: str, *data: str, html: bool = True) -> None:
+    text = visible(html_or_text) if html else html_or_text
+    assert OPEN in text
+    assert unmarked(text, [core_settings.SITE_NAME, *data]) == []
+
+
+PUBLIC_PAGES = [
+    ("accounts:login", {}), ("accounts:signup", {}), ("accounts:magic_link", {}),
+    ("accounts:password_reset", {}), ("accounts:password_reset_done", {}),
+    ("passkeys:signup", {}),
+]
+
+
+@pytest.mark.django_db
+def test_public_pages_are_translated(pseudo, client, settings):
+    settings.AUTHSUITE_PASSKEYS_SIGNUP = True  # its link on the sign-up page, and its page
+    for name, kwargs in PUBLIC_PAGES:
+        page = client.get(reverse(name, kwargs=kwargs))
+        assert page.status_code == 200, name
+        assert_translated(page.content.decode())
+    # A page of the site's own (the 404), with its title from the code.
+    assert_translated(client.get("/accounts/no-such-page/").content.decode())
+
+
+@pytest.mark.django_db
+def test_signed_in_pages_are_translated(pseudo, user, password):
+    client = password_client(user, password)
+    add_passkey(client)
+    enroll(user)
+    device = "Unknown device"  # the device name is data, in the header's own words
+    for name in ("accounts:profile", "accounts:sessions", "accounts:email", "mfa:index",
+                 "mfa:recovery_codes", "passkeys:manage", "audit:security"):
+        page = client.get(reverse(name))
+        assert page.status_code == 200, name
+        assert_translated(page.content.decode(), user.email, device)
+    # The passkey's name is the user's; its alert is a mail of the audit trail.
+    alert = outbox_for(user.email)[-1]
+    assert_translated(alert.subject, html=False)
+    assert_translated(alert.body, user.email, device, "UTC", html=False)
+    assert_translated(alert.alternatives[0][0], user.email, device, "UTC")
+
+
+@pytest.mark.django_db
+def test_emails_are_translated(pseudo, user, password):
+    client = Client()
+    page = client.post(reverse("accounts:magic_link"), {"email": user.email})
+    assert_translated(page.content.decode(), user.email)
+    client.post(reverse("accounts:password_reset"), {"email": user.email})
+    client.post(reverse("accounts:signup"), {"email": "new@example.com", "password": password,
+                                             "password2": password})
+    sent = [*outbox_for(user.email), *outbox_for("new@example.com")]
+    assert len(sent) >= 2
+    for message in sent:
+        data = [user.email, "new@example.com", "Unknown device", "UTC"]
+        assert_translated(message.subject, *data, html=False)
+        assert_translated(message.body, *data, html=False)
+        assert_translated(message.alternatives[0][0], *data)
+    # The link's page, too.
+    page, _confirm = open_link(client, last_link(user.email))
+    assert_translated(page.content.decode(), user.email)
+
+
+def email_templates() -> list[str]:
+    return sorted(str(p.relative_to(p.parents[2])).removesuffix("_message.txt")
+                  for app in APPS for p in (ROOT / app / "templates").glob("*/email/*_message.txt"))
+
+
+EMAIL_CONTEXTS = [
+    {"by_staff": False, "signs_in": True, "signup_url": "https://id.example.com/signup/"},
+    {"by_staff": True, "signs_in": False, "signup_url": ""},
+]
+
+
+@pytest.mark.parametrize("context", EMAIL_CONTEXTS)
+def test_text_emails_keep_their_lines_in_another_language(pseudo, context):
+    """A translated text mail has the lines and paragraphs of the English one: each of
+    its sentences is translated where it stands, none joined to the next."""
+    context = {
+        **context, "email": "ann@example.com", "old_email": "old@example.com",
+        "new_email": "new@example.com", "url": "https://id.example.com/x/abc/",
+        "site_name": "Example ID", "when": "2026-11-22 10:00 UTC", "device": "Firefox on Linux",
+        "ip": "203.0.113.5", "summary": "S.", "advice": "A.", "asked": "a link", "subject": "S",
+        "title": "T",
+    }
+    bases = email_templates()
+    assert "accounts/email/magic_link" in bases and "audit/email/alert" in bases
+    for base in bases:
+        translated = render_to_string(f"{base}_message.txt", context)
+        with translation.override("en"):
+            english = render_to_string(f"{base}_message.txt", context)
+        assert translated != english, base
+        assert ([bool(line.strip()) for line in translated.splitlines()]
+                == [bool(line.strip()) for line in english.splitlines()]), base
+        assert unmarked(translated, list(map(str, context.values())) + ["UTC"]) == [], base
