@@ -221,8 +221,10 @@ class SessionTrackingMiddleware:
         row = UserSession.objects.filter(pk=sid, user_id=user.pk).first() if sid else None
         if row is None:
             # Signed in by code outside the pipeline (force_login, a third-party view):
-            # adopt the session so it is listed and can be ended.
+            # adopt the session so it is listed and can be ended. It is a sign-in all the
+            # same, and counts against MAX_SESSIONS as one.
             session_start(request, user, remember=False)
+            sessions_limit(request, user)
             return
         if row.ended_at is not None:
             self._sign_out(request)
