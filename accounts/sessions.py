@@ -59,11 +59,15 @@ def sessions_limit(request, user) -> int:
     if limit is None:
         return 0
     others = sessions_alive(user).exclude(pk=current_session_id(request))
-    ended = 0
-    for pk in list(others.order_by("-last_seen_at", "-pk")
-                   .values_list("pk", flat=True)[limit - 1:]):
-        ended += sessions_end(user, request=request, reason="session_limit", only=pk)
-    return ended
+    surplus = list(others.order_by("-last_seen_at", "-pk").values_list("pk", flat=True)
+                   [limit - 1:])
+    if not surplus:
+        return 0
+    # Ended together, their rows locked in key order as every request that ends sessions
+    # locks them. One at a time, least recently used last, the sign-in would hold a newer
+    # row while waiting for an older one that such a request (the user's "end other
+    # sessions", staff's "end all sessions") holds while waiting for the newer: a deadlock.
+    return sessions_end(user, request=request, reason="session_limit", only=surplus)
 
 
 def session_write(request) -> None:
@@ -153,7 +157,8 @@ def _end_rows(rows, reason: str, now) -> int:
 
 
 def sessions_end(user, *, request=None, reason: str, keep=None, only=None, by=None) -> int:
-    """End ``user``'s active sessions, except ``keep`` (a row id); or only row ``only``.
+    """End ``user``'s active sessions, except ``keep`` (a row id); or only ``only`` (a row
+    id, or a list of them).
 
     Returns how many this call ended. Each session it ended sends ``session_ended``, with
     ``by``: the staff member who ended them, if it was not the user.
@@ -161,7 +166,11 @@ def sessions_end(user, *, request=None, reason: str, keep=None, only=None, by=No
     active = UserSession.objects.filter(user=user, ended_at__isnull=True)
     if keep is not None:
         active = active.exclude(pk=keep)
-    if only is not None:
+    if isinstance(only, list):
+        active = active.filter(pk__in=only)
+    elif only is not None:
+        # An exact lookup: an id the column cannot hold (from a URL) matches nothing, where
+        # an IN of it would fail in the database driver.
         active = active.filter(pk=only)
     # The rows still open are locked, in key order (two callers lock them in one order: no
     # deadlock), then ended: two requests ending the same sessions at once (the user's two
