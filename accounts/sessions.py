@@ -48,26 +48,46 @@ def session_start(request, user, *, remember: bool) -> int:
     return pk
 
 
-def sessions_limit(request, user) -> int:
+def sessions_limit(request, user, *, replaced: int | None = None) -> int:
     """End ``user``'s least recently used sessions past ``MAX_SESSIONS``, keeping the one
-    this request just started (ASVS 5.0 7.1.2). Returns how many it ended.
+    this request just started (ASVS 5.0 7.1.2), and the session ``replaced``: the one this
+    browser had until it signed in again (its key rotated, or its data flushed for another
+    account), which nothing can use any more. Returns how many it ended.
 
     The newest sign-in wins rather than being refused: refusing it would let whoever holds
-    the account's other sessions keep its owner out.
+    the account's other sessions keep its owner out. A replaced session left open would be
+    listed and counted as another one, and kept over a real one the limit then ended.
     """
+    current = current_session_id(request)
+    old = None
+    if replaced is not None and replaced != current:
+        old = (UserSession.objects.filter(pk=replaced, ended_at__isnull=True)
+               .select_related("user").first())
+    surplus = []
     limit = app_settings.MAX_SESSIONS
-    if limit is None:
+    if limit is not None:
+        others = sessions_alive(user).exclude(pk=current)
+        if old is not None:
+            others = others.exclude(pk=old.pk)
+        surplus = list(others.order_by("-last_seen_at", "-pk").values_list("pk", flat=True)
+                       [limit - 1:])
+    if old is None and not surplus:
         return 0
-    others = sessions_alive(user).exclude(pk=current_session_id(request))
-    surplus = list(others.order_by("-last_seen_at", "-pk").values_list("pk", flat=True)
-                   [limit - 1:])
-    if not surplus:
-        return 0
-    # Ended together, their rows locked in key order as every request that ends sessions
-    # locks them. One at a time, least recently used last, the sign-in would hold a newer
-    # row while waiting for an older one that such a request (the user's "end other
-    # sessions", staff's "end all sessions") holds while waiting for the newer: a deadlock.
-    return sessions_end(user, request=request, reason="session_limit", only=surplus)
+    with transaction.atomic():
+        # Every row to end locked first, together, in key order as every request that ends
+        # sessions locks them. One at a time (the replaced one, then the least recently
+        # used), the sign-in would hold a row while waiting for another that such a
+        # request (the user's "end other sessions", staff's "end all sessions") holds while
+        # waiting for the first: a deadlock.
+        rows = [*surplus, *([old.pk] if old is not None else [])]
+        list(UserSession.objects.select_for_update().filter(pk__in=rows).order_by("pk")
+             .values_list("pk", flat=True))
+        ended = 0
+        if old is not None:
+            ended += sessions_end(old.user, request=request, reason="replaced", only=old.pk)
+        if surplus:
+            ended += sessions_end(user, request=request, reason="session_limit", only=surplus)
+    return ended
 
 
 def session_write(request) -> None:
