@@ -234,8 +234,8 @@ class AccountsSettings(AppSettings):
 
     @property
     def BREACHED_PASSWORD_API_TIMEOUT(self) -> float:
-        """Seconds the range API has to answer: no wait on it (connecting, each read) lasts
-        longer, and an answer still arriving after them is given up on; either way the check
+        """Seconds the range API check may take in all (the name lookup, connecting, the
+        answer however slowly it arrives): a check still waiting then is given up on, and
         counts as unavailable. A number above 0 (``authsuite_accounts.E015``)."""
         return self._setting("BREACHED_PASSWORD_API_TIMEOUT", 2.0)
 

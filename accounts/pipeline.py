@@ -326,6 +326,8 @@ def _complete_writes(request, user, state: LoginState) -> None:
     # session, receivers' records): one commit instead of one per write, and no session
     # left half recorded if one of them fails.
     with transaction.atomic():
+        # The tracked session of this browser, if it was signed in: this sign-in replaces it.
+        replaced = sessions.current_session_id(request)
         # django.contrib.auth.login rotates the session key (or flushes a session that
         # belonged to someone else) and updates last_login.
         auth.login(request, user, backend=BACKEND)
@@ -335,7 +337,7 @@ def _complete_writes(request, user, state: LoginState) -> None:
         else:
             request.session.set_expiry(0)
         sessions.session_start(request, user, remember=state.remember)
-        sessions.sessions_limit(request, user)
+        sessions.sessions_limit(request, user, replaced=replaced)
         lockout.device_remember(request, user)
         signals.login_succeeded.send(
             sender=user.__class__, request=request, user=user, method=state.method,

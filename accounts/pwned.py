@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -81,31 +83,116 @@ def _read(response, deadline: float) -> bytes:
 
 
 def range_fetch(prefix: str, *, base_url: str, timeout: float) -> str:
-    """The range answer for ``prefix`` (five upper-case hex digits), as text."""
+    """The range answer for ``prefix`` (five upper-case hex digits), as text, within
+    ``timeout`` seconds in all.
+
+    The request runs on a thread of its own, which the caller waits for that long at most:
+    a socket timeout bounds each wait on the network, not their sum, and no socket timeout
+    bounds the name lookup at all. A lookup that hangs, a host whose addresses each take the
+    timeout to refuse, a status line and headers trickled in a byte at a time would
+    otherwise hold the request (a sign-up, a password change) for as long as they last.
+    Given up on, the request's connection is shut, so its thread ends too.
+    """
     url = range_url(base_url, prefix)
     # urllib would also open file:, ftp: and data: URLs; a base URL is checked at startup
     # (authsuite_accounts.E014), and here again, so that no setting can read a local file.
     if not url.lower().startswith(("https://", "http://")):
         raise BreachCheckUnavailable("the base URL is not an http(s) URL")
-    # Environment proxies (HTTPS_PROXY, NO_PROXY) are honoured: egress often goes through one.
-    opener = urllib.request.build_opener(_NoRedirects)
-    deadline = time.monotonic() + timeout
-    try:
-        request = urllib.request.Request(url, headers={  # noqa: S310 - scheme checked above
+    fetch = _Fetch(url, timeout)
+    worker = threading.Thread(target=fetch.run, name="authsuite-breach-check", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        fetch.cancel()
+        raise BreachCheckUnavailable("the service did not answer in time")
+    return fetch.result()
+
+
+class _Fetch:
+    """One request to the range API, made by :meth:`run` on a worker thread, and given up
+    on by :meth:`cancel` from the caller's."""
+
+    def __init__(self, url: str, timeout: float):
+        self.url = url
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._socket = None
+        self._body: bytes | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._body = self._get()
+        except BreachCheckUnavailable as exc:
+            self._error = exc
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            self._error = BreachCheckUnavailable(_reason(exc))
+        except Exception as exc:  # raised in the caller's thread, as it was raised here
+            self._error = exc
+
+    def result(self) -> str:
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._body.decode("ascii")
+        except UnicodeDecodeError:
+            raise BreachCheckUnavailable("the answer is not a range answer (not ASCII)") from None
+
+    def cancel(self) -> None:
+        """The caller stopped waiting: shut the connection, if there is one, so that the
+        read it is blocked in ends now; one still being opened is closed once it is."""
+        with self._lock:
+            self._cancelled = True
+            sock = self._socket
+        if sock is not None:
+            try:
+                # socket.socket's own shutdown, also for a TLS socket: the read blocked on it
+                # returns, and the TLS object it reads through is left to that read.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed meanwhile
+
+    def _connected(self, sock) -> None:
+        with self._lock:
+            if not self._cancelled:
+                self._socket = sock
+                return
+        sock.close()  # opened after the caller gave up (a slow name lookup): send nothing
+        raise BreachCheckUnavailable("the service did not answer in time")
+
+    def _connection_class(self, http_class):
+        fetch = self
+
+        class Connection(http_class):
+            def connect(self):
+                super().connect()
+                fetch._connected(self.sock)
+
+        return Connection
+
+    def _get(self) -> bytes:
+        fetch = self
+
+        class HTTPHandler(urllib.request.HTTPHandler):
+            def do_open(self, http_class, req, **kwargs):
+                return super().do_open(fetch._connection_class(http_class), req, **kwargs)
+
+        class HTTPSHandler(urllib.request.HTTPSHandler):
+            def do_open(self, http_class, req, **kwargs):
+                return super().do_open(fetch._connection_class(http_class), req, **kwargs)
+
+        # Environment proxies (HTTPS_PROXY, NO_PROXY) are honoured: egress often goes
+        # through one.
+        opener = urllib.request.build_opener(_NoRedirects, HTTPHandler, HTTPSHandler)
+        request = urllib.request.Request(self.url, headers={  # noqa: S310 - scheme checked
             "Add-Padding": "true", "User-Agent": USER_AGENT, "Accept": "text/plain",
         })
-        with opener.open(request, timeout=timeout) as response:
+        with opener.open(request, timeout=self.timeout) as response:
             if response.status != 200:
                 raise BreachCheckUnavailable(f"the service answered HTTP {response.status}")
-            body = _read(response, deadline)
-    except BreachCheckUnavailable:
-        raise
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise BreachCheckUnavailable(_reason(exc)) from None
-    try:
-        return body.decode("ascii")
-    except UnicodeDecodeError:
-        raise BreachCheckUnavailable("the answer is not a range answer (not ASCII)") from None
+            return _read(response, self.deadline)
 
 
 def range_count(body: str, suffix: str) -> int:

@@ -48,21 +48,45 @@ def session_start(request, user, *, remember: bool) -> int:
     return pk
 
 
-def sessions_limit(request, user) -> int:
+def sessions_limit(request, user, *, replaced: int | None = None) -> int:
     """End ``user``'s least recently used sessions past ``MAX_SESSIONS``, keeping the one
-    this request just started (ASVS 5.0 7.1.2). Returns how many it ended.
+    this request just started (ASVS 5.0 7.1.2), and the session ``replaced``: the one this
+    browser had until it signed in again (its key rotated, or its data flushed for another
+    account), which nothing can use any more. Returns how many it ended.
 
     The newest sign-in wins rather than being refused: refusing it would let whoever holds
-    the account's other sessions keep its owner out.
+    the account's other sessions keep its owner out. A replaced session left open would be
+    listed and counted as another one, and kept over a real one the limit then ended.
     """
+    current = current_session_id(request)
+    old = None
+    if replaced is not None and replaced != current:
+        old = (UserSession.objects.filter(pk=replaced, ended_at__isnull=True)
+               .select_related("user").first())
+    surplus = []
     limit = app_settings.MAX_SESSIONS
-    if limit is None:
+    if limit is not None:
+        others = sessions_alive(user).exclude(pk=current)
+        if old is not None:
+            others = others.exclude(pk=old.pk)
+        surplus = list(others.order_by("-last_seen_at", "-pk").values_list("pk", flat=True)
+                       [limit - 1:])
+    if old is None and not surplus:
         return 0
-    others = sessions_alive(user).exclude(pk=current_session_id(request))
-    ended = 0
-    for pk in list(others.order_by("-last_seen_at", "-pk")
-                   .values_list("pk", flat=True)[limit - 1:]):
-        ended += sessions_end(user, request=request, reason="session_limit", only=pk)
+    with transaction.atomic():
+        # Every row to end locked first, together, in key order as every request that ends
+        # sessions locks them. One at a time (the replaced one, then the least recently
+        # used), the sign-in would hold a row while waiting for another that such a
+        # request (the user's "end other sessions", staff's "end all sessions") holds while
+        # waiting for the first: a deadlock.
+        rows = [*surplus, *([old.pk] if old is not None else [])]
+        list(UserSession.objects.select_for_update().filter(pk__in=rows).order_by("pk")
+             .values_list("pk", flat=True))
+        ended = 0
+        if old is not None:
+            ended += sessions_end(old.user, request=request, reason="replaced", only=old.pk)
+        if surplus:
+            ended += sessions_end(user, request=request, reason="session_limit", only=surplus)
     return ended
 
 
@@ -153,7 +177,8 @@ def _end_rows(rows, reason: str, now) -> int:
 
 
 def sessions_end(user, *, request=None, reason: str, keep=None, only=None, by=None) -> int:
-    """End ``user``'s active sessions, except ``keep`` (a row id); or only row ``only``.
+    """End ``user``'s active sessions, except ``keep`` (a row id); or only ``only`` (a row
+    id, or a list of them).
 
     Returns how many this call ended. Each session it ended sends ``session_ended``, with
     ``by``: the staff member who ended them, if it was not the user.
@@ -161,7 +186,11 @@ def sessions_end(user, *, request=None, reason: str, keep=None, only=None, by=No
     active = UserSession.objects.filter(user=user, ended_at__isnull=True)
     if keep is not None:
         active = active.exclude(pk=keep)
-    if only is not None:
+    if isinstance(only, list):
+        active = active.filter(pk__in=only)
+    elif only is not None:
+        # An exact lookup: an id the column cannot hold (from a URL) matches nothing, where
+        # an IN of it would fail in the database driver.
         active = active.filter(pk=only)
     # The rows still open are locked, in key order (two callers lock them in one order: no
     # deadlock), then ended: two requests ending the same sessions at once (the user's two
@@ -221,8 +250,10 @@ class SessionTrackingMiddleware:
         row = UserSession.objects.filter(pk=sid, user_id=user.pk).first() if sid else None
         if row is None:
             # Signed in by code outside the pipeline (force_login, a third-party view):
-            # adopt the session so it is listed and can be ended.
+            # adopt the session so it is listed and can be ended. It is a sign-in all the
+            # same, and counts against MAX_SESSIONS as one.
             session_start(request, user, remember=False)
+            sessions_limit(request, user)
             return
         if row.ended_at is not None:
             self._sign_out(request)

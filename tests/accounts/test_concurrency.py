@@ -379,3 +379,29 @@ def test_a_session_timed_out_while_staff_end_it_is_recorded_once(user, password,
     row.refresh_from_db()
     assert row.end_reason == "staff"
     assert _ended_events() == [row.pk]
+
+
+def test_a_sign_in_past_the_session_limit_while_staff_end_the_sessions_never_deadlocks(
+        user, password, settings):
+    # The sign-in ended the surplus sessions one at a time, least recently used last: it
+    # held the newer row's lock and waited for the older one, which staff ending every
+    # session (in key order, as every other request ends them) held while waiting for the
+    # newer one. PostgreSQL broke the deadlock with an error: a 500 on one of the two.
+    for n in range(2):
+        signed_in_api(Client(), user.email, password, REMOTE_ADDR=f"192.0.2.{n}")
+    older, newer = UserSession.objects.filter(user=user).order_by("pk").values_list(
+        "pk", flat=True)
+    now = timezone.now()
+    UserSession.objects.filter(pk=older).update(last_seen_at=now - timedelta(minutes=10))
+    UserSession.objects.filter(pk=newer).update(last_seen_at=now - timedelta(minutes=5))
+    settings.AUTHSUITE_ACCOUNTS_MAX_SESSIONS = 1
+    browser = Client()
+
+    (response,) = _held_then_raced(
+        [older], [lambda: signed_in_api(browser, user.email, password)],
+        meanwhile=lambda: sessions.sessions_end(user, reason="staff"))
+
+    assert response.status_code == 200
+    assert sorted(UserSession.objects.filter(user=user, ended_at__isnull=True)
+                  .values_list("pk", flat=True)) == [browser.session["_authsuite_sid"]]
+    assert _ended_events() == [older, newer]  # each once, by staff

@@ -48,3 +48,14 @@ def test_the_demo_runs_with_debug_on():
         call_command("demo_user", stdout=StringIO())
 
     assert get_user_model().objects.get(email="demo@example.com").check_password(DEMO_PASSWORD)
+
+
+def test_the_published_password_typed_in_another_form_is_refused_too():
+    """Passwords are hashed in their normal form (NFKC): typed in full-width letters, the
+    published password is the one the account would be signed in to with."""
+    full_width = "ｄｅｍｏ－ｐａｓｓｗｏｒｄ－２０２６"
+
+    with override_settings(DEBUG=False), pytest.raises(CommandError, match="published"):
+        call_command("demo_user", "--password", full_width, stdout=StringIO())
+
+    assert not get_user_model().objects.filter(email="demo@example.com").exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,6 +91,8 @@ class RangeHandler(BaseHTTPRequestHandler):
             body = b"\xff\xfe" + body
         elif mode == "trickle":
             return self._trickle(body)
+        elif mode == "trickle_headers":
+            return self._trickle_headers()
         self._answer(200, body)
 
     def _answer(self, status: int, body: bytes):
@@ -109,6 +112,18 @@ class RangeHandler(BaseHTTPRequestHandler):
                 return
             self.wfile.write(line)
             self.wfile.flush()
+
+    def _trickle_headers(self):
+        """The status line, then a header a byte now and then for four seconds: every read
+        is quick, the headers slow."""
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        self.wfile.flush()
+        for _ in range(40):
+            if self.server.release.wait(0.1):
+                return
+            self.wfile.write(b"a")
+            self.wfile.flush()
+        self.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
 
 
 @pytest.fixture
@@ -344,6 +359,50 @@ def test_a_slow_service_is_given_up_on_after_the_timeout(range_api, settings):
     with pytest.raises(BreachCheckUnavailable, match="did not answer in time"):
         PwnedPasswordsChecker().is_breached(CLEAN)
     assert 0.25 < time.monotonic() - started < 3
+
+
+def test_headers_trickled_in_are_given_up_on_after_the_timeout(range_api, settings):
+    """Each byte of the header arrives within the timeout: only the time of the whole check
+    bounds it, and the sign-up waits that long, not as long as the service keeps talking."""
+    settings.AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_TIMEOUT = 0.5
+    range_api.mode = "trickle_headers"
+    started = time.monotonic()
+    with pytest.raises(BreachCheckUnavailable, match="did not answer in time"):
+        PwnedPasswordsChecker().is_breached(CLEAN)
+    assert time.monotonic() - started < 2
+
+
+@pytest.fixture
+def slow_name_lookup(monkeypatch, range_api, settings):
+    """``pwned.test`` is the local service, found by a name lookup that takes seconds (no
+    socket timeout bounds one); the lookup ends when the test releases it."""
+    lookup = socket.getaddrinfo
+    released = threading.Event()
+
+    def slow(host, *args, **kwargs):
+        if host == "pwned.test":
+            released.wait(10)
+            host = "127.0.0.1"
+        return lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    settings.AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_URL = (
+        f"http://pwned.test:{range_api.server_address[1]}")
+    yield released
+    released.set()
+
+
+def test_a_slow_name_lookup_is_given_up_on_after_the_timeout(range_api, settings,
+                                                             slow_name_lookup):
+    settings.AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_TIMEOUT = 0.4
+    started = time.monotonic()
+    with pytest.raises(BreachCheckUnavailable, match="did not answer in time"):
+        PwnedPasswordsChecker().is_breached(CLEAN)
+    assert time.monotonic() - started < 2
+    # The lookup given up on ends later: nothing is asked of the service then.
+    slow_name_lookup.set()
+    time.sleep(0.5)
+    assert range_api.requests == []
 
 
 @pytest.mark.parametrize(("failure", "reason"), [

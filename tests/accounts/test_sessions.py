@@ -27,6 +27,7 @@ from tests.accounts.support import (
     signed_in_api,
     signed_in_html,
 )
+from tests.factories import UserFactory
 from tests.helpers import user_admin_url
 
 pytestmark = pytest.mark.django_db
@@ -375,6 +376,63 @@ def test_a_limit_of_one_keeps_the_newest_sign_in(user, password, clock):
 
     assert is_signed_in(desktop)
     assert not is_signed_in(laptop)
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_MAX_SESSIONS=2)
+def test_signing_in_again_in_the_same_browser_ends_its_session_not_another(user, password,
+                                                                           clock):
+    """The browser's session before it signed in again (its key rotated) can no longer be
+    used: left open, it was listed, counted as another session, and kept over a real one
+    that the limit then ended."""
+    phone, laptop = chrome(), firefox()
+    signed_in_html(phone, user.email, password)
+    clock.shift(120)
+    signed_in_html(laptop, user.email, password)
+    before = row_of(laptop).pk
+    clock.shift(120)
+
+    signed_in_api(laptop, user.email, password)
+
+    assert is_signed_in(phone) and is_signed_in(laptop)
+    assert row_of(laptop).pk != before
+    assert UserSession.objects.get(pk=before).end_reason == "replaced"
+    assert sorted(sessions.sessions_alive(user).values_list("pk", flat=True)) == sorted(
+        [row_of(phone).pk, row_of(laptop).pk])
+
+
+def test_signing_in_as_someone_else_in_the_same_browser_ends_the_first_ones_session(
+        user, password):
+    shared = firefox()
+    signed_in_html(shared, user.email, password)
+    first = row_of(shared).pk
+    someone_else = UserFactory(password=password)
+
+    signed_in_html(shared, someone_else.email, password)
+
+    assert UserSession.objects.get(pk=first).end_reason == "replaced"
+    assert not sessions.sessions_alive(user).exists()
+    assert row_of(shared).user_id == someone_else.pk
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_MAX_SESSIONS=1)
+def test_a_session_signed_in_outside_the_pipeline_counts_too(user, password, clock):
+    """A project's own sign-in view (``django.contrib.auth.login``, a single sign-on
+    callback) makes a session the middleware adopts: it is a sign-in past the limit like any
+    other, and ends the least recently used, never the other accounts' sessions."""
+    someone_else = UserFactory(password=password)
+    theirs = browser_at(9)
+    signed_in_html(theirs, someone_else.email, password)
+    laptop = firefox()
+    signed_in_html(laptop, user.email, password)
+    clock.shift(60)
+    elsewhere = chrome()
+    elsewhere.force_login(user)
+
+    assert elsewhere.get("/accounts/").status_code == 200  # adopted here
+
+    assert not is_signed_in(laptop)
+    assert is_signed_in(elsewhere) and is_signed_in(theirs)
+    assert UserSession.objects.get(user=user, ended_at__isnull=False).end_reason == "session_limit"
 
 
 @pytest.mark.parametrize("value", [0, -1, "2", 2.0, True])

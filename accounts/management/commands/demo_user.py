@@ -5,8 +5,9 @@ the password back to the one given, so the demo's documented credentials always 
 
 Those credentials are published (the README, ``scripts/demo.sh``), so with DEBUG off the
 command refuses them: a site that runs it there by mistake would hold an account anyone can
-sign in to (ASVS 5.0 6.3.2, no default accounts). Another password, given with
-``--password``, is accepted as before.
+sign in to (ASVS 5.0 6.3.2, no default accounts), however it is spelled: the password is
+compared in the form it is hashed in. Another password, given with ``--password``, is
+accepted as before.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from django.db import transaction
 
 from accounts.errors import FlowError
 from accounts.flows.email import mark_verified, primary_address
+from accounts.hashers import normalize_password
 from accounts.models import normalize_email
 from accounts.users import get_by_email, new_user
 
@@ -33,7 +35,9 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="Demo User")
 
     def handle(self, *args, email: str, password: str, name: str, **options):
-        if password == DEMO_PASSWORD and not settings.DEBUG:
+        # Compared as it is hashed (NFKC): "ｄｅｍｏ－…" in full-width letters would store
+        # the published password under another spelling.
+        if normalize_password(password) == DEMO_PASSWORD and not settings.DEBUG:
             raise CommandError(
                 "The demo password is published: with DEBUG off, give another one "
                 "with --password.")
