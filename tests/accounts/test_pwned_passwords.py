@@ -138,7 +138,9 @@ def range_api(monkeypatch, settings):
     server.requests = []
     server.release = threading.Event()
     server.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled often: shutting the server down waits for a poll (half a second by default).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
+                              daemon=True)
     thread.start()
     settings.AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_CHECKER = "accounts.passwords.PwnedPasswordsChecker"
     settings.AUTHSUITE_ACCOUNTS_BREACHED_PASSWORD_API_URL = server.url
