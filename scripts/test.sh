@@ -174,14 +174,19 @@ if problems="$(services_problems)"; then
         run_pytest postgres_rest no --basetemp="$RESULTS/tmp-postgres-rest" -m "not browser" \
         --ignore=tests/accounts --ignore=tests/passkeys tests
     step_finish postgres
-    step_finish postgres_rest
+    # The first half done, its database is free: what PostgreSQL decides for a project on
+    # django.contrib.auth's User (its concurrency tests, and the index its login-address
+    # lookup needs) runs there beside the second half, then the browser tests beside it.
     PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" TEST_DB_NAME="$DB_NAME")
-    # What PostgreSQL decides for a project on django.contrib.auth's User: its concurrency
-    # tests, and the index its login-address lookup needs.
-    step "pytest: PostgreSQL on django.contrib.auth's User" \
-        run_pytest postgres_auth_user no --ds=tests.settings_auth_user \
-        -m "postgres and not own_user_model"
+    step_start postgres_auth_user "pytest: PostgreSQL on django.contrib.auth's User" \
+        run_pytest postgres_auth_user no --basetemp="$RESULTS/tmp-postgres-auth-user" \
+        --ds=tests.settings_auth_user -m "postgres and not own_user_model"
     PYTEST_ENV=()
+    step_finish postgres_rest
+    step_start browser "pytest: browser" run_pytest browser yes \
+        --basetemp="$RESULTS/tmp-browser" -m browser
+    step_finish postgres_auth_user
+    step_finish browser
 elif $STRICT; then
     step "pytest: PostgreSQL + Redis, with services and concurrency tests" \
         services_missing "$problems"
@@ -194,7 +199,7 @@ else
     NOTES+=("PostgreSQL + Redis run skipped: services unreachable")
 fi
 
-step "pytest: browser" run_pytest browser yes -m browser
+[ -n "${STARTED[browser]:-}" ] || step "pytest: browser" run_pytest browser yes -m browser
 
 echo
 echo "==> summary"
