@@ -309,3 +309,61 @@ def test_text_emails_keep_their_lines_in_another_language(pseudo, context):
         assert ([bool(line.strip()) for line in translated.splitlines()]
                 == [bool(line.strip()) for line in english.splitlines()]), base
         assert unmarked(translated, list(map(str, context.values())) + ["UTC"]) == [], base
+
+
+class PasskeyMessages(HTMLParser):
+    """The words passkeys.js shows, as a page hands them to it: the data attributes of
+    the elements marked ``data-passkey-messages``, by the name the script reads them by."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: list[dict[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "data-passkey-messages" in attrs:
+            self.found.append({
+                re.sub(r"-(\w)", lambda m: m.group(1).upper(), name.removeprefix("data-")): value
+                for name, value in attrs.items()
+                if name.startswith("data-") and name != "data-passkey-messages"})
+
+
+def passkey_messages(html: str) -> list[dict[str, str]]:
+    parser = PasskeyMessages()
+    parser.feed(html)
+    return parser.found
+
+
+def script_messages() -> dict[str, str]:
+    """The script's own words (its English, for a page that hands it none), and that it
+    reads no other."""
+    source = (ROOT / "passkeys" / "static" / "passkeys" / "passkeys.js").read_text()
+    block = re.search(r"var ENGLISH = \{(.*?)\};", source, re.S).group(1)
+    english = {key: value.encode().decode("unicode_escape")
+               for key, value in re.findall(r'(\w+): "((?:[^"\\]|\\.)*)"', block)}
+    read = set(re.findall(r'text\("(\w+)"\)', source))
+    read |= {key for pair in re.findall(r'text\(\w+ \? "(\w+)" : "(\w+)"\)', source)
+             for key in pair}
+    assert read == set(english)
+    return english
+
+
+@pytest.mark.django_db
+def test_the_passkey_script_speaks_the_pages_language(pseudo, user, password, settings):
+    """What passkeys.js shows (its prompts, its errors) comes from the page, translated,
+    on every page that loads it; in English the page hands it the script's own words."""
+    settings.AUTHSUITE_PASSKEYS_SIGNUP = True
+    english = script_messages()
+    client = password_client(user, password)
+    pages = [client.get(reverse("passkeys:manage")), Client().get(reverse("accounts:login"))]
+    for page in pages:
+        found = passkey_messages(page.content.decode())
+        assert found, page.request["PATH_INFO"]
+        for messages in found:
+            assert set(messages) == set(english)
+            assert all(value.startswith(OPEN) and value.endswith(CLOSE)
+                       for value in messages.values()), messages
+    with translation.override("en"):
+        page = Client().get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="en")
+    (messages,) = passkey_messages(page.content.decode())
+    assert messages == english

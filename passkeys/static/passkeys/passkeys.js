@@ -2,12 +2,31 @@
  *
  * Buttons carry data-passkey="register|login|second-factor|reauth" with data-options-url
  * and data-verify-url; a container with data-passkey-autofill starts conditional UI
- * (passkeys offered in the email field's autofill) where the browser supports it.
+ * (passkeys offered in the email field's autofill) where the browser supports it. The words
+ * it shows come in the page's language from an element marked data-passkey-messages
+ * (passkeys/_script.html), English where a page has none.
  */
 (function () {
   "use strict";
   if (window.authsuitePasskeys) { return; }
   window.authsuitePasskeys = true;
+
+  var ENGLISH = {
+    failed: "Something went wrong.",
+    cancelled: "The passkey request was cancelled or timed out.",
+    alreadyRegistered: "This device already has a passkey for your account.",
+    insecureOrigin: "Passkeys do not work on this address.",
+    unsupported: "This browser does not support passkeys.",
+    prompt: "Follow your browser's prompt\u2026",
+    promptCreate: "Follow your browser's prompt to create the passkey\u2026",
+    checking: "Checking your passkey\u2026",
+    saving: "Saving your passkey\u2026"
+  };
+
+  function text(key) {
+    var element = document.querySelector("[data-passkey-messages]");
+    return (element && element.dataset[key]) || ENGLISH[key];
+  }
 
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -83,7 +102,7 @@
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok) {
-          var message = data && data.error ? data.error.message : "Something went wrong.";
+          var message = data && data.error ? data.error.message : text("failed");
           throw new Error(message);
         }
         return data;
@@ -104,11 +123,11 @@
   }
 
   function explain(error) {
-    if (!error) { return "Something went wrong."; }
-    if (error.name === "NotAllowedError") { return "The passkey request was cancelled or timed out."; }
-    if (error.name === "InvalidStateError") { return "This device already has a passkey for your account."; }
-    if (error.name === "SecurityError") { return "Passkeys do not work on this address."; }
-    return error.message || "Something went wrong.";
+    if (!error) { return text("failed"); }
+    if (error.name === "NotAllowedError") { return text("cancelled"); }
+    if (error.name === "InvalidStateError") { return text("alreadyRegistered"); }
+    if (error.name === "SecurityError") { return text("insecureOrigin"); }
+    return error.message || text("failed");
   }
 
   function supported() { return !!(window.PublicKeyCredential && navigator.credentials); }
@@ -128,7 +147,7 @@
       }
       return navigator.credentials.get(request);
     }).then(function (credential) {
-      show(element, "Checking your passkey…");
+      show(element, text("checking"));
       return post(verifyUrl, { credential: credentialJSON(credential), next: next });
     }).then(function (result) {
       window.location.assign(result.redirect || "/");
@@ -142,7 +161,7 @@
     return post(element.getAttribute("data-options-url"), extra).then(function (json) {
       return navigator.credentials.create({ publicKey: creationOptions(json) });
     }).then(function (credential) {
-      show(element, "Saving your passkey…");
+      show(element, text("saving"));
       return post(element.getAttribute("data-verify-url"), Object.assign({
         credential: credentialJSON(credential), name: nameInput ? nameInput.value : ""
       }, extra));
@@ -156,13 +175,12 @@
     var element = event.target.closest("[data-passkey]");
     if (!element) { return; }
     event.preventDefault();
-    if (!supported()) { show(element, "This browser does not support passkeys.", true); return; }
+    if (!supported()) { show(element, text("unsupported"), true); return; }
     if (pendingConditional) { pendingConditional.abort(); pendingConditional = null; }
     var kind = element.getAttribute("data-passkey");
     element.disabled = true;
-    show(element, kind === "register" || kind === "signup" ? "Follow your browser's prompt to create the passkey…"
-                                      : "Follow your browser's prompt…");
     var creating = kind === "register" || kind === "signup";
+    show(element, text(creating ? "promptCreate" : "prompt"));
     var run = creating ? register(element) : authenticate(element, null);
     run.catch(function (error) {
       element.disabled = false;
