@@ -113,9 +113,9 @@ def _field_code(detail) -> tuple[str, str] | None:
     from a field's validator), with its message: it says more than ``invalid`` does, and a
     client may rely on it as on a flow's code. DRF's own codes (``required``, ``blank``,
     ``max_length``) are no stable codes of the API: those stay ``invalid``."""
-    from authsuite.api.schema import error_codes  # the schema's module imports this one
+    from authsuite.api.schema import error_code_set  # the schema's module imports this one
 
-    own = set(error_codes()) - {CoreError.INVALID}
+    own = error_code_set() - {CoreError.INVALID}
     stack = [detail]
     while stack:
         item = stack.pop(0)

@@ -14,12 +14,14 @@ only its success.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from enum import StrEnum
 from importlib import import_module
 
 from django.apps import apps
 from django.conf import settings
+from django.core.signals import setting_changed
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -117,8 +119,14 @@ def error(description: str) -> OpenApiResponse:
     return OpenApiResponse(description=description)
 
 
-def error_codes() -> list[str]:
-    """Every error code of the core and of the installed apps, sorted."""
+@functools.cache
+def error_code_set() -> frozenset[str]:
+    """Every error code of the core and of the installed apps.
+
+    Found once per process, as the installed apps do not change (``override_settings`` of
+    ``INSTALLED_APPS`` forgets it): the API's error handler asks on every refusal with field
+    errors, and each app without an ``errors`` module would cost a failed import each time.
+    """
     codes = {str(code) for code in CoreError}
     for config in apps.get_app_configs():
         try:
@@ -130,7 +138,20 @@ def error_codes() -> list[str]:
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, StrEnum) and value is not StrEnum:
                 codes.update(str(code) for code in value)
-    return sorted(codes)
+    return frozenset(codes)
+
+
+def error_codes() -> list[str]:
+    """Every error code of the core and of the installed apps, sorted."""
+    return sorted(error_code_set())
+
+
+def _forget_error_codes(*, setting, **kwargs) -> None:
+    if setting == "INSTALLED_APPS":
+        error_code_set.cache_clear()
+
+
+setting_changed.connect(_forget_error_codes, dispatch_uid="authsuite.api.schema.error_codes")
 
 
 def error_schema() -> dict:

@@ -341,3 +341,32 @@ def test_every_unsafe_operation_documents_the_csrf_header(client, schema, user, 
     renamed = client.get("/api/auth/v1/schema/", {"format": "json"}).json()
     parameters = renamed["paths"]["/api/auth/v1/login/"]["post"]["parameters"]
     assert [p["name"] for p in parameters if p["in"] == "header"] == ["X-Xsrf-Token"]
+
+
+def test_refusals_do_not_look_for_the_apps_error_codes_each_time(client, monkeypatch):
+    """The API's error handler asks which codes are the apps' own on every refusal with
+    field errors; they are found once, not by importing each app's ``errors`` module (and
+    failing, for the apps that have none) on each request."""
+    from authsuite.api import schema as schema_module
+
+    imported = []
+    real = schema_module.import_module
+    monkeypatch.setattr(schema_module, "import_module",
+                        lambda name: imported.append(name) or real(name))
+    for _ in range(3):
+        response = client.post("/api/auth/v1/signup/", {"email": "not an address"},
+                               content_type="application/json")
+        assert response.status_code == 400
+        assert response.json()["error"]["fields"]
+    assert len(set(imported)) == len(imported)  # each app's module looked for once at most
+
+
+def test_an_app_installed_later_brings_its_codes(settings):
+    from django.apps import apps
+
+    assert "mfa_locked" in error_codes()
+    settings.INSTALLED_APPS = [name for name in settings.INSTALLED_APPS if name != "mfa"]
+    assert not apps.is_installed("mfa")
+    assert "mfa_locked" not in error_codes()
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "mfa"]
+    assert "mfa_locked" in error_codes()
