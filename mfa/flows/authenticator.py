@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 from django.db import transaction
 from django.db.models import Q
@@ -25,7 +26,13 @@ class Setup:
     device: TOTPDevice
     uri: str
     secret: str
-    svg: str
+
+    @cached_property
+    def svg(self) -> str:
+        """The URI as an inline SVG QR code, drawn when a page or an answer shows it: the
+        drawing is most of what a setup costs, and the page's button that begins one only
+        redirects to the page that shows it."""
+        return totp.qr_svg(self.uri)
 
 
 def _already_enrolled() -> FlowError:
@@ -91,8 +98,7 @@ def _oldest_fresh():
 
 def _setup(device: TOTPDevice, user) -> Setup:
     uri = totp.otpauth_uri(device, address_of(user))
-    return Setup(device=device, uri=uri, secret=totp.base32(totp.device_key(device)),
-                 svg=totp.qr_svg(uri))
+    return Setup(device=device, uri=uri, secret=totp.base32(totp.device_key(device)))
 
 
 def setups_void(user) -> int:

@@ -97,14 +97,19 @@ def test_beginning_a_setup_needs_the_csrf_token(user, password):
     assert not TOTPDevice.objects.filter(user=user).exists()
 
 
-def test_the_button_begins_the_setup_and_shows_it(signed_in, user):
+def test_the_button_begins_the_setup_and_shows_it(signed_in, user, monkeypatch):
+    drawn = []
+    draw = totp.qr_svg
+    monkeypatch.setattr(totp, "qr_svg", lambda uri: drawn.append(uri) or draw(uri))
     response = signed_in.post(SETUP, {"action": "begin"})
     assert response.status_code == 302 and response["Location"] == SETUP
     assert not TOTPDevice.objects.get(user=user).confirmed
+    assert drawn == []  # the QR code is drawn by the page that shows it, not by the button
     page = signed_in.get(SETUP).content.decode()
     assert page_secret(page.encode()) == totp.base32(totp.device_key(
         TOTPDevice.objects.get(user=user)))
     assert "Start setup" not in page
+    assert len(drawn) == 1
 
 
 def test_setup_page_shows_a_local_svg_qr_code_and_the_key(signed_in, user):
