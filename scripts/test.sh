@@ -156,7 +156,7 @@ step_start sqlite "pytest: SQLite + local memory" run_pytest sqlite no \
     -m "not services and not postgres and not browser"
 step_start auth_user "pytest: on django.contrib.auth's User" run_pytest auth_user no \
     --basetemp="$RESULTS/tmp-auth-user" --ds=tests.settings_auth_user \
-    -m "not services and not postgres and not browser and not own_user_model"
+    -m "not services and not postgres and not browser and not own_user_model and not own_settings"
 step_finish sqlite
 step_finish auth_user
 
@@ -180,7 +180,7 @@ if problems="$(services_problems)"; then
     PYTEST_ENV=(DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" TEST_DB_NAME="$DB_NAME")
     step_start postgres_auth_user "pytest: PostgreSQL on django.contrib.auth's User" \
         run_pytest postgres_auth_user no --basetemp="$RESULTS/tmp-postgres-auth-user" \
-        --ds=tests.settings_auth_user -m "postgres and not own_user_model"
+        --ds=tests.settings_auth_user -m "postgres and not own_user_model and not own_settings"
     PYTEST_ENV=()
     step_finish postgres_rest
     step_start browser "pytest: browser" run_pytest browser yes \

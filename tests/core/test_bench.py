@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+
+# A process of its own on settings of its own: the run on auth.User would repeat it as is.
+pytestmark = pytest.mark.own_settings
 KEYS = {
     "name", "value", "unit", "baseline", "ratio", "goal", "login_median_s", "verify_median_s",
     "logins_per_second_per_core", "empty_post_after_hash_s", "empty_post_after_pause_s",

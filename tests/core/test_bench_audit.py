@@ -19,7 +19,8 @@ KEYS = {
     "login_unaudited_median_s",
 }
 
-pytestmark = pytest.mark.postgres
+# A process of its own on settings of its own: the run on auth.User would repeat it as is.
+pytestmark = [pytest.mark.postgres, pytest.mark.own_settings]
 
 
 def run_bench(*args: str, database_url: str | None) -> subprocess.CompletedProcess:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.core.test_bench import run_bench
 
 FLOWS = {"signup", "login", "magic_link", "password_reset"}
+
+# A process of its own on settings of its own: the run on auth.User would repeat it as is.
+pytestmark = pytest.mark.own_settings
 
 
 def test_enumeration_benchmark_prints_its_json_last():

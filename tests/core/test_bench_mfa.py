@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+
+# A process of its own on settings of its own: the run on auth.User would repeat it as is.
+pytestmark = pytest.mark.own_settings
 KEYS = {
     "name", "value", "unit", "baseline", "ratio", "goal", "queries_per_challenge",
     "queries_per_login_challenge", "queries_per_page", "challenge_median_s", "page_median_s",

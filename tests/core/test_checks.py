@@ -480,6 +480,7 @@ def _check_deploy(tmp_path, **env_overrides) -> str:
     return result.stdout + result.stderr
 
 
+@pytest.mark.own_settings  # manage.py in a process of its own, on the settings named
 @pytest.mark.parametrize("email_url", ["", "smtp://smtp.example.com:25"])
 def test_the_demo_settings_produce_none(tmp_path, email_url):
     output = _check_deploy(tmp_path, DJANGO_SETTINGS_MODULE="authsuite.settings",
@@ -488,6 +489,7 @@ def test_the_demo_settings_produce_none(tmp_path, email_url):
     assert [i for i in ALL_IDS if f"({i})" in output] == [], output
 
 
+@pytest.mark.own_settings  # manage.py in a process of its own, on the settings named
 def test_the_production_settings_produce_none(tmp_path):
     output = _check_deploy(
         tmp_path, DJANGO_SETTINGS_MODULE="authsuite.settings_production",

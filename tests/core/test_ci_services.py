@@ -12,6 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BROWSER_TEST = "tests/e2e/test_account_pages.py"
 
+# A pytest process of its own, whose outcome turns on Chromium alone: the run on auth.User
+# would repeat it as is.
+pytestmark = pytest.mark.own_settings
+
 
 def run_browser_tests(ci: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "CI": ci, "CHROMIUM_PATH": "/nonexistent/chromium"}

@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+
+# A process of its own on settings of its own: the run on auth.User would repeat it as is.
+pytestmark = pytest.mark.own_settings
 
 FLOW = """
 import json

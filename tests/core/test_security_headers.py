@@ -488,6 +488,7 @@ def test_production_api_answers_carry_hsts(in_production, user, password):
     assert_secure_headers(response)
 
 
+@pytest.mark.own_settings  # manage.py in a process of its own, on the settings named
 def test_check_deploy_passes_on_the_production_profile(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
