@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.errors import FlowError
 from accounts.flows.email import address_proven_required
@@ -22,10 +23,13 @@ from mfa.models import RecoveryCodeSet, TOTPDevice
 
 @dataclass
 class Setup:
+    """An authenticator app's setup, as shown to be scanned. Its ``repr`` shows the device
+    only: the rest is the key, which an error report would show wherever a Setup is."""
+
     device: TOTPDevice
-    uri: str
-    secret: str
-    svg: str
+    uri: str = field(repr=False)
+    secret: str = field(repr=False)
+    svg: str = field(repr=False)
 
 
 def _already_enrolled() -> FlowError:
@@ -89,6 +93,7 @@ def _oldest_fresh():
     return timezone.now() - SETUP_LIFETIME
 
 
+@sensitive_variables()
 def _setup(device: TOTPDevice, user) -> Setup:
     uri = totp.otpauth_uri(device, address_of(user))
     return Setup(device=device, uri=uri, secret=totp.base32(totp.device_key(device)),
@@ -100,6 +105,7 @@ def setups_void(user) -> int:
     return TOTPDevice.objects.filter(user=user, confirmed=False).delete()[0]
 
 
+@sensitive_variables("code", "new_codes")
 def totp_activate(request, *, user, code: str) -> list[str]:
     """Confirm the pending device with a valid code. Returns new recovery codes (shown
     once) when the user had none."""
