@@ -3,6 +3,7 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import credentials
 from accounts.users import get_by_email
@@ -15,6 +16,9 @@ class EmailBackend(ModelBackend):
     out: the sessions of the user it returns accept the older hashes of the same password.
     """
 
+    # Nearer than Django's own authenticate(), whose marking names only its "credentials".
+    # raw_password: Django's set_password, below, holds the password under that name.
+    @sensitive_variables("password", "raw_password")
     def authenticate(self, request, email=None, password=None, **kwargs):
         if email is None:
             email = kwargs.get(get_user_model().USERNAME_FIELD)

@@ -28,6 +28,7 @@ from django.contrib.auth.hashers import check_password, get_hasher
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.app_settings import app_settings
 from accounts.models import PasswordRehash
@@ -99,6 +100,8 @@ def attach(user, *, preload: bool = False):
     return user
 
 
+# Every local is the password or its stored hash; so are those of the hashers beneath.
+@sensitive_variables()
 def password_matches(user, raw_password: str) -> bool:
     """``user.check_password``, with a stored hash that needs bringing up to date stored
     again only if it is still the one checked, and the step recorded with it.
@@ -136,11 +139,13 @@ def password_matches(user, raw_password: str) -> bool:
     return check_password(raw_password, encoded, store_again)
 
 
+@sensitive_variables()
 def too_long(raw_password: str) -> bool:
     """Whether ``raw_password``, as typed, is longer than any password the suite sets."""
     return len(raw_password) > PASSWORD_MAX
 
 
+@sensitive_variables()
 def _adopted(raw_password: str, encoded: str) -> str | None:
     """The checked hash ``encoded`` taken over as it is by the configured hasher, if it can
     (``NormalizingArgon2idPasswordHasher.adopt``), sparing the sign-in a second hash."""

@@ -6,6 +6,7 @@ import functools
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.app_settings import app_settings
 from accounts.credentials import PASSWORD_MAX
@@ -112,6 +113,8 @@ def checked_password_field(label, *, required: bool = True) -> forms.CharField:
 class CleanTextMixin:
     """Control characters have no place in a name or an address; refuse them, by name."""
 
+    # cleaned, value: a form's password among the rest.
+    @sensitive_variables("cleaned", "value")
     def clean(self):
         cleaned = super().clean()
         # A copy: add_error() drops the field from cleaned_data while we iterate.
@@ -177,6 +180,7 @@ class NewPasswordForm(forms.Form):
     new_password = _new_password_field(_("New password"))
     new_password_confirm = _new_password_field(_("New password (again)"))
 
+    @sensitive_variables()
     def clean(self):
         cleaned = super().clean()
         first, second = cleaned.get("new_password"), cleaned.get("new_password_confirm")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import unicodedata
 
 from django.contrib.auth.hashers import Argon2PasswordHasher
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.app_settings import app_settings
 
@@ -31,6 +32,7 @@ from accounts.app_settings import app_settings
 PASSWORD_NORMAL_FORM = "NFKC"
 
 
+@sensitive_variables()
 def normalize_password(password):
     """The password as it is hashed: its NFKC form, so that each code point of it counts as
     one character and every way of typing the same password is one string. Anything but a
@@ -67,12 +69,18 @@ class NormalizingArgon2idPasswordHasher(Argon2idPasswordHasher):
 
     algorithm = "argon2_nfkc"
 
+    # Marked here, not only by the suite's callers: Django's password forms, the admin and
+    # ``changepassword`` hash and check through these too. Hidden whole, as the Argon2
+    # library beneath holds the password under names of its own.
+    @sensitive_variables()
     def encode(self, password, salt):
         return super().encode(normalize_password(password), salt)
 
+    @sensitive_variables()
     def verify(self, password, encoded):
         return super().verify(normalize_password(password), encoded)
 
+    @sensitive_variables()
     def adopt(self, password, encoded: str) -> str | None:
         """``encoded``, a hash of ``password`` as typed that was just checked, in this
         hasher's name without hashing again, or None when it must be hashed again.

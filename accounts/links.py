@@ -12,12 +12,15 @@ the other link: sign in to the other site's account, for one.
 
 from __future__ import annotations
 
+from django.views.decorators.debug import sensitive_variables
+
 from authsuite import crypto
 
 _PREFIX = "_authsuite_link_"
 _SEAL = "link-in-session"
 
 
+@sensitive_variables("token")
 def keep(request, kind: str, token: str) -> None:
     """Keep ``token`` as this browser's ``kind`` link (replacing an earlier one), under a
     new session key."""
@@ -34,6 +37,7 @@ def kept(request, kind: str) -> str:
     return (crypto.unseal(sealed, purpose=_SEAL) if sealed else None) or ""
 
 
+@sensitive_variables()
 def reference(token: str) -> str:
     """What a confirmation page says about the token it was shown for."""
     return crypto.token_digest(token, purpose="link-reference")[:32]

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.scripts import staff_spelling
 
@@ -68,6 +69,8 @@ def validate_public_domain(email: str) -> None:
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
+    # raw_password: Django's set_password, below, holds the password under that name.
+    @sensitive_variables("password", "raw_password")
     def _create_user(self, email, password, **extra):
         if not email:
             raise ValueError("An email address is required.")
@@ -76,11 +79,13 @@ class UserManager(BaseUserManager):
         user.save(using=self._db)
         return user
 
+    @sensitive_variables("password")
     def create_user(self, email, password=None, **extra):
         extra.setdefault("is_staff", False)
         extra.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra)
 
+    @sensitive_variables("password")
     def create_superuser(self, email, password=None, **extra):
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)

@@ -39,6 +39,7 @@ from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import credentials, pwned
 from accounts.app_settings import app_settings
@@ -77,6 +78,7 @@ class StableStringValidator:
     category is changed by normalisation, so the password is judged as given.
     """
 
+    @sensitive_variables()
     def validate(self, password, user=None):
         if password.isascii():
             return
@@ -118,6 +120,7 @@ class LengthValidator:
         self.min_length = min_length
         self.max_length = max_length
 
+    @sensitive_variables("password")
     def validate(self, password, user=None):
         if credentials.too_long(password):
             raise ValidationError(
@@ -208,6 +211,7 @@ class BlocklistValidator:
             words.update(_WORD_RE.findall(value))
         return {w for w in words if len(w) >= 4}
 
+    @sensitive_variables()
     def guessable(self, lowered: str) -> bool:
         """A common password as it is, with digits or symbols around it ("Password123!"),
         repeated ("passwordpassword"), a short unit repeated ("aaaaaaaaaaaa", "abcabcabc")
@@ -223,6 +227,7 @@ class BlocklistValidator:
         return bool(candidates & self.common.passwords) or (
             len(lowered) > 1 and _sequence(lowered))
 
+    @sensitive_variables("password", "lowered", "rest")
     def validate(self, password, user=None):
         lowered = normalize_password(password).lower()
         # Mostly context words: removing all of them (longest first) leaves less than half.
@@ -256,6 +261,7 @@ class BreachedPasswordChecker:
         raise NotImplementedError
 
 
+@sensitive_variables()
 def _sha1_hex(password: str) -> str:
     # A lone surrogate (StableStringValidator's to refuse) has no UTF-8 form and is in no
     # corpus: encoded anyway, so that a check answers instead of raising.
@@ -275,6 +281,7 @@ class LocalListChecker(BreachedPasswordChecker):
     def __init__(self, path: str | None = None):
         self.path = path or app_settings.BREACHED_PASSWORD_FILE
 
+    @sensitive_variables("password")
     def is_breached(self, password: str) -> bool:
         if not self.path:
             return False
@@ -305,6 +312,7 @@ class PwnedPasswordsChecker(BreachedPasswordChecker):
         self.timeout = float(timeout or app_settings.BREACHED_PASSWORD_API_TIMEOUT)
         self.min_count = max(1, int(min_count or app_settings.BREACHED_PASSWORD_MIN_COUNT))
 
+    @sensitive_variables("password")
     def is_breached(self, password: str) -> bool:
         seen = pwned.sightings(_sha1_hex(password), base_url=self.base_url, timeout=self.timeout)
         return seen >= self.min_count
@@ -336,6 +344,9 @@ def breached_checker() -> BreachedPasswordChecker | None:
 class BreachedPasswordValidator:
     """Rejects passwords the configured breached-password checker knows."""
 
+    # Hidden whole: a project's own checker, beneath, may hold the password or its digest
+    # under any name.
+    @sensitive_variables()
     def validate(self, password, user=None):
         checker = breached_checker()
         if checker is None:
@@ -406,9 +417,13 @@ class NormalFormValidator:
         (self.validator,) = get_password_validators([{"NAME": validator,
                                                       "OPTIONS": options or {}}])
 
+    # Hidden whole: the wrapped validator, Django's or the project's, may hold the password
+    # under any name.
+    @sensitive_variables()
     def validate(self, password, user=None):
         self.validator.validate(normalize_password(password), normal_form_view(user))
 
+    @sensitive_variables()
     def password_changed(self, password, user=None):
         """Django calls this after a password is set; passed on to a validator that has it,
         with the user itself: a validator may keep something about it (a password history)."""

@@ -22,6 +22,8 @@ import time
 import urllib.error
 import urllib.request
 
+from django.views.decorators.debug import sensitive_variables
+
 import authsuite
 
 #: More than any real answer (a padded range is a few hundred to two thousand lines of 40
@@ -216,6 +218,9 @@ def range_count(body: str, suffix: str) -> int:
     return count
 
 
+# Hidden whole, with the range request and the matching beneath: the digest is the
+# password's unsalted SHA-1, as good as the password itself for a guessable one.
+@sensitive_variables()
 def sightings(digest: str, *, base_url: str, timeout: float) -> int:
     """Times the password whose upper-case SHA-1 hex digest is ``digest`` was seen in
     breaches, asking the range API for the digest's first five digits only."""

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from django.db import router
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.models import OneTimeToken, normalize_email
 from accounts.users import stores_is_active, user_email
@@ -24,6 +25,7 @@ def _now():
     return timezone.now()
 
 
+@sensitive_variables("raw")
 def token_issue(*, user, purpose: str, email: str, lifetime: int) -> str:
     """Create a token and return its raw value (to put in an email, never to store)."""
     now = _now()
@@ -42,11 +44,13 @@ def token_issue(*, user, purpose: str, email: str, lifetime: int) -> str:
     return raw
 
 
+@sensitive_variables()
 def could_be_token(raw: str) -> bool:
     """Whether ``raw`` has the shape of an emailed token, worth a digest and a lookup."""
     return bool(raw) and len(raw) <= MAX_TOKEN_LENGTH and raw.isascii()
 
 
+@sensitive_variables("raw")
 def _usable(raw: str, purpose: str):
     if not could_be_token(raw):
         return OneTimeToken.objects.none()
@@ -65,6 +69,7 @@ def _usable(raw: str, purpose: str):
 TO_LOGIN_ADDRESS = frozenset({Purpose.MAGIC_LINK, Purpose.PASSWORD_RESET, Purpose.REAUTHENTICATE})
 
 
+@sensitive_variables("raw")
 def token_peek(raw: str, *, purpose: str) -> OneTimeToken | None:
     """The usable token for ``raw`` without consuming it (a GET showing a confirmation)."""
     token = _usable(raw, purpose).select_related("user").first()
@@ -74,6 +79,7 @@ def token_peek(raw: str, *, purpose: str) -> OneTimeToken | None:
     return token
 
 
+@sensitive_variables("raw")
 def token_consume(raw: str, *, purpose: str) -> OneTimeToken | None:
     """Use the token: returns it if this call, and no other, consumed it; else None."""
     token = token_peek(raw, purpose=purpose)

@@ -3,6 +3,9 @@
 High-entropy secrets (256-bit tokens) are stored as a keyed HMAC, never with a password
 hasher: a slow hash adds nothing against brute force of a 256-bit value and would make every
 link click cost a password hash.
+
+Each helper given a secret or key material hides all its variables from error reports
+(``sensitive_variables``), and so those of the Django and ``cryptography`` code beneath it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Sequence
 from cryptography.fernet import Fernet, InvalidToken
 from django.core import signing
 from django.utils.crypto import constant_time_compare, salted_hmac
+from django.views.decorators.debug import sensitive_variables
 
 from authsuite.app_settings import app_settings
 
@@ -26,11 +30,13 @@ def new_token(nbytes: int = TOKEN_BYTES) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+@sensitive_variables()
 def token_digest(raw: str, *, purpose: str) -> str:
     """Keyed SHA-256 of a token; the purpose is part of the key so digests never cross uses."""
     return salted_hmac(f"authsuite.token.{purpose}", raw, algorithm="sha256").hexdigest()
 
 
+@sensitive_variables()
 def token_digests(raw: str, *, purpose: str) -> list[str]:
     """The digests a token stored before now may have: with SECRET_KEY, then with each of
     ``SECRET_KEY_FALLBACKS``. Rotating SECRET_KEY the way Django documents it must not void
@@ -43,6 +49,7 @@ def token_digests(raw: str, *, purpose: str) -> list[str]:
         for old in settings.SECRET_KEY_FALLBACKS if old)]
 
 
+@sensitive_variables()
 def digest_matches(stored: str, raw: str, *, purpose: str, length: int | None = None) -> bool:
     """Whether ``stored`` is ``raw``'s digest (its first ``length`` characters) under
     SECRET_KEY or one of its fallbacks (:func:`token_digests`)."""
@@ -50,10 +57,12 @@ def digest_matches(stored: str, raw: str, *, purpose: str, length: int | None = 
                for digest in token_digests(raw, purpose=purpose))
 
 
+@sensitive_variables()
 def digests_match(a: str, b: str) -> bool:
     return constant_time_compare(a, b)
 
 
+@sensitive_variables()
 def box_keys() -> list[str]:
     """The secret box's key material, the key that seals first: ``AUTHSUITE_SECRET_BOX_KEY``
     (``SECRET_KEY`` while it is unset), then ``AUTHSUITE_SECRET_BOX_KEY_FALLBACKS``, then,
@@ -68,6 +77,7 @@ def box_keys() -> list[str]:
     return [settings.SECRET_KEY, *fallbacks, *settings.SECRET_KEY_FALLBACKS]
 
 
+@sensitive_variables()
 def _keys(key: str | None, fallbacks: Sequence[str]) -> list[str]:
     """Key material that opens a sealed value, the current key first.
 
@@ -82,11 +92,13 @@ def _keys(key: str | None, fallbacks: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(material for material in chain if material))
 
 
+@sensitive_variables()
 def _fernet(material: str, purpose: str) -> Fernet:
     key = hashlib.sha256(f"authsuite.{purpose}:".encode() + material.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
 
+@sensitive_variables()
 def seal(plaintext: str, *, key: str | None = None, purpose: str = "secretbox") -> str:
     """Encrypt and authenticate ``plaintext`` for storage (AES-128-CBC + HMAC, Fernet),
     always with the current key.
@@ -97,6 +109,7 @@ def seal(plaintext: str, *, key: str | None = None, purpose: str = "secretbox") 
     return _fernet(_keys(key, ())[0], purpose).encrypt(plaintext.encode()).decode()
 
 
+@sensitive_variables()
 def unseal(sealed: str, *, key: str | None = None, purpose: str = "secretbox",
            fallbacks: Sequence[str] = ()) -> str | None:
     """Decrypt a value from :func:`seal`; None when it was tampered with or no key opens it.
@@ -107,6 +120,7 @@ def unseal(sealed: str, *, key: str | None = None, purpose: str = "secretbox",
     return unseal_rotating(sealed, key=key, purpose=purpose, fallbacks=fallbacks)[0]
 
 
+@sensitive_variables()
 def unseal_rotating(sealed: str, *, key: str | None = None, purpose: str = "secretbox",
                     fallbacks: Sequence[str] = ()) -> tuple[str | None, bool]:
     """:func:`unseal`, and whether the current key opened it (False: a fallback did, and
@@ -119,6 +133,7 @@ def unseal_rotating(sealed: str, *, key: str | None = None, purpose: str = "secr
     return None, False
 
 
+@sensitive_variables()
 def sealed_with_current(sealed: str, *, key: str | None = None,
                         purpose: str = "secretbox") -> bool:
     """Whether ``sealed`` opens with the current key (not only with a fallback)."""
@@ -129,6 +144,7 @@ def sealed_with_current(sealed: str, *, key: str | None = None,
     return True
 
 
+@sensitive_variables()
 def signed_value(raw: str, *, salt: str, max_age: int):
     """What ``django.core.signing.dumps`` signed into ``raw`` (a cookie, say), or None:
     forged, expired or malformed alike. A compressed value is refused before it is

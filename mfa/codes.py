@@ -15,7 +15,9 @@ them: a code holding one matches nothing.
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from django.views.decorators.debug import sensitive_variables
 
 from mfa.app_settings import app_settings
 
@@ -35,12 +37,16 @@ class Code:
     ``TOTP_DIGITS`` decimal digits; else ``"recovery_code"``). ``text``: its one spelling,
     ASCII digits for an app's code, a recovery code in lowercase without separators and
     with look-alikes read as the characters they stand for; empty for a code holding a
-    number that is not a decimal digit, which matches nothing."""
+    number that is not a decimal digit, which matches nothing.
+
+    Its ``repr`` leaves the text out: a Code is passed around the flows that check it, and
+    an error report shows every object in a traceback's frames by its ``repr``."""
 
     method: str
-    text: str
+    text: str = field(repr=False)
 
 
+@sensitive_variables()
 def read(typed) -> Code:
     """Read ``typed`` (as a form or a JSON body gave it): NFKC, case folded, every decimal
     digit as its ASCII digit, spaces dropped."""
@@ -53,6 +59,7 @@ def read(typed) -> Code:
     return Code(RECOVERY_CODE, text.replace(RECOVERY_SEPARATOR, "").translate(LOOK_ALIKES))
 
 
+@sensitive_variables()
 def _folded(text: str) -> str | None:
     """``text`` in NFKC, its decimal digits ASCII, case folded; None when it holds a number
     that is not a decimal digit. NFKC already makes full-width digits ASCII, but not the

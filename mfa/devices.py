@@ -6,6 +6,7 @@ from django.db import router
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import authrecord
 from accounts.exports import when
@@ -81,6 +82,7 @@ def can_prove(user) -> bool:
     return bool(ways(user))
 
 
+@sensitive_variables("code")
 def throttled_check(device, code: str) -> tuple[bool, object]:
     """Verify ``code`` (read by ``mfa.codes.read``) with django-otp's exponential back-off
     for this device.

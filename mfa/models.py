@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 from mfa.app_settings import app_settings
@@ -29,12 +30,14 @@ class TOTPDevice(TimestampMixin, ThrottlingMixin, Device):
     def get_throttle_factor(self):
         return app_settings.THROTTLE_FACTOR
 
+    @sensitive_variables("token")
     def verify_token(self, token):
         """django-otp's check of ``token`` as typed: read once (``mfa.codes``), then verified."""
         from mfa import codes
 
         return self.verify_and_record(codes.read(token).text)
 
+    @sensitive_variables("code")
     def verify_and_record(self, code: str, **record) -> bool:
         """Verify ``code`` (read by ``mfa.codes.read``) and, when it is accepted, set
         ``record`` in the same UPDATE."""
@@ -52,12 +55,14 @@ class RecoveryCodeSet(TimestampMixin, ThrottlingMixin, Device):
     def get_throttle_factor(self):
         return app_settings.THROTTLE_FACTOR
 
+    @sensitive_variables("token")
     def verify_token(self, token):
         """django-otp's check of ``token`` as typed: read once (``mfa.codes``), then used up."""
         from mfa import codes
 
         return self.verify_and_record(codes.read(token).text)
 
+    @sensitive_variables("code")
     def verify_and_record(self, code: str, **record) -> bool:
         """Use up ``code`` (read by ``mfa.codes.read``) and, when it was unused, set
         ``record`` on this set."""

@@ -11,6 +11,7 @@ import secrets
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from authsuite import crypto
 from mfa.app_settings import app_settings
@@ -24,14 +25,19 @@ BITS_PER_CODE = CODE_CHARS * 5
 EARLIER_CODE_CHARS = 12
 
 
+@sensitive_variables()
 def _format(raw: str) -> str:
     return "-".join(raw[i:i + 4] for i in range(0, len(raw), 4))
 
 
+@sensitive_variables()
 def _digest(code: str) -> str:
     return crypto.token_digest(code, purpose="mfa-recovery")
 
 
+# Hidden whole: the comprehensions' frames, and Django's bulk_create beneath as it draws the
+# digests from a generator, hold the codes one at a time.
+@sensitive_variables()
 def generate(user) -> list[str]:
     """Replace the user's codes with a fresh set; returns the codes to show once."""
     codes = ["".join(secrets.choice(ALPHABET) for _ in range(CODE_CHARS))
@@ -45,6 +51,7 @@ def generate(user) -> list[str]:
     return [_format(c) for c in codes]
 
 
+@sensitive_variables()
 def consume(device: RecoveryCodeSet, code: str) -> RecoveryCode | None:
     """Use one code, as ``mfa.codes.read`` spelled it (lowercase, no separators, look-alikes
     read): however it was typed, one code has one digest, and is used once. Of two

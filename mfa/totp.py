@@ -9,6 +9,7 @@ import time
 from urllib.parse import quote, urlencode
 
 from django.db import router
+from django.views.decorators.debug import sensitive_variables
 from django_otp.oath import hotp
 
 from authsuite import crypto, db
@@ -35,10 +36,12 @@ class KeyUnreadable(ValueError):
     """No configured key opens a device's sealed TOTP key."""
 
 
+@sensitive_variables()
 def seal_key(key: bytes) -> str:
     return crypto.seal(key.hex(), key=app_settings.ENCRYPTION_KEY or None, purpose=PURPOSE)
 
 
+@sensitive_variables()
 def device_key(device: TOTPDevice) -> bytes:
     """The device's key. One sealed with a key now among the fallbacks is sealed again with
     the current one, so the fallback can be dropped once every device has been used.
@@ -60,10 +63,13 @@ def device_key(device: TOTPDevice) -> bytes:
     return bytes.fromhex(opened)
 
 
+@sensitive_variables()
 def base32(key: bytes) -> str:
     return base64.b32encode(key).decode().rstrip("=")
 
 
+# Hidden whole: urlencode, beneath, holds the key under names of its own.
+@sensitive_variables()
 def otpauth_uri(device: TOTPDevice, account: str) -> str:
     issuer = app_settings.ISSUER or core_settings.SITE_NAME
     # A literal colon separates issuer and account (each encoded on its own): some apps
@@ -76,6 +82,7 @@ def otpauth_uri(device: TOTPDevice, account: str) -> str:
     return f"otpauth://totp/{label}?{query}"
 
 
+@sensitive_variables()
 def qr_svg(uri: str) -> str:
     """The otpauth URI as an inline SVG QR code, generated locally (segno)."""
     import segno
@@ -83,12 +90,16 @@ def qr_svg(uri: str) -> str:
     return segno.make(uri, error="m").svg_inline(scale=4, dark="#1b1f24", light="#ffffff")
 
 
+@sensitive_variables()
 def _well_formed(code: str) -> bool:
     """Whether ``code`` is an app's code as ``mfa.codes.read`` spells it: TOTP_DIGITS ASCII
     digits. Nothing else is compared, so no other spelling can ever match."""
     return len(code) == app_settings.TOTP_DIGITS and code.isascii() and code.isdigit()
 
 
+# Hidden whole: besides the code and the key, the codes of the steps around it are secrets,
+# and so are django-otp's HMAC values beneath.
+@sensitive_variables()
 def matching_step(device: TOTPDevice, code: str) -> int | None:
     """The time step whose code equals ``code`` (read by ``mfa.codes.read``) within the
     tolerance, else None."""
@@ -107,6 +118,7 @@ def matching_step(device: TOTPDevice, code: str) -> int | None:
     return None
 
 
+@sensitive_variables("code")
 def verify(device: TOTPDevice, code: str, **record) -> bool:
     """Accept ``code`` (read by ``mfa.codes.read``) at most once: the step must be newer
     than the last one used, whichever digits it was typed in.

@@ -12,6 +12,7 @@ from itertools import chain
 
 from django.core import signing
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import credentials
 from authsuite import context, crypto
@@ -51,6 +52,14 @@ def trust_lifetime() -> int:
     return app_settings.TRUST_BROWSER_DAYS * 86400
 
 
+# Hidden whole: Django's signing, beneath, holds the token under names of its own.
+@sensitive_variables()
+def _cookie_value(row: TrustedBrowser, user, token: str) -> str:
+    return signing.dumps({"id": row.pk, "u": str(user.pk), "t": token,
+                          "p": _password_tag(user)}, salt=SALT)
+
+
+@sensitive_variables("token", "value")
 def trust_issue(request, response, user) -> TrustedBrowser | None:
     days = app_settings.TRUST_BROWSER_DAYS
     if days <= 0:
@@ -64,8 +73,7 @@ def trust_issue(request, response, user) -> TrustedBrowser | None:
         device=device_name(ctx.user_agent), ip=ctx.ip,
         expires_at=timezone.now() + timedelta(days=days),
     )
-    value = signing.dumps({"id": row.pk, "u": str(user.pk), "t": token,
-                           "p": _password_tag(user)}, salt=SALT)
+    value = _cookie_value(row, user, token)
     response.set_cookie(
         app_settings.TRUST_COOKIE_NAME, value, max_age=days * 86400, httponly=True,
         secure=secure_for(request, app_settings.TRUST_COOKIE_NAME), samesite="Lax", path="/",
@@ -75,6 +83,7 @@ def trust_issue(request, response, user) -> TrustedBrowser | None:
     return row
 
 
+@sensitive_variables("raw", "value")
 def trusted(request, user) -> TrustedBrowser | None:
     raw = request.COOKIES.get(app_settings.TRUST_COOKIE_NAME)
     if not raw or app_settings.TRUST_BROWSER_DAYS <= 0:

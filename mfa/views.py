@@ -11,6 +11,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 from django.views.generic import TemplateView
 
 from accounts import authrecord, pipeline, sessions
@@ -24,6 +25,7 @@ from mfa.forms import ActivateForm, ChallengeForm, RecoveryCodeForm
 TRUSTED_ID_RE = re.compile(r"[0-9]{1,18}")
 
 
+@sensitive_variables()
 def codes_download_href(codes: list[str]) -> str:
     """A data: URL for the "download" link: the codes never go back to the server."""
     return "data:text/plain;charset=utf-8," + quote("\n".join(codes) + "\n")
@@ -118,10 +120,12 @@ class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormV
     def done_url(self) -> str:
         return reverse("mfa:index")
 
+    @sensitive_variables("codes")
     def run(self, form):
         codes = flows.totp_activate(self.request, user=self.user(), code=form.cleaned_data["code"])
         return self.activated(codes)
 
+    @sensitive_variables("codes")
     def activated(self, codes):
         # The signed-in user just proved the new factor: this session now has two.
         authrecord.record_step_up(self.request, ["otp"])
@@ -160,6 +164,7 @@ class RecoveryCodesView(LoginRequiredMixin, ReauthenticationRequiredMixin, AuthP
         context["has_mfa"] = devices.has_mfa(self.request.user)
         return context
 
+    @sensitive_variables("codes")
     def post(self, request, *args, **kwargs):
         try:
             codes = flows.recovery_regenerate(request, user=request.user)
@@ -226,6 +231,7 @@ class ChallengeView(FlowFormView):
                 # verify its user): said, rather than left out unexplained
                 "codes_refused": len(ways) < len(every)}
 
+    @sensitive_variables("code")
     def run(self, form):
         code = form.cleaned_data["code"]
         if self.step_up:
@@ -269,6 +275,7 @@ class EnrollView(TOTPSetupView):
     def done_url(self) -> str:
         return reverse("accounts:login")
 
+    @sensitive_variables("codes")
     def activated(self, codes):
         # The code proved the pending account's new app. The session may be signed in as
         # another account (a sign-in begun in a browser already signed in): that account

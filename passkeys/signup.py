@@ -22,6 +22,7 @@ from django.db import IntegrityError, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import pipeline, tokens
 from accounts import signals as account_signals
@@ -64,6 +65,7 @@ def _invalid() -> FlowError:
     return FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
 
 
+@sensitive_variables("raw")
 def signup_request(request, *, email: str, name: str = "") -> None:
     """Mail a link that completes the sign-up, or, to an address an account holds, a
     notice that it has one: the same answer either way, and no account is made yet.
@@ -88,6 +90,7 @@ def signup_request(request, *, email: str, name: str = "") -> None:
                   lifetime=accounts_settings.EMAIL_VERIFICATION_TIMEOUT)
 
 
+@sensitive_variables("secrets")
 def link_still_live(message, secrets: dict) -> str:
     """The outbox guard of sign-up link mails (``LINK_GUARD``): "" while the link would
     still open (``signup_check``), else why the mail is not sent, so that a send retried
@@ -118,6 +121,7 @@ def _pending_replace(*, email: str, name: str, digest: str) -> PendingSignup | N
         return None
 
 
+@sensitive_variables("raw")
 def _usable(raw: str):
     if not tokens.could_be_token(raw):
         return PendingSignup.objects.none()
@@ -127,6 +131,7 @@ def _usable(raw: str):
     )
 
 
+@sensitive_variables("raw")
 def _live(raw: str) -> PendingSignup | None:
     """The pending sign-up whose link ``raw`` still opens: unused, not voided, not expired,
     and its address held by no account (the owner's account wins over the link)."""
@@ -134,6 +139,7 @@ def _live(raw: str) -> PendingSignup | None:
     return None if pending is None or address_held(pending.email) else pending
 
 
+@sensitive_variables("token")
 def signup_check(request, *, token: str) -> PendingSignup:
     """The pending sign-up of a usable link (GET of its page; consumes nothing).
 
@@ -148,6 +154,7 @@ def signup_check(request, *, token: str) -> PendingSignup:
     return pending
 
 
+@sensitive_variables("token")
 def signup_options(request, *, token: str) -> dict:
     pending = signup_check(request, token=token)
     return ceremonies.registration_options(
@@ -157,6 +164,7 @@ def signup_options(request, *, token: str) -> dict:
     )
 
 
+@sensitive_variables("token")
 def signup_complete(request, *, token: str, credential, name: str = "") -> pipeline.LoginResult:
     """Create the account with its passkey, its address verified, and sign it in."""
     pending = signup_check(request, token=token)

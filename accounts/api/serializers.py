@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.views.decorators.debug import sensitive_variables
 from rest_framework import serializers
 
 from accounts.forms import PASSWORD_MAX
@@ -57,6 +58,8 @@ class NoControlCharsMixin:
     def refuses_control_characters_in(self, name: str) -> bool:
         return "password" not in name
 
+    # attrs, value: a serializer's password among the rest.
+    @sensitive_variables("attrs", "value")
     def validate(self, attrs):
         for name, value in attrs.items():
             if (isinstance(value, str) and self.refuses_control_characters_in(name)

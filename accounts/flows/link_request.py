@@ -22,6 +22,7 @@ from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import signals, tokens
 from accounts.app_settings import app_settings
@@ -137,6 +138,8 @@ def _newer_link_issued(message, *, user, purpose: str) -> bool:
         pk__gt=message.pk, user=user, template=mail_template(purpose)).exists()
 
 
+# message: the mail's fields, its link among them.
+@sensitive_variables("raw", "message")
 def link_issue(request, *, user, purpose: str, origin: str | None = None,
                when: datetime | None = None, by=None) -> dict:
     """Issue ``user`` a link of ``purpose`` to its login address, voiding its older ones,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import auth
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import authrecord, credentials, lockout, pipeline, sessions, signals
 from accounts.errors import AccountsError, FlowError
@@ -15,6 +16,7 @@ from authsuite import context
 GENERIC_FAILURE = "The email address or password is incorrect."
 
 
+@sensitive_variables("password")
 def password_login(
     request, *, email: str, password: str, remember: bool = False, next_url: str = ""
 ) -> pipeline.LoginResult:
@@ -29,6 +31,7 @@ def password_login(
     )
 
 
+@sensitive_variables("password")
 def password_check(request, *, email: str, password: str):
     """The user whose login address and password these are, checked under every protection
     of a sign-in (lockout, rate limits, failure records); FlowError otherwise."""
@@ -96,6 +99,7 @@ def logout(request) -> None:
     signals.logged_out.send(sender=user.__class__, request=request, user=user)
 
 
+@sensitive_variables("password")
 def reauthenticate(request, *, password: str) -> None:
     """Confirm the signed-in user's password and refresh the authentication record."""
     user = request.user
@@ -104,6 +108,7 @@ def reauthenticate(request, *, password: str) -> None:
     signals.reauthenticated.send(sender=user.__class__, request=request, user=user, method="password")
 
 
+@sensitive_variables("password")
 def confirm_password(request, *, user, password: str, method: str,
                      field: str = "password") -> None:
     """Check the signed-in ``user``'s current password; FlowError on ``field`` otherwise.

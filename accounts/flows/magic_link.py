@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import authrecord, links, lockout, pipeline, sessions, signals, tokens
 from accounts.app_settings import app_settings
@@ -38,6 +39,7 @@ def magic_link_request(request, *, email: str) -> None:
     link_request_queue(request, email=identifier, purpose="magic_link")
 
 
+@sensitive_variables("token")
 def magic_link_check(request, *, token: str):
     """The link is still usable (GET of the confirmation page); consumes nothing."""
     _enabled()
@@ -48,6 +50,7 @@ def magic_link_check(request, *, token: str):
     return found
 
 
+@sensitive_variables("token")
 def magic_link_login(request, *, token: str, next_url: str = "") -> pipeline.LoginResult:
     """Consume the link (exactly once, even under concurrent clicks) and begin the pipeline."""
     _enabled()
@@ -78,6 +81,7 @@ def magic_link_login(request, *, token: str, next_url: str = "") -> pipeline.Log
 
 # --- reauthentication by link ---------------------------------------------------------------
 
+@sensitive_variables("raw")
 def reauthentication_link_request(request) -> str:
     """Email the signed-in user a link that confirms it is them, for an account without a
     password (magic links, passkeys): it works once, briefly, and only in this browser,
@@ -104,6 +108,7 @@ def reauthentication_link_request(request) -> str:
     return email
 
 
+@sensitive_variables("token")
 def reauthentication_link_check(request, *, token: str):
     """The link is usable here: by the browser that asked for it, still signed in as its
     account. Consumes nothing (GET of the confirmation page)."""
@@ -117,6 +122,7 @@ def reauthentication_link_check(request, *, token: str):
     return found
 
 
+@sensitive_variables("token")
 def reauthenticate_by_link(request, *, token: str) -> dict:
     """Consume the link and refresh the authentication record (a step up, amr ``email``)."""
     reauthentication_link_check(request, token=token)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import tokens
 from accounts.app_settings import app_settings
@@ -39,6 +40,9 @@ def _where(when: datetime | None = None, *, by=None) -> dict:
             **notices.origin(by=by)}
 
 
+# Hidden whole: Django's reverse() and the URL helpers beneath hold the token, and the link
+# made of it, under names of their own.
+@sensitive_variables()
 def link_message(request, *, template: str, user, email: str, url_name: str, token: str,
                  lifetime: int, token_purpose: str | None = None, guard: str | None = None,
                  origin: str | None = None, when: datetime | None = None, by=None) -> dict:
@@ -71,6 +75,7 @@ def link_message(request, *, template: str, user, email: str, url_name: str, tok
     return message
 
 
+@sensitive_variables("token")
 def send_link(request, *, template: str, user, email: str, url_name: str, token: str,
               lifetime: int, token_purpose: str | None = None, guard: str | None = None,
               by=None) -> None:
@@ -80,6 +85,7 @@ def send_link(request, *, template: str, user, email: str, url_name: str, token:
                                 token_purpose=token_purpose, guard=guard, by=by))
 
 
+@sensitive_variables("secrets", "raw")
 def link_still_live(message, secrets: dict) -> str:
     """The outbox guard of link mails (``LINK_GUARD``): "" while the token the mail's link
     carries would still be accepted, else why the mail is not sent.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import credentials, lockout, pipeline, sessions, signals, tokens
 from accounts.errors import AccountsError, FlowError
@@ -21,6 +22,8 @@ from authsuite.outbox import mail_enqueue
 INVALID_LINK = "This password-reset link is invalid, expired or already used. Request a new one."
 
 
+# raw_password: Django's set_password, below, holds the password under that name.
+@sensitive_variables("password", "raw_password")
 def _set_password(request, user, password: str, *, reason: str, keep_current: bool) -> None:
     """Store the new password, end the other sessions, void reset links, tell the user."""
     user.set_password(password)
@@ -34,6 +37,8 @@ def _set_password(request, user, password: str, *, reason: str, keep_current: bo
     send_notice(request, template="password_changed", user=user)
 
 
+# checked, stored: the account's password hash.
+@sensitive_variables("current_password", "new_password", "checked", "stored")
 def password_change(request, *, user, current_password: str, new_password: str) -> None:
     """Change the signed-in user's password; every other session ends.
 
@@ -94,6 +99,7 @@ def password_reset_send(request, *, user, by=None) -> None:
         mail_enqueue(**link_issue(request, user=user, purpose="password_reset", by=by))
 
 
+@sensitive_variables("token")
 def password_reset_check(request, *, token: str):
     """The reset link's token row if the link can still be used, else ``token_invalid``
     (the same answer for a used, expired, voided or forged link); consumes nothing. Counted
@@ -108,6 +114,7 @@ def password_reset_check(request, *, token: str):
     return found
 
 
+@sensitive_variables("token", "new_password")
 def password_reset_complete(request, *, token: str, new_password: str):
     """Set a new password with a reset link. Signs nobody in: the user then signs in,
     and every later stage (MFA included) still applies."""
@@ -129,6 +136,7 @@ def password_reset_complete(request, *, token: str, new_password: str):
     return user
 
 
+@sensitive_variables("new_password")
 def password_required_change(request, *, user, new_password: str) -> None:
     """The "choose a new password" login stage."""
     if credentials.password_matches(user, new_password):

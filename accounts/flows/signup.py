@@ -9,6 +9,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import pipeline, signals
 from accounts.app_settings import app_settings
@@ -33,6 +34,9 @@ class SignupResult:
     login: pipeline.LoginResult | None = None
 
 
+# Hidden whole, with every validator beneath: Django's and a project's own hold the
+# password under names of their own.
+@sensitive_variables()
 def password_check(password: str, user, *, field: str = "password") -> None:
     """The password policy. A password refused only because the breach check could not be
     made is ``password_check_unavailable`` (the client may try the same one again later);
@@ -58,6 +62,8 @@ def address_taken_answer(request, *, holder, email: str) -> None:
                                       email=email)
 
 
+# raw_password: Django's set_password, below, holds the password under that name.
+@sensitive_variables("password", "raw_password")
 def signup(
     request, *, email: str, password: str, name: str = "", honeypot: str = "",
     next_url: str = "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.shortcuts import redirect
+from django.views.decorators.debug import sensitive_variables
 from django.views.generic import TemplateView
 
 from accounts.app_settings import app_settings
@@ -26,6 +27,7 @@ class SignupView(FlowFormView):
         context["honeypot_field"] = app_settings.SIGNUP_HONEYPOT_FIELD
         return context
 
+    @sensitive_variables("data")
     def run(self, form):
         data = form.cleaned_data
         result = signup(

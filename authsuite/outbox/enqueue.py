@@ -6,6 +6,7 @@ import json
 import logging
 
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from authsuite import context as request_context
 from authsuite import crypto
@@ -15,6 +16,8 @@ from authsuite.models import OutboxMessage
 logger = logging.getLogger("authsuite.outbox")
 
 
+# Hidden whole: json.dumps, beneath, holds the secrets under names of its own.
+@sensitive_variables()
 def row(*, template: str, to: str, context: dict | None = None, secrets: dict | None = None,
         user=None, expires_at=None, guard: str = "") -> dict:
     """The fields of a message's row, its ``secrets`` sealed."""
@@ -23,6 +26,7 @@ def row(*, template: str, to: str, context: dict | None = None, secrets: dict | 
             "expires_at": expires_at, "guard": guard}
 
 
+@sensitive_variables("secrets")
 def mail_enqueue(
     *, template: str, to: str, context: dict | None = None, secrets: dict | None = None,
     user=None, expires_at=None, guard: str = "",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -129,6 +129,8 @@ class MFAAPIView(SuiteAPIView):
 
     flow_errors = {FlowError: _from_flow}
 
+    # Hidden whole: DRF's validation beneath holds the posted code under names of its own.
+    @sensitive_variables()
     def data(self, request, serializer_class):
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -178,6 +180,7 @@ class TOTPActivateView(MFAAPIView):
 
     @extend_schema(request=CodeSerializer, responses=ActivatedSerializer,
                    summary="Turn the app on with a valid code (returns recovery codes once)")
+    @sensitive_variables("data", "codes", "body")
     def post(self, request):
         data = self.data(request, CodeSerializer)
         user = self.enrolling_user
@@ -211,6 +214,7 @@ class ChallengeView(MFAAPIView):
                    summary="Pass the second-factor stage of a sign-in (or step up)",
                    description="During a sign-in: its next step (or `authenticated`). For a "
                                "signed-in user (step-up): the refreshed authentication record.")
+    @sensitive_variables("data")
     def post(self, request):
         data = self.data(request, ChallengeSerializer)
         django_request = request._request
@@ -239,6 +243,7 @@ class RecoveryCodesView(MFAAPIView):
 
     @extend_schema(request=None, responses=CodesSerializer,
                    summary="Replace the recovery codes (returns the new ones once)")
+    @sensitive_variables("codes")
     def post(self, request):
         codes = flows.recovery_regenerate(request._request, user=request.user)
         return Response({"recovery_codes": codes})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
 
@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.errors import FlowError
 from accounts.flows.email import address_proven_required
@@ -23,9 +24,12 @@ from mfa.models import RecoveryCodeSet, TOTPDevice
 
 @dataclass
 class Setup:
+    """An authenticator app's setup, as shown to be scanned. Its ``repr`` shows the device
+    only: the rest is the key, which an error report would show wherever a Setup is."""
+
     device: TOTPDevice
-    uri: str
-    secret: str
+    uri: str = field(repr=False)
+    secret: str = field(repr=False)
 
     @cached_property
     def svg(self) -> str:
@@ -96,6 +100,7 @@ def _oldest_fresh():
     return timezone.now() - SETUP_LIFETIME
 
 
+@sensitive_variables()
 def _setup(device: TOTPDevice, user) -> Setup:
     uri = totp.otpauth_uri(device, address_of(user))
     return Setup(device=device, uri=uri, secret=totp.base32(totp.device_key(device)))
@@ -106,6 +111,7 @@ def setups_void(user) -> int:
     return TOTPDevice.objects.filter(user=user, confirmed=False).delete()[0]
 
 
+@sensitive_variables("code", "new_codes")
 def totp_activate(request, *, user, code: str) -> list[str]:
     """Confirm the pending device with a valid code. Returns new recovery codes (shown
     once) when the user had none."""

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.errors import FlowError
 from accounts.users import lock_user_row
@@ -35,6 +36,7 @@ def factor_removed(user, *, request=None, sender=None, by=None) -> None:
                                   by=by)
 
 
+@sensitive_variables("new_codes")
 def recovery_regenerate(request, *, user) -> list[str]:
     with transaction.atomic():
         # Under the user's row lock, as a factor's removal decides whether it was the last:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import authrecord, pipeline
 from accounts.errors import FlowError
@@ -31,6 +32,9 @@ def code_checked(request, *, user, code: Code) -> Iterator[str]:
     """Check a TOTP or recovery code for ``user`` (read by ``mfa.codes.read``, before it
     is counted or spent, so every spelling of one code is that code); the body runs once
     it is accepted, with the method that matched (``"totp"``/``"recovery_code"``).
+
+    Not marked with ``sensitive_variables``, which cannot reach a generator's frame: it
+    holds the code only as a :class:`~mfa.codes.Code`, whose ``repr`` leaves the text out.
 
     The code's use and whatever the body does with it (audit events, a rotated session, a
     completed sign-in) commit together, in one transaction. A wrong code raises
@@ -77,6 +81,7 @@ def _backed_off(request, locked_until) -> FlowError:
                      field="code", retry_after=wait)
 
 
+@sensitive_variables("code")
 def challenge(request, *, code: str) -> pipeline.LoginResult:
     """The MFA login stage: the pending sign-in's user proves a second factor."""
     typed = codes.read(code)
@@ -154,6 +159,7 @@ def _wrong_codes_alert(request, user) -> None:
                           "two-step codes. Change your password now."))
 
 
+@sensitive_variables("code")
 def step_up(request, *, user, code: str) -> dict:
     """A signed-in user proves a second factor again (the admin, a sensitive page).
 

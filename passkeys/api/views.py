@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -74,6 +75,9 @@ class PasskeySerializer(serializers.ModelSerializer):
 class PasskeyAPIView(SuiteAPIView):
     flow_errors = {FlowError: _from_flow}
 
+    # Hidden whole: DRF's validation beneath holds the posted data, a sign-up link's token
+    # among it, under names of its own.
+    @sensitive_variables()
     def data(self, request, serializer_class=CredentialSerializer):
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -260,6 +264,7 @@ class SignupOptionsView(PasskeyAPIView):
 
     @extend_schema(request=SignupTokenSerializer, responses={200: dict},
                    summary="Creation options for the sign-up link's passkey")
+    @sensitive_variables("data")
     def post(self, request):
         from passkeys import signup
 
@@ -273,6 +278,7 @@ class SignupCompleteView(PasskeyAPIView):
 
     @extend_schema(request=SignupCompleteSerializer, responses={200: dict},
                    summary="Create the passkey, activate the account and sign in")
+    @sensitive_variables("data")
     def post(self, request):
         from passkeys import signup
 

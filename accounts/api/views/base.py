@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -65,11 +65,15 @@ class AccountsAPIView(SuiteAPIView):
     flow_errors = {FlowError: _from_flow}
     input_serializer: type | None = None
 
+    # Hidden whole: the serializer and DRF's validation beneath hold the posted data (a
+    # password, a link's token) under names of their own.
+    @sensitive_variables()
     def valid(self, request):
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    @sensitive_variables()
     def valid_for_live_token(self, request, check) -> dict:
         """``valid()`` for a link's token and what goes with it: a dead token is refused
         (``check(request, token=...)``: ``token_invalid``) before the other fields' errors,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
@@ -23,6 +24,7 @@ class EmailVerifyView(AccountsAPIView):
                        "Another account holds this address (`email_in_use`).")},
                    summary="Verify an email address with the token from its link (and the "
                            "account's password, unless signed in as the account)")
+    @sensitive_variables("data")
     def post(self, request):
         data = self.valid_for_live_token(request, email_flows.email_verify_check)
         email_flows.email_verify(request._request, token=data["token"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.middleware.csrf import get_token
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -45,6 +46,7 @@ class LoginView(AccountsAPIView):
 
     @extend_schema(request=s.LoginSerializer, responses=s.LoginResultSerializer,
                    summary="Sign in with email and password")
+    @sensitive_variables("data")
     def post(self, request):
         data = self.valid(request)
         result = login_flows.password_login(
@@ -77,6 +79,7 @@ class MagicLinkConfirmView(AccountsAPIView):
 
     @extend_schema(request=s.TokenSerializer, responses=s.LoginResultSerializer,
                    summary="Sign in with the token from a magic link")
+    @sensitive_variables("data")
     def post(self, request):
         data = self.valid(request)
         return _login_response(magic_flows.magic_link_login(request._request, token=data["token"]))

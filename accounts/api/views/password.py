@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 
@@ -26,6 +27,7 @@ class PasswordChangeView(AccountsAPIView):
     @extend_schema(request=s.PasswordChangeSerializer,
                    responses={200: s.DetailSerializer, 503: CHECK_UNAVAILABLE},
                    summary="Change the password (ends every other session)")
+    @sensitive_variables("data")
     def post(self, request):
         data = self.valid(request)
         password_flows.password_change(
@@ -52,6 +54,7 @@ class PasswordResetConfirmView(AccountsAPIView):
     @extend_schema(request=s.ResetConfirmSerializer,
                    responses={200: s.DetailSerializer, 503: CHECK_UNAVAILABLE},
                    summary="Set a new password with a reset token (does not sign in)")
+    @sensitive_variables("data")
     def post(self, request):
         data = self.valid_for_live_token(request, password_flows.password_reset_check)
         password_flows.password_reset_complete(
@@ -68,6 +71,7 @@ class PasswordRequiredView(AccountsAPIView):
                        "No sign-in is waiting for this step (`no_login_pending`)."),
                        503: CHECK_UNAVAILABLE},
                    summary="Login stage: choose the new password staff asked for")
+    @sensitive_variables("data")
     def post(self, request):
         data = self.valid(request)
         state = pipeline.state_get(request._request)

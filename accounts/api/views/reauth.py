@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -20,6 +21,7 @@ class ReauthenticateView(AccountsAPIView):
 
     @extend_schema(request=s.PasswordSerializer, responses=s.AuthRecordSerializer,
                    summary="Confirm the password to unlock sensitive actions")
+    @sensitive_variables("data")
     def post(self, request):
         data = self.valid(request)
         login_flows.reauthenticate(request._request, password=data["password"])
@@ -44,6 +46,7 @@ class ReauthenticateLinkConfirmView(AccountsAPIView):
 
     @extend_schema(request=s.TokenSerializer, responses=s.AuthRecordSerializer,
                    summary="Confirm it is you with the token from that link")
+    @sensitive_variables("data")
     def post(self, request):
         data = self.valid(request)
         return Response(magic_flows.reauthenticate_by_link(request._request, token=data["token"]))

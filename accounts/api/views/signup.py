@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -17,6 +18,7 @@ class SignupView(AccountsAPIView):
     @extend_schema(request=s.SignupSerializer, responses={201: s.LoginResultSerializer,
                                                                503: CHECK_UNAVAILABLE},
                    summary="Create an account")
+    @sensitive_variables("data")
     def post(self, request):
         data = self.valid(request)
         result = signup(request._request, email=data["email"], password=data["password"],

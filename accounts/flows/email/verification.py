@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_variables
 
 from accounts import signals, tokens
 from accounts.app_settings import app_settings
@@ -65,6 +66,7 @@ def address_proven_required(user, *, adding: str) -> None:
         )
 
 
+@sensitive_variables("raw")
 def verification_send(request, *, user, email: str) -> None:
     raw = tokens.token_issue(
         user=user, purpose=tokens.Purpose.VERIFY_EMAIL, email=email,
@@ -133,6 +135,7 @@ def mark_verified_if_free(request, *, user, email: str) -> bool:
         return False
 
 
+@sensitive_variables("token")
 def email_verify_check(request, *, token: str):
     """The verification link's token row if the link can still be used, else
     ``token_invalid`` (the same answer for a used, expired, voided or forged link); consumes
@@ -162,6 +165,7 @@ def verification_needs_password(request, user) -> bool:
     return user.has_usable_password()
 
 
+@sensitive_variables("token", "password")
 def email_verify(request, *, token: str, password: str = ""):
     found = email_verify_check(request, token=token)
     if verification_needs_password(request, found.user):
