@@ -19,8 +19,8 @@ class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
                     "created_at", "sent_at", "last_error"]
     list_filter = ["status", "template", "created_at"]
     search_fields = ["to", "template"]
-    fields = ["template", "resolver", address_column(OutboxMessage, "to"), "user", "status",
-              "attempts", "secret_erased", "next_attempt_at", "claimed_at", "created_at",
+    fields = ["template", "resolver", address_column(OutboxMessage, "to"), "user", "language",
+              "status", "attempts", "secret_erased", "next_attempt_at", "claimed_at", "created_at",
               "sent_at", "last_error"]
     readonly_fields = fields
     actions = ["retry_now"]

@@ -43,6 +43,10 @@ class OutboxMessage(models.Model):
         related_name="+",
     )
     context = models.JSONField(default=dict, blank=True)
+    #: The language of the request that queued the message (``LocaleMiddleware``'s pick, or
+    #: ``LANGUAGE_CODE``): it is rendered in it, whichever language the worker runs in;
+    #: empty where none was active.
+    language = models.CharField(max_length=35, blank=True, default="")
     sealed_context = models.TextField(blank=True, default="")
     #: The message carried a secret that was erased when it failed for good: sending it
     #: again would deliver a mail without its link, so staff cannot retry it.

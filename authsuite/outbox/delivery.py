@@ -3,6 +3,7 @@ render and send it, and record the outcome (sent, retried with backoff, or faile
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import smtplib
@@ -12,7 +13,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from authsuite import context as request_context
 from authsuite import crypto
@@ -115,7 +116,8 @@ def resolve(message: OutboxMessage) -> str:
             # took the claim over waits here, and then finds the row no longer its own.
             if not list(mine.select_for_update().values_list("pk", flat=True)):
                 return "skipped"
-            with request_context.restored(message.context.get("request") or {}):
+            with request_context.restored(message.context.get("request") or {}), \
+                    in_language(message):
                 decided = resolver(message)
             done = (mine.delete()[0] if decided is None
                     else mine.update(resolver="", **row(**decided)))
@@ -140,21 +142,40 @@ def opened(message: OutboxMessage) -> dict:
     return json.loads(secrets)
 
 
+def in_language(message: OutboxMessage):
+    """Translation into the language of the request that queued ``message``, while the site
+    still offers it (``LANGUAGES``); otherwise the worker's own, ``LANGUAGE_CODE``. A mail
+    is then one language throughout: its templates' words and those its context was given
+    when queued (an alert's summary), whether a worker renders it or the request itself
+    (eager Celery)."""
+    if message.language:
+        try:
+            return translation.override(
+                translation.get_supported_language_variant(message.language))
+        except LookupError:
+            pass
+    return contextlib.nullcontext()
+
+
 def render(message: OutboxMessage) -> EmailMultiAlternatives:
-    """The email of ``message``: its templates rendered with its context and secrets."""
+    """The email of ``message``: its templates rendered with its context and secrets, in
+    its language (:func:`in_language`)."""
     context = {"site_name": app_settings.SITE_NAME, **message.context, **opened(message)}
     base = f"{message.template}"
-    subject = render_to_string(f"{base}_subject.txt", context).strip()
-    subject = " ".join(subject.splitlines())  # a header cannot carry a newline
-    body = render_to_string(f"{base}_message.txt", context)
+    with in_language(message):
+        subject = render_to_string(f"{base}_subject.txt", context).strip()
+        subject = " ".join(subject.splitlines())  # a header cannot carry a newline
+        body = render_to_string(f"{base}_message.txt", context)
+        try:
+            html = render_to_string(f"{base}_message.html", context)
+        except TemplateDoesNotExist:
+            html = None
     email = EmailMultiAlternatives(
         subject=subject, body=body, from_email=app_settings.DEFAULT_FROM_EMAIL, to=[message.to],
         headers={"X-Authsuite-Message": str(message.pk)},
     )
-    try:
-        email.attach_alternative(render_to_string(f"{base}_message.html", context), "text/html")
-    except TemplateDoesNotExist:
-        pass
+    if html is not None:
+        email.attach_alternative(html, "text/html")
     return email
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 
 from django.db import transaction
+from django.utils import translation
 from django.views.decorators.debug import sensitive_variables
 
 from authsuite import context as request_context
@@ -41,9 +42,15 @@ def mail_enqueue(
     """
     message = OutboxMessage.objects.create(
         **row(template=template, to=to, context=context, secrets=secrets, user=user,
-              expires_at=expires_at, guard=guard))
+              expires_at=expires_at, guard=guard), language=language())
     transaction.on_commit(lambda: queue_delivery(message.pk))
     return message
+
+
+def language() -> str:
+    """The language a message queued now is written in: the active one, which
+    ``LocaleMiddleware`` picks for each request (``LANGUAGE_CODE`` without it)."""
+    return translation.get_language() or ""
 
 
 def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request,
@@ -61,7 +68,7 @@ def mail_enqueue_unresolved(*, resolver: str, to: str, context: dict, request,
     """
     message = OutboxMessage.objects.create(
         template=resolver, resolver=resolver, to=to, expires_at=expires_at,
-        context={**context, "request": request_context.snapshot(request)},
+        context={**context, "request": request_context.snapshot(request)}, language=language(),
     )
     transaction.on_commit(lambda: queue_delivery(message.pk))
     return message

@@ -277,6 +277,70 @@ def test_emails_are_translated(pseudo, user, password):
     assert_translated(page.content.decode(), user.email)
 
 
+@pytest.fixture
+def two_languages(tmp_path, catalogue, settings):
+    """A site in English that also offers the pseudo-language, each request's language
+    picked by ``LocaleMiddleware`` (its ``Accept-Language``), as the README sets it up."""
+    write_mo(tmp_path / LANGUAGE / "LC_MESSAGES" / "django.mo", catalogue)
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(middleware.index("django.contrib.sessions.middleware.SessionMiddleware")
+                      + 1, "django.middleware.locale.LocaleMiddleware")
+    with override_settings(LANGUAGE_CODE="en", LANGUAGES=[("en", "English"),
+                                                          (LANGUAGE, "Pseudo")],
+                           LOCALE_PATHS=[str(tmp_path)], MIDDLEWARE=middleware):
+        yield
+    translation.deactivate()
+
+
+def deliver_as_a_worker(queued: list[int]) -> None:
+    """Deliver the rows ``queued`` as a Celery worker does: in the site's language."""
+    from authsuite.outbox import mail_deliver
+
+    with translation.override("en"):
+        for pk in queued:
+            mail_deliver(pk)
+
+
+@pytest.mark.django_db
+def test_emails_are_in_the_language_of_the_request_that_queued_them(two_languages, user,
+                                                                    password, held):
+    # They were rendered by the worker in LANGUAGE_CODE: the templates' words in English
+    # around a summary given in the requester's language.
+    client = Client(HTTP_ACCEPT_LANGUAGE=LANGUAGE)
+    client.post(reverse("accounts:magic_link"), {"email": user.email})  # decided by the worker
+    client.post(reverse("accounts:password_reset"), {"email": user.email})
+    client.post(reverse("accounts:signup"), {"email": "new@example.com", "password": password,
+                                             "password2": password})
+    english = Client(HTTP_ACCEPT_LANGUAGE="en")
+    english.post(reverse("accounts:password_reset"), {"email": user.email})
+    assert len(held) == 4
+
+    deliver_as_a_worker(held)
+
+    link, reset, english_reset = outbox_for(user.email)
+    (verification,) = outbox_for("new@example.com")
+    for message in (link, reset, verification):
+        data = [user.email, "new@example.com", "Unknown device", "UTC"]
+        assert_translated(message.subject, *data, html=False)
+        assert_translated(message.body, *data, html=False)
+        assert_translated(message.alternatives[0][0], *data)
+    for text in (english_reset.subject, english_reset.body, english_reset.alternatives[0][0]):
+        assert OPEN not in text
+
+
+@pytest.mark.django_db
+def test_an_email_in_a_language_the_site_no_longer_offers_is_in_its_own(two_languages, user,
+                                                                        held):
+    Client(HTTP_ACCEPT_LANGUAGE=LANGUAGE).post(reverse("accounts:password_reset"),
+                                               {"email": user.email})
+    with override_settings(LANGUAGES=[("en", "English")]):
+        deliver_as_a_worker(held)
+
+    (message,) = outbox_for(user.email)
+    assert OPEN not in message.subject + message.body
+    assert "password" in message.subject
+
+
 def email_templates() -> list[str]:
     return sorted(str(p.relative_to(p.parents[2])).removesuffix("_message.txt")
                   for app in APPS for p in (ROOT / app / "templates").glob("*/email/*_message.txt"))
