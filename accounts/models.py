@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from accounts.scripts import staff_spelling
+from authsuite.useragent import row_device_label
 
 
 def normalize_email(email: str) -> str:
@@ -250,6 +251,12 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device or 'session'} ({self.user_id})"
+
+    @property
+    def device_label(self) -> str:
+        """The device, as pages and the API show it: in the active language
+        (``device`` keeps it in English)."""
+        return row_device_label(self.user_agent, self.device)
 
     @property
     def is_active(self) -> bool:

@@ -30,7 +30,7 @@ from audit.models import Event
 from audit.paging import keyset
 from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView, api_error
-from authsuite.useragent import device_name
+from authsuite.useragent import device_label
 from authsuite.views import PageMethodsMixin
 
 #: What the security page calls each action; one the suite does not name (a project's
@@ -138,7 +138,7 @@ def _row(event: Event, user) -> dict:
         "label": str(LABELS.get(event.action, event.action)), "outcome": event.outcome,
         "outcome_label": _outcome_label(event.outcome),
         "ip": None if staff else event.ip or None,
-        "device": device_name(event.user_agent) if event.user_agent and not staff else "—",
+        "device": device_label(event.user_agent) if event.user_agent and not staff else "—",
         "method": data.get("method"), "by": "staff" if staff else "you",
     }
 

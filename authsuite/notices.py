@@ -29,7 +29,7 @@ def origin(*, by=None) -> dict:
     if by is not None:
         return {"by_staff": True}
     from authsuite import context
-    from authsuite.useragent import device_name
+    from authsuite.useragent import device_label
 
     ctx = context.current()
-    return {"device": device_name(ctx.user_agent), "ip": ctx.ip or "unknown"}
+    return {"device": device_label(ctx.user_agent), "ip": ctx.ip or "unknown"}

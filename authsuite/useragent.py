@@ -6,6 +6,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from django.utils.translation import gettext, gettext_noop
+
 # The header is the client's to choose: a version of 400 digits is parsed as one. Each part
 # is kept short, and the whole fits any column it is stored in (200 characters).
 PART_MAX = 40
@@ -30,24 +32,68 @@ def _shown(text: str, limit: int) -> str:
     return " ".join(text.split())[:limit].strip(" -")
 
 
+#: The words of a device name, translated where it is shown (:func:`device_label`) and kept
+#: in English where it is stored (:func:`device_name`).
+UNKNOWN_DEVICE = gettext_noop("Unknown device")
+UNKNOWN_BROWSER = gettext_noop("Unknown browser")
+# Translators: a device name, such as "Firefox 128 on Ubuntu".
+BROWSER_ON_SYSTEM = gettext_noop("%(browser)s on %(system)s")
+
+
 @lru_cache(maxsize=1024)
-def device_name(user_agent: str) -> str:
-    """A readable name such as "Firefox 128 on Ubuntu" from a User-Agent header: ASCII
-    letters, digits, spaces and hyphens only, and at most ``NAME_MAX`` characters."""
+def device_parts(user_agent: str) -> tuple[str, str, str] | None:
+    """What a User-Agent header tells of the device, as shown: the browser's name, its
+    major version and the system ("Firefox", "128", "Ubuntu"), each "" where the header
+    does not tell; None for no header."""
     if not user_agent:
-        return "Unknown device"
+        return None
     from ua_parser import parse
 
     result = parse(user_agent)
     browser = _shown(result.user_agent.family, PART_MAX) if result.user_agent else ""
-    browser = browser or "Unknown browser"
+    version = ""
     if result.user_agent and result.user_agent.major:
-        browser = f"{browser} {_shown(result.user_agent.major, VERSION_MAX)}"
+        version = _shown(result.user_agent.major, VERSION_MAX)
     system = _shown(result.os.family, PART_MAX) if result.os else ""
     if result.os and result.os.major and system not in ("Linux", "Ubuntu", "Other"):
         system = f"{system} {_shown(result.os.major, VERSION_MAX)}"
-    if not system or system == "Other":
-        name = browser if browser != "Other" else "Unknown device"
+    return browser, version, "" if system == "Other" else system
+
+
+def _named(user_agent: str, translate) -> str:
+    parts = device_parts(user_agent)
+    if parts is None:
+        return translate(UNKNOWN_DEVICE)
+    browser, version, system = parts
+    browser = " ".join(filter(None, [browser or translate(UNKNOWN_BROWSER), version]))
+    if not system:
+        name = browser if browser != "Other" else translate(UNKNOWN_DEVICE)
     else:
-        name = f"{browser} on {system}"
-    return " ".join(_NUMBER.sub(" ", name).split())[:NAME_MAX].strip(" -") or "Unknown device"
+        name = translate(BROWSER_ON_SYSTEM) % {"browser": browser, "system": system}
+    return (" ".join(_NUMBER.sub(" ", name).split())[:NAME_MAX].strip(" -")
+            or translate(UNKNOWN_DEVICE))
+
+
+@lru_cache(maxsize=1024)
+def device_name(user_agent: str) -> str:
+    """A readable name such as "Firefox 128 on Ubuntu" from a User-Agent header, in
+    English, as it is stored (a session's, a trusted browser's, an audit event's): ASCII
+    letters, digits, spaces and hyphens only, and at most ``NAME_MAX`` characters."""
+    return _named(user_agent, str)
+
+
+def device_label(user_agent: str) -> str:
+    """The device name of ``user_agent`` in the active language, as pages, the API and
+    mails show it: the browser's and the system's names are the header's own, the words
+    around them ("on", "Unknown device") translated."""
+    return _named(user_agent, gettext)
+
+
+def row_device_label(user_agent: str, device: str) -> str:
+    """The device of a row that keeps the header and the name stored from it (a session, a
+    trusted browser), as :func:`device_label` shows it; the stored name where the row has
+    a name but no header (a trusted browser from before headers were kept, a row a
+    project's own code wrote)."""
+    if user_agent or device in ("", UNKNOWN_DEVICE):
+        return device_label(user_agent)
+    return device

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
+from authsuite.useragent import row_device_label
 from mfa.app_settings import app_settings
 
 
@@ -93,6 +94,7 @@ class TrustedBrowser(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="+")
     digest = models.CharField(max_length=64)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
     device = models.CharField(max_length=200, blank=True, default="")
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -104,6 +106,12 @@ class TrustedBrowser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device} ({self.user_id})"
+
+    @property
+    def device_label(self) -> str:
+        """The device, as pages show it: in the active language (``device`` keeps it in
+        English)."""
+        return row_device_label(self.user_agent, self.device)
 
 
 class EnforcementState(models.Model):

@@ -70,7 +70,7 @@ def trust_issue(request, response, user) -> TrustedBrowser | None:
     TrustedBrowser.objects.filter(user=user, expires_at__lte=timezone.now()).delete()
     row = TrustedBrowser.objects.create(
         user=user, digest=crypto.token_digest(token, purpose="mfa-trust"),
-        device=device_name(ctx.user_agent), ip=ctx.ip,
+        user_agent=ctx.user_agent, device=device_name(ctx.user_agent), ip=ctx.ip,
         expires_at=timezone.now() + timedelta(days=days),
     )
     value = _cookie_value(row, user, token)

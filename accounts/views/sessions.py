@@ -20,7 +20,7 @@ class SessionsView(LoginRequiredMixin, AuthPageMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["sessions"] = sessions.sessions_alive(self.request.user).only(
-            "id", "device", "ip", "created_at", "last_seen_at", "remember"
+            "id", "user_agent", "device", "ip", "created_at", "last_seen_at", "remember"
         )
         context["current_id"] = sessions.current_session_id(self.request)
         return context

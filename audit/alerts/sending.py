@@ -14,7 +14,7 @@ from audit.alerts.preferences import opted_out
 from audit.app_settings import app_settings
 from audit.models import AlertSent, Event
 from authsuite.outbox import mail_enqueue
-from authsuite.useragent import device_name
+from authsuite.useragent import device_label
 
 if TYPE_CHECKING:
     from audit.alerts import AlertRule
@@ -44,7 +44,7 @@ def _where(event: Event, user) -> dict:
     and the admin keep them), as on the security page."""
     if event.actor_id != str(user.pk):
         return {"by_staff": True}
-    return {"ip": event.ip or "unknown", "device": device_name(event.user_agent)}
+    return {"ip": event.ip or "unknown", "device": device_label(event.user_agent)}
 
 
 def evaluate(event: Event, *, user=None) -> None:

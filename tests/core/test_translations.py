@@ -26,9 +26,13 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation.template import templatize
 
+from accounts.models import UserSession
 from authsuite.app_settings import app_settings as core_settings
+from authsuite.useragent import row_device_label
+from mfa.models import TrustedBrowser
 from tests.helpers import last_link, open_link, outbox_for
-from tests.mfa.support import enroll
+from tests.mfa.support import Clock, enroll
+from tests.mfa.support import api_post as mfa_api_post
 from tests.passkeys.support import add_passkey, password_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -244,17 +248,46 @@ def test_signed_in_pages_are_translated(pseudo, user, password):
     client = password_client(user, password)
     add_passkey(client)
     enroll(user)
-    device = "Unknown device"  # the device name is data, in the header's own words
     for name in ("accounts:profile", "accounts:sessions", "accounts:email", "mfa:index",
                  "mfa:recovery_codes", "passkeys:manage", "audit:security"):
         page = client.get(reverse(name))
         assert page.status_code == 200, name
-        assert_translated(page.content.decode(), user.email, device)
+        assert_translated(page.content.decode(), user.email)
     # The passkey's name is the user's; its alert is a mail of the audit trail.
     alert = outbox_for(user.email)[-1]
     assert_translated(alert.subject, html=False)
-    assert_translated(alert.body, user.email, device, "UTC", html=False)
-    assert_translated(alert.alternatives[0][0], user.email, device, "UTC")
+    assert_translated(alert.body, user.email, "UTC", html=False)
+    assert_translated(alert.alternatives[0][0], user.email, "UTC")
+
+
+FIREFOX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+@pytest.mark.django_db
+def test_device_names_are_shown_translated_and_stored_in_english(pseudo, user, password,
+                                                                 monkeypatch):
+    clock = Clock(monkeypatch)
+    secret, _codes = enroll(user)
+    client = Client(HTTP_USER_AGENT=FIREFOX)
+    mfa_api_post(client, "login/", {"email": user.email, "password": password})
+    mfa_api_post(client, "mfa/challenge/", {"code": clock.code(secret), "trust_browser": True})
+    shown = f"{OPEN}Firefox 128 on Ubuntu{CLOSE}"
+
+    assert shown in client.get(reverse("accounts:sessions")).content.decode()
+    assert shown in client.get(reverse("mfa:index")).content.decode()
+    assert [s["device"] for s in client.get("/api/auth/v1/sessions/").json()] == [shown]
+    assert shown in client.get(reverse("audit:security")).content.decode()
+    # Stored as the header names it, in no one's language: staff, exports and the trail
+    # read the same words whoever signed in.
+    assert UserSession.objects.get(user=user).device == "Firefox 128 on Ubuntu"
+    assert TrustedBrowser.objects.get(user=user).device == "Firefox 128 on Ubuntu"
+
+
+def test_a_row_without_its_header_shows_the_name_it_stored(pseudo):
+    assert row_device_label("", "Firefox 115 on Windows 10") == "Firefox 115 on Windows 10"
+    assert row_device_label("", "Unknown device") == f"{OPEN}Unknown device{CLOSE}"
+    assert row_device_label("", "") == f"{OPEN}Unknown device{CLOSE}"
+    assert row_device_label("curl/8.5.0", "") == "curl 8"
 
 
 @pytest.mark.django_db
@@ -268,7 +301,7 @@ def test_emails_are_translated(pseudo, user, password):
     sent = [*outbox_for(user.email), *outbox_for("new@example.com")]
     assert len(sent) >= 2
     for message in sent:
-        data = [user.email, "new@example.com", "Unknown device", "UTC"]
+        data = [user.email, "new@example.com", "UTC"]
         assert_translated(message.subject, *data, html=False)
         assert_translated(message.body, *data, html=False)
         assert_translated(message.alternatives[0][0], *data)
@@ -320,7 +353,7 @@ def test_emails_are_in_the_language_of_the_request_that_queued_them(two_language
     link, reset, english_reset = outbox_for(user.email)
     (verification,) = outbox_for("new@example.com")
     for message in (link, reset, verification):
-        data = [user.email, "new@example.com", "Unknown device", "UTC"]
+        data = [user.email, "new@example.com", "UTC"]
         assert_translated(message.subject, *data, html=False)
         assert_translated(message.body, *data, html=False)
         assert_translated(message.alternatives[0][0], *data)

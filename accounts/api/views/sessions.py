@@ -23,7 +23,7 @@ class SessionListView(AccountsAPIView):
         current = sessions.current_session_id(request._request)
         rows = sessions.sessions_alive(request.user)
         data = [
-            {"id": r.pk, "device": r.device, "ip": r.ip, "created_at": r.created_at,
+            {"id": r.pk, "device": r.device_label, "ip": r.ip, "created_at": r.created_at,
              "last_seen_at": r.last_seen_at, "remember": r.remember, "current": r.pk == current}
             for r in rows
         ]
