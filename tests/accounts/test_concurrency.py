@@ -1,7 +1,7 @@
 """Races on PostgreSQL: one-time links used at the same moment, failed sign-ins counted at once,
 one address verified by several accounts at once, or by one account while staff give it to
 another; one account's addresses added, made primary and removed at once; its sessions ended
-by two requests at once.
+by two requests at once; its browsers signed in at once past the session limit.
 
 Each thread is a browser of its own (its own test client, so its own database connection);
 a barrier releases them together. Real transactions: a race needs commits to race with.
@@ -25,7 +25,7 @@ from accounts import sessions
 from accounts.app_settings import app_settings
 from accounts.flows.email import addresses
 from accounts.models import EmailAddress, LoginThrottle, OneTimeToken, UserSession
-from tests.accounts.support import api_delete, api_post, signed_in_api
+from tests.accounts.support import api_delete, api_login, api_post, is_signed_in, signed_in_api
 from tests.factories import UserFactory
 from tests.helpers import last_link, race, token_from, user_admin_url
 
@@ -405,3 +405,42 @@ def test_a_sign_in_past_the_session_limit_while_staff_end_the_sessions_never_dea
     assert sorted(UserSession.objects.filter(user=user, ended_at__isnull=True)
                   .values_list("pk", flat=True)) == [browser.session["_authsuite_sid"]]
     assert _ended_events() == [older, newer]  # each once, by staff
+
+
+# --- the session limit under sign-ins at once ------------------------------------------------
+
+def _open_sessions(user) -> list[int]:
+    return sorted(UserSession.objects.filter(user=user, ended_at__isnull=True)
+                  .values_list("pk", flat=True))
+
+
+def _assert_limit_kept(user, clients: list[Client], codes: list[int], limit: int) -> None:
+    """Exactly ``limit`` of the browsers' sessions are open, the others ended by the limit,
+    and each browser still signed in is one whose request went through."""
+    kept = _open_sessions(user)
+    assert len(kept) == limit, kept
+    assert sorted(UserSession.objects.filter(user=user, ended_at__isnull=False)
+                  .values_list("end_reason", flat=True)) == ["session_limit"] * (BROWSERS - limit)
+    for client, code in zip(clients, codes, strict=True):
+        if client.session.get(sessions.SID_KEY) in kept:
+            assert code == 200, codes
+            assert is_signed_in(client)
+        else:
+            assert not is_signed_in(client)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_sign_ins_of_one_account_at_once_leave_exactly_the_session_limit_open(
+        user, password, settings, monkeypatch, limit):
+    # Each sign-in lingers between recording its session and counting the account's others:
+    # had nothing made them take turns, every one would count all of them and end the
+    # others, signing out every browser. The account's row, which the sign-in's last_login
+    # update holds until it commits, makes the next one wait and count what it committed.
+    settings.AUTHSUITE_ACCOUNTS_MAX_SESSIONS = limit
+    clients = [Client() for _ in range(BROWSERS)]
+    monkeypatch.setattr(sessions, "session_start", lingering(sessions.session_start))
+
+    codes = race(BROWSERS, lambda i: api_login(clients[i], user.email, password).status_code)
+
+    assert codes == [200] * BROWSERS  # the newest always goes through
+    _assert_limit_kept(user, clients, codes, limit)
