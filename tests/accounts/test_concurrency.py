@@ -284,8 +284,9 @@ def _waiting_on_locks() -> int:
 
 def _held_then_raced(rows: list[int], actions: list, meanwhile=None) -> list:
     """Run ``actions`` in threads of their own while this connection holds ``rows`` locked,
-    until each of them waits for that lock; then (after ``meanwhile``, run in the lock's
-    transaction) let them go together.
+    each started once the one before waits for a lock (that lock, or one an earlier action
+    took), so that they queue in the order given; then (after ``meanwhile``, run in the
+    lock's transaction) let them go.
 
     The requests have read the sessions open by then: the race between a read and the
     write that ends them, made certain rather than left to timing.
@@ -304,12 +305,12 @@ def _held_then_raced(rows: list[int], actions: list, meanwhile=None) -> list:
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
     with transaction.atomic():
         list(UserSession.objects.select_for_update().filter(pk__in=rows))
-        for thread in threads:
-            thread.start()
         deadline = time.monotonic() + 20
-        while _waiting_on_locks() < len(actions) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _waiting_on_locks() == len(actions), "the requests did not reach the rows"
+        for started, thread in enumerate(threads, 1):
+            thread.start()
+            while _waiting_on_locks() < started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _waiting_on_locks() == started, "a request did not reach the locks"
         if meanwhile is not None:
             meanwhile()
     for thread in threads:
@@ -407,6 +408,27 @@ def test_a_sign_in_past_the_session_limit_while_staff_end_the_sessions_never_dea
     assert _ended_events() == [older, newer]  # each once, by staff
 
 
+@pytest.mark.parametrize("close_action", ["delete", "deactivate"])
+def test_the_account_closed_while_a_sign_in_past_the_session_limit_completes_never_deadlocks(
+        user, password, settings, close_action):
+    # The close ended the account's sessions, then deleted or disabled its row; the sign-in
+    # held that row (its last_login update) while it waited to end, past the limit, a
+    # session the close held. PostgreSQL broke the deadlock with an error: a 500 on one.
+    settings.AUTHSUITE_ACCOUNTS_CLOSE_ACTION = close_action
+    settings.AUTHSUITE_ACCOUNTS_MAX_SESSIONS = 1
+    closing, browser = Client(), Client()
+    signed_in_api(closing, user.email, password)
+
+    closed, signed_in = _held_then_raced(
+        [closing.session[sessions.SID_KEY]],
+        [lambda: api_post(closing, "account/close/"),
+         lambda: api_login(browser, user.email, password)])
+
+    assert (closed.status_code, signed_in.status_code) == (204, 403)  # refused: it is closed
+    assert not is_signed_in(browser)
+    assert not UserSession.objects.filter(ended_at__isnull=True).exists()
+
+
 # --- the session limit under sign-ins at once ------------------------------------------------
 
 def _open_sessions(user) -> list[int]:
@@ -444,3 +466,4 @@ def test_sign_ins_of_one_account_at_once_leave_exactly_the_session_limit_open(
 
     assert codes == [200] * BROWSERS  # the newest always goes through
     _assert_limit_kept(user, clients, codes, limit)
+
