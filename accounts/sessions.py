@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import auth
+from django.contrib.auth.models import AnonymousUser
 from django.db import router, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.utils import timezone
 from accounts import lockout, signals
 from accounts.app_settings import app_settings
 from accounts.models import OneTimeToken, UserSession
-from accounts.users import stores_is_active
+from accounts.users import lock_user_row, stores_is_active
 from authsuite import context, crypto, db
 from authsuite.useragent import device_name
 
@@ -252,8 +253,7 @@ class SessionTrackingMiddleware:
             # Signed in by code outside the pipeline (force_login, a third-party view):
             # adopt the session so it is listed and can be ended. It is a sign-in all the
             # same, and counts against MAX_SESSIONS as one.
-            session_start(request, user, remember=False)
-            sessions_limit(request, user)
+            self._adopt(request, user)
             return
         if row.ended_at is not None:
             self._sign_out(request)
@@ -273,6 +273,33 @@ class SessionTrackingMiddleware:
         if now - row.last_seen_at > timedelta(seconds=app_settings.SESSION_TOUCH_INTERVAL):
             ctx = context.current()
             UserSession.objects.filter(pk=row.pk).update(last_seen_at=now, ip=ctx.ip)
+
+    @staticmethod
+    def _adopt(request, user) -> None:
+        """Track a session signed in outside the pipeline; past ``MAX_SESSIONS``, end the
+        account's least recently used others, as a sign-in does.
+
+        Under the account's row lock, the one a sign-in's last_login update holds until it
+        commits: adoptions and sign-ins of one account take turns, each counting the
+        sessions the ones before it kept. Without it, sessions adopted at once each found
+        all the others and ended them, signing out every browser. The lock comes before
+        the sessions' locks, in the order a sign-in takes them. Without a limit there is
+        nothing to count, and no lock is taken.
+        """
+        if app_settings.MAX_SESSIONS is None:
+            session_start(request, user, remember=False)
+            return
+        with transaction.atomic(using=router.db_for_write(user._meta.model)):
+            adopted = lock_user_row(user, active=True)
+            if adopted:
+                session_start(request, user, remember=False)
+                sessions_limit(request, user)
+        if not adopted:
+            # Deleted or disabled since this request loaded the user (the lock may have
+            # waited for the very request that closed the account): signed out, as a
+            # sign-in that finds it so is refused, rather than recording a session of it.
+            request.session.flush()
+            request.user = AnonymousUser()
 
     @staticmethod
     def _refused(request) -> None:

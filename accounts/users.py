@@ -85,18 +85,22 @@ def in_reach(acting_user, user) -> bool:
         getattr(user, "is_superuser", False) or getattr(user, "is_staff", False))
 
 
-def lock_user_row(user) -> None:
+def lock_user_row(user, *, active: bool = False) -> bool:
     """Lock ``user``'s row until the current transaction ends (SELECT ... FOR NO KEY UPDATE;
     nothing on a database without row locks, such as SQLite). A flow that checks what the
     user has before adding to it (a second factor, one more passkey, an address) takes it
     first, so that two requests at once take turns and the second sees what the first added.
+    Returns whether the row is there still (with ``active``, and the account enabled): a
+    request that waited for the lock may find it deleted or disabled by the one before.
 
     Not FOR UPDATE: that would also hold up every insert of a row that refers to the user
     (a session, a mailed notice, a token), which takes a key-share lock on it. A request
     holding another lock this flow then waits for (an address's claims) would wait for this
-    flow in turn: a deadlock, where now one of them simply goes first."""
-    (get_user_model()._default_manager.select_for_update(no_key=True).filter(pk=user.pk)
-     .values_list("pk", flat=True).first())
+    flow in turn: a deadlock, where now one of them simply goes first. It is the lock a
+    sign-in's last_login update takes, so the two take turns just the same."""
+    where = {"pk": user.pk, **(active_only() if active else {})}
+    return (get_user_model()._default_manager.select_for_update(no_key=True).filter(**where)
+            .values_list("pk", flat=True).first()) is not None
 
 
 def user_name(user) -> str:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts import exports, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.models import EmailAddress, UserSession
-from accounts.users import email_field, stores_is_active, user_email, user_name
+from accounts.users import email_field, lock_user_row, stores_is_active, user_email, user_name
 
 
 def account_export(*, user) -> dict:
@@ -98,6 +98,11 @@ def account_close(request, *, user) -> str:
     action = app_settings.CLOSE_ACTION
     user_id, email = user.pk, user_email(user)
     with transaction.atomic():
+        # The account's row before its sessions, in the order a sign-in takes them (its
+        # last_login, then the sessions it ends past MAX_SESSIONS). Sessions first, then
+        # the row, the close and such a sign-in could each hold what the other waits for.
+        # A sign-in waiting for the row then finds the account closed, and is refused.
+        lock_user_row(user)
         sessions.sessions_end(user, request=request, reason="account_closed")
         if action == "deactivate":
             user.__class__._default_manager.filter(pk=user.pk).update(is_active=False)

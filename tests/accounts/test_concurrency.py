@@ -1,7 +1,8 @@
 """Races on PostgreSQL: one-time links used at the same moment, failed sign-ins counted at once,
 one address verified by several accounts at once, or by one account while staff give it to
 another; one account's addresses added, made primary and removed at once; its sessions ended
-by two requests at once.
+by two requests at once; its browsers signed in at once past the session limit, or while
+it is closed.
 
 Each thread is a browser of its own (its own test client, so its own database connection);
 a barrier releases them together. Real transactions: a race needs commits to race with.
@@ -25,7 +26,7 @@ from accounts import sessions
 from accounts.app_settings import app_settings
 from accounts.flows.email import addresses
 from accounts.models import EmailAddress, LoginThrottle, OneTimeToken, UserSession
-from tests.accounts.support import api_delete, api_post, signed_in_api
+from tests.accounts.support import api_delete, api_login, api_post, is_signed_in, signed_in_api
 from tests.factories import UserFactory
 from tests.helpers import last_link, race, token_from, user_admin_url
 
@@ -284,8 +285,9 @@ def _waiting_on_locks() -> int:
 
 def _held_then_raced(rows: list[int], actions: list, meanwhile=None) -> list:
     """Run ``actions`` in threads of their own while this connection holds ``rows`` locked,
-    until each of them waits for that lock; then (after ``meanwhile``, run in the lock's
-    transaction) let them go together.
+    each started once the one before waits for a lock (that lock, or one an earlier action
+    took), so that they queue in the order given; then (after ``meanwhile``, run in the
+    lock's transaction) let them go.
 
     The requests have read the sessions open by then: the race between a read and the
     write that ends them, made certain rather than left to timing.
@@ -304,12 +306,12 @@ def _held_then_raced(rows: list[int], actions: list, meanwhile=None) -> list:
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
     with transaction.atomic():
         list(UserSession.objects.select_for_update().filter(pk__in=rows))
-        for thread in threads:
-            thread.start()
         deadline = time.monotonic() + 20
-        while _waiting_on_locks() < len(actions) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _waiting_on_locks() == len(actions), "the requests did not reach the rows"
+        for started, thread in enumerate(threads, 1):
+            thread.start()
+            while _waiting_on_locks() < started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _waiting_on_locks() == started, "a request did not reach the locks"
         if meanwhile is not None:
             meanwhile()
     for thread in threads:
@@ -381,12 +383,26 @@ def test_a_session_timed_out_while_staff_end_it_is_recorded_once(user, password,
     assert _ended_events() == [row.pk]
 
 
+def _signing_in(how: str, browser: Client, user, password: str):
+    """The request that signs ``browser`` in as ``user``: through the pipeline (the API's
+    password sign-in), or the first one of a session signed in by the project's own code
+    (``force_login``, done here), which the middleware adopts. It returns the response."""
+    if how == "pipeline":
+        return lambda: api_login(browser, user.email, password)
+    browser.force_login(user)
+    return lambda: browser.get(reverse("accounts:profile"))
+
+
+@pytest.mark.parametrize("how", ["pipeline", "adopted"])
 def test_a_sign_in_past_the_session_limit_while_staff_end_the_sessions_never_deadlocks(
-        user, password, settings):
+        user, password, settings, how):
     # The sign-in ended the surplus sessions one at a time, least recently used last: it
     # held the newer row's lock and waited for the older one, which staff ending every
     # session (in key order, as every other request ends them) held while waiting for the
     # newer one. PostgreSQL broke the deadlock with an error: a 500 on one of the two.
+    # Adopted, the session is recorded after the account's row lock, in the transaction
+    # that ends the others, as a sign-in's is: staff ending the sessions meanwhile do not
+    # see it.
     for n in range(2):
         signed_in_api(Client(), user.email, password, REMOTE_ADDR=f"192.0.2.{n}")
     older, newer = UserSession.objects.filter(user=user).order_by("pk").values_list(
@@ -398,10 +414,91 @@ def test_a_sign_in_past_the_session_limit_while_staff_end_the_sessions_never_dea
     browser = Client()
 
     (response,) = _held_then_raced(
-        [older], [lambda: signed_in_api(browser, user.email, password)],
+        [older], [_signing_in(how, browser, user, password)],
         meanwhile=lambda: sessions.sessions_end(user, reason="staff"))
 
     assert response.status_code == 200
     assert sorted(UserSession.objects.filter(user=user, ended_at__isnull=True)
                   .values_list("pk", flat=True)) == [browser.session["_authsuite_sid"]]
     assert _ended_events() == [older, newer]  # each once, by staff
+
+
+@pytest.mark.parametrize("close_action", ["delete", "deactivate"])
+@pytest.mark.parametrize("how", ["pipeline", "adopted"])
+def test_the_account_closed_while_a_sign_in_past_the_session_limit_completes_never_deadlocks(
+        user, password, settings, close_action, how):
+    # The close ended the account's sessions, then deleted or disabled its row; the sign-in
+    # held that row (its last_login update) while it waited to end, past the limit, a
+    # session the close held. PostgreSQL broke the deadlock with an error: a 500 on one.
+    # An adoption, which takes the row first as well, must neither deadlock nor record a
+    # session of the account it waited for the close of.
+    settings.AUTHSUITE_ACCOUNTS_CLOSE_ACTION = close_action
+    settings.AUTHSUITE_ACCOUNTS_MAX_SESSIONS = 1
+    closing, browser = Client(), Client()
+    signed_in_api(closing, user.email, password)
+
+    closed, signed_in = _held_then_raced(
+        [closing.session[sessions.SID_KEY]],
+        [lambda: api_post(closing, "account/close/"), _signing_in(how, browser, user, password)])
+
+    refused = {"pipeline": 403, "adopted": 302}[how]  # adopted: signed out, to the sign-in page
+    assert (closed.status_code, signed_in.status_code) == (204, refused)
+    assert not is_signed_in(browser)
+    assert not UserSession.objects.filter(ended_at__isnull=True).exists()
+
+
+# --- the session limit under sign-ins at once ------------------------------------------------
+
+def _open_sessions(user) -> list[int]:
+    return sorted(UserSession.objects.filter(user=user, ended_at__isnull=True)
+                  .values_list("pk", flat=True))
+
+
+def _assert_limit_kept(user, clients: list[Client], codes: list[int], limit: int) -> None:
+    """Exactly ``limit`` of the browsers' sessions are open, the others ended by the limit,
+    and each browser still signed in is one whose request went through."""
+    kept = _open_sessions(user)
+    assert len(kept) == limit, kept
+    assert sorted(UserSession.objects.filter(user=user, ended_at__isnull=False)
+                  .values_list("end_reason", flat=True)) == ["session_limit"] * (BROWSERS - limit)
+    for client, code in zip(clients, codes, strict=True):
+        if client.session.get(sessions.SID_KEY) in kept:
+            assert code == 200, codes
+            assert is_signed_in(client)
+        else:
+            assert not is_signed_in(client)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_sign_ins_of_one_account_at_once_leave_exactly_the_session_limit_open(
+        user, password, settings, monkeypatch, limit):
+    # Each sign-in lingers between recording its session and counting the account's others:
+    # had nothing made them take turns, every one would count all of them and end the
+    # others, signing out every browser. The account's row, which the sign-in's last_login
+    # update holds until it commits, makes the next one wait and count what it committed.
+    settings.AUTHSUITE_ACCOUNTS_MAX_SESSIONS = limit
+    clients = [Client() for _ in range(BROWSERS)]
+    monkeypatch.setattr(sessions, "session_start", lingering(sessions.session_start))
+
+    codes = race(BROWSERS, lambda i: api_login(clients[i], user.email, password).status_code)
+
+    assert codes == [200] * BROWSERS  # the newest always goes through
+    _assert_limit_kept(user, clients, codes, limit)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_sessions_signed_in_outside_the_pipeline_adopted_at_once_leave_exactly_the_limit_open(
+        user, settings, monkeypatch, limit):
+    # Sessions signed in by the project's own code, first seen by the middleware at once.
+    # Each adoption recorded its session, counted the account's others (every one of them
+    # committed by then) and ended them: fewer sessions than the limit stayed open, none at
+    # all with a limit of one (every browser signed out).
+    settings.AUTHSUITE_ACCOUNTS_MAX_SESSIONS = limit
+    clients = [Client() for _ in range(BROWSERS)]
+    for client in clients:
+        client.force_login(user)
+    monkeypatch.setattr(sessions, "session_start", lingering(sessions.session_start))
+
+    codes = race(BROWSERS, lambda i: clients[i].get(reverse("accounts:profile")).status_code)
+
+    _assert_limit_kept(user, clients, codes, limit)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core import checks
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -433,6 +434,27 @@ def test_a_session_signed_in_outside_the_pipeline_counts_too(user, password, clo
     assert not is_signed_in(laptop)
     assert is_signed_in(elsewhere) and is_signed_in(theirs)
     assert UserSession.objects.get(user=user, ended_at__isnull=False).end_reason == "session_limit"
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_MAX_SESSIONS=1)
+def test_a_session_whose_account_is_disabled_as_it_is_adopted_is_signed_out(user, monkeypatch):
+    """The account disabled after the request loaded its user, before the adoption took its
+    row (waiting, on PostgreSQL, for the request that disabled it): no session is recorded
+    for it, and the browser is signed out, as a sign-in then is refused."""
+    elsewhere = chrome()
+    elsewhere.force_login(user)
+    lock = sessions.lock_user_row
+
+    def disabled_first(who, **kwargs):
+        get_user_model()._default_manager.filter(pk=who.pk).update(is_active=False)
+        return lock(who, **kwargs)
+
+    monkeypatch.setattr(sessions, "lock_user_row", disabled_first)
+
+    assert elsewhere.get("/accounts/").status_code == 302  # to the sign-in page
+
+    assert not UserSession.objects.filter(user=user).exists()
+    assert "_auth_user_id" not in elsewhere.session
 
 
 @pytest.mark.parametrize("value", [0, -1, "2", 2.0, True])
