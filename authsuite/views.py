@@ -11,6 +11,7 @@ from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, requires_csrf_token
+from django.views.decorators.debug import sensitive_variables
 
 from authsuite import context, signals
 from authsuite.api.errors import CoreError, envelope
@@ -48,6 +49,18 @@ class PageMethodsMixin:
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         return method_not_allowed(request, self._allowed_methods())
+
+
+@sensitive_variables()
+def render_confidential(response):
+    """``response`` rendered now, beneath this frame, which hides every variable from error
+    reports: for a page or an answer that shows a secret (new recovery codes, the key of an
+    authenticator app being set up). Django's filter hides a marked frame's variables in
+    every frame beneath it; left to the handler, the rendering runs after the view's marked
+    frames have returned, and a failure in it (a project's template override, a renderer)
+    would report the template's context, or the answer's data, secret and all."""
+    response.render()
+    return response
 
 
 @require_methods("GET", "HEAD")

@@ -19,6 +19,7 @@ from accounts.decorators import ReauthenticationRequiredMixin
 from accounts.errors import FlowError
 from accounts.views.base import AuthPageMixin, FlowFormView
 from authsuite.urls_util import safe_next
+from authsuite.views import render_confidential
 from mfa import devices, flows, policy, trust
 from mfa.forms import ActivateForm, ChallengeForm, RecoveryCodeForm
 
@@ -117,6 +118,11 @@ class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormV
         context["setup"] = flows.totp_setup_pending(self.request, user=self.user())
         return context
 
+    def render_to_response(self, context, **response_kwargs):
+        # The page shows the key (as text and in the QR code), on a GET and again with the
+        # form's errors.
+        return render_confidential(super().render_to_response(context, **response_kwargs))
+
     def done_url(self) -> str:
         return reverse("mfa:index")
 
@@ -130,12 +136,12 @@ class TOTPSetupView(LoginRequiredMixin, ReauthenticationRequiredMixin, FlowFormV
         # The signed-in user just proved the new factor: this session now has two.
         authrecord.record_step_up(self.request, ["otp"])
         if codes:
-            return self.response_class(
+            return render_confidential(self.response_class(
                 request=self.request, template=["mfa/recovery_codes_new.html"],
                 context={"codes": codes, "download": codes_download_href(codes),
                          "continue_url": self.done_url()},
                 using=self.template_engine,
-            )
+            ))
         messages.success(self.request, _("Your authenticator app is set up."))
         return redirect(self.done_url())
 
@@ -171,12 +177,12 @@ class RecoveryCodesView(LoginRequiredMixin, ReauthenticationRequiredMixin, AuthP
         except FlowError as error:
             messages.error(request, error.message)
             return redirect("mfa:index")
-        return self.response_class(
+        return render_confidential(self.response_class(
             request=request, template=["mfa/recovery_codes_new.html"],
             context={"codes": codes, "download": codes_download_href(codes),
                      "continue_url": reverse("mfa:index")},
             using=self.template_engine,
-        )
+        ))
 
 
 class ChallengeView(FlowFormView):

@@ -22,6 +22,7 @@ from accounts.errors import FlowError
 from authsuite.api.schema import error
 from authsuite.api.views import SuiteAPIView
 from authsuite.text import control_characters_message, has_control_characters
+from authsuite.views import render_confidential
 from mfa import devices, flows, policy, trust
 from mfa.errors import MFAError
 
@@ -137,6 +138,16 @@ class MFAAPIView(SuiteAPIView):
         return serializer.validated_data
 
 
+class ConfidentialAnswerMixin:
+    """For an endpoint whose answer holds a secret (an authenticator app's key, recovery
+    codes): the answer is rendered as the view finishes, under
+    :func:`authsuite.views.render_confidential`, rather than by the handler after it."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        return render_confidential(response)
+
+
 class StatusView(MFAAPIView):
     """The signed-in user's second factors and whether one is required of them."""
 
@@ -156,7 +167,7 @@ class StatusView(MFAAPIView):
         })
 
 
-class TOTPSetupView(MFAAPIView):
+class TOTPSetupView(ConfidentialAnswerMixin, MFAAPIView):
     """Start enrolling an authenticator app: a new key, as an otpauth URI and an SVG QR code.
 
     A signed-in user needs a recent authentication; a sign-in waiting for its mandatory
@@ -173,7 +184,7 @@ class TOTPSetupView(MFAAPIView):
         return Response({"otpauth_uri": setup.uri, "secret": setup.secret, "qr_svg": setup.svg})
 
 
-class TOTPActivateView(MFAAPIView):
+class TOTPActivateView(ConfidentialAnswerMixin, MFAAPIView):
     """Turn the pending authenticator app on with a valid code."""
 
     permission_classes = [CanEnroll]
@@ -228,7 +239,7 @@ class ChallengeView(MFAAPIView):
         return response
 
 
-class RecoveryCodesView(MFAAPIView):
+class RecoveryCodesView(ConfidentialAnswerMixin, MFAAPIView):
     """Recovery codes: how many remain, or a new set (needs a recent authentication)."""
 
     def get_permissions(self):

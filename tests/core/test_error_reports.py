@@ -416,3 +416,85 @@ def test_a_failed_new_set_of_recovery_codes_hides_them(client, account, clock, m
     assert made
     report.hides(*made)
 
+
+
+# --- pages and answers that show a secret ----------------------------------------------------
+# Rendered by the handler, after the view's marked frames have returned, a template or a
+# renderer failing (a project's template override, say) reported the context or the data.
+
+class Unprintable:
+    """What a template cannot show: a failure in the middle of the page."""
+
+    def __str__(self):
+        raise Failure("the template could not be rendered")
+
+
+@pytest.fixture
+def template_fails(monkeypatch):
+    """The new-codes page fails as it is rendered, past its list of codes."""
+    monkeypatch.setattr("mfa.views.codes_download_href", lambda codes: Unprintable())
+
+
+@pytest.fixture
+def renderer_fails():
+    with failing("rest_framework.renderers.JSONRenderer.render"):
+        yield
+
+
+def test_a_page_of_new_recovery_codes_failing_to_render_hides_them(client, account, clock,
+                                                                   made, template_fails):
+    secret, _none = enroll(account, codes=False)
+    sign_in_fully(client, account, PASSWORD, clock, secret)
+    with reported(client) as report:
+        client.post(reverse("mfa:recovery_codes"))
+    assert made
+    report.hides(*made)
+
+
+def test_the_codes_of_an_activation_failing_to_render_are_hidden(signed_in, clock, made,
+                                                                 monkeypatch, template_fails):
+    monkeypatch.setattr(totp, "new_key", lambda: KEY)
+    signed_in.post(reverse("mfa:totp_setup"), {"action": "begin"})
+    with reported(signed_in) as report:
+        signed_in.post(reverse("mfa:totp_setup"), {"code": clock.code(totp.base32(KEY))})
+    assert made
+    report.hides(*made, *key_forms(totp.base32(KEY)))
+
+
+def test_a_setup_page_failing_to_render_hides_the_key(signed_in, monkeypatch):
+    monkeypatch.setattr(totp, "new_key", lambda: KEY)
+    signed_in.post(reverse("mfa:totp_setup"), {"action": "begin"})
+    monkeypatch.setattr("mfa.flows.authenticator.Setup.svg", property(
+        lambda setup: Unprintable()))
+    with reported(signed_in) as report:
+        signed_in.get(reverse("mfa:totp_setup"))
+    report.hides(*key_forms(totp.base32(KEY)))
+
+
+def test_an_api_setup_failing_to_render_hides_the_key(signed_in, monkeypatch, renderer_fails):
+    monkeypatch.setattr(totp, "new_key", lambda: KEY)
+    with reported(signed_in) as report:
+        api_post(signed_in, "mfa/totp/setup/")
+    report.hides(*key_forms(totp.base32(KEY)))
+
+
+def test_new_api_recovery_codes_failing_to_render_are_hidden(client, account, clock, made,
+                                                             renderer_fails):
+    secret, _none = enroll(account, codes=False)
+    sign_in_fully(client, account, PASSWORD, clock, secret)
+    with reported(client) as report:
+        api_post(client, "mfa/recovery-codes/")
+    assert made
+    report.hides(*made)
+
+
+def test_an_api_activation_failing_to_render_hides_the_codes(signed_in, clock, made,
+                                                              monkeypatch):
+    monkeypatch.setattr(totp, "new_key", lambda: KEY)
+    api_post(signed_in, "mfa/totp/setup/")
+    code = clock.code(totp.base32(KEY))
+    with reported(signed_in) as report, \
+            failing("rest_framework.renderers.JSONRenderer.render"):  # not the setup's
+        api_post(signed_in, "mfa/totp/activate/", {"code": code})
+    assert made
+    report.hides(repr(code), *made, *key_forms(totp.base32(KEY)))
