@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts import lockout, sessions, tokens
 from accounts.errors import SignInRefused
-from accounts.users import active_only, stores_is_active
+from accounts.users import active_only, lock_user_row, stores_is_active
 from authsuite import db
 
 
@@ -38,6 +38,23 @@ def end_sessions_when_disabled(sender, instance, created, **kwargs):
     if not created and getattr(instance, "_authsuite_was_active", None) and not instance.is_active:
         sessions.sessions_end(instance, reason="deactivated")
         tokens.tokens_void(user=instance)
+
+
+def lock_before_delete(sender, instance, using, **kwargs):
+    """pre_delete of the user model: the account's row is locked before any row is deleted.
+
+    Django's delete removes the rows that refer to the account (its sessions among them)
+    before the account's own row. A sign-in of the account holds that row from its
+    last_login update (an adoption from its lock) until it commits, and past
+    ``MAX_SESSIONS`` locks the sessions it ends: the delete and the sign-in could each hold
+    what the other waits for, and PostgreSQL broke the deadlock with an error, a 500 on one
+    of them. Locked first, as a sign-in takes it, the two take turns: a sign-in that waited
+    finds the account gone and is refused, an adoption signs the browser out.
+
+    One statement per account deleted, in the delete's transaction (Django sends pre_delete
+    inside it, before its first DELETE). A queryset's delete (the admin's "delete selected")
+    sends it for each account in key order: two such deletes lock their rows in one order."""
+    lock_user_row(instance, using=using)
 
 
 def last_login_update(sender, user, **kwargs):

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
-from django.db import router, transaction
+from django.db import IntegrityError, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -284,16 +284,27 @@ class SessionTrackingMiddleware:
         sessions the ones before it kept. Without it, sessions adopted at once each found
         all the others and ended them, signing out every browser. The lock comes before
         the sessions' locks, in the order a sign-in takes them. Without a limit there is
-        nothing to count, and no lock is taken.
+        nothing to count, and no lock is taken: an account deleted meanwhile is found by
+        the insert, whose row refers to it.
         """
         if app_settings.MAX_SESSIONS is None:
-            session_start(request, user, remember=False)
-            return
-        with transaction.atomic(using=router.db_for_write(user._meta.model)):
-            adopted = lock_user_row(user, active=True)
-            if adopted:
+            try:
                 session_start(request, user, remember=False)
-                sessions_limit(request, user)
+                adopted = True
+            except IntegrityError:
+                # Deleted since this request loaded the user. The row's one reference, to
+                # the account, is checked as the insert commits: middleware runs outside
+                # ATOMIC_REQUESTS' transaction, so the insert is a transaction of its own,
+                # and its failure leaves nothing to roll back. Caught here, it costs the
+                # adoptions that succeed nothing; a lock or a savepoint would cost each of
+                # them a transaction.
+                adopted = False
+        else:
+            with transaction.atomic(using=router.db_for_write(user._meta.model)):
+                adopted = lock_user_row(user, active=True)
+                if adopted:
+                    session_start(request, user, remember=False)
+                    sessions_limit(request, user)
         if not adopted:
             # Deleted or disabled since this request loaded the user (the lock may have
             # waited for the very request that closed the account): signed out, as a

@@ -85,7 +85,7 @@ def in_reach(acting_user, user) -> bool:
         getattr(user, "is_superuser", False) or getattr(user, "is_staff", False))
 
 
-def lock_user_row(user, *, active: bool = False) -> bool:
+def lock_user_row(user, *, active: bool = False, using: str | None = None) -> bool:
     """Lock ``user``'s row until the current transaction ends (SELECT ... FOR NO KEY UPDATE;
     nothing on a database without row locks, such as SQLite). A flow that checks what the
     user has before adding to it (a second factor, one more passkey, an address) takes it
@@ -97,9 +97,14 @@ def lock_user_row(user, *, active: bool = False) -> bool:
     (a session, a mailed notice, a token), which takes a key-share lock on it. A request
     holding another lock this flow then waits for (an address's claims) would wait for this
     flow in turn: a deadlock, where now one of them simply goes first. It is the lock a
-    sign-in's last_login update takes, so the two take turns just the same."""
+    sign-in's last_login update takes, so the two take turns just the same.
+
+    ``using``: the database of the transaction the lock is for, where it is not the one
+    the router picks for writing users (a delete's, which Django routes with the instance).
+    """
     where = {"pk": user.pk, **(active_only() if active else {})}
-    return (get_user_model()._default_manager.select_for_update(no_key=True).filter(**where)
+    return (get_user_model()._default_manager.db_manager(using)
+            .select_for_update(no_key=True).filter(**where)
             .values_list("pk", flat=True).first()) is not None
 
 

@@ -274,6 +274,34 @@ def test_end_all_sessions(admin_client, people):
     assert admin_client.get(CHANGELIST).status_code == 200
 
 
+def test_deleting_accounts_locks_each_ones_row_first_in_key_order(admin_client, people,
+                                                                   monkeypatch):
+    # "Delete selected" deletes the accounts with one queryset delete: Django still sends
+    # pre_delete for each, and each row is locked before any row referring to it goes
+    # (tests/accounts/test_concurrency.py shows the deadlock that order keeps away).
+    from accounts import receivers
+
+    chosen = [people["erin"], people["ann"], people["carol"]]
+    for person in chosen:
+        signed_in_as(person)
+    locked, real_lock = [], receivers.lock_user_row
+
+    def lock(user, **kwargs):
+        locked.append((user.pk, UserSession.objects.filter(user_id=user.pk).exists()))
+        return real_lock(user, **kwargs)
+
+    monkeypatch.setattr(receivers, "lock_user_row", lock)
+
+    response = admin_client.post(CHANGELIST, {
+        "action": "delete_selected", "_selected_action": [u.pk for u in chosen], "index": "0",
+        "post": "yes"})
+
+    assert response.status_code == 302
+    assert locked == [(pk, True) for pk in sorted(u.pk for u in chosen)]  # nothing gone yet
+    assert not User.objects.filter(pk__in=[u.pk for u in chosen]).exists()
+    assert not UserSession.objects.filter(user_id__in=[u.pk for u in chosen]).exists()
+
+
 def test_unlock(admin_client, people, password):
     dave = people["dave"]
     assert Client().post(reverse("accounts:login"),

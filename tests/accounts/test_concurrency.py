@@ -2,7 +2,7 @@
 one address verified by several accounts at once, or by one account while staff give it to
 another; one account's addresses added, made primary and removed at once; its sessions ended
 by two requests at once; its browsers signed in at once past the session limit, or while
-it is closed.
+it is closed or deleted.
 
 Each thread is a browser of its own (its own test client, so its own database connection);
 a barrier releases them together. Real transactions: a race needs commits to race with.
@@ -446,6 +446,44 @@ def test_the_account_closed_while_a_sign_in_past_the_session_limit_completes_nev
     assert not is_signed_in(browser)
     assert not UserSession.objects.filter(ended_at__isnull=True).exists()
 
+
+
+def _deleting(how: str, user, staff):
+    """The request (or the project's own code) that deletes ``user``: staff on the user's
+    delete page, staff with the changelist's "delete selected" action, or ``user.delete()``."""
+    if how == "code":
+        return lambda: get_user_model().objects.get(pk=user.pk).delete()
+    admin = Client()
+    admin.force_login(staff)
+    if how == "admin":
+        return lambda: admin.post(user_admin_url("delete", user.pk), {"post": "yes"})
+    return lambda: admin.post(user_admin_url("changelist"), {
+        "action": "delete_selected", "index": "0", "_selected_action": [user.pk], "post": "yes"})
+
+
+@pytest.mark.parametrize("deleted_by", ["code", "admin", "admin-action"])
+@pytest.mark.parametrize("how", ["pipeline", "adopted"])
+def test_the_account_deleted_while_a_sign_in_past_the_session_limit_completes_never_deadlocks(
+        user, password, staff, settings, deleted_by, how):
+    # Django's delete removes the rows that refer to the account (its sessions) before the
+    # account's row; the sign-in held that row (its last_login update, or an adoption's
+    # lock) while it waited to end, past the limit, a session the delete held. PostgreSQL
+    # broke the deadlock with an error: a 500 on one of the two, or the delete failing.
+    settings.AUTHSUITE_ACCOUNTS_MAX_SESSIONS = 1
+    elsewhere, browser = Client(), Client()
+    signed_in_api(elsewhere, user.email, password)
+
+    deleted, signed_in = _held_then_raced(
+        [elsewhere.session[sessions.SID_KEY]],
+        [_deleting(deleted_by, user, staff), _signing_in(how, browser, user, password)])
+
+    if deleted_by != "code":
+        assert deleted.status_code == 302
+    refused = {"pipeline": 403, "adopted": 302}[how]  # adopted: signed out, to the sign-in page
+    assert signed_in.status_code == refused
+    assert not get_user_model().objects.filter(pk=user.pk).exists()
+    assert not is_signed_in(browser)
+    assert not UserSession.objects.filter(user_id=user.pk).exists()
 
 # --- the session limit under sign-ins at once ------------------------------------------------
 

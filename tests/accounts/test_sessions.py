@@ -457,6 +457,28 @@ def test_a_session_whose_account_is_disabled_as_it_is_adopted_is_signed_out(user
     assert "_auth_user_id" not in elsewhere.session
 
 
+@pytest.mark.django_db(transaction=True)  # the reference is checked as the insert commits
+def test_a_session_whose_account_is_deleted_as_it_is_adopted_is_signed_out(user, monkeypatch):
+    """Without a session limit the adoption takes no lock: it records the session at once.
+    The account deleted after the request loaded its user, the new row's reference to it
+    failed as the insert committed (an IntegrityError, a 500). The browser is signed out
+    instead, as it is when the account's row is found gone under a limit."""
+    elsewhere = chrome()
+    elsewhere.force_login(user)
+    start = sessions.session_start
+
+    def deleted_first(request, who, **kwargs):
+        get_user_model()._default_manager.filter(pk=who.pk).delete()
+        return start(request, who, **kwargs)
+
+    monkeypatch.setattr(sessions, "session_start", deleted_first)
+
+    assert elsewhere.get("/accounts/").status_code == 302  # to the sign-in page
+
+    assert not UserSession.objects.exists()
+    assert "_auth_user_id" not in elsewhere.session
+
+
 @pytest.mark.parametrize("value", [0, -1, "2", 2.0, True])
 def test_a_limit_that_is_no_count_is_a_configuration_error(value):
     with override_settings(AUTHSUITE_ACCOUNTS_MAX_SESSIONS=value):
