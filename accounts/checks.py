@@ -12,6 +12,7 @@ from django.utils.module_loading import import_string
 
 from accounts.app_settings import app_settings
 from accounts.users import stores_is_active
+from authsuite.checks import reported_cookie_warnings
 
 MIDDLEWARE_SESSION = "accounts.sessions.SessionTrackingMiddleware"
 MIDDLEWARE_AUTH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -137,6 +138,9 @@ def check_accounts(app_configs=None, **kwargs):
                  "accounts.admin_site.SuiteAdminSite as its default_site.",
             obj="INSTALLED_APPS", id="authsuite_accounts.W004",
         ))
+    errors += reported_cookie_warnings(app_settings.LOCKOUT_DEVICE_COOKIE_NAME,
+                                       setting="AUTHSUITE_ACCOUNTS_LOCKOUT_DEVICE_COOKIE_NAME",
+                                       check_id="authsuite_accounts.W010")
     return errors
 
 

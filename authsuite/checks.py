@@ -59,6 +59,27 @@ def key_list_errors(read, *, setting: str, check_id: str) -> list[checks.Error]:
     return []
 
 
+def reported_cookie_warnings(name: str, *, setting: str, check_id: str) -> list[checks.Warning]:
+    """The warning of a cookie of the suite that holds a secret whose ``name`` error
+    reports would show the value of. Django's reports (the 500 mailed to ``ADMINS``) list
+    the request's cookies, hiding a value only where the name looks secret to the
+    project's reporter filter (``DEFAULT_EXCEPTION_REPORTER_FILTER``: by default a name
+    holding "auth", "token", "key", "secret", ... which the suite's default names do)."""
+    from django.http import HttpRequest
+
+    request, shown = HttpRequest(), "cookie value shown"
+    request.COOKIES = {name: shown}
+    reporter_filter = import_string(settings.DEFAULT_EXCEPTION_REPORTER_FILTER)()
+    if reporter_filter.get_safe_cookies(request).get(name) != shown:
+        return []
+    return [checks.Warning(
+        f"{setting} {name!r}: error reports would show this cookie's value, which lets its "
+        "holder act for the browser it was given to.",
+        hint="Keep 'auth', 'token', 'key' or 'secret' in the name (Django's reports hide "
+             "such cookies), as the default does.", obj=setting, id=check_id,
+    )]
+
+
 @checks.register()
 def check_mail(app_configs=None, **kwargs):
     """Django's SMTP backend waits for the server for ever unless EMAIL_TIMEOUT is set

@@ -6,7 +6,7 @@ from django.core import checks
 from django.utils.module_loading import import_string
 
 from authsuite.app_settings import app_settings as box
-from authsuite.checks import key_list_errors
+from authsuite.checks import key_list_errors, reported_cookie_warnings
 from mfa.app_settings import app_settings
 
 
@@ -69,4 +69,7 @@ def check_mfa(app_configs=None, **kwargs):
                 hint="Replace 'django.contrib.admin' with 'mfa.apps.MFAAdminConfig' in "
                      "INSTALLED_APPS.", obj="INSTALLED_APPS", id="authsuite_mfa.W003",
             ))
+    errors += reported_cookie_warnings(app_settings.TRUST_COOKIE_NAME,
+                                       setting="AUTHSUITE_MFA_TRUST_COOKIE_NAME",
+                                       check_id="authsuite_mfa.W004")
     return errors
