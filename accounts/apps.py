@@ -11,9 +11,8 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from django.apps import apps
-        from django.contrib.auth import get_user_model, user_logged_in
+        from django.contrib.auth import user_logged_in
         from django.core.signals import setting_changed
-        from django.db.models.signals import post_save, pre_delete, pre_save
 
         from accounts import checks, links, passwords, receivers, stages  # noqa: F401
         from accounts import signals as account_signals
@@ -33,13 +32,7 @@ class AccountsConfig(AppConfig):
         registry.register(stages.VerifyEmailStage())
         registry.register(stages.PasswordChangeRequiredStage())
         setting_changed.connect(passwords.reset_caches, dispatch_uid="accounts.passwords")
-        user_model = get_user_model()
-        pre_save.connect(receivers.remember_active, sender=user_model,
-                         dispatch_uid="accounts.remember_active")
-        post_save.connect(receivers.end_sessions_when_disabled, sender=user_model,
-                          dispatch_uid="accounts.end_sessions_when_disabled")
-        pre_delete.connect(receivers.lock_before_delete, sender=user_model,
-                           dispatch_uid="accounts.lock_before_delete")
+        receivers.connect_user_model()
         # Django's last_login receiver saves the user (two model signals, a compiled
         # UPDATE) at every sign-in; ours writes the one column. Same dispatch_uid: whichever
         # app is ready first, only ours stays connected.

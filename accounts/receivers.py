@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db import router
+from django.db.models.signals import post_save, pre_delete, pre_save
 from django.utils import timezone
 
 from accounts import lockout, sessions, tokens
 from accounts.errors import SignInRefused
 from accounts.users import active_only, lock_user_row, stores_is_active
 from authsuite import db
+from authsuite.signals import connect_model
 
 
 def remember_active(sender, instance, **kwargs):
@@ -38,6 +41,17 @@ def end_sessions_when_disabled(sender, instance, created, **kwargs):
     if not created and getattr(instance, "_authsuite_was_active", None) and not instance.is_active:
         sessions.sessions_end(instance, reason="deactivated")
         tokens.tokens_void(user=instance)
+
+
+def connect_user_model() -> None:
+    """Connect the receivers of the user model's signals, for the model and its proxies
+    (``authsuite.signals.connect_model``)."""
+    user_model = get_user_model()
+    connect_model(pre_save, remember_active, user_model, dispatch_uid="accounts.remember_active")
+    connect_model(post_save, end_sessions_when_disabled, user_model,
+                  dispatch_uid="accounts.end_sessions_when_disabled")
+    connect_model(pre_delete, lock_before_delete, user_model,
+                  dispatch_uid="accounts.lock_before_delete")
 
 
 def lock_before_delete(sender, instance, using, **kwargs):

@@ -31,11 +31,6 @@ class AuditConfig(AppConfig):
 
         redaction.install(app_settings.REDACT_LOGGERS)
         setting_changed.connect(_reset_rules, dispatch_uid="audit.reset_rules")
-        from django.contrib.auth import get_user_model
-        from django.db.models.signals import post_delete
-
-        post_delete.connect(alerts.forget_user, sender=get_user_model(),
-                            dispatch_uid="audit.forget_user_alerts")
 
 
 def _reset_rules(*, setting, **kwargs):

@@ -15,15 +15,18 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 
 from audit import recorder
 from authsuite import context
+from authsuite.signals import connect_model
 
 MASKED = {"password"}
 SKIPPED = {"last_login"}
 
 
 def _admin_request():
+    """The request being served, if a Django admin site serves it: any site, whatever its
+    name (its URLs' namespace), as every site's URLs are of the application "admin"."""
     request = context.current_request()
     match = getattr(request, "resolver_match", None) if request is not None else None
-    if match is None or "admin" not in (match.namespaces or []):
+    if match is None or "admin" not in (match.app_names or []):
         return None
     return request
 
@@ -43,12 +46,19 @@ def _text(value):
     return str(value)[:200]
 
 
+def _concrete(model):
+    """The model itself for a proxy of it: a change made through a proxy (a project's
+    admin of "staff accounts") is recorded under the model's own names."""
+    return model._meta.concrete_model
+
+
 def _target(instance):
+    label = _concrete(instance)._meta.label_lower
     if isinstance(instance, get_user_model()):
         # An account is named by its address as stored, as everywhere in the trail
         # (``recorder.user_target``), not by its ``__str__``.
-        return (instance._meta.label_lower, *recorder.user_fields(instance))
-    return (instance._meta.label_lower, str(instance.pk), str(instance)[:254])
+        return (label, *recorder.user_fields(instance))
+    return (label, str(instance.pk), str(instance)[:254])
 
 
 def _name(instance) -> str:
@@ -82,7 +92,7 @@ def record_save(sender, instance, created, **kwargs):
     if "password" in changes:
         changes["password"] = {"before": "********", "after": "******** (changed)"}
     verb = "created" if created else "changed"
-    recorder.write(action=f"admin.{sender._meta.model_name}.{verb}", request=request,
+    recorder.write(action=f"admin.{_concrete(sender)._meta.model_name}.{verb}", request=request,
                    user=request.user, target=_target(instance), data={"changes": changes})
 
 
@@ -90,7 +100,8 @@ def record_delete(sender, instance, **kwargs):
     request = _admin_request()
     if request is None:
         return
-    recorder.write(action=f"admin.{sender._meta.model_name}.deleted", request=request,
+    recorder.write(action=f"admin.{_concrete(sender)._meta.model_name}.deleted",
+                   request=request,
                    user=request.user, target=_target(instance))
 
 
@@ -99,9 +110,10 @@ def record_m2m(sender, instance, action, model, pk_set, **kwargs):
     if request is None or action not in ("post_add", "post_remove", "post_clear"):
         return
     names = sorted(_name(o) for o in model._default_manager.filter(pk__in=pk_set or []))[:50]
-    relation = sender._meta.model_name.replace(f"{instance._meta.model_name}_", "")
+    model_name = _concrete(instance)._meta.model_name
+    relation = sender._meta.model_name.replace(f"{model_name}_", "")
     recorder.write(
-        action=f"admin.{instance._meta.model_name}.{relation}_changed", request=request,
+        action=f"admin.{model_name}.{relation}_changed", request=request,
         user=request.user, target=_target(instance),
         data={"change": action.replace("post_", ""), "related": names},
     )
@@ -138,12 +150,18 @@ def record_login_failed(sender, credentials, request=None, **kwargs):
 
 
 def connect() -> None:
+    """Connect the receivers, for the user model, groups and permissions and for each of
+    their proxies (``authsuite.signals.connect_model``): a change made through a proxy's
+    admin is recorded as one made to the model itself."""
+    from audit.alerts import forget_user
+
     user_model = get_user_model()
     for model in (user_model, Group, Permission):
         uid = f"audit:{model._meta.label_lower}"
-        pre_save.connect(remember_before, sender=model, dispatch_uid=f"{uid}:pre")
-        post_save.connect(record_save, sender=model, dispatch_uid=f"{uid}:post")
-        post_delete.connect(record_delete, sender=model, dispatch_uid=f"{uid}:delete")
+        connect_model(pre_save, remember_before, model, dispatch_uid=f"{uid}:pre")
+        connect_model(post_save, record_save, model, dispatch_uid=f"{uid}:post")
+        connect_model(post_delete, record_delete, model, dispatch_uid=f"{uid}:delete")
+    connect_model(post_delete, forget_user, user_model, dispatch_uid="audit.forget_user_alerts")
     for relation in ("groups", "user_permissions"):
         field = getattr(user_model, relation, None)
         if field is not None:  # custom user models may have no PermissionsMixin
