@@ -197,7 +197,9 @@ class EmailAddressSerializer(serializers.Serializer):
 
 class UserSessionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    device = serializers.CharField()
+    device = serializers.CharField(
+        help_text="A readable name of the browser and system (\"Firefox 128 on Ubuntu\"), in "
+                  "the request's language; for display, not to compare.")
     ip = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     last_seen_at = serializers.DateTimeField()
