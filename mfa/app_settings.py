@@ -56,10 +56,13 @@ class MFASettings(AppSettings):
     def TOTP_TOLERANCE(self) -> int:
         """Time steps accepted before and after the current one for clock drift.
 
-        1 (default) accepts the previous, current and next step: a code stays usable at
-        most 90 seconds, and once used it is refused for good (replay protection).
+        0 (default): a code works only during its own 30-second step (ASVS 5.0 6.5.5: a
+        TOTP lives 30 seconds at most); 1 also accepts the previous and next step, for
+        users whose phone clocks drift, and a code then stays usable up to 90 seconds.
+        Once used, a code is refused for good (replay protection). Above 2 is a warning
+        (``authsuite_mfa.W001``).
         """
-        return int(self._setting("TOTP_TOLERANCE", 1))
+        return int(self._setting("TOTP_TOLERANCE", 0))
 
     @property
     def RECOVERY_CODES(self) -> int:

@@ -42,7 +42,8 @@ def check_mfa(app_configs=None, **kwargs):
     if app_settings.TOTP_TOLERANCE > 2:
         errors.append(checks.Warning(
             "AUTHSUITE_MFA_TOTP_TOLERANCE above 2 keeps codes valid for minutes.",
-            hint="Keep it at 1 (90 seconds at most).", obj="AUTHSUITE_MFA_TOTP_TOLERANCE",
+            hint="Keep it at 0 (a code lives 30 seconds at most), or 1 (90) for clocks "
+                 "that drift.", obj="AUTHSUITE_MFA_TOTP_TOLERANCE",
             id="authsuite_mfa.W001",
         ))
     if not settings.DEBUG and not app_settings.ENCRYPTION_KEY and not box.SECRET_BOX_KEY:

@@ -112,7 +112,7 @@ def test_every_setting_is_exercised_by_a_test():
 def test_defaults():
     assert app_settings.REQUIRED == "nobody"
     assert app_settings.TOTP_DIGITS == 6 and app_settings.TOTP_STEP == 30
-    assert app_settings.TOTP_TOLERANCE == 1
+    assert app_settings.TOTP_TOLERANCE == 0
     assert app_settings.TRUST_BROWSER_DAYS == 30
     assert app_settings.CHALLENGE_MAX_FAILURES == 5
     assert app_settings.GRACE_PERIOD == 0
