@@ -100,6 +100,17 @@ class AccountsSettings(AppSettings):
         return resolve_url(target)
 
     @property
+    def LOGOUT_REDIRECT_URL(self) -> str:
+        """Where a sign-out goes when no safe ``next`` was given: Django's
+        LOGOUT_REDIRECT_URL when the project sets one (a URL pattern's name or a path), else
+        the suite's sign-in page (``accounts:login``). A URL name is resolved when a sign-out
+        needs it."""
+        from django.shortcuts import resolve_url
+
+        target = self._setting("LOGOUT_REDIRECT_URL", None) or self._django("LOGOUT_REDIRECT_URL")
+        return resolve_url(target or "accounts:login")
+
+    @property
     def REAUTHENTICATION_TIMEOUT(self) -> int:
         """Seconds after an authentication during which sensitive actions need no re-entry."""
         return int(self._setting("REAUTHENTICATION_TIMEOUT", 300))

@@ -11,10 +11,10 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from django.apps import apps
-        from django.contrib.auth import user_logged_in
+        from django.contrib.auth import user_logged_in, user_logged_out
         from django.core.signals import setting_changed
 
-        from accounts import checks, links, passwords, receivers, stages  # noqa: F401
+        from accounts import checks, links, passwords, receivers, sessions, stages  # noqa: F401
         from accounts import signals as account_signals
         from accounts.flows import link_request, mail
         from accounts.pipeline import stages as registry
@@ -29,6 +29,13 @@ class AccountsConfig(AppConfig):
         # A link mail is sent only while its link still works: a retry after a newer link
         # voided it sends nothing.
         guard_register(mail.LINK_GUARD, mail.link_still_live)
+        from accounts import exports
+        from accounts.flows import account
+
+        # Kept about the account by address rather than by foreign key: its mail and
+        # failed sign-ins.
+        exports.register("mail", account.mail_section)
+        exports.register("sign_in_failures", account.sign_in_failures_section)
         registry.register(stages.VerifyEmailStage())
         registry.register(stages.PasswordChangeRequiredStage())
         setting_changed.connect(passwords.reset_caches, dispatch_uid="accounts.passwords")
@@ -39,6 +46,8 @@ class AccountsConfig(AppConfig):
         user_logged_in.disconnect(dispatch_uid="update_last_login")
         user_logged_in.connect(receivers.last_login_update, dispatch_uid="update_last_login")
         user_logged_in.connect(links.forget_at_sign_in, dispatch_uid="accounts.forget_links")
+        user_logged_out.connect(sessions.session_end_at_logout,
+                                dispatch_uid="accounts.session_end_at_logout")
         account_signals.login_succeeded.connect(receivers.recovered_at_sign_in,
                                                 dispatch_uid="accounts.recovered_at_sign_in")
         if apps.is_installed("django.contrib.admin"):

@@ -38,6 +38,14 @@ class EmailBackend(ModelBackend):
             return user
         return None
 
+    @sensitive_variables("kwargs")
+    async def aauthenticate(self, request, **kwargs):
+        # Django's aauthenticate (a project's async login view) would otherwise take
+        # ModelBackend's own: the address looked up exactly as typed, an overlong password
+        # hashed, and a hash brought up to date stored without its step, which signs the
+        # account out of every other session. The same check as the synchronous path.
+        return await sync_to_async(self.authenticate)(request, **kwargs)
+
     def get_user(self, user_id):
         user = super().get_user(user_id)
         return credentials.attach(user) if user is not None else None

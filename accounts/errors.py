@@ -35,6 +35,10 @@ class AccountsError(StrEnum):
     SESSION_NOT_FOUND = "session_not_found"
     REAUTHENTICATION_REQUIRED = "reauthentication_required"
     USE_PASSWORD = "use_password"
+    #: Confirming an address of an account without a password, from a browser not signed
+    #: in as it: only a browser signed in as the account may (see
+    #: ``accounts.flows.email.verification_sign_in_required``).
+    SIGN_IN_REQUIRED = "sign_in_required"
 
 
 class SignInRefused(PermissionDenied):
@@ -44,6 +48,16 @@ class SignInRefused(PermissionDenied):
 
     def __init__(self):
         super().__init__("This account is disabled.")
+
+
+class AccountGone(PermissionDenied):
+    """The account was deleted while a request of its own was adding to it (an address, an
+    authenticator app, a passkey): the request waited for the delete's lock on its row and
+    then found none. It is refused (403) with nothing written, instead of failing at commit
+    on rows that refer to an account no longer there (a 500)."""
+
+    def __init__(self):
+        super().__init__("This account no longer exists.")
 
 
 STATUS = {
@@ -61,6 +75,7 @@ STATUS = {
     AccountsError.EMAIL_ALREADY_VERIFIED: 409,
     AccountsError.REAUTHENTICATION_REQUIRED: 403,
     AccountsError.USE_PASSWORD: 409,
+    AccountsError.SIGN_IN_REQUIRED: 403,
     # Not the client's fault, and the same password may pass in a moment.
     AccountsError.PASSWORD_CHECK_UNAVAILABLE: 503,
 }

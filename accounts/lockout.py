@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 
 from django.core import signing
 from django.db import router, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import signals
@@ -210,8 +211,12 @@ def _bump(identifier: str, ip: str, threshold: int, now: datetime, *,
     towards its lock (``counts=False``) still counts towards the consecutive limit."""
     with transaction.atomic():
         # get_or_create survives a concurrent insert; the row lock then serialises updates.
-        LoginThrottle.objects.get_or_create(identifier=identifier, ip=ip)
-        row = LoginThrottle.objects.select_for_update().get(identifier=identifier, ip=ip)
+        # An idle row the periodic prune deletes between the two is simply made again.
+        row = None
+        while row is None:
+            LoginThrottle.objects.get_or_create(identifier=identifier, ip=ip)
+            row = (LoginThrottle.objects.select_for_update()
+                   .filter(identifier=identifier, ip=ip).first())
         blocked = False
         if ip == LoginThrottle.ACCOUNT_WIDE:
             row.consecutive_failures += 1
@@ -303,9 +308,7 @@ def account_unlock(user, *, request=None, by=None) -> bool:
     ``account_unlocked``, so its owner's security page does not show staff unlocking an
     account that was never locked.
     """
-    addresses = {user_identifier(user)}
-    # Only addresses the account holds: an unverified row may be someone else's address.
-    addresses.update(user.email_addresses.filter(verified=True).values_list("email", flat=True))
+    addresses = identifiers_held(user)
     rows = LoginThrottle.objects.filter(identifier__in=addresses)
     # The browsers and IPs that failed: each may have a rate-limit count of its own for the
     # account (a known browser's sign-ins, an (account, IP) pair's), which only these rows
@@ -327,6 +330,78 @@ def account_unlock(user, *, request=None, by=None) -> bool:
         return False
     signals.account_unlocked.send(sender=user.__class__, request=request, user=user, by=by)
     return True
+
+
+def identifiers_held(user) -> set[str]:
+    """The identifiers whose failures are ``user``'s: their login identifier and the
+    addresses they verified. Only those: an unverified row may be someone else's address."""
+    addresses = {user_identifier(user)}
+    addresses.update(user.email_addresses.filter(verified=True).values_list("email", flat=True))
+    return addresses
+
+
+def throttles_export(identifiers) -> list[dict]:
+    """The failed sign-ins remembered for ``identifiers`` (the account export): per
+    address, from where (an IP, or a network for IPv6; a browser the account signed in
+    with, not named; any IP, the account-wide count), how many failures and locks, and
+    until when it is locked."""
+    rows = LoginThrottle.objects.filter(identifier__in=sorted(identifiers)).order_by(
+        "identifier", "ip")
+    return [{
+        "address": row.identifier,
+        "scope": ("account" if row.ip == LoginThrottle.ACCOUNT_WIDE
+                  else "browser" if row.ip.startswith(DEVICE_PREFIX) else "ip"),
+        # A known browser's row is named by the id its signed cookie carries: not shown.
+        "ip": row.ip if row.ip and not row.ip.startswith(DEVICE_PREFIX) else None,
+        "failures": row.failures, "lockouts": row.lockouts,
+        "consecutive_failures": row.consecutive_failures,
+        "locked_until": row.locked_until.isoformat() if row.locked_until else None,
+        "last_failure_at": row.last_failure_at.isoformat(),
+    } for row in rows]
+
+
+def throttles_forget(identifiers) -> int:
+    """An account with ``identifiers`` is deleted: its failed sign-ins go, but for a lock
+    still running, which stays until it ends (at most ``LOCKOUT_MAX``). The lock is the
+    address's, not the account's: whoever was guessing is answered as before, however the
+    account ended, and an account signed up again with the address is covered by it. Its
+    consecutive count goes (it held the deleted account's password back; a new account's
+    is another). Returns how many rows went."""
+    rows = LoginThrottle.objects.filter(identifier__in=sorted(identifiers))
+    running = Q(locked_until__gt=timezone.now())
+    rows.filter(running).update(consecutive_failures=0)
+    return rows.exclude(running).delete()[0]
+
+
+def throttles_prune(now: datetime | None = None) -> int:
+    """Forget the failed sign-ins that count for nothing any more (periodic, with
+    ``accounts.expire_sessions``); returns how many rows went. None of them has a lock
+    running. They are:
+
+    - an IP's row, and an address's account-wide row with no failures in a row, once
+      ``LOCKOUT_RESET_AFTER`` has passed since their last failure: the next failure would
+      start them afresh all the same (:func:`_bump`, :func:`standing`);
+    - a known browser's row once no cookie can name it any more, ``LOCKOUT_DEVICE_COOKIE_DAYS``
+      after its last failure (a sign-in in that browser, which renews its cookie, deletes
+      the row).
+
+    An account-wide row counting failures in a row stays, however old: they count until a
+    success, however slowly, so that no more than ``LOCKOUT_CONSECUTIVE_LIMIT`` guesses in
+    a row are ever checked. So it does for an address no account has: the limit answers
+    alike for both, and a row forgotten only for the unknown ones would tell which
+    addresses have accounts (guess up to the limit, wait, guess again).
+    """
+    now = now or timezone.now()
+    idle = now - timedelta(seconds=app_settings.LOCKOUT_RESET_AFTER)
+    unknown_to_cookies = min(idle, now - timedelta(days=app_settings.LOCKOUT_DEVICE_COOKIE_DAYS))
+    rows = LoginThrottle.objects.filter(Q(locked_until__isnull=True) | Q(locked_until__lte=now))
+    pairs = rows.exclude(ip=LoginThrottle.ACCOUNT_WIDE).filter(
+        (~Q(ip__startswith=DEVICE_PREFIX) & Q(last_failure_at__lt=idle))
+        | Q(ip__startswith=DEVICE_PREFIX, last_failure_at__lt=unknown_to_cookies))
+    deleted = pairs.delete()[0]
+    account_wide = rows.filter(ip=LoginThrottle.ACCOUNT_WIDE, last_failure_at__lt=idle)
+    deleted += account_wide.filter(consecutive_failures=0).delete()[0]
+    return deleted
 
 
 def unlock_register(forget: Callable[[object], bool]) -> None:

@@ -11,7 +11,7 @@ from accounts import lockout, sessions, tokens
 from accounts.errors import SignInRefused
 from accounts.users import active_only, lock_user_row, stores_is_active
 from authsuite import db
-from authsuite.signals import connect_model
+from authsuite.signals import connect_model, deleted_meanwhile, deleted_meanwhile_mark
 
 
 def remember_active(sender, instance, **kwargs):
@@ -52,6 +52,8 @@ def connect_user_model() -> None:
                   dispatch_uid="accounts.end_sessions_when_disabled")
     connect_model(pre_delete, lock_before_delete, user_model,
                   dispatch_uid="accounts.lock_before_delete")
+    connect_model(pre_delete, forget_before_delete, user_model,
+                  dispatch_uid="accounts.forget_before_delete")
 
 
 def lock_before_delete(sender, instance, using, **kwargs):
@@ -67,8 +69,25 @@ def lock_before_delete(sender, instance, using, **kwargs):
 
     One statement per account deleted, in the delete's transaction (Django sends pre_delete
     inside it, before its first DELETE). A queryset's delete (the admin's "delete selected")
-    sends it for each account in key order: two such deletes lock their rows in one order."""
-    lock_user_row(instance, using=using)
+    sends it for each account in key order: two such deletes lock their rows in one order.
+
+    A delete that waited for another's to commit finds the row gone and deletes nothing;
+    the instance is marked so (``authsuite.signals.deleted_meanwhile``), and the trail
+    records one deletion, not one per staff member who asked for it."""
+    if not lock_user_row(instance, using=using):
+        deleted_meanwhile_mark(instance)
+
+
+def forget_before_delete(sender, instance, **kwargs):
+    """pre_delete of the user model (after ``lock_before_delete``), however the account is
+    deleted (closed by its owner, deleted by staff or by the project's code): what it
+    leaves in rows that name it without a foreign key goes in the delete's transaction
+    (``accounts.flows.account.account_forget``). Read before the delete removes its
+    addresses; nothing to do for a delete that found the account deleted already."""
+    if not deleted_meanwhile(instance):
+        from accounts.flows.account import account_forget
+
+        account_forget(instance)
 
 
 def last_login_update(sender, user, **kwargs):

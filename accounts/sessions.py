@@ -211,6 +211,25 @@ def sessions_end(user, *, request=None, reason: str, keep=None, only=None, by=No
     return len(ended)
 
 
+def signed_out(request) -> None:
+    """Django's ``logout``, for a request whose tracked session the caller has ended or is
+    ending itself: its reference goes first, so that :func:`session_end_at_logout` has
+    nothing left to end (a query spared)."""
+    request.session.pop(SID_KEY, None)
+    auth.logout(request)
+
+
+def session_end_at_logout(sender, request, user, **kwargs) -> None:
+    """``user_logged_out`` receiver: a sign-out by Django's own ``logout``/``alogout`` (a
+    project's sign-out view, sync or async) ends the session's tracked row as the suite's
+    sign-out does. Left open, the row of a session that no longer exists would be listed
+    as signed in, and counted against ``MAX_SESSIONS`` over a real one, until it timed out."""
+    session = getattr(request, "session", None) if user is not None else None
+    sid = session.get(SID_KEY) if session is not None else None
+    if sid is not None:
+        sessions_end(user, request=request, reason="logout", only=sid)
+
+
 def current_session_id(request) -> int | None:
     return request.session.get(SID_KEY) if hasattr(request, "session") else None
 
@@ -334,4 +353,4 @@ class SessionTrackingMiddleware:
 
     @staticmethod
     def _sign_out(request) -> None:
-        auth.logout(request)
+        signed_out(request)  # its row is ended already

@@ -10,6 +10,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import router
 from django.db.models import Q
 
+from accounts.errors import AccountGone
 from accounts.models import normalize_email
 from authsuite import db
 
@@ -106,6 +107,14 @@ def lock_user_row(user, *, active: bool = False, using: str | None = None) -> bo
     return (get_user_model()._default_manager.db_manager(using)
             .select_for_update(no_key=True).filter(**where)
             .values_list("pk", flat=True).first()) is not None
+
+
+def account_row_lock(user) -> None:
+    """:func:`lock_user_row` for a request that adds to ``user``'s account (an address, a
+    factor): refused (``AccountGone``, 403) if the account was deleted while it waited,
+    rather than failing at commit on rows that refer to it."""
+    if not lock_user_row(user):
+        raise AccountGone
 
 
 def user_name(user) -> str:

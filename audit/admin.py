@@ -14,6 +14,7 @@ import csv
 import json
 from datetime import UTC, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
@@ -72,6 +73,11 @@ def _instant(value: str, *, end: bool):
             if day is None:
                 return None
             moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        if not settings.USE_TZ:
+            # Stored naive, in TIME_ZONE: compared so (an aware value fails on SQLite).
+            if timezone.is_aware(moment):
+                moment = timezone.make_naive(moment, timezone.get_default_timezone())
+            return moment
         if timezone.is_naive(moment):
             moment = timezone.make_aware(moment, timezone.get_current_timezone())
         # The database compares in UTC: an instant that has no UTC date (the day after

@@ -94,5 +94,11 @@ class AuditSettings(AppSettings):
         """Events shown on a user's security-activity page."""
         return int(self._setting("SECURITY_PAGE_SIZE", 50))
 
+    @property
+    def EXPORT_EVENTS(self) -> int:
+        """Events in the account export's ``security_activity`` section: the newest, as
+        the security-activity page lists them (older ones stay on its later pages)."""
+        return int(self._setting("EXPORT_EVENTS", 1000))
+
 
 app_settings = AuditSettings()

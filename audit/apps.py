@@ -18,7 +18,12 @@ class AuditConfig(AppConfig):
         from authsuite import notices
 
         if apps.is_installed("accounts"):
+            from accounts import exports as account_exports
+            from audit import exports
             from audit.events import accounts as _accounts_events  # noqa: F401
+
+            account_exports.register("security_activity", exports.activity_section)
+            account_exports.register("alerts", exports.alerts_section)
         if apps.is_installed("mfa"):
             from audit.events import mfa as _mfa_events  # noqa: F401
         if apps.is_installed("passkeys"):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.conf import settings
+from django.utils import timezone
 
 from audit.app_settings import app_settings
 from authsuite.text import BIDI_CONTROLS
@@ -53,7 +54,10 @@ def dumps(data: dict) -> str:
 
 def timestamp(value: datetime) -> str:
     """The canonical text of an instant: PostgreSQL's ISO output in UTC
-    (``2026-01-31 12:00:00.25+00``), so the database can produce it cheaply when verifying."""
+    (``2026-01-31 12:00:00.25+00``), so the database can produce it cheaply when verifying.
+    A naive value (``USE_TZ = False``) is in ``TIME_ZONE``, as Django writes and reads it."""
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_default_timezone())
     value = value.astimezone(UTC)
     text = (f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
             f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}")

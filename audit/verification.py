@@ -88,9 +88,10 @@ def verify(*, chunk: int = CHUNK, stop_after: int = 20,
             with connection.cursor() as cursor:
                 if snapshot:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                # The canonical timestamp is PostgreSQL's ISO text in UTC.
-                cursor.execute("SELECT set_config('TimeZone', 'UTC', true), "
-                               "set_config('DateStyle', 'ISO, YMD', true)")
+                # The canonical timestamp is PostgreSQL's ISO text in UTC (_rows_postgresql
+                # converts to UTC itself: the session keeps the zone Django reads naive
+                # datetimes in under USE_TZ = False, the checkpoints' and anchors' included).
+                cursor.execute("SELECT set_config('DateStyle', 'ISO, YMD', true)")
         return _verify(connection, chunk=chunk, stop_after=stop_after, exported=exported)
 
 
@@ -178,7 +179,8 @@ def _rows_postgresql(connection, chunk: int) -> Iterator[tuple]:
     columns = ", ".join(f"e.{qn(name)}" for name in _REST)
     sql = (
         f"SELECT s.seq, s.prev_hash, s.hash, e.mac, e.id, "  # noqa: S608 - names, no input
-        f"convert_to(concat_ws(%s, e.uid::text, e.occurred_at::text, {columns}), 'UTF8') "
+        f"convert_to(concat_ws(%s, e.uid::text, "
+        f"(e.occurred_at AT TIME ZONE 'UTC')::text || '+00', {columns}), 'UTF8') "
         f"FROM {qn(EventSeal._meta.db_table)} s "
         f"JOIN {qn(Event._meta.db_table)} e ON e.id = s.event_id ORDER BY s.seq"
     )

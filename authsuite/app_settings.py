@@ -20,7 +20,9 @@ class CoreSettings(AppSettings):
         When unset, links use the request's host, which ALLOWED_HOSTS must then pin down:
         a forged Host header must never be able to send a victim a reset link to elsewhere.
         With DEBUG off, no BASE_URL and a pattern (``*``, ``.example.com``) in ALLOWED_HOSTS
-        are flagged (system check ``authsuite.W003``).
+        are flagged (system check ``authsuite.W003``). With SECURE_SSL_REDIRECT on, links
+        built on the request are https whatever its scheme, and an ``http://`` BASE_URL is
+        flagged (``authsuite.W008``).
         """
         return (self._setting("BASE_URL", "") or "").rstrip("/")
 

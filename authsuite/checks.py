@@ -47,6 +47,36 @@ def check_settings(app_configs=None, **kwargs):
     return errors
 
 
+@checks.register()
+def check_time_zone(app_configs=None, **kwargs):
+    """Under ``USE_TZ = False`` Django keeps local times of ``TIME_ZONE``: where that zone
+    sets its clocks back, the hour it repeats names two instants, and PostgreSQL, given one
+    of its times, takes the later where Python takes the earlier."""
+    if settings.USE_TZ or not _observes_daylight_saving(settings.TIME_ZONE):
+        return []
+    return [checks.Warning(
+        f"USE_TZ is False and TIME_ZONE {settings.TIME_ZONE!r} changes its clocks: times of "
+        "the hour it repeats are ambiguous, so sessions, links and lockouts may end an hour "
+        "off around a change, and audit events of that hour fail verification as edited.",
+        hint="Set USE_TZ = True (Django's default), or TIME_ZONE = 'UTC'.",
+        obj="USE_TZ", id="authsuite.W007",
+    )]
+
+
+def _observes_daylight_saving(name) -> bool:
+    import zoneinfo
+    from datetime import datetime
+
+    try:
+        zone = zoneinfo.ZoneInfo(name) if name else None
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return False  # Django's own check refuses an unknown TIME_ZONE
+    if zone is None:
+        return False
+    year = datetime.now().year
+    return len({datetime(year, month, 1, tzinfo=zone).utcoffset() for month in (1, 7)}) > 1
+
+
 def key_list_errors(read, *, setting: str, check_id: str) -> list[checks.Error]:
     """The error of a setting listing earlier keys (``read()`` reads and validates it), if
     it is not a list of non-empty strings."""
@@ -112,6 +142,80 @@ def check_mail(app_configs=None, **kwargs):
     )]
 
 
+@checks.register()
+def check_sender(app_configs=None, **kwargs):
+    """Django's mail sends an address whose local part is not ASCII RFC 2047-encoded
+    (``=?utf-8?...?=@example.com``): another address, which no mailbox receives. As the
+    sender of every message (``From`` and the envelope's), replies and bounces would go
+    nowhere, and receivers checking the sender's domain see a stranger. (A recipient's is
+    refused at sending: ``authsuite.outbox.headers.recipient``.)"""
+    from email.utils import parseaddr
+
+    local, at, _domain = parseaddr(app_settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")
+    if not at or local.isascii():
+        return []
+    return [checks.Warning(
+        f"The sender's address in {app_settings.DEFAULT_FROM_EMAIL!r} has a local part that "
+        f"is not ASCII: Django's mail sends it encoded, as another address that receives "
+        f"nothing, so replies and bounces are lost.",
+        hint="Use an ASCII local part (the display name and the domain may be "
+             "internationalised): AUTHSUITE_DEFAULT_FROM_EMAIL, or DEFAULT_FROM_EMAIL.",
+        obj="AUTHSUITE_DEFAULT_FROM_EMAIL", id="authsuite.W009",
+    )]
+
+
+#: Caches whose ``add`` and ``incr`` are a read then a write (Django's generic ``incr``).
+NON_ATOMIC_CACHES = ("django.core.cache.backends.filebased.FileBasedCache",
+                     "django.core.cache.backends.db.DatabaseCache")
+DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
+LOCMEM_CACHE = "django.core.cache.backends.locmem.LocMemCache"
+
+
+@checks.register(checks.Tags.caches, checks.Tags.security)
+def check_caches(app_configs=None, **kwargs):
+    """The cache of the rate limits (``RATELIMIT_USE_CACHE``, ``default`` unless set) and
+    the default one, which makes a passkey challenge single use (``cache.add``)."""
+    errors = []
+    counters = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    for alias in dict.fromkeys([counters, "default"]):
+        backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+        if backend == DUMMY_CACHE:
+            # Its add() always succeeds and its get() finds nothing: every attempt is the
+            # first of its window.
+            errors.append(checks.Error(
+                f"CACHES[{alias!r}] is the dummy cache, which keeps nothing: no rate limit "
+                "ever refuses an attempt, and a passkey challenge can be answered twice.",
+                hint="Use Redis (django-redis) or memcached in production, the local-memory "
+                     "cache in development.", obj="CACHES", id="authsuite.E006",
+            ))
+        elif alias == counters and backend in NON_ATOMIC_CACHES:
+            errors.append(checks.Warning(
+                f"CACHES[{alias!r}] is {backend.rsplit('.', 1)[1]}, whose counters are a read "
+                "then a write: attempts made at the same moment (a script's parallel "
+                "requests) count as one, and pass the rate limits by that many.",
+                hint="Use Redis (django-redis) or memcached, whose increments are atomic.",
+                obj="CACHES", id="authsuite.W005",
+            ))
+    return errors
+
+
+@checks.register(checks.Tags.caches, checks.Tags.security, deploy=True)
+def check_caches_shared(app_configs=None, **kwargs):
+    """The local-memory cache is each process's own: behind gunicorn's N workers, every
+    worker counts its own attempts, and the limits are N times what they say."""
+    counters = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    backend = settings.CACHES.get(counters, {}).get("BACKEND", "")
+    if settings.DEBUG or backend != LOCMEM_CACHE:
+        return []
+    return [checks.Warning(
+        f"CACHES[{counters!r}] is the local-memory cache, which each process keeps for "
+        "itself: with several web processes, each counts its own attempts and the rate "
+        "limits allow that many times more.",
+        hint="Use Redis (django-redis) or memcached, shared by every process.",
+        obj="CACHES", id="authsuite.W006",
+    )]
+
+
 @checks.register(checks.Tags.security)
 def check_cookie_prefixes(app_configs=None, **kwargs):
     """A session or CSRF cookie name with a prefix its settings break: browsers drop the
@@ -163,5 +267,14 @@ def check_production(app_configs=None, **kwargs):
             f"({', '.join(patterns)}): emailed links point at whatever host a request names.",
             hint="Set AUTHSUITE_BASE_URL (https://id.example.com), or list exact hosts in "
                  "ALLOWED_HOSTS.", obj="AUTHSUITE_BASE_URL", id="authsuite.W003",
+        ))
+    if settings.SECURE_SSL_REDIRECT and app_settings.BASE_URL.lower().startswith("http://"):
+        # Links in emails carry tokens: they would cross the network in the clear on a
+        # site that otherwise answers only over HTTPS.
+        errors.append(checks.Warning(
+            "AUTHSUITE_BASE_URL is an http:// URL while SECURE_SSL_REDIRECT is on: emailed "
+            "links, and the tokens in them, would travel unencrypted.",
+            hint="Use the site's https:// URL.", obj="AUTHSUITE_BASE_URL",
+            id="authsuite.W008",
         ))
     return errors

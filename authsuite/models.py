@@ -67,6 +67,8 @@ class OutboxMessage(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="authsuite_outbox_due"),
             models.Index(fields=["created_at"], name="authsuite_outbox_created"),
+            # A person's mail by address: their account's export and its deletion.
+            models.Index(fields=["to"], name="authsuite_outbox_recipient"),
         ]
         verbose_name = _("outbox message")
 

@@ -8,6 +8,9 @@ user gets one email, sent by the rule, and the alert leaves an audit event.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+from django.utils import timezone
 
 _claimers: list[Callable[[str], bool]] = []
 
@@ -33,3 +36,12 @@ def origin(*, by=None) -> dict:
 
     ctx = context.current()
     return {"device": device_label(ctx.user_agent), "ip": ctx.ip or "unknown"}
+
+
+def utc_text(moment: datetime) -> str:
+    """``moment`` as mails write it, in UTC: ``2026-01-31 12:00 UTC``. Under ``USE_TZ =
+    False`` Django's clock and the database give naive datetimes in ``TIME_ZONE``, which
+    written as they are would be that zone's time called UTC."""
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_default_timezone())
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -12,9 +12,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
 from django.http import HttpRequest
 from django_ratelimit import ALL
-from django_ratelimit.core import _get_window, _make_cache_key, _split_rate, get_usage
+from django_ratelimit.core import (
+    EXPIRATION_FUDGE,
+    _get_window,
+    _make_cache_key,
+    _split_rate,
+    get_usage,
+)
 
 from authsuite import signals
 
@@ -45,6 +52,9 @@ def check(
         request, group=f"{group}:{scope}", key=lambda _group, _request: _opaque(value),
         rate=rate, method=ALL, increment=increment,
     )
+    if increment and usage is not None and usage["count"] > 1:
+        _keep_window(group=f"{group}:{scope}", rate=rate, key=_opaque(value),
+                     time_left=usage["time_left"])
     if usage is None or not usage["should_limit"]:
         return Decision(False)
     retry_after = max(int(usage["time_left"]), 1)
@@ -52,6 +62,21 @@ def check(
         sender=HttpRequest, request=request, group=group, scope=scope, retry_after=retry_after
     )
     return Decision(True, retry_after)
+
+
+def _keep_window(*, group: str, rate: str, key: str, time_left: int) -> None:
+    """Keep a counter ``incr`` just counted on until its window ends, on a cache whose
+    ``incr`` is Django's generic one (the file-based and database caches): a read and a
+    ``set`` that gives the counter the cache's default ``TIMEOUT`` (300 s unless set).
+    Left so, the count of an hour's window ("20/h") would be forgotten five minutes after
+    its last attempt, and the limit be twenty attempts every five minutes. Redis, memcached
+    and the local-memory cache keep the counter's expiry themselves."""
+    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+    if type(cache).incr is not BaseCache.incr:
+        return
+    _limit, period = _split_rate(rate)
+    cache_key = _make_cache_key(group, _get_window(key, period), rate, key, ALL)
+    cache.touch(cache_key, max(time_left, 0) + EXPIRATION_FUDGE)
 
 
 def reset(*, group: str, rate: str | None, scope: str, value: str) -> bool:

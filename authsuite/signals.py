@@ -29,3 +29,19 @@ def connect_model(signal: Signal, receiver, model, *, dispatch_uid: str) -> None
                if m._meta.proxy and m._meta.concrete_model is model]
     for sender in (model, *proxies):
         signal.connect(receiver, sender=sender, dispatch_uid=dispatch_uid)
+
+
+_DELETED_MEANWHILE = "_authsuite_deleted_meanwhile"
+
+
+def deleted_meanwhile_mark(instance) -> None:
+    """A delete of ``instance`` under way found its row deleted already, by a transaction
+    it waited for (two staff members deleting one account at once): it deletes nothing.
+    Set by a ``pre_delete`` receiver that locks the row (``accounts.receivers``)."""
+    setattr(instance, _DELETED_MEANWHILE, True)
+
+
+def deleted_meanwhile(instance) -> bool:
+    """Whether :func:`deleted_meanwhile_mark` marked ``instance``: Django still sends
+    ``post_delete`` for it, but its receivers have no deletion to record."""
+    return getattr(instance, _DELETED_MEANWHILE, False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from authsuite.app_settings import app_settings
@@ -14,7 +15,13 @@ def absolute_url(request, path: str) -> str:
         return app_settings.BASE_URL + path
     if request is None:
         return "http://localhost" + path
-    return request.build_absolute_uri(path)
+    url = request.build_absolute_uri(path)
+    if settings.SECURE_SSL_REDIRECT and url.startswith("http://"):
+        # The site answers only over HTTPS: a link in mail, a token in it, must not cross
+        # its first hop in the clear because the request that asked for it came over HTTP
+        # (a path in SECURE_REDIRECT_EXEMPT, a proxy that does not say it was HTTPS).
+        url = "https://" + url.removeprefix("http://")
+    return url
 
 
 def origin(request) -> str:

@@ -16,7 +16,10 @@ from django.views.decorators.debug import sensitive_variables
 from authsuite import context, signals
 from authsuite.api.errors import CoreError, envelope
 
+#: Paths under it answer errors in the API's envelope, as do those under the suite's API
+#: wherever the project includes it (:func:`_is_api`).
 API_PREFIX = "/api/"
+API_NAMESPACE = "authsuite_api"
 
 
 def require_methods(*methods: str):
@@ -69,7 +72,23 @@ def home(request):
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith(API_PREFIX)
+    """Whether ``request`` is one for the JSON API: under ``/api/``, or under the suite's
+    API wherever the project includes it (``path("auth/", include(...))``, a language
+    prefix of ``i18n_patterns``). Its path is taken without the script prefix the site is
+    served under (``FORCE_SCRIPT_NAME``, the server's SCRIPT_NAME): the URLconf never
+    sees that one."""
+    path = request.path_info
+    if path.startswith(API_PREFIX):
+        return True
+    urlconf = getattr(request, "urlconf", None)
+    if urlconf == context.UNREADABLE_URLCONF:
+        urlconf = None  # every path leads to the bad-request view there
+    try:
+        match = resolve(path, urlconf)
+    except Resolver404:
+        return False
+    # The API's include ends with a pattern taking every path under it (api_not_found).
+    return API_NAMESPACE in match.app_names
 
 
 @never_cache  # error answers are never cached: an API client or proxy would replay them

@@ -13,7 +13,7 @@ from accounts.exports import when
 from accounts.pipeline import user_facts
 from authsuite import db
 from mfa import registry
-from mfa.models import RecoveryCodeSet, TOTPDevice, TrustedBrowser
+from mfa.models import EnforcementState, RecoveryCodeSet, TOTPDevice, TrustedBrowser
 
 DEVICE_MODELS = (TOTPDevice, RecoveryCodeSet)
 
@@ -111,10 +111,14 @@ def throttled_check(device, code: str) -> tuple[bool, object]:
 
 
 def export_section(user) -> dict:
-    """The account export's ``mfa`` section: factors and trusted browsers, never a key,
-    a code or a digest."""
+    """The account export's ``mfa`` section: factors, trusted browsers and when a second
+    factor was first required of the account, never a key, a code or a digest."""
     codes = RecoveryCodeSet.objects.filter(user=user).first()
+    required = EnforcementState.objects.filter(user=user).values_list("required_since",
+                                                                      flat=True).first()
     return {
+        # When the requirement of a second factor first applied (the grace period's start).
+        "required_since": when(required),
         "authenticator_apps": [
             {"name": d.name, "confirmed": d.confirmed, "created_at": when(d.created_at),
              "last_used_at": when(d.last_used_at)}

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib import auth
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import exports, sessions, signals, tokens
+from accounts import exports, lockout, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.models import EmailAddress, UserSession
 from accounts.users import email_field, lock_user_row, stores_is_active, user_email, user_name
+from authsuite.outbox import mail_forget, mail_history
 
 
 def account_export(*, user) -> dict:
@@ -49,6 +49,31 @@ def account_export(*, user) -> dict:
     for name, provider in exports.sections().items():
         export[name] = provider(user)
     return export
+
+
+def mail_section(user) -> list[dict]:
+    """The export's ``mail`` section: the mail the outbox keeps (``MAIL_KEEP_DAYS``) that
+    was queued for the account or to an address it holds (verified: an address only typed
+    may be someone else's mailbox), with its subject, status and dates, never its body or
+    link (``authsuite.outbox.mail_history``)."""
+    return mail_history(user=user, addresses=lockout.identifiers_held(user))
+
+
+def sign_in_failures_section(user) -> list[dict]:
+    """The export's ``sign_in_failures`` section: the failed sign-ins and locks remembered
+    for the account's addresses (``accounts.lockout.throttles_export``)."""
+    return lockout.throttles_export(lockout.identifiers_held(user))
+
+
+def account_forget(user) -> None:
+    """What the suite keeps about ``user`` outside rows that go with the account (its
+    foreign keys cascade) goes with it, in the delete's transaction: the mail whose delivery
+    is over (``authsuite.outbox.mail_forget``) and the failed sign-ins of its addresses,
+    but for a lock still running (``accounts.lockout.throttles_forget``). The audit trail
+    keeps its events (README, "Your data: the export and closing an account")."""
+    addresses = lockout.identifiers_held(user)
+    mail_forget(user=user, addresses=addresses)
+    lockout.throttles_forget(addresses)
 
 
 def account_deactivate(user, *, request=None, by=None) -> bool:
@@ -94,23 +119,31 @@ def account_reactivate(user, *, request=None, by=None) -> bool:
 
 
 def account_close(request, *, user) -> str:
-    """The user closes their own account (after reauthentication); they are signed out."""
+    """The user closes their own account (after reauthentication); they are signed out.
+
+    Closed by another request meanwhile (a second click, another tab, each past the
+    recent sign-in check before either closed it), it is closed once: the later request
+    finds it so, signs its browser out and records nothing again."""
     action = app_settings.CLOSE_ACTION
-    user_id, email = user.pk, user_email(user)
     with transaction.atomic():
         # The account's row before its sessions, in the order a sign-in takes them (its
         # last_login, then the sessions it ends past MAX_SESSIONS). Sessions first, then
         # the row, the close and such a sign-in could each hold what the other waits for.
         # A sign-in waiting for the row then finds the account closed, and is refused.
-        lock_user_row(user)
-        sessions.sessions_end(user, request=request, reason="account_closed")
-        if action == "deactivate":
-            user.__class__._default_manager.filter(pk=user.pk).update(is_active=False)
-            tokens.tokens_void(user=user)  # none of its links outlives the account
-        else:
-            user.delete()
-        signals.account_closed.send(
-            sender=user.__class__, request=request, user_id=user_id, email=email, action=action
-        )
-    auth.logout(request)
+        if lock_user_row(user, active=action == "deactivate"):
+            _close(request, user, action)
+    sessions.signed_out(request)  # every session ended, here or by the request before
     return action
+
+
+def _close(request, user, action: str) -> None:
+    user_id, email = user.pk, user_email(user)
+    sessions.sessions_end(user, request=request, reason="account_closed")
+    if action == "deactivate":
+        user.__class__._default_manager.filter(pk=user.pk).update(is_active=False)
+        tokens.tokens_void(user=user)  # none of its links outlives the account
+    else:
+        user.delete()
+    signals.account_closed.send(
+        sender=user.__class__, request=request, user_id=user_id, email=email, action=action
+    )

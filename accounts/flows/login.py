@@ -95,7 +95,7 @@ def logout(request) -> None:
     sid = sessions.current_session_id(request)
     if sid is not None:
         sessions.sessions_end(user, request=request, reason="logout", only=sid)
-    auth.logout(request)
+    sessions.signed_out(request)
     signals.logged_out.send(sender=user.__class__, request=request, user=user)
 
 

@@ -9,7 +9,7 @@ from django.views.decorators.debug import sensitive_variables
 from accounts import authrecord, links, lockout, pipeline, sessions, signals, tokens
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import mark_verified_if_free
+from accounts.flows.email import addresses_unproven_remove, mark_verified_if_free
 from accounts.flows.limits import rate_limit
 from accounts.flows.link_request import link_request_queue
 from accounts.flows.mail import send_link
@@ -65,13 +65,15 @@ def magic_link_login(request, *, token: str, next_url: str = "") -> pipeline.Log
             raise FlowError(AccountsError.TOKEN_INVALID, _(INVALID_LINK))
         user = used.user
         # The link reached this mailbox, so the address is proven.
-        if (mark_verified_if_free(request, user=user, email=used.email)
-                and user.has_usable_password()):
+        if mark_verified_if_free(request, user=user, email=used.email):
             # Pre-hijacking: someone may have signed up with this address and a password of
             # their choosing, waiting for the owner to verify it. The owner proves the mailbox
-            # now; a password nobody proved is dropped (they can set one by reset).
-            user.set_unusable_password()
-            user.save(update_fields=["password"])
+            # now: a password nobody proved is dropped (they can set one by reset), and the
+            # addresses and sessions of whoever held the account until now go with it.
+            if user.has_usable_password():
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+            addresses_unproven_remove(request, user=user)
             sessions.sessions_end(user, request=request, reason="address_verified")
         signals.magic_link_used.send(sender=user.__class__, request=request, user=user)
     return pipeline.login_begin(

@@ -36,7 +36,7 @@ def mail_template(name: str) -> str:
 def _where(when: datetime | None = None, *, by=None) -> dict:
     """When (now by default) the mail was asked for, and from where (``notices.origin``:
     the device and IP, or only that staff did it, ``by``)."""
-    return {"when": (when or timezone.now()).strftime("%Y-%m-%d %H:%M UTC"),
+    return {"when": notices.utc_text(when or timezone.now()),
             **notices.origin(by=by)}
 
 

@@ -9,7 +9,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts import credentials, lockout, pipeline, sessions, signals, tokens
 from accounts.errors import AccountsError, FlowError
-from accounts.flows.email import mark_verified_if_free
+from accounts.flows.email import addresses_unproven_remove, mark_verified_if_free
 from accounts.flows.limits import rate_limit
 from accounts.flows.link_request import link_issue, link_request_queue
 from accounts.flows.login import confirm_password
@@ -131,7 +131,10 @@ def password_reset_complete(request, *, token: str, new_password: str):
         user = used.user
         _set_password(request, user, new_password, reason="password_reset", keep_current=False)
         lockout.recovered(user)  # the new password is checked, whatever the guesses before
-        mark_verified_if_free(request, user=user, email=used.email)
+        if mark_verified_if_free(request, user=user, email=used.email):
+            # Its first proof: the password nobody had proven is replaced and every session
+            # ended above; the addresses added until now go too (see magic_link_login).
+            addresses_unproven_remove(request, user=user)
         signals.password_reset_completed.send(sender=user.__class__, request=request, user=user)
     return user
 

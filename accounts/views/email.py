@@ -31,7 +31,10 @@ class EmailVerifyView(TokenConfirmView):
     link = "verify_email"
 
     def check(self):
-        return email_flows.email_verify_check(self.request, token=self.token)
+        found = email_flows.email_verify_check(self.request, token=self.token)
+        # Said when the link is opened, not after the button: no button would help.
+        email_flows.verification_sign_in_required(self.request, found)
+        return found
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

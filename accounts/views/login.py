@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.shortcuts import redirect
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
@@ -39,9 +39,10 @@ class LogoutView(AuthPageMixin, TemplateView):
     template_name = "accounts/logout.html"
 
     def post(self, request, *args, **kwargs):
+        target = self.next_url() or app_settings.LOGOUT_REDIRECT_URL
         login_flows.logout(request)
         messages.info(request, _("You have signed out."))
-        return redirect("accounts:login")
+        return HttpResponseRedirect(target)
 
 
 class MagicLinkRequestView(FlowFormView):

@@ -7,13 +7,18 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from audit.alerts.config import rules
 from audit.alerts.preferences import opted_out
 from audit.app_settings import app_settings
 from audit.models import AlertSent, Event
+from authsuite import notices
+from authsuite.app_settings import app_settings as core_settings
+from authsuite.context import current_request
 from authsuite.outbox import mail_enqueue
+from authsuite.urls_util import absolute_url
 from authsuite.useragent import device_label
 
 if TYPE_CHECKING:
@@ -36,6 +41,26 @@ def _user_for(event: Event, user):
 
 
 SENT_ACTION = "audit.alert.sent"
+
+
+def _links(rule: AlertRule) -> dict:
+    """The absolute links an alert shows: the security page and, for an alert the user may
+    turn off, the page that does it. None where no origin is known (no AUTHSUITE_BASE_URL
+    and no request: an event recorded by a worker), or the project does not serve them:
+    the text then names the page in words."""
+    request = current_request()
+    if not (core_settings.BASE_URL or request is not None):
+        return {}
+    names = {"security_url": "audit:security"}
+    if not rule.critical:
+        names["preferences_url"] = "audit:alert_preferences"
+    links = {}
+    for key, name in names.items():
+        try:
+            links[key] = absolute_url(request, reverse(name))
+        except NoReverseMatch:
+            pass
+    return links
 
 
 def _where(event: Event, user) -> dict:
@@ -86,8 +111,8 @@ def _send(rule: AlertRule, event: Event, user) -> None:
     context = {
         # Text, not lazy translations: the row's context is stored as JSON.
         "title": str(rule.subject), "summary": str(rule.summary), "advice": str(rule.advice),
-        "when": event.occurred_at.strftime("%Y-%m-%d %H:%M UTC"), "event_id": event.pk,
-        **where, **rule.context(event),
+        "when": notices.utc_text(event.occurred_at), "event_id": event.pk,
+        **where, **_links(rule), **rule.context(event),
     }
     recipients = rule.recipients(event, user)
     for address in recipients:

@@ -15,7 +15,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save, pre_sa
 
 from audit import recorder
 from authsuite import context
-from authsuite.signals import connect_model
+from authsuite.signals import connect_model, deleted_meanwhile
 
 MASKED = {"password"}
 SKIPPED = {"last_login"}
@@ -98,7 +98,7 @@ def record_save(sender, instance, created, **kwargs):
 
 def record_delete(sender, instance, **kwargs):
     request = _admin_request()
-    if request is None:
+    if request is None or deleted_meanwhile(instance):
         return
     recorder.write(action=f"admin.{_concrete(sender)._meta.model_name}.deleted",
                    request=request,

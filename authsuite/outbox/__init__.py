@@ -22,7 +22,9 @@ A send must end before ``MAIL_CLAIM_TIMEOUT`` lets another worker take the messa
 The modules: ``enqueue`` (writing rows, queueing their delivery: ``enqueue.queue_delivery``, looked up
 there by every caller), ``registry`` (resolvers
 and guards other apps register), ``claims`` (who holds a row), ``delivery`` (deciding,
-checking, rendering and sending one row), ``sweep`` (the periodic task's work).
+checking, rendering and sending one row), ``headers`` (the sender, Message-ID and marks of
+automated mail, the recipients Django's mail can reach), ``sweep`` (the periodic task's work),
+``history`` (a person's mail, for their account's export and its deletion).
 """
 
 from authsuite.outbox.delivery import (
@@ -38,6 +40,7 @@ from authsuite.outbox.enqueue import (
     mail_enqueue,
     mail_enqueue_unresolved,
 )
+from authsuite.outbox.history import mail_forget, mail_history
 from authsuite.outbox.registry import guard_register, resolver_register
 from authsuite.outbox.sweep import outbox_sweep
 
@@ -50,6 +53,8 @@ __all__ = [
     "mail_deliver",
     "mail_enqueue",
     "mail_enqueue_unresolved",
+    "mail_forget",
+    "mail_history",
     "outbox_sweep",
     "permanent",
     "render",

@@ -19,7 +19,7 @@ from authsuite import context as request_context
 from authsuite import crypto
 from authsuite.app_settings import app_settings
 from authsuite.models import OutboxMessage
-from authsuite.outbox import registry
+from authsuite.outbox import headers, registry
 from authsuite.outbox.claims import claim, give_up, ours
 from authsuite.outbox.enqueue import row
 
@@ -159,7 +159,9 @@ def in_language(message: OutboxMessage):
 
 def render(message: OutboxMessage) -> EmailMultiAlternatives:
     """The email of ``message``: its templates rendered with its context and secrets, in
-    its language (:func:`in_language`)."""
+    its language (:func:`in_language`), with the headers of :mod:`authsuite.outbox.headers`
+    (:class:`~authsuite.outbox.headers.Undeliverable` for a recipient it cannot reach)."""
+    to = headers.recipient(message.to)
     context = {"site_name": app_settings.SITE_NAME, **message.context, **opened(message)}
     base = f"{message.template}"
     with in_language(message):
@@ -171,8 +173,9 @@ def render(message: OutboxMessage) -> EmailMultiAlternatives:
         except TemplateDoesNotExist:
             html = None
     email = EmailMultiAlternatives(
-        subject=subject, body=body, from_email=app_settings.DEFAULT_FROM_EMAIL, to=[message.to],
-        headers={"X-Authsuite-Message": str(message.pk)},
+        subject=subject, body=body, from_email=headers.sender(), to=[to],
+        headers={"Message-ID": headers.message_id(message), **headers.AUTOMATED,
+                 "X-Authsuite-Message": str(message.pk)},
     )
     if html is not None:
         email.attach_alternative(html, "text/html")
@@ -217,7 +220,7 @@ def permanent(exc: Exception) -> bool:
     rejected as spam). A 5xx to authentication or to the sender address is about the
     server's configuration, which its operators fix: those messages keep their retries.
     """
-    if isinstance(exc, TemplateDoesNotExist | Unresolvable):
+    if isinstance(exc, TemplateDoesNotExist | Unresolvable | headers.Undeliverable):
         return True
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _reply in exc.recipients.values()]

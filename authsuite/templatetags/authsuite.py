@@ -1,5 +1,6 @@
 from django import template
 from django.template.loader import get_template
+from django.urls import get_script_prefix
 from django.utils.safestring import mark_safe
 
 from authsuite import slots
@@ -22,3 +23,10 @@ def authsuite_slot(context, name: str):
     # Each part is a rendered template, escaped by its own autoescaping; simple_tag would
     # escape the markup itself a second time.
     return mark_safe("".join(parts))  # noqa: S308
+
+
+@register.simple_tag
+def authsuite_site_root() -> str:
+    """The site's root: ``/``, or the sub-path it is served under (``FORCE_SCRIPT_NAME``,
+    the server's SCRIPT_NAME), where a link to ``/`` would leave it."""
+    return get_script_prefix()

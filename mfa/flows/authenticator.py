@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from accounts.errors import FlowError
 from accounts.flows.email import address_proven_required
-from accounts.users import lock_user_row
+from accounts.users import account_row_lock
 from mfa import codes, devices, recovery, signals, totp, trust
 from mfa.errors import MFAError
 from mfa.flows.common import address_of, codes_limit, factor_notice
@@ -63,7 +63,7 @@ def totp_setup_begin(request, *, user) -> Setup:
     totp_setup_allowed(user)
     with transaction.atomic():
         # Setups begun at once in one session take turns: each replaces the one before.
-        lock_user_row(user)
+        account_row_lock(user)
         TOTPDevice.objects.filter(
             Q(pk=request.session.get(SETUP_KEY)) | Q(created_at__lte=_oldest_fresh()),
             user=user, confirmed=False,
@@ -128,7 +128,7 @@ def totp_activate(request, *, user, code: str) -> list[str]:
     with transaction.atomic():
         # Under the user's row lock, an app turned on a moment ago by another request is
         # seen: a second app would stay a working factor after "the" app is removed.
-        lock_user_row(user)
+        account_row_lock(user)
         if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
             raise _already_enrolled()
         # Still pending: a setup begun since in this session replaced it.

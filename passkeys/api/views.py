@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
@@ -190,7 +191,10 @@ class ReauthView(PasskeyAPIView):
         django_request = request._request
         flows.reauth_verify(django_request, user=request.user, credential=data["credential"])
         return Response({**authrecord.record_public(django_request),
-                         "redirect": safe_next(django_request, data["next"], "/")})
+                         # As after the password: the account page, under the site's
+                         # script prefix and language, not the server's root.
+                         "redirect": safe_next(django_request, data["next"],
+                                               lambda: reverse("accounts:profile"))})
 
 
 class PasskeyListView(PasskeyAPIView):

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from accounts import authrecord
 from accounts.errors import FlowError
 from accounts.flows.email import address_proven_required
-from accounts.users import lock_user_row
+from accounts.users import account_row_lock
 from passkeys import ceremonies, signals
 from passkeys.app_settings import app_settings
 from passkeys.errors import PasskeyError
@@ -69,7 +69,7 @@ def passkey_store(request, *, user, registered, name: str = "") -> Passkey:
         # Options are asked for in one session and verified later, maybe beside others
         # asked for in other sessions: the limit is checked again here, under the user's
         # row lock, so registrations finishing at once take turns and count each other.
-        lock_user_row(user)
+        account_row_lock(user)
         if Passkey.objects.filter(user=user).count() >= app_settings.MAX_PASSKEYS:
             raise _limit_reached()
         if Passkey.objects.filter(credential_id=registered.credential_id).exists():

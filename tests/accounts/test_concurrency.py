@@ -485,6 +485,69 @@ def test_the_account_deleted_while_a_sign_in_past_the_session_limit_completes_ne
     assert not is_signed_in(browser)
     assert not UserSession.objects.filter(user_id=user.pk).exists()
 
+def _closed_events() -> list:
+    from audit.models import Event
+
+    return list(Event.objects.filter(action="accounts.account.closed"))
+
+
+@pytest.mark.parametrize("close_action", ["delete", "deactivate"])
+def test_an_account_closed_by_two_requests_at_once_is_closed_once(user, password, settings,
+                                                                  close_action):
+    # A double click, or two tabs: both requests passed the recent-sign-in check before
+    # either closed the account. The second waited for the first's lock on the account,
+    # then closed it again: a second accounts.account.closed event and account_closed
+    # signal (and with "delete", a second delete of rows already gone).
+    settings.AUTHSUITE_ACCOUNTS_CLOSE_ACTION = close_action
+    browser = Client()
+    signed_in_api(browser, user.email, password)
+    twin = Client()
+    twin.cookies = SimpleCookie(browser.cookies)  # the same session, in another tab
+    heard = []
+
+    def closed(sender, **kwargs):
+        heard.append(kwargs["user_id"])
+
+    from accounts import signals
+
+    signals.account_closed.connect(closed, dispatch_uid="test.closed")
+    try:
+        first, second = _held_then_raced(
+            [browser.session[sessions.SID_KEY]],
+            [lambda: api_post(browser, "account/close/"), lambda: api_post(twin, "account/close/")])
+    finally:
+        signals.account_closed.disconnect(dispatch_uid="test.closed")
+
+    assert (first.status_code, second.status_code) == (204, 204)  # closed, as each asked
+    assert heard == [user.pk]
+    assert len(_closed_events()) == 1
+    assert not is_signed_in(browser) and not is_signed_in(twin)
+    if close_action == "delete":
+        assert not get_user_model().objects.filter(pk=user.pk).exists()
+    else:
+        assert get_user_model().objects.filter(pk=user.pk, is_active=False).exists()
+
+
+@pytest.mark.parametrize("how", ["admin", "admin-action"])
+def test_an_account_deleted_by_two_staff_at_once_is_recorded_deleted_once(user, password,
+                                                                          staff, how):
+    # Both staff loaded the account before either deleted it. The second delete waited for
+    # the first's lock on the account's row, found it gone and deleted nothing, yet the
+    # trail said it deleted the account too: two admin.user.deleted events.
+    from audit.models import Event
+
+    signed_in_api(Client(), user.email, password)
+    action = f"admin.{get_user_model()._meta.model_name}.deleted"
+
+    responses = _held_then_raced(
+        list(UserSession.objects.filter(user=user).values_list("pk", flat=True)),
+        [_deleting(how, user, staff), _deleting(how, user, staff)])
+
+    assert [r.status_code for r in responses] == [302, 302]
+    assert not get_user_model().objects.filter(pk=user.pk).exists()
+    assert Event.objects.filter(action=action).count() == 1
+
+
 # --- the session limit under sign-ins at once ------------------------------------------------
 
 def _open_sessions(user) -> list[int]:
@@ -540,3 +603,35 @@ def test_sessions_signed_in_outside_the_pipeline_adopted_at_once_leave_exactly_t
     codes = race(BROWSERS, lambda i: clients[i].get(reverse("accounts:profile")).status_code)
 
     _assert_limit_kept(user, clients, codes, limit)
+
+
+
+def _adding(what: str, browser: Client):
+    """The request of ``browser`` (signed in a moment ago) that adds ``what`` to its
+    account; anything it needs beforehand (a passkey's options, signed) is done now."""
+    if what == "address":
+        return lambda: api_post(browser, "emails/", {"email": "new@example.com"})
+    if what == "authenticator app":
+        return lambda: api_post(browser, "mfa/totp/setup/")
+    from tests.passkeys.authenticator import SoftAuthenticator
+    from tests.passkeys.support import ORIGIN, register_options
+
+    credential = SoftAuthenticator().create(register_options(browser), origin=ORIGIN)
+    return lambda: api_post(browser, "passkeys/register/", {"credential": credential})
+
+
+@pytest.mark.parametrize("what", ["address", "authenticator app", "passkey"])
+def test_adding_to_an_account_while_staff_delete_it_is_refused(user, password, staff, what):
+    # The request waited for the delete's lock on the account's row, found none, and
+    # inserted its row all the same: the commit failed on the row's reference to the
+    # account (an IntegrityError, a 500).
+    browser = signed_in(user, password)
+    adding = _adding(what, browser)
+
+    deleted, added = _held_then_raced(
+        list(UserSession.objects.filter(user=user).values_list("pk", flat=True)),
+        [_deleting("admin", user, staff), adding])
+
+    assert (deleted.status_code, added.status_code) == (302, 403)
+    assert added.json()["error"]["code"] == "permission_denied"
+    assert not get_user_model().objects.filter(pk=user.pk).exists()

@@ -187,6 +187,28 @@ def test_logout_get_asks_post_signs_out(client, user, password):
     assert not is_signed_in(client)
 
 
+@pytest.mark.parametrize("setting,expected", [
+    (None, "/accounts/login/"), ("accounts:magic_link", "/accounts/magic-link/"),
+    ("/elsewhere/", "/elsewhere/")])
+def test_sign_out_goes_to_logout_redirect_url(client, user, password, settings, setting,
+                                              expected):
+    """Django's LOGOUT_REDIRECT_URL, a URL name or a path; the sign-in page without it."""
+    settings.LOGOUT_REDIRECT_URL = setting
+    signed_in_api(client, user.email, password)
+
+    assert client.post(reverse("accounts:logout"))["Location"] == expected
+
+
+def test_sign_out_goes_to_a_safe_next(client, user, password):
+    signed_in_api(client, user.email, password)
+    response = client.post(reverse("accounts:logout") + "?next=https://evil.example/")
+    assert response["Location"] == settings.LOGOUT_REDIRECT_URL
+
+    signed_in_api(client, user.email, password)
+    response = client.post(reverse("accounts:logout"), {"next": "/accounts/email/"})
+    assert response["Location"] == "/accounts/email/"
+
+
 @override_settings(AUTHSUITE_ACCOUNTS_LOGIN_REDIRECT_URL="/accounts/sessions/")
 def test_login_redirect_url_is_configurable(client, user, password):
     assert html_login(client, user.email, password)["Location"] == "/accounts/sessions/"

@@ -364,3 +364,16 @@ def test_a_link_to_an_address_the_account_no_longer_signs_in_with_is_refused(cli
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "token_invalid"
+
+
+@override_settings(SECURE_SSL_REDIRECT=True, SECURE_REDIRECT_EXEMPT=[r"."])
+def test_a_link_asked_for_over_http_is_https_on_a_site_served_over_https(client, user):
+    # The request reaches the view over HTTP (an exempt path, a proxy that does not say it
+    # was HTTPS): the token must still not cross the network in the clear.
+    assert request_link(client, user.email).status_code == 200
+    [message] = outbox_for(user.email)
+    [(html, _mimetype)] = message.alternatives
+    [href] = re.findall(r'href="([^"]+)"', html)
+    assert href.startswith("https://testserver/")
+    assert href in message.body
+    assert "http://" not in message.body + html

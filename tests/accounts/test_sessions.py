@@ -436,6 +436,25 @@ def test_a_session_signed_in_outside_the_pipeline_counts_too(user, password, clo
     assert UserSession.objects.get(user=user, ended_at__isnull=False).end_reason == "session_limit"
 
 
+@pytest.mark.urls("tests.core.urls_project_views")
+@override_settings(AUTHSUITE_ACCOUNTS_MAX_SESSIONS=1)
+def test_a_sign_out_by_djangos_logout_ends_the_tracked_session(user, password):
+    """A project's own sign-out view (``django.contrib.auth.logout``) ends the session's row
+    as the suite's sign-out does: it is no longer listed, and a later sign-in under the
+    limit ends nothing for it."""
+    laptop, phone = firefox(), chrome()
+    signed_in_html(laptop, user.email, password)
+    row = row_of(laptop)
+
+    assert laptop.post("/project/sign-out/sync/").json()["authenticated"] is False
+
+    row.refresh_from_db()
+    assert row.end_reason == "logout"
+    signed_in_html(phone, user.email, password)
+    assert not UserSession.objects.filter(end_reason="session_limit").exists()
+    assert [s["current"] for s in api_get(phone, "sessions/").json()] == [True]
+
+
 @override_settings(AUTHSUITE_ACCOUNTS_MAX_SESSIONS=1)
 def test_a_session_whose_account_is_disabled_as_it_is_adopted_is_signed_out(user, monkeypatch):
     """The account disabled after the request loaded its user, before the adoption took its

@@ -342,3 +342,38 @@ def test_an_alert_about_what_staff_did_names_staff_never_their_ip_or_device(user
             assert "Staff" in body
     changed = Event.objects.get(action="accounts.email.changed")
     assert (changed.ip, changed.user_agent) == ("192.0.2.200", CHROME)  # kept in the trail
+
+
+def _links(html: str) -> list[str]:
+    return re.findall(r'href="([^"]+)"', html)
+
+
+def test_an_optional_alert_links_to_the_page_that_turns_it_off(client, user, password):
+    sign_in(client, user, password, HTTP_USER_AGENT=FIREFOX)
+    sign_in(Client(), user, password, HTTP_USER_AGENT=CHROME)
+    [message] = alerts_to(user.email, "New sign-in")
+    preferences = "http://testserver" + reverse("audit:alert_preferences")
+    security = "http://testserver" + reverse("audit:security")
+    [(html, _mimetype)] = message.alternatives
+    assert _links(html) == [security, preferences]
+    for link in _links(html):  # the text part says what the HTML part does
+        assert f"\n{link}\n" in message.body
+    assert "Security page" in html and "alert settings page" in message.body
+
+
+def test_a_critical_alert_has_no_link_to_turn_it_off(client, user, password):
+    sign_in(client, user, password)
+    change_password(client, password, "an entirely new passphrase 42")
+    [message] = alerts_to(user.email, "password")
+    [(html, _mimetype)] = message.alternatives
+    assert _links(html) == ["http://testserver" + reverse("audit:security")]
+    assert reverse("audit:alert_preferences") not in message.body
+    assert "alert settings" not in html
+
+
+@override_settings(AUTHSUITE_BASE_URL="https://id.example.com")
+def test_alert_links_use_the_base_url(client, user, password):
+    sign_in(client, user, password, HTTP_USER_AGENT=FIREFOX)
+    sign_in(Client(), user, password, HTTP_USER_AGENT=CHROME)
+    [message] = alerts_to(user.email, "New sign-in")
+    assert "https://id.example.com" + reverse("audit:alert_preferences") in message.body

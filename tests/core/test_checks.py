@@ -20,18 +20,23 @@ from django.test import override_settings
 
 from accounts.checks import check_accounts, check_link_templates
 from authsuite.checks import (
+    check_caches,
+    check_caches_shared,
     check_cookie_prefixes,
     check_mail,
     check_production,
     check_required_apps,
+    check_sender,
     check_settings,
+    check_time_zone,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 
 CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.E004",
-            "authsuite.E005", "authsuite.W001", "authsuite.W002", "authsuite.W003",
-            "authsuite.W004"]
+            "authsuite.E005", "authsuite.E006", "authsuite.W001", "authsuite.W002", "authsuite.W003",
+            "authsuite.W004", "authsuite.W005", "authsuite.W006",
+            "authsuite.W007", "authsuite.W008", "authsuite.W009"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
     "authsuite_accounts.W005", "authsuite_accounts.W006", "authsuite_accounts.E012",
     "authsuite_accounts.W007", "authsuite_accounts.W008",
@@ -51,8 +56,9 @@ ARGON2_FIRST = [NORMALIZING, AS_TYPED, PBKDF2]
 
 
 def all_messages() -> list[checks.CheckMessage]:
-    return [*check_required_apps(), *check_settings(), *check_cookie_prefixes(),
-            *check_mail(), *check_production(), *check_accounts(), *check_link_templates()]
+    return [*check_required_apps(), *check_settings(), *check_caches(), *check_caches_shared(),
+            *check_cookie_prefixes(), *check_time_zone(),
+            *check_mail(), *check_sender(), *check_production(), *check_accounts(), *check_link_templates()]
 
 
 def found(check_id: str) -> checks.CheckMessage:
@@ -80,7 +86,7 @@ def clean_production(**overrides):
     values = {
         "DEBUG": False, "EMAIL_BACKEND": SMTP, "EMAIL_TIMEOUT": 10,
         "PASSWORD_HASHERS": ARGON2_FIRST,
-        "AUTHSUITE_TRUSTED_PROXY_COUNT": 1,
+        "AUTHSUITE_TRUSTED_PROXY_COUNT": 1, "CACHES": {"default": REDIS_CACHE},
         "INSTALLED_APPS": [a for a in settings.INSTALLED_APPS if a != "authsuite.mailbox"],
     }
     values.update(overrides)
@@ -168,6 +174,67 @@ def test_e004_not_for_prefixes_that_hold(cookie):
         absent("authsuite.E004")
 
 
+DUMMY = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+LOCMEM_CACHE = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+REDIS_CACHE = {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}
+FILE_CACHE = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+              "LOCATION": "/tmp/authsuite-cache"}
+DB_CACHE = {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"}
+
+
+@pytest.mark.parametrize("caches,counters", [
+    ({"default": DUMMY}, None),
+    ({"default": LOCMEM_CACHE, "limits": DUMMY}, "limits"),  # RATELIMIT_USE_CACHE's
+    ({"default": DUMMY, "limits": LOCMEM_CACHE}, "limits"),  # passkey challenges'
+])
+def test_e006_a_cache_that_keeps_nothing(caches, counters):
+    """The dummy cache's add() always succeeds: every attempt is the first of its window."""
+    extra = {"RATELIMIT_USE_CACHE": counters} if counters else {}
+    with clean_production(CACHES=caches, **extra):
+        assert found("authsuite.E006").obj == "CACHES"
+
+
+@pytest.mark.parametrize("cache", [FILE_CACHE, DB_CACHE])
+def test_w005_rate_limits_on_a_cache_whose_counters_are_not_atomic(cache):
+    with clean_production(CACHES={"default": cache}):
+        assert found("authsuite.W005").obj == "CACHES"
+    # The default cache only makes passkey challenges single use, with add().
+    with clean_production(CACHES={"default": cache, "limits": REDIS_CACHE},
+                          RATELIMIT_USE_CACHE="limits"):
+        absent("authsuite.W005")
+
+
+def test_w006_rate_limits_counted_by_each_process_in_production():
+    with clean_production(CACHES={"default": LOCMEM_CACHE}):
+        assert found("authsuite.W006").obj == "CACHES"
+    with clean_production(CACHES={"default": LOCMEM_CACHE}, DEBUG=True):
+        absent("authsuite.W006")
+    with clean_production(CACHES={"default": LOCMEM_CACHE, "limits": REDIS_CACHE},
+                          RATELIMIT_USE_CACHE="limits"):
+        absent("authsuite.W006")
+
+
+@pytest.mark.parametrize("cache", [LOCMEM_CACHE, REDIS_CACHE])
+def test_e006_w005_not_for_caches_that_count(cache):
+    with clean_production(CACHES={"default": cache}):
+        absent("authsuite.E006")
+        absent("authsuite.W005")
+
+
+@pytest.mark.parametrize("zone", ["Europe/Paris", "America/New_York", "Australia/Sydney"])
+def test_w007_naive_local_times_of_a_zone_that_changes_its_clocks(zone):
+    with clean_production(USE_TZ=False, TIME_ZONE=zone):
+        assert found("authsuite.W007").obj == "USE_TZ"
+    with clean_production(USE_TZ=True, TIME_ZONE=zone):
+        absent("authsuite.W007")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo"])
+def test_w007_not_for_a_zone_whose_clocks_never_change(zone):
+    with clean_production(USE_TZ=False, TIME_ZONE=zone):
+        absent("authsuite.W007")
+
+
 def test_w001_demo_mailbox_in_production():
     with clean_production(INSTALLED_APPS=[*settings.INSTALLED_APPS]):
         assert "authsuite.mailbox" in settings.INSTALLED_APPS
@@ -197,6 +264,16 @@ def test_w003_emailed_links_on_a_host_the_request_chooses(hosts):
         absent("authsuite.W003")
 
 
+def test_w005_an_http_base_url_on_a_site_served_over_https():
+    """Links in emails carry tokens: an http:// base would send them in the clear."""
+    with clean_production(SECURE_SSL_REDIRECT=True, AUTHSUITE_BASE_URL="http://id.example.com"):
+        assert found("authsuite.W008").obj == "AUTHSUITE_BASE_URL"
+    with clean_production(SECURE_SSL_REDIRECT=True, AUTHSUITE_BASE_URL="https://id.example.com"):
+        absent("authsuite.W008")
+    with clean_production(SECURE_SSL_REDIRECT=False, AUTHSUITE_BASE_URL="http://id.example.com"):
+        absent("authsuite.W008")
+
+
 class TracingSMTPBackend(SMTPBackend):
     """A project's own SMTP backend: it inherits the wait for ever."""
 
@@ -214,6 +291,24 @@ def test_w004_smtp_sends_that_can_outlive_their_claim(backend, timeout):
     assert message.obj == "EMAIL_TIMEOUT"
     assert "EMAIL_TIMEOUT" in message.hint and "10" in message.hint
     assert "below 30 s" in message.hint
+
+
+@pytest.mark.parametrize("sender", ["sécurité@example.com", "Sécurité <sécurité@example.com>"])
+def test_w009_a_sender_whose_local_part_is_not_ascii(settings, sender):
+    from django.core.mail.message import sanitize_address
+
+    settings.AUTHSUITE_DEFAULT_FROM_EMAIL = sender
+    message = found("authsuite.W009")
+    assert message.obj == "AUTHSUITE_DEFAULT_FROM_EMAIL"
+    # What the warning is about: Django's mail makes another address of it.
+    assert "=?utf-8?b?c8OpY3VyaXTDqQ==?=@example.com" in sanitize_address(sender, "utf-8")
+
+
+@pytest.mark.parametrize("sender", ["Sécurité <security@example.com>", "id@bücher.example",
+                                    "webmaster@localhost"])
+def test_w009_an_international_name_or_domain_is_fine(settings, sender):
+    settings.AUTHSUITE_DEFAULT_FROM_EMAIL = sender
+    absent("authsuite.W009")
 
 
 def test_w004_a_claim_too_short_for_time_limits_bounds_the_timeout_itself():
@@ -495,6 +590,7 @@ def test_the_production_settings_produce_none(tmp_path):
         tmp_path, DJANGO_SETTINGS_MODULE="authsuite.settings_production",
         SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="id.example.com",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", EMAIL_URL="smtp://smtp.example.com:25",
+        REDIS_URL="redis://127.0.0.1:6379/0",  # required there; the checks do not connect
     )
     assert "System check identified" in output, output
     assert [i for i in ALL_IDS if f"({i})" in output] == [], output

@@ -12,11 +12,9 @@ from pathlib import Path
 from smtplib import SMTPException
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, transaction
-from django.test import override_settings
 
 from authsuite import crypto, outbox
 from authsuite.models import OutboxMessage
@@ -30,15 +28,7 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRET_URL = "https://id.example.com/accounts/magic-link/sEcReT-t0ken-value/"
 
 
-pytestmark = pytest.mark.usefixtures("eager_celery")
-
-
-@pytest.fixture(autouse=True)
-def test_templates():
-    engine = {**settings.TEMPLATES[0], "DIRS": [TEMPLATES_DIR]}
-    with override_settings(TEMPLATES=[engine], AUTHSUITE_SITE_NAME="Example ID",
-                           AUTHSUITE_DEFAULT_FROM_EMAIL="Example ID <id@example.com>"):
-        yield
+pytestmark = pytest.mark.usefixtures("eager_celery", "outbox_templates")
 
 
 @pytest.fixture

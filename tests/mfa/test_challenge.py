@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from audit.models import Event
 from mfa.models import RecoveryCode, TOTPDevice
+from tests.accounts.support import freeze
 from tests.factories import UserFactory
 from tests.mfa.support import (
     AUTH_KEY,
@@ -309,7 +310,14 @@ def test_a_code_the_back_off_refuses_is_audited_and_says_how_long(client, settin
 # --- rate limits ----------------------------------------------------------------------------
 
 
-def test_attempts_are_rate_limited_per_account(settings, user, password, enrolled, clock):
+@pytest.fixture
+def one_window(time_machine):
+    """One rate-limit window throughout: a count never starts again half-way through."""
+    freeze(time_machine)
+
+
+def test_attempts_are_rate_limited_per_account(settings, user, password, enrolled, clock,
+                                               one_window):
     settings.AUTHSUITE_MFA_RATE_LIMITS = {"account": "3/5m", "ip": None}
     settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 0  # the rate limit alone, not the back-off
     codes = []
@@ -326,7 +334,7 @@ def test_attempts_are_rate_limited_per_account(settings, user, password, enrolle
     assert Event.objects.filter(action="authsuite.rate_limited").exists()
 
 
-def test_attempts_are_rate_limited_per_ip(settings, password, clock, wait):
+def test_attempts_are_rate_limited_per_ip(settings, password, clock, one_window):
     settings.AUTHSUITE_MFA_RATE_LIMITS = {"ip": "3/5m", "account": None}
     statuses = []
     for _ in range(4):
@@ -338,7 +346,8 @@ def test_attempts_are_rate_limited_per_ip(settings, password, clock, wait):
     assert statuses == [200, 200, 200, 429]
 
 
-def test_the_api_answers_a_rate_limit_in_the_envelope(settings, client, user, password, enrolled):
+def test_the_api_answers_a_rate_limit_in_the_envelope(settings, client, user, password, enrolled,
+                                                      one_window):
     settings.AUTHSUITE_MFA_RATE_LIMITS = {"account": "1/5m"}
     api_post(client, "login/", {"email": user.email, "password": password})
     api_post(client, "mfa/challenge/", {"code": WRONG})

@@ -330,6 +330,19 @@ def test_reauthenticate_with_a_passkey(user, password, authenticator, passkey, m
     assert json.loads(event.data) == {"method": "passkey"}
 
 
+def test_reauthenticate_with_a_passkey_and_no_next_goes_to_the_account_page(
+        user, password, authenticator, passkey):
+    browser = Client()
+    password_step(browser, user, password)
+    second_factor(browser, authenticator)
+    options = post(browser, "passkeys/reauthenticate/options/").json()
+
+    response = post(browser, "passkeys/reauthenticate/",
+                    {"credential": authenticator.get(options, origin=ORIGIN), "next": ""})
+
+    assert response.json()["redirect"] == reverse("accounts:profile")
+
+
 def test_reauthenticate_refuses_another_users_passkey(user, password, authenticator, passkey):
     other = UserFactory(password=password)
     signed = password_client(other, password)

@@ -6,6 +6,7 @@ flow is importable from here as before.
 """
 
 from accounts.flows.email.addresses import (
+    addresses_unproven_remove,
     email_add,
     email_make_primary,
     email_remove,
@@ -26,6 +27,7 @@ from accounts.flows.email.staff import email_add_by_staff, email_set_by_staff, e
 from accounts.flows.email.verification import (
     INVALID_LINK,
     PASSWORD_NEEDED,
+    SIGN_IN_NEEDED,
     address_proven_required,
     email_verify,
     email_verify_check,
@@ -36,6 +38,7 @@ from accounts.flows.email.verification import (
     verification_needs_password,
     verification_resend,
     verification_send,
+    verification_sign_in_required,
 )
 
 __all__ = [
@@ -43,10 +46,12 @@ __all__ = [
     "INVALID_LINK",
     "IN_USE",
     "PASSWORD_NEEDED",
+    "SIGN_IN_NEEDED",
     "address_held",
     "address_holder",
     "address_rows_holder",
     "address_proven_required",
+    "addresses_unproven_remove",
     "claims_lock",
     "claims_release",
     "email_add",
@@ -67,4 +72,5 @@ __all__ = [
     "verification_needs_password",
     "verification_resend",
     "verification_send",
+    "verification_sign_in_required",
 ]

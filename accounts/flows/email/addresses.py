@@ -14,7 +14,7 @@ from accounts.flows.email.verification import mark_verified, verification_send
 from accounts.flows.limits import rate_limit
 from accounts.flows.mail import send_notice
 from accounts.models import EmailAddress, normalize_email
-from accounts.users import lock_user_row, set_user_email, user_email
+from accounts.users import account_row_lock, lock_user_row, set_user_email, user_email
 
 
 def _limit_check(user) -> None:
@@ -53,7 +53,7 @@ def email_add(request, *, user, email: str) -> None:
     with transaction.atomic():
         # Both again under the lock: two adds at once would each read the list before the
         # other's insert, and both pass.
-        lock_user_row(user)
+        account_row_lock(user)
         _limit_check(user)
         _not_added_yet(user, email)
         # Accounts made by staff, createsuperuser or before the suite was installed have no
@@ -133,6 +133,23 @@ def links_to_old_address_void(user, email: str) -> int:
     return tokens.OneTimeToken.objects.filter(
         user=user, email=normalize_email(email), used_at__isnull=True, voided_at__isnull=True,
     ).update(voided_at=timezone.now())
+
+
+def addresses_unproven_remove(request, *, user) -> int:
+    """``user``'s login address was just proven for the first time, by a link mailed to it
+    that asked for nothing else (a sign-in or reset link): every other address of the
+    account goes, each recorded as ``email_removed``. Returns how many went.
+
+    Until then the account was held by whoever signed up with the address, who need not be
+    its owner (pre-hijacking). An address they added, verified in their own mailbox, would
+    stay on the owner's account as theirs: a way to talk staff into handing it over, or to
+    be made the sign-in address by mistake. The owner adds again what they want."""
+    removed = 0
+    for address_id in EmailAddress.objects.filter(user=user, primary=False).order_by(
+            "pk").values_list("pk", flat=True):
+        email_remove(request, user=user, address_id=address_id)
+        removed += 1
+    return removed
 
 
 def email_remove(request, *, user, address_id: int, by=None) -> None:

@@ -19,6 +19,7 @@ from accounts.users import user_email
 
 INVALID_LINK = "This verification link is invalid, expired or already used."
 PASSWORD_NEEDED = "Enter the password of the account to confirm this address."
+SIGN_IN_NEEDED = "Sign in to the account this address was added to, then open the link again."
 
 
 def needs_verification(user) -> bool:
@@ -150,6 +151,11 @@ def email_verify_check(request, *, token: str):
     return found
 
 
+def _signed_in_as(request, user) -> bool:
+    signed_in = getattr(request, "user", None)
+    return signed_in is not None and signed_in.is_authenticated and signed_in.pk == user.pk
+
+
 def verification_needs_password(request, user) -> bool:
     """Whether confirming a link for ``user`` needs their password as well.
 
@@ -157,17 +163,33 @@ def verification_needs_password(request, user) -> bool:
     signed up with another person's address, waiting for its owner to confirm it and hand
     them a verified account (pre-hijacking). So unless this browser is signed in as the
     account, the person confirming proves the password too. An account with no usable
-    password has nothing to hijack with.
+    password has no password to ask for (see ``verification_sign_in_required``).
     """
-    signed_in = getattr(request, "user", None)
-    if signed_in is not None and signed_in.is_authenticated and signed_in.pk == user.pk:
-        return False
-    return user.has_usable_password()
+    return not _signed_in_as(request, user) and user.has_usable_password()
+
+
+def verification_sign_in_required(request, found) -> None:
+    """Refuse (``sign_in_required``) to confirm ``found`` (a verification link's token row)
+    for an account without a usable password, from a browser not signed in as it, when the
+    address is not the one the account signs in with.
+
+    Such an account (a passkey's, say) has no password to prove who is confirming, and the
+    mailbox alone does not show that its owner wants the address on that account: someone
+    who added another person's address to their own account would have them confirm it,
+    holding the address against its owner, who could then no longer sign up with it. The
+    login address is another matter: its mailbox signs in to the account anyway, by a
+    sign-in link."""
+    user = found.user
+    if (_signed_in_as(request, user) or user.has_usable_password()
+            or found.email == normalize_email(user_email(user))):
+        return
+    raise FlowError(AccountsError.SIGN_IN_REQUIRED, _(SIGN_IN_NEEDED))
 
 
 @sensitive_variables("token", "password")
 def email_verify(request, *, token: str, password: str = ""):
     found = email_verify_check(request, token=token)
+    verification_sign_in_required(request, found)
     if verification_needs_password(request, found.user):
         if not password:
             raise FlowError(AccountsError.PASSWORD_REQUIRED, _(PASSWORD_NEEDED), field="password")
