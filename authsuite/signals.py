@@ -37,7 +37,8 @@ _DELETED_MEANWHILE = "_authsuite_deleted_meanwhile"
 def deleted_meanwhile_mark(instance) -> None:
     """A delete of ``instance`` under way found its row deleted already, by a transaction
     it waited for (two staff members deleting one account at once): it deletes nothing.
-    Set by a ``pre_delete`` receiver that locks the row (``accounts.receivers``)."""
+    Set by a ``pre_delete`` receiver that locks the row: ``accounts.receivers`` for
+    accounts, ``audit.events.django_auth`` for groups and permissions deleted in the admin."""
     setattr(instance, _DELETED_MEANWHILE, True)
 
 

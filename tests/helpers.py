@@ -1,14 +1,16 @@
-"""Helpers shared by the tests: reading what the suite mailed, racing threads."""
+"""Helpers shared by the tests: reading what the suite mailed, racing threads, holding
+rows locked while requests queue for them."""
 
 from __future__ import annotations
 
 import re
 import threading
+import time
 from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.core import mail
-from django.db import connections
+from django.db import connection, connections, transaction
 from django.urls import reverse
 
 LINK_RE = re.compile(r"https?://[^\s<>\"']+")
@@ -99,3 +101,49 @@ def user_admin_url(view: str, *args) -> str:
     """The admin URL of the project's user model: ``changelist``, ``add``, ``change``..."""
     opts = get_user_model()._meta
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=args)
+
+
+def waiting_on_locks() -> int:
+    """Backends of this test database waiting for a lock (a fresh look each time: a
+    transaction otherwise sees one snapshot of the activity view)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                       "current_database() AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+def held_then_raced(held, actions: list, meanwhile=None) -> list:
+    """Run ``actions`` in threads of their own while this connection holds the rows of the
+    queryset ``held`` locked (PostgreSQL), each started once the one before waits for a
+    lock (that lock, or one an earlier action took), so that they queue in the order given;
+    then (after ``meanwhile``, run in the lock's transaction) let them go. Whatever they read
+    before the lock, they have all read: a race between a read and a write made certain
+    rather than left to timing."""
+    results: list = [None] * len(actions)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = actions[i]()
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
+    with transaction.atomic():
+        list(held.select_for_update())
+        deadline = time.monotonic() + 20
+        for started, thread in enumerate(threads, 1):
+            thread.start()
+            while waiting_on_locks() < started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert waiting_on_locks() == started, "a request did not reach the locks"
+        if meanwhile is not None:
+            meanwhile()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
+    assert not errors, errors
+    return results

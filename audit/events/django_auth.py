@@ -11,11 +11,11 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 
 from audit import recorder
 from authsuite import context
-from authsuite.signals import connect_model, deleted_meanwhile
+from authsuite.signals import connect_model, deleted_meanwhile, deleted_meanwhile_mark
 
 MASKED = {"password"}
 SKIPPED = {"last_login"}
@@ -96,6 +96,19 @@ def record_save(sender, instance, created, **kwargs):
                    user=request.user, target=_target(instance), data={"changes": changes})
 
 
+def lock_before_delete(sender, instance, using, **kwargs):
+    """pre_delete of a group or permission deleted in the admin: its row is locked first (in
+    the delete's transaction), so a delete that waited for another staff member's finds it
+    gone, is marked (``authsuite.signals.deleted_meanwhile``) and is not recorded: one
+    deletion, one event. Accounts are locked so by ``accounts.receivers``, for every delete."""
+    if _admin_request() is None:
+        return
+    model = _concrete(sender)
+    if (model._base_manager.db_manager(using).select_for_update().filter(pk=instance.pk)
+            .values_list("pk", flat=True).first()) is None:
+        deleted_meanwhile_mark(instance)
+
+
 def record_delete(sender, instance, **kwargs):
     request = _admin_request()
     if request is None or deleted_meanwhile(instance):
@@ -161,6 +174,8 @@ def connect() -> None:
         connect_model(pre_save, remember_before, model, dispatch_uid=f"{uid}:pre")
         connect_model(post_save, record_save, model, dispatch_uid=f"{uid}:post")
         connect_model(post_delete, record_delete, model, dispatch_uid=f"{uid}:delete")
+        if model is not user_model:
+            connect_model(pre_delete, lock_before_delete, model, dispatch_uid=f"{uid}:lock")
     connect_model(post_delete, forget_user, user_model, dispatch_uid="audit.forget_user_alerts")
     for relation in ("groups", "user_permissions"):
         field = getattr(user_model, relation, None)

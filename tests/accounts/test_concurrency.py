@@ -17,7 +17,6 @@ from http.cookies import SimpleCookie
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, connections, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -28,7 +27,7 @@ from accounts.flows.email import addresses
 from accounts.models import EmailAddress, LoginThrottle, OneTimeToken, UserSession
 from tests.accounts.support import api_delete, api_login, api_post, is_signed_in, signed_in_api
 from tests.factories import UserFactory
-from tests.helpers import last_link, race, token_from, user_admin_url
+from tests.helpers import held_then_raced, last_link, race, token_from, user_admin_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -273,52 +272,11 @@ def test_two_addresses_made_primary_at_once_leave_exactly_one(user, password, mo
 
 # --- sessions ended at once -----------------------------------------------------------------
 
-def _waiting_on_locks() -> int:
-    """Backends of this test database waiting for a lock (a fresh look each time: a
-    transaction otherwise sees one snapshot of the activity view)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                       "current_database() AND wait_event_type = 'Lock'")
-        return cursor.fetchone()[0]
-
-
 def _held_then_raced(rows: list[int], actions: list, meanwhile=None) -> list:
-    """Run ``actions`` in threads of their own while this connection holds ``rows`` locked,
-    each started once the one before waits for a lock (that lock, or one an earlier action
-    took), so that they queue in the order given; then (after ``meanwhile``, run in the
-    lock's transaction) let them go.
-
-    The requests have read the sessions open by then: the race between a read and the
-    write that ends them, made certain rather than left to timing.
-    """
-    results: list = [None] * len(actions)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            results[i] = actions[i]()
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
-    with transaction.atomic():
-        list(UserSession.objects.select_for_update().filter(pk__in=rows))
-        deadline = time.monotonic() + 20
-        for started, thread in enumerate(threads, 1):
-            thread.start()
-            while _waiting_on_locks() < started and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert _waiting_on_locks() == started, "a request did not reach the locks"
-        if meanwhile is not None:
-            meanwhile()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a thread did not finish"
-    assert not errors, errors
-    return results
+    """:func:`tests.helpers.held_then_raced` with the sessions ``rows`` held: the requests
+    have read the sessions open by then, the race between a read and the write that ends
+    them made certain rather than left to timing."""
+    return held_then_raced(UserSession.objects.filter(pk__in=rows), actions, meanwhile)
 
 
 def _ended_events() -> list[int]:

@@ -146,3 +146,35 @@ def test_two_events_racing_to_alert_send_one_mail():
     race(2, alert)
     assert AlertSent.objects.filter(rule=rule.name, user_id=str(user.pk)).count() == 1
     assert OutboxMessage.objects.filter(template="audit/email/alert", to=user.email).count() == 1
+
+
+
+def _deleting(how: str, group, staff):
+    """Staff deleting ``group`` on its delete page, or with the changelist's "delete
+    selected" action."""
+    from django.urls import reverse
+
+    admin = Client()
+    admin.force_login(staff)
+    if how == "admin":
+        return lambda: admin.post(reverse("admin:auth_group_delete", args=[group.pk]),
+                                  {"post": "yes"})
+    return lambda: admin.post(reverse("admin:auth_group_changelist"), {
+        "action": "delete_selected", "index": "0", "_selected_action": [group.pk], "post": "yes"})
+
+
+@pytest.mark.parametrize("how", ["admin", "admin-action"])
+def test_a_group_deleted_by_two_staff_at_once_is_recorded_deleted_once(staff, how):
+    # Both staff loaded it before either deleted it. The second delete waited for the
+    # first's, found the row gone and deleted nothing, yet the trail said it deleted it too.
+    from django.contrib.auth.models import Group
+
+    from tests.helpers import held_then_raced
+
+    group = Group.objects.create(name="Support")
+    responses = held_then_raced(Group.objects.filter(pk=group.pk),
+                                [_deleting(how, group, staff), _deleting(how, group, staff)])
+
+    assert [r.status_code for r in responses] == [302, 302]
+    assert not Group.objects.filter(pk=group.pk).exists()
+    assert Event.objects.filter(action="admin.group.deleted").count() == 1
