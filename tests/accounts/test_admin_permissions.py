@@ -1,0 +1,133 @@
+"""Least privilege in the admin: what staff with some of Django's permissions, and none of
+others, can reach and do on the suite's admin pages.
+
+Each action needs its own permission and is refused (403, on the record as
+``authsuite.permission_denied``) to staff without it, however the request is made; the
+accounts of staff and superusers are for superusers to act on, and those left out of an
+action are named to staff and the refusal is recorded; a user's flags and address change on
+the user's page only, through its checks; outbox rows are never deleted by hand.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from accounts.models import LoginThrottle, PasswordChangeRequired
+from audit import chain
+from audit.models import Event
+from authsuite.models import OutboxMessage
+from passkeys.models import Passkey
+from tests.factories import UserFactory
+from tests.helpers import user_admin_url
+
+User = get_user_model()
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = user_admin_url("changelist")
+USER_ACTIONS = ["send_password_reset", "end_all_sessions", "unlock", "deactivate", "reactivate",
+                "require_password_change", "reset_mfa"]
+OUTBOX = "/admin/authsuite/outboxmessage/"
+PASSKEYS = "/admin/passkeys/passkey/"
+
+
+def member_with(*codenames):
+    member = UserFactory(is_staff=True)
+    member.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(member)
+    return member, client
+
+
+def act(client, action, *rows, url=CHANGELIST, follow=False, **extra):
+    return client.post(url, {"action": action, "index": "0",
+                             "_selected_action": [row.pk for row in rows], **extra},
+                       follow=follow)
+
+
+def last_event_id() -> int:
+    return Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def denials_since(start: int):
+    return Event.objects.filter(pk__gt=start, action="authsuite.permission_denied")
+
+
+# --- an action without its permission -----------------------------------------------------
+
+@pytest.mark.parametrize("action", USER_ACTIONS)
+def test_an_action_posted_without_its_permission_is_refused_and_recorded(action):
+    member, client = member_with("view_user")
+    ann = UserFactory(email="ann@example.com", is_active=action != "reactivate")
+    LoginThrottle.objects.create(identifier=ann.email, ip="", lockouts=1,
+                                 consecutive_failures=100)
+    start = last_event_id()
+
+    response = act(client, action, ann)
+
+    assert response.status_code == 403
+    denied = denials_since(start).get()
+    assert (denied.outcome, denied.actor_id) == ("denied", str(member.pk))
+    # Nothing else happened: no flow ran, nothing was mailed, nothing changed.
+    assert not Event.objects.filter(pk__gt=start).exclude(pk=denied.pk).exists()
+    assert not OutboxMessage.objects.exists()
+    ann.refresh_from_db()
+    assert ann.is_active == (action != "reactivate")
+    assert LoginThrottle.objects.filter(identifier=ann.email).exists()
+    assert not PasswordChangeRequired.objects.filter(user=ann).exists()
+
+
+@pytest.mark.parametrize(("url", "action", "codenames"), [
+    (OUTBOX, "retry_now", ["view_outboxmessage"]),
+    (PASSKEYS, "remove_passkeys", ["view_passkey", "change_passkey"]),
+    (PASSKEYS, "delete_selected", ["view_passkey", "delete_passkey"]),
+    ("/admin/accounts/loginthrottle/", "delete_selected",
+     ["view_loginthrottle", "delete_loginthrottle"]),
+    ("/admin/audit/event/", "delete_selected", ["view_event", "delete_event"]),
+])
+def test_the_other_admins_refuse_an_action_posted_without_its_permission(url, action,
+                                                                         codenames):
+    plain = UserFactory()
+    rows = {
+        OUTBOX: lambda: OutboxMessage.objects.create(
+            template="accounts/email/verify", to=plain.email,
+            status=OutboxMessage.Status.FAILED, attempts=5),
+        PASSKEYS: lambda: Passkey.objects.create(user=plain, credential_id="c",
+                                                 public_key=b"x", name="k"),
+        "/admin/accounts/loginthrottle/": lambda: LoginThrottle.objects.create(
+            identifier=plain.email, ip="", consecutive_failures=100),
+        "/admin/audit/event/": lambda: chain.record(action="test.event", actor_repr="ann"),
+    }
+    row = rows[url]()
+    kept = type(row).objects.filter(pk=row.pk)
+    before = list(kept.values())
+    member, client = member_with(*codenames)
+    start = last_event_id()
+
+    response = act(client, action, row, url=url, post="yes")
+
+    assert response.status_code == 403
+    assert denials_since(start).get().actor_id == str(member.pk)
+    assert list(kept.values()) == before
+
+
+def test_an_unknown_action_is_still_the_admins_no_action_message(staff):
+    client = Client()
+    client.force_login(staff)
+
+    response = act(client, "no_such_action", staff, follow=True)
+
+    assert response.status_code == 200
+    assert "No action selected." in response.content.decode()
+
+
+def test_staff_with_the_change_permission_still_run_the_actions():
+    _member, client = member_with("view_user", "change_user")
+    ann = UserFactory(email="ann@example.com")
+
+    assert act(client, "deactivate", ann).status_code == 302
+
+    ann.refresh_from_db()
+    assert not ann.is_active
