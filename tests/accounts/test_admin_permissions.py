@@ -81,6 +81,7 @@ def test_an_action_posted_without_its_permission_is_refused_and_recorded(action)
 
 @pytest.mark.parametrize(("url", "action", "codenames"), [
     (OUTBOX, "retry_now", ["view_outboxmessage"]),
+    (OUTBOX, "delete_selected", ["view_outboxmessage", "delete_outboxmessage"]),
     (PASSKEYS, "remove_passkeys", ["view_passkey", "change_passkey"]),
     (PASSKEYS, "delete_selected", ["view_passkey", "delete_passkey"]),
     ("/admin/accounts/loginthrottle/", "delete_selected",
@@ -131,3 +132,41 @@ def test_staff_with_the_change_permission_still_run_the_actions():
 
     ann.refresh_from_db()
     assert not ann.is_active
+
+
+# --- outbox rows --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("who", ["staff member", "superuser"])
+def test_nobody_deletes_outbox_rows_by_hand(staff, who):
+    # A pending notice of what staff did to an account (a reset, sessions ended) would
+    # otherwise vanish before its owner is told, unrecorded.
+    notice = OutboxMessage.objects.create(template="mfa/email/reset", to="ann@example.com")
+    if who == "superuser":
+        client = Client()
+        client.force_login(staff)
+    else:
+        _member, client = member_with("view_outboxmessage", "change_outboxmessage",
+                                      "delete_outboxmessage")
+
+    page = client.get(OUTBOX)
+    assert page.status_code == 200
+    assert 'value="delete_selected"' not in page.content.decode()
+    assert 'value="retry_now"' in page.content.decode()
+    assert client.get(f"{OUTBOX}{notice.pk}/delete/").status_code == 403
+    assert client.post(f"{OUTBOX}{notice.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert act(client, "delete_selected", notice, url=OUTBOX, post="yes").status_code == 403
+    assert list(OutboxMessage.objects.all()) == [notice]
+
+
+def test_deleting_an_account_keeps_its_outbox_rows_without_the_outbox_permissions(staff):
+    # The rows are not deleted with the account (it is set aside): deleting an account
+    # asks for no permission on the outbox.
+    client = Client()
+    client.force_login(staff)
+    ann = UserFactory(email="ann@example.com")
+    OutboxMessage.objects.create(template="accounts/email/verify", to=ann.email, user=ann)
+
+    assert client.post(user_admin_url("delete", ann.pk), {"post": "yes"}).status_code == 302
+
+    assert not User.objects.filter(pk=ann.pk).exists()
+    assert OutboxMessage.objects.get().user is None
