@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 
-from accounts.models import LoginThrottle, PasswordChangeRequired
+from accounts.models import LoginThrottle, PasswordChangeRequired, UserSession
 from audit import chain
 from audit.models import Event
 from authsuite.models import OutboxMessage
@@ -132,6 +132,85 @@ def test_staff_with_the_change_permission_still_run_the_actions():
 
     ann.refresh_from_db()
     assert not ann.is_active
+
+
+# --- accounts out of reach ----------------------------------------------------------------
+
+@pytest.mark.parametrize("action", USER_ACTIONS)
+def test_accounts_of_staff_left_out_of_an_action_are_named_and_the_refusal_recorded(staff,
+                                                                                   action):
+    # A superuser and another staff member: only superusers act on them.
+    colleague = UserFactory(email="colleague@example.com", is_staff=True)
+    for account in (staff, colleague):
+        UserSession.objects.create(user=account, key_digest=f"{account.pk:064d}")
+        LoginThrottle.objects.create(identifier=account.email, ip="", lockouts=1,
+                                     consecutive_failures=100)
+        if action == "reactivate":
+            User.objects.filter(pk=account.pk).update(is_active=False)
+    member, client = member_with("view_user", "change_user")
+    start = last_event_id()
+
+    response = act(client, action, staff, colleague, follow=True)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert ("Only superusers act on the accounts of staff members and superusers: 2 of "
+            "the selected accounts were left as they were.") in html
+    events = Event.objects.filter(pk__gt=start)
+    denied = events.get()
+    assert (denied.action, denied.outcome, denied.actor_id) == (
+        "authsuite.permission_denied", "denied", str(member.pk))
+    for account in (staff, colleague):
+        account.refresh_from_db()
+        assert account.is_active == (action != "reactivate")
+        assert UserSession.objects.get(user=account).ended_at is None
+        assert LoginThrottle.objects.filter(identifier=account.email).exists()
+    assert not PasswordChangeRequired.objects.exists()
+    assert not OutboxMessage.objects.exists()
+
+
+def test_accounts_within_reach_are_acted_on_beside_those_left_out(staff):
+    plain = UserFactory(email="plain@example.com")
+    member, client = member_with("view_user", "change_user")
+    start = last_event_id()
+
+    response = act(client, "deactivate", staff, plain, follow=True)
+
+    assert "Deactivated 1 users." in response.content.decode()
+    assert "1 of the selected accounts were left as they were." in response.content.decode()
+    assert sorted(Event.objects.filter(pk__gt=start).values_list("action", "target_id")) == [
+        ("accounts.account.deactivated", str(plain.pk)), ("authsuite.permission_denied", "")]
+    assert not User.objects.get(pk=plain.pk).is_active and User.objects.get(pk=staff.pk).is_active
+
+
+def test_a_superuser_leaves_nobody_out(staff):
+    client = Client()
+    client.force_login(staff)
+    colleague = UserFactory(is_staff=True)
+    start = last_event_id()
+
+    response = act(client, "require_password_change", colleague, follow=True)
+
+    assert "left as they were" not in response.content.decode()
+    assert not denials_since(start).exists()
+    assert PasswordChangeRequired.objects.filter(user=colleague).exists()
+
+
+def test_passkeys_of_staff_left_out_of_a_removal_are_named_and_the_refusal_recorded(staff):
+    kept = Passkey.objects.create(user=staff, credential_id="a", public_key=b"x", name="k")
+    plain = UserFactory()
+    removed = Passkey.objects.create(user=plain, credential_id="b", public_key=b"x", name="k")
+    member, client = member_with("view_passkey", "delete_passkey")
+    start = last_event_id()
+
+    response = act(client, "remove_passkeys", kept, removed, url=PASSKEYS, follow=True)
+
+    html = response.content.decode()
+    assert "1 passkeys removed." in html
+    assert ("Only superusers act on the accounts of staff members and superusers: 1 of the "
+            "selected passkeys were left as they were.") in html
+    assert list(Passkey.objects.all()) == [kept]
+    assert denials_since(start).get().actor_id == str(member.pk)
 
 
 # --- outbox rows --------------------------------------------------------------------------
