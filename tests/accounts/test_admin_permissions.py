@@ -11,14 +11,18 @@ the user's page only, through its checks; outbox rows are never deleted by hand.
 from __future__ import annotations
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.urls import path, reverse
 
+from accounts.admin import adopt_user_admin
 from accounts.models import LoginThrottle, PasswordChangeRequired, UserSession
 from audit import chain
 from audit.models import Event
 from authsuite.models import OutboxMessage
+from authsuite.urls import urlpatterns as project_urls
 from passkeys.models import Passkey
 from tests.factories import UserFactory
 from tests.helpers import user_admin_url
@@ -211,6 +215,70 @@ def test_passkeys_of_staff_left_out_of_a_removal_are_named_and_the_refusal_recor
             "selected passkeys were left as they were.") in html
     assert list(Passkey.objects.all()) == [kept]
     assert denials_since(start).get().actor_id == str(member.pk)
+
+
+# --- a user's flags and address change on the user's page only ----------------------------
+
+class EditableUserAdmin(type(admin.site._registry[User])):
+    """A project's user admin, built on the suite's, that edits flags and the address in
+    its list."""
+
+    list_display = ["id", User.get_email_field_name(), "is_staff", "is_superuser", "is_active"]
+    list_editable = [User.get_email_field_name(), "is_staff", "is_superuser", "is_active"]
+
+
+editable_site = admin.AdminSite(name="editable_admin")
+editable_site.register(User, EditableUserAdmin)
+adopt_user_admin(editable_site)
+urlpatterns = [path("editable-admin/", editable_site.urls), *project_urls]
+
+
+def list_edit(client, url, changes: dict) -> dict:
+    """Every listed account, posted back from the list with ``changes`` ({pk: {field:
+    value}}) as a list-editable page would post it."""
+    users = list(User.objects.order_by("pk"))
+    field = User.get_email_field_name()
+    data = {"form-TOTAL_FORMS": str(len(users)), "form-INITIAL_FORMS": str(len(users)),
+            "_save": "Save"}
+    for i, user in enumerate(users):
+        values = {field: getattr(user, field), "is_staff": user.is_staff,
+                  "is_superuser": user.is_superuser, "is_active": user.is_active,
+                  **changes.get(user.pk, {})}
+        data[f"form-{i}-id"] = str(user.pk)
+        for name, value in values.items():
+            if value is True:
+                data[f"form-{i}-{name}"] = "on"
+            elif value is not False:
+                data[f"form-{i}-{name}"] = value
+    return data
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.parametrize("who", ["staff member", "superuser"])
+def test_a_projects_list_editable_user_admin_edits_nothing_in_the_list(staff, who):
+    # Django saves a list's rows without asking, row by row, whether they may be changed or
+    # which fields are read-only: staff would make themselves superusers, and take over a
+    # superuser's account by giving it their address, from the list.
+    member, client = member_with("view_user", "change_user")
+    if who == "superuser":
+        client.force_login(staff)
+    url = reverse("editable_admin:" + "_".join(
+        [User._meta.app_label, User._meta.model_name, "changelist"]))
+    page = client.get(url)
+    assert page.status_code == 200
+    assert page.context["cl"].formset is None
+    assert 'name="form-0-is_superuser"' not in page.content.decode()
+    field = User.get_email_field_name()
+    before = list(User.objects.order_by("pk").values(field, "is_staff", "is_superuser",
+                                                        "is_active"))
+
+    client.post(url, list_edit(client, url, {
+        staff.pk: {field: "attacker@example.net", "is_active": False},
+        member.pk: {"is_superuser": True}}))
+
+    assert list(User.objects.order_by("pk").values(field, "is_staff", "is_superuser",
+                                                   "is_active")) == before
+    assert not Event.objects.filter(action__startswith="admin.").exists()
 
 
 # --- outbox rows --------------------------------------------------------------------------
