@@ -122,8 +122,11 @@ class SuiteUserAdminMixin(SafeInputMixin):
     def get_urls(self):
         # django.contrib.auth's UserAdmin routes "<id>/password/" to a set-password form.
         # Here that path answers 404 outright, instead of falling through to the catch-all
-        # "<id>/" redirect: staff send a reset link, they never choose a password.
-        return [path("<path:object_id>/password/", _no_password_page), *super().get_urls()]
+        # "<id>/" redirect: staff send a reset link, they never choose a password. Behind
+        # the site's own checks as every admin page is (signed in, staff, a second factor
+        # with the MFA site): to anyone else, the admin's answer is its sign-in page.
+        return [path("<path:object_id>/password/",
+                     self.admin_site.admin_view(_no_password_page)), *super().get_urls()]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

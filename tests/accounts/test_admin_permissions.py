@@ -317,3 +317,35 @@ def test_deleting_an_account_keeps_its_outbox_rows_without_the_outbox_permission
 
     assert not User.objects.filter(pk=ann.pk).exists()
     assert OutboxMessage.objects.get().user is None
+
+
+# --- the suite's own admin addresses ------------------------------------------------------
+
+@pytest.mark.parametrize("who", ["visitor", "user", "staff member"])
+def test_the_set_password_address_is_behind_the_admins_sign_in(who, user):
+    client = Client()
+    if who == "user":
+        client.force_login(user)
+    elif who == "staff member":
+        client.force_login(UserFactory(is_staff=True))
+    url = user_admin_url("change", user.pk) + "password/"
+
+    for response in (client.get(url), client.post(url, {"password1": "x", "password2": "x"})):
+        if who == "staff member":
+            assert response.status_code == 404
+        else:
+            assert response.status_code == 302
+            assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.parametrize("url", [
+    "/admin/audit/event/export/csv/", "/admin/audit/event/export/jsonl/",
+    CHANGELIST, OUTBOX, PASSKEYS, "/admin/passkeys/pendingsignup/",
+    "/admin/accounts/loginthrottle/", "/admin/audit/event/", "/admin/audit/checkpoint/",
+    "/admin/auth/group/"])
+def test_staff_with_a_permission_on_one_model_only_reach_no_other(url):
+    # view_event only: the audit trail and its exports, nothing else.
+    _member, client = member_with("view_event")
+    allowed = url.startswith("/admin/audit/event/")
+
+    assert client.get(url).status_code == (200 if allowed else 403)
