@@ -349,3 +349,54 @@ def test_staff_with_a_permission_on_one_model_only_reach_no_other(url):
     allowed = url.startswith("/admin/audit/event/")
 
     assert client.get(url).status_code == (200 if allowed else 403)
+
+
+# --- secrets, to anyone -------------------------------------------------------------------
+
+def test_no_admin_page_or_export_shows_a_secret_even_to_a_superuser(staff):
+    from accounts import tokens
+    from accounts.models import OneTimeToken
+    from authsuite import crypto
+    from mfa.models import RecoveryCode, TOTPDevice
+    from tests.audit.support import form_data
+    from tests.mfa.support import enroll
+
+    client = Client()
+    client.force_login(staff)
+    ann = UserFactory(email="ann@example.com")
+    secret, codes = enroll(ann)
+    raw = tokens.token_issue(user=ann, purpose=OneTimeToken.Purpose.PASSWORD_RESET,
+                             email=ann.email, lifetime=3600)
+    UserSession.objects.create(user=ann, key_digest="7" * 64, device="Firefox 128 on Ubuntu")
+    passkey = Passkey.objects.create(user=ann, credential_id="credential-id-5e1f",
+                                     public_key=b"public-key-9c2d", name="Phone")
+    mail = OutboxMessage.objects.create(
+        template="accounts/email/magic_link", to=ann.email, user=ann,
+        context={"note": "context-marker-3b7a"},
+        sealed_context=crypto.seal('{"url": "https://id.example.com/m/link-marker-41c9/"}'))
+    # Changes staff make, in the admin's history and the audit trail too.
+    form = form_data(client.get(user_admin_url("change", ann.pk)).content.decode(), "user_form")
+    form.pop("is_active", None)
+    assert client.post(user_admin_url("change", ann.pk), form).status_code == 302
+    act(client, "send_password_reset", ann)
+    act(client, "end_all_sessions", ann)
+
+    secrets = [User.objects.get(pk=ann.pk).password, staff.password, secret, *codes,
+               *RecoveryCode.objects.values_list("digest", flat=True),
+               TOTPDevice.objects.get(user=ann).sealed_key, raw,
+               *OneTimeToken.objects.values_list("digest", flat=True),
+               *UserSession.objects.values_list("key_digest", flat=True),
+               passkey.credential_id, "public-key-9c2d", mail.sealed_context[:40],
+               "context-marker-3b7a", "link-marker-41c9"]
+    events = "/admin/audit/event/"
+    urls = ["/admin/", CHANGELIST, user_admin_url("change", ann.pk),
+            user_admin_url("history", ann.pk), PASSKEYS, f"{PASSKEYS}{passkey.pk}/change/",
+            OUTBOX, f"{OUTBOX}{mail.pk}/change/", f"{OUTBOX}{mail.pk}/history/", events,
+            f"{events}export/csv/", f"{events}export/jsonl/",
+            *(f"{events}{pk}/change/" for pk in Event.objects.values_list("pk", flat=True))]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        page = body.decode()
+        assert not [s for s in secrets if s in page], url
