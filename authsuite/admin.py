@@ -13,7 +13,9 @@ from authsuite.spelling import address_column
 class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
     """Delivery status only: staff never see message bodies (they may hold sign-in links).
     The recipient shows as staff must read it: a look-alike address marked
-    (``authsuite.spelling``)."""
+    (``authsuite.spelling``). Nobody adds, changes or deletes a row here, superusers
+    included: staff with the change permission retry delivery, and the periodic sweep
+    removes old rows."""
 
     list_display = ["template", address_column(OutboxMessage, "to"), "status", "attempts",
                     "created_at", "sent_at", "last_error"]
@@ -29,6 +31,13 @@ class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # A row deleted is a mail that never goes, unrecorded: the notice telling someone
+        # what staff just did to their account (sessions ended, two-step verification
+        # reset), their new sign-in link. An account deleted keeps its rows (set aside):
+        # deleting it asks nothing of this.
         return False
 
     def has_retry_permission(self, request) -> bool:

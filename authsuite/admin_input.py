@@ -15,7 +15,12 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
+from django.core.exceptions import (
+    EmptyResultSet,
+    FullResultSet,
+    PermissionDenied,
+    ValidationError,
+)
 from django.db import DataError, models
 from django.utils.translation import gettext as _
 
@@ -82,10 +87,42 @@ def _typed_text_checked(form: type[forms.BaseForm]) -> type[forms.BaseForm]:
 SEARCH_MAX = 254  # characters: the longest address, and more than any name or id
 
 
+def posted_action(request) -> str:
+    """The name of the action a list page's POST asks for, read as Django's admin reads it
+    (the ``action`` select at ``index``: the list has one above and one below); "" for none."""
+    try:
+        index = int(request.POST.get("index", 0))
+    except ValueError:
+        index = 0
+    names = request.POST.getlist("action")
+    return names[index] if 0 <= index < len(names) else ""
+
+
 class SafeInputMixin:
     """For a ModelAdmin: a bad selection is a message, bad list filters the admin's own
     "invalid lookup" page, and bad many-to-many ids or control characters typed into a line
-    of text a form error."""
+    of text a form error. An action the staff member may not run is refused (403)."""
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and "_save" not in request.POST:
+            self.refuse_action_not_allowed(request)
+        return super().changelist_view(request, extra_context)
+
+    def refuse_action_not_allowed(self, request) -> None:
+        """Refuse (403) a POST of an action of this admin that the staff member is not
+        offered: one whose permission they lack (``@admin.action(permissions=...)``) or that
+        this admin takes off the list (``delete_selected`` on read-only rows).
+
+        Django's admin answers it with the "No action selected" of an empty choice, a 200
+        that no record shows: here it is the refusal any other page gives staff without the
+        permission, on the record as ``authsuite.permission_denied`` as they are. A name
+        the admin does not know at all stays Django's message."""
+        name = posted_action(request)
+        if not name:
+            return
+        known = {known_name for _func, known_name, _desc in self._get_base_actions()}
+        if name in known and name not in self.get_actions(request):
+            raise PermissionDenied
 
     def response_action(self, request, queryset):
         pk = self.model._meta.pk

@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from accounts.users import within_reach
 from mfa import trust
 
 
@@ -53,9 +52,10 @@ def factor_removed(sender, user=None, request=None, reset=False, by=None, **kwar
 
 @admin.action(description=_("Reset two-step verification"), permissions=["change"])
 def reset_mfa(modeladmin, request, queryset):
+    from accounts.admin.actions import reach_of
     from mfa.flows import mfa_reset
 
-    users = list(within_reach(request.user, queryset))  # superusers: superusers only
+    users = list(reach_of(modeladmin, request, queryset))  # superusers: superusers only
     for user in users:
         mfa_reset(user, request=request, by=request.user)
     modeladmin.message_user(request, _("Two-step verification reset for %(n)d users.")

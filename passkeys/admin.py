@@ -3,12 +3,12 @@
 from itertools import groupby
 
 from django.contrib import admin
-from django.contrib.auth import get_permission_codename, get_user_model
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.users import within_reach
+from accounts.admin.actions import reach_of
 from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
 from authsuite.spelling import address_column
 from passkeys import flows
@@ -55,8 +55,7 @@ class PasskeyAdmin(SafeInputMixin, admin.ModelAdmin):
                   permissions=["remove"])
     def remove_passkeys(self, request, queryset):
         # Only superusers act on other staff members' factors.
-        queryset = queryset.filter(
-            user__in=within_reach(request.user, get_user_model()._default_manager.all()))
+        queryset = reach_of(self, request, queryset, user_field="user")
         chosen = queryset.select_related("user").order_by("user_id", "pk")
         count = 0
         # One flow call per user: each user is told once, however many of theirs were chosen.

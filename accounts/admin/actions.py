@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -13,12 +14,42 @@ from accounts.flows.account import account_deactivate, account_reactivate
 from accounts.flows.password import password_change_require, password_reset_send
 from accounts.forms import AddressField
 from accounts.users import stores_is_active, user_email, within_reach
+from authsuite import signals
+
+
+def reach_of(modeladmin, request, queryset, *, user_field: str = ""):
+    """The rows of ``queryset`` an action may touch: those of accounts within the staff
+    member's reach (``accounts.users.within_reach``: a superuser anyone, other staff
+    themselves and people who are not staff). ``user_field`` names the account of a row
+    that is not an account (``"user"`` for a passkey).
+
+    The others are left as they are, and not in silence: staff are told how many, and the
+    refusal is on the record as ``authsuite.permission_denied``, as a page refused to them
+    (403) is, once for the request. Nothing is recorded against the accounts themselves,
+    and their owners are told nothing: nothing was done to them."""
+    if user_field:
+        users = within_reach(request.user, get_user_model()._default_manager.all())
+        reachable = queryset.filter(**{f"{user_field}__in": users})
+    else:
+        reachable = within_reach(request.user, queryset)
+    if request.user.is_superuser:
+        return reachable
+    refused = queryset.exclude(pk__in=reachable.values("pk")).count()
+    if refused:
+        told = (_("Only superusers act on the accounts of staff members and superusers: "
+                  "%(n)d of the selected passkeys were left as they were.") if user_field
+                else _("Only superusers act on the accounts of staff members and superusers: "
+                       "%(n)d of the selected accounts were left as they were."))
+        modeladmin.message_user(request, told % {"n": refused}, messages.WARNING)
+        signals.permission_denied.send(sender=None, request=request,
+                                       path=request.path[:200])
+    return reachable
 
 
 @admin.action(description=_("Send a password-reset link"), permissions=["change"])
 def send_password_reset(modeladmin, request, queryset):
     count, no_address = 0, []
-    for user in within_reach(request.user, queryset).filter(is_active=True):
+    for user in reach_of(modeladmin, request, queryset).filter(is_active=True):
         try:
             AddressField().clean(user_email(user))
         except forms.ValidationError:
@@ -36,7 +67,7 @@ def send_password_reset(modeladmin, request, queryset):
 @admin.action(description=_("End all sessions"), permissions=["change"])
 def end_all_sessions(modeladmin, request, queryset):
     count = sum(sessions.sessions_end(u, request=request, reason="staff", by=request.user)
-                for u in within_reach(request.user, queryset))
+                for u in reach_of(modeladmin, request, queryset))
     modeladmin.message_user(request, _("%(n)d sessions ended.") % {"n": count})
 
 
@@ -45,7 +76,7 @@ def unlock(modeladmin, request, queryset):
     # Within reach only, as the other actions: the locks and the consecutive-failure count
     # are what bound an online guess of the password, so staff who could clear them on a
     # superuser's or another staff member's account could guess its password for ever.
-    users = list(within_reach(request.user, queryset))
+    users = list(reach_of(modeladmin, request, queryset))
     # Only those with something to forget are unlocked (and recorded): the others' owners
     # would see staff unlock an account that was never locked.
     unlocked = sum(lockout.account_unlock(user, request=request, by=request.user)
@@ -77,7 +108,7 @@ def deactivate(modeladmin, request, queryset):
     # Those disabled already are left as they are (as reactivating leaves enabled ones):
     # their owners' pages would show them disabled by staff a second time.
     count = sum(account_deactivate(user, request=request, by=request.user)
-                for user in within_reach(request.user, queryset).exclude(pk=request.user.pk)
+                for user in reach_of(modeladmin, request, queryset).exclude(pk=request.user.pk)
                 .filter(is_active=True))
     modeladmin.message_user(request, _("Deactivated %(n)d users.") % {"n": count},
                             messages.SUCCESS)
@@ -90,14 +121,14 @@ def reactivate(modeladmin, request, queryset):
     # Within reach only, as deactivating: staff who could enable another staff member's
     # account, disabled by a superuser, would open the admin to whoever holds it now.
     count = sum(account_reactivate(user, request=request, by=request.user)
-                for user in within_reach(request.user, queryset).filter(is_active=False))
+                for user in reach_of(modeladmin, request, queryset).filter(is_active=False))
     modeladmin.message_user(request, _("Reactivated %(n)d users.") % {"n": count},
                             messages.SUCCESS)
 
 
 @admin.action(description=_("Require a new password at next sign-in"), permissions=["change"])
 def require_password_change(modeladmin, request, queryset):
-    for user in within_reach(request.user, queryset):
+    for user in reach_of(modeladmin, request, queryset):
         password_change_require(request, user=user, by=request.user)
     modeladmin.message_user(request, _("They will choose a new password at their next sign-in."))
 

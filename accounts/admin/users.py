@@ -100,6 +100,17 @@ class SuiteUserAdminMixin(SafeInputMixin):
         return with_address_column(super().get_list_display_links(request, list_display),
                                    self.model)
 
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        # No editing in the list, whatever a project's admin sets in ``list_editable``: Django
+        # saves a list's rows without asking, row by row, whether this staff member may
+        # change that account, or which fields are read-only to them. Staff would make
+        # themselves superusers there, or give a superuser's account their own address and
+        # with it the account; the address would skip its checks (normal form, held by
+        # another account, the page as shown). An account changes on its own page.
+        changelist.list_editable = ()
+        return changelist
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         if not stores_is_active(self.model):
@@ -111,8 +122,11 @@ class SuiteUserAdminMixin(SafeInputMixin):
     def get_urls(self):
         # django.contrib.auth's UserAdmin routes "<id>/password/" to a set-password form.
         # Here that path answers 404 outright, instead of falling through to the catch-all
-        # "<id>/" redirect: staff send a reset link, they never choose a password.
-        return [path("<path:object_id>/password/", _no_password_page), *super().get_urls()]
+        # "<id>/" redirect: staff send a reset link, they never choose a password. Behind
+        # the site's own checks as every admin page is (signed in, staff, a second factor
+        # with the MFA site): to anyone else, the admin's answer is its sign-in page.
+        return [path("<path:object_id>/password/",
+                     self.admin_site.admin_view(_no_password_page)), *super().get_urls()]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
