@@ -16,6 +16,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.contrib.auth import get_user_model
@@ -26,7 +27,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from audit import chain
+from audit import chain, recorder
 from audit.models import Checkpoint, Event
 from audit.paging import keyset
 from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
@@ -249,8 +250,23 @@ class EventAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
         for event in queryset.order_by("pk").iterator(chunk_size=2000):
             yield chain.as_dict(event)
 
+    @staticmethod
+    def _record_export(request, fmt: str) -> None:
+        """An export of the trail is on the trail (``audit.trail.exported``): who took a
+        copy of it (the addresses, IPs and devices it holds), when, in which format, and of
+        what: the list's filters and search as the export's query string, or the rows
+        ticked for the action (or, with "select all", every row the filters match). The
+        event is written before the rows are read, so an export of everything holds it."""
+        data = {"format": fmt, "filters": request.GET.urlencode()[:500]}
+        if request.method == "POST":  # the action, on ticked rows
+            data["selected"] = ("all" if request.POST.get("select_across") == "1"
+                                else len(request.POST.getlist(ACTION_CHECKBOX_NAME)))
+        recorder.write(action=EXPORTED_ACTION, request=request, data=data)
+
     @admin.action(description=_("Export selected as CSV"))
     def export_csv(self, request, queryset):
+        self._record_export(request, "csv")
+
         class Echo:
             def write(self, value):
                 return value
@@ -270,11 +286,15 @@ class EventAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Export selected as JSON Lines"))
     def export_jsonl(self, request, queryset):
+        self._record_export(request, "jsonl")
         lines = (json.dumps(row, sort_keys=True, ensure_ascii=True) + "\n"
                  for row in self._rows(queryset))
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
         response["Content-Disposition"] = 'attachment; filename="audit-events.jsonl"'
         return response
+
+
+EXPORTED_ACTION = "audit.trail.exported"
 
 
 def as_staff_read(row: dict) -> dict:

@@ -61,6 +61,7 @@ LABELS = {
     "accounts.account.closed": gettext_lazy("Account closed"),
     "audit.alert.sent": gettext_lazy("Security alert sent"),
     "audit.alert.preference_changed": gettext_lazy("Security alert setting changed"),
+    "audit.trail.exported": gettext_lazy("Audit trail exported"),
     "auth.login.succeeded": gettext_lazy("Signed in"),
     "auth.login.failed": gettext_lazy("Failed sign-in"),
     "auth.logout": gettext_lazy("Signed out"),

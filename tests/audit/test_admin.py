@@ -287,3 +287,45 @@ def test_export_actions_on_ticked_rows(admin_client, trail):
                                         "index": "0"})
     lines = b"".join(response.streaming_content).splitlines()
     assert sorted(json.loads(line)["id"] for line in lines) == sorted(chosen)
+
+
+def _exports() -> list[dict]:
+    from tests.audit.support import data
+
+    return [{"actor": e.actor_id, **data(e)}
+            for e in Event.objects.filter(action="audit.trail.exported").order_by("pk")]
+
+
+def test_each_export_of_the_trail_is_on_the_trail(admin_client, staff, trail):
+    # A copy of the trail holds every address, IP and device it names: who took one, when
+    # and of what is itself recorded, by either way of exporting.
+    _csv(admin_client.get(f"{LIST}export/csv/?outcome=failure&q=ann"))
+    b"".join(admin_client.get(f"{LIST}export/jsonl/").streaming_content)
+    chosen = [trail[1][0].pk, trail[1][3].pk]
+    _csv(admin_client.post(LIST, {"action": "export_csv", "_selected_action": chosen,
+                                  "index": "0"}))
+    _csv(admin_client.post(f"{LIST}?outcome=failure", {
+        "action": "export_csv", "_selected_action": chosen, "select_across": "1",
+        "index": "0"}))
+
+    me = str(staff.pk)
+    assert _exports() == [
+        {"actor": me, "format": "csv", "filters": "outcome=failure&q=ann"},
+        {"actor": me, "format": "jsonl", "filters": ""},
+        {"actor": me, "format": "csv", "filters": "", "selected": 2},
+        {"actor": me, "format": "csv", "filters": "outcome=failure", "selected": "all"},
+    ]
+
+
+def test_an_export_of_everything_holds_its_own_event(admin_client):
+    lines = b"".join(admin_client.get(f"{LIST}export/jsonl/").streaming_content).splitlines()
+    assert json.loads(lines[-1])["action"] == "audit.trail.exported"
+
+
+def test_an_export_refused_or_not_made_is_not_recorded_as_one(admin_client, client):
+    viewer = UserFactory(is_staff=True)
+    client.force_login(viewer)
+    assert client.get(f"{LIST}export/csv/").status_code == 403
+    assert admin_client.get(f"{LIST}export/xml/").status_code == 404
+    assert admin_client.get(f"{LIST}export/csv/?occurred_at__gte=yesterday").status_code == 302
+    assert not Event.objects.filter(action="audit.trail.exported").exists()
