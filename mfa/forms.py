@@ -74,5 +74,6 @@ class ActivateForm(forms.Form):
         # Any script's decimal digits (mfa.codes): a pattern of ASCII digits would stop a
         # phone's full-width or Arabic-Indic ones before they reach the server.
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric",
-                                      "pattern": r"[\p{Nd}\s]*", "autofocus": True}),
+                                      "pattern": r"[\p{Nd}\s]*", "autofocus": True,
+                                      "autocapitalize": "off", "spellcheck": "false"}),
     )

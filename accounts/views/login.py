@@ -52,7 +52,8 @@ class MagicLinkRequestView(FlowFormView):
     def run(self, form):
         magic_flows.magic_link_request(self.request, email=form.cleaned_data["email"])
         return self.render_to_response(
-            self.get_context_data(form=self.get_form_class()(), sent_to=form.cleaned_data["email"])
+            self.get_context_data(form=self.get_form_class()(), sent_to=form.cleaned_data["email"],
+                                  link_lifetime=app_settings.MAGIC_LINK_TIMEOUT)
         )
 
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 from accounts import pipeline, tokens
+from accounts.app_settings import app_settings
 from accounts.decorators import ReauthenticationRequiredMixin
 from accounts.flows import password as password_flows
 from accounts.forms import EmailForm, NewPasswordForm, PasswordChangeForm
@@ -26,6 +27,11 @@ class PasswordResetView(FlowFormView):
 
 class PasswordResetDoneView(AuthPageMixin, TemplateView):
     template_name = "accounts/password_reset_done.html"
+
+    def get_context_data(self, **kwargs):
+        # A time limit is said where it starts (WCAG 2.2.1), not only in the mail.
+        return super().get_context_data(link_lifetime=app_settings.PASSWORD_RESET_TIMEOUT,
+                                        **kwargs)
 
 
 class PasswordResetConfirmView(TokenConfirmView):

@@ -41,3 +41,7 @@ class SignupView(FlowFormView):
 
 class VerificationSentView(AuthPageMixin, TemplateView):
     template_name = "accounts/verification_sent.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            link_lifetime=app_settings.EMAIL_VERIFICATION_TIMEOUT, **kwargs)

@@ -29,7 +29,8 @@ COUNTING = ["tests.accounts.support.CountingHasher"]
 
 
 def form_errors(response) -> list[str]:
-    return re.findall(r'<div class="errors" role="alert"><p>(.*?)</p>', response.content.decode())
+    return re.findall(r'<div class="errors" role="alert"[^>]*><p>(.*?)</p>',
+                      response.content.decode())
 
 
 @pytest.mark.parametrize("typed", ["{email}", "{upper}", "  {mixed}  "])

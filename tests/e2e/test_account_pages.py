@@ -155,3 +155,33 @@ def test_login_page_screenshot(page, console, tmp_path_factory):
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 0
     assert console.csp_violations() == []
+
+
+def test_the_keyboard_skips_the_navigation_and_errors_take_the_focus(page, console, user):
+    page.goto("/accounts/password/reset/sent/")
+    page.keyboard.press("Tab")
+    skip = page.locator(":focus")
+    assert skip.inner_text() == "Skip to main content"
+    assert skip.bounding_box()["width"] > 50  # seen once it has the focus
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.tagName") == "MAIN"
+
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill(user.email)
+    page.get_by_label("Password").fill("not the password at all")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_load_state()
+    # The page comes back with the form's error focused, read as an alert.
+    assert page.title().startswith("Error: ")
+    assert page.evaluate("document.activeElement.getAttribute('role')") == "alert"
+    assert page.locator(":focus").inner_text().strip() == GENERIC_FAILURE
+
+    page.get_by_label("Password").fill("")
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.wait_for_load_state()
+    # A field's own error: the focus on the field, the error read as its description.
+    assert focused(page) == "password"
+    described = page.evaluate("""() => document.activeElement.getAttribute('aria-describedby')
+        .split(' ').map(id => document.getElementById(id).textContent).join(' ')""")
+    assert "This field is required." in described
+    assert console.csp_violations() == []

@@ -98,7 +98,7 @@ def test_a_wrong_code_shows_a_clear_error(pending, enrolled, clock):
     response = pending.post(CHALLENGE, {"code": wrong_code(enrolled[0], clock)})
     assert response.status_code == 200
     page = response.content.decode()
-    assert '<p class="error" id="id_code-error">That code is not valid.</p>' in page
+    assert '<p class="error" id="id_code_error">That code is not valid.</p>' in page
     assert AUTH_KEY not in pending.session
 
 
@@ -518,8 +518,8 @@ def test_a_wrong_recovery_code_shows_its_error_on_its_form(pending):
     response = pending.post(CHALLENGE, {"kind": "recovery", "code": "zzzz-zzzz-zzzz"})
     page = response.content.decode()
     assert '<details class="recovery" open>' in page
-    assert '<p class="error" id="id_recovery_code-error">That code is not valid.</p>' in page
-    assert 'id="id_code-error"' not in page
+    assert '<p class="error" id="id_recovery_code_error">That code is not valid.</p>' in page
+    assert 'id="id_code_error"' not in page
 
 
 # --- a sign-in that ends while its code is checked --------------------------------------------

@@ -107,9 +107,9 @@ def test_the_box_says_sensitive_actions_still_ask_for_the_code(client, user, pas
     login(client, user, password)
     page = client.get(CHALLENGE).content.decode()
     field = page.split('id="id_trust_browser"', 1)[1].split("</div>", 1)[0]
-    hint = ('<p class="hint">Signing in on this browser will skip this step. Sensitive changes, '
-            "such as removing a sign-in factor or changing your password or email address, "
-            "will still ask for it.</p>")
+    hint = ('<p class="hint" id="id_trust_browser_helptext">Signing in on this browser will skip '
+            "this step. Sensitive changes, such as removing a sign-in factor or changing your "
+            "password or email address, will still ask for it.</p>")
     assert hint in field
     schema = client.get("/api/auth/v1/schema/", {"format": "json"}).json()
     body = schema["paths"]["/api/auth/v1/mfa/challenge/"]["post"]["requestBody"]
