@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from authsuite import context as request_context
-from authsuite import crypto
+from authsuite import crypto, notices
 from authsuite.app_settings import app_settings
 from authsuite.models import OutboxMessage
 from authsuite.outbox import headers, registry
@@ -162,7 +162,11 @@ def render(message: OutboxMessage) -> EmailMultiAlternatives:
     its language (:func:`in_language`), with the headers of :mod:`authsuite.outbox.headers`
     (:class:`~authsuite.outbox.headers.Undeliverable` for a recipient it cannot reach)."""
     to = headers.recipient(message.to)
-    context = {"site_name": app_settings.SITE_NAME, **message.context, **opened(message)}
+    # A link's mail says until when it works (the row's expiry, which its link's token
+    # shares): in UTC, as mails write times, so that it holds whenever the mail is read.
+    expires = notices.utc_text(message.expires_at) if message.expires_at is not None else ""
+    context = {"site_name": app_settings.SITE_NAME, "expires": expires, **message.context,
+               **opened(message)}
     base = f"{message.template}"
     with in_language(message):
         subject = render_to_string(f"{base}_subject.txt", context).strip()
