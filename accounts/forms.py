@@ -136,10 +136,13 @@ class LoginForm(CleanTextMixin, forms.Form):
 
 class SignupForm(CleanTextMixin, forms.Form):
     name = forms.CharField(
-        label=_("Name"), max_length=150, required=False,
+        label=_("Name (optional)"), max_length=150, required=False,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = _email_field(new=True)
+    # The address is the account's username: a password manager saves the new password
+    # under it (the token a sign-up form's identifier takes, beside "new-password").
+    email.widget.attrs["autocomplete"] = "username"
     password = _new_password_field(_("Password"))
 
     def __init__(self, *args, **kwargs):

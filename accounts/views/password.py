@@ -13,6 +13,7 @@ from accounts.app_settings import app_settings
 from accounts.decorators import ReauthenticationRequiredMixin
 from accounts.flows import password as password_flows
 from accounts.forms import EmailForm, NewPasswordForm, PasswordChangeForm
+from accounts.users import user_email
 from accounts.views.base import AuthPageMixin, FlowFormView, TokenConfirmView
 
 
@@ -72,6 +73,11 @@ class PasswordChangeRequiredView(FlowFormView):
             return redirect("accounts:login")
         return super().dispatch(request, *args, **kwargs)
 
+    def get_context_data(self, **kwargs):
+        # Named for password managers (a hidden username field): the new password is saved
+        # under this account, not offered as a new one of no account.
+        return super().get_context_data(account_address=user_email(self.state.user()), **kwargs)
+
     def run(self, form):
         password_flows.password_required_change(
             self.request, user=self.state.user(), new_password=form.cleaned_data["new_password"]
@@ -89,6 +95,9 @@ class PasswordChangeView(LoginRequiredMixin, ReauthenticationRequiredMixin, Flow
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(),
                 "has_password": self.request.user.has_usable_password()}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(account_address=user_email(self.request.user), **kwargs)
 
     def run(self, form):
         password_flows.password_change(

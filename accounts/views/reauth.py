@@ -15,6 +15,7 @@ from accounts.decorators import requested_max_age
 from accounts.flows import login as login_flows
 from accounts.flows import magic_link as magic_flows
 from accounts.forms import PasswordForm
+from accounts.users import user_email
 from accounts.views.base import ConfirmForm, FlowFormView, TokenConfirmView
 from authsuite.urls_util import safe_next
 
@@ -36,6 +37,7 @@ class ReauthenticateView(LoginRequiredMixin, FlowFormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["has_password"] = self.has_password()
+        context["account_address"] = user_email(self.request.user)
         context["links_enabled"] = app_settings.MAGIC_LINK_ENABLED
         # Judged by the age the view that sent the user here demands, when it is shorter
         # than the default: by the default, that view would send them back for a factor

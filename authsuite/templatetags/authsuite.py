@@ -2,6 +2,7 @@ from django import template
 from django.forms import BaseForm, BoundField
 from django.template.loader import get_template
 from django.urls import get_script_prefix
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
@@ -80,3 +81,16 @@ def authsuite_duration(seconds) -> str:
         minutes = seconds // 60
         return ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
     return ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
+
+
+
+@register.simple_tag
+def authsuite_username_field(address) -> str:
+    """A hidden username field naming the account (by its address) a password form is for:
+    a password manager then saves, or fills, the password under that account on a form that
+    does not ask for it (choosing a new password, confirming the current one). Nothing the
+    form reads: an extra field, ignored."""
+    if not address:
+        return ""
+    return format_html('<input type="text" name="username" value="{}" autocomplete="username" '
+                       'hidden readonly>', address)

@@ -57,8 +57,11 @@ def body(page: Page) -> Node:
 
 
 def labelled_controls(page: Page) -> list[Node]:
+    """The controls a person meets: not those of type hidden, nor those the ``hidden``
+    attribute takes out of the page (a password form's username for password managers)."""
     return [node for node in page.dom.find_all(*LABELLED)
-            if node.tag != "input" or node.get("type", "text") not in NOT_LABELLED]
+            if (node.tag != "input" or node.get("type", "text") not in NOT_LABELLED)
+            and "hidden" not in node.attrs]
 
 
 def accessible_name(page: Page, node: Node) -> str:
@@ -279,6 +282,25 @@ def test_password_fields_say_which_password(pages):
     assert {"login", "reauthenticate", "password change", "email verify: confirm"} <= current
 
 
+def test_every_password_form_names_its_account_for_password_managers(pages):
+    """A password field's form holds the account's username (its address): the sign-in's
+    and sign-up's own field, else a hidden one, so a password manager fills, or saves, the
+    password under that account instead of offering it as one of no account."""
+
+    def check(page):
+        for form in page.dom.find_all("form"):
+            fields = form.find_all("input")
+            if not any(f.get("type") == "password" for f in fields):
+                continue
+            named = [f for f in fields if (f.get("autocomplete") or "").split()[:1] == ["username"]]
+            if len(named) != 1:
+                yield f"a password form with {len(named)} username fields"
+            elif "hidden" in named[0].attrs and "@" not in named[0].get("value", ""):
+                yield f"{named[0]!r}: a hidden username field naming no account"
+
+    each(pages, check)
+
+
 # --- tables, graphics, controls ----------------------------------------------------------------
 
 
@@ -362,8 +384,9 @@ def test_messages_are_in_a_live_region(password):
     region = next((a for a in messages[0].ancestors() if a.get("role") in ("status", "alert")),
                   None)
     assert region is not None
-    # A role on the list itself would take its list semantics away (and is not allowed there).
-    assert all(n.get("role") is None for n in dom.find_all("ul", "ol"))
+    # A live-region role on the list itself would take its list semantics away (and is not
+    # allowed there); "list" restores what its style took (no bullets).
+    assert all(n.get("role") in (None, "list") for n in dom.find_all("ul", "ol"))
 
 
 @pytest.mark.parametrize(("seconds", "said"), [(600, "10 minutes"), (1200, "20 minutes"),
@@ -474,3 +497,25 @@ def test_live_regions_are_never_hidden_from_assistive_technology(pages):
                        "accessibility tree when its words come is not read")
 
     each(pages, check)
+
+
+def test_lists_without_bullets_keep_their_role(pages):
+    """A list the style sheet takes the bullets from (``list-style: none``) is no list to
+    VoiceOver on Safari unless it says so (``role="list"``): the recovery codes, messages and
+    the mailbox's mail would be read as loose lines, with no count."""
+    unbulleted = [selector for selector, declarations in _rules()
+                  if declarations.get("list-style", "").startswith("none")]
+    classes = {s.split()[0].lstrip(".") for s in unbulleted}
+    assert {"messages", "mail-list", "codes"} <= classes, unbulleted
+    seen = set()
+
+    def check(page):
+        for ul in page.dom.find_all("ul"):
+            styled = ul.classes & classes or any(a.classes & classes for a in ul.ancestors())
+            if styled:
+                seen.update(ul.classes & classes or {"messages"})
+                if ul.get("role") != "list":
+                    yield f"{ul!r}: no bullets and no list role"
+
+    each(pages, check)
+    assert seen == {"messages", "mail-list", "codes"}

@@ -112,7 +112,7 @@ def test_fields_have_labels_and_autocomplete(page, console):
 
     page.goto("/accounts/signup/")
     assert page.get_by_label("Name").get_attribute("autocomplete") == "name"
-    assert page.get_by_label("Email address").get_attribute("autocomplete") == "email"
+    assert page.get_by_label("Email address").get_attribute("autocomplete") == "username"
     assert page.get_by_label("Password").get_attribute("autocomplete") == "new-password"
     # The honeypot is out of sight and out of the tab order.
     honeypot = page.get_by_label("Leave this field empty")
