@@ -162,3 +162,36 @@ def test_undecided_link_requests_written_before_requests_expired_get_their_expir
     assert stale.resolver == resolver
     assert stale.last_error == "The request expired before it could be answered."
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_back_before_0004_keeps_one_row_per_address():
+    """Before 0004 an address was unique: going back there keeps the row that verified it,
+    else the oldest, and voids the links still pending for the rows that go."""
+    from accounts.models import EmailAddress as Current
+    from accounts.models import OneTimeToken as Token
+    from tests.factories import UserFactory
+
+    ann, bob, cat, dan = (UserFactory(email=f"{name}@example.com")
+                          for name in ("ann", "bob", "cat", "dan"))
+    now = timezone.now()
+    Current.objects.create(user=ann, email="shared@example.com", created_at=now)
+    Current.objects.create(user=bob, email="shared@example.com",
+                           created_at=now + timedelta(seconds=1))
+    Current.objects.create(user=dan, email="held@example.com", created_at=now)
+    Current.objects.create(user=cat, email="held@example.com", verified=True,
+                           created_at=now + timedelta(seconds=1))
+    Token.objects.create(purpose="verify_email", user=bob, email="shared@example.com",
+                         digest="b" * 64, expires_at=now + timedelta(hours=1))
+    Token.objects.create(purpose="verify_email", user=ann, email="shared@example.com",
+                         digest="a" * 64, expires_at=now + timedelta(hours=1))
+
+    with migrated_back_to(("accounts", "0003_lockout_pairs_by_network")) as apps:
+        EmailAddress = apps.get_model("accounts", "EmailAddress")
+        OneTimeToken = apps.get_model("accounts", "OneTimeToken")
+        kept = dict(EmailAddress.objects.filter(email__in=["shared@example.com",
+                                                           "held@example.com"])
+                    .values_list("email", "user_id"))
+        assert kept == {"shared@example.com": ann.pk, "held@example.com": cat.pk}
+        voided = dict(OneTimeToken.objects.values_list("user_id", "voided_at"))
+        assert voided[bob.pk] is not None and voided[ann.pk] is None
