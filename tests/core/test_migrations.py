@@ -3,6 +3,8 @@ zero and forward again with rows in its tables, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.apps import apps
 from django.db import connection
@@ -55,3 +57,39 @@ def test_each_app_migrates_to_zero_and_back_with_rows(label):
 @pytest.mark.parametrize("label", SUITE_APPS)
 def test_each_app_migrates_to_zero_and_back_with_rows_on_postgresql(label):
     there_and_back(label)
+
+
+#: Tables a busy site writes on every sign-in, mail or request, and that grow large: a
+#: migration must not hold a lock blocking their writes for longer than an instant.
+BUSY_TABLES = {"authsuite_outboxmessage", "audit_event", "audit_eventseal", "audit_pendingseal",
+               "accounts_user", "auth_user", "accounts_usersession", "accounts_loginthrottle",
+               "django_session"}
+INDEX_BUILD = re.compile(r'CREATE (?:UNIQUE )?INDEX (?!CONCURRENTLY).*? ON "?(\w+)"?', re.S)
+REWRITE = re.compile(r'ALTER TABLE "?(\w+)"? ALTER COLUMN "?\w+"? TYPE', re.S)
+VOLATILE_DEFAULT = re.compile(r'ALTER TABLE "?(\w+)"? ADD COLUMN .*DEFAULT \(?\s*'
+                              r"(?:now|statement_timestamp|clock_timestamp|random|gen_random_uuid)"
+                              r"\s*\(", re.S | re.I)
+
+
+def forward_sql() -> dict[str, list[str]]:
+    """The statements each of the suite's migrations runs forwards on this database, as
+    ``sqlmigrate`` prints them."""
+    loader = MigrationExecutor(connection).loader
+    return {f"{app_label}.{name}": loader.collect_sql([(loader.graph.nodes[app_label, name], False)])
+            for app_label, name in sorted(loader.disk_migrations) if app_label in SUITE_APPS}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_no_migration_blocks_writes_to_a_busy_table_on_postgresql():
+    blocking = []
+    for migration, statements in forward_sql().items():
+        created = {m.group(1) for s in statements
+                   for m in re.finditer(r'CREATE TABLE "?(\w+)"?', s)}
+        for statement in statements:
+            for pattern in (INDEX_BUILD, REWRITE, VOLATILE_DEFAULT):
+                for match in pattern.finditer(statement):
+                    table = match.group(1)
+                    if table in BUSY_TABLES and table not in created:
+                        blocking.append((migration, statement))
+    assert blocking == []
