@@ -35,4 +35,7 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [("accounts", "0002_signup_token_purpose")]
+    # Backwards, the pairs stay under their network's key: merged rows cannot be split
+    # again, and the older code reads them as pairs of an address it never sees, so their
+    # counts are forgotten (no lock is added by going back).
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

@@ -35,5 +35,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Backwards the addresses keep their normal form: their earlier spelling is not
+        # kept anywhere to go back to.
         migrations.RunPython(forwards, migrations.RunPython.noop),
     ]

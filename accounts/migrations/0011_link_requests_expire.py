@@ -36,6 +36,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Backwards the requests keep their expiry: the column is the outbox's
+        # (authsuite 0003) and stays.
         migrations.RunPython(expire_undecided_requests, migrations.RunPython.noop,
                              elidable=True),
     ]
