@@ -93,3 +93,62 @@ def test_no_migration_blocks_writes_to_a_busy_table_on_postgresql():
                     if table in BUSY_TABLES and table not in created:
                         blocking.append((migration, statement))
     assert blocking == []
+
+
+def rows_of_the_first_release() -> dict:
+    """For each table that gained a NOT NULL column after its first release, a row as the
+    first release's code inserts it: without those columns."""
+    from django.utils import timezone
+
+    from tests.factories import UserFactory
+
+    now = timezone.now()
+    return {
+        "authsuite.OutboxMessage": {
+            "template": "accounts/email/magic_link", "to": "ann@example.com", "context": {},
+            "sealed_context": "", "status": "pending", "attempts": 0, "next_attempt_at": now,
+            "last_error": "", "created_at": now},
+        "accounts.LoginThrottle": {"identifier": "ann@example.com", "ip": "", "failures": 1,
+                                   "lockouts": 0, "last_failure_at": now},
+        "mfa.TrustedBrowser": {"user": UserFactory().pk, "digest": "d" * 64, "device": "",
+                               "created_at": now, "expires_at": now},
+        "audit.ChainHead": {"seq": 0, "hash": "0" * 64, "checkpoint_seq": 0},
+    }
+
+
+def older_code_inserts() -> dict:
+    """Insert each row of the first release as its code did, column by column; the values
+    the database gave the columns it did not name."""
+    from authsuite import db
+
+    found = {}
+    for label, values in rows_of_the_first_release().items():
+        model = apps.get_model(label)
+        pk = db.insert(model, using="default", values=values)
+        added = [f.name for f in model._meta.concrete_fields
+                 if f.column not in {model._meta.get_field(n).column for n in values}
+                 and not f.primary_key and not f.null]
+        found[label] = model._base_manager.filter(pk=pk).values(*added).get()
+    return found
+
+
+ADDED_COLUMNS = {
+    "authsuite.OutboxMessage": {"secret_erased": False, "resolver": "", "guard": "",
+                                "language": ""},
+    "accounts.LoginThrottle": {"consecutive_failures": 0},
+    "mfa.TrustedBrowser": {"user_agent": ""},
+    "audit.ChainHead": {"signature": ""},
+}
+
+
+@pytest.mark.django_db
+def test_the_previous_code_still_inserts_rows_once_the_columns_are_added():
+    """During a rolling upgrade the previous version's processes run on the migrated
+    database until they are replaced: the columns added since fill with their default."""
+    assert older_code_inserts() == ADDED_COLUMNS
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_previous_code_still_inserts_rows_once_the_columns_are_added_on_postgresql():
+    assert older_code_inserts() == ADDED_COLUMNS
