@@ -4,10 +4,12 @@ zero and forward again with rows in its tables, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 from django.apps import apps
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 
 from tests.core.migration_rows import write_rows
@@ -152,3 +154,60 @@ def test_the_previous_code_still_inserts_rows_once_the_columns_are_added():
 @pytest.mark.django_db
 def test_the_previous_code_still_inserts_rows_once_the_columns_are_added_on_postgresql():
     assert older_code_inserts() == ADDED_COLUMNS
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_mail_is_queued_while_the_outbox_recipient_index_is_built():
+    """authsuite 0007 builds its index on the outbox while sign-ups go on queueing mail: it
+    waits for the transactions already writing the table, new writes do not wait for it."""
+    from authsuite.models import OutboxMessage
+
+    table = connection.ops.quote_name(OutboxMessage._meta.db_table)
+    insert = (f'INSERT INTO {table} (template, "to", context, sealed_context, status, attempts, '  # noqa: S608
+              "next_attempt_at, last_error, created_at, secret_erased, resolver, guard, language) "
+              "VALUES ('t', 'ann@example.com', '{}', '', 'pending', 0, now(), '', now(), false, "
+              "'', '', '')")
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate([("authsuite", "0006_outbox_language")])
+    writing, queueing = connection.copy(), connection.copy()
+    errors: list[BaseException] = []
+
+    def migrate() -> None:
+        try:
+            MigrationExecutor(connections["default"]).migrate(
+                [("authsuite", "0007_outbox_recipient_index")])
+        except BaseException as error:  # noqa: BLE001 - reported by the test
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    build = threading.Thread(target=migrate)
+    try:
+        with writing.cursor() as cursor, queueing.cursor() as other:
+            cursor.execute("BEGIN")  # a sign-up's transaction, open during the build
+            cursor.execute(insert)
+            build.start()
+            waiting = False
+            for _ in range(200):  # the build waits for that transaction to end
+                other.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                              "AND query LIKE %s", ["%authsuite_outbox_recipient%"])
+                if waiting := other.fetchone() is not None:
+                    break
+                time.sleep(0.05)
+            assert waiting
+            other.execute("SET lock_timeout = '2s'")
+            other.execute(insert)  # meanwhile another sign-up queues its mail
+            cursor.execute("COMMIT")
+        build.join(30)
+        assert not build.is_alive() and errors == []
+        assert "authsuite_outbox_recipient" in {
+            name for name, info in connection.introspection.get_constraints(
+                connection.cursor(), OutboxMessage._meta.db_table).items() if info["index"]}
+    finally:
+        writing.close()
+        queueing.close()
+        if build.ident is not None:
+            build.join(30)
+        MigrationExecutor(connection).migrate(latest)
