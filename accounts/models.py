@@ -278,9 +278,11 @@ class LoginThrottle(models.Model):
     lockouts = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(default=timezone.now)
+    # A column added after the table's first release has a database default too (db_default):
+    # during an upgrade the previous version's processes insert rows without it.
     #: On the account-wide row: failed password checks in a row from any IP, forgotten only
     #: on a success (any sign-in, a reset, staff unlock), never with time.
-    consecutive_failures = models.PositiveIntegerField(default=0)
+    consecutive_failures = models.PositiveIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -89,9 +89,11 @@ class ChainHead(models.Model):
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64)
     checkpoint_seq = models.BigIntegerField(default=0)
+    # A column added after the table's first release has a database default too (db_default):
+    # during an upgrade the previous version's processes insert rows without it.
     #: Keyed over (seq, hash, checkpoint_seq): cutting events off the end of the chain and
     #: moving the head back to match needs the audit key.
-    signature = models.CharField(max_length=64, blank=True, default="")
+    signature = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     def __str__(self) -> str:
         return f"head {self.seq}"

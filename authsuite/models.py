@@ -30,13 +30,15 @@ class OutboxMessage(models.Model):
         FAILED = "failed", _("Failed")
 
     template = models.CharField(max_length=100)
+    # A column added after the table's first release has a database default too (db_default):
+    # during an upgrade the previous version's processes insert rows without it.
     #: The name of the resolver that decides this row's message at delivery; empty once
     #: decided, and for every message written as it is.
-    resolver = models.CharField(max_length=100, blank=True, default="")
+    resolver = models.CharField(max_length=100, blank=True, default="", db_default="")
     #: The name of the check that tells, before each attempt to send it, whether the
     #: message is still worth sending (its link still works); empty for none
     #: (``authsuite.outbox.guard_register``).
-    guard = models.CharField(max_length=100, blank=True, default="")
+    guard = models.CharField(max_length=100, blank=True, default="", db_default="")
     to = models.EmailField(max_length=254)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -46,11 +48,11 @@ class OutboxMessage(models.Model):
     #: The language of the request that queued the message (``LocaleMiddleware``'s pick, or
     #: ``LANGUAGE_CODE``): it is rendered in it, whichever language the worker runs in;
     #: empty where none was active.
-    language = models.CharField(max_length=35, blank=True, default="")
+    language = models.CharField(max_length=35, blank=True, default="", db_default="")
     sealed_context = models.TextField(blank=True, default="")
     #: The message carried a secret that was erased when it failed for good: sending it
     #: again would deliver a mail without its link, so staff cannot retry it.
-    secret_erased = models.BooleanField(default=False)
+    secret_erased = models.BooleanField(default=False, db_default=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)

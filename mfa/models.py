@@ -94,7 +94,9 @@ class TrustedBrowser(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="+")
     digest = models.CharField(max_length=64)
-    user_agent = models.CharField(max_length=512, blank=True, default="")
+    # A column added after the table's first release has a database default too (db_default):
+    # during an upgrade the previous version's processes insert rows without it.
+    user_agent = models.CharField(max_length=512, blank=True, default="", db_default="")
     device = models.CharField(max_length=200, blank=True, default="")
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -14,12 +14,13 @@ def _later(a, b):
 def forwards(apps, schema_editor):
     from authsuite.context import limit_key
 
-    throttle = apps.get_model("accounts", "LoginThrottle")
-    for row in throttle.objects.exclude(ip="").filter(ip__contains=":").order_by("pk"):
+    # The database being migrated (migrate --database), not the default one.
+    rows = apps.get_model("accounts", "LoginThrottle").objects.using(schema_editor.connection.alias)
+    for row in rows.exclude(ip="").filter(ip__contains=":").order_by("pk"):
         key = limit_key(row.ip)  # "unknown" and other non-addresses stay as they are
         if key == row.ip:
             continue
-        kept = throttle.objects.filter(identifier=row.identifier, ip=key).first()
+        kept = rows.filter(identifier=row.identifier, ip=key).first()
         if kept is None:
             row.ip = key
             row.save(update_fields=["ip"])
@@ -34,4 +35,7 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [("accounts", "0002_signup_token_purpose")]
+    # Backwards, the pairs stay under their network's key: merged rows cannot be split
+    # again, and the older code reads them as pairs of an address it never sees, so their
+    # counts are forgotten (no lock is added by going back).
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

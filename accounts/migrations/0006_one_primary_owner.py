@@ -33,6 +33,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Backwards the rows stay as they are: one primary owner per address is valid
+        # without the constraint too.
         migrations.RunPython(one_primary_owner, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='emailaddress',

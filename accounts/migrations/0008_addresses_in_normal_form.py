@@ -9,22 +9,24 @@ from django.db import migrations
 from accounts.models import normalize_email  # a pure function of the text
 
 
-def _rewrite(model, field: str) -> None:
+def _rewrite(model, field: str, db: str) -> None:
     """Rewrite ``field`` of every row whose value is not in the normal form, unless another
-    row holds the normal form already."""
+    row holds the normal form already (in database ``db``, the one being migrated)."""
+    rows = model._base_manager.using(db)
     rewrites = [
-        (pk, normal) for pk, value in model._base_manager.values_list("pk", field).iterator()
+        (pk, normal) for pk, value in rows.values_list("pk", field).iterator()
         if value and (normal := normalize_email(value)) != value
     ]
     for pk, normal in rewrites:
-        if not model._base_manager.filter(**{field: normal}).exclude(pk=pk).exists():
-            model._base_manager.filter(pk=pk).update(**{field: normal})
+        if not rows.filter(**{field: normal}).exclude(pk=pk).exists():
+            rows.filter(pk=pk).update(**{field: normal})
 
 
 def forwards(apps, schema_editor):
+    db = schema_editor.connection.alias
     if settings.AUTH_USER_MODEL == "accounts.User":
-        _rewrite(apps.get_model("accounts", "User"), "email")
-    _rewrite(apps.get_model("accounts", "EmailAddress"), "email")
+        _rewrite(apps.get_model("accounts", "User"), "email", db)
+    _rewrite(apps.get_model("accounts", "EmailAddress"), "email", db)
 
 
 class Migration(migrations.Migration):
@@ -33,5 +35,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Backwards the addresses keep their normal form: their earlier spelling is not
+        # kept anywhere to go back to.
         migrations.RunPython(forwards, migrations.RunPython.noop),
     ]

@@ -14,8 +14,9 @@ TIMEOUTS = {"magic_link": "MAGIC_LINK_TIMEOUT", "password_reset": "PASSWORD_RESE
 def expire_undecided_requests(apps, schema_editor):
     from accounts.app_settings import app_settings
 
-    OutboxMessage = apps.get_model("authsuite", "OutboxMessage")
-    undecided = OutboxMessage.objects.filter(
+    # The database being migrated (migrate --database), not the default one.
+    rows = apps.get_model("authsuite", "OutboxMessage").objects.using(schema_editor.connection.alias)
+    undecided = rows.filter(
         resolver=RESOLVER, expires_at__isnull=True, status__in=("pending", "sending"))
     for message in undecided.only("pk", "created_at", "context").iterator():
         asked = message.context if isinstance(message.context, dict) else {}
@@ -23,7 +24,7 @@ def expire_undecided_requests(apps, schema_editor):
         # A purpose this version does not know: the shorter lifetime of the two.
         lifetime = (getattr(app_settings, TIMEOUTS[purpose]) if purpose in TIMEOUTS
                     else min(getattr(app_settings, name) for name in TIMEOUTS.values()))
-        OutboxMessage.objects.filter(pk=message.pk, expires_at__isnull=True).update(
+        rows.filter(pk=message.pk, expires_at__isnull=True).update(
             expires_at=message.created_at + timedelta(seconds=lifetime))
 
 
@@ -35,6 +36,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Backwards the requests keep their expiry: the column is the outbox's
+        # (authsuite 0003) and stays.
         migrations.RunPython(expire_undecided_requests, migrations.RunPython.noop,
                              elidable=True),
     ]

@@ -2,15 +2,21 @@
 
 from django.db import migrations, models
 
+from authsuite.migration_operations import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The index is built with CREATE INDEX CONCURRENTLY on PostgreSQL, so that writes to
+    # the table go on during the build (authsuite.migration_operations); changed after
+    # release from a plain AddIndex, the schema it leaves is the same.
+    atomic = False
 
     dependencies = [
         ('audit', '0003_head_signature_checkpoint_guard'),
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='event',
             index=models.Index(fields=['target_type', 'target_id', '-id'], name='audit_event_target_recent'),
         ),

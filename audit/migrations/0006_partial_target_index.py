@@ -2,19 +2,26 @@
 
 from django.db import migrations, models
 
+from authsuite.migration_operations import AddIndexConcurrently, RemoveIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # Both indexes are dropped and built concurrently on PostgreSQL, so that writes to the
+    # audit trail go on meanwhile (authsuite.migration_operations); changed after release
+    # from RemoveIndex and AddIndex, the schema it leaves is the same. The drop comes first
+    # and is IF EXISTS: a run interrupted between the two can be run again.
+    atomic = False
 
     dependencies = [
         ('audit', '0005_fewer_event_indexes'),
     ]
 
     operations = [
-        migrations.RemoveIndex(
+        RemoveIndexConcurrently(
             model_name='event',
             name='audit_event_target_recent',
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='event',
             index=models.Index(condition=models.Q(('target_type', 'user')), fields=['target_id', '-id'], name='audit_event_user_target_recent'),
         ),

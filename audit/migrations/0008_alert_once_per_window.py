@@ -31,6 +31,7 @@ class Migration(migrations.Migration):
             name="window",
             field=models.BigIntegerField(blank=True, null=True),
         ),
+        # Backwards nothing to undo: the window column is removed with its values.
         migrations.RunPython(fill_windows, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="alertsent",

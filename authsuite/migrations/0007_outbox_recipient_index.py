@@ -3,8 +3,14 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from authsuite.migration_operations import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The index is built with CREATE INDEX CONCURRENTLY on PostgreSQL, so that writes to
+    # the table go on during the build (authsuite.migration_operations); changed after
+    # release from a plain AddIndex, the schema it leaves is the same.
+    atomic = False
 
     dependencies = [
         ('authsuite', '0006_outbox_language'),
@@ -12,7 +18,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='outboxmessage',
             index=models.Index(fields=['to'], name='authsuite_outbox_recipient'),
         ),

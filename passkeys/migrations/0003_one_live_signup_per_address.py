@@ -20,6 +20,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Backwards the voided links stay voided: reviving them would give an address two
+        # live links again.
         migrations.RunPython(void_all_but_newest, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="pendingsignup",

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
+from django.db.utils import ConnectionHandler
 from django.utils import timezone
 
 
@@ -162,3 +163,89 @@ def test_undecided_link_requests_written_before_requests_expired_get_their_expir
     assert stale.resolver == resolver
     assert stale.last_error == "The request expired before it could be answered."
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_back_before_0004_keeps_one_row_per_address():
+    """Before 0004 an address was unique: going back there keeps the row that verified it,
+    else the oldest, and voids the links still pending for the rows that go."""
+    from accounts.models import EmailAddress as Current
+    from accounts.models import OneTimeToken as Token
+    from tests.factories import UserFactory
+
+    ann, bob, cat, dan = (UserFactory(email=f"{name}@example.com")
+                          for name in ("ann", "bob", "cat", "dan"))
+    now = timezone.now()
+    Current.objects.create(user=ann, email="shared@example.com", created_at=now)
+    Current.objects.create(user=bob, email="shared@example.com",
+                           created_at=now + timedelta(seconds=1))
+    Current.objects.create(user=dan, email="held@example.com", created_at=now)
+    Current.objects.create(user=cat, email="held@example.com", verified=True,
+                           created_at=now + timedelta(seconds=1))
+    Token.objects.create(purpose="verify_email", user=bob, email="shared@example.com",
+                         digest="b" * 64, expires_at=now + timedelta(hours=1))
+    Token.objects.create(purpose="verify_email", user=ann, email="shared@example.com",
+                         digest="a" * 64, expires_at=now + timedelta(hours=1))
+
+    with migrated_back_to(("accounts", "0003_lockout_pairs_by_network")) as apps:
+        EmailAddress = apps.get_model("accounts", "EmailAddress")
+        OneTimeToken = apps.get_model("accounts", "OneTimeToken")
+        kept = dict(EmailAddress.objects.filter(email__in=["shared@example.com",
+                                                           "held@example.com"])
+                    .values_list("email", "user_id"))
+        assert kept == {"shared@example.com": ann.pk, "held@example.com": cat.pk}
+        voided = dict(OneTimeToken.objects.values_list("user_id", "voided_at"))
+        assert voided[bob.pk] is not None and voided[ann.pk] is None
+
+
+@pytest.fixture
+def other_database(tmp_path):
+    """A second database of the project (``migrate --database other``), empty."""
+    alias = "other"
+    configured = ConnectionHandler({
+        "default": {"ENGINE": "django.db.backends.dummy"},
+        alias: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "other.sqlite3")},
+    })
+    connections[alias] = other = configured[alias]
+    try:
+        yield other
+    finally:
+        other.close()
+        del connections[alias]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_data_migrations_change_the_database_being_migrated(other_database):
+    """``migrate --database other`` puts right the rows of that database, not the default's."""
+    alias = other_database.alias
+
+    def migrate(*targets):
+        executor = MigrationExecutor(other_database)
+        executor.migrate(list(targets))
+        return executor.loader.project_state(list(targets)).apps
+
+    apps = migrate(("accounts", "0002_signup_token_purpose"))
+    apps.get_model("accounts", "LoginThrottle").objects.using(alias).create(
+        identifier="v@example.com", ip="2001:db8:1:2::9", failures=4)
+    apps = migrate(("accounts", "0007_reauthenticate_token_purpose"))
+    throttle = apps.get_model("accounts", "LoginThrottle")
+    assert list(throttle.objects.using(alias).values_list("ip", flat=True)) == [
+        "2001:db8:1:2::/64"]
+
+    owner = apps.get_model(settings.AUTH_USER_MODEL).objects.using(alias).create(
+        email="ann@example.com",
+        **({"username": "ann"} if settings.AUTH_USER_MODEL == "auth.User" else {}))
+    apps.get_model("accounts", "EmailAddress").objects.using(alias).create(
+        user_id=owner.pk, email="ann@\uff45xample.com", primary=True)
+    apps = migrate(("accounts", "0008_addresses_in_normal_form"))
+    assert list(apps.get_model("accounts", "EmailAddress").objects.using(alias)
+                .values_list("email", flat=True)) == ["ann@example.com"]
+
+    apps = migrate(("accounts", "0010_password_rehash"), ("authsuite", "0005_outbox_guard"))
+    asked_at = timezone.now() - timedelta(minutes=5)
+    request = apps.get_model("authsuite", "OutboxMessage").objects.using(alias).create(
+        template="accounts.link_request", resolver="accounts.link_request",
+        to="ann@example.com", context={"purpose": "magic_link"}, created_at=asked_at)
+    apps = migrate(("accounts", "0011_link_requests_expire"))
+    outbox = apps.get_model("authsuite", "OutboxMessage")
+    assert outbox.objects.using(alias).get(pk=request.pk).expires_at is not None

@@ -9,7 +9,9 @@ import importlib
 import pytest
 from django.contrib.auth.models import User as AuthUser
 from django.db import connection, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -63,3 +65,27 @@ def test_on_another_user_model_the_migration_adds_nothing(without_index):
     with override_settings(AUTH_USER_MODEL="accounts.User"), connection.schema_editor() as editor:
         migration.forwards(None, editor)
     assert not index_exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_builds_the_index_without_blocking_sign_ins():
+    """Sign-ins write the user table (last_login): the migration builds and drops the index
+    concurrently, so they go on meanwhile."""
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    before = [("accounts", "0008_addresses_in_normal_form")]
+    try:
+        with CaptureQueriesContext(connection) as back:
+            executor.migrate(before)
+        assert not index_exists()
+        with CaptureQueriesContext(connection) as forth:
+            MigrationExecutor(connection).migrate(latest)
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    assert index_exists()
+    statements = [q["sql"] for q in (*back, *forth) if migration.INDEX in q["sql"]]
+    assert statements == [
+        f"DROP INDEX CONCURRENTLY IF EXISTS {migration.INDEX}",
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {migration.INDEX} "
+        f'ON "auth_user" (UPPER(email::text))',
+    ]
