@@ -232,10 +232,16 @@ class UserSession(models.Model):
     already holds it, and a leaked copy of this table must not let anyone hijack a session.
     """
 
+    # No index of its own: ``accounts_session_user_active`` (user, ended_at) serves every
+    # lookup by user and the delete of an account's rows. Each sign-in inserts a row, and
+    # each index is one more write.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_sessions"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_sessions",
+        db_index=False,
     )
-    key_digest = models.CharField(max_length=64, db_index=True)
+    # Kept to match a session key to its row by hand (a forensic question), never looked up
+    # by the suite: no index.
+    key_digest = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     ip = models.GenericIPAddressField(null=True, blank=True)

@@ -211,3 +211,32 @@ def test_mail_is_queued_while_the_outbox_recipient_index_is_built():
         if build.ident is not None:
             build.join(30)
         MigrationExecutor(connection).migrate(latest)
+
+
+def session_indexes() -> set[tuple[str, ...]]:
+    """The column lists of the tracked sessions' indexes (the primary key's aside)."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, "accounts_usersession")
+    return {tuple(c["columns"]) for c in found.values() if c["index"] and not c["primary_key"]}
+
+
+def _session_indexes_check() -> None:
+    # Each sign-in inserts a row: an index no query uses is one more write per sign-in.
+    # The key's digest is never looked up, and (user, ended_at) serves every lookup by user.
+    indexes = session_indexes()
+    assert ("user_id", "ended_at") in indexes
+    assert not {("key_digest",), ("user_id",)} & indexes, indexes
+
+
+@pytest.mark.django_db
+def test_a_tracked_session_row_is_written_to_no_index_nothing_reads():
+    _session_indexes_check()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_tracked_session_row_is_written_to_no_index_nothing_reads_on_postgresql():
+    _session_indexes_check()
+    with connection.cursor() as cursor:  # nor the pattern index PostgreSQL adds to a varchar
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'accounts_usersession'")
+        assert not [name for (name,) in cursor.fetchall() if name.endswith("_like")]
