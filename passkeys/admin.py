@@ -47,6 +47,11 @@ class PasskeyAdmin(SafeInputMixin, admin.ModelAdmin):
     def delete_view(self, request, object_id, extra_context=None):
         raise PermissionDenied
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # No "Delete" link to the page refused above: the list's action removes a passkey.
+        return super().change_view(request, object_id, form_url,
+                                   {**(extra_context or {}), "show_delete": False})
+
     def has_remove_permission(self, request) -> bool:
         # Django's own delete permission; has_delete_permission is off (removal is this action).
         return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('delete', self.opts)}")

@@ -309,6 +309,9 @@ def test_admin_lists_a_users_passkeys(admin_client, client, user, password):
     detail = admin_client.get(f"/admin/passkeys/passkey/{flagged.pk}/change/")
     assert detail.status_code == 200
     assert "public_key" not in detail.content.decode()
+    # Removal is the list's action (the user is told): no link to a delete page refused.
+    assert f"/admin/passkeys/passkey/{flagged.pk}/delete/" not in detail.content.decode()
+    assert admin_client.get(f"/admin/passkeys/passkey/{flagged.pk}/delete/").status_code == 403
 
 
 def test_admin_lists_pending_sign_ups_read_only(admin_client, staff):
