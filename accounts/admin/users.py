@@ -53,6 +53,20 @@ USER_INLINES = [EmailAddressInline, UserSessionInline]
 PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
 
+class OwnAccountKeptActiveMixin:
+    """The staff member's own page: "Active" cannot be unticked there, as the Deactivate
+    action leaves their own account out. The save would sign them out halfway and lock them
+    out of the admin; another staff member disables the account if it must be."""
+
+    def clean_is_active(self):
+        active = self.cleaned_data.get("is_active")
+        if self.initial.get("is_active") and not active:
+            raise forms.ValidationError(
+                _("You cannot deactivate your own account; another staff member can."),
+                code="own_account")
+        return active
+
+
 class SuiteUserAdminMixin(SafeInputMixin):
     """What the suite adds to a user admin: addresses, sessions, its actions, no passwords."""
 
@@ -182,6 +196,8 @@ class SuiteUserAdminMixin(SafeInputMixin):
         form = super().get_form(request, obj, **kwargs)
         if shown:
             form = type(form.__name__, (AsShownFormMixin, form), {})
+        if obj is not None and obj.pk == request.user.pk and "is_active" in form.base_fields:
+            form = type(form.__name__, (OwnAccountKeptActiveMixin, form), {})
         field = email_field()
         if field not in form.base_fields:
             return form

@@ -1398,3 +1398,29 @@ def test_what_the_page_shows_is_not_a_row_of_it(admin_client, ann):
     assert 'class="form-row hidden field-account_as_shown"' in page  # the admin hides the row
     _member, viewer = staff_with("view_user")
     assert "account_as_shown" not in viewer.get(change_url(ann)).content.decode()
+
+
+def test_staff_cannot_disable_their_own_account_on_its_page(admin_client, staff):
+    # The Deactivate action leaves the staff member's own account out; its page did not:
+    # unticking "Active" there signed them out mid-save and locked them out of the admin.
+    form = change_form(admin_client, staff)
+    form.pop("is_active", None)
+
+    response = admin_client.post(change_url(staff), form)
+
+    assert response.status_code == 200
+    assert "is_active" in response.context["adminform"].form.errors
+    staff.refresh_from_db()
+    assert staff.is_active
+    assert not Event.objects.filter(action="accounts.account.deactivated").exists()
+    assert admin_client.get(user_admin_url("changelist")).status_code == 200  # still signed in
+
+
+def test_staff_still_disable_another_account_on_its_page(admin_client):
+    ann = UserFactory(email="ann@example.com")
+    form = change_form(admin_client, ann)
+    form.pop("is_active", None)
+
+    assert admin_client.post(change_url(ann), form).status_code == 302
+    ann.refresh_from_db()
+    assert not ann.is_active
