@@ -7,7 +7,18 @@ import importlib
 import json
 import logging
 import pkgutil
+import smtplib
 
+import pytest
+from kombu.exceptions import OperationalError
+
+from authsuite import crypto, outbox
+from authsuite.models import OutboxMessage
+from tests.core.test_outbox import FlakyBackend, new_message, row
+
+Status = OutboxMessage.Status
+TOKEN = "Vq3xL9sT2mWc8RkP4nZb7YhJ"
+LINK = f"https://id.example.com/accounts/magic-link/{TOKEN}/"
 SUITE_APPS = ("authsuite", "accounts", "mfa", "passkeys", "audit")
 
 
@@ -46,3 +57,105 @@ def test_every_logger_of_the_suite_is_named_under_authsuite():
     wrong = {module: name for module, name in loggers.items()
              if name != "authsuite" and not name.startswith("authsuite.")}
     assert wrong == {}
+
+
+# --- the outbox -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def flaky(settings):
+    settings.EMAIL_BACKEND = "tests.core.test_outbox.FlakyBackend"
+    settings.AUTHSUITE_MAIL_RETRY_BACKOFF = 30
+    settings.AUTHSUITE_MAIL_MAX_ATTEMPTS = 2
+    FlakyBackend.failures, FlakyBackend.sent = 100, []
+    return FlakyBackend
+
+
+def _sealed_link_message():
+    return new_message(sealed_context=crypto.seal(json.dumps({"url": LINK, "token": TOKEN})))
+
+
+@pytest.mark.usefixtures("eager_celery", "outbox_templates")
+def test_a_refusal_quoting_the_link_logs_and_keeps_no_token(db, flaky, caplog, time_machine):
+    """A spam filter's reply names the URL it refused: neither the log nor ``last_error``
+    (shown to staff) may hold it, on the retry or when the message fails for good."""
+    caplog.set_level(logging.DEBUG)
+    time_machine.move_to("2026-03-01 12:00Z", tick=False)
+    flaky.error = smtplib.SMTPDataError(
+        451, f"4.7.1 URL {LINK} is listed, try again later".encode())
+    message = _sealed_link_message()
+    with pytest.raises(outbox.DeliveryDeferred) as deferred:
+        outbox.mail_deliver(message.pk)
+    assert TOKEN not in row(message).last_error
+    assert "SMTPDataError" in row(message).last_error and "451" in row(message).last_error
+    time_machine.shift(deferred.value.countdown + 1)
+    flaky.error = smtplib.SMTPDataError(554, f"5.7.1 URL {LINK} is listed".encode())
+    assert outbox.mail_deliver(message.pk) == Status.FAILED
+    assert TOKEN not in row(message).last_error
+    [retried] = [r for r in records(caplog) if r.levelno == logging.WARNING]
+    [gave_up] = records(caplog, logging.ERROR)
+    assert str(message.pk) in retried.getMessage() and str(message.pk) in gave_up.getMessage()
+    for record in caplog.records:
+        assert TOKEN not in rendered(record)
+
+
+@pytest.mark.usefixtures("eager_celery", "outbox_templates")
+def test_a_failure_text_stays_on_one_line(db, flaky, caplog):
+    """A backend's error that holds a CR/LF cannot forge a log line."""
+    caplog.set_level(logging.DEBUG)
+    flaky.error = smtplib.SMTPServerDisconnected(
+        "Connection closed\r\nCRITICAL authsuite.audit: trail wiped")
+    message = new_message()
+    with pytest.raises(outbox.DeliveryDeferred):
+        outbox.mail_deliver(message.pk)
+    [warning] = records(caplog)
+    assert "\n" not in warning.getMessage() and "\r" not in warning.getMessage()
+    assert "\\u000d\\u000a" in warning.getMessage()
+    assert "\n" not in row(message).last_error
+
+
+class BrokerDown:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        raise OperationalError("[Errno 111] Connection refused")
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    down = BrokerDown()
+    monkeypatch.setattr("authsuite.tasks.deliver_mail.apply_async", down)
+    return down
+
+
+@pytest.mark.usefixtures("outbox_templates")
+def test_a_broker_down_at_queueing_is_one_warning_that_says_why(
+        transactional_db, broker_down, caplog):
+    caplog.set_level(logging.DEBUG)
+    message = outbox.mail_enqueue(template="outbox_test/greeting", to="ann@example.com",
+                                  context={"name": "Ann"}, secrets={"url": LINK})
+    assert row(message).status == Status.PENDING  # kept for the sweeper
+    [warning] = records(caplog)
+    assert warning.name == "authsuite.outbox"
+    assert str(message.pk) in warning.getMessage()
+    assert "OperationalError" in warning.getMessage()
+    assert "Connection refused" in warning.getMessage()
+    assert TOKEN not in rendered(warning)
+
+
+@pytest.mark.usefixtures("outbox_templates")
+def test_a_sweep_with_the_broker_down_warns_once_not_once_a_message(
+        db, broker_down, caplog, settings, time_machine):
+    settings.AUTHSUITE_MAIL_SWEEP_AFTER = 60
+    caplog.set_level(logging.DEBUG)
+    time_machine.move_to("2026-03-01 12:00Z", tick=False)
+    messages = [new_message() for _ in range(5)]
+    time_machine.shift(120)
+    assert outbox.outbox_sweep() == 0
+    assert broker_down.calls == 1
+    [warning] = records(caplog)
+    assert "OperationalError" in warning.getMessage()
+    assert all(row(m).status == Status.PENDING for m in messages)
+    assert any("5 due messages" in r.getMessage() for r in caplog.records)
