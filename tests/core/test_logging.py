@@ -10,10 +10,13 @@ import pkgutil
 import smtplib
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
+from django.test import override_settings
 from kombu.exceptions import OperationalError
 
 from authsuite import crypto, outbox
 from authsuite.models import OutboxMessage
+from tests.accounts.support import api_post
 from tests.core.test_outbox import FlakyBackend, new_message, row
 
 Status = OutboxMessage.Status
@@ -159,3 +162,49 @@ def test_a_sweep_with_the_broker_down_warns_once_not_once_a_message(
     assert "OperationalError" in warning.getMessage()
     assert all(row(m).status == Status.PENDING for m in messages)
     assert any("5 due messages" in r.getMessage() for r in caplog.records)
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+class UnreachableCache(LocMemCache):
+    """A cache whose server is gone, as memcached clients report it: nothing is added,
+    counted or read."""
+
+    def add(self, *args, **kwargs):
+        return False
+
+    def incr(self, *args, **kwargs):
+        raise ValueError("the server is unavailable")
+
+    def get(self, key, default=None, version=None):
+        return default
+
+
+DOWN = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "limits": {"BACKEND": f"{__name__}.UnreachableCache"}}
+
+
+@pytest.mark.parametrize("fail_open", [False, True])
+def test_a_rate_limit_cache_that_cannot_count_is_a_warning(client, db, caplog, fail_open):
+    email = "ann@example.com"
+    caplog.set_level(logging.DEBUG)
+    with override_settings(CACHES=DOWN, RATELIMIT_USE_CACHE="limits",
+                           RATELIMIT_FAIL_OPEN=fail_open):
+        api_post(client, "login/", {"email": email, "password": "wrong horse"})
+    warnings = [r for r in records(caplog) if r.name == "authsuite.ratelimit"]
+    assert warnings
+    for warning in warnings:
+        assert "'limits'" in warning.getMessage()
+        assert "accounts.login" in warning.getMessage()
+        assert ("allowed" if fail_open else "refused") in warning.getMessage()
+        assert email not in rendered(warning)
+    # One a counter: each scope the sign-in counts (the address, the IP) is named once.
+    messages = [w.getMessage() for w in warnings]
+    assert len(messages) == len(set(messages))
+
+
+def test_a_working_rate_limit_cache_logs_nothing(client, db, caplog):
+    caplog.set_level(logging.DEBUG)
+    api_post(client, "login/", {"email": "ann@example.com", "password": "wrong horse"})
+    assert [r for r in caplog.records if r.name == "authsuite.ratelimit"] == []
