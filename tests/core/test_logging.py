@@ -12,12 +12,14 @@ import smtplib
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
 from django.test import override_settings
+from django.views.debug import ExceptionReporter
 from kombu.exceptions import OperationalError
 
 from authsuite import crypto, outbox
 from authsuite.models import OutboxMessage
 from tests.accounts.support import api_post
 from tests.core.test_outbox import FlakyBackend, new_message, row
+from tests.endpoints import api_endpoints
 
 Status = OutboxMessage.Status
 TOKEN = "Vq3xL9sT2mWc8RkP4nZb7YhJ"
@@ -208,3 +210,28 @@ def test_a_working_rate_limit_cache_logs_nothing(client, db, caplog):
     caplog.set_level(logging.DEBUG)
     api_post(client, "login/", {"email": "ann@example.com", "password": "wrong horse"})
     assert [r for r in caplog.records if r.name == "authsuite.ratelimit"] == []
+
+
+# --- Django's request loggers ---------------------------------------------------------------
+
+#: What a client may post by mistake as a form rather than JSON: the API refuses it (415),
+#: and Django's request logger records that refusal with the request.
+POSTED = {"password": "Posted-Password-4f1c9e2b7a", "token": "Posted-Token-8d3a6f0c5e",
+          "code": "Posted-Code-2b9e7d4a1f", "credential": "Posted-Credential-6c0f3b8e9d"}
+
+
+@pytest.mark.parametrize("endpoint", [e for e in api_endpoints() if "post" in e.methods],
+                         ids=str)
+def test_a_refused_api_post_is_reported_without_what_was_posted(client, db, caplog, endpoint):
+    """The request a 4xx's log record carries is what AdminEmailHandler (or any reporter
+    built on Django's) renders: its POST must be filtered (sensitive_post_parameters)."""
+    caplog.set_level(logging.DEBUG)
+    response = client.post(endpoint.url(), POSTED)
+    assert response.status_code >= 400
+    logged = [r for r in caplog.records if getattr(r, "request", None) is not None]
+    assert logged, "the refusal was not logged"
+    for record in logged:
+        report = ExceptionReporter(record.request, None, None, None, is_email=True)
+        text = report.get_traceback_text()
+        for value in POSTED.values():
+            assert value not in text, (endpoint, record.getMessage())
