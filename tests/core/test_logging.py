@@ -18,8 +18,10 @@ from kombu.exceptions import OperationalError
 from authsuite import crypto, outbox
 from authsuite.models import OutboxMessage
 from tests.accounts.support import api_post
+from tests.conftest import STRONG_PASSWORD
 from tests.core.test_outbox import FlakyBackend, new_message, row
 from tests.endpoints import api_endpoints
+from tests.factories import UserFactory
 
 Status = OutboxMessage.Status
 TOKEN = "Vq3xL9sT2mWc8RkP4nZb7YhJ"
@@ -222,16 +224,57 @@ POSTED = {"password": "Posted-Password-4f1c9e2b7a", "token": "Posted-Token-8d3a6
 
 @pytest.mark.parametrize("endpoint", [e for e in api_endpoints() if "post" in e.methods],
                          ids=str)
-def test_a_refused_api_post_is_reported_without_what_was_posted(client, db, caplog, endpoint):
-    """The request a 4xx's log record carries is what AdminEmailHandler (or any reporter
-    built on Django's) renders: its POST must be filtered (sensitive_post_parameters)."""
-    caplog.set_level(logging.DEBUG)
+def test_a_refused_api_post_is_reported_without_what_was_posted(client, db, endpoint,
+                                                                monkeypatch):
+    """The request a log record carries (Django's, of a refusal or a failure) is what
+    AdminEmailHandler, or any reporter built on Django's, renders: its POST must be
+    filtered (sensitive_post_parameters) whichever app's view refused it."""
+    from authsuite.api import errors
+
+    refused = []
+    log_refusal = errors._log_refusal
+
+    def keep(context, response, code):
+        refused.append(context["request"]._request)
+        log_refusal(context, response, code)
+
+    monkeypatch.setattr(errors, "_log_refusal", keep)
     response = client.post(endpoint.url(), POSTED)
     assert response.status_code >= 400
-    logged = [r for r in caplog.records if getattr(r, "request", None) is not None]
-    assert logged, "the refusal was not logged"
-    for record in logged:
-        report = ExceptionReporter(record.request, None, None, None, is_email=True)
-        text = report.get_traceback_text()
-        for value in POSTED.values():
-            assert value not in text, (endpoint, record.getMessage())
+    [request] = refused
+    assert request.POST["token"] == POSTED["token"]
+    text = ExceptionReporter(request, None, None, None, is_email=True).get_traceback_text()
+    for value in POSTED.values():
+        assert value not in text, endpoint
+
+
+# --- what pages nobody ----------------------------------------------------------------------
+
+
+def test_a_client_error_on_the_api_is_info_not_a_warning(client, db, caplog):
+    """A wrong password over the API is as ordinary as on the page (shown again, logged
+    nowhere): an INFO line with its code, and the audit trail; no WARNING to page on."""
+    UserFactory(email="ann@example.com", password=STRONG_PASSWORD)
+    caplog.set_level(logging.DEBUG)
+    assert api_post(client, "login/", {"email": "ann@example.com",
+                                       "password": "wrong horse"}).status_code == 400
+    malformed = client.post("/api/auth/v1/login/", "{not json", content_type="application/json")
+    assert malformed.status_code == 400
+    assert records(caplog) == []
+    refused = [r.getMessage() for r in caplog.records if r.name == "authsuite.api"]
+    assert refused == ["api: POST /api/auth/v1/login/ refused: 400 invalid_credentials",
+                       "api: POST /api/auth/v1/login/ refused: 400 malformed_request"]
+
+
+def test_a_server_error_on_the_api_stays_an_error(client, db, caplog, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("accounts.backends.get_by_email", broken)
+    client.raise_request_exception = False
+    caplog.set_level(logging.DEBUG)
+    assert api_post(client, "login/", {"email": "ann@example.com",
+                                       "password": "wrong horse"}).status_code == 500
+    [error] = records(caplog)
+    assert (error.name, error.levelno) == ("django.request", logging.ERROR)
+    assert error.exc_info is not None
