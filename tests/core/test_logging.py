@@ -6,8 +6,10 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import logging.config
 import pkgutil
 import smtplib
+from pathlib import Path
 
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
@@ -15,6 +17,7 @@ from django.test import override_settings
 from django.views.debug import ExceptionReporter
 from kombu.exceptions import OperationalError
 
+from audit.redaction import RedactSecrets
 from authsuite import crypto, outbox
 from authsuite.models import OutboxMessage
 from tests.accounts.support import api_post
@@ -26,6 +29,7 @@ from tests.factories import UserFactory
 Status = OutboxMessage.Status
 TOKEN = "Vq3xL9sT2mWc8RkP4nZb7YhJ"
 LINK = f"https://id.example.com/accounts/magic-link/{TOKEN}/"
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 SUITE_APPS = ("authsuite", "accounts", "mfa", "passkeys", "audit")
 
 
@@ -64,6 +68,36 @@ def test_every_logger_of_the_suite_is_named_under_authsuite():
     wrong = {module: name for module, name in loggers.items()
              if name != "authsuite" and not name.startswith("authsuite.")}
     assert wrong == {}
+    # And each is documented, with what it records.
+    section = README.split("### Logging", 1)[1].split("\n## ", 1)[0]
+    for name in set(loggers.values()):
+        assert f"| `{name}` |" in section, name
+
+
+def test_the_documented_logging_configuration_loads(tmp_path):
+    section = README.split("### Logging", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(code.replace("/var/log/authsuite/audit.jsonl", str(tmp_path / "audit.jsonl")),  # noqa: S102
+         namespace)
+    names = ("authsuite", "authsuite.audit", "django")
+    saved = {name: vars(logging.getLogger(name)).copy() for name in names}
+    saved_lists = {name: (logging.getLogger(name).handlers[:], logging.getLogger(name).filters[:])
+                   for name in names}
+    try:
+        logging.config.dictConfig(namespace["LOGGING"])
+        audit = logging.getLogger("authsuite.audit")
+        assert [type(h).__name__ for h in audit.handlers] == ["WatchedFileHandler"]
+        assert any(isinstance(f, RedactSecrets)
+                   for h in logging.getLogger("authsuite").handlers for f in h.filters)
+    finally:
+        for name in names:
+            logger = logging.getLogger(name)
+            for handler in logger.handlers:
+                if handler not in saved_lists[name][0]:
+                    handler.close()
+            vars(logger).update(saved[name])
+            logger.handlers, logger.filters = saved_lists[name]
 
 
 # --- the outbox -----------------------------------------------------------------------------
