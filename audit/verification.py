@@ -25,6 +25,7 @@ next chunk is fetched while the current one is checked.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -41,6 +42,8 @@ from audit.chain import RETENTION_ACTION
 from audit.models import ChainHead, Checkpoint, Event, EventSeal, PendingSeal
 
 CHUNK = 10_000
+
+logger = logging.getLogger("authsuite.audit")
 
 
 @dataclass
@@ -92,7 +95,23 @@ def verify(*, chunk: int = CHUNK, stop_after: int = 20,
                 # converts to UTC itself: the session keeps the zone Django reads naive
                 # datetimes in under USE_TZ = False, the checkpoints' and anchors' included).
                 cursor.execute("SELECT set_config('DateStyle', 'ISO, YMD', true)")
-        return _verify(connection, chunk=chunk, stop_after=stop_after, exported=exported)
+        report = _verify(connection, chunk=chunk, stop_after=stop_after, exported=exported)
+    _log(report)
+    return report
+
+
+def _log(report: Report) -> None:
+    """Tampering found, or a sealer that stopped, is for an operator to act on whoever ran
+    the check (``audit_verify`` from cron, a project's own task): said once, in the log
+    too. The problems name events and positions, never their content."""
+    if not report.ok:
+        logger.error("audit: the trail FAILED verification: %s problems, first bad event %s; "
+                     "%s", len(report.problems), report.first_bad,
+                     "; ".join(report.problems[:5]))
+    if report.stale_pending:
+        logger.warning("audit: %s events have waited to be chained for longer than "
+                       "AUTHSUITE_AUDIT_SEAL_GRACE; is the sealing task running?",
+                       report.stale_pending)
 
 
 def _verify(connection, *, chunk: int, stop_after: int, exported: list[dict]) -> Report:

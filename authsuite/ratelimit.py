@@ -8,6 +8,7 @@ are atomic there, so N processes cannot each grant the full quota). Every refusa
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -24,6 +25,8 @@ from django_ratelimit.core import (
 )
 
 from authsuite import signals
+
+logger = logging.getLogger("authsuite.ratelimit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,13 @@ def check(
         request, group=f"{group}:{scope}", key=lambda _group, _request: _opaque(value),
         rate=rate, method=ALL, increment=increment,
     )
+    if _uncounted(usage):
+        # django-ratelimit could not read or count in the cache (down, full, refusing): it
+        # then lets every attempt through (RATELIMIT_FAIL_OPEN) or refuses every one, and
+        # says nothing. Either way the limits no longer work as configured.
+        logger.warning("ratelimit: the cache %r could not count an attempt of %s:%s; "
+                       "attempts are %s until it can", _cache_alias(), group, scope,
+                       "allowed" if usage is None else "refused")
     if increment and usage is not None and usage["count"] > 1:
         _keep_window(group=f"{group}:{scope}", rate=rate, key=_opaque(value),
                      time_left=usage["time_left"])
@@ -62,6 +72,19 @@ def check(
         sender=HttpRequest, request=request, group=group, scope=scope, retry_after=retry_after
     )
     return Decision(True, retry_after)
+
+
+def _cache_alias() -> str:
+    return getattr(settings, "RATELIMIT_USE_CACHE", "default")
+
+
+def _uncounted(usage) -> bool:
+    """Whether ``get_usage`` (given a rate) answered for a cache that failed: None when
+    it fails open (and limits are on), or its fixed refusal with no time left when closed."""
+    if usage is None:
+        return (getattr(settings, "RATELIMIT_ENABLE", True)
+                and getattr(settings, "RATELIMIT_FAIL_OPEN", False))
+    return usage["limit"] == 0 and usage["time_left"] == -1 and usage["count"] == 0
 
 
 def _keep_window(*, group: str, rate: str, key: str, time_left: int) -> None:

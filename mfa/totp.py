@@ -17,7 +17,7 @@ from authsuite.app_settings import app_settings as core_settings
 from mfa.app_settings import app_settings
 from mfa.models import TOTPDevice
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("authsuite.mfa")
 
 PURPOSE = "mfa-totp"
 KEY_BYTES = 20  # 160 bits, the size RFC 4226 recommends for HMAC-SHA1

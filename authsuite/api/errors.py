@@ -18,6 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from authsuite.context import body_refused
+from authsuite.logs import one_line
 
 logger = logging.getLogger("authsuite.api")
 
@@ -182,4 +183,22 @@ def exception_handler(exc, context):
         _signal_denial(code, context, str(exc.detail))
         body = envelope(code, " ".join(_flatten(exc.detail)))
     response.data = body
+    _log_refusal(context, response, body["error"]["code"])
     return response
+
+
+def _log_refusal(context: dict, response, code: str) -> None:
+    """A refusal in the envelope is the client's error (a wrong password, a code mistyped,
+    a body of the wrong shape), as a form shown again with its errors is on a page: an
+    INFO line on ``authsuite.api`` with its code, and not Django's WARNING on
+    ``django.request`` for every 4xx, which would page someone for each wrong password.
+    What matters for security is in the audit trail (failed sign-ins, rate limits, CSRF
+    failures). A server's own failure (5xx) is not handled here and stays an ERROR."""
+    view_request = context.get("request")
+    request = getattr(view_request, "_request", view_request)
+    if request is None or not 400 <= response.status_code < 500:
+        return
+    logger.info("api: %s %s refused: %s %s", request.method, one_line(request.path, 200),
+                response.status_code, code)
+    # The mark django.utils.log.log_response reads: this response is logged already.
+    response._has_been_logged = True

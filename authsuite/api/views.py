@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotAcceptable
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -48,6 +50,10 @@ class FormatParameterMixin:
                                 f"answer in: only {formats}.") from None
 
 
+# Every form field hidden from error reports: the API reads JSON, but a client may post a
+# form (a password, a link's token) by mistake, and Django's request logger hands the
+# refused request, with its POST, to AdminEmailHandler and any reporter built on Django's.
+@method_decorator(sensitive_post_parameters(), name="dispatch")
 class SuiteAPIView(FormatParameterMixin, APIView):
     """Translates an app's flow errors into the API envelope.
 

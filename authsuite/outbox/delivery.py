@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from authsuite import context as request_context
-from authsuite import crypto, notices
+from authsuite import crypto, logs, notices
 from authsuite.app_settings import app_settings
 from authsuite.models import OutboxMessage
 from authsuite.outbox import headers, registry
@@ -234,10 +234,22 @@ def permanent(exc: Exception) -> bool:
     return False
 
 
+def error_text(message: OutboxMessage, exc: Exception) -> str:
+    """What a failed attempt is logged and kept as (``last_error``, shown to staff): one
+    line, without the message's secrets. A server's reply may quote what it refused (a
+    spam filter's "URL blocked" names the sign-in link), and any exception text may hold
+    a CR/LF that would forge a log line of its own."""
+    try:
+        secrets = list(opened(message).values())
+    except Exception:  # noqa: BLE001 - a row that cannot be opened holds nothing to blank
+        secrets = []
+    return logs.one_line(logs.scrubbed(f"{type(exc).__name__}: {exc}", secrets), 500)
+
+
 def record_failure(message: OutboxMessage, exc: Exception) -> str:
     """Record a failed attempt: retried later with backoff (:class:`DeliveryDeferred`), or
     failed for good once the attempts run out or retrying cannot help."""
-    error = f"{type(exc).__name__}: {exc}"[:500]
+    error = error_text(message, exc)
     if message.attempts >= app_settings.MAIL_MAX_ATTEMPTS or permanent(exc):
         if not give_up(message, error):
             return "skipped"

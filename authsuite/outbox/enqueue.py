@@ -10,7 +10,7 @@ from django.utils import translation
 from django.views.decorators.debug import sensitive_variables
 
 from authsuite import context as request_context
-from authsuite import crypto
+from authsuite import crypto, logs
 from authsuite.app_settings import app_settings
 from authsuite.models import OutboxMessage
 
@@ -92,9 +92,9 @@ def delivery_time_limits() -> tuple[int | None, int | None]:
     return soft, claim - margin
 
 
-def queue_delivery(message_id: int) -> None:
+def queue_delivery(message_id: int) -> bool:
     """Queue the delivery task of one message; a broker that cannot be reached leaves it to
-    the sweeper."""
+    the sweeper (and is logged, as a warning). Returns whether it was queued."""
     from authsuite.tasks import deliver_mail
 
     # The limits are read as each task is queued (settings are read when used), and a
@@ -102,5 +102,8 @@ def queue_delivery(message_id: int) -> None:
     soft, hard = delivery_time_limits()
     try:
         deliver_mail.apply_async((message_id,), soft_time_limit=soft, time_limit=hard)
-    except Exception:  # noqa: BLE001 - any broker failure: the sweeper delivers it later
-        logger.warning("outbox: could not queue message %s; the sweeper will retry", message_id)
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the sweeper delivers it later
+        logger.warning("outbox: could not queue message %s (%s); the sweeper will retry",
+                       message_id, logs.one_line(f"{type(exc).__name__}: {exc}", 300))
+        return False
+    return True

@@ -19,7 +19,7 @@ logger = logging.getLogger("authsuite.outbox")
 def outbox_sweep() -> int:
     """Queue every message a lost task left behind; delete old delivered and failed ones.
 
-    Returns how many messages were queued.
+    Returns how many messages were queued (the first the broker refuses ends the run).
     """
     now = timezone.now()
     pending_since = now - timedelta(seconds=app_settings.MAIL_SWEEP_AFTER)
@@ -33,8 +33,14 @@ def outbox_sweep() -> int:
         | (lost(now) & has_attempts)
     ).values_list("pk", flat=True)[:1000]
     ids = list(due)
+    queued = 0
     for message_id in ids:
-        enqueue.queue_delivery(message_id)
+        if enqueue.queue_delivery(message_id) is False:
+            # The broker is down (queue_delivery logged it): the rest are not tried, each
+            # waiting for a connection that fails the same way and logging it once more.
+            logger.info("outbox: %s due messages wait for the next sweep", len(ids) - queued)
+            break
+        queued += 1
     # Kept as long for staff to see, then gone with the addresses and request details
     # they hold: delivered ones from their delivery, failed ones from when they were made.
     kept_since = now - timedelta(days=app_settings.MAIL_KEEP_DAYS)
@@ -42,4 +48,4 @@ def outbox_sweep() -> int:
         Q(status=OutboxMessage.Status.SENT, sent_at__lt=kept_since)
         | Q(status=OutboxMessage.Status.FAILED, created_at__lt=kept_since)
     ).delete()
-    return len(ids)
+    return queued

@@ -285,6 +285,9 @@ def test_each_event_is_one_json_log_line(client, user, password, caplog):
         assert (line["id"], line["action"], line["actor"]) == (event.pk, event.action,
                                                                event.actor_repr)
         assert line["occurred_at"] == event.occurred_at.isoformat()
+        # A constant template, the event also as a field of its own for a JSON formatter.
+        assert record.msg == "%s"
+        assert record.audit_event["id"] == event.pk
 
 
 @override_settings(AUTHSUITE_AUDIT_LOG_EVENTS=False)

@@ -73,7 +73,7 @@ def test_a_key_nothing_opens_is_a_code_that_does_not_match(client, user, passwor
     secret, codes = enroll(user)
     settings.AUTHSUITE_MFA_ENCRYPTION_KEY = NEW
 
-    with caplog.at_level(logging.ERROR, logger="mfa.totp"):
+    with caplog.at_level(logging.ERROR, logger="authsuite.mfa"):
         response = challenged(client, user, password, clock, secret)
 
     assert response.status_code == 200
