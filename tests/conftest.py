@@ -69,6 +69,28 @@ def _clear_caches():
 
 
 @pytest.fixture(autouse=True)
+def _rate_limit_windows_still(monkeypatch):
+    """A rate limit counts attempts in windows of its period (django-ratelimit), which roll
+    over on the clock: a test posting three times against "2/m" found its third attempt
+    allowed whenever a window ended between two of them (for a 60 s window, about once in
+    three hundred runs of a test that takes a fifth of a second). The windows stay where
+    the test began them; a test that moves the clock (time-machine) moves them with it."""
+    import time
+
+    import django_ratelimit.core
+    from time_machine import escape_hatch
+
+    began = time.time()
+
+    class WindowClock:
+        @staticmethod
+        def time() -> float:
+            return time.time() if escape_hatch.is_travelling() else began
+
+    monkeypatch.setattr(django_ratelimit.core, "time", WindowClock)
+
+
+@pytest.fixture(autouse=True)
 def _on_commit_now(request, monkeypatch):
     """In tests wrapped in a transaction nothing ever commits, so the outbox's on_commit
     hook would never fire. Run it at once there; tests that use real transactions

@@ -124,3 +124,4 @@ def test_a_reset_keeps_the_windows_expiry():
 
     assert caches["default"].get(counter_key()) == 0
     assert 0 <= before - expiry(counter_key()) < 1  # Redis's clock runs on meanwhile
+

@@ -168,12 +168,14 @@ WORD = re.compile(r"[A-Za-z]{2,}")
 
 def unmarked(text: str, data: list[str]) -> list[str]:
     """The lines of ``text`` that still hold words once the translated parts (marked, the
-    innermost first), the links and the ``data`` shown are taken out."""
+    innermost first), the links and then the ``data`` shown are taken out."""
     while (stripped := MARKED.sub(" ", text)) != text:
         text = stripped
+    # The links first: a token may hold a datum's letters ("UTC"), which taken out first
+    # would cut the link in two, its tail left as an untranslated word.
+    text = URL.sub(" ", text)
     for value in sorted(data, key=len, reverse=True):
         text = text.replace(value, " ")
-    text = URL.sub(" ", text)
     return [line.strip() for line in text.splitlines() if WORD.search(line)]
 
 
