@@ -55,7 +55,8 @@ def check(
         request, group=f"{group}:{scope}", key=lambda _group, _request: _opaque(value),
         rate=rate, method=ALL, increment=increment,
     )
-    if _uncounted(usage):
+    uncounted = _uncounted(usage)
+    if uncounted:
         # django-ratelimit could not read or count in the cache (down, full, refusing): it
         # then lets every attempt through (RATELIMIT_FAIL_OPEN) or refuses every one, and
         # says nothing. Either way the limits no longer work as configured.
@@ -68,9 +69,13 @@ def check(
     if usage is None or not usage["should_limit"]:
         return Decision(False)
     retry_after = max(int(usage["time_left"]), 1)
-    signals.rate_limited.send(
-        sender=HttpRequest, request=request, group=group, scope=scope, retry_after=retry_after
-    )
+    if not uncounted:
+        # A refusal for want of a cache (failing closed) is no client over its limit: the
+        # warning above is for the operator, and the trail gets no "rate limited" event that
+        # would blame this address or IP for it.
+        signals.rate_limited.send(
+            sender=HttpRequest, request=request, group=group, scope=scope,
+            retry_after=retry_after)
     return Decision(True, retry_after)
 
 

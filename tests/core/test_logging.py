@@ -242,6 +242,18 @@ def test_a_rate_limit_cache_that_cannot_count_is_a_warning(client, db, caplog, f
     assert len(messages) == len(set(messages))
 
 
+def test_a_refusal_for_want_of_a_cache_is_not_recorded_as_a_client_over_its_limit(client, db):
+    # Failing closed refuses every attempt: the operator is warned (above), but the trail
+    # said "rate limited" of each address and IP that merely tried while the cache was down.
+    from audit.models import Event
+
+    with override_settings(CACHES=DOWN, RATELIMIT_USE_CACHE="limits", RATELIMIT_FAIL_OPEN=False):
+        response = api_post(client, "login/", {"email": "ann@example.com",
+                                               "password": "wrong horse"})
+    assert response.status_code == 429
+    assert not Event.objects.filter(action="authsuite.rate_limited").exists()
+
+
 def test_a_working_rate_limit_cache_logs_nothing(client, db, caplog):
     caplog.set_level(logging.DEBUG)
     api_post(client, "login/", {"email": "ann@example.com", "password": "wrong horse"})
