@@ -135,3 +135,18 @@ class CountingHasher(MD5PasswordHasher):
     def encode(self, password, salt):
         type(self).calls += 1
         return super().encode(password, salt)
+
+
+def member_with(*codenames):
+    """A staff member holding only the permissions ``codenames``, and a browser signed in
+    as them: (member, client)."""
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    member = UserFactory(is_staff=True)
+    member.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(member)
+    return member, client

@@ -15,6 +15,7 @@ from accounts.models import EmailAddress, OneTimeToken, UserSession
 from authsuite.admin_input import SafeInputMixin
 from authsuite.models import OutboxMessage
 from passkeys.models import Passkey
+from tests.accounts.support import member_with
 from tests.audit.support import form_data
 from tests.conftest import STRONG_PASSWORD
 from tests.factories import UserFactory, user_without_address
@@ -39,13 +40,6 @@ def row_index(form, address):
     return next(k.split("-")[1] for k, v in form.items()
                 if k.endswith("-id") and v == [str(address.pk)])
 
-
-def member_with(*codenames):
-    member = UserFactory(is_staff=True)
-    member.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(member)
-    return member, client
 
 
 @pytest.mark.parametrize("source", [("accounts", "emailaddress", "user"),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import path, reverse
 
@@ -24,6 +23,7 @@ from audit.models import Event
 from authsuite.models import OutboxMessage
 from authsuite.urls import urlpatterns as project_urls
 from passkeys.models import Passkey
+from tests.accounts.support import member_with
 from tests.factories import UserFactory
 from tests.helpers import user_admin_url
 
@@ -36,13 +36,6 @@ USER_ACTIONS = ["send_password_reset", "end_all_sessions", "unlock", "deactivate
 OUTBOX = "/admin/authsuite/outboxmessage/"
 PASSKEYS = "/admin/passkeys/passkey/"
 
-
-def member_with(*codenames):
-    member = UserFactory(is_staff=True)
-    member.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(member)
-    return member, client
 
 
 def act(client, action, *rows, url=CHANGELIST, follow=False, **extra):
