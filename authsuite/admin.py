@@ -3,6 +3,7 @@ from django.contrib.auth import get_permission_codename
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from authsuite import signals
 from authsuite.admin_input import SafeInputMixin
 from authsuite.models import OutboxMessage
 from authsuite.outbox import enqueue
@@ -60,6 +61,11 @@ class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
         OutboxMessage.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())
         for message_id in ids:
             enqueue.queue_delivery(message_id)
+        # Mail staff sent again (a sign-in link, a notice of what staff did) is on the
+        # record, with who asked and which rows: its recipients get a second message.
+        if ids or lost:
+            signals.outbox_retried.send(sender=OutboxMessage, request=request, by=request.user,
+                                        messages=ids, not_sent=lost)
         self.message_user(request, _("%(n)d messages queued.") % {"n": len(ids)})
         if lost:
             # A sign-in or reset link that failed for good has expired anyway and its secret

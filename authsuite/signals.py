@@ -7,6 +7,9 @@
     kwargs: ``request``, ``path``, ``reason`` (Django's reason string).
 ``permission_denied``: a request was refused with 403.
     kwargs: ``request``, ``path``.
+``outbox_retried``: staff queued undelivered mail again ("Retry delivery now").
+    kwargs: ``request``, ``by`` (the staff member), ``messages`` (the ids queued),
+    ``not_sent`` (how many of those chosen carried a link no longer kept, so not queued).
 """
 
 from django.dispatch import Signal
@@ -14,6 +17,7 @@ from django.dispatch import Signal
 rate_limited = Signal()
 csrf_failed = Signal()
 permission_denied = Signal()
+outbox_retried = Signal()
 
 
 def connect_model(signal: Signal, receiver, model, *, dispatch_uid: str) -> None:

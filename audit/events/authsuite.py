@@ -1,4 +1,5 @@
-"""Audit events of the core: rate limits, CSRF failures, permission denials.
+"""Audit events of the core: rate limits, CSRF failures, permission denials, mail queued
+again by staff.
 
 The path of a refused request is recorded as its URL pattern when it resolved (the
 ``<str:token>`` of a sign-in link stays a placeholder), and otherwise with every segment
@@ -25,3 +26,5 @@ declare("authsuite", s.csrf_failed, "authsuite.csrf_failed", outcome="denied", a
         extra=_csrf)
 declare("authsuite", s.permission_denied, "authsuite.permission_denied", outcome="denied",
         actor=None, extra=_path)
+declare("authsuite", s.outbox_retried, "authsuite.outbox.retried", actor="by",
+        data=("messages", "not_sent"))

@@ -370,7 +370,8 @@ def test_every_declared_signal_becomes_its_event(user, staff):
         "remaining": 9, "failures": 2, "trusted_id": 4, "passkey_id": 5, "name": "Key",
         "aaguid": "0" * 32, "ceremony": "authentication", "stored_count": 3,
         "received_count": 2, "purpose": "magic_link", "reset": True, "batch": (1, 2),
-        "removed": {"totp": 1, "passkey": 2}, "with_app": True,
+        "removed": {"totp": 1, "passkey": 2}, "with_app": True, "messages": [11, 12],
+        "not_sent": 1,
     }
     checked = 0
     for declaration in registry.declarations():

@@ -569,3 +569,30 @@ def test_staff_who_may_only_view_the_outbox_cannot_retry(db):
     browser.post(url, {"action": "retry_now", "_selected_action": [message.pk]})
     message.refresh_from_db()
     assert message.attempts < 5  # queued again (and tried at once: Celery is eager here)
+
+
+def test_mail_staff_queue_again_is_on_the_record(db, staff):
+    # Its recipients get a second message (a sign-in link, a notice): who asked, and for
+    # which rows, was nowhere.
+    from django.test import Client
+
+    from audit.models import Event
+    from tests.audit.support import data
+
+    failed = OutboxMessage.objects.create(template="accounts/email/verify", to="a@example.com",
+                                          status=OutboxMessage.Status.FAILED, attempts=5)
+    lost = OutboxMessage.objects.create(template="accounts/email/magic_link", to="b@example.com",
+                                        status=OutboxMessage.Status.FAILED, attempts=5,
+                                        secret_erased=True)
+    sent = OutboxMessage.objects.create(template="accounts/email/verify", to="c@example.com",
+                                        status=OutboxMessage.Status.SENT)
+    browser = Client()
+    browser.force_login(staff)
+    url = "/admin/authsuite/outboxmessage/"
+    browser.post(url, {"action": "retry_now", "index": "0",
+                       "_selected_action": [failed.pk, lost.pk, sent.pk]})
+    browser.post(url, {"action": "retry_now", "index": "0", "_selected_action": [sent.pk]})
+
+    (event,) = Event.objects.filter(action="authsuite.outbox.retried")
+    assert event.actor_id == str(staff.pk)
+    assert data(event) == {"messages": [failed.pk], "not_sent": 1}
