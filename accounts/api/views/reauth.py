@@ -49,4 +49,7 @@ class ReauthenticateLinkConfirmView(AccountsAPIView):
     @sensitive_variables("data")
     def post(self, request):
         data = self.valid(request)
-        return Response(magic_flows.reauthenticate_by_link(request._request, token=data["token"]))
+        magic_flows.reauthenticate_by_link(request._request, token=data["token"])
+        # The record as the API shows it, as after the password: the session's own copy
+        # holds bookkeeping (which factors were proven when) that is no client's business.
+        return Response(authrecord.record_public(request._request))
