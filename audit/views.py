@@ -256,7 +256,11 @@ class AlertPreferencesAPIView(SuiteAPIView):
         return Response(AlertPreferenceSerializer(alerts.preferences(request.user),
                                                   many=True).data)
 
-    @extend_schema(request=AlertChangeSerializer, responses=AlertPreferenceSerializer(many=True),
+    @extend_schema(request=AlertChangeSerializer, responses={
+                       200: AlertPreferenceSerializer(many=True),
+                       400: error("No alert rule in force has that name (`alert_unknown`), or "
+                                  "the alert is critical and cannot be turned off "
+                                  "(`alert_required`).")},
                    summary="Turn an optional alert on or off (recent authentication required)",
                    description="Errors: `alert_unknown` (no such rule), `alert_required` "
                                "(a critical alert cannot be turned off).")

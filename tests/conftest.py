@@ -106,6 +106,31 @@ def _on_commit_now(request, monkeypatch):
     )
 
 
+@pytest.fixture(autouse=True)
+def _answers_match_the_schema(request, monkeypatch):
+    """Every answer a test client gets from the JSON API is checked against the OpenAPI
+    schema the API serves (``tests.core.schema_conformance``): a status the operation does
+    not document, or a body its schema does not describe, fails the test at that request.
+
+    ``@pytest.mark.schema_unchecked`` leaves a test out: one that provokes on purpose an
+    answer no schema describes (DEBUG's own error page).
+    """
+    if request.node.get_closest_marker("schema_unchecked"):
+        return
+    from django.test.client import Client
+
+    from tests.core import schema_conformance
+
+    sent = Client.request
+
+    def checked(self, **kwargs):
+        response = sent(self, **kwargs)
+        schema_conformance.check(response)
+        return response
+
+    monkeypatch.setattr(Client, "request", checked)
+
+
 @pytest.fixture
 def no_inline_sealing(monkeypatch):
     """No audit chaining inside the test's requests. Without a worker, a request that records

@@ -36,9 +36,8 @@ _METHODS = {"get", "post", "put", "patch", "delete"}
 _WITH_BODY = {"post", "put", "patch", "delete"}
 # (status, description, methods it applies to)
 _RESPONSES = [
-    ("400", "Invalid or malformed input (`invalid`, `malformed_request`, or a flow's or a "
-            "field's own code, such as `email_mixed_script`); `fields` names the fields at "
-            "fault.", _WITH_BODY),
+    ("400", "Invalid or malformed input (`invalid`, `malformed_request`); `fields` names "
+            "the fields at fault.", _WITH_BODY),
     # authsuite.context.unreadable refuses these before any view, whatever the method.
     ("400", "A request that cannot be read (`malformed_request`): a Content-Type naming a "
             "charset other than UTF-8 (or that cannot be parsed), a Content-Length that is "
@@ -55,6 +54,9 @@ _RESPONSES = [
     ("415", "The body is not JSON (`unsupported_media_type`).", _WITH_BODY),
     ("429", "Too many attempts (`rate_limited`, or a flow's lockout code); retry after the "
             "`Retry-After` header's seconds.", _METHODS),
+    # authsuite.views.server_error and the API's exception handling: never a traceback.
+    ("500", "A failure of the server's own, a bug or a database gone (`server_error`); "
+            "nothing to correct in the request.", _METHODS),
 ]
 
 
@@ -185,11 +187,22 @@ def error_responses(result, generator, request, public):
             for status, response in responses.items():
                 if status[0] in "45" and "content" not in response:  # the view's own: error()
                     response["content"] = {"application/json": {"schema": ERROR_REF}}
+            if "404" in responses and any(p.get("in") == "path"
+                                          for p in operation.get("parameters", [])):
+                # An id the URLconf's converter refuses (too long to be a number) matches no
+                # route: authsuite.views.api_not_found answers it.
+                responses["404"]["description"] += (
+                    " An id that cannot be one (too many digits) is `not_found`.")
             for status, description, methods in _RESPONSES:
-                if method not in methods or status in responses:
+                if method not in methods:
                     continue
                 response = {"description": description,
                             "content": {"application/json": {"schema": ERROR_REF}}}
+                if status in responses:
+                    # The operation's own codes for a status every operation has (a flow's
+                    # 400, a lockout's 429): the common ones are answered there too.
+                    own = responses[status].get("description", "")
+                    response["description"] = f"{description} {own}".strip()
                 if status == "429":
                     # Every limit, lockout and back-off of the suite says how long it holds.
                     response["headers"] = {"Retry-After": {

@@ -26,6 +26,11 @@ from authsuite.views import render_confidential
 from mfa import devices, flows, policy, trust
 from mfa.errors import MFAError
 
+#: The account's login address is not verified yet: no factor is added to it.
+UNPROVEN_ADDRESS = ("Verify the account's email address first (`email_unverified`): no factor "
+                    "is added to an account whose address is unproven.")
+NOT_ENROLLED = "The account has no authenticator app (`mfa_not_enrolled`)."
+
 
 class CodeField(StringField):
     """A code is text: a JSON number is refused, not converted (a leading zero would be
@@ -175,7 +180,10 @@ class TOTPSetupView(ConfidentialAnswerMixin, MFAAPIView):
 
     permission_classes = [CanEnroll]
 
-    @extend_schema(request=None, responses=SetupSerializer,
+    @extend_schema(request=None, responses={
+                       200: SetupSerializer,
+                       400: error("An authenticator app is on already (`mfa_already_enrolled`)."),
+                       403: error(UNPROVEN_ADDRESS)},
                    summary="Start enrolling an authenticator app (returns the key and QR code)")
     def post(self, request):
         user = self.enrolling_user
@@ -189,7 +197,11 @@ class TOTPActivateView(ConfidentialAnswerMixin, MFAAPIView):
 
     permission_classes = [CanEnroll]
 
-    @extend_schema(request=CodeSerializer, responses=ActivatedSerializer,
+    @extend_schema(request=CodeSerializer, responses={
+                       200: ActivatedSerializer,
+                       400: error("The code is wrong (`mfa_code_invalid`), or no setup of this "
+                                  "session waits for it (`mfa_no_pending_setup`)."),
+                       403: error(UNPROVEN_ADDRESS)},
                    summary="Turn the app on with a valid code (returns recovery codes once)")
     @sensitive_variables("data", "codes", "body")
     def post(self, request):
@@ -211,7 +223,8 @@ class TOTPDeleteView(MFAAPIView):
 
     permission_classes = [IsRecentlyAuthenticated]
 
-    @extend_schema(responses={204: None}, summary="Remove the authenticator app")
+    @extend_schema(responses={204: None, 400: error(NOT_ENROLLED)},
+                   summary="Remove the authenticator app")
     def delete(self, request):
         flows.totp_remove(request._request, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -220,7 +233,14 @@ class TOTPDeleteView(MFAAPIView):
 class ChallengeView(MFAAPIView):
     """The second-factor stage of a sign-in, or a step-up for a signed-in user."""
 
-    @extend_schema(request=ChallengeSerializer, responses={200: CHALLENGE_RESULT, 409: error(
+    @extend_schema(request=ChallengeSerializer, responses={
+                       200: CHALLENGE_RESULT,
+                       400: error("The code is wrong (`mfa_code_invalid`), or a code after a "
+                                  "passkey sign-in without user verification, one kind of "
+                                  "factor twice (`mfa_not_second_factor`)."),
+                       429: error("Too many wrong codes: wait (`mfa_throttled`), or the second "
+                                  "factor is locked for a while (`mfa_locked`)."),
+                       409: error(
                        "No sign-in is waiting for a second factor (`no_login_pending`).")},
                    summary="Pass the second-factor stage of a sign-in (or step up)",
                    description="During a sign-in: its next step (or `authenticated`). For a "
@@ -252,7 +272,7 @@ class RecoveryCodesView(ConfidentialAnswerMixin, MFAAPIView):
         recovery = devices.recovery_set(request.user)
         return Response({"remaining": recovery.remaining() if recovery else 0})
 
-    @extend_schema(request=None, responses=CodesSerializer,
+    @extend_schema(request=None, responses={200: CodesSerializer, 400: error(NOT_ENROLLED)},
                    summary="Replace the recovery codes (returns the new ones once)")
     @sensitive_variables("codes")
     def post(self, request):

@@ -30,6 +30,17 @@ from passkeys.models import Passkey
 
 NO_SECOND_FACTOR_PENDING = error("No sign-in is waiting for a second factor (`no_login_pending`).")
 NO_SUCH_PASSKEY = error("No such passkey (`passkey_not_found`).")
+# The refusals of a ceremony's verification, by the ceremony.
+VERIFY_FAILED = ("The credential does not verify (`passkey_invalid`), or no ceremony of this "
+                 "session waits for it (`passkey_challenge_missing`).")
+ASSERTION_FAILED = (f"{VERIFY_FAILED} The passkey is not one the site knows "
+                    "(`passkey_unknown_credential`), or it is disabled as cloned "
+                    "(`passkey_cloned`).")
+FULL = "The account has as many passkeys as it may (`passkey_limit`)."
+UNPROVEN_ADDRESS = error("Verify the account's email address first (`email_unverified`): no "
+                         "passkey is added to an account whose address is unproven.")
+SIGNUP_OFF = error("Passkey-only sign-up is turned off (`passkey_signup_disabled`).")
+SIGNUP_TOKEN = "The sign-up link's token is unknown, used or expired (`token_invalid`)."
 
 
 @extend_schema_field({"oneOf": [
@@ -101,7 +112,8 @@ class RegisterOptionsView(PasskeyAPIView):
 
     permission_classes = [IsRecentlyAuthenticated]
 
-    @extend_schema(request=None, responses={200: dict},
+    @extend_schema(request=None,
+                   responses={200: dict, 400: error(FULL), 403: UNPROVEN_ADDRESS},
                    summary="Options for navigator.credentials.create() (JSON form)")
     def post(self, request):
         return Response(flows.register_options(request._request, user=request.user))
@@ -113,7 +125,11 @@ class RegisterView(PasskeyAPIView):
 
     permission_classes = [IsRecentlyAuthenticated]
 
-    @extend_schema(request=CredentialSerializer, responses={201: PasskeySerializer},
+    @extend_schema(request=CredentialSerializer, responses={
+                       201: PasskeySerializer,
+                       400: error(f"{VERIFY_FAILED} The passkey is registered already "
+                                  f"(`passkey_duplicate`). {FULL}"),
+                       403: UNPROVEN_ADDRESS},
                    summary="Register the created credential")
     def post(self, request):
         data = self.data(request)
@@ -137,7 +153,8 @@ class LoginView(PasskeyAPIView):
     and phishing-resistant. Errors: passkey_invalid, passkey_challenge_missing,
     passkey_unknown_credential, passkey_cloned."""
 
-    @extend_schema(request=CredentialSerializer, responses={200: dict},
+    @extend_schema(request=CredentialSerializer,
+                   responses={200: dict, 400: error(ASSERTION_FAILED)},
                    summary="Sign in with a passkey")
     def post(self, request):
         data = self.data(request)
@@ -160,7 +177,10 @@ class SecondFactorOptionsView(PasskeyAPIView):
 class SecondFactorView(PasskeyAPIView):
     """Pass the pending sign-in's second-factor stage with a passkey."""
 
-    @extend_schema(request=CredentialSerializer, responses={200: dict, 409: NO_SECOND_FACTOR_PENDING},
+    @extend_schema(request=CredentialSerializer, responses={
+                       200: dict, 409: NO_SECOND_FACTOR_PENDING,
+                       400: error(f"{ASSERTION_FAILED} A passkey that would not make the "
+                                  "sign-in multi-factor (`passkey_not_second_factor`).")},
                    summary="Pass the second-factor stage with a passkey")
     def post(self, request):
         data = self.data(request)
@@ -184,7 +204,8 @@ class ReauthView(PasskeyAPIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=CredentialSerializer, responses={200: dict},
+    @extend_schema(request=CredentialSerializer,
+                   responses={200: dict, 400: error(ASSERTION_FAILED)},
                    summary="Confirm your identity with a passkey (sudo mode)")
     def post(self, request):
         data = self.data(request)
@@ -227,7 +248,9 @@ class PasskeyDetailView(PasskeyAPIView):
                                        name=data["name"])
         return Response(PasskeySerializer(passkey).data)
 
-    @extend_schema(responses={204: None, 404: NO_SUCH_PASSKEY}, summary="Remove a passkey")
+    @extend_schema(responses={204: None, 404: NO_SUCH_PASSKEY, 400: error(
+                       "The last way to sign in cannot be removed (`passkey_last_credential`).")},
+                   summary="Remove a passkey")
     def delete(self, request, pk: int):
         if pk > 2**63 - 1:
             raise FlowError(PasskeyError.NOT_FOUND, "No such passkey.", status=404)
@@ -252,7 +275,10 @@ class SignupRequestView(PasskeyAPIView):
     """Passkey-only sign-up, step one: the address; a link is mailed (same answer whether or
     not the address has an account)."""
 
-    @extend_schema(request=SignupRequestSerializer, responses={202: dict},
+    @extend_schema(request=SignupRequestSerializer, responses={
+                       202: dict, 403: SIGNUP_OFF,
+                       400: error("The address's domain mixes scripts so that it could pass for "
+                                  "another (`email_mixed_script`).")},
                    summary="Start a passkey-only sign-up (a link is mailed)")
     def post(self, request):
         from passkeys import signup
@@ -266,7 +292,8 @@ class SignupRequestView(PasskeyAPIView):
 class SignupOptionsView(PasskeyAPIView):
     """Passkey-only sign-up, step two: creation options for the token from the mailed link."""
 
-    @extend_schema(request=SignupTokenSerializer, responses={200: dict},
+    @extend_schema(request=SignupTokenSerializer,
+                   responses={200: dict, 400: error(SIGNUP_TOKEN), 403: SIGNUP_OFF},
                    summary="Creation options for the sign-up link's passkey")
     @sensitive_variables("data")
     def post(self, request):
@@ -280,7 +307,10 @@ class SignupCompleteView(PasskeyAPIView):
     """Passkey-only sign-up, step three: store the passkey, verify the address, activate the
     account and sign in."""
 
-    @extend_schema(request=SignupCompleteSerializer, responses={200: dict},
+    @extend_schema(request=SignupCompleteSerializer, responses={
+                       200: dict, 403: SIGNUP_OFF,
+                       400: error(f"{SIGNUP_TOKEN} {VERIFY_FAILED} The passkey is registered "
+                                  "already (`passkey_duplicate`).")},
                    summary="Create the passkey, activate the account and sign in")
     @sensitive_variables("data")
     def post(self, request):

@@ -142,6 +142,8 @@ def test_api_reauthentication_by_link(client, passwordless, clock):
 
     assert record.status_code == 200
     assert record.json()["amr"] == ["email"]
+    # The record as the password's reauthentication answers it, no bookkeeping of the session's.
+    assert set(record.json()) == {"auth_time", "amr", "acr"}
     assert api_get(client, "session/").json()["auth"]["auth_time"] == record.json()["auth_time"]
     again = api_post(client, "reauthenticate/link/confirm/", {"token": token})
     assert error_code(again) == "token_invalid"

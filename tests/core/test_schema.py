@@ -42,7 +42,8 @@ def test_every_operation_documents_its_error_responses(schema):
     assert len(operations) > 40
     for path, method, operation in operations:
         responses = operation["responses"]
-        expected = {"400", "403", "406", "429"} | ({"413", "415"} if method != "get" else set())
+        expected = {"400", "403", "406", "429", "500"} | ({"413", "415"} if method != "get"
+                                                          else set())
         assert expected <= set(responses), (path, method)
         for status in expected:
             content = responses[status]["content"]["application/json"]["schema"]
@@ -93,6 +94,31 @@ def test_operations_document_their_own_errors_in_the_envelope(schema, path, meth
     assert f"`{code}`" in response["description"]
     assert response["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"}
+
+
+@pytest.mark.parametrize("path, method, status, codes", [
+    ("/api/auth/v1/login/", "post", "400", ["invalid", "malformed_request",
+                                            "invalid_credentials"]),
+    ("/api/auth/v1/login/", "post", "403", ["csrf_failed", "password_blocked"]),
+    ("/api/auth/v1/login/", "post", "429", ["rate_limited", "account_locked"]),
+    # The view's own 400 used to stand instead of the common one.
+    ("/api/auth/v1/emails/", "post", "400", ["malformed_request", "email_already_added",
+                                             "email_mixed_script"]),
+    ("/api/auth/v1/mfa/challenge/", "post", "429", ["rate_limited", "mfa_throttled",
+                                                    "mfa_locked"]),
+    ("/api/auth/v1/passkeys/{id}/", "delete", "404", ["passkey_not_found", "not_found"]),
+    ("/api/auth/v1/session/", "get", "500", ["server_error"]),
+])
+def test_an_operations_own_codes_come_with_the_common_ones(schema, path, method, status, codes):
+    """A view that names its flows' codes for a status every operation has (400, 403, 429)
+    adds them to the common codes of that status: it does not replace them."""
+    response = schema["paths"][path][method]["responses"][status]
+    for code in codes:
+        assert f"`{code}`" in response["description"], (path, method, status, code)
+    assert response["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"}
+    if status == "429":
+        assert response["headers"]["Retry-After"]["required"] is True
 
 
 def test_every_operation_on_one_object_documents_its_404(schema):

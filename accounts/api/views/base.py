@@ -23,6 +23,21 @@ CHECK_UNAVAILABLE = error(
     "(`password_check_unavailable`; `fields` names the field): the same password may be "
     "accepted in a moment.")
 
+# The codes an operation answers besides the common ones, by the check that gives them. Each
+# operation names its own in its responses (``error()``): the schema merges them with the
+# common codes of the same status.
+TOKEN_INVALID = "The link's token is unknown, used or expired (`token_invalid`)."
+PASSWORD_REFUSED = ("The new password is one the password policy refuses (`password_invalid`; "
+                    "`message` says why, `fields` names the field).")
+NEW_ADDRESS = ("The address's domain mixes scripts so that it could pass for another "
+               "(`email_mixed_script`).")
+#: The lockout of a password check (the sign-in's, the current password's).
+PASSWORD_PAUSED = error("The account's password is paused after too many failed attempts "
+                        "in a row (`password_blocked`): sign in another way, or reset it.")
+LOCKED = error("The account is locked for a while after failed attempts (`account_locked`; "
+               "`Retry-After` says for how long).")
+LINKS_OFF = "Emailed sign-in links are turned off (`magic_link_disabled`)."
+
 
 def _from_flow(error: FlowError) -> APIError:
     return api_error(

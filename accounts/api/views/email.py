@@ -9,7 +9,15 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api import serializers as s
-from accounts.api.views.base import AccountsAPIView, IsRecentlyAuthenticated, _detail
+from accounts.api.views.base import (
+    LOCKED,
+    NEW_ADDRESS,
+    PASSWORD_PAUSED,
+    TOKEN_INVALID,
+    AccountsAPIView,
+    IsRecentlyAuthenticated,
+    _detail,
+)
 from accounts.errors import AccountsError, FlowError
 from accounts.flows import email as email_flows
 from accounts.models import EmailAddress
@@ -20,8 +28,18 @@ class EmailVerifyView(AccountsAPIView):
     input_serializer = s.EmailVerifySerializer
 
     @extend_schema(request=s.EmailVerifySerializer,
-                   responses={200: s.DetailSerializer, 409: error(
-                       "Another account holds this address (`email_in_use`).")},
+                   responses={200: s.DetailSerializer,
+                              400: error(f"{TOKEN_INVALID} Not signed in as the account: its "
+                                         "password is missing (`password_required`) or wrong "
+                                         "(`invalid_credentials`; `password_incorrect` for an "
+                                         "account without a login address, whose password "
+                                         "is checked as a reauthentication's)."),
+                              403: error("An address other than the login address of an "
+                                         "account without a password, from a browser not "
+                                         "signed in as it (`sign_in_required`). "
+                                         + PASSWORD_PAUSED.description),
+                              409: error("Another account holds this address (`email_in_use`)."),
+                              429: LOCKED},
                    summary="Verify an email address with the token from its link (and the "
                            "account's password, unless signed in as the account)")
     @sensitive_variables("data")
@@ -46,7 +64,8 @@ class EmailListView(AccountsAPIView):
                        400: error("The address is this account's already, in any spelling "
                                   "(`email_already_added`; nothing is sent and no attempt of "
                                   "the rate limit is counted), the list is full "
-                                  "(`email_limit`), or the address is not one (`invalid`).")},
+                                  "(`email_limit`), or the address is not one (`invalid`). "
+                                  + NEW_ADDRESS)},
                    summary="Add an address (a verification link is sent)",
                    description="An address another account holds is answered like any "
                                "other (202): its owner is told, and this account gets an "
@@ -60,7 +79,10 @@ class EmailListView(AccountsAPIView):
 class EmailDetailView(AccountsAPIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={204: None, 404: error("No such address (`email_not_found`).")},
+    @extend_schema(responses={204: None,
+                              400: error("The login address cannot be removed "
+                                         "(`email_primary`)."),
+                              404: error("No such address (`email_not_found`).")},
                    summary="Remove an address")
     def delete(self, request, pk: int):
         email_flows.email_remove(request._request, user=request.user, address_id=pk)
@@ -72,6 +94,7 @@ class EmailPrimaryView(AccountsAPIView):
 
     @extend_schema(request=None,
                    responses={200: s.DetailSerializer,
+                              400: error("The address is not verified (`email_unverified`)."),
                               404: error("No such address (`email_not_found`)."),
                               409: error("Another account holds this address (`email_in_use`).")},
                    summary="Make a verified address the sign-in address")

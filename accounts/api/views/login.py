@@ -10,10 +10,19 @@ from rest_framework.response import Response
 
 from accounts import authrecord, pipeline
 from accounts.api import serializers as s
-from accounts.api.views.base import AccountsAPIView, _detail, _login_response
+from accounts.api.views.base import (
+    LINKS_OFF,
+    LOCKED,
+    PASSWORD_PAUSED,
+    TOKEN_INVALID,
+    AccountsAPIView,
+    _detail,
+    _login_response,
+)
 from accounts.flows import login as login_flows
 from accounts.flows import magic_link as magic_flows
 from accounts.users import user_email, user_name
+from authsuite.api.schema import error
 
 
 class CsrfView(AccountsAPIView):
@@ -44,7 +53,11 @@ class SessionStateView(AccountsAPIView):
 class LoginView(AccountsAPIView):
     input_serializer = s.LoginSerializer
 
-    @extend_schema(request=s.LoginSerializer, responses=s.LoginResultSerializer,
+    @extend_schema(request=s.LoginSerializer, responses={
+                       200: s.LoginResultSerializer,
+                       400: error("The address or the password is wrong "
+                                  "(`invalid_credentials`; the same either way)."),
+                       403: PASSWORD_PAUSED, 429: LOCKED},
                    summary="Sign in with email and password")
     @sensitive_variables("data")
     def post(self, request):
@@ -66,7 +79,8 @@ class LogoutView(AccountsAPIView):
 class MagicLinkRequestView(AccountsAPIView):
     input_serializer = s.EmailSerializer
 
-    @extend_schema(request=s.EmailSerializer, responses={202: s.DetailSerializer},
+    @extend_schema(request=s.EmailSerializer,
+                   responses={202: s.DetailSerializer, 403: error(LINKS_OFF)},
                    summary="Email a sign-in link (same answer whether or not the account exists)")
     def post(self, request):
         data = self.valid(request)
@@ -77,7 +91,9 @@ class MagicLinkRequestView(AccountsAPIView):
 class MagicLinkConfirmView(AccountsAPIView):
     input_serializer = s.TokenSerializer
 
-    @extend_schema(request=s.TokenSerializer, responses=s.LoginResultSerializer,
+    @extend_schema(request=s.TokenSerializer,
+                   responses={200: s.LoginResultSerializer, 400: error(TOKEN_INVALID),
+                              403: error(LINKS_OFF)},
                    summary="Sign in with the token from a magic link")
     @sensitive_variables("data")
     def post(self, request):

@@ -10,6 +10,10 @@ from accounts import pipeline
 from accounts.api import serializers as s
 from accounts.api.views.base import (
     CHECK_UNAVAILABLE,
+    LOCKED,
+    PASSWORD_PAUSED,
+    PASSWORD_REFUSED,
+    TOKEN_INVALID,
     AccountsAPIView,
     IsRecentlyAuthenticated,
     _detail,
@@ -25,7 +29,11 @@ class PasswordChangeView(AccountsAPIView):
     input_serializer = s.PasswordChangeSerializer
 
     @extend_schema(request=s.PasswordChangeSerializer,
-                   responses={200: s.DetailSerializer, 503: CHECK_UNAVAILABLE},
+                   responses={200: s.DetailSerializer,
+                              400: error("The current password is missing "
+                                         "(`password_required`) or wrong (`password_incorrect`). "
+                                         + PASSWORD_REFUSED),
+                              403: PASSWORD_PAUSED, 429: LOCKED, 503: CHECK_UNAVAILABLE},
                    summary="Change the password (ends every other session)")
     @sensitive_variables("data")
     def post(self, request):
@@ -52,7 +60,9 @@ class PasswordResetConfirmView(AccountsAPIView):
     input_serializer = s.ResetConfirmSerializer
 
     @extend_schema(request=s.ResetConfirmSerializer,
-                   responses={200: s.DetailSerializer, 503: CHECK_UNAVAILABLE},
+                   responses={200: s.DetailSerializer,
+                              400: error(f"{TOKEN_INVALID} {PASSWORD_REFUSED}"),
+                              503: CHECK_UNAVAILABLE},
                    summary="Set a new password with a reset token (does not sign in)")
     @sensitive_variables("data")
     def post(self, request):
@@ -67,7 +77,8 @@ class PasswordRequiredView(AccountsAPIView):
     input_serializer = s.NewPasswordSerializer
 
     @extend_schema(request=s.NewPasswordSerializer,
-                   responses={200: s.LoginResultSerializer, 409: error(
+                   responses={200: s.LoginResultSerializer, 400: error(PASSWORD_REFUSED),
+                              409: error(
                        "No sign-in is waiting for this step (`no_login_pending`)."),
                        503: CHECK_UNAVAILABLE},
                    summary="Login stage: choose the new password staff asked for")

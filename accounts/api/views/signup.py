@@ -8,15 +8,24 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from accounts.api import serializers as s
-from accounts.api.views.base import CHECK_UNAVAILABLE, AccountsAPIView
+from accounts.api.views.base import (
+    CHECK_UNAVAILABLE,
+    NEW_ADDRESS,
+    PASSWORD_REFUSED,
+    AccountsAPIView,
+)
 from accounts.flows.signup import signup
+from authsuite.api.schema import error
 
 
 class SignupView(AccountsAPIView):
     input_serializer = s.SignupSerializer
 
-    @extend_schema(request=s.SignupSerializer, responses={201: s.LoginResultSerializer,
-                                                               503: CHECK_UNAVAILABLE},
+    @extend_schema(request=s.SignupSerializer, responses={
+                       201: s.LoginResultSerializer,
+                       400: error(f"{NEW_ADDRESS} {PASSWORD_REFUSED}"),
+                       403: error("Sign-up is closed (`signup_closed`)."),
+                       503: CHECK_UNAVAILABLE},
                    summary="Create an account")
     @sensitive_variables("data")
     def post(self, request):
