@@ -14,7 +14,6 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
@@ -28,7 +27,7 @@ from audit.errors import AuditError
 from audit.forms import AlertPreferencesForm
 from audit.models import Event
 from audit.paging import keyset
-from authsuite.api.schema import error
+from authsuite.api.schema import error, extend_schema
 from authsuite.api.views import SuiteAPIView, api_error
 from authsuite.useragent import device_label
 from authsuite.views import PageMethodsMixin

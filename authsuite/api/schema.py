@@ -25,6 +25,7 @@ from django.core.signals import setting_changed
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import extend_schema as spectacular_extend_schema
 from rest_framework import serializers
 
 from authsuite.api.errors import CoreError
@@ -210,3 +211,27 @@ def error_responses(result, generator, request, public):
                         "description": "Seconds to wait before trying again."}}
                 responses[status] = response
     return result
+
+
+def extend_schema(**kwargs):
+    """drf-spectacular's ``extend_schema``, built on :class:`SuiteAutoSchema` for a view's
+    method whatever the project's ``REST_FRAMEWORK`` names as ``DEFAULT_SCHEMA_CLASS``.
+
+    drf-spectacular bases a method's annotation on that setting as it stands when the
+    module is imported: DRF's own ``AutoSchema`` in a project that names none (the suite
+    asks for no ``REST_FRAMEWORK`` entry), which fails the whole document (a 500). A
+    method already annotated (stacked decorators) keeps building on its annotation."""
+    decorate = spectacular_extend_schema(**kwargs)
+
+    def decorator(f):
+        based = (inspect.isclass(f) or hasattr(f, "schema")
+                 or "schema" in getattr(f, "kwargs", {}))
+        if based:
+            return decorate(f)
+        f.schema = SuiteAutoSchema  # the base drf-spectacular looks for first
+        try:
+            return decorate(f)
+        finally:
+            del f.schema
+
+    return decorator

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -19,7 +19,7 @@ from accounts.api.serializers import (
 )
 from accounts.api.views.base import IsRecentlyAuthenticated, _from_flow
 from accounts.errors import FlowError
-from authsuite.api.schema import error
+from authsuite.api.schema import error, extend_schema
 from authsuite.api.views import SuiteAPIView
 from authsuite.text import control_characters_message, has_control_characters
 from authsuite.views import render_confidential

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -21,7 +21,7 @@ from accounts.api.serializers import (
 from accounts.api.views.base import IsRecentlyAuthenticated, _from_flow
 from accounts.app_settings import app_settings as accounts_settings
 from accounts.errors import FlowError
-from authsuite.api.schema import error
+from authsuite.api.schema import error, extend_schema
 from authsuite.api.views import SuiteAPIView
 from authsuite.urls_util import safe_next
 from passkeys import flows

@@ -110,3 +110,37 @@ def test_nan_and_infinity_are_malformed_whatever_strict_json_says(client, monkey
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_request"
+
+
+
+SERVED = """
+import django, json
+django.setup()
+from django.test import Client
+client = Client()
+schema = client.get("/api/auth/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+docs = client.get("/api/auth/v1/docs/")
+print(json.dumps({"schema": schema.status_code, "docs": docs.status_code,
+                  "paths": sorted(json.loads(schema.content)["paths"])
+                  if schema.status_code == 200 else []}))
+"""
+
+
+def test_the_schema_and_its_docs_are_served_in_a_project_naming_no_schema_class():
+    # drf-spectacular annotates views on REST_FRAMEWORK's DEFAULT_SCHEMA_CLASS as it stands
+    # when their modules are imported; a project naming none (DRF's own AutoSchema then)
+    # had the document fail (a 500). A process of its own: imported under those settings.
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings_no_rest_framework"}
+    done = subprocess.run([sys.executable, "-c", SERVED], env=env, capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (served["schema"], served["docs"]) == (200, 200)
+    assert API + "login/" in served["paths"] and API + "sessions/" in served["paths"]
+    assert not {API + "schema/", API + "docs/"} & set(served["paths"])

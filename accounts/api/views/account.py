@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api.views.base import AccountsAPIView, IsRecentlyAuthenticated
 from accounts.flows import account as account_flows
+from authsuite.api.schema import extend_schema
 
 
 class AccountExportView(AccountsAPIView):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -21,7 +20,7 @@ from accounts.api.views.base import (
 from accounts.errors import AccountsError, FlowError
 from accounts.flows import email as email_flows
 from accounts.models import EmailAddress
-from authsuite.api.schema import error
+from authsuite.api.schema import error, extend_schema
 
 
 class EmailVerifyView(AccountsAPIView):

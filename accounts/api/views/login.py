@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.middleware.csrf import get_token
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -22,7 +21,7 @@ from accounts.api.views.base import (
 from accounts.flows import login as login_flows
 from accounts.flows import magic_link as magic_flows
 from accounts.users import user_email, user_name
-from authsuite.api.schema import error
+from authsuite.api.schema import error, extend_schema
 
 
 class CsrfView(AccountsAPIView):

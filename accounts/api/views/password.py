@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
 
 from accounts import pipeline
@@ -21,7 +20,7 @@ from accounts.api.views.base import (
 )
 from accounts.errors import AccountsError, FlowError
 from accounts.flows import password as password_flows
-from authsuite.api.schema import error
+from authsuite.api.schema import error, extend_schema
 
 
 class PasswordChangeView(AccountsAPIView):

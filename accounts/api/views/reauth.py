@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -19,7 +18,7 @@ from accounts.api.views.base import (
 )
 from accounts.flows import login as login_flows
 from accounts.flows import magic_link as magic_flows
-from authsuite.api.schema import error
+from authsuite.api.schema import error, extend_schema
 
 
 class ReauthenticateView(AccountsAPIView):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -12,7 +11,7 @@ from accounts.api import serializers as s
 from accounts.api.views.base import AccountsAPIView, IsRecentlyAuthenticated, _detail
 from accounts.errors import AccountsError, FlowError
 from accounts.flows import login as login_flows
-from authsuite.api.schema import error
+from authsuite.api.schema import error, extend_schema
 
 
 class SessionListView(AccountsAPIView):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
@@ -15,7 +14,7 @@ from accounts.api.views.base import (
     AccountsAPIView,
 )
 from accounts.flows.signup import signup
-from authsuite.api.schema import error
+from authsuite.api.schema import error, extend_schema
 
 
 class SignupView(AccountsAPIView):
