@@ -122,5 +122,9 @@ def _has_body(request) -> bool:
 def api_error(code: str, message: str, *, status: int = 400, field: str | None = None,
               messages: list[str] | None = None, retry_after: int | None = None) -> APIError:
     fields = {field: messages or [message]} if field else None
-    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    # Every 429 says when to try again, "0" included (no wait configured); the schema
+    # documents the header as always sent with it. Other statuses only with a wait to say.
+    if status == 429:
+        retry_after = 1 if retry_after is None else max(int(retry_after), 0)
+    headers = ({"Retry-After": str(retry_after)} if retry_after or status == 429 else None)
     return APIError(message, code, status_code=status, fields=fields, headers=headers)

@@ -270,6 +270,18 @@ def test_the_lock_over_the_api(settings, client, user, password, enrolled, clock
     assert len(mail.outbox) == 1
 
 
+def test_the_lock_says_when_to_retry_without_a_back_off(settings, client, user, password,
+                                                       enrolled, clock):
+    # THROTTLE_FACTOR 0 (no back-off): the lock's 429 came without Retry-After, which every
+    # 429 of the API sends (and the schema promises); "0" says to start again at once.
+    settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 0
+    settings.AUTHSUITE_MFA_CHALLENGE_MAX_FAILURES = 1
+    api_post(client, "login/", {"email": user.email, "password": password})
+    response = api_post(client, "mfa/challenge/", {"code": wrong_code(enrolled[0], clock)})
+    assert response.status_code == 429 and error_code(response) == "mfa_locked"
+    assert response["Retry-After"] == "0"
+
+
 def test_the_device_backs_off_after_a_wrong_code(pending, settings, enrolled, clock, wait):
     settings.AUTHSUITE_MFA_THROTTLE_FACTOR = 10
     pending.post(CHALLENGE, {"code": wrong_code(enrolled[0], clock)})
