@@ -37,8 +37,9 @@ class OutboxMessageAdmin(SafeInputMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         # A row deleted is a mail that never goes, unrecorded: the notice telling someone
         # what staff just did to their account (sessions ended, two-step verification
-        # reset), their new sign-in link. An account deleted keeps its rows (set aside):
-        # deleting it asks nothing of this.
+        # reset), their new sign-in link. Deleting an account asks nothing of this: its rows
+        # are set aside (SET_NULL), and its delivered mail erased by the accounts app's
+        # own receiver (``accounts.flows.account.account_forget``), not by staff here.
         return False
 
     def has_retry_permission(self, request) -> bool:

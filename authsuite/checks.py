@@ -175,8 +175,10 @@ LOCMEM_CACHE = "django.core.cache.backends.locmem.LocMemCache"
 def check_caches(app_configs=None, **kwargs):
     """The cache of the rate limits (``RATELIMIT_USE_CACHE``, ``default`` unless set) and
     the default one, which makes a passkey challenge single use (``cache.add``)."""
+    from authsuite.ratelimit import cache_alias
+
     errors = []
-    counters = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    counters = cache_alias()
     for alias in dict.fromkeys([counters, "default"]):
         backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
         if backend == DUMMY_CACHE:
@@ -203,7 +205,9 @@ def check_caches(app_configs=None, **kwargs):
 def check_caches_shared(app_configs=None, **kwargs):
     """The local-memory cache is each process's own: behind gunicorn's N workers, every
     worker counts its own attempts, and the limits are N times what they say."""
-    counters = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    from authsuite.ratelimit import cache_alias
+
+    counters = cache_alias()
     backend = settings.CACHES.get(counters, {}).get("BACKEND", "")
     if settings.DEBUG or backend != LOCMEM_CACHE:
         return []

@@ -61,7 +61,7 @@ def check(
         # then lets every attempt through (RATELIMIT_FAIL_OPEN) or refuses every one, and
         # says nothing. Either way the limits no longer work as configured.
         logger.warning("ratelimit: the cache %r could not count an attempt of %s:%s; "
-                       "attempts are %s until it can", _cache_alias(), group, scope,
+                       "attempts are %s until it can", cache_alias(), group, scope,
                        "allowed" if usage is None else "refused")
     if increment and usage is not None and usage["count"] > 1:
         _keep_window(group=f"{group}:{scope}", rate=rate, key=_opaque(value),
@@ -79,7 +79,8 @@ def check(
     return Decision(True, retry_after)
 
 
-def _cache_alias() -> str:
+def cache_alias() -> str:
+    """The cache django-ratelimit counts in (``RATELIMIT_USE_CACHE``, ``default`` unless set)."""
     return getattr(settings, "RATELIMIT_USE_CACHE", "default")
 
 
@@ -99,7 +100,7 @@ def _keep_window(*, group: str, rate: str, key: str, time_left: int) -> None:
     Left so, the count of an hour's window ("20/h") would be forgotten five minutes after
     its last attempt, and the limit be twenty attempts every five minutes. Redis, memcached
     and the local-memory cache keep the counter's expiry themselves."""
-    cache = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+    cache = caches[cache_alias()]
     if type(cache).incr is not BaseCache.incr:
         return
     _limit, period = _split_rate(rate)
@@ -122,7 +123,7 @@ def reset(*, group: str, rate: str | None, scope: str, value: str) -> bool:
     cache_key = _make_cache_key(f"{group}:{scope}", _get_window(key, period), rate, key, ALL)
     # django-ratelimit refuses an attempt once the count, that attempt included, passes the
     # limit: the count stored reaching it is what refuses the next.
-    return _take(getattr(settings, "RATELIMIT_USE_CACHE", "default"), cache_key) >= limit
+    return _take(cache_alias(), cache_key) >= limit
 
 
 def _take(alias: str, cache_key: str) -> int:

@@ -83,7 +83,6 @@ def authsuite_duration(seconds) -> str:
     return ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
 
 
-
 @register.simple_tag
 def authsuite_username_field(address) -> str:
     """A hidden username field naming the account (by its address) a password form is for:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers, status
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -129,7 +129,8 @@ class CanEnroll(BasePermission):
         return view.enrolling_user is not None
 
 
-@method_decorator([never_cache, sensitive_post_parameters()], name="dispatch")
+# Posted form fields are hidden from error reports by SuiteAPIView itself.
+@method_decorator(never_cache, name="dispatch")
 class MFAAPIView(SuiteAPIView):
     """Base of the MFA endpoints: flow errors leave in the suite's envelope."""
 

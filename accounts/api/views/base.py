@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.debug import sensitive_variables
 from rest_framework import status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -75,7 +75,8 @@ class IsRecentlyAuthenticated(BasePermission):
         return True
 
 
-@method_decorator([never_cache, sensitive_post_parameters()], name="dispatch")
+# Posted form fields are hidden from error reports by SuiteAPIView itself.
+@method_decorator(never_cache, name="dispatch")
 class AccountsAPIView(SuiteAPIView):
     flow_errors = {FlowError: _from_flow}
     input_serializer: type | None = None
