@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema_field
@@ -242,7 +243,7 @@ class PasskeyDetailView(PasskeyAPIView):
                    summary="Rename a passkey")
     def patch(self, request, pk: int):
         if pk > 2**63 - 1 or not Passkey.objects.filter(user=request.user, pk=pk).exists():
-            raise FlowError(PasskeyError.NOT_FOUND, "No such passkey.", status=404)
+            raise FlowError(PasskeyError.NOT_FOUND, _("No such passkey."), status=404)
         data = self.data(request, RenameSerializer)
         passkey = flows.passkey_rename(request._request, user=request.user, passkey_id=pk,
                                        name=data["name"])
@@ -253,7 +254,7 @@ class PasskeyDetailView(PasskeyAPIView):
                    summary="Remove a passkey")
     def delete(self, request, pk: int):
         if pk > 2**63 - 1:
-            raise FlowError(PasskeyError.NOT_FOUND, "No such passkey.", status=404)
+            raise FlowError(PasskeyError.NOT_FOUND, _("No such passkey."), status=404)
         flows.passkey_remove(request._request, user=request.user, passkey_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -285,7 +286,7 @@ class SignupRequestView(PasskeyAPIView):
 
         data = self.data(request, SignupRequestSerializer)
         signup.signup_request(request._request, email=data["email"], name=data["name"])
-        return Response({"detail": "Check your inbox for a link to create your passkey."},
+        return Response({"detail": _("Check your inbox for a link to create your passkey.")},
                         status=status.HTTP_202_ACCEPTED)
 
 

@@ -16,6 +16,7 @@ from accounts import authrecord
 from accounts.models import EmailAddress, UserSession
 from tests.conftest import STRONG_PASSWORD
 from tests.core.spa import App, frontend, mailed_token, refused, signed_in_app
+from tests.core.test_translations import catalogue, two_languages  # noqa: F401 - fixtures
 from tests.factories import UserFactory
 from tests.helpers import outbox_for
 from tests.mfa.support import Clock
@@ -450,3 +451,96 @@ def test_not_signed_in_step_up_forbidden_and_rate_limited_are_told_apart(user, l
     error = refused(response, 429, response.json()["error"]["code"])
     assert error["code"] in ("rate_limited", "account_locked")
     assert int(response["Retry-After"]) >= 0
+
+
+# --- the same codes in every language; the messages in the client's ------------------------
+
+
+def _messages(body) -> list[str]:
+    """The texts of an answer meant for a person: ``message``, ``detail``, field errors."""
+    found = []
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key in ("message", "detail") and isinstance(value, str):
+                found.append(value)
+            elif key == "fields":
+                found.extend(m for messages in value.values() for m in messages)
+            else:
+                found.extend(_messages(value))
+    elif isinstance(body, list):
+        for value in body:
+            found.extend(_messages(value))
+    return found
+
+
+def _answers_in(language: str, user, enrolled, move) -> list:
+    """The answers a front end gets along its journeys, asking in ``language``."""
+    app = App(HTTP_ACCEPT_LANGUAGE=language)
+    answers = [app.post("logout/")]  # no CSRF token yet
+    app.csrf()
+    answers += [
+        app.post("login/", {"email": user.email, "password": "not the password"}),
+        app.post("magic-link/", {"email": user.email}),
+        app.post("password/reset/", {"email": user.email}),
+        app.post("magic-link/confirm/", {"token": "unknown"}),
+        app.post("password/reset/confirm/", {"token": "unknown", "new_password": NEW_PASSWORD}),
+        app.post("email/verify/", {"token": "unknown"}),
+        app.post("signup/", {"email": f"new-{language}@example.com",
+                             "password": STRONG_PASSWORD}),
+        app.post("password/required/", {"new_password": NEW_PASSWORD}),
+        app.post("login/", {"email": enrolled.email, "password": STRONG_PASSWORD}),  # pending
+    ]
+    app = App(HTTP_ACCEPT_LANGUAGE=language)
+    app.csrf()
+    app.post("login/", {"email": user.email, "password": STRONG_PASSWORD})
+    app.csrf()
+    answers += [
+        app.post("emails/", {"email": f"more-{language}@example.com"}),
+        app.post("emails/999999/resend/"),
+        app.delete("sessions/999999/"),
+        app.delete("mfa/trusted-browsers/999999/"),
+        app.patch("passkeys/999999/", {"name": "Phone"}),
+        app.post("sessions/end-others/"),
+        app.post("password/change/", {"current_password": STRONG_PASSWORD,
+                                      "new_password": NEW_PASSWORD}),
+    ]
+    move()
+    answers.append(app.post("account/close/"))
+    from tests.mfa.support import enroll
+
+    enroll(user)
+    app.post("reauthenticate/", {"password": NEW_PASSWORD})
+    answers.append(app.post("account/close/"))  # the second factor is due too
+    return answers
+
+
+@pytest.mark.usefixtures("two_languages")
+def test_api_messages_are_in_the_clients_language_and_codes_in_none(user, later):
+    from django.core.cache import caches
+    from django.utils import translation
+
+    from tests.core.test_translations import LANGUAGE, OPEN
+    from tests.mfa.support import enroll
+
+    other = UserFactory(password=STRONG_PASSWORD)
+    enrolled, enrolled_other = (UserFactory(password=STRONG_PASSWORD) for _ in range(2))
+    enroll(enrolled)
+    enroll(enrolled_other)
+    english = _answers_in("en", user, enrolled, later)
+    for alias in caches:
+        caches[alias].clear()  # the rate limits' counts
+    translated = _answers_in(LANGUAGE, other, enrolled_other, later)
+
+    def outcome(response):
+        body = response.json() if response.content else {}
+        return response.status_code, body.get("error", {}).get("code"), body.get("status")
+
+    assert [outcome(r) for r in translated] == [outcome(r) for r in english]
+    untranslated = []
+    for response in translated:
+        for message in _messages(response.json() if response.content else {}):
+            with translation.override("de"):
+                djangos_own = translation.gettext(message) != message  # DRF's, Django's
+            if OPEN not in message and not djangos_own:
+                untranslated.append((response.request["PATH_INFO"], message))
+    assert untranslated == [], "\n".join(map(str, untranslated))
