@@ -14,7 +14,10 @@ from rest_framework.response import Response
 
 from accounts import authrecord
 from accounts.api.serializers import (
+    AuthRecordSerializer,
+    DetailSerializer,
     EmailField,
+    LoginResultSerializer,
     NoControlCharsMixin,
     StringField,
     token_field,
@@ -97,6 +100,19 @@ class PasskeyAPIView(SuiteAPIView):
         return serializer.validated_data
 
 
+class PasskeyLoginResultSerializer(LoginResultSerializer):
+    redirect = serializers.CharField(
+        help_text="Where the suite's page script goes next: once signed in, the safe `next` "
+                  "given, else LOGIN_REDIRECT_URL; while a stage waits, the suite's page of "
+                  "that stage (a front end of its own goes by `stage`).")
+
+
+class PasskeyReauthResultSerializer(AuthRecordSerializer):
+    redirect = serializers.CharField(
+        help_text="Where the suite's page script goes next: the safe `next` given, else the "
+                  "account page.")
+
+
 def _login_body(request, result) -> dict:
     body = result.as_dict()
     if result.complete:
@@ -155,7 +171,7 @@ class LoginView(PasskeyAPIView):
     passkey_unknown_credential, passkey_cloned."""
 
     @extend_schema(request=CredentialSerializer,
-                   responses={200: dict, 400: error(ASSERTION_FAILED)},
+                   responses={200: PasskeyLoginResultSerializer, 400: error(ASSERTION_FAILED)},
                    summary="Sign in with a passkey")
     def post(self, request):
         data = self.data(request)
@@ -179,7 +195,7 @@ class SecondFactorView(PasskeyAPIView):
     """Pass the pending sign-in's second-factor stage with a passkey."""
 
     @extend_schema(request=CredentialSerializer, responses={
-                       200: dict, 409: NO_SECOND_FACTOR_PENDING,
+                       200: PasskeyLoginResultSerializer, 409: NO_SECOND_FACTOR_PENDING,
                        400: error(f"{ASSERTION_FAILED} A passkey that would not make the "
                                   "sign-in multi-factor (`passkey_not_second_factor`).")},
                    summary="Pass the second-factor stage with a passkey")
@@ -206,7 +222,8 @@ class ReauthView(PasskeyAPIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=CredentialSerializer,
-                   responses={200: dict, 400: error(ASSERTION_FAILED)},
+                   responses={200: PasskeyReauthResultSerializer,
+                              400: error(ASSERTION_FAILED)},
                    summary="Confirm your identity with a passkey (sudo mode)")
     def post(self, request):
         data = self.data(request)
@@ -277,7 +294,7 @@ class SignupRequestView(PasskeyAPIView):
     not the address has an account)."""
 
     @extend_schema(request=SignupRequestSerializer, responses={
-                       202: dict, 403: SIGNUP_OFF,
+                       202: DetailSerializer, 403: SIGNUP_OFF,
                        400: error("The address's domain mixes scripts so that it could pass for "
                                   "another (`email_mixed_script`).")},
                    summary="Start a passkey-only sign-up (a link is mailed)")
@@ -309,7 +326,7 @@ class SignupCompleteView(PasskeyAPIView):
     account and sign in."""
 
     @extend_schema(request=SignupCompleteSerializer, responses={
-                       200: dict, 403: SIGNUP_OFF,
+                       200: PasskeyLoginResultSerializer, 403: SIGNUP_OFF,
                        400: error(f"{SIGNUP_TOKEN} {VERIFY_FAILED} The passkey is registered "
                                   "already (`passkey_duplicate`).")},
                    summary="Create the passkey, activate the account and sign in")
