@@ -116,6 +116,6 @@ class EmailResendView(AccountsAPIView):
             raise FlowError(AccountsError.EMAIL_NOT_FOUND, _("No such address."))
         if address.verified:
             raise FlowError(AccountsError.EMAIL_ALREADY_VERIFIED,
-                            "This address is verified already.")
+                            _("This address is verified already."))
         email_flows.verification_resend(request._request, user=request.user, email=address.email)
         return _detail(_("A new verification link is on its way."))

@@ -100,6 +100,6 @@ class PasswordRequiredView(AccountsAPIView):
             # The sign-in ended while the password was stored (timed out, or the account
             # was disabled): the password is changed; signing in starts again, as the page
             # sends the user back to sign in.
-            raise FlowError(AccountsError.NO_LOGIN_PENDING, "No sign-in is waiting for this "
-                            "step any more. Sign in with your new password.")
+            raise FlowError(AccountsError.NO_LOGIN_PENDING, _(
+                "No sign-in is waiting for this step any more. Sign in with your new password."))
         return _login_response(result)
