@@ -70,12 +70,24 @@ def test_the_csrf_token_through_sign_in_step_up_and_sign_out(use_sessions, user)
         response = app.post("sessions/end-others/")
         assert response.status_code == 200, response.content
 
+        response = app.post("password/change/", {"current_password": STRONG_PASSWORD,
+                                                  "new_password": STRONG_PASSWORD + "!"})
+        assert response.status_code == 200, response.content
+        assert app.post("sessions/end-others/").status_code == 200
+
         assert app.post("logout/").status_code == 204
         assert app.session()["authenticated"] is False
-        # Signing out: a new token may be needed, as the README says; with one the client
-        # signs in again.
+        # The session ended: with CSRF_USE_SESSIONS its token went with it, and the answer
+        # is the code the README tells a client to take a new token on.
+        response = app.post("login/", {"email": user.email, "password": STRONG_PASSWORD + "!"})
+        if use_sessions:
+            refused(response, 403, "csrf_failed")
+        else:
+            assert response.json() == {"status": "authenticated"}
+            app.csrf()
+            assert app.post("logout/").status_code == 204
         app.csrf()
-        response = app.post("login/", {"email": user.email, "password": STRONG_PASSWORD})
+        response = app.post("login/", {"email": user.email, "password": STRONG_PASSWORD + "!"})
         assert response.json() == {"status": "authenticated"}
 
 
@@ -237,6 +249,87 @@ def test_remove_the_app_needs_a_step_up_with_both_factors(user, monkeypatch, lat
     assert set(response.json()) == {"auth_time", "amr", "acr"}
     assert app.delete("mfa/totp/").status_code == 204
     assert app.get("mfa/").json()["totp"] is False
+
+
+def test_the_stages_staff_or_the_policy_ask_for_are_passed_through_the_api(user, monkeypatch):
+    """A required authenticator app, then a new password staff asked for: each stage is
+    named by the pending answer and passed through the endpoint the README gives it."""
+    from accounts.models import PasswordChangeRequired
+
+    clock = Clock(monkeypatch)
+    PasswordChangeRequired.objects.create(user=user)
+    app = App()
+    app.csrf()
+    with override_settings(AUTHSUITE_MFA_REQUIRED="everyone"):
+        response = app.post("login/", {"email": user.email, "password": STRONG_PASSWORD})
+        assert response.json()["stage"] == "mfa_enroll"
+        assert app.session()["pending_stage"] == "mfa_enroll"
+        refused(app.post("password/required/", {"new_password": NEW_PASSWORD}), 409,
+                "no_login_pending")  # not before the stage it waits for
+        setup = app.post("mfa/totp/setup/")
+        assert setup.status_code == 200, setup.content
+        activated = app.post("mfa/totp/activate/", {"code": clock.code(setup.json()["secret"])})
+        assert activated.status_code == 200, activated.content
+        assert len(activated.json()["recovery_codes"]) == 10
+        assert activated.json()["login"]["stage"] == "password_change_required"
+        assert app.session()["pending_stage"] == "password_change_required"
+        refused(app.post("password/required/", {"new_password": "short"}), 400,
+                "password_invalid")
+        response = app.post("password/required/", {"new_password": NEW_PASSWORD})
+        assert response.json() == {"status": "authenticated"}, response.content
+    app.csrf()
+    assert app.session()["auth"]["acr"] == "urn:authsuite:acr:mfa"
+
+
+@frontend
+def test_magic_link_sign_in_then_the_second_factor(user, monkeypatch):
+    from tests.mfa.support import enroll
+
+    clock = Clock(monkeypatch)
+    secret, _codes = enroll(user)
+    app = App()
+    app.csrf()
+    assert app.post("magic-link/", {"email": user.email}).status_code == 202
+    response = app.post("magic-link/confirm/",
+                        {"token": mailed_token(user.email, "/sign-in/link/")})
+    body = response.json()
+    assert body["status"] == "pending" and body["stage"] == "mfa", body
+    clock.step()
+    response = app.post("mfa/challenge/", {"code": clock.code(secret)})
+    assert response.json() == {"status": "authenticated"}
+    app.csrf()
+    assert sorted(app.session()["auth"]["amr"]) == ["email", "mfa", "otp"]
+
+
+def test_remember_me_keeps_the_cookie_past_the_browser_session(user):
+    forgetful = App()
+    forgetful.csrf()
+    response = forgetful.post("login/", {"email": user.email, "password": STRONG_PASSWORD})
+    from django.conf import settings
+
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert not cookie["max-age"] and not cookie["expires"]  # ends with the browser
+    remembered = App()
+    remembered.csrf()
+    response = remembered.post("login/", {"email": user.email, "password": STRONG_PASSWORD,
+                                          "remember": True})
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert int(cookie["max-age"]) > 86400
+
+
+def test_password_change_keeps_this_session_and_ends_the_others(user):
+    phone = signed_in_app(user)
+    app = signed_in_app(user)
+    refused(app.post("password/change/", {"current_password": "not it at all",
+                                          "new_password": NEW_PASSWORD}), 400,
+            "password_incorrect")
+    response = app.post("password/change/", {"current_password": STRONG_PASSWORD,
+                                             "new_password": NEW_PASSWORD})
+    assert response.status_code == 200, response.content
+    assert app.session()["authenticated"] is True
+    assert phone.session()["authenticated"] is False
+    # The same token goes on working: a change of password rotates the session key only.
+    assert app.post("sessions/end-others/").status_code == 200
 
 
 # --- magic link, password reset, reauthentication --------------------------------------
