@@ -637,3 +637,7 @@ def test_api_messages_are_in_the_clients_language_and_codes_in_none(user, later)
             if OPEN not in message and not djangos_own:
                 untranslated.append((response.request["PATH_INFO"], message))
     assert untranslated == [], "\n".join(map(str, untranslated))
+    # The mail a request of the API queued is in that request's language too.
+    assert outbox_for(other.email)
+    assert all(OPEN in m.subject for m in outbox_for(other.email))
+    assert not any(OPEN in m.subject for m in outbox_for(user.email))
