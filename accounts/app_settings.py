@@ -37,8 +37,10 @@ class AccountsSettings(AppSettings):
         """Emailed links that open your own front end instead of the suite's pages, by email
         (``magic_link``, ``verify_email``, ``password_reset``, ``passkey_signup``,
         ``reauthenticate``): absolute URLs, https unless DEBUG, holding ``{token}`` once in
-        their path, which the front end posts to the JSON API (see "Your own front end";
-        ``authsuite_accounts.E010`` otherwise)."""
+        their path, which the front end posts to the JSON API; and by page, without a token
+        (``signup``, ``security``, ``alert_preferences``: the sign-up a notice to an unknown
+        address offers, the pages every alert links to). See "Your own front end";
+        ``authsuite_accounts.E010`` otherwise."""
         return dict(self._setting("FRONTEND_URLS", {}) or {})
 
     @property

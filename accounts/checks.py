@@ -399,20 +399,27 @@ def _admin_signs_in_itself() -> bool:
 
 
 LINK_EMAILS = ("magic_link", "verify_email", "password_reset", "passkey_signup", "reauthenticate")
+#: The pages emails link to without a token: sign-up (a notice to an address no account
+#: has), the security page and the alert settings (every alert).
+LINK_PAGES = ("signup", "security", "alert_preferences")
 
 
 def _frontend_url_errors() -> list:
-    """Each front-end link: a known email, an absolute URL (https unless DEBUG) with no user
-    information, and one ``{token}``, in its path: never in the host (DNS would see it), a
-    query string or a fragment."""
+    """Each front-end link: a known email or page, an absolute URL (https unless DEBUG) with
+    no user information; an email's with one ``{token}``, in its path: never in the host
+    (DNS would see it), a query string or a fragment; a page's with none."""
     errors = []
     for name, url in app_settings.FRONTEND_URLS.items():
         url = str(url)
         parts = urlsplit(url)
         problem = None
-        if name not in LINK_EMAILS:
-            problem = f"{name!r} is not an emailed link (one of {', '.join(LINK_EMAILS)})"
-        elif url.count("{token}") != 1 or parts.path.count("{token}") != 1:
+        if name not in LINK_EMAILS + LINK_PAGES:
+            problem = (f"{name!r} is not an emailed link (one of "
+                       f"{', '.join(LINK_EMAILS + LINK_PAGES)})")
+        elif name in LINK_PAGES and "{token}" in url:
+            problem = f"the URL for {name!r} is a page's, which no token goes to"
+        elif name in LINK_EMAILS and (url.count("{token}") != 1
+                                      or parts.path.count("{token}") != 1):
             problem = f"the URL for {name!r} must hold {{token}} once, in its path"
         elif parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
             problem = f"the URL for {name!r} must be absolute, with a host and no user"

@@ -150,7 +150,7 @@ class LoginResult:
             return {"status": "authenticated"}
         return {
             "status": "pending", "stage": self.stage.key, "url": self.stage.url(),
-            "message": self.stage.description, **self.stage.details(self.user, self.state),
+            "message": str(self.stage.description), **self.stage.details(self.user, self.state),
         }
 
 

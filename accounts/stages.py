@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from django.db.models import Exists, OuterRef
+from django.utils.translation import gettext_lazy as _
 
 from accounts.app_settings import app_settings
 from accounts.errors import FlowError
@@ -30,7 +31,7 @@ class VerifyEmailStage(Stage):
     key = "verify_email"
     order = 10
     url_name = "accounts:verification_sent"
-    description = "Verify your email address: we sent you a link."
+    description = _("Verify your email address: we sent you a link.")
 
     def facts(self, request, user, state) -> dict:
         if app_settings.EMAIL_VERIFICATION != "mandatory":
@@ -56,7 +57,7 @@ class PasswordChangeRequiredStage(Stage):
     key = "password_change_required"
     order = 900
     url_name = "accounts:password_change_required"
-    description = "Choose a new password to finish signing in."
+    description = _("Choose a new password to finish signing in.")
 
     def facts(self, request, user, state) -> dict:
         return {"accounts_password_change": _facts()["accounts_password_change"]}

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt, requires_csrf_token
 from django.views.decorators.debug import sensitive_variables
 
 from authsuite import context, signals
-from authsuite.api.errors import CoreError, envelope
+from authsuite.api.errors import CSRF_MESSAGE, CoreError, envelope
 
 #: Paths under it answer errors in the API's envelope, as do those under the suite's API
 #: wherever the project includes it (:func:`_is_api`).
@@ -181,7 +181,7 @@ def csrf_failure(request, reason=""):
                              reason=str(reason)[:200])
     if _is_api(request):
         return JsonResponse(
-            envelope(CoreError.CSRF_FAILED, _("CSRF verification failed. Reload and try again.")),
+            envelope(CoreError.CSRF_FAILED, _(CSRF_MESSAGE)),
             status=403,
         )
     return render(

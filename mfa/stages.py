@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
+
 from accounts import authrecord
 from accounts.errors import FlowError
 from accounts.flows.email import unproven_address, verification_resend
 from accounts.pipeline import Stage
 from mfa import devices, policy, registry, trust
 
-NO_WAY_LEFT = ("This account has no second factor that can be used now (its passkey was "
-               "disabled for safety and no recovery code is left). Ask staff to reset "
-               "two-step verification.")
+NO_WAY_LEFT = gettext_lazy(
+    "This account has no second factor that can be used now (its passkey was disabled for "
+    "safety and no recovery code is left). Ask staff to reset two-step verification.")
 
 
 class SecondFactorStage(Stage):
@@ -20,7 +22,7 @@ class SecondFactorStage(Stage):
     key = "mfa"
     order = 100
     url_name = "mfa:challenge"
-    description = "Enter a code from your authenticator app or a recovery code."
+    description = gettext_lazy("Enter a code from your authenticator app or a recovery code.")
 
     def facts(self, request, user, state) -> dict:
         if "mfa" in authrecord.combine(state.amr):
@@ -39,7 +41,7 @@ class SecondFactorStage(Stage):
         methods = devices.ways(user, state.amr)
         if methods:
             return {"methods": methods}
-        return {"methods": [], "message": NO_WAY_LEFT}
+        return {"methods": [], "message": str(NO_WAY_LEFT)}
 
 
 class EnrollStage(Stage):
@@ -48,7 +50,7 @@ class EnrollStage(Stage):
     key = "mfa_enroll"
     order = 110
     url_name = "mfa:enroll"
-    description = "Set up two-step verification to finish signing in."
+    description = gettext_lazy("Set up two-step verification to finish signing in.")
 
     def facts(self, request, user, state) -> dict:
         return registry.factor_facts() if policy.is_required(user) else {}

@@ -22,6 +22,7 @@ from django.db import IntegrityError, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import pipeline, tokens
@@ -41,7 +42,8 @@ from passkeys.errors import PasskeyError
 from passkeys.models import Passkey, PendingSignup, WebAuthnUser
 
 CEREMONY = "signup"
-INVALID_LINK = "This sign-up link is invalid, expired or already used. Start again."
+INVALID_LINK = gettext_noop(
+    "This sign-up link is invalid, expired or already used. Start again.")
 #: Digests of sign-up links never match those of another kind of link.
 DIGEST_PURPOSE = "passkeys.signup"
 #: The outbox guard of sign-up link mails (``link_still_live``).

@@ -155,9 +155,17 @@ class ResetConfirmSerializer(serializers.Serializer):
 
 class LoginResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["authenticated", "pending"])
-    stage = serializers.CharField(required=False)
-    url = serializers.CharField(required=False)
-    message = serializers.CharField(required=False)
+    stage = serializers.CharField(
+        required=False,
+        help_text="The stage a pending sign-in waits at: `verify_email`, `mfa`, `mfa_enroll`, "
+                  "`password_change_required`, or one a project adds (the README says which "
+                  "endpoint passes each).")
+    url = serializers.CharField(
+        required=False,
+        help_text="The suite's page for that stage; a front end of its own passes the stage "
+                  "through the API instead.")
+    message = serializers.CharField(required=False, help_text="What the stage asks, for a "
+                                    "person, in the request's language.")
     methods = serializers.ListField(
         child=serializers.CharField(), required=False,
         help_text="At the `mfa` stage: the ways through it the account has now (`totp`, "

@@ -168,7 +168,10 @@ def unknown_address_asked(*, email: str, purpose: str, origin: str,
         sender=type(None), request=None, identifier=email, purpose=purpose)
     if not app_settings.EMAIL_UNKNOWN_ACCOUNTS:
         return None
-    signup_url = origin + reverse("accounts:signup") if app_settings.SIGNUP_OPEN else ""
+    signup_url = ""
+    if app_settings.SIGNUP_OPEN:
+        signup_url = (app_settings.FRONTEND_URLS.get("signup")
+                      or origin + reverse("accounts:signup"))
     return notice_message(template="unknown_account", user=None, email=email, when=when,
                           asked=str(ASKED[purpose]), signup_url=signup_url)
 

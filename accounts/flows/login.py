@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import auth
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import authrecord, credentials, lockout, pipeline, sessions, signals
@@ -13,7 +14,8 @@ from accounts.models import normalize_email
 from accounts.users import get_by_email
 from authsuite import context
 
-GENERIC_FAILURE = "The email address or password is incorrect."
+# Marked for makemessages, translated where raised (as every constant read through _() is).
+GENERIC_FAILURE = gettext_noop("The email address or password is incorrect.")
 
 
 @sensitive_variables("password")

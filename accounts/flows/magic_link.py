@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import authrecord, links, lockout, pipeline, sessions, signals, tokens
@@ -17,9 +18,11 @@ from accounts.models import normalize_email
 from accounts.users import lock_user_row, user_email
 from authsuite import crypto
 
-INVALID_LINK = "This sign-in link is invalid, expired or already used. Request a new one."
-REAUTH_INVALID_LINK = ("This link is invalid, expired or already used, or was asked for in "
-                       "another browser or account. Ask for a new one where you are signed in.")
+INVALID_LINK = gettext_noop(
+    "This sign-in link is invalid, expired or already used. Request a new one.")
+REAUTH_INVALID_LINK = gettext_noop(
+    "This link is invalid, expired or already used, or was asked for in another browser or "
+    "account. Ask for a new one where you are signed in.")
 #: The reference (``links.reference``) of the reauthentication link this session asked for.
 REAUTH_SESSION_KEY = "_authsuite_reauth_link"
 

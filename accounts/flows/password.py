@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import credentials, lockout, pipeline, sessions, signals, tokens
@@ -19,7 +20,8 @@ from accounts.models import PasswordChangeRequired, normalize_email
 from accounts.users import lock_user_row
 from authsuite.outbox import mail_enqueue
 
-INVALID_LINK = "This password-reset link is invalid, expired or already used. Request a new one."
+INVALID_LINK = gettext_noop(
+    "This password-reset link is invalid, expired or already used. Request a new one.")
 
 
 # raw_password: Django's set_password, below, holds the password under that name.

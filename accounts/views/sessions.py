@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.generic import TemplateView
 
 from accounts import authrecord, sessions
@@ -41,7 +42,8 @@ class SessionsView(LoginRequiredMixin, AuthPageMixin, TemplateView):
             return reauthentication_redirect(request)
         if which == "others":
             count = sessions.sessions_end(request.user, request=request, reason="user", keep=current)
-            messages.success(request, _("%(n)d other sessions ended.") % {"n": count})
+            messages.success(request, ngettext("%(n)d other session ended.",
+                                              "%(n)d other sessions ended.", count) % {"n": count})
         elif which == "all":
             sessions.sessions_end(request.user, request=request, reason="user")
             login_flows.logout(request)

@@ -45,17 +45,24 @@ SENT_ACTION = "audit.alert.sent"
 
 def _links(rule: AlertRule) -> dict:
     """The absolute links an alert shows: the security page and, for an alert the user may
-    turn off, the page that does it. None where no origin is known (no AUTHSUITE_BASE_URL
-    and no request: an event recorded by a worker), or the project does not serve them:
-    the text then names the page in words."""
+    turn off, the page that does it; the front end's where ``FRONTEND_URLS`` names them
+    (``security``, ``alert_preferences``). None where no origin is known (no
+    AUTHSUITE_BASE_URL and no request: an event recorded by a worker), or the project does
+    not serve them: the text then names the page in words."""
+    from accounts.app_settings import app_settings as accounts_settings
+
     request = current_request()
-    if not (core_settings.BASE_URL or request is not None):
-        return {}
-    names = {"security_url": "audit:security"}
+    known = bool(core_settings.BASE_URL or request is not None)
+    pages = {"security_url": ("security", "audit:security")}
     if not rule.critical:
-        names["preferences_url"] = "audit:alert_preferences"
+        pages["preferences_url"] = ("alert_preferences", "audit:alert_preferences")
     links = {}
-    for key, name in names.items():
+    for key, (page, name) in pages.items():
+        if frontend := accounts_settings.FRONTEND_URLS.get(page):
+            links[key] = frontend
+            continue
+        if not known:
+            continue
         try:
             links[key] = absolute_url(request, reverse(name))
         except NoReverseMatch:

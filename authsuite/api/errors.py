@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -81,6 +81,9 @@ _DRF_CODES = {
     exceptions.Throttled: CoreError.RATE_LIMITED,
 }
 
+
+#: What a client refused by the CSRF check is told (the pages' and the API's alike).
+CSRF_MESSAGE = gettext_noop("CSRF verification failed. Reload and try again.")
 
 #: In the words of DRF's message for a list or a string where an object was expected.
 NULL_BODY = "Invalid data. Expected a dictionary, but got null."
@@ -181,7 +184,14 @@ def exception_handler(exc, context):
         if code == CoreError.PERMISSION_DENIED and "CSRF" in str(exc.detail):
             code = CoreError.CSRF_FAILED
         _signal_denial(code, context, str(exc.detail))
-        body = envelope(code, " ".join(_flatten(exc.detail)))
+        message = " ".join(_flatten(exc.detail))
+        if code == CoreError.CSRF_FAILED:
+            # DRF's words ("CSRF Failed: CSRF cookie not set.") are Django's reason, in
+            # English and about a cookie a client may never have had (CSRF_USE_SESSIONS):
+            # the reason goes to the audit trail, the client is told what to do, in its
+            # language, as by ``authsuite.views.csrf_failure``.
+            message = gettext(CSRF_MESSAGE)
+        body = envelope(code, message)
     response.data = body
     _log_refusal(context, response, body["error"]["code"])
     return response

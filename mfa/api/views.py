@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import PolymorphicProxySerializer
@@ -302,5 +303,6 @@ class TrustedDetailView(MFAAPIView):
                    summary="Stop trusting a browser")
     def delete(self, request, pk: int):
         if not trust.trust_revoke(request.user, request=request._request, trusted_id=pk):
-            raise FlowError(MFAError.TRUSTED_BROWSER_NOT_FOUND, "No such browser.", status=404)
+            raise FlowError(MFAError.TRUSTED_BROWSER_NOT_FOUND, _("No such browser."),
+                            status=404)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema_field
@@ -13,7 +14,10 @@ from rest_framework.response import Response
 
 from accounts import authrecord
 from accounts.api.serializers import (
+    AuthRecordSerializer,
+    DetailSerializer,
     EmailField,
+    LoginResultSerializer,
     NoControlCharsMixin,
     StringField,
     token_field,
@@ -96,6 +100,19 @@ class PasskeyAPIView(SuiteAPIView):
         return serializer.validated_data
 
 
+class PasskeyLoginResultSerializer(LoginResultSerializer):
+    redirect = serializers.CharField(
+        help_text="Where the suite's page script goes next: once signed in, the safe `next` "
+                  "given, else LOGIN_REDIRECT_URL; while a stage waits, the suite's page of "
+                  "that stage (a front end of its own goes by `stage`).")
+
+
+class PasskeyReauthResultSerializer(AuthRecordSerializer):
+    redirect = serializers.CharField(
+        help_text="Where the suite's page script goes next: the safe `next` given, else the "
+                  "account page.")
+
+
 def _login_body(request, result) -> dict:
     body = result.as_dict()
     if result.complete:
@@ -154,7 +171,7 @@ class LoginView(PasskeyAPIView):
     passkey_unknown_credential, passkey_cloned."""
 
     @extend_schema(request=CredentialSerializer,
-                   responses={200: dict, 400: error(ASSERTION_FAILED)},
+                   responses={200: PasskeyLoginResultSerializer, 400: error(ASSERTION_FAILED)},
                    summary="Sign in with a passkey")
     def post(self, request):
         data = self.data(request)
@@ -178,7 +195,7 @@ class SecondFactorView(PasskeyAPIView):
     """Pass the pending sign-in's second-factor stage with a passkey."""
 
     @extend_schema(request=CredentialSerializer, responses={
-                       200: dict, 409: NO_SECOND_FACTOR_PENDING,
+                       200: PasskeyLoginResultSerializer, 409: NO_SECOND_FACTOR_PENDING,
                        400: error(f"{ASSERTION_FAILED} A passkey that would not make the "
                                   "sign-in multi-factor (`passkey_not_second_factor`).")},
                    summary="Pass the second-factor stage with a passkey")
@@ -205,7 +222,8 @@ class ReauthView(PasskeyAPIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=CredentialSerializer,
-                   responses={200: dict, 400: error(ASSERTION_FAILED)},
+                   responses={200: PasskeyReauthResultSerializer,
+                              400: error(ASSERTION_FAILED)},
                    summary="Confirm your identity with a passkey (sudo mode)")
     def post(self, request):
         data = self.data(request)
@@ -242,7 +260,7 @@ class PasskeyDetailView(PasskeyAPIView):
                    summary="Rename a passkey")
     def patch(self, request, pk: int):
         if pk > 2**63 - 1 or not Passkey.objects.filter(user=request.user, pk=pk).exists():
-            raise FlowError(PasskeyError.NOT_FOUND, "No such passkey.", status=404)
+            raise FlowError(PasskeyError.NOT_FOUND, _("No such passkey."), status=404)
         data = self.data(request, RenameSerializer)
         passkey = flows.passkey_rename(request._request, user=request.user, passkey_id=pk,
                                        name=data["name"])
@@ -253,7 +271,7 @@ class PasskeyDetailView(PasskeyAPIView):
                    summary="Remove a passkey")
     def delete(self, request, pk: int):
         if pk > 2**63 - 1:
-            raise FlowError(PasskeyError.NOT_FOUND, "No such passkey.", status=404)
+            raise FlowError(PasskeyError.NOT_FOUND, _("No such passkey."), status=404)
         flows.passkey_remove(request._request, user=request.user, passkey_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -276,7 +294,7 @@ class SignupRequestView(PasskeyAPIView):
     not the address has an account)."""
 
     @extend_schema(request=SignupRequestSerializer, responses={
-                       202: dict, 403: SIGNUP_OFF,
+                       202: DetailSerializer, 403: SIGNUP_OFF,
                        400: error("The address's domain mixes scripts so that it could pass for "
                                   "another (`email_mixed_script`).")},
                    summary="Start a passkey-only sign-up (a link is mailed)")
@@ -285,7 +303,7 @@ class SignupRequestView(PasskeyAPIView):
 
         data = self.data(request, SignupRequestSerializer)
         signup.signup_request(request._request, email=data["email"], name=data["name"])
-        return Response({"detail": "Check your inbox for a link to create your passkey."},
+        return Response({"detail": _("Check your inbox for a link to create your passkey.")},
                         status=status.HTTP_202_ACCEPTED)
 
 
@@ -308,7 +326,7 @@ class SignupCompleteView(PasskeyAPIView):
     account and sign in."""
 
     @extend_schema(request=SignupCompleteSerializer, responses={
-                       200: dict, 403: SIGNUP_OFF,
+                       200: PasskeyLoginResultSerializer, 403: SIGNUP_OFF,
                        400: error(f"{SIGNUP_TOKEN} {VERIFY_FAILED} The passkey is registered "
                                   "already (`passkey_duplicate`).")},
                    summary="Create the passkey, activate the account and sign in")

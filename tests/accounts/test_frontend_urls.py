@@ -104,7 +104,54 @@ def test_emails_without_an_entry_keep_the_suites_pages():
     assert "http://testserver/accounts/password/reset/" in outbox_for(user.email)[-1].body
 
 
+PAGES = {
+    "signup": APP + "/sign-up",
+    "security": APP + "/account/security",
+    "alert_preferences": APP + "/account/alerts",
+}
+
+
+def _hrefs(message) -> list[str]:
+    [(html, _)] = message.alternatives
+    return re.findall(r'href="([^"]+)"', html)
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_FRONTEND_URLS=PAGES)
+def test_a_notice_to_an_unknown_address_links_to_the_front_ends_sign_up():
+    assert api_post(Client(), "magic-link/", {"email": "nobody@example.com"}).status_code == 202
+    [message] = outbox_for("nobody@example.com")
+    assert f"{APP}/sign-up\n" in message.body
+    assert "/accounts/" not in message.body
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_FRONTEND_URLS=PAGES)
+def test_an_alert_links_to_the_front_ends_security_and_alert_pages(user):
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    for agent in (firefox, "Mozilla/5.0 (Windows NT 10.0) Chrome/126.0.0.0 Safari/537.36"):
+        response = api_post(Client(HTTP_USER_AGENT=agent), "login/",
+                            {"email": user.email, "password": STRONG_PASSWORD})
+        assert response.json() == {"status": "authenticated"}
+    [message] = [m for m in outbox_for(user.email) if "New sign-in" in m.subject]
+    assert _hrefs(message) == [PAGES["security"], PAGES["alert_preferences"]]
+    assert "/accounts/" not in message.body and "/security/" not in message.body
+
+
+@override_settings(AUTHSUITE_ACCOUNTS_FRONTEND_URLS=PAGES, AUTHSUITE_BASE_URL="")
+def test_the_front_ends_pages_are_linked_from_a_worker_too(user):
+    """Without a request or a base URL the suite's pages have no origin to link them with;
+    the front end's are absolute already."""
+    from audit.alerts.config import rules
+    from audit.alerts.sending import _links
+
+    [rule] = [r for r in rules() if not r.critical][:1]
+    assert _links(rule) == {"security_url": PAGES["security"],
+                            "preferences_url": PAGES["alert_preferences"]}
+
+
 @pytest.mark.parametrize(("urls", "debug"), [
+    ({"security": "https://app.example.com/{token}"}, False),  # a page has no token
+    ({"signup": "http://app.example.com/sign-up"}, False),
+    ({"alert_preferences": "/account/alerts"}, False),
     ({"magic_link": "https://app.example.com/sign-in"}, False),  # no {token}
     ({"magic_link": "https://app.example.com/?token={token}"}, False),  # not in the path
     ({"magic_link": "https://app.example.com/#/{token}"}, False),  # in the fragment
@@ -126,7 +173,7 @@ def test_a_wrong_front_end_url_is_a_configuration_error(urls, debug):
 
 
 def test_good_front_end_urls_pass_the_checks():
-    with override_settings(AUTHSUITE_ACCOUNTS_FRONTEND_URLS=FRONTEND_URLS):
+    with override_settings(AUTHSUITE_ACCOUNTS_FRONTEND_URLS={**FRONTEND_URLS, **PAGES}):
         assert not [m for m in checks.run_checks() if m.id == "authsuite_accounts.E010"]
     with override_settings(AUTHSUITE_ACCOUNTS_FRONTEND_URLS={
             "magic_link": "http://localhost:5173/link/{token}"}, DEBUG=True):

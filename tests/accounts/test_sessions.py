@@ -188,7 +188,7 @@ def test_api_end_the_current_session(request, signed_in):
 def test_api_end_others(two_browsers):
     laptop, desktop = two_browsers
     response = api_post(desktop, "sessions/end-others/")
-    assert response.json() == {"detail": "1 sessions ended."}
+    assert response.json() == {"detail": "1 session ended."}
     assert is_signed_in(desktop)
     assert not is_signed_in(laptop)
 
@@ -728,7 +728,7 @@ def test_html_after_reauthenticating_another_session_can_be_ended(stale_browsers
                            {"password": password})
     assert response["Location"] == SESSIONS
     response = laptop.post(SESSIONS, {"session": "others"}, follow=True)
-    assert b"1 other sessions ended." in response.content
+    assert b"1 other session ended." in response.content
     assert not is_signed_in(desktop)
 
 

@@ -466,3 +466,46 @@ def test_the_passkey_script_speaks_the_pages_language(pseudo, user, password, se
         page = Client().get(reverse("accounts:login"), HTTP_ACCEPT_LANGUAGE="en")
     (messages,) = passkey_messages(page.content.decode())
     assert messages == english
+
+
+#: The calls that hand a client a message: (the callable's name, the message's position).
+MESSAGE_CALLS = {"FlowError": 1, "api_error": 1, "APIError": 0, "RateLimited": 1, "_detail": 0}
+
+
+def untranslated_messages(source: str) -> list[str]:
+    """The messages of API answers that ``source`` writes as plain string literals (or
+    f-strings): text no catalogue holds, shown in English whatever the language."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        given = []
+        if name in MESSAGE_CALLS and len(node.args) > MESSAGE_CALLS[name]:
+            given.append(node.args[MESSAGE_CALLS[name]])
+        if name in MESSAGE_CALLS:
+            given += [kw.value for kw in node.keywords if kw.arg in ("detail", "message")]
+        if name == "Response" and node.args and isinstance(node.args[0], ast.Dict):
+            body = node.args[0]
+            given += [value for key, value in zip(body.keys, body.values, strict=True)
+                      if isinstance(key, ast.Constant) and key.value in ("detail", "message")]
+        given = [arg.left if isinstance(arg, ast.BinOp) else arg for arg in given]  # "" % {}
+        found += [f"line {node.lineno}: {ast.unparse(arg)[:80]}" for arg in given
+                  if isinstance(arg, ast.Constant | ast.JoinedStr)]
+    return found
+
+
+def test_api_messages_are_never_plain_literals():
+    """A message an API answer carries is given to gettext where it is written (or marked
+    with gettext_noop where a constant holds it): a literal passed as it is would be
+    English in every language, as "No such address." and each 202's detail were."""
+    assert untranslated_messages('FlowError(Code.X, "No such address.")') == [
+        'line 1: \'No such address.\'']
+    found = {}
+    for app in APPS:
+        for path in sorted((ROOT / app).rglob("*.py")):
+            if "migrations" not in path.parts and (lines := untranslated_messages(
+                    path.read_text())):
+                found[str(path.relative_to(ROOT))] = lines
+    assert found == {}

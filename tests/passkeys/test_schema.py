@@ -50,3 +50,22 @@ def test_the_credential_is_documented_as_an_object_or_its_json_text(client):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid"
     assert "credential" in response.json()["error"]["fields"]
+
+
+def _answer_properties(schema, path: str, status: str) -> set[str]:
+    answer = schema["paths"][f"/api/auth/v1/passkeys/{path}"]["post"]["responses"][status]
+    ref = answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    return set(schema["components"]["schemas"][ref]["properties"])
+
+
+def test_the_ceremonies_answers_are_described_for_a_generated_client(client):
+    """A front end generated from the schema reads a passkey sign-in's answer as it reads the
+    password's: ``status``, ``stage``, ``methods``, and the ``redirect`` the page script
+    follows; a free-form object would leave it nothing to read."""
+    schema = client.get("/api/auth/v1/schema/", {"format": "json"}).json()
+    for path in ["login/", "second-factor/", "signup/complete/"]:
+        assert _answer_properties(schema, path, "200") >= {
+            "status", "stage", "url", "message", "methods", "redirect"}, path
+    assert _answer_properties(schema, "reauthenticate/", "200") == {
+        "auth_time", "amr", "acr", "redirect"}
+    assert _answer_properties(schema, "signup/", "202") == {"detail"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from rest_framework import status
@@ -50,12 +51,16 @@ class IsRecentlyAuthenticated(BasePermission):
     """Sensitive actions: the session must have authenticated within the reauth timeout,
     or within the view's ``reauthentication_max_age`` when it sets one."""
 
-    message = "Confirm your password first (POST /api/auth/v1/reauthenticate/)."
-    second_factor_message = ("Confirm your second factor too (POST /api/auth/v1/mfa/challenge/ "
-                             "with a code, or reauthenticate with a passkey).")
-    unavailable_message = ("Your account has no second factor you can use now: a passkey "
-                           "disabled for safety cannot confirm it is you, and there is no "
-                           "unused recovery code. Ask staff to reset two-step verification.")
+    # Lazy: in the language of the request refused, as every message of the API.
+    message = gettext_lazy("Confirm it is you first (POST /api/auth/v1/reauthenticate/ with "
+                           "your password, or with a passkey or an emailed link).")
+    second_factor_message = gettext_lazy(
+        "Confirm your second factor too (POST /api/auth/v1/mfa/challenge/ with a code, or "
+        "reauthenticate with a passkey).")
+    unavailable_message = gettext_lazy(
+        "Your account has no second factor you can use now: a passkey disabled for safety "
+        "cannot confirm it is you, and there is no unused recovery code. Ask staff to reset "
+        "two-step verification.")
 
     def has_permission(self, request, view):
         if not request.user.is_authenticated:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
@@ -46,7 +47,7 @@ class EmailVerifyView(AccountsAPIView):
         data = self.valid_for_live_token(request, email_flows.email_verify_check)
         email_flows.email_verify(request._request, token=data["token"],
                                  password=data.get("password", ""))
-        return _detail("The address is verified.", status.HTTP_200_OK)
+        return _detail(_("The address is verified."), status.HTTP_200_OK)
 
 
 class EmailListView(AccountsAPIView):
@@ -72,7 +73,7 @@ class EmailListView(AccountsAPIView):
     def post(self, request):
         data = self.valid(request)
         email_flows.email_add(request._request, user=request.user, email=data["email"])
-        return _detail("A verification link is on its way to this address.")
+        return _detail(_("A verification link is on its way to this address."))
 
 
 class EmailDetailView(AccountsAPIView):
@@ -99,7 +100,7 @@ class EmailPrimaryView(AccountsAPIView):
                    summary="Make a verified address the sign-in address")
     def post(self, request, pk: int):
         email_flows.email_make_primary(request._request, user=request.user, address_id=pk)
-        return _detail("The sign-in address is changed.", status.HTTP_200_OK)
+        return _detail(_("The sign-in address is changed."), status.HTTP_200_OK)
 
 
 class EmailResendView(AccountsAPIView):
@@ -112,9 +113,9 @@ class EmailResendView(AccountsAPIView):
     def post(self, request, pk: int):
         address = EmailAddress.objects.filter(user=request.user, pk=pk).first()
         if address is None:
-            raise FlowError(AccountsError.EMAIL_NOT_FOUND, "No such address.")
+            raise FlowError(AccountsError.EMAIL_NOT_FOUND, _("No such address."))
         if address.verified:
             raise FlowError(AccountsError.EMAIL_ALREADY_VERIFIED,
-                            "This address is verified already.")
+                            _("This address is verified already."))
         email_flows.verification_resend(request._request, user=request.user, email=address.email)
-        return _detail("A new verification link is on its way.")
+        return _detail(_("A new verification link is on its way."))

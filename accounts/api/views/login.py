@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.middleware.csrf import get_token
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from rest_framework import status
 from rest_framework.response import Response
@@ -84,7 +85,7 @@ class MagicLinkRequestView(AccountsAPIView):
     def post(self, request):
         data = self.valid(request)
         magic_flows.magic_link_request(request._request, email=data["email"])
-        return _detail("If an account uses this address, a sign-in link is on its way.")
+        return _detail(_("If an account uses this address, a sign-in link is on its way."))
 
 
 class MagicLinkConfirmView(AccountsAPIView):

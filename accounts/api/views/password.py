@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from rest_framework import status
 
@@ -41,7 +42,7 @@ class PasswordChangeView(AccountsAPIView):
             request._request, user=request.user,
             current_password=data.get("current_password", ""), new_password=data["new_password"],
         )
-        return _detail("The password is changed.", status.HTTP_200_OK)
+        return _detail(_("The password is changed."), status.HTTP_200_OK)
 
 
 class PasswordResetView(AccountsAPIView):
@@ -52,7 +53,7 @@ class PasswordResetView(AccountsAPIView):
     def post(self, request):
         data = self.valid(request)
         password_flows.password_reset_request(request._request, email=data["email"])
-        return _detail("If an account uses this address, a reset link is on its way.")
+        return _detail(_("If an account uses this address, a reset link is on its way."))
 
 
 class PasswordResetConfirmView(AccountsAPIView):
@@ -69,7 +70,7 @@ class PasswordResetConfirmView(AccountsAPIView):
         password_flows.password_reset_complete(
             request._request, token=data["token"], new_password=data["new_password"]
         )
-        return _detail("The password is changed. Sign in with it.", status.HTTP_200_OK)
+        return _detail(_("The password is changed. Sign in with it."), status.HTTP_200_OK)
 
 
 class PasswordRequiredView(AccountsAPIView):
@@ -89,7 +90,8 @@ class PasswordRequiredView(AccountsAPIView):
         stage = pipeline.stage_current(request._request)
         # Only as the sign-in's current step: never while an earlier stage (MFA) still waits.
         if user is None or stage is None or stage.key != "password_change_required":
-            raise FlowError(AccountsError.NO_LOGIN_PENDING, "No sign-in is waiting for this step.")
+            raise FlowError(AccountsError.NO_LOGIN_PENDING,
+                            _("No sign-in is waiting for this step."))
         password_flows.password_required_change(
             request._request, user=user, new_password=data["new_password"]
         )
@@ -98,6 +100,6 @@ class PasswordRequiredView(AccountsAPIView):
             # The sign-in ended while the password was stored (timed out, or the account
             # was disabled): the password is changed; signing in starts again, as the page
             # sends the user back to sign in.
-            raise FlowError(AccountsError.NO_LOGIN_PENDING, "No sign-in is waiting for this "
-                            "step any more. Sign in with your new password.")
+            raise FlowError(AccountsError.NO_LOGIN_PENDING, _(
+                "No sign-in is waiting for this step any more. Sign in with your new password."))
         return _login_response(result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -47,7 +48,7 @@ class ReauthenticateLinkView(AccountsAPIView):
                            "password; it works in this session only")
     def post(self, request):
         magic_flows.reauthentication_link_request(request._request)
-        return _detail("A link to confirm it is you is on its way.")
+        return _detail(_("A link to confirm it is you is on its way."))
 
 
 class ReauthenticateLinkConfirmView(AccountsAPIView):

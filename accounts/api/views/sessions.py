@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -41,7 +43,7 @@ class SessionDetailView(AccountsAPIView):
         if pk != sessions.current_session_id(request._request):
             IsRecentlyAuthenticated().has_permission(request, self)
         if not sessions.sessions_end(user, request=request._request, reason="user", only=pk):
-            raise FlowError(AccountsError.SESSION_NOT_FOUND, "No such session.")
+            raise FlowError(AccountsError.SESSION_NOT_FOUND, _("No such session."))
         if pk == sessions.current_session_id(request._request):
             login_flows.logout(request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -56,7 +58,8 @@ class SessionEndOthersView(AccountsAPIView):
             request.user, request=request._request, reason="user",
             keep=sessions.current_session_id(request._request),
         )
-        return _detail(f"{count} sessions ended.", status.HTTP_200_OK)
+        return _detail(ngettext("%(count)d session ended.", "%(count)d sessions ended.", count)
+                       % {"count": count}, status.HTTP_200_OK)
 
 
 class SessionEndAllView(AccountsAPIView):

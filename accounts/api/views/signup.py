@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 from rest_framework import status
 from rest_framework.response import Response
@@ -35,6 +36,6 @@ class SignupView(AccountsAPIView):
             return Response(result.login.as_dict(), status=status.HTTP_201_CREATED)
         return Response(
             {"status": "pending", "stage": "verify_email",
-             "message": "Check your inbox for a verification link."},
+             "message": _("Check your inbox for a verification link.")},
             status=status.HTTP_201_CREATED,
         )

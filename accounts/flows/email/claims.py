@@ -6,13 +6,14 @@ from django.contrib.auth import get_user_model
 from django.db import router
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from accounts import tokens
 from accounts.models import EmailAddress, normalize_email
 from accounts.users import get_by_email, login_address_taken, user_email
 from authsuite import db
 
-IN_USE = "Another account already uses this address."
+IN_USE = gettext_noop("Another account already uses this address.")  # translated where shown
 
 # An account holds the addresses it has verified and its primary address (its login address,
 # perhaps still waiting for verification). Its other unverified rows are claims only.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import signals, tokens
@@ -17,9 +18,10 @@ from accounts.flows.mail import send_link, send_notice
 from accounts.models import EmailAddress, normalize_email
 from accounts.users import user_email
 
-INVALID_LINK = "This verification link is invalid, expired or already used."
-PASSWORD_NEEDED = "Enter the password of the account to confirm this address."
-SIGN_IN_NEEDED = "Sign in to the account this address was added to, then open the link again."
+INVALID_LINK = gettext_noop("This verification link is invalid, expired or already used.")
+PASSWORD_NEEDED = gettext_noop("Enter the password of the account to confirm this address.")
+SIGN_IN_NEEDED = gettext_noop(
+    "Sign in to the account this address was added to, then open the link again.")
 
 
 def needs_verification(user) -> bool:
