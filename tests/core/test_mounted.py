@@ -16,6 +16,8 @@ from django.core import mail
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_script_prefix, set_script_prefix
 
+from accounts.app_settings import app_settings as accounts_settings
+from tests.accounts.support import freeze
 from tests.conftest import STRONG_PASSWORD
 from tests.helpers import LINK_RE
 
@@ -173,3 +175,21 @@ def test_the_passkey_script_posts_to_the_api_in_the_pages_language(client, i18n)
     page = client.get("/fr/auth/accounts/login/").content.decode()
 
     assert 'data-options-url="/fr/auth/api/auth/v1/passkeys/login/options/"' in page
+
+
+def test_the_step_up_refusal_names_the_reauthentication_endpoint_where_it_is(
+        client, user, mounted, time_machine):
+    freeze(time_machine)
+    response = client.post("/auth/api/auth/v1/login/", {"email": user.email,
+                                                        "password": STRONG_PASSWORD},
+                           content_type="application/json")
+    assert response.json()["status"] == "authenticated"
+    time_machine.shift(accounts_settings.REAUTHENTICATION_TIMEOUT + 1)
+
+    refused = client.post("/auth/api/auth/v1/account/close/", {},
+                          content_type="application/json")
+
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert error["code"] == "reauthentication_required"
+    assert "POST /auth/api/auth/v1/reauthenticate/ " in error["message"]

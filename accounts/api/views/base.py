@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -47,15 +48,25 @@ def _from_flow(error: FlowError) -> APIError:
     )
 
 
+def _endpoints() -> dict[str, str]:
+    paths = {"reauthenticate": reverse("authsuite_api:reauthenticate")}
+    try:
+        paths["challenge"] = reverse("authsuite_api:mfa_challenge")
+    except NoReverseMatch:  # a project without the mfa app
+        paths["challenge"] = ""
+    return paths
+
+
 class IsRecentlyAuthenticated(BasePermission):
     """Sensitive actions: the session must have authenticated within the reauth timeout,
     or within the view's ``reauthentication_max_age`` when it sets one."""
 
     # Lazy: in the language of the request refused, as every message of the API.
-    message = gettext_lazy("Confirm it is you first (POST /api/auth/v1/reauthenticate/ with "
+    # The paths where the suite is mounted, not where its documentation shows it.
+    message = gettext_lazy("Confirm it is you first (POST %(reauthenticate)s with "
                            "your password, or with a passkey or an emailed link).")
     second_factor_message = gettext_lazy(
-        "Confirm your second factor too (POST /api/auth/v1/mfa/challenge/ with a code, or "
+        "Confirm your second factor too (POST %(challenge)s with a code, or "
         "reauthenticate with a passkey).")
     unavailable_message = gettext_lazy(
         "Your account has no second factor you can use now: a passkey disabled for safety "
@@ -76,7 +87,8 @@ class IsRecentlyAuthenticated(BasePermission):
                 raise APIError(self.unavailable_message, CoreError.SECOND_FACTOR_UNAVAILABLE,
                                status_code=403)
             message = self.second_factor_message if due else self.message
-            raise APIError(message, CoreError.REAUTHENTICATION_REQUIRED, status_code=403)
+            raise APIError(message % _endpoints(), CoreError.REAUTHENTICATION_REQUIRED,
+                           status_code=403)
         return True
 
 
