@@ -36,6 +36,9 @@ class CoreError(StrEnum):
     TOO_LARGE = "request_too_large"
     CSRF_FAILED = "csrf_failed"
     REAUTHENTICATION_REQUIRED = "reauthentication_required"
+    #: The password (or link) is recent enough; the second factor is not: a code or a
+    #: passkey now, not the password again.
+    SECOND_FACTOR_REQUIRED = "second_factor_required"
     #: The second factor is due and the account has none it can prove (only a passkey
     #: flagged as cloned, no recovery code left): staff must reset two-step verification.
     SECOND_FACTOR_UNAVAILABLE = "second_factor_unavailable"

@@ -47,8 +47,9 @@ _RESPONSES = [
      _METHODS - _WITH_BODY),
     ("403", "Not signed in, not allowed, CSRF check failed, or a recent reauthentication "
             "is required (`not_authenticated`, `permission_denied`, `csrf_failed`, "
-            "`reauthentication_required`; `second_factor_unavailable` when the account has "
-            "no second factor it can prove for it).", _METHODS),
+            "`reauthentication_required`; `second_factor_required` when the second factor "
+            "is due, `second_factor_unavailable` when the account has no second factor it "
+            "can prove for it).", _METHODS),
     ("406", "The `Accept` header admits no JSON, or `?format=` names another format than "
             "`json` (`not_acceptable`).", _METHODS),
     ("413", "The request body is too large (`request_too_large`).", _WITH_BODY),

@@ -241,7 +241,7 @@ def test_remove_the_app_needs_a_step_up_with_both_factors(user, monkeypatch, lat
     response = app.post("reauthenticate/", {"password": STRONG_PASSWORD})
     assert response.status_code == 200
     # The password alone is not enough now that the account has a second factor.
-    error = refused(app.delete("mfa/totp/"), 403, "reauthentication_required")
+    error = refused(app.delete("mfa/totp/"), 403, "second_factor_required")
     assert "mfa/challenge" in error["message"]
     clock.step()
     response = app.post("mfa/challenge/", {"code": clock.code(secret)})

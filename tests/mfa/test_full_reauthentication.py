@@ -42,7 +42,7 @@ def test_a_password_alone_does_not_remove_the_app(two_factor_session, password, 
     response = api_delete(client, "mfa/totp/")
 
     assert response.status_code == 403
-    assert error_code(response) == "reauthentication_required"
+    assert error_code(response) == "second_factor_required"
     assert "second factor" in response.json()["error"]["message"]
     assert TOTPDevice.objects.filter(confirmed=True).exists()
 
@@ -154,7 +154,7 @@ def test_an_app_added_since_a_password_sign_in_is_asked_for_over_the_api(client,
     # Even with the sign-in's password still recent, the app is not removed.
     response = api_delete(client, "mfa/totp/")
     assert response.status_code == 403
-    assert error_code(response) == "reauthentication_required"
+    assert error_code(response) == "second_factor_required"
     assert "second factor" in response.json()["error"]["message"]
 
     later()
@@ -162,7 +162,7 @@ def test_an_app_added_since_a_password_sign_in_is_asked_for_over_the_api(client,
     response = api_delete(client, "mfa/totp/")
 
     assert response.status_code == 403
-    assert error_code(response) == "reauthentication_required"
+    assert error_code(response) == "second_factor_required"
     assert "second factor" in response.json()["error"]["message"]
     assert api_post(client, "mfa/recovery-codes/").status_code == 403
     assert devices.has_mfa(user)

@@ -139,7 +139,7 @@ def test_the_api_names_the_factor_the_view_needs(two_factor_session, password, c
     assert api_post(client, "reauthenticate/", {"password": password}).status_code == 200
 
     response = strict_api(client)
-    assert response.status_code == 403 and error_code(response) == "reauthentication_required"
+    assert response.status_code == 403 and error_code(response) == "second_factor_required"
     assert "second factor" in response.json()["error"]["message"]
     clock.step()
     assert api_post(client, "mfa/challenge/", {"code": clock.code(secret)}).status_code == 200

@@ -495,12 +495,12 @@ def test_a_passkey_added_since_a_password_sign_in_is_asked_for(user, password, m
     url = f"/api/auth/v1/passkeys/{passkey.pk}/"
 
     response = browser.delete(url)
-    assert response.status_code == 403 and code(response) == "reauthentication_required"
+    assert response.status_code == 403 and code(response) == "second_factor_required"
     assert "second factor" in response.json()["error"]["message"]
     start = authrecord.now()
     monkeypatch.setattr(authrecord, "now", lambda: start + 301)
     assert api_post(browser, "reauthenticate/", {"password": password}).status_code == 200
-    assert code(browser.delete(url)) == "reauthentication_required"
+    assert code(browser.delete(url)) == "second_factor_required"
 
     # The page sends the session to the reauthentication page, which offers the passkey
     # rather than the password again.

@@ -86,8 +86,12 @@ class IsRecentlyAuthenticated(BasePermission):
                 # client stops asking for a factor the account cannot give.
                 raise APIError(self.unavailable_message, CoreError.SECOND_FACTOR_UNAVAILABLE,
                                status_code=403)
-            message = self.second_factor_message if due else self.message
-            raise APIError(message % _endpoints(), CoreError.REAUTHENTICATION_REQUIRED,
+            # Told apart by code: a client that answered the first refusal with the
+            # password, refused again for the second factor, knows not to ask for it again.
+            if due:
+                raise APIError(self.second_factor_message % _endpoints(),
+                               CoreError.SECOND_FACTOR_REQUIRED, status_code=403)
+            raise APIError(self.message % _endpoints(), CoreError.REAUTHENTICATION_REQUIRED,
                            status_code=403)
         return True
 
