@@ -16,6 +16,7 @@ from django.core import mail
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_script_prefix, set_script_prefix
 
+from tests.accounts.support import freeze
 from tests.conftest import STRONG_PASSWORD
 from tests.helpers import LINK_RE
 
@@ -173,3 +174,31 @@ def test_the_passkey_script_posts_to_the_api_in_the_pages_language(client, i18n)
     page = client.get("/fr/auth/accounts/login/").content.decode()
 
     assert 'data-options-url="/fr/auth/api/auth/v1/passkeys/login/options/"' in page
+
+
+# --- texts that name an endpoint -------------------------------------------------------------
+
+
+def test_the_schema_names_the_csrf_endpoint_where_it_is(client, mounted):
+    schema = client.get("/auth/api/auth/v1/schema/", {"format": "json"}).json()
+
+    login = schema["paths"]["/auth/api/auth/v1/login/"]["post"]
+    header = next(p for p in login["parameters"] if p["in"] == "header")
+    assert "`GET /auth/api/auth/v1/csrf/`" in header["description"]
+
+
+def test_a_refused_sensitive_action_names_the_reauthentication_endpoint_where_it_is(
+        client, mounted, user, time_machine):
+    freeze(time_machine)
+    response = client.post("/auth/api/auth/v1/login/", {"email": user.email,
+                                                        "password": STRONG_PASSWORD},
+                           content_type="application/json")
+    assert response.status_code == 200
+    time_machine.shift(301)
+
+    response = client.post("/auth/api/auth/v1/account/close/", {},
+                           content_type="application/json")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "reauthentication_required"
+    assert "POST /auth/api/auth/v1/reauthenticate/" in response.json()["error"]["message"]

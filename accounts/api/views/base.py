@@ -13,7 +13,7 @@ from accounts import authrecord, pipeline
 from accounts.api import serializers as s
 from accounts.errors import FlowError
 from authsuite.api.errors import APIError, CoreError
-from authsuite.api.schema import error
+from authsuite.api.schema import api_path, error
 from authsuite.api.views import SuiteAPIView, api_error
 
 #: The answer of an operation that sets a new password, when the breach check cannot be made.
@@ -50,9 +50,19 @@ class IsRecentlyAuthenticated(BasePermission):
     """Sensitive actions: the session must have authenticated within the reauth timeout,
     or within the view's ``reauthentication_max_age`` when it sets one."""
 
-    message = "Confirm your password first (POST /api/auth/v1/reauthenticate/)."
-    second_factor_message = ("Confirm your second factor too (POST /api/auth/v1/mfa/challenge/ "
-                             "with a code, or reauthenticate with a passkey).")
+    # The endpoints are named where the project serves them (its prefix, language, script
+    # prefix), read when refused: a client follows the path the message gives.
+    @property
+    def message(self) -> str:
+        return (f"Confirm your password first "
+                f"(POST {api_path('reauthenticate', '/api/auth/v1/reauthenticate/')}).")
+
+    @property
+    def second_factor_message(self) -> str:
+        return (f"Confirm your second factor too "
+                f"(POST {api_path('mfa_challenge', '/api/auth/v1/mfa/challenge/')} "
+                f"with a code, or reauthenticate with a passkey).")
+
     unavailable_message = ("Your account has no second factor you can use now: a passkey "
                            "disabled for safety cannot confirm it is you, and there is no "
                            "unused recovery code. Ask staff to reset two-step verification.")
