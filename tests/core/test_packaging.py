@@ -88,3 +88,30 @@ def test_the_sdist_holds_the_apps_and_their_description_only(built):
     assert top <= {*PACKAGES, "README.md", "pyproject.toml", "setup.cfg", "PKG-INFO",
                    "django_authsuite.egg-info"}
     assert set(PACKAGES) <= top
+
+
+def test_the_demo_settings_installed_from_the_package_write_nothing_beside_it(built, tmp_path):
+    """Installed, the apps are in site-packages: the demo profile keeps its database and
+    collected static files in the directory it runs in, and makes no directory for a
+    database it does not use (the production profile's is PostgreSQL)."""
+    _members, wheel = built
+    env = {k: v for k, v in os.environ.items() if k not in {"AUTHSUITE_VAR_DIR", "DATABASE_URL"}}
+    env["PYTHONPATH"] = str(wheel)
+
+    def settings(**more: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", "import authsuite.settings as s; print(s.__file__); "
+                                   "print(s.STATIC_ROOT); print(s.DATABASES['default']['NAME'])"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60, env={**env, **more})
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split()
+
+    module, static_root, name = settings(DATABASE_URL="postgres://db.example/authsuite")
+    assert Path(module).is_relative_to(wheel)
+    assert Path(static_root) == tmp_path / "staticfiles"
+    assert name == "authsuite"
+    assert not (wheel / "var").exists() and not (tmp_path / "var").exists()
+
+    _module, _static_root, name = settings()
+    assert name == str(tmp_path / "var" / "demo.sqlite3")
+    assert (tmp_path / "var").is_dir() and not (wheel / "var").exists()
