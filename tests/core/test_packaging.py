@@ -10,9 +10,13 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tomllib
+from importlib import import_module
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ["authsuite", "accounts", "mfa", "passkeys", "audit"]
@@ -116,6 +120,27 @@ def test_the_demo_settings_installed_from_the_package_write_nothing_beside_it(bu
     _module, _static_root, name = settings()
     assert name == str(tmp_path / "var" / "demo.sqlite3")
     assert (tmp_path / "var").is_dir() and not (wheel / "var").exists()
+
+
+# --- the declared dependencies ---------------------------------------------------------------
+
+#: What the apps call that a dependency gained in a given release. pip may install the
+#: declared floor, so it must be at least that release: below it, the call fails at run time
+#: (every API request, for the parser's ``get_encoding``).
+NEEDED = {"djangorestframework": ("3.18.2", "rest_framework.parsers", "get_encoding")}
+
+
+def declared_floor(name: str) -> Version:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirement = next(r for r in map(Requirement, project["dependencies"]) if r.name == name)
+    return min(Version(spec.version) for spec in requirement.specifier if spec.operator == ">=")
+
+
+@pytest.mark.parametrize("name", NEEDED)
+def test_a_declared_floor_has_what_the_apps_call(name):
+    release, module, attribute = NEEDED[name]
+    assert hasattr(import_module(module), attribute)  # the apps still call it
+    assert declared_floor(name) >= Version(release)
 
 
 # --- a project of its own, set up from the package as the README says -------------------------
