@@ -29,7 +29,7 @@ from accounts.session_store import MAX_KEY_ATTEMPTS, RotatesInMemory
 
 try:
     from django_redis.cache import RedisCache
-except ImportError:  # pragma: no cover - django-redis is a dependency of the suite
+except ImportError:  # pragma: no cover - the "redis" extra; without it no cache is django-redis
     RedisCache = None
 
 

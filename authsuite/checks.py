@@ -164,6 +164,35 @@ def check_sender(app_configs=None, **kwargs):
     )]
 
 
+def _task_app():
+    """The Celery app the suite's ``@shared_task`` tasks are queued on in this process."""
+    from celery import current_app
+
+    return current_app._get_current_object()
+
+
+@checks.register()
+def check_celery_app(app_configs=None, **kwargs):
+    """Every email and the audit chain's sealing are Celery tasks, queued on the current app.
+    A process that loaded no app of the project's (one imported by the WSGI module only,
+    not by ``manage.py``) queues them on Celery's own default app, which reads none of the
+    ``CELERY_`` settings: with no broker named and not eager, it publishes to
+    ``amqp://localhost``, where no worker may ever take them."""
+    app = _task_app()
+    if app.conf.broker_url or app.conf.task_always_eager:
+        return []
+    return [checks.Warning(
+        f"The suite's tasks (every email, the audit chain's sealing) are queued on the Celery "
+        f"app {app.main!r}, which names no broker and does not run them eagerly: they go to "
+        f"amqp://localhost, which is likely not where a worker takes them.",
+        hint="Load the project's Celery app in every process, commands included: define it "
+             "in the project's package (app.config_from_object(\"django.conf:settings\", "
+             "namespace=\"CELERY\")) and import it in the package's __init__.py; then set "
+             "CELERY_BROKER_URL, or CELERY_TASK_ALWAYS_EAGER without a broker.",
+        obj="CELERY_BROKER_URL", id="authsuite.W010",
+    )]
+
+
 #: Caches whose ``add`` and ``incr`` are a read then a write (Django's generic ``incr``).
 NON_ATOMIC_CACHES = ("django.core.cache.backends.filebased.FileBasedCache",
                      "django.core.cache.backends.db.DatabaseCache")

@@ -18,7 +18,11 @@ from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+# The checkout's root when the demo runs from one (manage.py beside the apps). Installed from
+# the package, the apps sit in site-packages, no place for a database or collected static
+# files (and perhaps not writable): the directory the site is run from is the base then.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+BASE_DIR = _CHECKOUT if (_CHECKOUT / "manage.py").is_file() else Path.cwd()
 VAR_DIR = Path(os.environ.get("AUTHSUITE_VAR_DIR", BASE_DIR / "var"))
 
 
@@ -95,8 +99,9 @@ TEMPLATES = [
     },
 ]
 
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 SQLITE_INIT_COMMAND = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+if not os.environ.get("DATABASE_URL"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # only for the default database, made there
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'demo.sqlite3'}",

@@ -22,6 +22,7 @@ from importlib import import_module
 from django.apps import apps
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.urls import NoReverseMatch, reverse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import get_doc
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
@@ -80,9 +81,9 @@ class SuiteAutoSchema(AutoSchema):
         if self.method.lower() in _WITH_BODY:
             parameters.append(OpenApiParameter(
                 csrf_header(), str, OpenApiParameter.HEADER, required=True,
-                description="The CSRF token: the CSRF cookie's value, or what `GET "
-                            "/api/auth/v1/csrf/` answers (it sets the cookie). Without it, "
-                            "403 `csrf_failed`."))
+                description=f"The CSRF token: the CSRF cookie's value, or what `GET "
+                            f"{api_path('csrf', '/api/auth/v1/csrf/')}` answers (it sets the "
+                            f"cookie). Without it, 403 `csrf_failed`."))
         return parameters
 
     def _get_serializer_field_meta(self, field, direction):
@@ -103,6 +104,17 @@ class SuiteAutoSchema(AutoSchema):
                            lambda name: False)(field.field_name)):
             meta.setdefault("pattern", CONTROL_FREE_PATTERN)
         return meta
+
+
+def api_path(name: str, default: str) -> str:
+    """The path of the API's endpoint ``name`` (``authsuite_api:<name>``) where the project
+    serves it: under the prefix of its include, its language prefix and the script prefix,
+    so that a text naming an endpoint names the one a client can reach. ``default`` where
+    the URLconf has none (a project that includes only part of the suite's)."""
+    try:
+        return reverse(f"authsuite_api:{name}")
+    except NoReverseMatch:
+        return default
 
 
 def csrf_header() -> str:

@@ -22,6 +22,7 @@ from accounts.checks import check_accounts, check_link_templates
 from authsuite.checks import (
     check_caches,
     check_caches_shared,
+    check_celery_app,
     check_cookie_prefixes,
     check_mail,
     check_production,
@@ -36,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE_IDS = ["authsuite.E001", "authsuite.E002", "authsuite.E003", "authsuite.E004",
             "authsuite.E005", "authsuite.E006", "authsuite.W001", "authsuite.W002", "authsuite.W003",
             "authsuite.W004", "authsuite.W005", "authsuite.W006",
-            "authsuite.W007", "authsuite.W008", "authsuite.W009"]
+            "authsuite.W007", "authsuite.W008", "authsuite.W009", "authsuite.W010"]
 ACCOUNTS_IDS = [f"authsuite_accounts.E00{n}" for n in range(1, 9)] + [
     "authsuite_accounts.W005", "authsuite_accounts.W006", "authsuite_accounts.E012",
     "authsuite_accounts.W007", "authsuite_accounts.W008",
@@ -58,7 +59,8 @@ ARGON2_FIRST = [NORMALIZING, AS_TYPED, PBKDF2]
 def all_messages() -> list[checks.CheckMessage]:
     return [*check_required_apps(), *check_settings(), *check_caches(), *check_caches_shared(),
             *check_cookie_prefixes(), *check_time_zone(),
-            *check_mail(), *check_sender(), *check_production(), *check_accounts(), *check_link_templates()]
+            *check_mail(), *check_sender(), *check_celery_app(), *check_production(), *check_accounts(),
+            *check_link_templates()]
 
 
 def found(check_id: str) -> checks.CheckMessage:
@@ -309,6 +311,48 @@ def test_w009_a_sender_whose_local_part_is_not_ascii(settings, sender):
 def test_w009_an_international_name_or_domain_is_fine(settings, sender):
     settings.AUTHSUITE_DEFAULT_FROM_EMAIL = sender
     absent("authsuite.W009")
+
+
+@pytest.fixture
+def task_app(monkeypatch):
+    """The Celery app the suite's tasks are queued on: one that reads no setting."""
+    from celery import Celery
+
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery reads it for any app
+    app = Celery("someproject", set_as_current=False)
+    monkeypatch.setattr("authsuite.checks._task_app", lambda: app)
+    return app
+
+
+def test_w010_tasks_queued_on_an_app_with_no_broker_that_is_not_eager(task_app):
+    message = found("authsuite.W010")
+    assert "'someproject'" in message.msg and "amqp://localhost" in message.msg
+    assert "__init__.py" in message.hint
+
+
+def test_w010_a_broker_or_eager_tasks_are_fine(task_app):
+    task_app.conf.broker_url = "redis://127.0.0.1:6379/0"
+    absent("authsuite.W010")
+    task_app.conf.broker_url = None
+    task_app.conf.task_always_eager = True
+    absent("authsuite.W010")
+
+
+@pytest.mark.own_settings  # a process of its own, which loads no Celery app unless told
+@pytest.mark.parametrize("loads_the_app", [False, True])
+def test_w010_a_process_that_loads_no_celery_app_of_the_projects(loads_the_app):
+    """Celery's own default app, which a process that imports none gets, reads none of the
+    CELERY_ settings: the test settings' eager tasks are not eager there."""
+    script = ("import django; django.setup()\n"
+              + ("import authsuite.celery\n" if loads_the_app else "")
+              + "from django.core import checks\n"
+              "print([m.id for m in checks.run_checks() if m.id == 'authsuite.W010'])")
+    env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[-2] == ("[]" if loads_the_app else "['authsuite.W010']")
 
 
 def test_w004_a_claim_too_short_for_time_limits_bounds_the_timeout_itself():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.urls import get_script_prefix, set_script_prefix
 
 pytestmark = pytest.mark.django_db
 
@@ -21,3 +22,19 @@ def test_the_mailbox_is_there_only_with_debug(settings):
     assert Client().head("/mailbox/").status_code == 200
     settings.DEBUG = False
     assert Client().get("/mailbox/").status_code == 404
+
+
+def test_the_home_page_links_where_the_pages_are_served(settings):
+    """Served under a sub-path (FORCE_SCRIPT_NAME, the server's SCRIPT_NAME), its links
+    follow the URLconf instead of naming the site's root."""
+    settings.FORCE_SCRIPT_NAME = "/app"
+    before = get_script_prefix()
+    set_script_prefix("/app/")
+    try:
+        page = Client().get("/").content.decode()
+    finally:
+        set_script_prefix(before)
+
+    for href in ["/app/api/auth/v1/docs/", "/app/mailbox/", "/app/admin/", "/app/accounts/login/"]:
+        assert f'href="{href}"' in page, href
+    assert 'href="/api/' not in page and 'href="/admin/' not in page

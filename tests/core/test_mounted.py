@@ -16,7 +16,6 @@ from django.core import mail
 from django.core.wsgi import get_wsgi_application
 from django.urls import get_script_prefix, set_script_prefix
 
-from accounts.app_settings import app_settings as accounts_settings
 from tests.accounts.support import freeze
 from tests.conftest import STRONG_PASSWORD
 from tests.helpers import LINK_RE
@@ -177,19 +176,29 @@ def test_the_passkey_script_posts_to_the_api_in_the_pages_language(client, i18n)
     assert 'data-options-url="/fr/auth/api/auth/v1/passkeys/login/options/"' in page
 
 
-def test_the_step_up_refusal_names_the_reauthentication_endpoint_where_it_is(
-        client, user, mounted, time_machine):
+# --- texts that name an endpoint -------------------------------------------------------------
+
+
+def test_the_schema_names_the_csrf_endpoint_where_it_is(client, mounted):
+    schema = client.get("/auth/api/auth/v1/schema/", {"format": "json"}).json()
+
+    login = schema["paths"]["/auth/api/auth/v1/login/"]["post"]
+    header = next(p for p in login["parameters"] if p["in"] == "header")
+    assert "`GET /auth/api/auth/v1/csrf/`" in header["description"]
+
+
+def test_a_refused_sensitive_action_names_the_reauthentication_endpoint_where_it_is(
+        client, mounted, user, time_machine):
     freeze(time_machine)
     response = client.post("/auth/api/auth/v1/login/", {"email": user.email,
                                                         "password": STRONG_PASSWORD},
                            content_type="application/json")
-    assert response.json()["status"] == "authenticated"
-    time_machine.shift(accounts_settings.REAUTHENTICATION_TIMEOUT + 1)
+    assert response.status_code == 200
+    time_machine.shift(301)
 
-    refused = client.post("/auth/api/auth/v1/account/close/", {},
-                          content_type="application/json")
+    response = client.post("/auth/api/auth/v1/account/close/", {},
+                           content_type="application/json")
 
-    assert refused.status_code == 403
-    error = refused.json()["error"]
-    assert error["code"] == "reauthentication_required"
-    assert "POST /auth/api/auth/v1/reauthenticate/ " in error["message"]
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "reauthentication_required"
+    assert "POST /auth/api/auth/v1/reauthenticate/" in response.json()["error"]["message"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.urls import NoReverseMatch, reverse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -15,7 +14,7 @@ from accounts import authrecord, pipeline
 from accounts.api import serializers as s
 from accounts.errors import FlowError
 from authsuite.api.errors import APIError, CoreError
-from authsuite.api.schema import error
+from authsuite.api.schema import api_path, error
 from authsuite.api.views import SuiteAPIView, api_error
 
 #: The answer of an operation that sets a new password, when the breach check cannot be made.
@@ -49,12 +48,8 @@ def _from_flow(error: FlowError) -> APIError:
 
 
 def _endpoints() -> dict[str, str]:
-    paths = {"reauthenticate": reverse("authsuite_api:reauthenticate")}
-    try:
-        paths["challenge"] = reverse("authsuite_api:mfa_challenge")
-    except NoReverseMatch:  # a project without the mfa app
-        paths["challenge"] = ""
-    return paths
+    return {"reauthenticate": api_path("reauthenticate", "/api/auth/v1/reauthenticate/"),
+            "challenge": api_path("mfa_challenge", "/api/auth/v1/mfa/challenge/")}
 
 
 class IsRecentlyAuthenticated(BasePermission):
@@ -62,7 +57,8 @@ class IsRecentlyAuthenticated(BasePermission):
     or within the view's ``reauthentication_max_age`` when it sets one."""
 
     # Lazy: in the language of the request refused, as every message of the API.
-    # The paths where the suite is mounted, not where its documentation shows it.
+    # The endpoints are named where the project serves them (its prefix, language, script
+    # prefix), read when refused: a client follows the path the message gives.
     message = gettext_lazy("Confirm it is you first (POST %(reauthenticate)s with "
                            "your password, or with a passkey or an emailed link).")
     second_factor_message = gettext_lazy(
