@@ -18,6 +18,11 @@ DEFAULT_RATE_LIMITS = {
     "token_confirm": {"ip": "60/5m"},
 }
 
+#: The directives ``Clear-Site-Data`` knows (W3C Clear Site Data, and what browsers ship).
+CLEAR_SITE_DATA_DIRECTIVES = frozenset({
+    "cache", "cookies", "storage", "executionContexts", "clientHints", "prefetchCache",
+    "prerenderCache", "*"})
+
 
 class AccountsSettings(AppSettings):
     prefix = "AUTHSUITE_ACCOUNTS_"
@@ -155,6 +160,16 @@ class AccountsSettings(AppSettings):
         ends the account's least recently used other sessions, so the newest always goes
         through. An integer of at least 1 (``authsuite_accounts.E013``)."""
         return self._setting("MAX_SESSIONS", None)
+
+    @property
+    def CLEAR_SITE_DATA(self) -> tuple[str, ...]:
+        """What a browser is told to clear (``Clear-Site-Data``) on the answer to the
+        request that ended its signed-in session: a sign-out, ending this session or all of
+        them, closing the account, a timeout or a session ended elsewhere found at its next
+        request. Directive names, unquoted (``"storage"``: local and session storage,
+        IndexedDB, service workers; ``"cache"``; ``"cookies"``...), a list or tuple of
+        known ones (``authsuite_accounts.E019``); empty sends no header."""
+        return self._setting("CLEAR_SITE_DATA", ("storage",))
 
     @property
     def RATE_LIMITS(self) -> dict[str, dict[str, str | None]]:

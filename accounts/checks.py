@@ -10,7 +10,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from accounts.app_settings import app_settings
+from accounts.app_settings import CLEAR_SITE_DATA_DIRECTIVES, app_settings
 from accounts.users import stores_is_active
 from authsuite.checks import reported_cookie_warnings
 
@@ -107,6 +107,7 @@ def check_accounts(app_configs=None, **kwargs):
             hint="None lets an account keep any number of sessions; 1 keeps only the newest.",
             obj="AUTHSUITE_ACCOUNTS_MAX_SESSIONS", id="authsuite_accounts.E013",
         ))
+    errors.extend(_clear_site_data_errors())
     errors.extend(_breach_check_errors())
     if app_settings.CLOSE_ACTION == "deactivate" and not _stores_is_active():
         errors.append(checks.Error(
@@ -142,6 +143,21 @@ def check_accounts(app_configs=None, **kwargs):
                                        setting="AUTHSUITE_ACCOUNTS_LOCKOUT_DEVICE_COOKIE_NAME",
                                        check_id="authsuite_accounts.W010")
     return errors
+
+
+def _clear_site_data_errors() -> list:
+    value = app_settings.CLEAR_SITE_DATA
+    names = (value,) if isinstance(value, str) else value
+    if isinstance(names, list | tuple) and all(
+            isinstance(name, str) and name in CLEAR_SITE_DATA_DIRECTIVES for name in names):
+        return []
+    return [checks.Error(
+        f"AUTHSUITE_ACCOUNTS_CLEAR_SITE_DATA must list Clear-Site-Data directives, not {value!r}.",
+        hint="A list of names, unquoted, from: "
+             + ", ".join(sorted(CLEAR_SITE_DATA_DIRECTIVES, key=str.lower))
+             + "; [] sends no Clear-Site-Data header.",
+        obj="AUTHSUITE_ACCOUNTS_CLEAR_SITE_DATA", id="authsuite_accounts.E019",
+    )]
 
 
 def _hasher_classes(paths: list[str]) -> list[type] | None:

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import lockout, signals
-from accounts.app_settings import app_settings
+from accounts.app_settings import CLEAR_SITE_DATA_DIRECTIVES, app_settings
 from accounts.models import OneTimeToken, UserSession
 from accounts.users import lock_user_row, stores_is_active
 from authsuite import context, crypto, db
@@ -219,11 +219,39 @@ def signed_out(request) -> None:
     auth.logout(request)
 
 
+#: Set on a request during which this browser's signed-in session ended.
+_ENDED_HERE = "_authsuite_session_ended"
+
+
+def session_ended_here(request) -> None:
+    """Note that this browser's signed-in session ended with ``request``: its answer tells
+    the browser to clear what the session left in it (:func:`clear_site_data`)."""
+    setattr(request, _ENDED_HERE, True)
+
+
+def clear_site_data(request, response) -> None:
+    """``Clear-Site-Data`` on the answer to a request that ended this browser's session
+    (ASVS 5.0 14.3.1: authenticated data cleared from the client when the session ends),
+    with the directives of ``AUTHSUITE_ACCOUNTS_CLEAR_SITE_DATA``."""
+    if not getattr(request, _ENDED_HERE, False):
+        return
+    directives = app_settings.CLEAR_SITE_DATA
+    if isinstance(directives, str):
+        directives = (directives,)
+    elif not isinstance(directives, list | tuple):
+        directives = ()  # authsuite_accounts.E019 says so; a sign-out never fails on it
+    known = [d for d in directives if d in CLEAR_SITE_DATA_DIRECTIVES]
+    if known:
+        response["Clear-Site-Data"] = ", ".join(f'"{d}"' for d in known)
+
+
 def session_end_at_logout(sender, request, user, **kwargs) -> None:
     """``user_logged_out`` receiver: a sign-out by Django's own ``logout``/``alogout`` (a
     project's sign-out view, sync or async) ends the session's tracked row as the suite's
     sign-out does. Left open, the row of a session that no longer exists would be listed
     as signed in, and counted against ``MAX_SESSIONS`` over a real one, until it timed out."""
+    if user is not None and request is not None:
+        session_ended_here(request)
     session = getattr(request, "session", None) if user is not None else None
     sid = session.get(SID_KEY) if session is not None else None
     if sid is not None:
@@ -262,6 +290,7 @@ class SessionTrackingMiddleware:
                 self._refused(request)
         response = self.get_response(request)
         lockout.device_cookie_set(request, response)
+        clear_site_data(request, response)
         return response
 
     def _check(self, request, user) -> None:
@@ -329,6 +358,7 @@ class SessionTrackingMiddleware:
             # waited for the very request that closed the account): signed out, as a
             # sign-in that finds it so is refused, rather than recording a session of it.
             request.session.flush()
+            session_ended_here(request)
             request.user = AnonymousUser()
 
     @staticmethod
@@ -350,6 +380,7 @@ class SessionTrackingMiddleware:
                                        user=row.user, session_id=row.pk, reason="deactivated",
                                        by=None)
         request.session.flush()
+        session_ended_here(request)
 
     @staticmethod
     def _sign_out(request) -> None:

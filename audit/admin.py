@@ -21,7 +21,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -32,6 +32,7 @@ from audit.models import Checkpoint, Event
 from audit.paging import keyset
 from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
 from authsuite.spelling import address_column, staff_spelling
+from authsuite.views import method_not_allowed
 
 PAGE = 100
 CSV_COLUMNS = ["id", "occurred_at", "action", "outcome", "actor_id", "actor", "target_type",
@@ -230,9 +231,13 @@ class EventAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
 
     def export_view(self, request, fmt: str):
         """The selection as listed (filters and search, every page) as a download."""
+        if request.method not in ("GET", "HEAD"):
+            # Django's admin views answer any method as a GET: a PUT, DELETE or TRACE here
+            # took (and recorded) a copy of the trail.
+            return method_not_allowed(request, ["GET", "HEAD"])
         if not self.has_view_permission(request):
             raise PermissionDenied
-        if fmt not in ("csv", "jsonl"):
+        if fmt not in EXPORT_FORMATS:
             raise Http404
         try:
             changelist = self.get_changelist_instance(request)
@@ -242,6 +247,9 @@ class EventAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
                 f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist",
                 current_app=self.admin_site.name)
             return HttpResponseRedirect(f"{changelist_url}?{ERROR_FLAG}=1")
+        if request.method == "HEAD":
+            # The GET's headers, without a copy of the trail: nothing is read or recorded.
+            return _export_response(HttpResponse(), fmt)
         queryset = changelist.get_queryset(request)
         return self.export_csv(request, queryset) if fmt == "csv" else self.export_jsonl(
             request, queryset)
@@ -280,21 +288,29 @@ class EventAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
                 row = as_staff_read(row)
                 yield writer.writerow([csv_cell(row[c]) for c in CSV_COLUMNS])
 
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
-        return response
+        return _export_response(StreamingHttpResponse(lines()), "csv")
 
     @admin.action(description=_("Export selected as JSON Lines"))
     def export_jsonl(self, request, queryset):
         self._record_export(request, "jsonl")
         lines = (json.dumps(row, sort_keys=True, ensure_ascii=True) + "\n"
                  for row in self._rows(queryset))
-        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
-        response["Content-Disposition"] = 'attachment; filename="audit-events.jsonl"'
-        return response
+        return _export_response(StreamingHttpResponse(lines), "jsonl")
 
 
 EXPORTED_ACTION = "audit.trail.exported"
+#: By format: the export's content type and file name.
+EXPORT_FORMATS = {
+    "csv": ("text/csv; charset=utf-8", "audit-events.csv"),
+    "jsonl": ("application/x-ndjson", "audit-events.jsonl"),
+}
+
+
+def _export_response(response, fmt: str):
+    content_type, filename = EXPORT_FORMATS[fmt]
+    response["Content-Type"] = content_type
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def as_staff_read(row: dict) -> dict:

@@ -326,6 +326,34 @@ def allowed_methods(view_func) -> list[str] | None:
             if hasattr(view_class, name) or (name == "head" and hasattr(view_class, "get"))]
 
 
+#: The path parameter of a route of the suite whose URL holds a secret: an emailed link's
+#: token (``/accounts/password/reset/<token>/``, ``/passkeys/signup/<token>/``...).
+SECRET_PARAMETER = "token"
+#: Referrer policies that never send a page's path, nor so its token.
+_PATHLESS_POLICIES = frozenset({"no-referrer", "origin", "strict-origin"})
+#: What an answer at such a URL asks instead of the site's policy, when that one sends the
+#: path (Django's default ``same-origin`` sends it to the site's own pages, scripts and
+#: styles): the origin alone. Not ``no-referrer``: a browser then sends ``Origin: null``
+#: with the page's form, and Django's CSRF check refuses it.
+SECRET_URL_REFERRER_POLICY = "strict-origin"
+
+
+def keep_secret_urls_out_of_referer(request, response) -> None:
+    """An answer at a URL of the suite that holds a token (its ``SECRET_PARAMETER``) tells
+    the browser never to send that URL as ``Referer``: not to the page's scripts and
+    styles, not to a page a link on it leads to, even the site's own (whose access logs,
+    and any CDN or proxy in front of it, would keep the token). Whatever the answer: the
+    link's confirmation page (the passkey sign-up's), a used or expired link's, a rate
+    limit's, a form posted straight to the link with an error in it, a 405."""
+    match = getattr(request, "resolver_match", None)
+    if (match is None or SECRET_PARAMETER not in match.kwargs
+            or not SUITE_NAMESPACES.intersection(match.app_names)):
+        return
+    configured = {name.strip() for name in response.get("Referrer-Policy", "").split(",")}
+    if not configured <= _PATHLESS_POLICIES:
+        response["Referrer-Policy"] = SECRET_URL_REFERRER_POLICY
+
+
 class RequestContextMiddleware:
     """Resolve the request context once and expose it as ``request.authsuite``; refuse a
     method a route of the suite does not answer before anything else looks at the request."""
@@ -348,6 +376,7 @@ class RequestContextMiddleware:
             _request.reset(request_token)
             _current.reset(token)
         response["X-Request-ID"] = ctx.request_id
+        keep_secret_urls_out_of_referer(request, response)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):

@@ -67,6 +67,7 @@ def render_confidential(response):
 
 
 @require_methods("GET", "HEAD")
+@never_cache  # it names the signed-in account
 def home(request):
     return render(request, "authsuite/home.html")
 

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
 
 from authsuite.mailbox.models import Message
 from authsuite.views import require_methods
@@ -13,6 +14,7 @@ def _debug_only():
 
 
 @require_methods("GET", "HEAD")
+@never_cache  # its mail holds sign-in links and their tokens
 def inbox(request):
     _debug_only()
     to = request.GET.get("to", "")[:254]
@@ -23,6 +25,7 @@ def inbox(request):
 
 
 @require_methods("GET", "HEAD")
+@never_cache
 def detail(request, pk: int):
     _debug_only()
     message = get_object_or_404(Message, pk=pk)

@@ -97,3 +97,60 @@ def test_the_admins_sign_out_and_password_change_are_the_suites(staff):
     response = client.post("/plain-admin/logout/")
     assert response["Location"] == reverse("accounts:login")
     assert not UserSession.objects.filter(user=staff, ended_at__isnull=True).exists()
+
+
+# --- methods and caching ----------------------------------------------------------------------
+
+ADMIN_PAGES = ["/plain-admin/", "/plain-admin/login/", "/plain-admin/password_change/",
+               "/admin/accounts/user/", "/admin/audit/event/", "/admin/no/such/page/"]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "TRACE", "OPTIONS", "PROPFIND"])
+@pytest.mark.parametrize("who", ["anonymous", "staff"])
+def test_a_method_the_admin_does_not_take_is_a_405_before_the_sign_in(staff, method, who):
+    """Django's admin views answer any method as a GET (a TRACE listed the accounts); the
+    suite's site answers a 405 with the methods its pages take, before the sign-in redirect,
+    the CSRF check (a "Form expired" 403, recorded as a forgery) or the view."""
+    client = Client(enforce_csrf_checks=True)
+    if who == "staff":
+        client.force_login(staff)
+    for url in ADMIN_PAGES:
+        response = client.generic(method, url)
+        assert response.status_code == 405, (url, response.status_code)
+        assert response["Allow"] == "GET, HEAD, POST", url
+        assert b"<h1>Method not allowed</h1>" in response.content, url
+        assert "no-store" in response["Cache-Control"], url
+    if who == "staff":
+        assert client.get("/plain-admin/").status_code == 200
+
+
+def test_the_admins_sign_out_takes_what_the_suites_sign_out_page_takes(staff):
+    client = Client()
+    client.force_login(staff)
+    assert client.generic("TRACE", "/plain-admin/logout/")["Allow"] == "GET, HEAD, OPTIONS, POST"
+    assert client.options("/plain-admin/logout/").status_code == 200
+    assert client.get("/plain-admin/").status_code == 200  # still signed in
+
+
+def test_a_view_that_says_which_methods_it_takes_keeps_them():
+    from django.http import HttpResponse
+
+    from authsuite.context import allowed_methods
+    from authsuite.views import require_methods
+
+    view = site.admin_view(require_methods("GET", "DELETE")(lambda request: HttpResponse()))
+    assert allowed_methods(view) == ["GET", "DELETE"]
+    assert allowed_methods(site.admin_view(lambda request: HttpResponse())) == [
+        "GET", "HEAD", "POST"]
+
+
+def test_where_the_admins_sign_in_sends_the_browser_is_never_stored(staff):
+    """Django's own admin login is never_cache; the suite's, which answers by who is signed
+    in, lost it, and so did its password change."""
+    staff_browser = signed_in(staff)
+    for client, url in [(Client(), "/plain-admin/login/?next=/plain-admin/"),
+                        (staff_browser, "/plain-admin/login/?next=/plain-admin/"),
+                        (staff_browser, "/plain-admin/password_change/")]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert "no-store" in response["Cache-Control"], url

@@ -329,3 +329,37 @@ def test_an_export_refused_or_not_made_is_not_recorded_as_one(admin_client, clie
     assert admin_client.get(f"{LIST}export/xml/").status_code == 404
     assert admin_client.get(f"{LIST}export/csv/?occurred_at__gte=yesterday").status_code == 302
     assert not Event.objects.filter(action="audit.trail.exported").exists()
+
+
+@pytest.mark.parametrize("fmt, content_type", [("csv", "text/csv; charset=utf-8"),
+                                               ("jsonl", "application/x-ndjson")])
+def test_a_head_of_an_export_takes_no_copy(admin_client, trail, fmt, content_type):
+    """The GET's headers, and nothing read or recorded: a HEAD was an export on the trail."""
+    response = admin_client.head(f"{LIST}export/{fmt}/?outcome=failure")
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    assert response["Content-Disposition"] == f'attachment; filename="audit-events.{fmt}"'
+    assert "no-store" in response["Cache-Control"]
+    assert response.content == b""
+    assert not Event.objects.filter(action="audit.trail.exported").exists()
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "TRACE", "OPTIONS", "PROPFIND"])
+def test_an_export_by_another_method_is_refused_and_not_recorded(admin_client, trail, method):
+    """Django's admin views answer any method as a GET: a TRACE here took, and recorded, a
+    copy of the trail."""
+    response = admin_client.generic(method, f"{LIST}export/csv/")
+    assert response.status_code == 405
+    assert response["Allow"] in ("GET, HEAD", "GET, HEAD, POST")
+    assert b"<h1>Method not allowed</h1>" in response.content
+    assert not Event.objects.filter(action="audit.trail.exported").exists()
+
+
+@pytest.mark.urls("tests.audit.urls_django_admin")
+@pytest.mark.parametrize("method", ["PUT", "TRACE", "OPTIONS"])
+def test_the_export_refuses_another_method_on_djangos_own_site_too(admin_client, trail, method):
+    response = admin_client.generic(method, "/django-admin/audit/event/export/csv/")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert not Event.objects.filter(action="audit.trail.exported").exists()
+    assert admin_client.get("/django-admin/audit/event/export/csv/").status_code == 200

@@ -38,3 +38,24 @@ def test_the_home_page_links_where_the_pages_are_served(settings):
     for href in ["/app/api/auth/v1/docs/", "/app/mailbox/", "/app/admin/", "/app/accounts/login/"]:
         assert f'href="{href}"' in page, href
     assert 'href="/api/' not in page and 'href="/admin/' not in page
+
+
+def test_the_demo_pages_are_never_stored(settings, user):
+    """The home page names the signed-in account, and the mailbox holds sign-in links: neither
+    said anything about caching, so a browser or proxy could keep them."""
+    from authsuite.mailbox.models import Message
+
+    settings.DEBUG = True
+    client = Client()
+    client.force_login(user)
+    mail = Message.objects.create(subject="Sign in", from_email="a@example.com", to=user.email,
+                                  body="https://testserver/accounts/magic-link/" + "A" * 43)
+    home = client.get("/")
+    assert user.email.encode() in home.content
+    assert "no-store" in home["Cache-Control"]
+    inbox = client.get("/mailbox/")
+    assert inbox.status_code == 200
+    assert "no-store" in inbox["Cache-Control"]
+    message = client.get(f"/mailbox/{mail.pk}/")
+    assert b"/accounts/magic-link/" in message.content
+    assert "no-store" in message["Cache-Control"]
