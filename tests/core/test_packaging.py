@@ -90,9 +90,10 @@ def test_the_sdist_holds_the_apps_and_their_description_only(built):
     members, _wheel = built
     top = {name.split("/")[1] for name in members if name.count("/") >= 1}
 
-    assert top <= {*PACKAGES, "README.md", "pyproject.toml", "setup.cfg", "PKG-INFO",
+    assert top <= {*PACKAGES, "README.md", "LICENSE", "pyproject.toml", "setup.cfg", "PKG-INFO",
                    "django_authsuite.egg-info"}
     assert set(PACKAGES) <= top
+    assert "LICENSE" in top  # the licence asks for its notice to go with every copy
 
 
 def test_the_demo_settings_installed_from_the_package_write_nothing_beside_it(built, tmp_path):
