@@ -231,6 +231,8 @@ class OneTimeToken(models.Model):
             models.Index(fields=["user", "purpose"], name="accounts_token_user_purpose"),
             # Verifying an address voids the other accounts' links to it.
             models.Index(fields=["email", "purpose"], name="accounts_token_email_purpose"),
+            # The periodic task voids the live links of disabled accounts.
+            models.Index(fields=["expires_at"], name="accounts_token_expiry"),
         ]
 
     def __str__(self) -> str:
