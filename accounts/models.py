@@ -8,6 +8,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -119,6 +120,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         # Like django.contrib.auth's User: this model exists only while it is the project's
         # AUTH_USER_MODEL. A project on any other user model gets no accounts_user table.
         swappable = "AUTH_USER_MODEL"
+        indexes = [
+            # The admin's list, newest first: read in index order, not sorted whole.
+            models.Index(fields=["date_joined", "id"], name="accounts_user_joined"),
+            # Its filters of the few: disabled accounts, staff.
+            models.Index(fields=["date_joined", "id"], name="accounts_user_inactive",
+                         condition=Q(is_active=False)),
+            models.Index(fields=["date_joined", "id"], name="accounts_user_staff",
+                         condition=Q(is_staff=True)),
+            # The admin's search by name, whole and case-insensitive (``name__iexact``).
+            models.Index(Upper("name"), name="accounts_user_name_upper"),
+        ]
 
     def __str__(self) -> str:
         # How the admin names the account (its pages, messages, history, delete
@@ -219,6 +231,8 @@ class OneTimeToken(models.Model):
             models.Index(fields=["user", "purpose"], name="accounts_token_user_purpose"),
             # Verifying an address voids the other accounts' links to it.
             models.Index(fields=["email", "purpose"], name="accounts_token_email_purpose"),
+            # The periodic task voids the live links of disabled accounts.
+            models.Index(fields=["expires_at"], name="accounts_token_expiry"),
         ]
 
     def __str__(self) -> str:

@@ -158,9 +158,12 @@ def sessions_expire(now=None) -> int:
         # here even if their browsers never come back, so enabling them again revives none.
         disabled = UserSession.objects.filter(ended_at__isnull=True, user__is_active=False)
         ended += _end_rows(disabled, "deactivated", now)
-        # And the links mailed to them, which would otherwise work again as well.
+        # And the links mailed to them, which would otherwise work again as well. Only
+        # those not expired yet (an expired one never works again): found on the expiry's
+        # index, not by joining every link ever mailed to every disabled account each run.
         OneTimeToken.objects.filter(user__is_active=False, used_at__isnull=True,
-                                    voided_at__isnull=True).update(voided_at=now)
+                                    voided_at__isnull=True, expires_at__gt=now).update(
+                                        voided_at=now)
     return ended
 
 

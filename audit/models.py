@@ -53,6 +53,12 @@ class Event(models.Model):
             # the others need not pay for this index on every insert.
             models.Index(fields=["target_id", "-id"], name="audit_event_user_target_recent",
                          condition=models.Q(target_type="user")),
+            # The admin's search: an actor's address, a request id (``EventAdmin``).
+            models.Index(fields=["actor_repr"], name="audit_event_actor_repr"),
+            models.Index(fields=["request_id"], name="audit_event_request"),
+            # The admin's outcome filter: failures and denials are few, and looked for.
+            models.Index(fields=["outcome", "-id"], name="audit_event_unsuccessful",
+                         condition=~models.Q(outcome="success")),
         ]
         verbose_name = _("audit event")
 

@@ -71,6 +71,8 @@ class OutboxMessage(models.Model):
             models.Index(fields=["created_at"], name="authsuite_outbox_created"),
             # A person's mail by address: their account's export and its deletion.
             models.Index(fields=["to"], name="authsuite_outbox_recipient"),
+            # The admin's filter and search by template, newest first.
+            models.Index(fields=["template", "created_at"], name="authsuite_outbox_template"),
         ]
         verbose_name = _("outbox message")
 

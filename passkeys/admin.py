@@ -3,30 +3,40 @@
 from itertools import groupby
 
 from django.contrib import admin
-from django.contrib.auth import get_permission_codename
+from django.contrib.auth import get_permission_codename, get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin.actions import reach_of
+from accounts.admin.search import address_search
+from accounts.models import normalize_email
 from authsuite.admin_input import ReadOnlyAdminMixin, SafeInputMixin
+from authsuite.admin_lists import EstimatedCountMixin, WholeTermSearchMixin
 from authsuite.spelling import address_column
 from passkeys import flows
 from passkeys.models import Passkey, PendingSignup
 
 
 @admin.register(Passkey)
-class PasskeyAdmin(SafeInputMixin, admin.ModelAdmin):
+class PasskeyAdmin(EstimatedCountMixin, SafeInputMixin, WholeTermSearchMixin, admin.ModelAdmin):
     list_display = ["name", "user", "provider", "created_at", "last_used_at", "backup_eligible",
                     "backup_state", "flagged_at"]
     list_filter = ["backup_eligible", "backup_state", ("flagged_at", admin.EmptyFieldListFilter)]
-    search_fields = ["user__email", "name"]
+    # A whole address, on an index: the passkeys of the account that holds it
+    # (``accounts.admin.search``).
+    search_fields = ["user__email__exact", "user__email_addresses__email__exact"]
     list_select_related = ["user"]
     fields = ["user", "name", "provider", "aaguid", "attestation_format", "transports",
               "sign_count", "backup_eligible", "backup_state", "user_verified", "created_at",
               "last_used_at", "flagged_at"]
     readonly_fields = fields
     actions = ["remove_passkeys"]
+
+    def search_filter(self, term: str) -> Q:
+        model = get_user_model()
+        return Q(user__in=model._default_manager.filter(address_search(model, term)).values("pk"))
 
     @admin.display(description=_("provider"))
     def provider(self, obj):
@@ -92,7 +102,8 @@ class PendingSignupStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(PendingSignup)
-class PendingSignupAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
+class PendingSignupAdmin(EstimatedCountMixin, ReadOnlyAdminMixin, SafeInputMixin,
+                         WholeTermSearchMixin, admin.ModelAdmin):
     """Passkey-only sign-ups waiting for their mailed link, for staff asked "where is my
     link?": shown, never edited (the link's token is only a digest; a new request from the
     sign-up page mails a new one). The periodic clean-up removes those that are done."""
@@ -101,11 +112,15 @@ class PendingSignupAdmin(ReadOnlyAdminMixin, SafeInputMixin, admin.ModelAdmin):
     list_display = [address_column(PendingSignup, "email"), "name", "created_at", "expires_at",
                     "state"]
     list_filter = [PendingSignupStateFilter]
-    search_fields = ["email"]
+    # A whole address, in its normal form, on an index.
+    search_fields = ["email__exact"]
     ordering = ["-created_at"]
     fields = [address_column(PendingSignup, "email"), "name", "created_at", "expires_at",
               "used_at", "voided_at"]
     readonly_fields = fields
+
+    def search_filter(self, term: str) -> Q:
+        return Q(email=normalize_email(term))
 
     @admin.display(description=_("state"))
     def state(self, obj):

@@ -29,6 +29,10 @@ class VerifiedFilter(admin.SimpleListFilter):
         return queryset
 
 
+#: At most this many locked addresses are listed at once.
+LOCKED = 1000
+
+
 class LockedFilter(admin.SimpleListFilter):
     title = _("locked")
     parameter_name = "locked"
@@ -41,8 +45,21 @@ class LockedFilter(admin.SimpleListFilter):
             locked = LoginThrottle.objects.filter(
                 Q(locked_until__gt=timezone.now())
                 | Q(ip=LoginThrottle.ACCOUNT_WIDE,
-                    consecutive_failures__gte=app_settings.LOCKOUT_CONSECUTIVE_LIMIT),
-                identifier=OuterRef("email_lower"),
-            )
-            return queryset.annotate(email_lower=Lower(email_field())).filter(Exists(locked))
+                    consecutive_failures__gte=app_settings.LOCKOUT_CONSECUTIVE_LIMIT))
+            if getattr(queryset.model, "EMAIL_IS_NORMALIZED", False):
+                # Throttles are keyed by the address in its normal form, as such a model
+                # stores it: the locked addresses are read first, then their accounts by
+                # the address's unique index, not each account's throttles in turn.
+                identifiers = locked.values_list("identifier", flat=True).distinct()
+                return queryset.filter(**{f"{email_field()}__in": list(identifiers[:LOCKED])})
+            # Stored as typed (django.contrib.auth's User): each locked address is looked
+            # for case-insensitively (on accounts.0009's index on UPPER(email) on
+            # PostgreSQL), and what is found is checked against its throttle as it is kept.
+            identifiers = locked.values_list("identifier", flat=True).distinct()[:LOCKED]
+            candidates = Q(pk__in=[])
+            for identifier in identifiers:
+                candidates |= Q(**{f"{email_field()}__iexact": identifier})
+            locked = locked.filter(identifier=OuterRef("email_lower"))
+            return queryset.filter(candidates).annotate(
+                email_lower=Lower(email_field())).filter(Exists(locked))
         return queryset

@@ -8,6 +8,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User as AuthUser
+from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.db.models import Prefetch, prefetch_related_objects
 from django.http import Http404
@@ -25,6 +26,7 @@ from accounts.admin.forms import (
     _without_passwords,
     without_password_fields,
 )
+from accounts.admin.search import UserSearchMixin
 from accounts.admin.sessions import UserSessionInline
 from accounts.admin.spelling import (
     address_column,
@@ -39,6 +41,7 @@ from accounts.forms import normal_address, normal_form_first
 from accounts.models import User
 from accounts.users import email_field, in_reach, stores_is_active
 from authsuite.admin_input import SafeInputMixin
+from authsuite.admin_lists import EstimatedCountPaginator
 
 
 def _no_password_page(request, object_id):
@@ -73,6 +76,7 @@ class SuiteUserAdminMixin(SafeInputMixin):
     inlines = USER_INLINES
     actions = USER_ACTIONS
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "user_permissions":
@@ -281,12 +285,15 @@ class SuiteUserAdminMixin(SafeInputMixin):
                                old_email=form.initial.get(email_field(), ""))
 
 
-class UserAdmin(SuiteUserAdminMixin, admin.ModelAdmin):
+class UserAdmin(SuiteUserAdminMixin, UserSearchMixin, admin.ModelAdmin):
     """The admin of the suite's own user model."""
 
     list_display = ["email", "name", "is_active", "is_staff", "last_login", "date_joined"]
     list_filter = ["is_active", VerifiedFilter, "is_staff", LockedFilter, "last_login"]
-    search_fields = ["email", "name", "email_addresses__email"]
+    # Whole terms, each on an index (``accounts.admin.search``): an address (the login
+    # address or another of the account's) or a name.
+    search_fields = ["email__exact", "email_addresses__email__exact", "name__iexact"]
+    search_lookups = ("name__iexact",)
     ordering = ["-date_joined"]
     readonly_fields = ["last_login", "date_joined"]
     fieldsets = [
@@ -298,7 +305,7 @@ class UserAdmin(SuiteUserAdminMixin, admin.ModelAdmin):
     filter_horizontal = ["groups", "user_permissions"]
 
 
-class AuthUserAdmin(SuiteUserAdminMixin, auth_admin.UserAdmin):
+class AuthUserAdmin(SuiteUserAdminMixin, UserSearchMixin, auth_admin.UserAdmin):
     """``django.contrib.auth``'s UserAdmin, for projects on its User, without password pages."""
 
     add_form = AuthUserAddForm
@@ -309,7 +316,10 @@ class AuthUserAdmin(SuiteUserAdminMixin, auth_admin.UserAdmin):
         *auth_admin.UserAdmin.fieldsets[2:],
     ]
     list_filter = ["is_active", VerifiedFilter, "is_staff", LockedFilter, "last_login"]
-    search_fields = [*auth_admin.UserAdmin.search_fields, "email_addresses__email"]
+    # Whole terms, each on an index (``accounts.admin.search``): an address (the login
+    # address or another of the account's) or a username.
+    search_fields = ["email__iexact", "email_addresses__email__exact", "username__exact"]
+    search_lookups = ("username__exact",)
     readonly_fields = ["last_login", "date_joined"]
     # UserChangeForm's read-only password field links to the set-password page, which is
     # not routed here: a plain form of the fieldsets' fields instead.
@@ -351,4 +361,6 @@ def adopted(project_admin: type) -> type:
         "inlines": [*inlines, *(i for i in USER_INLINES if i not in inlines)],
         "actions": [*actions, *(a for a in USER_ACTIONS if a not in actions)],
         "show_full_result_count": project_admin.show_full_result_count,
+        "paginator": (EstimatedCountPaginator if project_admin.paginator is Paginator
+                      else project_admin.paginator),
     })

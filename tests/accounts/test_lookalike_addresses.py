@@ -86,7 +86,7 @@ def page(response) -> str:
 
 def test_the_list_and_its_search_results_show_the_lookalike_marked(admin_client, holder):
     regular = UserFactory(email="bob@example.com")
-    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
+    for query in ({}, {"q": LOOKALIKE.upper()}):  # found in any case (not shown as typed)
         html = page(admin_client.get(user_admin_url("changelist"), query))
         assert SHOWN in html
         assert LOOKALIKE not in html
@@ -200,7 +200,8 @@ def trail(holder):
 
 
 def test_the_audit_list_and_its_search_results_show_the_lookalike_marked(admin_client, trail):
-    for query in ({}, {"q": "ann"}, {"q": "mple.com"}, {"action": "test.lookalike"}):
+    holder = trail[0].actor_id  # the actor of one, the account another is done to
+    for query in ({}, {"q": holder}, {"action": "test.lookalike"}):
         html = page(admin_client.get(EVENTS, query))
         assert SHOWN in html and WORK_SHOWN in html, query
         assert LOOKALIKE not in html and WORK not in html, query
@@ -285,7 +286,7 @@ def test_the_audit_list_shows_regular_addresses_as_they_are(admin_client, staff)
     account_deactivate(ann, by=staff)
     event = Event.objects.get(action="accounts.account.deactivated")
     assert event.target_repr == "ann@пример.рф"
-    html = page(admin_client.get(EVENTS, {"q": "пример"}))
+    html = page(admin_client.get(EVENTS, {"q": str(ann.pk)}))
     assert "ann@пример.рф" in html and "mixed scripts" not in html
     assert "ann@пример.рф" in page(admin_client.get(f"{EVENTS}{event.pk}/change/"))
 
@@ -301,7 +302,7 @@ def test_the_outbox_list_its_search_results_and_a_message_page_show_the_lookalik
                                            user=holder)
     regular = OutboxMessage.objects.create(template="accounts/email/verify",
                                            to="ann@пример.рф")
-    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
+    for query in ({}, {"q": LOOKALIKE.upper()}):  # found in any case (not shown as typed)
         html = page(admin_client.get(OUTBOX, query))
         assert SHOWN in html and LOOKALIKE not in html, query
     html = page(admin_client.get(OUTBOX, {"o": "2"}))  # sorted by the address
@@ -335,7 +336,7 @@ def _throttle(address: str, n: int):
 ], ids=["passkey-sign-ups", "sign-in-throttles"])
 def test_other_admins_with_an_address_show_the_lookalike_marked(admin_client, base, make):
     lookalike, regular = make(LOOKALIKE, 1), make("ann@пример.рф", 2)
-    for query in ({}, {"q": "ann"}, {"q": "mple.com"}):
+    for query in ({}, {"q": LOOKALIKE.upper()}):  # found in any case (not shown as typed)
         html = page(admin_client.get(base, query))
         assert SHOWN in html and LOOKALIKE not in html, query
     assert "ann@пример.рф" in page(admin_client.get(base))

@@ -656,6 +656,25 @@ def test_the_periodic_sweep_ends_sessions_of_users_disabled_by_a_bulk_update(use
         "deactivated"}
 
 
+def test_the_periodic_task_voids_the_live_links_of_disabled_accounts(user):
+    from django.utils import timezone
+
+    from accounts.models import OneTimeToken
+
+    now = timezone.now()
+    live, expired = (OneTimeToken.objects.create(
+        purpose="magic_link", user=user, email=user.email, digest=digest, expires_at=expires)
+        for digest, expires in (("a" * 64, now + timedelta(minutes=5)),
+                                ("b" * 64, now - timedelta(minutes=5))))
+    type(user)._default_manager.filter(pk=user.pk).update(is_active=False)
+    sessions.sessions_expire()
+    live.refresh_from_db()
+    expired.refresh_from_db()
+    assert live.voided_at is not None
+    # One that expired works no more anyway: left as it is, and not looked for.
+    assert expired.voided_at is None
+
+
 def test_saving_an_active_user_ends_nothing(user, staff, two_browsers):
     laptop, _ = two_browsers
     user.name = "Renamed"

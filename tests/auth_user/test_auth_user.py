@@ -136,6 +136,27 @@ def admin_client(staff):
     return client
 
 
+def test_the_user_list_is_searched_by_a_whole_address_or_username(admin_client):
+    # Each on an index (``accounts.admin.search``): the login address case-insensitively
+    # (accounts.0009's index on UPPER(email) on PostgreSQL), another of the account's
+    # addresses, the username as it is.
+    ann = UserFactory(email="ann@example.com")
+    AuthUser.objects.filter(pk=ann.pk).update(email="Ann@Example.com", username="annie")
+    EmailAddress.objects.create(user=ann, email="ann.work@example.org")
+    bob = UserFactory(email="bob@example.com")
+
+    def found(query: str) -> set[str]:
+        response = admin_client.get(user_admin_url("changelist"), {"q": query})
+        assert response.status_code == 200
+        return {u.username for u in response.context["cl"].result_list}
+
+    assert found("ANN@example.COM") == {"annie"}
+    assert found("ann.work@example.org") == {"annie"}
+    assert found("annie") == {"annie"}
+    assert found(bob.username) == {bob.username}
+    assert found("ann") == set()  # a part of a username or an address
+
+
 def test_djangos_user_admin_is_replaced_by_the_suites():
     registered = admin.site._registry[AuthUser]
     assert type(registered) is AuthUserAdmin

@@ -493,6 +493,35 @@ def test_sweep_requeues_what_a_lost_task_left_and_deletes_old_sent_and_failed_ro
     assert len(mail.outbox) == 3
 
 
+def test_old_messages_are_forgotten_oldest_first_in_batches(db, monkeypatch):
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from authsuite.outbox import sweep
+
+    monkeypatch.setattr(sweep, "FORGET_BATCH", 2)
+    monkeypatch.setattr(sweep, "FORGET_BATCHES", 2)
+    now = timezone.now()
+    kept_since = now - timedelta(days=30)
+    old = [OutboxMessage.objects.create(
+        template="t", to="ann@example.com", status="sent", created_at=kept_since - timedelta(
+            days=10 - n), sent_at=kept_since - timedelta(days=10 - n)) for n in range(5)]
+    failed = OutboxMessage.objects.create(template="t", to="ann@example.com", status="failed",
+                                          created_at=kept_since - timedelta(days=1))
+    waiting = OutboxMessage.objects.create(template="t", to="ann@example.com",
+                                           created_at=kept_since - timedelta(days=20))
+    recent = OutboxMessage.objects.create(template="t", to="ann@example.com", status="sent",
+                                          created_at=now, sent_at=now)
+    with CaptureQueriesContext(connection) as captured:
+        assert sweep.forget_old(kept_since) == 4  # two batches of two, then the next sweep
+    deletes = [q for q in captured.captured_queries if q["sql"].startswith("DELETE")]
+    assert len(deletes) == 2
+    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {
+        old[4].pk, failed.pk, waiting.pk, recent.pk}
+    assert sweep.forget_old(kept_since) == 2
+    assert set(OutboxMessage.objects.values_list("pk", flat=True)) == {waiting.pk, recent.pk}
+
+
 # --- header injection ----------------------------------------------------------------------------
 
 
