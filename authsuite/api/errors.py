@@ -88,8 +88,12 @@ _DRF_CODES = {
 #: What a client refused by the CSRF check is told (the pages' and the API's alike).
 CSRF_MESSAGE = gettext_noop("CSRF verification failed. Reload and try again.")
 
-#: In the words of DRF's message for a list or a string where an object was expected.
-NULL_BODY = "Invalid data. Expected a dictionary, but got null."
+def null_body_message() -> str:
+    """DRF's message for a list or a string where an object was expected, in the client's
+    language (DRF's catalogues translate it), naming ``null``."""
+    from rest_framework.serializers import Serializer
+
+    return str(Serializer.default_error_messages["invalid"]).format(datatype="null")
 
 
 def _flatten(detail) -> list[str]:
@@ -178,7 +182,7 @@ def exception_handler(exc, context):
         if code == "null":
             # A JSON ``null`` body: a wrong shape like any other, and said as DRF says the
             # others (its own words for it, "No data provided", are untrue: null was sent).
-            code, message = CoreError.INVALID, NULL_BODY
+            code, message = CoreError.INVALID, null_body_message()
         body = envelope(code or CoreError.INVALID, message, fields)
     else:
         code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)

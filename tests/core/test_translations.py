@@ -509,3 +509,25 @@ def test_api_messages_are_never_plain_literals():
                     path.read_text())):
                 found[str(path.relative_to(ROOT))] = lines
     assert found == {}
+
+
+@pytest.mark.django_db
+def test_a_null_body_is_refused_in_the_clients_language(settings):
+    """Said in DRF's words for a wrong shape, which DRF's own catalogues translate."""
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(middleware.index("django.contrib.sessions.middleware.SessionMiddleware")
+                      + 1, "django.middleware.locale.LocaleMiddleware")
+    settings.MIDDLEWARE = middleware
+    settings.LANGUAGES = [("en", "English"), ("fr", "French")]
+    answers = {}
+    for language in ("en", "fr"):
+        response = Client(HTTP_ACCEPT_LANGUAGE=language).post(
+            "/api/auth/v1/login/", "null", content_type="application/json")
+        assert response.status_code == 400
+        answers[language] = response.json()["error"]
+    translation.deactivate()
+
+    assert answers["en"]["code"] == answers["fr"]["code"] == "invalid"
+    assert answers["en"]["message"] == "Invalid data. Expected a dictionary, but got null."
+    assert answers["fr"]["message"] != answers["en"]["message"]
+    assert "null" in answers["fr"]["message"]
