@@ -12,12 +12,23 @@ the other link: sign in to the other site's account, for one.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from authsuite import crypto
 
 _PREFIX = "_authsuite_link_"
 _SEAL = "link-in-session"
+
+#: Why a page that stands for a kept link has none: opened in another browser than the
+#: link's, with cookies off, or used up.
+NOT_HELD = gettext_noop(
+    "This browser holds no link to confirm. Open the link from your email again (cookies "
+    "must be allowed for this site).")
+#: Why a page's reference no longer matches the link kept: another was opened since.
+ANOTHER_OPENED = gettext_noop(
+    "Another link was opened in this browser since this page was shown. Open the link from "
+    "your email again.")
 
 
 @sensitive_variables("token")

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
-from accounts import pipeline, tokens
+from accounts import links, pipeline, tokens
 from accounts import signals as account_signals
 from accounts.app_settings import app_settings as accounts_settings
 from accounts.errors import AccountsError, FlowError
@@ -48,6 +48,9 @@ INVALID_LINK = gettext_noop(
 DIGEST_PURPOSE = "passkeys.signup"
 #: The outbox guard of sign-up link mails (``link_still_live``).
 LINK_GUARD = "passkeys.signup"
+#: Where a browser's session keeps the link its sign-up page was opened with
+#: (``accounts.links``).
+LINK = "passkey_signup"
 LINK_DEAD = ("Its sign-up link stopped working before it could be sent: it was used, "
              "replaced by a newer link, or an account took the address.")
 
@@ -156,9 +159,33 @@ def signup_check(request, *, token: str) -> PendingSignup:
     return pending
 
 
+@sensitive_variables("token", "kept")
+def signup_token(request, *, token: str = "", link: str = "") -> str:
+    """The sign-up link's token a request to the API stands for: the one it posts (a client
+    of the API, a front end of the project's own), else the one this browser's session kept
+    when the link's page was opened (``accounts.links``), while it is still the one the page
+    was shown for (``link``, the page's reference to it).
+
+    The page holds no token, only that reference: a site that sent the browser to a link of
+    its own after the page was shown (a top-level navigation carries the Lax session cookie)
+    must not have the person create their passkey on its sign-up, an account its mailbox
+    holds."""
+    _enabled()
+    if token:
+        return token
+    kept = links.kept(request, LINK)
+    if not kept:
+        raise FlowError(AccountsError.TOKEN_INVALID, _(links.NOT_HELD))
+    if not crypto.digests_match(link, links.reference(kept)):
+        raise FlowError(AccountsError.TOKEN_INVALID, _(links.ANOTHER_OPENED))
+    return kept
+
+
 @sensitive_variables("token")
-def signup_options(request, *, token: str) -> dict:
-    pending = signup_check(request, token=token)
+def signup_options(request, *, token: str = "", link: str = "") -> dict:
+    """Creation options for the link's passkey: the link posted as ``token``, or the one
+    this browser's page was opened with (``signup_token``)."""
+    pending = signup_check(request, token=signup_token(request, token=token, link=link))
     return ceremonies.registration_options(
         request, user=None, handle=pending.handle, name=pending.email,
         display_name=pending.name or pending.email, exclude=[], ceremony=CEREMONY,
@@ -167,8 +194,12 @@ def signup_options(request, *, token: str) -> dict:
 
 
 @sensitive_variables("token")
-def signup_complete(request, *, token: str, credential, name: str = "") -> pipeline.LoginResult:
-    """Create the account with its passkey, its address verified, and sign it in."""
+def signup_complete(request, *, credential, token: str = "", link: str = "",
+                    name: str = "") -> pipeline.LoginResult:
+    """Create the account with its passkey, its address verified, and sign it in (the link
+    as in ``signup_options``)."""
+    from_session = not token
+    token = signup_token(request, token=token, link=link)
     pending = signup_check(request, token=token)
     stored = ceremonies.take_challenge(request, CEREMONY)
     if stored.get("signup_id") != pending.pk:  # a challenge asked for with another link
@@ -197,6 +228,8 @@ def signup_complete(request, *, token: str, credential, name: str = "") -> pipel
         mark_verified(request, user=user, email=email)
         account_signals.user_signed_up.send(sender=type(user), request=request, user=user)
         passkey = flows.passkey_store(request, user=user, registered=registered, name=name)
+    if from_session:
+        links.forget(request, LINK)  # used up; a stage may still stand before the sign-in
     amr = flows.amr_for(backup_eligible=passkey.backup_eligible,
                         user_verified=passkey.user_verified)
     return pipeline.login_begin(request, user=user, method="passkey", amr=amr)

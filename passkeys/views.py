@@ -16,7 +16,7 @@ from accounts.app_settings import app_settings as accounts_settings
 from accounts.decorators import reauthentication_redirect
 from accounts.errors import FlowError
 from accounts.forms import NewEmailForm
-from accounts.views.base import AuthPageMixin, FlowFormView
+from accounts.views.base import AuthPageMixin, FlowFormView, LinkPageMixin
 from passkeys import flows
 from passkeys.app_settings import app_settings
 from passkeys.models import Passkey
@@ -85,16 +85,16 @@ class SignupView(SignupOpenMixin, FlowFormView):
         return redirect("accounts:verification_sent")
 
 
-class SignupCompleteView(SignupOpenMixin, AuthPageMixin, TemplateView):
-    template_name = "passkeys/signup_complete.html"
+class SignupCompleteView(SignupOpenMixin, LinkPageMixin, AuthPageMixin, TemplateView):
+    """The mailed link's page, where the passkey is created (by the page script, through
+    the API). Its token leaves the URL at the first GET, as every emailed link's does
+    (``LinkPageMixin``): the script posts the page's reference to the link the session
+    keeps, never the token."""
 
-    def get(self, request, *args, **kwargs):
+    template_name = "passkeys/signup_complete.html"
+    link = "passkey_signup"  # passkeys.signup.LINK
+
+    def check(self):
         from passkeys import signup
 
-        try:
-            self.token_row = signup.signup_check(request, token=kwargs["token"])
-        except FlowError as error:
-            return self.response_class(request=request, template=["accounts/token_invalid.html"],
-                                       context={"error": error}, using=self.template_engine,
-                                       status=400)
-        return super().get(request, *args, **kwargs)
+        return signup.signup_check(self.request, token=self.token)

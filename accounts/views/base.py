@@ -87,18 +87,18 @@ class FlowFormView(AuthPageMixin, FormView):
 TOKEN_IN_SESSION = "confirm"
 
 
-class TokenConfirmView(FlowFormView):
-    """GET shows a confirmation page without consuming the token; POST consumes it.
+class LinkPageMixin:
+    """The page an emailed link opens: its token leaves the URL at the first GET.
 
-    Mail scanners that prefetch links therefore use up nothing. The token leaves the URL at
-    the first GET: it is kept in the session (``accounts.links``) and the browser is sent on
-    to the same page with ``confirm`` in its place, so the page, its form, the address bar,
-    the history and every ``Referer`` carry no token, and access logs see it once. The page
-    carries a reference to its token, and the POST acts only if the session still holds
-    that token.
+    That GET checks the token (``check``) and consumes nothing, so mail scanners that
+    prefetch links use up nothing. It keeps the token in the session (``accounts.links``,
+    under ``link``) and sends the browser on to the same page with ``confirm`` in its place,
+    so the page, the address bar, the history and every ``Referer`` carry no token, and
+    access logs see it once. The page carries a reference to its token
+    (``link_reference``), and what the page then posts acts only if the session still
+    holds that token.
     """
 
-    form_class = PasswordForm  # replaced in subclasses
     invalid_template_name = "accounts/token_invalid.html"
     #: Which link this is, naming its place in the session.
     link = ""
@@ -117,22 +117,8 @@ class TokenConfirmView(FlowFormView):
         """The page to show when the URL stands for a token this session does not hold."""
         if self.kwargs["token"] == TOKEN_IN_SESSION and not self.token:
             # Opened in another browser than the link's, with cookies off, or used up.
-            return self.invalid(FlowError(AccountsError.TOKEN_INVALID, _(
-                "This browser holds no link to confirm. Open the link from your email "
-                "again (cookies must be allowed for this site).")))
+            return self.invalid(FlowError(AccountsError.TOKEN_INVALID, _(links.NOT_HELD)))
         return None
-
-    def post(self, request, *args, **kwargs):
-        if (missing := self.without_token()) is not None:
-            return missing
-        if self.kwargs["token"] == TOKEN_IN_SESSION and not crypto.digests_match(
-                request.POST.get("link", ""), links.reference(self.token)):
-            # Another link was opened in this browser after this page was shown (by a
-            # site sending it there, say): confirm neither; the person opens theirs again.
-            return self.invalid(FlowError(AccountsError.TOKEN_INVALID, _(
-                "Another link was opened in this browser since this page was shown. Open "
-                "the link from your email again.")))
-        return super().post(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -154,6 +140,34 @@ class TokenConfirmView(FlowFormView):
             return HttpResponseRedirect(f"{target}?{query}" if query else target)
         return super().get(request, *args, **kwargs)
 
+    def invalid(self, error: FlowError):
+        response = self.response_class(
+            request=self.request, template=[self.invalid_template_name],
+            context={"error": error}, using=self.template_engine,
+            status=429 if error.retry_after else 400,
+        )
+        if error.retry_after:
+            response["Retry-After"] = str(error.retry_after)
+        return response
+
+
+class TokenConfirmView(LinkPageMixin, FlowFormView):
+    """GET shows a confirmation page without consuming the token (``LinkPageMixin``); POST
+    consumes it, only if the session still holds the token the page was shown for.
+    """
+
+    form_class = PasswordForm  # replaced in subclasses
+
+    def post(self, request, *args, **kwargs):
+        if (missing := self.without_token()) is not None:
+            return missing
+        if self.kwargs["token"] == TOKEN_IN_SESSION and not crypto.digests_match(
+                request.POST.get("link", ""), links.reference(self.token)):
+            # Another link was opened in this browser after this page was shown (by a
+            # site sending it there, say): confirm neither; the person opens theirs again.
+            return self.invalid(FlowError(AccountsError.TOKEN_INVALID, _(links.ANOTHER_OPENED)))
+        return super().post(request, *args, **kwargs)
+
     def form_invalid(self, form):
         # A dead link (used, expired, voided or forged) is refused before the form's errors
         # (a new password, the account's password), in the same words as when the form is
@@ -164,16 +178,6 @@ class TokenConfirmView(FlowFormView):
         except FlowError as error:
             return self.invalid(error)
         return super().form_invalid(form)
-
-    def invalid(self, error: FlowError):
-        response = self.response_class(
-            request=self.request, template=[self.invalid_template_name],
-            context={"error": error}, using=self.template_engine,
-            status=429 if error.retry_after else 400,
-        )
-        if error.retry_after:
-            response["Retry-After"] = str(error.retry_after)
-        return response
 
     def form_valid(self, form):
         try:

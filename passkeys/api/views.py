@@ -20,7 +20,6 @@ from accounts.api.serializers import (
     LoginResultSerializer,
     NoControlCharsMixin,
     StringField,
-    token_field,
 )
 from accounts.api.views.base import IsRecentlyAuthenticated, _from_flow
 from accounts.app_settings import app_settings as accounts_settings
@@ -282,11 +281,25 @@ class SignupRequestSerializer(NoControlCharsMixin, serializers.Serializer):
 
 
 class SignupTokenSerializer(serializers.Serializer):
-    token = token_field()
+    """The sign-up link: its ``token``, or, from the suite's page, the ``link`` reference
+    of the one the browser's session kept when the page was opened."""
+
+    token = StringField(max_length=128, required=False, default="",
+                        help_text="The token of the mailed link.")
+    link = StringField(max_length=128, required=False, default="",
+                       help_text="Instead of `token`, from the suite's sign-up page only: the "
+                                 "page's reference to the link its browser's session keeps.")
+
+    def validate(self, attrs):
+        if not attrs["token"] and not attrs["link"]:
+            raise serializers.ValidationError(
+                {"token": serializers.Field.default_error_messages["required"]},
+                code="required")
+        return attrs
 
 
-class SignupCompleteSerializer(CredentialSerializer):
-    token = token_field()
+class SignupCompleteSerializer(SignupTokenSerializer, CredentialSerializer):
+    pass
 
 
 class SignupRequestView(PasskeyAPIView):
@@ -318,7 +331,8 @@ class SignupOptionsView(PasskeyAPIView):
         from passkeys import signup
 
         data = self.data(request, SignupTokenSerializer)
-        return Response(signup.signup_options(request._request, token=data["token"]))
+        return Response(signup.signup_options(request._request, token=data["token"],
+                                              link=data["link"]))
 
 
 class SignupCompleteView(PasskeyAPIView):
@@ -335,6 +349,6 @@ class SignupCompleteView(PasskeyAPIView):
         from passkeys import signup
 
         data = self.data(request, SignupCompleteSerializer)
-        result = signup.signup_complete(request._request, token=data["token"],
+        result = signup.signup_complete(request._request, token=data["token"], link=data["link"],
                                         credential=data["credential"], name=data["name"])
         return Response(_login_body(request._request, result))

@@ -2,11 +2,11 @@
 
 The first GET of a live link moves the token out of the URL (``test_links``). Every other
 answer at a URL holding a token (a used or forged link's page, a rate limit's, a form posted
-straight to the link with an error in it, the passkey sign-up page, which keeps its token in
-its URL) was rendered under the site's ``Referrer-Policy: same-origin``: the page's scripts
-and styles, and any page of the site a link on it leads to, were asked for with the token in
-their ``Referer``, for the site's access logs and whatever CDN or proxy stands in front of it.
-They now answer ``strict-origin``: the origin, never the path.
+straight to the link with an error in it) was rendered under the site's ``Referrer-Policy:
+same-origin``: the page's scripts and styles, and any page of the site a link on it leads to,
+were asked for with the token in their ``Referer``, for the site's access logs and whatever
+CDN or proxy stands in front of it. They now answer ``strict-origin``: the origin, never the
+path.
 """
 
 from __future__ import annotations
@@ -83,14 +83,17 @@ def test_a_method_the_link_does_not_take_sends_no_path(client, account):
 
 
 @override_settings(AUTHSUITE_PASSKEYS_SIGNUP=True)
-def test_the_passkey_sign_up_page_keeps_its_token_out_of_referers(client):
-    """The page holds its token in the URL (its script posts it to the API), and loads that
-    script and the site's styles from the site itself."""
+def test_the_passkey_sign_up_page_sends_no_path_either(client):
+    """The page, its token out of its URL, loads its script and the site's styles from the
+    site itself."""
     client.post(reverse("passkeys:signup"), {"email": "newcomer@example.com"})
     link = last_link("newcomer@example.com")
-    response = client.get(link)
+    opened = client.get(link)
+    assert opened.status_code == 302
+    assert opened["Referrer-Policy"] == PATHLESS
+    response = client.get(opened["Location"])
     assert response.status_code == 200
-    assert token_from(link).encode() in response.content
+    assert token_from(link).encode() not in response.content
     assert b'<script src="/static/' in response.content
     assert response["Referrer-Policy"] == PATHLESS
 

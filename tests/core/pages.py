@@ -114,7 +114,8 @@ def rendered_pages(monkeypatch) -> list[Page]:
         post("passkey signup: invalid", anon, passkey_signup, {"email": "not an address"})
         pioneer = "pioneer@example.com"
         Client().post(passkey_signup, {"email": pioneer})
-        get("passkey signup: create the passkey", Client(), last_link(pioneer))
+        page, _url = open_link(Client(), last_link(pioneer))
+        pages.append(_page("passkey signup: create the passkey", page))
 
     # --- the site's error pages -----------------------------------------------------------
     get("error: not found", anon, "/accounts/no-such-page/")

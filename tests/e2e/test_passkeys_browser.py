@@ -13,6 +13,8 @@ tell the page that conditional mediation is unavailable, so the button is what s
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from accounts.models import UserSession
@@ -229,4 +231,38 @@ def test_passkey_as_the_second_factor_of_a_password_sign_in(page, console, user,
     assert state["authenticated"] is True
     assert state["auth"]["amr"] == ["hwk", "mfa", "pwd", "user"]
     assert state["auth"]["acr"] == "urn:authsuite:acr:phr"
+    assert console.csp_violations() == []
+
+
+def test_sign_up_with_a_passkey_only(page, console, settings):
+    """The mailed link's token leaves the address bar and the history at once; the page's
+    script creates the passkey from the link the session keeps."""
+    settings.AUTHSUITE_PASSKEYS_SIGNUP = True
+    page.add_init_script(NO_AUTOFILL)
+    authenticator = VirtualAuthenticator(page)
+    email = "newcomer@example.com"
+    page.goto("/passkeys/signup/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_role("button", name="Email me the link").click()
+    page.wait_for_url("**/accounts/signup/verify/")
+
+    page.goto(f"/mailbox/?to={email}")
+    mail_link = page.locator("li.mail").first.locator("a.mail-link").first
+    token = mail_link.get_attribute("href").rstrip("/").rsplit("/", 1)[-1]
+    mail_link.click()
+    page.wait_for_url(re.compile(r"/passkeys/signup/confirm/$"))
+    assert token not in page.content()
+    assert email in page.locator("main").inner_text()
+
+    page.get_by_role("button", name="Create passkey").click()
+    page.wait_for_url(lambda url: "/passkeys/signup/" not in url)
+    state = session_state(page)
+    assert state["authenticated"] is True and state["user"]["email"] == email
+    assert len(authenticator.credentials()) == 1
+    assert Passkey.objects.filter(user__email=email).count() == 1
+    # Back goes to the mailbox, past the page, never to a URL holding the token.
+    page.go_back()
+    assert token not in page.url
+    page.go_back()
+    assert "/mailbox/" in page.url
     assert console.csp_violations() == []

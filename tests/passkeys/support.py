@@ -6,6 +6,8 @@ the server, the authenticator's answer in ``credential.toJSON()`` form, then ver
 
 from __future__ import annotations
 
+import re
+
 from django.test import Client
 
 from audit.models import Event
@@ -27,6 +29,14 @@ def post(client, path: str, data=None, **extra):
 
 def get(client, path: str, **extra):
     return client.get(API + path, **extra)
+
+
+def signup_reference(page) -> dict:
+    """What the passkey sign-up page's script posts for its link: the page's reference to
+    the link its session keeps (``data-link``), never the token."""
+    found = re.search(rb'data-link="([^"]*)"', page.content)
+    assert found, "the sign-up page has no link reference"
+    return {"link": found.group(1).decode()}
 
 
 def code(response) -> str:

@@ -13,7 +13,7 @@ from accounts import tokens
 from accounts.models import EmailAddress, OneTimeToken
 from passkeys.models import Passkey, WebAuthnUser
 from tests.factories import UserFactory
-from tests.helpers import last_link, outbox_for, token_from
+from tests.helpers import last_link, open_link, outbox_for, token_from
 from tests.passkeys.authenticator import SoftAuthenticator
 from tests.passkeys.support import (
     AUTH_KEY,
@@ -23,6 +23,7 @@ from tests.passkeys.support import (
     login,
     post,
     signed_in,
+    signup_reference,
 )
 
 pytestmark = pytest.mark.django_db
@@ -58,20 +59,22 @@ def test_passkey_only_signup_end_to_end():
     assert not EmailAddress.objects.filter(email=EMAIL).exists()
     assert link.startswith("/passkeys/signup/")
 
-    page = browser.get(link)
+    page, url = open_link(browser, link)
     assert page.status_code == 200
+    assert url == "/passkeys/signup/confirm/"
     html = page.content.decode()
     assert EMAIL in html and 'data-passkey="signup"' in html
     # Opening the link uses nothing and creates nothing.
     assert not get_user_model().objects.filter(email=EMAIL).exists()
 
+    # What the page script posts: the page's reference to the link its session keeps.
     authenticator = SoftAuthenticator()
-    token = token_from(link)
-    options = post(browser, "passkeys/signup/options/", {"token": token}).json()
+    reference = signup_reference(page)
+    options = post(browser, "passkeys/signup/options/", reference).json()
     assert options["user"]["name"] == EMAIL
     assert options["authenticatorSelection"]["userVerification"] == "required"
     credential = authenticator.create(options, origin=ORIGIN)
-    response = post(browser, "passkeys/signup/complete/", {"token": token, "credential": credential})
+    response = post(browser, "passkeys/signup/complete/", {**reference, "credential": credential})
 
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "authenticated"
@@ -276,7 +279,12 @@ def test_a_link_of_a_sign_up_closed_since_leads_nowhere():
         assert code(options) == "passkey_signup_disabled"
     with override_settings(AUTHSUITE_PASSKEYS_SIGNUP=False):
         assert browser.get(f"/passkeys/signup/{token}/").status_code == 404
-    assert browser.get(f"/passkeys/signup/{token}/").status_code == 200
+    page, url = open_link(browser, f"/passkeys/signup/{token}/")
+    assert page.status_code == 200
+    with override_settings(AUTHSUITE_PASSKEYS_SIGNUP=False):
+        assert browser.get(url).status_code == 404
+        options = post(browser, "passkeys/signup/options/", signup_reference(page))
+        assert code(options) == "passkey_signup_disabled"
     assert browser.get("/passkeys/signup/not-a-token/").status_code == 400
 
 

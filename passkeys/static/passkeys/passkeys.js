@@ -1,10 +1,11 @@
 /* Passkey ceremonies for the suite's pages. No framework, no inline script (CSP).
  *
- * Buttons carry data-passkey="register|login|second-factor|reauth" with data-options-url
- * and data-verify-url; a container with data-passkey-autofill starts conditional UI
- * (passkeys offered in the email field's autofill) where the browser supports it. The words
- * it shows come in the page's language from an element marked data-passkey-messages
- * (passkeys/_script.html), English where a page has none.
+ * Buttons carry data-passkey="register|signup|login|second-factor|reauth" with
+ * data-options-url and data-verify-url (and, to sign up, data-link: the page's reference to
+ * the emailed link its session keeps); a container with data-passkey-autofill starts
+ * conditional UI (passkeys offered in the email field's autofill) where the browser
+ * supports it. The words it shows come in the page's language from an element marked
+ * data-passkey-messages (passkeys/_script.html), English where a page has none.
  */
 (function () {
   "use strict";
@@ -156,8 +157,10 @@
 
   function register(element) {
     var nameInput = document.getElementById(element.getAttribute("data-name-input") || "");
-    var token = element.getAttribute("data-token");
-    var extra = token ? { token: token } : {};
+    // The sign-up page holds no token: its session keeps the link, and the page posts its
+    // reference to it (data-link), which the server matches against the link kept.
+    var link = element.getAttribute("data-link");
+    var extra = link ? { link: link } : {};
     return post(element.getAttribute("data-options-url"), extra).then(function (json) {
       return navigator.credentials.create({ publicKey: creationOptions(json) });
     }).then(function (credential) {
