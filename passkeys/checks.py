@@ -89,3 +89,29 @@ def check_passkeys(app_configs=None, **kwargs):
             obj="AUTHSUITE_PASSKEYS_ALGORITHMS", id="authsuite_passkeys.E008",
         ))
     return errors
+
+
+@checks.register(checks.Tags.templates)
+def check_signup_template(app_configs=None, **kwargs):
+    """A project's own passkey sign-up page must hand its script the link's reference
+    (``data-link="{{ link_reference }}"``): the token is no longer in the page's URL, so a
+    copy made when it was (``view.kwargs.token``) has every sign-up refused."""
+    from django.template import TemplateDoesNotExist, TemplateSyntaxError
+    from django.template.loader import get_template
+
+    from passkeys.views import SignupCompleteView
+
+    name = SignupCompleteView.template_name
+    try:
+        template = get_template(name)
+    except (TemplateDoesNotExist, TemplateSyntaxError):
+        return []  # Django's own template checks, or the page itself, say why
+    source = getattr(getattr(template, "template", None), "source", None)
+    if source is None or "link_reference" in source:
+        return []
+    return [checks.Warning(
+        f"The template {name} does not hand its script the link's reference, so every "
+        "sign-up with a passkey from an emailed link will be refused.",
+        hint='Give its sign-up button data-link="{{ link_reference }}" (instead of a token).',
+        obj=name, id="authsuite_passkeys.W001",
+    )]

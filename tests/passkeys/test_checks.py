@@ -119,3 +119,14 @@ def test_the_checks_are_registered():
                               AUTHSUITE_PASSKEYS_ORIGINS=["https://example.org"])
     with wrong, pytest.raises(SystemCheckError, match="authsuite_passkeys.E003"):
         call_command("check")
+
+
+def test_w001_a_signup_template_without_the_link_reference(tmp_path, settings):
+    (tmp_path / "passkeys").mkdir()
+    (tmp_path / "passkeys" / "signup_complete.html").write_text(
+        '<button data-passkey="signup" data-token="{{ view.kwargs.token }}">Create</button>')
+    assert passkey_checks.check_signup_template() == []
+    with override_settings(TEMPLATES=[{**settings.TEMPLATES[0], "DIRS": [str(tmp_path)]}]):
+        (message,) = passkey_checks.check_signup_template()
+    assert message.id == "authsuite_passkeys.W001" and message.level == checks.WARNING
+    assert message.obj == "passkeys/signup_complete.html" and "link_reference" in message.hint
