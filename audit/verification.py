@@ -145,7 +145,7 @@ def _exported_seqs(exported: list) -> set[int]:
     for point in exported:
         try:
             seqs.add(int(point["seq"]))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: Infinity
             continue  # reported by _check_exported
     return seqs
 
@@ -315,7 +315,7 @@ def _check_exported(report: Report, chain: _Chain, exported: list[dict], signer)
             seq, digest = int(point["seq"]), str(point["hash"])
             signature = canonical.sign_checkpoint(seq, digest, str(point["created_at"]))
             valid = signature == str(point["signature"])
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             seq, valid = point.get("seq") if isinstance(point, dict) else None, False
         if not valid:
             report.fail(None, f"exported checkpoint at {seq}: bad signature (not ours)")
