@@ -73,6 +73,11 @@ def rows(obj: AppSettings):
 class Command(BaseCommand):
     help = __doc__
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        return super().create_parser(
+            prog_name, subcommand, epilog="Exit status: 0; 2 for a usage error. The table is "
+            "printed at any verbosity: it is what the command is for.", **kwargs)
+
     def handle(self, *args, **options):
         for label, obj in settings_objects():
             self.stdout.write(f"\n#### {label}\n")
