@@ -135,6 +135,18 @@ def test_a_run_that_loses_the_race_to_create_the_account_updates_it():
     assert len(lookups) == 2
 
 
+def test_an_insert_that_fails_again_is_a_one_line_command_error():
+    from accounts.management.commands import demo_user
+
+    UserFactory(email="demo@example.com")
+
+    with override_settings(DEBUG=True), patch.object(demo_user, "get_by_email", lambda e: None), \
+            pytest.raises(CommandError, match="could not be saved") as caught:
+        call_command("demo_user", stdout=StringIO())
+
+    assert "\n" not in str(caught.value)
+
+
 def test_help_documents_every_option_and_the_exit_status():
     from accounts.management.commands.demo_user import Command
 

@@ -98,7 +98,9 @@ class Command(BaseCommand):
             try:
                 created = self._save(email, password, name)
             except IntegrityError as error:
-                raise CommandError(f"{email}: the account could not be saved ({error})") from None
+                first_line = str(error).splitlines()[0]  # PostgreSQL adds a DETAIL line
+                raise CommandError(f"{email}: the account could not be saved ({first_line})") \
+                    from None
         if options["verbosity"] >= 1:
             verb = "Created" if created else "Updated"
             self.stdout.write(self.style.SUCCESS(

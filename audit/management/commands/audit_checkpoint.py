@@ -1,9 +1,9 @@
 """``manage.py audit_checkpoint``: what beat's ``audit.checkpoint`` does, from cron.
 
 Chains waiting events and signs the head; run again with nothing new, it returns the same
-checkpoint, and two runs at once sign one (the head row is locked). Prints the checkpoint as
-one JSON object (nothing at ``--verbosity 0``); ``--export`` prints every checkpoint, one JSON
-object a line, at any verbosity, read in batches however many there are.
+checkpoint, and on PostgreSQL two runs at once sign one (the head row is locked). Prints the
+checkpoint as one JSON object (nothing at ``--verbosity 0``); ``--export`` prints every
+checkpoint, one JSON object a line, at any verbosity.
 """
 
 import json
