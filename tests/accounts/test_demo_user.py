@@ -82,7 +82,9 @@ def test_nothing_is_printed_at_verbosity_0():
     ("--email", "a\x00@example.com"),
     ("--email", "ann@" + "a" * 250 + ".com"),
     ("--email", "ünïcode@example.com"),
-    ("--name", "n" * 151),
+    # The suite's User holds 150 characters of name; django.contrib.auth's first_name is cut
+    # to fit instead.
+    pytest.param("--name", "n" * 151, marks=pytest.mark.own_user_model),
     ("--name", "Ann\x00"),
     ("--password", ""),
     ("--password", "p" * 1025),

@@ -45,7 +45,9 @@ def test_every_task_runs_and_does_its_work(settings):
 
     assert err == ""
     assert [line.split(":")[0] for line in out.splitlines()] == NAMES
-    assert "audit.seal_events: 3 (events chained)" in out
+    # The three waiting, and any the other tasks recorded before it (a session ended).
+    sealed = next(line for line in out.splitlines() if line.startswith("audit.seal_events:"))
+    assert int(sealed.split()[1]) >= 3
     assert not PendingSeal.objects.filter(event__in=pending).exists()
     assert Checkpoint.objects.exists()
     stale.refresh_from_db()
