@@ -54,6 +54,12 @@ def reference(token: str) -> str:
     return crypto.token_digest(token, purpose="link-reference")[:32]
 
 
+@sensitive_variables()
+def referenced(token: str, given: str) -> bool:
+    """Whether ``given`` (what a page posted back) is the reference to ``token``."""
+    return crypto.digests_match(given, reference(token))
+
+
 def forget(request, kind: str) -> None:
     request.session.pop(_PREFIX + kind, None)
 

@@ -176,7 +176,7 @@ def signup_token(request, *, token: str = "", link: str = "") -> str:
     kept = links.kept(request, LINK)
     if not kept:
         raise FlowError(AccountsError.TOKEN_INVALID, _(links.NOT_HELD))
-    if not crypto.digests_match(link, links.reference(kept)):
+    if not links.referenced(kept, link):
         raise FlowError(AccountsError.TOKEN_INVALID, _(links.ANOTHER_OPENED))
     return kept
 

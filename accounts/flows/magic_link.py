@@ -16,7 +16,6 @@ from accounts.flows.link_request import link_request_queue
 from accounts.flows.mail import send_link
 from accounts.models import normalize_email
 from accounts.users import lock_user_row, user_email
-from authsuite import crypto
 
 INVALID_LINK = gettext_noop(
     "This sign-in link is invalid, expired or already used. Request a new one.")
@@ -122,7 +121,7 @@ def reauthentication_link_check(request, *, token: str):
     found = tokens.token_peek(token, purpose=tokens.Purpose.REAUTHENTICATE)
     asked_here = request.session.get(REAUTH_SESSION_KEY, "")
     if (found is None or not request.user.is_authenticated or found.user_id != request.user.pk
-            or not crypto.digests_match(asked_here, links.reference(token))):
+            or not links.referenced(token, asked_here)):
         raise FlowError(AccountsError.TOKEN_INVALID, _(REAUTH_INVALID_LINK))
     return found
 

@@ -17,7 +17,6 @@ from accounts import links, pipeline
 from accounts.app_settings import app_settings
 from accounts.errors import AccountsError, FlowError
 from accounts.forms import PasswordForm
-from authsuite import crypto
 from authsuite.urls_util import safe_next
 from authsuite.views import PageMethodsMixin
 
@@ -161,8 +160,8 @@ class TokenConfirmView(LinkPageMixin, FlowFormView):
     def post(self, request, *args, **kwargs):
         if (missing := self.without_token()) is not None:
             return missing
-        if self.kwargs["token"] == TOKEN_IN_SESSION and not crypto.digests_match(
-                request.POST.get("link", ""), links.reference(self.token)):
+        if self.kwargs["token"] == TOKEN_IN_SESSION and not links.referenced(
+                self.token, request.POST.get("link", "")):
             # Another link was opened in this browser after this page was shown (by a
             # site sending it there, say): confirm neither; the person opens theirs again.
             return self.invalid(FlowError(AccountsError.TOKEN_INVALID, _(links.ANOTHER_OPENED)))
